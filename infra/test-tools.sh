@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the test tools (AWS emulator, template linter) into a project-local
+# venv, pinned, so every machine tests against the same emulator behaviour.
+# Idempotent: installs only what is missing or at another version.
+set -euo pipefail
+
+MOTO_VERSION="5.2.5"
+CFN_LINT_VERSION="1.58.0"
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${KONNECS_VENV:-$repo/.venv}"
+python="${PYTHON:-python3}"
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "test-tools: creating venv at $venv"
+  "$python" -m venv "$venv"
+else
+  echo "test-tools: using venv at $venv"
+fi
+
+# Prints the installed version of a distribution, or nothing.
+installed_version() {
+  "$venv/bin/python" - "$1" <<'PY'
+import sys
+from importlib import metadata
+try:
+    print(metadata.version(sys.argv[1]))
+except metadata.PackageNotFoundError:
+    pass
+PY
+}
+
+ensure() {
+  local dist="$1" version="$2" spec="$3"
+  local have
+  have="$(installed_version "$dist")"
+  # The extras matter too: moto without [server] has no moto_server.
+  if [ "$have" = "$version" ] && { [ "$dist" != moto ] || [ -x "$venv/bin/moto_server" ]; }; then
+    echo "test-tools: $dist $version already installed"
+  else
+    echo "test-tools: installing $spec (had: ${have:-none})"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$spec"
+  fi
+}
+
+ensure moto "$MOTO_VERSION" "moto[server]==$MOTO_VERSION"
+ensure cfn-lint "$CFN_LINT_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+
+echo "test-tools: moto_server at $venv/bin/moto_server, cfn-lint at $venv/bin/cfn-lint"

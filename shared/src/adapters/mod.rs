@@ -1,0 +1,9 @@
+//! Implementations of the ports: one module per backend.
+
+pub mod aws;
+pub mod envelope;
+pub mod local_keys;
+pub mod object_dir;
+pub mod outbox;
+pub mod resend;
+pub mod sqlite;

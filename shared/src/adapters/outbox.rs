@@ -1,0 +1,136 @@
+//! The local `Mailer`: every message is stored (with its full MIME text, built
+//! by lettre) instead of sent, and shown at `/dev/outbox`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
+use serde_json::{Value, json};
+
+use crate::ports::mailer::{Email, MailError, Mailer};
+use crate::ports::{Clock, Condition, Item, Query, StoreError, Table, WriteOp};
+use crate::services::secrets::token_hash;
+
+const PARTITION: &str = "OUTBOX";
+/// Outbox messages are kept for 30 days.
+const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+
+pub struct OutboxMailer {
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+    from: String,
+}
+
+impl OutboxMailer {
+    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, from: String) -> Self {
+        Self { table, clock, from }
+    }
+}
+
+/// The message as RFC 5322 MIME text: what a real provider would deliver.
+pub fn mime_text(from: &str, email: &Email) -> Result<String, MailError> {
+    let rejected = |what: &str| MailError::Rejected(format!("invalid {what}"));
+    let from: Mailbox = from.parse().map_err(|_| rejected("sender"))?;
+    let to: Mailbox = email.to.parse().map_err(|_| rejected("recipient"))?;
+    let body = match &email.html {
+        Some(html) => MultiPart::alternative_plain_html(email.text.clone(), html.clone()),
+        None => MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone())),
+    };
+    let mut mixed = MultiPart::mixed().multipart(body);
+    for attachment in &email.attachments {
+        let bytes = STANDARD
+            .decode(&attachment.content_base64)
+            .map_err(|_| rejected("attachment"))?;
+        let content_type = ContentType::parse(&attachment.content_type).map_err(|_| rejected("attachment type"))?;
+        mixed = mixed.singlepart(MimeAttachment::new(attachment.filename.clone()).body(bytes, content_type));
+    }
+    let message = lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject(email.subject.clone())
+        .multipart(mixed)
+        .map_err(|err| MailError::Rejected(err.to_string()))?;
+    Ok(String::from_utf8_lossy(&message.formatted()).into_owned())
+}
+
+#[async_trait]
+impl Mailer for OutboxMailer {
+    async fn send(&self, email: &Email, idempotency_key: &str) -> Result<(), MailError> {
+        let mime = mime_text(&self.from, email)?;
+        let now = self.clock.now();
+        let id = token_hash(idempotency_key)[..24].to_string();
+        let expires_at = now.as_second() + RETENTION_SECONDS;
+        let message = json!({
+            "pk": PARTITION,
+            "sk": format!("MSG#{}#{id}", now.as_millisecond()),
+            "id": id,
+            "to": email.to,
+            "from": self.from,
+            "subject": email.subject,
+            "kind": email.kind,
+            "text": email.text,
+            "html": email.html,
+            "attachments": email.attachments.iter().map(|a| json!({
+                "filename": a.filename, "content_type": a.content_type, "content_base64": a.content_base64,
+            })).collect::<Vec<_>>(),
+            "mime": mime,
+            "created_at": now.to_string(),
+            "expires_at": expires_at,
+        });
+        // The key item makes a redelivered send a no-op.
+        let marker = json!({"pk": "OUTBOXKEY", "sk": id, "expires_at": expires_at});
+        let (Value::Object(message), Value::Object(marker)) = (message, marker) else {
+            return Err(MailError::Unavailable("outbox item is not an object".into()));
+        };
+        let ops = vec![
+            WriteOp::Put {
+                item: marker,
+                condition: Some(Condition::NotExists),
+            },
+            WriteOp::Put {
+                item: message,
+                condition: None,
+            },
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::TransactionConditionFailed { index: 0 }) => Ok(()),
+            Err(err) => Err(MailError::Unavailable(err.to_string())),
+        }
+    }
+}
+
+/// Newest-first messages of the outbox (local mode only).
+pub async fn list(
+    table: &dyn Table,
+    limit: u32,
+    cursor: Option<String>,
+) -> Result<(Vec<Item>, Option<String>), StoreError> {
+    let page = table
+        .query(&Query::partition(PARTITION).reverse().limit(limit).after(cursor))
+        .await?;
+    Ok((page.items, page.cursor))
+}
+
+/// One outbox message by id.
+pub async fn find(table: &dyn Table, id: &str) -> Result<Option<Item>, StoreError> {
+    // Ids are unique; the outbox is small and local, a bounded page walk is fine.
+    let mut cursor = None;
+    for _ in 0..50 {
+        let (items, next) = list(table, 200, cursor).await?;
+        if let Some(found) = items
+            .into_iter()
+            .find(|item| item.get("id").and_then(Value::as_str) == Some(id))
+        {
+            return Ok(Some(found));
+        }
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(None),
+        }
+    }
+    Ok(None)
+}

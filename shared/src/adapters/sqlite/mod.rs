@@ -1,0 +1,360 @@
+//! The embedded store: one SQLite file (WAL) holding the table and the queues.
+//!
+//! One connection behind a `std::sync::Mutex`, used only from
+//! `spawn_blocking`: SQLite serialises writers anyway, and a single
+//! connection makes `BEGIN IMMEDIATE` transactions trivially race-free inside
+//! the process while `busy_timeout` covers other processes on the same file.
+
+pub mod queue;
+pub mod table;
+
+pub use queue::SqliteQueue;
+pub use table::SqliteTable;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode};
+
+use crate::ports::table::StoreError;
+
+/// Schema version written to `PRAGMA user_version`; bump with a new migration.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Migrations in order; entry `n` upgrades the schema from version `n` to `n + 1`.
+const MIGRATIONS: [&str; 1] = [r#"
+    CREATE TABLE items (
+        pk         TEXT NOT NULL,
+        sk         TEXT NOT NULL,
+        item       TEXT NOT NULL,
+        gsi1pk     TEXT,
+        gsi1sk     TEXT,
+        gsi2pk     TEXT,
+        gsi2sk     TEXT,
+        gsi3pk     TEXT,
+        gsi3sk     TEXT,
+        expires_at INTEGER,
+        PRIMARY KEY (pk, sk)
+    ) WITHOUT ROWID;
+    -- Sparse like DynamoDB GSIs: only items carrying both index keys are indexed.
+    -- (pk, sk) after the sort key gives ties a total order, so paging is exact.
+    CREATE INDEX items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
+    CREATE INDEX items_gsi2 ON items (gsi2pk, gsi2sk, pk, sk) WHERE gsi2pk IS NOT NULL;
+    CREATE INDEX items_gsi3 ON items (gsi3pk, gsi3sk, pk, sk) WHERE gsi3pk IS NOT NULL;
+    CREATE INDEX items_expiry ON items (expires_at) WHERE expires_at IS NOT NULL;
+
+    CREATE TABLE queue_messages (
+        seq           INTEGER PRIMARY KEY,
+        queue         TEXT NOT NULL,
+        id            TEXT NOT NULL UNIQUE,
+        body          TEXT NOT NULL,
+        sent_at       INTEGER NOT NULL,
+        -- Milliseconds since the Unix epoch.
+        visible_at    INTEGER NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0,
+        receipt       TEXT,
+        state         TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'acked')),
+        done_at       INTEGER
+    );
+    CREATE INDEX queue_ready ON queue_messages (queue, visible_at, seq) WHERE state = 'ready';
+    CREATE UNIQUE INDEX queue_receipts ON queue_messages (receipt) WHERE receipt IS NOT NULL;
+    CREATE INDEX queue_done ON queue_messages (done_at) WHERE state = 'acked';
+"#];
+
+/// Rows deleted per statement by [`Database::sweep`]; the lock is released
+/// between chunks so requests are not starved by a large backlog.
+const SWEEP_CHUNK: i64 = 500;
+/// Upper bound of chunks per sweep call; the next sweep continues.
+const SWEEP_MAX_CHUNKS: u32 = 200;
+/// Acknowledged queue rows are kept this long (for inspection) before the sweep removes them.
+pub const ACKED_RETENTION_SECONDS: i64 = 24 * 60 * 60;
+
+/// What one [`Database::sweep`] removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub expired_items: u64,
+    pub acked_messages: u64,
+    /// False when the sweep stopped at its bound with rows left to delete.
+    pub complete: bool,
+}
+
+pub struct Database {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Arc<Database>, StoreError> {
+        let mut conn =
+            Connection::open(path).map_err(|e| unavailable(&format!("cannot open {}", path.display()), e))?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        Ok(Arc::new(Database {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+        }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs blocking work on the connection off the async runtime.
+    ///
+    /// The std mutex is taken and released inside the blocking task, so it is
+    /// never held across an await.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic mid-transaction rolled back (Transaction's Drop), but we
+            // cannot prove the connection is sound: report, never panic.
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Unavailable("database connection poisoned by an earlier panic".into()))?;
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Cheap liveness probe for `/health`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Physically deletes expired items and queue messages acknowledged more
+    /// than [`ACKED_RETENTION_SECONDS`] ago, in bounded chunks.
+    pub async fn sweep(&self, now_unix: i64) -> Result<SweepReport, StoreError> {
+        let mut report = SweepReport {
+            complete: true,
+            ..SweepReport::default()
+        };
+        let acked_before_ms = now_unix.saturating_sub(ACKED_RETENTION_SECONDS).saturating_mul(1000);
+        let statements = [
+            "DELETE FROM items WHERE (pk, sk) IN \
+             (SELECT pk, sk FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
+            "DELETE FROM queue_messages WHERE seq IN \
+             (SELECT seq FROM queue_messages WHERE state = 'acked' AND done_at <= ?1 LIMIT ?2)",
+        ];
+        for (which, sql) in statements.into_iter().enumerate() {
+            let bound = if which == 0 { now_unix } else { acked_before_ms };
+            let mut chunks = 0;
+            loop {
+                let deleted = self
+                    .run(move |conn| {
+                        let n = conn
+                            .execute(sql, rusqlite::params![bound, SWEEP_CHUNK])
+                            .map_err(map_err)?;
+                        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+                    })
+                    .await?;
+                if which == 0 {
+                    report.expired_items += deleted;
+                } else {
+                    report.acked_messages += deleted;
+                }
+                chunks += 1;
+                if deleted < SWEEP_CHUNK as u64 {
+                    break;
+                }
+                if chunks >= SWEEP_MAX_CHUNKS {
+                    report.complete = false;
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::sweep::StoreSweeper for Database {
+    async fn sweep(&self, now_unix: i64) -> Result<u64, StoreError> {
+        let report = Database::sweep(self, now_unix).await?;
+        Ok(report.expired_items + report.acked_messages)
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    // WAL lets readers in other processes proceed during writes; FULL syncs the
+    // WAL on every commit so an acknowledged write survives power loss/SIGKILL.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(|e| unavailable("journal_mode", e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "cannot enable WAL (journal_mode is {mode})"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| unavailable("synchronous", e))?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| unavailable("foreign_keys", e))?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(|e| unavailable("busy_timeout", e))?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| unavailable("migration", e))?;
+    let current: i64 = tx
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| unavailable("user_version", e))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Unavailable(format!(
+            "database schema version {current} is newer than this build supports ({SCHEMA_VERSION})"
+        )));
+    }
+    let from =
+        usize::try_from(current).map_err(|_| StoreError::Unavailable(format!("bad schema version {current}")))?;
+    for migration in MIGRATIONS.iter().skip(from) {
+        tx.execute_batch(migration).map_err(|e| unavailable("migration", e))?;
+    }
+    if current < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| unavailable("user_version", e))?;
+    }
+    tx.commit().map_err(|e| unavailable("migration commit", e))
+}
+
+fn unavailable(what: &str, e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("sqlite {what}: {e}"))
+}
+
+/// Maps a SQLite error: lock contention (another process held the file past
+/// `busy_timeout`) is retryable; everything else is an outage.
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Contention,
+        _ => StoreError::Unavailable(format!("sqlite: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use jiff::{SignedDuration, Timestamp};
+    use serde_json::json;
+
+    use super::*;
+    use crate::ports::clock::TestClock;
+    use crate::ports::queue::Queue;
+    use crate::ports::table::{Key, Table};
+
+    const NOW: i64 = 1_700_000_000;
+
+    #[tokio::test]
+    async fn sweep_removes_expired_items_and_old_acked_messages_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("s.db")).unwrap();
+        let clock = TestClock::at(Timestamp::from_second(NOW).unwrap());
+        let table = SqliteTable::new(db.clone(), Arc::new(clock.clone()));
+        for (sk, expires_at) in [
+            ("gone", json!(NOW - 1)),
+            ("live", json!(NOW + 60)),
+            ("forever", json!(null)),
+        ] {
+            let item = json!({"pk": "p", "sk": sk, "expires_at": expires_at});
+            table.put(item.as_object().unwrap().clone(), None).await.unwrap();
+        }
+        let queue = SqliteQueue::new(db.clone(), "jobs", 3, Arc::new(clock.clone()));
+        queue.send_batch(vec!["a".into(), "b".into()]).await.unwrap();
+        let got = queue.receive(1, Duration::from_secs(30)).await.unwrap();
+        queue.ack(&got[0].receipt).await.unwrap();
+
+        let report = db.sweep(NOW).await.unwrap();
+        assert_eq!(
+            report,
+            SweepReport {
+                expired_items: 1,
+                acked_messages: 0,
+                complete: true
+            }
+        );
+        clock.advance(SignedDuration::from_secs(ACKED_RETENTION_SECONDS + 1));
+        let report = db.sweep(NOW + ACKED_RETENTION_SECONDS + 1).await.unwrap();
+        assert_eq!(report.acked_messages, 1);
+        assert_eq!(queue.depth().await.unwrap(), 1, "unacknowledged messages stay");
+        let count: i64 = db
+            .run(|c| {
+                c.query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+                    .map_err(map_err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 1, "only the item without a TTL is left after both sweeps");
+        assert!(table.get(&Key::new("p", "forever")).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_data_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let clock = Arc::new(TestClock::at(Timestamp::from_second(NOW).unwrap()));
+        {
+            let table = SqliteTable::new(Database::open(&path).unwrap(), clock.clone());
+            table
+                .put(json!({"pk": "p", "sk": "s"}).as_object().unwrap().clone(), None)
+                .await
+                .unwrap();
+        }
+        let db = Database::open(&path).unwrap();
+        let version: i64 = db
+            .run(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_err))
+            .await
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let sync: i64 = db
+            .run(|c| c.query_row("PRAGMA synchronous", [], |r| r.get(0)).map_err(map_err))
+            .await
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL");
+        let table = SqliteTable::new(db, clock);
+        assert!(table.get(&Key::new("p", "s")).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.db");
+        let db = Database::open(&path).unwrap();
+        db.run(|c| {
+            c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .map_err(map_err)
+        })
+        .await
+        .unwrap();
+        drop(db);
+        assert!(matches!(Database::open(&path), Err(StoreError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_blocking_work_poisons_into_unavailable_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("p.db")).unwrap();
+        let result: Result<(), StoreError> = db.run(|_| panic!("boom")).await;
+        assert!(matches!(result, Err(StoreError::Unavailable(_))));
+        assert!(matches!(db.ping().await, Err(StoreError::Unavailable(_))));
+    }
+}

@@ -1,0 +1,123 @@
+//! The application state every handler receives: the ports, wired to one
+//! runtime's adapters. Built once per process (per Lambda cold start).
+
+use std::sync::Arc;
+
+use crate::adapters::aws::s3::S3ObjectStore;
+use crate::adapters::aws::{dynamodb::DynamoTable, kms::KmsDataKeys, sqs::SqsQueue};
+use crate::adapters::envelope::EnvelopeVault;
+use crate::adapters::local_keys::LocalDataKeys;
+use crate::adapters::object_dir::DirObjectStore;
+use crate::adapters::outbox::OutboxMailer;
+use crate::adapters::resend::ResendMailer;
+use crate::adapters::sqlite::{Database, queue::SqliteQueue, table::SqliteTable};
+use crate::catalogue::QueueName;
+use crate::config::{AppConfig, AwsConfig, LocalConfig};
+use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Queue, StoreSweeper, SystemClock, Table};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub table: Arc<dyn Table>,
+    /// The general background-jobs queue.
+    pub jobs: Arc<dyn Queue>,
+    /// Envelope encryption for OAuth tokens.
+    pub keys: Arc<dyn KeyVault>,
+    pub clock: Arc<dyn Clock>,
+    pub mailer: Arc<dyn Mailer>,
+    /// Profile photos and exports.
+    pub objects: Arc<dyn ObjectStore>,
+    pub config: Arc<AppConfig>,
+    /// Only the embedded store needs physical clean-up.
+    pub sweeper: Option<Arc<dyn StoreSweeper>>,
+}
+
+impl AppState {
+    pub fn queue(&self, name: QueueName) -> Arc<dyn Queue> {
+        match name {
+            QueueName::Jobs => self.jobs.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot prepare data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("cannot open the embedded store: {0}")]
+    Store(#[from] crate::ports::StoreError),
+    #[error("cannot open the token key: {0}")]
+    Keys(#[from] crate::ports::KeyError),
+}
+
+/// The embedded runtime: SQLite table and queues in one file, local key file.
+pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let db = Database::open(&config.database_path())?;
+    let keys = LocalDataKeys::open_or_create(&config.key_file_path())?;
+    let jobs = SqliteQueue::new(
+        db.clone(),
+        QueueName::Jobs.as_str(),
+        QueueName::Jobs.max_receives(),
+        clock.clone(),
+    );
+    let table: Arc<dyn Table> = Arc::new(SqliteTable::new(db.clone(), clock.clone()));
+    Ok(AppState {
+        mailer: mailer(&config.app, table.clone(), clock.clone()),
+        objects: Arc::new(DirObjectStore::new(config.objects_dir())),
+        table,
+        jobs: Arc::new(jobs),
+        keys: Arc::new(EnvelopeVault::new(keys)),
+        clock,
+        config: Arc::new(config.app.clone()),
+        sweeper: Some(db),
+    })
+}
+
+/// The AWS runtime: clients built once, from the function's environment.
+pub async fn aws_state(config: &AwsConfig) -> AppState {
+    aws_state_from(&crate::adapters::aws::sdk_config().await, config)
+}
+
+/// The AWS runtime from an explicit SDK configuration (tests point it at the
+/// emulator; `aws_state` loads it from the environment).
+pub fn aws_state_from(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> AppState {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let kms = aws_sdk_kms::Client::new(sdk);
+    // An overridden endpoint (an emulator or S3-compatible store) needs
+    // path-style addressing; AWS itself uses virtual-hosted buckets.
+    let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+    let table: Arc<dyn Table> = Arc::new(DynamoTable::new(dynamodb, config.table_name.clone(), clock.clone()));
+    AppState {
+        mailer: mailer(&config.app, table.clone(), clock.clone()),
+        objects: Arc::new(S3ObjectStore::new(s3, config.objects_bucket.clone())),
+        config: Arc::new(config.app.clone()),
+        table,
+        jobs: Arc::new(SqsQueue::new(sqs, config.jobs_queue_url.clone())),
+        keys: Arc::new(EnvelopeVault::new(KmsDataKeys::new(kms, config.token_key_id.clone()))),
+        clock,
+        sweeper: None,
+    }
+}
+
+/// Resend when a key is configured; otherwise the outbox in the table.
+fn mailer(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<dyn Mailer> {
+    match &config.resend_api_key {
+        Some(key) => Arc::new(ResendMailer::new(
+            reqwest::Client::new(),
+            config.resend_base_url.clone(),
+            key.clone(),
+            config.mail_from.clone(),
+        )),
+        None => Arc::new(OutboxMailer::new(table, clock, config.mail_from.clone())),
+    }
+}

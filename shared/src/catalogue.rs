@@ -1,0 +1,203 @@
+//! The route catalogue: every HTTP route, webhook, schedule and queue consumer
+//! Konnecs has, in one list.
+//!
+//! - The local server mounts every entry (`local::serve`).
+//! - `template.yaml` declares exactly one Lambda per entry whose runtime
+//!   includes AWS, with IAM built from `access` and nothing more; it is
+//!   generated from this list (`cargo run --bin konnecs-template`) and
+//!   `tests/template_drift.rs` fails on drift in either direction.
+//! - `functions/src/bin/<name>.rs` is the Lambda main of each entry.
+//! - `/openapi.json` describes every HTTP entry.
+
+use crate::inbound::events::{Consumer, Tick};
+use crate::inbound::http::RouteFn;
+
+/// Who may call an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Anyone; the handler validates what it is given.
+    Public,
+    /// A signed-in member (session cookie + CSRF token on writes).
+    Session,
+    /// A provider webhook whose signature the handler verifies.
+    WebhookSigned,
+    /// Invoked by AWS itself (EventBridge, SQS) or the local runtime.
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// Logical queues. Each is an SQS queue with a DLQ in AWS and a table-backed
+/// queue in the embedded store locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueName {
+    /// General background jobs.
+    Jobs,
+}
+
+impl QueueName {
+    pub const ALL: [QueueName; 1] = [QueueName::Jobs];
+
+    /// Name in the embedded store and stem of the CloudFormation names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Jobs => "jobs",
+        }
+    }
+
+    /// Environment variable that holds the SQS queue URL in AWS.
+    pub fn url_env(self) -> &'static str {
+        match self {
+            QueueName::Jobs => "JOBS_QUEUE_URL",
+        }
+    }
+
+    /// Receives after which a message goes to the dead-letter queue.
+    pub fn max_receives(self) -> u32 {
+        5
+    }
+
+    /// How long a received message stays hidden before redelivery.
+    pub fn visibility_seconds(self) -> u64 {
+        60
+    }
+}
+
+/// What an entry reaches in the store, queues and key vault. The template's
+/// IAM policy for the function is derived from exactly this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// GetItem, BatchGetItem, Query (table and its indexes).
+    TableRead,
+    /// PutItem, UpdateItem, DeleteItem, BatchWriteItem, ConditionCheckItem.
+    TableWrite,
+    /// SendMessage.
+    QueueSend(QueueName),
+    /// GetQueueAttributes only (health probes).
+    QueueInspect(QueueName),
+    /// Receive/Delete/ChangeVisibility/GetQueueAttributes (event source mapping).
+    QueueConsume(QueueName),
+    /// GenerateDataKey on the OAuth-token key.
+    TokenKeyEncrypt,
+    /// Decrypt on the OAuth-token key.
+    TokenKeyDecrypt,
+    /// DescribeKey on the OAuth-token key (health probes).
+    TokenKeyDescribe,
+}
+
+#[derive(Clone, Copy)]
+pub enum Trigger {
+    Http {
+        method: Method,
+        path: &'static str,
+        route: RouteFn,
+    },
+    /// `every` is an EventBridge rate expression, e.g. `rate(1 minute)`;
+    /// the local runtime runs the same tick on a tokio interval.
+    Schedule {
+        every: &'static str,
+        tick: Tick,
+    },
+    Queue {
+        queue: QueueName,
+        consumer: Consumer,
+    },
+}
+
+/// Where an entry runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// A Lambda in AWS and mounted in the local server.
+    Both,
+    /// Only in the local server: work AWS does natively (e.g. DynamoDB TTL).
+    LocalOnly,
+}
+
+#[derive(Clone, Copy)]
+pub struct Entry {
+    /// Lambda function name (kebab-case), binary name in `functions/src/bin/`.
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub auth: Auth,
+    pub trigger: Trigger,
+    pub access: &'static [Access],
+    pub runtime: Runtime,
+}
+
+impl Entry {
+    pub fn http(&self) -> Option<(Method, &'static str)> {
+        match self.trigger {
+            Trigger::Http { method, path, .. } => Some((method, path)),
+            _ => None,
+        }
+    }
+}
+
+/// Every entry, in one list.
+pub fn entries() -> &'static [Entry] {
+    use crate::inbound::{events, http};
+    use Access::*;
+    // Queue consumers (`Trigger::Queue`) arrive with the features that enqueue
+    // work: contact imports and appointment reminders.
+    static ENTRIES: &[Entry] = &[
+        Entry {
+            name: "health",
+            summary: "Reports whether the store, the queues and the key vault answer.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/health",
+                route: http::health::route,
+            },
+            access: &[TableRead, QueueInspect(QueueName::Jobs), TokenKeyDescribe],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "openapi",
+            summary: "The OpenAPI 3.1 document describing every HTTP route.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/openapi.json",
+                route: http::openapi::route,
+            },
+            access: &[],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "store-sweep",
+            summary: "Physically removes expired items and old acknowledged messages from the embedded store.",
+            auth: Auth::Internal,
+            trigger: Trigger::Schedule {
+                every: "rate(1 hour)",
+                tick: events::sweep::tick,
+            },
+            access: &[],
+            runtime: Runtime::LocalOnly,
+        },
+    ];
+    ENTRIES
+}
+
+pub fn find(name: &str) -> Option<&'static Entry> {
+    entries().iter().find(|entry| entry.name == name)
+}

@@ -1,0 +1,183 @@
+//! Configuration from the environment, read once at start-up.
+//! The README's configuration table lists every variable read here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::catalogue::QueueName;
+
+/// Default bound on request bodies; larger bodies get a 413 problem.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {name} is required")]
+    Missing { name: &'static str },
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    var(name).ok_or(ConfigError::Missing { name })
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (CloudWatch, log shippers). The default.
+    Json,
+    /// Human-readable lines for a terminal.
+    Pretty,
+}
+
+impl LogFormat {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match var("KONNECS_LOG_FORMAT").as_deref() {
+            None | Some("json") => Ok(LogFormat::Json),
+            Some("pretty") => Ok(LogFormat::Pretty),
+            Some(other) => Err(ConfigError::Invalid {
+                name: "KONNECS_LOG_FORMAT",
+                reason: format!("{other:?} is not json or pretty"),
+            }),
+        }
+    }
+}
+
+/// The local single-process runtime.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub app: AppConfig,
+}
+
+impl LocalConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let addr = match var("KONNECS_ADDR") {
+            Some(raw) => raw.parse().map_err(|err| ConfigError::Invalid {
+                name: "KONNECS_ADDR",
+                reason: format!("{err}"),
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+        let data_dir = var("KONNECS_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        Ok(Self {
+            addr,
+            data_dir,
+            app: AppConfig::from_env(true)?,
+        })
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("konnecs.sqlite3")
+    }
+
+    pub fn key_file_path(&self) -> PathBuf {
+        self.data_dir.join("token-master.key")
+    }
+
+    pub fn objects_dir(&self) -> PathBuf {
+        self.data_dir.join("objects")
+    }
+
+    /// A loopback server on a free port over `data_dir`, with test defaults.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            app: AppConfig::for_tests(),
+        }
+    }
+}
+
+/// The AWS runtime: names of the resources `template.yaml` creates.
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    pub table_name: String,
+    pub jobs_queue_url: String,
+    pub token_key_id: String,
+    /// Private bucket for profile photos and exports.
+    pub objects_bucket: String,
+    pub app: AppConfig,
+}
+
+impl AwsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            jobs_queue_url: required(QueueName::Jobs.url_env())?,
+            token_key_id: required("TOKEN_KEY_ID")?,
+            objects_bucket: required("OBJECTS_BUCKET")?,
+            app: AppConfig::from_env(false)?,
+        })
+    }
+}
+
+/// Settings both runtimes share, read once at start-up.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Base URL of links in emails (verification, reset, invitations, bookings).
+    pub public_url: String,
+    /// Sender of transactional email.
+    pub mail_from: String,
+    pub session_idle_seconds: i64,
+    pub session_absolute_seconds: i64,
+    /// Local plain-http only: cookies without `Secure` and the `__Host-` prefix.
+    pub insecure_cookies: bool,
+    /// When set, email goes through Resend; otherwise to the local outbox.
+    pub resend_api_key: Option<secrecy::SecretString>,
+    pub resend_base_url: String,
+}
+
+impl AppConfig {
+    /// `local` decides whether `KONNECS_INSECURE_COOKIES` may be honoured.
+    pub fn from_env(local: bool) -> Result<Self, ConfigError> {
+        let number = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+            match var(name) {
+                None => Ok(default),
+                Some(raw) => raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid {
+                    name,
+                    reason: format!("{raw:?} is not a positive number"),
+                }),
+            }
+        };
+        let insecure_cookies = matches!(var("KONNECS_INSECURE_COOKIES").as_deref(), Some("1" | "true"));
+        if insecure_cookies && !local {
+            return Err(ConfigError::Invalid {
+                name: "KONNECS_INSECURE_COOKIES",
+                reason: "insecure cookies are refused outside the local server".into(),
+            });
+        }
+        Ok(Self {
+            public_url: var("KONNECS_PUBLIC_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:3000".into())
+                .trim_end_matches('/')
+                .to_string(),
+            mail_from: var("KONNECS_MAIL_FROM").unwrap_or_else(|| "Konnecs <no-reply@konnecs.com>".into()),
+            session_idle_seconds: number("KONNECS_SESSION_IDLE_MINUTES", 8 * 60)? * 60,
+            session_absolute_seconds: number("KONNECS_SESSION_ABSOLUTE_HOURS", 7 * 24)? * 3600,
+            insecure_cookies,
+            resend_api_key: var("RESEND_API_KEY").map(secrecy::SecretString::from),
+            resend_base_url: var("RESEND_BASE_URL").unwrap_or_else(|| "https://api.resend.com".into()),
+        })
+    }
+
+    /// Defaults for tests: local URLs, outbox mail, secure cookies.
+    pub fn for_tests() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:3000".into(),
+            mail_from: "Konnecs <no-reply@konnecs.com>".into(),
+            session_idle_seconds: 8 * 3600,
+            session_absolute_seconds: 7 * 24 * 3600,
+            insecure_cookies: false,
+            resend_api_key: None,
+            resend_base_url: "https://api.resend.com".into(),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! `GET /health`: 200 when the store, queue and key vault answer, else 503.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use http::StatusCode;
+
+use crate::app::AppState;
+use crate::services::health;
+
+pub fn route() -> MethodRouter<AppState> {
+    get(handle)
+}
+
+async fn handle(State(state): State<AppState>) -> Response {
+    let report = health::check(&state).await;
+    let status = if report.is_healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, [(http::header::CACHE_CONTROL, "no-store")], Json(report)).into_response()
+}

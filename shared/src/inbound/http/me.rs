@@ -1,0 +1,49 @@
+//! `GET /me` and `PATCH /me`: the signed-in user's profile.
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::{MethodRouter, get, patch};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::extract::ApiJson;
+use super::problem::ApiError;
+use super::session::Authenticated;
+use crate::app::AppState;
+use crate::services::accounts::{self, ProfileChange};
+use crate::services::secrets::csrf_token;
+
+async fn show(state: &AppState, auth: &Authenticated) -> Result<Json<serde_json::Value>, ApiError> {
+    let me = accounts::me(state, &auth.user_id, &auth.org_id, auth.role).await?;
+    let mut body = serde_json::to_value(me).map_err(|err| ApiError::Internal(err.to_string()))?;
+    body["csrf_token"] = json!(csrf_token(&auth.session_token));
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchMe {
+    name: Option<String>,
+    email: Option<String>,
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+pub fn get_me() -> MethodRouter<AppState> {
+    get(|State(state): State<AppState>, auth: Authenticated| async move { show(&state, &auth).await })
+}
+
+pub fn patch_me() -> MethodRouter<AppState> {
+    patch(
+        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<PatchMe>| async move {
+            let change = ProfileChange {
+                name: body.name,
+                email: body.email,
+                current_password: body.current_password,
+                new_password: body.new_password,
+            };
+            accounts::update_profile(&state, &auth.user_id, &auth.session_token, change, &auth.actor).await?;
+            show(&state, &auth).await
+        },
+    )
+}

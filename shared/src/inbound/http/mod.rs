@@ -1,0 +1,51 @@
+//! HTTP inbound: axum handlers, shared by the local server and `lambda_http`.
+
+pub mod auth;
+pub mod dev_outbox;
+pub mod extract;
+pub mod health;
+pub mod me;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod session;
+
+use axum::Router;
+use axum::routing::MethodRouter;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::app::AppState;
+use crate::catalogue::{Entry, Trigger};
+use crate::config::MAX_BODY_BYTES;
+
+/// Builds the method router of one catalogue entry.
+pub type RouteFn = fn() -> MethodRouter<AppState>;
+
+/// A router serving the HTTP entries given (all of them locally, one in a
+/// Lambda), with the shared pipeline: request ids, logs, problems, body limit.
+pub fn router<'a>(state: AppState, entries: impl IntoIterator<Item = &'a Entry>) -> Router {
+    with_pipeline(routes(entries)).with_state(state)
+}
+
+/// The bare routes of the HTTP entries given, without the pipeline.
+pub fn routes<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Router<AppState> {
+    let mut router = Router::new();
+    for entry in entries {
+        if let Trigger::Http { path, route, .. } = entry.trigger {
+            router = router.route(path, route());
+        }
+    }
+    router
+}
+
+/// The shared pipeline around any router: request ids, logs, problem bodies,
+/// the body limit and panic containment. Tests mount their own routes in it.
+pub fn with_pipeline(router: Router<AppState>) -> Router<AppState> {
+    router
+        .fallback(middleware::not_found)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::pipeline))
+}

@@ -1,0 +1,271 @@
+//! The one mapping from errors to HTTP responses: RFC 9457
+//! `application/problem+json` with a stable machine `code`, field errors for
+//! validation, and the request id. A 5xx body never says what went wrong inside.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::ports::{KeyError, QueueError, StoreError};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// JSON pointer-ish path of the input that failed, e.g. `email` or `phones[1]`.
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: Option<String>) -> Self {
+        Self {
+            kind: format!("https://konnecs.com/problems/{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            code: code.to_string(),
+            detail,
+            errors: Vec::new(),
+            request_id: None,
+        }
+    }
+
+    /// The problem for a bare status produced outside our handlers (router
+    /// fallbacks, body limits, panics).
+    pub fn for_status(status: StatusCode) -> Self {
+        let (code, detail) = match status {
+            StatusCode::BAD_REQUEST => ("bad_request", "The request could not be read."),
+            StatusCode::NOT_FOUND => ("not_found", "No such resource."),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This resource does not accept that method."),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is larger than 1 MiB."),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Send the body as application/json."),
+            StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long."),
+            StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests; try again later."),
+            s if s.is_server_error() => (
+                "internal_error",
+                "An unexpected error occurred. Quote the request id when reporting it.",
+            ),
+            _ => ("error", "The request failed."),
+        };
+        Self::new(status, code, Some(detail.to_string()))
+    }
+}
+
+/// Every failure a handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Well-formed request whose fields are not acceptable (422).
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// Unreadable input (400), with the field when one is to blame.
+    #[error("bad request: {code}")]
+    BadRequest {
+        code: &'static str,
+        field: Option<String>,
+        detail: String,
+    },
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Wrong email or password; never says which.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("forbidden: {code}")]
+    Forbidden { code: &'static str },
+    /// Missing, or belonging to another organization: never say which.
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {code}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("rate limited")]
+    RateLimited { retry_after_seconds: u64 },
+    /// A dependency is down; safe to retry (503).
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// Our bug. The reason is logged, never returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn field(field: &str, code: &str, message: &str) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn problem(&self) -> Problem {
+        match self {
+            ApiError::Validation(errors) => Problem {
+                errors: errors.clone(),
+                ..Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    Some("Some fields are not valid.".into()),
+                )
+            },
+            ApiError::BadRequest { code, field, detail } => Problem {
+                errors: field
+                    .iter()
+                    .map(|f| FieldError::new(f.clone(), *code, detail.clone()))
+                    .collect(),
+                ..Problem::new(StatusCode::BAD_REQUEST, code, Some(detail.clone()))
+            },
+            ApiError::Unauthenticated => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                Some("Sign in first.".into()),
+            ),
+            ApiError::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                Some("The email or password is wrong.".into()),
+            ),
+            ApiError::Forbidden { code } => Problem::new(StatusCode::FORBIDDEN, code, None),
+            ApiError::NotFound => Problem::for_status(StatusCode::NOT_FOUND),
+            ApiError::Conflict { code, detail } => Problem::new(StatusCode::CONFLICT, code, Some(detail.clone())),
+            ApiError::PreconditionFailed => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "stale_version",
+                Some("The resource changed since you read it.".into()),
+            ),
+            ApiError::PayloadTooLarge => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE),
+            ApiError::UnsupportedMediaType => Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            ApiError::RateLimited { .. } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                Some("Too many attempts; wait before trying again.".into()),
+            ),
+            ApiError::Unavailable(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                Some("A dependency is unavailable; try again shortly.".into()),
+            ),
+            ApiError::Internal(_) => Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        if problem.status >= 500 {
+            // The only place a server-side reason is recorded: the log, with the request id span.
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response = problem_response(problem);
+        if let ApiError::RateLimited { retry_after_seconds } = self
+            && let Ok(value) = http::HeaderValue::from_str(&retry_after_seconds.to_string())
+        {
+            response.headers_mut().insert(http::header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// A response carrying the problem as an extension; the request middleware
+/// adds the request id and writes the body, so every problem looks alike.
+pub fn problem_response(problem: Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = status.into_response();
+    response.extensions_mut().insert(problem);
+    response
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::InvalidCursor => ApiError::BadRequest {
+                code: "invalid_cursor",
+                field: Some("cursor".into()),
+                detail: "The cursor is not one this API issued.".into(),
+            },
+            StoreError::ConditionFailed | StoreError::TransactionConditionFailed { .. } => ApiError::Conflict {
+                code: "conflict",
+                detail: "The resource changed concurrently; retry.".into(),
+            },
+            StoreError::Contention | StoreError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
+            StoreError::Invalid(_) => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(err: QueueError) -> Self {
+        match err {
+            QueueError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
+            QueueError::Invalid(_) => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(err: KeyError) -> Self {
+        match err {
+            KeyError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
+            KeyError::Undecryptable | KeyError::Malformed => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<crate::services::accounts::AccountError> for ApiError {
+    fn from(err: crate::services::accounts::AccountError) -> Self {
+        use crate::services::accounts::AccountError as E;
+        match err {
+            E::Invalid(fields) => ApiError::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, code, message)| FieldError::new(field, code, message))
+                    .collect(),
+            ),
+            E::EmailTaken => ApiError::Conflict {
+                code: "email_taken",
+                detail: "An account with this email already exists.".into(),
+            },
+            E::InvalidCredentials => ApiError::InvalidCredentials,
+            E::Locked { retry_after_seconds } => ApiError::RateLimited {
+                retry_after_seconds: u64::try_from(retry_after_seconds).unwrap_or(1).max(1),
+            },
+            E::InvalidToken => ApiError::BadRequest {
+                code: "invalid_token",
+                field: Some("token".into()),
+                detail: "The link is invalid, already used or expired.".into(),
+            },
+            E::WrongCurrentPassword => {
+                ApiError::field("current_password", "wrong_password", "The current password is wrong.")
+            }
+            E::NotFound => ApiError::NotFound,
+            E::Store(err) => err.into(),
+            E::Internal(reason) => ApiError::Internal(reason),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Inbound adapters: HTTP (axum) and events (SQS batches, schedules).
+
+pub mod events;
+pub mod http;

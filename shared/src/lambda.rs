@@ -1,0 +1,95 @@
+//! Runs one catalogue entry as an AWS Lambda function. Each binary in
+//! `functions/` is a one-line call to [`run`]; the pieces below are public so
+//! tests can invoke a function's handler with its sample event.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+use crate::app::{self, AppState};
+use crate::catalogue::{self, Trigger};
+use crate::config::{AwsConfig, LogFormat};
+use crate::inbound::events::{Consumer, Message, Tick, TickReport};
+use crate::inbound::http;
+
+pub type Error = lambda_runtime::Error;
+
+/// Cold start: telemetry, configuration and SDK clients once; then serve
+/// invocations of the named entry until the runtime stops the process.
+pub async fn run(name: &'static str) -> Result<(), Error> {
+    crate::telemetry::init(LogFormat::Json, name);
+    let entry = catalogue::find(name).ok_or_else(|| format!("{name} is not in the route catalogue"))?;
+    let config = AwsConfig::from_env()?;
+    let state = app::aws_state(&config).await;
+    match entry.trigger {
+        Trigger::Http { .. } => lambda_http::run(http::router(state, [entry])).await,
+        Trigger::Queue { consumer, .. } => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+                let state = state.clone();
+                async move { Ok::<_, Error>(handle_sqs(state, consumer, event.payload).await) }
+            }))
+            .await
+        }
+        Trigger::Schedule { tick, .. } => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| {
+                let state = state.clone();
+                async move { handle_schedule(state, name, tick, event.payload).await }
+            }))
+            .await
+        }
+    }
+}
+
+/// An SQS batch through a consumer; failed messages are reported one by one
+/// (`ReportBatchItemFailures`) so only they are delivered again.
+pub async fn handle_sqs(state: AppState, consumer: Consumer, event: SqsEvent) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    let mut messages = Vec::with_capacity(event.records.len());
+    for record in event.records {
+        match (record.message_id, record.body) {
+            (Some(message_id), Some(body)) => {
+                let receive_count = record
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1);
+                messages.push(Message {
+                    message_id,
+                    body,
+                    receive_count,
+                });
+            }
+            // Without a body there is nothing to do; without an id it cannot be reported.
+            (Some(message_id), None) => tracing::warn!(%message_id, "SQS record without a body acknowledged"),
+            (None, _) => tracing::warn!("SQS record without a message id"),
+        }
+    }
+    let outcome = consumer(state, messages).await;
+    failures.extend(outcome.failed.into_iter().map(|item_identifier| {
+        // Both types are non-exhaustive: build from Default.
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = item_identifier;
+        failure
+    }));
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+/// An EventBridge scheduled event through a tick.
+pub async fn handle_schedule(
+    state: AppState,
+    name: &str,
+    tick: Tick,
+    event: EventBridgeEvent<Value>,
+) -> Result<TickReport, Error> {
+    tracing::info!(
+        function = name,
+        event_id = event.id.as_deref().unwrap_or("-"),
+        "scheduled tick"
+    );
+    let report = tick(state).await?;
+    tracing::info!(function = name, processed = report.processed, "tick done");
+    Ok(report)
+}

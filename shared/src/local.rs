@@ -1,0 +1,157 @@
+//! The single-process runtime: every catalogue entry in one process on the
+//! embedded store. HTTP routes on one listener, schedules on tokio intervals,
+//! queue consumers as in-process worker loops — all calling the same code the
+//! Lambdas run.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::app::{self, AppState, StartupError};
+use crate::catalogue::{self, QueueName, Trigger};
+use crate::config::LocalConfig;
+use crate::domain::schedule::parse_rate;
+use crate::inbound::events::{Consumer, Message, Tick};
+use crate::inbound::http;
+use crate::ports::{Clock, queue::MAX_BATCH};
+
+/// How long an idle worker waits before polling its queue again.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// Serves until `shutdown` resolves, then stops background work and returns.
+pub async fn serve(
+    config: LocalConfig,
+    clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartupError> {
+    let state = app::local_state(&config, clock)?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| StartupError::DataDir {
+            path: config.addr.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().unwrap_or(config.addr);
+    // The one line a newcomer needs; also parsed by the end-to-end tests.
+    println!("Konnecs is running at http://{addr}");
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "local server listening");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut background = JoinSet::new();
+    for entry in catalogue::entries() {
+        match entry.trigger {
+            Trigger::Schedule { every, tick } => match parse_rate(every) {
+                Some(period) => {
+                    background.spawn(run_schedule(state.clone(), entry.name, period, tick, stop_rx.clone()));
+                }
+                None => tracing::error!(function = entry.name, every, "unparseable schedule; not started"),
+            },
+            Trigger::Queue { queue, consumer } => {
+                background.spawn(run_worker(state.clone(), entry.name, queue, consumer, stop_rx.clone()));
+            }
+            Trigger::Http { .. } => {}
+        }
+    }
+
+    let app = http::router(state, catalogue::entries()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let _ = stop_tx.send(true);
+    while background.join_next().await.is_some() {}
+    tracing::info!("local server stopped");
+    served.map_err(|source| StartupError::DataDir {
+        path: addr.to_string(),
+        source,
+    })
+}
+
+async fn run_schedule(
+    state: AppState,
+    name: &'static str,
+    period: Duration,
+    tick: Tick,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = interval.tick() => {
+                match tick(state.clone()).await {
+                    Ok(report) => tracing::info!(function = name, processed = report.processed, "tick done"),
+                    Err(err) => tracing::error!(function = name, error = %err, "tick failed"),
+                }
+            }
+        }
+    }
+}
+
+async fn run_worker(
+    state: AppState,
+    name: &'static str,
+    queue: QueueName,
+    consumer: Consumer,
+    mut stop: watch::Receiver<bool>,
+) {
+    let source = state.queue(queue);
+    let visibility = Duration::from_secs(queue.visibility_seconds());
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let received = match source.receive(MAX_BATCH, visibility).await {
+            Ok(received) => received,
+            Err(err) => {
+                tracing::error!(function = name, error = %err, "receive failed");
+                Vec::new()
+            }
+        };
+        if received.is_empty() {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(IDLE_POLL) => continue,
+            }
+        }
+        let messages = received
+            .iter()
+            .map(|r| Message {
+                message_id: r.message_id.clone(),
+                body: r.body.clone(),
+                receive_count: r.receive_count,
+            })
+            .collect();
+        let outcome = consumer(state.clone(), messages).await;
+        // Acknowledge what succeeded; failures reappear after the visibility timeout.
+        for message in received.iter().filter(|r| !outcome.failed.contains(&r.message_id)) {
+            if let Err(err) = source.ack(&message.receipt).await {
+                tracing::warn!(function = name, message_id = %message.message_id, error = %err, "ack failed; message will be redelivered");
+            }
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

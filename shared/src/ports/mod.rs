@@ -1,0 +1,22 @@
+//! Narrow traits between the services and the outside world. Tests swap the
+//! adapters; nothing else knows which one runs.
+//!
+//! Later ports (`Sms`, `GoogleApi`, `Payments`) go here beside these, one
+//! file each.
+
+pub mod clock;
+pub mod counting;
+pub mod keys;
+pub mod mailer;
+pub mod object_store;
+pub mod queue;
+pub mod sweep;
+pub mod table;
+
+pub use clock::{Clock, SystemClock, TestClock};
+pub use keys::{EncryptionContext, KeyError, KeyVault};
+pub use mailer::{MailError, Mailer};
+pub use object_store::{ObjectError, ObjectStore, StoredObject};
+pub use queue::{Queue, QueueError, Received};
+pub use sweep::StoreSweeper;
+pub use table::{BatchOp, Condition, Index, Item, Key, Page, Query, SortKey, StoreError, Table, Update, WriteOp};

@@ -1,0 +1,46 @@
+//! The `Queue` port: at-least-once delivery with visibility timeout,
+//! redelivery and a dead-letter queue after too many receives.
+//! SQS in AWS; a durable queue inside the embedded store locally.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// Most messages one send or receive call handles (SQS's limit).
+pub const MAX_BATCH: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Stable across redeliveries: consumers use it for idempotency.
+    pub message_id: String,
+    /// Handle for this delivery only; needed to acknowledge it.
+    pub receipt: String,
+    pub body: String,
+    /// How many times this message has been received, this delivery included.
+    pub receive_count: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("invalid queue request: {0}")]
+    Invalid(String),
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends every body, in calls of at most [`MAX_BATCH`]. Fails if any message
+    /// could not be sent (after retrying those the backend reported as failed).
+    async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError>;
+
+    /// Receives up to `max` (≤ [`MAX_BATCH`]) visible messages and hides them for
+    /// `visibility`. Returns at once when none are visible.
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError>;
+
+    /// Deletes a delivered message. Acknowledging twice is not an error.
+    async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
+
+    /// Approximate count of messages waiting or in flight (for `/health` and tests).
+    async fn depth(&self) -> Result<u64, QueueError>;
+}

@@ -1,0 +1,742 @@
+//! Accounts: sign-up, login, email verification, password reset and the
+//! signed-in user's profile.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::audit::{self, Actor};
+use super::jobs::{self, Job};
+use super::records::{
+    MemberRecord, OrgRecord, TokenPurpose, UserRecord, email_key, from_item, member_key, new_id, org_key, slug_key,
+    to_item, token_key, user_key, user_orgs_partition,
+};
+use super::secrets::{self, new_token, token_hash};
+use super::sessions::{self, NewSession};
+use super::throttle;
+use crate::app::AppState;
+use crate::domain::email::Email;
+use crate::domain::password::{PasswordError, check_new_password};
+use crate::domain::role::Role;
+use crate::domain::slug::Slug;
+use crate::ports::mailer;
+use crate::ports::{Condition, Index, Key, Query, StoreError, Update, WriteOp};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid input")]
+    Invalid(Vec<(&'static str, &'static str, String)>),
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("locked for {retry_after_seconds}s")]
+    Locked { retry_after_seconds: i64 },
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("current password is wrong")]
+    WrongCurrentPassword,
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AccountError {
+    fn field(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        AccountError::Invalid(vec![(field, code, message.into())])
+    }
+}
+
+impl From<PasswordError> for AccountError {
+    fn from(err: PasswordError) -> Self {
+        AccountError::field("password", err.code(), err.message())
+    }
+}
+
+/// Trimmed text of 1..=max characters, or a field error.
+pub fn required_text(
+    field: &'static str,
+    raw: &str,
+    max: usize,
+    errors: &mut Vec<(&'static str, &'static str, String)>,
+) -> String {
+    let text = raw.trim();
+    if text.is_empty() {
+        errors.push((field, "required", "This field is required.".into()));
+    } else if text.chars().count() > max {
+        errors.push((field, "too_long", format!("Use at most {max} characters.")));
+    }
+    text.to_string()
+}
+
+/// An optional http(s) URL of at most 2,000 characters.
+pub fn optional_url(
+    field: &'static str,
+    raw: Option<&str>,
+    errors: &mut Vec<(&'static str, &'static str, String)>,
+) -> Option<String> {
+    let text = raw.map(str::trim).filter(|t| !t.is_empty())?;
+    let scheme_ok = text.starts_with("https://") || text.starts_with("http://");
+    let host_ok = text.split("://").nth(1).is_some_and(|rest| {
+        rest.split('/')
+            .next()
+            .is_some_and(|h| h.contains('.') && !h.contains(' '))
+    });
+    if !scheme_ok || !host_ok || text.len() > 2000 {
+        errors.push((
+            field,
+            "invalid_url",
+            "Use a full http(s) address, e.g. https://example.com.".into(),
+        ));
+    }
+    Some(text.to_string())
+}
+
+pub struct SignupInput {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub business_name: String,
+    pub website: Option<String>,
+    pub industry: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Me {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub pending_email: Option<String>,
+    pub has_photo: bool,
+    pub org_id: String,
+    pub role: Role,
+}
+
+/// What a successful sign-up or login hands to the HTTP layer.
+pub struct SignedIn {
+    pub session: NewSession,
+    pub user_id: String,
+    pub org_id: String,
+}
+
+fn email_field(raw: &str, errors: &mut Vec<(&'static str, &'static str, String)>) -> Option<Email> {
+    match Email::parse(raw) {
+        Ok(email) => Some(email),
+        Err(err) => {
+            errors.push(("email", err.code(), err.message().into()));
+            None
+        }
+    }
+}
+
+/// The token item of a one-time link, as an operation of the caller's transaction.
+fn one_time_token(purpose: TokenPurpose, user_id: &str, email: &str, now: i64) -> (String, WriteOp) {
+    let token = new_token();
+    let key = token_key(&token_hash(&token), purpose);
+    let item = super::object(json!({
+        "pk": key.pk, "sk": key.sk, "user_id": user_id, "email": email,
+        "expires_at": now + purpose.lifetime_seconds(),
+    }));
+    (
+        token,
+        WriteOp::Put {
+            item,
+            condition: Some(Condition::NotExists),
+        },
+    )
+}
+
+fn verification_email(state: &AppState, to: &str, name: &str, token: &str) -> Job {
+    let link = format!("{}/verify-email?token={token}", state.config.public_url);
+    Job::SendEmail {
+        idempotency_key: format!("verify-email/{}", token_hash(token)),
+        email: mailer::Email {
+            to: to.into(),
+            subject: "Confirm your email address for Konnecs".into(),
+            text: format!(
+                "Hi {name},\n\nConfirm your email address by opening this link:\n\n{link}\n\nThe link works once and expires in 48 hours. If you did not sign up for Konnecs, ignore this email.\n"
+            ),
+            html: None,
+            attachments: Vec::new(),
+            kind: "verify_email".into(),
+        },
+    }
+}
+
+/// Queues emails after a commit. A queue failure does not undo the change:
+/// the user can ask for the email again; the failure is logged.
+async fn send_after_commit(state: &AppState, jobs: &[Job]) {
+    if let Err(err) = jobs::enqueue(state.jobs.as_ref(), jobs).await {
+        tracing::error!(error = %err, "could not queue email; the user can request it again");
+    }
+}
+
+pub async fn signup(state: &AppState, input: SignupInput, meta: &Actor) -> Result<SignedIn, AccountError> {
+    let mut errors = Vec::new();
+    let name = required_text("name", &input.name, 100, &mut errors);
+    let business_name = required_text("business_name", &input.business_name, 100, &mut errors);
+    let email = email_field(&input.email, &mut errors);
+    if let Some(email) = &email
+        && let Err(err) = check_new_password(&input.password, email.as_str())
+    {
+        errors.push(("password", err.code(), err.message().into()));
+    }
+    let website = optional_url("website", input.website.as_deref(), &mut errors);
+    let industry = input
+        .industry
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    if industry.as_ref().is_some_and(|i| i.chars().count() > 60) {
+        errors.push(("industry", "too_long", "Use at most 60 characters.".into()));
+    }
+    let (Some(email), true) = (email, errors.is_empty()) else {
+        return Err(AccountError::Invalid(errors));
+    };
+
+    let password_hash = secrets::hash_password(input.password)
+        .await
+        .map_err(|e| AccountError::Internal(e.to_string()))?;
+    let now = state.clock.now();
+    let now_s = now.as_second();
+    let user_id = new_id();
+    let org_id = new_id();
+    let mut slug = Slug::suggest(&business_name).as_str().to_string();
+
+    // Retries only when the suggested slug is taken: a random suffix makes it unique.
+    for attempt in 0..4 {
+        let user = UserRecord {
+            id: user_id.clone(),
+            email: email.as_str().into(),
+            name: name.clone(),
+            password_hash: password_hash.clone(),
+            email_verified: false,
+            pending_email: None,
+            photo_key: None,
+            last_org_id: Some(org_id.clone()),
+            created_at: now.to_string(),
+            version: 1,
+        };
+        let org = OrgRecord {
+            id: org_id.clone(),
+            name: business_name.clone(),
+            website: website.clone(),
+            industry: industry.clone(),
+            time_zone: "UTC".into(),
+            country: "US".into(),
+            slug: slug.clone(),
+            owner_count: 1,
+            created_at: now.to_string(),
+            version: 1,
+        };
+        let member = MemberRecord {
+            org_id: org_id.clone(),
+            user_id: user_id.clone(),
+            role: Role::Owner,
+            name: name.clone(),
+            email: email.as_str().into(),
+            joined_at: now.to_string(),
+        };
+        let session = sessions::new_session(&state.config, &user_id, &org_id, now_s);
+        let (verify_token, verify_put) = one_time_token(TokenPurpose::VerifyEmail, &user_id, email.as_str(), now_s);
+        let actor = Actor {
+            org_id: org_id.clone(),
+            user_id: Some(user_id.clone()),
+            ..meta.clone()
+        };
+        let member_key = member_key(&org_id, &user_id);
+        let ops = vec![
+            WriteOp::Put {
+                item: to_item(&email_key(email.as_str()), &json!({"user_id": user_id}), &[])?,
+                condition: Some(Condition::NotExists),
+            },
+            WriteOp::Put {
+                item: to_item(&slug_key(&slug), &json!({"org_id": org_id}), &[])?,
+                condition: Some(Condition::NotExists),
+            },
+            WriteOp::Put {
+                item: to_item(&user_key(&user_id), &user, &[])?,
+                condition: Some(Condition::NotExists),
+            },
+            WriteOp::Put {
+                item: to_item(&org_key(&org_id), &org, &[])?,
+                condition: Some(Condition::NotExists),
+            },
+            WriteOp::Put {
+                item: to_item(
+                    &member_key,
+                    &member,
+                    &[
+                        ("gsi1pk", user_orgs_partition(&user_id).into()),
+                        ("gsi1sk", format!("ORG#{org_id}").into()),
+                    ],
+                )?,
+                condition: Some(Condition::NotExists),
+            },
+            session.put.clone(),
+            verify_put,
+            audit::entry(
+                &actor,
+                now,
+                "account.signup",
+                &format!("user:{user_id}"),
+                json!({"org_id": org_id}),
+            ),
+        ];
+        match state.table.transact(ops).await {
+            Ok(()) => {
+                send_after_commit(
+                    state,
+                    &[verification_email(state, email.as_str(), &name, &verify_token)],
+                )
+                .await;
+                return Ok(SignedIn {
+                    session,
+                    user_id,
+                    org_id,
+                });
+            }
+            Err(StoreError::TransactionConditionFailed { index: 0 }) => return Err(AccountError::EmailTaken),
+            Err(StoreError::TransactionConditionFailed { index: 1 }) if attempt < 3 => {
+                slug = format!("{}-{}", slug.chars().take(50).collect::<String>(), &new_id()[24..]);
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(AccountError::Internal("could not find a free slug".into()))
+}
+
+async fn user_by_email(state: &AppState, email: &str) -> Result<Option<UserRecord>, StoreError> {
+    let Some(pointer) = state.table.get(&email_key(email)).await? else {
+        return Ok(None);
+    };
+    let Some(user_id) = pointer.get("user_id").and_then(|v| v.as_str()) else {
+        return Ok(None);
+    };
+    match state.table.get(&user_key(user_id)).await? {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn user(state: &AppState, user_id: &str) -> Result<UserRecord, AccountError> {
+    let item = state
+        .table
+        .get(&user_key(user_id))
+        .await?
+        .ok_or(AccountError::NotFound)?;
+    Ok(from_item(item)?)
+}
+
+/// The organization a login opens in: the last one used if still a member,
+/// else the user's first membership.
+async fn login_org(state: &AppState, user: &UserRecord) -> Result<Option<String>, StoreError> {
+    if let Some(org_id) = &user.last_org_id
+        && state.table.get(&member_key(org_id, &user.id)).await?.is_some()
+    {
+        return Ok(Some(org_id.clone()));
+    }
+    let page = state
+        .table
+        .query(&Query::partition(user_orgs_partition(&user.id)).on(Index::Gsi1).limit(1))
+        .await?;
+    Ok(page
+        .items
+        .first()
+        .and_then(|item| item.get("org_id"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string))
+}
+
+/// Checks credentials with throttling. Unknown emails, wrong passwords and
+/// accounts without an organization all fail the same way, in comparable time.
+pub async fn login(
+    state: &AppState,
+    raw_email: &str,
+    password: String,
+    meta: &Actor,
+) -> Result<SignedIn, AccountError> {
+    let throttle_email = raw_email.trim().to_lowercase();
+    let now = state.clock.now();
+    let now_s = now.as_second();
+    if let Some(wait) = throttle::locked_for(state.table.as_ref(), &throttle_email, meta.ip.as_deref(), now_s).await? {
+        return Err(AccountError::Locked {
+            retry_after_seconds: wait,
+        });
+    }
+    let user = match Email::parse(raw_email) {
+        Ok(email) => user_by_email(state, email.as_str()).await?,
+        Err(_) => None,
+    };
+    let verified = secrets::verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let org_id = match (&user, verified) {
+        (Some(user), true) => login_org(state, user).await?,
+        _ => None,
+    };
+    let (Some(user), Some(org_id)) = (user, org_id) else {
+        throttle::record_failure(state.table.as_ref(), &throttle_email, meta.ip.as_deref(), now_s).await?;
+        return Err(AccountError::InvalidCredentials);
+    };
+    throttle::clear(state.table.as_ref(), &throttle_email).await?;
+    let session = sessions::new_session(&state.config, &user.id, &org_id, now_s);
+    let actor = Actor {
+        org_id: org_id.clone(),
+        user_id: Some(user.id.clone()),
+        ..meta.clone()
+    };
+    state
+        .table
+        .transact(vec![
+            session.put.clone(),
+            audit::entry(&actor, now, "auth.login", &format!("user:{}", user.id), json!({})),
+        ])
+        .await?;
+    Ok(SignedIn {
+        session,
+        user_id: user.id,
+        org_id,
+    })
+}
+
+/// Consumes a one-time token: it works once, then never again.
+async fn take_token(
+    state: &AppState,
+    token: &str,
+    purpose: TokenPurpose,
+) -> Result<(Key, String, String), AccountError> {
+    let key = token_key(&token_hash(token.trim()), purpose);
+    let item = state.table.get(&key).await?.ok_or(AccountError::InvalidToken)?;
+    let user_id = item
+        .get("user_id")
+        .and_then(|v| v.as_str())
+        .ok_or(AccountError::InvalidToken)?
+        .to_string();
+    let email = item
+        .get("email")
+        .and_then(|v| v.as_str())
+        .ok_or(AccountError::InvalidToken)?
+        .to_string();
+    Ok((key, user_id, email))
+}
+
+/// Verifies the address a token was sent to: the account's email, or a
+/// pending new email, which then replaces the old one.
+pub async fn verify_email(state: &AppState, token: &str, meta: &Actor) -> Result<(), AccountError> {
+    let (token_key, user_id, email) = take_token(state, token, TokenPurpose::VerifyEmail).await?;
+    let user = user(state, &user_id).await?;
+    let now = state.clock.now();
+    let org_id = user.last_org_id.clone().unwrap_or_default();
+    let actor = Actor {
+        org_id,
+        user_id: Some(user_id.clone()),
+        ..meta.clone()
+    };
+    let mut ops = vec![WriteOp::Delete {
+        key: token_key,
+        condition: Some(Condition::Exists),
+    }];
+    let user_update;
+    if user.email == email {
+        user_update = Update::default().set("email_verified", true).add("version", 1);
+        ops.push(audit::entry(
+            &actor,
+            now,
+            "account.email_verified",
+            &format!("user:{user_id}"),
+            json!({}),
+        ));
+    } else if user.pending_email.as_deref() == Some(email.as_str()) {
+        user_update = Update::default()
+            .set("email", email.clone())
+            .set("email_verified", true)
+            .remove("pending_email")
+            .add("version", 1);
+        ops.push(WriteOp::Delete {
+            key: email_key(&user.email),
+            condition: None,
+        });
+        ops.push(WriteOp::Put {
+            item: to_item(&email_key(&email), &json!({"user_id": user_id}), &[])?,
+            condition: Some(Condition::NotExists),
+        });
+        ops.push(audit::entry(
+            &actor,
+            now,
+            "account.email_changed",
+            &format!("user:{user_id}"),
+            json!({}),
+        ));
+    } else {
+        // The account moved on to another address since this link was sent.
+        return Err(AccountError::InvalidToken);
+    }
+    ops.push(WriteOp::Update {
+        key: user_key(&user_id),
+        update: user_update,
+        condition: Some(Condition::VersionEquals(user.version)),
+    });
+    match state.table.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::TransactionConditionFailed { index: 0 }) => Err(AccountError::InvalidToken),
+        Err(StoreError::TransactionConditionFailed { .. }) if user.email != email => Err(AccountError::EmailTaken),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Sends a new verification link for the account's current (or pending) email.
+pub async fn resend_verification(state: &AppState, user_id: &str) -> Result<(), AccountError> {
+    let user = user(state, user_id).await?;
+    let to = match (&user.pending_email, user.email_verified) {
+        (Some(pending), _) => pending.clone(),
+        (None, false) => user.email.clone(),
+        (None, true) => return Ok(()),
+    };
+    let (token, put) = one_time_token(TokenPurpose::VerifyEmail, user_id, &to, state.clock.unix_seconds());
+    state.table.transact(vec![put]).await?;
+    send_after_commit(state, &[verification_email(state, &to, &user.name, &token)]).await;
+    Ok(())
+}
+
+/// Always succeeds from the caller's point of view, so it reveals nothing
+/// about which emails have accounts.
+pub async fn forgot_password(state: &AppState, raw_email: &str) -> Result<(), AccountError> {
+    let Ok(email) = Email::parse(raw_email) else {
+        return Err(AccountError::field(
+            "email",
+            "invalid_email",
+            "This is not a valid email address.",
+        ));
+    };
+    let Some(user) = user_by_email(state, email.as_str()).await? else {
+        return Ok(());
+    };
+    let (token, put) = one_time_token(
+        TokenPurpose::PasswordReset,
+        &user.id,
+        &user.email,
+        state.clock.unix_seconds(),
+    );
+    state.table.transact(vec![put]).await?;
+    let link = format!("{}/reset-password?token={token}", state.config.public_url);
+    let job = Job::SendEmail {
+        idempotency_key: format!("password-reset/{}", token_hash(&token)),
+        email: mailer::Email {
+            to: user.email.clone(),
+            subject: "Reset your Konnecs password".into(),
+            text: format!(
+                "Hi {},\n\nSomeone asked to reset the password of your Konnecs account. To choose a new password, open:\n\n{link}\n\nThe link works once and expires in one hour. If it was not you, ignore this email; your password stays as it is.\n",
+                user.name
+            ),
+            html: None,
+            attachments: Vec::new(),
+            kind: "password_reset".into(),
+        },
+    };
+    send_after_commit(state, &[job]).await;
+    Ok(())
+}
+
+/// Sets a new password from a reset link and signs the user out everywhere.
+pub async fn reset_password(state: &AppState, token: &str, password: String, meta: &Actor) -> Result<(), AccountError> {
+    let (token_key, user_id, _) = take_token(state, token, TokenPurpose::PasswordReset).await?;
+    let user = user(state, &user_id).await?;
+    check_new_password(&password, &user.email)?;
+    let hash = secrets::hash_password(password)
+        .await
+        .map_err(|e| AccountError::Internal(e.to_string()))?;
+    let now = state.clock.now();
+    let actor = Actor {
+        org_id: user.last_org_id.clone().unwrap_or_default(),
+        user_id: Some(user_id.clone()),
+        ..meta.clone()
+    };
+    let ops = vec![
+        WriteOp::Delete {
+            key: token_key,
+            condition: Some(Condition::Exists),
+        },
+        WriteOp::Update {
+            key: user_key(&user_id),
+            update: Update::default().set("password_hash", hash).add("version", 1),
+            condition: Some(Condition::Exists),
+        },
+        audit::entry(
+            &actor,
+            now,
+            "auth.password_reset",
+            &format!("user:{user_id}"),
+            json!({}),
+        ),
+    ];
+    match state.table.transact(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionConditionFailed { index: 0 }) => return Err(AccountError::InvalidToken),
+        Err(err) => return Err(err.into()),
+    }
+    sessions::revoke_all(state.table.as_ref(), &user_id, None).await?;
+    Ok(())
+}
+
+pub struct ProfileChange {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub current_password: Option<String>,
+    pub new_password: Option<String>,
+}
+
+/// Name changes apply at once. An email change needs the current password and
+/// takes effect when the new address is verified. A password change needs the
+/// current password and signs out every other session.
+pub async fn update_profile(
+    state: &AppState,
+    user_id: &str,
+    session_token: &str,
+    change: ProfileChange,
+    actor: &Actor,
+) -> Result<(), AccountError> {
+    let user = user(state, user_id).await?;
+    let mut errors = Vec::new();
+    let name = change
+        .name
+        .as_deref()
+        .map(|n| required_text("name", n, 100, &mut errors));
+    let new_email = match change.email.as_deref() {
+        Some(raw) => email_field(raw, &mut errors).filter(|e| e.as_str() != user.email),
+        None => None,
+    };
+    if let Some(password) = &change.new_password
+        && let Err(err) = check_new_password(password, new_email.as_ref().map_or(user.email.as_str(), Email::as_str))
+    {
+        errors.push(("new_password", err.code(), err.message().into()));
+    }
+    if !errors.is_empty() {
+        return Err(AccountError::Invalid(errors));
+    }
+    let sensitive = new_email.is_some() || change.new_password.is_some();
+    if sensitive {
+        let Some(current) = change.current_password.clone() else {
+            return Err(AccountError::field(
+                "current_password",
+                "required",
+                "Enter your current password.",
+            ));
+        };
+        if !secrets::verify_password(current, Some(user.password_hash.clone())).await {
+            return Err(AccountError::WrongCurrentPassword);
+        }
+    }
+    let now = state.clock.now();
+    let mut update = Update::default().add("version", 1);
+    let mut changed = Vec::new();
+    if let Some(name) = &name {
+        update = update.set("name", name.clone());
+        changed.push("name");
+    }
+    if let Some(password) = change.new_password.clone() {
+        let hash = secrets::hash_password(password)
+            .await
+            .map_err(|e| AccountError::Internal(e.to_string()))?;
+        update = update.set("password_hash", hash);
+        changed.push("password");
+    }
+    let mut ops = Vec::new();
+    let mut jobs_after = Vec::new();
+    if let Some(email) = &new_email {
+        if state.table.get(&email_key(email.as_str())).await?.is_some() {
+            return Err(AccountError::EmailTaken);
+        }
+        update = update.set("pending_email", email.as_str());
+        let (token, put) = one_time_token(TokenPurpose::VerifyEmail, user_id, email.as_str(), now.as_second());
+        ops.push(put);
+        jobs_after.push(verification_email(
+            state,
+            email.as_str(),
+            name.as_deref().unwrap_or(&user.name),
+            &token,
+        ));
+        changed.push("pending_email");
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    ops.push(WriteOp::Update {
+        key: user_key(user_id),
+        update,
+        condition: Some(Condition::VersionEquals(user.version)),
+    });
+    ops.push(audit::entry(
+        actor,
+        now,
+        "account.profile_updated",
+        &format!("user:{user_id}"),
+        json!({"changed": changed}),
+    ));
+    match state.table.transact(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionConditionFailed { .. }) => {
+            return Err(AccountError::Store(StoreError::ConditionFailed));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    if let Some(name) = &name {
+        // Member listings show the name; they are copies, refreshed here.
+        refresh_member_names(state, user_id, name).await?;
+    }
+    send_after_commit(state, &jobs_after).await;
+    if change.new_password.is_some() {
+        sessions::revoke_all(state.table.as_ref(), user_id, Some(session_token)).await?;
+    }
+    Ok(())
+}
+
+async fn refresh_member_names(state: &AppState, user_id: &str, name: &str) -> Result<(), StoreError> {
+    let mut cursor = None;
+    loop {
+        let page = state
+            .table
+            .query(
+                &Query::partition(user_orgs_partition(user_id))
+                    .on(Index::Gsi1)
+                    .limit(100)
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            if let Some(key) = Key::of(item) {
+                state
+                    .table
+                    .update(&key, Update::default().set("name", name), Some(Condition::Exists))
+                    .await
+                    .or_else(|e| {
+                        if e.is_condition_failure() {
+                            Ok(Default::default())
+                        } else {
+                            Err(e)
+                        }
+                    })?;
+            }
+        }
+        cursor = page.cursor;
+        if cursor.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+pub async fn me(state: &AppState, user_id: &str, org_id: &str, role: Role) -> Result<Me, AccountError> {
+    let user = user(state, user_id).await?;
+    Ok(Me {
+        id: user.id,
+        name: user.name,
+        email: user.email,
+        email_verified: user.email_verified,
+        pending_email: user.pending_email,
+        has_photo: user.photo_key.is_some(),
+        org_id: org_id.into(),
+        role,
+    })
+}

@@ -1,0 +1,19 @@
+//! Use cases that orchestrate ports and own transaction boundaries.
+
+pub mod accounts;
+pub mod audit;
+pub mod health;
+pub mod jobs;
+pub mod records;
+pub mod secrets;
+pub mod sessions;
+pub mod throttle;
+
+/// A `json!` object as a store item (non-objects become an empty item, which
+/// every backend rejects for lacking keys).
+pub fn object(value: serde_json::Value) -> crate::ports::Item {
+    match value {
+        serde_json::Value::Object(item) => item,
+        _ => crate::ports::Item::new(),
+    }
+}

@@ -1,0 +1,146 @@
+//! Stored records of accounts and organizations, and their keys in the one
+//! table. Everything an organization owns lives under `ORG#<id>` partitions,
+//! so export and purge are a bounded set of queries.
+//!
+//! | item | pk | sk | index |
+//! |---|---|---|---|
+//! | user | `USER#<id>` | `PROFILE` | |
+//! | email → user (unique) | `EMAIL#<email>` | `USER` | |
+//! | organization | `ORG#<id>` | `PROFILE` | |
+//! | slug → org (unique) | `SLUG#<slug>` | `ORG` | |
+//! | membership | `ORG#<id>` | `MEMBER#<user>` | gsi1: `USER#<user>#ORGS` / `ORG#<id>` |
+//! | session | `SESSION#<sha256>` | `SESSION` | gsi1: `USER#<user>#SESSIONS` / created |
+//! | one-time token | `TOKEN#<sha256>` | `<purpose>` | |
+//! | invitation | `ORG#<id>` | `INVITE#<id>` | |
+//! | audit entry | `ORG#<id>#AUDIT` | `<ms>#<id>` | |
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::role::Role;
+use crate::ports::{Item, Key, StoreError};
+
+pub fn user_key(user_id: &str) -> Key {
+    Key::new(format!("USER#{user_id}"), "PROFILE")
+}
+pub fn email_key(email: &str) -> Key {
+    Key::new(format!("EMAIL#{email}"), "USER")
+}
+pub fn org_key(org_id: &str) -> Key {
+    Key::new(format!("ORG#{org_id}"), "PROFILE")
+}
+pub fn slug_key(slug: &str) -> Key {
+    Key::new(format!("SLUG#{slug}"), "ORG")
+}
+pub fn member_key(org_id: &str, user_id: &str) -> Key {
+    Key::new(format!("ORG#{org_id}"), format!("MEMBER#{user_id}"))
+}
+pub fn user_orgs_partition(user_id: &str) -> String {
+    format!("USER#{user_id}#ORGS")
+}
+pub fn user_sessions_partition(user_id: &str) -> String {
+    format!("USER#{user_id}#SESSIONS")
+}
+pub fn session_key(token_hash: &str) -> Key {
+    Key::new(format!("SESSION#{token_hash}"), "SESSION")
+}
+pub fn token_key(token_hash: &str, purpose: TokenPurpose) -> Key {
+    Key::new(format!("TOKEN#{token_hash}"), purpose.as_str())
+}
+
+/// A new id: UUIDv7 (time-ordered), without hyphens.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub email_verified: bool,
+    #[serde(default)]
+    pub pending_email: Option<String>,
+    #[serde(default)]
+    pub photo_key: Option<String>,
+    /// The organization a new session opens in.
+    #[serde(default)]
+    pub last_org_id: Option<String>,
+    pub created_at: String,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgRecord {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub website: Option<String>,
+    #[serde(default)]
+    pub industry: Option<String>,
+    pub time_zone: String,
+    /// ISO 3166-1 alpha-2; the default region for phone numbers.
+    pub country: String,
+    pub slug: String,
+    /// Kept exact by conditional writes so the last owner can never leave.
+    pub owner_count: i64,
+    pub created_at: String,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    pub org_id: String,
+    pub user_id: String,
+    pub role: Role,
+    pub name: String,
+    pub email: String,
+    pub joined_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPurpose {
+    VerifyEmail,
+    PasswordReset,
+    Invitation,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::VerifyEmail => "VERIFY_EMAIL",
+            TokenPurpose::PasswordReset => "PASSWORD_RESET",
+            TokenPurpose::Invitation => "INVITATION",
+        }
+    }
+
+    pub fn lifetime_seconds(self) -> i64 {
+        match self {
+            TokenPurpose::VerifyEmail => 48 * 3600,
+            TokenPurpose::PasswordReset => 3600,
+            TokenPurpose::Invitation => 7 * 24 * 3600,
+        }
+    }
+}
+
+/// A record with its table keys, ready to put.
+pub fn to_item<T: Serialize>(key: &Key, record: &T, extra: &[(&str, serde_json::Value)]) -> Result<Item, StoreError> {
+    let value = serde_json::to_value(record).map_err(|err| StoreError::Invalid(err.to_string()))?;
+    let serde_json::Value::Object(mut item) = value else {
+        return Err(StoreError::Invalid("record is not an object".into()));
+    };
+    item.insert("pk".into(), key.pk.clone().into());
+    item.insert("sk".into(), key.sk.clone().into());
+    for (name, value) in extra {
+        item.insert((*name).to_string(), value.clone());
+    }
+    Ok(item)
+}
+
+/// Reads a record back; a stored item that no longer parses is a server fault.
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::Object(item))
+        .map_err(|err| StoreError::Invalid(format!("corrupt record: {err}")))
+}

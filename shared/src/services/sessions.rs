@@ -1,0 +1,147 @@
+//! Sessions: 256-bit random tokens in a cookie, stored only as hashes, with
+//! idle and absolute timeouts. A new token at every login; logout and
+//! log-out-everywhere delete them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::records::{new_id, session_key, user_sessions_partition};
+use super::secrets::{csrf_token, new_token, token_hash};
+use crate::config::AppConfig;
+use crate::ports::{BatchOp, Condition, Index, Item, Key, Query, StoreError, Table, Update, WriteOp};
+
+/// Sessions are touched at most this often, so idle tracking costs one write
+/// per few minutes of activity rather than one per request.
+pub const TOUCH_EVERY_SECONDS: i64 = 300;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub org_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub absolute_expires_at: i64,
+}
+
+/// A session just created: the token goes into the cookie and nowhere else.
+pub struct NewSession {
+    pub token: String,
+    pub csrf_token: String,
+    pub put: WriteOp,
+}
+
+fn expiry(config: &AppConfig, last_seen: i64, absolute: i64) -> i64 {
+    (last_seen + config.session_idle_seconds).min(absolute)
+}
+
+/// A fresh session for `user_id` in `org_id`, as an operation of the caller's
+/// transaction (sign-up, login, accepting an invitation).
+pub fn new_session(config: &AppConfig, user_id: &str, org_id: &str, now: i64) -> NewSession {
+    let token = new_token();
+    let hash = token_hash(&token);
+    let absolute = now + config.session_absolute_seconds;
+    let record = SessionRecord {
+        id: new_id(),
+        user_id: user_id.into(),
+        org_id: org_id.into(),
+        created_at: now,
+        last_seen_at: now,
+        absolute_expires_at: absolute,
+    };
+    let key = session_key(&hash);
+    let item = super::object(json!({
+        "pk": key.pk, "sk": key.sk,
+        "id": record.id, "user_id": record.user_id, "org_id": record.org_id,
+        "created_at": record.created_at, "last_seen_at": record.last_seen_at,
+        "absolute_expires_at": record.absolute_expires_at,
+        "expires_at": expiry(config, now, absolute),
+        "gsi1pk": user_sessions_partition(user_id),
+        "gsi1sk": format!("{now:012}#{}", record.id),
+    }));
+    NewSession {
+        csrf_token: csrf_token(&token),
+        token,
+        put: WriteOp::Put {
+            item,
+            condition: Some(Condition::NotExists),
+        },
+    }
+}
+
+/// The live session of a cookie token, touched if it has been idle a while.
+/// Expired sessions are invisible (TTL), so a stale cookie resolves to None.
+pub async fn resolve(
+    table: &dyn Table,
+    config: &AppConfig,
+    token: &str,
+    now: i64,
+) -> Result<Option<SessionRecord>, StoreError> {
+    let key = session_key(&token_hash(token));
+    let Some(item) = table.get(&key).await? else {
+        return Ok(None);
+    };
+    let record: SessionRecord = super::records::from_item(item)?;
+    if now >= expiry(config, record.last_seen_at, record.absolute_expires_at) {
+        return Ok(None);
+    }
+    if now - record.last_seen_at >= TOUCH_EVERY_SECONDS {
+        let update = Update::default()
+            .set("last_seen_at", now)
+            .set("expires_at", expiry(config, now, record.absolute_expires_at));
+        match table.update(&key, update, Some(Condition::Exists)).await {
+            Ok(_) => {}
+            // Logged out concurrently: the session is gone.
+            Err(StoreError::ConditionFailed) => return Ok(None),
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(Some(record))
+}
+
+/// Moves a session to another organization (after accepting an invitation).
+pub async fn switch_org(table: &dyn Table, token: &str, org_id: &str) -> Result<(), StoreError> {
+    let key = session_key(&token_hash(token));
+    table
+        .update(&key, Update::default().set("org_id", org_id), Some(Condition::Exists))
+        .await
+        .map(|_| ())
+}
+
+pub async fn delete(table: &dyn Table, token: &str) -> Result<(), StoreError> {
+    table.delete(&session_key(&token_hash(token)), None).await.map(|_| ())
+}
+
+/// Every session key of a user (paged query on the user's session index).
+async fn session_keys(table: &dyn Table, user_id: &str) -> Result<Vec<(Key, Item)>, StoreError> {
+    let mut keys = Vec::new();
+    let mut cursor = None;
+    loop {
+        let query = Query::partition(user_sessions_partition(user_id))
+            .on(Index::Gsi1)
+            .limit(100)
+            .after(cursor);
+        let page = table.query(&query).await?;
+        keys.extend(page.items.into_iter().filter_map(|item| Some((Key::of(&item)?, item))));
+        cursor = page.cursor;
+        if cursor.is_none() {
+            return Ok(keys);
+        }
+    }
+}
+
+/// Deletes every session of the user except the one whose token is `keep`.
+pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) -> Result<usize, StoreError> {
+    let keep_key = keep.map(|token| session_key(&token_hash(token)));
+    let deletes: Vec<BatchOp> = session_keys(table, user_id)
+        .await?
+        .into_iter()
+        .filter(|(key, _)| Some(key) != keep_key.as_ref())
+        .map(|(key, _)| BatchOp::Delete(key))
+        .collect();
+    let count = deletes.len();
+    if count > 0 {
+        table.batch_write(deletes).await?;
+    }
+    Ok(count)
+}

@@ -1,0 +1,49 @@
+//! The conformance suite on the embedded backends: SQLite table and queue,
+//! local key file. Each test gets its own temp directory and database file.
+
+use std::sync::Arc;
+
+use konnecs::adapters::envelope::EnvelopeVault;
+use konnecs::adapters::local_keys::LocalDataKeys;
+use konnecs::adapters::sqlite::{Database, SqliteQueue, SqliteTable};
+use konnecs::ports::{Clock, SystemClock};
+
+use crate::{KeysFixture, QueueFixture, TableFixture};
+
+fn database() -> (Arc<Database>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Database::open(&dir.path().join("konnecs.db")).expect("open database");
+    (db, dir)
+}
+
+async fn table(clock: Arc<dyn Clock>) -> TableFixture {
+    let (db, dir) = database();
+    TableFixture {
+        table: Arc::new(SqliteTable::new(db, clock)),
+        keep: Box::new(dir),
+    }
+}
+
+async fn queue(max_receives: u32) -> QueueFixture {
+    let (db, dir) = database();
+    // Real time: the queue cases wait out real visibility timeouts.
+    let queue = SqliteQueue::new(db, "jobs", max_receives, Arc::new(SystemClock));
+    QueueFixture {
+        dead_letters: Arc::new(queue.dead_letters()),
+        queue: Arc::new(queue),
+        keep: Box::new(dir),
+    }
+}
+
+async fn keys() -> KeysFixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys = LocalDataKeys::open_or_create(dir.path().join("master.key")).expect("key file");
+    KeysFixture {
+        vault: Arc::new(EnvelopeVault::new(keys)),
+        keep: Box::new(dir),
+    }
+}
+
+table_suite!(table);
+queue_suite!(queue);
+keys_suite!(keys);

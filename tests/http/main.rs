@@ -1,0 +1,305 @@
+//! HTTP conventions (DESIGN.md §6) through the real router and pipeline on
+//! the embedded store: problems with stable codes, field errors and request
+//! ids; opaque 5xx bodies; the 1 MiB body limit; request logs; OpenAPI.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::{get, post};
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use konnecs::catalogue;
+use konnecs::inbound::http::extract::ApiJson;
+use konnecs::inbound::http::problem::ApiError;
+use konnecs::inbound::http::{routes, with_pipeline};
+use konnecs_tests::local::temp_state;
+use serde_json::Value;
+use tower::ServiceExt;
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct Signup {
+    email: String,
+    seats: u32,
+}
+
+/// The catalogue's routes plus test routes that fail in each way a handler can.
+fn app() -> (Router, tempfile::TempDir) {
+    let (state, dir) = temp_state();
+    let test_routes = Router::new()
+        .route("/test/json", post(|ApiJson(_body): ApiJson<Signup>| async { "ok" }))
+        .route(
+            "/test/internal",
+            get(|| async { Err::<(), _>(ApiError::Internal("db password=hunter2 at 10.0.0.7".into())) }),
+        )
+        .route(
+            "/test/panic",
+            get(|| async {
+                #[allow(clippy::panic)]
+                if true {
+                    panic!("secret panic detail");
+                }
+            }),
+        );
+    let app = with_pipeline(routes(catalogue::entries()).merge(test_routes)).with_state(state);
+    (app, dir)
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, http::HeaderMap, Value) {
+    let response = app.clone().oneshot(request).await.expect("router is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn assert_problem(status: StatusCode, headers: &http::HeaderMap, body: &Value, expected: StatusCode, code: &str) {
+    assert_eq!(status, expected, "body: {body}");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(body["status"], expected.as_u16());
+    assert_eq!(body["code"], code);
+    let request_id = body["request_id"].as_str().expect("problem carries the request id");
+    assert_eq!(
+        headers["x-request-id"], request_id,
+        "header and body name the same request"
+    );
+}
+
+#[tokio::test]
+async fn unknown_route_is_a_not_found_problem_with_request_id() {
+    let (app, _dir) = app();
+    let (status, headers, body) = send(&app, Request::get("/nope").body(Body::empty()).unwrap()).await;
+    assert_problem(status, &headers, &body, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn wrong_method_is_a_method_not_allowed_problem() {
+    let (app, _dir) = app();
+    let (status, headers, body) = send(&app, Request::post("/health").body(Body::empty()).unwrap()).await;
+    assert_problem(
+        status,
+        &headers,
+        &body,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    assert!(
+        headers.get("allow").is_some(),
+        "Allow header survives the problem rewrite"
+    );
+}
+
+#[tokio::test]
+async fn body_over_one_mebibyte_is_a_payload_too_large_problem() {
+    let (app, _dir) = app();
+    let big = format!("{{\"email\":\"{}\",\"seats\":1}}", "a".repeat(1024 * 1024));
+    let request = Request::post("/test/json")
+        .header("content-type", "application/json")
+        .body(Body::from(big))
+        .unwrap();
+    let (status, headers, body) = send(&app, request).await;
+    assert_problem(
+        status,
+        &headers,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+}
+
+#[tokio::test]
+async fn body_just_under_the_limit_is_accepted() {
+    let (app, _dir) = app();
+    let padding = 1024 * 1024 - 64;
+    let body = format!("{{\"email\":\"{}\",\"seats\":1}}", "a".repeat(padding));
+    let request = Request::post("/test/json")
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, _) = send(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_bad_request_naming_the_body() {
+    let (app, _dir) = app();
+    let request = Request::post("/test/json")
+        .header("content-type", "application/json")
+        .body(Body::from("{\"email\":"))
+        .unwrap();
+    let (status, headers, body) = send(&app, request).await;
+    assert_problem(status, &headers, &body, StatusCode::BAD_REQUEST, "malformed_json");
+    assert_eq!(body["errors"][0]["field"], "body");
+}
+
+#[tokio::test]
+async fn wrongly_typed_field_is_a_validation_problem_naming_the_field() {
+    let (app, _dir) = app();
+    let request = Request::post("/test/json")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"email":"a@b.co","seats":"many"}"#))
+        .unwrap();
+    let (status, headers, body) = send(&app, request).await;
+    assert_problem(
+        status,
+        &headers,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(body["errors"][0]["field"], "seats", "body: {body}");
+}
+
+#[tokio::test]
+async fn missing_json_content_type_is_unsupported_media_type() {
+    let (app, _dir) = app();
+    let request = Request::post("/test/json")
+        .body(Body::from(r#"{"email":"a@b.co","seats":1}"#))
+        .unwrap();
+    let (status, headers, body) = send(&app, request).await;
+    assert_problem(
+        status,
+        &headers,
+        &body,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+}
+
+#[tokio::test]
+async fn internal_error_body_reveals_nothing_internal() {
+    let (app, _dir) = app();
+    let (status, headers, body) = send(&app, Request::get("/test/internal").body(Body::empty()).unwrap()).await;
+    assert_problem(
+        status,
+        &headers,
+        &body,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+    );
+    let text = body.to_string();
+    assert!(
+        !text.contains("hunter2") && !text.contains("10.0.0.7"),
+        "5xx body leaked: {text}"
+    );
+}
+
+#[tokio::test]
+async fn panicking_handler_becomes_an_opaque_internal_error() {
+    let (app, _dir) = app();
+    let (status, headers, body) = send(&app, Request::get("/test/panic").body(Body::empty()).unwrap()).await;
+    assert_problem(
+        status,
+        &headers,
+        &body,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+    );
+    assert!(!body.to_string().contains("secret panic detail"));
+}
+
+#[tokio::test]
+async fn plain_caller_request_id_is_kept_and_unsafe_one_replaced() {
+    let (app, _dir) = app();
+    let request = Request::get("/nope")
+        .header("x-request-id", "abc-123")
+        .body(Body::empty())
+        .unwrap();
+    let (_, headers, body) = send(&app, request).await;
+    assert_eq!(headers["x-request-id"], "abc-123");
+    assert_eq!(body["request_id"], "abc-123");
+
+    let request = Request::get("/nope")
+        .header("x-request-id", "evil\" injected=1")
+        .body(Body::empty())
+        .unwrap();
+    let (_, headers, _) = send(&app, request).await;
+    assert_ne!(headers["x-request-id"], "evil\" injected=1");
+}
+
+#[tokio::test]
+async fn health_reports_every_component_ok() {
+    let (app, _dir) = app();
+    let (status, headers, body) = send(&app, Request::get("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "body: {body}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["store"], "ok");
+    assert_eq!(body["queue"], "ok");
+    assert_eq!(body["key_vault"], "ok");
+}
+
+#[tokio::test]
+async fn openapi_describes_every_catalogue_route() {
+    let (app, _dir) = app();
+    let (status, _, body) = send(&app, Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["openapi"], "3.1.0");
+    let mut described = 0;
+    for entry in catalogue::entries() {
+        if let Some((method, path)) = entry.http() {
+            let operation = &body["paths"][path][method.as_str().to_ascii_lowercase()];
+            assert_eq!(operation["operationId"], entry.name, "{path} is described");
+            described += 1;
+        }
+    }
+    assert!(described >= 2);
+    assert!(body["components"]["schemas"]["Problem"]["properties"]["code"].is_object());
+}
+
+/// A `tracing` writer that keeps every line in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("capture lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn request_log_line_is_structured_and_never_holds_bodies_or_cookies() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (app, _dir) = app();
+    let request = Request::post("/test/json")
+        .header("content-type", "application/json")
+        .header("cookie", "__Host-konnecs_session=cookie-secret-value")
+        .header("user-agent", "konnecs-test/1.0")
+        .header("x-request-id", "log-test-1")
+        .body(Body::from(r#"{"email":"body-secret@example.com","seats":2}"#))
+        .unwrap();
+    let (status, _, _) = send(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "request")
+        .unwrap_or_else(|| panic!("no request log line in {text}"));
+    assert_eq!(line["method"], "POST");
+    assert_eq!(line["route"], "/test/json");
+    assert_eq!(line["status"], 200);
+    assert!(line["latency_ms"].as_f64().is_some());
+    assert_eq!(line["span"]["request_id"], "log-test-1");
+    assert_eq!(line["user_agent"], "konnecs-test/1.0");
+    assert!(line.get("client_ip").is_some());
+    assert!(!text.contains("cookie-secret-value"), "cookie value logged");
+    assert!(!text.contains("body-secret@example.com"), "body logged");
+}

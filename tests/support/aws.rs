@@ -1,0 +1,93 @@
+//! The AWS emulator (moto server on loopback) for conformance tests.
+//!
+//! The test command sets `KONNECS_TEST_AWS_ENDPOINT` (see `infra/moto.sh`).
+//! Without it the AWS tests fail: they must never pass by skipping. Tests run
+//! in parallel against one server, so each creates its own uniquely named
+//! table, queues and key.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use konnecs::adapters::aws::{dynamodb, sqs};
+
+pub const ENDPOINT_VAR: &str = "KONNECS_TEST_AWS_ENDPOINT";
+
+/// The emulator's URL; panics with set-up instructions when it is missing.
+pub fn endpoint() -> String {
+    match std::env::var(ENDPOINT_VAR) {
+        Ok(url) if !url.trim().is_empty() => url.trim().to_owned(),
+        _ => panic!(
+            "{ENDPOINT_VAR} is not set: the AWS conformance tests need the moto emulator. \
+             Run `bash infra/test-tools.sh && export {ENDPOINT_VAR}=$(bash infra/moto.sh start)`, \
+             then `bash infra/moto.sh stop` afterwards."
+        ),
+    }
+}
+
+/// SDK configuration for the emulator: dummy credentials, us-east-1. Built per
+/// test because each `#[tokio::test]` has its own runtime and the SDK's
+/// connection pool must not outlive it.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "konnecs-tests"))
+        .load()
+        .await
+}
+
+/// A name no other test uses, e.g. `konnecs-table-<uuid>`.
+pub fn unique_name(kind: &str) -> String {
+    format!("konnecs-{kind}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh table with the production schema; returns its client and name.
+pub async fn unique_table() -> (aws_sdk_dynamodb::Client, String) {
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let name = unique_name("table");
+    if let Err(e) = dynamodb::create_table(&client, &name).await {
+        panic!("creating table {name} on the emulator failed: {e}");
+    }
+    (client, name)
+}
+
+/// A fresh queue whose messages go to its dead-letter queue after
+/// `max_receives` receives; returns (client, queue URL, dead-letter queue URL).
+pub async fn unique_queue(max_receives: u32) -> (aws_sdk_sqs::Client, String, String) {
+    let client = aws_sdk_sqs::Client::new(&sdk_config().await);
+    let name = unique_name("queue");
+    match sqs::create_queue_with_dlq(&client, &name, max_receives).await {
+        Ok((url, dlq_url)) => (client, url, dlq_url),
+        Err(e) => panic!("creating queue {name} on the emulator failed: {e}"),
+    }
+}
+
+/// A fresh symmetric KMS key; returns (client, key id).
+pub async fn unique_kms_key() -> (aws_sdk_kms::Client, String) {
+    let client = aws_sdk_kms::Client::new(&sdk_config().await);
+    let created = client
+        .create_key()
+        .description(unique_name("key"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating a KMS key on the emulator failed: {e:?}"));
+    let key_id = created
+        .key_metadata
+        .map(|m| m.key_id)
+        .unwrap_or_else(|| panic!("the emulator returned no key metadata"));
+    (client, key_id)
+}
+
+/// A fresh private bucket; returns its name.
+pub async fn unique_bucket() -> String {
+    let sdk = sdk_config().await;
+    let config = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    let name = unique_name("bucket");
+    client
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating bucket {name} on the emulator failed: {e:?}"));
+    name
+}

@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests: emulator endpoints, temp stores,
+//! local-server processes.
+
+pub mod aws;
+pub mod local;

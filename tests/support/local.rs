@@ -1,0 +1,107 @@
+//! Local-runtime helpers: a fresh embedded-store state, and the
+//! `konnecs-local` binary as a child process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use konnecs::app::{AppState, local_state};
+use konnecs::config::LocalConfig;
+use konnecs::ports::{Clock, SystemClock};
+
+/// A state on a fresh embedded store; the directory lives as long as the guard.
+pub fn temp_state() -> (AppState, tempfile::TempDir) {
+    temp_state_with_clock(Arc::new(SystemClock))
+}
+
+pub fn temp_state_with_clock(clock: Arc<dyn Clock>) -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LocalConfig::for_tests(dir.path().to_path_buf());
+    let state = local_state(&config, clock).expect("local state");
+    (state, dir)
+}
+
+/// Path of a binary built from this workspace, next to the test executable's
+/// `deps/` directory (`tests/run` builds every binary before testing).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let path = profile_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (`cargo build --bins`; tests/run does)",
+        path.display()
+    );
+    path
+}
+
+/// `konnecs-local` running on a free loopback port; killed when dropped.
+pub struct LocalServer {
+    pub child: Child,
+    pub base_url: String,
+    pub log_lines: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LocalServer {
+    /// Starts the server on `data_dir` and waits (bounded) for its URL line.
+    pub fn start(data_dir: &Path) -> Self {
+        let mut child = Command::new(workspace_binary("konnecs-local"))
+            .env("KONNECS_ADDR", "127.0.0.1:0")
+            .env("KONNECS_DATA_DIR", data_dir)
+            .env("KONNECS_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn konnecs-local");
+        let stdout = child.stdout.take().expect("stdout");
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        let log_lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = log_lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("Konnecs is running at ") {
+                    let _ = url_tx.send(url.trim().to_string());
+                }
+                if let Ok(mut lines) = sink.lock() {
+                    lines.push(line);
+                }
+            }
+        });
+        let base_url = url_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server printed its URL within 30 s");
+        Self {
+            child,
+            base_url,
+            log_lines,
+        }
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits, bounded, for a clean exit.
+    pub fn interrupt(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().expect("kill -INT");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop within 15 s of Ctrl-C");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.log_lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
