@@ -102,6 +102,14 @@ fn expected_grants(access: &[Access]) -> BTreeSet<(String, String)> {
             Access::TokenKeyEncrypt => grant(&["kms:GenerateDataKey"], "TokenKey"),
             Access::TokenKeyDecrypt => grant(&["kms:Decrypt"], "TokenKey"),
             Access::TokenKeyDescribe => grant(&["kms:DescribeKey"], "TokenKey"),
+            Access::ObjectRead => {
+                grant(&["s3:GetObject"], "${ObjectsBucket.Arn}/*");
+                grant(&["kms:Decrypt"], "DataKey");
+            }
+            Access::ObjectWrite => {
+                grant(&["s3:PutObject", "s3:DeleteObject"], "${ObjectsBucket.Arn}/*");
+                grant(&["kms:GenerateDataKey", "kms:Decrypt"], "DataKey");
+            }
         }
     }
     grants

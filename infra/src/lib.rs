@@ -185,6 +185,27 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
                 &["kms:DescribeKey"],
                 get_att(TOKEN_KEY, "Arn"),
             )),
+            Access::ObjectRead => {
+                statements.push(statement(
+                    "ObjectRead",
+                    &["s3:GetObject"],
+                    sub("${ObjectsBucket.Arn}/*"),
+                ));
+                // Objects are encrypted with the data key (bucket key): reading needs Decrypt via S3.
+                statements.push(data_key_statement("ObjectReadDataKey", &["kms:Decrypt"], "s3"));
+            }
+            Access::ObjectWrite => {
+                statements.push(statement(
+                    "ObjectWrite",
+                    &["s3:PutObject", "s3:DeleteObject"],
+                    sub("${ObjectsBucket.Arn}/*"),
+                ));
+                statements.push(data_key_statement(
+                    "ObjectWriteDataKey",
+                    &["kms:GenerateDataKey", "kms:Decrypt"],
+                    "s3",
+                ));
+            }
         }
     }
     statements

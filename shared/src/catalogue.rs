@@ -102,6 +102,10 @@ pub enum Access {
     TokenKeyDecrypt,
     /// DescribeKey on the OAuth-token key (health probes).
     TokenKeyDescribe,
+    /// GetObject in the objects bucket (photos, exports).
+    ObjectRead,
+    /// PutObject and DeleteObject in the objects bucket.
+    ObjectWrite,
 }
 
 #[derive(Clone, Copy)]
@@ -156,8 +160,6 @@ impl Entry {
 pub fn entries() -> &'static [Entry] {
     use crate::inbound::{events, http};
     use Access::*;
-    // Queue consumers (`Trigger::Queue`) arrive with the features that enqueue
-    // work: contact imports and appointment reminders.
     static ENTRIES: &[Entry] = &[
         Entry {
             name: "health",
@@ -182,6 +184,185 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+        },
+        Entry {
+            name: "auth-signup",
+            summary: "Creates an account, its organization (owned by the new user) and a session.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/auth/signup",
+                route: http::auth::signup,
+            },
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "auth-login",
+            summary: "Signs in with email and password (throttled); sets a new session cookie.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/auth/login",
+                route: http::auth::login,
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "auth-logout",
+            summary: "Ends the current session.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/auth/logout",
+                route: http::auth::logout,
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "auth-logout-all",
+            summary: "Ends every session of the signed-in user.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/auth/logout-all",
+                route: http::auth::logout_all,
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "auth-csrf",
+            summary: "The CSRF token of the current session.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/auth/csrf",
+                route: http::auth::csrf,
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "auth-verify-email",
+            summary: "Confirms an email address with the single-use token from the verification link.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/auth/verify-email",
+                route: http::auth::verify_email,
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "auth-verify-email-resend",
+            summary: "Sends a new verification link to the account's unverified or pending email.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/auth/verify-email/resend",
+                route: http::auth::resend_verification,
+            },
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "auth-password-forgot",
+            summary: "Emails a password-reset link if the account exists; answers the same either way.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/auth/password/forgot",
+                route: http::auth::forgot_password,
+            },
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "auth-password-reset",
+            summary: "Sets a new password with a reset token and signs the user out everywhere.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/auth/password/reset",
+                route: http::auth::reset_password,
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "me-get",
+            summary: "The signed-in user's profile, role and CSRF token.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/me",
+                route: http::me::get_me,
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "me-update",
+            summary: "Changes the user's name, email (after re-verification) or password (needs the current one).",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Patch,
+                path: "/me",
+                route: http::me::patch_me,
+            },
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "jobs-worker",
+            summary: "Runs background jobs (email delivery) from the jobs queue; reports failures per message.",
+            auth: Auth::Internal,
+            trigger: Trigger::Queue {
+                queue: QueueName::Jobs,
+                consumer: events::jobs::consume,
+            },
+            access: &[TableRead, TableWrite, QueueConsume(QueueName::Jobs)],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "dev-outbox",
+            summary: "Local only: the messages the server would have sent, as an HTML list.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/dev/outbox",
+                route: http::dev_outbox::list_html,
+            },
+            access: &[],
+            runtime: Runtime::LocalOnly,
+        },
+        Entry {
+            name: "dev-outbox-json",
+            summary: "Local only: the outbox as JSON, newest first.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/dev/outbox.json",
+                route: http::dev_outbox::list_json,
+            },
+            access: &[],
+            runtime: Runtime::LocalOnly,
+        },
+        Entry {
+            name: "dev-outbox-message",
+            summary: "Local only: one outbox message with its MIME text.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/dev/outbox/{id}",
+                route: http::dev_outbox::show,
+            },
+            access: &[],
+            runtime: Runtime::LocalOnly,
         },
         Entry {
             name: "store-sweep",
