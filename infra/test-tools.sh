@@ -46,4 +46,19 @@ ensure() {
 ensure moto "$MOTO_VERSION" "moto[server]==$MOTO_VERSION"
 ensure cfn-lint "$CFN_LINT_VERSION" "cfn-lint==$CFN_LINT_VERSION"
 
-echo "test-tools: moto_server at $venv/bin/moto_server, cfn-lint at $venv/bin/cfn-lint"
+# Headless Chromium and its WebDriver for the public-page tests
+# (tests/booking_page_browser.rs). Debian packages, installed only when missing.
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+  echo "test-tools: chromium and chromedriver already installed"
+elif command -v apt-get >/dev/null 2>&1; then
+  echo "test-tools: installing chromium and chromium-driver"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends chromium chromium-driver
+else
+  echo "test-tools: chromium and chromedriver are missing and apt-get is not available; install them" >&2
+  exit 1
+fi
+
+echo "test-tools: moto_server at $venv/bin/moto_server, cfn-lint at $venv/bin/cfn-lint, chromedriver at /usr/bin/chromedriver"

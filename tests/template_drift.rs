@@ -104,6 +104,7 @@ fn expected_grants(access: &[Access]) -> BTreeSet<(String, String)> {
             Access::TokenKeyDescribe => grant(&["kms:DescribeKey"], "TokenKey"),
             Access::ObjectRead => {
                 grant(&["s3:GetObject"], "${ObjectsBucket.Arn}/*");
+                grant(&["s3:ListBucket"], "ObjectsBucket");
                 grant(&["kms:Decrypt"], "DataKey");
             }
             Access::ObjectWrite => {

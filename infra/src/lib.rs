@@ -191,6 +191,12 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
                     &["s3:GetObject"],
                     sub("${ObjectsBucket.Arn}/*"),
                 ));
+                // Without ListBucket, S3 answers a missing key with 403 instead of 404.
+                statements.push(statement(
+                    "ObjectReadList",
+                    &["s3:ListBucket"],
+                    get_att(OBJECTS_BUCKET, "Arn"),
+                ));
                 // Objects are encrypted with the data key (bucket key): reading needs Decrypt via S3.
                 statements.push(data_key_statement("ObjectReadDataKey", &["kms:Decrypt"], "s3"));
             }

@@ -8,22 +8,27 @@ use crate::adapters::aws::{dynamodb::DynamoTable, kms::KmsDataKeys, sqs::SqsQueu
 use crate::adapters::envelope::EnvelopeVault;
 use crate::adapters::local_keys::LocalDataKeys;
 use crate::adapters::object_dir::DirObjectStore;
-use crate::adapters::outbox::OutboxMailer;
+use crate::adapters::outbox::{OutboxMailer, OutboxSms};
 use crate::adapters::resend::ResendMailer;
 use crate::adapters::sqlite::{Database, queue::SqliteQueue, table::SqliteTable};
+use crate::adapters::twilio::TwilioSms;
 use crate::catalogue::QueueName;
 use crate::config::{AppConfig, AwsConfig, LocalConfig};
-use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Queue, StoreSweeper, SystemClock, Table};
+use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Queue, Sms, StoreSweeper, SystemClock, Table};
 
 #[derive(Clone)]
 pub struct AppState {
     pub table: Arc<dyn Table>,
     /// The general background-jobs queue.
     pub jobs: Arc<dyn Queue>,
+    /// Due reminders, fanned out by `reminders-tick` to `reminders-send`.
+    pub reminders: Arc<dyn Queue>,
     /// Envelope encryption for OAuth tokens.
     pub keys: Arc<dyn KeyVault>,
     pub clock: Arc<dyn Clock>,
     pub mailer: Arc<dyn Mailer>,
+    /// Transactional SMS: Twilio when configured, else the outbox.
+    pub sms: Arc<dyn Sms>,
     /// Profile photos and exports.
     pub objects: Arc<dyn ObjectStore>,
     pub config: Arc<AppConfig>,
@@ -35,6 +40,7 @@ impl AppState {
     pub fn queue(&self, name: QueueName) -> Arc<dyn Queue> {
         match name {
             QueueName::Jobs => self.jobs.clone(),
+            QueueName::Reminders => self.reminders.clone(),
         }
     }
 }
@@ -65,9 +71,17 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
         QueueName::Jobs.max_receives(),
         clock.clone(),
     );
+    let reminders = SqliteQueue::new(
+        db.clone(),
+        QueueName::Reminders.as_str(),
+        QueueName::Reminders.max_receives(),
+        clock.clone(),
+    );
     let table: Arc<dyn Table> = Arc::new(SqliteTable::new(db.clone(), clock.clone()));
     Ok(AppState {
         mailer: mailer(&config.app, table.clone(), clock.clone()),
+        sms: sms(&config.app, table.clone(), clock.clone()),
+        reminders: Arc::new(reminders),
         objects: Arc::new(DirObjectStore::new(config.objects_dir())),
         table,
         jobs: Arc::new(jobs),
@@ -99,6 +113,8 @@ pub fn aws_state_from(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> AppSta
     let table: Arc<dyn Table> = Arc::new(DynamoTable::new(dynamodb, config.table_name.clone(), clock.clone()));
     AppState {
         mailer: mailer(&config.app, table.clone(), clock.clone()),
+        sms: sms(&config.app, table.clone(), clock.clone()),
+        reminders: Arc::new(SqsQueue::new(sqs.clone(), config.reminders_queue_url.clone())),
         objects: Arc::new(S3ObjectStore::new(s3, config.objects_bucket.clone())),
         config: Arc::new(config.app.clone()),
         table,
@@ -119,5 +135,22 @@ fn mailer(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> A
             config.mail_from.clone(),
         )),
         None => Arc::new(OutboxMailer::new(table, clock, config.mail_from.clone())),
+    }
+}
+
+/// The sender id the local outbox uses when Twilio is not configured.
+pub const OUTBOX_SMS_SENDER: &str = "+15005550006";
+
+/// Twilio when configured; otherwise the outbox in the table.
+fn sms(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<dyn Sms> {
+    match &config.twilio {
+        Some(twilio) => Arc::new(TwilioSms::new(
+            reqwest::Client::new(),
+            config.twilio_base_url.clone(),
+            twilio.account_sid.clone(),
+            twilio.auth_token.clone(),
+            twilio.from.clone(),
+        )),
+        None => Arc::new(OutboxSms::new(table, clock, OUTBOX_SMS_SENDER.into())),
     }
 }

@@ -101,6 +101,8 @@ impl LocalConfig {
 pub struct AwsConfig {
     pub table_name: String,
     pub jobs_queue_url: String,
+    /// Fan-out queue of due reminders (`reminders-tick` → `reminders-send`).
+    pub reminders_queue_url: String,
     pub token_key_id: String,
     /// Private bucket for profile photos and exports.
     pub objects_bucket: String,
@@ -112,6 +114,7 @@ impl AwsConfig {
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             jobs_queue_url: required(QueueName::Jobs.url_env())?,
+            reminders_queue_url: required(QueueName::Reminders.url_env())?,
             token_key_id: required("TOKEN_KEY_ID")?,
             objects_bucket: required("OBJECTS_BUCKET")?,
             app: AppConfig::from_env(false)?,
@@ -133,6 +136,40 @@ pub struct AppConfig {
     /// When set, email goes through Resend; otherwise to the local outbox.
     pub resend_api_key: Option<secrecy::SecretString>,
     pub resend_base_url: String,
+    /// When all of SID, token and sender are set, SMS goes through Twilio;
+    /// otherwise to the local outbox.
+    pub twilio: Option<TwilioConfig>,
+    pub twilio_base_url: String,
+}
+
+/// Twilio credentials and sender. The token is a secret: never logged.
+#[derive(Debug, Clone)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    pub auth_token: secrecy::SecretString,
+    /// An E.164 number, or a Messaging Service SID (`MG…`).
+    pub from: String,
+}
+
+impl TwilioConfig {
+    /// All three variables, or none: a partial set is a configuration error.
+    fn from_env() -> Result<Option<Self>, ConfigError> {
+        let sid = var("TWILIO_ACCOUNT_SID");
+        let token = var("TWILIO_AUTH_TOKEN");
+        let from = var("TWILIO_FROM");
+        match (sid, token, from) {
+            (None, None, None) => Ok(None),
+            (Some(account_sid), Some(token), Some(from)) => Ok(Some(Self {
+                account_sid,
+                auth_token: secrecy::SecretString::from(token),
+                from,
+            })),
+            _ => Err(ConfigError::Invalid {
+                name: "TWILIO_ACCOUNT_SID",
+                reason: "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM together, or none of them".into(),
+            }),
+        }
+    }
 }
 
 impl AppConfig {
@@ -165,6 +202,8 @@ impl AppConfig {
             insecure_cookies,
             resend_api_key: var("RESEND_API_KEY").map(secrecy::SecretString::from),
             resend_base_url: var("RESEND_BASE_URL").unwrap_or_else(|| "https://api.resend.com".into()),
+            twilio: TwilioConfig::from_env()?,
+            twilio_base_url: var("TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
         })
     }
 
@@ -178,6 +217,8 @@ impl AppConfig {
             insecure_cookies: false,
             resend_api_key: None,
             resend_base_url: "https://api.resend.com".into(),
+            twilio: None,
+            twilio_base_url: "https://api.twilio.com".into(),
         }
     }
 }

@@ -1,17 +1,19 @@
 //! The conformance suite against DynamoDB, SQS and KMS as emulated by moto on
 //! loopback (`KONNECS_TEST_AWS_ENDPOINT`; the tests fail when it is unset).
-//! Test paths read `aws::dynamodb::...`, `aws::sqs::...`, `aws::kms::...`.
+//! Test paths read `aws::dynamodb::...`, `aws::sqs::...`, `aws::kms::...`,
+//! `aws::s3::...`.
 
 use std::sync::Arc;
 
 use konnecs::adapters::aws::dynamodb::DynamoTable;
 use konnecs::adapters::aws::kms::KmsDataKeys;
+use konnecs::adapters::aws::s3::S3ObjectStore;
 use konnecs::adapters::aws::sqs::SqsQueue;
 use konnecs::adapters::envelope::EnvelopeVault;
 use konnecs::ports::Clock;
 use konnecs_tests::aws;
 
-use crate::{KeysFixture, QueueFixture, TableFixture};
+use crate::{KeysFixture, ObjectsFixture, QueueFixture, TableFixture};
 
 async fn table(clock: Arc<dyn Clock>) -> TableFixture {
     let (client, name) = aws::unique_table().await;
@@ -38,150 +40,37 @@ async fn keys() -> KeysFixture {
     }
 }
 
+/// The S3 store on a fresh bucket, path-style as the app configures it for
+/// an overridden endpoint; `contents` lists the bucket's keys.
+async fn objects() -> ObjectsFixture {
+    let bucket = aws::unique_bucket().await;
+    let sdk = aws::sdk_config().await;
+    let config = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    let lister = client.clone();
+    let listed = bucket.clone();
+    ObjectsFixture {
+        store: Arc::new(S3ObjectStore::new(client, bucket)),
+        contents: Box::new(move || {
+            let client = lister.clone();
+            let bucket = listed.clone();
+            Box::pin(async move {
+                let mut keys = Vec::new();
+                let mut pages = client.list_objects_v2().bucket(bucket).into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    let page = page.unwrap_or_else(|e| panic!("listing the bucket failed: {e:?}"));
+                    keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+                }
+                keys.sort();
+                keys
+            })
+        }),
+        keep: Box::new(()),
+    }
+}
+
 mod dynamodb {
     table_suite!(super::table);
-
-    // DynamoDB-specific paths of the adapter, beyond the shared suite:
-    // expired items still stored on DynamoDB must behave as absent on writes.
-
-    use std::sync::Arc;
-
-    use konnecs::ports::{BatchOp, Clock, Condition, Key, StoreError, TestClock, Update, WriteOp};
-    use serde_json::{Value, json};
-
-    fn item(pk: &str, sk: &str, extra: Value) -> konnecs::ports::Item {
-        let mut item = extra.as_object().cloned().unwrap_or_default();
-        item.insert("pk".into(), pk.into());
-        item.insert("sk".into(), sk.into());
-        item
-    }
-
-    async fn fresh() -> (Arc<dyn konnecs::ports::Table>, i64) {
-        let clock = TestClock::at(jiff::Timestamp::now());
-        let now = clock.unix_seconds();
-        (super::table(Arc::new(clock)).await.table, now)
-    }
-
-    #[tokio::test]
-    async fn update_over_expired_item_starts_from_a_fresh_item() {
-        let (table, now) = fresh().await;
-        let key = Key::new("x", "a");
-        table
-            .put(
-                item("x", "a", json!({"hits": 40, "old": true, "expires_at": now - 1})),
-                None,
-            )
-            .await
-            .unwrap();
-        let after = table
-            .update(&key, Update::default().add("hits", 2), None)
-            .await
-            .unwrap();
-        assert_eq!(after, item("x", "a", json!({"hits": 2})));
-        table
-            .put(item("x", "b", json!({"expires_at": now - 1})), None)
-            .await
-            .unwrap();
-        let created = table
-            .update(
-                &Key::new("x", "b"),
-                Update::default().set("n", 1),
-                Some(Condition::NotExists),
-            )
-            .await
-            .unwrap();
-        assert_eq!(created, item("x", "b", json!({"n": 1})));
-        // Only a live item blocks a create-once update.
-        let again = table
-            .update(
-                &Key::new("x", "b"),
-                Update::default().set("n", 2),
-                Some(Condition::NotExists),
-            )
-            .await;
-        assert!(matches!(again, Err(StoreError::ConditionFailed)), "{again:?}");
-    }
-
-    #[tokio::test]
-    async fn transaction_update_over_expired_item_starts_from_a_fresh_item() {
-        let (table, now) = fresh().await;
-        table
-            .put(item("t", "a", json!({"hits": 40, "expires_at": now - 1})), None)
-            .await
-            .unwrap();
-        table
-            .put(item("t", "b", json!({"old": true, "expires_at": now - 1})), None)
-            .await
-            .unwrap();
-        table
-            .transact(vec![
-                WriteOp::Update {
-                    key: Key::new("t", "a"),
-                    update: Update::default().add("hits", 1),
-                    condition: None,
-                },
-                WriteOp::Update {
-                    key: Key::new("t", "b"),
-                    update: Update::default().set("n", 1),
-                    condition: Some(Condition::NotExists),
-                },
-            ])
-            .await
-            .unwrap();
-        assert_eq!(
-            table.get(&Key::new("t", "a")).await.unwrap(),
-            Some(item("t", "a", json!({"hits": 1})))
-        );
-        assert_eq!(
-            table.get(&Key::new("t", "b")).await.unwrap(),
-            Some(item("t", "b", json!({"n": 1})))
-        );
-        // A genuine failure is still reported at its index.
-        let result = table
-            .transact(vec![
-                WriteOp::Update {
-                    key: Key::new("t", "c"),
-                    update: Update::default().set("n", 1),
-                    condition: None,
-                },
-                WriteOp::Update {
-                    key: Key::new("t", "b"),
-                    update: Update::default().set("n", 2),
-                    condition: Some(Condition::NotExists),
-                },
-            ])
-            .await;
-        assert!(
-            matches!(result, Err(StoreError::TransactionConditionFailed { index: 1 })),
-            "{result:?}"
-        );
-        assert!(table.get(&Key::new("t", "c")).await.unwrap().is_none());
-    }
-
-    /// Deviation from SQLite (which accepts it): DynamoDB transactions need an
-    /// update expression, so the adapter rejects empty updates everywhere.
-    #[tokio::test]
-    async fn empty_update_is_invalid() {
-        let (table, _) = fresh().await;
-        let result = table.update(&Key::new("e", "a"), Update::default(), None).await;
-        assert!(matches!(result, Err(StoreError::Invalid(_))), "{result:?}");
-        assert!(table.get(&Key::new("e", "a")).await.unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn batch_write_applies_repeated_keys_in_order() {
-        let (table, _) = fresh().await;
-        let key = Key::new("b", "a");
-        table
-            .batch_write(vec![
-                BatchOp::Put(item("b", "a", json!({"n": 1}))),
-                BatchOp::Delete(key.clone()),
-                BatchOp::Put(item("b", "a", json!({"n": 3}))),
-            ])
-            .await
-            .unwrap();
-        assert_eq!(table.get(&key).await.unwrap(), Some(item("b", "a", json!({"n": 3}))));
-    }
 }
 
 mod sqs {
@@ -190,4 +79,8 @@ mod sqs {
 
 mod kms {
     keys_suite!(super::keys);
+}
+
+mod s3 {
+    objects_suite!(super::objects);
 }

@@ -10,7 +10,9 @@
 //!   table whose expiry filtering uses `clock` (the suite moves it);
 //! - queue: `async fn(max_receives: u32) -> QueueFixture`: a fresh queue whose
 //!   messages go to `dead_letters` after `max_receives` receives; real time;
-//! - keys: `async fn() -> KeysFixture`.
+//! - keys: `async fn() -> KeysFixture`;
+//! - objects: `async fn() -> ObjectsFixture`: a fresh, empty store (its own
+//!   directory or bucket) and a way to list what the backend physically holds.
 //!
 //! Tests run in parallel: every factory call must return its own table/queue.
 
@@ -20,7 +22,8 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use konnecs::ports::{KeyVault, Queue, Table};
+use futures::future::BoxFuture;
+use konnecs::ports::{KeyVault, ObjectStore, Queue, Table};
 
 /// Whatever must live as long as the port object (a temp dir, say).
 pub type Keep = Box<dyn Any + Send + Sync>;
@@ -39,6 +42,15 @@ pub struct QueueFixture {
 
 pub struct KeysFixture {
     pub vault: Arc<dyn KeyVault>,
+    pub keep: Keep,
+}
+
+pub struct ObjectsFixture {
+    pub store: Arc<dyn ObjectStore>,
+    /// Everything the backend physically holds (files in and around the
+    /// store's directory; keys in the bucket), sorted: shows that a call
+    /// wrote nothing.
+    pub contents: Box<dyn Fn() -> BoxFuture<'static, Vec<String>> + Send + Sync>,
     pub keep: Keep,
 }
 
@@ -75,6 +87,10 @@ macro_rules! table_suite {
             batch_write_puts_then_deletes_sixty_items,
             batch_get_of_missing_keys_returns_only_present_items,
             batch_get_of_more_than_100_keys_is_invalid,
+            update_over_expired_item_starts_from_a_fresh_item,
+            transaction_update_over_expired_item_starts_from_a_fresh_item,
+            empty_update_is_invalid,
+            batch_write_applies_repeated_keys_in_order,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
@@ -136,7 +152,32 @@ macro_rules! keys_suite {
     };
 }
 
+/// `objects_suite!(factory)`: one test per `suite_objects` case.
+macro_rules! objects_suite {
+    ($factory:path) => {
+        objects_suite!(@cases $factory;
+            put_then_get_round_trips_bytes_and_content_type,
+            overwrite_replaces_bytes_and_content_type,
+            get_of_a_missing_key_is_none,
+            delete_is_idempotent,
+            a_key_and_keys_under_it_coexist,
+            longest_valid_key_round_trips,
+            invalid_keys_are_rejected_without_touching_storage,
+        );
+    };
+    (@cases $factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let fixture: $crate::ObjectsFixture = $factory().await;
+                $crate::suite_objects::$case(&fixture).await;
+            }
+        )+
+    };
+}
+
 mod suite_keys;
+mod suite_objects;
 mod suite_queue;
 mod suite_table;
 

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use konnecs::adapters::envelope::EnvelopeVault;
 use konnecs::adapters::local_keys::LocalDataKeys;
+use konnecs::adapters::object_dir::DirObjectStore;
 use konnecs::adapters::sqlite::{Database, SqliteQueue, SqliteTable};
 use konnecs::ports::{Clock, SystemClock};
 
-use crate::{KeysFixture, QueueFixture, TableFixture};
+use crate::{KeysFixture, ObjectsFixture, QueueFixture, TableFixture};
 
 fn database() -> (Arc<Database>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -44,6 +45,44 @@ async fn keys() -> KeysFixture {
     }
 }
 
+/// Every file under `dir`, as sorted paths relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).expect("read dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path.strip_prefix(dir).expect("under dir").display().to_string());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The directory store in `<temp>/objects`; `contents` lists all of `<temp>`,
+/// so a write that escaped the root shows too.
+async fn dir_objects() -> ObjectsFixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outer = dir.path().to_path_buf();
+    ObjectsFixture {
+        store: Arc::new(DirObjectStore::new(outer.join("objects"))),
+        contents: Box::new(move || {
+            let outer = outer.clone();
+            Box::pin(async move { files_under(&outer) })
+        }),
+        keep: Box::new(dir),
+    }
+}
+
 table_suite!(table);
 queue_suite!(queue);
 keys_suite!(keys);
+
+/// Test paths read `sqlite::objects::...` (the local runtime's directory store).
+mod objects {
+    objects_suite!(super::dir_objects);
+}

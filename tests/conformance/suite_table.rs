@@ -905,3 +905,121 @@ pub async fn batch_get_of_more_than_100_keys_is_invalid(env: &TableEnv) {
     assert_eq!(distinct.len(), 100);
     assert!(env.table.batch_get(&keys[..100]).await.unwrap().is_empty());
 }
+
+pub async fn update_over_expired_item_starts_from_a_fresh_item(env: &TableEnv) {
+    let (table, now) = (env.table.as_ref(), env.now());
+    let pk = unique("x");
+    table
+        .put(
+            item(&pk, "a", json!({"hits": 40, "old": true, "expires_at": now - 1})),
+            None,
+        )
+        .await
+        .unwrap();
+    let after = table
+        .update(&Key::new(&pk, "a"), Update::default().add("hits", 2), None)
+        .await
+        .unwrap();
+    assert_eq!(after, item(&pk, "a", json!({"hits": 2})));
+    table
+        .put(item(&pk, "b", json!({"expires_at": now - 1})), None)
+        .await
+        .unwrap();
+    let created = table
+        .update(
+            &Key::new(&pk, "b"),
+            Update::default().set("n", 1),
+            Some(Condition::NotExists),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created, item(&pk, "b", json!({"n": 1})));
+    // Only a live item blocks a create-once update.
+    let again = table
+        .update(
+            &Key::new(&pk, "b"),
+            Update::default().set("n", 2),
+            Some(Condition::NotExists),
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::ConditionFailed)), "{again:?}");
+}
+
+pub async fn transaction_update_over_expired_item_starts_from_a_fresh_item(env: &TableEnv) {
+    let (table, now) = (env.table.as_ref(), env.now());
+    let pk = unique("t");
+    table
+        .put(item(&pk, "a", json!({"hits": 40, "expires_at": now - 1})), None)
+        .await
+        .unwrap();
+    table
+        .put(item(&pk, "b", json!({"old": true, "expires_at": now - 1})), None)
+        .await
+        .unwrap();
+    table
+        .transact(vec![
+            WriteOp::Update {
+                key: Key::new(&pk, "a"),
+                update: Update::default().add("hits", 1),
+                condition: None,
+            },
+            WriteOp::Update {
+                key: Key::new(&pk, "b"),
+                update: Update::default().set("n", 1),
+                condition: Some(Condition::NotExists),
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        table.get(&Key::new(&pk, "a")).await.unwrap(),
+        Some(item(&pk, "a", json!({"hits": 1})))
+    );
+    assert_eq!(
+        table.get(&Key::new(&pk, "b")).await.unwrap(),
+        Some(item(&pk, "b", json!({"n": 1})))
+    );
+    let result = table
+        .transact(vec![
+            WriteOp::Update {
+                key: Key::new(&pk, "c"),
+                update: Update::default().set("n", 1),
+                condition: None,
+            },
+            WriteOp::Update {
+                key: Key::new(&pk, "b"),
+                update: Update::default().set("n", 2),
+                condition: Some(Condition::NotExists),
+            },
+        ])
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::TransactionConditionFailed { index: 1 })),
+        "{result:?}"
+    );
+    assert!(table.get(&Key::new(&pk, "c")).await.unwrap().is_none());
+}
+
+pub async fn empty_update_is_invalid(env: &TableEnv) {
+    let pk = unique("e");
+    let result = env.table.update(&Key::new(&pk, "a"), Update::default(), None).await;
+    assert!(matches!(result, Err(StoreError::Invalid(_))), "{result:?}");
+    assert!(env.table.get(&Key::new(&pk, "a")).await.unwrap().is_none());
+}
+
+pub async fn batch_write_applies_repeated_keys_in_order(env: &TableEnv) {
+    let pk = unique("b");
+    let key = Key::new(&pk, "a");
+    env.table
+        .batch_write(vec![
+            BatchOp::Put(item(&pk, "a", json!({"n": 1}))),
+            BatchOp::Delete(key.clone()),
+            BatchOp::Put(item(&pk, "a", json!({"n": 3}))),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        env.table.get(&key).await.unwrap(),
+        Some(item(&pk, "a", json!({"n": 3})))
+    );
+}

@@ -2,4 +2,5 @@
 //! local-server processes.
 
 pub mod aws;
+pub mod http;
 pub mod local;

@@ -47,7 +47,13 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts the server on `data_dir` and waits (bounded) for its URL line.
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with_env(data_dir, &[])
+    }
+
+    /// As [`LocalServer::start`], with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(workspace_binary("konnecs-local"))
+            .envs(env.iter().copied())
             .env("KONNECS_ADDR", "127.0.0.1:0")
             .env("KONNECS_DATA_DIR", data_dir)
             .env("KONNECS_LOG_FORMAT", "json")
@@ -104,4 +110,62 @@ impl Drop for LocalServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs the jobs queue dry through the real consumer (as the local worker and
+/// the `jobs-worker` Lambda do), so queued emails reach the outbox. Bounded.
+pub async fn drain_jobs(state: &AppState) {
+    use konnecs::inbound::events::{Message, jobs};
+    for _ in 0..100 {
+        let received = state
+            .jobs
+            .receive(10, std::time::Duration::from_secs(30))
+            .await
+            .expect("receive jobs");
+        if received.is_empty() {
+            return;
+        }
+        let messages = received
+            .iter()
+            .map(|r| Message {
+                message_id: r.message_id.clone(),
+                body: r.body.clone(),
+                receive_count: r.receive_count,
+            })
+            .collect();
+        let outcome = jobs::consume(state.clone(), messages).await;
+        assert!(outcome.failed.is_empty(), "jobs failed: {:?}", outcome.failed);
+        for message in &received {
+            state.jobs.ack(&message.receipt).await.expect("ack job");
+        }
+    }
+    panic!("the jobs queue did not drain in 100 rounds");
+}
+
+/// Every outbox message (newest first) after draining the jobs queue.
+pub async fn outbox(state: &AppState) -> Vec<serde_json::Value> {
+    drain_jobs(state).await;
+    let (items, _) = konnecs::adapters::outbox::list(state.table.as_ref(), 200, None)
+        .await
+        .expect("outbox");
+    items.into_iter().map(serde_json::Value::Object).collect()
+}
+
+/// The token in the first link of the newest outbox email to `to` whose link path is `path`.
+pub async fn token_from_outbox(state: &AppState, to: &str, path: &str) -> String {
+    let needle = format!("{path}?token=");
+    for message in outbox(state).await {
+        if message["to"] != to {
+            continue;
+        }
+        let text = message["text"].as_str().unwrap_or_default();
+        if let Some(start) = text.find(&needle) {
+            let token: String = text[start + needle.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            return token;
+        }
+    }
+    panic!("no email to {to} with a {path} link in the outbox");
 }

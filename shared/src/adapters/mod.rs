@@ -7,3 +7,4 @@ pub mod object_dir;
 pub mod outbox;
 pub mod resend;
 pub mod sqlite;
+pub mod twilio;

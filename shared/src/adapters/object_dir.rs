@@ -1,5 +1,9 @@
 //! The local `ObjectStore`: files under `<data dir>/objects`, written
 //! atomically (temp file + rename), content type in a sidecar file.
+//!
+//! Key `a/b` is the file `a/b~object` (content type in `a/b~content-type`).
+//! `~` never occurs in a key, so a file never has the name of a directory
+//! made for a longer key: `a` and `a/b` coexist, as on S3.
 
 use std::path::{Path, PathBuf};
 
@@ -20,8 +24,8 @@ impl DirObjectStore {
         if !is_valid_key(key) {
             return Err(ObjectError::InvalidKey);
         }
-        let data = self.root.join(key);
-        let meta = self.root.join(format!("{key}.content-type"));
+        let data = self.root.join(format!("{key}~object"));
+        let meta = self.root.join(format!("{key}~content-type"));
         Ok((data, meta))
     }
 }
@@ -34,7 +38,9 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ObjectError> 
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(unavailable)?;
     }
-    let temp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(format!("~tmp-{}", uuid::Uuid::new_v4().simple()));
+    let temp = PathBuf::from(temp);
     tokio::fs::write(&temp, bytes).await.map_err(unavailable)?;
     tokio::fs::rename(&temp, path).await.map_err(unavailable)
 }

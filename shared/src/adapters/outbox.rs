@@ -1,5 +1,6 @@
-//! The local `Mailer`: every message is stored (with its full MIME text, built
-//! by lettre) instead of sent, and shown at `/dev/outbox`.
+//! The local `Mailer` and `Sms`: every message is stored (an email with its
+//! full MIME text, built by lettre; an SMS with `kind: "sms"`) instead of
+//! sent, and shown at `/dev/outbox`.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePa
 use serde_json::{Value, json};
 
 use crate::ports::mailer::{Email, MailError, Mailer};
+use crate::ports::sms::{Sms, SmsError};
 use crate::ports::{Clock, Condition, Item, Query, StoreError, Table, WriteOp};
 use crate::services::secrets::token_hash;
 
@@ -80,10 +82,18 @@ impl Mailer for OutboxMailer {
             "created_at": now.to_string(),
             "expires_at": expires_at,
         });
-        // The key item makes a redelivered send a no-op.
+        store(self.table.as_ref(), message, &id, expires_at)
+            .await
+            .map_err(MailError::Unavailable)
+    }
+}
+
+/// Stores one message once per id: the key item makes a redelivered send a no-op.
+async fn store(table: &dyn Table, message: Value, id: &str, expires_at: i64) -> Result<(), String> {
+    {
         let marker = json!({"pk": "OUTBOXKEY", "sk": id, "expires_at": expires_at});
         let (Value::Object(message), Value::Object(marker)) = (message, marker) else {
-            return Err(MailError::Unavailable("outbox item is not an object".into()));
+            return Err("outbox item is not an object".into());
         };
         let ops = vec![
             WriteOp::Put {
@@ -95,11 +105,55 @@ impl Mailer for OutboxMailer {
                 condition: None,
             },
         ];
-        match self.table.transact(ops).await {
+        match table.transact(ops).await {
             Ok(()) => Ok(()),
             Err(StoreError::TransactionConditionFailed { index: 0 }) => Ok(()),
-            Err(err) => Err(MailError::Unavailable(err.to_string())),
+            Err(err) => Err(err.to_string()),
         }
+    }
+}
+
+/// The local `Sms`: text messages land in the same outbox as email, with
+/// `kind: "sms"`, so `/dev/outbox` shows both.
+pub struct OutboxSms {
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+    from: String,
+}
+
+impl OutboxSms {
+    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, from: String) -> Self {
+        Self { table, clock, from }
+    }
+}
+
+#[async_trait]
+impl Sms for OutboxSms {
+    fn sender(&self) -> &str {
+        &self.from
+    }
+
+    async fn send(&self, to: &str, body: &str, idempotency_key: &str) -> Result<(), SmsError> {
+        let now = self.clock.now();
+        let id = token_hash(idempotency_key)[..24].to_string();
+        let expires_at = now.as_second() + RETENTION_SECONDS;
+        let preview: String = body.chars().take(60).collect();
+        let message = json!({
+            "pk": PARTITION,
+            "sk": format!("MSG#{}#{id}", now.as_millisecond()),
+            "id": id,
+            "to": to,
+            "from": self.from,
+            "subject": format!("SMS: {preview}"),
+            "kind": "sms",
+            "text": body,
+            "attachments": [],
+            "created_at": now.to_string(),
+            "expires_at": expires_at,
+        });
+        store(self.table.as_ref(), message, &id, expires_at)
+            .await
+            .map_err(SmsError::Unavailable)
     }
 }
 

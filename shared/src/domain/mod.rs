@@ -1,8 +1,13 @@
 //! Pure types and rules: no I/O, no async. Ids, validated newtypes, slot
 //! computation, keyword classification and form validation live here.
 
+pub mod country;
 pub mod email;
+pub mod fold;
+pub mod membership;
+pub mod money;
 pub mod password;
+pub mod phone;
 pub mod role;
 pub mod schedule;
 pub mod slots;

@@ -4,12 +4,14 @@
 //! Later ports (`Sms`, `GoogleApi`, `Payments`) go here beside these, one
 //! file each.
 
+pub mod busy;
 pub mod clock;
 pub mod counting;
 pub mod keys;
 pub mod mailer;
 pub mod object_store;
 pub mod queue;
+pub mod sms;
 pub mod sweep;
 pub mod table;
 
@@ -18,5 +20,6 @@ pub use keys::{EncryptionContext, KeyError, KeyVault};
 pub use mailer::{MailError, Mailer};
 pub use object_store::{ObjectError, ObjectStore, StoredObject};
 pub use queue::{Queue, QueueError, Received};
+pub use sms::{Sms, SmsError};
 pub use sweep::StoreSweeper;
 pub use table::{BatchOp, Condition, Index, Item, Key, Page, Query, SortKey, StoreError, Table, Update, WriteOp};

@@ -6,12 +6,27 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::ports::mailer::{Email, MailError};
 use crate::ports::{Queue, QueueError};
+use crate::services::notifications;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     /// `idempotency_key` makes the provider (or the outbox) drop a second copy.
     SendEmail { idempotency_key: String, email: Email },
+    /// An SMS, sent at most once per `idempotency_key`, never to an opted-out
+    /// recipient, and within the booking's SMS allowance
+    /// (`services::notifications::send_sms`).
+    SendSms {
+        idempotency_key: String,
+        org_id: String,
+        #[serde(default)]
+        booking_id: Option<String>,
+        to: String,
+        body: String,
+    },
+    /// A contacts CSV import: processes chunks from the import's checkpoint
+    /// (`services::imports`); a redelivery resumes, never repeats.
+    ImportContacts { org_id: String, import_id: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,10 +49,39 @@ pub async fn enqueue(queue: &dyn Queue, jobs: &[Job]) -> Result<(), QueueError> 
 
 pub async fn run(state: &AppState, job: Job) -> Result<(), JobError> {
     match job {
+        Job::ImportContacts { org_id, import_id } => {
+            use crate::services::imports::{self, ImportError};
+            match imports::run_job(state, &org_id, &import_id).await {
+                Ok(()) => Ok(()),
+                // The import is gone (deleted organization): nothing left to do.
+                Err(ImportError::NotFound) => Err(JobError::Permanent(format!("import {import_id} not found"))),
+                Err(err) => Err(JobError::Retry(err.to_string())),
+            }
+        }
         Job::SendEmail { idempotency_key, email } => match state.mailer.send(&email, &idempotency_key).await {
             Ok(()) => Ok(()),
             Err(MailError::Unavailable(reason)) => Err(JobError::Retry(reason)),
             Err(MailError::Rejected(reason)) => Err(JobError::Permanent(reason)),
         },
+        Job::SendSms {
+            idempotency_key,
+            org_id,
+            booking_id,
+            to,
+            body,
+        } => {
+            let request = notifications::SmsRequest {
+                idempotency_key,
+                org_id,
+                booking_id,
+                to,
+                body,
+            };
+            match notifications::send_sms(state, &request).await {
+                Ok(_) => Ok(()),
+                Err(notifications::SmsSendError::Retry(reason)) => Err(JobError::Retry(reason)),
+                Err(notifications::SmsSendError::Permanent(reason)) => Err(JobError::Permanent(reason)),
+            }
+        }
     }
 }

@@ -2,9 +2,20 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod contact_links;
+pub mod contacts;
+pub mod exports;
 pub mod health;
+pub mod imports;
 pub mod jobs;
+pub mod notifications;
+pub mod orgs;
+pub mod photos;
+pub mod pipelines;
 pub mod records;
+pub mod reminder_dispatch;
+pub mod reminders;
+pub mod scheduling;
 pub mod secrets;
 pub mod sessions;
 pub mod throttle;

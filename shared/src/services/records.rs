@@ -11,8 +11,35 @@
 //! | membership | `ORG#<id>` | `MEMBER#<user>` | gsi1: `USER#<user>#ORGS` / `ORG#<id>` |
 //! | session | `SESSION#<sha256>` | `SESSION` | gsi1: `USER#<user>#SESSIONS` / created |
 //! | one-time token | `TOKEN#<sha256>` | `<purpose>` | |
-//! | invitation | `ORG#<id>` | `INVITE#<id>` | |
+//! | invitation (TTL `expires_at`; its token is `TOKEN#<sha256>` / `INVITATION`, see `services::orgs`) | `ORG#<id>` | `INVITE#<id>` | |
 //! | audit entry | `ORG#<id>#AUDIT` | `<ms>#<id>` | |
+//! | schedule | `ORG#<id>` | `SCHEDULE#<id>` | |
+//! | event type | `ORG#<id>` | `EVENTTYPE#<id>` | |
+//! | event slug → event type (unique per org) | `ORG#<id>#EVENTSLUG#<slug>` | `EVENTTYPE` | |
+//! | booking | `ORG#<id>` | `BOOKING#<id>` | gsi1: `ORG#<id>#HOST#<user>#BOOKINGS` / `<start s, 12 digits>#<id>` |
+//! | booking uid → org, token hash (manage link) | `BOOKING#<id>` | `BOOKING` | |
+//! | host calendar entry (live bookings) / version | `ORG#<id>#HOSTCAL#<user>` | `<start s, 12 digits>#<booking>` / `VERSION` | |
+//! | pending reminder (see `services::reminders`) | `REMINDERS#<due minute UTC>` | `<org>#<booking>#<offset>#<channel>` | |
+//! | reminder tick cursor (see `services::reminder_dispatch`) | `REMINDERTICK` | `CURSOR` | |
+//! | booking notice: what messages and reminders need (see `services::notifications`) | `ORG#<id>` | `BOOKINGNOTICE#<booking>` | |
+//! | SMS allowance of a booking (≤ 3, conditional counter) | `ORG#<id>` | `SMSCOUNT#<booking>` | |
+//! | SMS claim without a booking | `SMSKEY#<sha256 of key>` | `SMS` | |
+//! | SMS opt-out (read before every SMS; STOP/START write it) | `SMSOPTOUT#<sender>#<recipient E.164>` | `OPTOUT` | |
+//! | pipeline, stages inside (see `services::pipelines`) | `ORG#<id>` | `PIPELINE#<id>` | |
+//! | deal | `ORG#<id>` | `DEAL#<id>` | gsi1: `ORG#<id>#PIPE#<pipeline>` / `STAGE#<stage>#<deal>`; gsi2: `ORG#<id>#CONTACT#<contact>#DEALS` / `<deal>` |
+//! | contacts import, progress checkpoint (see `services::imports`) | `ORG#<id>` | `IMPORT#<id>` | |
+//! | contact (see `services::contacts`) | `ORG#<id>#CONTACT#<contact>` | `PROFILE` | gsi1: `ORG#<id>#CONTACTS` / `<created ms, 13 digits>#<contact>`; gsi2: `ORG#<id>#OWNER#<user>` / same |
+//! | contact note / timeline entry | `ORG#<id>#CONTACT#<contact>` | `NOTE#<note>` / `TL#<ms, 13 digits>#<entry>` | |
+//! | contact email / phone → contact (unique per org) | `ORG#<id>#CEMAIL#<email>` / `ORG#<id>#CPHONE#<E.164>` | `CONTACT` | |
+//! | contact search key (name words, full name, emails, phone digits) | `ORG#<id>#SEARCH` | `<folded token>#<contact>` | |
+//! | tag counter / contact by tag | `ORG#<id>#TAGS` / `ORG#<id>#TAG#<tag>` | `<tag>` / `<created ms>#<contact>` | |
+//! | custom field / field key (unique) | `ORG#<id>#FIELDS` / `ORG#<id>#FIELDKEY#<key>` | `FIELD#<id>` / `FIELD` | |
+//! | failed import row | `ORG#<id>#IMPORT#<import>#ERRORS` | `<row, 9 digits>` | |
+//!
+//! Objects (the `ObjectStore`, not the table): a profile photo is
+//! `photos/<user id>/<photo id>`, a new key per upload, referenced by
+//! `UserRecord.photo_key` (`services::photos`); an import's uploaded CSV is
+//! `imports/<org>/<import>/part-<n, 5 digits>.csv` (`services::imports`).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

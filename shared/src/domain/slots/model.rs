@@ -195,11 +195,18 @@ pub struct WeeklySchedule {
 impl WeeklySchedule {
     pub fn new(mut spec: ScheduleSpec) -> Result<Self, InvalidFields> {
         let mut errors = Vec::new();
-        let tz = match TimeZone::get(&spec.time_zone) {
-            // `get` also accepts "UTC"; fixed offsets and POSIX strings are not
-            // names, so they fail here, as they should for a stored rule.
-            Ok(tz) if tz.iana_name().is_some() => Some(tz),
-            _ => {
+        // Only IANA names (a fixed offset would ignore DST). Lookup is
+        // case-insensitive; the canonical spelling is what gets stored.
+        let tz = TimeZone::get(&spec.time_zone).ok().and_then(|tz| {
+            let name = tz.iana_name()?.to_owned();
+            Some((tz, name))
+        });
+        let tz = match tz {
+            Some((tz, name)) => {
+                spec.time_zone = name;
+                Some(tz)
+            }
+            None => {
                 errors.push(InvalidField::new(
                     "time_zone",
                     "unknown_time_zone",

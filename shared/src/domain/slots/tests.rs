@@ -909,6 +909,13 @@ fn schedule_and_rules_round_trip_through_json() {
     assert_eq!(again, schedule);
     assert!(serde_json::to_string(&schedule).unwrap().contains(r#""end":"24:00""#));
 
+    let lower: WeeklySchedule = serde_json::from_str(&json.replace("Europe/London", "europe/london")).unwrap();
+    assert_eq!(lower.time_zone_name(), "Europe/London", "stored in canonical spelling");
+    let fixed = json.replace("Europe/London", "+05:30");
+    assert!(
+        serde_json::from_str::<WeeklySchedule>(&fixed).is_err(),
+        "offsets are not zones"
+    );
     let bad = json.replace("Europe/London", "Europe/Atlantis");
     assert!(serde_json::from_str::<WeeklySchedule>(&bad).is_err());
 

@@ -3,6 +3,7 @@
 //! (in-process worker loops, tokio intervals).
 
 pub mod jobs;
+pub mod reminders;
 pub mod sweep;
 
 use futures::future::BoxFuture;

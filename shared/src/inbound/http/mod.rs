@@ -1,13 +1,23 @@
 //! HTTP inbound: axum handlers, shared by the local server and `lambda_http`.
 
+pub mod account_pages;
 pub mod auth;
+pub mod contacts;
 pub mod dev_outbox;
 pub mod extract;
 pub mod health;
+pub mod imports;
+pub mod invitations;
 pub mod me;
 pub mod middleware;
 pub mod openapi;
+pub mod org;
+pub mod pages;
+pub mod photo;
+pub mod pipelines;
 pub mod problem;
+pub mod public_booking;
+pub mod scheduling;
 pub mod session;
 
 use axum::Router;

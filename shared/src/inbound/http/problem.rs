@@ -269,3 +269,189 @@ impl From<crate::services::accounts::AccountError> for ApiError {
         }
     }
 }
+
+impl From<crate::ports::ObjectError> for ApiError {
+    fn from(err: crate::ports::ObjectError) -> Self {
+        use crate::ports::ObjectError as E;
+        match err {
+            E::Unavailable(_) => ApiError::Unavailable(err.to_string()),
+            // Keys are built by the services, never taken from a request.
+            E::InvalidKey => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<crate::services::photos::PhotoError> for ApiError {
+    fn from(err: crate::services::photos::PhotoError) -> Self {
+        use crate::services::photos::PhotoError as E;
+        match err {
+            E::Empty => ApiError::field("photo", "required", "Send the image as the request body."),
+            E::TooLarge => ApiError::PayloadTooLarge,
+            E::UnsupportedDeclaredType => ApiError::field(
+                "photo",
+                "photo_content_type_unsupported",
+                "Send the photo with Content-Type image/png, image/jpeg or image/webp.",
+            ),
+            E::NotAnAcceptedImage => ApiError::field(
+                "photo",
+                "photo_type_unsupported",
+                "The file is not a PNG, JPEG or WebP image.",
+            ),
+            E::TypeMismatch { declared, actual } => ApiError::Validation(vec![FieldError::new(
+                "photo",
+                "photo_type_mismatch",
+                format!("The file is {} but was sent as {}.", actual.mime(), declared.mime()),
+            )]),
+            E::NotFound => ApiError::NotFound,
+            E::Store(err) => err.into(),
+            E::Objects(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::services::orgs::OrgError> for ApiError {
+    fn from(err: crate::services::orgs::OrgError) -> Self {
+        use crate::services::orgs::OrgError as E;
+        match err {
+            E::Invalid(fields) => ApiError::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, code, message)| FieldError::new(field, code, message))
+                    .collect(),
+            ),
+            E::NotFound => ApiError::NotFound,
+            E::InsufficientRole => ApiError::Forbidden {
+                code: "insufficient_role",
+            },
+            E::LastOwner => ApiError::Conflict {
+                code: "last_owner",
+                detail: "The organization must keep at least one owner; make someone else an owner first.".into(),
+            },
+            E::SlugTaken => ApiError::Conflict {
+                code: "slug_taken",
+                detail: "Another organization already uses this public address.".into(),
+            },
+            E::StaleVersion => ApiError::PreconditionFailed,
+            E::AlreadyMember => ApiError::Conflict {
+                code: "already_member",
+                detail: "This person is already a member of the organization.".into(),
+            },
+            E::EmailTaken => ApiError::Conflict {
+                code: "email_taken",
+                detail: "An account with this email already exists.".into(),
+            },
+            E::InvalidToken => ApiError::BadRequest {
+                code: "invalid_token",
+                field: Some("token".into()),
+                detail: "The invitation is invalid, already used, revoked or expired.".into(),
+            },
+            E::InvalidCredentials => ApiError::InvalidCredentials,
+            E::Locked { retry_after_seconds } => ApiError::RateLimited {
+                retry_after_seconds: u64::try_from(retry_after_seconds).unwrap_or(1).max(1),
+            },
+            E::Conflict => ApiError::Conflict {
+                code: "conflict",
+                detail: "The resource changed concurrently; retry.".into(),
+            },
+            E::Store(err) => err.into(),
+            E::Internal(reason) => ApiError::Internal(reason),
+        }
+    }
+}
+
+impl From<crate::services::contacts::ContactError> for ApiError {
+    fn from(err: crate::services::contacts::ContactError) -> Self {
+        use crate::services::contacts::ContactError as E;
+        match err {
+            E::Invalid(fields) => ApiError::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, code, message)| FieldError::new(field, code, message))
+                    .collect(),
+            ),
+            E::Duplicate { existing_id, .. } => ApiError::Conflict {
+                code: "duplicate_contact",
+                detail: format!("A contact with this email or phone already exists: {existing_id}."),
+            },
+            E::NotFound => ApiError::NotFound,
+            E::StaleVersion => ApiError::PreconditionFailed,
+            E::Forbidden => ApiError::Forbidden { code: "not_author" },
+            E::Conflict(code) => ApiError::Conflict {
+                code,
+                detail: "The contact changed concurrently; retry.".into(),
+            },
+            E::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::services::scheduling::SchedulingError> for ApiError {
+    fn from(err: crate::services::scheduling::SchedulingError) -> Self {
+        use crate::services::scheduling::SchedulingError;
+        match err {
+            SchedulingError::Invalid(fields) => ApiError::Validation(
+                fields
+                    .into_iter()
+                    .map(|f| FieldError::new(f.field, f.code, f.message))
+                    .collect(),
+            ),
+            SchedulingError::NotFound => ApiError::NotFound,
+            SchedulingError::Forbidden => ApiError::Forbidden {
+                code: "insufficient_role",
+            },
+            SchedulingError::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            SchedulingError::SlotTaken => ApiError::Conflict {
+                code: "slot_taken",
+                detail: "This time is no longer available; pick another one.".into(),
+            },
+            SchedulingError::NotOffered(reason) => {
+                ApiError::Validation(vec![FieldError::new("start", reason.code(), reason.to_string())])
+            }
+            SchedulingError::Busy(err) => ApiError::Unavailable(err.to_string()),
+            SchedulingError::Store(err) => err.into(),
+            SchedulingError::Internal(reason) => ApiError::Internal(reason),
+        }
+    }
+}
+
+impl From<crate::services::pipelines::PipelineError> for ApiError {
+    fn from(err: crate::services::pipelines::PipelineError) -> Self {
+        use crate::services::pipelines::PipelineError as E;
+        match err {
+            E::Invalid(fields) => ApiError::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, code, message)| FieldError::new(field, code, message))
+                    .collect(),
+            ),
+            E::NotFound => ApiError::NotFound,
+            E::HasDeals { code, detail } => ApiError::Conflict { code, detail },
+            E::Stale => ApiError::PreconditionFailed,
+            E::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::services::imports::ImportError> for ApiError {
+    fn from(err: crate::services::imports::ImportError) -> Self {
+        use crate::services::imports::ImportError as E;
+        match err {
+            E::Invalid(fields) => ApiError::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, code, message)| FieldError::new(field, code, message))
+                    .collect(),
+            ),
+            E::NotFound => ApiError::NotFound,
+            E::Conflict(code) => ApiError::Conflict {
+                code,
+                detail: match code {
+                    "import_not_uploading" => "This import takes no more parts.".into(),
+                    _ => "Parts must be sent one at a time, in order.".into(),
+                },
+            },
+            E::Store(err) => err.into(),
+            E::Objects(reason) | E::Queue(reason) => ApiError::Unavailable(reason),
+        }
+    }
+}

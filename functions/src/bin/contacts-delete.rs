@@ -1,0 +1,5 @@
+//! Lambda `contacts-delete`: DELETE /contacts/{contactId}.
+#[tokio::main]
+async fn main() -> Result<(), konnecs::lambda::Error> {
+    konnecs::lambda::run("contacts-delete").await
+}

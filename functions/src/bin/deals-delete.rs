@@ -1,0 +1,5 @@
+//! Lambda `deals-delete`: DELETE /deals/{id}.
+#[tokio::main]
+async fn main() -> Result<(), konnecs::lambda::Error> {
+    konnecs::lambda::run("deals-delete").await
+}

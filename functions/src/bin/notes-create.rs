@@ -1,0 +1,5 @@
+//! Lambda `notes-create`: POST /contacts/{contactId}/notes.
+#[tokio::main]
+async fn main() -> Result<(), konnecs::lambda::Error> {
+    konnecs::lambda::run("notes-create").await
+}

@@ -1,0 +1,5 @@
+//! Lambda `notes-list`: GET /contacts/{contactId}/notes.
+#[tokio::main]
+async fn main() -> Result<(), konnecs::lambda::Error> {
+    konnecs::lambda::run("notes-list").await
+}

@@ -1,0 +1,102 @@
+//! The production `Sms`: Twilio's Messages API over reqwest (rustls).
+//! https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource
+//!
+//! `POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json`, form-encoded
+//! `To`, `Body` and either `From` (a number) or `MessagingServiceSid` (an
+//! `MG…` id), HTTP basic auth with the account SID and auth token.
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::ports::sms::{Sms, SmsError};
+
+pub struct TwilioSms {
+    http: reqwest::Client,
+    base_url: String,
+    account_sid: String,
+    auth_token: SecretString,
+    from: String,
+}
+
+impl std::fmt::Debug for TwilioSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The auth token never reaches a log line.
+        f.debug_struct("TwilioSms")
+            .field("base_url", &self.base_url)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TwilioSms {
+    /// `base_url` is `https://api.twilio.com` in production; tests point it at a mock.
+    pub fn new(
+        http: reqwest::Client,
+        base_url: String,
+        account_sid: String,
+        auth_token: SecretString,
+        from: String,
+    ) -> Self {
+        Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            account_sid,
+            auth_token,
+            from,
+        }
+    }
+
+    fn messages_url(&self) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            self.base_url, self.account_sid
+        )
+    }
+}
+
+/// Whether a Twilio answer is worth retrying: rate limits and server faults.
+pub fn is_retryable(status: u16) -> bool {
+    status == 429 || (500..600).contains(&status)
+}
+
+#[async_trait]
+impl Sms for TwilioSms {
+    fn sender(&self) -> &str {
+        &self.from
+    }
+
+    async fn send(&self, to: &str, body: &str, idempotency_key: &str) -> Result<(), SmsError> {
+        let sender_field = if self.from.starts_with("MG") {
+            "MessagingServiceSid"
+        } else {
+            "From"
+        };
+        let form = [("To", to), (sender_field, self.from.as_str()), ("Body", body)];
+        let response = self
+            .http
+            .post(self.messages_url())
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|err| SmsError::Unavailable(format!("twilio unreachable: {}", err.without_url())))?;
+        let status = response.status();
+        if status.is_success() {
+            tracing::info!(idempotency_key, "sms accepted by twilio");
+            return Ok(());
+        }
+        // Twilio's error bodies name the code and reason, never our credentials.
+        let detail = response
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect::<String>();
+        if is_retryable(status.as_u16()) {
+            Err(SmsError::Unavailable(format!("twilio answered {status}: {detail}")))
+        } else {
+            Err(SmsError::Rejected(format!("twilio answered {status}: {detail}")))
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Phone numbers: parsed with libphonenumber's metadata (the `phonenumber`
+//! crate) against a default region, stored as E.164, raw input kept for display.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phone {
+    /// `+` and digits, e.g. `+14155550123`: the identity of the number.
+    pub e164: String,
+    /// What the person typed, trimmed, for display.
+    pub raw: String,
+    /// Digits of the national format (e.g. `4155550123`, `02079460000`), so a
+    /// search by the digits people dial at home finds it.
+    pub national_digits: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneError {
+    Empty,
+    TooLong,
+    Invalid,
+}
+
+impl PhoneError {
+    pub fn code(self) -> &'static str {
+        match self {
+            PhoneError::Empty => "required",
+            PhoneError::TooLong => "too_long",
+            PhoneError::Invalid => "invalid_phone",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            PhoneError::Empty => "A phone number is required.",
+            PhoneError::TooLong => "The phone number is longer than 40 characters.",
+            PhoneError::Invalid => {
+                "This is not a valid phone number for the organization's country or in +<country code> form."
+            }
+        }
+    }
+}
+
+impl Phone {
+    /// Parses `raw` as dialled in `region` (ISO 3166-1 alpha-2; numbers
+    /// starting with `+` carry their own country code).
+    pub fn parse(raw: &str, region: &str) -> Result<Self, PhoneError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(PhoneError::Empty);
+        }
+        if trimmed.chars().count() > 40 {
+            return Err(PhoneError::TooLong);
+        }
+        let country = region
+            .trim()
+            .to_ascii_uppercase()
+            .parse::<phonenumber::country::Id>()
+            .ok();
+        let number = phonenumber::parse(country, trimmed).map_err(|_| PhoneError::Invalid)?;
+        if !phonenumber::is_valid(&number) {
+            return Err(PhoneError::Invalid);
+        }
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        let national_digits = digits(&number.format().mode(phonenumber::Mode::National).to_string());
+        Ok(Self {
+            e164,
+            raw: trimmed.to_string(),
+            national_digits,
+        })
+    }
+
+    /// The E.164 digits without the `+`.
+    pub fn e164_digits(&self) -> String {
+        digits(&self.e164)
+    }
+}
+
+/// Only the ASCII digits of `text`.
+pub fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn national_numbers_use_the_default_region() {
+        let p = Phone::parse(" (415) 555-2671 ", "US").unwrap();
+        assert_eq!(p.e164, "+14155552671");
+        assert_eq!(p.raw, "(415) 555-2671");
+        assert_eq!(p.national_digits, "4155552671");
+        let uk = Phone::parse("020 7946 0018", "gb").unwrap();
+        assert_eq!(uk.e164, "+442079460018");
+    }
+
+    #[test]
+    fn international_numbers_ignore_the_region() {
+        assert_eq!(Phone::parse("+44 20 7946 0018", "US").unwrap().e164, "+442079460018");
+    }
+
+    #[test]
+    fn nonsense_is_rejected() {
+        for bad in ["", "abc", "123", "+999 1234"] {
+            assert!(Phone::parse(bad, "US").is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Contacts CRM routes: contacts, merge, tags, custom fields, notes, timeline.
+//! Every route takes a session (`Authenticated`) and needs `UseCrm`; ids are
+//! looked up under the caller's organization, so a foreign id is a 404.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, patch, post};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::ApiJson;
+use super::problem::{ApiError, PROBLEM_JSON, Problem};
+use super::session::Authenticated;
+use crate::app::AppState;
+use crate::domain::role::{Permission, Role};
+use crate::services::contacts::{
+    self, Caller, ContactError, ContactFilter, ContactPatch, ContactRecord, NewContact, fields, merge, notes, tags,
+};
+
+/// A failed contacts request: the duplicate problem carries `existing_id`.
+pub enum ContactsFailure {
+    Contact { error: ContactError, request_id: String },
+    Api(ApiError),
+}
+
+impl IntoResponse for ContactsFailure {
+    fn into_response(self) -> Response {
+        match self {
+            ContactsFailure::Contact {
+                error: ContactError::Duplicate { existing_id, field },
+                request_id,
+            } => duplicate_response(&existing_id, &field, request_id),
+            ContactsFailure::Contact { error, .. } => ApiError::from(error).into_response(),
+            ContactsFailure::Api(error) => error.into_response(),
+        }
+    }
+}
+
+fn duplicate_response(existing_id: &str, field: &str, request_id: String) -> Response {
+    let problem = Problem {
+        request_id: Some(request_id),
+        ..Problem::new(
+            StatusCode::CONFLICT,
+            "duplicate_contact",
+            Some(format!(
+                "A contact with this {} already exists: {existing_id}. Use ?upsert=true to merge into it.",
+                if field == "phones" { "phone" } else { "email" }
+            )),
+        )
+    };
+    let mut body = serde_json::to_value(&problem).unwrap_or(Value::Null);
+    body["existing_id"] = json!(existing_id);
+    body["field"] = json!(field);
+    let mut response = (StatusCode::CONFLICT, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    if let Ok(location) = HeaderValue::from_str(&format!("/contacts/{existing_id}")) {
+        response.headers_mut().insert(http::header::LOCATION, location);
+    }
+    response
+}
+
+type Outcome = Result<Response, ContactsFailure>;
+
+fn fail(auth: &Authenticated) -> impl Fn(ContactError) -> ContactsFailure + '_ {
+    move |error| ContactsFailure::Contact {
+        error,
+        request_id: auth.actor.request_id.clone(),
+    }
+}
+
+fn caller(auth: &Authenticated) -> Result<Caller, ContactsFailure> {
+    auth.require(Permission::UseCrm).map_err(ContactsFailure::Api)?;
+    Ok(Caller {
+        actor: auth.actor.clone(),
+        user_id: auth.user_id.clone(),
+        is_admin: auth.role >= Role::Admin,
+    })
+}
+
+/// `If-Match: "3"` → Some(3); absent or `*` → None; unreadable → Some(0)
+/// (never a real version, so it answers 412).
+pub fn if_match(headers: &HeaderMap) -> Option<u64> {
+    let raw = headers.get(http::header::IF_MATCH)?.to_str().unwrap_or_default().trim();
+    if raw == "*" {
+        return None;
+    }
+    let raw = raw.trim_start_matches("W/").trim_matches('"');
+    Some(raw.parse().unwrap_or(0))
+}
+
+fn with_etag(status: StatusCode, contact: &ContactRecord) -> Response {
+    let mut response = (status, Json(contact)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{}\"", contact.version)) {
+        response.headers_mut().insert(http::header::ETAG, value);
+    }
+    response
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    owner_id: Option<String>,
+    #[serde(default)]
+    created_from: Option<String>,
+    #[serde(default)]
+    created_to: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
+    /// Pipeline stage: answered by the deals feature (not here).
+    #[serde(default)]
+    stage: Option<String>,
+}
+
+fn time_param(field: &str, raw: Option<&str>) -> Result<Option<jiff::Timestamp>, ContactError> {
+    match raw.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Ok(None),
+        Some(raw) => raw.parse::<jiff::Timestamp>().map(Some).map_err(|_| {
+            ContactError::field(
+                field,
+                "invalid_time",
+                "Use an RFC 3339 time, e.g. 2026-01-31T00:00:00Z.",
+            )
+        }),
+    }
+}
+
+pub fn list() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Query(params): Query<ListParams>| async move {
+            let caller = caller(&auth)?;
+            if params.stage.is_some() {
+                return Err(fail(&auth)(ContactError::field(
+                    "stage",
+                    "unsupported_filter",
+                    "Filter by pipeline stage through GET /deals?stage=.",
+                )));
+            }
+            let filter = ContactFilter {
+                tag: params.tag,
+                owner_id: params.owner_id,
+                created_from: time_param("created_from", params.created_from.as_deref()).map_err(fail(&auth))?,
+                created_to: time_param("created_to", params.created_to.as_deref()).map_err(fail(&auth))?,
+                q: params.q,
+            };
+            let (items, cursor) = contacts::list(
+                state.table.as_ref(),
+                caller.org_id(),
+                &filter,
+                params.limit.unwrap_or(50),
+                params.cursor,
+            )
+            .await
+            .map_err(fail(&auth))?;
+            Ok::<_, ContactsFailure>(Json(json!({ "contacts": items, "cursor": cursor })).into_response())
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CreateParams {
+    #[serde(default)]
+    upsert: bool,
+}
+
+pub fn create() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         Query(params): Query<CreateParams>,
+         ApiJson(body): ApiJson<NewContact>| async move {
+            let caller = caller(&auth)?;
+            if params.upsert {
+                let saved = contacts::upsert(&state, &caller, body).await.map_err(fail(&auth))?;
+                let status = if saved.created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                return Outcome::Ok(with_etag(status, &saved.contact));
+            }
+            let contact = contacts::create(&state, &caller, body).await.map_err(fail(&auth))?;
+            Outcome::Ok(with_etag(StatusCode::CREATED, &contact))
+        },
+    )
+}
+
+pub fn show() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            let caller = caller(&auth)?;
+            let contact = contacts::get(state.table.as_ref(), caller.org_id(), &id)
+                .await
+                .map_err(fail(&auth))?;
+            Outcome::Ok(with_etag(StatusCode::OK, &contact))
+        },
+    )
+}
+
+pub fn update() -> MethodRouter<AppState> {
+    patch(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         Path(id): Path<String>,
+         headers: HeaderMap,
+         ApiJson(body): ApiJson<ContactPatch>| async move {
+            let caller = caller(&auth)?;
+            let contact = contacts::update(&state, &caller, &id, body, if_match(&headers))
+                .await
+                .map_err(fail(&auth))?;
+            Outcome::Ok(with_etag(StatusCode::OK, &contact))
+        },
+    )
+}
+
+pub fn remove() -> MethodRouter<AppState> {
+    delete(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, headers: HeaderMap| async move {
+            let caller = caller(&auth)?;
+            contacts::delete(&state, &caller, &id, if_match(&headers))
+                .await
+                .map_err(fail(&auth))?;
+            Outcome::Ok(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    primary_id: String,
+    secondary_id: String,
+}
+
+pub fn merge_contacts() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<MergeBody>| async move {
+            let caller = caller(&auth)?;
+            let contact = merge::merge(&state, &caller, &body.primary_id, &body.secondary_id)
+                .await
+                .map_err(fail(&auth))?;
+            Outcome::Ok(with_etag(StatusCode::OK, &contact))
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkTagsBody {
+    ids: Vec<String>,
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+pub fn bulk_tags() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<BulkTagsBody>| async move {
+            let caller = caller(&auth)?;
+            let outcome = tags::bulk(&state, &caller, body.ids, body.add, body.remove)
+                .await
+                .map_err(fail(&auth))?;
+            Outcome::Ok(Json(outcome).into_response())
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+pub fn timeline() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, Query(page): Query<PageParams>| async move {
+            let caller = caller(&auth)?;
+            let (entries, cursor) = contacts::timeline(
+                state.table.as_ref(),
+                caller.org_id(),
+                &id,
+                page.limit.unwrap_or(50),
+                page.cursor,
+            )
+            .await
+            .map_err(fail(&auth))?;
+            Outcome::Ok(Json(json!({ "entries": entries, "cursor": cursor })).into_response())
+        },
+    )
+}
+
+// ---------------------------------------------------------------- tags
+
+pub fn tags_list() -> MethodRouter<AppState> {
+    get(|State(state): State<AppState>, auth: Authenticated| async move {
+        let caller = caller(&auth)?;
+        let tags = tags::list(state.table.as_ref(), caller.org_id())
+            .await
+            .map_err(fail(&auth))?;
+        Outcome::Ok(Json(json!({ "tags": tags })).into_response())
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameBody {
+    name: String,
+}
+
+pub fn tag_rename() -> MethodRouter<AppState> {
+    patch(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         Path(tag): Path<String>,
+         ApiJson(body): ApiJson<RenameBody>| async move {
+            let caller = caller(&auth)?;
+            let changed = tags::rename(&state, &caller, &tag, &body.name)
+                .await
+                .map_err(fail(&auth))?;
+            let name = contacts::normalize_tag(&body.name).unwrap_or(body.name);
+            Outcome::Ok(Json(json!({ "tag": name, "contacts_changed": changed })).into_response())
+        },
+    )
+}
+
+pub fn tag_delete() -> MethodRouter<AppState> {
+    delete(
+        |State(state): State<AppState>, auth: Authenticated, Path(tag): Path<String>| async move {
+            let caller = caller(&auth)?;
+            let changed = tags::delete(&state, &caller, &tag).await.map_err(fail(&auth))?;
+            Outcome::Ok(Json(json!({ "contacts_changed": changed })).into_response())
+        },
+    )
+}
+
+// ---------------------------------------------------------------- custom fields
+
+pub fn fields_list() -> MethodRouter<AppState> {
+    get(|State(state): State<AppState>, auth: Authenticated| async move {
+        let caller = caller(&auth)?;
+        let defs = fields::list(state.table.as_ref(), caller.org_id())
+            .await
+            .map_err(fail(&auth))?;
+        Outcome::Ok(Json(json!({ "fields": defs })).into_response())
+    })
+}
+
+pub fn field_create() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<fields::NewField>| async move {
+            let caller = caller(&auth)?;
+            let def = fields::create(&state, &caller, body).await.map_err(fail(&auth))?;
+            Outcome::Ok((StatusCode::CREATED, Json(def)).into_response())
+        },
+    )
+}
+
+pub fn field_update() -> MethodRouter<AppState> {
+    patch(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         Path(id): Path<String>,
+         ApiJson(body): ApiJson<fields::FieldPatch>| async move {
+            let caller = caller(&auth)?;
+            let def = fields::update(&state, &caller, &id, body).await.map_err(fail(&auth))?;
+            Outcome::Ok(Json(def).into_response())
+        },
+    )
+}
+
+pub fn field_delete() -> MethodRouter<AppState> {
+    delete(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            let caller = caller(&auth)?;
+            fields::delete(&state, &caller, &id).await.map_err(fail(&auth))?;
+            Outcome::Ok(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+}
+
+// ---------------------------------------------------------------- notes
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    body: String,
+}
+
+pub fn notes_list() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, Query(page): Query<PageParams>| async move {
+            let caller = caller(&auth)?;
+            let (items, cursor) = notes::list(
+                state.table.as_ref(),
+                caller.org_id(),
+                &id,
+                page.limit.unwrap_or(50),
+                page.cursor,
+            )
+            .await
+            .map_err(fail(&auth))?;
+            Outcome::Ok(Json(json!({ "notes": items, "cursor": cursor })).into_response())
+        },
+    )
+}
+
+pub fn note_create() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         Path(id): Path<String>,
+         ApiJson(body): ApiJson<NoteBody>| async move {
+            let caller = caller(&auth)?;
+            let note = notes::create(&state, &caller, &id, &body.body)
+                .await
+                .map_err(fail(&auth))?;
+            Outcome::Ok((StatusCode::CREATED, Json(note)).into_response())
+        },
+    )
+}
+
+pub fn note_update() -> MethodRouter<AppState> {
+    patch(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         Path((id, note_id)): Path<(String, String)>,
+         ApiJson(body): ApiJson<NoteBody>| async move {
+            let caller = caller(&auth)?;
+            let note = notes::update(&state, &caller, &id, &note_id, &body.body)
+                .await
+                .map_err(fail(&auth))?;
+            Outcome::Ok(Json(note).into_response())
+        },
+    )
+}
+
+pub fn note_delete() -> MethodRouter<AppState> {
+    delete(
+        |State(state): State<AppState>, auth: Authenticated, Path((id, note_id)): Path<(String, String)>| async move {
+            let caller = caller(&auth)?;
+            notes::delete(&state, &caller, &id, &note_id)
+                .await
+                .map_err(fail(&auth))?;
+            Outcome::Ok(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+}

@@ -1,0 +1,357 @@
+//! Contacts import and export: `POST /imports/contacts`,
+//! `POST /imports/{id}/parts`, `GET /imports/{id}`,
+//! `GET /imports/{id}/errors.csv`, `GET /contacts/export`. Rules live in
+//! `services::imports` and `services::exports`.
+//!
+//! `POST /imports/contacts` takes either
+//! - the raw CSV (`Content-Type: text/csv`), options in the query:
+//!   `mode=update|skip`, `tags=a,b`, `map.<Header>=<target>` (repeatable),
+//!   `more_parts=true`; or
+//! - JSON `{"csv": "...", "mode": ..., "tags": [...], "mapping": {"Header": "target"}, "more_parts": bool}`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use futures::StreamExt;
+use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::problem::ApiError;
+use super::session::Authenticated;
+use crate::app::AppState;
+use crate::domain::role::Permission;
+use crate::services::contacts::ContactFilter;
+use crate::services::exports::{self, ExportFilter, Format};
+use crate::services::imports::{self, DedupeMode, ImportOptions, ImportRecord};
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::BadRequest {
+            code: "unreadable_body",
+            field: Some("body".into()),
+            detail: "The body could not be read.".into(),
+        }
+    }
+}
+
+fn bad_query(detail: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_query",
+        field: None,
+        detail: detail.into(),
+    }
+}
+
+fn view(record: &ImportRecord) -> Value {
+    json!({
+        "id": record.id,
+        "state": record.state,
+        "rows_done": record.rows_done,
+        "rows_total": record.rows_total,
+        "created": record.created,
+        "updated": record.updated,
+        "skipped": record.skipped,
+        "failed": record.failed,
+        "mode": record.mode,
+        "tags": record.tags,
+        "mapping": record.mapping,
+        "parts": record.parts,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "finished_at": record.finished_at,
+        "error": record.error,
+        "errors_url": format!("/imports/{}/errors.csv", record.id),
+    })
+}
+
+fn parse_mode(raw: &str) -> Result<DedupeMode, ApiError> {
+    match raw.trim() {
+        "update" => Ok(DedupeMode::Update),
+        "skip" => Ok(DedupeMode::Skip),
+        _ => Err(ApiError::field("mode", "invalid", "Use update or skip.")),
+    }
+}
+
+fn parse_bool(name: &str, raw: &str) -> Result<bool, ApiError> {
+    match raw.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" | "" => Ok(false),
+        _ => Err(bad_query(format!("{name} takes true or false."))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonImport {
+    csv: String,
+    #[serde(default)]
+    mode: Option<DedupeMode>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    mapping: BTreeMap<String, String>,
+    #[serde(default)]
+    more_parts: bool,
+}
+
+fn is_csv_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/csv" | "text/plain" | "application/csv" | "application/vnd.ms-excel"
+    )
+}
+
+/// The file and options of an import request.
+fn read_import(
+    headers: &HeaderMap,
+    query: Vec<(String, String)>,
+    body: Bytes,
+) -> Result<(Vec<u8>, ImportOptions), ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.to_ascii_lowercase().starts_with("application/json") {
+        if !query.is_empty() {
+            return Err(bad_query("With a JSON body, give the options in the body."));
+        }
+        let parsed: JsonImport = serde_json::from_slice(&body).map_err(|err| {
+            if err.is_syntax() || err.is_eof() {
+                ApiError::BadRequest {
+                    code: "malformed_json",
+                    field: Some("body".into()),
+                    detail: "The body is not valid JSON.".into(),
+                }
+            } else {
+                ApiError::field("body", "invalid", &err.to_string())
+            }
+        })?;
+        let options = ImportOptions {
+            mode: parsed.mode.unwrap_or_default(),
+            tags: parsed.tags,
+            mapping: parsed.mapping,
+            more_parts: parsed.more_parts,
+        };
+        return Ok((parsed.csv.into_bytes(), options));
+    }
+    if !is_csv_type(content_type) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let mut options = ImportOptions::default();
+    for (name, value) in query {
+        match name.as_str() {
+            "mode" => options.mode = parse_mode(&value)?,
+            "tags" => options.tags.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
+            ),
+            "more_parts" => options.more_parts = parse_bool("more_parts", &value)?,
+            other => match other.strip_prefix("map.") {
+                Some(header) => {
+                    options.mapping.insert(header.to_string(), value);
+                }
+                None => return Err(bad_query(format!("Unknown option {other}."))),
+            },
+        }
+    }
+    Ok((body.to_vec(), options))
+}
+
+pub fn create_import() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         headers: HeaderMap,
+         Query(query): Query<Vec<(String, String)>>,
+         body: Result<Bytes, BytesRejection>| async move {
+            auth.require(Permission::UseCrm)?;
+            let body = body.map_err(body_rejection)?;
+            let (csv, options) = read_import(&headers, query, body)?;
+            let record = imports::create(&state, &auth.actor, csv, options).await?;
+            Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(view(&record))))
+        },
+    )
+}
+
+pub fn append_part() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         Path(id): Path<String>,
+         headers: HeaderMap,
+         Query(query): Query<Vec<(String, String)>>,
+         body: Result<Bytes, BytesRejection>| async move {
+            auth.require(Permission::UseCrm)?;
+            let body = body.map_err(body_rejection)?;
+            let content_type = headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !is_csv_type(content_type) {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let mut last = false;
+            for (name, value) in query {
+                match name.as_str() {
+                    "last" => last = parse_bool("last", &value)?,
+                    other => return Err(bad_query(format!("Unknown option {other}."))),
+                }
+            }
+            let record = imports::append_part(&state, &auth.actor, &id, body.to_vec(), last).await?;
+            Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(view(&record))))
+        },
+    )
+}
+
+pub fn get_import() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            auth.require(Permission::UseCrm)?;
+            let record = imports::get(&state, &auth.org_id, &id).await?;
+            Ok::<_, ApiError>(Json(view(&record)))
+        },
+    )
+}
+
+fn attachment(mut response: Response, content_type: &'static str, filename: &str) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(CONTENT_DISPOSITION, value);
+    }
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    response
+}
+
+/// `row,field,reason,message`, one line per problem, by row number; streamed page by page.
+pub fn import_errors() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            auth.require(Permission::UseCrm)?;
+            let record = imports::get(&state, &auth.org_id, &id).await?;
+            let org_id = auth.org_id.clone();
+            let import_id = record.id.clone();
+            let stream = futures::stream::unfold(Some((true, None::<String>)), move |step| {
+                let state = state.clone();
+                let org_id = org_id.clone();
+                let import_id = import_id.clone();
+                async move {
+                    let (first, cursor) = step?;
+                    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+                    if first && let Err(err) = writer.write_record(["row", "field", "reason", "message"]) {
+                        return Some((Err(std::io::Error::other(err.to_string())), None));
+                    }
+                    match imports::error_rows(&state, &org_id, &import_id, cursor).await {
+                        Ok((rows, next)) => {
+                            for (row, field, reason, message) in rows {
+                                if let Err(err) = writer.write_record([row.to_string(), field, reason, message]) {
+                                    return Some((Err(std::io::Error::other(err.to_string())), None));
+                                }
+                            }
+                            let bytes = writer
+                                .into_inner()
+                                .map_err(|err| std::io::Error::other(err.to_string()));
+                            let next_step = next.map(|cursor| (false, Some(cursor)));
+                            Some((bytes.map(Bytes::from), next_step))
+                        }
+                        Err(err) => Some((Err(std::io::Error::other(err.to_string())), None)),
+                    }
+                }
+            });
+            let response = Body::from_stream(stream).into_response();
+            Ok::<_, ApiError>(attachment(
+                response,
+                "text/csv; charset=utf-8",
+                &format!("import-{id}-errors.csv"),
+            ))
+        },
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    format: Option<String>,
+    tag: Option<String>,
+    owner_id: Option<String>,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    q: Option<String>,
+    pipeline_id: Option<String>,
+    stage_id: Option<String>,
+}
+
+fn timestamp(field: &str, raw: Option<String>) -> Result<Option<jiff::Timestamp>, ApiError> {
+    raw.map(|t| {
+        t.parse::<jiff::Timestamp>()
+            .map_err(|_| ApiError::field(field, "invalid_time", "Use an RFC 3339 time."))
+    })
+    .transpose()
+}
+
+pub fn export_contacts() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>| async move {
+            auth.require(Permission::UseCrm)?;
+            let Query(query) = query.map_err(|err| bad_query(err.body_text()))?;
+            let format = match query.format.as_deref() {
+                None => Format::Csv,
+                Some(raw) => {
+                    Format::parse(raw).ok_or_else(|| ApiError::field("format", "invalid", "Use csv or jsonl."))?
+                }
+            };
+            let stage = match (query.pipeline_id, query.stage_id) {
+                (Some(p), Some(s)) => Some((p, s)),
+                (None, None) => None,
+                _ => {
+                    return Err(ApiError::field(
+                        "stage_id",
+                        "needs_pipeline",
+                        "Give pipeline_id and stage_id together.",
+                    ));
+                }
+            };
+            let filter = ExportFilter {
+                contacts: ContactFilter {
+                    tag: query.tag,
+                    owner_id: query.owner_id,
+                    created_from: timestamp("created_from", query.created_from)?,
+                    created_to: timestamp("created_to", query.created_to)?,
+                    q: query.q,
+                },
+                stage,
+            };
+            let stream = exports::stream(state, auth.org_id.clone(), filter, format)
+                .map(|chunk| chunk.map_err(|err| std::io::Error::other(err.to_string())));
+            let response = Body::from_stream(stream).into_response();
+            Ok::<_, ApiError>(attachment(
+                response,
+                format.content_type(),
+                &format!("contacts.{}", format.extension()),
+            ))
+        },
+    )
+}

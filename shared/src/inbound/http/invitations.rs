@@ -1,0 +1,116 @@
+//! Invitations: create, list and revoke (`/org/invitations`), and accept
+//! (`POST /invitations/accept`, public: the token is the proof).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post};
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::RequestMeta;
+use super::extract::ApiJson;
+use super::org::PageQuery;
+use super::problem::ApiError;
+use super::session::{Authenticated, CSRF_HEADER, session_cookies, session_token, with_cookies};
+use crate::app::AppState;
+use crate::domain::role::Role;
+use crate::services::orgs::{self, Acceptance};
+use crate::services::secrets::csrf_matches;
+use crate::services::sessions;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteBody {
+    #[serde(default)]
+    email: String,
+    role: Role,
+}
+
+pub fn create() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<InviteBody>| async move {
+            let invitation = orgs::invite(&state, &auth.actor, auth.role, &body.email, body.role).await?;
+            Ok::<_, ApiError>((StatusCode::CREATED, Json(invitation)))
+        },
+    )
+}
+
+pub fn list() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Query(page): Query<PageQuery>| async move {
+            let (limit, cursor) = page.parse(100, 100)?;
+            let (invitations, cursor) = orgs::list_invitations(&state, auth.role, &auth.org_id, limit, cursor).await?;
+            Ok::<_, ApiError>(Json(json!({"invitations": invitations, "cursor": cursor})))
+        },
+    )
+}
+
+pub fn revoke() -> MethodRouter<AppState> {
+    delete(
+        |State(state): State<AppState>, auth: Authenticated, Path(invitation_id): Path<String>| async move {
+            orgs::revoke_invitation(&state, &auth.actor, auth.role, &invitation_id).await?;
+            Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+}
+
+/// The caller's session, if the request carries a live one together with its
+/// CSRF token; otherwise the request counts as anonymous (a cookie alone
+/// proves nothing on a state-changing request).
+pub struct OptionalSession(pub Option<(String, String)>);
+
+impl axum::extract::FromRequestParts<AppState> for OptionalSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(token) = session_token(parts, &state.config) else {
+            return Ok(Self(None));
+        };
+        let presented = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !csrf_matches(&token, presented) {
+            return Ok(Self(None));
+        }
+        let session = sessions::resolve(state.table.as_ref(), &state.config, &token, state.clock.unix_seconds())
+            .await
+            .map_err(|err| ApiError::from(err).into_response())?;
+        Ok(Self(session.map(|s| (s.user_id, token))))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptBody {
+    #[serde(default)]
+    token: String,
+    name: Option<String>,
+    password: Option<String>,
+}
+
+pub fn accept() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>,
+         RequestMeta(meta): RequestMeta,
+         OptionalSession(session): OptionalSession,
+         ApiJson(body): ApiJson<AcceptBody>| async move {
+            let input = Acceptance {
+                token: body.token,
+                name: body.name,
+                password: body.password,
+                session,
+            };
+            let signed = orgs::accept_invitation(&state, input, &meta).await?;
+            let body = json!({
+                "user_id": signed.user_id, "org_id": signed.org_id, "csrf_token": signed.session.csrf_token,
+            });
+            let cookies = session_cookies(&state.config, &signed.session.token, &signed.session.csrf_token);
+            Ok::<_, ApiError>(with_cookies((StatusCode::OK, Json(body)).into_response(), cookies))
+        },
+    )
+}

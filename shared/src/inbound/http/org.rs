@@ -1,0 +1,145 @@
+//! The organization: `GET/PATCH /org`, its members (`/org/members`), and its
+//! audit log (`GET /org/audit`). Thin: parse, call `services::orgs`, map.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, delete, get, patch};
+use http::StatusCode;
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+
+use super::extract::ApiJson;
+use super::problem::ApiError;
+use super::session::Authenticated;
+use crate::app::AppState;
+use crate::domain::role::{Permission, Role};
+use crate::services::audit;
+use crate::services::orgs::{self, OrgChange, OrgView};
+
+/// `?cursor=&limit=` of every list route.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+impl PageQuery {
+    /// The limit (1..=max, `default` when absent) and the cursor.
+    pub fn parse(self, default: u32, max: u32) -> Result<(u32, Option<String>), ApiError> {
+        let limit = match self.limit.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+            None => default,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|l| (1..=max).contains(l))
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "limit",
+                        "invalid_limit",
+                        &format!("Use a whole number from 1 to {max}."),
+                    )
+                })?,
+        };
+        Ok((limit, self.cursor.filter(|c| !c.is_empty())))
+    }
+}
+
+/// Tells an absent field (`None`) from an explicit null (`Some(None)`).
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+pub fn get_org() -> MethodRouter<AppState> {
+    get(|State(state): State<AppState>, auth: Authenticated| async move {
+        let org = orgs::org(&state, &auth.org_id).await?;
+        Ok::<_, ApiError>(Json(OrgView::from(org)))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchOrg {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    website: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    industry: Option<Option<String>>,
+    time_zone: Option<String>,
+    country: Option<String>,
+    slug: Option<String>,
+    version: Option<u64>,
+}
+
+pub fn update_org() -> MethodRouter<AppState> {
+    patch(
+        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<PatchOrg>| async move {
+            auth.require(Permission::ManageSettings)?;
+            let change = OrgChange {
+                name: body.name,
+                website: body.website,
+                industry: body.industry,
+                time_zone: body.time_zone,
+                country: body.country,
+                slug: body.slug,
+                version: body.version,
+            };
+            let org = orgs::update_org(&state, &auth.actor, change).await?;
+            Ok::<_, ApiError>(Json(OrgView::from(org)))
+        },
+    )
+}
+
+pub fn list_members() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Query(page): Query<PageQuery>| async move {
+            let (limit, cursor) = page.parse(100, 100)?;
+            let (members, cursor) = orgs::list_members(&state, &auth.org_id, limit, cursor).await?;
+            let members: Vec<_> = members
+                .into_iter()
+                .map(|m| json!({"user_id": m.user_id, "name": m.name, "email": m.email, "role": m.role, "joined_at": m.joined_at}))
+                .collect();
+            Ok::<_, ApiError>(Json(json!({"members": members, "cursor": cursor})))
+        },
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchMember {
+    role: Role,
+}
+
+pub fn update_member() -> MethodRouter<AppState> {
+    patch(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         Path(user_id): Path<String>,
+         ApiJson(body): ApiJson<PatchMember>| async move {
+            let m = orgs::change_role(&state, &auth.actor, &user_id, body.role).await?;
+            Ok::<_, ApiError>(Json(
+                json!({"user_id": m.user_id, "name": m.name, "email": m.email, "role": m.role, "joined_at": m.joined_at}),
+            ))
+        },
+    )
+}
+
+pub fn remove_member() -> MethodRouter<AppState> {
+    delete(
+        |State(state): State<AppState>, auth: Authenticated, Path(user_id): Path<String>| async move {
+            orgs::remove_member(&state, &auth.actor, &user_id).await?;
+            Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+}
+
+pub fn list_audit() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Query(page): Query<PageQuery>| async move {
+            auth.require(Permission::ReadAuditLog)?;
+            let (limit, cursor) = page.parse(50, 100)?;
+            let (entries, cursor) = audit::list(state.table.as_ref(), &auth.org_id, limit, cursor).await?;
+            Ok::<_, ApiError>(Json(json!({"entries": entries, "cursor": cursor})))
+        },
+    )
+}

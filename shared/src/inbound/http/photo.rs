@@ -1,0 +1,66 @@
+//! `PUT`, `GET` and `DELETE /me/photo`: the signed-in user's profile photo.
+//! The upload is the raw image as the body (`Content-Type: image/png`,
+//! `image/jpeg` or `image/webp`, at most 1 MiB); the rules live in
+//! `services::photos`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, put};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use super::problem::ApiError;
+use super::session::Authenticated;
+use crate::app::AppState;
+use crate::services::photos;
+
+/// A body the pipeline cut off at the limit is 413; anything else unreadable is 400.
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::BadRequest {
+            code: "unreadable_body",
+            field: Some("photo".into()),
+            detail: "The photo could not be read.".into(),
+        }
+    }
+}
+
+pub fn put_photo() -> MethodRouter<AppState> {
+    put(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         headers: HeaderMap,
+         body: Result<Bytes, BytesRejection>| async move {
+            let body = body.map_err(body_rejection)?;
+            let declared = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            let saved = photos::replace(&state, &auth.user_id, declared, body.to_vec(), &auth.actor).await?;
+            Ok::<_, ApiError>(Json(saved))
+        },
+    )
+}
+
+pub fn get_photo() -> MethodRouter<AppState> {
+    get(|State(state): State<AppState>, auth: Authenticated| async move {
+        let photo = photos::get(&state, &auth.user_id).await?;
+        let mut response = photo.bytes.into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(photo.content_type));
+        // Per user, behind a cookie: never in shared caches; revalidated, as
+        // the same URL serves the next photo after a replacement.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        Ok::<Response, ApiError>(response)
+    })
+}
+
+pub fn delete_photo() -> MethodRouter<AppState> {
+    delete(|State(state): State<AppState>, auth: Authenticated| async move {
+        photos::remove(&state, &auth.user_id, &auth.actor).await?;
+        Ok::<_, ApiError>(StatusCode::NO_CONTENT)
+    })
+}

@@ -1,0 +1,278 @@
+//! Session routes of appointment scheduling: schedules, event types and the
+//! host's appointments. Thin: parse, call `services::scheduling`, map.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, patch, post};
+use http::StatusCode;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::extract::ApiJson;
+use super::problem::{ApiError, FieldError};
+use super::session::Authenticated;
+use crate::app::AppState;
+use crate::domain::role::Permission;
+use crate::services::scheduling::Caller;
+use crate::services::scheduling::bookings::{self, Manager};
+use crate::services::scheduling::event_types::{self, EventTypeInput};
+use crate::services::scheduling::schedules::{self, ScheduleInput};
+
+fn caller(auth: &Authenticated) -> Result<Caller, ApiError> {
+    auth.require(Permission::UseCrm)?;
+    Ok(Caller {
+        user_id: auth.user_id.clone(),
+        org_id: auth.org_id.clone(),
+        role: auth.role,
+        actor: auth.actor.clone(),
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|err| ApiError::Internal(err.to_string()))
+}
+
+fn created<T: serde::Serialize>(value: &T) -> Result<Response, ApiError> {
+    Ok((StatusCode::CREATED, Json(to_json(value)?)).into_response())
+}
+
+/// A JSON body that may be absent (empty) or an object.
+pub(super) fn optional_body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|err| {
+        if err.is_syntax() || err.is_eof() {
+            ApiError::BadRequest {
+                code: "malformed_json",
+                field: Some("body".into()),
+                detail: "The body is not valid JSON.".into(),
+            }
+        } else {
+            ApiError::Validation(vec![FieldError::new("body", "invalid", err.to_string())])
+        }
+    })
+}
+
+/// A query string with a problem rejection.
+pub(super) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|rejection| ApiError::BadRequest {
+        code: "invalid_query",
+        field: Some("query".into()),
+        detail: rejection.body_text(),
+    })
+}
+
+// ------------------------------------------------------------------ schedules
+
+pub fn schedules_list() -> MethodRouter<AppState> {
+    get(|State(state): State<AppState>, auth: Authenticated| async move {
+        let caller = caller(&auth)?;
+        let items = schedules::list(&state, &caller).await?;
+        Ok::<_, ApiError>(Json(json!({ "items": items })))
+    })
+}
+
+pub fn schedules_create() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<ScheduleInput>| async move {
+            let caller = caller(&auth)?;
+            created(&schedules::create(&state, &caller, body).await?)
+        },
+    )
+}
+
+pub fn schedule_get() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            let caller = caller(&auth)?;
+            Ok::<_, ApiError>(Json(to_json(&schedules::get(&state, &caller, &id).await?)?))
+        },
+    )
+}
+
+pub fn schedule_update() -> MethodRouter<AppState> {
+    patch(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, ApiJson(body): ApiJson<Value>| async move {
+            let caller = caller(&auth)?;
+            Ok::<_, ApiError>(Json(to_json(&schedules::update(&state, &caller, &id, body).await?)?))
+        },
+    )
+}
+
+pub fn schedule_delete() -> MethodRouter<AppState> {
+    delete(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            let caller = caller(&auth)?;
+            schedules::delete(&state, &caller, &id).await?;
+            Ok::<_, ApiError>(StatusCode::NO_CONTENT)
+        },
+    )
+}
+
+// ---------------------------------------------------------------- event types
+
+pub fn event_types_list() -> MethodRouter<AppState> {
+    get(|State(state): State<AppState>, auth: Authenticated| async move {
+        let caller = caller(&auth)?;
+        let items = event_types::list(&state, &caller).await?;
+        Ok::<_, ApiError>(Json(json!({ "items": items })))
+    })
+}
+
+pub fn event_types_create() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<EventTypeInput>| async move {
+            let caller = caller(&auth)?;
+            created(&event_types::create(&state, &caller, body).await?)
+        },
+    )
+}
+
+pub fn event_type_get() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            let caller = caller(&auth)?;
+            let record = event_types::get_record(state.table.as_ref(), &caller.org_id, &id).await?;
+            Ok::<_, ApiError>(Json(to_json(&record)?))
+        },
+    )
+}
+
+pub fn event_type_update() -> MethodRouter<AppState> {
+    patch(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, ApiJson(body): ApiJson<Value>| async move {
+            let caller = caller(&auth)?;
+            Ok::<_, ApiError>(Json(to_json(&event_types::update(&state, &caller, &id, body).await?)?))
+        },
+    )
+}
+
+pub fn event_type_delete() -> MethodRouter<AppState> {
+    delete(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            let caller = caller(&auth)?;
+            event_types::delete(&state, &caller, &id).await?;
+            Ok::<_, ApiError>(StatusCode::NO_CONTENT)
+        },
+    )
+}
+
+// --------------------------------------------------------------- appointments
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    from: String,
+    to: String,
+    /// Another member's calendar (default: the caller's own).
+    #[serde(default)]
+    host: Option<String>,
+}
+
+fn instant(field: &str, raw: &str) -> Result<jiff::Timestamp, ApiError> {
+    let raw = raw.trim();
+    if let Ok(date) = raw.parse::<jiff::civil::Date>() {
+        return date
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|_| ApiError::field(field, "invalid", "This date is out of range."));
+    }
+    raw.parse::<jiff::Timestamp>()
+        .map_err(|_| ApiError::field(field, "invalid", "Use an RFC 3339 time or a date (YYYY-MM-DD, UTC)."))
+}
+
+pub fn appointments_list() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, q: Result<Query<ListQuery>, QueryRejection>| async move {
+            let caller = caller(&auth)?;
+            let q = query(q)?;
+            let (from, to) = (instant("from", &q.from)?, instant("to", &q.to)?);
+            let items = bookings::list_for_host(&state, &caller, q.host.as_deref(), from, to).await?;
+            Ok::<_, ApiError>(Json(json!({ "items": items })))
+        },
+    )
+}
+
+pub fn appointment_get() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            let caller = caller(&auth)?;
+            Ok::<_, ApiError>(Json(to_json(&bookings::get_for_host(&state, &caller, &id).await?)?))
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RescheduleBody {
+    #[serde(default)]
+    start: String,
+}
+
+pub fn appointment_cancel() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, body: Bytes| async move {
+            let caller = caller(&auth)?;
+            let body: ReasonBody = optional_body(&body)?;
+            let org_id = caller.org_id.clone();
+            let view = bookings::cancel(&state, &org_id, &id, body.reason, Manager::Host(&caller)).await?;
+            Ok::<_, ApiError>(Json(to_json(&view)?))
+        },
+    )
+}
+
+pub fn appointment_reschedule() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>,
+         auth: Authenticated,
+         Path(id): Path<String>,
+         ApiJson(body): ApiJson<RescheduleBody>| async move {
+            let caller = caller(&auth)?;
+            let org_id = caller.org_id.clone();
+            let view = bookings::reschedule(&state, &org_id, &id, &body.start, Manager::Host(&caller)).await?;
+            Ok::<_, ApiError>(Json(to_json(&view)?))
+        },
+    )
+}
+
+pub fn appointment_confirm() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            let caller = caller(&auth)?;
+            let view = bookings::decide(&state, &caller, &id, true, None).await?;
+            Ok::<_, ApiError>(Json(to_json(&view)?))
+        },
+    )
+}
+
+pub fn appointment_decline() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, body: Bytes| async move {
+            let caller = caller(&auth)?;
+            let body: ReasonBody = optional_body(&body)?;
+            let view = bookings::decide(&state, &caller, &id, false, body.reason).await?;
+            Ok::<_, ApiError>(Json(to_json(&view)?))
+        },
+    )
+}
+
+pub fn appointment_no_show() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            let caller = caller(&auth)?;
+            let view = bookings::mark_no_show(&state, &caller, &id).await?;
+            Ok::<_, ApiError>(Json(to_json(&view)?))
+        },
+    )
+}

@@ -1,0 +1,200 @@
+//! Merging contact B into contact A.
+//!
+//! Rule: A's values win; B fills A's blanks (names, company, address, source,
+//! owner, consent, each custom field); tags are united; B's emails and phones
+//! become A's secondary ones; B's notes and timeline move to A.
+//!
+//! Order, so a crash at any point loses nothing and a re-run completes it:
+//! 1. copy B's notes and timeline entries into A's partition (same sort keys:
+//!    idempotent puts, ≤ 100 per transaction);
+//! 2. put A's new search keys (extra keys pointing at A are harmless);
+//! 3. ONE transaction: A updated (version-checked), B deleted (version-checked),
+//!    B's email/phone claims re-pointed to A, tag index items and counters,
+//!    the `contact.merged` timeline entry and the audit entry;
+//! 4. clean up: B's search keys and B's partition (copies already in A).
+//!    Leftover B search keys are skipped by search (B no longer reads).
+
+use serde_json::{Value, json};
+
+use super::{
+    ALL_PARTS, Caller, ContactError, ContactRecord, MAX_EMAILS, MAX_PHONES, MAX_TAGS, Parts, commit, contact_partition,
+    get, plan, timeline_entry,
+};
+use crate::app::AppState;
+use crate::ports::{Item, Query, StoreError, Table, WriteOp};
+use crate::services::audit;
+
+/// A with B's values filling its blanks (pure).
+pub fn merge_records(a: &ContactRecord, b: &ContactRecord) -> ContactRecord {
+    let mut m = a.clone();
+    fn fill<T: Clone>(slot: &mut Option<T>, other: &Option<T>) {
+        if slot.is_none() {
+            slot.clone_from(other);
+        }
+    }
+    fill(&mut m.first_name, &b.first_name);
+    fill(&mut m.last_name, &b.last_name);
+    fill(&mut m.company, &b.company);
+    fill(&mut m.address, &b.address);
+    fill(&mut m.source, &b.source);
+    fill(&mut m.owner_id, &b.owner_id);
+    fill(&mut m.sms_consent, &b.sms_consent);
+    fill(&mut m.email_consent, &b.email_consent);
+    for (key, value) in &b.custom_fields {
+        m.custom_fields.entry(key.clone()).or_insert_with(|| value.clone());
+    }
+    for tag in &b.tags {
+        if !m.tags.contains(tag) {
+            m.tags.push(tag.clone());
+        }
+    }
+    let has_primary_email = m.emails.iter().any(|e| e.primary);
+    for email in &b.emails {
+        if !m.emails.iter().any(|e| e.address == email.address) {
+            let mut email = email.clone();
+            email.primary = !has_primary_email && m.emails.is_empty();
+            m.emails.push(email);
+        }
+    }
+    let has_primary_phone = m.phones.iter().any(|p| p.primary);
+    for phone in &b.phones {
+        if !m.phones.iter().any(|p| p.e164 == phone.e164) {
+            let mut phone = phone.clone();
+            phone.primary = !has_primary_phone && m.phones.is_empty();
+            m.phones.push(phone);
+        }
+    }
+    m
+}
+
+/// Everything in a contact's partition except the contact itself (notes, timeline).
+async fn partition_items(table: &dyn Table, org_id: &str, contact_id: &str) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table
+            .query(
+                &Query::partition(contact_partition(org_id, contact_id))
+                    .limit(100)
+                    .after(cursor),
+            )
+            .await?;
+        out.extend(
+            page.items
+                .into_iter()
+                .filter(|i| i.get("sk").and_then(Value::as_str) != Some("PROFILE")),
+        );
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Merges `secondary_id` (B) into `primary_id` (A); returns the merged A.
+pub async fn merge(
+    state: &AppState,
+    caller: &Caller,
+    primary_id: &str,
+    secondary_id: &str,
+) -> Result<ContactRecord, ContactError> {
+    if primary_id == secondary_id {
+        return Err(ContactError::field(
+            "secondary_id",
+            "same_contact",
+            "A contact cannot be merged into itself.",
+        ));
+    }
+    let table = state.table.as_ref();
+    let org_id = caller.org_id();
+    for _ in 0..3 {
+        let now = state.clock.now();
+        let a = get(table, org_id, primary_id).await?;
+        let b = get(table, org_id, secondary_id).await?;
+        let mut merged = merge_records(&a, &b);
+        if merged.tags.len() > MAX_TAGS || merged.emails.len() > MAX_EMAILS || merged.phones.len() > MAX_PHONES {
+            return Err(ContactError::field(
+                "secondary_id",
+                "too_many_values",
+                "Merged, the contact would have too many emails, phones or tags.",
+            ));
+        }
+        merged.updated_at = now.to_string();
+        merged.version = a.version + 1;
+
+        // 1. Copy B's notes and timeline into A (idempotent).
+        let moved = partition_items(table, org_id, secondary_id).await?;
+        let a_partition = contact_partition(org_id, primary_id);
+        let copies: Vec<WriteOp> = moved
+            .iter()
+            .map(|item| {
+                let mut copy = item.clone();
+                copy.insert("pk".into(), a_partition.clone().into());
+                if copy.contains_key("contact_id") {
+                    copy.insert("contact_id".into(), primary_id.into());
+                }
+                WriteOp::Put {
+                    item: copy,
+                    condition: None,
+                }
+            })
+            .collect();
+        for chunk in copies.chunks(100) {
+            table.transact(chunk.to_vec()).await?;
+        }
+
+        // 2. A's new search keys.
+        let changes = [(Some(&a), Some(&merged)), (Some(&b), None)];
+        let search_only = Parts {
+            search: true,
+            others: false,
+        };
+        let search_ops = plan(&changes, search_only)?;
+        let (search_puts, search_deletes): (Vec<WriteOp>, Vec<WriteOp>) =
+            search_ops.into_iter().partition(|op| matches!(op, WriteOp::Put { .. }));
+        for chunk in search_puts.chunks(100) {
+            table.transact(chunk.to_vec()).await?;
+        }
+
+        // 3. The merge itself.
+        let mut ops = plan(
+            &changes,
+            Parts {
+                search: false,
+                ..ALL_PARTS
+            },
+        )?;
+        ops.push(timeline_entry(
+            org_id,
+            primary_id,
+            "contact.merged",
+            json!({
+                "merged_id": secondary_id,
+                "merged_name": b.display_name(),
+                "merged_emails": b.emails.iter().map(|e| e.address.clone()).collect::<Vec<_>>(),
+                "moved_entries": moved.len(),
+            }),
+            now,
+        ));
+        ops.push(audit::entry(
+            &caller.actor,
+            now,
+            "contact.merged",
+            &format!("contact:{primary_id}"),
+            json!({ "primary_id": primary_id, "secondary_id": secondary_id, "moved_entries": moved.len() }),
+        ));
+        match commit(table, ops).await {
+            Ok(()) => {}
+            Err(ContactError::StaleVersion) => continue,
+            Err(err) => return Err(err),
+        }
+
+        // 4. Clean up B's leftovers.
+        for chunk in search_deletes.chunks(100) {
+            table.transact(chunk.to_vec()).await?;
+        }
+        super::purge_partition(table, org_id, secondary_id).await?;
+        return Ok(merged);
+    }
+    Err(ContactError::Conflict("contact_changed"))
+}

@@ -1,0 +1,1259 @@
+//! CSV import of contacts: upload, column mapping, per-row validation with an
+//! error report, dedupe by email/phone (update or skip), tags for every
+//! imported contact; run as a background job in checkpointed chunks.
+//!
+//! ## Upload (bodies are limited to 1 MiB by the HTTP pipeline)
+//!
+//! `POST /imports/contacts` takes the CSV (header row first) as the raw body
+//! or inside a JSON body, stores it through the `ObjectStore` as part 0 and
+//! queues the job. A file larger than 1 MiB (100,000 rows are ~6-10 MB) is
+//! sent in parts: the first request says `more_parts=true` (the import stays
+//! `uploading`), each `POST /imports/{id}/parts` appends the next ≤ 1 MiB
+//! slice of rows (cut at a line end, no header), and the one with `last=true`
+//! queues the job. The limit is not raised for this route on purpose: API
+//! Gateway and Lambda cap payloads at 10 MB / 6 MB anyway, and a part is
+//! checked, counted and stored before the next arrives.
+//!
+//! ## Processing (crash-safe, idempotent)
+//!
+//! The job reads the parts, skips the first `rows_done` rows and handles the
+//! rest in chunks. Each chunk's contacts (their full write plan), its error
+//! rows and the checkpoint (`rows_done` += n, counters += ...) are ONE
+//! transaction, conditioned on `rows_done` still being the value the chunk
+//! started from. A worker that dies mid-way leaves either the whole chunk or
+//! none of it; the redelivered message resumes from the checkpoint. A second
+//! copy of the message running at once loses the condition and re-reads.
+//! Re-running the same file changes nothing: every row then matches its
+//! contact by email/phone, and an update that changes no value writes nothing
+//! (counted as skipped). Rows need an email or a phone for this reason.
+//!
+//! Keys: import `ORG#<org>` / `IMPORT#<id>`; failed rows
+//! `ORG#<org>#IMPORT#<id>#ERRORS` / `<row:09>`; file parts in the object store
+//! at `imports/<org>/<id>/part-<n:05>.csv`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::audit::{self, Actor};
+use super::contact_links::{self, apply_custom_fields, email_claim, phone_claim, write_plan};
+use super::contacts::fields::{FieldDef, FieldType};
+use super::contacts::{self, Address, ContactEmail, ContactPhone, ContactRecord};
+use super::jobs::{self, Job};
+use super::records::{OrgRecord, from_item, new_id, org_key, to_item};
+use crate::app::AppState;
+use crate::domain::email::Email;
+use crate::domain::phone::Phone;
+use crate::ports::{Condition, Key, Query, StoreError, Update, WriteOp};
+
+/// Most data rows one import may hold.
+pub const MAX_ROWS: u64 = 100_000;
+/// Most parts (1 MiB each) one import may be uploaded in.
+pub const MAX_PARTS: u32 = 64;
+/// Rows looked up together at the start of a chunk (a chunk commits as many
+/// of them as fit in one transaction).
+const WINDOW: usize = 12;
+/// How long one job delivery works before handing over to a fresh message:
+/// well inside the functions' 15 s timeout (`infra`, FUNCTION_TIMEOUT_SECONDS)
+/// with room for the rest of the batch, so an import never times a Lambda
+/// out, never burns receive counts and never races its own redelivery.
+const SLICE: Duration = Duration::from_secs(8);
+
+pub type FieldProblem = (String, &'static str, String);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldProblem>),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("object store: {0}")]
+    Objects(String),
+    #[error("queue: {0}")]
+    Queue(String),
+}
+
+fn invalid(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> ImportError {
+    ImportError::Invalid(vec![(field.into(), code, message.into())])
+}
+
+// ---------------------------------------------------------------- records
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupeMode {
+    /// A row matching a contact by email or phone updates it (row values win, tags add).
+    Update,
+    /// A matching row is left alone.
+    #[default]
+    Skip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportState {
+    Uploading,
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnMap {
+    pub column: usize,
+    pub header: String,
+    /// `first_name`, `last_name`, `name`, `email`, `phone`, `company`, `tags`,
+    /// `source`, `address.<part>`, `custom.<key>` or `ignore`.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    pub id: String,
+    pub state: ImportState,
+    pub mode: DedupeMode,
+    /// Applied to every imported (created or updated) contact.
+    pub tags: Vec<String>,
+    pub mapping: Vec<ColumnMap>,
+    pub parts: u32,
+    pub rows_total: u64,
+    pub rows_done: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub created_by: Option<String>,
+}
+
+pub fn import_key(org_id: &str, import_id: &str) -> Key {
+    Key::new(format!("ORG#{org_id}"), format!("IMPORT#{import_id}"))
+}
+pub fn errors_partition(org_id: &str, import_id: &str) -> String {
+    format!("ORG#{org_id}#IMPORT#{import_id}#ERRORS")
+}
+pub fn part_object_key(org_id: &str, import_id: &str, part: u32) -> String {
+    format!("imports/{org_id}/{import_id}/part-{part:05}.csv")
+}
+
+fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+// ---------------------------------------------------------------- mapping
+
+const ADDRESS_PARTS: [&str; 6] = ["line1", "line2", "city", "region", "postal_code", "country"];
+
+/// Lower-case letters and digits only: `"E-mail Address"` → `"emailaddress"`.
+fn squash(header: &str) -> String {
+    header
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .flat_map(|c| c.to_lowercase())
+        .collect()
+}
+
+/// The target a header maps to by itself (`ignore` when nothing fits).
+pub fn detect_target(header: &str, custom_keys: &[String]) -> String {
+    let trimmed = header.trim();
+    if let Some(key) = trimmed.strip_prefix("custom.")
+        && custom_keys.iter().any(|k| k == key)
+    {
+        return format!("custom.{key}");
+    }
+    for key in custom_keys {
+        if key.eq_ignore_ascii_case(trimmed) || squash(key) == squash(trimmed) {
+            return format!("custom.{key}");
+        }
+    }
+    let squashed = squash(trimmed);
+    let target = match squashed.as_str() {
+        "firstname" | "first" | "givenname" | "forename" | "fname" => "first_name",
+        "lastname" | "last" | "surname" | "familyname" | "lname" => "last_name",
+        "name" | "fullname" | "contactname" | "contact" | "displayname" => "name",
+        "email" | "emailaddress" | "mail" | "emails" | "primaryemail" | "workemail" | "personalemail" | "email1"
+        | "email2" | "otheremail" | "otheremails" => "email",
+        "phone" | "phonenumber" | "phones" | "mobile" | "mobilephone" | "mobilenumber" | "cell" | "cellphone"
+        | "telephone" | "tel" | "workphone" | "homephone" | "phone1" | "phone2" => "phone",
+        "company" | "companyname" | "organization" | "organisation" | "business" | "account" | "employer" => "company",
+        "tags" | "tag" | "labels" | "label" => "tags",
+        "source" | "leadsource" => "source",
+        "address" | "address1" | "addressline1" | "street" | "streetaddress" | "addressline1street" => "address.line1",
+        "address2" | "addressline2" => "address.line2",
+        "city" | "town" | "addresscity" => "address.city",
+        "state" | "region" | "province" | "county" | "addressregion" | "addressstate" => "address.region",
+        "zip" | "zipcode" | "postalcode" | "postcode" | "addresspostalcode" => "address.postal_code",
+        "country" | "addresscountry" => "address.country",
+        _ => "ignore",
+    };
+    target.to_string()
+}
+
+fn valid_target(target: &str, custom_keys: &[String]) -> bool {
+    match target {
+        "first_name" | "last_name" | "name" | "email" | "phone" | "company" | "tags" | "source" | "ignore" => true,
+        other => {
+            if let Some(part) = other.strip_prefix("address.") {
+                ADDRESS_PARTS.contains(&part)
+            } else if let Some(key) = other.strip_prefix("custom.") {
+                custom_keys.iter().any(|k| k == key)
+            } else {
+                false
+            }
+        }
+    }
+}
+
+/// Auto-detected mapping of every column, with the caller's overrides
+/// (header → target, header matched case-insensitively) applied.
+pub fn build_mapping(
+    headers: &[String],
+    custom_keys: &[String],
+    overrides: &BTreeMap<String, String>,
+) -> Result<Vec<ColumnMap>, ImportError> {
+    let mut errors = Vec::new();
+    let mut mapping: Vec<ColumnMap> = headers
+        .iter()
+        .enumerate()
+        .map(|(column, header)| ColumnMap {
+            column,
+            header: header.clone(),
+            target: detect_target(header, custom_keys),
+        })
+        .collect();
+    for (header, target) in overrides {
+        let target = target.trim();
+        if !valid_target(target, custom_keys) {
+            errors.push((
+                format!("mapping.{header}"),
+                "unknown_target",
+                "Map to first_name, last_name, name, email, phone, company, tags, source, address.<part>, custom.<key> or ignore.".into(),
+            ));
+            continue;
+        }
+        let mut found = false;
+        for column in mapping
+            .iter_mut()
+            .filter(|c| c.header.trim().eq_ignore_ascii_case(header.trim()))
+        {
+            column.target = target.to_string();
+            found = true;
+        }
+        if !found {
+            errors.push((
+                format!("mapping.{header}"),
+                "unknown_column",
+                "The file has no column with this header.".into(),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ImportError::Invalid(errors));
+    }
+    if !mapping.iter().any(|c| c.target == "email" || c.target == "phone") {
+        return Err(invalid(
+            "mapping",
+            "no_identity_column",
+            "Map at least one column to email or phone: rows are matched to contacts by them.",
+        ));
+    }
+    Ok(mapping)
+}
+
+// ---------------------------------------------------------------- CSV parts
+
+fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes)
+}
+
+/// Every record of a part (the header too, for part 0); unreadable CSV is a 422.
+fn parse_records(bytes: &[u8]) -> Result<Vec<csv::StringRecord>, ImportError> {
+    let mut out = Vec::new();
+    for (i, record) in reader(bytes).records().enumerate() {
+        match record {
+            Ok(record) => {
+                if record.iter().all(str::is_empty) {
+                    continue; // blank line
+                }
+                out.push(record);
+            }
+            Err(err) => {
+                return Err(invalid(
+                    "file",
+                    "unreadable_csv",
+                    format!("Record {} is not valid UTF-8 CSV: {err}", i + 1),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- upload
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub mode: DedupeMode,
+    pub tags: Vec<String>,
+    /// header → target
+    pub mapping: BTreeMap<String, String>,
+    /// More parts follow (`POST /imports/{id}/parts`).
+    pub more_parts: bool,
+}
+
+async fn put_part(
+    state: &AppState,
+    org_id: &str,
+    import_id: &str,
+    part: u32,
+    bytes: Vec<u8>,
+) -> Result<(), ImportError> {
+    state
+        .objects
+        .put(&part_object_key(org_id, import_id, part), bytes, "text/csv")
+        .await
+        .map_err(|err| ImportError::Objects(err.to_string()))
+}
+
+async fn queue_job(state: &AppState, org_id: &str, import_id: &str) -> Result<(), ImportError> {
+    jobs::enqueue(
+        state.jobs.as_ref(),
+        &[Job::ImportContacts {
+            org_id: org_id.to_string(),
+            import_id: import_id.to_string(),
+        }],
+    )
+    .await
+    .map_err(|err| ImportError::Queue(err.to_string()))
+}
+
+/// Starts an import from the first (or only) part of the file.
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    csv: Vec<u8>,
+    options: ImportOptions,
+) -> Result<ImportRecord, ImportError> {
+    let org_id = &actor.org_id;
+    let mut records = parse_records(&csv)?;
+    if records.is_empty() {
+        return Err(invalid("file", "empty", "The file has no header row."));
+    }
+    let headers: Vec<String> = records.remove(0).iter().map(str::to_string).collect();
+    let rows = records.len() as u64;
+    if rows > MAX_ROWS {
+        return Err(invalid(
+            "file",
+            "too_many_rows",
+            format!("Import at most {MAX_ROWS} rows at once."),
+        ));
+    }
+    let defs = contact_links::field_defs(state.table.as_ref(), org_id).await?;
+    let keys: Vec<String> = defs.iter().map(|d| d.key.clone()).collect();
+    let mapping = build_mapping(&headers, &keys, &options.mapping)?;
+    let mut tags = Vec::new();
+    let mut errors = Vec::new();
+    for (i, raw) in options.tags.iter().enumerate() {
+        match contact_links::normalize_tag(raw) {
+            Ok(tag) if !tags.contains(&tag) => tags.push(tag),
+            Ok(_) => {}
+            Err(code) => errors.push((
+                format!("tags[{i}]"),
+                code,
+                "A tag has 1 to 50 characters and no '#'.".to_string(),
+            )),
+        }
+    }
+    if tags.len() > 5 {
+        errors.push(("tags".into(), "too_many", "Apply at most 5 tags to an import.".into()));
+    }
+    if !errors.is_empty() {
+        return Err(ImportError::Invalid(errors));
+    }
+    let now = state.clock.now();
+    let id = new_id();
+    let state_now = if options.more_parts {
+        ImportState::Uploading
+    } else if rows == 0 {
+        ImportState::Done
+    } else {
+        ImportState::Queued
+    };
+    let record = ImportRecord {
+        id: id.clone(),
+        state: state_now,
+        mode: options.mode,
+        tags,
+        mapping,
+        parts: 1,
+        rows_total: rows,
+        rows_done: 0,
+        created: 0,
+        updated: 0,
+        skipped: 0,
+        failed: 0,
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+        finished_at: (state_now == ImportState::Done).then(|| now.to_string()),
+        error: None,
+        created_by: actor.user_id.clone(),
+    };
+    if record.state != ImportState::Done {
+        put_part(state, org_id, &id, 0, csv).await?;
+    }
+    state
+        .table
+        .transact(vec![
+            WriteOp::Put {
+                item: to_item(&import_key(org_id, &id), &record, &[])?,
+                condition: Some(Condition::NotExists),
+            },
+            audit::entry(
+                actor,
+                now,
+                "contacts.import",
+                &format!("import:{id}"),
+                json!({ "rows": rows, "mode": record.mode, "tags": record.tags, "more_parts": options.more_parts }),
+            ),
+        ])
+        .await?;
+    if record.state == ImportState::Queued {
+        queue_job(state, org_id, &id).await?;
+    }
+    Ok(record)
+}
+
+/// Appends the next part (rows only, no header); `last` queues the job.
+pub async fn append_part(
+    state: &AppState,
+    actor: &Actor,
+    import_id: &str,
+    csv: Vec<u8>,
+    last: bool,
+) -> Result<ImportRecord, ImportError> {
+    let org_id = &actor.org_id;
+    let current = get(state, org_id, import_id).await?;
+    if current.state != ImportState::Uploading {
+        return Err(ImportError::Conflict("import_not_uploading"));
+    }
+    if current.parts >= MAX_PARTS {
+        return Err(invalid(
+            "file",
+            "too_many_parts",
+            format!("Upload at most {MAX_PARTS} parts."),
+        ));
+    }
+    let rows = parse_records(&csv)?.len() as u64;
+    let total = current.rows_total + rows;
+    if total > MAX_ROWS {
+        return Err(invalid(
+            "file",
+            "too_many_rows",
+            format!("Import at most {MAX_ROWS} rows at once."),
+        ));
+    }
+    put_part(state, org_id, import_id, current.parts, csv).await?;
+    let now = state.clock.now();
+    let next_state = match (last, total) {
+        (false, _) => ImportState::Uploading,
+        (true, 0) => ImportState::Done,
+        (true, _) => ImportState::Queued,
+    };
+    let mut update = Update::default()
+        .set("parts", current.parts + 1)
+        .set("rows_total", total)
+        .set("state", serde_json::to_value(next_state).unwrap_or(Value::Null))
+        .set("updated_at", now.to_string());
+    if next_state == ImportState::Done {
+        update = update.set("finished_at", now.to_string());
+    }
+    let item = state
+        .table
+        .update(
+            &import_key(org_id, import_id),
+            update,
+            // Parts arrive in order, each once.
+            Some(Condition::AttributeEquals {
+                name: "parts".into(),
+                value: current.parts.into(),
+            }),
+        )
+        .await
+        .map_err(|err| {
+            if err.is_condition_failure() {
+                ImportError::Conflict("part_out_of_order")
+            } else {
+                ImportError::Store(err)
+            }
+        })?;
+    let record: ImportRecord = from_item(item)?;
+    match next_state {
+        ImportState::Queued => queue_job(state, org_id, import_id).await?,
+        ImportState::Done => discard_file(state, org_id, &record).await?,
+        _ => {}
+    }
+    Ok(record)
+}
+
+pub async fn get(state: &AppState, org_id: &str, import_id: &str) -> Result<ImportRecord, ImportError> {
+    if !plausible_id(import_id) {
+        return Err(ImportError::NotFound);
+    }
+    match state.table.get(&import_key(org_id, import_id)).await? {
+        Some(item) => Ok(from_item(item)?),
+        None => Err(ImportError::NotFound),
+    }
+}
+
+/// One page of an import's failed rows, by row number: (row, field, reason, message).
+pub async fn error_rows(
+    state: &AppState,
+    org_id: &str,
+    import_id: &str,
+    cursor: Option<String>,
+) -> Result<(Vec<(u64, String, String, String)>, Option<String>), StoreError> {
+    let page = state
+        .table
+        .query(
+            &Query::partition(errors_partition(org_id, import_id))
+                .limit(500)
+                .after(cursor),
+        )
+        .await?;
+    let mut out = Vec::new();
+    for item in &page.items {
+        let row = item.get("row").and_then(Value::as_u64).unwrap_or_default();
+        for problem in item.get("errors").and_then(Value::as_array).into_iter().flatten() {
+            let text = |name: &str| {
+                problem
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            out.push((row, text("field"), text("reason"), text("message")));
+        }
+    }
+    Ok((out, page.cursor))
+}
+
+// ---------------------------------------------------------------- rows
+
+/// A row, parsed and validated, not yet matched.
+#[derive(Debug, Clone, Default)]
+struct Candidate {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    emails: Vec<String>,
+    phones: Vec<Phone>,
+    company: Option<String>,
+    source: Option<String>,
+    address: Address,
+    custom: Map<String, Value>,
+    tags: Vec<String>,
+}
+
+fn split_list(cell: &str) -> impl Iterator<Item = &str> {
+    cell.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn text_value(field: &str, cell: &str, max: usize, errors: &mut Vec<FieldProblem>) -> Option<String> {
+    if cell.is_empty() {
+        return None;
+    }
+    if cell.chars().count() > max {
+        errors.push((field.to_string(), "too_long", format!("Use at most {max} characters.")));
+    }
+    Some(cell.to_string())
+}
+
+/// A CSV cell as the JSON value a custom field of this type takes.
+fn custom_value(def: &FieldDef, cell: &str) -> Value {
+    match def.kind {
+        FieldType::Number => cell
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| cell.parse::<f64>().map(Value::from))
+            .unwrap_or_else(|_| Value::from(cell)),
+        FieldType::Checkbox => match cell.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" | "x" | "on" => Value::Bool(true),
+            "false" | "no" | "n" | "0" | "off" => Value::Bool(false),
+            _ => Value::from(cell),
+        },
+        FieldType::MultiSelect => Value::from(split_list(cell).map(str::to_string).collect::<Vec<_>>()),
+        _ => Value::from(cell),
+    }
+}
+
+type Parsed = Result<Candidate, Vec<FieldProblem>>;
+
+struct RowContext<'a> {
+    mapping: &'a [ColumnMap],
+    defs: &'a [FieldDef],
+    region: &'a str,
+    import_tags: &'a [String],
+}
+
+fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Result<Candidate, Vec<FieldProblem>> {
+    let mut errors = Vec::new();
+    let mut c = Candidate::default();
+    let mut custom_raw = Map::new();
+    for column in ctx.mapping {
+        let cell = record.get(column.column).unwrap_or_default();
+        if cell.is_empty() {
+            continue;
+        }
+        match column.target.as_str() {
+            "first_name" => c.first_name = text_value("first_name", cell, 100, &mut errors),
+            "last_name" => c.last_name = text_value("last_name", cell, 100, &mut errors),
+            "name" => {
+                let mut words = cell.split_whitespace();
+                let first = words.next().map(str::to_string);
+                let rest = words.collect::<Vec<_>>().join(" ");
+                if c.first_name.is_none() {
+                    c.first_name = first.and_then(|f| text_value("name", &f, 100, &mut errors));
+                }
+                if c.last_name.is_none() && !rest.is_empty() {
+                    c.last_name = text_value("name", &rest, 100, &mut errors);
+                }
+            }
+            "email" => {
+                for raw in split_list(cell) {
+                    match Email::parse(raw) {
+                        Ok(email) => {
+                            let email = email.as_str().to_string();
+                            if !c.emails.contains(&email) {
+                                c.emails.push(email);
+                            }
+                        }
+                        Err(err) => errors.push(("email".into(), err.code(), err.message().into())),
+                    }
+                }
+            }
+            "phone" => {
+                for raw in split_list(cell) {
+                    match Phone::parse(raw, ctx.region) {
+                        Ok(phone) => {
+                            if !c.phones.iter().any(|p| p.e164 == phone.e164) {
+                                c.phones.push(phone);
+                            }
+                        }
+                        Err(err) => errors.push(("phone".into(), err.code(), err.message().into())),
+                    }
+                }
+            }
+            "company" => c.company = text_value("company", cell, 200, &mut errors),
+            "source" => c.source = text_value("source", cell, 100, &mut errors),
+            "tags" => {
+                for raw in cell.split([';', ',']).map(str::trim).filter(|t| !t.is_empty()) {
+                    match contact_links::normalize_tag(raw) {
+                        Ok(tag) if !c.tags.contains(&tag) => c.tags.push(tag),
+                        Ok(_) => {}
+                        Err(code) => errors.push(("tags".into(), code, format!("\"{raw}\" is not a valid tag."))),
+                    }
+                }
+            }
+            target => {
+                if let Some(part) = target.strip_prefix("address.") {
+                    let value = text_value(target, cell, 200, &mut errors);
+                    match part {
+                        "line1" => c.address.line1 = value,
+                        "line2" => c.address.line2 = value,
+                        "city" => c.address.city = value,
+                        "region" => c.address.region = value,
+                        "postal_code" => c.address.postal_code = value,
+                        _ => c.address.country = value,
+                    }
+                } else if let Some(key) = target.strip_prefix("custom.")
+                    && let Some(def) = ctx.defs.iter().find(|d| d.key == key)
+                {
+                    custom_raw.insert(key.to_string(), custom_value(def, cell));
+                }
+            }
+        }
+    }
+    if !custom_raw.is_empty() {
+        let mut field_errors = Vec::new();
+        c.custom = apply_custom_fields(ctx.defs, &Map::new(), &custom_raw, &mut field_errors);
+        // Report custom fields by their column name in the file.
+        for (field, code, message) in field_errors {
+            let key = field.strip_prefix("custom_fields.").unwrap_or(&field);
+            errors.push((format!("custom.{key}"), code, message));
+        }
+    }
+    for tag in ctx.import_tags {
+        if !c.tags.contains(tag) {
+            c.tags.push(tag.clone());
+        }
+    }
+    if c.emails.is_empty() && c.phones.is_empty() && errors.is_empty() {
+        errors.push((
+            "email".into(),
+            "missing_identity",
+            "Each row needs an email or a phone, so a re-import finds the contact instead of duplicating it.".into(),
+        ));
+    }
+    if c.emails.len() > contacts::MAX_EMAILS {
+        errors.push((
+            "email".into(),
+            "too_many",
+            format!("At most {} emails.", contacts::MAX_EMAILS),
+        ));
+    }
+    if c.phones.len() > contacts::MAX_PHONES {
+        errors.push((
+            "phone".into(),
+            "too_many",
+            format!("At most {} phones.", contacts::MAX_PHONES),
+        ));
+    }
+    if c.tags.len() > contacts::MAX_TAGS {
+        errors.push((
+            "tags".into(),
+            "too_many",
+            format!("At most {} tags.", contacts::MAX_TAGS),
+        ));
+    }
+    if errors.is_empty() { Ok(c) } else { Err(errors) }
+}
+
+fn address_or_none(address: Address) -> Option<Address> {
+    (address != Address::default()).then_some(address)
+}
+
+fn new_contact(org_id: &str, c: &Candidate, now: jiff::Timestamp) -> ContactRecord {
+    ContactRecord {
+        id: new_id(),
+        org_id: org_id.to_string(),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        emails: c
+            .emails
+            .iter()
+            .enumerate()
+            .map(|(i, address)| ContactEmail {
+                address: address.clone(),
+                primary: i == 0,
+            })
+            .collect(),
+        phones: c
+            .phones
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ContactPhone {
+                e164: p.e164.clone(),
+                raw: p.raw.clone(),
+                national_digits: p.national_digits.clone(),
+                primary: i == 0,
+            })
+            .collect(),
+        company: c.company.clone(),
+        address: address_or_none(c.address.clone()),
+        source: c.source.clone(),
+        owner_id: None,
+        custom_fields: c.custom.clone(),
+        tags: c.tags.clone(),
+        sms_consent: None,
+        email_consent: None,
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+        created_ms: now.as_millisecond(),
+        version: 1,
+    }
+}
+
+/// `before` with the row's values: given values win, emails/phones/tags are
+/// added, custom fields merged key by key. Too many values → row errors.
+fn merged(before: &ContactRecord, c: &Candidate) -> Result<ContactRecord, Vec<FieldProblem>> {
+    let mut after = before.clone();
+    if c.first_name.is_some() {
+        after.first_name = c.first_name.clone();
+    }
+    if c.last_name.is_some() {
+        after.last_name = c.last_name.clone();
+    }
+    if c.company.is_some() {
+        after.company = c.company.clone();
+    }
+    if c.source.is_some() {
+        after.source = c.source.clone();
+    }
+    if c.address != Address::default() {
+        let mut address = after.address.clone().unwrap_or_default();
+        let a = &c.address;
+        for (slot, value) in [
+            (&mut address.line1, &a.line1),
+            (&mut address.line2, &a.line2),
+            (&mut address.city, &a.city),
+            (&mut address.region, &a.region),
+            (&mut address.postal_code, &a.postal_code),
+            (&mut address.country, &a.country),
+        ] {
+            if value.is_some() {
+                *slot = value.clone();
+            }
+        }
+        after.address = address_or_none(address);
+    }
+    for email in &c.emails {
+        if !after.emails.iter().any(|e| &e.address == email) {
+            let primary = after.emails.is_empty();
+            after.emails.push(ContactEmail {
+                address: email.clone(),
+                primary,
+            });
+        }
+    }
+    for phone in &c.phones {
+        if !after.phones.iter().any(|p| p.e164 == phone.e164) {
+            let primary = after.phones.is_empty();
+            after.phones.push(ContactPhone {
+                e164: phone.e164.clone(),
+                raw: phone.raw.clone(),
+                national_digits: phone.national_digits.clone(),
+                primary,
+            });
+        }
+    }
+    for (key, value) in &c.custom {
+        after.custom_fields.insert(key.clone(), value.clone());
+    }
+    for tag in &c.tags {
+        if !after.tags.contains(tag) {
+            after.tags.push(tag.clone());
+        }
+    }
+    let mut errors = Vec::new();
+    if after.emails.len() > contacts::MAX_EMAILS {
+        errors.push((
+            "email".into(),
+            "too_many",
+            "The matching contact would have too many emails.".to_string(),
+        ));
+    }
+    if after.phones.len() > contacts::MAX_PHONES {
+        errors.push((
+            "phone".into(),
+            "too_many",
+            "The matching contact would have too many phones.".to_string(),
+        ));
+    }
+    if after.tags.len() > contacts::MAX_TAGS {
+        errors.push((
+            "tags".into(),
+            "too_many",
+            "The matching contact would have too many tags.".to_string(),
+        ));
+    }
+    if errors.is_empty() { Ok(after) } else { Err(errors) }
+}
+
+// ---------------------------------------------------------------- processing
+
+/// How much one call of [`process`] may do.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub max_chunks: Option<usize>,
+    pub deadline: Option<Instant>,
+}
+
+impl Budget {
+    pub const UNLIMITED: Budget = Budget {
+        max_chunks: None,
+        deadline: None,
+    };
+    fn exhausted(&self, chunks: usize) -> bool {
+        self.max_chunks.is_some_and(|m| chunks >= m) || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+enum Outcome {
+    Create(ContactRecord),
+    Update(ContactRecord, ContactRecord),
+    Skip,
+    Fail(Vec<FieldProblem>),
+}
+
+/// Runs one delivery of the import job: as many chunks as the slice allows,
+/// then hands over to a new message if rows remain.
+pub async fn run_job(state: &AppState, org_id: &str, import_id: &str) -> Result<(), ImportError> {
+    let budget = Budget {
+        max_chunks: None,
+        deadline: Some(Instant::now() + SLICE),
+    };
+    let record = process(state, org_id, import_id, budget).await?;
+    if matches!(record.state, ImportState::Running | ImportState::Queued) {
+        queue_job(state, org_id, import_id).await?;
+    }
+    Ok(())
+}
+
+/// Processes chunks from the checkpoint until the import is done or the
+/// budget is spent; returns the import as it then is.
+pub async fn process(
+    state: &AppState,
+    org_id: &str,
+    import_id: &str,
+    budget: Budget,
+) -> Result<ImportRecord, ImportError> {
+    let table = state.table.as_ref();
+    let mut record = get(state, org_id, import_id).await?;
+    if record.state == ImportState::Done {
+        discard_file(state, org_id, &record).await?;
+    }
+    if !matches!(record.state, ImportState::Queued | ImportState::Running) {
+        return Ok(record);
+    }
+    // The whole file: parts in order, header dropped.
+    let mut rows: Vec<csv::StringRecord> = Vec::new();
+    for part in 0..record.parts {
+        let object = state
+            .objects
+            .get(&part_object_key(org_id, import_id, part))
+            .await
+            .map_err(|err| ImportError::Objects(err.to_string()))?;
+        let Some(object) = object else {
+            return fail(state, org_id, &record, "A part of the uploaded file is missing.").await;
+        };
+        let mut records = match parse_records(&object.bytes) {
+            Ok(r) => r,
+            Err(_) => return fail(state, org_id, &record, "The uploaded file is no longer readable.").await,
+        };
+        if part == 0 && !records.is_empty() {
+            records.remove(0);
+        }
+        rows.extend(records);
+    }
+    if rows.len() as u64 != record.rows_total {
+        return fail(state, org_id, &record, "The stored file does not match the upload.").await;
+    }
+    let org: OrgRecord = from_item(table.get(&org_key(org_id)).await?.ok_or(ImportError::NotFound)?)?;
+    let defs = contact_links::field_defs(table, org_id).await?;
+    let (mapping, import_tags) = (record.mapping.clone(), record.tags.clone());
+    let ctx = RowContext {
+        mapping: &mapping,
+        defs: &defs,
+        region: &org.country,
+        import_tags: &import_tags,
+    };
+    // Rows are parsed once per delivery, on first use (a chunk may look at
+    // more rows than it commits).
+    let mut parsed: Vec<Option<Parsed>> = vec![None; rows.len()];
+    let mut chunks = 0;
+    let mut attempts = 0;
+    while record.rows_done < record.rows_total {
+        if budget.exhausted(chunks) {
+            break;
+        }
+        match chunk(state, org_id, &record, &rows, &mut parsed, &ctx).await {
+            Ok(next) => {
+                record = next;
+                chunks += 1;
+                attempts = 0;
+            }
+            Err(ImportError::Store(err)) if err.is_condition_failure() && attempts < 5 => {
+                // Another delivery progressed, or a contact changed under us: re-read and redo.
+                attempts += 1;
+                record = get(state, org_id, import_id).await?;
+                if !matches!(record.state, ImportState::Queued | ImportState::Running) {
+                    return Ok(record);
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    if record.state == ImportState::Done {
+        discard_file(state, org_id, &record).await?;
+    }
+    Ok(record)
+}
+
+/// The uploaded file holds personal data: it goes once every row is in.
+async fn discard_file(state: &AppState, org_id: &str, record: &ImportRecord) -> Result<(), ImportError> {
+    for part in 0..record.parts {
+        state
+            .objects
+            .delete(&part_object_key(org_id, &record.id, part))
+            .await
+            .map_err(|err| ImportError::Objects(err.to_string()))?;
+    }
+    Ok(())
+}
+
+async fn fail(
+    state: &AppState,
+    org_id: &str,
+    record: &ImportRecord,
+    reason: &str,
+) -> Result<ImportRecord, ImportError> {
+    let now = state.clock.now().to_string();
+    let item = state
+        .table
+        .update(
+            &import_key(org_id, &record.id),
+            Update::default()
+                .set("state", "failed")
+                .set("error", reason)
+                .set("finished_at", now.clone())
+                .set("updated_at", now),
+            Some(Condition::Exists),
+        )
+        .await?;
+    Ok(from_item(item)?)
+}
+
+/// One chunk: look up the next rows' emails and phones, decide each row,
+/// and commit as many as fit in one transaction with the checkpoint.
+async fn chunk(
+    state: &AppState,
+    org_id: &str,
+    record: &ImportRecord,
+    rows: &[csv::StringRecord],
+    cache: &mut [Option<Parsed>],
+    ctx: &RowContext<'_>,
+) -> Result<ImportRecord, ImportError> {
+    let table = state.table.as_ref();
+    let start = record.rows_done as usize;
+    let end = (start + WINDOW).min(rows.len());
+    for i in start..end {
+        if cache[i].is_none() {
+            cache[i] = Some(parse_row(ctx, &rows[i]));
+        }
+    }
+    let parsed: Vec<Parsed> = cache[start..end].iter().flatten().cloned().collect();
+
+    // One batch read of every claim the window's rows could hit, one of the contacts they name.
+    let mut claim_keys: Vec<Key> = Vec::new();
+    for c in parsed.iter().flatten() {
+        claim_keys.extend(c.emails.iter().map(|e| email_claim(org_id, e)));
+        claim_keys.extend(c.phones.iter().map(|p| phone_claim(org_id, &p.e164)));
+    }
+    claim_keys.sort();
+    claim_keys.dedup();
+    let mut owner_of: HashMap<Key, String> = HashMap::new();
+    for keys in claim_keys.chunks(100) {
+        for item in table.batch_get(keys).await? {
+            if let (Some(key), Some(id)) = (Key::of(&item), item.get("contact_id").and_then(Value::as_str)) {
+                owner_of.insert(key, id.to_string());
+            }
+        }
+    }
+    let mut ids: Vec<String> = owner_of.values().cloned().collect();
+    ids.sort();
+    ids.dedup();
+    let existing: HashMap<String, ContactRecord> = contact_links::get_many(table, org_id, &ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+
+    let now = state.clock.now();
+    let mut outcomes: Vec<(u64, Outcome)> = Vec::new();
+    let mut touched_claims: HashSet<Key> = HashSet::new();
+    let mut touched_contacts: HashSet<String> = HashSet::new();
+    let mut ops_so_far = 0usize;
+    let mut counter_keys: HashSet<Key> = HashSet::new();
+    for (offset, parsed_row) in parsed.into_iter().enumerate() {
+        // The spreadsheet row number (the header is row 1), for part 0's numbering.
+        let row_number = (start + offset) as u64 + 2;
+        let outcome = match parsed_row {
+            Err(errors) => Outcome::Fail(errors),
+            Ok(c) => {
+                let claims: Vec<Key> = c
+                    .emails
+                    .iter()
+                    .map(|e| email_claim(org_id, e))
+                    .chain(c.phones.iter().map(|p| phone_claim(org_id, &p.e164)))
+                    .collect();
+                let owners: Vec<&String> = {
+                    let mut o: Vec<&String> = claims.iter().filter_map(|k| owner_of.get(k)).collect();
+                    o.sort();
+                    o.dedup();
+                    o
+                };
+                // A row that touches what an earlier row of this chunk touches waits for the next chunk,
+                // where it sees that row's committed result.
+                if claims.iter().any(|k| touched_claims.contains(k))
+                    || owners.iter().any(|id| touched_contacts.contains(*id))
+                {
+                    break;
+                }
+                let outcome = match owners.as_slice() {
+                    [] => Outcome::Create(new_contact(org_id, &c, now)),
+                    [id] => match (record.mode, existing.get(*id)) {
+                        (DedupeMode::Skip, _) => Outcome::Skip,
+                        (DedupeMode::Update, Some(before)) => match merged(before, &c) {
+                            Ok(after) if &after == before => Outcome::Skip,
+                            Ok(mut after) => {
+                                after.updated_at = now.to_string();
+                                after.version = before.version + 1;
+                                Outcome::Update(before.clone(), after)
+                            }
+                            Err(errors) => Outcome::Fail(errors),
+                        },
+                        // The claim's contact vanished between the two reads: retry the chunk.
+                        (DedupeMode::Update, None) => return Err(ImportError::Store(StoreError::ConditionFailed)),
+                    },
+                    _ => Outcome::Fail(vec![(
+                        "phone".into(),
+                        "matches_two_contacts",
+                        "The email and the phone of this row belong to two different contacts.".into(),
+                    )]),
+                };
+                touched_claims.extend(claims);
+                if let Outcome::Update(before, _) = &outcome {
+                    touched_contacts.insert(before.id.clone());
+                }
+                outcome
+            }
+        };
+        // Does it still fit in one transaction (with the checkpoint)?
+        let (own_ops, counters) = match &outcome {
+            Outcome::Create(c) => plan_size(None, c)?,
+            Outcome::Update(b, a) => plan_size(Some(b), a)?,
+            Outcome::Skip => (0, Vec::new()),
+            Outcome::Fail(_) => (1, Vec::new()),
+        };
+        let new_counters = counters.iter().filter(|k| !counter_keys.contains(*k)).count();
+        if ops_so_far + own_ops + new_counters + 1 > crate::ports::table::MAX_TRANSACTION_OPS {
+            if outcomes.is_empty() {
+                // Alone too big for a transaction: report it rather than stall.
+                outcomes.push((
+                    row_number,
+                    Outcome::Fail(vec![(
+                        "email".into(),
+                        "too_many_values",
+                        "This row changes too many emails, phones and tags at once.".into(),
+                    )]),
+                ));
+            }
+            break;
+        }
+        ops_so_far += own_ops + new_counters;
+        counter_keys.extend(counters);
+        outcomes.push((row_number, outcome));
+    }
+    commit_chunk(state, org_id, record, outcomes, now).await
+}
+
+/// Operations of one contact's change, apart from tag counters (shared by
+/// the chunk), and the tag counter keys it touches.
+fn plan_size(before: Option<&ContactRecord>, after: &ContactRecord) -> Result<(usize, Vec<Key>), StoreError> {
+    let ops = write_plan(&[(before, after)])?;
+    let mut own = 0;
+    let mut counters = Vec::new();
+    for op in &ops {
+        match op {
+            WriteOp::Update { key, .. } => counters.push(key.clone()),
+            _ => own += 1,
+        }
+    }
+    Ok((own, counters))
+}
+
+/// The contacts' write plan plus one error item per failed row.
+fn chunk_ops(org_id: &str, import_id: &str, outcomes: &[(u64, Outcome)]) -> Result<Vec<WriteOp>, StoreError> {
+    let mut changes: Vec<(Option<&ContactRecord>, &ContactRecord)> = Vec::new();
+    let mut ops = Vec::new();
+    for (row, outcome) in outcomes {
+        match outcome {
+            Outcome::Create(c) => changes.push((None, c)),
+            Outcome::Update(b, a) => changes.push((Some(b), a)),
+            Outcome::Skip => {}
+            Outcome::Fail(errors) => {
+                let import_errors: Vec<Value> = errors
+                    .iter()
+                    .map(|(field, reason, message)| json!({ "field": field, "reason": reason, "message": message }))
+                    .collect();
+                ops.push((*row, import_errors));
+            }
+        }
+    }
+    let mut out = write_plan(&changes)?;
+    out.extend(ops.into_iter().map(|(row, errors)| WriteOp::Put {
+        item: super::object(json!({
+            "pk": errors_partition(org_id, import_id),
+            "sk": format!("{row:09}"),
+            "row": row,
+            "errors": errors,
+        })),
+        condition: None,
+    }));
+    Ok(out)
+}
+
+async fn commit_chunk(
+    state: &AppState,
+    org_id: &str,
+    record: &ImportRecord,
+    outcomes: Vec<(u64, Outcome)>,
+    now: jiff::Timestamp,
+) -> Result<ImportRecord, ImportError> {
+    let mut ops = chunk_ops(org_id, &record.id, &outcomes)?;
+    let (mut created, mut updated, mut skipped, mut failed) = (0i64, 0i64, 0i64, 0i64);
+    for (_, outcome) in &outcomes {
+        match outcome {
+            Outcome::Create(_) => created += 1,
+            Outcome::Update(..) => updated += 1,
+            Outcome::Skip => skipped += 1,
+            Outcome::Fail(_) => failed += 1,
+        }
+    }
+    let done = record.rows_done + outcomes.len() as u64;
+    let finished = done >= record.rows_total;
+    let next_state = if finished {
+        ImportState::Done
+    } else {
+        ImportState::Running
+    };
+    let mut update = Update::default()
+        .set("rows_done", done)
+        .set("state", serde_json::to_value(next_state).unwrap_or(Value::Null))
+        .set("updated_at", now.to_string())
+        .add("created", created)
+        .add("updated", updated)
+        .add("skipped", skipped)
+        .add("failed", failed);
+    if finished {
+        update = update.set("finished_at", now.to_string());
+    }
+    // The checkpoint: only from the value this chunk started at.
+    ops.push(WriteOp::Update {
+        key: import_key(org_id, &record.id),
+        update,
+        condition: Some(Condition::AttributeEquals {
+            name: "rows_done".into(),
+            value: record.rows_done.into(),
+        }),
+    });
+    state.table.transact(ops).await?;
+    let mut next = record.clone();
+    next.rows_done = done;
+    next.state = next_state;
+    next.updated_at = now.to_string();
+    next.created += created as u64;
+    next.updated += updated as u64;
+    next.skipped += skipped as u64;
+    next.failed += failed as u64;
+    if finished {
+        next.finished_at = Some(now.to_string());
+    }
+    Ok(next)
+}

@@ -1,0 +1,361 @@
+//! Reminder dispatch (issue 5, point 8): the minute tick finds due reminders
+//! with queries only and fans them out through the reminders queue; the
+//! consumer sends each one at most once.
+//!
+//! The reminder items themselves (one per booking, offset and channel, in the
+//! partition of their due minute) are created and removed by
+//! [`crate::services::reminders`] inside the booking's transactions.
+//!
+//! **Tick.** A cursor item remembers the last minute processed. Each tick
+//! queries every minute partition after the cursor up to the current minute
+//! (at most [`CATCH_UP_MINUTES`] back, and at most [`MINUTES_PER_TICK`] per
+//! run), sends the pending reminders to the queue in batches of 10, then
+//! advances the cursor. A missed tick is therefore caught up by the next one.
+//!
+//! **Consumer.** For each message: a reminder whose appointment has started
+//! is dropped (`status: "dropped"`); otherwise the reminder moves
+//! `pending → sent` by a conditional write *before* anything is sent, so a
+//! redelivered (or concurrently delivered) message sends nothing the second
+//! time. A send that fails transiently moves it back to `pending` and the
+//! message is reported failed: it is delivered again, and after
+//! `QueueName::Reminders.max_receives()` receives it goes to the dead-letter queue.
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | tick cursor | `REMINDERTICK` | `CURSOR` |
+
+use futures::future::join_all;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::ports::queue::MAX_BATCH;
+use crate::ports::{Condition, Key, Query, StoreError, Update};
+use crate::services::notifications::{self, SmsOutcome, SmsRequest, SmsSendError};
+use crate::services::object;
+use crate::services::scheduling::{SchedulingError, bookings};
+
+/// Prefix of the minute partitions (see `services::reminders`).
+pub const PARTITION_PREFIX: &str = "REMINDERS#";
+/// How far back a tick looks when the cursor is older (or missing).
+pub const CATCH_UP_MINUTES: i64 = 48 * 60;
+/// Where a first tick (no cursor yet) starts.
+pub const FIRST_TICK_LOOKBACK_MINUTES: i64 = 60;
+/// Minute partitions one tick queries at most; a longer backlog continues
+/// on the next tick (keeps a Lambda run well inside its timeout).
+pub const MINUTES_PER_TICK: i64 = 6 * 60;
+/// Minute partitions queried concurrently.
+const QUERY_CONCURRENCY: usize = 16;
+
+pub const STATUS_PENDING: &str = "pending";
+pub const STATUS_SENT: &str = "sent";
+pub const STATUS_DROPPED: &str = "dropped";
+pub const STATUS_FAILED: &str = "failed";
+
+pub fn cursor_key() -> Key {
+    Key::new("REMINDERTICK", "CURSOR")
+}
+
+/// `2026-12-01T09:30` for any instant in that UTC minute.
+pub fn minute_label(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M").to_string()
+}
+
+pub fn minute_partition(at: Timestamp) -> String {
+    format!("{PARTITION_PREFIX}{}", minute_label(at))
+}
+
+fn floor_minute(second: i64) -> i64 {
+    second.div_euclid(60) * 60
+}
+
+/// One queue message: a due reminder's key and what the consumer needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReminderMessage {
+    pub pk: String,
+    pub sk: String,
+    pub org_id: String,
+    pub booking_id: String,
+    pub channel: String,
+    pub offset_minutes: i64,
+    pub due_at: i64,
+    pub starts_at: i64,
+}
+
+impl ReminderMessage {
+    fn from_item(item: &crate::ports::Item) -> Option<Self> {
+        let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+        let number = |name: &str| item.get(name).and_then(Value::as_i64);
+        Some(Self {
+            pk: text("pk")?,
+            sk: text("sk")?,
+            org_id: text("org_id")?,
+            booking_id: text("booking_id")?,
+            channel: text("channel")?,
+            offset_minutes: number("offset_minutes")?,
+            due_at: number("due_at")?,
+            starts_at: number("starts_at")?,
+        })
+    }
+
+    pub fn key(&self) -> Key {
+        Key::new(self.pk.clone(), self.sk.clone())
+    }
+
+    /// Idempotency key of the reminder's message (email or SMS).
+    pub fn idempotency_key(&self) -> String {
+        format!("reminder/{}/{}", self.pk, self.sk)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickSummary {
+    /// Minute partitions queried.
+    pub minutes: u64,
+    /// Reminders sent to the queue.
+    pub fanned_out: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] crate::ports::QueueError),
+}
+
+/// The pending reminders of one minute partition (every page).
+async fn pending_in(state: &AppState, partition: String) -> Result<Vec<ReminderMessage>, StoreError> {
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = state
+            .table
+            .query(&Query::partition(partition.clone()).limit(500).after(cursor))
+            .await?;
+        found.extend(
+            page.items
+                .iter()
+                .filter(|item| item.get("status").and_then(Value::as_str) == Some(STATUS_PENDING))
+                .filter_map(ReminderMessage::from_item),
+        );
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(found),
+        }
+    }
+}
+
+/// One tick: every minute after the cursor up to now, fanned out, then the
+/// cursor moves. Safe to run twice or concurrently (the consumer is idempotent).
+pub async fn tick(state: &AppState) -> Result<TickSummary, DispatchError> {
+    let now = state.clock.unix_seconds();
+    let current = floor_minute(now);
+    let oldest = current - CATCH_UP_MINUTES * 60;
+    let stored = state
+        .table
+        .get(&cursor_key())
+        .await?
+        .and_then(|item| item.get("minute_s").and_then(Value::as_i64));
+    let mut next = match stored {
+        Some(last) => (last + 60).max(oldest),
+        None => current - FIRST_TICK_LOOKBACK_MINUTES * 60,
+    };
+    let last = current.min(next + (MINUTES_PER_TICK - 1) * 60);
+    let mut summary = TickSummary::default();
+    while next <= last {
+        let chunk_end = last.min(next + (QUERY_CONCURRENCY as i64 - 1) * 60);
+        let minutes: Vec<i64> = (0..=((chunk_end - next) / 60)).map(|i| next + i * 60).collect();
+        let results = join_all(minutes.iter().map(|minute| {
+            let partition = Timestamp::from_second(*minute).map(minute_partition);
+            async move {
+                match partition {
+                    Ok(partition) => pending_in(state, partition).await,
+                    Err(err) => Err(StoreError::Invalid(err.to_string())),
+                }
+            }
+        }))
+        .await;
+        let mut bodies = Vec::new();
+        for result in results {
+            for message in result? {
+                bodies.push(serde_json::to_string(&message).map_err(|err| StoreError::Invalid(err.to_string()))?);
+            }
+        }
+        summary.minutes += minutes.len() as u64;
+        summary.fanned_out += bodies.len() as u64;
+        for batch in bodies.chunks(MAX_BATCH) {
+            state.reminders.send_batch(batch.to_vec()).await?;
+        }
+        // Only after the messages are queued: a crash before this re-runs the chunk.
+        advance_cursor(state, chunk_end).await?;
+        next = chunk_end + 60;
+    }
+    Ok(summary)
+}
+
+async fn advance_cursor(state: &AppState, minute_s: i64) -> Result<(), StoreError> {
+    let label = Timestamp::from_second(minute_s).map(minute_label).unwrap_or_default();
+    let item = object(json!({
+        "pk": cursor_key().pk, "sk": cursor_key().sk,
+        "minute": label, "minute_s": minute_s,
+        "updated_at": state.clock.unix_seconds(),
+    }));
+    state.table.put(item, None).await
+}
+
+/// What the consumer did with one reminder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// Already sent, dropped, or removed (cancelled / rescheduled): nothing to do.
+    Nothing,
+    /// The appointment has started (or the booking is gone / moved): not sent.
+    Dropped,
+    /// The recipient opted out, or the SMS allowance is used up.
+    Suppressed,
+    /// The provider refused it for good.
+    Failed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// Deliver the message again later.
+    #[error("retry: {0}")]
+    Retry(String),
+}
+
+impl From<StoreError> for DeliveryError {
+    fn from(err: StoreError) -> Self {
+        DeliveryError::Retry(err.to_string())
+    }
+}
+
+/// Moves the reminder from `from` to `to` only if it is still in `from`.
+/// Returns false when it was not (another delivery won, or it was removed).
+async fn transition(state: &AppState, key: &Key, from: &str, to: &str) -> Result<bool, StoreError> {
+    let update = Update::default()
+        .set("status", to)
+        .set(format!("{to}_at"), state.clock.unix_seconds());
+    match state
+        .table
+        .update(
+            key,
+            update,
+            Some(Condition::AttributeEquals {
+                name: "status".into(),
+                value: json!(from),
+            }),
+        )
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(err) if err.is_condition_failure() => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+async fn drop_reminder(state: &AppState, key: &Key, why: &str) -> Result<Delivery, StoreError> {
+    if transition(state, key, STATUS_PENDING, STATUS_DROPPED).await? {
+        tracing::info!(reminder = %key.sk, why, "reminder dropped");
+        Ok(Delivery::Dropped)
+    } else {
+        Ok(Delivery::Nothing)
+    }
+}
+
+/// Delivers one due reminder at most once.
+pub async fn deliver(state: &AppState, message: &ReminderMessage) -> Result<Delivery, DeliveryError> {
+    let key = message.key();
+    let Some(item) = state.table.get(&key).await? else {
+        // Removed by a cancel or a reschedule: nothing for the old time.
+        return Ok(Delivery::Nothing);
+    };
+    if item.get("status").and_then(Value::as_str) != Some(STATUS_PENDING) {
+        return Ok(Delivery::Nothing);
+    }
+    let starts_at = item
+        .get("starts_at")
+        .and_then(Value::as_i64)
+        .unwrap_or(message.starts_at);
+    if starts_at <= state.clock.unix_seconds() {
+        return Ok(drop_reminder(state, &key, "appointment already started").await?);
+    }
+    let Some((notice, cancelled)) =
+        notifications::find_notice(state.table.as_ref(), &message.org_id, &message.booking_id).await?
+    else {
+        return match bookings::get_record(state.table.as_ref(), &message.org_id, &message.booking_id).await {
+            Err(SchedulingError::NotFound) => Ok(drop_reminder(state, &key, "booking gone").await?),
+            // The booking committed but its notice is not written yet: try again.
+            _ => Err(DeliveryError::Retry("booking notice not found yet".into())),
+        };
+    };
+    if cancelled {
+        return Ok(drop_reminder(state, &key, "booking cancelled").await?);
+    }
+    if notice.starts_at != starts_at {
+        return Ok(drop_reminder(state, &key, "booking moved").await?);
+    }
+    let sms_to = match message.channel.as_str() {
+        "sms" => match notice.sms_phone() {
+            Some(phone) => Some(phone.to_string()),
+            None => return Ok(drop_reminder(state, &key, "no phone with sms consent").await?),
+        },
+        _ => None,
+    };
+    // The conditional write comes first: only one delivery gets past it.
+    if !transition(state, &key, STATUS_PENDING, STATUS_SENT).await? {
+        return Ok(Delivery::Nothing);
+    }
+    let idempotency_key = message.idempotency_key();
+    let result = match sms_to {
+        Some(to) => {
+            let request = SmsRequest {
+                idempotency_key,
+                org_id: message.org_id.clone(),
+                booking_id: Some(message.booking_id.clone()),
+                to,
+                body: notifications::reminder_sms(&notice),
+            };
+            match notifications::send_sms(state, &request).await {
+                Ok(SmsOutcome::Sent | SmsOutcome::AlreadySent) => Ok(Delivery::Sent),
+                Ok(SmsOutcome::OptedOut | SmsOutcome::LimitReached) => Ok(Delivery::Suppressed),
+                Err(SmsSendError::Retry(reason)) => Err(reason),
+                Err(SmsSendError::Permanent(reason)) => {
+                    tracing::error!(reminder = %key.sk, %reason, "reminder sms rejected");
+                    Ok(Delivery::Failed)
+                }
+            }
+        }
+        None => match state
+            .mailer
+            .send(&notifications::reminder_email(&notice), &idempotency_key)
+            .await
+        {
+            Ok(()) => Ok(Delivery::Sent),
+            Err(crate::ports::MailError::Unavailable(reason)) => Err(reason),
+            Err(crate::ports::MailError::Rejected(reason)) => {
+                tracing::error!(reminder = %key.sk, %reason, "reminder email rejected");
+                Ok(Delivery::Failed)
+            }
+        },
+    };
+    match result {
+        Ok(Delivery::Failed) => {
+            transition(state, &key, STATUS_SENT, STATUS_FAILED).await?;
+            Ok(Delivery::Failed)
+        }
+        Ok(delivery) => Ok(delivery),
+        Err(reason) => {
+            // Not delivered: pending again, so the redelivered message sends it.
+            transition(state, &key, STATUS_SENT, STATUS_PENDING).await?;
+            Err(DeliveryError::Retry(reason))
+        }
+    }
+}
+
+/// The start of the minute `by` before `at` (tests and benchmarks).
+pub fn minutes_before(at: Timestamp, by: i64) -> Timestamp {
+    at.checked_sub(SignedDuration::from_mins(by)).unwrap_or(at)
+}

@@ -1,0 +1,189 @@
+//! Appointment scheduling (issue 5): schedules, event types, public booking
+//! and the management of bookings. Keys (all under the owning org):
+//!
+//! | item | pk | sk | index |
+//! |---|---|---|---|
+//! | schedule | `ORG#<org>` | `SCHEDULE#<id>` | |
+//! | event type | `ORG#<org>` | `EVENTTYPE#<id>` | |
+//! | event slug (unique per org) | `ORG#<org>#EVENTSLUG#<slug>` | `EVENTTYPE` | |
+//! | booking | `ORG#<org>` | `BOOKING#<id>` | gsi1: `ORG#<org>#HOST#<user>#BOOKINGS` / `<start s, 12 digits>#<id>` |
+//! | booking uid → org (public manage link) | `BOOKING#<id>` | `BOOKING` | |
+//! | host calendar entry (live bookings only) | `ORG#<org>#HOSTCAL#<user>` | `<start s, 12 digits>#<id>` | |
+//! | host calendar version | `ORG#<org>#HOSTCAL#<user>` | `VERSION` | |
+//! | reminder | see [`crate::services::reminders`] | | |
+//!
+//! The host calendar is a primary-index partition on purpose: its query is
+//! strongly consistent on DynamoDB (a GSI is not), so the overlap check at
+//! commit time sees every committed booking of the host.
+
+pub mod bookings;
+pub mod event_types;
+pub mod schedules;
+
+use serde_json::Value;
+
+use crate::domain::role::{Permission, Role};
+use crate::domain::slots::{InvalidField, SlotRejection};
+use crate::ports::busy::BusyError;
+use crate::ports::{Key, StoreError};
+use crate::services::audit::Actor;
+
+/// Who calls a session use case.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: String,
+    pub org_id: String,
+    pub role: Role,
+    pub actor: Actor,
+}
+
+impl Caller {
+    /// Members manage their own schedules and event types; admins anyone's.
+    fn may_manage_for(&self, user_id: &str) -> Result<(), SchedulingError> {
+        if user_id == self.user_id || self.role.allows(Permission::ManageSettings) {
+            Ok(())
+        } else {
+            Err(SchedulingError::Forbidden)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulingError {
+    #[error("invalid input")]
+    Invalid(Vec<InvalidField>),
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("conflict: {code}")]
+    Conflict { code: &'static str, detail: String },
+    /// The requested start was free when shown but is gone now (or every
+    /// seat is taken, or the limit is reached).
+    #[error("slot taken")]
+    SlotTaken,
+    /// The requested start is not one the event type offers.
+    #[error("slot not offered: {0}")]
+    NotOffered(SlotRejection),
+    #[error(transparent)]
+    Busy(#[from] BusyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl SchedulingError {
+    pub fn field(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        SchedulingError::Invalid(vec![invalid(field, code, message)])
+    }
+}
+
+pub fn invalid(field: impl Into<String>, code: &str, message: impl Into<String>) -> InvalidField {
+    InvalidField {
+        field: field.into(),
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// Field errors of a nested validator, with their paths under `prefix`.
+pub fn prefixed(prefix: &str, fields: Vec<InvalidField>) -> Vec<InvalidField> {
+    fields
+        .into_iter()
+        .map(|f| InvalidField {
+            field: if prefix.is_empty() {
+                f.field
+            } else {
+                format!("{prefix}.{}", f.field)
+            },
+            ..f
+        })
+        .collect()
+}
+
+pub fn org_partition(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+
+pub fn schedule_key(org_id: &str, id: &str) -> Key {
+    Key::new(org_partition(org_id), format!("SCHEDULE#{id}"))
+}
+
+pub fn event_type_key(org_id: &str, id: &str) -> Key {
+    Key::new(org_partition(org_id), format!("EVENTTYPE#{id}"))
+}
+
+pub fn event_slug_key(org_id: &str, slug: &str) -> Key {
+    Key::new(format!("ORG#{org_id}#EVENTSLUG#{slug}"), "EVENTTYPE")
+}
+
+pub fn booking_key(org_id: &str, id: &str) -> Key {
+    Key::new(org_partition(org_id), format!("BOOKING#{id}"))
+}
+
+pub fn booking_uid_key(uid: &str) -> Key {
+    Key::new(format!("BOOKING#{uid}"), "BOOKING")
+}
+
+pub fn host_bookings_index(org_id: &str, host_user_id: &str) -> String {
+    format!("ORG#{org_id}#HOST#{host_user_id}#BOOKINGS")
+}
+
+pub fn host_calendar_partition(org_id: &str, host_user_id: &str) -> String {
+    format!("ORG#{org_id}#HOSTCAL#{host_user_id}")
+}
+
+pub fn host_calendar_version_key(org_id: &str, host_user_id: &str) -> Key {
+    Key::new(host_calendar_partition(org_id, host_user_id), "VERSION")
+}
+
+/// Sort key of a time: zero-padded Unix seconds, so byte order is time order.
+pub fn time_sort(second: i64) -> String {
+    format!("{:012}", second.max(0))
+}
+
+pub fn host_calendar_key(org_id: &str, host_user_id: &str, start_s: i64, booking_id: &str) -> Key {
+    Key::new(
+        host_calendar_partition(org_id, host_user_id),
+        format!("{}#{booking_id}", time_sort(start_s)),
+    )
+}
+
+/// Trimmed text of 1..=max characters.
+fn required_text(field: &str, raw: &str, max: usize, errors: &mut Vec<InvalidField>) -> String {
+    let text = raw.trim();
+    if text.is_empty() {
+        errors.push(invalid(field, "required", "This field is required."));
+    } else if text.chars().count() > max {
+        errors.push(invalid(field, "too_long", format!("Use at most {max} characters.")));
+    }
+    text.to_string()
+}
+
+/// Overlays the top-level keys of a JSON patch on a JSON object.
+fn merge_patch(mut base: Value, patch: Value) -> Result<Value, SchedulingError> {
+    let (Value::Object(target), Value::Object(changes)) = (&mut base, patch) else {
+        return Err(SchedulingError::field("body", "invalid", "Send a JSON object."));
+    };
+    for (name, value) in changes {
+        target.insert(name, value);
+    }
+    Ok(base)
+}
+
+/// Parses a JSON value into an input type, as a field error naming the path.
+fn parse_input<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, SchedulingError> {
+    serde_json::from_value(value).map_err(|err| {
+        let text = err.to_string();
+        SchedulingError::field("body", "invalid", text)
+    })
+}
+
+/// Is `user_id` a member of the org? One read.
+async fn is_member(table: &dyn crate::ports::Table, org_id: &str, user_id: &str) -> Result<bool, StoreError> {
+    Ok(table
+        .get(&crate::services::records::member_key(org_id, user_id))
+        .await?
+        .is_some())
+}

@@ -1,0 +1,619 @@
+//! Accounts and sessions through the router on the embedded store: sign-up,
+//! email verification, login, sessions, CSRF, throttling, password reset and
+//! profile changes, with their documented problem codes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use http::StatusCode;
+use jiff::{SignedDuration, Timestamp};
+use konnecs::app::AppState;
+use konnecs::catalogue;
+use konnecs::inbound::http::router;
+use konnecs::ports::TestClock;
+use konnecs_tests::http::{Browser, Reply, SESSION_COOKIE};
+use konnecs_tests::local::{outbox, temp_state_with_clock, token_from_outbox};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "molar-crown-42-bridge";
+
+struct World {
+    app: Router,
+    state: AppState,
+    clock: TestClock,
+    _dir: tempfile::TempDir,
+}
+
+fn world() -> World {
+    let clock = TestClock::at(Timestamp::from_second(1_790_000_000).unwrap());
+    let (state, dir) = temp_state_with_clock(Arc::new(clock.clone()));
+    World {
+        app: router(state.clone(), catalogue::entries()),
+        state,
+        clock,
+        _dir: dir,
+    }
+}
+
+fn signup_body(email: &str) -> Value {
+    json!({"name": "Dana Whitfield", "email": email, "password": PASSWORD, "business_name": "Whitfield Dental"})
+}
+
+async fn signup(w: &World, email: &str) -> (Browser, Reply) {
+    let reply = Browser::anonymous()
+        .send(&w.app, "POST", "/auth/signup", Some(&signup_body(email)))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    (Browser::from_reply(&reply), reply)
+}
+
+async fn login(w: &World, email: &str, password: &str) -> Reply {
+    Browser::anonymous()
+        .send(
+            &w.app,
+            "POST",
+            "/auth/login",
+            Some(&json!({"email": email, "password": password})),
+        )
+        .await
+}
+
+fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.headers["content-type"], "application/problem+json");
+    assert_eq!(reply.body["code"], code, "{}", reply.body);
+}
+
+fn field_codes(reply: &Reply) -> Vec<(String, String)> {
+    reply.body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    (
+                        e["field"].as_str().unwrap_or_default().to_string(),
+                        e["code"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn signup_creates_owner_session_with_secure_cookies_and_a_verification_email() {
+    let w = world();
+    let (browser, reply) = signup(&w, "  Dana@Whitfield-Dental.example ").await;
+    let cookies = reply.set_cookies();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with(&format!("{SESSION_COOKIE}=")))
+        .expect("session cookie");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(session.contains(attribute), "{attribute} missing in {session}");
+    }
+    let token = browser.session.clone().unwrap();
+    assert!(token.len() >= 43, "at least 256 bits, base64url");
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-konnecs_csrf=") && !c.contains("HttpOnly"))
+    );
+
+    let me = browser.send(&w.app, "GET", "/me", None).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["email"], "dana@whitfield-dental.example", "normalized");
+    assert_eq!(me.body["role"], "owner");
+    assert_eq!(me.body["email_verified"], false);
+
+    let mail = outbox(&w.state).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0]["to"], "dana@whitfield-dental.example");
+    assert_eq!(mail[0]["kind"], "verify_email");
+    assert!(
+        mail[0]["mime"]
+            .as_str()
+            .unwrap()
+            .contains("Subject: Confirm your email address")
+    );
+}
+
+#[tokio::test]
+async fn session_token_is_stored_only_as_a_hash() {
+    let w = world();
+    let (browser, _) = signup(&w, "dana@whitfield-dental.example").await;
+    let token = browser.session.unwrap();
+    let page = w
+        .state
+        .table
+        .query(&konnecs::ports::Query::partition(format!(
+            "SESSION#{}",
+            konnecs::services::secrets::token_hash(&token)
+        )))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert!(
+        !serde_json::to_string(&page.items).unwrap().contains(&token),
+        "raw token stored"
+    );
+}
+
+#[tokio::test]
+async fn signup_rejections_name_the_failing_fields() {
+    let w = world();
+    let bad =
+        json!({"name": " ", "email": "not-an-email", "password": "short", "business_name": "", "website": "ftp:/x"});
+    let reply = Browser::anonymous()
+        .send(&w.app, "POST", "/auth/signup", Some(&bad))
+        .await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let fields = field_codes(&reply);
+    for expected in [
+        ("name", "required"),
+        ("email", "invalid_email"),
+        ("business_name", "required"),
+        ("website", "invalid_url"),
+    ] {
+        assert!(
+            fields.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} in {fields:?}"
+        );
+    }
+
+    for (password, code) in [
+        ("short", "password_too_short"),
+        ("Password123", "password_too_common"),
+        ("dana@whitfield-dental.example", "password_equals_email"),
+    ] {
+        let body = json!({"name": "Dana", "email": "dana@whitfield-dental.example", "password": password, "business_name": "W"});
+        let reply = Browser::anonymous()
+            .send(&w.app, "POST", "/auth/signup", Some(&body))
+            .await;
+        assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(field_codes(&reply), vec![("password".to_string(), code.to_string())]);
+    }
+    assert!(
+        outbox(&w.state).await.is_empty(),
+        "nothing written for rejected sign-ups"
+    );
+}
+
+#[tokio::test]
+async fn one_account_per_email_case_insensitively() {
+    let w = world();
+    signup(&w, "dana@whitfield-dental.example").await;
+    let reply = Browser::anonymous()
+        .send(
+            &w.app,
+            "POST",
+            "/auth/signup",
+            Some(&signup_body("DANA@whitfield-dental.example")),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::CONFLICT, "email_taken");
+}
+
+#[tokio::test]
+async fn verification_link_from_the_outbox_verifies_once() {
+    let w = world();
+    let (browser, _) = signup(&w, "dana@whitfield-dental.example").await;
+    let token = token_from_outbox(&w.state, "dana@whitfield-dental.example", "/verify-email").await;
+    let reply = Browser::anonymous()
+        .send(&w.app, "POST", "/auth/verify-email", Some(&json!({"token": token})))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    assert_eq!(
+        browser.send(&w.app, "GET", "/me", None).await.body["email_verified"],
+        true
+    );
+
+    let again = Browser::anonymous()
+        .send(&w.app, "POST", "/auth/verify-email", Some(&json!({"token": token})))
+        .await;
+    assert_problem(&again, StatusCode::BAD_REQUEST, "invalid_token");
+    assert_eq!(again.body["errors"][0]["field"], "token");
+}
+
+#[tokio::test]
+async fn verification_link_expires_after_48_hours() {
+    let w = world();
+    signup(&w, "dana@whitfield-dental.example").await;
+    let token = token_from_outbox(&w.state, "dana@whitfield-dental.example", "/verify-email").await;
+    w.clock.advance(SignedDuration::from_hours(49));
+    let reply = Browser::anonymous()
+        .send(&w.app, "POST", "/auth/verify-email", Some(&json!({"token": token})))
+        .await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid_token");
+}
+
+#[tokio::test]
+async fn login_issues_a_new_session_id_each_time() {
+    let w = world();
+    let (first, _) = signup(&w, "dana@whitfield-dental.example").await;
+    let second = login(&w, "dana@whitfield-dental.example", PASSWORD).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    let second = Browser::from_reply(&second);
+    let third = Browser::from_reply(&login(&w, "Dana@Whitfield-Dental.example", PASSWORD).await);
+    assert_ne!(first.session, second.session);
+    assert_ne!(second.session, third.session);
+    for browser in [&first, &second, &third] {
+        assert_eq!(browser.send(&w.app, "GET", "/me", None).await.status, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn unknown_and_known_emails_get_identical_login_failures() {
+    let w = world();
+    signup(&w, "dana@whitfield-dental.example").await;
+    let known = login(&w, "dana@whitfield-dental.example", "wrong-password-123").await;
+    let unknown = login(&w, "nobody@whitfield-dental.example", "wrong-password-123").await;
+    assert_problem(&known, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    assert_eq!(known.status, unknown.status);
+    let strip = |mut body: Value| {
+        body.as_object_mut().unwrap().remove("request_id");
+        body
+    };
+    assert_eq!(
+        strip(known.body.clone()),
+        strip(unknown.body.clone()),
+        "same body apart from the request id"
+    );
+    assert!(known.cookie(SESSION_COOKIE).is_none() && unknown.cookie(SESSION_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn locked_account_is_refused_even_with_the_right_password_until_the_lockout_ends() {
+    let w = world();
+    signup(&w, "dana@whitfield-dental.example").await;
+    for _ in 0..5 {
+        assert_eq!(
+            login(&w, "dana@whitfield-dental.example", "wrong-password-123")
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let locked = login(&w, "dana@whitfield-dental.example", PASSWORD).await;
+    assert_problem(&locked, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert_eq!(locked.headers["retry-after"], "30");
+
+    // The same lockout for an email nobody registered: nothing to tell them apart.
+    for _ in 0..5 {
+        login(&w, "ghost@whitfield-dental.example", "wrong-password-123").await;
+    }
+    let ghost = login(&w, "ghost@whitfield-dental.example", PASSWORD).await;
+    assert_problem(&ghost, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+
+    w.clock.advance(SignedDuration::from_secs(29));
+    assert_eq!(
+        login(&w, "dana@whitfield-dental.example", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    w.clock.advance(SignedDuration::from_secs(2));
+    assert_eq!(
+        login(&w, "dana@whitfield-dental.example", PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn lockout_grows_exponentially_with_further_failures() {
+    let w = world();
+    signup(&w, "dana@whitfield-dental.example").await;
+    for _ in 0..5 {
+        login(&w, "dana@whitfield-dental.example", "wrong-password-123").await;
+    }
+    w.clock.advance(SignedDuration::from_secs(31));
+    login(&w, "dana@whitfield-dental.example", "wrong-password-123").await; // sixth failure: 60 s
+    let locked = login(&w, "dana@whitfield-dental.example", PASSWORD).await;
+    assert_eq!(locked.headers["retry-after"], "60");
+}
+
+#[tokio::test]
+async fn many_failures_from_one_ip_are_refused_across_accounts() {
+    let w = world();
+    let mut browser = Browser::anonymous();
+    browser.ip = Some("198.51.100.7".into());
+    for n in 0..100 {
+        let body = json!({"email": format!("user{n}@example.com"), "password": "wrong-password-123"});
+        browser.send(&w.app, "POST", "/auth/login", Some(&body)).await;
+    }
+    let body = json!({"email": "fresh@example.com", "password": "wrong-password-123"});
+    let reply = browser.send(&w.app, "POST", "/auth/login", Some(&body)).await;
+    assert_problem(&reply, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let mut other = Browser::anonymous();
+    other.ip = Some("198.51.100.8".into());
+    assert_eq!(
+        other.send(&w.app, "POST", "/auth/login", Some(&body)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn state_changing_request_without_or_with_a_wrong_csrf_token_is_refused() {
+    let w = world();
+    let (browser, _) = signup(&w, "dana@whitfield-dental.example").await;
+    let patch = json!({"name": "Dana W."});
+    let mut without = browser.clone();
+    without.csrf = None;
+    assert_problem(
+        &without.send(&w.app, "PATCH", "/me", Some(&patch)).await,
+        StatusCode::FORBIDDEN,
+        "csrf_token_invalid",
+    );
+    let mut wrong = browser.clone();
+    wrong.csrf = Some(konnecs::services::secrets::csrf_token("another-session"));
+    assert_problem(
+        &wrong.send(&w.app, "PATCH", "/me", Some(&patch)).await,
+        StatusCode::FORBIDDEN,
+        "csrf_token_invalid",
+    );
+    assert_eq!(
+        browser.send(&w.app, "GET", "/me", None).await.body["name"],
+        "Dana Whitfield",
+        "nothing changed"
+    );
+    let ok = browser.send(&w.app, "PATCH", "/me", Some(&patch)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.body["name"], "Dana W.");
+    // The token is obtainable by the signed-in client.
+    let csrf = without.send(&w.app, "GET", "/auth/csrf", None).await;
+    assert_eq!(csrf.body["csrf_token"].as_str(), browser.csrf.as_deref());
+}
+
+#[tokio::test]
+async fn session_ends_after_idle_timeout_and_absolute_timeout() {
+    let w = world();
+    let (browser, _) = signup(&w, "dana@whitfield-dental.example").await;
+    w.clock.advance(SignedDuration::from_hours(7));
+    assert_eq!(
+        browser.send(&w.app, "GET", "/me", None).await.status,
+        StatusCode::OK,
+        "used within the idle timeout"
+    );
+    w.clock.advance(SignedDuration::from_hours(7));
+    assert_eq!(
+        browser.send(&w.app, "GET", "/me", None).await.status,
+        StatusCode::OK,
+        "activity renewed the idle window"
+    );
+    w.clock.advance(SignedDuration::from_hours(9));
+    assert_problem(
+        &browser.send(&w.app, "GET", "/me", None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+
+    let active = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
+    for _ in 0..24 {
+        w.clock.advance(SignedDuration::from_hours(7));
+        if active.send(&w.app, "GET", "/me", None).await.status != StatusCode::OK {
+            break;
+        }
+    }
+    assert_problem(
+        &active.send(&w.app, "GET", "/me", None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_this_session_and_logout_all_ends_every_session() {
+    let w = world();
+    let (a, _) = signup(&w, "dana@whitfield-dental.example").await;
+    let b = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
+    let c = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
+    let out = a.send(&w.app, "POST", "/auth/logout", None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(out.cookie(SESSION_COOKIE).as_deref(), Some(""), "cookie cleared");
+    assert_eq!(
+        a.send(&w.app, "GET", "/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(b.send(&w.app, "GET", "/me", None).await.status, StatusCode::OK);
+    assert_eq!(
+        b.send(&w.app, "POST", "/auth/logout-all", None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        b.send(&w.app, "GET", "/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.send(&w.app, "GET", "/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn password_reset_revokes_every_session_and_the_link_works_once() {
+    let w = world();
+    let (a, _) = signup(&w, "dana@whitfield-dental.example").await;
+    let b = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
+    let forgot = Browser::anonymous()
+        .send(
+            &w.app,
+            "POST",
+            "/auth/password/forgot",
+            Some(&json!({"email": "dana@whitfield-dental.example"})),
+        )
+        .await;
+    assert_eq!(forgot.status, StatusCode::ACCEPTED);
+    let token = token_from_outbox(&w.state, "dana@whitfield-dental.example", "/reset-password").await;
+
+    let weak = Browser::anonymous()
+        .send(
+            &w.app,
+            "POST",
+            "/auth/password/reset",
+            Some(&json!({"token": token, "password": "short"})),
+        )
+        .await;
+    assert_problem(&weak, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+
+    let reset = json!({"token": token, "password": "new-molar-crown-43-bridge"});
+    assert_eq!(
+        Browser::anonymous()
+            .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        a.send(&w.app, "GET", "/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        b.send(&w.app, "GET", "/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&w, "dana@whitfield-dental.example", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&w, "dana@whitfield-dental.example", "new-molar-crown-43-bridge")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let again = Browser::anonymous()
+        .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
+        .await;
+    assert_problem(&again, StatusCode::BAD_REQUEST, "invalid_token");
+}
+
+#[tokio::test]
+async fn forgot_password_answers_the_same_for_unknown_emails_and_sends_nothing() {
+    let w = world();
+    let reply = Browser::anonymous()
+        .send(
+            &w.app,
+            "POST",
+            "/auth/password/forgot",
+            Some(&json!({"email": "nobody@example.com"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert!(outbox(&w.state).await.is_empty());
+}
+
+#[tokio::test]
+async fn password_change_needs_the_current_password_and_revokes_other_sessions() {
+    let w = world();
+    let (a, _) = signup(&w, "dana@whitfield-dental.example").await;
+    let b = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
+    let wrong = a
+        .send(
+            &w.app,
+            "PATCH",
+            "/me",
+            Some(&json!({"current_password": "nope-nope-nope", "new_password": "new-molar-crown-43-bridge"})),
+        )
+        .await;
+    assert_problem(&wrong, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(
+        field_codes(&wrong),
+        vec![("current_password".to_string(), "wrong_password".to_string())]
+    );
+    let missing = a
+        .send(
+            &w.app,
+            "PATCH",
+            "/me",
+            Some(&json!({"new_password": "new-molar-crown-43-bridge"})),
+        )
+        .await;
+    assert_eq!(
+        field_codes(&missing),
+        vec![("current_password".to_string(), "required".to_string())]
+    );
+
+    let ok = a
+        .send(
+            &w.app,
+            "PATCH",
+            "/me",
+            Some(&json!({"current_password": PASSWORD, "new_password": "new-molar-crown-43-bridge"})),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(
+        a.send(&w.app, "GET", "/me", None).await.status,
+        StatusCode::OK,
+        "this session stays"
+    );
+    assert_eq!(
+        b.send(&w.app, "GET", "/me", None).await.status,
+        StatusCode::UNAUTHORIZED,
+        "others end"
+    );
+}
+
+#[tokio::test]
+async fn email_change_takes_effect_after_the_new_address_is_verified() {
+    let w = world();
+    let (a, _) = signup(&w, "dana@whitfield-dental.example").await;
+    let change = a
+        .send(
+            &w.app,
+            "PATCH",
+            "/me",
+            Some(&json!({"email": "dana@new-practice.example", "current_password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(change.status, StatusCode::OK, "{}", change.body);
+    assert_eq!(change.body["email"], "dana@whitfield-dental.example");
+    assert_eq!(change.body["pending_email"], "dana@new-practice.example");
+    let token = token_from_outbox(&w.state, "dana@new-practice.example", "/verify-email").await;
+    assert_eq!(
+        Browser::anonymous()
+            .send(&w.app, "POST", "/auth/verify-email", Some(&json!({"token": token})))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let me = a.send(&w.app, "GET", "/me", None).await;
+    assert_eq!(me.body["email"], "dana@new-practice.example");
+    assert_eq!(me.body["pending_email"], Value::Null);
+    assert_eq!(
+        login(&w, "dana@new-practice.example", PASSWORD).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        login(&w, "dana@whitfield-dental.example", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // The old address is free again.
+    assert_eq!(
+        Browser::anonymous()
+            .send(
+                &w.app,
+                "POST",
+                "/auth/signup",
+                Some(&signup_body("dana@whitfield-dental.example"))
+            )
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn session_routes_answer_401_without_a_session() {
+    let w = world();
+    for entry in catalogue::entries()
+        .iter()
+        .filter(|e| e.auth == catalogue::Auth::Session)
+    {
+        let Some((method, path)) = entry.http() else { continue };
+        let path = path.replace('{', "x").replace('}', "");
+        let reply = Browser::anonymous()
+            .send(&w.app, method.as_str(), &path, Some(&json!({})))
+            .await;
+        assert_problem(&reply, StatusCode::UNAUTHORIZED, "unauthenticated");
+    }
+}

@@ -1,0 +1,390 @@
+//! End to end in headless Chromium (WebDriver through chromedriver on
+//! loopback): the real `konnecs-local` binary, an account and an event type
+//! made through the API, a booking made through the public page on a
+//! phone-sized window, then the confirmation (with its .ics) and the SMS in
+//! `/dev/outbox.json`, and a cancel through the manage page.
+//!
+//! Needs `chromium` and `chromium-driver` (installed by `infra/test-tools.sh`);
+//! without them the test fails, it never skips.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use fantoccini::{ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use konnecs_tests::local::LocalServer;
+use serde_json::{Value, json};
+
+const CHROMIUM_FLAGS: [&str; 7] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
+fn find_binary(candidates: &[&str]) -> String {
+    for candidate in candidates {
+        if std::path::Path::new(candidate).exists() {
+            return candidate.to_string();
+        }
+    }
+    panic!("none of {candidates:?} exists: install chromium and chromium-driver (`bash infra/test-tools.sh` does)");
+}
+
+/// chromedriver on a free loopback port; killed when dropped.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    fn start() -> Self {
+        let binary = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chromedriver");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen within 20 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, url }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A signed-in API client: the session cookies and the CSRF token.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Api {
+    async fn signup(base: &str) -> Self {
+        let http = reqwest::Client::new();
+        let response = http
+            .post(format!("{base}/auth/signup"))
+            .json(&json!({
+                "name": "Dana Whitfield",
+                "email": "dana@whitfield-dental.example",
+                "password": "molar-crown-42-bridge",
+                "business_name": "Whitfield Dental",
+            }))
+            .send()
+            .await
+            .expect("signup");
+        assert_eq!(response.status().as_u16(), 201);
+        let cookie = response
+            .headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let body: Value = response.json().await.expect("json");
+        Self {
+            http,
+            base: base.to_string(),
+            cookie,
+            csrf: body["csrf_token"].as_str().expect("csrf token").to_string(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{method} {path}: {status} {body}");
+        body
+    }
+}
+
+/// Polls the outbox JSON until `found` matches, bounded.
+async fn wait_for_outbox(base: &str, what: &str, found: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let outbox: Value = reqwest::get(format!("{base}/dev/outbox.json?limit=200"))
+            .await
+            .expect("outbox")
+            .json()
+            .await
+            .expect("json");
+        let messages = outbox["messages"].as_array().cloned().unwrap_or_default();
+        if found(&messages) {
+            return messages;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {what} in the outbox within 30 s: {messages:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn ics_of(message: &Value) -> String {
+    let attachment = &message["attachments"][0];
+    assert!(
+        attachment["content_type"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("text/calendar")
+    );
+    String::from_utf8(
+        STANDARD
+            .decode(attachment["content_base64"].as_str().expect("content"))
+            .expect("base64"),
+    )
+    .expect("utf-8")
+}
+
+#[tokio::test]
+async fn a_visitor_books_through_the_page_in_headless_chromium_and_gets_the_confirmation_with_its_ics() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = LocalServer::start(data.path());
+    let base = server.base_url.clone();
+
+    // The business: account, availability every day, an event type.
+    let api = Api::signup(&base).await;
+    let org = api.call(reqwest::Method::GET, "/org", None).await;
+    let org_slug = org["slug"].as_str().expect("org slug").to_string();
+    let all_day = json!([{"start": "00:00", "end": "24:00"}]);
+    let schedule = api
+        .call(
+            reqwest::Method::POST,
+            "/schedules",
+            Some(json!({
+                "name": "Every day",
+                "time_zone": "Europe/London",
+                "weekly": {"monday": all_day, "tuesday": all_day, "wednesday": all_day, "thursday": all_day,
+                           "friday": all_day, "saturday": all_day, "sunday": all_day},
+            })),
+        )
+        .await;
+    api.call(
+        reqwest::Method::POST,
+        "/event-types",
+        Some(json!({
+            "title": "Cleaning <b>& polish</b>",
+            "slug": "cleaning",
+            "durations": [30],
+            "schedule_id": schedule["id"],
+            "location": {"kind": "in_person", "address": "12 High St, Leeds"},
+        })),
+    )
+    .await;
+
+    // The visitor, on a phone-sized screen in its own zone.
+    let driver = ChromeDriver::start();
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    args.push("--window-size=390,844".into());
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
+            "args": args,
+            // A phone's viewport (desktop windows cannot be narrower than 500 px).
+            "mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": true}},
+        }),
+    );
+    let browser = ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("webdriver session");
+
+    let result = async {
+        browser
+            .goto(&format!("{base}/book/{org_slug}/cleaning"))
+            .await
+            .expect("open booking page");
+        let wait = || browser.wait().at_most(Duration::from_secs(20));
+        wait()
+            .for_element(Locator::Css("button.day"))
+            .await
+            .expect("days listed")
+            .click()
+            .await
+            .expect("pick day");
+        // The title is text, not markup.
+        let title = browser
+            .find(Locator::Id("title"))
+            .await
+            .expect("title")
+            .text()
+            .await
+            .expect("text");
+        assert_eq!(title, "Cleaning <b>& polish</b>");
+        wait()
+            .for_element(Locator::Css("button.time"))
+            .await
+            .expect("times listed")
+            .click()
+            .await
+            .expect("pick time");
+        wait()
+            .for_element(Locator::Css("#details:not([hidden]) #name"))
+            .await
+            .expect("form shown");
+        browser
+            .find(Locator::Id("name"))
+            .await
+            .expect("name")
+            .send_keys("Ann Lee")
+            .await
+            .expect("type");
+        browser
+            .find(Locator::Id("email"))
+            .await
+            .expect("email")
+            .send_keys("ann@example.com")
+            .await
+            .expect("type");
+        browser
+            .find(Locator::Id("phone"))
+            .await
+            .expect("phone")
+            .send_keys("+447911123456")
+            .await
+            .expect("type");
+        wait()
+            .for_element(Locator::Css("#consentBox:not([hidden]) #consent"))
+            .await
+            .expect("consent shown once a phone is typed")
+            .click()
+            .await
+            .expect("consent");
+        browser
+            .find(Locator::Id("submit"))
+            .await
+            .expect("submit")
+            .click()
+            .await
+            .expect("book");
+        let manage = match wait()
+            .for_element(Locator::Css("#confirmation:not([hidden]) #manage[href*='token=']"))
+            .await
+        {
+            Ok(manage) => manage,
+            Err(err) => {
+                let status = browser
+                    .find(Locator::Id("status"))
+                    .await
+                    .expect("status")
+                    .text()
+                    .await
+                    .unwrap_or_default();
+                panic!("no confirmation ({err}); the page says: {status:?}");
+            }
+        };
+        let manage_href = manage.prop("href").await.expect("href").expect("a link");
+        assert!(manage_href.starts_with(&format!("{base}/booking/")), "{manage_href}");
+        let when = browser
+            .find(Locator::Id("confirmedWhen"))
+            .await
+            .expect("when")
+            .text()
+            .await
+            .expect("text");
+        assert!(!when.is_empty());
+        // Nothing overflows a phone-sized screen.
+        let fits = browser
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .expect("script");
+        let (content, viewport) = (fits[0].as_i64().unwrap_or(i64::MAX), fits[1].as_i64().unwrap_or(0));
+        assert!(
+            viewport <= 420 && content <= viewport,
+            "content {content}px in a {viewport}px viewport"
+        );
+
+        // The confirmation (with its .ics) to the customer and the host, and the SMS.
+        let messages = wait_for_outbox(&base, "booking confirmation", |m| {
+            m.iter().any(|x| x["kind"] == "booking_booked_customer")
+                && m.iter().any(|x| x["kind"] == "booking_booked_host")
+                && m.iter().any(|x| x["kind"] == "sms")
+        })
+        .await;
+        let confirmation = messages
+            .iter()
+            .find(|m| m["kind"] == "booking_booked_customer")
+            .expect("confirmation");
+        assert_eq!(confirmation["to"], "ann@example.com");
+        let ics = ics_of(confirmation);
+        assert!(
+            ics.contains("METHOD:REQUEST\r\n") && ics.contains("UID:booking-"),
+            "{ics}"
+        );
+        assert!(
+            confirmation["mime"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("text/calendar")
+        );
+        let sms = messages.iter().find(|m| m["kind"] == "sms").expect("sms");
+        assert_eq!(sms["to"], "+447911123456");
+
+        // The manage page cancels it; the cancel goes out with METHOD:CANCEL.
+        browser.goto(&manage_href).await.expect("open manage page");
+        wait()
+            .for_element(Locator::Css("#booking:not([hidden]) #cancel"))
+            .await
+            .expect("manage page")
+            .click()
+            .await
+            .expect("cancel");
+        wait()
+            .for_element(Locator::XPath("//p[@id='status'][contains(., 'cancelled')]"))
+            .await
+            .expect("cancelled");
+        let messages = wait_for_outbox(&base, "cancel notice", |m| {
+            m.iter().any(|x| x["kind"] == "booking_cancelled_customer")
+        })
+        .await;
+        let cancel = messages
+            .iter()
+            .find(|m| m["kind"] == "booking_cancelled_customer")
+            .expect("cancel");
+        assert!(ics_of(cancel).contains("METHOD:CANCEL\r\n"));
+    }
+    .await;
+    browser.close().await.expect("close browser");
+    drop(server);
+    result
+}

@@ -1,0 +1,567 @@
+//! Pipelines, deals and the board through the router on the embedded store:
+//! ordered stages, contact and currency validation, stage moves with their
+//! timeline entry, board counts and totals per currency answered by queries,
+//! refusing to orphan deals, optimistic concurrency and tenancy.
+
+use axum::Router;
+use http::StatusCode;
+use konnecs::app::AppState;
+use konnecs::catalogue;
+use konnecs::inbound::http::router;
+use konnecs::ports::counting::CountingTable;
+use konnecs::services::pipelines;
+use konnecs_tests::http::{Browser, Reply, send};
+use konnecs_tests::local::temp_state;
+use serde_json::{Value, json};
+
+struct World {
+    app: Router,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+fn world() -> World {
+    let (state, dir) = temp_state();
+    World {
+        app: router(state.clone(), catalogue::entries()),
+        state,
+        _dir: dir,
+    }
+}
+
+async fn signup(w: &World, email: &str) -> Browser {
+    let body = json!({"name": "Dana Whitfield", "email": email, "password": "molar-crown-42-bridge", "business_name": "Whitfield Dental"});
+    let reply = Browser::anonymous()
+        .send(&w.app, "POST", "/auth/signup", Some(&body))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    Browser::from_reply(&reply)
+}
+
+async fn call(w: &World, b: &Browser, method: &str, path: &str, body: Option<Value>) -> Reply {
+    b.send(&w.app, method, path, body.as_ref()).await
+}
+
+fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.body["code"], code, "{}", reply.body);
+}
+
+fn fields(reply: &Reply) -> Vec<String> {
+    reply.body["errors"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn contact(w: &World, b: &Browser, email: &str) -> String {
+    let reply = call(
+        w,
+        b,
+        "POST",
+        "/contacts",
+        Some(json!({"first_name": "Ann", "emails": [email]})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body["id"].as_str().expect("contact id").to_string()
+}
+
+/// A pipeline with stages Lead (10%), Qualified (50%), Won (100%).
+async fn pipeline(w: &World, b: &Browser) -> Value {
+    let body = json!({"name": "New patients", "stages": [
+        {"name": "Lead", "probability": 10}, {"name": "Qualified", "probability": 50}, {"name": "Won", "probability": 100}
+    ]});
+    let reply = call(w, b, "POST", "/pipelines", Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body
+}
+
+fn stage_id(pipeline: &Value, i: usize) -> String {
+    pipeline["stages"][i]["id"].as_str().expect("stage id").to_string()
+}
+
+async fn deal(
+    w: &World,
+    b: &Browser,
+    pipeline: &Value,
+    stage: usize,
+    contact: &str,
+    value: i64,
+    currency: &str,
+) -> Value {
+    let body = json!({
+        "title": format!("Deal {value} {currency}"), "contact_id": contact, "pipeline_id": pipeline["id"],
+        "stage_id": stage_id(pipeline, stage), "value": value, "currency": currency, "expected_close_date": "2026-03-31",
+    });
+    let reply = call(w, b, "POST", "/deals", Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body
+}
+
+#[tokio::test]
+async fn pipelines_keep_their_stages_in_order_with_positions_and_probabilities() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let created = pipeline(&w, &b).await;
+    let listed = call(&w, &b, "GET", "/pipelines", None).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let stages = &listed.body["items"][0]["stages"];
+    let names: Vec<&str> = stages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Lead", "Qualified", "Won"]);
+    for (i, stage) in stages.as_array().unwrap().iter().enumerate() {
+        assert_eq!(stage["position"], i);
+        assert!(stage["id"].as_str().is_some_and(|id| !id.is_empty()));
+    }
+    assert_eq!(stages[1]["probability"], 50);
+
+    // Reorder and rename by id: ids stay, positions follow the new order.
+    let patch = json!({"stages": [
+        {"id": stage_id(&created, 1), "name": "Qualified lead", "probability": 60},
+        {"id": stage_id(&created, 0), "name": "Lead"},
+        {"id": stage_id(&created, 2), "name": "Won", "probability": 100},
+    ]});
+    let reply = call(
+        &w,
+        &b,
+        "PATCH",
+        &format!("/pipelines/{}", created["id"].as_str().unwrap()),
+        Some(patch),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["stages"][0]["id"], created["stages"][1]["id"]);
+    assert_eq!(reply.body["stages"][0]["position"], 0);
+    assert_eq!(reply.body["stages"][0]["name"], "Qualified lead");
+    assert_eq!(reply.body["stages"][1]["position"], 1);
+
+    let bad = call(
+        &w,
+        &b,
+        "POST",
+        "/pipelines",
+        Some(json!({"name": " ", "stages": [{"name": "A", "probability": 101}]})),
+    )
+    .await;
+    assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(fields(&bad), ["name", "stages[0].probability"]);
+}
+
+#[tokio::test]
+async fn a_deal_needs_a_contact_of_the_same_organization_and_a_known_currency() {
+    let w = world();
+    let dana = signup(&w, "dana@whitfield-dental.example").await;
+    let other = signup(&w, "omar@harbour-physio.example").await;
+    let foreign_contact = contact(&w, &other, "lee@example.com").await;
+    let own_contact = contact(&w, &dana, "ann@example.com").await;
+    let p = pipeline(&w, &dana).await;
+
+    let reply = call(
+        &w,
+        &dana,
+        "POST",
+        "/deals",
+        Some(json!({
+            "title": "Crowns", "contact_id": foreign_contact, "pipeline_id": p["id"], "value": 1000, "currency": "EUR"
+        })),
+    )
+    .await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(fields(&reply), ["contact_id"]);
+
+    let reply = call(
+        &w,
+        &dana,
+        "POST",
+        "/deals",
+        Some(json!({
+            "title": "Crowns", "contact_id": own_contact, "pipeline_id": p["id"], "value": -5, "currency": "EURO",
+            "expected_close_date": "2026-02-30"
+        })),
+    )
+    .await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let mut got = fields(&reply);
+    got.sort();
+    assert_eq!(got, ["currency", "expected_close_date", "value"]);
+
+    let created = call(
+        &w,
+        &dana,
+        "POST",
+        "/deals",
+        Some(json!({
+            "title": "Crowns", "contact_id": own_contact, "pipeline_id": p["id"], "value": 125_000, "currency": "jpy"
+        })),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["currency"], "JPY");
+    assert_eq!(created.body["value"], 125_000);
+    assert_eq!(created.body["status"], "open");
+    assert_eq!(
+        created.body["stage_id"], p["stages"][0]["id"],
+        "defaults to the first stage"
+    );
+}
+
+#[tokio::test]
+async fn moving_a_deal_between_stages_writes_a_stage_change_on_the_contacts_timeline() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let c = contact(&w, &b, "ann@example.com").await;
+    let p = pipeline(&w, &b).await;
+    let d = deal(&w, &b, &p, 0, &c, 5000, "EUR").await;
+    let id = d["id"].as_str().unwrap();
+
+    let moved = call(
+        &w,
+        &b,
+        "PATCH",
+        &format!("/deals/{id}"),
+        Some(json!({"stage_id": stage_id(&p, 1)})),
+    )
+    .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.body["stage_id"], p["stages"][1]["id"]);
+    assert_eq!(moved.body["version"], 2);
+
+    let timeline = call(&w, &b, "GET", &format!("/contacts/{c}/timeline"), None).await;
+    assert_eq!(timeline.status, StatusCode::OK, "{}", timeline.body);
+    let entries = timeline.body["entries"].as_array().expect("timeline entries");
+    let change = entries
+        .iter()
+        .find(|e| e["kind"] == "deal_stage_changed")
+        .expect("a stage-change entry");
+    assert_eq!(change["detail"]["deal_id"], id);
+    assert_eq!(change["detail"]["from_stage_id"], p["stages"][0]["id"]);
+    assert_eq!(change["detail"]["to_stage_id"], p["stages"][1]["id"]);
+    assert_eq!(change["detail"]["to_stage_name"], "Qualified");
+
+    // A change that is not a move writes no stage entry.
+    let renamed = call(
+        &w,
+        &b,
+        "PATCH",
+        &format!("/deals/{id}"),
+        Some(json!({"title": "Veneers"})),
+    )
+    .await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    let timeline = call(&w, &b, "GET", &format!("/contacts/{c}/timeline"), None).await;
+    let moves = timeline.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "deal_stage_changed")
+        .count();
+    assert_eq!(moves, 1);
+
+    // A stage of another pipeline is refused.
+    let other = pipeline(&w, &b).await;
+    let wrong = call(
+        &w,
+        &b,
+        "PATCH",
+        &format!("/deals/{id}"),
+        Some(json!({"stage_id": stage_id(&other, 0)})),
+    )
+    .await;
+    assert_problem(&wrong, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(fields(&wrong), ["stage_id"]);
+}
+
+#[tokio::test]
+async fn the_board_counts_and_totals_each_stage_per_currency_with_queries_only() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let c1 = contact(&w, &b, "ann@example.com").await;
+    let c2 = contact(&w, &b, "bob@example.com").await;
+    let p = pipeline(&w, &b).await;
+    deal(&w, &b, &p, 0, &c1, 1_000, "EUR").await;
+    deal(&w, &b, &p, 0, &c2, 2_550, "EUR").await;
+    deal(&w, &b, &p, 0, &c2, 700, "USD").await;
+    deal(&w, &b, &p, 1, &c1, 99_900, "EUR").await;
+
+    let board = call(
+        &w,
+        &b,
+        "GET",
+        &format!("/pipelines/{}/board", p["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(board.status, StatusCode::OK, "{}", board.body);
+    let stages = board.body["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 3);
+    assert_eq!(stages[0]["name"], "Lead");
+    assert_eq!(stages[0]["count"], 3);
+    assert_eq!(stages[0]["deals"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        stages[0]["totals"],
+        json!([{"currency": "EUR", "value": 3_550}, {"currency": "USD", "value": 700}])
+    );
+    assert_eq!(stages[1]["count"], 1);
+    assert_eq!(stages[1]["totals"], json!([{"currency": "EUR", "value": 99_900}]));
+    assert_eq!(stages[2]["count"], 0);
+    assert_eq!(stages[2]["totals"], json!([]));
+
+    // A per-stage limit trims the listed deals, never the counts or totals.
+    let trimmed = call(
+        &w,
+        &b,
+        "GET",
+        &format!("/pipelines/{}/board?limit=1", p["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(trimmed.body["stages"][0]["deals"].as_array().unwrap().len(), 1);
+    assert_eq!(trimmed.body["stages"][0]["count"], 3);
+
+    // Store calls: one get (the pipeline) and one query (its deals index); no scan exists on the port.
+    let counting = CountingTable::new(w.state.table.clone());
+    let counts = counting.counts();
+    let org_id = org_of(&w, &b).await;
+    pipelines::board(&counting, &org_id, p["id"].as_str().unwrap(), 50)
+        .await
+        .expect("board");
+    let calls = counts.snapshot();
+    assert_eq!((calls.get, calls.query, calls.total()), (1, 1, 2));
+
+    // Contacts by pipeline stage (for the contact list's filter): one query.
+    let counting = CountingTable::new(w.state.table.clone());
+    let counts = counting.counts();
+    let (ids, cursor) = pipelines::contacts_in_stage(
+        &counting,
+        &org_id,
+        p["id"].as_str().unwrap(),
+        &stage_id(&p, 0),
+        50,
+        None,
+    )
+    .await
+    .expect("contacts in stage");
+    let mut ids = ids;
+    ids.sort();
+    let mut expected = vec![c1.clone(), c2.clone()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(cursor.is_none());
+    assert_eq!(counts.snapshot().query, 1);
+    assert_eq!(counts.snapshot().total(), 1);
+}
+
+async fn org_of(w: &World, b: &Browser) -> String {
+    let me = call(w, b, "GET", "/me", None).await;
+    me.body["org_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("org id in /me: {}", me.body))
+        .to_string()
+}
+
+#[tokio::test]
+async fn removing_a_stage_that_has_deals_is_refused_unless_they_move_to_a_named_stage() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let c = contact(&w, &b, "ann@example.com").await;
+    let p = pipeline(&w, &b).await;
+    let pid = p["id"].as_str().unwrap();
+    let d = deal(&w, &b, &p, 1, &c, 4_000, "GBP").await;
+    let without_qualified = json!([
+        {"id": stage_id(&p, 0), "name": "Lead"}, {"id": stage_id(&p, 2), "name": "Won"}
+    ]);
+
+    let refused = call(
+        &w,
+        &b,
+        "PATCH",
+        &format!("/pipelines/{pid}"),
+        Some(json!({"stages": without_qualified})),
+    )
+    .await;
+    assert_problem(&refused, StatusCode::CONFLICT, "stage_has_deals");
+    let unchanged = call(&w, &b, "GET", "/pipelines", None).await;
+    assert_eq!(unchanged.body["items"][0]["stages"].as_array().unwrap().len(), 3);
+
+    let body = json!({"stages": without_qualified, "move_deals_to": stage_id(&p, 2)});
+    let done = call(&w, &b, "PATCH", &format!("/pipelines/{pid}"), Some(body)).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["stages"].as_array().unwrap().len(), 2);
+    let moved = call(&w, &b, "GET", &format!("/deals/{}", d["id"].as_str().unwrap()), None).await;
+    assert_eq!(moved.body["stage_id"], p["stages"][2]["id"]);
+    let board = call(&w, &b, "GET", &format!("/pipelines/{pid}/board"), None).await;
+    assert_eq!(board.body["stages"][1]["count"], 1);
+    let timeline = call(&w, &b, "GET", &format!("/contacts/{c}/timeline"), None).await;
+    assert!(
+        timeline.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "deal_stage_changed")
+    );
+
+    // A stage without deals goes without ceremony.
+    let empty_removed = call(
+        &w,
+        &b,
+        "PATCH",
+        &format!("/pipelines/{pid}"),
+        Some(json!({"stages": [{"id": stage_id(&p, 2), "name": "Won"}]})),
+    )
+    .await;
+    assert_eq!(empty_removed.status, StatusCode::OK, "{}", empty_removed.body);
+}
+
+#[tokio::test]
+async fn deleting_a_pipeline_that_has_deals_is_refused_unless_they_move_to_another_pipeline() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let c = contact(&w, &b, "ann@example.com").await;
+    let old = pipeline(&w, &b).await;
+    let new = pipeline(&w, &b).await;
+    let d = deal(&w, &b, &old, 0, &c, 10, "EUR").await;
+    let old_id = old["id"].as_str().unwrap();
+
+    let refused = call(&w, &b, "DELETE", &format!("/pipelines/{old_id}"), None).await;
+    assert_problem(&refused, StatusCode::CONFLICT, "pipeline_has_deals");
+
+    let path = format!(
+        "/pipelines/{old_id}?move_deals_to_pipeline={}&move_deals_to_stage={}",
+        new["id"].as_str().unwrap(),
+        stage_id(&new, 1)
+    );
+    let deleted = call(&w, &b, "DELETE", &path, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let moved = call(&w, &b, "GET", &format!("/deals/{}", d["id"].as_str().unwrap()), None).await;
+    assert_eq!(moved.body["pipeline_id"], new["id"]);
+    assert_eq!(moved.body["stage_id"], new["stages"][1]["id"]);
+    let gone = call(&w, &b, "GET", &format!("/pipelines/{old_id}/board"), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let empty = pipeline(&w, &b).await;
+    let deleted = call(
+        &w,
+        &b,
+        "DELETE",
+        &format!("/pipelines/{}", empty["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn a_stale_if_match_on_a_deal_is_refused_with_412() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let c = contact(&w, &b, "ann@example.com").await;
+    let p = pipeline(&w, &b).await;
+    let d = deal(&w, &b, &p, 0, &c, 10, "EUR").await;
+    let path = format!("/deals/{}", d["id"].as_str().unwrap());
+
+    let got = call(&w, &b, "GET", &path, None).await;
+    assert_eq!(got.headers["etag"], "\"1\"");
+    let mut request = b.request("PATCH", &path, Some(&json!({"status": "won"})));
+    request.headers_mut().insert("if-match", "\"1\"".parse().unwrap());
+    assert_eq!(send(&w.app, request).await.status, StatusCode::OK);
+    let mut stale = b.request("PATCH", &path, Some(&json!({"status": "lost"})));
+    stale.headers_mut().insert("if-match", "\"1\"".parse().unwrap());
+    assert_problem(
+        &send(&w.app, stale).await,
+        StatusCode::PRECONDITION_FAILED,
+        "stale_version",
+    );
+    let now = call(&w, &b, "GET", &path, None).await;
+    assert_eq!(now.body["status"], "won");
+}
+
+#[tokio::test]
+async fn deals_and_pipelines_of_another_organization_are_not_found() {
+    let w = world();
+    let dana = signup(&w, "dana@whitfield-dental.example").await;
+    let omar = signup(&w, "omar@harbour-physio.example").await;
+    let c = contact(&w, &dana, "ann@example.com").await;
+    let p = pipeline(&w, &dana).await;
+    let d = deal(&w, &dana, &p, 0, &c, 10, "EUR").await;
+    let deal_path = format!("/deals/{}", d["id"].as_str().unwrap());
+    let pipe_path = format!("/pipelines/{}", p["id"].as_str().unwrap());
+
+    for (method, path, body) in [
+        ("GET", deal_path.clone(), None),
+        ("PATCH", deal_path.clone(), Some(json!({"title": "x"}))),
+        ("DELETE", deal_path.clone(), None),
+        ("PATCH", pipe_path.clone(), Some(json!({"name": "x"}))),
+        ("DELETE", pipe_path.clone(), None),
+        ("GET", format!("{pipe_path}/board"), None),
+    ] {
+        let reply = call(&w, &omar, method, &path, body).await;
+        assert_problem(&reply, StatusCode::NOT_FOUND, "not_found");
+    }
+    let list = call(&w, &omar, "GET", "/deals", None).await;
+    assert_eq!(list.body["items"], json!([]));
+    let still = call(&w, &dana, "GET", &deal_path, None).await;
+    assert_eq!(still.status, StatusCode::OK);
+    let deleted = call(&w, &dana, "DELETE", &deal_path, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        call(&w, &dana, "GET", &deal_path, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn deals_list_filters_by_pipeline_stage_and_contact() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let c1 = contact(&w, &b, "ann@example.com").await;
+    let c2 = contact(&w, &b, "bob@example.com").await;
+    let p = pipeline(&w, &b).await;
+    let d1 = deal(&w, &b, &p, 0, &c1, 1, "EUR").await;
+    let d2 = deal(&w, &b, &p, 1, &c2, 2, "EUR").await;
+    let d3 = deal(&w, &b, &p, 1, &c1, 3, "EUR").await;
+    let ids = |reply: &Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = call(&w, &b, "GET", "/deals", None).await;
+    assert_eq!(
+        ids(&all),
+        [
+            d3["id"].as_str().unwrap(),
+            d2["id"].as_str().unwrap(),
+            d1["id"].as_str().unwrap()
+        ],
+        "newest first"
+    );
+    let pid = p["id"].as_str().unwrap();
+    let in_stage = call(
+        &w,
+        &b,
+        "GET",
+        &format!("/deals?pipeline_id={pid}&stage_id={}", stage_id(&p, 1)),
+        None,
+    )
+    .await;
+    assert_eq!(in_stage.body["items"].as_array().unwrap().len(), 2);
+    let of_contact = call(&w, &b, "GET", &format!("/deals?contact_id={c1}"), None).await;
+    let mut got = ids(&of_contact);
+    got.sort();
+    let mut want = vec![
+        d1["id"].as_str().unwrap().to_string(),
+        d3["id"].as_str().unwrap().to_string(),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+}

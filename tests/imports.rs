@@ -1,0 +1,777 @@
+//! Contacts CSV import and export: mapping detection, per-row errors in
+//! errors.csv, dedupe update vs skip, tags, crash-resume from the checkpoint
+//! (embedded store and DynamoDB/SQS on the emulator), idempotent re-imports,
+//! uploads in parts, and export → import round trips.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use http::StatusCode;
+use jiff::{SignedDuration, Timestamp};
+use konnecs::app::AppState;
+use konnecs::catalogue::{self, QueueName};
+use konnecs::inbound::http::router;
+use konnecs::ports::TestClock;
+use konnecs::services::audit::Actor;
+use konnecs::services::contacts::{self, ContactFilter, ContactRecord};
+use konnecs::services::imports::{self, Budget, DedupeMode, ImportOptions, ImportState};
+use konnecs::services::jobs::{self, Job};
+use konnecs_tests::http::{Browser, Reply, send};
+use konnecs_tests::local::{drain_jobs, temp_state_with_clock};
+use serde_json::{Value, json};
+
+struct World {
+    app: Router,
+    state: AppState,
+    clock: TestClock,
+    _dir: tempfile::TempDir,
+}
+
+fn world() -> World {
+    let clock = TestClock::at(Timestamp::from_second(1_790_000_000).unwrap());
+    let (state, dir) = temp_state_with_clock(Arc::new(clock.clone()));
+    World {
+        app: router(state.clone(), catalogue::entries()),
+        state,
+        clock,
+        _dir: dir,
+    }
+}
+
+async fn signup(w: &World, email: &str) -> Browser {
+    let body = json!({"name": "Dana Whitfield", "email": email, "password": "molar-crown-42-bridge", "business_name": "Whitfield Dental"});
+    let reply = Browser::anonymous()
+        .send(&w.app, "POST", "/auth/signup", Some(&body))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    Browser::from_reply(&reply)
+}
+
+async fn call(w: &World, b: &Browser, method: &str, path: &str, body: Option<Value>) -> Reply {
+    b.send(&w.app, method, path, body.as_ref()).await
+}
+
+/// `POST <path>` with a raw CSV body.
+async fn upload(w: &World, b: &Browser, path: &str, csv: &str) -> Reply {
+    let mut request = b.request("POST", path, None);
+    *request.body_mut() = Body::from(csv.to_string());
+    request
+        .headers_mut()
+        .insert("content-type", "text/csv".parse().unwrap());
+    send(&w.app, request).await
+}
+
+async fn import(w: &World, b: &Browser, query: &str, csv: &str) -> Value {
+    let reply = upload(w, b, &format!("/imports/contacts?{query}"), csv).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    drain_jobs(&w.state).await;
+    let id = reply.body["id"].as_str().expect("import id");
+    let progress = call(w, b, "GET", &format!("/imports/{id}"), None).await;
+    assert_eq!(progress.status, StatusCode::OK);
+    progress.body
+}
+
+async fn org_of(w: &World, b: &Browser) -> String {
+    call(w, b, "GET", "/me", None).await.body["org_id"]
+        .as_str()
+        .expect("org id")
+        .to_string()
+}
+
+/// Every contact of the org (paged through).
+async fn all_contacts(state: &AppState, org_id: &str) -> Vec<ContactRecord> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = contacts::list(state.table.as_ref(), org_id, &ContactFilter::default(), 100, cursor)
+            .await
+            .expect("list");
+        out.extend(page);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+fn by_email(contacts: &[ContactRecord], email: &str) -> ContactRecord {
+    contacts
+        .iter()
+        .find(|c| c.emails.iter().any(|e| e.address == email))
+        .unwrap_or_else(|| panic!("no contact with {email}"))
+        .clone()
+}
+
+fn progress_numbers(p: &Value) -> (String, u64, u64, u64, u64, u64, u64) {
+    let n = |k: &str| p[k].as_u64().unwrap_or(u64::MAX);
+    (
+        p["state"].as_str().unwrap_or_default().to_string(),
+        n("rows_done"),
+        n("rows_total"),
+        n("created"),
+        n("updated"),
+        n("skipped"),
+        n("failed"),
+    )
+}
+
+/// `rows` generated rows with unique emails and phones.
+fn generated(rows: usize) -> String {
+    let mut csv = String::from("First Name,Last Name,Email,Phone,Company\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "Given{i},Family{i},person{i}@example.com,+1 212 {:03} {:04},Company {}\n",
+            200 + i / 10_000,
+            i % 10_000,
+            i % 7
+        ));
+    }
+    csv
+}
+
+#[test]
+fn mapping_is_detected_from_common_headers_and_can_be_overridden() {
+    let headers: Vec<String> = [
+        "First Name",
+        "SURNAME",
+        "E-mail Address",
+        "Mobile",
+        "Company Name",
+        "Tags",
+        "Shoe size",
+        "Zip",
+        "Notes",
+        "Full name",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let custom = vec!["shoe_size".to_string(), "referral".to_string()];
+    let mapping = imports::build_mapping(&headers, &custom, &BTreeMap::new()).expect("mapping");
+    let targets: Vec<&str> = mapping.iter().map(|c| c.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        [
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "company",
+            "tags",
+            "custom.shoe_size",
+            "address.postal_code",
+            "ignore",
+            "name"
+        ]
+    );
+
+    let overrides = BTreeMap::from([
+        ("notes".to_string(), "custom.referral".to_string()),
+        ("Mobile".to_string(), "ignore".to_string()),
+    ]);
+    let mapping = imports::build_mapping(&headers, &custom, &overrides).expect("mapping");
+    assert_eq!(mapping[8].target, "custom.referral");
+    assert_eq!(mapping[3].target, "ignore");
+
+    let bad = BTreeMap::from([
+        ("Notes".to_string(), "custom.nope".to_string()),
+        ("Missing".to_string(), "email".to_string()),
+    ]);
+    match imports::build_mapping(&headers, &custom, &bad) {
+        Err(imports::ImportError::Invalid(errors)) => {
+            let fields: Vec<(&str, &str)> = errors.iter().map(|(f, c, _)| (f.as_str(), *c)).collect();
+            assert_eq!(
+                fields,
+                [
+                    ("mapping.Missing", "unknown_column"),
+                    ("mapping.Notes", "unknown_target")
+                ]
+            );
+        }
+        other => panic!("expected field errors, got {other:?}"),
+    }
+    let no_identity: Vec<String> = vec!["First Name".into(), "Company".into()];
+    assert!(matches!(
+        imports::build_mapping(&no_identity, &custom, &BTreeMap::new()),
+        Err(imports::ImportError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_import_creates_contacts_with_its_tags_and_reports_progress() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let csv = "Name,Email,Phone,Company,Tags,City\n\
+               Aisha Khan,aisha@example.com,+44 20 7946 0958,Khan Dental,vip; recall,London\n\
+               Tom Baker,tom@example.com,,,recall,\n\
+               Zoë O'Brien,,+44 20 7946 0321,,,Leeds\n";
+    let p = import(&w, &b, "tags=spring-2026", csv).await;
+    assert_eq!(progress_numbers(&p), ("done".into(), 3, 3, 3, 0, 0, 0), "{p}");
+
+    let org = org_of(&w, &b).await;
+    // The uploaded file (personal data) is gone once every row is in.
+    let file = imports::part_object_key(&org, p["id"].as_str().unwrap(), 0);
+    assert!(w.state.objects.get(&file).await.unwrap().is_none());
+    let all = all_contacts(&w.state, &org).await;
+    assert_eq!(all.len(), 3);
+    let aisha = by_email(&all, "aisha@example.com");
+    assert_eq!(aisha.first_name.as_deref(), Some("Aisha"));
+    assert_eq!(aisha.last_name.as_deref(), Some("Khan"));
+    assert_eq!(aisha.phones[0].e164, "+442079460958");
+    assert_eq!(aisha.company.as_deref(), Some("Khan Dental"));
+    assert_eq!(aisha.address.as_ref().and_then(|a| a.city.as_deref()), Some("London"));
+    assert_eq!(aisha.tags, ["vip", "recall", "spring-2026"]);
+    assert!(all.iter().all(|c| c.tags.contains(&"spring-2026".to_string())));
+
+    // Tag counts and the list's tag filter see the imported contacts.
+    let tags = call(&w, &b, "GET", "/tags", None).await;
+    let count = |tag: &str| {
+        tags.body["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tag"] == tag)
+            .map(|t| t["count"].clone())
+    };
+    assert_eq!(count("spring-2026"), Some(json!(3)));
+    assert_eq!(count("recall"), Some(json!(2)));
+    let listed = call(&w, &b, "GET", "/contacts?tag=vip", None).await;
+    assert_eq!(listed.body["contacts"].as_array().unwrap().len(), 1);
+    // Search finds imported names, accent-insensitively.
+    let found = call(&w, &b, "GET", "/contacts?q=zoe", None).await;
+    assert_eq!(found.body["contacts"].as_array().unwrap().len(), 1, "{}", found.body);
+}
+
+#[tokio::test]
+async fn invalid_rows_are_skipped_and_listed_in_errors_csv_with_row_field_and_reason() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let csv = "first_name,email,phone,tags\n\
+               Ann,ann@example.com,,\n\
+               Bad,not-an-email,,\n\
+               Pat,pat@example.com,12,\n\
+               Nobody,,,\n\
+               Tag,tag@example.com,,bad#tag\n\
+               Bob,bob@example.com,+44 20 7946 0111,\n";
+    let p = import(&w, &b, "", csv).await;
+    assert_eq!(progress_numbers(&p), ("done".into(), 6, 6, 2, 0, 0, 4), "{p}");
+
+    let id = p["id"].as_str().unwrap();
+    let report = call(&w, &b, "GET", &format!("/imports/{id}/errors.csv"), None).await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(report.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let mut reader = csv::Reader::from_reader(report.bytes.as_slice());
+    assert_eq!(reader.headers().unwrap(), vec!["row", "field", "reason", "message"]);
+    let rows: Vec<(String, String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string(), r[2].to_string())
+        })
+        .collect();
+    // Row numbers as a spreadsheet shows them: the header is row 1.
+    assert_eq!(
+        rows,
+        [
+            ("3".into(), "email".into(), "invalid_email".into()),
+            ("4".into(), "phone".into(), "invalid_phone".into()),
+            ("5".into(), "email".into(), "missing_identity".into()),
+            ("6".into(), "tags".into(), "invalid_tag".into()),
+        ]
+    );
+    let org = org_of(&w, &b).await;
+    assert_eq!(all_contacts(&w.state, &org).await.len(), 2);
+
+    // Another organization cannot read the report.
+    let other = signup(&w, "omar@harbour-physio.example").await;
+    assert_eq!(
+        call(&w, &other, "GET", &format!("/imports/{id}/errors.csv"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&w, &other, "GET", &format!("/imports/{id}"), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_matching_row_updates_the_contact_in_update_mode_and_is_left_alone_in_skip_mode() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let existing = call(&w, &b, "POST", "/contacts", Some(json!({
+        "first_name": "Ann", "last_name": "Lee", "emails": ["ann@example.com"], "company": "Old Co", "tags": ["patient"]
+    }))).await;
+    assert_eq!(existing.status, StatusCode::CREATED, "{}", existing.body);
+    let org = org_of(&w, &b).await;
+    let csv = "email,phone,company,last_name\nANN@example.com,+44 20 7946 0222,New Co,\n";
+
+    let skipped = import(&w, &b, "mode=skip&tags=imported", csv).await;
+    assert_eq!(progress_numbers(&skipped), ("done".into(), 1, 1, 0, 0, 1, 0));
+    let ann = by_email(&all_contacts(&w.state, &org).await, "ann@example.com");
+    assert_eq!(ann.company.as_deref(), Some("Old Co"));
+    assert_eq!(ann.version, 1);
+
+    let updated = import(&w, &b, "mode=update&tags=imported", csv).await;
+    assert_eq!(progress_numbers(&updated), ("done".into(), 1, 1, 0, 1, 0, 0));
+    let all = all_contacts(&w.state, &org).await;
+    assert_eq!(all.len(), 1, "no duplicate made");
+    let ann = by_email(&all, "ann@example.com");
+    assert_eq!(ann.company.as_deref(), Some("New Co"), "row values win");
+    assert_eq!(ann.last_name.as_deref(), Some("Lee"), "empty cells keep values");
+    assert_eq!(ann.phones[0].e164, "+442079460222", "the new phone is added");
+    assert_eq!(ann.tags, ["patient", "imported"]);
+    assert_eq!(ann.version, 2);
+
+    // The phone now belongs to Ann: a row with it and another email matches her too.
+    let by_phone = import(
+        &w,
+        &b,
+        "mode=update",
+        "email,phone,first_name\nann.lee@work.example,+44 20 7946 0222,Annie\n",
+    )
+    .await;
+    assert_eq!(progress_numbers(&by_phone), ("done".into(), 1, 1, 0, 1, 0, 0));
+    let all = all_contacts(&w.state, &org).await;
+    assert_eq!(all.len(), 1);
+    let emails: Vec<&str> = all[0].emails.iter().map(|e| e.address.as_str()).collect();
+    assert_eq!(emails, ["ann@example.com", "ann.lee@work.example"]);
+
+    // Email of one contact and phone of another: the row is refused, nothing merges.
+    call(
+        &w,
+        &b,
+        "POST",
+        "/contacts",
+        Some(json!({"first_name": "Bo", "emails": ["bo@example.com"]})),
+    )
+    .await;
+    let clash = import(&w, &b, "mode=update", "email,phone\nbo@example.com,+44 20 7946 0222\n").await;
+    assert_eq!(progress_numbers(&clash), ("done".into(), 1, 1, 0, 0, 0, 1));
+}
+
+#[tokio::test]
+async fn a_file_that_repeats_a_person_imports_them_once() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let csv = "email,first_name,tags\nsam@example.com,Sam,a\nSAM@example.com,Samuel,b\n";
+    let p = import(&w, &b, "mode=update", csv).await;
+    assert_eq!(progress_numbers(&p), ("done".into(), 2, 2, 1, 1, 0, 0), "{p}");
+    let org = org_of(&w, &b).await;
+    let all = all_contacts(&w.state, &org).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].first_name.as_deref(), Some("Samuel"));
+    assert_eq!(all[0].tags, ["a", "b"]);
+}
+
+#[tokio::test]
+async fn re_importing_the_same_file_changes_nothing() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let org = org_of(&w, &b).await;
+    let mut csv = generated(40);
+    csv.push_str("Broken,Row,nope,,\n");
+    let first = import(&w, &b, "mode=update&tags=q1", &csv).await;
+    assert_eq!(progress_numbers(&first), ("done".into(), 41, 41, 40, 0, 0, 1));
+    let before = all_contacts(&w.state, &org).await;
+    let tags_before = call(&w, &b, "GET", "/tags", None).await.body;
+
+    for mode in ["update", "skip"] {
+        let again = import(&w, &b, &format!("mode={mode}&tags=q1"), &csv).await;
+        assert_eq!(
+            progress_numbers(&again),
+            ("done".into(), 41, 41, 0, 0, 40, 1),
+            "{mode}: {again}"
+        );
+    }
+    let after = all_contacts(&w.state, &org).await;
+    assert_eq!(after, before, "same contacts, same versions");
+    assert_eq!(call(&w, &b, "GET", "/tags", None).await.body, tags_before);
+}
+
+/// The crash: one chunk is committed, then the worker dies without
+/// acknowledging; the message comes back after its visibility timeout.
+#[tokio::test]
+async fn a_worker_crash_mid_import_resumes_from_the_checkpoint_without_duplicating_or_losing_rows() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let org = org_of(&w, &b).await;
+    drain_jobs(&w.state).await; // the sign-up email, so the next message is the import's
+    let reply = upload(&w, &b, "/imports/contacts?tags=crash", &generated(75)).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    let id = reply.body["id"].as_str().unwrap().to_string();
+
+    // A worker takes the message and gets one chunk in before it dies.
+    let messages = w
+        .state
+        .jobs
+        .receive(1, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 1);
+    let job: Job = serde_json::from_str(&messages[0].body).unwrap();
+    assert_eq!(
+        job,
+        Job::ImportContacts {
+            org_id: org.clone(),
+            import_id: id.clone()
+        }
+    );
+    let partial = imports::process(
+        &w.state,
+        &org,
+        &id,
+        Budget {
+            max_chunks: Some(1),
+            deadline: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(partial.state, ImportState::Running);
+    assert!(partial.rows_done > 0 && partial.rows_done < 75, "{}", partial.rows_done);
+    assert_eq!(
+        all_contacts(&w.state, &org).await.len() as u64,
+        partial.rows_done,
+        "the chunk and its checkpoint commit together"
+    );
+    drop(messages); // never acknowledged
+
+    // Nothing is redelivered before the visibility timeout; then it is, and finishes.
+    assert!(
+        w.state
+            .jobs
+            .receive(1, std::time::Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    w.clock.advance(SignedDuration::from_secs(61));
+    drain_jobs(&w.state).await;
+
+    let p = call(&w, &b, "GET", &format!("/imports/{id}"), None).await.body;
+    assert_eq!(progress_numbers(&p), ("done".into(), 75, 75, 75, 0, 0, 0), "{p}");
+    let all = all_contacts(&w.state, &org).await;
+    assert_eq!(all.len(), 75);
+    for i in 0..75 {
+        by_email(&all, &format!("person{i}@example.com"));
+    }
+    let tags = call(&w, &b, "GET", "/tags", None).await.body;
+    assert_eq!(tags["tags"][0], json!({"tag": "crash", "count": 75}));
+
+    // A stray duplicate of the message after the end changes nothing.
+    jobs::run(&w.state, job).await.unwrap();
+    let again = call(&w, &b, "GET", &format!("/imports/{id}"), None).await.body;
+    assert_eq!(again, p);
+}
+
+#[tokio::test]
+async fn a_large_file_uploads_in_parts_and_imports_as_one() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let org = org_of(&w, &b).await;
+    let whole = generated(30);
+    let lines: Vec<&str> = whole.lines().collect();
+    let first = format!("{}\n{}\n", lines[0], lines[1..11].join("\n"));
+    let second = format!("{}\n", lines[11..21].join("\n"));
+    let third = format!("{}\n", lines[21..].join("\n"));
+
+    let started = upload(&w, &b, "/imports/contacts?more_parts=true", &first).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    assert_eq!(started.body["state"], "uploading");
+    let id = started.body["id"].as_str().unwrap();
+    let part = upload(&w, &b, &format!("/imports/{id}/parts"), &second).await;
+    assert_eq!(part.status, StatusCode::ACCEPTED, "{}", part.body);
+    drain_jobs(&w.state).await;
+    assert_eq!(
+        all_contacts(&w.state, &org).await.len(),
+        0,
+        "nothing runs before the last part"
+    );
+    let last = upload(&w, &b, &format!("/imports/{id}/parts?last=true"), &third).await;
+    assert_eq!(last.status, StatusCode::ACCEPTED);
+    assert_eq!(last.body["rows_total"], 30);
+    drain_jobs(&w.state).await;
+    let p = call(&w, &b, "GET", &format!("/imports/{id}"), None).await.body;
+    assert_eq!(progress_numbers(&p), ("done".into(), 30, 30, 30, 0, 0, 0));
+    assert_eq!(all_contacts(&w.state, &org).await.len(), 30);
+    let late = upload(&w, &b, &format!("/imports/{id}/parts"), &third).await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn import_requests_are_validated() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let no_identity = upload(&w, &b, "/imports/contacts", "first_name,company\nAnn,Acme\n").await;
+    assert_eq!(no_identity.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_mode = upload(&w, &b, "/imports/contacts?mode=merge", "email\na@example.com\n").await;
+    assert_eq!(bad_mode.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let json_body = call(
+        &w,
+        &b,
+        "POST",
+        "/imports/contacts",
+        Some(json!({
+            "csv": "E-mail,Mobile number\na@example.com,+44 20 7946 0999\n", "mode": "update", "tags": ["json"],
+            "mapping": {"Mobile number": "phone"}
+        })),
+    )
+    .await;
+    assert_eq!(json_body.status, StatusCode::ACCEPTED, "{}", json_body.body);
+    assert_eq!(json_body.body["mapping"][1]["target"], "phone");
+    let mut wrong_type = b.request("POST", "/imports/contacts", None);
+    *wrong_type.body_mut() = Body::from("email\na@example.com\n");
+    wrong_type
+        .headers_mut()
+        .insert("content-type", "image/png".parse().unwrap());
+    assert_eq!(
+        send(&w.app, wrong_type).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+}
+
+#[tokio::test]
+async fn an_export_imports_into_a_fresh_organization_as_the_same_contacts() {
+    let w = world();
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    let z = signup(&w, "omar@harbour-physio.example").await;
+    for b in [&a, &z] {
+        for field in [
+            json!({"label": "Insurance", "key": "insurance", "type": "single_select", "options": ["Delta", "Aetna"]}),
+            json!({"label": "Visits", "key": "visits", "type": "number"}),
+            json!({"label": "Allergies", "key": "allergies", "type": "multi_select", "options": ["latex", "penicillin"]}),
+            json!({"label": "Newsletter", "key": "newsletter", "type": "checkbox"}),
+        ] {
+            let reply = call(&w, b, "POST", "/fields", Some(field)).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        }
+    }
+    let created = call(&w, &a, "POST", "/contacts", Some(json!({
+        "first_name": "Zoë", "last_name": "O'Brien, Jr.", "emails": ["zoe@example.com", {"address": "z.ob@work.example", "primary": false}],
+        "phones": ["+44 20 7946 0958"], "company": "Quote \"Co\"", "address": {"line1": "1 High St", "city": "Leeds", "country": "GB"},
+        "source": "referral", "tags": ["vip", "recall"],
+        "custom_fields": {"insurance": "Delta", "visits": 3, "allergies": ["latex", "penicillin"], "newsletter": true}
+    }))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    // Enough more to cross the export's page size.
+    import(&w, &a, "tags=bulk", &generated(130)).await;
+    let org_a = org_of(&w, &a).await;
+    let org_z = org_of(&w, &z).await;
+
+    let export = call(&w, &a, "GET", "/contacts/export?format=csv", None).await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert!(
+        export.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("contacts.csv")
+    );
+    let text = String::from_utf8(export.bytes.clone()).unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "first_name,last_name,email,phone,company,address.line1,address.line2,address.city,address.region,address.postal_code,address.country,source,tags,custom.insurance,custom.visits,custom.allergies,custom.newsletter"
+    );
+
+    let p = import(&w, &z, "", &text).await;
+    assert_eq!(progress_numbers(&p), ("done".into(), 131, 131, 131, 0, 0, 0), "{p}");
+
+    let comparable = |c: &ContactRecord| {
+        let mut tags = c.tags.clone();
+        tags.sort();
+        json!({
+            "first_name": c.first_name, "last_name": c.last_name,
+            "emails": c.emails.iter().map(|e| (e.address.clone(), e.primary)).collect::<Vec<_>>(),
+            "phones": c.phones.iter().map(|p| (p.e164.clone(), p.primary)).collect::<Vec<_>>(),
+            "company": c.company, "address": c.address, "source": c.source, "tags": tags, "custom_fields": c.custom_fields,
+        })
+    };
+    let mut source: Vec<Value> = all_contacts(&w.state, &org_a).await.iter().map(comparable).collect();
+    let mut copy: Vec<Value> = all_contacts(&w.state, &org_z).await.iter().map(comparable).collect();
+    source.sort_by_key(|v| v.to_string());
+    copy.sort_by_key(|v| v.to_string());
+    assert_eq!(source.len(), 131);
+    assert_eq!(copy, source);
+
+    // JSON Lines: one contact record per line; filters apply.
+    let jsonl = call(&w, &a, "GET", "/contacts/export?format=jsonl&tag=vip", None).await;
+    assert_eq!(jsonl.status, StatusCode::OK);
+    assert_eq!(jsonl.headers["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> = String::from_utf8(jsonl.bytes)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["custom_fields"]["allergies"], json!(["latex", "penicillin"]));
+    let all_jsonl = call(&w, &a, "GET", "/contacts/export?format=jsonl", None).await;
+    assert_eq!(String::from_utf8(all_jsonl.bytes).unwrap().lines().count(), 131);
+    let bad = call(&w, &a, "GET", "/contacts/export?format=xlsx", None).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The importer's write plan (`contact_links::write_plan`, a mirror of the
+/// contacts core's private plan) must leave nothing behind when the contacts
+/// core deletes an imported contact: every derived item it wrote is one the
+/// core knows about.
+#[tokio::test]
+async fn imported_contacts_are_indexed_exactly_as_the_contacts_core_indexes_them() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let org = org_of(&w, &b).await;
+    import(
+        &w,
+        &b,
+        "tags=one",
+        "name,email,phone,tags\nJosé María Núñez,jose@example.com,+44 20 7946 0555,two\n",
+    )
+    .await;
+    let imported = all_contacts(&w.state, &org).await.remove(0);
+    let via_api = call(&w, &b, "POST", "/contacts", Some(json!({
+        "first_name": "José", "last_name": "María Núñez", "emails": ["jose2@example.com"], "phones": ["+44 20 7946 0556"], "tags": ["two", "one"]
+    }))).await;
+    assert_eq!(via_api.status, StatusCode::CREATED);
+    let search = |q: &'static str| {
+        let w = &w;
+        let b = &b;
+        async move {
+            call(w, b, "GET", &format!("/contacts?q={q}"), None).await.body["contacts"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    for q in ["jose", "maria", "nunez", "jose%20maria", "4420794605", "020794605"] {
+        assert_eq!(search(q).await, 2, "{q}");
+    }
+    let deleted = call(&w, &b, "DELETE", &format!("/contacts/{}", imported.id), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    for q in ["jose", "maria", "nunez", "4420794605"] {
+        assert_eq!(search(q).await, 1, "{q}: no search key left behind");
+    }
+    let tags = call(&w, &b, "GET", "/tags", None).await.body;
+    for tag in tags["tags"].as_array().unwrap() {
+        assert_eq!(tag["count"], 1, "{tag}");
+    }
+    // The email is free again.
+    let again = call(
+        &w,
+        &b,
+        "POST",
+        "/contacts",
+        Some(json!({"emails": ["jose@example.com"]})),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+}
+
+// ---------------------------------------------------------------- DynamoDB
+
+async fn aws_state() -> AppState {
+    use konnecs::config::AwsConfig;
+    use konnecs_tests::aws;
+    let sdk = aws::sdk_config().await;
+    let (_, table_name) = aws::unique_table().await;
+    let (_, jobs_queue_url, _) = aws::unique_queue(QueueName::Jobs.max_receives()).await;
+    let (_, reminders_queue_url, _) = aws::unique_queue(QueueName::Reminders.max_receives()).await;
+    let (_, token_key_id) = aws::unique_kms_key().await;
+    let objects_bucket = aws::unique_bucket().await;
+    konnecs::app::aws_state_from(
+        &sdk,
+        &AwsConfig {
+            table_name,
+            jobs_queue_url,
+            reminders_queue_url,
+            token_key_id,
+            objects_bucket,
+            app: konnecs::config::AppConfig::for_tests(),
+        },
+    )
+}
+
+#[tokio::test]
+async fn on_dynamodb_a_crashed_import_resumes_without_duplicates_and_a_rerun_changes_nothing() {
+    let state = aws_state().await;
+    let input = konnecs::services::accounts::SignupInput {
+        name: "Dana Whitfield".into(),
+        email: "dana@whitfield-dental.example".into(),
+        password: "molar-crown-42-bridge".into(),
+        business_name: "Whitfield Dental".into(),
+        website: None,
+        industry: None,
+    };
+    let signed = konnecs::services::accounts::signup(&state, input, &Default::default())
+        .await
+        .expect("signup");
+    let org = signed.org_id.clone();
+    let actor = Actor {
+        org_id: org.clone(),
+        user_id: Some(signed.user_id.clone()),
+        ..Default::default()
+    };
+    let options = ImportOptions {
+        mode: DedupeMode::Update,
+        tags: vec!["dynamo".into()],
+        ..Default::default()
+    };
+    let csv = generated(40);
+    let record = imports::create(&state, &actor, csv.clone().into_bytes(), options.clone())
+        .await
+        .expect("create");
+
+    // One chunk, then the worker dies; SQS still holds the unacknowledged message.
+    let messages = state.jobs.receive(10, std::time::Duration::from_secs(1)).await.unwrap();
+    let import_job = messages
+        .iter()
+        .find(|m| matches!(serde_json::from_str::<Job>(&m.body), Ok(Job::ImportContacts { .. })))
+        .expect("the import's message");
+    let partial = imports::process(
+        &state,
+        &org,
+        &record.id,
+        Budget {
+            max_chunks: Some(1),
+            deadline: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(partial.rows_done > 0 && partial.rows_done < 40);
+    assert_eq!(all_contacts(&state, &org).await.len() as u64, partial.rows_done);
+
+    // The redelivered message (same body) resumes from the checkpoint.
+    let job: Job = serde_json::from_str(&import_job.body).unwrap();
+    jobs::run(&state, job.clone()).await.expect("redelivery");
+    let done = imports::get(&state, &org, &record.id).await.unwrap();
+    assert_eq!(
+        (
+            done.state,
+            done.rows_done,
+            done.created,
+            done.updated,
+            done.skipped,
+            done.failed
+        ),
+        (ImportState::Done, 40, 40, 0, 0, 0)
+    );
+    let before = all_contacts(&state, &org).await;
+    assert_eq!(before.len(), 40);
+    jobs::run(&state, job).await.expect("a stray duplicate is harmless");
+
+    // The same file again: all skipped, nothing written.
+    let rerun = imports::create(&state, &actor, csv.into_bytes(), options)
+        .await
+        .expect("rerun");
+    imports::process(&state, &org, &rerun.id, Budget::UNLIMITED)
+        .await
+        .unwrap();
+    let rerun = imports::get(&state, &org, &rerun.id).await.unwrap();
+    assert_eq!(
+        (rerun.state, rerun.created, rerun.updated, rerun.skipped),
+        (ImportState::Done, 0, 0, 40)
+    );
+    assert_eq!(all_contacts(&state, &org).await, before);
+}

@@ -1,0 +1,1187 @@
+//! Appointment scheduling through the router (issue 5, points 1, 2, 4–6 and
+//! the reminder items of point 8): schedules, event types, public slots and
+//! booking, the no-double-booking commit under 200 concurrent requests on
+//! both store backends, seats, manage links, host management, and reminders
+//! removed or replaced in the same transaction as the booking change.
+
+use std::sync::Arc;
+
+use axum::Router;
+use futures::future::join_all;
+use http::StatusCode;
+use jiff::Timestamp;
+use konnecs::app::AppState;
+use konnecs::catalogue::{self, QueueName};
+use konnecs::config::AwsConfig;
+use konnecs::ports::counting::CountingTable;
+use konnecs::ports::{Clock, Item, Key, Query, SortKey, Table, TestClock};
+use konnecs::services::contacts;
+use konnecs::services::reminders;
+use konnecs::services::scheduling::{booking_key, host_calendar_partition};
+use konnecs_tests::http::{Browser, Reply};
+use konnecs_tests::local::temp_state_with_clock;
+use serde_json::{Value, json};
+
+/// Monday 2 March 2026, 08:00 UTC (London is on GMT until 29 March).
+const NOW: &str = "2026-03-02T08:00:00Z";
+
+fn ts(text: &str) -> Timestamp {
+    text.parse().expect("timestamp")
+}
+
+struct Fixture {
+    app: Router,
+    state: AppState,
+    host: Browser,
+    org_id: String,
+    user_id: String,
+    org_slug: String,
+    schedule_id: String,
+    event_id: String,
+    event_slug: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn signup(app: &Router, email: &str, business: &str) -> (Browser, Value) {
+    let body =
+        json!({"name": "Morgan Hale", "email": email, "password": "harbour-physio-42-knee", "business_name": business});
+    let reply = Browser::anonymous()
+        .send(app, "POST", "/auth/signup", Some(&body))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    (Browser::from_reply(&reply), reply.body)
+}
+
+/// A fresh session for the fixture's host (after the clock moved past the idle timeout).
+async fn login(app: &Router) -> Browser {
+    let body = json!({"email": "morgan@harbour-physio.example", "password": "harbour-physio-42-knee"});
+    let reply = Browser::anonymous().send(app, "POST", "/auth/login", Some(&body)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    Browser::from_reply(&reply)
+}
+
+fn london_week() -> Value {
+    let day = json!([{"start": "09:00", "end": "12:00"}, {"start": "13:00", "end": "17:00"}]);
+    json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day})
+}
+
+/// A signed-up host with a London schedule and a 30-minute event type.
+async fn fixture_on(state: AppState, dir: Option<tempfile::TempDir>, event_extra: Value) -> Fixture {
+    let app = konnecs::inbound::http::router(state.clone(), catalogue::entries());
+    let (host, body) = signup(&app, "morgan@harbour-physio.example", "Harbour Physio").await;
+    let org_id = body["org_id"].as_str().expect("org id").to_string();
+    let user_id = body["user_id"].as_str().expect("user id").to_string();
+    let schedule = host
+        .send(
+            &app,
+            "POST",
+            "/schedules",
+            Some(&json!({"name": "Clinic hours", "time_zone": "Europe/London", "weekly": london_week()})),
+        )
+        .await;
+    assert_eq!(schedule.status, StatusCode::CREATED, "{}", schedule.body);
+    let schedule_id = schedule.body["id"].as_str().expect("schedule id").to_string();
+    let mut event =
+        json!({"title": "Assessment", "slug": "assessment", "durations": [30, 60], "schedule_id": schedule_id});
+    if let (Some(event), Some(extra)) = (event.as_object_mut(), event_extra.as_object()) {
+        event.extend(extra.clone());
+    }
+    let created = host.send(&app, "POST", "/event-types", Some(&event)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    Fixture {
+        app,
+        state,
+        host,
+        org_id,
+        user_id,
+        org_slug: "harbour-physio".into(),
+        schedule_id,
+        event_id: created.body["id"].as_str().expect("event id").to_string(),
+        event_slug: created.body["slug"].as_str().expect("slug").to_string(),
+        _dir: dir,
+    }
+}
+
+async fn fixture(event_extra: Value) -> (Fixture, TestClock) {
+    let clock = TestClock::at(ts(NOW));
+    let (state, dir) = temp_state_with_clock(Arc::new(clock.clone()));
+    (fixture_on(state, Some(dir), event_extra).await, clock)
+}
+
+impl Fixture {
+    fn public(&self, tail: &str) -> String {
+        format!("/public/booking/{}/{}{tail}", self.org_slug, self.event_slug)
+    }
+
+    async fn book(&self, start: &str, email: &str, extra: Value) -> Reply {
+        let mut body = json!({"start": start, "name": "Sam Lee", "email": email, "time_zone": "Europe/London"});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        Browser::anonymous()
+            .send(&self.app, "POST", &self.public("/bookings"), Some(&body))
+            .await
+    }
+
+    async fn slot_starts(&self, query: &str) -> Vec<String> {
+        let reply = Browser::anonymous()
+            .send(&self.app, "GET", &self.public(&format!("/slots?{query}")), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["days"]
+            .as_array()
+            .expect("days")
+            .iter()
+            .flat_map(|d| d["slots"].as_array().cloned().unwrap_or_default())
+            .map(|s| s["start"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    async fn booking_item(&self, id: &str) -> Item {
+        self.state
+            .table
+            .get(&booking_key(&self.org_id, id))
+            .await
+            .expect("get")
+            .expect("booking stored")
+    }
+
+    async fn host_calendar(&self) -> Vec<Item> {
+        query_all(
+            self.state.table.as_ref(),
+            Query::partition(host_calendar_partition(&self.org_id, &self.user_id)),
+        )
+        .await
+    }
+}
+
+async fn query_all(table: &dyn Table, query: Query) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table.query(&query.clone().after(cursor)).await.expect("query");
+        items.extend(page.items);
+        cursor = page.cursor;
+        if cursor.is_none() {
+            return items;
+        }
+    }
+}
+
+fn reminder_keys(booking: &Item) -> Vec<Key> {
+    booking["reminder_keys"]
+        .as_array()
+        .expect("reminder keys")
+        .iter()
+        .map(|k| Key::new(k["pk"].as_str().unwrap(), k["sk"].as_str().unwrap()))
+        .collect()
+}
+
+async fn live(table: &dyn Table, keys: &[Key]) -> usize {
+    let mut n = 0;
+    for key in keys {
+        if table.get(key).await.expect("get").is_some() {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn codes(reply: &Reply) -> Vec<(String, String)> {
+    reply.body["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap_or_default().to_string(),
+                e["code"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------ schedules
+
+#[tokio::test]
+async fn schedule_crud_reports_field_errors_and_a_used_schedule_cannot_be_deleted() {
+    let (f, _clock) = fixture(json!({})).await;
+    let bad = json!({"name": "", "time_zone": "Mars/Olympus", "weekly": {"monday": [{"start": "09:00", "end": "12:00"}, {"start": "11:00", "end": "13:00"}], "tuesday": [{"start": "10:00", "end": "09:00"}]}});
+    let reply = f.host.send(&f.app, "POST", "/schedules", Some(&bad)).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+    let errors = codes(&reply);
+    for expected in [
+        ("name", "required"),
+        ("time_zone", "unknown_time_zone"),
+        ("weekly.monday[1]", "overlapping_intervals"),
+        ("weekly.tuesday[0].end", "end_not_after_start"),
+    ] {
+        assert!(
+            errors.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} in {errors:?}"
+        );
+    }
+
+    let with_override = json!({"name": "Late Thursdays", "time_zone": "Asia/Kolkata", "weekly": {"thursday": [{"start": "12:00", "end": "20:00"}]}, "overrides": {"2026-03-05": {"kind": "unavailable"}}});
+    let created = f.host.send(&f.app, "POST", "/schedules", Some(&with_override)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(created.body["owner_user_id"], f.user_id.as_str());
+    assert_eq!(created.body["overrides"]["2026-03-05"]["kind"], "unavailable");
+
+    let patched = f
+        .host
+        .send(
+            &f.app,
+            "PATCH",
+            &format!("/schedules/{id}"),
+            Some(&json!({"name": "Late Thursdays (Kolkata)"})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    assert_eq!(patched.body["name"], "Late Thursdays (Kolkata)");
+    assert_eq!(patched.body["time_zone"], "Asia/Kolkata", "unpatched fields stay");
+    assert_eq!(patched.body["version"], 2);
+
+    let list = f.host.send(&f.app, "GET", "/schedules", None).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
+
+    // The fixture's schedule is used by its event type.
+    let refused = f
+        .host
+        .send(&f.app, "DELETE", &format!("/schedules/{}", f.schedule_id), None)
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.body["code"], "schedule_in_use");
+    let deleted = f
+        .host
+        .send(&f.app, "DELETE", &format!("/event-types/{}", f.event_id), None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let deleted = f
+        .host
+        .send(&f.app, "DELETE", &format!("/schedules/{}", f.schedule_id), None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let gone = f
+        .host
+        .send(&f.app, "GET", &format!("/schedules/{}", f.schedule_id), None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn another_organizations_schedules_event_types_and_appointments_are_not_found() {
+    let (f, _clock) = fixture(json!({})).await;
+    let booked = f.book("2026-03-03T10:00:00Z", "sam@example.com", json!({})).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    let booking_id = booked.body["booking"]["id"].as_str().unwrap().to_string();
+    let (other, _) = signup(&f.app, "ola@northside-dental.example", "Northside Dental").await;
+    for path in [
+        format!("/schedules/{}", f.schedule_id),
+        format!("/event-types/{}", f.event_id),
+        format!("/appointments/{booking_id}"),
+    ] {
+        let reply = other.send(&f.app, "GET", &path, None).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let cancel = other
+        .send(
+            &f.app,
+            "POST",
+            &format!("/appointments/{booking_id}/cancel"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(cancel.status, StatusCode::NOT_FOUND);
+    let patch = other
+        .send(
+            &f.app,
+            "PATCH",
+            &format!("/event-types/{}", f.event_id),
+            Some(&json!({"title": "Mine"})),
+        )
+        .await;
+    assert_eq!(patch.status, StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------- event types
+
+#[tokio::test]
+async fn event_type_fields_are_validated_and_slugs_are_unique_per_organization() {
+    let (f, _clock) = fixture(json!({})).await;
+    // Defaults: the reminder plan is 24 h and 1 h by email and SMS; active; one seat.
+    let shown = f
+        .host
+        .send(&f.app, "GET", &format!("/event-types/{}", f.event_id), None)
+        .await;
+    assert_eq!(
+        shown.body["reminders"],
+        json!([
+            {"offset_minutes": 1440, "channels": ["email", "sms"]},
+            {"offset_minutes": 60, "channels": ["email", "sms"]}
+        ])
+    );
+    assert_eq!(shown.body["default_duration"], 30);
+    assert_eq!(shown.body["active"], true);
+    assert_eq!(shown.body["seats"], 1);
+
+    let bad = json!({
+        "title": "", "slug": "Bad Slug", "durations": [30, 0], "default_duration": 45,
+        "schedule_id": "nope", "seats": 0, "daily_limit": 0,
+        "location": {"kind": "video", "url": "zoom"},
+        "questions": [{"id": "x", "label": "Pick", "type": "select"}],
+        "reminders": [{"offset_minutes": 60, "channels": ["sms"]}, {"offset_minutes": 30, "channels": ["sms"]}, {"offset_minutes": 10, "channels": ["sms"]}],
+        "window": {"kind": "date_range", "start": "2026-05-01", "end": "2026-04-01"}
+    });
+    let reply = f.host.send(&f.app, "POST", "/event-types", Some(&bad)).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+    let errors = codes(&reply);
+    for expected in [
+        ("title", "required"),
+        ("slug", "slug_characters"),
+        ("durations[1]", "out_of_range"),
+        ("default_duration", "not_offered"),
+        ("schedule_id", "not_found"),
+        ("seats", "out_of_range"),
+        ("daily_limit", "out_of_range"),
+        ("location.url", "invalid_url"),
+        ("questions[0].options", "invalid_options"),
+        ("reminders", "too_many_sms"),
+        ("window.end", "end_before_start"),
+    ] {
+        assert!(
+            errors.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} in {errors:?}"
+        );
+    }
+
+    let twin =
+        json!({"title": "Assessment again", "slug": "assessment", "durations": [30], "schedule_id": f.schedule_id});
+    let taken = f.host.send(&f.app, "POST", "/event-types", Some(&twin)).await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(codes(&taken), vec![("slug".to_string(), "slug_taken".to_string())]);
+
+    // Another organization may use the same slug.
+    let (other, _) = signup(&f.app, "ola@northside-dental.example", "Northside Dental").await;
+    let schedule = other
+        .send(
+            &f.app,
+            "POST",
+            "/schedules",
+            Some(&json!({"name": "Hours", "time_zone": "Europe/Dublin", "weekly": london_week()})),
+        )
+        .await;
+    let mine =
+        json!({"title": "Assessment", "slug": "assessment", "durations": [30], "schedule_id": schedule.body["id"]});
+    let ok = other.send(&f.app, "POST", "/event-types", Some(&mine)).await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+
+    // Renaming the slug frees the old address and takes the new one.
+    let renamed = f
+        .host
+        .send(
+            &f.app,
+            "PATCH",
+            &format!("/event-types/{}", f.event_id),
+            Some(&json!({"slug": "first-visit", "description": "Bring your scans."})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    assert_eq!(renamed.body["durations"], json!([30, 60]), "unpatched fields stay");
+    let old = Browser::anonymous()
+        .send(&f.app, "GET", "/public/booking/harbour-physio/assessment", None)
+        .await;
+    assert_eq!(old.status, StatusCode::NOT_FOUND);
+    let new = Browser::anonymous()
+        .send(&f.app, "GET", "/public/booking/harbour-physio/first-visit", None)
+        .await;
+    assert_eq!(new.status, StatusCode::OK, "{}", new.body);
+    assert_eq!(new.body["description"], "Bring your scans.");
+    assert_eq!(new.body["time_zone"], "Europe/London");
+}
+
+#[tokio::test]
+async fn inactive_event_types_are_not_public() {
+    let (f, _clock) = fixture(json!({"active": false})).await;
+    let reply = Browser::anonymous().send(&f.app, "GET", &f.public(""), None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let book = f.book("2026-03-03T10:00:00Z", "sam@example.com", json!({})).await;
+    assert_eq!(book.status, StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------- slots
+
+#[tokio::test]
+async fn slots_are_grouped_by_day_in_the_invitee_zone() {
+    let (f, _clock) = fixture(json!({})).await;
+    // Tuesday 3 March in London: 09:00–12:00 and 13:00–17:00 GMT, 30-minute slots.
+    let reply = Browser::anonymous()
+        .send(
+            &f.app,
+            "GET",
+            &f.public("/slots?from=2026-03-03&to=2026-03-03&tz=Europe/London&duration=30"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let days = reply.body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0]["date"], "2026-03-03");
+    let slots = days[0]["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 14);
+    assert_eq!(slots[0]["start"], "2026-03-03T09:00:00Z");
+    assert_eq!(slots[0]["time"], "09:00");
+    assert_eq!(slots[6]["start"], "2026-03-03T13:00:00Z", "lunch is not offered");
+
+    // The same instants seen from Kolkata (+05:30): the Kolkata date 3 March
+    // is [2 March 18:30Z, 3 March 18:30Z), so it holds all 14, from 14:30.
+    let reply = Browser::anonymous()
+        .send(
+            &f.app,
+            "GET",
+            &f.public("/slots?from=2026-03-03&to=2026-03-03&tz=Asia/Kolkata"),
+            None,
+        )
+        .await;
+    let days = reply.body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0]["date"], "2026-03-03");
+    assert_eq!(days[0]["slots"].as_array().unwrap().len(), 14);
+    assert_eq!(days[0]["slots"][0]["start"], "2026-03-03T09:00:00Z");
+    assert_eq!(days[0]["slots"][0]["time"], "14:30");
+    // From Auckland (+13:00 in March) the London morning crosses midnight.
+    let reply = Browser::anonymous()
+        .send(
+            &f.app,
+            "GET",
+            &f.public("/slots?from=2026-03-03T00:00:00Z&to=2026-03-04T00:00:00Z&tz=Pacific/Auckland"),
+            None,
+        )
+        .await;
+    let days = reply.body["days"].as_array().unwrap();
+    assert_eq!(days[0]["date"], "2026-03-03");
+    assert_eq!(days[0]["slots"][0]["time"], "22:00");
+    assert_eq!(days[0]["slots"].as_array().unwrap().len(), 4);
+    assert_eq!(days[1]["date"], "2026-03-04");
+    assert_eq!(days[1]["slots"][0]["start"], "2026-03-03T11:00:00Z");
+    assert_eq!(days[1]["slots"][0]["time"], "00:00");
+
+    // A booking takes its slot away; unknown zones and durations are field errors.
+    let booked = f.book("2026-03-03T09:30:00Z", "sam@example.com", json!({})).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    let starts = f.slot_starts("from=2026-03-03&to=2026-03-03&tz=Europe/London").await;
+    assert!(!starts.contains(&"2026-03-03T09:30:00Z".to_string()));
+    assert_eq!(starts.len(), 13);
+    for (query, field, code) in [
+        ("tz=Mars/Base", "tz", "unknown_time_zone"),
+        ("duration=45", "duration", "not_offered"),
+        ("from=2026-03-01&to=2026-06-01", "to", "range_too_long"),
+    ] {
+        let reply = Browser::anonymous()
+            .send(&f.app, "GET", &f.public(&format!("/slots?{query}")), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(codes(&reply), vec![(field.to_string(), code.to_string())], "{query}");
+    }
+}
+
+// -------------------------------------------------------------- booking
+
+#[tokio::test]
+async fn a_booking_returns_a_manage_link_creates_the_contact_and_its_reminder_items() {
+    let (f, _clock) = fixture(json!({
+        "questions": [{"id": "injury", "label": "Which joint?", "type": "select", "options": ["knee", "shoulder"], "required": true}]
+    }))
+    .await;
+    let missing = f.book("2026-03-04T10:00:00Z", "sam@example.com", json!({})).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        codes(&missing),
+        vec![("answers.injury".to_string(), "required".to_string())]
+    );
+    let off_grid = f
+        .book(
+            "2026-03-04T10:10:00Z",
+            "sam@example.com",
+            json!({"answers": {"injury": "knee"}}),
+        )
+        .await;
+    assert_eq!(off_grid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        codes(&off_grid),
+        vec![("start".to_string(), "outside_availability".to_string())]
+    );
+
+    let reply = f
+        .book(
+            "2026-03-04T10:00:00Z",
+            "Sam.Lee@Example.com",
+            json!({"phone": "+44 7911 123456", "sms_consent": true, "sms_consent_text": "Texts about this appointment", "answers": {"injury": "knee"}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let uid = reply.body["booking"]["uid"].as_str().unwrap().to_string();
+    let token = reply.body["manage_token"].as_str().unwrap().to_string();
+    let url = reply.body["manage_url"].as_str().unwrap();
+    assert!(url.ends_with(&format!("/booking/{uid}?token={token}")), "{url}");
+    assert!(token.len() >= 43, "256-bit token");
+    assert_eq!(reply.body["booking"]["invitee"]["phone"], "+447911123456");
+    assert_eq!(reply.body["booking"]["status"], "confirmed");
+
+    // The token is stored only as a hash.
+    let stored = f.booking_item(&uid).await;
+    assert!(!serde_json::to_string(&stored).unwrap().contains(&token));
+
+    // Manage link: right token opens it, a wrong or missing one is a 404.
+    let shown = Browser::anonymous()
+        .send(&f.app, "GET", &format!("/public/bookings/{uid}?token={token}"), None)
+        .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert_eq!(shown.body["answers"]["injury"], "knee");
+    for bad in [
+        format!("/public/bookings/{uid}?token=x{token}"),
+        format!("/public/bookings/{uid}"),
+    ] {
+        let reply = Browser::anonymous().send(&f.app, "GET", &bad, None).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{bad}");
+    }
+
+    // Reminder items: one per (offset, channel), keyed by due minute, with the agreed attributes.
+    let keys = reminder_keys(&stored);
+    let mut expected = vec![
+        (
+            "REMINDERS#2026-03-03T10:00".to_string(),
+            format!("{}#{uid}#1440#email", f.org_id),
+        ),
+        (
+            "REMINDERS#2026-03-03T10:00".to_string(),
+            format!("{}#{uid}#1440#sms", f.org_id),
+        ),
+        (
+            "REMINDERS#2026-03-04T09:00".to_string(),
+            format!("{}#{uid}#60#email", f.org_id),
+        ),
+        (
+            "REMINDERS#2026-03-04T09:00".to_string(),
+            format!("{}#{uid}#60#sms", f.org_id),
+        ),
+    ];
+    let mut got: Vec<(String, String)> = keys.iter().map(|k| (k.pk.clone(), k.sk.clone())).collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+    let item = f.state.table.get(&keys[0]).await.unwrap().expect("reminder stored");
+    assert_eq!(item["status"], "pending");
+    assert_eq!(item["booking_id"], uid.as_str());
+    assert_eq!(item["org_id"], f.org_id.as_str());
+    let starts_at = ts("2026-03-04T10:00:00Z").as_second();
+    assert_eq!(item["starts_at"], starts_at);
+    assert_eq!(item["expires_at"], starts_at + 7 * 24 * 3600);
+    assert_eq!(
+        item["due_at"].as_i64().unwrap(),
+        starts_at - item["offset_minutes"].as_i64().unwrap() * 60
+    );
+
+    // The invitee became a contact with the booking on the timeline.
+    let pointer = f
+        .state
+        .table
+        .get(&contacts::email_unique_key(&f.org_id, "sam.lee@example.com"))
+        .await
+        .unwrap()
+        .expect("contact created");
+    let contact_id = pointer["contact_id"].as_str().unwrap();
+    let timeline = query_all(
+        f.state.table.as_ref(),
+        Query::partition(contacts::contact_partition(&f.org_id, contact_id)).sort(SortKey::BeginsWith("TL#".into())),
+    )
+    .await;
+    let kinds: Vec<&str> = timeline.iter().filter_map(|t| t["kind"].as_str()).collect();
+    assert_eq!(kinds, ["booking.created"]);
+    assert_eq!(f.booking_item(&uid).await["contact_id"], contact_id);
+
+    // A second booking by the same person lands on the same contact, in the booking's own transaction.
+    let again = f
+        .book(
+            "2026-03-05T10:00:00Z",
+            "sam.lee@example.com",
+            json!({"answers": {"injury": "shoulder"}}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(again.body["booking"]["contact_id"], contact_id);
+    let timeline = query_all(
+        f.state.table.as_ref(),
+        Query::partition(contacts::contact_partition(&f.org_id, contact_id)).sort(SortKey::BeginsWith("TL#".into())),
+    )
+    .await;
+    assert_eq!(timeline.len(), 2);
+}
+
+#[tokio::test]
+async fn sms_reminders_need_a_phone_with_consent() {
+    let (f, _clock) = fixture(json!({})).await;
+    let without = f
+        .book(
+            "2026-03-04T10:00:00Z",
+            "a@example.com",
+            json!({"phone": "+447911123456", "sms_consent": false}),
+        )
+        .await;
+    assert_eq!(without.status, StatusCode::CREATED, "{}", without.body);
+    let keys = reminder_keys(&f.booking_item(without.body["booking"]["id"].as_str().unwrap()).await);
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| k.sk.ends_with("#email")));
+    let consent_without_phone = f
+        .book(
+            "2026-03-04T11:00:00Z",
+            "b@example.com",
+            json!({"sms_consent": true, "sms_consent_text": "ok"}),
+        )
+        .await;
+    assert_eq!(consent_without_phone.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        codes(&consent_without_phone),
+        vec![("phone".to_string(), "required".to_string())]
+    );
+}
+
+/// Fires `n` bookings for one start at once; returns the replies.
+async fn race(f: &Fixture, n: usize, start: &str) -> Vec<Reply> {
+    let requests = (0..n).map(|i| {
+        let body = json!({"start": start, "name": format!("Racer {i}"), "email": format!("racer{i}@example.com"), "time_zone": "Europe/London"});
+        let request = Browser::anonymous().request("POST", &f.public("/bookings"), Some(&body));
+        let app = f.app.clone();
+        tokio::spawn(async move { konnecs_tests::http::send(&app, request).await })
+    });
+    join_all(requests).await.into_iter().map(|r| r.expect("task")).collect()
+}
+
+/// After a race: exactly `winners` bookings exist, and nothing of the losers
+/// (no contact, no timeline entry, no reminder, no queued message).
+async fn assert_only_winners_left(
+    f: &Fixture,
+    start: Timestamp,
+    replies: &[Reply],
+    winners: usize,
+    existing_contacts: &[(usize, String)],
+) {
+    let won: Vec<&Reply> = replies.iter().filter(|r| r.status == StatusCode::CREATED).collect();
+    let lost: Vec<&Reply> = replies.iter().filter(|r| r.status == StatusCode::CONFLICT).collect();
+    assert_eq!(won.len(), winners, "winners");
+    assert_eq!(lost.len(), replies.len() - winners, "every other request is a 409");
+    assert!(
+        lost.iter().all(|r| r.body["code"] == "slot_taken"),
+        "losers get slot_taken"
+    );
+    let winner_emails: Vec<String> = won
+        .iter()
+        .map(|r| r.body["booking"]["invitee"]["email"].as_str().unwrap().to_string())
+        .collect();
+
+    assert_eq!(
+        f.host_calendar().await.iter().filter(|i| i["sk"] != "VERSION").count(),
+        winners
+    );
+    let mut reminder_count = 0;
+    for reply in &won {
+        let keys = reminder_keys(&f.booking_item(reply.body["booking"]["id"].as_str().unwrap()).await);
+        assert_eq!(live(f.state.table.as_ref(), &keys).await, keys.len());
+        reminder_count += keys.len();
+    }
+    // Every reminder partition of the slot holds the winners' reminders only.
+    for hours in [24, 1] {
+        let due = reminders::partition(start - jiff::SignedDuration::from_hours(hours));
+        let items = query_all(f.state.table.as_ref(), Query::partition(due.clone())).await;
+        reminder_count -= items.len().min(reminder_count);
+        assert!(
+            items
+                .iter()
+                .all(|i| won.iter().any(|w| w.body["booking"]["id"] == i["booking_id"])),
+            "a loser's reminder exists in {due}"
+        );
+    }
+    assert_eq!(
+        reminder_count, 0,
+        "the reminder partitions hold exactly the winners' reminders"
+    );
+
+    // Contacts and timeline entries: only the winners'.
+    let mut timeline_entries = 0;
+    for i in 0..replies.len() {
+        let email = format!("racer{i}@example.com");
+        let pointer = f
+            .state
+            .table
+            .get(&contacts::email_unique_key(&f.org_id, &email))
+            .await
+            .unwrap();
+        let pre_existing = existing_contacts.iter().any(|(j, _)| *j == i);
+        if !pre_existing {
+            assert_eq!(pointer.is_some(), winner_emails.contains(&email), "contact of {email}");
+        }
+        if let Some(pointer) = pointer {
+            let contact_id = pointer["contact_id"].as_str().unwrap();
+            let timeline = query_all(
+                f.state.table.as_ref(),
+                Query::partition(contacts::contact_partition(&f.org_id, contact_id))
+                    .sort(SortKey::BeginsWith("TL#".into())),
+            )
+            .await;
+            let booked = timeline.iter().filter(|t| t["kind"] == "booking.created").count();
+            assert_eq!(
+                booked,
+                usize::from(winner_emails.contains(&email)),
+                "timeline of {email}"
+            );
+            timeline_entries += booked;
+        }
+    }
+    assert_eq!(timeline_entries, winners);
+
+    // Messages: queued for the winners only.
+    let mut bodies = Vec::new();
+    loop {
+        let received = f
+            .state
+            .jobs
+            .receive(10, std::time::Duration::from_secs(60))
+            .await
+            .expect("receive");
+        if received.is_empty() {
+            break;
+        }
+        bodies.extend(received.into_iter().map(|m| m.body));
+    }
+    assert!(!bodies.is_empty(), "the winners' confirmations are queued");
+    for i in 0..replies.len() {
+        let email = format!("racer{i}@example.com");
+        let mentioned = bodies.iter().any(|b| b.contains(&email));
+        assert_eq!(mentioned, winner_emails.contains(&email), "messages to {email}");
+    }
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_bookings_of_one_slot_on_sqlite_make_one_booking_and_199_slot_taken() {
+    let (f, _clock) = fixture(json!({})).await;
+    // Half of the racers are already contacts: their timeline entry would be
+    // written inside the booking transaction, so a loser's must not appear.
+    let mut existing = Vec::new();
+    for i in (0..200).step_by(2) {
+        let reply = f
+            .host
+            .send(
+                &f.app,
+                "POST",
+                "/contacts",
+                Some(&json!({"first_name": format!("Racer {i}"), "emails": [format!("racer{i}@example.com")]})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        existing.push((i, reply.body["id"].as_str().unwrap_or_default().to_string()));
+    }
+    let replies = race(&f, 200, "2026-03-04T10:00:00Z").await;
+    assert_only_winners_left(&f, ts("2026-03-04T10:00:00Z"), &replies, 1, &existing).await;
+}
+
+#[tokio::test]
+async fn a_three_seat_event_lets_exactly_three_of_two_hundred_concurrent_bookings_share_a_start() {
+    let (f, _clock) = fixture(json!({"seats": 3})).await;
+    let replies = race(&f, 200, "2026-03-04T10:00:00Z").await;
+    assert_only_winners_left(&f, ts("2026-03-04T10:00:00Z"), &replies, 3, &[]).await;
+    let starts = f.slot_starts("from=2026-03-04&to=2026-03-04").await;
+    assert!(
+        !starts.contains(&"2026-03-04T10:00:00Z".to_string()),
+        "a full seated slot is not offered"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_bookings_on_dynamodb_make_exactly_one_booking() {
+    let sdk = konnecs_tests::aws::sdk_config().await;
+    let (_, table_name) = konnecs_tests::aws::unique_table().await;
+    let (_, jobs_queue_url, _) = konnecs_tests::aws::unique_queue(QueueName::Jobs.max_receives()).await;
+    let (_, reminders_queue_url, _) = konnecs_tests::aws::unique_queue(QueueName::Reminders.max_receives()).await;
+    let (_, token_key_id) = konnecs_tests::aws::unique_kms_key().await;
+    let objects_bucket = konnecs_tests::aws::unique_bucket().await;
+    let state = konnecs::app::aws_state_from(
+        &sdk,
+        &AwsConfig {
+            table_name,
+            jobs_queue_url,
+            reminders_queue_url,
+            token_key_id,
+            objects_bucket,
+            app: konnecs::config::AppConfig::for_tests(),
+        },
+    );
+    // The DynamoDB adapter hides items whose TTL passed in real time (sessions
+    // included), so this test runs on the real clock: a Wednesday 10:00 in
+    // London at least three days ahead.
+    let today = Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap())
+        .date();
+    let mut day = today.checked_add(jiff::Span::new().days(3)).unwrap();
+    while day.weekday() != jiff::civil::Weekday::Wednesday {
+        day = day.tomorrow().unwrap();
+    }
+    let start = day
+        .at(10, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap())
+        .unwrap()
+        .timestamp();
+    let f = fixture_on(state, None, json!({})).await;
+    let started = std::time::Instant::now();
+    let replies = race(&f, 200, &start.to_string()).await;
+    println!(
+        "200 concurrent bookings on the DynamoDB emulator took {:?}",
+        started.elapsed()
+    );
+    assert_only_winners_left(&f, start, &replies, 1, &[]).await;
+}
+
+// --------------------------------------------------------------- manage
+
+#[tokio::test]
+async fn cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_step() {
+    let (f, _clock) = fixture(json!({})).await;
+    let reply = f.book("2026-03-04T10:00:00Z", "sam@example.com", json!({})).await;
+    let uid = reply.body["booking"]["uid"].as_str().unwrap().to_string();
+    let token = reply.body["manage_token"].as_str().unwrap().to_string();
+    let keys = reminder_keys(&f.booking_item(&uid).await);
+    assert_eq!(live(f.state.table.as_ref(), &keys).await, 2);
+
+    let wrong = Browser::anonymous()
+        .send(
+            &f.app,
+            "POST",
+            &format!("/public/bookings/{uid}/cancel"),
+            Some(&json!({"token": "nope"})),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        live(f.state.table.as_ref(), &keys).await,
+        2,
+        "a wrong token changes nothing"
+    );
+
+    let cancelled = Browser::anonymous()
+        .send(
+            &f.app,
+            "POST",
+            &format!("/public/bookings/{uid}/cancel?token={token}"),
+            Some(&json!({"reason": "Feeling better"})),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    assert_eq!(cancelled.body["cancelled_by"], "invitee");
+    assert_eq!(cancelled.body["cancel_reason"], "Feeling better");
+    assert_eq!(
+        live(f.state.table.as_ref(), &keys).await,
+        0,
+        "reminders went with the cancel"
+    );
+    assert!(
+        f.booking_item(&uid).await["reminder_keys"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        f.slot_starts("from=2026-03-04&to=2026-03-04")
+            .await
+            .contains(&"2026-03-04T10:00:00Z".to_string())
+    );
+
+    let again = Browser::anonymous()
+        .send(
+            &f.app,
+            "POST",
+            &format!("/public/bookings/{uid}/cancel"),
+            Some(&json!({"token": token})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.body["code"], "booking_not_active");
+}
+
+#[tokio::test]
+async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot() {
+    let (f, _clock) = fixture(json!({})).await;
+    let a = f.book("2026-03-04T10:00:00Z", "a@example.com", json!({})).await;
+    let b = f.book("2026-03-04T11:00:00Z", "b@example.com", json!({})).await;
+    assert_eq!(b.status, StatusCode::CREATED);
+    let uid = a.body["booking"]["uid"].as_str().unwrap().to_string();
+    let token = a.body["manage_token"].as_str().unwrap().to_string();
+    let old_keys = reminder_keys(&f.booking_item(&uid).await);
+
+    let taken = Browser::anonymous()
+        .send(
+            &f.app,
+            "POST",
+            &format!("/public/bookings/{uid}/reschedule"),
+            Some(&json!({"token": token, "start": "2026-03-04T11:00:00Z"})),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
+    assert_eq!(taken.body["code"], "slot_taken");
+    assert_eq!(
+        live(f.state.table.as_ref(), &old_keys).await,
+        2,
+        "a refused move changes nothing"
+    );
+
+    // Moving by half an hour overlaps its own old time: that is fine.
+    let moved = Browser::anonymous()
+        .send(
+            &f.app,
+            "POST",
+            &format!("/public/bookings/{uid}/reschedule"),
+            Some(&json!({"token": token, "start": "2026-03-04T10:30:00Z"})),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.body["start"], "2026-03-04T10:30:00Z");
+    assert_eq!(moved.body["sequence"], 1);
+    assert_eq!(
+        live(f.state.table.as_ref(), &old_keys).await,
+        0,
+        "old reminders are gone"
+    );
+    let new_keys = reminder_keys(&f.booking_item(&uid).await);
+    assert_eq!(live(f.state.table.as_ref(), &new_keys).await, 2);
+    assert!(new_keys.iter().any(|k| k.pk == "REMINDERS#2026-03-04T09:30"));
+    let starts = f.slot_starts("from=2026-03-04&to=2026-03-04").await;
+    assert!(
+        starts.contains(&"2026-03-04T10:00:00Z".to_string()),
+        "the old time is free again"
+    );
+    assert!(!starts.contains(&"2026-03-04T10:30:00Z".to_string()));
+
+    // The host reschedules with the session.
+    let by_host = f
+        .host
+        .send(
+            &f.app,
+            "POST",
+            &format!("/appointments/{uid}/reschedule"),
+            Some(&json!({"start": "2026-03-05T09:00:00Z"})),
+        )
+        .await;
+    assert_eq!(by_host.status, StatusCode::OK, "{}", by_host.body);
+    assert_eq!(by_host.body["sequence"], 2);
+    assert_eq!(live(f.state.table.as_ref(), &new_keys).await, 0);
+}
+
+#[tokio::test]
+async fn bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_confirmed() {
+    let (f, clock) = fixture(json!({"requires_confirmation": true})).await;
+    let a = f.book("2026-03-04T10:00:00Z", "a@example.com", json!({})).await;
+    assert_eq!(a.body["booking"]["status"], "pending_confirmation");
+    let a_id = a.body["booking"]["id"].as_str().unwrap().to_string();
+    assert!(reminder_keys(&f.booking_item(&a_id).await).is_empty());
+    assert!(
+        !f.slot_starts("from=2026-03-04&to=2026-03-04")
+            .await
+            .contains(&"2026-03-04T10:00:00Z".to_string())
+    );
+
+    let confirmed = f
+        .host
+        .send(&f.app, "POST", &format!("/appointments/{a_id}/confirm"), None)
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    assert_eq!(confirmed.body["status"], "confirmed");
+    let keys = reminder_keys(&f.booking_item(&a_id).await);
+    assert_eq!(live(f.state.table.as_ref(), &keys).await, 2);
+    let twice = f
+        .host
+        .send(&f.app, "POST", &format!("/appointments/{a_id}/confirm"), None)
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+
+    let b = f.book("2026-03-04T11:00:00Z", "b@example.com", json!({})).await;
+    let b_id = b.body["booking"]["id"].as_str().unwrap().to_string();
+    let declined = f
+        .host
+        .send(
+            &f.app,
+            "POST",
+            &format!("/appointments/{b_id}/decline"),
+            Some(&json!({"reason": "On leave"})),
+        )
+        .await;
+    assert_eq!(declined.body["status"], "declined");
+    assert!(
+        f.slot_starts("from=2026-03-04&to=2026-03-04")
+            .await
+            .contains(&"2026-03-04T11:00:00Z".to_string())
+    );
+
+    // No-show only once the appointment has started.
+    let early = f
+        .host
+        .send(&f.app, "POST", &format!("/appointments/{a_id}/no-show"), None)
+        .await;
+    assert_eq!(early.status, StatusCode::CONFLICT);
+    assert_eq!(early.body["code"], "not_started");
+    clock.set(ts("2026-03-04T10:20:00Z"));
+    let host = login(&f.app).await;
+    let marked = host
+        .send(&f.app, "POST", &format!("/appointments/{a_id}/no-show"), None)
+        .await;
+    assert_eq!(marked.status, StatusCode::OK, "{}", marked.body);
+    assert_eq!(marked.body["no_show"], true);
+}
+
+#[tokio::test]
+async fn the_host_lists_and_cancels_appointments_with_the_session() {
+    let (f, _clock) = fixture(json!({})).await;
+    for (start, email) in [
+        ("2026-03-04T10:00:00Z", "a@example.com"),
+        ("2026-03-05T10:00:00Z", "b@example.com"),
+        ("2026-03-12T10:00:00Z", "c@example.com"),
+    ] {
+        assert_eq!(f.book(start, email, json!({})).await.status, StatusCode::CREATED);
+    }
+    let list = f
+        .host
+        .send(&f.app, "GET", "/appointments?from=2026-03-02&to=2026-03-09", None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let items = list.body["items"].as_array().unwrap();
+    let emails: Vec<&str> = items.iter().map(|i| i["invitee"]["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["a@example.com", "b@example.com"]);
+    let id = items[0]["id"].as_str().unwrap().to_string();
+    let keys = reminder_keys(&f.booking_item(&id).await);
+
+    let no_csrf = Browser {
+        csrf: None,
+        ..f.host.clone()
+    }
+    .send(&f.app, "POST", &format!("/appointments/{id}/cancel"), Some(&json!({})))
+    .await;
+    assert_eq!(
+        no_csrf.status,
+        StatusCode::FORBIDDEN,
+        "session writes need the CSRF token"
+    );
+    let cancelled = f
+        .host
+        .send(
+            &f.app,
+            "POST",
+            &format!("/appointments/{id}/cancel"),
+            Some(&json!({"reason": "Therapist ill"})),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    assert_eq!(cancelled.body["cancelled_by"], "host");
+    assert_eq!(live(f.state.table.as_ref(), &keys).await, 0);
+    let shown = f.host.send(&f.app, "GET", &format!("/appointments/{id}"), None).await;
+    assert_eq!(shown.body["status"], "cancelled");
+}
+
+// ------------------------------------------------------- round trips
+
+#[tokio::test]
+async fn slots_and_booking_store_round_trips_are_bounded() {
+    let clock = TestClock::at(ts(NOW));
+    let (mut state, dir) = temp_state_with_clock(Arc::new(clock.clone()));
+    let counting = Arc::new(CountingTable::new(state.table.clone()));
+    let counts = counting.counts();
+    state.table = counting;
+    let f = fixture_on(state, Some(dir), json!({})).await;
+    assert_eq!(
+        f.book("2026-03-04T11:00:00Z", "returning@example.com", json!({}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    let before = counts.snapshot();
+    f.slot_starts("from=2026-03-02&to=2026-03-08").await;
+    let after = counts.snapshot();
+    let slots = (
+        after.get - before.get,
+        after.batch_get - before.batch_get,
+        after.query - before.query,
+        after.total() - before.total(),
+    );
+    println!(
+        "slots request: get {} batch_get {} query {} total {}",
+        slots.0, slots.1, slots.2, slots.3
+    );
+    assert_eq!(
+        slots,
+        (2, 1, 1, 4),
+        "slug, event pointer, one batch (org, event type, schedule, version), one calendar query"
+    );
+
+    for (email, label) in [
+        ("new@example.com", "new contact"),
+        ("returning@example.com", "returning contact"),
+    ] {
+        let before = counts.snapshot();
+        let start = if label == "new contact" {
+            "2026-03-04T14:00:00Z"
+        } else {
+            "2026-03-04T15:00:00Z"
+        };
+        assert_eq!(f.book(start, email, json!({})).await.status, StatusCode::CREATED);
+        let after = counts.snapshot();
+        println!(
+            "booking ({label}): get {} batch_get {} query {} transact {} put {} update {} total {}",
+            after.get - before.get,
+            after.batch_get - before.batch_get,
+            after.query - before.query,
+            after.transact - before.transact,
+            after.put - before.put,
+            after.update - before.update,
+            after.total() - before.total()
+        );
+        assert!(
+            after.total() - before.total() <= 16,
+            "{label}: {}",
+            after.total() - before.total()
+        );
+    }
+    let _ = reminders::default_plan();
+    let _ = clock.now();
+}
+
+#[tokio::test]
+async fn a_reschedule_racing_new_bookings_for_the_same_slot_lets_exactly_one_through() {
+    let (f, _clock) = fixture(json!({})).await;
+    let a = f.book("2026-03-04T10:00:00Z", "mover@example.com", json!({})).await;
+    let uid = a.body["booking"]["uid"].as_str().unwrap().to_string();
+    let token = a.body["manage_token"].as_str().unwrap().to_string();
+    let move_request = Browser::anonymous().request(
+        "POST",
+        &format!("/public/bookings/{uid}/reschedule"),
+        Some(&json!({"token": token, "start": "2026-03-04T11:00:00Z"})),
+    );
+    let app = f.app.clone();
+    let mover = tokio::spawn(async move { konnecs_tests::http::send(&app, move_request).await });
+    let bookers = race(&f, 50, "2026-03-04T11:00:00Z").await;
+    let moved = mover.await.expect("task");
+    let successes = bookers.iter().filter(|r| r.status == StatusCode::CREATED).count()
+        + usize::from(moved.status == StatusCode::OK);
+    assert_eq!(successes, 1, "the mover: {} {}", moved.status, moved.body);
+    assert!(
+        bookers
+            .iter()
+            .all(|r| r.status == StatusCode::CREATED || r.body["code"] == "slot_taken")
+    );
+    let at_eleven = f
+        .host_calendar()
+        .await
+        .iter()
+        .filter(|i| i.get("starts_at") == Some(&json!(ts("2026-03-04T11:00:00Z").as_second())))
+        .count();
+    assert_eq!(at_eleven, 1);
+}

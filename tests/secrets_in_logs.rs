@@ -1,0 +1,141 @@
+//! No password, token, session id or cookie value ever reaches a log line.
+//! Captures every log line (down to TRACE) while the account flows run, then
+//! searches the capture for each secret the flows used. Its own binary: it
+//! installs the process-wide subscriber.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use http::StatusCode;
+use konnecs::catalogue;
+use konnecs::inbound::http::router;
+use konnecs_tests::http::Browser;
+use konnecs_tests::local::{temp_state, token_from_outbox};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("capture").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn account_flows_log_no_password_token_session_id_or_cookie() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_writer(move || sink.clone())
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("only test in this binary");
+
+    let (state, _dir) = temp_state();
+    let app = router(state.clone(), catalogue::entries());
+    let password = "molar-crown-42-bridge";
+    let new_password = "new-molar-crown-43-bridge";
+    let newest_password = "newest-molar-crown-44";
+    let email = "dana@whitfield-dental.example";
+    let mut secrets: Vec<String> = vec![password.into(), new_password.into(), newest_password.into()];
+
+    let signup = json!({"name": "Dana", "email": email, "password": password, "business_name": "Whitfield Dental"});
+    let reply = Browser::anonymous()
+        .send(&app, "POST", "/auth/signup", Some(&signup))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let browser = Browser::from_reply(&reply);
+    secrets.extend(browser.session.clone());
+    secrets.extend(browser.csrf.clone());
+
+    let verify = token_from_outbox(&state, email, "/verify-email").await;
+    secrets.push(verify.clone());
+    assert_eq!(
+        Browser::anonymous()
+            .send(&app, "POST", "/auth/verify-email", Some(&json!({"token": verify})))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+
+    let wrong = Browser::anonymous()
+        .send(
+            &app,
+            "POST",
+            "/auth/login",
+            Some(&json!({"email": email, "password": "wrong-password-99"})),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    secrets.push("wrong-password-99".into());
+    let login = Browser::anonymous()
+        .send(
+            &app,
+            "POST",
+            "/auth/login",
+            Some(&json!({"email": email, "password": password})),
+        )
+        .await;
+    let second = Browser::from_reply(&login);
+    secrets.extend(second.session.clone());
+
+    Browser::anonymous()
+        .send(&app, "POST", "/auth/password/forgot", Some(&json!({"email": email})))
+        .await;
+    let reset = token_from_outbox(&state, email, "/reset-password").await;
+    secrets.push(reset.clone());
+    let reply = Browser::anonymous()
+        .send(
+            &app,
+            "POST",
+            "/auth/password/reset",
+            Some(&json!({"token": reset, "password": new_password})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+
+    let third = Browser::from_reply(
+        &Browser::anonymous()
+            .send(
+                &app,
+                "POST",
+                "/auth/login",
+                Some(&json!({"email": email, "password": new_password})),
+            )
+            .await,
+    );
+    secrets.extend(third.session.clone());
+    secrets.extend(third.csrf.clone());
+    let change = json!({"current_password": new_password, "new_password": newest_password});
+    assert_eq!(
+        third.send(&app, "PATCH", "/me", Some(&change)).await.status,
+        StatusCode::OK
+    );
+    // A request with a stale cookie and a bogus CSRF header is logged too.
+    let mut stale = browser.clone();
+    stale.csrf = Some("bogus-csrf-value-123".into());
+    secrets.push("bogus-csrf-value-123".into());
+    stale.send(&app, "POST", "/auth/logout", None).await;
+    third.send(&app, "POST", "/auth/logout", None).await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.lines().count() >= 10, "the flows were logged: {logs}");
+    assert!(logs.contains("\"message\":\"request\""), "request lines captured");
+    for secret in &secrets {
+        assert!(!secret.is_empty());
+        assert!(!logs.contains(secret.as_str()), "a secret reached the logs: {secret}");
+        // Tokens are stored hashed; their hashes are fine but not the tokens.
+    }
+    assert!(
+        !logs.contains("__Host-konnecs_session="),
+        "a cookie header reached the logs"
+    );
+}

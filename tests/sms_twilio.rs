@@ -1,0 +1,155 @@
+//! The Twilio `Sms` adapter against a mock of the Messages API (wiremock):
+//! exact path, form fields, basic auth, and which answers are worth a retry.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use konnecs::adapters::twilio::TwilioSms;
+use konnecs::ports::{Sms, SmsError};
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "s3cr3t-auth-token";
+
+fn adapter(server: &MockServer, from: &str) -> TwilioSms {
+    TwilioSms::new(
+        reqwest::Client::new(),
+        format!("{}/", server.uri()),
+        SID.into(),
+        secrecy::SecretString::from(TOKEN.to_string()),
+        from.into(),
+    )
+}
+
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    url_pairs(std::str::from_utf8(body).expect("utf-8 form"))
+}
+
+/// Decodes `application/x-www-form-urlencoded` (independently of the adapter's encoder).
+fn url_pairs(text: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let bytes = s.replace('+', " ").into_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' && i + 2 < bytes.len() {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("hex");
+                out.push(u8::from_str_radix(hex, 16).expect("hex digit"));
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).expect("utf-8")
+    };
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn twilio_send_posts_the_form_to_the_account_messages_path_with_basic_auth() {
+    let server = MockServer::start().await;
+    let expected_auth = format!("Basic {}", STANDARD.encode(format!("{SID}:{TOKEN}")));
+    Mock::given(method("POST"))
+        .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+        .and(header("authorization", expected_auth.as_str()))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"sid": "SM123", "status": "queued"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let sms = adapter(&server, "+15005550006");
+    sms.send(
+        "+447700900123",
+        "Whitfield Dental: see you Tue 1 Dec 10:00 & bring forms. Reply STOP to opt out.",
+        "k1",
+    )
+    .await
+    .expect("sent");
+
+    let requests = server.received_requests().await.expect("recorded");
+    let fields = form(&requests[0].body);
+    assert_eq!(
+        fields,
+        [
+            ("To".to_string(), "+447700900123".to_string()),
+            ("From".to_string(), "+15005550006".to_string()),
+            (
+                "Body".to_string(),
+                "Whitfield Dental: see you Tue 1 Dec 10:00 & bring forms. Reply STOP to opt out.".to_string()
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_messaging_service_sender_goes_as_messaging_service_sid() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/2010-04-01/Accounts/{SID}/Messages.json")))
+        .and(body_string_contains(
+            "MessagingServiceSid=MG0123456789abcdef0123456789abcdef",
+        ))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sms = adapter(&server, "MG0123456789abcdef0123456789abcdef");
+    sms.send("+14155550123", "hi", "k2").await.expect("sent");
+    let requests = server.received_requests().await.expect("recorded");
+    assert!(!form(&requests[0].body).iter().any(|(k, _)| k == "From"));
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_retryable_other_client_errors_are_rejections() {
+    for (status, retryable) in [
+        (429, true),
+        (500, true),
+        (503, true),
+        (400, false),
+        (401, false),
+        (404, false),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(status).set_body_json(serde_json::json!({"code": 21211, "message": "nope"})),
+            )
+            .mount(&server)
+            .await;
+        let result = adapter(&server, "+15005550006").send("+14155550123", "hi", "k").await;
+        match (result, retryable) {
+            (Err(SmsError::Unavailable(_)), true) | (Err(SmsError::Rejected(_)), false) => {}
+            (other, _) => panic!("status {status}: unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_twilio_is_retryable_and_errors_never_carry_the_token() {
+    // A port nothing listens on (wiremock pools its servers, so a dropped
+    // MockServer would still answer).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let uri = format!("http://127.0.0.1:{port}");
+    let sms = TwilioSms::new(
+        reqwest::Client::new(),
+        uri,
+        SID.into(),
+        secrecy::SecretString::from(TOKEN.to_string()),
+        "+15005550006".into(),
+    );
+    let err = sms.send("+14155550123", "hi", "k").await.expect_err("unreachable");
+    assert!(matches!(err, SmsError::Unavailable(_)), "{err:?}");
+    assert!(!err.to_string().contains(TOKEN));
+    assert!(!format!("{sms:?}").contains(TOKEN));
+}
