@@ -123,6 +123,18 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, code, message)])
     }
 
+    /// A validation problem from a service's (field, code, message) list.
+    pub fn fields<F: Into<String>, C: Into<String>, M: Into<String>>(
+        fields: impl IntoIterator<Item = (F, C, M)>,
+    ) -> Self {
+        ApiError::Validation(
+            fields
+                .into_iter()
+                .map(|(field, code, message)| FieldError::new(field, code, message))
+                .collect(),
+        )
+    }
+
     pub fn problem(&self) -> Problem {
         match self {
             ApiError::Validation(errors) => Problem {
@@ -241,12 +253,7 @@ impl From<crate::services::accounts::AccountError> for ApiError {
     fn from(err: crate::services::accounts::AccountError) -> Self {
         use crate::services::accounts::AccountError as E;
         match err {
-            E::Invalid(fields) => ApiError::Validation(
-                fields
-                    .into_iter()
-                    .map(|(field, code, message)| FieldError::new(field, code, message))
-                    .collect(),
-            ),
+            E::Invalid(fields) => ApiError::fields(fields),
             E::EmailTaken => ApiError::Conflict {
                 code: "email_taken",
                 detail: "An account with this email already exists.".into(),
@@ -313,12 +320,7 @@ impl From<crate::services::orgs::OrgError> for ApiError {
     fn from(err: crate::services::orgs::OrgError) -> Self {
         use crate::services::orgs::OrgError as E;
         match err {
-            E::Invalid(fields) => ApiError::Validation(
-                fields
-                    .into_iter()
-                    .map(|(field, code, message)| FieldError::new(field, code, message))
-                    .collect(),
-            ),
+            E::Invalid(fields) => ApiError::fields(fields),
             E::NotFound => ApiError::NotFound,
             E::InsufficientRole => ApiError::Forbidden {
                 code: "insufficient_role",
@@ -363,12 +365,7 @@ impl From<crate::services::contacts::ContactError> for ApiError {
     fn from(err: crate::services::contacts::ContactError) -> Self {
         use crate::services::contacts::ContactError as E;
         match err {
-            E::Invalid(fields) => ApiError::Validation(
-                fields
-                    .into_iter()
-                    .map(|(field, code, message)| FieldError::new(field, code, message))
-                    .collect(),
-            ),
+            E::Invalid(fields) => ApiError::fields(fields),
             E::Duplicate { existing_id, .. } => ApiError::Conflict {
                 code: "duplicate_contact",
                 detail: format!("A contact with this email or phone already exists: {existing_id}."),
@@ -418,12 +415,7 @@ impl From<crate::services::pipelines::PipelineError> for ApiError {
     fn from(err: crate::services::pipelines::PipelineError) -> Self {
         use crate::services::pipelines::PipelineError as E;
         match err {
-            E::Invalid(fields) => ApiError::Validation(
-                fields
-                    .into_iter()
-                    .map(|(field, code, message)| FieldError::new(field, code, message))
-                    .collect(),
-            ),
+            E::Invalid(fields) => ApiError::fields(fields),
             E::NotFound => ApiError::NotFound,
             E::HasDeals { code, detail } => ApiError::Conflict { code, detail },
             E::Stale => ApiError::PreconditionFailed,
@@ -436,12 +428,7 @@ impl From<crate::services::imports::ImportError> for ApiError {
     fn from(err: crate::services::imports::ImportError) -> Self {
         use crate::services::imports::ImportError as E;
         match err {
-            E::Invalid(fields) => ApiError::Validation(
-                fields
-                    .into_iter()
-                    .map(|(field, code, message)| FieldError::new(field, code, message))
-                    .collect(),
-            ),
+            E::Invalid(fields) => ApiError::fields(fields),
             E::NotFound => ApiError::NotFound,
             E::Conflict(code) => ApiError::Conflict {
                 code,
