@@ -360,6 +360,73 @@ async fn the_board_counts_and_totals_each_stage_per_currency_with_queries_only()
     assert_eq!(counts.snapshot().total(), 1);
 }
 
+#[tokio::test]
+async fn the_contact_list_filters_by_pipeline_stage_with_the_other_filters() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let c1 = contact(&w, &b, "ann@example.com").await;
+    let c2 = contact(&w, &b, "bob@example.com").await;
+    let c3 = contact(&w, &b, "cat@example.com").await;
+    let p = pipeline(&w, &b).await;
+    let pid = p["id"].as_str().unwrap();
+    deal(&w, &b, &p, 0, &c1, 1_000, "EUR").await;
+    deal(&w, &b, &p, 0, &c2, 2_000, "EUR").await;
+    deal(&w, &b, &p, 0, &c2, 3_000, "EUR").await;
+    deal(&w, &b, &p, 1, &c3, 4_000, "EUR").await;
+    let tagged = call(
+        &w,
+        &b,
+        "PATCH",
+        &format!("/contacts/{c2}"),
+        Some(json!({"tags": ["vip"]})),
+    )
+    .await;
+    assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.body);
+
+    let ids = |reply: &Reply| -> Vec<String> {
+        let mut ids: Vec<String> = reply.body["contacts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", reply.body))
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let lead = format!("/contacts?pipeline_id={pid}&stage_id={}", stage_id(&p, 0));
+    let reply = call(&w, &b, "GET", &lead, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let mut expected = vec![c1.clone(), c2.clone()];
+    expected.sort();
+    assert_eq!(
+        ids(&reply),
+        expected,
+        "each contact once, however many deals it has there"
+    );
+    assert_eq!(
+        reply.body["contacts"][0]["emails"][0]["address"].as_str().is_some(),
+        true
+    );
+
+    let vip = call(&w, &b, "GET", &format!("{lead}&tag=vip"), None).await;
+    assert_eq!(ids(&vip), [c2.clone()]);
+    let qualified = format!("/contacts?pipeline_id={pid}&stage_id={}", stage_id(&p, 1));
+    assert_eq!(ids(&call(&w, &b, "GET", &qualified, None).await), [c3.clone()]);
+
+    // Another organization's pipeline shows nothing of this one.
+    let other = signup(&w, "eve@elsewhere.example").await;
+    let foreign = call(&w, &other, "GET", &lead, None).await;
+    assert_eq!(foreign.status, StatusCode::OK);
+    assert!(ids(&foreign).is_empty());
+
+    let half = call(&w, &b, "GET", &format!("/contacts?stage_id={}", stage_id(&p, 0)), None).await;
+    assert_problem(&half, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(fields(&half), ["pipeline_id"]);
+    let with_search = call(&w, &b, "GET", &format!("{lead}&q=ann"), None).await;
+    assert_problem(&with_search, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(fields(&with_search), ["q"]);
+}
+
 async fn org_of(w: &World, b: &Browser) -> String {
     let me = call(w, b, "GET", "/me", None).await;
     me.body["org_id"]

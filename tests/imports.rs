@@ -14,8 +14,9 @@ use konnecs::app::AppState;
 use konnecs::catalogue::{self, QueueName};
 use konnecs::inbound::http::router;
 use konnecs::ports::TestClock;
+use konnecs::ports::{BatchOp, Condition, Item, Key, Page, PartialCommit, Query, StoreError, Update, WriteOp};
 use konnecs::services::audit::Actor;
-use konnecs::services::contacts::{self, ContactFilter, ContactRecord};
+use konnecs::services::contacts::{self, ContactFilter, ContactRecord, NewContact};
 use konnecs::services::imports::{self, Budget, DedupeMode, ImportOptions, ImportState};
 use konnecs::services::jobs::{self, Job};
 use konnecs_tests::http::{Browser, Reply, send};
@@ -425,7 +426,7 @@ async fn a_worker_crash_mid_import_resumes_from_the_checkpoint_without_duplicati
         &org,
         &id,
         Budget {
-            max_chunks: Some(1),
+            max_rows: Some(30),
             deadline: None,
         },
     )
@@ -552,7 +553,7 @@ async fn an_export_imports_into_a_fresh_organization_as_the_same_contacts() {
     }
     let created = call(&w, &a, "POST", "/contacts", Some(json!({
         "first_name": "Zoë", "last_name": "O'Brien, Jr.", "emails": ["zoe@example.com", {"address": "z.ob@work.example", "primary": false}],
-        "phones": ["+44 20 7946 0958"], "company": "Quote \"Co\"", "address": {"line1": "1 High St", "city": "Leeds", "country": "GB"},
+        "phones": ["+44 20 7946 0958"], "company": "=HYPERLINK(\"http://evil.example\",\"Quote Co\")", "address": {"line1": "1 High St", "city": "Leeds", "country": "GB"},
         "source": "referral", "tags": ["vip", "recall"],
         "custom_fields": {"insurance": "Delta", "visits": 3, "allergies": ["latex", "penicillin"], "newsletter": true}
     }))).await;
@@ -575,6 +576,15 @@ async fn an_export_imports_into_a_fresh_organization_as_the_same_contacts() {
         text.lines().next().unwrap(),
         "first_name,last_name,email,phone,company,address.line1,address.line2,address.city,address.region,address.postal_code,address.country,source,tags,custom.insurance,custom.visits,custom.allergies,custom.newsletter"
     );
+
+    // A cell a spreadsheet would run as a formula is exported as text (CSV
+    // injection); phone numbers keep their plus sign.
+    assert!(
+        text.contains(",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"Quote Co\"\")\","),
+        "{text}"
+    );
+    assert!(!text.contains(",=HYPERLINK"));
+    assert!(text.contains(",+442079460958,"));
 
     let p = import(&w, &z, "", &text).await;
     assert_eq!(progress_numbers(&p), ("done".into(), 131, 131, 131, 0, 0, 0), "{p}");
@@ -613,10 +623,9 @@ async fn an_export_imports_into_a_fresh_organization_as_the_same_contacts() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-/// The importer's write plan (`contact_links::write_plan`, a mirror of the
-/// contacts core's private plan) must leave nothing behind when the contacts
-/// core deletes an imported contact: every derived item it wrote is one the
-/// core knows about.
+/// The importer writes through the contacts core's plan (less the tag
+/// counters, which it sums per chunk): deleting an imported contact through
+/// the contacts core must leave nothing behind.
 #[tokio::test]
 async fn imported_contacts_are_indexed_exactly_as_the_contacts_core_indexes_them() {
     let w = world();
@@ -666,6 +675,139 @@ async fn imported_contacts_are_indexed_exactly_as_the_contacts_core_indexes_them
     )
     .await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+}
+
+/// A table that lets a staff member add a contact just before the importer's
+/// first group commit, and remembers how that commit ended.
+struct RaceBeforeFirstGroup {
+    inner: Arc<dyn konnecs::ports::Table>,
+    racer: AppState,
+    caller: contacts::Caller,
+    raced: tokio::sync::Mutex<Option<Result<(), (usize, bool)>>>,
+}
+
+#[async_trait::async_trait]
+impl konnecs::ports::Table for RaceBeforeFirstGroup {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get(keys).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> Result<Item, StoreError> {
+        self.inner.update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.inner.transact(ops).await
+    }
+    async fn transact_in_order(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
+        let mut raced = self.raced.lock().await;
+        if raced.is_some() {
+            return self.inner.transact_in_order(transactions).await;
+        }
+        let walk_in: NewContact = serde_json::from_value(
+            json!({"first_name": "Walk", "last_name": "In", "emails": ["person23@example.com"]}),
+        )
+        .unwrap();
+        contacts::create(&self.racer, &self.caller, walk_in).await.unwrap();
+        let result = self.inner.transact_in_order(transactions).await;
+        *raced = Some(
+            result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|p| (p.committed, p.error.is_condition_failure())),
+        );
+        result
+    }
+    async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
+        self.inner.batch_write(ops).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+}
+
+#[tokio::test]
+async fn a_contact_created_during_an_import_keeps_the_rows_before_it_and_merges_its_row() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let org = org_of(&w, &b).await;
+    let user_id = call(&w, &b, "GET", "/me", None).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let actor = Actor {
+        org_id: org.clone(),
+        user_id: Some(user_id.clone()),
+        ..Default::default()
+    };
+    let racing = Arc::new(RaceBeforeFirstGroup {
+        inner: w.state.table.clone(),
+        racer: w.state.clone(),
+        caller: contacts::Caller {
+            actor: actor.clone(),
+            user_id,
+            is_admin: true,
+        },
+        raced: Default::default(),
+    });
+    let state = AppState {
+        table: racing.clone(),
+        ..w.state.clone()
+    };
+    let options = ImportOptions {
+        mode: DedupeMode::Update,
+        tags: vec!["race".into()],
+        ..Default::default()
+    };
+    let record = imports::create(&state, &actor, generated(75).into_bytes(), options)
+        .await
+        .unwrap();
+    let done = imports::process(&state, &org, &record.id, Budget::UNLIMITED)
+        .await
+        .unwrap();
+
+    // Row 23's chunk lost to the walk-in's email claim: the chunks before it
+    // stayed committed, the rest was planned again from the checkpoint.
+    let first_commit = racing
+        .raced
+        .lock()
+        .await
+        .clone()
+        .expect("the importer committed a group");
+    let (committed, condition) = first_commit.expect_err("the group met the walk-in's claim");
+    assert!(committed >= 1 && condition, "{committed} {condition}");
+    assert_eq!(
+        (
+            done.state,
+            done.rows_done,
+            done.created,
+            done.updated,
+            done.skipped,
+            done.failed
+        ),
+        (ImportState::Done, 75, 74, 1, 0, 0)
+    );
+    let all = all_contacts(&w.state, &org).await;
+    assert_eq!(all.len(), 75);
+    let walk_in = by_email(&all, "person23@example.com");
+    // Update mode: the file's values win, the walk-in's id and version history stay.
+    assert_eq!(walk_in.first_name.as_deref(), Some("Given23"));
+    assert_eq!(walk_in.company.as_deref(), Some("Company 2"));
+    assert_eq!(walk_in.version, 2);
+    assert_eq!(walk_in.phones.len(), 1);
+    assert_eq!(walk_in.tags, ["race"]);
+    let tags = call(&w, &b, "GET", "/tags", None).await.body;
+    assert_eq!(tags["tags"][0], json!({"tag": "race", "count": 75}));
 }
 
 // ---------------------------------------------------------------- DynamoDB
@@ -733,7 +875,7 @@ async fn on_dynamodb_a_crashed_import_resumes_without_duplicates_and_a_rerun_cha
         &org,
         &record.id,
         Budget {
-            max_chunks: Some(1),
+            max_rows: Some(30),
             deadline: None,
         },
     )

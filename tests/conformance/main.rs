@@ -75,6 +75,8 @@ macro_rules! table_suite {
             transaction_touching_one_key_twice_is_invalid,
             transaction_of_101_operations_is_invalid,
             transaction_of_100_operations_commits,
+            transactions_in_order_commit_a_prefix_and_stop_at_the_first_failure,
+            transactions_in_order_with_a_malformed_one_write_nothing,
             concurrent_version_checked_increments_end_at_exact_count,
             query_sort_key_conditions_forward_and_reverse,
             begins_with_treats_wildcards_and_multibyte_literally,

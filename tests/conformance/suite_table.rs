@@ -493,6 +493,97 @@ pub async fn transaction_of_100_operations_commits(env: &TableEnv) {
     );
 }
 
+/// A chain like the importer's: each transaction writes its rows and moves a
+/// checkpoint from the value the one before left.
+fn checkpointed(pk: &str, step: u64, rows: std::ops::Range<u64>) -> Vec<WriteOp> {
+    let mut ops: Vec<WriteOp> = rows
+        .map(|row| WriteOp::Put {
+            item: item(pk, &format!("row{row:03}"), json!({})),
+            condition: Some(Condition::NotExists),
+        })
+        .collect();
+    ops.push(WriteOp::Update {
+        key: Key::new(pk, "checkpoint"),
+        update: Update::default().set("step", step + 1),
+        condition: Some(Condition::AttributeEquals {
+            name: "step".into(),
+            value: step.into(),
+        }),
+    });
+    ops
+}
+
+pub async fn transactions_in_order_commit_a_prefix_and_stop_at_the_first_failure(env: &TableEnv) {
+    let pk = unique("t");
+    env.table
+        .put(item(&pk, "checkpoint", json!({"step": 0})), None)
+        .await
+        .unwrap();
+    // Row 7 is taken already, so the third transaction (rows 6..9) fails on
+    // its second op; the fourth would pass on its own but must not run.
+    env.table.put(item(&pk, "row007", json!({})), None).await.unwrap();
+    let chain = vec![
+        checkpointed(&pk, 0, 0..3),
+        checkpointed(&pk, 1, 3..6),
+        checkpointed(&pk, 2, 6..9),
+        checkpointed(&pk, 3, 9..12),
+    ];
+    let failure = env.table.transact_in_order(chain).await.unwrap_err();
+    assert_eq!(failure.committed, 2, "{failure:?}");
+    assert!(
+        matches!(failure.error, StoreError::TransactionConditionFailed { index: 1 }),
+        "{failure:?}"
+    );
+    let stored = all_pages(env.table.as_ref(), Query::partition(&pk)).await;
+    assert_eq!(
+        sks(&stored),
+        [
+            "checkpoint",
+            "row000",
+            "row001",
+            "row002",
+            "row003",
+            "row004",
+            "row005",
+            "row007"
+        ],
+        "the first two transactions and nothing of the others"
+    );
+    assert_eq!(stored[0]["step"], 2);
+
+    // The rest of the chain, re-planned from the checkpoint, then succeeds as a whole.
+    env.table.delete(&Key::new(&pk, "row007"), None).await.unwrap();
+    env.table
+        .transact_in_order(vec![checkpointed(&pk, 2, 6..9), checkpointed(&pk, 3, 9..12)])
+        .await
+        .unwrap();
+    let stored = all_pages(env.table.as_ref(), Query::partition(&pk)).await;
+    assert_eq!(stored.len(), 13);
+    assert_eq!(stored[0]["step"], 4);
+    env.table.transact_in_order(Vec::new()).await.unwrap();
+}
+
+pub async fn transactions_in_order_with_a_malformed_one_write_nothing(env: &TableEnv) {
+    let pk = unique("t");
+    let too_big: Vec<WriteOp> = (0..=MAX_TRANSACTION_OPS)
+        .map(|i| WriteOp::Put {
+            item: item(&pk, &format!("big{i:03}"), json!({})),
+            condition: None,
+        })
+        .collect();
+    let chain = vec![
+        vec![WriteOp::Put {
+            item: item(&pk, "first", json!({})),
+            condition: None,
+        }],
+        too_big,
+    ];
+    let failure = env.table.transact_in_order(chain).await.unwrap_err();
+    assert_eq!(failure.committed, 0);
+    assert!(matches!(failure.error, StoreError::Invalid(_)), "{failure:?}");
+    assert!(env.table.query(&Query::partition(&pk)).await.unwrap().items.is_empty());
+}
+
 pub async fn concurrent_version_checked_increments_end_at_exact_count(env: &TableEnv) {
     const WRITERS: u64 = 200;
     const MAX_ATTEMPTS: u32 = 2000;

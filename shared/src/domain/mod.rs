@@ -12,3 +12,4 @@ pub mod role;
 pub mod schedule;
 pub mod slots;
 pub mod slug;
+pub mod spreadsheet;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use super::table::{BatchOp, Condition, Item, Key, Page, Query, StoreError, Table, Update, WriteOp};
+use super::table::{BatchOp, Condition, Item, Key, Page, PartialCommit, Query, StoreError, Table, Update, WriteOp};
 
 #[derive(Debug, Default)]
 pub struct CallCounts {
@@ -106,6 +106,20 @@ impl Table for CountingTable {
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         bump(&self.counts.transact);
         self.inner.transact(ops).await
+    }
+    /// Counted as one `transact` per transaction tried: one `TransactWriteItems` each on DynamoDB.
+    async fn transact_in_order(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
+        let tried = transactions.len() as u64;
+        let result = self.inner.transact_in_order(transactions).await;
+        let counted = match &result {
+            Ok(()) => tried,
+            Err(PartialCommit { committed, error }) if !matches!(error, StoreError::Invalid(_)) => {
+                *committed as u64 + 1
+            }
+            Err(_) => 0,
+        };
+        self.counts.transact.fetch_add(counted, Ordering::Relaxed);
+        result
     }
     async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
         bump(&self.counts.batch_write);

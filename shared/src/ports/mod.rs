@@ -22,4 +22,6 @@ pub use object_store::{ObjectError, ObjectStore, StoredObject};
 pub use queue::{Queue, QueueError, Received};
 pub use sms::{Sms, SmsError};
 pub use sweep::StoreSweeper;
-pub use table::{BatchOp, Condition, Index, Item, Key, Page, Query, SortKey, StoreError, Table, Update, WriteOp};
+pub use table::{
+    BatchOp, Condition, Index, Item, Key, Page, PartialCommit, Query, SortKey, StoreError, Table, Update, WriteOp,
+};

@@ -246,6 +246,15 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// How [`Table::transact_in_order`] stopped: the first `committed`
+/// transactions are in the store; the next one failed with `error`.
+#[derive(Debug, thiserror::Error)]
+#[error("{committed} transactions committed, then: {error}")]
+pub struct PartialCommit {
+    pub committed: usize,
+    pub error: StoreError,
+}
+
 impl StoreError {
     /// True when the failure is about a condition: the caller lost a race or
     /// the item is not in the expected state.
@@ -277,6 +286,27 @@ pub trait Table: Send + Sync {
 
     /// All-or-nothing write of up to [`MAX_TRANSACTION_OPS`] operations on distinct keys.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+
+    /// Commits `transactions` in order, each all-or-nothing as [`Table::transact`],
+    /// and stops at the first that fails: the transactions before it stay
+    /// committed, it and the ones after write nothing. Every transaction is
+    /// validated before the first is tried, so a malformed one writes nothing.
+    ///
+    /// For bulk writers (the importer) whose transactions each carry their own
+    /// checkpoint: on SQLite the committed ones share one durable commit (one
+    /// fsync for the group, which bounds bulk throughput on disk); on DynamoDB
+    /// each is one `TransactWriteItems`, which is what this default does.
+    async fn transact_in_order(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
+        for ops in &transactions {
+            check_transaction(ops).map_err(|error| PartialCommit { committed: 0, error })?;
+        }
+        for (committed, ops) in transactions.into_iter().enumerate() {
+            self.transact(ops)
+                .await
+                .map_err(|error| PartialCommit { committed, error })?;
+        }
+        Ok(())
+    }
 
     /// Unconditional puts and deletes of any count; not atomic as a whole.
     async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError>;

@@ -16,6 +16,7 @@ use super::contacts::fields::FieldDef;
 use super::contacts::{self, ContactFilter, ContactRecord};
 use super::pipelines;
 use crate::app::AppState;
+use crate::domain::spreadsheet::escape_formula;
 use crate::ports::StoreError;
 
 const PAGE: u32 = 100;
@@ -120,9 +121,10 @@ pub fn row(contact: &ContactRecord, defs: &[FieldDef]) -> Vec<String> {
 }
 
 fn csv_line(fields: &[String]) -> Result<Vec<u8>, StoreError> {
+    let cells: Vec<_> = fields.iter().map(|f| escape_formula(f)).collect();
     let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
     writer
-        .write_record(fields)
+        .write_record(cells.iter().map(|c| c.as_ref()))
         .map_err(|err| StoreError::Invalid(err.to_string()))?;
     writer.into_inner().map_err(|err| StoreError::Invalid(err.to_string()))
 }
@@ -147,9 +149,15 @@ async fn page(c: &Cursor, cursor: Option<String>) -> Result<(Vec<ContactRecord>,
     let table = c.state.table.as_ref();
     match &c.filter.stage {
         Some((pipeline_id, stage_id)) => {
-            let (ids, next) =
-                pipelines::contacts_in_stage(table, &c.org_id, pipeline_id, stage_id, PAGE, cursor).await?;
-            Ok((contact_links::get_many(table, &c.org_id, &ids).await?, next))
+            pipelines::contacts_in_stage_page(
+                table,
+                &c.org_id,
+                (pipeline_id, stage_id),
+                &c.filter.contacts,
+                PAGE,
+                cursor,
+            )
+            .await
         }
         None => contacts::list(table, &c.org_id, &c.filter.contacts, PAGE, cursor)
             .await

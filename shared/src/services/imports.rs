@@ -17,11 +17,14 @@
 //! ## Processing (crash-safe, idempotent)
 //!
 //! The job reads the parts, skips the first `rows_done` rows and handles the
-//! rest in chunks. Each chunk's contacts (their full write plan), its error
-//! rows and the checkpoint (`rows_done` += n, counters += ...) are ONE
-//! transaction, conditioned on `rows_done` still being the value the chunk
-//! started from. A worker that dies mid-way leaves either the whole chunk or
-//! none of it; the redelivered message resumes from the checkpoint. A second
+//! rest in chunks. Each chunk's contacts (the contacts core's full write
+//! plan), its error rows and the checkpoint (`rows_done` += n, counters +=
+//! ...) are ONE transaction, conditioned on `rows_done` still being the value
+//! the chunk started from. A worker that dies mid-way leaves either the whole
+//! chunk or none of it; the redelivered message resumes from the checkpoint.
+//! Chunks are planned a group of rows at a time (one read of their claims)
+//! and committed in order with `Table::transact_in_order`, which on SQLite
+//! makes the group one durable commit. A second
 //! copy of the message running at once loses the condition and re-reads.
 //! Re-running the same file changes nothing: every row then matches its
 //! contact by email/phone, and an update that changes no value writes nothing
@@ -38,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::audit::{self, Actor};
-use super::contact_links::{self, apply_custom_fields, email_claim, phone_claim, write_plan};
+use super::contact_links::{self, apply_custom_fields, email_claim, phone_claim};
 use super::contacts::fields::{FieldDef, FieldType};
 use super::contacts::{self, Address, ContactEmail, ContactPhone, ContactRecord};
 use super::jobs::{self, Job};
@@ -46,15 +49,13 @@ use super::records::{OrgRecord, from_item, new_id, org_key, to_item};
 use crate::app::AppState;
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
-use crate::ports::{Condition, Key, Query, StoreError, Update, WriteOp};
+use crate::domain::spreadsheet::unescape_formula;
+use crate::ports::{Condition, Key, PartialCommit, Query, StoreError, Update, WriteOp};
 
 /// Most data rows one import may hold.
 pub const MAX_ROWS: u64 = 100_000;
 /// Most parts (1 MiB each) one import may be uploaded in.
 pub const MAX_PARTS: u32 = 64;
-/// Rows looked up together at the start of a chunk (a chunk commits as many
-/// of them as fit in one transaction).
-const WINDOW: usize = 12;
 /// How long one job delivery works before handing over to a fresh message:
 /// well inside the functions' 15 s timeout (`infra`, FUNCTION_TIMEOUT_SECONDS)
 /// with room for the rest of the batch, so an import never times a Lambda
@@ -616,7 +617,7 @@ fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Result<Candida
     let mut c = Candidate::default();
     let mut custom_raw = Map::new();
     for column in ctx.mapping {
-        let cell = record.get(column.column).unwrap_or_default();
+        let cell = unescape_formula(record.get(column.column).unwrap_or_default());
         if cell.is_empty() {
             continue;
         }
@@ -867,20 +868,28 @@ fn merged(before: &ContactRecord, c: &Candidate) -> Result<ContactRecord, Vec<Fi
 
 // ---------------------------------------------------------------- processing
 
+/// Rows planned together and handed to the store as one ordered sequence of
+/// chunk transactions (`Table::transact_in_order`: one durable commit on
+/// SQLite, which is what makes the embedded import fast on disk). It bounds
+/// how long the embedded store's write lock is held (≈ 0.1 s) and the reads
+/// of one plan (the claims of 1,000 rows: ≈ 20 `BatchGetItem` on DynamoDB).
+const GROUP_ROWS: usize = 1_000;
+
 /// How much one call of [`process`] may do.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
-    pub max_chunks: Option<usize>,
+    /// Stop after this many rows (whole chunks; at least one chunk).
+    pub max_rows: Option<u64>,
     pub deadline: Option<Instant>,
 }
 
 impl Budget {
     pub const UNLIMITED: Budget = Budget {
-        max_chunks: None,
+        max_rows: None,
         deadline: None,
     };
-    fn exhausted(&self, chunks: usize) -> bool {
-        self.max_chunks.is_some_and(|m| chunks >= m) || self.deadline.is_some_and(|d| Instant::now() >= d)
+    fn exhausted(&self, rows_done_here: u64) -> bool {
+        self.max_rows.is_some_and(|m| rows_done_here >= m) || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 }
 
@@ -891,11 +900,11 @@ enum Outcome {
     Fail(Vec<FieldProblem>),
 }
 
-/// Runs one delivery of the import job: as many chunks as the slice allows,
+/// Runs one delivery of the import job: as many rows as the slice allows,
 /// then hands over to a new message if rows remain.
 pub async fn run_job(state: &AppState, org_id: &str, import_id: &str) -> Result<(), ImportError> {
     let budget = Budget {
-        max_chunks: None,
+        max_rows: None,
         deadline: Some(Instant::now() + SLICE),
     };
     let record = process(state, org_id, import_id, budget).await?;
@@ -905,7 +914,7 @@ pub async fn run_job(state: &AppState, org_id: &str, import_id: &str) -> Result<
     Ok(())
 }
 
-/// Processes chunks from the checkpoint until the import is done or the
+/// Processes rows from the checkpoint until the import is done or the
 /// budget is spent; returns the import as it then is.
 pub async fn process(
     state: &AppState,
@@ -953,30 +962,43 @@ pub async fn process(
         region: &org.country,
         import_tags: &import_tags,
     };
-    // Rows are parsed once per delivery, on first use (a chunk may look at
-    // more rows than it commits).
+    // Rows are parsed once per delivery, on first use (a plan that is retried
+    // looks at the same rows again).
     let mut parsed: Vec<Option<Parsed>> = vec![None; rows.len()];
-    let mut chunks = 0;
+    let started_at = record.rows_done;
     let mut attempts = 0;
     while record.rows_done < record.rows_total {
-        if budget.exhausted(chunks) {
+        let done_here = record.rows_done.saturating_sub(started_at);
+        if budget.exhausted(done_here) {
             break;
         }
-        match chunk(state, org_id, &record, &rows, &mut parsed, &ctx).await {
-            Ok(next) => {
-                record = next;
-                chunks += 1;
-                attempts = 0;
-            }
-            Err(ImportError::Store(err)) if err.is_condition_failure() && attempts < 5 => {
-                // Another delivery progressed, or a contact changed under us: re-read and redo.
+        let max_rows = budget.max_rows.map(|m| m - done_here);
+        let failure = match plan_group(state, org_id, &record, &rows, &mut parsed, &ctx, max_rows).await {
+            Ok(group) => match table.transact_in_order(group.transactions).await {
+                Ok(()) => {
+                    record = group.after;
+                    attempts = 0;
+                    continue;
+                }
+                Err(PartialCommit { committed, error }) => {
+                    if committed > 0 {
+                        attempts = 0;
+                    }
+                    ImportError::Store(error)
+                }
+            },
+            Err(err) => err,
+        };
+        match failure {
+            ImportError::Store(err) if err.is_condition_failure() && attempts < 5 => {
+                // Another delivery progressed, or a contact changed under us: re-read and re-plan.
                 attempts += 1;
                 record = get(state, org_id, import_id).await?;
                 if !matches!(record.state, ImportState::Queued | ImportState::Running) {
                     return Ok(record);
                 }
             }
-            Err(err) => return Err(err),
+            err => return Err(err),
         }
     }
     if record.state == ImportState::Done {
@@ -1019,32 +1041,75 @@ async fn fail(
     Ok(from_item(item)?)
 }
 
-/// One chunk: look up the next rows' emails and phones, decide each row,
-/// and commit as many as fit in one transaction with the checkpoint.
-async fn chunk(
+/// A planned group: its chunk transactions in order, and the import as it
+/// is once they have all committed.
+struct Group {
+    transactions: Vec<Vec<WriteOp>>,
+    after: ImportRecord,
+}
+
+/// What the plan knows of the store: which contact holds each email/phone
+/// claim and those contacts, read once for the group and then carried forward
+/// through the plan, so a chunk sees what the chunks before it will write.
+struct Known {
+    owner_of: HashMap<Key, String>,
+    contacts: HashMap<String, ContactRecord>,
+}
+
+impl Known {
+    /// Records a contact the plan will write, for the chunks after it.
+    fn planned(&mut self, org_id: &str, contact: &ContactRecord) {
+        for email in &contact.emails {
+            self.owner_of
+                .insert(email_claim(org_id, &email.address), contact.id.clone());
+        }
+        for phone in &contact.phones {
+            self.owner_of
+                .insert(phone_claim(org_id, &phone.e164), contact.id.clone());
+        }
+        self.contacts.insert(contact.id.clone(), contact.clone());
+    }
+}
+
+fn claims_of(org_id: &str, emails: &[String], phones: &[Phone]) -> Vec<Key> {
+    emails
+        .iter()
+        .map(|e| email_claim(org_id, e))
+        .chain(phones.iter().map(|p| phone_claim(org_id, &p.e164)))
+        .collect()
+}
+
+/// Plans the next rows (up to [`GROUP_ROWS`] and `max_rows`) as a sequence of
+/// chunk transactions, each holding its contacts' full write plan, its error
+/// rows and the checkpoint conditioned on the value the chunk before leaves.
+async fn plan_group(
     state: &AppState,
     org_id: &str,
     record: &ImportRecord,
     rows: &[csv::StringRecord],
     cache: &mut [Option<Parsed>],
     ctx: &RowContext<'_>,
-) -> Result<ImportRecord, ImportError> {
+    max_rows: Option<u64>,
+) -> Result<Group, ImportError> {
     let table = state.table.as_ref();
     let start = record.rows_done as usize;
-    let end = (start + WINDOW).min(rows.len());
+    let mut end = (start + GROUP_ROWS).min(rows.len());
+    if let Some(max) = max_rows {
+        end = end.min(start + (max as usize).max(1));
+    }
     for i in start..end {
         if cache[i].is_none() {
             cache[i] = Some(parse_row(ctx, &rows[i]));
         }
     }
-    let parsed: Vec<Parsed> = cache[start..end].iter().flatten().cloned().collect();
+    let parsed: Vec<&Parsed> = cache[start..end].iter().flatten().collect();
 
-    // One batch read of every claim the window's rows could hit, one of the contacts they name.
-    let mut claim_keys: Vec<Key> = Vec::new();
-    for c in parsed.iter().flatten() {
-        claim_keys.extend(c.emails.iter().map(|e| email_claim(org_id, e)));
-        claim_keys.extend(c.phones.iter().map(|p| phone_claim(org_id, &p.e164)));
-    }
+    // One read of every claim the rows could hit (100 keys a round trip), one of the contacts they name.
+    let mut claim_keys: Vec<Key> = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .flat_map(|c| claims_of(org_id, &c.emails, &c.phones))
+        .collect();
     claim_keys.sort();
     claim_keys.dedup();
     let mut owner_of: HashMap<Key, String> = HashMap::new();
@@ -1058,48 +1123,73 @@ async fn chunk(
     let mut ids: Vec<String> = owner_of.values().cloned().collect();
     ids.sort();
     ids.dedup();
-    let existing: HashMap<String, ContactRecord> = contact_links::get_many(table, org_id, &ids)
+    let contacts = contact_links::get_many(table, org_id, &ids)
         .await?
         .into_iter()
         .map(|c| (c.id.clone(), c))
         .collect();
+    let mut known = Known { owner_of, contacts };
 
     let now = state.clock.now();
-    let mut outcomes: Vec<(u64, Outcome)> = Vec::new();
+    let mut transactions = Vec::new();
+    let mut at = record.clone();
+    let mut next = 0;
+    while next < parsed.len() {
+        let outcomes = plan_chunk(org_id, record.mode, &parsed[next..], start + next, &mut known, now)?;
+        next += outcomes.len();
+        let (ops, after) = chunk_transaction(org_id, &at, outcomes, now);
+        transactions.push(ops);
+        at = after;
+    }
+    Ok(Group {
+        transactions,
+        after: at,
+    })
+}
+
+/// A row's decision and, for a contact it writes, that contact's operations.
+struct PlannedRow {
+    row_number: u64,
+    outcome: Outcome,
+    ops: Vec<WriteOp>,
+}
+
+/// One chunk's rows: as many of `rows` as fit in one transaction with the
+/// checkpoint, stopping before a row that touches a claim or contact an
+/// earlier row of the chunk touches (the next chunk sees that row's result).
+fn plan_chunk(
+    org_id: &str,
+    mode: DedupeMode,
+    rows: &[&Parsed],
+    first_index: usize,
+    known: &mut Known,
+    now: jiff::Timestamp,
+) -> Result<Vec<PlannedRow>, ImportError> {
+    let mut outcomes: Vec<PlannedRow> = Vec::new();
     let mut touched_claims: HashSet<Key> = HashSet::new();
     let mut touched_contacts: HashSet<String> = HashSet::new();
+    let mut counter_tags: HashSet<String> = HashSet::new();
     let mut ops_so_far = 0usize;
-    let mut counter_keys: HashSet<Key> = HashSet::new();
-    for (offset, parsed_row) in parsed.into_iter().enumerate() {
-        // The spreadsheet row number (the header is row 1), for part 0's numbering.
-        let row_number = (start + offset) as u64 + 2;
+    for (offset, parsed_row) in rows.iter().enumerate() {
+        // The spreadsheet row number (the header is row 1).
+        let row_number = (first_index + offset) as u64 + 2;
         let outcome = match parsed_row {
-            Err(errors) => Outcome::Fail(errors),
+            Err(errors) => Outcome::Fail(errors.clone()),
             Ok(c) => {
-                let claims: Vec<Key> = c
-                    .emails
-                    .iter()
-                    .map(|e| email_claim(org_id, e))
-                    .chain(c.phones.iter().map(|p| phone_claim(org_id, &p.e164)))
-                    .collect();
-                let owners: Vec<&String> = {
-                    let mut o: Vec<&String> = claims.iter().filter_map(|k| owner_of.get(k)).collect();
-                    o.sort();
-                    o.dedup();
-                    o
-                };
-                // A row that touches what an earlier row of this chunk touches waits for the next chunk,
-                // where it sees that row's committed result.
+                let claims = claims_of(org_id, &c.emails, &c.phones);
+                let mut owners: Vec<&String> = claims.iter().filter_map(|k| known.owner_of.get(k)).collect();
+                owners.sort();
+                owners.dedup();
                 if claims.iter().any(|k| touched_claims.contains(k))
                     || owners.iter().any(|id| touched_contacts.contains(*id))
                 {
                     break;
                 }
                 let outcome = match owners.as_slice() {
-                    [] => Outcome::Create(new_contact(org_id, &c, now)),
-                    [id] => match (record.mode, existing.get(*id)) {
+                    [] => Outcome::Create(new_contact(org_id, c, now)),
+                    [id] => match (mode, known.contacts.get(*id)) {
                         (DedupeMode::Skip, _) => Outcome::Skip,
-                        (DedupeMode::Update, Some(before)) => match merged(before, &c) {
+                        (DedupeMode::Update, Some(before)) => match merged(before, c) {
                             Ok(after) if &after == before => Outcome::Skip,
                             Ok(mut after) => {
                                 after.updated_at = now.to_string();
@@ -1108,7 +1198,7 @@ async fn chunk(
                             }
                             Err(errors) => Outcome::Fail(errors),
                         },
-                        // The claim's contact vanished between the two reads: retry the chunk.
+                        // The claim's contact vanished between the two reads: plan again.
                         (DedupeMode::Update, None) => return Err(ImportError::Store(StoreError::ConditionFailed)),
                     },
                     _ => Outcome::Fail(vec![(
@@ -1124,114 +1214,149 @@ async fn chunk(
                 outcome
             }
         };
-        // Does it still fit in one transaction (with the checkpoint)?
-        let (own_ops, counters) = match &outcome {
-            Outcome::Create(c) => plan_size(None, c)?,
-            Outcome::Update(b, a) => plan_size(Some(b), a)?,
-            Outcome::Skip => (0, Vec::new()),
-            Outcome::Fail(_) => (1, Vec::new()),
+        // Does it still fit in one transaction with the tag counters and the checkpoint?
+        let (ops, tags) = match &outcome {
+            Outcome::Create(after) => (contact_ops(None, after)?, changed_tags(None, after)),
+            Outcome::Update(before, after) => (contact_ops(Some(before), after)?, changed_tags(Some(before), after)),
+            Outcome::Skip | Outcome::Fail(_) => (Vec::new(), Vec::new()),
         };
-        let new_counters = counters.iter().filter(|k| !counter_keys.contains(*k)).count();
+        // A failed row writes its error item.
+        let own_ops = if matches!(outcome, Outcome::Fail(_)) {
+            1
+        } else {
+            ops.len()
+        };
+        let new_counters = tags.iter().filter(|t| !counter_tags.contains(*t)).count();
         if ops_so_far + own_ops + new_counters + 1 > crate::ports::table::MAX_TRANSACTION_OPS {
             if outcomes.is_empty() {
                 // Alone too big for a transaction: report it rather than stall.
-                outcomes.push((
+                outcomes.push(PlannedRow {
                     row_number,
-                    Outcome::Fail(vec![(
+                    outcome: Outcome::Fail(vec![(
                         "email".into(),
                         "too_many_values",
                         "This row changes too many emails, phones and tags at once.".into(),
                     )]),
-                ));
+                    ops: Vec::new(),
+                });
             }
             break;
         }
         ops_so_far += own_ops + new_counters;
-        counter_keys.extend(counters);
-        outcomes.push((row_number, outcome));
-    }
-    commit_chunk(state, org_id, record, outcomes, now).await
-}
-
-/// Operations of one contact's change, apart from tag counters (shared by
-/// the chunk), and the tag counter keys it touches.
-fn plan_size(before: Option<&ContactRecord>, after: &ContactRecord) -> Result<(usize, Vec<Key>), StoreError> {
-    let ops = write_plan(&[(before, after)])?;
-    let mut own = 0;
-    let mut counters = Vec::new();
-    for op in &ops {
-        match op {
-            WriteOp::Update { key, .. } => counters.push(key.clone()),
-            _ => own += 1,
+        counter_tags.extend(tags);
+        match &outcome {
+            Outcome::Create(after) | Outcome::Update(_, after) => known.planned(org_id, after),
+            Outcome::Skip | Outcome::Fail(_) => {}
         }
+        outcomes.push(PlannedRow {
+            row_number,
+            outcome,
+            ops,
+        });
     }
-    Ok((own, counters))
+    Ok(outcomes)
 }
 
-/// The contacts' write plan plus one error item per failed row.
-fn chunk_ops(org_id: &str, import_id: &str, outcomes: &[(u64, Outcome)]) -> Result<Vec<WriteOp>, StoreError> {
-    let mut changes: Vec<(Option<&ContactRecord>, &ContactRecord)> = Vec::new();
+/// One contact's change as the contacts core plans it, minus the tag
+/// counters, which the chunk sums over its rows (one update per tag).
+fn contact_ops(before: Option<&ContactRecord>, after: &ContactRecord) -> Result<Vec<WriteOp>, StoreError> {
+    let mut ops = contacts::plan(&[(before, Some(after))], contacts::ALL_PARTS)?;
+    let counter = |key: &Key| key.pk == contacts::tags_partition(&after.org_id);
+    ops.retain(|op| !matches!(op, WriteOp::Update { key, .. } if counter(key)));
+    Ok(ops)
+}
+
+/// The tags whose count a change moves, with the direction.
+fn changed_tags(before: Option<&ContactRecord>, after: &ContactRecord) -> Vec<String> {
+    let old: &[String] = before.map_or(&[], |b| &b.tags);
+    let added = after.tags.iter().filter(|t| !old.contains(t));
+    let removed = old.iter().filter(|t| !after.tags.contains(t));
+    added.chain(removed).cloned().collect()
+}
+
+/// The chunk's transaction (contacts, tag counters, error rows, checkpoint)
+/// and the import as it is once that commits.
+fn chunk_transaction(
+    org_id: &str,
+    record: &ImportRecord,
+    outcomes: Vec<PlannedRow>,
+    now: jiff::Timestamp,
+) -> (Vec<WriteOp>, ImportRecord) {
     let mut ops = Vec::new();
-    for (row, outcome) in outcomes {
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    let (mut created, mut updated, mut skipped, mut failed) = (0u64, 0u64, 0u64, 0u64);
+    let rows = outcomes.len() as u64;
+    for PlannedRow {
+        row_number,
+        outcome,
+        ops: contact_ops,
+    } in outcomes
+    {
+        ops.extend(contact_ops);
         match outcome {
-            Outcome::Create(c) => changes.push((None, c)),
-            Outcome::Update(b, a) => changes.push((Some(b), a)),
-            Outcome::Skip => {}
+            Outcome::Create(after) => {
+                created += 1;
+                for tag in &after.tags {
+                    *counts.entry(tag.clone()).or_default() += 1;
+                }
+            }
+            Outcome::Update(before, after) => {
+                updated += 1;
+                for tag in &before.tags {
+                    *counts.entry(tag.clone()).or_default() -= 1;
+                }
+                for tag in &after.tags {
+                    *counts.entry(tag.clone()).or_default() += 1;
+                }
+            }
+            Outcome::Skip => skipped += 1,
             Outcome::Fail(errors) => {
-                let import_errors: Vec<Value> = errors
+                failed += 1;
+                let errors: Vec<Value> = errors
                     .iter()
                     .map(|(field, reason, message)| json!({ "field": field, "reason": reason, "message": message }))
                     .collect();
-                ops.push((*row, import_errors));
+                ops.push(WriteOp::Put {
+                    item: super::object(json!({
+                        "pk": errors_partition(org_id, &record.id),
+                        "sk": format!("{row_number:09}"),
+                        "row": row_number,
+                        "errors": errors,
+                    })),
+                    condition: None,
+                });
             }
         }
     }
-    let mut out = write_plan(&changes)?;
-    out.extend(ops.into_iter().map(|(row, errors)| WriteOp::Put {
-        item: super::object(json!({
-            "pk": errors_partition(org_id, import_id),
-            "sk": format!("{row:09}"),
-            "row": row,
-            "errors": errors,
-        })),
-        condition: None,
-    }));
-    Ok(out)
-}
+    ops.extend(
+        counts
+            .iter()
+            .filter(|(_, delta)| **delta != 0)
+            .map(|(tag, delta)| contacts::tag_count_op(org_id, tag, *delta)),
+    );
 
-async fn commit_chunk(
-    state: &AppState,
-    org_id: &str,
-    record: &ImportRecord,
-    outcomes: Vec<(u64, Outcome)>,
-    now: jiff::Timestamp,
-) -> Result<ImportRecord, ImportError> {
-    let mut ops = chunk_ops(org_id, &record.id, &outcomes)?;
-    let (mut created, mut updated, mut skipped, mut failed) = (0i64, 0i64, 0i64, 0i64);
-    for (_, outcome) in &outcomes {
-        match outcome {
-            Outcome::Create(_) => created += 1,
-            Outcome::Update(..) => updated += 1,
-            Outcome::Skip => skipped += 1,
-            Outcome::Fail(_) => failed += 1,
-        }
-    }
-    let done = record.rows_done + outcomes.len() as u64;
-    let finished = done >= record.rows_total;
-    let next_state = if finished {
+    let mut next = record.clone();
+    next.rows_done = record.rows_done + rows;
+    next.state = if next.rows_done >= record.rows_total {
         ImportState::Done
     } else {
         ImportState::Running
     };
+    next.updated_at = now.to_string();
+    next.created += created;
+    next.updated += updated;
+    next.skipped += skipped;
+    next.failed += failed;
     let mut update = Update::default()
-        .set("rows_done", done)
-        .set("state", serde_json::to_value(next_state).unwrap_or(Value::Null))
+        .set("rows_done", next.rows_done)
+        .set("state", serde_json::to_value(next.state).unwrap_or(Value::Null))
         .set("updated_at", now.to_string())
-        .add("created", created)
-        .add("updated", updated)
-        .add("skipped", skipped)
-        .add("failed", failed);
-    if finished {
+        .add("created", created as i64)
+        .add("updated", updated as i64)
+        .add("skipped", skipped as i64)
+        .add("failed", failed as i64);
+    if next.state == ImportState::Done {
+        next.finished_at = Some(now.to_string());
         update = update.set("finished_at", now.to_string());
     }
     // The checkpoint: only from the value this chunk started at.
@@ -1243,17 +1368,5 @@ async fn commit_chunk(
             value: record.rows_done.into(),
         }),
     });
-    state.table.transact(ops).await?;
-    let mut next = record.clone();
-    next.rows_done = done;
-    next.state = next_state;
-    next.updated_at = now.to_string();
-    next.created += created as u64;
-    next.updated += updated as u64;
-    next.skipped += skipped as u64;
-    next.failed += failed as u64;
-    if finished {
-        next.finished_at = Some(now.to_string());
-    }
-    Ok(next)
+    (ops, next)
 }

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::audit::{self, Actor};
 use super::contact_links;
+use super::contacts::{ContactFilter, ContactRecord};
 use super::records::{from_item, member_key, new_id, to_item};
 use crate::app::AppState;
 use crate::domain::money::{self, Currency};
@@ -689,7 +690,7 @@ pub async fn board(
 /// Contacts with a deal in one pipeline stage (DESIGN.md §4 "contacts by
 /// pipeline stage"): one query on gsi1 per page. Returns contact ids in deal
 /// order, de-duplicated within the page, and the cursor of the next page.
-/// The contact list's `?stage=` filter calls this.
+/// The contact list's stage filter calls this.
 pub async fn contacts_in_stage(
     table: &dyn Table,
     org_id: &str,
@@ -719,6 +720,22 @@ pub async fn contacts_in_stage(
         .map(str::to_string)
         .collect();
     Ok((ids, page.cursor))
+}
+
+/// `GET /contacts?pipeline_id=&stage_id=` and the export's stage filter:
+/// contacts with a deal in the stage, in deal order, that also pass the
+/// list's other filters. Two round trips: the stage query and one batch read.
+pub async fn contacts_in_stage_page(
+    table: &dyn Table,
+    org_id: &str,
+    (pipeline_id, stage_id): (&str, &str),
+    filter: &ContactFilter,
+    limit: u32,
+    cursor: Option<String>,
+) -> Result<(Vec<ContactRecord>, Option<String>), StoreError> {
+    let (ids, next) = contacts_in_stage(table, org_id, pipeline_id, stage_id, limit, cursor).await?;
+    let found = contact_links::get_many(table, org_id, &ids).await?;
+    Ok((found.into_iter().filter(|c| filter.matches(c)).collect(), next))
 }
 
 // ---------------------------------------------------------------- deals

@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 use super::{Database, map_err};
 use crate::ports::clock::Clock;
 use crate::ports::table::{
-    BatchOp, Condition, EXPIRES_AT, Index, Item, Key, PK, Page, Query, SK, SortKey, StoreError, Table, Update, VERSION,
-    WriteOp, check_transaction,
+    BatchOp, Condition, EXPIRES_AT, Index, Item, Key, PK, Page, PartialCommit, Query, SK, SortKey, StoreError, Table,
+    Update, VERSION, WriteOp, check_transaction,
 };
 
 /// DynamoDB's limits, enforced here too so both backends reject the same requests.
@@ -637,6 +637,62 @@ impl Table for SqliteTable {
                 tx.commit().map_err(map_err)
             })
             .await
+    }
+
+    /// One SQLite transaction for the whole sequence, each DynamoDB-style
+    /// transaction inside it a savepoint: a failed condition rolls back to its
+    /// savepoint and the ones before commit together (one WAL fsync).
+    async fn transact_in_order(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
+        let none_committed = |error| PartialCommit { committed: 0, error };
+        let mut prepared = Vec::with_capacity(transactions.len());
+        for ops in transactions {
+            check_transaction(&ops).map_err(none_committed)?;
+            prepared.push(
+                ops.into_iter()
+                    .map(prepare)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(none_committed)?,
+            );
+        }
+        if prepared.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        self.db
+            .run(move |conn| {
+                let mut tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(map_err)?;
+                let mut failure = None;
+                for (position, ops) in prepared.iter().enumerate() {
+                    let savepoint = tx.savepoint().map_err(map_err)?;
+                    let mut failed_op = None;
+                    for (index, op) in ops.iter().enumerate() {
+                        if execute(&savepoint, op, now)?.is_none() {
+                            failed_op = Some(index);
+                            break;
+                        }
+                    }
+                    match failed_op {
+                        None => savepoint.commit().map_err(map_err)?,
+                        Some(index) => {
+                            // Dropping the savepoint rolls back this transaction's ops only.
+                            drop(savepoint);
+                            failure = Some(PartialCommit {
+                                committed: position,
+                                error: StoreError::TransactionConditionFailed { index },
+                            });
+                            break;
+                        }
+                    }
+                }
+                tx.commit().map_err(map_err)?;
+                Ok(failure)
+            })
+            .await
+            // Nothing of the group is durable when the outer commit itself failed.
+            .map_err(none_committed)?
+            .map_or(Ok(()), Err)
     }
 
     async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {

@@ -18,6 +18,7 @@ use crate::domain::role::{Permission, Role};
 use crate::services::contacts::{
     self, Caller, ContactError, ContactFilter, ContactPatch, ContactRecord, NewContact, fields, merge, notes, tags,
 };
+use crate::services::pipelines;
 
 /// A failed contacts request: the duplicate problem carries `existing_id`.
 pub enum ContactsFailure {
@@ -116,9 +117,39 @@ pub struct ListParams {
     created_to: Option<String>,
     #[serde(default)]
     q: Option<String>,
-    /// Pipeline stage: answered by the deals feature (not here).
+    /// Contacts with a deal in this stage of this pipeline (both together).
     #[serde(default)]
-    stage: Option<String>,
+    pipeline_id: Option<String>,
+    #[serde(default)]
+    stage_id: Option<String>,
+}
+
+/// The pipeline-stage filter of the contact list and the export: both ids or
+/// neither, and not with a search (the search index knows no stages).
+pub fn stage_filter(
+    pipeline_id: Option<String>,
+    stage_id: Option<String>,
+    q: Option<&str>,
+) -> Result<Option<(String, String)>, ApiError> {
+    match (pipeline_id, stage_id) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) if q.is_some_and(|q| !q.trim().is_empty()) => Err(ApiError::field(
+            "q",
+            "not_with_stage",
+            "Search within all contacts, or list a pipeline stage; not both at once.",
+        )),
+        (Some(pipeline_id), Some(stage_id)) => Ok(Some((pipeline_id, stage_id))),
+        (None, Some(_)) => Err(ApiError::field(
+            "pipeline_id",
+            "required",
+            "Give pipeline_id and stage_id together.",
+        )),
+        (Some(_), None) => Err(ApiError::field(
+            "stage_id",
+            "required",
+            "Give pipeline_id and stage_id together.",
+        )),
+    }
 }
 
 fn time_param(field: &str, raw: Option<&str>) -> Result<Option<jiff::Timestamp>, ContactError> {
@@ -138,13 +169,8 @@ pub fn list() -> MethodRouter<AppState> {
     get(
         |State(state): State<AppState>, auth: Authenticated, Query(params): Query<ListParams>| async move {
             let caller = caller(&auth)?;
-            if params.stage.is_some() {
-                return Err(fail(&auth)(ContactError::field(
-                    "stage",
-                    "unsupported_filter",
-                    "Filter by pipeline stage through GET /deals?stage=.",
-                )));
-            }
+            let stage =
+                stage_filter(params.pipeline_id, params.stage_id, params.q.as_deref()).map_err(ContactsFailure::Api)?;
             let filter = ContactFilter {
                 tag: params.tag,
                 owner_id: params.owner_id,
@@ -152,15 +178,23 @@ pub fn list() -> MethodRouter<AppState> {
                 created_to: time_param("created_to", params.created_to.as_deref()).map_err(fail(&auth))?,
                 q: params.q,
             };
-            let (items, cursor) = contacts::list(
-                state.table.as_ref(),
-                caller.org_id(),
-                &filter,
-                params.limit.unwrap_or(50),
-                params.cursor,
-            )
-            .await
-            .map_err(fail(&auth))?;
+            let limit = params.limit.unwrap_or(50);
+            let table = state.table.as_ref();
+            let (items, cursor) = match &stage {
+                Some((pipeline_id, stage_id)) => pipelines::contacts_in_stage_page(
+                    table,
+                    caller.org_id(),
+                    (pipeline_id, stage_id),
+                    &filter,
+                    limit.clamp(1, contacts::MAX_PAGE),
+                    params.cursor,
+                )
+                .await
+                .map_err(|err| fail(&auth)(err.into()))?,
+                None => contacts::list(table, caller.org_id(), &filter, limit, params.cursor)
+                    .await
+                    .map_err(fail(&auth))?,
+            };
             Ok::<_, ContactsFailure>(Json(json!({ "contacts": items, "cursor": cursor })).into_response())
         },
     )

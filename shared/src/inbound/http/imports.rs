@@ -27,6 +27,7 @@ use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::app::AppState;
 use crate::domain::role::Permission;
+use crate::domain::spreadsheet::escape_formula;
 use crate::services::contacts::ContactFilter;
 use crate::services::exports::{self, ExportFilter, Format};
 use crate::services::imports::{self, DedupeMode, ImportOptions, ImportRecord};
@@ -265,7 +266,12 @@ pub fn import_errors() -> MethodRouter<AppState> {
                     match imports::error_rows(&state, &org_id, &import_id, cursor).await {
                         Ok((rows, next)) => {
                             for (row, field, reason, message) in rows {
-                                if let Err(err) = writer.write_record([row.to_string(), field, reason, message]) {
+                                if let Err(err) = writer.write_record([
+                                    row.to_string(),
+                                    field,
+                                    reason,
+                                    escape_formula(&message).into_owned(),
+                                ]) {
                                     return Some((Err(std::io::Error::other(err.to_string())), None));
                                 }
                             }
@@ -323,17 +329,7 @@ pub fn export_contacts() -> MethodRouter<AppState> {
                     Format::parse(raw).ok_or_else(|| ApiError::field("format", "invalid", "Use csv or jsonl."))?
                 }
             };
-            let stage = match (query.pipeline_id, query.stage_id) {
-                (Some(p), Some(s)) => Some((p, s)),
-                (None, None) => None,
-                _ => {
-                    return Err(ApiError::field(
-                        "stage_id",
-                        "needs_pipeline",
-                        "Give pipeline_id and stage_id together.",
-                    ));
-                }
-            };
+            let stage = super::contacts::stage_filter(query.pipeline_id, query.stage_id, query.q.as_deref())?;
             let filter = ExportFilter {
                 contacts: ContactFilter {
                     tag: query.tag,

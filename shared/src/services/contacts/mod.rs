@@ -1012,52 +1012,139 @@ async fn insert(
     commit(table, ops).await
 }
 
-/// Creates the contact, or — when one of its emails or phones already belongs
-/// to a contact — merges it into that contact (the existing values win; the
-/// new ones fill blanks; emails, phones and tags are united).
-pub async fn upsert(state: &AppState, caller: &Caller, input: NewContact) -> Result<Saved, ContactError> {
-    let now = state.clock.now();
-    let incoming = build_new(state, caller, input, now).await?;
+/// A create-or-merge planned for a transaction the caller commits (a booking
+/// puts its invitee's contact in the booking's own transaction).
+#[derive(Debug, Clone)]
+pub struct PlannedUpsert {
+    /// The contact as it is once the operations commit.
+    pub contact: ContactRecord,
+    /// true when a new contact is made; false when merged into an existing one.
+    pub created: bool,
+    /// Every operation carries a condition (not-exists claims, the contact's
+    /// version), so a concurrent writer makes the caller's transaction fail
+    /// rather than be overwritten; the caller plans again.
+    pub ops: Vec<WriteOp>,
+}
+
+/// Plans [`upsert`] without committing: reads the claims of the input's emails
+/// and phones (one batch read) and the contact that holds them. One email or
+/// phone held by a contact → merge into it (existing values win, the new ones
+/// fill blanks; emails, phones and tags are united); held by two different
+/// contacts → `Duplicate` naming the second.
+pub async fn plan_upsert(
+    state: &AppState,
+    caller: &Caller,
+    input: NewContact,
+    now: jiff::Timestamp,
+) -> Result<PlannedUpsert, ContactError> {
     let table = state.table.as_ref();
-    let existing_id = match insert(table, caller, &incoming, now).await {
-        Ok(()) => {
-            return Ok(Saved {
-                contact: incoming,
-                created: true,
-            });
+    let incoming = build_new(state, caller, input, now).await?;
+    let org_id = caller.org_id();
+    let claims: Vec<(Key, &'static str)> = incoming
+        .emails
+        .iter()
+        .map(|e| (email_unique_key(org_id, &e.address), "emails"))
+        .chain(
+            incoming
+                .phones
+                .iter()
+                .map(|p| (phone_unique_key(org_id, &p.e164), "phones")),
+        )
+        .collect();
+    let keys: Vec<Key> = claims.iter().map(|(key, _)| key.clone()).collect();
+    let held: BTreeMap<Key, String> = table
+        .batch_get(&keys)
+        .await?
+        .into_iter()
+        .filter_map(|item| Some((Key::of(&item)?, item.get("contact_id")?.as_str()?.to_string())))
+        .collect();
+    // In input order, so the primary email's contact is the one merged into.
+    let mut holder: Option<&String> = None;
+    for (key, field) in &claims {
+        match (holder, held.get(key)) {
+            (None, Some(id)) => holder = Some(id),
+            (Some(first), Some(id)) if first != id => {
+                return Err(ContactError::Duplicate {
+                    existing_id: id.clone(),
+                    field: (*field).into(),
+                });
+            }
+            _ => {}
         }
-        Err(ContactError::Duplicate { existing_id, .. }) => existing_id,
-        Err(err) => return Err(err),
-    };
-    for _ in 0..3 {
-        let existing = get(table, caller.org_id(), &existing_id).await?;
-        let mut merged = merge::merge_records(&existing, &incoming);
-        merged.updated_at = now.to_string();
-        merged.version = existing.version + 1;
-        if merged.tags.len() > MAX_TAGS || merged.emails.len() > MAX_EMAILS || merged.phones.len() > MAX_PHONES {
-            return Err(ContactError::field(
-                "body",
-                "too_many_values",
-                "Merged, the contact would have too many emails, phones or tags.",
-            ));
-        }
-        let mut ops = plan(&[(Some(&existing), Some(&merged))], ALL_PARTS)?;
-        ops.extend(tag_timeline(&existing, &merged, now));
+    }
+    let Some(existing_id) = holder else {
+        let mut ops = plan(&[(None, Some(&incoming))], ALL_PARTS)?;
         ops.push(audit::entry(
             &caller.actor,
             now,
-            "contact.upserted",
-            &format!("contact:{}", merged.id),
+            "contact.created",
+            &format!("contact:{}", incoming.id),
             json!({ "email": incoming.primary_email(), "phone": incoming.primary_phone() }),
         ));
-        match commit(table, ops).await {
+        return Ok(PlannedUpsert {
+            contact: incoming,
+            created: true,
+            ops,
+        });
+    };
+    let existing = match get(table, org_id, existing_id).await {
+        Ok(existing) => existing,
+        // The claim outlived its contact for a moment (a delete in flight): plan again.
+        Err(ContactError::NotFound) => return Err(ContactError::Conflict("contact_changed")),
+        Err(err) => return Err(err),
+    };
+    let mut merged = merge::merge_records(&existing, &incoming);
+    if merged == existing {
+        // Nothing new: only make sure the contact is still this version.
+        return Ok(PlannedUpsert {
+            ops: vec![WriteOp::Check {
+                key: contact_key(org_id, &existing.id),
+                condition: Condition::VersionEquals(existing.version),
+            }],
+            contact: existing,
+            created: false,
+        });
+    }
+    merged.updated_at = now.to_string();
+    merged.version = existing.version + 1;
+    if merged.tags.len() > MAX_TAGS || merged.emails.len() > MAX_EMAILS || merged.phones.len() > MAX_PHONES {
+        return Err(ContactError::field(
+            "body",
+            "too_many_values",
+            "Merged, the contact would have too many emails, phones or tags.",
+        ));
+    }
+    let mut ops = plan(&[(Some(&existing), Some(&merged))], ALL_PARTS)?;
+    ops.extend(tag_timeline(&existing, &merged, now));
+    ops.push(audit::entry(
+        &caller.actor,
+        now,
+        "contact.upserted",
+        &format!("contact:{}", merged.id),
+        json!({ "email": incoming.primary_email(), "phone": incoming.primary_phone() }),
+    ));
+    Ok(PlannedUpsert {
+        contact: merged,
+        created: false,
+        ops,
+    })
+}
+
+/// Creates the contact, or — when one of its emails or phones already belongs
+/// to a contact — merges it into that contact (see [`plan_upsert`]). A race
+/// with another writer of the same contact is planned again, up to 3 times.
+pub async fn upsert(state: &AppState, caller: &Caller, input: NewContact) -> Result<Saved, ContactError> {
+    let now = state.clock.now();
+    for _ in 0..3 {
+        let planned = plan_upsert(state, caller, input.clone(), now).await?;
+        match commit(state.table.as_ref(), planned.ops).await {
             Ok(()) => {
                 return Ok(Saved {
-                    contact: merged,
-                    created: false,
+                    contact: planned.contact,
+                    created: planned.created,
                 });
             }
-            Err(ContactError::StaleVersion) => continue,
+            Err(ContactError::StaleVersion | ContactError::Duplicate { .. } | ContactError::Conflict(_)) => continue,
             Err(err) => return Err(err),
         }
     }
@@ -1256,8 +1343,8 @@ pub(crate) async fn purge_partition(table: &dyn Table, org_id: &str, contact_id:
 
 // ---------------------------------------------------------------- list and search
 
-/// Filters of `GET /contacts`. `stage` belongs to pipelines (deals): the
-/// deals service resolves it to contact ids and calls [`get_many`].
+/// Filters of `GET /contacts`. The pipeline-stage filter belongs to deals:
+/// `pipelines::contacts_in_stage_page` reads that index and applies these.
 #[derive(Debug, Clone, Default)]
 pub struct ContactFilter {
     pub tag: Option<String>,
@@ -1280,18 +1367,20 @@ fn created_range(filter: &ContactFilter) -> Option<SortKey> {
     }
 }
 
-fn keep(record: &ContactRecord, filter: &ContactFilter) -> bool {
-    filter.tag.as_ref().is_none_or(|t| record.tags.contains(t))
-        && filter
-            .owner_id
-            .as_ref()
-            .is_none_or(|o| record.owner_id.as_ref() == Some(o))
-        && filter
-            .created_from
-            .is_none_or(|t| record.created_ms >= t.as_millisecond())
-        && filter
-            .created_to
-            .is_none_or(|t| record.created_ms <= t.as_millisecond())
+impl ContactFilter {
+    /// Whether a contact passes the tag, owner and created-range filters
+    /// (for pages read from an index that did not apply them).
+    pub fn matches(&self, record: &ContactRecord) -> bool {
+        self.tag.as_ref().is_none_or(|t| record.tags.contains(t))
+            && self
+                .owner_id
+                .as_ref()
+                .is_none_or(|o| record.owner_id.as_ref() == Some(o))
+            && self
+                .created_from
+                .is_none_or(|t| record.created_ms >= t.as_millisecond())
+            && self.created_to.is_none_or(|t| record.created_ms <= t.as_millisecond())
+    }
 }
 
 /// One page of contacts, newest first. At most two round trips: one query on
@@ -1307,7 +1396,7 @@ pub async fn list(
     let limit = limit.clamp(1, MAX_PAGE);
     if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
         let (found, next) = search(table, org_id, q, limit, cursor).await?;
-        return Ok((found.into_iter().filter(|c| keep(c, filter)).collect(), next));
+        return Ok((found.into_iter().filter(|c| filter.matches(c)).collect(), next));
     }
     if let Some(tag) = &filter.tag {
         let tag = normalize_tag(tag).map_err(|code| ContactError::field("tag", code, "Not a valid tag."))?;
@@ -1325,7 +1414,7 @@ pub async fn list(
             .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(str::to_string))
             .collect();
         let found = get_many(table, org_id, &ids).await?;
-        return Ok((found.into_iter().filter(|c| keep(c, filter)).collect(), page.cursor));
+        return Ok((found.into_iter().filter(|c| filter.matches(c)).collect(), page.cursor));
     }
     let (index, partition) = match &filter.owner_id {
         Some(owner) => (Index::Gsi2, owner_index_partition(org_id, owner)),
