@@ -621,6 +621,102 @@ async fn a_booking_returns_a_manage_link_creates_the_contact_and_its_reminder_it
 }
 
 #[tokio::test]
+async fn a_returning_invitee_gets_their_phone_merged_and_a_phone_of_someone_else_is_left_alone() {
+    let (f, _clock) = fixture(json!({})).await;
+    let contact = |body: Value| {
+        let f = &f;
+        async move {
+            let reply = f.host.send(&f.app, "POST", "/contacts", Some(&body)).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            reply.body
+        }
+    };
+    let sam = contact(
+        json!({"first_name": "Sam", "last_name": "Lee", "emails": ["sam.lee@example.com"], "company": "Lee & Co"}),
+    )
+    .await;
+    let kim = contact(json!({"first_name": "Kim", "phones": ["+447911123456"]})).await;
+
+    // Sam books with a new phone and SMS consent: both join Sam's contact, whose own values win.
+    let first = f
+        .book(
+            "2026-03-04T10:00:00Z",
+            "sam.lee@example.com",
+            json!({"name": "Samuel Lee", "phone": "+447911123457", "sms_consent": true, "sms_consent_text": "Texts about this appointment"}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["booking"]["contact_id"], sam["id"]);
+    let after = f
+        .host
+        .send(
+            &f.app,
+            "GET",
+            &format!("/contacts/{}", sam["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(after["first_name"], "Sam");
+    assert_eq!(after["company"], "Lee & Co");
+    assert_eq!(after["phones"][0]["e164"], "+447911123457");
+    assert_eq!(after["sms_consent"]["status"], "granted");
+    assert_eq!(after["version"], 2);
+
+    // Sam books again giving Kim's phone: the booking is Sam's, Kim's phone stays Kim's.
+    let second = f
+        .book(
+            "2026-03-05T10:00:00Z",
+            "sam.lee@example.com",
+            json!({"phone": "+447911123456", "sms_consent": true, "sms_consent_text": "Texts about this appointment"}),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
+    assert_eq!(second.body["booking"]["contact_id"], sam["id"]);
+    let sam_now = f
+        .host
+        .send(
+            &f.app,
+            "GET",
+            &format!("/contacts/{}", sam["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(sam_now["phones"].as_array().unwrap().len(), 1, "{sam_now}");
+    let kim_now = f
+        .host
+        .send(
+            &f.app,
+            "GET",
+            &format!("/contacts/{}", kim["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(kim_now["phones"][0]["e164"], "+447911123456");
+    assert_eq!(kim_now["version"], 1);
+    let timeline = f
+        .host
+        .send(
+            &f.app,
+            "GET",
+            &format!("/contacts/{}/timeline", sam["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .body;
+    let booked = timeline["items"]
+        .as_array()
+        .or_else(|| timeline["entries"].as_array())
+        .unwrap_or_else(|| panic!("{timeline}"))
+        .iter()
+        .filter(|t| t["kind"] == "booking.created")
+        .count();
+    assert_eq!(booked, 2);
+}
+
+#[tokio::test]
 async fn sms_reminders_need_a_phone_with_consent() {
     let (f, _clock) = fixture(json!({})).await;
     let without = f
@@ -1145,10 +1241,13 @@ async fn slots_and_booking_store_round_trips_are_bounded() {
             after.total() - before.total()
         );
         assert!(
-            after.total() - before.total() <= 16,
+            after.total() - before.total() <= 12,
             "{label}: {}",
             after.total() - before.total()
         );
+        // The booking, its reminders, the invitee's contact (new or merged) and
+        // its timeline entry are one transaction: nothing can commit halfway.
+        assert_eq!(after.transact - before.transact, 1, "{label}");
     }
     let _ = reminders::default_plan();
     let _ = clock.now();

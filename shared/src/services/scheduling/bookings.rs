@@ -997,7 +997,7 @@ pub async fn book(
             reminders::Planned::default()
         };
         booking.reminder_keys = planned.keys.iter().map(StoredKey::from).collect();
-        let contact = contact::on_booked(state, &booking, now).await?;
+        let contact = contact::on_booked(state, &booking, &actor, now).await?;
         booking.contact_id = contact.contact_id.clone();
 
         let mut ops = vec![
@@ -1030,7 +1030,6 @@ pub async fn book(
         ));
         match state.table.transact(ops).await {
             Ok(()) => {
-                contact::after_booked(state, &mut booking, &actor).await;
                 after_commit(
                     state,
                     &booking,
@@ -1465,43 +1464,73 @@ pub async fn mark_no_show(state: &AppState, caller: &Caller, id: &str) -> Result
 
 mod contact {
     use super::*;
-    use crate::services::contacts::{self, ConsentInput, ConsentStatus, EmailInput, NewContact, PhoneInput};
+    use crate::services::contacts::{
+        self, ConsentInput, ConsentStatus, ContactError, EmailInput, NewContact, PhoneInput,
+    };
 
     /// What a booking does to the CRM inside its own transaction.
     pub struct ContactStep {
-        /// The invitee's existing contact (found by email), if any.
+        /// The invitee's contact (new or existing), when it could be planned.
         pub contact_id: Option<String>,
         pub ops: Vec<WriteOp>,
     }
 
-    /// Read phase: when the invitee is already a contact, the booking's
-    /// timeline entry joins the booking's transaction (with a check that the
-    /// contact still exists), so a booking that loses its race leaves no
-    /// timeline entry behind.
+    /// Read phase: the invitee becomes a contact (created, or merged into the
+    /// contact that has their email: a phone and SMS consent fill its blanks)
+    /// with a `booking.created` timeline entry, all as operations of the
+    /// booking's own transaction. A booking that loses its race therefore
+    /// leaves no contact and no timeline entry behind, and a crash cannot
+    /// leave a booking without its contact.
     pub async fn on_booked(
         state: &AppState,
         booking: &BookingRecord,
+        actor: &Actor,
         now: Timestamp,
     ) -> Result<ContactStep, SchedulingError> {
-        let table = state.table.as_ref();
-        let pointer = table
-            .get(&contacts::email_unique_key(&booking.org_id, &booking.invitee.email))
-            .await?;
-        let Some(contact_id) = pointer.as_ref().and_then(|item| text(item, "contact_id")) else {
-            return Ok(ContactStep {
-                contact_id: None,
-                ops: Vec::new(),
-            });
+        let caller = contacts::Caller {
+            actor: actor.clone(),
+            user_id: booking.host_user_id.clone(),
+            is_admin: false,
         };
+        let mut input = new_contact(booking);
+        let planned = match contacts::plan_upsert(state, &caller, input.clone(), now).await {
+            // The phone belongs to another contact: the booking is by email, so
+            // the email's contact gets the booking and the phone stays where it is.
+            Err(ContactError::Duplicate { field, .. }) if field == "phones" => {
+                input.phones.clear();
+                input.sms_consent = None;
+                contacts::plan_upsert(state, &caller, input, now).await
+            }
+            other => other,
+        };
+        let planned = match planned {
+            Ok(planned) => planned,
+            Err(ContactError::Store(err)) => return Err(err.into()),
+            // Someone changes that contact right now: the booking's retry plans again.
+            Err(ContactError::Conflict(_)) => return Err(StoreError::ConditionFailed.into()),
+            Err(err) => {
+                // The booking was validated already; a contact the CRM refuses
+                // (e.g. too many values once merged) must not cost the customer
+                // their appointment.
+                tracing::warn!(booking_id = %booking.id, error = %err, "booking kept without a contact");
+                return Ok(ContactStep {
+                    contact_id: None,
+                    ops: Vec::new(),
+                });
+            }
+        };
+        let contact_id = planned.contact.id.clone();
+        let mut ops = planned.ops;
+        ops.push(contacts::timeline_entry(
+            &booking.org_id,
+            &contact_id,
+            "booking.created",
+            detail(booking),
+            now,
+        ));
         Ok(ContactStep {
-            ops: vec![
-                WriteOp::Check {
-                    key: contacts::contact_key(&booking.org_id, &contact_id),
-                    condition: Condition::Exists,
-                },
-                contacts::timeline_entry(&booking.org_id, &contact_id, "booking.created", detail(booking), now),
-            ],
             contact_id: Some(contact_id),
+            ops,
         })
     }
 
@@ -1536,51 +1565,6 @@ mod contact {
                 at: None,
             }),
             ..NewContact::default()
-        }
-    }
-
-    /// After the booking committed: creates the contact (or merges the
-    /// invitee's phone and consent into the existing one). For a new contact
-    /// the timeline entry and the booking's `contact_id` follow in a second
-    /// transaction: creating a contact is not an operation the contacts
-    /// service hands out for another transaction yet. Failures are logged;
-    /// the booking stands.
-    pub async fn after_booked(state: &AppState, booking: &mut BookingRecord, actor: &Actor) {
-        if booking.contact_id.is_some() && booking.invitee.phone.is_none() {
-            // A returning contact and nothing new to merge: the timeline entry
-            // was part of the booking's transaction.
-            return;
-        }
-        let caller = contacts::Caller {
-            actor: actor.clone(),
-            user_id: booking.host_user_id.clone(),
-            is_admin: false,
-        };
-        let saved = match contacts::upsert(state, &caller, new_contact(booking)).await {
-            Ok(saved) => saved,
-            Err(err) => {
-                tracing::error!(booking_id = %booking.id, error = %err, "could not save the invitee as a contact");
-                return;
-            }
-        };
-        if booking.contact_id.is_some() {
-            return;
-        }
-        let contact_id = saved.contact.id;
-        let now = state.clock.now();
-        let ops = vec![
-            contacts::timeline_entry(&booking.org_id, &contact_id, "booking.created", detail(booking), now),
-            WriteOp::Update {
-                key: booking_key(&booking.org_id, &booking.id),
-                update: Update::default().set("contact_id", contact_id.clone()),
-                condition: Some(Condition::Exists),
-            },
-        ];
-        match state.table.transact(ops).await {
-            Ok(()) => booking.contact_id = Some(contact_id),
-            Err(err) => {
-                tracing::error!(booking_id = %booking.id, error = %err, "could not link the booking to its contact");
-            }
         }
     }
 
