@@ -24,9 +24,16 @@ fn is_plain_number(cell: &str) -> bool {
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.' | ','))
 }
 
-/// The cell as written to an exported CSV.
+/// `'` followed by what a spreadsheet would run (after any more `'`): a
+/// guard, or a value that would read as one.
+fn looks_guarded(cell: &str) -> bool {
+    cell.starts_with('\'') && starts_like_a_formula(cell.trim_start_matches('\''))
+}
+
+/// The cell as written to an exported CSV. A value that already looks
+/// guarded gets one more `'`, so the importer gives it back unchanged.
 pub fn escape_formula(cell: &str) -> Cow<'_, str> {
-    if starts_like_a_formula(cell) && !is_plain_number(cell) {
+    if (starts_like_a_formula(cell) && !is_plain_number(cell)) || looks_guarded(cell) {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)
@@ -35,10 +42,7 @@ pub fn escape_formula(cell: &str) -> Cow<'_, str> {
 
 /// The cell as the importer reads it: an export's `'` guard removed.
 pub fn unescape_formula(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if starts_like_a_formula(rest) => rest,
-        _ => cell,
-    }
+    if looks_guarded(cell) { &cell[1..] } else { cell }
 }
 
 #[cfg(test)]
@@ -74,5 +78,8 @@ mod tests {
         }
         // A name that starts with an apostrophe is left alone on import.
         assert_eq!(unescape_formula("'Neill"), "'Neill");
+        // A stored value that looks guarded already survives export and import.
+        assert_eq!(escape_formula("'=1"), "''=1");
+        assert_eq!(unescape_formula(&escape_formula("'=1")), "'=1");
     }
 }

@@ -289,8 +289,10 @@ pub trait Table: Send + Sync {
 
     /// Commits `transactions` in order, each all-or-nothing as [`Table::transact`],
     /// and stops at the first that fails: the transactions before it stay
-    /// committed, it and the ones after write nothing. Every transaction is
-    /// validated before the first is tried, so a malformed one writes nothing.
+    /// committed, it and the ones after write nothing. Every transaction passes
+    /// [`check_transaction`] before the first is tried (a malformed one writes
+    /// nothing); a limit only the backend knows (DynamoDB's item size) stops
+    /// the sequence where it is met, like any other failure.
     ///
     /// For bulk writers (the importer) whose transactions each carry their own
     /// checkpoint: on SQLite the committed ones share one durable commit (one

@@ -35,6 +35,7 @@
 //! at `imports/<org>/<id>/part-<n:05>.csv`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -874,6 +875,10 @@ fn merged(before: &ContactRecord, c: &Candidate) -> Result<ContactRecord, Vec<Fi
 /// how long the embedded store's write lock is held (≈ 0.1 s) and the reads
 /// of one plan (the claims of 1,000 rows: ≈ 20 `BatchGetItem` on DynamoDB).
 const GROUP_ROWS: usize = 1_000;
+/// The first group of a delivery with a deadline, before its commit speed is
+/// known (on DynamoDB a group is ≈ 1 `TransactWriteItems` per 9 rows, sent in turn).
+const FIRST_GROUP_ROWS: usize = 100;
+const MIN_GROUP_ROWS: usize = 20;
 
 /// How much one call of [`process`] may do.
 #[derive(Debug, Clone, Copy)]
@@ -893,9 +898,11 @@ impl Budget {
     }
 }
 
+/// Contacts are shared between a plan and its overlay (`Arc`): a group holds
+/// up to 1,000 of them and each is looked at by several steps.
 enum Outcome {
-    Create(ContactRecord),
-    Update(ContactRecord, ContactRecord),
+    Create(Arc<ContactRecord>),
+    Update(Arc<ContactRecord>, Arc<ContactRecord>),
     Skip,
     Fail(Vec<FieldProblem>),
 }
@@ -967,44 +974,139 @@ pub async fn process(
     let mut parsed: Vec<Option<Parsed>> = vec![None; rows.len()];
     let started_at = record.rows_done;
     let mut attempts = 0;
-    while record.rows_done < record.rows_total {
-        let done_here = record.rows_done.saturating_sub(started_at);
-        if budget.exhausted(done_here) {
-            break;
-        }
-        let max_rows = budget.max_rows.map(|m| m - done_here);
-        let failure = match plan_group(state, org_id, &record, &rows, &mut parsed, &ctx, max_rows).await {
-            Ok(group) => match table.transact_in_order(group.transactions).await {
-                Ok(()) => {
-                    record = group.after;
-                    attempts = 0;
-                    continue;
+    let mut rows_per_second: Option<f64> = None;
+    // Pipelined: while one group commits (on the store's thread), the next is
+    // planned. Its reads happen before the commit starts, so the store does
+    // not hold the committing group yet: the plan sees it through that
+    // group's overlay. If the commit fails, the next plan is dropped (its
+    // first checkpoint condition could not hold anyway) and planning restarts
+    // from the stored checkpoint.
+    let mut planned: Option<Group> = None;
+    loop {
+        let group = match planned.take() {
+            Some(group) => group,
+            None => {
+                let done_here = record.rows_done.saturating_sub(started_at);
+                if !matches!(record.state, ImportState::Queued | ImportState::Running)
+                    || record.rows_done >= record.rows_total
+                    || budget.exhausted(done_here)
+                {
+                    break;
                 }
-                Err(PartialCommit { committed, error }) => {
-                    if committed > 0 {
-                        attempts = 0;
+                let range = next_range(&record, &budget, started_at, rows_per_second);
+                parse_rows(&ctx, &rows, &mut parsed, range.clone());
+                let known = match read_known(table, org_id, &parsed[range.clone()], &Known::default()).await {
+                    Ok(known) => known,
+                    Err(err) => {
+                        retry_or_fail(state, org_id, &mut record, &mut attempts, err.into()).await?;
+                        continue;
                     }
-                    ImportError::Store(error)
-                }
-            },
-            Err(err) => err,
-        };
-        match failure {
-            ImportError::Store(err) if err.is_condition_failure() && attempts < 5 => {
-                // Another delivery progressed, or a contact changed under us: re-read and re-plan.
-                attempts += 1;
-                record = get(state, org_id, import_id).await?;
-                if !matches!(record.state, ImportState::Queued | ImportState::Running) {
-                    return Ok(record);
+                };
+                match plan_group(org_id, &record, &parsed[range], known, state.clock.now()) {
+                    Ok(group) => group,
+                    Err(err) => {
+                        retry_or_fail(state, org_id, &mut record, &mut attempts, err).await?;
+                        continue;
+                    }
                 }
             }
-            err => return Err(err),
+        };
+        // The group after this one: its rows parsed and its reads done now.
+        let after = &group.after;
+        let done_after = after.rows_done.saturating_sub(started_at);
+        let next = if after.rows_done < after.rows_total && !budget.exhausted(done_after) {
+            let range = next_range(after, &budget, started_at, rows_per_second);
+            parse_rows(&ctx, &rows, &mut parsed, range.clone());
+            read_known(table, org_id, &parsed[range.clone()], &group.overlay)
+                .await
+                .ok()
+                .map(|known| (range, known))
+        } else {
+            None
+        };
+        let rows_in_group = (after.rows_done - record.rows_done) as f64;
+        let commit_started = Instant::now();
+        let now = state.clock.now();
+        let (committed, next_group) = futures::join!(table.transact_in_order(group.transactions), async {
+            next.map(|(range, known)| plan_group(org_id, &group.after, &parsed[range], known, now))
+        });
+        match committed {
+            Ok(()) => {
+                record = group.after;
+                attempts = 0;
+                rows_per_second = Some(rows_in_group / commit_started.elapsed().as_secs_f64().max(1e-3));
+                planned = next_group.and_then(Result::ok);
+            }
+            Err(PartialCommit { committed, error }) => {
+                if committed > 0 {
+                    attempts = 0;
+                }
+                retry_or_fail(state, org_id, &mut record, &mut attempts, error.into()).await?;
+            }
         }
     }
     if record.state == ImportState::Done {
         discard_file(state, org_id, &record).await?;
     }
     Ok(record)
+}
+
+/// After a failed read or commit: a lost race (another delivery progressed,
+/// a contact changed) re-reads the checkpoint for a new plan, up to 5 times
+/// in a row; anything else ends the delivery (the message is redelivered).
+async fn retry_or_fail(
+    state: &AppState,
+    org_id: &str,
+    record: &mut ImportRecord,
+    attempts: &mut u32,
+    failure: ImportError,
+) -> Result<(), ImportError> {
+    match failure {
+        ImportError::Store(err) if err.is_condition_failure() && *attempts < 5 => {
+            *attempts += 1;
+            *record = get(state, org_id, &record.id).await?;
+            Ok(())
+        }
+        err => Err(err),
+    }
+}
+
+/// The rows of the next group: up to [`GROUP_ROWS`], fewer when a deadline
+/// must be kept (half the time left at the measured commit speed) or the
+/// budget's row limit is near.
+fn next_range(
+    record: &ImportRecord,
+    budget: &Budget,
+    started_at: u64,
+    rows_per_second: Option<f64>,
+) -> std::ops::Range<usize> {
+    let mut size = match (budget.deadline, rows_per_second) {
+        (None, _) => GROUP_ROWS,
+        (Some(_), None) => FIRST_GROUP_ROWS,
+        (Some(deadline), Some(rate)) => {
+            let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+            ((rate * left / 2.0) as usize).clamp(MIN_GROUP_ROWS, GROUP_ROWS)
+        }
+    };
+    if let Some(max) = budget.max_rows {
+        let left = max.saturating_sub(record.rows_done.saturating_sub(started_at));
+        size = size.min(left.max(1) as usize);
+    }
+    let start = record.rows_done as usize;
+    start..(start + size).min(record.rows_total as usize)
+}
+
+fn parse_rows(
+    ctx: &RowContext<'_>,
+    rows: &[csv::StringRecord],
+    parsed: &mut [Option<Parsed>],
+    range: std::ops::Range<usize>,
+) {
+    for i in range {
+        if parsed[i].is_none() {
+            parsed[i] = Some(parse_row(ctx, &rows[i]));
+        }
+    }
 }
 
 /// The uploaded file holds personal data: it goes once every row is in.
@@ -1041,24 +1143,26 @@ async fn fail(
     Ok(from_item(item)?)
 }
 
-/// A planned group: its chunk transactions in order, and the import as it
-/// is once they have all committed.
+/// A planned group: its chunk transactions in order, the import as it is
+/// once they have all committed, and what they write (for the next plan).
 struct Group {
     transactions: Vec<Vec<WriteOp>>,
     after: ImportRecord,
+    overlay: Known,
 }
 
-/// What the plan knows of the store: which contact holds each email/phone
-/// claim and those contacts, read once for the group and then carried forward
-/// through the plan, so a chunk sees what the chunks before it will write.
+/// What a plan knows of the store: which contact holds each email/phone
+/// claim and those contacts. Read once for a group, then carried through
+/// the plan, so a chunk sees what the chunks before it will write.
+#[derive(Default)]
 struct Known {
     owner_of: HashMap<Key, String>,
-    contacts: HashMap<String, ContactRecord>,
+    contacts: HashMap<String, Arc<ContactRecord>>,
 }
 
 impl Known {
     /// Records a contact the plan will write, for the chunks after it.
-    fn planned(&mut self, org_id: &str, contact: &ContactRecord) {
+    fn planned(&mut self, org_id: &str, contact: &Arc<ContactRecord>) {
         for email in &contact.emails {
             self.owner_of
                 .insert(email_claim(org_id, &email.address), contact.id.clone());
@@ -1067,7 +1171,7 @@ impl Known {
             self.owner_of
                 .insert(phone_claim(org_id, &phone.e164), contact.id.clone());
         }
-        self.contacts.insert(contact.id.clone(), contact.clone());
+        self.contacts.insert(contact.id.clone(), Arc::clone(contact));
     }
 }
 
@@ -1079,63 +1183,85 @@ fn claims_of(org_id: &str, emails: &[String], phones: &[Phone]) -> Vec<Key> {
         .collect()
 }
 
-/// Plans the next rows (up to [`GROUP_ROWS`] and `max_rows`) as a sequence of
-/// chunk transactions, each holding its contacts' full write plan, its error
-/// rows and the checkpoint conditioned on the value the chunk before leaves.
-async fn plan_group(
-    state: &AppState,
+/// The store's view of the rows' claims (100 keys a round trip) and of the
+/// contacts holding them, with `pending` (a group planned but not yet
+/// committed) laid over it.
+async fn read_known(
+    table: &dyn crate::ports::Table,
     org_id: &str,
-    record: &ImportRecord,
-    rows: &[csv::StringRecord],
-    cache: &mut [Option<Parsed>],
-    ctx: &RowContext<'_>,
-    max_rows: Option<u64>,
-) -> Result<Group, ImportError> {
-    let table = state.table.as_ref();
-    let start = record.rows_done as usize;
-    let mut end = (start + GROUP_ROWS).min(rows.len());
-    if let Some(max) = max_rows {
-        end = end.min(start + (max as usize).max(1));
-    }
-    for i in start..end {
-        if cache[i].is_none() {
-            cache[i] = Some(parse_row(ctx, &rows[i]));
-        }
-    }
-    let parsed: Vec<&Parsed> = cache[start..end].iter().flatten().collect();
-
-    // One read of every claim the rows could hit (100 keys a round trip), one of the contacts they name.
-    let mut claim_keys: Vec<Key> = parsed
+    rows: &[Option<Parsed>],
+    pending: &Known,
+) -> Result<Known, StoreError> {
+    let mut claim_keys: Vec<Key> = rows
         .iter()
+        .flatten()
         .filter_map(|p| p.as_ref().ok())
         .flat_map(|c| claims_of(org_id, &c.emails, &c.phones))
+        .filter(|key| !pending.owner_of.contains_key(key))
         .collect();
     claim_keys.sort();
     claim_keys.dedup();
-    let mut owner_of: HashMap<Key, String> = HashMap::new();
+    let mut known = Known::default();
     for keys in claim_keys.chunks(100) {
         for item in table.batch_get(keys).await? {
             if let (Some(key), Some(id)) = (Key::of(&item), item.get("contact_id").and_then(Value::as_str)) {
-                owner_of.insert(key, id.to_string());
+                known.owner_of.insert(key, id.to_string());
             }
         }
     }
-    let mut ids: Vec<String> = owner_of.values().cloned().collect();
+    let mut ids: Vec<String> = known
+        .owner_of
+        .values()
+        .filter(|id| !pending.contacts.contains_key(*id))
+        .cloned()
+        .collect();
     ids.sort();
     ids.dedup();
-    let contacts = contact_links::get_many(table, org_id, &ids)
-        .await?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect();
-    let mut known = Known { owner_of, contacts };
+    for contact in contact_links::get_many(table, org_id, &ids).await? {
+        known.contacts.insert(contact.id.clone(), Arc::new(contact));
+    }
+    // Claims of the rows that the pending group writes, and the pending
+    // version of every contact these rows name.
+    for c in rows.iter().flatten().filter_map(|p| p.as_ref().ok()) {
+        for key in claims_of(org_id, &c.emails, &c.phones) {
+            if let Some(id) = pending.owner_of.get(&key) {
+                known.owner_of.insert(key, id.clone());
+            }
+        }
+    }
+    let named: Vec<String> = known.owner_of.values().cloned().collect();
+    for id in named {
+        if let Some(contact) = pending.contacts.get(&id) {
+            known.contacts.insert(id, Arc::clone(contact));
+        }
+    }
+    Ok(known)
+}
 
-    let now = state.clock.now();
+/// Plans `rows` (the next rows after `record`'s checkpoint) as a sequence of
+/// chunk transactions, each holding its contacts' full write plan, its error
+/// rows and the checkpoint conditioned on the value the chunk before leaves.
+/// Pure: everything it needs from the store is in `known`.
+fn plan_group(
+    org_id: &str,
+    record: &ImportRecord,
+    rows: &[Option<Parsed>],
+    mut known: Known,
+    now: jiff::Timestamp,
+) -> Result<Group, ImportError> {
+    let parsed: Vec<&Parsed> = rows.iter().flatten().collect();
+    let start = record.rows_done as usize;
+    let mut overlay = Known::default();
     let mut transactions = Vec::new();
     let mut at = record.clone();
     let mut next = 0;
     while next < parsed.len() {
         let outcomes = plan_chunk(org_id, record.mode, &parsed[next..], start + next, &mut known, now)?;
+        for planned in &outcomes {
+            if let Outcome::Create(after) | Outcome::Update(_, after) = &planned.outcome {
+                overlay.planned(org_id, after);
+            }
+        }
         next += outcomes.len();
         let (ops, after) = chunk_transaction(org_id, &at, outcomes, now);
         transactions.push(ops);
@@ -1144,6 +1270,7 @@ async fn plan_group(
     Ok(Group {
         transactions,
         after: at,
+        overlay,
     })
 }
 
@@ -1186,15 +1313,15 @@ fn plan_chunk(
                     break;
                 }
                 let outcome = match owners.as_slice() {
-                    [] => Outcome::Create(new_contact(org_id, c, now)),
+                    [] => Outcome::Create(Arc::new(new_contact(org_id, c, now))),
                     [id] => match (mode, known.contacts.get(*id)) {
                         (DedupeMode::Skip, _) => Outcome::Skip,
                         (DedupeMode::Update, Some(before)) => match merged(before, c) {
-                            Ok(after) if &after == before => Outcome::Skip,
+                            Ok(after) if after == **before => Outcome::Skip,
                             Ok(mut after) => {
                                 after.updated_at = now.to_string();
                                 after.version = before.version + 1;
-                                Outcome::Update(before.clone(), after)
+                                Outcome::Update(Arc::clone(before), Arc::new(after))
                             }
                             Err(errors) => Outcome::Fail(errors),
                         },

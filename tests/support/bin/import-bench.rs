@@ -15,6 +15,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use konnecs::app::AppState;
 use konnecs::ports::counting::CountingTable;
 use konnecs::ports::{SystemClock, Table};

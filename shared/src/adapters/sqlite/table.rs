@@ -644,22 +644,25 @@ impl Table for SqliteTable {
     /// savepoint and the ones before commit together (one WAL fsync).
     async fn transact_in_order(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
         let none_committed = |error| PartialCommit { committed: 0, error };
-        let mut prepared = Vec::with_capacity(transactions.len());
-        for ops in transactions {
-            check_transaction(&ops).map_err(none_committed)?;
-            prepared.push(
-                ops.into_iter()
-                    .map(prepare)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(none_committed)?,
-            );
+        for ops in &transactions {
+            check_transaction(ops).map_err(none_committed)?;
         }
-        if prepared.is_empty() {
+        if transactions.is_empty() {
             return Ok(());
         }
         let now = self.now();
         self.db
             .run(move |conn| {
+                // Serialised on the store's thread, so a bulk writer can plan
+                // its next batch meanwhile; still before anything is written.
+                let prepared = match transactions
+                    .into_iter()
+                    .map(|ops| ops.into_iter().map(prepare).collect::<Result<Vec<_>, _>>())
+                    .collect::<Result<Vec<_>, _>>()
+                {
+                    Ok(prepared) => prepared,
+                    Err(error) => return Ok(Some(none_committed(error))),
+                };
                 let mut tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(map_err)?;
@@ -676,8 +679,8 @@ impl Table for SqliteTable {
                     match failed_op {
                         None => savepoint.commit().map_err(map_err)?,
                         Some(index) => {
-                            // Dropping the savepoint rolls back this transaction's ops only.
-                            drop(savepoint);
+                            // Rolls back this transaction's ops only (ROLLBACK TO, RELEASE).
+                            savepoint.finish().map_err(map_err)?;
                             failure = Some(PartialCommit {
                                 committed: position,
                                 error: StoreError::TransactionConditionFailed { index },

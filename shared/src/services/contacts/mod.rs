@@ -1371,7 +1371,9 @@ impl ContactFilter {
     /// Whether a contact passes the tag, owner and created-range filters
     /// (for pages read from an index that did not apply them).
     pub fn matches(&self, record: &ContactRecord) -> bool {
-        self.tag.as_ref().is_none_or(|t| record.tags.contains(t))
+        self.tag
+            .as_ref()
+            .is_none_or(|t| normalize_tag(t).is_ok_and(|t| record.tags.contains(&t)))
             && self
                 .owner_id
                 .as_ref()

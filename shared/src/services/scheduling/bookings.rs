@@ -997,7 +997,12 @@ pub async fn book(
             reminders::Planned::default()
         };
         booking.reminder_keys = planned.keys.iter().map(StoredKey::from).collect();
-        let contact = contact::on_booked(state, &booking, &actor, now).await?;
+        let contact = match contact::on_booked(state, &booking, &actor, now).await {
+            Ok(contact) => contact,
+            // The invitee's contact is changing right now: plan the booking again.
+            Err(SchedulingError::Store(err)) if should_retry(&err, attempt).await => continue,
+            Err(err) => return Err(err),
+        };
         booking.contact_id = contact.contact_id.clone();
 
         let mut ops = vec![
