@@ -240,6 +240,27 @@ async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_no
 }
 
 #[tokio::test]
+async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once() {
+    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+    tick(&state).await;
+    // The 09:00 tick has read the 09:00 minute; then a booking planned at
+    // 08:59:59 commits its 60-minute reminder (due 09:00) into it.
+    clock.set(ts("2026-12-01T09:00:05Z"));
+    tick(&state).await;
+    clock.set(ts("2026-12-01T09:00:20Z"));
+    let keys = book(&state, &notice("late", 0, "2026-12-01T10:00:00Z"), &[60]).await;
+    clock.set(ts("2026-12-01T09:01:00Z"));
+    assert_eq!(tick(&state).await, 2, "the 09:00 minute is read again");
+    clock.set(ts("2026-12-01T09:02:00Z"));
+    let again = tick(&state).await;
+    assert!(again <= 2);
+    assert!(consume_and_ack(&state, &take_reminders(&state).await).await.is_empty());
+    let sent = sent_reminders(&state).await;
+    assert_eq!(sent.len(), 2, "one email and one SMS, however often found: {sent:#?}");
+    assert_eq!(status(&state, &keys[0]).await.as_deref(), Some("sent"));
+}
+
+#[tokio::test]
 async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started() {
     let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
     let keys = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
@@ -424,12 +445,13 @@ async fn the_tick_catches_up_a_bounded_window_with_queries_only() {
     let counts = counting.counts();
     let mut counted = state.clone();
     counted.table = counting;
-    // Three missed minutes: one cursor read, three partition queries, one cursor write.
+    // Three missed minutes: one cursor read, five partition queries (the
+    // three plus the two rescanned before the cursor), one cursor write.
     clock.set(ts("2026-12-01T08:03:00Z"));
     assert_eq!(tick(&counted).await, 0);
     let snapshot = counts.snapshot();
-    assert_eq!((snapshot.get, snapshot.query, snapshot.put), (1, 3, 1), "{snapshot:?}");
-    assert_eq!(snapshot.total(), 5, "no scans, nothing else: {snapshot:?}");
+    assert_eq!((snapshot.get, snapshot.query, snapshot.put), (1, 5, 1), "{snapshot:?}");
+    assert_eq!(snapshot.total(), 7, "no scans, nothing else: {snapshot:?}");
 
     // Down for two days: the reminder due 2026-12-03T09:00 is still found within the window.
     clock.set(ts("2026-12-03T09:30:00Z"));

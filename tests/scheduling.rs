@@ -717,6 +717,76 @@ async fn a_returning_invitee_gets_their_phone_merged_and_a_phone_of_someone_else
 }
 
 #[tokio::test]
+async fn only_the_host_or_an_admin_changes_an_appointment_and_the_invitee_not_once_it_started() {
+    let (f, clock) = fixture(json!({})).await;
+    let booked = f.book("2026-03-04T10:00:00Z", "sam@example.com", json!({})).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    let id = booked.body["booking"]["id"].as_str().unwrap().to_string();
+    let token = booked.body["manage_token"].as_str().unwrap().to_string();
+
+    // A colleague (member, not the host) sees the appointment but cannot change it.
+    let invited = f
+        .host
+        .send(
+            &f.app,
+            "POST",
+            "/org/invitations",
+            Some(&json!({"email": "riley@harbour-physio.example", "role": "member"})),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    let invitation =
+        konnecs_tests::local::token_from_outbox(&f.state, "riley@harbour-physio.example", "/accept-invitation").await;
+    let joined = Browser::anonymous()
+        .send(
+            &f.app,
+            "POST",
+            "/invitations/accept",
+            Some(&json!({"token": invitation, "name": "Riley Quinn", "password": "front-desk-42-riley"})),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+    let colleague = Browser::from_reply(&joined);
+    assert_eq!(
+        colleague
+            .send(&f.app, "GET", &format!("/appointments/{id}"), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    for (path, body) in [
+        (format!("/appointments/{id}/cancel"), json!({"reason": "Not mine"})),
+        (
+            format!("/appointments/{id}/reschedule"),
+            json!({"start": "2026-03-04T11:00:00Z"}),
+        ),
+        (format!("/appointments/{id}/no-show"), json!({})),
+    ] {
+        let reply = colleague.send(&f.app, "POST", &path, Some(&body)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}: {}", reply.body);
+    }
+    assert_eq!(f.booking_item(&id).await["status"], "confirmed");
+
+    // Once it has started, the customer's link no longer cancels or moves it.
+    clock.set(ts("2026-03-04T10:05:00Z"));
+    for (path, body) in [
+        (
+            format!("/public/bookings/{id}/cancel?token={token}"),
+            json!({"reason": "Late"}),
+        ),
+        (
+            format!("/public/bookings/{id}/reschedule"),
+            json!({"token": token, "start": "2026-03-05T10:00:00Z"}),
+        ),
+    ] {
+        let reply = Browser::anonymous().send(&f.app, "POST", &path, Some(&body)).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{path}: {}", reply.body);
+        assert_eq!(reply.body["code"], "already_started");
+    }
+    assert_eq!(f.booking_item(&id).await["status"], "confirmed");
+}
+
+#[tokio::test]
 async fn sms_reminders_need_a_phone_with_consent() {
     let (f, _clock) = fixture(json!({})).await;
     let without = f
@@ -1094,6 +1164,27 @@ async fn bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_co
     assert_eq!(confirmed.body["status"], "confirmed");
     let keys = reminder_keys(&f.booking_item(&a_id).await);
     assert_eq!(live(f.state.table.as_ref(), &keys).await, 2);
+    // The request told both sides, without an invite; the confirmation sends
+    // the invite, and the customer's manage link survives into it.
+    let mail = konnecs_tests::local::outbox(&f.state).await;
+    let to = |who: &str, subject: &str| -> Vec<Value> {
+        mail.iter()
+            .filter(|m| m["to"] == who && m["subject"].as_str().unwrap_or_default().starts_with(subject))
+            .cloned()
+            .collect()
+    };
+    let link = a.body["manage_url"].as_str().unwrap();
+    let requested = to("a@example.com", "Requested:");
+    assert_eq!(requested.len(), 1, "{mail:#?}");
+    assert!(requested[0]["text"].as_str().unwrap().contains(link));
+    assert_eq!(requested[0]["attachments"], json!([]));
+    let asked = to("morgan@harbour-physio.example", "Please confirm:");
+    assert_eq!(asked.len(), 1, "{mail:#?}");
+    assert_eq!(asked[0]["attachments"], json!([]));
+    let confirmation = to("a@example.com", "Confirmed:");
+    assert_eq!(confirmation.len(), 1, "{mail:#?}");
+    assert!(confirmation[0]["text"].as_str().unwrap().contains(link));
+    assert_eq!(confirmation[0]["attachments"][0]["filename"], "invite.ics");
     let twice = f
         .host
         .send(&f.app, "POST", &format!("/appointments/{a_id}/confirm"), None)

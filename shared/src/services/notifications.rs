@@ -87,14 +87,22 @@ impl BookingNotice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum BookingChange {
+    /// Booked on an event type that needs the host's confirmation: no
+    /// calendar invite and no SMS yet; the customer keeps the manage link.
+    Requested,
     Booked,
-    Rescheduled { previous_starts_at: i64 },
-    Cancelled { reason: Option<String> },
+    Rescheduled {
+        previous_starts_at: i64,
+    },
+    Cancelled {
+        reason: Option<String>,
+    },
 }
 
 impl BookingChange {
     pub fn as_str(&self) -> &'static str {
         match self {
+            BookingChange::Requested => "requested",
             BookingChange::Booked => "booked",
             BookingChange::Rescheduled { .. } => "rescheduled",
             BookingChange::Cancelled { .. } => "cancelled",
@@ -276,6 +284,20 @@ pub fn change_email(
     let when = local_time(notice.starts_at, zone_name);
     let what = &notice.event_title;
     let (subject, headline) = match (change, recipient) {
+        (BookingChange::Requested, Recipient::Customer) => (
+            format!("Requested: {what} with {} on {when}", notice.org_name),
+            format!(
+                "Your request for {what} with {} on {when} was sent. You will get a confirmation with a calendar invite once they confirm it.",
+                notice.org_name
+            ),
+        ),
+        (BookingChange::Requested, Recipient::Host) => (
+            format!("Please confirm: {what} with {} on {when}", notice.customer_name),
+            format!(
+                "{} ({}) asked for {what} on {when}. Confirm or decline it under Appointments in Konnecs.",
+                notice.customer_name, notice.customer_email
+            ),
+        ),
         (BookingChange::Booked, Recipient::Customer) => (
             format!("Confirmed: {what} with {} on {when}", notice.org_name),
             format!("Your {what} with {} is booked for {when}.", notice.org_name),
@@ -321,13 +343,19 @@ pub fn change_email(
     {
         text.push_str(&format!("\nReschedule or cancel: {url}\n"));
     }
-    text.push_str("\nThe attached calendar file updates your calendar.\n");
+    // A request is not an appointment yet: its invite comes with the confirmation.
+    let attachments = if *change == BookingChange::Requested {
+        Vec::new()
+    } else {
+        text.push_str("\nThe attached calendar file updates your calendar.\n");
+        vec![ics_attachment(notice, change, now)?]
+    };
     Ok(Email {
         to: to.clone(),
         subject,
         text,
         html: None,
-        attachments: vec![ics_attachment(notice, change, now)?],
+        attachments,
         kind: format!("booking_{}_{}", change.as_str(), recipient.as_str()),
     })
 }
@@ -336,6 +364,10 @@ pub fn change_email(
 pub fn change_sms(notice: &BookingNotice, change: &BookingChange) -> String {
     let when = short_time(notice.starts_at, &notice.customer_time_zone);
     let body = match change {
+        BookingChange::Requested => format!(
+            "{}: we have your request for {} on {when}; we will confirm it.",
+            notice.org_name, notice.event_title
+        ),
         BookingChange::Booked => format!(
             "{}: your {} is confirmed for {when}.",
             notice.org_name, notice.event_title
@@ -390,16 +422,45 @@ pub fn reminder_sms(notice: &BookingNotice) -> String {
     )
 }
 
-/// Records the notice (what reminders need) and queues the emails (customer
-/// and host, each with the `.ics`) and, with a consented phone, the SMS.
-/// Call it after the booking's transaction committed. Idempotent: calling it
-/// again for the same change and sequence sends nothing new.
+/// Records the notice (what reminders need) and queues the messages (see
+/// [`queue_messages`]). For callers without a transaction of their own;
+/// the scheduling service puts [`notice_item`] in the booking's transaction
+/// instead and calls [`queue_messages`] after the commit. Idempotent: calling
+/// it again for the same change and sequence sends nothing new.
 pub async fn booking_changed(
     state: &AppState,
     notice: &BookingNotice,
     change: &BookingChange,
 ) -> Result<(), NotificationError> {
     store_notice(state.table.as_ref(), notice, change).await?;
+    queue_messages(state, notice, change).await
+}
+
+/// The stored notice after `change`, as one operation of the caller's
+/// transaction: reminders read it, so it must commit with the booking.
+pub fn notice_item(notice: &BookingNotice, change: &BookingChange) -> Result<crate::ports::Item, NotificationError> {
+    let status = match change {
+        BookingChange::Cancelled { .. } => "cancelled",
+        _ => "active",
+    };
+    Ok(records::to_item(
+        &notice_key(&notice.org_id, &notice.booking_id),
+        notice,
+        &[
+            ("status", json!(status)),
+            ("expires_at", json!(notice.ends_at + KEEP_AFTER_END_SECONDS)),
+        ],
+    )?)
+}
+
+/// Queues the emails (customer and host; the `.ics` with every change but a
+/// request) and, with a consented phone, the SMS. Each message carries an
+/// idempotency key per change and sequence, so a repeat sends nothing new.
+pub async fn queue_messages(
+    state: &AppState,
+    notice: &BookingNotice,
+    change: &BookingChange,
+) -> Result<(), NotificationError> {
     let now = state.clock.now();
     let mut queued = Vec::with_capacity(3);
     for recipient in [Recipient::Customer, Recipient::Host] {
@@ -408,7 +469,9 @@ pub async fn booking_changed(
             email: change_email(notice, change, recipient, now)?,
         });
     }
-    if let Some(phone) = notice.sms_phone() {
+    if let Some(phone) = notice.sms_phone()
+        && *change != BookingChange::Requested
+    {
         queued.push(Job::SendSms {
             idempotency_key: idempotency_key(notice, change, Recipient::Customer, "sms"),
             org_id: notice.org_id.clone(),

@@ -45,6 +45,9 @@ pub const FIRST_TICK_LOOKBACK_MINUTES: i64 = 60;
 /// Minute partitions one tick queries at most; a longer backlog continues
 /// on the next tick (keeps a Lambda run well inside its timeout).
 pub const MINUTES_PER_TICK: i64 = 6 * 60;
+/// Minutes before the cursor each tick reads again (see `tick`). A booking
+/// commits within seconds of planning, so two minutes cover the gap.
+pub const RESCAN_MINUTES: i64 = 2;
 /// Minute partitions queried concurrently.
 const QUERY_CONCURRENCY: usize = 16;
 
@@ -159,7 +162,11 @@ pub async fn tick(state: &AppState) -> Result<TickSummary, DispatchError> {
         .await?
         .and_then(|item| item.get("minute_s").and_then(Value::as_i64));
     let mut next = match stored {
-        Some(last) => (last + 60).max(oldest),
+        // The minutes just before the cursor again: a booking that planned its
+        // reminder before a tick and committed after it wrote into a minute
+        // that tick had already read. Pending reminders found twice are sent
+        // once (the consumer's conditional pending → sent).
+        Some(last) => (last + 60 - RESCAN_MINUTES * 60).max(oldest),
         None => current - FIRST_TICK_LOOKBACK_MINUTES * 60,
     };
     let last = current.min(next + (MINUTES_PER_TICK - 1) * 60);

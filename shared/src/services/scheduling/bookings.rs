@@ -1026,6 +1026,9 @@ pub async fn book(
         ];
         ops.extend(planned.ops);
         ops.extend(contact.ops);
+        let link = manage_url(state, &id, &token);
+        let notice = notify::prepare(state, &booking, &BookingChange::Booked, Some(&link)).await?;
+        ops.extend(notice.as_ref().map(|(op, _)| op.clone()));
         ops.push(audit::entry(
             &actor,
             now,
@@ -1035,16 +1038,10 @@ pub async fn book(
         ));
         match state.table.transact(ops).await {
             Ok(()) => {
-                after_commit(
-                    state,
-                    &booking,
-                    BookingChange::Booked,
-                    Some(manage_url(state, &id, &token)),
-                )
-                .await;
+                notify::queue(state, notice.map(|(_, pending)| pending)).await;
                 let view = booking.view();
                 return Ok(NewBooking {
-                    manage_url: manage_url(state, &id, &token),
+                    manage_url: link,
                     manage_token: token,
                     booking: view,
                 });
@@ -1054,18 +1051,6 @@ pub async fn book(
         }
     }
     Err(exhausted())
-}
-
-/// Queues the notifications of a committed change. Never inside the
-/// transaction: a loser of a race must not send anything, and a queue
-/// hiccup must not undo a booking.
-async fn after_commit(state: &AppState, booking: &BookingRecord, change: BookingChange, manage_url: Option<String>) {
-    if booking.status == BookingStatus::PendingConfirmation && change == BookingChange::Booked {
-        // A request, not an appointment yet: the messages go out on confirm.
-        tracing::info!(booking_id = %booking.id, "booking waits for the host's confirmation");
-        return;
-    }
-    notify::booking_changed(state, booking, &change, manage_url.as_deref()).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1081,6 +1066,14 @@ pub enum Manager<'a> {
 }
 
 impl Manager<'_> {
+    /// Members change their own appointments, admins anyone's; the invitee
+    /// proved theirs with the token already.
+    fn may_change(&self, booking: &BookingRecord) -> Result<(), SchedulingError> {
+        match self {
+            Manager::Host(caller) => caller.may_manage_for(&booking.host_user_id),
+            Manager::Invitee { .. } => Ok(()),
+        }
+    }
     fn by(&self) -> ChangedBy {
         match self {
             Manager::Host(_) => ChangedBy::Host,
@@ -1172,6 +1165,13 @@ pub async fn list_for_host(
     Ok(views)
 }
 
+fn already_started() -> SchedulingError {
+    SchedulingError::Conflict {
+        code: "already_started",
+        detail: "The appointment has started; ask the business to change it.".into(),
+    }
+}
+
 fn not_live(booking: &BookingRecord) -> SchedulingError {
     SchedulingError::Conflict {
         code: "booking_not_active",
@@ -1210,10 +1210,14 @@ pub async fn cancel(
         ));
     }
     let old = get_record(state.table.as_ref(), org_id, id).await?;
+    manager.may_change(&old)?;
     if !old.status.is_live() {
         return Err(not_live(&old));
     }
     let now = state.clock.now();
+    if old.start <= now && matches!(manager, Manager::Invitee { .. }) {
+        return Err(already_started());
+    }
     let actor = manager.actor(org_id);
     let mut booking = old.clone();
     booking.status = BookingStatus::Cancelled;
@@ -1232,6 +1236,8 @@ pub async fn cancel(
     ];
     ops.extend(reminders::removal_ops(&old.reminder_keys()));
     ops.extend(contact::on_changed(state, &booking, "booking.cancelled", now).await?);
+    let notice = notify::prepare(state, &booking, &BookingChange::Cancelled { by: manager.by() }, None).await?;
+    ops.extend(notice.as_ref().map(|(op, _)| op.clone()));
     ops.push(audit::entry(
         &actor,
         now,
@@ -1244,7 +1250,7 @@ pub async fn cancel(
         Err(StoreError::TransactionConditionFailed { index: 0 }) => return Err(changed_concurrently()),
         Err(err) => return Err(err.into()),
     }
-    after_commit(state, &booking, BookingChange::Cancelled { by: manager.by() }, None).await;
+    notify::queue(state, notice.map(|(_, pending)| pending)).await;
     Ok(booking.view())
 }
 
@@ -1262,8 +1268,12 @@ pub async fn reschedule(
     let actor = manager.actor(org_id);
     for attempt in 0..MAX_ATTEMPTS {
         let old = get_record(state.table.as_ref(), org_id, id).await?;
+        manager.may_change(&old)?;
         if !old.status.is_live() {
             return Err(not_live(&old));
+        }
+        if old.start <= state.clock.now() && matches!(manager, Manager::Invitee { .. }) {
+            return Err(already_started());
         }
         if old.start == start {
             return Err(SchedulingError::field(
@@ -1298,6 +1308,8 @@ pub async fn reschedule(
         let now = state.clock.now();
         let mut booking = old.clone();
         booking.start = start;
+        // A new appointment time: whatever was marked about the old one goes.
+        booking.no_show = false;
         booking.end = start
             .checked_add(jiff::SignedDuration::from_mins(i64::from(old.duration)))
             .map_err(|_| SchedulingError::NotOffered(SlotRejection::OutsideWindow))?;
@@ -1336,6 +1348,12 @@ pub async fn reschedule(
         ops.extend(reminders::removal_ops(&old.reminder_keys()));
         ops.extend(planned.ops);
         ops.extend(contact::on_changed(state, &booking, "booking.rescheduled", now).await?);
+        let change = BookingChange::Rescheduled {
+            previous_start: old.start,
+            previous_end: old.end,
+        };
+        let notice = notify::prepare(state, &booking, &change, None).await?;
+        ops.extend(notice.as_ref().map(|(op, _)| op.clone()));
         ops.push(audit::entry(
             &actor,
             now,
@@ -1345,11 +1363,7 @@ pub async fn reschedule(
         ));
         match state.table.transact(ops).await {
             Ok(()) => {
-                let change = BookingChange::Rescheduled {
-                    previous_start: old.start,
-                    previous_end: old.end,
-                };
-                after_commit(state, &booking, change, None).await;
+                notify::queue(state, notice.map(|(_, pending)| pending)).await;
                 return Ok(booking.view());
             }
             Err(err) if should_retry(&err, attempt).await => continue,
@@ -1367,7 +1381,16 @@ pub async fn decide(
     confirm: bool,
     reason: Option<String>,
 ) -> Result<BookingView, SchedulingError> {
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
+        return Err(SchedulingError::field(
+            "reason",
+            "too_long",
+            "Use at most 1000 characters.",
+        ));
+    }
     let old = get_record(state.table.as_ref(), &caller.org_id, id).await?;
+    caller.may_manage_for(&old.host_user_id)?;
     if old.status != BookingStatus::PendingConfirmation {
         return Err(SchedulingError::Conflict {
             code: "not_pending_confirmation",
@@ -1401,7 +1424,7 @@ pub async fn decide(
         ("booking.confirm", BookingChange::Confirmed)
     } else {
         booking.status = BookingStatus::Declined;
-        booking.cancel_reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+        booking.cancel_reason = reason;
         booking.cancelled_by = Some(ChangedBy::Host);
         booking.reminder_keys = Vec::new();
         booking.sequence = old.sequence + 1;
@@ -1414,6 +1437,8 @@ pub async fn decide(
         ("booking.decline", BookingChange::Declined)
     };
     ops.extend(contact::on_changed(state, &booking, action, now).await?);
+    let notice = notify::prepare(state, &booking, &change, None).await?;
+    ops.extend(notice.as_ref().map(|(op, _)| op.clone()));
     ops.push(audit::entry(
         &caller.actor,
         now,
@@ -1426,13 +1451,14 @@ pub async fn decide(
         Err(StoreError::TransactionConditionFailed { index: 0 }) => return Err(changed_concurrently()),
         Err(err) => return Err(err.into()),
     }
-    after_commit(state, &booking, change, None).await;
+    notify::queue(state, notice.map(|(_, pending)| pending)).await;
     Ok(booking.view())
 }
 
 /// Marks that the invitee did not come (only once the start has passed).
 pub async fn mark_no_show(state: &AppState, caller: &Caller, id: &str) -> Result<BookingView, SchedulingError> {
     let old = get_record(state.table.as_ref(), &caller.org_id, id).await?;
+    caller.may_manage_for(&old.host_user_id)?;
     if old.status != BookingStatus::Confirmed {
         return Err(not_live(&old));
     }
@@ -1618,15 +1644,30 @@ mod notify {
         })
     }
 
-    /// Hands a committed change to the notifications service (emails with
-    /// .ics, SMS). A failure is logged; the change stands.
-    pub async fn booking_changed(
+    /// What to send once the change committed.
+    pub struct Pending {
+        notice: BookingNotice,
+        change: notifications::BookingChange,
+    }
+
+    /// The booking's notice after `change` (what reminders and messages
+    /// need: org and host names, times, the manage link) as an operation of
+    /// the change's own transaction, so reminders never see a booking
+    /// without its current notice. One batch read (org, host, stored notice,
+    /// whose manage link a change without the token keeps). `None` when
+    /// nothing is sent (a no-show mark) or the host left the organization.
+    pub async fn prepare(
         state: &AppState,
         booking: &BookingRecord,
         change: &BookingChange,
         manage_url: Option<&str>,
-    ) {
+    ) -> Result<Option<(WriteOp, Pending)>, SchedulingError> {
+        let pending_confirmation = booking.status == BookingStatus::PendingConfirmation;
         let change = match change {
+            // Not an appointment yet: a request, without invite or SMS.
+            BookingChange::Booked | BookingChange::Rescheduled { .. } if pending_confirmation => {
+                notifications::BookingChange::Requested
+            }
             BookingChange::Booked | BookingChange::Confirmed => notifications::BookingChange::Booked,
             BookingChange::Rescheduled { previous_start, .. } => notifications::BookingChange::Rescheduled {
                 previous_starts_at: previous_start.as_second(),
@@ -1634,25 +1675,21 @@ mod notify {
             BookingChange::Cancelled { .. } | BookingChange::Declined => notifications::BookingChange::Cancelled {
                 reason: booking.cancel_reason.clone(),
             },
-            BookingChange::NoShow => return,
+            BookingChange::NoShow => return Ok(None),
         };
         let keys = [
             org_key(&booking.org_id),
             member_key(&booking.org_id, &booking.host_user_id),
+            notifications::notice_key(&booking.org_id, &booking.id),
         ];
-        let items = match state.table.batch_get(&keys).await {
-            Ok(items) => items,
-            Err(err) => {
-                tracing::error!(booking_id = %booking.id, error = %err, "could not read the notice's org and host");
-                return;
-            }
-        };
+        let items = state.table.batch_get(&keys).await?;
         let find = |key: &Key| items.iter().find(|item| Key::of(item).as_ref() == Some(key)).cloned();
         let org = find(&keys[0]).and_then(|item| from_item::<OrgRecord>(item).ok());
         let host = find(&keys[1]).and_then(|item| from_item::<MemberRecord>(item).ok());
+        let stored_link = find(&keys[2]).and_then(|item| text(&item, "manage_url"));
         let (Some(org), Some(host)) = (org, host) else {
             tracing::error!(booking_id = %booking.id, "the booking's org or host is gone; no notice sent");
-            return;
+            return Ok(None);
         };
         let notice = BookingNotice {
             org_id: booking.org_id.clone(),
@@ -1671,10 +1708,25 @@ mod notify {
             starts_at: booking.start.as_second(),
             ends_at: booking.end.as_second(),
             sequence: booking.sequence,
-            manage_url: manage_url.map(str::to_string),
+            manage_url: manage_url.map(str::to_string).or(stored_link),
         };
-        if let Err(err) = notifications::booking_changed(state, &notice, &change).await {
-            tracing::error!(booking_id = %booking.id, error = %err, "could not queue the booking's notifications");
+        let item = notifications::notice_item(&notice, &change).map_err(|err| match err {
+            notifications::NotificationError::Store(err) => SchedulingError::Store(err),
+            other => SchedulingError::Store(StoreError::Invalid(other.to_string())),
+        })?;
+        let op = WriteOp::Put { item, condition: None };
+        Ok(Some((op, Pending { notice, change })))
+    }
+
+    /// Queues the messages of a committed change. Never inside the
+    /// transaction: a loser of a race must not send anything, and a queue
+    /// hiccup must not undo a booking. A failure is logged; the change stands.
+    pub async fn queue(state: &AppState, pending: Option<Pending>) {
+        let Some(Pending { notice, change }) = pending else {
+            return;
+        };
+        if let Err(err) = notifications::queue_messages(state, &notice, &change).await {
+            tracing::error!(booking_id = %notice.booking_id, error = %err, "could not queue the booking's notifications");
         }
     }
 }

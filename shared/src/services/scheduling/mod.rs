@@ -39,7 +39,7 @@ pub struct Caller {
 
 impl Caller {
     /// Members manage their own schedules and event types; admins anyone's.
-    fn may_manage_for(&self, user_id: &str) -> Result<(), SchedulingError> {
+    pub(crate) fn may_manage_for(&self, user_id: &str) -> Result<(), SchedulingError> {
         if user_id == self.user_id || self.role.allows(Permission::ManageSettings) {
             Ok(())
         } else {
