@@ -317,3 +317,46 @@ async fn an_opted_out_number_receives_nothing_and_keeps_the_allowance() {
         );
     }
 }
+
+/// An SMS provider whose answer never arrives (it may have sent the text).
+struct LostAnswer {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl konnecs::ports::Sms for LostAnswer {
+    fn sender(&self) -> &str {
+        "+15005550006"
+    }
+    async fn send(&self, _to: &str, _body: &str, _key: &str) -> Result<(), konnecs::ports::SmsError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(konnecs::ports::SmsError::Unknown("timed out".into()))
+    }
+}
+
+#[tokio::test]
+async fn an_sms_whose_outcome_is_unknown_is_not_sent_again_on_redelivery() {
+    let (mut state, _dir) = state();
+    let provider = Arc::new(LostAnswer {
+        calls: Default::default(),
+    });
+    state.sms = provider.clone();
+    let request = konnecs::services::notifications::SmsRequest {
+        idempotency_key: "booking/b1/booked/0/customer/sms".into(),
+        org_id: "org1".into(),
+        booking_id: Some("b1".into()),
+        to: "+447911123456".into(),
+        body: "Harbour Physio: your Assessment is confirmed.".into(),
+    };
+    let first = konnecs::services::notifications::send_sms(&state, &request).await;
+    assert!(
+        matches!(first, Err(konnecs::services::notifications::SmsSendError::Permanent(_))),
+        "not retried: {first:?}"
+    );
+    let again = konnecs::services::notifications::send_sms(&state, &request).await;
+    assert!(
+        matches!(again, Ok(konnecs::services::notifications::SmsOutcome::AlreadySent)),
+        "{again:?}"
+    );
+    assert_eq!(provider.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

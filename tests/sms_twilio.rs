@@ -153,3 +153,27 @@ async fn an_unreachable_twilio_is_retryable_and_errors_never_carry_the_token() {
     assert!(!err.to_string().contains(TOKEN));
     assert!(!format!("{sms:?}").contains(TOKEN));
 }
+
+#[tokio::test]
+async fn a_twilio_that_does_not_answer_in_time_is_an_unknown_outcome_never_a_retry() {
+    // Twilio may have accepted the message: without an idempotency key a
+    // retry could text the customer twice, so the caller must not retry.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_delay(std::time::Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let sms = TwilioSms::new(
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(300))
+            .build()
+            .expect("client"),
+        server.uri(),
+        SID.into(),
+        secrecy::SecretString::from(TOKEN.to_string()),
+        "+15005550006".into(),
+    );
+    let err = sms.send("+14155550123", "hi", "k").await.expect_err("timed out");
+    assert!(matches!(err, SmsError::Unknown(_)), "{err:?}");
+    assert!(!err.to_string().contains(TOKEN));
+}

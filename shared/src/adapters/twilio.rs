@@ -79,7 +79,18 @@ impl Sms for TwilioSms {
             .form(&form)
             .send()
             .await
-            .map_err(|err| SmsError::Unavailable(format!("twilio unreachable: {}", err.without_url())))?;
+            .map_err(|err| {
+                // Not connected: nothing reached Twilio, a retry is safe. Any
+                // later failure (a timeout waiting for the answer) may follow
+                // an accepted message.
+                let reason = err.to_string();
+                let err = err.without_url();
+                if err.is_connect() {
+                    SmsError::Unavailable(format!("twilio unreachable: {err}"))
+                } else {
+                    SmsError::Unknown(format!("no answer from twilio: {reason}"))
+                }
+            })?;
         let status = response.status();
         if status.is_success() {
             tracing::info!(idempotency_key, "sms accepted by twilio");

@@ -13,6 +13,11 @@ pub enum SmsError {
     /// Transient: network, rate limit, provider outage. Retry later.
     #[error("sms provider unavailable: {0}")]
     Unavailable(String),
+    /// The request may have reached the provider (e.g. a timeout while
+    /// waiting for its answer): the message may be on its way. Twilio has no
+    /// idempotency key, so sending it again could deliver it twice.
+    #[error("sms outcome unknown: {0}")]
+    Unknown(String),
 }
 
 #[async_trait]

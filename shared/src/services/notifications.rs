@@ -720,12 +720,18 @@ pub async fn send_sms(state: &AppState, request: &SmsRequest) -> Result<SmsOutco
         .await
     {
         Ok(()) => Ok(SmsOutcome::Sent),
+        // Perhaps delivered: the claim stays, so it is never sent twice (at
+        // most once when the provider's answer is lost).
+        Err(SmsError::Unknown(reason)) => {
+            tracing::warn!(org_id = %request.org_id, %reason, "sms outcome unknown; not retried");
+            Err(SmsSendError::Permanent(reason))
+        }
         Err(err) => {
             // Not delivered: the allowance and the key are free again.
             release(table, &counter, &request.idempotency_key).await?;
             match err {
+                SmsError::Rejected(reason) | SmsError::Unknown(reason) => Err(SmsSendError::Permanent(reason)),
                 SmsError::Unavailable(reason) => Err(SmsSendError::Retry(reason)),
-                SmsError::Rejected(reason) => Err(SmsSendError::Permanent(reason)),
             }
         }
     }
