@@ -787,6 +787,90 @@ async fn only_the_host_or_an_admin_changes_an_appointment_and_the_invitee_not_on
 }
 
 #[tokio::test]
+async fn a_booking_outside_the_event_rules_is_refused_with_the_rule_it_breaks() {
+    // Now is Monday 2026-03-02 08:00 UTC (London = UTC in March before the 29th).
+    let (f, _clock) = fixture(json!({
+        "minimum_notice": 120,
+        "window": {"kind": "rolling", "days": 7},
+        "daily_limit": 1,
+        "questions": [{"id": "injury", "label": "Which joint?", "type": "select", "options": ["knee", "shoulder"], "required": true}]
+    }))
+    .await;
+    let knee = json!({"answers": {"injury": "knee"}});
+    let refused = |reply: &Reply, field: &str, code: &str| {
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        let errors = reply.body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", reply.body));
+        assert!(
+            errors.iter().any(|e| e["field"] == field && e["code"] == code),
+            "{field}/{code} in {}",
+            reply.body
+        );
+    };
+    // Inside the two hours' notice.
+    refused(
+        &f.book("2026-03-02T09:00:00Z", "a@example.com", knee.clone()).await,
+        "start",
+        "too_soon",
+    );
+    // Beyond the seven-day window.
+    refused(
+        &f.book("2026-03-12T10:00:00Z", "b@example.com", knee.clone()).await,
+        "start",
+        "outside_window",
+    );
+    // Outside working hours (lunch).
+    refused(
+        &f.book("2026-03-03T12:00:00Z", "c@example.com", knee.clone()).await,
+        "start",
+        "outside_availability",
+    );
+    // A required answer missing, and an answer the question does not offer.
+    let missing = f.book("2026-03-03T10:00:00Z", "d@example.com", json!({})).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", missing.body);
+    let wrong = f
+        .book(
+            "2026-03-03T10:00:00Z",
+            "d@example.com",
+            json!({"answers": {"injury": "elbow"}}),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
+    // The daily limit: one booking on Tuesday, then the next is refused.
+    let first = f.book("2026-03-03T10:00:00Z", "e@example.com", knee.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    // (Taken by other bookings, like a lost race: 409 slot_taken.)
+    let second = f.book("2026-03-03T14:00:00Z", "g@example.com", knee.clone()).await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
+    assert_eq!(second.body["code"], "slot_taken");
+    let wednesday = f.book("2026-03-04T14:00:00Z", "g@example.com", knee.clone()).await;
+    assert_eq!(
+        wednesday.status,
+        StatusCode::CREATED,
+        "another day is free: {}",
+        wednesday.body
+    );
+    // Nothing of the refused attempts was kept: two bookings.
+    let listed = f
+        .host
+        .send(
+            &f.app,
+            "GET",
+            "/appointments?from=2026-03-01T00:00:00Z&to=2026-03-20T00:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let count = listed.body["appointments"]
+        .as_array()
+        .or_else(|| listed.body["items"].as_array())
+        .map(Vec::len)
+        .unwrap_or_else(|| panic!("{}", listed.body));
+    assert_eq!(count, 2);
+}
+
+#[tokio::test]
 async fn sms_reminders_need_a_phone_with_consent() {
     let (f, _clock) = fixture(json!({})).await;
     let without = f
