@@ -43,13 +43,15 @@ struct ChromeDriver {
 }
 
 impl ChromeDriver {
-    fn start() -> Self {
+    /// Chromedriver, and the browsers it starts, in the IANA zone `zone`.
+    fn start_in_zone(zone: &str) -> Self {
         let binary = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
         let child = Command::new(binary)
+            .env("TZ", zone)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
@@ -204,8 +206,9 @@ async fn a_visitor_books_through_the_page_in_headless_chromium_and_gets_the_conf
     )
     .await;
 
-    // The visitor, on a phone-sized screen in its own zone.
-    let driver = ChromeDriver::start();
+    // The visitor, on a phone-sized screen in its own zone (India, +05:30,
+    // while the business is in London).
+    let driver = ChromeDriver::start_in_zone("Asia/Kolkata");
     let profile = tempfile::tempdir().expect("profile dir");
     let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
     args.push(format!("--user-data-dir={}", profile.path().display()));
@@ -319,7 +322,26 @@ async fn a_visitor_books_through_the_page_in_headless_chromium_and_gets_the_conf
             .text()
             .await
             .expect("text");
-        assert!(!when.is_empty());
+        // The booking carries the visitor's zone, and the page showed its time there.
+        let booking: Value = reqwest::get(manage_href.replacen("/booking/", "/public/bookings/", 1))
+            .await
+            .expect("booking json")
+            .json()
+            .await
+            .expect("json");
+        // (Chromium's ICU still names India's zone by its older IANA alias.)
+        let zone = booking["invitee"]["time_zone"].as_str().unwrap_or_default();
+        assert!(matches!(zone, "Asia/Kolkata" | "Asia/Calcutta"), "{booking}");
+        let start: jiff::Timestamp = booking["start"].as_str().expect("start").parse().expect("time");
+        let local = start.to_zoned(jiff::tz::TimeZone::get("Asia/Kolkata").expect("zone"));
+        let (h24, h12) = (
+            local.strftime("%H:%M").to_string(),
+            local.strftime("%-I:%M").to_string(),
+        );
+        assert!(
+            when.contains(&h24) || when.contains(&h12),
+            "{when:?} shows {start} in Kolkata ({h24})"
+        );
         // Nothing overflows a phone-sized screen.
         let fits = browser
             .execute(
