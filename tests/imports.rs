@@ -81,6 +81,16 @@ async fn org_of(w: &World, b: &Browser) -> String {
         .to_string()
 }
 
+/// The signed-in user as the services' actor.
+async fn actor_of(w: &World, b: &Browser) -> Actor {
+    let me = call(w, b, "GET", "/me", None).await.body;
+    Actor {
+        org_id: me["org_id"].as_str().expect("org id").to_string(),
+        user_id: me["id"].as_str().map(str::to_string),
+        ..Default::default()
+    }
+}
+
 /// Every contact of the org (paged through).
 async fn all_contacts(state: &AppState, org_id: &str) -> Vec<ContactRecord> {
     let mut out = Vec::new();
@@ -682,15 +692,7 @@ async fn a_person_repeated_in_a_later_group_is_merged_while_the_earlier_group_co
     let w = world();
     let b = signup(&w, "dana@whitfield-dental.example").await;
     let org = org_of(&w, &b).await;
-    let user_id = call(&w, &b, "GET", "/me", None).await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let actor = Actor {
-        org_id: org.clone(),
-        user_id: Some(user_id),
-        ..Default::default()
-    };
+    let actor = actor_of(&w, &b).await;
     // 2,500 rows = three groups, each planned while the one before commits.
     // Four rows repeat the email of a row 1,000 earlier (the group being
     // committed while they are planned) with a new phone; one repeats a row
@@ -822,15 +824,8 @@ async fn a_contact_created_during_an_import_keeps_the_rows_before_it_and_merges_
     let w = world();
     let b = signup(&w, "dana@whitfield-dental.example").await;
     let org = org_of(&w, &b).await;
-    let user_id = call(&w, &b, "GET", "/me", None).await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let actor = Actor {
-        org_id: org.clone(),
-        user_id: Some(user_id.clone()),
-        ..Default::default()
-    };
+    let actor = actor_of(&w, &b).await;
+    let user_id = actor.user_id.clone().unwrap_or_default();
     let racing = Arc::new(RaceBeforeFirstGroup {
         inner: w.state.table.clone(),
         racer: w.state.clone(),

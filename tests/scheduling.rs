@@ -636,6 +636,11 @@ async fn a_returning_invitee_gets_their_phone_merged_and_a_phone_of_someone_else
     )
     .await;
     let kim = contact(json!({"first_name": "Kim", "phones": ["+447911123456"]})).await;
+    let contact_now = |c: &Value| {
+        let path = format!("/contacts/{}", c["id"].as_str().unwrap_or_default());
+        let f = &f;
+        async move { f.host.send(&f.app, "GET", &path, None).await.body }
+    };
 
     // Sam books with a new phone and SMS consent: both join Sam's contact, whose own values win.
     let first = f
@@ -647,16 +652,7 @@ async fn a_returning_invitee_gets_their_phone_merged_and_a_phone_of_someone_else
         .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     assert_eq!(first.body["booking"]["contact_id"], sam["id"]);
-    let after = f
-        .host
-        .send(
-            &f.app,
-            "GET",
-            &format!("/contacts/{}", sam["id"].as_str().unwrap()),
-            None,
-        )
-        .await
-        .body;
+    let after = contact_now(&sam).await;
     assert_eq!(after["first_name"], "Sam");
     assert_eq!(after["company"], "Lee & Co");
     assert_eq!(after["phones"][0]["e164"], "+447911123457");
@@ -673,27 +669,9 @@ async fn a_returning_invitee_gets_their_phone_merged_and_a_phone_of_someone_else
         .await;
     assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
     assert_eq!(second.body["booking"]["contact_id"], sam["id"]);
-    let sam_now = f
-        .host
-        .send(
-            &f.app,
-            "GET",
-            &format!("/contacts/{}", sam["id"].as_str().unwrap()),
-            None,
-        )
-        .await
-        .body;
+    let sam_now = contact_now(&sam).await;
     assert_eq!(sam_now["phones"].as_array().unwrap().len(), 1, "{sam_now}");
-    let kim_now = f
-        .host
-        .send(
-            &f.app,
-            "GET",
-            &format!("/contacts/{}", kim["id"].as_str().unwrap()),
-            None,
-        )
-        .await
-        .body;
+    let kim_now = contact_now(&kim).await;
     assert_eq!(kim_now["phones"][0]["e164"], "+447911123456");
     assert_eq!(kim_now["version"], 1);
     let timeline = f

@@ -327,11 +327,19 @@ pub fn check_transaction(ops: &[WriteOp]) -> Result<(), StoreError> {
             "a transaction holds at most {MAX_TRANSACTION_OPS} operations"
         )));
     }
+    // Borrowed keys: bulk writers check thousands of operations per commit.
     let mut seen = std::collections::HashSet::with_capacity(ops.len());
     for op in ops {
-        let key = op
-            .key()
-            .ok_or_else(|| StoreError::Invalid("item without string pk and sk".into()))?;
+        let key = match op {
+            WriteOp::Put { item, .. } => item
+                .get(PK)
+                .and_then(Value::as_str)
+                .zip(item.get(SK).and_then(Value::as_str)),
+            WriteOp::Update { key, .. } | WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => {
+                Some((key.pk.as_str(), key.sk.as_str()))
+            }
+        }
+        .ok_or_else(|| StoreError::Invalid("item without string pk and sk".into()))?;
         if !seen.insert(key) {
             return Err(StoreError::Invalid("a transaction may touch each key only once".into()));
         }

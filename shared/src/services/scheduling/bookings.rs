@@ -1165,6 +1165,19 @@ pub async fn list_for_host(
     Ok(views)
 }
 
+/// A cancel or decline reason as kept: trimmed, blank = none, ≤ 1,000 characters.
+fn cancel_reason(reason: Option<String>) -> Result<Option<String>, SchedulingError> {
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
+        return Err(SchedulingError::field(
+            "reason",
+            "too_long",
+            "Use at most 1000 characters.",
+        ));
+    }
+    Ok(reason)
+}
+
 fn already_started() -> SchedulingError {
     SchedulingError::Conflict {
         code: "already_started",
@@ -1201,14 +1214,7 @@ pub async fn cancel(
     reason: Option<String>,
     manager: Manager<'_>,
 ) -> Result<BookingView, SchedulingError> {
-    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
-        return Err(SchedulingError::field(
-            "reason",
-            "too_long",
-            "Use at most 1000 characters.",
-        ));
-    }
+    let reason = cancel_reason(reason)?;
     let old = get_record(state.table.as_ref(), org_id, id).await?;
     manager.may_change(&old)?;
     if !old.status.is_live() {
@@ -1381,14 +1387,7 @@ pub async fn decide(
     confirm: bool,
     reason: Option<String>,
 ) -> Result<BookingView, SchedulingError> {
-    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
-        return Err(SchedulingError::field(
-            "reason",
-            "too_long",
-            "Use at most 1000 characters.",
-        ));
-    }
+    let reason = cancel_reason(reason)?;
     let old = get_record(state.table.as_ref(), &caller.org_id, id).await?;
     caller.may_manage_for(&old.host_user_id)?;
     if old.status != BookingStatus::PendingConfirmation {
