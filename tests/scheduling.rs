@@ -848,6 +848,95 @@ async fn a_booking_outside_the_event_rules_is_refused_with_the_rule_it_breaks() 
     assert_eq!(count, 2);
 }
 
+/// Runs the reminder tick until it has caught up, then the consumer on
+/// everything queued, as the local workers do; returns the reminder emails
+/// sent so far.
+async fn run_reminders(state: &AppState) -> Vec<Value> {
+    use konnecs::inbound::events::{Message, reminders as worker};
+    // A tick covers at most six hours: enough of them to catch up two days.
+    for _ in 0..10 {
+        worker::tick(state.clone()).await.expect("tick");
+    }
+    loop {
+        let received = state
+            .reminders
+            .receive(10, std::time::Duration::from_secs(60))
+            .await
+            .expect("receive");
+        if received.is_empty() {
+            break;
+        }
+        let messages = received
+            .iter()
+            .map(|r| Message {
+                message_id: r.message_id.clone(),
+                body: r.body.clone(),
+                receive_count: r.receive_count,
+            })
+            .collect();
+        let outcome = worker::consume(state.clone(), messages).await;
+        assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+        for r in &received {
+            state.reminders.ack(&r.receipt).await.expect("ack");
+        }
+    }
+    konnecs_tests::local::outbox(state)
+        .await
+        .into_iter()
+        .filter(|m| m["kind"] == "booking_reminder")
+        .collect()
+}
+
+#[tokio::test]
+async fn reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel() {
+    let (f, clock) = fixture(json!({"reminders": [{"offset_minutes": 60, "channels": ["email"]}]})).await;
+    assert!(run_reminders(&f.state).await.is_empty());
+    let moved = f.book("2026-03-04T10:00:00Z", "moved@example.com", json!({})).await;
+    let moved_id = moved.body["booking"]["id"].as_str().unwrap().to_string();
+    let dropped = f.book("2026-03-04T14:00:00Z", "dropped@example.com", json!({})).await;
+    let dropped_id = dropped.body["booking"]["id"].as_str().unwrap().to_string();
+    let dropped_token = dropped.body["manage_token"].as_str().unwrap().to_string();
+    // Before either reminder is due: one moves to 11:00, the other is cancelled.
+    let reply = f
+        .host
+        .send(
+            &f.app,
+            "POST",
+            &format!("/appointments/{moved_id}/reschedule"),
+            Some(&json!({"start": "2026-03-04T11:00:00Z"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = Browser::anonymous()
+        .send(
+            &f.app,
+            "POST",
+            &format!("/public/bookings/{dropped_id}/cancel?token={dropped_token}"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    // The old due time (09:00) passes: nothing is sent; the cancelled one's 13:00 neither.
+    clock.set(ts("2026-03-04T09:00:30Z"));
+    assert!(run_reminders(&f.state).await.is_empty());
+    clock.set(ts("2026-03-04T09:59:00Z"));
+    assert!(run_reminders(&f.state).await.is_empty());
+    // The new due time (10:00): exactly one reminder, for 11:00.
+    clock.set(ts("2026-03-04T10:00:30Z"));
+    let sent = run_reminders(&f.state).await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["to"], "moved@example.com");
+    assert!(
+        sent[0]["text"].as_str().unwrap_or_default().contains("11:00"),
+        "{}",
+        sent[0]["text"]
+    );
+    clock.set(ts("2026-03-04T13:00:30Z"));
+    let later = run_reminders(&f.state).await;
+    assert_eq!(later.len(), 1, "still only the one: {later:#?}");
+}
+
 #[tokio::test]
 async fn sms_reminders_need_a_phone_with_consent() {
     let (f, _clock) = fixture(json!({})).await;
