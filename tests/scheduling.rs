@@ -1394,6 +1394,35 @@ async fn the_host_lists_and_cancels_appointments_with_the_session() {
     let items = list.body["items"].as_array().unwrap();
     let emails: Vec<&str> = items.iter().map(|i| i["invitee"]["email"].as_str().unwrap()).collect();
     assert_eq!(emails, ["a@example.com", "b@example.com"]);
+    // Dates are days in the given zone (default: the organization's), `to` included:
+    // 5 March in Auckland (UTC+13) is 4 March 11:00 to 5 March 11:00 UTC.
+    let auckland = f
+        .host
+        .send(
+            &f.app,
+            "GET",
+            "/appointments?from=2026-03-05&to=2026-03-05&tz=Pacific/Auckland",
+            None,
+        )
+        .await;
+    assert_eq!(auckland.status, StatusCode::OK, "{}", auckland.body);
+    let emails: Vec<&str> = auckland.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["invitee"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["b@example.com"]);
+    let unknown = f
+        .host
+        .send(
+            &f.app,
+            "GET",
+            "/appointments?from=2026-03-05&to=2026-03-05&tz=Mars/Olympus",
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unknown.body);
     let id = items[0]["id"].as_str().unwrap().to_string();
     let keys = reminder_keys(&f.booking_item(&id).await);
 

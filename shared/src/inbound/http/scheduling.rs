@@ -168,21 +168,12 @@ pub fn event_type_delete() -> MethodRouter<AppState> {
 struct ListQuery {
     from: String,
     to: String,
+    /// IANA zone of plain dates (default: the organization's).
+    #[serde(default)]
+    tz: Option<String>,
     /// Another member's calendar (default: the caller's own).
     #[serde(default)]
     host: Option<String>,
-}
-
-fn instant(field: &str, raw: &str) -> Result<jiff::Timestamp, ApiError> {
-    let raw = raw.trim();
-    if let Ok(date) = raw.parse::<jiff::civil::Date>() {
-        return date
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .map(|z| z.timestamp())
-            .map_err(|_| ApiError::field(field, "invalid", "This date is out of range."));
-    }
-    raw.parse::<jiff::Timestamp>()
-        .map_err(|_| ApiError::field(field, "invalid", "Use an RFC 3339 time or a date (YYYY-MM-DD, UTC)."))
 }
 
 pub fn appointments_list() -> MethodRouter<AppState> {
@@ -190,8 +181,12 @@ pub fn appointments_list() -> MethodRouter<AppState> {
         |State(state): State<AppState>, auth: Authenticated, q: Result<Query<ListQuery>, QueryRejection>| async move {
             let caller = caller(&auth)?;
             let q = query(q)?;
-            let (from, to) = (instant("from", &q.from)?, instant("to", &q.to)?);
-            let items = bookings::list_for_host(&state, &caller, q.host.as_deref(), from, to).await?;
+            let range = bookings::ListRange {
+                from: &q.from,
+                to: &q.to,
+                tz: q.tz.as_deref(),
+            };
+            let items = bookings::list_for_host(&state, &caller, q.host.as_deref(), range).await?;
             Ok::<_, ApiError>(Json(json!({ "items": items })))
         },
     )

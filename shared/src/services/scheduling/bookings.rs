@@ -1125,14 +1125,44 @@ pub async fn get_for_host(state: &AppState, caller: &Caller, id: &str) -> Result
 
 /// The host's bookings starting in `[from, to)` (cancelled ones included,
 /// with their status): one GSI query, oldest first.
+/// `GET /appointments?from&to[&tz]`: RFC 3339 instants, or dates (`from`
+/// from the start of its day, `to` through the end of its day) in `tz`,
+/// by default the organization's zone.
+pub struct ListRange<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub tz: Option<&'a str>,
+}
+
+impl ListRange<'_> {
+    async fn resolve(&self, state: &AppState, org_id: &str) -> Result<(Timestamp, Timestamp), SchedulingError> {
+        let is_date = |raw: &str| raw.trim().parse::<jiff::civil::Date>().is_ok();
+        let tz = match (self.tz, is_date(self.from) || is_date(self.to)) {
+            (Some(name), _) => zone("tz", name)?,
+            (None, true) => {
+                let org: OrgRecord = from_item(
+                    state
+                        .table
+                        .get(&org_key(org_id))
+                        .await?
+                        .ok_or(SchedulingError::NotFound)?,
+                )?;
+                zone("tz", &org.time_zone)?
+            }
+            (None, false) => TimeZone::UTC,
+        };
+        Ok((bound("from", self.from, &tz, false)?, bound("to", self.to, &tz, true)?))
+    }
+}
+
 pub async fn list_for_host(
     state: &AppState,
     caller: &Caller,
     host_user_id: Option<&str>,
-    from: Timestamp,
-    to: Timestamp,
+    range: ListRange<'_>,
 ) -> Result<Vec<BookingView>, SchedulingError> {
     let host = host_user_id.unwrap_or(&caller.user_id);
+    let (from, to) = range.resolve(state, &caller.org_id).await?;
     if to <= from {
         return Err(SchedulingError::field(
             "to",
