@@ -422,6 +422,9 @@ async fn the_contact_list_filters_by_pipeline_stage_with_the_other_filters() {
     let half = call(&w, &b, "GET", &format!("/contacts?stage_id={}", stage_id(&p, 0)), None).await;
     assert_problem(&half, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(fields(&half), ["pipeline_id"]);
+    let old_style = call(&w, &b, "GET", &format!("/contacts?stage={}", stage_id(&p, 0)), None).await;
+    assert_problem(&old_style, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(fields(&old_style), ["stage"]);
     let with_search = call(&w, &b, "GET", &format!("{lead}&q=ann"), None).await;
     assert_problem(&with_search, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(fields(&with_search), ["q"]);

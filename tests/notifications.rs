@@ -12,9 +12,8 @@ use jiff::Timestamp;
 use konnecs::app::{AppState, OUTBOX_SMS_SENDER};
 use konnecs::inbound::events::{Message, jobs};
 use konnecs::ports::TestClock;
-use konnecs::services::notifications::{
-    self, BookingChange, BookingNotice, SmsOutcome, SmsRequest, booking_changed, sms_opt_out_key,
-};
+use konnecs::services::notifications::{self, BookingChange, BookingNotice, SmsOutcome, SmsRequest, sms_opt_out_key};
+use konnecs_tests::local::booking_changed;
 use serde_json::{Value, json};
 
 fn now() -> Timestamp {

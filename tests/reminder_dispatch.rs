@@ -12,8 +12,9 @@ use konnecs::app::AppState;
 use konnecs::inbound::events::{Message, jobs, reminders};
 use konnecs::ports::mailer::{Email, MailError, Mailer};
 use konnecs::ports::{Key, Received, Sms, SmsError, TestClock, WriteOp};
-use konnecs::services::notifications::{BookingChange, BookingNotice, booking_changed};
+use konnecs::services::notifications::{BookingChange, BookingNotice};
 use konnecs::services::reminder_dispatch::{self, minute_partition};
+use konnecs_tests::local::booking_changed;
 use serde_json::{Value, json};
 
 fn ts(text: &str) -> Timestamp {

@@ -176,4 +176,5 @@ async fn a_twilio_that_does_not_answer_in_time_is_an_unknown_outcome_never_a_ret
     let err = sms.send("+14155550123", "hi", "k").await.expect_err("timed out");
     assert!(matches!(err, SmsError::Unknown(_)), "{err:?}");
     assert!(!err.to_string().contains(TOKEN));
+    assert!(!err.to_string().contains(SID), "no URL in errors: {err}");
 }

@@ -80,15 +80,20 @@ impl Sms for TwilioSms {
             .send()
             .await
             .map_err(|err| {
-                // Not connected: nothing reached Twilio, a retry is safe. Any
-                // later failure (a timeout waiting for the answer) may follow
-                // an accepted message.
-                let reason = err.to_string();
+                // Not connected: nothing reached Twilio, a retry is safe. A
+                // request that could not be built never left. Any later
+                // failure (a timeout waiting for the answer) may follow an
+                // accepted message. The URL (with the account SID) stays out.
+                let timed_out = err.is_timeout();
                 let err = err.without_url();
                 if err.is_connect() {
                     SmsError::Unavailable(format!("twilio unreachable: {err}"))
+                } else if err.is_builder() {
+                    SmsError::Rejected(format!("request not built: {err}"))
+                } else if timed_out {
+                    SmsError::Unknown("no answer from twilio in time".into())
                 } else {
-                    SmsError::Unknown(format!("no answer from twilio: {reason}"))
+                    SmsError::Unknown(format!("no answer from twilio: {err}"))
                 }
             })?;
         let status = response.status();

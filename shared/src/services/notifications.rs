@@ -41,8 +41,8 @@ const KEEP_AFTER_END_SECONDS: i64 = 30 * 24 * 3600;
 const COUNTER_ATTEMPTS: usize = 8;
 
 /// Everything the messages about one booking need, as committed. The
-/// scheduling service builds it after its transaction and calls
-/// [`booking_changed`].
+/// scheduling service builds it before its transaction, puts
+/// [`notice_item`] in it and calls [`queue_messages`] after the commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookingNotice {
     pub org_id: String,
@@ -90,6 +90,11 @@ pub enum BookingChange {
     /// Booked on an event type that needs the host's confirmation: no
     /// calendar invite and no SMS yet; the customer keeps the manage link.
     Requested,
+    /// A request cancelled or declined before it was confirmed: told by
+    /// email only, without a calendar file (no invite ever went out).
+    RequestCancelled {
+        reason: Option<String>,
+    },
     Booked,
     Rescheduled {
         previous_starts_at: i64,
@@ -100,9 +105,15 @@ pub enum BookingChange {
 }
 
 impl BookingChange {
+    /// About a request that was never confirmed: no calendar file, no SMS.
+    pub fn is_request(&self) -> bool {
+        matches!(self, BookingChange::Requested | BookingChange::RequestCancelled { .. })
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             BookingChange::Requested => "requested",
+            BookingChange::RequestCancelled { .. } => "request_cancelled",
             BookingChange::Booked => "booked",
             BookingChange::Rescheduled { .. } => "rescheduled",
             BookingChange::Cancelled { .. } => "cancelled",
@@ -298,6 +309,19 @@ pub fn change_email(
                 notice.customer_name, notice.customer_email
             ),
         ),
+        (BookingChange::RequestCancelled { reason }, _) => (
+            format!("Not taking place: {what} on {when}"),
+            match reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+                Some(reason) => format!(
+                    "The request for {what} ({} with {}) on {when} is cancelled. Reason: {reason}",
+                    notice.customer_name, notice.org_name
+                ),
+                None => format!(
+                    "The request for {what} ({} with {}) on {when} is cancelled.",
+                    notice.customer_name, notice.org_name
+                ),
+            },
+        ),
         (BookingChange::Booked, Recipient::Customer) => (
             format!("Confirmed: {what} with {} on {when}", notice.org_name),
             format!("Your {what} with {} is booked for {when}.", notice.org_name),
@@ -344,7 +368,7 @@ pub fn change_email(
         text.push_str(&format!("\nReschedule or cancel: {url}\n"));
     }
     // A request is not an appointment yet: its invite comes with the confirmation.
-    let attachments = if *change == BookingChange::Requested {
+    let attachments = if change.is_request() {
         Vec::new()
     } else {
         text.push_str("\nThe attached calendar file updates your calendar.\n");
@@ -366,6 +390,10 @@ pub fn change_sms(notice: &BookingNotice, change: &BookingChange) -> String {
     let body = match change {
         BookingChange::Requested => format!(
             "{}: we have your request for {} on {when}; we will confirm it.",
+            notice.org_name, notice.event_title
+        ),
+        BookingChange::RequestCancelled { .. } => format!(
+            "{}: your request for {} on {when} is cancelled.",
             notice.org_name, notice.event_title
         ),
         BookingChange::Booked => format!(
@@ -422,20 +450,6 @@ pub fn reminder_sms(notice: &BookingNotice) -> String {
     )
 }
 
-/// Records the notice (what reminders need) and queues the messages (see
-/// [`queue_messages`]). For callers without a transaction of their own;
-/// the scheduling service puts [`notice_item`] in the booking's transaction
-/// instead and calls [`queue_messages`] after the commit. Idempotent: calling
-/// it again for the same change and sequence sends nothing new.
-pub async fn booking_changed(
-    state: &AppState,
-    notice: &BookingNotice,
-    change: &BookingChange,
-) -> Result<(), NotificationError> {
-    store_notice(state.table.as_ref(), notice, change).await?;
-    queue_messages(state, notice, change).await
-}
-
 /// The stored notice after `change`, as one operation of the caller's
 /// transaction: reminders read it, so it must commit with the booking.
 pub fn notice_item(notice: &BookingNotice, change: &BookingChange) -> Result<crate::ports::Item, NotificationError> {
@@ -469,8 +483,9 @@ pub async fn queue_messages(
             email: change_email(notice, change, recipient, now)?,
         });
     }
+    // Texts are for appointments: a request and its cancellation go by email.
     if let Some(phone) = notice.sms_phone()
-        && *change != BookingChange::Requested
+        && !change.is_request()
     {
         queued.push(Job::SendSms {
             idempotency_key: idempotency_key(notice, change, Recipient::Customer, "sms"),
@@ -482,63 +497,6 @@ pub async fn queue_messages(
     }
     jobs::enqueue(state.jobs.as_ref(), &queued).await?;
     Ok(())
-}
-
-/// Keeps the newest notice of a booking: an older sequence arriving late
-/// (a redelivered call) never overwrites a newer one.
-async fn store_notice(
-    table: &dyn Table,
-    notice: &BookingNotice,
-    change: &BookingChange,
-) -> Result<(), NotificationError> {
-    let key = notice_key(&notice.org_id, &notice.booking_id);
-    let status = match change {
-        BookingChange::Cancelled { .. } => "cancelled",
-        _ => "active",
-    };
-    for _ in 0..COUNTER_ATTEMPTS {
-        let current = table.get(&key).await?;
-        let condition = match &current {
-            None => Condition::NotExists,
-            Some(item) => {
-                let stored_sequence = item.get("sequence").and_then(Value::as_u64).unwrap_or(0);
-                let stored_cancelled = item.get("status").and_then(Value::as_str) == Some("cancelled");
-                if stored_sequence > u64::from(notice.sequence)
-                    || (stored_cancelled && status != "cancelled" && stored_sequence >= u64::from(notice.sequence))
-                {
-                    return Ok(());
-                }
-                Condition::VersionEquals(item.get("version").and_then(Value::as_u64).unwrap_or(0))
-            }
-        };
-        let version = current
-            .as_ref()
-            .and_then(|item| item.get("version").and_then(Value::as_u64))
-            .unwrap_or(0)
-            + 1;
-        // A later change made without the manage link keeps the one stored.
-        let mut notice = notice.clone();
-        if notice.manage_url.is_none() {
-            notice.manage_url = current
-                .as_ref()
-                .and_then(|item| item.get("manage_url").and_then(Value::as_str).map(str::to_owned));
-        }
-        let item = records::to_item(
-            &key,
-            &notice,
-            &[
-                ("status", json!(status)),
-                ("version", json!(version)),
-                ("expires_at", json!(notice.ends_at + KEEP_AFTER_END_SECONDS)),
-            ],
-        )?;
-        match table.put(item, Some(condition)).await {
-            Ok(()) => return Ok(()),
-            Err(err) if err.is_condition_failure() => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(StoreError::Contention.into())
 }
 
 /// The stored notice of a booking and whether it was cancelled.
@@ -730,8 +688,8 @@ pub async fn send_sms(state: &AppState, request: &SmsRequest) -> Result<SmsOutco
             // Not delivered: the allowance and the key are free again.
             release(table, &counter, &request.idempotency_key).await?;
             match err {
-                SmsError::Rejected(reason) | SmsError::Unknown(reason) => Err(SmsSendError::Permanent(reason)),
                 SmsError::Unavailable(reason) => Err(SmsSendError::Retry(reason)),
+                SmsError::Rejected(reason) | SmsError::Unknown(reason) => Err(SmsSendError::Permanent(reason)),
             }
         }
     }

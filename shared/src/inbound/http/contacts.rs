@@ -122,6 +122,9 @@ pub struct ListParams {
     pipeline_id: Option<String>,
     #[serde(default)]
     stage_id: Option<String>,
+    /// Not a filter: named so that it is refused rather than ignored.
+    #[serde(default)]
+    stage: Option<String>,
 }
 
 /// The pipeline-stage filter of the contact list and the export: both ids or
@@ -169,6 +172,13 @@ pub fn list() -> MethodRouter<AppState> {
     get(
         |State(state): State<AppState>, auth: Authenticated, Query(params): Query<ListParams>| async move {
             let caller = caller(&auth)?;
+            if params.stage.is_some() {
+                return Err(ContactsFailure::Api(ApiError::field(
+                    "stage",
+                    "unknown_filter",
+                    "Filter by stage with pipeline_id and stage_id.",
+                )));
+            }
             let stage =
                 stage_filter(params.pipeline_id, params.stage_id, params.q.as_deref()).map_err(ContactsFailure::Api)?;
             let filter = ContactFilter {

@@ -1027,7 +1027,7 @@ pub async fn book(
         ops.extend(planned.ops);
         ops.extend(contact.ops);
         let link = manage_url(state, &id, &token);
-        let notice = notify::prepare(state, &booking, &BookingChange::Booked, Some(&link)).await?;
+        let notice = notify::prepare(state, &booking, &BookingChange::Booked, Some(&link), false).await?;
         ops.extend(notice.as_ref().map(|(op, _)| op.clone()));
         ops.push(audit::entry(
             &actor,
@@ -1123,8 +1123,6 @@ pub async fn get_for_host(state: &AppState, caller: &Caller, id: &str) -> Result
     Ok(get_record(state.table.as_ref(), &caller.org_id, id).await?.view())
 }
 
-/// The host's bookings starting in `[from, to)` (cancelled ones included,
-/// with their status): one GSI query, oldest first.
 /// `GET /appointments?from&to[&tz]`: RFC 3339 instants, or dates (`from`
 /// from the start of its day, `to` through the end of its day) in `tz`,
 /// by default the organization's zone.
@@ -1155,6 +1153,8 @@ impl ListRange<'_> {
     }
 }
 
+/// The host's bookings starting in `[from, to)` (cancelled ones included,
+/// with their status): one GSI query, oldest first.
 pub async fn list_for_host(
     state: &AppState,
     caller: &Caller,
@@ -1272,7 +1272,14 @@ pub async fn cancel(
     ];
     ops.extend(reminders::removal_ops(&old.reminder_keys()));
     ops.extend(contact::on_changed(state, &booking, "booking.cancelled", now).await?);
-    let notice = notify::prepare(state, &booking, &BookingChange::Cancelled { by: manager.by() }, None).await?;
+    let notice = notify::prepare(
+        state,
+        &booking,
+        &BookingChange::Cancelled { by: manager.by() },
+        None,
+        old.status == BookingStatus::PendingConfirmation,
+    )
+    .await?;
     ops.extend(notice.as_ref().map(|(op, _)| op.clone()));
     ops.push(audit::entry(
         &actor,
@@ -1388,7 +1395,7 @@ pub async fn reschedule(
             previous_start: old.start,
             previous_end: old.end,
         };
-        let notice = notify::prepare(state, &booking, &change, None).await?;
+        let notice = notify::prepare(state, &booking, &change, None, false).await?;
         ops.extend(notice.as_ref().map(|(op, _)| op.clone()));
         ops.push(audit::entry(
             &actor,
@@ -1466,7 +1473,7 @@ pub async fn decide(
         ("booking.decline", BookingChange::Declined)
     };
     ops.extend(contact::on_changed(state, &booking, action, now).await?);
-    let notice = notify::prepare(state, &booking, &change, None).await?;
+    let notice = notify::prepare(state, &booking, &change, None, true).await?;
     ops.extend(notice.as_ref().map(|(op, _)| op.clone()));
     ops.push(audit::entry(
         &caller.actor,
@@ -1690,9 +1697,17 @@ mod notify {
         booking: &BookingRecord,
         change: &BookingChange,
         manage_url: Option<&str>,
+        // The booking waited for confirmation before this change.
+        pending_before: bool,
     ) -> Result<Option<(WriteOp, Pending)>, SchedulingError> {
         let pending_confirmation = booking.status == BookingStatus::PendingConfirmation;
         let change = match change {
+            // Never confirmed: its end is told like the request was, by email only.
+            BookingChange::Cancelled { .. } | BookingChange::Declined if pending_before => {
+                notifications::BookingChange::RequestCancelled {
+                    reason: booking.cancel_reason.clone(),
+                }
+            }
             // Not an appointment yet: a request, without invite or SMS.
             BookingChange::Booked | BookingChange::Rescheduled { .. } if pending_confirmation => {
                 notifications::BookingChange::Requested
