@@ -617,3 +617,20 @@ async fn session_routes_answer_401_without_a_session() {
         assert_problem(&reply, StatusCode::UNAUTHORIZED, "unauthenticated");
     }
 }
+
+#[tokio::test]
+async fn a_sign_in_is_never_replayed_from_an_idempotency_key_so_no_session_is_stored() {
+    let w = world();
+    signup(&w, "dana@whitfield-dental.example").await;
+    let body = json!({"email": "dana@whitfield-dental.example", "password": PASSWORD});
+    let first = Browser::anonymous()
+        .send_once(&w.app, "/auth/login", &body, "login-key-1")
+        .await;
+    let second = Browser::anonymous()
+        .send_once(&w.app, "/auth/login", &body, "login-key-1")
+        .await;
+    assert_eq!((first.status, second.status), (StatusCode::OK, StatusCode::OK));
+    assert!(second.headers.get("idempotent-replayed").is_none());
+    let (a, b) = (first.cookie(SESSION_COOKIE), second.cookie(SESSION_COOKIE));
+    assert!(a.is_some() && b.is_some() && a != b, "two sign-ins, two sessions");
+}

@@ -1377,3 +1377,86 @@ async fn a_contact_with_every_limit_filled_is_written_in_one_transaction() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_create_instead_of_making_a_second() {
+    let w = world();
+    let dana = owner(&w).await;
+    let body = json!({"first_name": "Ann", "emails": ["ann@example.com"]});
+    let first = dana
+        .browser
+        .send_once(&w.app, "/contacts", &body, "7c1e6f0a-create-ann")
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = dana
+        .browser
+        .send_once(&w.app, "/contacts", &body, "7c1e6f0a-create-ann")
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::CREATED,
+        "the first answer, not a 409 duplicate: {}",
+        again.body
+    );
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.headers["etag"], first.headers["etag"]);
+    let (all, _) = contacts::list(
+        w.state.table.as_ref(),
+        &dana.org_id,
+        &ContactFilter::default(),
+        50,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.len(), 1);
+
+    // The same key with another body is a client mistake.
+    let other = dana
+        .browser
+        .send_once(
+            &w.app,
+            "/contacts",
+            &json!({"first_name": "Bo", "emails": ["bo@example.com"]}),
+            "7c1e6f0a-create-ann",
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", other.body);
+    assert_eq!(other.body["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(other.body["errors"][0]["code"], "idempotency_key_reused");
+
+    // A refused request keeps nothing: corrected, the same key goes through.
+    let bad = dana
+        .browser
+        .send_once(&w.app, "/contacts", &json!({"emails": ["not-an-email"]}), "key-2")
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_again = dana
+        .browser
+        .send_once(&w.app, "/contacts", &json!({"emails": ["not-an-email"]}), "key-2")
+        .await;
+    assert!(
+        bad_again.headers.get("idempotent-replayed").is_none(),
+        "errors are not replayed"
+    );
+
+    // Keys belong to the caller: another organization's same key and body make its own contact.
+    let omar = signup_on(&w.state, "omar@harbour-physio.example", "Harbour Physio").await;
+    let theirs = omar
+        .browser
+        .send_once(&w.app, "/contacts", &body, "7c1e6f0a-create-ann")
+        .await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
+    assert!(theirs.headers.get("idempotent-replayed").is_none());
+    assert_ne!(theirs.body["id"], first.body["id"]);
+
+    // A key must be 1–255 visible characters.
+    let long = dana
+        .browser
+        .send_once(&w.app, "/contacts", &body, &"k".repeat(256))
+        .await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST, "{}", long.body);
+    assert_eq!(long.body["code"], "invalid_idempotency_key");
+}

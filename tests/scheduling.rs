@@ -938,6 +938,41 @@ async fn reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel() {
 }
 
 #[tokio::test]
+async fn a_booking_sent_twice_with_one_idempotency_key_is_booked_once_and_its_token_is_not_stored_readable() {
+    let (f, _clock) = fixture(json!({})).await;
+    let body = json!({"start": "2026-03-04T10:00:00Z", "name": "Sam Lee", "email": "sam@example.com", "time_zone": "Europe/London"});
+    let path = f.public("/bookings");
+    let first = Browser::anonymous()
+        .send_once(&f.app, &path, &body, "b7d2-double-click")
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let again = Browser::anonymous()
+        .send_once(&f.app, &path, &body, "b7d2-double-click")
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body["booking"]["id"], first.body["booking"]["id"]);
+    assert_eq!(again.body["manage_token"], first.body["manage_token"]);
+
+    // Without a key the same request is a second booking attempt: the slot is taken.
+    let without = f.book("2026-03-04T10:00:00Z", "sam@example.com", json!({})).await;
+    assert_eq!(without.status, StatusCode::CONFLICT);
+
+    // The kept answer is sealed: the manage token is nowhere in it.
+    let digest = konnecs::services::secrets::token_hash(&format!("public\nPOST {path}\nb7d2-double-click"));
+    let kept = f
+        .state
+        .table
+        .get(&Key::new(format!("IDEMPOTENCY#{digest}"), "RESPONSE"))
+        .await
+        .unwrap()
+        .expect("the answer is kept");
+    let token = first.body["manage_token"].as_str().unwrap();
+    assert!(!serde_json::to_string(&kept).unwrap().contains(token));
+    assert_eq!(kept["status"], 201);
+}
+
+#[tokio::test]
 async fn sms_reminders_need_a_phone_with_consent() {
     let (f, _clock) = fixture(json!({})).await;
     let without = f

@@ -310,7 +310,7 @@ fn problems(template: &Value) -> Vec<String> {
                 }
             }
         }
-        let expected = expected_grants(entry.access);
+        let expected = expected_grants(&entry.effective_access());
         for extra in granted.difference(&expected) {
             problems.push(format!("{id}: grants {extra:?}, which its access list does not imply"));
         }

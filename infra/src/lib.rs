@@ -285,7 +285,7 @@ fn function(entry: &Entry) -> Value {
     if let Some((name, event)) = event(entry) {
         properties["Events"] = json!({ name: event });
     }
-    let statements = statements(entry.access);
+    let statements = statements(&entry.effective_access());
     if !statements.is_empty() {
         properties["Policies"] = json!([{ "Version": "2012-10-17", "Statement": statements }]);
     }
@@ -751,7 +751,7 @@ mod tests {
             mapping["Properties"]["FunctionResponseTypes"],
             json!(["ReportBatchItemFailures"])
         );
-        let actions = actions(entry.access);
+        let actions = actions(&entry.effective_access());
         for needed in [
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",

@@ -151,12 +151,36 @@ pub struct Entry {
     pub runtime: Runtime,
 }
 
+/// What every POST route needs on top of its own access: the
+/// `Idempotency-Key` layer (`inbound::http::idempotency`) claims and keeps
+/// answers in the table, sealed with the key vault.
+const IDEMPOTENT_POST_ACCESS: [Access; 4] = [
+    Access::TableRead,
+    Access::TableWrite,
+    Access::TokenKeyEncrypt,
+    Access::TokenKeyDecrypt,
+];
+
 impl Entry {
     pub fn http(&self) -> Option<(Method, &'static str)> {
         match self.trigger {
             Trigger::Http { method, path, .. } => Some((method, path)),
             _ => None,
         }
+    }
+
+    /// The declared access plus what the shared HTTP layers of the entry's
+    /// route need; the template's IAM policy is derived from this.
+    pub fn effective_access(&self) -> Vec<Access> {
+        let mut access = self.access.to_vec();
+        if matches!(self.http(), Some((Method::Post, _))) {
+            for extra in IDEMPOTENT_POST_ACCESS {
+                if !access.contains(&extra) {
+                    access.push(extra);
+                }
+            }
+        }
+        access
     }
 }
 

@@ -93,6 +93,16 @@ impl Browser {
     pub async fn send(&self, app: &Router, method: &str, path: &str, body: Option<&Value>) -> Reply {
         send(app, self.request(method, path, body)).await
     }
+
+    /// The same request with an `Idempotency-Key` header.
+    pub async fn send_once(&self, app: &Router, path: &str, body: &Value, idempotency_key: &str) -> Reply {
+        let mut request = self.request("POST", path, Some(body));
+        request.headers_mut().insert(
+            "idempotency-key",
+            http::HeaderValue::from_str(idempotency_key).expect("header value"),
+        );
+        send(app, request).await
+    }
 }
 
 pub async fn send(app: &Router, request: Request<Body>) -> Reply {

@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod dev_outbox;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod imports;
 pub mod invitations;
 pub mod me;
@@ -35,7 +36,8 @@ pub type RouteFn = fn() -> MethodRouter<AppState>;
 /// A router serving the HTTP entries given (all of them locally, one in a
 /// Lambda), with the shared pipeline: request ids, logs, problems, body limit.
 pub fn router<'a>(state: AppState, entries: impl IntoIterator<Item = &'a Entry>) -> Router {
-    with_pipeline(routes(entries)).with_state(state)
+    let routes = routes(entries).layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::replay));
+    with_pipeline(routes).with_state(state)
 }
 
 /// The bare routes of the HTTP entries given, without the pipeline.
