@@ -1114,7 +1114,78 @@ fn foreign_ids() -> HashMap<&'static str, ForeignId> {
         ("notes/{noteId}", foreign_note as ForeignId),
         ("tags/{tag}", foreign_tag as ForeignId),
         ("fields/{fieldId}", foreign_field as ForeignId),
+        ("pipelines/{id}", foreign_pipeline as ForeignId),
+        ("deals/{id}", foreign_deal as ForeignId),
+        ("schedules/{id}", foreign_schedule as ForeignId),
+        ("event-types/{id}", foreign_event_type as ForeignId),
     ])
+}
+
+/// Makes something in org B with `body` and returns its id (and the whole reply body).
+async fn created_in_b(world: &World, path: &str, body: Value) -> Value {
+    let reply = world.app.send(Some(&world.b_owner), "POST", path, Some(body)).await;
+    reply.expect(StatusCode::CREATED);
+    reply.body
+}
+
+async fn walker_pipeline(world: &World) -> Value {
+    let stages = json!([{"name": "Lead"}, {"name": "Won", "probability": 100}]);
+    created_in_b(
+        world,
+        "/pipelines",
+        json!({"name": "Walker pipeline", "stages": stages}),
+    )
+    .await
+}
+
+fn foreign_pipeline(world: &World) -> BoxFuture<'_, String> {
+    Box::pin(async move {
+        walker_pipeline(world).await["id"]
+            .as_str()
+            .expect("pipeline id")
+            .to_string()
+    })
+}
+
+fn foreign_deal(world: &World) -> BoxFuture<'_, String> {
+    Box::pin(async move {
+        let contact = walker_contact(world).await;
+        let pipeline = walker_pipeline(world).await;
+        let body = json!({"title": "Walker deal", "contact_id": contact, "pipeline_id": pipeline["id"], "value": 1000, "currency": "EUR"});
+        created_in_b(world, "/deals", body).await["id"]
+            .as_str()
+            .expect("deal id")
+            .to_string()
+    })
+}
+
+async fn walker_schedule(world: &World) -> String {
+    let day = json!([{"start": "09:00", "end": "17:00"}]);
+    let body = json!({"name": "Walker hours", "time_zone": "Europe/London", "weekly": {"monday": day, "tuesday": day}});
+    created_in_b(world, "/schedules", body).await["id"]
+        .as_str()
+        .expect("schedule id")
+        .to_string()
+}
+
+fn foreign_schedule(world: &World) -> BoxFuture<'_, String> {
+    Box::pin(walker_schedule(world))
+}
+
+fn foreign_event_type(world: &World) -> BoxFuture<'_, String> {
+    Box::pin(async move {
+        let schedule = walker_schedule(world).await;
+        let slug = world
+            .app
+            .fresh_email("walker")
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+            .to_lowercase();
+        let body = json!({"title": "Walker visit", "slug": slug, "durations": [30], "schedule_id": schedule});
+        created_in_b(world, "/event-types", body).await["id"]
+            .as_str()
+            .expect("event type id")
+            .to_string()
+    })
 }
 
 /// Org B's walker contact (made again if a walked route deleted it), so a
@@ -1202,6 +1273,10 @@ fn sample_body(entry_name: &str) -> Option<Value> {
         "members-update" => Some(json!({"role": "member"})),
         "notes-create" | "notes-update" => Some(json!({"body": "walker note"})),
         "tags-rename" => Some(json!({"name": "walker-renamed"})),
+        "pipelines-update" => Some(json!({"name": "Walker pipeline, renamed"})),
+        "deals-update" => Some(json!({"title": "Walker deal, renamed"})),
+        "schedules-update" => Some(json!({"name": "Walker hours, renamed"})),
+        "event-types-update" => Some(json!({"title": "Walker visit, renamed"})),
         _ => Some(json!({})),
     }
 }
@@ -1226,12 +1301,12 @@ fn param_keys(path: &str) -> Vec<String> {
 /// listed here or there still fails the walker.
 fn covered_elsewhere(key: &str) -> Option<&'static str> {
     match key {
-        "pipelines/{id}" | "deals/{id}" => {
-            Some("tests/deals.rs deals_and_pipelines_of_another_organization_are_not_found")
-        }
-        "schedules/{id}" | "event-types/{id}" | "appointments/{id}" => {
+        // Confirm, decline and no-show only succeed for org B in certain states,
+        // so the walker's own-org check cannot run on them.
+        "appointments/{id}" => {
             Some("tests/scheduling.rs another_organizations_schedules_event_types_and_appointments_are_not_found")
         }
+        // A part upload is refused for its content type before the id is looked up.
         "imports/{id}" => Some("tests/imports.rs (foreign import ids answer 404)"),
         _ => None,
     }
@@ -1338,12 +1413,19 @@ async fn every_session_route_answers_not_found_for_another_organizations_ids() {
         "notes-update",
         "tags-rename",
         "fields-delete",
+        "pipelines-update",
+        "pipelines-board",
+        "deals-get",
+        "deals-delete",
+        "schedules-update",
+        "event-types-get",
+        "event-types-delete",
     ] {
         assert!(walked.contains(&expected), "{expected} was not walked: {walked:?}");
     }
     // The delegated routes' own suites prove their foreign ids are 404s.
     assert!(
-        delegated.len() <= 40,
+        delegated.len() <= 10,
         "delegation is for a known, bounded set: {delegated:?}"
     );
     assert!(
