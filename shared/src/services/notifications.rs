@@ -454,7 +454,7 @@ pub fn reminder_sms(notice: &BookingNotice) -> String {
 /// transaction: reminders read it, so it must commit with the booking.
 pub fn notice_item(notice: &BookingNotice, change: &BookingChange) -> Result<crate::ports::Item, NotificationError> {
     let status = match change {
-        BookingChange::Cancelled { .. } => "cancelled",
+        BookingChange::Cancelled { .. } | BookingChange::RequestCancelled { .. } => "cancelled",
         _ => "active",
     };
     Ok(records::to_item(
