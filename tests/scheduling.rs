@@ -852,34 +852,12 @@ async fn a_booking_outside_the_event_rules_is_refused_with_the_rule_it_breaks() 
 /// everything queued, as the local workers do; returns the reminder emails
 /// sent so far.
 async fn run_reminders(state: &AppState) -> Vec<Value> {
-    use konnecs::inbound::events::{Message, reminders as worker};
+    use konnecs::inbound::events::reminders as worker;
     // A tick covers at most six hours: enough of them to catch up two days.
     for _ in 0..10 {
         worker::tick(state.clone()).await.expect("tick");
     }
-    loop {
-        let received = state
-            .reminders
-            .receive(10, std::time::Duration::from_secs(60))
-            .await
-            .expect("receive");
-        if received.is_empty() {
-            break;
-        }
-        let messages = received
-            .iter()
-            .map(|r| Message {
-                message_id: r.message_id.clone(),
-                body: r.body.clone(),
-                receive_count: r.receive_count,
-            })
-            .collect();
-        let outcome = worker::consume(state.clone(), messages).await;
-        assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
-        for r in &received {
-            state.reminders.ack(&r.receipt).await.expect("ack");
-        }
-    }
+    konnecs_tests::local::drain_reminders(state).await;
     konnecs_tests::local::outbox(state)
         .await
         .into_iter()

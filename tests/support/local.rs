@@ -115,13 +115,34 @@ impl Drop for LocalServer {
 /// Runs the jobs queue dry through the real consumer (as the local worker and
 /// the `jobs-worker` Lambda do), so queued emails reach the outbox. Bounded.
 pub async fn drain_jobs(state: &AppState) {
-    use konnecs::inbound::events::{Message, jobs};
+    use konnecs::inbound::events::jobs;
+    drain(state.jobs.as_ref(), "jobs", |messages| {
+        jobs::consume(state.clone(), messages)
+    })
+    .await;
+}
+
+/// Runs the reminders queue dry through the real consumer (as the local
+/// worker and the `reminders-send` Lambda do). Bounded.
+pub async fn drain_reminders(state: &AppState) {
+    use konnecs::inbound::events::reminders;
+    drain(state.reminders.as_ref(), "reminders", |messages| {
+        reminders::consume(state.clone(), messages)
+    })
+    .await;
+}
+
+async fn drain<F, Fut>(queue: &dyn konnecs::ports::Queue, name: &str, consume: F)
+where
+    F: Fn(Vec<konnecs::inbound::events::Message>) -> Fut,
+    Fut: std::future::Future<Output = konnecs::inbound::events::BatchOutcome>,
+{
+    use konnecs::inbound::events::Message;
     for _ in 0..100 {
-        let received = state
-            .jobs
+        let received = queue
             .receive(10, std::time::Duration::from_secs(30))
             .await
-            .expect("receive jobs");
+            .expect("receive");
         if received.is_empty() {
             return;
         }
@@ -133,13 +154,13 @@ pub async fn drain_jobs(state: &AppState) {
                 receive_count: r.receive_count,
             })
             .collect();
-        let outcome = jobs::consume(state.clone(), messages).await;
-        assert!(outcome.failed.is_empty(), "jobs failed: {:?}", outcome.failed);
+        let outcome = consume(messages).await;
+        assert!(outcome.failed.is_empty(), "{name} failed: {:?}", outcome.failed);
         for message in &received {
-            state.jobs.ack(&message.receipt).await.expect("ack job");
+            queue.ack(&message.receipt).await.expect("ack");
         }
     }
-    panic!("the jobs queue did not drain in 100 rounds");
+    panic!("the {name} queue did not drain in 100 rounds");
 }
 
 /// Every outbox message (newest first) after draining the jobs queue.
