@@ -9,8 +9,7 @@ use axum::Router;
 use http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
 use konnecs::app::AppState;
-use konnecs::catalogue::{self, QueueName};
-use konnecs::config::AwsConfig;
+use konnecs::catalogue::{self};
 use konnecs::domain::role::Role;
 use konnecs::inbound::http::router;
 use konnecs::ports::counting::CountingTable;
@@ -20,7 +19,6 @@ use konnecs::services::audit::Actor;
 use konnecs::services::contacts::{self, Caller, ContactError, ContactFilter, NewContact};
 use konnecs::services::records::{MemberRecord, member_key, to_item, user_orgs_partition};
 use konnecs::services::sessions;
-use konnecs_tests::aws;
 use konnecs_tests::http::{Browser, Reply};
 use konnecs_tests::local::temp_state_with_clock;
 use serde_json::{Value, json};
@@ -400,6 +398,8 @@ async fn duplicate_email_or_phone_answers_409_with_the_existing_contacts_id() {
         problem(&reply, StatusCode::CONFLICT, "duplicate_contact");
         assert_eq!(reply.body["existing_id"], c["id"], "{}", reply.body);
         assert!(reply.body["request_id"].is_string());
+        assert_eq!(reply.headers["location"], format!("/contacts/{}", id(&c)).as_str());
+        assert_eq!(reply.headers["content-type"], "application/problem+json");
     }
     // The failed creates left no claim behind: new@example.com is free.
     create(&w, &dana, json!({"emails": ["new@example.com"]})).await;
@@ -534,23 +534,7 @@ async fn fifty_concurrent_creates_of_one_email_make_one_contact_and_49_conflicts
 }
 
 async fn aws_state() -> AppState {
-    let sdk = aws::sdk_config().await;
-    let (_, table_name) = aws::unique_table().await;
-    let (_, jobs_queue_url, _) = aws::unique_queue(QueueName::Jobs.max_receives()).await;
-    let (_, reminders_queue_url, _) = aws::unique_queue(QueueName::Reminders.max_receives()).await;
-    let (_, token_key_id) = aws::unique_kms_key().await;
-    let objects_bucket = aws::unique_bucket().await;
-    konnecs::app::aws_state_from(
-        &sdk,
-        &AwsConfig {
-            table_name,
-            jobs_queue_url,
-            reminders_queue_url,
-            token_key_id,
-            objects_bucket,
-            app: konnecs::config::AppConfig::for_tests(),
-        },
-    )
+    konnecs_tests::aws::app_state().await
 }
 
 fn caller_of(member: &Member) -> Caller {

@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::extract::ApiJson;
-use super::problem::{ApiError, PROBLEM_JSON, Problem};
+use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::app::AppState;
 use crate::domain::role::{Permission, Role};
@@ -20,61 +20,10 @@ use crate::services::contacts::{
 };
 use crate::services::pipelines;
 
-/// A failed contacts request: the duplicate problem carries `existing_id`.
-pub enum ContactsFailure {
-    Contact { error: ContactError, request_id: String },
-    Api(ApiError),
-}
+type Outcome = Result<Response, ApiError>;
 
-impl IntoResponse for ContactsFailure {
-    fn into_response(self) -> Response {
-        match self {
-            ContactsFailure::Contact {
-                error: ContactError::Duplicate { existing_id, field },
-                request_id,
-            } => duplicate_response(&existing_id, &field, request_id),
-            ContactsFailure::Contact { error, .. } => ApiError::from(error).into_response(),
-            ContactsFailure::Api(error) => error.into_response(),
-        }
-    }
-}
-
-fn duplicate_response(existing_id: &str, field: &str, request_id: String) -> Response {
-    let problem = Problem {
-        request_id: Some(request_id),
-        ..Problem::new(
-            StatusCode::CONFLICT,
-            "duplicate_contact",
-            Some(format!(
-                "A contact with this {} already exists: {existing_id}. Use ?upsert=true to merge into it.",
-                if field == "phones" { "phone" } else { "email" }
-            )),
-        )
-    };
-    let mut body = serde_json::to_value(&problem).unwrap_or(Value::Null);
-    body["existing_id"] = json!(existing_id);
-    body["field"] = json!(field);
-    let mut response = (StatusCode::CONFLICT, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    if let Ok(location) = HeaderValue::from_str(&format!("/contacts/{existing_id}")) {
-        response.headers_mut().insert(http::header::LOCATION, location);
-    }
-    response
-}
-
-type Outcome = Result<Response, ContactsFailure>;
-
-fn fail(auth: &Authenticated) -> impl Fn(ContactError) -> ContactsFailure + '_ {
-    move |error| ContactsFailure::Contact {
-        error,
-        request_id: auth.actor.request_id.clone(),
-    }
-}
-
-fn caller(auth: &Authenticated) -> Result<Caller, ContactsFailure> {
-    auth.require(Permission::UseCrm).map_err(ContactsFailure::Api)?;
+fn caller(auth: &Authenticated) -> Result<Caller, ApiError> {
+    auth.require(Permission::UseCrm)?;
     Ok(Caller {
         actor: auth.actor.clone(),
         user_id: auth.user_id.clone(),
@@ -173,39 +122,37 @@ pub fn list() -> MethodRouter<AppState> {
         |State(state): State<AppState>, auth: Authenticated, Query(params): Query<ListParams>| async move {
             let caller = caller(&auth)?;
             if params.stage.is_some() {
-                return Err(ContactsFailure::Api(ApiError::field(
+                return Err(ApiError::field(
                     "stage",
                     "unknown_filter",
                     "Filter by stage with pipeline_id and stage_id.",
-                )));
+                ));
             }
-            let stage =
-                stage_filter(params.pipeline_id, params.stage_id, params.q.as_deref()).map_err(ContactsFailure::Api)?;
+            let stage = stage_filter(params.pipeline_id, params.stage_id, params.q.as_deref())?;
             let filter = ContactFilter {
                 tag: params.tag,
                 owner_id: params.owner_id,
-                created_from: time_param("created_from", params.created_from.as_deref()).map_err(fail(&auth))?,
-                created_to: time_param("created_to", params.created_to.as_deref()).map_err(fail(&auth))?,
+                created_from: time_param("created_from", params.created_from.as_deref())?,
+                created_to: time_param("created_to", params.created_to.as_deref())?,
                 q: params.q,
             };
             let limit = params.limit.unwrap_or(50);
             let table = state.table.as_ref();
             let (items, cursor) = match &stage {
-                Some((pipeline_id, stage_id)) => pipelines::contacts_in_stage_page(
-                    table,
-                    caller.org_id(),
-                    (pipeline_id, stage_id),
-                    &filter,
-                    limit.clamp(1, contacts::MAX_PAGE),
-                    params.cursor,
-                )
-                .await
-                .map_err(|err| fail(&auth)(err.into()))?,
-                None => contacts::list(table, caller.org_id(), &filter, limit, params.cursor)
-                    .await
-                    .map_err(fail(&auth))?,
+                Some((pipeline_id, stage_id)) => {
+                    pipelines::contacts_in_stage_page(
+                        table,
+                        caller.org_id(),
+                        (pipeline_id, stage_id),
+                        &filter,
+                        limit.clamp(1, contacts::MAX_PAGE),
+                        params.cursor,
+                    )
+                    .await?
+                }
+                None => contacts::list(table, caller.org_id(), &filter, limit, params.cursor).await?,
             };
-            Ok::<_, ContactsFailure>(Json(json!({ "contacts": items, "cursor": cursor })).into_response())
+            Ok::<_, ApiError>(Json(json!({ "contacts": items, "cursor": cursor })).into_response())
         },
     )
 }
@@ -224,7 +171,7 @@ pub fn create() -> MethodRouter<AppState> {
          ApiJson(body): ApiJson<NewContact>| async move {
             let caller = caller(&auth)?;
             if params.upsert {
-                let saved = contacts::upsert(&state, &caller, body).await.map_err(fail(&auth))?;
+                let saved = contacts::upsert(&state, &caller, body).await?;
                 let status = if saved.created {
                     StatusCode::CREATED
                 } else {
@@ -232,7 +179,7 @@ pub fn create() -> MethodRouter<AppState> {
                 };
                 return Outcome::Ok(with_etag(status, &saved.contact));
             }
-            let contact = contacts::create(&state, &caller, body).await.map_err(fail(&auth))?;
+            let contact = contacts::create(&state, &caller, body).await?;
             Outcome::Ok(with_etag(StatusCode::CREATED, &contact))
         },
     )
@@ -242,9 +189,7 @@ pub fn show() -> MethodRouter<AppState> {
     get(
         |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
             let caller = caller(&auth)?;
-            let contact = contacts::get(state.table.as_ref(), caller.org_id(), &id)
-                .await
-                .map_err(fail(&auth))?;
+            let contact = contacts::get(state.table.as_ref(), caller.org_id(), &id).await?;
             Outcome::Ok(with_etag(StatusCode::OK, &contact))
         },
     )
@@ -258,9 +203,7 @@ pub fn update() -> MethodRouter<AppState> {
          headers: HeaderMap,
          ApiJson(body): ApiJson<ContactPatch>| async move {
             let caller = caller(&auth)?;
-            let contact = contacts::update(&state, &caller, &id, body, if_match(&headers))
-                .await
-                .map_err(fail(&auth))?;
+            let contact = contacts::update(&state, &caller, &id, body, if_match(&headers)).await?;
             Outcome::Ok(with_etag(StatusCode::OK, &contact))
         },
     )
@@ -270,9 +213,7 @@ pub fn remove() -> MethodRouter<AppState> {
     delete(
         |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, headers: HeaderMap| async move {
             let caller = caller(&auth)?;
-            contacts::delete(&state, &caller, &id, if_match(&headers))
-                .await
-                .map_err(fail(&auth))?;
+            contacts::delete(&state, &caller, &id, if_match(&headers)).await?;
             Outcome::Ok(StatusCode::NO_CONTENT.into_response())
         },
     )
@@ -289,9 +230,7 @@ pub fn merge_contacts() -> MethodRouter<AppState> {
     post(
         |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<MergeBody>| async move {
             let caller = caller(&auth)?;
-            let contact = merge::merge(&state, &caller, &body.primary_id, &body.secondary_id)
-                .await
-                .map_err(fail(&auth))?;
+            let contact = merge::merge(&state, &caller, &body.primary_id, &body.secondary_id).await?;
             Outcome::Ok(with_etag(StatusCode::OK, &contact))
         },
     )
@@ -311,9 +250,7 @@ pub fn bulk_tags() -> MethodRouter<AppState> {
     post(
         |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<BulkTagsBody>| async move {
             let caller = caller(&auth)?;
-            let outcome = tags::bulk(&state, &caller, body.ids, body.add, body.remove)
-                .await
-                .map_err(fail(&auth))?;
+            let outcome = tags::bulk(&state, &caller, body.ids, body.add, body.remove).await?;
             Outcome::Ok(Json(outcome).into_response())
         },
     )
@@ -338,8 +275,7 @@ pub fn timeline() -> MethodRouter<AppState> {
                 page.limit.unwrap_or(50),
                 page.cursor,
             )
-            .await
-            .map_err(fail(&auth))?;
+            .await?;
             Outcome::Ok(Json(json!({ "entries": entries, "cursor": cursor })).into_response())
         },
     )
@@ -350,9 +286,7 @@ pub fn timeline() -> MethodRouter<AppState> {
 pub fn tags_list() -> MethodRouter<AppState> {
     get(|State(state): State<AppState>, auth: Authenticated| async move {
         let caller = caller(&auth)?;
-        let tags = tags::list(state.table.as_ref(), caller.org_id())
-            .await
-            .map_err(fail(&auth))?;
+        let tags = tags::list(state.table.as_ref(), caller.org_id()).await?;
         Outcome::Ok(Json(json!({ "tags": tags })).into_response())
     })
 }
@@ -370,9 +304,7 @@ pub fn tag_rename() -> MethodRouter<AppState> {
          Path(tag): Path<String>,
          ApiJson(body): ApiJson<RenameBody>| async move {
             let caller = caller(&auth)?;
-            let changed = tags::rename(&state, &caller, &tag, &body.name)
-                .await
-                .map_err(fail(&auth))?;
+            let changed = tags::rename(&state, &caller, &tag, &body.name).await?;
             let name = contacts::normalize_tag(&body.name).unwrap_or(body.name);
             Outcome::Ok(Json(json!({ "tag": name, "contacts_changed": changed })).into_response())
         },
@@ -383,7 +315,7 @@ pub fn tag_delete() -> MethodRouter<AppState> {
     delete(
         |State(state): State<AppState>, auth: Authenticated, Path(tag): Path<String>| async move {
             let caller = caller(&auth)?;
-            let changed = tags::delete(&state, &caller, &tag).await.map_err(fail(&auth))?;
+            let changed = tags::delete(&state, &caller, &tag).await?;
             Outcome::Ok(Json(json!({ "contacts_changed": changed })).into_response())
         },
     )
@@ -394,9 +326,7 @@ pub fn tag_delete() -> MethodRouter<AppState> {
 pub fn fields_list() -> MethodRouter<AppState> {
     get(|State(state): State<AppState>, auth: Authenticated| async move {
         let caller = caller(&auth)?;
-        let defs = fields::list(state.table.as_ref(), caller.org_id())
-            .await
-            .map_err(fail(&auth))?;
+        let defs = fields::list(state.table.as_ref(), caller.org_id()).await?;
         Outcome::Ok(Json(json!({ "fields": defs })).into_response())
     })
 }
@@ -405,7 +335,7 @@ pub fn field_create() -> MethodRouter<AppState> {
     post(
         |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<fields::NewField>| async move {
             let caller = caller(&auth)?;
-            let def = fields::create(&state, &caller, body).await.map_err(fail(&auth))?;
+            let def = fields::create(&state, &caller, body).await?;
             Outcome::Ok((StatusCode::CREATED, Json(def)).into_response())
         },
     )
@@ -418,7 +348,7 @@ pub fn field_update() -> MethodRouter<AppState> {
          Path(id): Path<String>,
          ApiJson(body): ApiJson<fields::FieldPatch>| async move {
             let caller = caller(&auth)?;
-            let def = fields::update(&state, &caller, &id, body).await.map_err(fail(&auth))?;
+            let def = fields::update(&state, &caller, &id, body).await?;
             Outcome::Ok(Json(def).into_response())
         },
     )
@@ -428,7 +358,7 @@ pub fn field_delete() -> MethodRouter<AppState> {
     delete(
         |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
             let caller = caller(&auth)?;
-            fields::delete(&state, &caller, &id).await.map_err(fail(&auth))?;
+            fields::delete(&state, &caller, &id).await?;
             Outcome::Ok(StatusCode::NO_CONTENT.into_response())
         },
     )
@@ -453,8 +383,7 @@ pub fn notes_list() -> MethodRouter<AppState> {
                 page.limit.unwrap_or(50),
                 page.cursor,
             )
-            .await
-            .map_err(fail(&auth))?;
+            .await?;
             Outcome::Ok(Json(json!({ "notes": items, "cursor": cursor })).into_response())
         },
     )
@@ -467,9 +396,7 @@ pub fn note_create() -> MethodRouter<AppState> {
          Path(id): Path<String>,
          ApiJson(body): ApiJson<NoteBody>| async move {
             let caller = caller(&auth)?;
-            let note = notes::create(&state, &caller, &id, &body.body)
-                .await
-                .map_err(fail(&auth))?;
+            let note = notes::create(&state, &caller, &id, &body.body).await?;
             Outcome::Ok((StatusCode::CREATED, Json(note)).into_response())
         },
     )
@@ -482,9 +409,7 @@ pub fn note_update() -> MethodRouter<AppState> {
          Path((id, note_id)): Path<(String, String)>,
          ApiJson(body): ApiJson<NoteBody>| async move {
             let caller = caller(&auth)?;
-            let note = notes::update(&state, &caller, &id, &note_id, &body.body)
-                .await
-                .map_err(fail(&auth))?;
+            let note = notes::update(&state, &caller, &id, &note_id, &body.body).await?;
             Outcome::Ok(Json(note).into_response())
         },
     )
@@ -494,9 +419,7 @@ pub fn note_delete() -> MethodRouter<AppState> {
     delete(
         |State(state): State<AppState>, auth: Authenticated, Path((id, note_id)): Path<(String, String)>| async move {
             let caller = caller(&auth)?;
-            notes::delete(&state, &caller, &id, &note_id)
-                .await
-                .map_err(fail(&auth))?;
+            notes::delete(&state, &caller, &id, &note_id).await?;
             Outcome::Ok(StatusCode::NO_CONTENT.into_response())
         },
     )

@@ -41,6 +41,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Extension members (RFC 9457 §3.2), e.g. the `existing_id` of a duplicate.
+    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -53,6 +56,7 @@ impl Problem {
             detail,
             errors: Vec::new(),
             request_id: None,
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -102,6 +106,16 @@ pub enum ApiError {
     NotFound,
     #[error("conflict: {code}")]
     Conflict { code: &'static str, detail: String },
+    /// Creating something that exists already (409): names it in the body
+    /// (`existing_id`, `field`) and in `Location`.
+    #[error("duplicate of {existing_id}")]
+    Duplicate {
+        code: &'static str,
+        detail: String,
+        existing_id: String,
+        field: String,
+        location: String,
+    },
     #[error("precondition failed")]
     PreconditionFailed,
     #[error("payload too large")]
@@ -165,6 +179,18 @@ impl ApiError {
             ApiError::Forbidden { code } => Problem::new(StatusCode::FORBIDDEN, code, None),
             ApiError::NotFound => Problem::for_status(StatusCode::NOT_FOUND),
             ApiError::Conflict { code, detail } => Problem::new(StatusCode::CONFLICT, code, Some(detail.clone())),
+            ApiError::Duplicate {
+                code,
+                detail,
+                existing_id,
+                field,
+                ..
+            } => {
+                let mut problem = Problem::new(StatusCode::CONFLICT, code, Some(detail.clone()));
+                problem.extra.insert("existing_id".into(), existing_id.clone().into());
+                problem.extra.insert("field".into(), field.clone().into());
+                problem
+            }
             ApiError::PreconditionFailed => Problem::new(
                 StatusCode::PRECONDITION_FAILED,
                 "stale_version",
@@ -195,10 +221,18 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = problem_response(problem);
-        if let ApiError::RateLimited { retry_after_seconds } = self
-            && let Ok(value) = http::HeaderValue::from_str(&retry_after_seconds.to_string())
-        {
-            response.headers_mut().insert(http::header::RETRY_AFTER, value);
+        match &self {
+            ApiError::RateLimited { retry_after_seconds } => {
+                if let Ok(value) = http::HeaderValue::from_str(&retry_after_seconds.to_string()) {
+                    response.headers_mut().insert(http::header::RETRY_AFTER, value);
+                }
+            }
+            ApiError::Duplicate { location, .. } => {
+                if let Ok(value) = http::HeaderValue::from_str(location) {
+                    response.headers_mut().insert(http::header::LOCATION, value);
+                }
+            }
+            _ => {}
         }
         response
     }
@@ -366,9 +400,15 @@ impl From<crate::services::contacts::ContactError> for ApiError {
         use crate::services::contacts::ContactError as E;
         match err {
             E::Invalid(fields) => ApiError::fields(fields),
-            E::Duplicate { existing_id, .. } => ApiError::Conflict {
+            E::Duplicate { existing_id, field } => ApiError::Duplicate {
                 code: "duplicate_contact",
-                detail: format!("A contact with this email or phone already exists: {existing_id}."),
+                detail: format!(
+                    "A contact with this {} already exists: {existing_id}. Use ?upsert=true to merge into it.",
+                    if field == "phones" { "phone" } else { "email" }
+                ),
+                location: format!("/contacts/{existing_id}"),
+                existing_id,
+                field,
             },
             E::NotFound => ApiError::NotFound,
             E::StaleVersion => ApiError::PreconditionFailed,
