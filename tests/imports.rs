@@ -11,7 +11,7 @@ use axum::body::Body;
 use http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
 use konnecs::app::AppState;
-use konnecs::catalogue::{self, QueueName};
+use konnecs::catalogue::{self};
 use konnecs::inbound::http::router;
 use konnecs::ports::TestClock;
 use konnecs::ports::{BatchOp, Condition, Item, Key, Page, PartialCommit, Query, StoreError, Update, WriteOp};
@@ -889,25 +889,7 @@ async fn a_contact_created_during_an_import_keeps_the_rows_before_it_and_merges_
 // ---------------------------------------------------------------- DynamoDB
 
 async fn aws_state() -> AppState {
-    use konnecs::config::AwsConfig;
-    use konnecs_tests::aws;
-    let sdk = aws::sdk_config().await;
-    let (_, table_name) = aws::unique_table().await;
-    let (_, jobs_queue_url, _) = aws::unique_queue(QueueName::Jobs.max_receives()).await;
-    let (_, reminders_queue_url, _) = aws::unique_queue(QueueName::Reminders.max_receives()).await;
-    let (_, token_key_id) = aws::unique_kms_key().await;
-    let objects_bucket = aws::unique_bucket().await;
-    konnecs::app::aws_state_from(
-        &sdk,
-        &AwsConfig {
-            table_name,
-            jobs_queue_url,
-            reminders_queue_url,
-            token_key_id,
-            objects_bucket,
-            app: konnecs::config::AppConfig::for_tests(),
-        },
-    )
+    konnecs_tests::aws::app_state().await
 }
 
 #[tokio::test]

@@ -12,11 +12,9 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use konnecs::app::AppState;
-use konnecs::catalogue::{self, Entry, QueueName, Runtime, Trigger};
-use konnecs::config::AwsConfig;
+use konnecs::catalogue::{self, Entry, Runtime, Trigger};
 use konnecs::inbound::events::{BatchOutcome, Message, TickError, TickReport};
 use konnecs::lambda::{handle_schedule, handle_sqs};
-use konnecs_tests::aws;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -37,23 +35,7 @@ fn lambda_entries() -> impl Iterator<Item = &'static Entry> {
 
 /// The state a cold start builds, on a fresh table, queue and token key.
 async fn aws_state() -> AppState {
-    let sdk = aws::sdk_config().await;
-    let (_, table_name) = aws::unique_table().await;
-    let (_, jobs_queue_url, _) = aws::unique_queue(QueueName::Jobs.max_receives()).await;
-    let (_, reminders_queue_url, _) = aws::unique_queue(QueueName::Reminders.max_receives()).await;
-    let (_, token_key_id) = aws::unique_kms_key().await;
-    let objects_bucket = aws::unique_bucket().await;
-    konnecs::app::aws_state_from(
-        &sdk,
-        &AwsConfig {
-            table_name,
-            jobs_queue_url,
-            reminders_queue_url,
-            token_key_id,
-            objects_bucket,
-            app: konnecs::config::AppConfig::for_tests(),
-        },
-    )
+    konnecs_tests::aws::app_state().await
 }
 
 struct HttpReply {

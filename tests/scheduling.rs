@@ -11,8 +11,7 @@ use futures::future::join_all;
 use http::StatusCode;
 use jiff::Timestamp;
 use konnecs::app::AppState;
-use konnecs::catalogue::{self, QueueName};
-use konnecs::config::AwsConfig;
+use konnecs::catalogue::{self};
 use konnecs::ports::counting::CountingTable;
 use konnecs::ports::{Clock, Item, Key, Query, SortKey, Table, TestClock};
 use konnecs::services::contacts;
@@ -1130,23 +1129,7 @@ async fn a_three_seat_event_lets_exactly_three_of_two_hundred_concurrent_booking
 
 #[tokio::test]
 async fn concurrent_bookings_on_dynamodb_make_exactly_one_booking() {
-    let sdk = konnecs_tests::aws::sdk_config().await;
-    let (_, table_name) = konnecs_tests::aws::unique_table().await;
-    let (_, jobs_queue_url, _) = konnecs_tests::aws::unique_queue(QueueName::Jobs.max_receives()).await;
-    let (_, reminders_queue_url, _) = konnecs_tests::aws::unique_queue(QueueName::Reminders.max_receives()).await;
-    let (_, token_key_id) = konnecs_tests::aws::unique_kms_key().await;
-    let objects_bucket = konnecs_tests::aws::unique_bucket().await;
-    let state = konnecs::app::aws_state_from(
-        &sdk,
-        &AwsConfig {
-            table_name,
-            jobs_queue_url,
-            reminders_queue_url,
-            token_key_id,
-            objects_bucket,
-            app: konnecs::config::AppConfig::for_tests(),
-        },
-    );
+    let state = konnecs_tests::aws::app_state().await;
     // The DynamoDB adapter hides items whose TTL passed in real time (sessions
     // included), so this test runs on the real clock: a Wednesday 10:00 in
     // London at least three days ahead.

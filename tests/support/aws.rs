@@ -91,3 +91,26 @@ pub async fn unique_bucket() -> String {
         .unwrap_or_else(|e| panic!("creating bucket {name} on the emulator failed: {e:?}"));
     name
 }
+
+/// The whole `AppState` a Lambda cold start builds, on a fresh table, queues,
+/// token key and bucket of the emulator.
+pub async fn app_state() -> konnecs::app::AppState {
+    use konnecs::catalogue::QueueName;
+    let sdk = sdk_config().await;
+    let (_, table_name) = unique_table().await;
+    let (_, jobs_queue_url, _) = unique_queue(QueueName::Jobs.max_receives()).await;
+    let (_, reminders_queue_url, _) = unique_queue(QueueName::Reminders.max_receives()).await;
+    let (_, token_key_id) = unique_kms_key().await;
+    let objects_bucket = unique_bucket().await;
+    konnecs::app::aws_state_from(
+        &sdk,
+        &konnecs::config::AwsConfig {
+            table_name,
+            jobs_queue_url,
+            reminders_queue_url,
+            token_key_id,
+            objects_bucket,
+            app: konnecs::config::AppConfig::for_tests(),
+        },
+    )
+}

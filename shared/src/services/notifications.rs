@@ -722,12 +722,8 @@ mod tests {
         }
     }
 
-    fn line<'a>(ics: &'a str, name: &str) -> Vec<&'a str> {
-        ics.split("\r\n").filter(|l| l.starts_with(name)).collect()
-    }
-
-    #[test]
-    fn ics_uid_is_stable_across_reschedule_and_cancel() {
+    /// The .ics of one booking as booked, then moved a day later, then cancelled.
+    fn booked_moved_cancelled() -> (String, String, String) {
         let now: Timestamp = "2026-11-29T08:00:00Z".parse().unwrap();
         let booked = render_ics(&notice(0, "2026-12-01T15:00:00Z"), &BookingChange::Booked, now).unwrap();
         let moved = render_ics(
@@ -742,6 +738,16 @@ mod tests {
             now,
         )
         .unwrap();
+        (booked, moved, cancelled)
+    }
+
+    fn line<'a>(ics: &'a str, name: &str) -> Vec<&'a str> {
+        ics.split("\r\n").filter(|l| l.starts_with(name)).collect()
+    }
+
+    #[test]
+    fn ics_uid_is_stable_across_reschedule_and_cancel() {
+        let (booked, moved, cancelled) = booked_moved_cancelled();
         let uid = ["UID:booking-b1@konnecs.com"];
         assert_eq!(line(&booked, "UID:"), uid);
         assert_eq!(line(&moved, "UID:"), uid);
@@ -750,20 +756,7 @@ mod tests {
 
     #[test]
     fn ics_sequence_increases_on_reschedule_and_method_follows_the_change() {
-        let now: Timestamp = "2026-11-29T08:00:00Z".parse().unwrap();
-        let booked = render_ics(&notice(0, "2026-12-01T15:00:00Z"), &BookingChange::Booked, now).unwrap();
-        let moved = render_ics(
-            &notice(1, "2026-12-02T15:00:00Z"),
-            &BookingChange::Rescheduled { previous_starts_at: 0 },
-            now,
-        )
-        .unwrap();
-        let cancelled = render_ics(
-            &notice(2, "2026-12-02T15:00:00Z"),
-            &BookingChange::Cancelled { reason: None },
-            now,
-        )
-        .unwrap();
+        let (booked, moved, cancelled) = booked_moved_cancelled();
         assert_eq!(line(&booked, "SEQUENCE:"), ["SEQUENCE:0"]);
         assert_eq!(line(&moved, "SEQUENCE:"), ["SEQUENCE:1"]);
         assert_eq!(line(&cancelled, "SEQUENCE:"), ["SEQUENCE:2"]);

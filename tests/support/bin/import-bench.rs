@@ -158,23 +158,5 @@ async fn main() {
 }
 
 async fn aws_state() -> AppState {
-    use konnecs::catalogue::QueueName;
-    use konnecs_tests::aws;
-    let sdk = aws::sdk_config().await;
-    let (_, table_name) = aws::unique_table().await;
-    let (_, jobs_queue_url, _) = aws::unique_queue(QueueName::Jobs.max_receives()).await;
-    let (_, reminders_queue_url, _) = aws::unique_queue(QueueName::Reminders.max_receives()).await;
-    let (_, token_key_id) = aws::unique_kms_key().await;
-    let objects_bucket = aws::unique_bucket().await;
-    konnecs::app::aws_state_from(
-        &sdk,
-        &konnecs::config::AwsConfig {
-            table_name,
-            jobs_queue_url,
-            reminders_queue_url,
-            token_key_id,
-            objects_bucket,
-            app: konnecs::config::AppConfig::for_tests(),
-        },
-    )
+    konnecs_tests::aws::app_state().await
 }

@@ -6,13 +6,13 @@ use serde_json::{Value, json};
 
 use super::schedules::{self, ScheduleRecord};
 use super::{
-    Caller, SchedulingError, event_slug_key, event_type_key, invalid, is_member, merge_patch, org_partition,
-    parse_input, prefixed, required_text, schedule_key,
+    Caller, SchedulingError, event_slug_key, event_type_key, invalid, is_member, merge_patch, parse_input, prefixed,
+    required_text, schedule_key,
 };
 use crate::app::AppState;
 use crate::domain::slots::{BookingWindow, InvalidField, MAX_DURATION_MINUTES, SlotRules, SlotRulesSpec};
 use crate::domain::slug::Slug;
-use crate::ports::{Condition, Query, SortKey, StoreError, Table, Update, WriteOp};
+use crate::ports::{Condition, StoreError, Table, Update, WriteOp};
 use crate::services::audit;
 use crate::services::records::{from_item, new_id, to_item};
 use crate::services::reminders::{Channel, ReminderOffset, default_plan};
@@ -571,27 +571,7 @@ pub async fn get_record(table: &dyn Table, org_id: &str, id: &str) -> Result<Eve
 }
 
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<EventTypeRecord>, SchedulingError> {
-    let mut records = Vec::new();
-    let mut cursor = None;
-    for _ in 0..20 {
-        let page = state
-            .table
-            .query(
-                &Query::partition(org_partition(&caller.org_id))
-                    .sort(SortKey::BeginsWith("EVENTTYPE#".into()))
-                    .limit(100)
-                    .after(cursor),
-            )
-            .await?;
-        for item in page.items {
-            records.push(from_item(item)?);
-        }
-        cursor = page.cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
-    Ok(records)
+    super::list_in_org(state.table.as_ref(), &caller.org_id, "EVENTTYPE#").await
 }
 
 pub async fn update(

@@ -106,6 +106,36 @@ pub fn org_partition(org_id: &str) -> String {
     format!("ORG#{org_id}")
 }
 
+/// Every record of one kind in the organization's partition (sort keys
+/// `<prefix><id>`), pages of 100; bounded at 2,000 (an organization has a
+/// handful of schedules and event types).
+async fn list_in_org<T: serde::de::DeserializeOwned>(
+    table: &dyn crate::ports::Table,
+    org_id: &str,
+    prefix: &str,
+) -> Result<Vec<T>, SchedulingError> {
+    let mut records = Vec::new();
+    let mut cursor = None;
+    for _ in 0..20 {
+        let page = table
+            .query(
+                &crate::ports::Query::partition(org_partition(org_id))
+                    .sort(crate::ports::SortKey::BeginsWith(prefix.into()))
+                    .limit(100)
+                    .after(cursor),
+            )
+            .await?;
+        for item in page.items {
+            records.push(crate::services::records::from_item(item)?);
+        }
+        cursor = page.cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(records)
+}
+
 pub fn schedule_key(org_id: &str, id: &str) -> Key {
     Key::new(org_partition(org_id), format!("SCHEDULE#{id}"))
 }

@@ -7,12 +7,10 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{
-    Caller, SchedulingError, is_member, merge_patch, org_partition, parse_input, prefixed, required_text, schedule_key,
-};
+use super::{Caller, SchedulingError, is_member, merge_patch, parse_input, prefixed, required_text, schedule_key};
 use crate::app::AppState;
 use crate::domain::slots::{DayOverride, ScheduleSpec, WeeklyHours, WeeklySchedule};
-use crate::ports::{Condition, Query, SortKey, StoreError, Table, Update, WriteOp};
+use crate::ports::{Condition, StoreError, Table, Update, WriteOp};
 use crate::services::audit;
 use crate::services::records::{from_item, new_id, to_item};
 
@@ -183,28 +181,8 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<Schedule
 
 /// Every schedule of the org (a handful per member): primary-index queries.
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<ScheduleView>, SchedulingError> {
-    let mut views = Vec::new();
-    let mut cursor = None;
-    for _ in 0..20 {
-        let page = state
-            .table
-            .query(
-                &Query::partition(org_partition(&caller.org_id))
-                    .sort(SortKey::BeginsWith("SCHEDULE#".into()))
-                    .limit(100)
-                    .after(cursor),
-            )
-            .await?;
-        for item in page.items {
-            let record: ScheduleRecord = from_item(item)?;
-            views.push(record.view());
-        }
-        cursor = page.cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
-    Ok(views)
+    let records: Vec<ScheduleRecord> = super::list_in_org(state.table.as_ref(), &caller.org_id, "SCHEDULE#").await?;
+    Ok(records.iter().map(ScheduleRecord::view).collect())
 }
 
 pub async fn update(
