@@ -1,7 +1,8 @@
 //! Contacts CSV import and export: mapping detection, per-row errors in
 //! errors.csv, dedupe update vs skip, tags, crash-resume from the checkpoint
 //! (embedded store and DynamoDB/SQS on the emulator), idempotent re-imports,
-//! uploads in parts, and export → import round trips.
+//! uploads in parts, export → import round trips, and export jobs (parts,
+//! crashes, races, S3 presigned links, the inline limit of buffered runtimes).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -974,4 +975,346 @@ async fn on_dynamodb_a_crashed_import_resumes_without_duplicates_and_a_rerun_cha
         (ImportState::Done, 0, 0, 40)
     );
     assert_eq!(all_contacts(&state, &org).await, before);
+}
+
+// ---------------------------------------------------------------- export jobs
+
+/// The world's router over a state whose responses are buffered, as on
+/// Lambda, with an inline limit of `limit` bytes.
+fn buffered_app(w: &World, limit: usize) -> Router {
+    let mut state = w.state.clone();
+    let mut config = (*state.config).clone();
+    config.inline_download_limit = Some(limit);
+    state.config = Arc::new(config);
+    router(state, catalogue::entries())
+}
+
+#[tokio::test]
+async fn an_export_job_writes_the_file_the_direct_export_streams_and_serves_it_to_its_organization_only() {
+    let w = world();
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    let z = signup(&w, "omar@harbour-physio.example").await;
+    let field = json!({"label": "Visits", "key": "visits", "type": "number"});
+    assert_eq!(
+        call(&w, &a, "POST", "/fields", Some(field)).await.status,
+        StatusCode::CREATED
+    );
+    import(&w, &a, "tags=bulk", &generated(230)).await;
+    let vip =
+        json!({"first_name": "Zoë", "emails": ["zoe@example.com"], "tags": ["vip"], "custom_fields": {"visits": 3}});
+    assert_eq!(
+        call(&w, &a, "POST", "/contacts", Some(vip)).await.status,
+        StatusCode::CREATED
+    );
+
+    let started = call(&w, &a, "POST", "/contacts/exports", Some(json!({"format": "csv"}))).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    let id = started.body["id"].as_str().unwrap().to_string();
+    assert_eq!(started.headers["location"], format!("/contacts/exports/{id}").as_str());
+    assert_eq!(started.body["state"], "queued");
+    assert_eq!(started.body["download_url"], Value::Null);
+    let early = call(&w, &a, "GET", &format!("/contacts/exports/{id}/download"), None).await;
+    assert_eq!(early.status, StatusCode::CONFLICT);
+    assert_eq!(early.body["code"], "export_not_ready");
+
+    drain_jobs(&w.state).await;
+    let done = call(&w, &a, "GET", &format!("/contacts/exports/{id}"), None).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(
+        (done.body["state"].as_str(), done.body["rows_done"].as_u64()),
+        (Some("done"), Some(231))
+    );
+    assert_eq!(
+        done.body["download_url"],
+        format!("/contacts/exports/{id}/download").as_str()
+    );
+    let file = call(&w, &a, "GET", &format!("/contacts/exports/{id}/download"), None).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        file.headers["content-disposition"],
+        format!("attachment; filename=\"contacts-{id}.csv\"").as_str()
+    );
+    assert_eq!(done.body["bytes"].as_u64(), Some(file.bytes.len() as u64));
+    let direct = call(&w, &a, "GET", "/contacts/export?format=csv", None).await;
+    assert_eq!(
+        String::from_utf8(file.bytes).unwrap(),
+        String::from_utf8(direct.bytes).unwrap()
+    );
+
+    // Filters and JSON Lines, as the direct export has them.
+    let vip_job = call(
+        &w,
+        &a,
+        "POST",
+        "/contacts/exports",
+        Some(json!({"format": "jsonl", "tag": "vip"})),
+    )
+    .await;
+    assert_eq!(vip_job.status, StatusCode::ACCEPTED, "{}", vip_job.body);
+    drain_jobs(&w.state).await;
+    let vip_id = vip_job.body["id"].as_str().unwrap();
+    let vip_file = call(&w, &a, "GET", &format!("/contacts/exports/{vip_id}/download"), None).await;
+    let vip_direct = call(&w, &a, "GET", "/contacts/export?format=jsonl&tag=vip", None).await;
+    assert_eq!(vip_file.headers["content-type"], "application/x-ndjson");
+    assert_eq!(vip_file.bytes, vip_direct.bytes);
+    assert_eq!(String::from_utf8(vip_file.bytes).unwrap().lines().count(), 1);
+
+    // Another organization sees neither the job nor its file.
+    for path in [
+        format!("/contacts/exports/{id}"),
+        format!("/contacts/exports/{id}/download"),
+    ] {
+        assert_eq!(
+            call(&w, &z, "GET", &path, None).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        call(&w, &a, "GET", "/contacts/exports/not-an-id", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn export_job_requests_are_validated_and_leave_nothing_behind() {
+    let w = world();
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    let org = org_of(&w, &a).await;
+    let cases = [
+        (json!({"format": "xlsx"}), "format"),
+        (json!({"stage_id": "s1"}), "pipeline_id"),
+        (json!({"created_from": "yesterday"}), "created_from"),
+        (json!({"pipeline_id": "p", "stage_id": "s", "q": "ann"}), "q"),
+        (json!({"colour": "red"}), "body"),
+    ];
+    for (body, field) in cases {
+        let reply = call(&w, &a, "POST", "/contacts/exports", Some(body.clone())).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", reply.body);
+        assert_eq!(reply.headers["content-type"], "application/problem+json");
+        let named = reply.body["errors"][0]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            named == field || (field == "body" && named.contains("colour")),
+            "{body}: {}",
+            reply.body
+        );
+    }
+    let records = w
+        .state
+        .table
+        .query(&Query::partition(format!("ORG#{org}")).sort(konnecs::ports::SortKey::BeginsWith("EXPORT#".into())))
+        .await
+        .unwrap();
+    assert!(records.items.is_empty(), "a refused request records no export");
+    let queued = w.state.jobs.receive(10, std::time::Duration::ZERO).await.unwrap();
+    assert!(
+        !queued
+            .iter()
+            .any(|m| matches!(serde_json::from_str(&m.body), Ok(Job::ExportContacts { .. }))),
+        "a refused request queues no job"
+    );
+}
+
+/// Abandons `work` after `polls` polls, as a crashed worker would: what it
+/// had already handed to the store may or may not have been written.
+async fn cut_after<T>(polls: usize, work: impl std::future::Future<Output = T>) -> Option<T> {
+    let mut work = std::pin::pin!(work);
+    for _ in 0..polls {
+        if let std::task::Poll::Ready(out) = futures::poll!(work.as_mut()) {
+            return Some(out);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    None
+}
+
+/// Files under the local object store's `exports/` for one export.
+fn export_files(w: &World, org: &str, id: &str) -> Vec<String> {
+    let dir = w._dir.path().join("objects").join("exports").join(org).join(id);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_deliveries() {
+    use konnecs::services::exports::job::{self, Budget, Download, ExportState};
+    use konnecs::services::exports::{ExportFilter, Format};
+    let w = world();
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    import(&w, &a, "tags=bulk", &generated(640)).await;
+    let actor = actor_of(&w, &a).await;
+    let org = actor.org_id.clone();
+    let direct = call(&w, &a, "GET", "/contacts/export?format=csv", None).await.bytes;
+    // Parts of 20 kB and one page per call: about 3 parts, with rows staged
+    // between calls; S3's 5 MiB minimum is the part size in production.
+    let budget = Budget {
+        part_bytes: 20_000,
+        deadline: None,
+        max_pages: Some(1),
+    };
+
+    // A clean run first: parts, staging, and nothing left over.
+    let clean = job::create(&w.state, &actor, ExportFilter::default(), Format::Csv)
+        .await
+        .unwrap();
+    let mut calls = 0;
+    loop {
+        let record = job::process(&w.state, &org, &clean.id, budget).await.unwrap();
+        calls += 1;
+        if record.state == ExportState::Done {
+            assert!(record.parts.len() >= 3, "{} parts", record.parts.len());
+            assert_eq!(record.rows_done, 640);
+            break;
+        }
+        assert!(calls < 50, "the export must finish");
+    }
+    assert_eq!(
+        export_files(&w, &org, &clean.id),
+        ["contacts.csv~content-type", "contacts.csv~object"]
+    );
+    let (_, Download::File(reader)) = job::download(&w.state, &org, &clean.id).await.unwrap() else {
+        panic!("the local store serves its files itself");
+    };
+    let chunks: Vec<_> = futures::TryStreamExt::try_collect(reader.chunks).await.unwrap();
+    assert_eq!(chunks.concat(), direct);
+
+    // Now most calls are cut off after some number of polls (a crash at one
+    // await point or another), and some calls race a second delivery.
+    let crashed = job::create(&w.state, &actor, ExportFilter::default(), Format::Csv)
+        .await
+        .unwrap();
+    let mut finished = false;
+    for round in 0..2_000 {
+        // Cut points scattered over each call: 1 to 13 polls, where a whole
+        // call takes about 8 to 12.
+        let polls = 1 + (round * 5) % 13;
+        if round % 9 == 8 {
+            let (left, right) = tokio::join!(
+                job::process(&w.state, &org, &crashed.id, budget),
+                job::process(&w.state, &org, &crashed.id, budget)
+            );
+            left.unwrap();
+            right.unwrap();
+        } else {
+            let _ = cut_after(polls, job::process(&w.state, &org, &crashed.id, budget)).await;
+        }
+        let record = job::get(&w.state, &org, &crashed.id).await.unwrap();
+        assert_ne!(record.state, ExportState::Failed, "{:?}", record.error);
+        if record.state == ExportState::Done {
+            assert_eq!(record.rows_done, 640, "no row counted twice or lost");
+            finished = true;
+            break;
+        }
+    }
+    assert!(finished, "the export must finish despite the crashes");
+    let (_, Download::File(reader)) = job::download(&w.state, &org, &crashed.id).await.unwrap() else {
+        panic!("the local store serves its files itself");
+    };
+    let chunks: Vec<_> = futures::TryStreamExt::try_collect(reader.chunks).await.unwrap();
+    assert_eq!(
+        String::from_utf8(chunks.concat()).unwrap(),
+        String::from_utf8(direct).unwrap(),
+        "the same file as without crashes"
+    );
+}
+
+#[tokio::test]
+async fn where_responses_are_buffered_a_large_direct_download_is_refused_with_a_pointer_to_export_jobs() {
+    let w = world();
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    import(&w, &a, "tags=bulk", &generated(120)).await;
+    let vip = json!({"first_name": "Zoë", "emails": ["zoe@example.com"], "tags": ["vip"]});
+    assert_eq!(
+        call(&w, &a, "POST", "/contacts", Some(vip)).await.status,
+        StatusCode::CREATED
+    );
+    let lambda_like = buffered_app(&w, 4_000);
+
+    let large = a.send(&lambda_like, "GET", "/contacts/export", None).await;
+    assert_eq!(large.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", large.body);
+    assert_eq!(large.headers["content-type"], "application/problem+json");
+    assert_eq!(large.body["code"], "export_too_large");
+    assert_eq!(large.body["instead"], "POST /contacts/exports");
+    // What fits is answered inline, byte for byte as the streamed export.
+    let small = a.send(&lambda_like, "GET", "/contacts/export?tag=vip", None).await;
+    assert_eq!(small.status, StatusCode::OK);
+    let streamed = call(&w, &a, "GET", "/contacts/export?tag=vip", None).await;
+    assert_eq!(small.bytes, streamed.bytes);
+    assert_eq!(small.headers["content-length"], small.bytes.len().to_string().as_str());
+
+    // An import's error report is held to the same limit.
+    let mut broken = String::from("First Name,Email\n");
+    for i in 0..200 {
+        broken.push_str(&format!("Bad{i},not-an-email-{i}\n"));
+    }
+    let progress = import(&w, &a, "", &broken).await;
+    let errors_url = progress["errors_url"].as_str().unwrap();
+    let refused = a.send(&lambda_like, "GET", errors_url, None).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(refused.body["code"], "error_report_too_large");
+    assert_eq!(call(&w, &a, "GET", errors_url, None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn on_aws_an_export_job_runs_through_sqs_and_its_download_is_a_presigned_s3_link() {
+    let state = aws_state().await;
+    let app = router(state.clone(), catalogue::entries());
+    let body = json!({"name": "Dana Whitfield", "email": "dana@whitfield-dental.example", "password": "molar-crown-42-bridge", "business_name": "Whitfield Dental"});
+    let reply = Browser::anonymous()
+        .send(&app, "POST", "/auth/signup", Some(&body))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let a = Browser::from_reply(&reply);
+    let mut request = a.request("POST", "/imports/contacts?tags=bulk", None);
+    *request.body_mut() = Body::from(generated(30));
+    request
+        .headers_mut()
+        .insert("content-type", "text/csv".parse().unwrap());
+    assert_eq!(send(&app, request).await.status, StatusCode::ACCEPTED);
+    drain_jobs(&state).await;
+
+    let started = a
+        .send(&app, "POST", "/contacts/exports", Some(&json!({"format": "jsonl"})))
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    let id = started.body["id"].as_str().unwrap().to_string();
+    drain_jobs(&state).await;
+    let done = a.send(&app, "GET", &format!("/contacts/exports/{id}"), None).await;
+    assert_eq!(
+        (done.body["state"].as_str(), done.body["rows_done"].as_u64()),
+        (Some("done"), Some(30))
+    );
+
+    let download = a
+        .send(&app, "GET", &format!("/contacts/exports/{id}/download"), None)
+        .await;
+    assert_eq!(download.status, StatusCode::SEE_OTHER);
+    assert_eq!(download.headers["cache-control"], "private, no-store");
+    let link = download.headers["location"].to_str().unwrap().to_string();
+    assert!(
+        link.contains("X-Amz-Signature=") && link.contains("X-Amz-Expires=900"),
+        "{link}"
+    );
+    // The link needs no session: it is the signature that grants access.
+    let fetched = reqwest::get(&link).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(
+        fetched.headers()["content-disposition"],
+        format!("attachment; filename=\"contacts-{id}.jsonl\"").as_str()
+    );
+    let file = fetched.bytes().await.unwrap();
+    let direct = a.send(&app, "GET", "/contacts/export?format=jsonl", None).await;
+    assert_eq!(file.as_ref(), direct.bytes.as_slice());
+    assert_eq!(String::from_utf8(direct.bytes).unwrap().lines().count(), 30);
 }

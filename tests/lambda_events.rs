@@ -126,6 +126,9 @@ fn expected_status(entry: &Entry) -> u16 {
         // Imports: the upload is accepted and queued; the sample ids name no import.
         "imports-create" => 202,
         "imports-append-part" | "imports-get" | "imports-errors" => 404,
+        // Export jobs: the job is recorded and queued; the sample id names no export.
+        "contacts-exports-create" => 202,
+        "contacts-exports-get" | "contacts-exports-download" => 404,
         _ => 200,
     }
 }

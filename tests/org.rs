@@ -1118,7 +1118,26 @@ fn foreign_ids() -> HashMap<&'static str, ForeignId> {
         ("deals/{id}", foreign_deal as ForeignId),
         ("schedules/{id}", foreign_schedule as ForeignId),
         ("event-types/{id}", foreign_event_type as ForeignId),
+        ("exports/{id}", foreign_export as ForeignId),
     ])
+}
+
+/// A finished contacts export of org B (its job run), so its download exists.
+fn foreign_export(world: &World) -> BoxFuture<'_, String> {
+    Box::pin(async move {
+        let reply = world
+            .app
+            .send(
+                Some(&world.b_owner),
+                "POST",
+                "/contacts/exports",
+                Some(json!({"format": "csv"})),
+            )
+            .await;
+        reply.expect(StatusCode::ACCEPTED);
+        konnecs_tests::local::drain_jobs(&world.app.state).await;
+        reply.body["id"].as_str().expect("export id").to_string()
+    })
 }
 
 /// Makes something in org B with `body` and returns its id (and the whole reply body).
@@ -1420,6 +1439,8 @@ async fn every_session_route_answers_not_found_for_another_organizations_ids() {
         "schedules-update",
         "event-types-get",
         "event-types-delete",
+        "contacts-exports-get",
+        "contacts-exports-download",
     ] {
         assert!(walked.contains(&expected), "{expected} was not walked: {walked:?}");
     }

@@ -108,7 +108,10 @@ fn expected_grants(access: &[Access]) -> BTreeSet<(String, String)> {
                 grant(&["kms:Decrypt"], "DataKey");
             }
             Access::ObjectWrite => {
-                grant(&["s3:PutObject", "s3:DeleteObject"], "${ObjectsBucket.Arn}/*");
+                grant(
+                    &["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                    "${ObjectsBucket.Arn}/*",
+                );
                 grant(&["kms:GenerateDataKey", "kms:Decrypt"], "DataKey");
             }
         }
@@ -527,4 +530,31 @@ fn an_extra_or_wildcard_action_is_drift() {
 fn a_wrong_architecture_is_drift() {
     let problems = mutated(|t| t["Globals"]["Function"]["Architectures"] = json!(["x86_64"]));
     assert!(problems.iter().any(|p| p.contains("Architectures")), "{problems:?}");
+}
+
+/// Export files live as long as their job records, and uploads a crashed
+/// export left unfinished do not linger in the bucket.
+#[test]
+fn the_bucket_expires_exports_with_their_records_and_drops_unfinished_uploads() {
+    let template = committed();
+    let rules = template["Resources"]["ObjectsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .expect("the objects bucket has lifecycle rules")
+        .clone();
+    let exports = rules
+        .iter()
+        .find(|rule| rule["Prefix"] == "exports/")
+        .expect("a rule for exports/");
+    assert_eq!(exports["Status"], "Enabled");
+    assert_eq!(
+        exports["ExpirationInDays"].as_i64(),
+        Some(konnecs::services::exports::job::RETENTION_DAYS)
+    );
+    let unfinished = rules
+        .iter()
+        .find(|rule| rule.get("AbortIncompleteMultipartUpload").is_some())
+        .expect("a rule for unfinished uploads");
+    assert_eq!(unfinished["Status"], "Enabled");
+    assert!(unfinished.get("Prefix").is_none(), "it covers the whole bucket");
+    assert_eq!(unfinished["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"], 1);
 }

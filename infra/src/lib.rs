@@ -7,6 +7,7 @@
 
 use konnecs::catalogue::{self, Access, Entry, QueueName, Runtime, Trigger};
 use konnecs::ports::table::{EXPIRES_AT, Index};
+use konnecs::services::exports::job::RETENTION_DAYS as EXPORT_RETENTION_DAYS;
 use serde_json::{Map, Value, json};
 
 /// The command that regenerates `template.yaml`, quoted in its header.
@@ -203,7 +204,8 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
             Access::ObjectWrite => {
                 statements.push(statement(
                     "ObjectWrite",
-                    &["s3:PutObject", "s3:DeleteObject"],
+                    // PutObject also covers the parts and completion of a multipart upload.
+                    &["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                     sub("${ObjectsBucket.Arn}/*"),
                 ));
                 statements.push(data_key_statement(
@@ -371,7 +373,24 @@ fn objects_bucket() -> Value {
                 "IgnorePublicAcls": true,
                 "RestrictPublicBuckets": true
             },
-            "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] }
+            "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+            "LifecycleConfiguration": {
+                "Rules": [
+                    {
+                        // Export files are kept as long as their job records (TTL).
+                        "Id": "ExpireExports",
+                        "Status": "Enabled",
+                        "Prefix": "exports/",
+                        "ExpirationInDays": EXPORT_RETENTION_DAYS
+                    },
+                    {
+                        // Uploads a crashed export left unfinished.
+                        "Id": "AbortIncompleteUploads",
+                        "Status": "Enabled",
+                        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 }
+                    }
+                ]
+            }
         }
     })
 }

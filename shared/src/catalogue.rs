@@ -899,14 +899,50 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "contacts-export",
-            summary: "All contacts, or those matching the list filters, streamed as CSV (importable again) or JSON Lines.",
+            summary: "All contacts, or those matching the list filters, as CSV (importable again) or JSON Lines in the response: streamed locally; on AWS up to 4 MiB, larger sets through POST /contacts/exports.",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts/export",
-                route: http::imports::export_contacts,
+                route: http::exports::export_contacts,
             },
             access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "contacts-exports-create",
+            summary: "Starts an export job of all contacts, or those matching the list filters, as CSV or JSON Lines (any size); answers 202 with the job.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/contacts/exports",
+                route: http::exports::create_export,
+            },
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "contacts-exports-get",
+            summary: "An export job: state, rows and bytes written, and its download link once done (kept 7 days).",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/contacts/exports/{id}",
+                route: http::exports::get_export,
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "contacts-exports-download",
+            summary: "A finished export's file: a 303 to a 15-minute presigned S3 link on AWS, the file itself locally.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/contacts/exports/{id}/download",
+                route: http::exports::download_export,
+            },
+            access: &[TableRead, TableWrite, ObjectRead],
             runtime: Runtime::Both,
         },
         Entry {
@@ -947,7 +983,7 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "jobs-worker",
-            summary: "Runs background jobs (email and SMS delivery, contact imports) from the jobs queue; reports failures per message.",
+            summary: "Runs background jobs (email and SMS delivery, contact imports and exports) from the jobs queue; reports failures per message.",
             auth: Auth::Internal,
             trigger: Trigger::Queue {
                 queue: QueueName::Jobs,

@@ -140,7 +140,15 @@ pub struct AppConfig {
     /// otherwise to the local outbox.
     pub twilio: Option<TwilioConfig>,
     pub twilio_base_url: String,
+    /// Set where responses are buffered (Lambda behind API Gateway, capped
+    /// at 6 MB): the most bytes a download may answer with inline. Larger
+    /// downloads go through export jobs. `None`: responses stream.
+    pub inline_download_limit: Option<usize>,
 }
+
+/// What a buffered Lambda response may carry inline: 6 MB less headroom for
+/// the JSON envelope and escaping of the body.
+pub const LAMBDA_INLINE_DOWNLOAD_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Twilio credentials and sender. The token is a secret: never logged.
 #[derive(Debug, Clone)]
@@ -204,6 +212,7 @@ impl AppConfig {
             resend_base_url: var("RESEND_BASE_URL").unwrap_or_else(|| "https://api.resend.com".into()),
             twilio: TwilioConfig::from_env()?,
             twilio_base_url: var("TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
+            inline_download_limit: (!local).then_some(LAMBDA_INLINE_DOWNLOAD_LIMIT),
         })
     }
 
@@ -219,6 +228,7 @@ impl AppConfig {
             resend_base_url: "https://api.resend.com".into(),
             twilio: None,
             twilio_base_url: "https://api.twilio.com".into(),
+            inline_download_limit: None,
         }
     }
 }

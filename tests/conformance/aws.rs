@@ -65,6 +65,8 @@ async fn objects() -> ObjectsFixture {
                 keys
             })
         }),
+        direct_links: true,
+        names_ended_uploads: false,
         keep: Box::new(()),
     }
 }

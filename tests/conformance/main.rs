@@ -51,6 +51,12 @@ pub struct ObjectsFixture {
     /// store's directory; keys in the bucket), sorted: shows that a call
     /// wrote nothing.
     pub contents: Box<dyn Fn() -> BoxFuture<'static, Vec<String>> + Send + Sync>,
+    /// Whether the store hands out direct download links (S3 presigned URLs).
+    pub direct_links: bool,
+    /// Whether a call on a completed or aborted upload says `NoSuchUpload`
+    /// (S3 answers 404 NoSuchUpload). moto 5.2 answers 500 instead, so on the
+    /// emulator the suite can only assert that such a call fails.
+    pub names_ended_uploads: bool,
     pub keep: Keep,
 }
 
@@ -165,6 +171,11 @@ macro_rules! objects_suite {
             a_key_and_keys_under_it_coexist,
             longest_valid_key_round_trips,
             invalid_keys_are_rejected_without_touching_storage,
+            a_multipart_upload_joins_its_parts_in_order_and_shows_nothing_before,
+            completing_with_a_part_replaced_since_is_refused,
+            an_aborted_upload_leaves_nothing_and_takes_no_more_parts,
+            open_streams_an_object_and_exists_tells_whether_there_is_one,
+            a_download_link_serves_the_object_as_a_named_attachment,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

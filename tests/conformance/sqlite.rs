@@ -74,6 +74,8 @@ async fn dir_objects() -> ObjectsFixture {
             let outer = outer.clone();
             Box::pin(async move { files_under(&outer) })
         }),
+        direct_links: false,
+        names_ended_uploads: true,
         keep: Box::new(dir),
     }
 }

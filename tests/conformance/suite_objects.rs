@@ -2,6 +2,10 @@
 //! overwrite, idempotent delete, a flat key space where `a` and `a/b` are
 //! unrelated) and the key rules of `is_valid_key`, on every backend.
 
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use konnecs::ports::object_store::MIN_PART_BYTES;
 use konnecs::ports::{ObjectError, StoredObject};
 
 use crate::ObjectsFixture;
@@ -156,4 +160,142 @@ pub async fn invalid_keys_are_rejected_without_touching_storage(f: &ObjectsFixtu
     }
     assert_eq!((f.contents)().await, before, "an invalid key changed the storage");
     assert_eq!(store.get("photos/u1/p").await.unwrap(), stored(b"x", "image/png"));
+}
+
+/// A call on an upload that has ended fails, as `NoSuchUpload` where the
+/// backend names it (see `ObjectsFixture::names_ended_uploads`).
+fn assert_ended(f: &ObjectsFixture, result: Result<(), ObjectError>) {
+    if f.names_ended_uploads {
+        assert!(matches!(result, Err(ObjectError::NoSuchUpload)), "{result:?}");
+    } else {
+        assert!(result.is_err(), "a call on an ended upload must fail");
+    }
+}
+
+/// S3's multipart rules on every backend: nothing is visible until the
+/// upload completes; the parts are then joined in order; a part number
+/// uploaded again replaces the earlier bytes; the upload is gone afterwards.
+pub async fn a_multipart_upload_joins_its_parts_in_order_and_shows_nothing_before(f: &ObjectsFixture) {
+    let store = f.store.as_ref();
+    let key = "exports/o1/e1/contacts.csv";
+    let upload = store.start_upload(key, "text/csv").await.unwrap();
+    let first = binary(MIN_PART_BYTES);
+    let second: Vec<u8> = binary(MIN_PART_BYTES + 7).into_iter().rev().collect();
+    let tail = b"the last part may be small".to_vec();
+    let p1 = store.upload_part(key, &upload, 1, first.clone()).await.unwrap();
+    // A first version of part 2, then its replacement.
+    store
+        .upload_part(key, &upload, 2, vec![b'x'; MIN_PART_BYTES])
+        .await
+        .unwrap();
+    let p2 = store.upload_part(key, &upload, 2, second.clone()).await.unwrap();
+    let p3 = store.upload_part(key, &upload, 3, tail.clone()).await.unwrap();
+    assert_eq!((p1.number, p2.number, p3.number), (1, 2, 3));
+    assert_eq!(
+        store.get(key).await.unwrap(),
+        None,
+        "nothing is visible before completion"
+    );
+    assert!(!store.exists(key).await.unwrap());
+
+    store.complete_upload(key, &upload, &[p1, p2, p3]).await.unwrap();
+    let whole = [first, second, tail].concat();
+    assert_eq!(store.get(key).await.unwrap(), stored(&whole, "text/csv"));
+    let late = store.upload_part(key, &upload, 4, b"late".to_vec()).await;
+    assert_ended(f, late.map(|_| ()));
+    store.delete(key).await.unwrap();
+    assert_eq!((f.contents)().await, Vec::<String>::new(), "no parts are left behind");
+}
+
+/// A part replaced after its tag was taken is not joined silently.
+pub async fn completing_with_a_part_replaced_since_is_refused(f: &ObjectsFixture) {
+    let store = f.store.as_ref();
+    let key = "exports/o1/e2/contacts.jsonl";
+    let upload = store.start_upload(key, "application/x-ndjson").await.unwrap();
+    let stale = store
+        .upload_part(key, &upload, 1, binary(MIN_PART_BYTES))
+        .await
+        .unwrap();
+    let last = store.upload_part(key, &upload, 2, b"tail".to_vec()).await.unwrap();
+    let fresh = store
+        .upload_part(key, &upload, 1, vec![b'y'; MIN_PART_BYTES])
+        .await
+        .unwrap();
+    assert_ne!(stale.etag, fresh.etag);
+    assert!(matches!(
+        store.complete_upload(key, &upload, &[stale, last.clone()]).await,
+        Err(ObjectError::InvalidPart(_))
+    ));
+    assert_eq!(store.get(key).await.unwrap(), None);
+    // The upload is still open: completing with the current tags works.
+    store.complete_upload(key, &upload, &[fresh, last]).await.unwrap();
+    let object = store.get(key).await.unwrap().unwrap();
+    assert_eq!(object.bytes.len(), MIN_PART_BYTES + 4);
+    assert!(object.bytes.ends_with(b"tail"));
+}
+
+pub async fn an_aborted_upload_leaves_nothing_and_takes_no_more_parts(f: &ObjectsFixture) {
+    let store = f.store.as_ref();
+    let key = "exports/o1/e3/contacts.csv";
+    let upload = store.start_upload(key, "text/csv").await.unwrap();
+    let part = store.upload_part(key, &upload, 1, b"rows".to_vec()).await.unwrap();
+    store.abort_upload(key, &upload).await.unwrap();
+    store.abort_upload(key, &upload).await.unwrap();
+    let late = store.upload_part(key, &upload, 2, b"more".to_vec()).await;
+    assert_ended(f, late.map(|_| ()));
+    assert_ended(f, store.complete_upload(key, &upload, &[part]).await);
+    assert!(!store.exists(key).await.unwrap());
+    assert_eq!(
+        (f.contents)().await,
+        Vec::<String>::new(),
+        "an aborted upload leaves nothing behind"
+    );
+}
+
+pub async fn open_streams_an_object_and_exists_tells_whether_there_is_one(f: &ObjectsFixture) {
+    let store = f.store.as_ref();
+    let bytes = binary(300 * 1024);
+    store
+        .put("exports/o1/e4/contacts.csv", bytes.clone(), "text/csv")
+        .await
+        .unwrap();
+    let reader = store.open("exports/o1/e4/contacts.csv").await.unwrap().expect("stored");
+    assert_eq!(
+        (reader.content_type.as_str(), reader.length),
+        ("text/csv", bytes.len() as u64)
+    );
+    let chunks: Vec<_> = reader.chunks.try_collect().await.unwrap();
+    assert!(chunks.len() > 1 || bytes.len() < 64 * 1024, "read in chunks, not whole");
+    let joined: Vec<u8> = chunks.iter().flat_map(|chunk| chunk.iter().copied()).collect();
+    assert_eq!(joined, bytes);
+    assert!(store.exists("exports/o1/e4/contacts.csv").await.unwrap());
+    assert!(!store.exists("exports/o1/e4").await.unwrap());
+    assert!(store.open("exports/o1/none").await.unwrap().is_none());
+    assert!(matches!(store.open("../x").await, Err(ObjectError::InvalidKey)));
+}
+
+/// S3 hands out presigned links that download the object under the given
+/// name without credentials; the directory store has none (the app serves
+/// its files itself).
+pub async fn a_download_link_serves_the_object_as_a_named_attachment(f: &ObjectsFixture) {
+    let store = f.store.as_ref();
+    let key = "exports/o1/e5/contacts.csv";
+    store.put(key, b"first_name\nAda\n".to_vec(), "text/csv").await.unwrap();
+    let link = store
+        .download_url(key, "contacts \"all\".csv", Duration::from_secs(60))
+        .await
+        .unwrap();
+    if !f.direct_links {
+        assert_eq!(link, None);
+        return;
+    }
+    let url = link.expect("a presigned link");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    let response = reqwest::get(&url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"contacts__all_.csv\""
+    );
+    assert_eq!(response.bytes().await.unwrap().as_ref(), b"first_name\nAda\n");
 }

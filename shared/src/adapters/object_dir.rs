@@ -3,13 +3,20 @@
 //!
 //! Key `a/b` is the file `a/b~object` (content type in `a/b~content-type`).
 //! `~` never occurs in a key, so a file never has the name of a directory
-//! made for a longer key: `a` and `a/b` coexist, as on S3.
+//! made for a longer key: `a` and `a/b` coexist, as on S3. A multipart
+//! upload keeps its parts in `~uploads/<upload id>/` until it completes.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::ports::object_store::{ObjectError, ObjectStore, StoredObject, is_valid_key};
+use crate::ports::object_store::{ObjectError, ObjectReader, ObjectStore, StoredObject, UploadedPart, is_valid_key};
+
+const UPLOADS: &str = "~uploads";
+const READ_CHUNK: usize = 64 * 1024;
 
 pub struct DirObjectStore {
     root: PathBuf,
@@ -28,21 +35,47 @@ impl DirObjectStore {
         let meta = self.root.join(format!("{key}~content-type"));
         Ok((data, meta))
     }
+
+    /// The directory of an upload; ids are ours (hex), anything else is unknown.
+    fn upload_dir(&self, upload_id: &str) -> Result<PathBuf, ObjectError> {
+        if upload_id.is_empty() || upload_id.len() > 64 || !upload_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ObjectError::NoSuchUpload);
+        }
+        Ok(self.root.join(UPLOADS).join(upload_id))
+    }
 }
 
 fn unavailable(err: std::io::Error) -> ObjectError {
     ObjectError::Unavailable(err.to_string())
 }
 
+fn temp_path(path: &Path) -> PathBuf {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(format!("~tmp-{}", uuid::Uuid::new_v4().simple()));
+    PathBuf::from(temp)
+}
+
 async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ObjectError> {
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(unavailable)?;
     }
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(format!("~tmp-{}", uuid::Uuid::new_v4().simple()));
-    let temp = PathBuf::from(temp);
+    let temp = temp_path(path);
     tokio::fs::write(&temp, bytes).await.map_err(unavailable)?;
     tokio::fs::rename(&temp, path).await.map_err(unavailable)
+}
+
+async fn content_type_of(meta: &Path) -> String {
+    tokio::fs::read_to_string(meta)
+        .await
+        .unwrap_or_else(|_| "application/octet-stream".into())
+}
+
+fn etag_of(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn part_path(dir: &Path, number: u32) -> PathBuf {
+    dir.join(format!("part-{number:05}"))
 }
 
 #[async_trait]
@@ -60,10 +93,39 @@ impl ObjectStore for DirObjectStore {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(unavailable(err)),
         };
-        let content_type = tokio::fs::read_to_string(&meta)
-            .await
-            .unwrap_or_else(|_| "application/octet-stream".into());
-        Ok(Some(StoredObject { bytes, content_type }))
+        Ok(Some(StoredObject {
+            bytes,
+            content_type: content_type_of(&meta).await,
+        }))
+    }
+
+    async fn open(&self, key: &str) -> Result<Option<ObjectReader>, ObjectError> {
+        let (data, meta) = self.paths(key)?;
+        let file = match tokio::fs::File::open(&data).await {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(unavailable(err)),
+        };
+        let length = file.metadata().await.map_err(unavailable)?.len();
+        let chunks = futures::stream::try_unfold(file, |mut file| async move {
+            let mut chunk = Vec::with_capacity(READ_CHUNK);
+            let read = (&mut file)
+                .take(READ_CHUNK as u64)
+                .read_to_end(&mut chunk)
+                .await
+                .map_err(unavailable)?;
+            Ok((read > 0).then(|| (bytes::Bytes::from(chunk), file)))
+        });
+        Ok(Some(ObjectReader {
+            content_type: content_type_of(&meta).await,
+            length,
+            chunks: Box::pin(chunks),
+        }))
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, ObjectError> {
+        let (data, _) = self.paths(key)?;
+        tokio::fs::try_exists(&data).await.map_err(unavailable)
     }
 
     async fn delete(&self, key: &str) -> Result<(), ObjectError> {
@@ -76,5 +138,104 @@ impl ObjectStore for DirObjectStore {
             }
         }
         Ok(())
+    }
+
+    async fn start_upload(&self, key: &str, content_type: &str) -> Result<String, ObjectError> {
+        self.paths(key)?;
+        let upload_id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = self.upload_dir(&upload_id)?;
+        tokio::fs::create_dir_all(&dir).await.map_err(unavailable)?;
+        write_atomically(&dir.join("content-type"), content_type.as_bytes()).await?;
+        write_atomically(&dir.join("key"), key.as_bytes()).await?;
+        Ok(upload_id)
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        bytes: Vec<u8>,
+    ) -> Result<UploadedPart, ObjectError> {
+        let dir = self.upload_of(key, upload_id).await?;
+        if !(1..=10_000).contains(&number) {
+            return Err(ObjectError::InvalidPart(format!(
+                "part number {number} is outside 1..=10000"
+            )));
+        }
+        let etag = etag_of(&bytes);
+        write_atomically(&part_path(&dir, number), &bytes).await?;
+        Ok(UploadedPart { number, etag })
+    }
+
+    async fn complete_upload(&self, key: &str, upload_id: &str, parts: &[UploadedPart]) -> Result<(), ObjectError> {
+        let dir = self.upload_of(key, upload_id).await?;
+        if parts.is_empty() || parts.windows(2).any(|w| w[0].number >= w[1].number) {
+            return Err(ObjectError::InvalidPart(
+                "parts must be given in ascending order".into(),
+            ));
+        }
+        let (data, meta) = self.paths(key)?;
+        if let Some(parent) = data.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(unavailable)?;
+        }
+        let temp = temp_path(&data);
+        let mut out = tokio::fs::File::create(&temp).await.map_err(unavailable)?;
+        for part in parts {
+            // Each part is checked against its tag, as S3 does, so a part
+            // replaced after it was recorded is never joined silently.
+            let bytes = match tokio::fs::read(part_path(&dir, part.number)).await {
+                Ok(bytes) => bytes,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    let _ = tokio::fs::remove_file(&temp).await;
+                    return Err(ObjectError::InvalidPart(format!(
+                        "part {} was not uploaded",
+                        part.number
+                    )));
+                }
+                Err(err) => return Err(unavailable(err)),
+            };
+            if etag_of(&bytes) != part.etag {
+                let _ = tokio::fs::remove_file(&temp).await;
+                return Err(ObjectError::InvalidPart(format!(
+                    "part {} has another tag",
+                    part.number
+                )));
+            }
+            out.write_all(&bytes).await.map_err(unavailable)?;
+        }
+        out.sync_all().await.map_err(unavailable)?;
+        drop(out);
+        let content_type = tokio::fs::read(dir.join("content-type")).await.map_err(unavailable)?;
+        write_atomically(&meta, &content_type).await?;
+        tokio::fs::rename(&temp, &data).await.map_err(unavailable)?;
+        tokio::fs::remove_dir_all(&dir).await.map_err(unavailable)
+    }
+
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), ObjectError> {
+        match self.upload_of(key, upload_id).await {
+            Ok(dir) => tokio::fs::remove_dir_all(&dir).await.map_err(unavailable),
+            Err(ObjectError::NoSuchUpload) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn download_url(&self, key: &str, _filename: &str, _ttl: Duration) -> Result<Option<String>, ObjectError> {
+        self.paths(key)?;
+        Ok(None)
+    }
+}
+
+impl DirObjectStore {
+    /// The upload's directory, if the upload is live and was started for `key`.
+    async fn upload_of(&self, key: &str, upload_id: &str) -> Result<PathBuf, ObjectError> {
+        self.paths(key)?;
+        let dir = self.upload_dir(upload_id)?;
+        match tokio::fs::read_to_string(dir.join("key")).await {
+            Ok(started_for) if started_for == key => Ok(dir),
+            Ok(_) => Err(ObjectError::NoSuchUpload),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(ObjectError::NoSuchUpload),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 }

@@ -18,7 +18,7 @@ pub mod table;
 pub use clock::{Clock, SystemClock, TestClock};
 pub use keys::{EncryptionContext, KeyError, KeyVault};
 pub use mailer::{MailError, Mailer};
-pub use object_store::{ObjectError, ObjectStore, StoredObject};
+pub use object_store::{ObjectError, ObjectReader, ObjectStore, StoredObject, UploadedPart};
 pub use queue::{Queue, QueueError, Received};
 pub use sms::{Sms, SmsError};
 pub use sweep::StoreSweeper;

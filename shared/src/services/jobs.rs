@@ -27,6 +27,9 @@ pub enum Job {
     /// A contacts CSV import: processes chunks from the import's checkpoint
     /// (`services::imports`); a redelivery resumes, never repeats.
     ImportContacts { org_id: String, import_id: String },
+    /// A contacts export to the object store: one slice from the export's
+    /// checkpoint (`services::exports::job`); a redelivery resumes, never repeats.
+    ExportContacts { org_id: String, export_id: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,15 @@ pub async fn run(state: &AppState, job: Job) -> Result<(), JobError> {
                 Ok(()) => Ok(()),
                 // The import is gone (deleted organization): nothing left to do.
                 Err(ImportError::NotFound) => Err(JobError::Permanent(format!("import {import_id} not found"))),
+                Err(err) => Err(JobError::Retry(err.to_string())),
+            }
+        }
+        Job::ExportContacts { org_id, export_id } => {
+            use crate::services::exports::job::{self, ExportError};
+            match job::run_job(state, &org_id, &export_id).await {
+                Ok(()) => Ok(()),
+                // Expired or its organization deleted: nothing left to do.
+                Err(ExportError::NotFound) => Err(JobError::Permanent(format!("export {export_id} not found"))),
                 Err(err) => Err(JobError::Retry(err.to_string())),
             }
         }

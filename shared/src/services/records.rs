@@ -28,6 +28,7 @@
 //! | pipeline, stages inside (see `services::pipelines`) | `ORG#<id>` | `PIPELINE#<id>` | |
 //! | deal | `ORG#<id>` | `DEAL#<id>` | gsi1: `ORG#<id>#PIPE#<pipeline>` / `STAGE#<stage>#<deal>`; gsi2: `ORG#<id>#CONTACT#<contact>#DEALS` / `<deal>` |
 //! | contacts import, progress checkpoint (see `services::imports`) | `ORG#<id>` | `IMPORT#<id>` | |
+//! | contacts export job, progress checkpoint (TTL `expires_at`, 7 days; see `services::exports::job`) | `ORG#<id>` | `EXPORT#<id>` | |
 //! | contact (see `services::contacts`) | `ORG#<id>#CONTACT#<contact>` | `PROFILE` | gsi1: `ORG#<id>#CONTACTS` / `<created ms, 13 digits>#<contact>`; gsi2: `ORG#<id>#OWNER#<user>` / same |
 //! | contact note / timeline entry | `ORG#<id>#CONTACT#<contact>` | `NOTE#<note>` / `TL#<ms, 13 digits>#<entry>` | |
 //! | contact email / phone → contact (unique per org) | `ORG#<id>#CEMAIL#<email>` / `ORG#<id>#CPHONE#<E.164>` | `CONTACT` | |
@@ -39,7 +40,10 @@
 //! Objects (the `ObjectStore`, not the table): a profile photo is
 //! `photos/<user id>/<photo id>`, a new key per upload, referenced by
 //! `UserRecord.photo_key` (`services::photos`); an import's uploaded CSV is
-//! `imports/<org>/<import>/part-<n, 5 digits>.csv` (`services::imports`).
+//! `imports/<org>/<import>/part-<n, 5 digits>.csv` (`services::imports`); an
+//! export job's file is `exports/<org>/<export>/contacts.<csv|jsonl>`, with
+//! rows between parts in `exports/<org>/<export>/staging-<id>`
+//! (`services::exports::job`; the bucket expires `exports/` after 7 days).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

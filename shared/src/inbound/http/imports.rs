@@ -1,7 +1,6 @@
-//! Contacts import and export: `POST /imports/contacts`,
-//! `POST /imports/{id}/parts`, `GET /imports/{id}`,
-//! `GET /imports/{id}/errors.csv`, `GET /contacts/export`. Rules live in
-//! `services::imports` and `services::exports`.
+//! Contacts import: `POST /imports/contacts`, `POST /imports/{id}/parts`,
+//! `GET /imports/{id}`, `GET /imports/{id}/errors.csv`. Rules live in
+//! `services::imports`; exports are in `super::exports`.
 //!
 //! `POST /imports/contacts` takes either
 //! - the raw CSV (`Content-Type: text/csv`), options in the query:
@@ -12,24 +11,21 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use futures::StreamExt;
-use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::exports::generated_download;
 use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::app::AppState;
 use crate::domain::role::Permission;
 use crate::domain::spreadsheet::escape_formula;
-use crate::services::contacts::ContactFilter;
-use crate::services::exports::{self, ExportFilter, Format};
 use crate::services::imports::{self, DedupeMode, ImportOptions, ImportRecord};
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
@@ -232,19 +228,6 @@ pub fn get_import() -> MethodRouter<AppState> {
     )
 }
 
-fn attachment(mut response: Response, content_type: &'static str, filename: &str) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
-        headers.insert(CONTENT_DISPOSITION, value);
-    }
-    headers.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    response
-}
-
 /// `row,field,reason,message`, one line per problem, by row number; streamed page by page.
 pub fn import_errors() -> MethodRouter<AppState> {
     get(
@@ -253,6 +236,7 @@ pub fn import_errors() -> MethodRouter<AppState> {
             let record = imports::get(&state, &auth.org_id, &id).await?;
             let org_id = auth.org_id.clone();
             let import_id = record.id.clone();
+            let state_for_download = state.clone();
             let stream = futures::stream::unfold(Some((true, None::<String>)), move |step| {
                 let state = state.clone();
                 let org_id = org_id.clone();
@@ -285,69 +269,17 @@ pub fn import_errors() -> MethodRouter<AppState> {
                     }
                 }
             });
-            let response = Body::from_stream(stream).into_response();
-            Ok::<_, ApiError>(attachment(
-                response,
+            generated_download(
+                &state_for_download,
+                stream,
                 "text/csv; charset=utf-8",
-                &format!("import-{id}-errors.csv"),
-            ))
-        },
-    )
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExportQuery {
-    format: Option<String>,
-    tag: Option<String>,
-    owner_id: Option<String>,
-    created_from: Option<String>,
-    created_to: Option<String>,
-    q: Option<String>,
-    pipeline_id: Option<String>,
-    stage_id: Option<String>,
-}
-
-fn timestamp(field: &str, raw: Option<String>) -> Result<Option<jiff::Timestamp>, ApiError> {
-    raw.map(|t| {
-        t.parse::<jiff::Timestamp>()
-            .map_err(|_| ApiError::field(field, "invalid_time", "Use an RFC 3339 time."))
-    })
-    .transpose()
-}
-
-pub fn export_contacts() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>| async move {
-            auth.require(Permission::UseCrm)?;
-            let Query(query) = query.map_err(|err| bad_query(err.body_text()))?;
-            let format = match query.format.as_deref() {
-                None => Format::Csv,
-                Some(raw) => {
-                    Format::parse(raw).ok_or_else(|| ApiError::field("format", "invalid", "Use csv or jsonl."))?
-                }
-            };
-            let stage = super::contacts::stage_filter(query.pipeline_id, query.stage_id, query.q.as_deref())?;
-            let filter = ExportFilter {
-                contacts: ContactFilter {
-                    tag: query.tag,
-                    owner_id: query.owner_id,
-                    created_from: timestamp("created_from", query.created_from)?,
-                    created_to: timestamp("created_to", query.created_to)?,
-                    q: query.q,
-                },
-                stage,
-            };
-            let stream = exports::stream(state, auth.org_id.clone(), filter, format)
-                .map(|chunk| chunk.map_err(|err| std::io::Error::other(err.to_string())));
-            let response = Body::from_stream(stream).into_response();
-            Ok::<_, ApiError>(attachment(
-                response,
-                format.content_type(),
-                &format!("contacts.{}", format.extension()),
-            ))
+                &format!("import-{}-errors.csv", record.id),
+                (
+                    "error_report_too_large",
+                    "GET /imports/{id} for the counts, or fix and import again",
+                ),
+            )
+            .await
         },
     )
 }

@@ -4,6 +4,7 @@ pub mod account_pages;
 pub mod auth;
 pub mod contacts;
 pub mod dev_outbox;
+pub mod exports;
 pub mod extract;
 pub mod health;
 pub mod idempotency;

@@ -120,6 +120,14 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A download this runtime cannot answer inline (buffered responses);
+    /// `instead` names the route that delivers it (422).
+    #[error("too large to send inline: {code}")]
+    TooLargeInline {
+        code: &'static str,
+        detail: String,
+        instead: &'static str,
+    },
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("rate limited")]
@@ -197,6 +205,11 @@ impl ApiError {
                 Some("The resource changed since you read it.".into()),
             ),
             ApiError::PayloadTooLarge => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE),
+            ApiError::TooLargeInline { code, detail, instead } => {
+                let mut problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, Some(detail.clone()));
+                problem.extra.insert("instead".into(), (*instead).into());
+                problem
+            }
             ApiError::UnsupportedMediaType => Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
             ApiError::RateLimited { .. } => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -316,8 +329,8 @@ impl From<crate::ports::ObjectError> for ApiError {
         use crate::ports::ObjectError as E;
         match err {
             E::Unavailable(_) => ApiError::Unavailable(err.to_string()),
-            // Keys are built by the services, never taken from a request.
-            E::InvalidKey => ApiError::Internal(err.to_string()),
+            // Keys and uploads are the services' own, never taken from a request.
+            E::InvalidKey | E::NoSuchUpload | E::InvalidPart(_) => ApiError::Internal(err.to_string()),
         }
     }
 }
@@ -479,6 +492,22 @@ impl From<crate::services::imports::ImportError> for ApiError {
             },
             E::Store(err) => err.into(),
             E::Objects(reason) | E::Queue(reason) => ApiError::Unavailable(reason),
+        }
+    }
+}
+
+impl From<crate::services::exports::job::ExportError> for ApiError {
+    fn from(err: crate::services::exports::job::ExportError) -> Self {
+        use crate::services::exports::job::ExportError as E;
+        match err {
+            E::NotFound => ApiError::NotFound,
+            E::NotReady => ApiError::Conflict {
+                code: "export_not_ready",
+                detail: "The export is not finished; its state tells when it is.".into(),
+            },
+            E::Store(err) => err.into(),
+            E::Objects(err) => err.into(),
+            E::Queue(reason) => ApiError::Unavailable(reason),
         }
     }
 }

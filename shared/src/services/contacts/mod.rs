@@ -1345,7 +1345,8 @@ pub(crate) async fn purge_partition(table: &dyn Table, org_id: &str, contact_id:
 
 /// Filters of `GET /contacts`. The pipeline-stage filter belongs to deals:
 /// `pipelines::contacts_in_stage_page` reads that index and applies these.
-#[derive(Debug, Clone, Default)]
+/// Stored with an export job, hence serde.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactFilter {
     pub tag: Option<String>,
     pub owner_id: Option<String>,

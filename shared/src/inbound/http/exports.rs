@@ -1,0 +1,230 @@
+//! Contact exports: `GET /contacts/export` (the file as the response) and
+//! export jobs, `POST /contacts/exports`, `GET /contacts/exports/{id}`,
+//! `GET /contacts/exports/{id}/download`. Rules live in `services::exports`.
+//!
+//! Where responses stream (the local server) `GET /contacts/export` sends
+//! any size. Where they are buffered (Lambda: 6 MB at most) it answers what
+//! fits in [`crate::config::LAMBDA_INLINE_DOWNLOAD_LIMIT`] and refuses more
+//! with a 422 that points to export jobs, which work everywhere.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use futures::{Stream, StreamExt, TryStreamExt};
+use http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::{HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::ApiJson;
+use super::problem::ApiError;
+use super::session::Authenticated;
+use crate::app::AppState;
+use crate::domain::role::Permission;
+use crate::ports::object_store::attachment_disposition;
+use crate::services::contacts::ContactFilter;
+use crate::services::exports::job::{self, Download, ExportRecord};
+use crate::services::exports::{self, ExportFilter, Format};
+
+/// The filters and format of an export, from the query or a JSON body.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExportParams {
+    format: Option<String>,
+    tag: Option<String>,
+    owner_id: Option<String>,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    q: Option<String>,
+    pipeline_id: Option<String>,
+    stage_id: Option<String>,
+}
+
+fn timestamp(field: &str, raw: Option<String>) -> Result<Option<jiff::Timestamp>, ApiError> {
+    raw.map(|t| {
+        t.parse::<jiff::Timestamp>()
+            .map_err(|_| ApiError::field(field, "invalid_time", "Use an RFC 3339 time."))
+    })
+    .transpose()
+}
+
+impl ExportParams {
+    fn parse(self) -> Result<(ExportFilter, Format), ApiError> {
+        let format = match self.format.as_deref() {
+            None => Format::Csv,
+            Some(raw) => Format::parse(raw).ok_or_else(|| ApiError::field("format", "invalid", "Use csv or jsonl."))?,
+        };
+        let stage = super::contacts::stage_filter(self.pipeline_id, self.stage_id, self.q.as_deref())?;
+        let filter = ExportFilter {
+            contacts: ContactFilter {
+                tag: self.tag,
+                owner_id: self.owner_id,
+                created_from: timestamp("created_from", self.created_from)?,
+                created_to: timestamp("created_to", self.created_to)?,
+                q: self.q,
+            },
+            stage,
+        };
+        Ok((filter, format))
+    }
+}
+
+fn bad_query(rejection: QueryRejection) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_query",
+        field: None,
+        detail: rejection.body_text(),
+    }
+}
+
+/// A file download's headers: its type, its name, and never cached.
+pub(super) fn attachment(mut response: Response, content_type: &str, filename: &str) -> Response {
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(CONTENT_TYPE, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&attachment_disposition(filename)) {
+        headers.insert(CONTENT_DISPOSITION, value);
+    }
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    response
+}
+
+/// A generated file as the response: streamed where responses stream;
+/// where they are buffered, collected up to the limit and refused past it
+/// (`too_large`, pointing to `instead`), never cut off mid-way.
+pub(super) async fn generated_download<S>(
+    state: &AppState,
+    chunks: S,
+    content_type: &str,
+    filename: &str,
+    (too_large, instead): (&'static str, &'static str),
+) -> Result<Response, ApiError>
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+{
+    let Some(limit) = state.config.inline_download_limit else {
+        return Ok(attachment(
+            Body::from_stream(chunks).into_response(),
+            content_type,
+            filename,
+        ));
+    };
+    let mut chunks = std::pin::pin!(chunks);
+    let mut body = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|err| ApiError::Unavailable(err.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLargeInline {
+                code: too_large,
+                detail: format!(
+                    "This file is larger than {} MiB, the most a direct download sends here; use {instead}.",
+                    limit / (1024 * 1024)
+                ),
+                instead,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(attachment(Body::from(body).into_response(), content_type, filename))
+}
+
+pub fn export_contacts() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, params: Result<Query<ExportParams>, QueryRejection>| async move {
+            auth.require(Permission::UseCrm)?;
+            let Query(params) = params.map_err(bad_query)?;
+            let (filter, format) = params.parse()?;
+            let chunks = exports::stream(state.clone(), auth.org_id.clone(), filter, format)
+                .map_err(|err| std::io::Error::other(err.to_string()));
+            generated_download(
+                &state,
+                chunks,
+                format.content_type(),
+                &format!("contacts.{}", format.extension()),
+                ("export_too_large", "POST /contacts/exports"),
+            )
+            .await
+        },
+    )
+}
+
+fn view(record: &ExportRecord) -> Value {
+    let done = record.state == job::ExportState::Done;
+    json!({
+        "id": record.id,
+        "state": record.state,
+        "format": record.layout.format,
+        "filter": record.filter,
+        "rows_done": record.rows_done,
+        "bytes": record.bytes,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "finished_at": record.finished_at,
+        "expires_at": jiff::Timestamp::from_second(record.expires_at).ok().map(|t| t.to_string()),
+        "error": record.error,
+        "download_url": done.then(|| format!("/contacts/exports/{}/download", record.id)),
+    })
+}
+
+pub fn create_export() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, ApiJson(params): ApiJson<ExportParams>| async move {
+            auth.require(Permission::UseCrm)?;
+            let (filter, format) = params.parse()?;
+            let record = job::create(&state, &auth.actor, filter, format).await?;
+            let mut response = (StatusCode::ACCEPTED, Json(view(&record))).into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("/contacts/exports/{}", record.id)) {
+                response.headers_mut().insert(LOCATION, value);
+            }
+            Ok::<_, ApiError>(response)
+        },
+    )
+}
+
+pub fn get_export() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            auth.require(Permission::UseCrm)?;
+            let record = job::get(&state, &auth.org_id, &id).await?;
+            Ok::<_, ApiError>(Json(view(&record)))
+        },
+    )
+}
+
+/// A finished export: 303 to a short-lived link where the store has them
+/// (S3), else the file itself.
+pub fn download_export() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            auth.require(Permission::UseCrm)?;
+            let (record, download) = job::download(&state, &auth.org_id, &id).await?;
+            let response = match download {
+                Download::Link(url) => {
+                    let mut response = StatusCode::SEE_OTHER.into_response();
+                    let location = HeaderValue::from_str(&url).map_err(|err| ApiError::Internal(err.to_string()))?;
+                    response.headers_mut().insert(LOCATION, location);
+                    response
+                        .headers_mut()
+                        .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+                    response
+                }
+                Download::File(reader) => {
+                    let length = reader.length;
+                    let chunks = reader.chunks.map_err(|err| std::io::Error::other(err.to_string()));
+                    let mut response = attachment(
+                        Body::from_stream(chunks).into_response(),
+                        &reader.content_type,
+                        &record.file_name(),
+                    );
+                    response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(length));
+                    response
+                }
+            };
+            Ok::<_, ApiError>(response)
+        },
+    )
+}

@@ -1,0 +1,515 @@
+//! Export jobs: how a contacts export of any size leaves AWS, where a Lambda
+//! answers with at most 6 MB. `POST /contacts/exports` records the job and
+//! queues `Job::ExportContacts`; the jobs worker writes the file to the
+//! object store; `GET /contacts/exports/{id}/download` hands it out (a
+//! presigned S3 link, or the file itself from the local server).
+//!
+//! The worker runs in slices (one delivery each, [`SLICE`]) and checkpoints
+//! in the job record after every write, conditioned on the record's version:
+//! - An export smaller than a part is one `put` of the whole file.
+//! - A larger one is a multipart upload with parts of at least
+//!   [`MIN_PART_BYTES`] (S3's rule; the last part may be smaller).
+//! - Rows that do not fill a part before a slice ends are kept in a staging
+//!   object under a new name each time; the checkpoint names the current one.
+//!
+//! A write always happens before the checkpoint that names it, and a part
+//! uploaded again under its number replaces it. So a crashed or redelivered
+//! slice resumes from the last checkpoint and writes the same bytes again:
+//! no row is lost or repeated. Two deliveries racing each other are settled
+//! by the checkpoint's condition: the loser stops and removes what only it
+//! wrote. Columns are fixed when the export starts ([`Layout`]), so all
+//! parts agree.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{ExportFilter, Format, Layout, Pages};
+use crate::app::AppState;
+use crate::ports::object_store::MIN_PART_BYTES;
+use crate::ports::{Condition, Key, ObjectError, StoreError, UploadedPart, WriteOp};
+use crate::services::audit::{self, Actor};
+use crate::services::jobs::{self, Job};
+use crate::services::records::{from_item, new_id, to_item};
+
+/// One delivery's working time: inside the functions' 15 s timeout with room
+/// for the final write, as for imports.
+const SLICE: Duration = Duration::from_secs(8);
+/// How long a finished export (record and file) is kept: the S3 lifecycle
+/// rule on `exports/` (`infra`) uses the same number of days.
+pub const RETENTION_DAYS: i64 = 7;
+/// How long a download link works.
+pub const LINK_TTL: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("not found")]
+    NotFound,
+    #[error("the export is not finished")]
+    NotReady,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("object store: {0}")]
+    Objects(#[from] ObjectError),
+    #[error("queue: {0}")]
+    Queue(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRecord {
+    pub id: String,
+    pub state: ExportState,
+    pub layout: Layout,
+    pub filter: ExportFilter,
+    pub rows_done: u64,
+    /// Bytes written so far (parts and staged rows).
+    pub bytes: u64,
+    /// Where the next page starts; `None` before the first.
+    pub cursor: Option<String>,
+    /// Every page has been read; what is left is to finish the file.
+    pub pages_done: bool,
+    /// The multipart upload, once the file outgrew one part.
+    pub upload_id: Option<String>,
+    pub parts: Vec<UploadedPart>,
+    /// The staging object holding rows not yet in a part, and its size.
+    pub staged: Option<String>,
+    pub staged_bytes: u64,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+    /// Unix seconds; the store's TTL attribute, so the record goes with the file.
+    pub expires_at: i64,
+    pub version: u64,
+}
+
+impl ExportRecord {
+    pub fn file_name(&self) -> String {
+        format!("contacts-{}.{}", self.id, self.layout.format.extension())
+    }
+}
+
+pub fn export_key(org_id: &str, export_id: &str) -> Key {
+    Key::new(format!("ORG#{org_id}"), format!("EXPORT#{export_id}"))
+}
+
+pub fn object_key(org_id: &str, export_id: &str, format: Format) -> String {
+    format!("exports/{org_id}/{export_id}/contacts.{}", format.extension())
+}
+
+fn staging_key(org_id: &str, export_id: &str) -> String {
+    format!("exports/{org_id}/{export_id}/staging-{}", new_id())
+}
+
+fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Records an export of the contacts `filter` selects and queues its job.
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    filter: ExportFilter,
+    format: Format,
+) -> Result<ExportRecord, ExportError> {
+    let org_id = &actor.org_id;
+    let now = state.clock.now();
+    let id = new_id();
+    let record = ExportRecord {
+        id: id.clone(),
+        state: ExportState::Queued,
+        layout: Layout::current(state, org_id, format).await?,
+        filter,
+        rows_done: 0,
+        bytes: 0,
+        cursor: None,
+        pages_done: false,
+        upload_id: None,
+        parts: Vec::new(),
+        staged: None,
+        staged_bytes: 0,
+        created_by: actor.user_id.clone(),
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+        finished_at: None,
+        error: None,
+        expires_at: now.as_second() + RETENTION_DAYS * 86_400,
+        version: 1,
+    };
+    state
+        .table
+        .transact(vec![
+            WriteOp::Put {
+                item: to_item(&export_key(org_id, &id), &record, &[])?,
+                condition: Some(Condition::NotExists),
+            },
+            audit::entry(
+                actor,
+                now,
+                "contacts.export",
+                &format!("export:{id}"),
+                json!({ "format": format, "filter": record.filter }),
+            ),
+        ])
+        .await?;
+    if let Err(err) = queue_job(state, org_id, &id).await {
+        // Never leave a job that nobody will run looking queued.
+        let _ = fail(
+            state,
+            org_id,
+            record.clone(),
+            "The export could not be queued; start it again.",
+        )
+        .await;
+        return Err(err);
+    }
+    Ok(record)
+}
+
+async fn queue_job(state: &AppState, org_id: &str, export_id: &str) -> Result<(), ExportError> {
+    jobs::enqueue(
+        state.jobs.as_ref(),
+        &[Job::ExportContacts {
+            org_id: org_id.to_string(),
+            export_id: export_id.to_string(),
+        }],
+    )
+    .await
+    .map_err(|err| ExportError::Queue(err.to_string()))
+}
+
+/// The export, if it is this organization's and has not expired.
+pub async fn get(state: &AppState, org_id: &str, export_id: &str) -> Result<ExportRecord, ExportError> {
+    if !plausible_id(export_id) {
+        return Err(ExportError::NotFound);
+    }
+    match state.table.get(&export_key(org_id, export_id)).await? {
+        Some(item) => Ok(from_item(item)?),
+        None => Err(ExportError::NotFound),
+    }
+}
+
+/// How a finished export reaches the client.
+pub enum Download {
+    /// A link straight to the file (S3), valid for [`LINK_TTL`].
+    Link(String),
+    /// The file itself, for the app to send (local store).
+    File(crate::ports::ObjectReader),
+}
+
+pub async fn download(
+    state: &AppState,
+    org_id: &str,
+    export_id: &str,
+) -> Result<(ExportRecord, Download), ExportError> {
+    let record = get(state, org_id, export_id).await?;
+    if record.state != ExportState::Done {
+        return Err(ExportError::NotReady);
+    }
+    let key = object_key(org_id, &record.id, record.layout.format);
+    if let Some(url) = state.objects.download_url(&key, &record.file_name(), LINK_TTL).await? {
+        return Ok((record, Download::Link(url)));
+    }
+    match state.objects.open(&key).await? {
+        Some(reader) => Ok((record, Download::File(reader))),
+        // The file outlived by its record only until the retention sweep.
+        None => Err(ExportError::NotFound),
+    }
+}
+
+/// One delivery of the job: a slice of work, then the job queued again if
+/// the export is not finished.
+pub async fn run_job(state: &AppState, org_id: &str, export_id: &str) -> Result<(), ExportError> {
+    let budget = Budget {
+        part_bytes: MIN_PART_BYTES,
+        deadline: Some(Instant::now() + SLICE),
+        max_pages: None,
+    };
+    let record = process(state, org_id, export_id, budget).await?;
+    if matches!(record.state, ExportState::Queued | ExportState::Running) {
+        queue_job(state, org_id, export_id).await?;
+    }
+    Ok(())
+}
+
+/// How much one call of [`process`] may do.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Size at which rows become a part (at least [`MIN_PART_BYTES`] on S3).
+    pub part_bytes: usize,
+    pub deadline: Option<Instant>,
+    /// Pages to read before stopping (tests stop mid-way with it).
+    pub max_pages: Option<u32>,
+}
+
+impl Budget {
+    pub const UNLIMITED: Budget = Budget {
+        part_bytes: MIN_PART_BYTES,
+        deadline: None,
+        max_pages: None,
+    };
+
+    fn spent(&self, pages: u32) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d) || self.max_pages.is_some_and(|max| pages >= max)
+    }
+}
+
+/// Works on the export from its checkpoint until it is finished or the
+/// budget is spent; returns the export as it then is.
+pub async fn process(
+    state: &AppState,
+    org_id: &str,
+    export_id: &str,
+    budget: Budget,
+) -> Result<ExportRecord, ExportError> {
+    let mut record = get(state, org_id, export_id).await?;
+    if !matches!(record.state, ExportState::Queued | ExportState::Running) {
+        return Ok(record);
+    }
+    let file_key = object_key(org_id, export_id, record.layout.format);
+    let content_type = record.layout.format.content_type();
+    // The rows carried over from the last slice, or the file's first bytes.
+    let mut buffer = match &record.staged {
+        Some(staged) => match state.objects.get(staged).await? {
+            Some(object) if object.bytes.len() as u64 == record.staged_bytes => object.bytes,
+            _ => return fail(state, org_id, record, "The export's staged rows are missing.").await,
+        },
+        None if record.cursor.is_none() && record.parts.is_empty() && !record.pages_done => record.layout.preamble()?,
+        None => Vec::new(),
+    };
+    let mut pages = Pages {
+        filter: record.filter.clone(),
+        layout: record.layout.clone(),
+        cursor: record.cursor.clone(),
+        finished: record.pages_done,
+    };
+    let mut pages_read = 0;
+    loop {
+        let mut rows = 0;
+        while buffer.len() < budget.part_bytes && !pages.finished && !budget.spent(pages_read) {
+            rows += pages.next_into(state, org_id, &mut buffer).await?;
+            pages_read += 1;
+        }
+        let read_more = rows > 0 || pages.cursor != record.cursor || pages.finished != record.pages_done;
+        record.cursor = pages.cursor.clone();
+        record.pages_done = pages.finished;
+        record.rows_done += rows;
+        let consumed = record.staged.take();
+
+        if pages.finished && record.parts.is_empty() && record.upload_id.is_none() {
+            // The whole export fits one part: one plain write.
+            record.bytes = buffer.len() as u64;
+            state
+                .objects
+                .put(&file_key, std::mem::take(&mut buffer), content_type)
+                .await?;
+            return finish(state, org_id, record, consumed).await;
+        }
+
+        if buffer.len() >= budget.part_bytes || pages.finished {
+            // A new upload is recorded by the checkpoint after its first part;
+            // one left behind by a crash is dropped by the bucket's lifecycle rule.
+            let (upload_id, fresh) = match record.upload_id.clone() {
+                Some(id) => (id, false),
+                None => (state.objects.start_upload(&file_key, content_type).await?, true),
+            };
+            record.upload_id = Some(upload_id.clone());
+            if !buffer.is_empty() || record.parts.is_empty() {
+                let number = record.parts.len() as u32 + 1;
+                let size = buffer.len() as u64;
+                match state
+                    .objects
+                    .upload_part(&file_key, &upload_id, number, std::mem::take(&mut buffer))
+                    .await
+                {
+                    Ok(part) => record.parts.push(part),
+                    Err(ObjectError::NoSuchUpload) => {
+                        return completed_elsewhere(state, org_id, record, &file_key, consumed).await;
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+                record.bytes = record.bytes.saturating_sub(record.staged_bytes) + size;
+                record.staged_bytes = 0;
+            }
+            if pages.finished {
+                match state
+                    .objects
+                    .complete_upload(&file_key, &upload_id, &record.parts)
+                    .await
+                {
+                    Ok(()) => return finish(state, org_id, record, consumed).await,
+                    Err(ObjectError::NoSuchUpload) => {
+                        return completed_elsewhere(state, org_id, record, &file_key, consumed).await;
+                    }
+                    Err(ObjectError::InvalidPart(reason)) => {
+                        // A racing delivery replaced a part after it was
+                        // recorded: start over rather than join mixed parts.
+                        tracing::warn!(export_id, reason, "export parts disagree; starting over");
+                        state.objects.abort_upload(&file_key, &upload_id).await?;
+                        return restart(state, org_id, record, consumed).await;
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            if let Some(ahead) = checkpoint(state, org_id, &mut record).await? {
+                if fresh {
+                    // Another delivery started its own upload first; that one counts.
+                    state.objects.abort_upload(&file_key, &upload_id).await?;
+                }
+                return Ok(ahead);
+            }
+            discard(state, consumed).await?;
+            continue;
+        }
+
+        // Out of budget with less than a part: keep the rows for the next slice.
+        if !read_more {
+            record.staged = consumed;
+            if record.state == ExportState::Running {
+                return Ok(record);
+            }
+            return Ok(checkpoint(state, org_id, &mut record).await?.unwrap_or(record));
+        }
+        let staged = staging_key(org_id, export_id);
+        let size = buffer.len() as u64;
+        state
+            .objects
+            .put(&staged, std::mem::take(&mut buffer), "application/octet-stream")
+            .await?;
+        record.bytes = record.bytes.saturating_sub(record.staged_bytes) + size;
+        record.staged_bytes = size;
+        record.staged = Some(staged.clone());
+        if let Some(ahead) = checkpoint(state, org_id, &mut record).await? {
+            discard(state, Some(staged)).await?;
+            return Ok(ahead);
+        }
+        discard(state, consumed).await?;
+        return Ok(record);
+    }
+}
+
+/// Removes a staging object nothing refers to any more.
+async fn discard(state: &AppState, staged: Option<String>) -> Result<(), ExportError> {
+    if let Some(key) = staged {
+        state.objects.delete(&key).await?;
+    }
+    Ok(())
+}
+
+/// Saves the record if nobody else has since; `Some(newer)` when another
+/// delivery got there first (this one then stops: that one carries on).
+async fn checkpoint(
+    state: &AppState,
+    org_id: &str,
+    record: &mut ExportRecord,
+) -> Result<Option<ExportRecord>, ExportError> {
+    let read_version = record.version;
+    record.version += 1;
+    record.updated_at = state.clock.now().to_string();
+    if record.state == ExportState::Queued {
+        record.state = ExportState::Running;
+    }
+    let item = to_item(&export_key(org_id, &record.id), &*record, &[])?;
+    match state
+        .table
+        .put(item, Some(Condition::VersionEquals(read_version)))
+        .await
+    {
+        Ok(()) => Ok(None),
+        Err(StoreError::ConditionFailed) => Ok(Some(get(state, org_id, &record.id).await?)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Marks the export done; `consumed` is the staging object its last write used.
+async fn finish(
+    state: &AppState,
+    org_id: &str,
+    mut record: ExportRecord,
+    consumed: Option<String>,
+) -> Result<ExportRecord, ExportError> {
+    record.state = ExportState::Done;
+    record.finished_at = Some(state.clock.now().to_string());
+    record.staged = None;
+    record.staged_bytes = 0;
+    record.upload_id = None;
+    if let Some(ahead) = checkpoint(state, org_id, &mut record).await? {
+        return Ok(ahead);
+    }
+    discard(state, consumed).await?;
+    Ok(record)
+}
+
+/// The upload is gone: finished by an earlier delivery whose checkpoint was
+/// lost (the file is there), or expired (it is not).
+async fn completed_elsewhere(
+    state: &AppState,
+    org_id: &str,
+    record: ExportRecord,
+    file_key: &str,
+    consumed: Option<String>,
+) -> Result<ExportRecord, ExportError> {
+    if state.objects.exists(file_key).await? {
+        let mut record = record;
+        record.pages_done = true;
+        record.cursor = None;
+        finish(state, org_id, record, consumed).await
+    } else {
+        restart(state, org_id, record, consumed).await
+    }
+}
+
+/// Back to the first page with a fresh file; the job carries on.
+async fn restart(
+    state: &AppState,
+    org_id: &str,
+    mut record: ExportRecord,
+    consumed: Option<String>,
+) -> Result<ExportRecord, ExportError> {
+    record.state = ExportState::Running;
+    record.rows_done = 0;
+    record.bytes = 0;
+    record.cursor = None;
+    record.pages_done = false;
+    record.upload_id = None;
+    record.parts.clear();
+    record.staged = None;
+    record.staged_bytes = 0;
+    match checkpoint(state, org_id, &mut record).await? {
+        Some(ahead) => Ok(ahead),
+        None => {
+            discard(state, consumed).await?;
+            Ok(record)
+        }
+    }
+}
+
+async fn fail(
+    state: &AppState,
+    org_id: &str,
+    mut record: ExportRecord,
+    reason: &str,
+) -> Result<ExportRecord, ExportError> {
+    record.state = ExportState::Failed;
+    record.error = Some(reason.to_string());
+    record.finished_at = Some(state.clock.now().to_string());
+    if let Some(upload_id) = record.upload_id.take() {
+        let file_key = object_key(org_id, &record.id, record.layout.format);
+        let _ = state.objects.abort_upload(&file_key, &upload_id).await;
+    }
+    match checkpoint(state, org_id, &mut record).await? {
+        Some(ahead) => Ok(ahead),
+        None => Ok(record),
+    }
+}

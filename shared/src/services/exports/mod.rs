@@ -1,0 +1,256 @@
+//! Contact export as CSV or JSON Lines, produced page by page (100 contacts
+//! per store query): the whole set is never in memory. The local server
+//! streams it as the response (`GET /contacts/export`); an export job
+//! ([`job`]) writes it to the object store in parts and hands out a link,
+//! which is how a large export leaves a Lambda (responses there are buffered
+//! and capped at 6 MB).
+//!
+//! The CSV columns are the importer's own targets (`first_name`, `last_name`,
+//! `email`, `phone`, `company`, `address.<part>`, `source`, `tags`,
+//! `custom.<key>`), lists joined with `"; "` (primary email/phone first), so
+//! an exported file imports back unchanged (`tests/imports.rs`). JSON Lines
+//! carry each contact record as the API returns it.
+
+use bytes::Bytes;
+use futures::Stream;
+use serde_json::Value;
+
+use serde::{Deserialize, Serialize};
+
+use super::contact_links;
+use super::contacts::{self, ContactFilter, ContactRecord};
+use super::pipelines;
+use crate::app::AppState;
+use crate::domain::spreadsheet::escape_formula;
+use crate::ports::StoreError;
+
+const PAGE: u32 = 100;
+
+pub mod job;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Csv,
+    Jsonl,
+}
+
+impl Format {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Jsonl => "application/x-ndjson",
+        }
+    }
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+        }
+    }
+}
+
+/// The list's filters, plus contacts by pipeline stage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportFilter {
+    pub contacts: ContactFilter,
+    /// (pipeline id, stage id)
+    pub stage: Option<(String, String)>,
+}
+
+/// The fixed columns, then one per custom field.
+pub fn header(custom_keys: &[String]) -> Vec<String> {
+    let mut columns: Vec<String> = [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "company",
+        "address.line1",
+        "address.line2",
+        "address.city",
+        "address.region",
+        "address.postal_code",
+        "address.country",
+        "source",
+        "tags",
+    ]
+    .iter()
+    .map(|c| c.to_string())
+    .collect();
+    columns.extend(custom_keys.iter().map(|key| format!("custom.{key}")));
+    columns
+}
+
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// One CSV row of a contact, in [`header`]'s column order.
+pub fn row(contact: &ContactRecord, custom_keys: &[String]) -> Vec<String> {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut emails: Vec<&contacts::ContactEmail> = contact.emails.iter().collect();
+    emails.sort_by_key(|e| !e.primary);
+    let mut phones: Vec<&contacts::ContactPhone> = contact.phones.iter().collect();
+    phones.sort_by_key(|p| !p.primary);
+    let address = contact.address.clone().unwrap_or_default();
+    let mut out = vec![
+        text(&contact.first_name),
+        text(&contact.last_name),
+        emails.iter().map(|e| e.address.as_str()).collect::<Vec<_>>().join("; "),
+        phones.iter().map(|p| p.e164.as_str()).collect::<Vec<_>>().join("; "),
+        text(&contact.company),
+        text(&address.line1),
+        text(&address.line2),
+        text(&address.city),
+        text(&address.region),
+        text(&address.postal_code),
+        text(&address.country),
+        text(&contact.source),
+        contact.tags.join("; "),
+    ];
+    out.extend(
+        custom_keys
+            .iter()
+            .map(|key| contact.custom_fields.get(key).map(cell).unwrap_or_default()),
+    );
+    out
+}
+
+fn csv_line(fields: &[String]) -> Result<Vec<u8>, StoreError> {
+    let cells: Vec<_> = fields.iter().map(|f| escape_formula(f)).collect();
+    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+    writer
+        .write_record(cells.iter().map(|c| c.as_ref()))
+        .map_err(|err| StoreError::Invalid(err.to_string()))?;
+    writer.into_inner().map_err(|err| StoreError::Invalid(err.to_string()))
+}
+
+/// One page of contacts and the next cursor.
+async fn page(
+    state: &AppState,
+    org_id: &str,
+    filter: &ExportFilter,
+    cursor: Option<String>,
+) -> Result<(Vec<ContactRecord>, Option<String>), StoreError> {
+    let table = state.table.as_ref();
+    match &filter.stage {
+        Some((pipeline_id, stage_id)) => {
+            pipelines::contacts_in_stage_page(table, org_id, (pipeline_id, stage_id), &filter.contacts, PAGE, cursor)
+                .await
+        }
+        None => contacts::list(table, org_id, &filter.contacts, PAGE, cursor)
+            .await
+            .map_err(|err| match err {
+                contacts::ContactError::Store(err) => err,
+                other => StoreError::Invalid(other.to_string()),
+            }),
+    }
+}
+
+/// What an export writes: its format and the custom-field columns, fixed
+/// when it starts so every part of a long export has the same columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    pub format: Format,
+    pub custom_keys: Vec<String>,
+}
+
+impl Layout {
+    pub async fn current(state: &AppState, org_id: &str, format: Format) -> Result<Self, StoreError> {
+        let defs = contact_links::field_defs(state.table.as_ref(), org_id).await?;
+        Ok(Layout {
+            format,
+            custom_keys: defs.into_iter().map(|d| d.key).collect(),
+        })
+    }
+
+    /// What precedes the first contact: the CSV header line.
+    pub fn preamble(&self) -> Result<Vec<u8>, StoreError> {
+        match self.format {
+            Format::Csv => csv_line(&header(&self.custom_keys)),
+            Format::Jsonl => Ok(Vec::new()),
+        }
+    }
+
+    pub fn encode(&self, contacts: &[ContactRecord], out: &mut Vec<u8>) -> Result<(), StoreError> {
+        for contact in contacts {
+            match self.format {
+                Format::Csv => out.extend(csv_line(&row(contact, &self.custom_keys))?),
+                Format::Jsonl => {
+                    serde_json::to_writer(&mut *out, contact).map_err(|err| StoreError::Invalid(err.to_string()))?;
+                    out.push(b'\n');
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The contacts of an export, a page at a time from a cursor, encoded.
+/// `None` once the last page has been read.
+pub struct Pages {
+    pub filter: ExportFilter,
+    pub layout: Layout,
+    /// The cursor of the next page; `None` before the first.
+    pub cursor: Option<String>,
+    pub finished: bool,
+}
+
+impl Pages {
+    /// Appends the next page to `out`; returns how many contacts it held.
+    pub async fn next_into(&mut self, state: &AppState, org_id: &str, out: &mut Vec<u8>) -> Result<u64, StoreError> {
+        if self.finished {
+            return Ok(0);
+        }
+        let (found, next) = page(state, org_id, &self.filter, self.cursor.take()).await?;
+        self.layout.encode(&found, out)?;
+        self.finished = next.is_none();
+        self.cursor = next;
+        Ok(found.len() as u64)
+    }
+}
+
+/// The export as a stream of chunks (one per page). A store failure mid-way
+/// ends the stream with an error, which aborts the response.
+pub fn stream(
+    state: AppState,
+    org_id: String,
+    filter: ExportFilter,
+    format: Format,
+) -> impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static {
+    futures::stream::try_unfold(None::<Pages>, move |pages| {
+        let (state, org_id, filter) = (state.clone(), org_id.clone(), filter.clone());
+        async move {
+            let mut out = Vec::new();
+            let mut pages = match pages {
+                Some(pages) if pages.finished => return Ok(None),
+                Some(pages) => pages,
+                None => {
+                    let layout = Layout::current(&state, &org_id, format).await?;
+                    out = layout.preamble()?;
+                    Pages {
+                        filter,
+                        layout,
+                        cursor: None,
+                        finished: false,
+                    }
+                }
+            };
+            pages.next_into(&state, &org_id, &mut out).await?;
+            Ok(Some((Bytes::from(out), Some(pages))))
+        }
+    })
+}
