@@ -1010,25 +1010,25 @@ async fn an_export_job_writes_the_file_the_direct_export_streams_and_serves_it_t
     let started = call(&w, &a, "POST", "/contacts/exports", Some(json!({"format": "csv"}))).await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
     let id = started.body["id"].as_str().unwrap().to_string();
-    assert_eq!(started.headers["location"], format!("/contacts/exports/{id}").as_str());
-    assert_eq!(started.body["state"], "queued");
+    assert_eq!(started.headers["location"], format!("/exports/{id}").as_str());
+    assert_eq!(
+        (started.body["state"].as_str(), started.body["kind"].as_str()),
+        (Some("queued"), Some("contacts"))
+    );
     assert_eq!(started.body["download_url"], Value::Null);
-    let early = call(&w, &a, "GET", &format!("/contacts/exports/{id}/download"), None).await;
+    let early = call(&w, &a, "GET", &format!("/exports/{id}/download"), None).await;
     assert_eq!(early.status, StatusCode::CONFLICT);
     assert_eq!(early.body["code"], "export_not_ready");
 
     drain_jobs(&w.state).await;
-    let done = call(&w, &a, "GET", &format!("/contacts/exports/{id}"), None).await;
+    let done = call(&w, &a, "GET", &format!("/exports/{id}"), None).await;
     assert_eq!(done.status, StatusCode::OK);
     assert_eq!(
         (done.body["state"].as_str(), done.body["rows_done"].as_u64()),
         (Some("done"), Some(231))
     );
-    assert_eq!(
-        done.body["download_url"],
-        format!("/contacts/exports/{id}/download").as_str()
-    );
-    let file = call(&w, &a, "GET", &format!("/contacts/exports/{id}/download"), None).await;
+    assert_eq!(done.body["download_url"], format!("/exports/{id}/download").as_str());
+    let file = call(&w, &a, "GET", &format!("/exports/{id}/download"), None).await;
     assert_eq!(file.status, StatusCode::OK);
     assert_eq!(file.headers["content-type"], "text/csv; charset=utf-8");
     assert_eq!(
@@ -1054,17 +1054,14 @@ async fn an_export_job_writes_the_file_the_direct_export_streams_and_serves_it_t
     assert_eq!(vip_job.status, StatusCode::ACCEPTED, "{}", vip_job.body);
     drain_jobs(&w.state).await;
     let vip_id = vip_job.body["id"].as_str().unwrap();
-    let vip_file = call(&w, &a, "GET", &format!("/contacts/exports/{vip_id}/download"), None).await;
+    let vip_file = call(&w, &a, "GET", &format!("/exports/{vip_id}/download"), None).await;
     let vip_direct = call(&w, &a, "GET", "/contacts/export?format=jsonl&tag=vip", None).await;
     assert_eq!(vip_file.headers["content-type"], "application/x-ndjson");
     assert_eq!(vip_file.bytes, vip_direct.bytes);
     assert_eq!(String::from_utf8(vip_file.bytes).unwrap().lines().count(), 1);
 
     // Another organization sees neither the job nor its file.
-    for path in [
-        format!("/contacts/exports/{id}"),
-        format!("/contacts/exports/{id}/download"),
-    ] {
+    for path in [format!("/exports/{id}"), format!("/exports/{id}/download")] {
         assert_eq!(
             call(&w, &z, "GET", &path, None).await.status,
             StatusCode::NOT_FOUND,
@@ -1072,7 +1069,7 @@ async fn an_export_job_writes_the_file_the_direct_export_streams_and_serves_it_t
         );
     }
     assert_eq!(
-        call(&w, &a, "GET", "/contacts/exports/not-an-id", None).await.status,
+        call(&w, &a, "GET", "/exports/not-an-id", None).await.status,
         StatusCode::NOT_FOUND
     );
 }
@@ -1149,7 +1146,7 @@ fn export_files(w: &World, org: &str, id: &str) -> Vec<String> {
 #[tokio::test]
 async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_deliveries() {
     use konnecs::services::exports::job::{self, Budget, Download, ExportState};
-    use konnecs::services::exports::{ExportFilter, Format};
+    use konnecs::services::exports::{ExportFilter, Format, Source};
     let w = world();
     let a = signup(&w, "dana@whitfield-dental.example").await;
     import(&w, &a, "tags=bulk", &generated(640)).await;
@@ -1165,9 +1162,10 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
     };
 
     // A clean run first: parts, staging, and nothing left over.
-    let clean = job::create(&w.state, &actor, ExportFilter::default(), Format::Csv)
+    let source = Source::contacts(&w.state, &org, ExportFilter::default(), Format::Csv)
         .await
         .unwrap();
+    let clean = job::create(&w.state, &actor, source.clone()).await.unwrap();
     let mut calls = 0;
     loop {
         let record = job::process(&w.state, &org, &clean.id, budget).await.unwrap();
@@ -1179,9 +1177,11 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
         }
         assert!(calls < 50, "the export must finish");
     }
+    let file = format!("contacts-{}.csv", clean.id);
     assert_eq!(
         export_files(&w, &org, &clean.id),
-        ["contacts.csv~content-type", "contacts.csv~object"]
+        [format!("{file}~content-type"), format!("{file}~object")],
+        "only the file: no staging object or part is left over"
     );
     let (_, Download::File(reader)) = job::download(&w.state, &org, &clean.id).await.unwrap() else {
         panic!("the local store serves its files itself");
@@ -1191,9 +1191,7 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
 
     // Now most calls are cut off after some number of polls (a crash at one
     // await point or another), and some calls race a second delivery.
-    let crashed = job::create(&w.state, &actor, ExportFilter::default(), Format::Csv)
-        .await
-        .unwrap();
+    let crashed = job::create(&w.state, &actor, source).await.unwrap();
     let mut finished = false;
     for round in 0..2_000 {
         // Cut points scattered over each call: 1 to 13 polls, where a whole
@@ -1263,7 +1261,47 @@ async fn where_responses_are_buffered_a_large_direct_download_is_refused_with_a_
     let refused = a.send(&lambda_like, "GET", errors_url, None).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert_eq!(refused.body["code"], "error_report_too_large");
-    assert_eq!(call(&w, &a, "GET", errors_url, None).await.status, StatusCode::OK);
+    assert_eq!(refused.body["instead"], "POST /imports/{id}/errors/exports");
+    let inline = call(&w, &a, "GET", errors_url, None).await;
+    assert_eq!(inline.status, StatusCode::OK);
+
+    // The report as an export job: the same file, whatever its size.
+    let import_id = progress["id"].as_str().unwrap();
+    let started = a
+        .send(
+            &lambda_like,
+            "POST",
+            &format!("/imports/{import_id}/errors/exports"),
+            None,
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    assert_eq!(started.body["kind"], "import_errors");
+    assert_eq!(started.body["import_id"], import_id);
+    drain_jobs(&w.state).await;
+    let id = started.body["id"].as_str().unwrap();
+    let file = a
+        .send(&lambda_like, "GET", &format!("/exports/{id}/download"), None)
+        .await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(
+        file.headers["content-disposition"],
+        format!("attachment; filename=\"import-{import_id}-errors.csv\"").as_str()
+    );
+    assert_eq!(file.bytes, inline.bytes);
+    assert_eq!(String::from_utf8(file.bytes).unwrap().lines().count(), 201);
+
+    // Another organization's import has no report to export.
+    let z = signup(&w, "omar@harbour-physio.example").await;
+    let foreign = z
+        .send(
+            &lambda_like,
+            "POST",
+            &format!("/imports/{import_id}/errors/exports"),
+            None,
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -1290,15 +1328,13 @@ async fn on_aws_an_export_job_runs_through_sqs_and_its_download_is_a_presigned_s
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
     let id = started.body["id"].as_str().unwrap().to_string();
     drain_jobs(&state).await;
-    let done = a.send(&app, "GET", &format!("/contacts/exports/{id}"), None).await;
+    let done = a.send(&app, "GET", &format!("/exports/{id}"), None).await;
     assert_eq!(
         (done.body["state"].as_str(), done.body["rows_done"].as_u64()),
         (Some("done"), Some(30))
     );
 
-    let download = a
-        .send(&app, "GET", &format!("/contacts/exports/{id}/download"), None)
-        .await;
+    let download = a.send(&app, "GET", &format!("/exports/{id}/download"), None).await;
     assert_eq!(download.status, StatusCode::SEE_OTHER);
     assert_eq!(download.headers["cache-control"], "private, no-store");
     let link = download.headers["location"].to_str().unwrap().to_string();

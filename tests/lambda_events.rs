@@ -128,7 +128,7 @@ fn expected_status(entry: &Entry) -> u16 {
         "imports-append-part" | "imports-get" | "imports-errors" => 404,
         // Export jobs: the job is recorded and queued; the sample id names no export.
         "contacts-exports-create" => 202,
-        "contacts-exports-get" | "contacts-exports-download" => 404,
+        "exports-get" | "exports-download" | "imports-errors-export" => 404,
         _ => 200,
     }
 }

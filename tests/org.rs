@@ -1439,8 +1439,8 @@ async fn every_session_route_answers_not_found_for_another_organizations_ids() {
         "schedules-update",
         "event-types-get",
         "event-types-delete",
-        "contacts-exports-get",
-        "contacts-exports-download",
+        "exports-get",
+        "exports-download",
     ] {
         assert!(walked.contains(&expected), "{expected} was not walked: {walked:?}");
     }

@@ -887,7 +887,7 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "imports-errors",
-            summary: "The rows an import rejected as CSV: row number, field, reason, message.",
+            summary: "The rows an import rejected as CSV: row number, field, reason, message (on AWS up to 4 MiB; larger reports through POST /imports/{id}/errors/exports).",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Get,
@@ -922,24 +922,36 @@ pub fn entries() -> &'static [Entry] {
             runtime: Runtime::Both,
         },
         Entry {
-            name: "contacts-exports-get",
-            summary: "An export job: state, rows and bytes written, and its download link once done (kept 7 days).",
+            name: "imports-errors-export",
+            summary: "Starts an export job of an import's error report (any size); answers 202 with the job.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/imports/{id}/errors/exports",
+                route: http::exports::export_import_errors,
+            },
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "exports-get",
+            summary: "An export job (contacts or an import's error report): state, rows and bytes written, and its download link once done (kept 7 days).",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Get,
-                path: "/contacts/exports/{id}",
+                path: "/exports/{id}",
                 route: http::exports::get_export,
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
         },
         Entry {
-            name: "contacts-exports-download",
+            name: "exports-download",
             summary: "A finished export's file: a 303 to a 15-minute presigned S3 link on AWS, the file itself locally.",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Get,
-                path: "/contacts/exports/{id}/download",
+                path: "/exports/{id}/download",
                 route: http::exports::download_export,
             },
             access: &[TableRead, TableWrite, ObjectRead],

@@ -1,6 +1,7 @@
-//! Contact exports: `GET /contacts/export` (the file as the response) and
-//! export jobs, `POST /contacts/exports`, `GET /contacts/exports/{id}`,
-//! `GET /contacts/exports/{id}/download`. Rules live in `services::exports`.
+//! Exports: `GET /contacts/export` (the file as the response) and export
+//! jobs, `POST /contacts/exports`, `POST /imports/{id}/errors/exports`,
+//! `GET /exports/{id}`, `GET /exports/{id}/download`. Rules live in
+//! `services::exports`.
 //!
 //! Where responses stream (the local server) `GET /contacts/export` sends
 //! any size. Where they are buffered (Lambda: 6 MB at most) it answers what
@@ -27,7 +28,8 @@ use crate::domain::role::Permission;
 use crate::ports::object_store::attachment_disposition;
 use crate::services::contacts::ContactFilter;
 use crate::services::exports::job::{self, Download, ExportRecord};
-use crate::services::exports::{self, ExportFilter, Format};
+use crate::services::exports::{self, ExportFilter, Format, Source};
+use crate::services::imports;
 
 /// The filters and format of an export, from the query or a JSON body.
 #[derive(Deserialize, Default)]
@@ -138,13 +140,15 @@ pub fn export_contacts() -> MethodRouter<AppState> {
             auth.require(Permission::UseCrm)?;
             let Query(params) = params.map_err(bad_query)?;
             let (filter, format) = params.parse()?;
-            let chunks = exports::stream(state.clone(), auth.org_id.clone(), filter, format)
+            let source = Source::contacts(&state, &auth.org_id, filter, format).await?;
+            let file_name = source.file_name(None);
+            let chunks = exports::stream(state.clone(), auth.org_id.clone(), source)
                 .map_err(|err| std::io::Error::other(err.to_string()));
             generated_download(
                 &state,
                 chunks,
                 format.content_type(),
-                &format!("contacts.{}", format.extension()),
+                &file_name,
                 ("export_too_large", "POST /contacts/exports"),
             )
             .await
@@ -154,11 +158,18 @@ pub fn export_contacts() -> MethodRouter<AppState> {
 
 fn view(record: &ExportRecord) -> Value {
     let done = record.state == job::ExportState::Done;
+    let (kind, filter, import_id) = match &record.source {
+        Source::Contacts { filter, .. } => ("contacts", json!(filter), Value::Null),
+        Source::ImportErrors { import_id } => ("import_errors", Value::Null, json!(import_id)),
+    };
     json!({
         "id": record.id,
+        "kind": kind,
         "state": record.state,
-        "format": record.layout.format,
-        "filter": record.filter,
+        "format": record.source.format(),
+        "filter": filter,
+        "import_id": import_id,
+        "file_name": record.file_name(),
         "rows_done": record.rows_done,
         "bytes": record.bytes,
         "created_at": record.created_at,
@@ -166,8 +177,17 @@ fn view(record: &ExportRecord) -> Value {
         "finished_at": record.finished_at,
         "expires_at": jiff::Timestamp::from_second(record.expires_at).ok().map(|t| t.to_string()),
         "error": record.error,
-        "download_url": done.then(|| format!("/contacts/exports/{}/download", record.id)),
+        "download_url": done.then(|| format!("/exports/{}/download", record.id)),
     })
+}
+
+/// 202 with the job, and where to follow it.
+fn accepted(record: &ExportRecord) -> Response {
+    let mut response = (StatusCode::ACCEPTED, Json(view(record))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("/exports/{}", record.id)) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
 }
 
 pub fn create_export() -> MethodRouter<AppState> {
@@ -175,12 +195,23 @@ pub fn create_export() -> MethodRouter<AppState> {
         |State(state): State<AppState>, auth: Authenticated, ApiJson(params): ApiJson<ExportParams>| async move {
             auth.require(Permission::UseCrm)?;
             let (filter, format) = params.parse()?;
-            let record = job::create(&state, &auth.actor, filter, format).await?;
-            let mut response = (StatusCode::ACCEPTED, Json(view(&record))).into_response();
-            if let Ok(value) = HeaderValue::from_str(&format!("/contacts/exports/{}", record.id)) {
-                response.headers_mut().insert(LOCATION, value);
-            }
-            Ok::<_, ApiError>(response)
+            let source = Source::contacts(&state, &auth.org_id, filter, format).await?;
+            let record = job::create(&state, &auth.actor, source).await?;
+            Ok::<_, ApiError>(accepted(&record))
+        },
+    )
+}
+
+/// An import's error report as an export job: how a report larger than a
+/// buffered response leaves AWS.
+pub fn export_import_errors() -> MethodRouter<AppState> {
+    post(
+        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
+            auth.require(Permission::UseCrm)?;
+            let import = imports::get(&state, &auth.org_id, &id).await?;
+            let source = Source::ImportErrors { import_id: import.id };
+            let record = job::create(&state, &auth.actor, source).await?;
+            Ok::<_, ApiError>(accepted(&record))
         },
     )
 }

@@ -20,12 +20,14 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use futures::TryStreamExt;
+
 use super::exports::generated_download;
 use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::app::AppState;
 use crate::domain::role::Permission;
-use crate::domain::spreadsheet::escape_formula;
+use crate::services::exports::{self, Source};
 use crate::services::imports::{self, DedupeMode, ImportOptions, ImportRecord};
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
@@ -228,56 +230,25 @@ pub fn get_import() -> MethodRouter<AppState> {
     )
 }
 
-/// `row,field,reason,message`, one line per problem, by row number; streamed page by page.
+/// `row,field,reason,message`, one line per problem, by row number; streamed
+/// page by page (buffered runtimes: see `super::exports::generated_download`).
 pub fn import_errors() -> MethodRouter<AppState> {
     get(
         |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
             auth.require(Permission::UseCrm)?;
             let record = imports::get(&state, &auth.org_id, &id).await?;
-            let org_id = auth.org_id.clone();
-            let import_id = record.id.clone();
-            let state_for_download = state.clone();
-            let stream = futures::stream::unfold(Some((true, None::<String>)), move |step| {
-                let state = state.clone();
-                let org_id = org_id.clone();
-                let import_id = import_id.clone();
-                async move {
-                    let (first, cursor) = step?;
-                    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
-                    if first && let Err(err) = writer.write_record(["row", "field", "reason", "message"]) {
-                        return Some((Err(std::io::Error::other(err.to_string())), None));
-                    }
-                    match imports::error_rows(&state, &org_id, &import_id, cursor).await {
-                        Ok((rows, next)) => {
-                            for (row, field, reason, message) in rows {
-                                if let Err(err) = writer.write_record([
-                                    row.to_string(),
-                                    field,
-                                    reason,
-                                    escape_formula(&message).into_owned(),
-                                ]) {
-                                    return Some((Err(std::io::Error::other(err.to_string())), None));
-                                }
-                            }
-                            let bytes = writer
-                                .into_inner()
-                                .map_err(|err| std::io::Error::other(err.to_string()));
-                            let next_step = next.map(|cursor| (false, Some(cursor)));
-                            Some((bytes.map(Bytes::from), next_step))
-                        }
-                        Err(err) => Some((Err(std::io::Error::other(err.to_string())), None)),
-                    }
-                }
-            });
+            let source = Source::ImportErrors {
+                import_id: record.id.clone(),
+            };
+            let file_name = source.file_name(None);
+            let chunks = exports::stream(state.clone(), auth.org_id.clone(), source)
+                .map_err(|err| std::io::Error::other(err.to_string()));
             generated_download(
-                &state_for_download,
-                stream,
+                &state,
+                chunks,
                 "text/csv; charset=utf-8",
-                &format!("import-{}-errors.csv", record.id),
-                (
-                    "error_report_too_large",
-                    "GET /imports/{id} for the counts, or fix and import again",
-                ),
+                &file_name,
+                ("error_report_too_large", "POST /imports/{id}/errors/exports"),
             )
             .await
         },

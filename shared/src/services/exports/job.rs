@@ -1,8 +1,9 @@
-//! Export jobs: how a contacts export of any size leaves AWS, where a Lambda
-//! answers with at most 6 MB. `POST /contacts/exports` records the job and
-//! queues `Job::ExportContacts`; the jobs worker writes the file to the
-//! object store; `GET /contacts/exports/{id}/download` hands it out (a
-//! presigned S3 link, or the file itself from the local server).
+//! Export jobs: how an export of any size leaves AWS, where a Lambda answers
+//! with at most 6 MB. `POST /contacts/exports` (contacts) and
+//! `POST /imports/{id}/errors/exports` (an import's error report) record the
+//! job and queue `Job::ExportContacts`; the jobs worker writes the file to
+//! the object store; `GET /exports/{id}/download` hands it out (a presigned
+//! S3 link, or the file itself from the local server).
 //!
 //! The worker runs in slices (one delivery each, [`SLICE`]) and checkpoints
 //! in the job record after every write, conditioned on the record's version:
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ExportFilter, Format, Layout, Pages};
+use super::{Pages, Source};
 use crate::app::AppState;
 use crate::ports::object_store::MIN_PART_BYTES;
 use crate::ports::{Condition, Key, ObjectError, StoreError, UploadedPart, WriteOp};
@@ -69,8 +70,7 @@ pub enum ExportState {
 pub struct ExportRecord {
     pub id: String,
     pub state: ExportState,
-    pub layout: Layout,
-    pub filter: ExportFilter,
+    pub source: Source,
     pub rows_done: u64,
     /// Bytes written so far (parts and staged rows).
     pub bytes: u64,
@@ -96,16 +96,15 @@ pub struct ExportRecord {
 
 impl ExportRecord {
     pub fn file_name(&self) -> String {
-        format!("contacts-{}.{}", self.id, self.layout.format.extension())
+        self.source.file_name(Some(&self.id))
+    }
+    fn object_key(&self, org_id: &str) -> String {
+        format!("exports/{org_id}/{}/{}", self.id, self.file_name())
     }
 }
 
 pub fn export_key(org_id: &str, export_id: &str) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("EXPORT#{export_id}"))
-}
-
-pub fn object_key(org_id: &str, export_id: &str, format: Format) -> String {
-    format!("exports/{org_id}/{export_id}/contacts.{}", format.extension())
 }
 
 fn staging_key(org_id: &str, export_id: &str) -> String {
@@ -116,21 +115,15 @@ fn plausible_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// Records an export of the contacts `filter` selects and queues its job.
-pub async fn create(
-    state: &AppState,
-    actor: &Actor,
-    filter: ExportFilter,
-    format: Format,
-) -> Result<ExportRecord, ExportError> {
+/// Records an export of `source` and queues its job.
+pub async fn create(state: &AppState, actor: &Actor, source: Source) -> Result<ExportRecord, ExportError> {
     let org_id = &actor.org_id;
     let now = state.clock.now();
     let id = new_id();
     let record = ExportRecord {
         id: id.clone(),
         state: ExportState::Queued,
-        layout: Layout::current(state, org_id, format).await?,
-        filter,
+        source,
         rows_done: 0,
         bytes: 0,
         cursor: None,
@@ -157,9 +150,12 @@ pub async fn create(
             audit::entry(
                 actor,
                 now,
-                "contacts.export",
+                match record.source {
+                    Source::Contacts { .. } => "contacts.export",
+                    Source::ImportErrors { .. } => "import.errors_export",
+                },
                 &format!("export:{id}"),
-                json!({ "format": format, "filter": record.filter }),
+                audit_detail(&record.source),
             ),
         ])
         .await?;
@@ -175,6 +171,14 @@ pub async fn create(
         return Err(err);
     }
     Ok(record)
+}
+
+/// What the audit log keeps of an export: its kind and selection, no rows.
+fn audit_detail(source: &Source) -> serde_json::Value {
+    match source {
+        Source::Contacts { filter, layout } => json!({ "format": layout.format, "filter": filter }),
+        Source::ImportErrors { import_id } => json!({ "import_id": import_id }),
+    }
 }
 
 async fn queue_job(state: &AppState, org_id: &str, export_id: &str) -> Result<(), ExportError> {
@@ -217,7 +221,7 @@ pub async fn download(
     if record.state != ExportState::Done {
         return Err(ExportError::NotReady);
     }
-    let key = object_key(org_id, &record.id, record.layout.format);
+    let key = record.object_key(org_id);
     if let Some(url) = state.objects.download_url(&key, &record.file_name(), LINK_TTL).await? {
         return Ok((record, Download::Link(url)));
     }
@@ -277,20 +281,19 @@ pub async fn process(
     if !matches!(record.state, ExportState::Queued | ExportState::Running) {
         return Ok(record);
     }
-    let file_key = object_key(org_id, export_id, record.layout.format);
-    let content_type = record.layout.format.content_type();
+    let file_key = record.object_key(org_id);
+    let content_type = record.source.format().content_type();
     // The rows carried over from the last slice, or the file's first bytes.
     let mut buffer = match &record.staged {
         Some(staged) => match state.objects.get(staged).await? {
             Some(object) if object.bytes.len() as u64 == record.staged_bytes => object.bytes,
             _ => return fail(state, org_id, record, "The export's staged rows are missing.").await,
         },
-        None if record.cursor.is_none() && record.parts.is_empty() && !record.pages_done => record.layout.preamble()?,
+        None if record.cursor.is_none() && record.parts.is_empty() && !record.pages_done => record.source.preamble()?,
         None => Vec::new(),
     };
     let mut pages = Pages {
-        filter: record.filter.clone(),
-        layout: record.layout.clone(),
+        source: record.source.clone(),
         cursor: record.cursor.clone(),
         finished: record.pages_done,
     };
@@ -505,8 +508,7 @@ async fn fail(
     record.error = Some(reason.to_string());
     record.finished_at = Some(state.clock.now().to_string());
     if let Some(upload_id) = record.upload_id.take() {
-        let file_key = object_key(org_id, &record.id, record.layout.format);
-        let _ = state.objects.abort_upload(&file_key, &upload_id).await;
+        let _ = state.objects.abort_upload(&record.object_key(org_id), &upload_id).await;
     }
     match checkpoint(state, org_id, &mut record).await? {
         Some(ahead) => Ok(ahead),

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::contact_links;
 use super::contacts::{self, ContactFilter, ContactRecord};
-use super::pipelines;
+use super::{imports, pipelines};
 use crate::app::AppState;
 use crate::domain::spreadsheet::escape_formula;
 use crate::ports::StoreError;
@@ -199,58 +199,121 @@ impl Layout {
     }
 }
 
-/// The contacts of an export, a page at a time from a cursor, encoded.
-/// `None` once the last page has been read.
+/// The header of an import's error report.
+pub const ERROR_REPORT_HEADER: [&str; 4] = ["row", "field", "reason", "message"];
+
+/// What an export holds: the contacts a filter selects, or the rows an
+/// import rejected (its error report, `row,field,reason,message`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    Contacts { filter: ExportFilter, layout: Layout },
+    ImportErrors { import_id: String },
+}
+
+impl Source {
+    /// The contacts `filter` selects, with the organization's custom fields as they are now.
+    pub async fn contacts(
+        state: &AppState,
+        org_id: &str,
+        filter: ExportFilter,
+        format: Format,
+    ) -> Result<Self, StoreError> {
+        Ok(Source::Contacts {
+            filter,
+            layout: Layout::current(state, org_id, format).await?,
+        })
+    }
+
+    pub fn format(&self) -> Format {
+        match self {
+            Source::Contacts { layout, .. } => layout.format,
+            Source::ImportErrors { .. } => Format::Csv,
+        }
+    }
+
+    /// The name the file is downloaded under; an export job's contacts file
+    /// carries the job's id.
+    pub fn file_name(&self, export_id: Option<&str>) -> String {
+        match (self, export_id) {
+            (Source::Contacts { layout, .. }, Some(id)) => format!("contacts-{id}.{}", layout.format.extension()),
+            (Source::Contacts { layout, .. }, None) => format!("contacts.{}", layout.format.extension()),
+            (Source::ImportErrors { import_id }, _) => format!("import-{import_id}-errors.csv"),
+        }
+    }
+
+    /// What precedes the first row: a CSV header line.
+    pub fn preamble(&self) -> Result<Vec<u8>, StoreError> {
+        match self {
+            Source::Contacts { layout, .. } => layout.preamble(),
+            Source::ImportErrors { .. } => csv_line(&ERROR_REPORT_HEADER.map(String::from)),
+        }
+    }
+}
+
+/// The rows of an export, a page at a time from a cursor, encoded.
 pub struct Pages {
-    pub filter: ExportFilter,
-    pub layout: Layout,
+    pub source: Source,
     /// The cursor of the next page; `None` before the first.
     pub cursor: Option<String>,
     pub finished: bool,
 }
 
 impl Pages {
-    /// Appends the next page to `out`; returns how many contacts it held.
+    /// Appends the next page to `out`; returns how many rows it held.
     pub async fn next_into(&mut self, state: &AppState, org_id: &str, out: &mut Vec<u8>) -> Result<u64, StoreError> {
         if self.finished {
             return Ok(0);
         }
-        let (found, next) = page(state, org_id, &self.filter, self.cursor.take()).await?;
-        self.layout.encode(&found, out)?;
+        let cursor = self.cursor.take();
+        let (rows, next) = match &self.source {
+            Source::Contacts { filter, layout } => {
+                let (found, next) = page(state, org_id, filter, cursor).await?;
+                layout.encode(&found, out)?;
+                (found.len() as u64, next)
+            }
+            Source::ImportErrors { import_id } => {
+                let (problems, next) = imports::error_rows(state, org_id, import_id, cursor).await?;
+                for (row, field, reason, message) in &problems {
+                    // Messages quote the cells they reject: guarded like any exported cell.
+                    out.extend(csv_line(&[
+                        row.to_string(),
+                        field.clone(),
+                        reason.clone(),
+                        message.clone(),
+                    ])?);
+                }
+                (problems.len() as u64, next)
+            }
+        };
         self.finished = next.is_none();
         self.cursor = next;
-        Ok(found.len() as u64)
+        Ok(rows)
     }
 }
 
-/// The export as a stream of chunks (one per page). A store failure mid-way
-/// ends the stream with an error, which aborts the response.
+/// The export as a stream of chunks: the preamble, then one per page. A
+/// store failure mid-way ends the stream with an error, which aborts the
+/// response.
 pub fn stream(
     state: AppState,
     org_id: String,
-    filter: ExportFilter,
-    format: Format,
+    source: Source,
 ) -> impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static {
-    futures::stream::try_unfold(None::<Pages>, move |pages| {
-        let (state, org_id, filter) = (state.clone(), org_id.clone(), filter.clone());
+    let pages = Pages {
+        source,
+        cursor: None,
+        finished: false,
+    };
+    futures::stream::try_unfold((pages, true), move |(mut pages, first)| {
+        let (state, org_id) = (state.clone(), org_id.clone());
         async move {
-            let mut out = Vec::new();
-            let mut pages = match pages {
-                Some(pages) if pages.finished => return Ok(None),
-                Some(pages) => pages,
-                None => {
-                    let layout = Layout::current(&state, &org_id, format).await?;
-                    out = layout.preamble()?;
-                    Pages {
-                        filter,
-                        layout,
-                        cursor: None,
-                        finished: false,
-                    }
-                }
-            };
+            if pages.finished {
+                return Ok(None);
+            }
+            let mut out = if first { pages.source.preamble()? } else { Vec::new() };
             pages.next_into(&state, &org_id, &mut out).await?;
-            Ok(Some((Bytes::from(out), Some(pages))))
+            Ok(Some((Bytes::from(out), (pages, false))))
         }
     })
 }
