@@ -1354,3 +1354,52 @@ async fn on_aws_an_export_job_runs_through_sqs_and_its_download_is_a_presigned_s
     assert_eq!(file.as_ref(), direct.bytes.as_slice());
     assert_eq!(String::from_utf8(direct.bytes).unwrap().lines().count(), 30);
 }
+
+/// The local runtime keeps to the bucket's lifecycle: an export's file goes
+/// with its record after 7 days, and an upload nobody completed after a day.
+#[tokio::test]
+async fn locally_the_sweep_expires_export_files_with_their_records_and_drops_abandoned_uploads() {
+    use konnecs::services::exports::job::{self, ExportError};
+    let w = world();
+    // Files are dated by the real clock: the test clock starts there too.
+    let written = Timestamp::now();
+    w.clock.set(written);
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    import(&w, &a, "", &generated(20)).await;
+    let started = call(&w, &a, "POST", "/contacts/exports", Some(json!({}))).await;
+    let id = started.body["id"].as_str().unwrap().to_string();
+    drain_jobs(&w.state).await;
+    let org = org_of(&w, &a).await;
+    let file = format!("contacts-{id}.csv~object");
+    assert!(export_files(&w, &org, &id).contains(&file));
+    let abandoned = w
+        .state
+        .objects
+        .start_upload("exports/o/e/contacts.csv", "text/csv")
+        .await
+        .unwrap();
+    let uploads = w._dir.path().join("objects").join("~uploads");
+    assert!(uploads.join(&abandoned).is_dir());
+
+    let sweep = || konnecs::inbound::events::sweep::tick(w.state.clone());
+    w.clock.set(written + SignedDuration::from_hours(6 * 24));
+    sweep().await.unwrap();
+    assert!(!uploads.join(&abandoned).exists(), "an upload a day old is dropped");
+    assert!(
+        export_files(&w, &org, &id).contains(&file),
+        "a 6-day-old export is kept"
+    );
+    assert!(job::get(&w.state, &org, &id).await.is_ok());
+
+    w.clock.set(written + SignedDuration::from_hours(8 * 24));
+    sweep().await.unwrap();
+    assert_eq!(
+        export_files(&w, &org, &id),
+        Vec::<String>::new(),
+        "the file is gone after 7 days"
+    );
+    assert!(
+        matches!(job::get(&w.state, &org, &id).await, Err(ExportError::NotFound)),
+        "and so is its record"
+    );
+}

@@ -6,8 +6,8 @@
 //! `{"Fn::Sub": ..}`) so the output is plain YAML any parser reads.
 
 use konnecs::catalogue::{self, Access, Entry, QueueName, Runtime, Trigger};
+use konnecs::ports::object_store::{ABANDONED_UPLOAD_DAYS, EXPIRY_RULES};
 use konnecs::ports::table::{EXPIRES_AT, Index};
-use konnecs::services::exports::job::RETENTION_DAYS as EXPORT_RETENTION_DAYS;
 use serde_json::{Map, Value, json};
 
 /// The command that regenerates `template.yaml`, quoted in its header.
@@ -374,25 +374,31 @@ fn objects_bucket() -> Value {
                 "RestrictPublicBuckets": true
             },
             "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-            "LifecycleConfiguration": {
-                "Rules": [
-                    {
-                        // Export files are kept as long as their job records (TTL).
-                        "Id": "ExpireExports",
-                        "Status": "Enabled",
-                        "Prefix": "exports/",
-                        "ExpirationInDays": EXPORT_RETENTION_DAYS
-                    },
-                    {
-                        // Uploads a crashed export left unfinished.
-                        "Id": "AbortIncompleteUploads",
-                        "Status": "Enabled",
-                        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 1 }
-                    }
-                ]
-            }
+            "LifecycleConfiguration": { "Rules": lifecycle_rules() }
         }
     })
+}
+
+/// The object store's expiry rules (`ports::object_store`), which the local
+/// directory store applies in its own sweep.
+fn lifecycle_rules() -> Value {
+    let mut rules: Vec<Value> = EXPIRY_RULES
+        .iter()
+        .map(|rule| {
+            json!({
+                "Id": format!("Expire{}", pascal_case(rule.prefix.trim_end_matches('/'))),
+                "Status": "Enabled",
+                "Prefix": rule.prefix,
+                "ExpirationInDays": rule.days
+            })
+        })
+        .collect();
+    rules.push(json!({
+        "Id": "AbortAbandonedUploads",
+        "Status": "Enabled",
+        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": ABANDONED_UPLOAD_DAYS }
+    }));
+    Value::Array(rules)
 }
 
 fn objects_bucket_policy() -> Value {

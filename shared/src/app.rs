@@ -32,8 +32,9 @@ pub struct AppState {
     /// Profile photos and exports.
     pub objects: Arc<dyn ObjectStore>,
     pub config: Arc<AppConfig>,
-    /// Only the embedded store needs physical clean-up.
-    pub sweeper: Option<Arc<dyn StoreSweeper>>,
+    /// Physical clean-up that AWS does by itself (DynamoDB TTL, SQS
+    /// retention, S3 lifecycle): only the local runtime has any.
+    pub sweepers: Vec<Arc<dyn StoreSweeper>>,
 }
 
 impl AppState {
@@ -78,17 +79,18 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
         clock.clone(),
     );
     let table: Arc<dyn Table> = Arc::new(SqliteTable::new(db.clone(), clock.clone()));
+    let objects = Arc::new(DirObjectStore::new(config.objects_dir()));
     Ok(AppState {
         mailer: mailer(&config.app, table.clone(), clock.clone()),
         sms: sms(&config.app, table.clone(), clock.clone()),
         reminders: Arc::new(reminders),
-        objects: Arc::new(DirObjectStore::new(config.objects_dir())),
+        objects: objects.clone(),
         table,
         jobs: Arc::new(jobs),
         keys: Arc::new(EnvelopeVault::new(keys)),
         clock,
         config: Arc::new(config.app.clone()),
-        sweeper: Some(db),
+        sweepers: vec![db, objects],
     })
 }
 
@@ -121,7 +123,7 @@ pub fn aws_state_from(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> AppSta
         jobs: Arc::new(SqsQueue::new(sqs, config.jobs_queue_url.clone())),
         keys: Arc::new(EnvelopeVault::new(KmsDataKeys::new(kms, config.token_key_id.clone()))),
         clock,
-        sweeper: None,
+        sweepers: Vec::new(),
     }
 }
 

@@ -1371,7 +1371,7 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "store-sweep",
-            summary: "Physically removes expired items and old acknowledged messages from the embedded store.",
+            summary: "Physically removes expired items and old acknowledged messages from the embedded store, and expired objects (the bucket's lifecycle rules) from the object directory.",
             auth: Auth::Internal,
             trigger: Trigger::Schedule {
                 every: "rate(1 hour)",

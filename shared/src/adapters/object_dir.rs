@@ -5,6 +5,8 @@
 //! `~` never occurs in a key, so a file never has the name of a directory
 //! made for a longer key: `a` and `a/b` coexist, as on S3. A multipart
 //! upload keeps its parts in `~uploads/<upload id>/` until it completes.
+//! The bucket's lifecycle rules (expiry by prefix, abandoned uploads) are
+//! applied by this store's sweep.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,7 +15,11 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::ports::object_store::{ObjectError, ObjectReader, ObjectStore, StoredObject, UploadedPart, is_valid_key};
+use crate::ports::object_store::{
+    ABANDONED_UPLOAD_DAYS, EXPIRY_RULES, ObjectError, ObjectReader, ObjectStore, StoredObject, UploadedPart,
+    is_valid_key,
+};
+use crate::ports::{StoreError, StoreSweeper};
 
 const UPLOADS: &str = "~uploads";
 const READ_CHUNK: usize = 64 * 1024;
@@ -238,4 +244,82 @@ impl DirObjectStore {
             Err(err) => Err(unavailable(err)),
         }
     }
+}
+
+/// The S3 lifecycle rules, applied by hand: objects under an expiring prefix
+/// older than its days, and uploads nobody completed, are removed.
+#[async_trait]
+impl StoreSweeper for DirObjectStore {
+    async fn sweep(&self, now_unix: i64) -> Result<u64, StoreError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || apply_lifecycle(&root, now_unix))
+            .await
+            .map_err(|err| StoreError::Unavailable(err.to_string()))?
+            .map_err(|err| StoreError::Unavailable(format!("object sweep: {err}")))
+    }
+}
+
+const DAY_SECONDS: i64 = 86_400;
+
+fn modified_unix(path: &Path) -> std::io::Result<i64> {
+    let modified = std::fs::metadata(path)?.modified()?;
+    Ok(modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|age| age.as_secs() as i64)
+        .unwrap_or(0))
+}
+
+fn apply_lifecycle(root: &Path, now_unix: i64) -> std::io::Result<u64> {
+    let mut removed = 0;
+    for rule in EXPIRY_RULES {
+        let cutoff = now_unix - rule.days * DAY_SECONDS;
+        removed += expire_under(&root.join(rule.prefix.trim_end_matches('/')), cutoff)?;
+    }
+    let uploads = root.join(UPLOADS);
+    let cutoff = now_unix - ABANDONED_UPLOAD_DAYS * DAY_SECONDS;
+    for entry in read_dir_or_empty(&uploads)? {
+        let path = entry?.path();
+        if modified_unix(&path.join("key")).unwrap_or(0) < cutoff {
+            std::fs::remove_dir_all(&path)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+fn read_dir_or_empty(dir: &Path) -> std::io::Result<Box<dyn Iterator<Item = std::io::Result<std::fs::DirEntry>>>> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(Box::new(entries)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Box::new(std::iter::empty())),
+        Err(err) => Err(err),
+    }
+}
+
+/// Removes the objects (data and content-type files) under `dir` last
+/// written before `cutoff`, and the directories that leaves empty.
+fn expire_under(dir: &Path, cutoff: i64) -> std::io::Result<u64> {
+    let mut removed = 0;
+    for entry in read_dir_or_empty(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            removed += expire_under(&path, cutoff)?;
+            // Only succeeds when nothing is left in it.
+            let _ = std::fs::remove_dir(&path);
+            continue;
+        }
+        let name = path.to_string_lossy();
+        let Some(stem) = name.strip_suffix("~object") else {
+            continue;
+        };
+        if modified_unix(&path)? < cutoff {
+            let meta = PathBuf::from(format!("{stem}~content-type"));
+            std::fs::remove_file(&path)?;
+            match std::fs::remove_file(&meta) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }

@@ -31,6 +31,25 @@ pub struct UploadedPart {
     pub etag: String,
 }
 
+/// Objects the store deletes by age: on S3 the bucket's lifecycle
+/// configuration (written into the template by `infra`), locally the
+/// directory store's sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiryRule {
+    pub prefix: &'static str,
+    pub days: i64,
+}
+
+/// Export files are kept as long as their job records
+/// (`services::exports::job::RETENTION_DAYS`).
+pub const EXPORTS_EXPIRY: ExpiryRule = ExpiryRule {
+    prefix: "exports/",
+    days: 7,
+};
+pub const EXPIRY_RULES: [ExpiryRule; 1] = [EXPORTS_EXPIRY];
+/// Multipart uploads nobody completed (a crashed export) are dropped after this.
+pub const ABANDONED_UPLOAD_DAYS: i64 = 1;
+
 /// S3's smallest part except the last; callers of [`ObjectStore::upload_part`]
 /// keep to it on every backend so a local run behaves as AWS does.
 pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;

@@ -28,7 +28,7 @@ use serde_json::json;
 
 use super::{Pages, Source};
 use crate::app::AppState;
-use crate::ports::object_store::MIN_PART_BYTES;
+use crate::ports::object_store::{EXPORTS_EXPIRY, MIN_PART_BYTES};
 use crate::ports::{Condition, Key, ObjectError, StoreError, UploadedPart, WriteOp};
 use crate::services::audit::{self, Actor};
 use crate::services::jobs::{self, Job};
@@ -37,9 +37,9 @@ use crate::services::records::{from_item, new_id, to_item};
 /// One delivery's working time: inside the functions' 15 s timeout with room
 /// for the final write, as for imports.
 const SLICE: Duration = Duration::from_secs(8);
-/// How long a finished export (record and file) is kept: the S3 lifecycle
-/// rule on `exports/` (`infra`) uses the same number of days.
-pub const RETENTION_DAYS: i64 = 7;
+/// How long an export (record and file) is kept: the object store's expiry
+/// rule for `exports/`, which the record's TTL follows.
+pub const RETENTION_DAYS: i64 = EXPORTS_EXPIRY.days;
 /// How long a download link works.
 pub const LINK_TTL: Duration = Duration::from_secs(15 * 60);
 
