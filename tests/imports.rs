@@ -19,7 +19,7 @@ use konnecs::ports::{BatchOp, Condition, Item, Key, Page, PartialCommit, Query, 
 use konnecs::services::audit::Actor;
 use konnecs::services::contacts::{self, ContactFilter, ContactRecord, NewContact};
 use konnecs::services::imports::{self, Budget, DedupeMode, ImportOptions, ImportState};
-use konnecs::services::jobs::{self, Job};
+use konnecs::services::jobs::{self, Delivery, Job};
 use konnecs_tests::http::{Browser, Reply, send};
 use konnecs_tests::local::{drain_jobs, temp_state_with_clock};
 use serde_json::{Value, json};
@@ -475,7 +475,7 @@ async fn a_worker_crash_mid_import_resumes_from_the_checkpoint_without_duplicati
     assert_eq!(tags["tags"][0], json!({"tag": "crash", "count": 75}));
 
     // A stray duplicate of the message after the end changes nothing.
-    jobs::run(&w.state, job).await.unwrap();
+    jobs::run(&w.state, job, &Delivery::starting_now(false)).await.unwrap();
     let again = call(&w, &b, "GET", &format!("/imports/{id}"), None).await.body;
     assert_eq!(again, p);
 }
@@ -945,7 +945,9 @@ async fn on_dynamodb_a_crashed_import_resumes_without_duplicates_and_a_rerun_cha
 
     // The redelivered message (same body) resumes from the checkpoint.
     let job: Job = serde_json::from_str(&import_job.body).unwrap();
-    jobs::run(&state, job.clone()).await.expect("redelivery");
+    jobs::run(&state, job.clone(), &Delivery::starting_now(false))
+        .await
+        .expect("redelivery");
     let done = imports::get(&state, &org, &record.id).await.unwrap();
     assert_eq!(
         (
@@ -960,7 +962,9 @@ async fn on_dynamodb_a_crashed_import_resumes_without_duplicates_and_a_rerun_cha
     );
     let before = all_contacts(&state, &org).await;
     assert_eq!(before.len(), 40);
-    jobs::run(&state, job).await.expect("a stray duplicate is harmless");
+    jobs::run(&state, job, &Delivery::starting_now(false))
+        .await
+        .expect("a stray duplicate is harmless");
 
     // The same file again: all skipped, nothing written.
     let rerun = imports::create(&state, &actor, csv.into_bytes(), options)
@@ -1085,6 +1089,8 @@ async fn export_job_requests_are_validated_and_leave_nothing_behind() {
         (json!({"created_from": "yesterday"}), "created_from"),
         (json!({"pipeline_id": "p", "stage_id": "s", "q": "ann"}), "q"),
         (json!({"colour": "red"}), "body"),
+        (json!({"tag": "a#b"}), "tag"),
+        (json!({"tag": ""}), "tag"),
     ];
     for (body, field) in cases {
         let reply = call(&w, &a, "POST", "/contacts/exports", Some(body.clone())).await;
@@ -1111,7 +1117,7 @@ async fn export_job_requests_are_validated_and_leave_nothing_behind() {
     assert!(
         !queued
             .iter()
-            .any(|m| matches!(serde_json::from_str(&m.body), Ok(Job::ExportContacts { .. }))),
+            .any(|m| matches!(serde_json::from_str(&m.body), Ok(Job::Export { .. }))),
         "a refused request queues no job"
     );
 }
@@ -1168,7 +1174,8 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
     let clean = job::create(&w.state, &actor, source.clone()).await.unwrap();
     let mut calls = 0;
     loop {
-        let record = job::process(&w.state, &org, &clean.id, budget).await.unwrap();
+        let (record, turn) = job::process(&w.state, &org, &clean.id, budget).await.unwrap();
+        assert_eq!(turn, job::Turn::Worked);
         calls += 1;
         if record.state == ExportState::Done {
             assert!(record.parts.len() >= 3, "{} parts", record.parts.len());
@@ -1190,22 +1197,34 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
     assert_eq!(chunks.concat(), direct);
 
     // Now most calls are cut off after some number of polls (a crash at one
-    // await point or another), and some calls race a second delivery.
+    // await point or another), and some calls race a second delivery. After
+    // a crash, time passes until the redelivery: the lease has run out.
     let crashed = job::create(&w.state, &actor, source).await.unwrap();
     let mut finished = false;
+    let mut crashes_mid_work = 0;
     for round in 0..2_000 {
         // Cut points scattered over each call: 1 to 13 polls, where a whole
-        // call takes about 8 to 12.
+        // call takes about 8 to 14.
         let polls = 1 + (round * 5) % 13;
+        let before = job::get(&w.state, &org, &crashed.id).await.unwrap().version;
         if round % 9 == 8 {
             let (left, right) = tokio::join!(
                 job::process(&w.state, &org, &crashed.id, budget),
                 job::process(&w.state, &org, &crashed.id, budget)
             );
-            left.unwrap();
-            right.unwrap();
-        } else {
-            let _ = cut_after(polls, job::process(&w.state, &org, &crashed.id, budget)).await;
+            let turns = [left.unwrap().1, right.unwrap().1];
+            assert!(turns.contains(&job::Turn::Worked), "{turns:?}");
+        } else if cut_after(polls, job::process(&w.state, &org, &crashed.id, budget))
+            .await
+            .is_none()
+        {
+            let after = job::get(&w.state, &org, &crashed.id).await.unwrap().version;
+            // Past the claim: the crash came while holding the export.
+            if after > before {
+                crashes_mid_work += 1;
+            }
+            w.clock
+                .advance(SignedDuration::try_from(job::LEASE).unwrap() + SignedDuration::from_secs(1));
         }
         let record = job::get(&w.state, &org, &crashed.id).await.unwrap();
         assert_ne!(record.state, ExportState::Failed, "{:?}", record.error);
@@ -1216,15 +1235,195 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
         }
     }
     assert!(finished, "the export must finish despite the crashes");
+    assert!(crashes_mid_work >= 5, "only {crashes_mid_work} crashes landed mid-work");
+    let record = job::get(&w.state, &org, &crashed.id).await.unwrap();
     let (_, Download::File(reader)) = job::download(&w.state, &org, &crashed.id).await.unwrap() else {
         panic!("the local store serves its files itself");
     };
     let chunks: Vec<_> = futures::TryStreamExt::try_collect(reader.chunks).await.unwrap();
+    let file = chunks.concat();
+    assert_eq!(record.bytes, file.len() as u64);
     assert_eq!(
-        String::from_utf8(chunks.concat()).unwrap(),
+        String::from_utf8(file).unwrap(),
         String::from_utf8(direct).unwrap(),
         "the same file as without crashes"
     );
+}
+
+/// The export messages in the jobs queue (received, so gone from it).
+async fn queued_exports(state: &AppState) -> usize {
+    let mut found = 0;
+    loop {
+        let messages = state
+            .jobs
+            .receive(10, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        if messages.is_empty() {
+            return found;
+        }
+        for message in &messages {
+            if matches!(serde_json::from_str(&message.body), Ok(Job::Export { .. })) {
+                found += 1;
+            }
+            state.jobs.ack(&message.receipt).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_of_an_export_slice_yields_to_the_holder_and_queues_nothing() {
+    use konnecs::services::exports::job::{self, Budget, ExportState, Turn};
+    use konnecs::services::exports::{ExportFilter, Format, Source};
+    let w = world();
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    import(&w, &a, "", &generated(150)).await;
+    let actor = actor_of(&w, &a).await;
+    let org = actor.org_id.clone();
+    let source = Source::contacts(&w.state, &org, ExportFilter::default(), Format::Csv)
+        .await
+        .unwrap();
+    let export = job::create(&w.state, &actor, source).await.unwrap();
+    assert_eq!(queued_exports(&w.state).await, 1, "create queues the first slice");
+
+    // A delivery claims the export and dies holding it.
+    let one_page = Budget {
+        part_bytes: 1_000_000,
+        deadline: None,
+        max_pages: Some(1),
+    };
+    let mut polls = 1;
+    while job::get(&w.state, &org, &export.id)
+        .await
+        .unwrap()
+        .lease_until
+        .is_none()
+    {
+        assert!(
+            cut_after(polls, job::process(&w.state, &org, &export.id, one_page))
+                .await
+                .is_none()
+        );
+        polls += 1;
+    }
+    // A duplicate message meanwhile: it yields and starts no second chain.
+    let delivery = Delivery::starting_now(false);
+    job::run_job(&w.state, &org, &export.id, &delivery).await.unwrap();
+    assert_eq!(queued_exports(&w.state).await, 0);
+    let (_, turn) = job::process(&w.state, &org, &export.id, one_page).await.unwrap();
+    assert_eq!(turn, Turn::Yielded);
+
+    // The crashed slice's redelivery, after the lease ran out, carries on.
+    w.clock
+        .advance(SignedDuration::try_from(job::LEASE).unwrap() + SignedDuration::from_secs(1));
+    job::run_job(&w.state, &org, &export.id, &delivery).await.unwrap();
+    let record = job::get(&w.state, &org, &export.id).await.unwrap();
+    assert_eq!((record.state, record.rows_done), (ExportState::Done, 150));
+    assert_eq!(queued_exports(&w.state).await, 0, "a finished export queues nothing");
+}
+
+#[tokio::test]
+async fn an_export_whose_upload_was_completed_by_a_delivery_that_then_crashed_finishes_with_that_file() {
+    use konnecs::services::exports::job::{self, Budget, Download, ExportState};
+    use konnecs::services::exports::{ExportFilter, Format, Source};
+    use konnecs::services::records::to_item;
+    let w = world();
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    import(&w, &a, "", &generated(300)).await;
+    let actor = actor_of(&w, &a).await;
+    let org = actor.org_id.clone();
+    let source = Source::contacts(&w.state, &org, ExportFilter::default(), Format::Csv)
+        .await
+        .unwrap();
+    let export = job::create(&w.state, &actor, source).await.unwrap();
+    let budget = Budget {
+        part_bytes: 10_000,
+        deadline: None,
+        max_pages: Some(1),
+    };
+    // Up to the last page, with the upload started.
+    let mut before_last = job::get(&w.state, &org, &export.id).await.unwrap();
+    loop {
+        let (record, _) = job::process(&w.state, &org, &export.id, budget).await.unwrap();
+        if record.state == ExportState::Done {
+            break;
+        }
+        before_last = record;
+    }
+    assert!(before_last.upload_id.is_some() && !before_last.parts.is_empty());
+    let done = job::get(&w.state, &org, &export.id).await.unwrap();
+    // The completing delivery's last checkpoint is lost: the record is as
+    // it was before that slice, and the upload it names is complete.
+    let mut lost = before_last.clone();
+    lost.version = done.version;
+    w.state
+        .table
+        .put(to_item(&job::export_key(&org, &export.id), &lost, &[]).unwrap(), None)
+        .await
+        .unwrap();
+    let (record, _) = job::process(&w.state, &org, &export.id, budget).await.unwrap();
+    assert_eq!(record.state, ExportState::Done);
+    assert_eq!(record.rows_done, 300);
+    let (_, Download::File(reader)) = job::download(&w.state, &org, &export.id).await.unwrap() else {
+        panic!("the local store serves its files itself");
+    };
+    assert_eq!(record.bytes, reader.length);
+    let chunks: Vec<_> = futures::TryStreamExt::try_collect(reader.chunks).await.unwrap();
+    let direct = call(&w, &a, "GET", "/contacts/export", None).await.bytes;
+    assert_eq!(chunks.concat(), direct);
+}
+
+#[tokio::test]
+async fn an_export_that_cannot_succeed_fails_instead_of_retrying_and_slices_wait_for_a_fresh_batch() {
+    use konnecs::services::exports::job::{self, ExportState};
+    use konnecs::services::exports::{ExportFilter, Format, Source};
+    let w = world();
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    let actor = actor_of(&w, &a).await;
+    let org = actor.org_id.clone();
+    // A filter the request checks would refuse, stored anyway (e.g. by an
+    // older version): the store rejects it on every try.
+    let filter = ExportFilter {
+        contacts: ContactFilter {
+            tag: Some("a#b".into()),
+            ..Default::default()
+        },
+        stage: None,
+    };
+    let source = Source::contacts(&w.state, &org, filter, Format::Csv).await.unwrap();
+    let export = job::create(&w.state, &actor, source.clone()).await.unwrap();
+    queued_exports(&w.state).await;
+    job::run_job(&w.state, &org, &export.id, &Delivery::starting_now(false))
+        .await
+        .unwrap();
+    let record = job::get(&w.state, &org, &export.id).await.unwrap();
+    assert_eq!(record.state, ExportState::Failed);
+    assert!(record.error.is_some());
+    assert_eq!(queued_exports(&w.state).await, 0, "a failed export is not retried");
+
+    // With less than a slice's time left in its batch, a slice job is queued
+    // again for a fresh batch and does nothing now.
+    let fresh = job::create(
+        &w.state,
+        &actor,
+        Source::contacts(&w.state, &org, ExportFilter::default(), Format::Csv)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    queued_exports(&w.state).await;
+    let spent = Delivery {
+        deadline: std::time::Instant::now(),
+        last_attempt: false,
+    };
+    let message = Job::Export {
+        org_id: org.clone(),
+        export_id: fresh.id.clone(),
+    };
+    jobs::run(&w.state, message, &spent).await.unwrap();
+    assert_eq!(queued_exports(&w.state).await, 1);
+    assert_eq!(job::get(&w.state, &org, &fresh.id).await.unwrap(), fresh);
 }
 
 #[tokio::test]

@@ -108,9 +108,17 @@ fn expected_grants(access: &[Access]) -> BTreeSet<(String, String)> {
                 grant(&["kms:Decrypt"], "DataKey");
             }
             Access::ObjectWrite => {
+                grant(&["s3:PutObject", "s3:DeleteObject"], "${ObjectsBucket.Arn}/*");
+                grant(&["kms:GenerateDataKey", "kms:Decrypt"], "DataKey");
+            }
+            Access::ExportRead => {
+                grant(&["s3:GetObject"], "${ObjectsBucket.Arn}/exports/*");
+                grant(&["kms:Decrypt"], "DataKey");
+            }
+            Access::ExportWrite => {
                 grant(
                     &["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                    "${ObjectsBucket.Arn}/*",
+                    "${ObjectsBucket.Arn}/exports/*",
                 );
                 grant(&["kms:GenerateDataKey", "kms:Decrypt"], "DataKey");
             }

@@ -204,12 +204,32 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
             Access::ObjectWrite => {
                 statements.push(statement(
                     "ObjectWrite",
-                    // PutObject also covers the parts and completion of a multipart upload.
-                    &["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                    &["s3:PutObject", "s3:DeleteObject"],
                     sub("${ObjectsBucket.Arn}/*"),
                 ));
                 statements.push(data_key_statement(
                     "ObjectWriteDataKey",
+                    &["kms:GenerateDataKey", "kms:Decrypt"],
+                    "s3",
+                ));
+            }
+            Access::ExportRead => {
+                statements.push(statement(
+                    "ExportRead",
+                    &["s3:GetObject"],
+                    sub("${ObjectsBucket.Arn}/exports/*"),
+                ));
+                statements.push(data_key_statement("ExportReadDataKey", &["kms:Decrypt"], "s3"));
+            }
+            Access::ExportWrite => {
+                statements.push(statement(
+                    "ExportWrite",
+                    // PutObject also covers the parts and completion of a multipart upload.
+                    &["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                    sub("${ObjectsBucket.Arn}/exports/*"),
+                ));
+                statements.push(data_key_statement(
+                    "ExportWriteDataKey",
                     &["kms:GenerateDataKey", "kms:Decrypt"],
                     "s3",
                 ));

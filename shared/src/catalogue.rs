@@ -106,10 +106,16 @@ pub enum Access {
     TokenKeyDecrypt,
     /// DescribeKey on the OAuth-token key (health probes).
     TokenKeyDescribe,
-    /// GetObject in the objects bucket (photos, exports).
+    /// GetObject in the objects bucket (photos, import files).
     ObjectRead,
     /// PutObject and DeleteObject in the objects bucket.
     ObjectWrite,
+    /// GetObject under `exports/`: reading staged rows, and signing the
+    /// presigned links of finished exports (a link grants what its signer may).
+    ExportRead,
+    /// PutObject, DeleteObject and AbortMultipartUpload under `exports/`:
+    /// writing export files in parts.
+    ExportWrite,
 }
 
 #[derive(Clone, Copy)]
@@ -887,7 +893,7 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "imports-errors",
-            summary: "The rows an import rejected as CSV: row number, field, reason, message (on AWS up to 4 MiB; larger reports through POST /imports/{id}/errors/exports).",
+            summary: "The rows an import rejected as CSV: row number, field, reason, message (on AWS what fits one Lambda response; larger reports through POST /imports/{id}/errors/exports).",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Get,
@@ -899,7 +905,7 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "contacts-export",
-            summary: "All contacts, or those matching the list filters, as CSV (importable again) or JSON Lines in the response: streamed locally; on AWS up to 4 MiB, larger sets through POST /contacts/exports.",
+            summary: "All contacts, or those matching the list filters, as CSV (importable again) or JSON Lines in the response: streamed locally; on AWS what fits one Lambda response (5 MiB encoded), larger sets through POST /contacts/exports.",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Get,
@@ -954,7 +960,7 @@ pub fn entries() -> &'static [Entry] {
                 path: "/exports/{id}/download",
                 route: http::exports::download_export,
             },
-            access: &[TableRead, TableWrite, ObjectRead],
+            access: &[TableRead, TableWrite, ExportRead],
             runtime: Runtime::Both,
         },
         Entry {
@@ -1008,6 +1014,8 @@ pub fn entries() -> &'static [Entry] {
                 QueueSend(QueueName::Jobs),
                 ObjectRead,
                 ObjectWrite,
+                ExportRead,
+                ExportWrite,
             ],
             runtime: Runtime::Both,
         },

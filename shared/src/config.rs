@@ -141,14 +141,16 @@ pub struct AppConfig {
     pub twilio: Option<TwilioConfig>,
     pub twilio_base_url: String,
     /// Set where responses are buffered (Lambda behind API Gateway, capped
-    /// at 6 MB): the most bytes a download may answer with inline. Larger
-    /// downloads go through export jobs. `None`: responses stream.
+    /// at 6 MB): the most bytes, once encoded for the response, a download
+    /// may answer with inline. Larger downloads go through export jobs.
+    /// `None`: responses stream.
     pub inline_download_limit: Option<usize>,
 }
 
-/// What a buffered Lambda response may carry inline: 6 MB less headroom for
-/// the JSON envelope and escaping of the body.
-pub const LAMBDA_INLINE_DOWNLOAD_LIMIT: usize = 4 * 1024 * 1024;
+/// What a buffered Lambda response may carry inline, counted as encoded in
+/// the response (JSON-escaped text or base64): Lambda's 6 MB less headroom
+/// for the headers and the envelope.
+pub const LAMBDA_INLINE_DOWNLOAD_LIMIT: usize = 5 * 1024 * 1024;
 
 /// Twilio credentials and sender. The token is a secret: never logged.
 #[derive(Debug, Clone)]

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::ports::object_store::{
@@ -76,12 +75,11 @@ async fn content_type_of(meta: &Path) -> String {
         .unwrap_or_else(|_| "application/octet-stream".into())
 }
 
-fn etag_of(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn part_path(dir: &Path, number: u32) -> PathBuf {
-    dir.join(format!("part-{number:05}"))
+/// A part is stored under its number and tag. Tags are random, as S3's are
+/// with KMS encryption: uploading a number again gives a new tag even for
+/// the same bytes, so only the tag recorded last is joined.
+fn part_path(dir: &Path, number: u32, etag: &str) -> PathBuf {
+    dir.join(format!("part-{number:05}-{etag}"))
 }
 
 #[async_trait]
@@ -169,8 +167,17 @@ impl ObjectStore for DirObjectStore {
                 "part number {number} is outside 1..=10000"
             )));
         }
-        let etag = etag_of(&bytes);
-        write_atomically(&part_path(&dir, number), &bytes).await?;
+        let etag = uuid::Uuid::new_v4().simple().to_string();
+        write_atomically(&part_path(&dir, number, &etag), &bytes).await?;
+        // The number's earlier versions are replaced.
+        let prefix = format!("part-{number:05}-");
+        let mut entries = tokio::fs::read_dir(&dir).await.map_err(unavailable)?;
+        while let Some(entry) = entries.next_entry().await.map_err(unavailable)? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) && !name.ends_with(&etag) {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
         Ok(UploadedPart { number, etag })
     }
 
@@ -188,26 +195,20 @@ impl ObjectStore for DirObjectStore {
         let temp = temp_path(&data);
         let mut out = tokio::fs::File::create(&temp).await.map_err(unavailable)?;
         for part in parts {
-            // Each part is checked against its tag, as S3 does, so a part
-            // replaced after it was recorded is never joined silently.
-            let bytes = match tokio::fs::read(part_path(&dir, part.number)).await {
-                Ok(bytes) => bytes,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            // A part replaced after its tag was recorded is not joined
+            // silently: as on S3, its old tag names nothing any more.
+            let valid_tag = !part.etag.is_empty() && part.etag.bytes().all(|b| b.is_ascii_hexdigit());
+            let bytes = match tokio::fs::read(part_path(&dir, part.number, &part.etag)).await {
+                Ok(bytes) if valid_tag => bytes,
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(unavailable(err)),
+                _ => {
                     let _ = tokio::fs::remove_file(&temp).await;
                     return Err(ObjectError::InvalidPart(format!(
-                        "part {} was not uploaded",
+                        "part {} is not there under that tag",
                         part.number
                     )));
                 }
-                Err(err) => return Err(unavailable(err)),
             };
-            if etag_of(&bytes) != part.etag {
-                let _ = tokio::fs::remove_file(&temp).await;
-                return Err(ObjectError::InvalidPart(format!(
-                    "part {} has another tag",
-                    part.number
-                )));
-            }
             out.write_all(&bytes).await.map_err(unavailable)?;
         }
         out.sync_all().await.map_err(unavailable)?;
@@ -280,8 +281,11 @@ fn apply_lifecycle(root: &Path, now_unix: i64) -> std::io::Result<u64> {
     for entry in read_dir_or_empty(&uploads)? {
         let path = entry?.path();
         if modified_unix(&path.join("key")).unwrap_or(0) < cutoff {
-            std::fs::remove_dir_all(&path)?;
-            removed += 1;
+            // Completed or aborted meanwhile: gone either way.
+            match std::fs::remove_dir_all(&path) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+                _ => removed += 1,
+            }
         }
     }
     Ok(removed)
@@ -307,18 +311,22 @@ fn expire_under(dir: &Path, cutoff: i64) -> std::io::Result<u64> {
             let _ = std::fs::remove_dir(&path);
             continue;
         }
+        // Objects (data and content type) and temp files a crash left.
         let name = path.to_string_lossy();
-        let Some(stem) = name.strip_suffix("~object") else {
+        let object = name.ends_with("~object");
+        if !(object || name.ends_with("~content-type") || name.contains("~tmp-")) {
             continue;
-        };
-        if modified_unix(&path)? < cutoff {
-            let meta = PathBuf::from(format!("{stem}~content-type"));
-            std::fs::remove_file(&path)?;
-            match std::fs::remove_file(&meta) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
-                _ => {}
-            }
-            removed += 1;
+        }
+        match modified_unix(&path) {
+            Ok(modified) if modified < cutoff => match std::fs::remove_file(&path) {
+                Ok(()) => removed += u64::from(object),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            },
+            Ok(_) => {}
+            // Removed meanwhile.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
         }
     }
     Ok(removed)

@@ -45,7 +45,7 @@ use super::audit::{self, Actor};
 use super::contact_links::{self, apply_custom_fields, email_claim, phone_claim};
 use super::contacts::fields::{FieldDef, FieldType};
 use super::contacts::{self, Address, ContactEmail, ContactPhone, ContactRecord};
-use super::jobs::{self, Job};
+use super::jobs::{self, Delivery, Job};
 use super::records::{OrgRecord, from_item, new_id, org_key, to_item};
 use crate::app::AppState;
 use crate::domain::email::Email;
@@ -909,12 +909,24 @@ enum Outcome {
 
 /// Runs one delivery of the import job: as many rows as the slice allows,
 /// then hands over to a new message if rows remain.
-pub async fn run_job(state: &AppState, org_id: &str, import_id: &str) -> Result<(), ImportError> {
+pub async fn run_job(state: &AppState, org_id: &str, import_id: &str, delivery: &Delivery) -> Result<(), ImportError> {
     let budget = Budget {
         max_rows: None,
-        deadline: Some(Instant::now() + SLICE),
+        deadline: Some(delivery.deadline.min(Instant::now() + SLICE)),
     };
-    let record = process(state, org_id, import_id, budget).await?;
+    let record = match process(state, org_id, import_id, budget).await {
+        Ok(record) => record,
+        Err(ImportError::NotFound) => return Err(ImportError::NotFound),
+        Err(err) => {
+            if delivery.last_attempt {
+                // The queue gives up on this message: say so on the import
+                // rather than leave it running for ever.
+                let record = get(state, org_id, import_id).await?;
+                fail(state, org_id, &record, "The import stopped on a store failure; rows done so far are kept. Upload the file again to finish it.").await?;
+            }
+            return Err(err);
+        }
+    };
     if matches!(record.state, ImportState::Running | ImportState::Queued) {
         queue_job(state, org_id, import_id).await?;
     }

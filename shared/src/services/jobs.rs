@@ -1,6 +1,8 @@
 //! Background jobs on the jobs queue. Each job is idempotent: queues deliver
 //! at least once, so running a job twice must have the effect of once.
 
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
@@ -27,9 +29,10 @@ pub enum Job {
     /// A contacts CSV import: processes chunks from the import's checkpoint
     /// (`services::imports`); a redelivery resumes, never repeats.
     ImportContacts { org_id: String, import_id: String },
-    /// A contacts export to the object store: one slice from the export's
-    /// checkpoint (`services::exports::job`); a redelivery resumes, never repeats.
-    ExportContacts { org_id: String, export_id: String },
+    /// An export (contacts or an import's error report) to the object store:
+    /// one slice from the export's checkpoint (`services::exports::job`); a
+    /// redelivery resumes, never repeats.
+    Export { org_id: String, export_id: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,20 +53,54 @@ pub async fn enqueue(queue: &dyn Queue, jobs: &[Job]) -> Result<(), QueueError> 
     queue.send_batch(bodies).await
 }
 
-pub async fn run(state: &AppState, job: Job) -> Result<(), JobError> {
+/// How a message is being delivered: the time left to its batch, and
+/// whether the queue will try it again.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery {
+    /// When the consumer must be done with its whole batch.
+    pub deadline: Instant,
+    /// The queue's last try: a failure now goes to the dead-letter queue.
+    pub last_attempt: bool,
+}
+
+impl Delivery {
+    /// A delivery with the whole batch time ahead of it.
+    pub fn starting_now(last_attempt: bool) -> Self {
+        Delivery {
+            deadline: Instant::now() + BATCH_TIME,
+            last_attempt,
+        }
+    }
+}
+
+/// What a batch of jobs may take: the functions' 15 s timeout less headroom
+/// for a slice's last write and the batch's answer. Slices of imports and
+/// exports share it, so a batch of several never times the function out.
+pub const BATCH_TIME: Duration = Duration::from_secs(11);
+/// The least time worth starting a slice with; with less left in the batch,
+/// the job is queued again to start a fresh one.
+const MIN_SLICE_TIME: Duration = Duration::from_secs(2);
+
+pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), JobError> {
+    let is_slice = matches!(job, Job::ImportContacts { .. } | Job::Export { .. });
+    if is_slice && delivery.deadline.saturating_duration_since(Instant::now()) < MIN_SLICE_TIME {
+        return enqueue(state.jobs.as_ref(), &[job])
+            .await
+            .map_err(|err| JobError::Retry(err.to_string()));
+    }
     match job {
         Job::ImportContacts { org_id, import_id } => {
             use crate::services::imports::{self, ImportError};
-            match imports::run_job(state, &org_id, &import_id).await {
+            match imports::run_job(state, &org_id, &import_id, delivery).await {
                 Ok(()) => Ok(()),
                 // The import is gone (deleted organization): nothing left to do.
                 Err(ImportError::NotFound) => Err(JobError::Permanent(format!("import {import_id} not found"))),
                 Err(err) => Err(JobError::Retry(err.to_string())),
             }
         }
-        Job::ExportContacts { org_id, export_id } => {
+        Job::Export { org_id, export_id } => {
             use crate::services::exports::job::{self, ExportError};
-            match job::run_job(state, &org_id, &export_id).await {
+            match job::run_job(state, &org_id, &export_id, delivery).await {
                 Ok(()) => Ok(()),
                 // Expired or its organization deleted: nothing left to do.
                 Err(ExportError::NotFound) => Err(JobError::Permanent(format!("export {export_id} not found"))),

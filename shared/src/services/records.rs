@@ -41,7 +41,8 @@
 //! `photos/<user id>/<photo id>`, a new key per upload, referenced by
 //! `UserRecord.photo_key` (`services::photos`); an import's uploaded CSV is
 //! `imports/<org>/<import>/part-<n, 5 digits>.csv` (`services::imports`); an
-//! export job's file is `exports/<org>/<export>/contacts.<csv|jsonl>`, with
+//! export job's file is `exports/<org>/<export>/contacts-<export>.<csv|jsonl>`
+//! or `exports/<org>/<export>/import-<import>-errors.csv`, with
 //! rows between parts in `exports/<org>/<export>/staging-<id>`
 //! (`services::exports::job`; the bucket expires `exports/` after 7 days).
 

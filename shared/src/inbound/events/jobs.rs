@@ -6,11 +6,13 @@ use futures::future::BoxFuture;
 
 use super::{BatchOutcome, Message};
 use crate::app::AppState;
-use crate::services::jobs::{self, Job, JobError};
+use crate::catalogue::QueueName;
+use crate::services::jobs::{self, Delivery, Job, JobError};
 
 pub fn consume(state: AppState, messages: Vec<Message>) -> BoxFuture<'static, BatchOutcome> {
     async move {
         let mut outcome = BatchOutcome::default();
+        let batch = Delivery::starting_now(false);
         for message in messages {
             let job: Job = match serde_json::from_str(&message.body) {
                 Ok(job) => job,
@@ -21,7 +23,11 @@ pub fn consume(state: AppState, messages: Vec<Message>) -> BoxFuture<'static, Ba
                     continue;
                 }
             };
-            match jobs::run(&state, job).await {
+            let delivery = Delivery {
+                last_attempt: message.receive_count >= QueueName::Jobs.max_receives(),
+                ..batch
+            };
+            match jobs::run(&state, job, &delivery).await {
                 Ok(()) => {}
                 Err(JobError::Permanent(reason)) => {
                     tracing::error!(message_id = %message.message_id, %reason, "job failed permanently; dropped");

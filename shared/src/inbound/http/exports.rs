@@ -4,9 +4,10 @@
 //! `services::exports`.
 //!
 //! Where responses stream (the local server) `GET /contacts/export` sends
-//! any size. Where they are buffered (Lambda: 6 MB at most) it answers what
-//! fits in [`crate::config::LAMBDA_INLINE_DOWNLOAD_LIMIT`] and refuses more
-//! with a 422 that points to export jobs, which work everywhere.
+//! any size. Where they are buffered (Lambda: 6 MB at most, the body
+//! JSON-escaped or base64-encoded) it answers what fits in
+//! [`crate::config::LAMBDA_INLINE_DOWNLOAD_LIMIT`] once encoded, and refuses
+//! more with a 422 that points to export jobs, which work everywhere.
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -26,13 +27,14 @@ use super::session::Authenticated;
 use crate::app::AppState;
 use crate::domain::role::Permission;
 use crate::ports::object_store::attachment_disposition;
-use crate::services::contacts::ContactFilter;
+use crate::services::contacts::{self, ContactFilter};
 use crate::services::exports::job::{self, Download, ExportRecord};
 use crate::services::exports::{self, ExportFilter, Format, Source};
 use crate::services::imports;
 
-/// The filters and format of an export, from the query or a JSON body.
-#[derive(Deserialize, Default)]
+/// The filters and format of an export: the query of `GET /contacts/export`,
+/// the JSON body of `POST /contacts/exports` (`{}` for everything as CSV).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExportParams {
     format: Option<String>,
@@ -60,9 +62,14 @@ impl ExportParams {
             Some(raw) => Format::parse(raw).ok_or_else(|| ApiError::field("format", "invalid", "Use csv or jsonl."))?,
         };
         let stage = super::contacts::stage_filter(self.pipeline_id, self.stage_id, self.q.as_deref())?;
+        // Checked here, before any answer starts streaming.
+        let tag = self
+            .tag
+            .map(|raw| contacts::normalize_tag(&raw).map_err(|code| ApiError::field("tag", code, "Not a valid tag.")))
+            .transpose()?;
         let filter = ExportFilter {
             contacts: ContactFilter {
-                tag: self.tag,
+                tag,
                 owner_id: self.owner_id,
                 created_from: timestamp("created_from", self.created_from)?,
                 created_to: timestamp("created_to", self.created_to)?,
@@ -96,8 +103,9 @@ pub(super) fn attachment(mut response: Response, content_type: &str, filename: &
 }
 
 /// A generated file as the response: streamed where responses stream;
-/// where they are buffered, collected up to the limit and refused past it
-/// (`too_large`, pointing to `instead`), never cut off mid-way.
+/// where they are buffered, collected while its encoded size is within the
+/// limit and refused past it (`too_large`, pointing to `instead`), never cut
+/// off mid-way.
 pub(super) async fn generated_download<S>(
     state: &AppState,
     chunks: S,
@@ -117,13 +125,15 @@ where
     };
     let mut chunks = std::pin::pin!(chunks);
     let mut body = Vec::new();
+    let mut size = LambdaBodySize::new(content_type);
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|err| ApiError::Unavailable(err.to_string()))?;
-        if body.len() + chunk.len() > limit {
+        size.add(&chunk);
+        if size.encoded() > limit {
             return Err(ApiError::TooLargeInline {
                 code: too_large,
                 detail: format!(
-                    "This file is larger than {} MiB, the most a direct download sends here; use {instead}.",
+                    "This file is larger than a direct download here can carry ({} MiB once encoded); use {instead}.",
                     limit / (1024 * 1024)
                 ),
                 instead,
@@ -132,6 +142,60 @@ where
         body.extend_from_slice(&chunk);
     }
     Ok(attachment(Body::from(body).into_response(), content_type, filename))
+}
+
+/// How large a body is inside a Lambda response, by `lambda_http`'s rule:
+/// text types travel as a JSON string (quotes, backslashes and control
+/// characters escaped), anything else base64-encoded.
+struct LambdaBodySize {
+    text: bool,
+    raw: usize,
+    escaped: usize,
+}
+
+impl LambdaBodySize {
+    fn new(content_type: &str) -> Self {
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        let text = [
+            "text",
+            "application/json",
+            "application/javascript",
+            "application/xml",
+            "application/yaml",
+        ]
+        .iter()
+        .any(|prefix| content_type.starts_with(prefix))
+            || ["+xml", "+yaml", "+json"]
+                .iter()
+                .any(|suffix| essence.ends_with(suffix));
+        LambdaBodySize {
+            text,
+            raw: 0,
+            escaped: 0,
+        }
+    }
+
+    fn add(&mut self, chunk: &[u8]) {
+        self.raw += chunk.len();
+        if self.text {
+            self.escaped += chunk
+                .iter()
+                .map(|byte| match byte {
+                    b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+                    0..=0x1f => 6,
+                    _ => 1,
+                })
+                .sum::<usize>();
+        }
+    }
+
+    fn encoded(&self) -> usize {
+        if self.text {
+            self.escaped
+        } else {
+            self.raw.div_ceil(3) * 4
+        }
+    }
 }
 
 pub fn export_contacts() -> MethodRouter<AppState> {
@@ -159,7 +223,7 @@ pub fn export_contacts() -> MethodRouter<AppState> {
 fn view(record: &ExportRecord) -> Value {
     let done = record.state == job::ExportState::Done;
     let (kind, filter, import_id) = match &record.source {
-        Source::Contacts { filter, .. } => ("contacts", json!(filter), Value::Null),
+        Source::Contacts { filter, .. } => ("contacts", filter_view(filter), Value::Null),
         Source::ImportErrors { import_id } => ("import_errors", Value::Null, json!(import_id)),
     };
     json!({
@@ -178,6 +242,21 @@ fn view(record: &ExportRecord) -> Value {
         "expires_at": jiff::Timestamp::from_second(record.expires_at).ok().map(|t| t.to_string()),
         "error": record.error,
         "download_url": done.then(|| format!("/exports/{}/download", record.id)),
+    })
+}
+
+/// An export's filter in the shape it was asked for.
+fn filter_view(filter: &ExportFilter) -> Value {
+    let c = &filter.contacts;
+    let (pipeline_id, stage_id) = filter.stage.clone().unzip();
+    json!({
+        "tag": c.tag,
+        "owner_id": c.owner_id,
+        "created_from": c.created_from.map(|t| t.to_string()),
+        "created_to": c.created_to.map(|t| t.to_string()),
+        "q": c.q,
+        "pipeline_id": pipeline_id,
+        "stage_id": stage_id,
     })
 }
 
@@ -258,4 +337,25 @@ pub fn download_export() -> MethodRouter<AppState> {
             Ok::<_, ApiError>(response)
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LambdaBodySize;
+
+    #[test]
+    fn text_is_counted_as_a_json_string_and_anything_else_as_base64() {
+        let mut csv = LambdaBodySize::new("text/csv; charset=utf-8");
+        csv.add(b"a,\"b\"\n");
+        csv.add(b"\\\x01");
+        // a , \" b \" \n → 9; \\ → 2; \u0001 → 6.
+        assert_eq!(csv.encoded(), 17);
+        let mut jsonl = LambdaBodySize::new("application/x-ndjson");
+        jsonl.add(b"{\"a\":1}\n");
+        jsonl.add(b"{}");
+        assert_eq!(jsonl.encoded(), 16, "10 bytes are 16 in base64");
+        let mut json = LambdaBodySize::new("application/problem+json");
+        json.add(b"\"x\"");
+        assert_eq!(json.encoded(), 5);
+    }
 }

@@ -15,12 +15,11 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::{MethodRouter, get, post};
+use futures::TryStreamExt;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-use futures::TryStreamExt;
 
 use super::exports::generated_download;
 use super::problem::ApiError;
@@ -240,13 +239,13 @@ pub fn import_errors() -> MethodRouter<AppState> {
             let source = Source::ImportErrors {
                 import_id: record.id.clone(),
             };
-            let file_name = source.file_name(None);
+            let (file_name, content_type) = (source.file_name(None), source.format().content_type());
             let chunks = exports::stream(state.clone(), auth.org_id.clone(), source)
                 .map_err(|err| std::io::Error::other(err.to_string()));
             generated_download(
                 &state,
                 chunks,
-                "text/csv; charset=utf-8",
+                content_type,
                 &file_name,
                 ("error_report_too_large", "POST /imports/{id}/errors/exports"),
             )

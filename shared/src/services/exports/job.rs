@@ -1,12 +1,14 @@
 //! Export jobs: how an export of any size leaves AWS, where a Lambda answers
 //! with at most 6 MB. `POST /contacts/exports` (contacts) and
 //! `POST /imports/{id}/errors/exports` (an import's error report) record the
-//! job and queue `Job::ExportContacts`; the jobs worker writes the file to
+//! job and queue `Job::Export`; the jobs worker writes the file to
 //! the object store; `GET /exports/{id}/download` hands it out (a presigned
 //! S3 link, or the file itself from the local server).
 //!
-//! The worker runs in slices (one delivery each, [`SLICE`]) and checkpoints
-//! in the job record after every write, conditioned on the record's version:
+//! The worker runs in slices (one delivery each, [`SLICE`] or what is left
+//! of the delivery's batch). A slice first takes the export's lease
+//! ([`LEASE`]), then checkpoints in the job record after every write, each
+//! checkpoint conditioned on the record's version:
 //! - An export smaller than a part is one `put` of the whole file.
 //! - A larger one is a multipart upload with parts of at least
 //!   [`MIN_PART_BYTES`] (S3's rule; the last part may be smaller).
@@ -16,10 +18,12 @@
 //! A write always happens before the checkpoint that names it, and a part
 //! uploaded again under its number replaces it. So a crashed or redelivered
 //! slice resumes from the last checkpoint and writes the same bytes again:
-//! no row is lost or repeated. Two deliveries racing each other are settled
-//! by the checkpoint's condition: the loser stops and removes what only it
-//! wrote. Columns are fixed when the export starts ([`Layout`]), so all
-//! parts agree.
+//! no row is lost or repeated. A duplicate delivery finds the lease taken
+//! and yields without writing or queuing anything, so one chain of slices
+//! runs at a time; the redelivery of a crashed slice finds the lease run out
+//! and carries on. Errors no retry mends fail the export, and so does the
+//! queue's last try. Columns are fixed when the export starts
+//! ([`super::Layout`]), so all parts agree.
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +35,7 @@ use crate::app::AppState;
 use crate::ports::object_store::{EXPORTS_EXPIRY, MIN_PART_BYTES};
 use crate::ports::{Condition, Key, ObjectError, StoreError, UploadedPart, WriteOp};
 use crate::services::audit::{self, Actor};
-use crate::services::jobs::{self, Job};
+use crate::services::jobs::{self, Delivery, Job};
 use crate::services::records::{from_item, new_id, to_item};
 
 /// One delivery's working time: inside the functions' 15 s timeout with room
@@ -51,7 +55,7 @@ pub enum ExportError {
     NotReady,
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("object store: {0}")]
+    #[error(transparent)]
     Objects(#[from] ObjectError),
     #[error("queue: {0}")]
     Queue(String),
@@ -91,6 +95,8 @@ pub struct ExportRecord {
     pub error: Option<String>,
     /// Unix seconds; the store's TTL attribute, so the record goes with the file.
     pub expires_at: i64,
+    /// Unix milliseconds until which a delivery holds the export ([`LEASE`]).
+    pub lease_until: Option<i64>,
     pub version: u64,
 }
 
@@ -138,6 +144,7 @@ pub async fn create(state: &AppState, actor: &Actor, source: Source) -> Result<E
         finished_at: None,
         error: None,
         expires_at: now.as_second() + RETENTION_DAYS * 86_400,
+        lease_until: None,
         version: 1,
     };
     state
@@ -184,7 +191,7 @@ fn audit_detail(source: &Source) -> serde_json::Value {
 async fn queue_job(state: &AppState, org_id: &str, export_id: &str) -> Result<(), ExportError> {
     jobs::enqueue(
         state.jobs.as_ref(),
-        &[Job::ExportContacts {
+        &[Job::Export {
             org_id: org_id.to_string(),
             export_id: export_id.to_string(),
         }],
@@ -232,19 +239,51 @@ pub async fn download(
     }
 }
 
-/// One delivery of the job: a slice of work, then the job queued again if
-/// the export is not finished.
-pub async fn run_job(state: &AppState, org_id: &str, export_id: &str) -> Result<(), ExportError> {
+/// How long a delivery holds an export: longer than a slice can run (the
+/// functions' timeout), shorter than the jobs queue's visibility timeout, so
+/// the redelivery of a crashed slice finds the export free again.
+pub const LEASE: Duration = Duration::from_secs(30);
+
+/// What one call of [`process`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// This call held the export and worked on it (or found it finished).
+    Worked,
+    /// Another delivery holds the export or took it over meanwhile; that
+    /// one carries on and queues what comes next.
+    Yielded,
+}
+
+/// One delivery of the job: a slice of work within the delivery's time,
+/// then the next slice queued if this delivery held the export and it is
+/// not finished. A duplicate delivery yields and queues nothing, so
+/// redeliveries never start a second chain of slices.
+pub async fn run_job(state: &AppState, org_id: &str, export_id: &str, delivery: &Delivery) -> Result<(), ExportError> {
     let budget = Budget {
         part_bytes: MIN_PART_BYTES,
-        deadline: Some(Instant::now() + SLICE),
+        deadline: Some(delivery.deadline.min(Instant::now() + SLICE)),
         max_pages: None,
     };
-    let record = process(state, org_id, export_id, budget).await?;
-    if matches!(record.state, ExportState::Queued | ExportState::Running) {
-        queue_job(state, org_id, export_id).await?;
+    match process(state, org_id, export_id, budget).await {
+        Ok((record, Turn::Worked)) if record.state.is_active() => queue_job(state, org_id, export_id).await,
+        Ok(_) => Ok(()),
+        Err(ExportError::NotFound) => Err(ExportError::NotFound),
+        Err(err) => {
+            if delivery.last_attempt {
+                // The queue gives up on this message: say so on the export
+                // rather than leave it running for ever.
+                let record = get(state, org_id, export_id).await?;
+                fail(
+                    state,
+                    org_id,
+                    record,
+                    "The export could not be finished; start it again.",
+                )
+                .await?;
+            }
+            Err(err)
+        }
     }
-    Ok(())
 }
 
 /// How much one call of [`process`] may do.
@@ -269,25 +308,87 @@ impl Budget {
     }
 }
 
+impl ExportState {
+    pub fn is_active(self) -> bool {
+        matches!(self, ExportState::Queued | ExportState::Running)
+    }
+}
+
+impl ExportError {
+    /// Errors that no retry mends: the export fails instead.
+    fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            ExportError::Store(StoreError::Invalid(_) | StoreError::InvalidCursor)
+                | ExportError::Objects(ObjectError::InvalidKey | ObjectError::InvalidPart(_))
+        )
+    }
+}
+
 /// Works on the export from its checkpoint until it is finished or the
-/// budget is spent; returns the export as it then is.
+/// budget is spent, holding it under a lease; returns the export as it then
+/// is and whether this call did the work.
 pub async fn process(
     state: &AppState,
     org_id: &str,
     export_id: &str,
     budget: Budget,
-) -> Result<ExportRecord, ExportError> {
-    let mut record = get(state, org_id, export_id).await?;
-    if !matches!(record.state, ExportState::Queued | ExportState::Running) {
-        return Ok(record);
+) -> Result<(ExportRecord, Turn), ExportError> {
+    let record = get(state, org_id, export_id).await?;
+    if !record.state.is_active() {
+        return Ok((record, Turn::Worked));
     }
+    let Some(mut record) = claim(state, org_id, record).await? else {
+        return Ok((get(state, org_id, export_id).await?, Turn::Yielded));
+    };
+    match work(state, org_id, &mut record, budget).await {
+        Ok(turn) => Ok((record, turn)),
+        Err(err) if err.is_permanent() => {
+            tracing::error!(export_id, error = %err, "export failed");
+            let failed = fail(
+                state,
+                org_id,
+                record,
+                "The export could not be written; start it again.",
+            )
+            .await?;
+            Ok((failed, Turn::Worked))
+        }
+        // Worth another delivery: the lease lapses and the redelivery resumes.
+        Err(err) => Err(err),
+    }
+}
+
+/// Takes the lease of an export nobody holds (or whose holder's lease ran
+/// out): `None` when another delivery holds it.
+async fn claim(state: &AppState, org_id: &str, mut record: ExportRecord) -> Result<Option<ExportRecord>, ExportError> {
+    let now = state.clock.now();
+    if record.lease_until.is_some_and(|until| until > now.as_millisecond()) {
+        return Ok(None);
+    }
+    let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+    record.lease_until = Some(now.as_millisecond().saturating_add(lease));
+    record.state = ExportState::Running;
+    Ok(match checkpoint(state, org_id, &mut record).await? {
+        Saved::Yes => Some(record),
+        Saved::Overtaken => None,
+    })
+}
+
+/// The work of one slice on a claimed export.
+async fn work(state: &AppState, org_id: &str, record: &mut ExportRecord, budget: Budget) -> Result<Turn, ExportError> {
     let file_key = record.object_key(org_id);
     let content_type = record.source.format().content_type();
     // The rows carried over from the last slice, or the file's first bytes.
     let mut buffer = match &record.staged {
         Some(staged) => match state.objects.get(staged).await? {
             Some(object) if object.bytes.len() as u64 == record.staged_bytes => object.bytes,
-            _ => return fail(state, org_id, record, "The export's staged rows are missing.").await,
+            // Under the lease nobody else discards it: it is truly gone.
+            _ => {
+                return Err(ExportError::Objects(ObjectError::InvalidPart(
+                    "staged rows are missing".into(),
+                )));
+            }
         },
         None if record.cursor.is_none() && record.parts.is_empty() && !record.pages_done => record.source.preamble()?,
         None => Vec::new(),
@@ -308,6 +409,7 @@ pub async fn process(
         record.cursor = pages.cursor.clone();
         record.pages_done = pages.finished;
         record.rows_done += rows;
+        // The staging object these rows came from; unused once they are written elsewhere.
         let consumed = record.staged.take();
 
         if pages.finished && record.parts.is_empty() && record.upload_id.is_none() {
@@ -322,10 +424,10 @@ pub async fn process(
 
         if buffer.len() >= budget.part_bytes || pages.finished {
             // A new upload is recorded by the checkpoint after its first part;
-            // one left behind by a crash is dropped by the bucket's lifecycle rule.
-            let (upload_id, fresh) = match record.upload_id.clone() {
-                Some(id) => (id, false),
-                None => (state.objects.start_upload(&file_key, content_type).await?, true),
+            // one left behind by a crash is dropped by the lifecycle rule.
+            let upload_id = match record.upload_id.clone() {
+                Some(id) => id,
+                None => state.objects.start_upload(&file_key, content_type).await?,
             };
             record.upload_id = Some(upload_id.clone());
             if !buffer.is_empty() || record.parts.is_empty() {
@@ -338,7 +440,7 @@ pub async fn process(
                 {
                     Ok(part) => record.parts.push(part),
                     Err(ObjectError::NoSuchUpload) => {
-                        return completed_elsewhere(state, org_id, record, &file_key, consumed).await;
+                        return completed_before(state, org_id, record, &file_key, consumed).await;
                     }
                     Err(err) => return Err(err.into()),
                 }
@@ -353,52 +455,42 @@ pub async fn process(
                 {
                     Ok(()) => return finish(state, org_id, record, consumed).await,
                     Err(ObjectError::NoSuchUpload) => {
-                        return completed_elsewhere(state, org_id, record, &file_key, consumed).await;
-                    }
-                    Err(ObjectError::InvalidPart(reason)) => {
-                        // A racing delivery replaced a part after it was
-                        // recorded: start over rather than join mixed parts.
-                        tracing::warn!(export_id, reason, "export parts disagree; starting over");
-                        state.objects.abort_upload(&file_key, &upload_id).await?;
-                        return restart(state, org_id, record, consumed).await;
+                        return completed_before(state, org_id, record, &file_key, consumed).await;
                     }
                     Err(err) => return Err(err.into()),
                 }
             }
-            if let Some(ahead) = checkpoint(state, org_id, &mut record).await? {
-                if fresh {
-                    // Another delivery started its own upload first; that one counts.
-                    state.objects.abort_upload(&file_key, &upload_id).await?;
-                }
-                return Ok(ahead);
+            if checkpoint(state, org_id, record).await? == Saved::Overtaken {
+                return Ok(Turn::Yielded);
             }
             discard(state, consumed).await?;
             continue;
         }
 
-        // Out of budget with less than a part: keep the rows for the next slice.
-        if !read_more {
-            record.staged = consumed;
-            if record.state == ExportState::Running {
-                return Ok(record);
-            }
-            return Ok(checkpoint(state, org_id, &mut record).await?.unwrap_or(record));
+        // Out of budget with less than a part: keep the rows for the next
+        // slice, under a new name so the last checkpoint's stay intact.
+        if read_more {
+            let staged = staging_key(org_id, &record.id);
+            let size = buffer.len() as u64;
+            state
+                .objects
+                .put(&staged, std::mem::take(&mut buffer), "application/octet-stream")
+                .await?;
+            record.bytes = record.bytes.saturating_sub(record.staged_bytes) + size;
+            record.staged_bytes = size;
+            record.staged = Some(staged);
+        } else {
+            record.staged = consumed.clone();
         }
-        let staged = staging_key(org_id, export_id);
-        let size = buffer.len() as u64;
-        state
-            .objects
-            .put(&staged, std::mem::take(&mut buffer), "application/octet-stream")
-            .await?;
-        record.bytes = record.bytes.saturating_sub(record.staged_bytes) + size;
-        record.staged_bytes = size;
-        record.staged = Some(staged.clone());
-        if let Some(ahead) = checkpoint(state, org_id, &mut record).await? {
-            discard(state, Some(staged)).await?;
-            return Ok(ahead);
+        // The slice ends: the lease goes, so the next slice's delivery starts at once.
+        record.lease_until = None;
+        if checkpoint(state, org_id, record).await? == Saved::Overtaken {
+            return Ok(Turn::Yielded);
         }
-        discard(state, consumed).await?;
-        return Ok(record);
+        if read_more {
+            discard(state, consumed).await?;
+        }
+        return Ok(Turn::Worked);
     }
 }
 
@@ -410,27 +502,27 @@ async fn discard(state: &AppState, staged: Option<String>) -> Result<(), ExportE
     Ok(())
 }
 
-/// Saves the record if nobody else has since; `Some(newer)` when another
-/// delivery got there first (this one then stops: that one carries on).
-async fn checkpoint(
-    state: &AppState,
-    org_id: &str,
-    record: &mut ExportRecord,
-) -> Result<Option<ExportRecord>, ExportError> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Saved {
+    Yes,
+    /// The record changed since it was read: another delivery took the
+    /// export over (its lease having run out), and this one must stop.
+    Overtaken,
+}
+
+/// Saves the record if nobody else has since it was read.
+async fn checkpoint(state: &AppState, org_id: &str, record: &mut ExportRecord) -> Result<Saved, ExportError> {
     let read_version = record.version;
     record.version += 1;
     record.updated_at = state.clock.now().to_string();
-    if record.state == ExportState::Queued {
-        record.state = ExportState::Running;
-    }
     let item = to_item(&export_key(org_id, &record.id), &*record, &[])?;
     match state
         .table
         .put(item, Some(Condition::VersionEquals(read_version)))
         .await
     {
-        Ok(()) => Ok(None),
-        Err(StoreError::ConditionFailed) => Ok(Some(get(state, org_id, &record.id).await?)),
+        Ok(()) => Ok(Saved::Yes),
+        Err(StoreError::ConditionFailed) => Ok(Saved::Overtaken),
         Err(err) => Err(err.into()),
     }
 }
@@ -439,37 +531,43 @@ async fn checkpoint(
 async fn finish(
     state: &AppState,
     org_id: &str,
-    mut record: ExportRecord,
+    record: &mut ExportRecord,
     consumed: Option<String>,
-) -> Result<ExportRecord, ExportError> {
+) -> Result<Turn, ExportError> {
     record.state = ExportState::Done;
     record.finished_at = Some(state.clock.now().to_string());
     record.staged = None;
     record.staged_bytes = 0;
     record.upload_id = None;
-    if let Some(ahead) = checkpoint(state, org_id, &mut record).await? {
-        return Ok(ahead);
+    record.lease_until = None;
+    if checkpoint(state, org_id, record).await? == Saved::Overtaken {
+        return Ok(Turn::Yielded);
     }
     discard(state, consumed).await?;
-    Ok(record)
+    Ok(Turn::Worked)
 }
 
-/// The upload is gone: finished by an earlier delivery whose checkpoint was
-/// lost (the file is there), or expired (it is not).
-async fn completed_elsewhere(
+/// The upload is gone although the record names it: completed by an
+/// earlier delivery whose last checkpoint was lost (the file is there), or
+/// dropped as abandoned (it is not, and the export starts over).
+async fn completed_before(
     state: &AppState,
     org_id: &str,
-    record: ExportRecord,
+    record: &mut ExportRecord,
     file_key: &str,
     consumed: Option<String>,
-) -> Result<ExportRecord, ExportError> {
-    if state.objects.exists(file_key).await? {
-        let mut record = record;
-        record.pages_done = true;
-        record.cursor = None;
-        finish(state, org_id, record, consumed).await
-    } else {
-        restart(state, org_id, record, consumed).await
+) -> Result<Turn, ExportError> {
+    match state.objects.open(file_key).await? {
+        Some(file) => {
+            record.bytes = file.length;
+            record.pages_done = true;
+            record.cursor = None;
+            finish(state, org_id, record, consumed).await
+        }
+        None => {
+            tracing::warn!(export_id = %record.id, "export upload vanished; starting over");
+            restart(state, org_id, record, consumed).await
+        }
     }
 }
 
@@ -477,10 +575,9 @@ async fn completed_elsewhere(
 async fn restart(
     state: &AppState,
     org_id: &str,
-    mut record: ExportRecord,
+    record: &mut ExportRecord,
     consumed: Option<String>,
-) -> Result<ExportRecord, ExportError> {
-    record.state = ExportState::Running;
+) -> Result<Turn, ExportError> {
     record.rows_done = 0;
     record.bytes = 0;
     record.cursor = None;
@@ -489,29 +586,35 @@ async fn restart(
     record.parts.clear();
     record.staged = None;
     record.staged_bytes = 0;
-    match checkpoint(state, org_id, &mut record).await? {
-        Some(ahead) => Ok(ahead),
-        None => {
-            discard(state, consumed).await?;
-            Ok(record)
-        }
+    record.lease_until = None;
+    if checkpoint(state, org_id, record).await? == Saved::Overtaken {
+        return Ok(Turn::Yielded);
     }
+    discard(state, consumed).await?;
+    Ok(Turn::Worked)
 }
 
+/// Ends the export as failed with `reason` for its owner; its unfinished
+/// upload is dropped once the failure is recorded.
 async fn fail(
     state: &AppState,
     org_id: &str,
     mut record: ExportRecord,
     reason: &str,
 ) -> Result<ExportRecord, ExportError> {
+    let upload_id = record.upload_id.take();
     record.state = ExportState::Failed;
     record.error = Some(reason.to_string());
     record.finished_at = Some(state.clock.now().to_string());
-    if let Some(upload_id) = record.upload_id.take() {
-        let _ = state.objects.abort_upload(&record.object_key(org_id), &upload_id).await;
+    record.lease_until = None;
+    if checkpoint(state, org_id, &mut record).await? == Saved::Overtaken {
+        return Ok(get(state, org_id, &record.id).await?);
     }
-    match checkpoint(state, org_id, &mut record).await? {
-        Some(ahead) => Ok(ahead),
-        None => Ok(record),
+    if let Some(upload_id) = upload_id
+        && let Err(err) = state.objects.abort_upload(&record.object_key(org_id), &upload_id).await
+    {
+        // The lifecycle rule drops it within a day.
+        tracing::warn!(export_id = %record.id, error = %err, "could not abort a failed export's upload");
     }
+    Ok(record)
 }
