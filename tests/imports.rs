@@ -1602,3 +1602,24 @@ async fn locally_the_sweep_expires_export_files_with_their_records_and_drops_aba
         "and so is its record"
     );
 }
+
+#[tokio::test]
+async fn an_organization_runs_at_most_three_exports_at_once() {
+    let w = world();
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    let z = signup(&w, "omar@harbour-physio.example").await;
+    for _ in 0..3 {
+        let started = call(&w, &a, "POST", "/contacts/exports", Some(json!({}))).await;
+        assert_eq!(started.status, StatusCode::ACCEPTED);
+    }
+    let fourth = call(&w, &a, "POST", "/contacts/exports", Some(json!({}))).await;
+    assert_eq!(fourth.status, StatusCode::CONFLICT, "{}", fourth.body);
+    assert_eq!(fourth.body["code"], "too_many_exports_running");
+    // Another organization is not held up by this one's exports.
+    let other = call(&w, &z, "POST", "/contacts/exports", Some(json!({}))).await;
+    assert_eq!(other.status, StatusCode::ACCEPTED);
+    // Once they have finished, exports can be started again.
+    drain_jobs(&w.state).await;
+    let again = call(&w, &a, "POST", "/contacts/exports", Some(json!({}))).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+}

@@ -505,6 +505,13 @@ impl From<crate::services::exports::job::ExportError> for ApiError {
                 code: "export_not_ready",
                 detail: "The export is not finished; its state tells when it is.".into(),
             },
+            E::TooManyRunning => ApiError::Conflict {
+                code: "too_many_exports_running",
+                detail: format!(
+                    "{} exports are already running for this organization; start another when one has finished.",
+                    crate::services::exports::job::MAX_RUNNING_PER_ORG
+                ),
+            },
             E::Store(err) => err.into(),
             E::Objects(err) => err.into(),
             E::Queue(reason) => ApiError::Unavailable(reason),

@@ -33,7 +33,7 @@ use serde_json::json;
 use super::{Pages, Source};
 use crate::app::AppState;
 use crate::ports::object_store::{EXPORTS_EXPIRY, MIN_PART_BYTES};
-use crate::ports::{Condition, Key, ObjectError, StoreError, UploadedPart, WriteOp};
+use crate::ports::{Condition, Key, ObjectError, Query, SortKey, StoreError, UploadedPart, WriteOp};
 use crate::services::audit::{self, Actor};
 use crate::services::jobs::{self, Delivery, Job};
 use crate::services::records::{from_item, new_id, to_item};
@@ -53,6 +53,8 @@ pub enum ExportError {
     NotFound,
     #[error("the export is not finished")]
     NotReady,
+    #[error("too many exports running")]
+    TooManyRunning,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -124,6 +126,9 @@ fn plausible_id(id: &str) -> bool {
 /// Records an export of `source` and queues its job.
 pub async fn create(state: &AppState, actor: &Actor, source: Source) -> Result<ExportRecord, ExportError> {
     let org_id = &actor.org_id;
+    if running(state, org_id).await? >= MAX_RUNNING_PER_ORG {
+        return Err(ExportError::TooManyRunning);
+    }
     let now = state.clock.now();
     let id = new_id();
     let record = ExportRecord {
@@ -178,6 +183,36 @@ pub async fn create(state: &AppState, actor: &Actor, source: Source) -> Result<E
         return Err(err);
     }
     Ok(record)
+}
+
+/// How many exports an organization may have queued or running at once:
+/// each reads every contact it selects. It bounds load, not correctness, so
+/// requests racing each other may overshoot it by a few.
+pub const MAX_RUNNING_PER_ORG: usize = 3;
+
+/// The organization's exports still queued or running (one query: the
+/// exports of the last [`RETENTION_DAYS`]).
+async fn running(state: &AppState, org_id: &str) -> Result<usize, ExportError> {
+    let mut count = 0;
+    let mut cursor = None;
+    loop {
+        let page = state
+            .table
+            .query(
+                &Query::partition(format!("ORG#{org_id}"))
+                    .sort(SortKey::BeginsWith("EXPORT#".into()))
+                    .after(cursor),
+            )
+            .await?;
+        for item in page.items {
+            let record: ExportRecord = from_item(item)?;
+            count += usize::from(record.state.is_active());
+        }
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(count),
+        }
+    }
 }
 
 /// What the audit log keeps of an export: its kind and selection, no rows.
