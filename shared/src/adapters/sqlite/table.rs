@@ -263,15 +263,37 @@ fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether a live item has this key: the existence conditions need no more
+/// than its expiry, so the stored JSON is neither read nor parsed.
+fn live(conn: &Connection, key: &Key, now: i64) -> Result<bool, StoreError> {
+    let row: Option<Option<i64>> = conn
+        .prepare_cached("SELECT expires_at FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut stmt| stmt.query_row(params![key.pk, key.sk], |r| r.get(0)).optional())
+        .map_err(map_err)?;
+    Ok(row.is_some_and(|expires_at| expires_at.is_none_or(|at| at > now)))
+}
+
+/// Evaluates `condition` on the live item under `key`. `Ok(None)`: it does
+/// not hold; `Ok(Some(current))`: it holds, with the live item when
+/// `want_item` (an update builds on it, a delete returns it) or the
+/// condition compares attributes.
 fn check_condition(
     conn: &Connection,
     key: &Key,
     condition: Option<&Condition>,
+    want_item: bool,
     now: i64,
-) -> Result<(Option<Item>, bool), StoreError> {
-    let current = load(conn, key, now)?;
-    let ok = condition.is_none_or(|c| holds(c, current.as_ref()));
-    Ok((current, ok))
+) -> Result<Option<Option<Item>>, StoreError> {
+    let holds_now = match condition {
+        None if !want_item => true,
+        Some(Condition::NotExists) if !want_item => !live(conn, key, now)?,
+        Some(Condition::Exists) if !want_item => live(conn, key, now)?,
+        _ => {
+            let current = load(conn, key, now)?;
+            return Ok(condition.is_none_or(|c| holds(c, current.as_ref())).then_some(current));
+        }
+    };
+    Ok(holds_now.then_some(None))
 }
 
 /// An operation validated before any transaction starts, so a malformed
@@ -320,40 +342,55 @@ fn prepare(op: WriteOp) -> Result<Prepared, StoreError> {
     })
 }
 
-/// Evaluates the op's condition and, when it holds, writes it.
-/// `Ok(None)` means the condition failed and nothing was written.
-fn execute(conn: &Connection, op: &Prepared, now: i64) -> Result<Option<Written>, StoreError> {
+/// Evaluates the op's condition: `Ok(None)` when it fails, else the live
+/// item the write needs (see [`check_condition`]).
+fn check(conn: &Connection, op: &Prepared, now: i64) -> Result<Option<Option<Item>>, StoreError> {
     match op {
-        Prepared::Put { row, key, condition } => {
-            // An unconditional put replaces whatever is there: no read needed.
-            if condition.is_some() && !check_condition(conn, key, condition.as_ref(), now)?.1 {
-                return Ok(None);
-            }
-            store(conn, row)?;
-            Ok(Some(Written::Nothing))
+        // An unconditional put replaces whatever is there: no read needed.
+        Prepared::Put { key, condition, .. } => check_condition(conn, key, condition.as_ref(), false, now),
+        Prepared::Update { key, condition, .. } | Prepared::Delete { key, condition } => {
+            check_condition(conn, key, condition.as_ref(), true, now)
         }
-        Prepared::Update { key, update, condition } => {
-            let (current, ok) = check_condition(conn, key, condition.as_ref(), now)?;
-            if !ok {
-                return Ok(None);
-            }
+        Prepared::Check { key, condition } => check_condition(conn, key, Some(condition), false, now),
+    }
+}
+
+/// Writes an op whose condition held; `current` is what [`check`] returned.
+fn write(conn: &Connection, op: &Prepared, current: Option<Item>) -> Result<Written, StoreError> {
+    match op {
+        Prepared::Put { row, .. } => {
+            store(conn, row)?;
+            Ok(Written::Nothing)
+        }
+        Prepared::Update { key, update, .. } => {
             let item = apply_update(key, current, update)?;
             store(conn, &row_of(&item)?)?;
-            Ok(Some(Written::Item(item)))
+            Ok(Written::Item(item))
         }
-        Prepared::Delete { key, condition } => {
-            let (current, ok) = check_condition(conn, key, condition.as_ref(), now)?;
-            if !ok {
-                return Ok(None);
-            }
+        Prepared::Delete { key, .. } => {
             remove(conn, key)?;
-            Ok(Some(Written::Previous(current)))
+            Ok(Written::Previous(current))
         }
-        Prepared::Check { key, condition } => {
-            let (_, ok) = check_condition(conn, key, Some(condition), now)?;
-            Ok(ok.then_some(Written::Nothing))
+        Prepared::Check { .. } => Ok(Written::Nothing),
+    }
+}
+
+/// One DynamoDB-style transaction: every condition is evaluated first, then
+/// every op written. Its keys are distinct (`check_transaction`), so this is
+/// what DynamoDB does, and a failed condition (`Ok(Err(index))`) has written
+/// nothing: no savepoint to roll back to.
+fn apply(conn: &Connection, ops: &[Prepared], now: i64) -> Result<Result<(), usize>, StoreError> {
+    let mut currents = Vec::with_capacity(ops.len());
+    for (index, op) in ops.iter().enumerate() {
+        match check(conn, op, now)? {
+            Some(current) => currents.push(current),
+            None => return Ok(Err(index)),
         }
     }
+    for (op, current) in ops.iter().zip(currents) {
+        write(conn, op, current)?;
+    }
+    Ok(Ok(()))
 }
 
 enum Written {
@@ -367,14 +404,11 @@ fn write_one(conn: &mut Connection, op: &Prepared, now: i64) -> Result<Written, 
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
-    match execute(&tx, op, now)? {
-        Some(written) => {
-            tx.commit().map_err(map_err)?;
-            Ok(written)
-        }
-        // Dropping the transaction rolls it back; nothing was written anyway.
-        None => Err(StoreError::ConditionFailed),
-    }
+    // A failed condition wrote nothing; dropping the transaction ends it.
+    let current = check(&tx, op, now)?.ok_or(StoreError::ConditionFailed)?;
+    let written = write(&tx, op, current)?;
+    tx.commit().map_err(map_err)?;
+    Ok(written)
 }
 
 // ---- queries -------------------------------------------------------------
@@ -628,20 +662,18 @@ impl Table for SqliteTable {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(map_err)?;
-                for (index, op) in prepared.iter().enumerate() {
-                    if execute(&tx, op, now)?.is_none() {
-                        // Dropping `tx` rolls back every earlier op.
-                        return Err(StoreError::TransactionConditionFailed { index });
-                    }
+                if let Err(index) = apply(&tx, &prepared, now)? {
+                    return Err(StoreError::TransactionConditionFailed { index });
                 }
                 tx.commit().map_err(map_err)
             })
             .await
     }
 
-    /// One SQLite transaction for the whole sequence, each DynamoDB-style
-    /// transaction inside it a savepoint: a failed condition rolls back to its
-    /// savepoint and the ones before commit together (one WAL fsync).
+    /// One SQLite transaction for the whole sequence: each DynamoDB-style
+    /// transaction in it checks all its conditions before it writes, so one
+    /// that fails has written nothing and the ones before commit together
+    /// (one WAL fsync).
     async fn transact_in_order(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
         let none_committed = |error| PartialCommit { committed: 0, error };
         for ops in &transactions {
@@ -663,30 +695,17 @@ impl Table for SqliteTable {
                     Ok(prepared) => prepared,
                     Err(error) => return Ok(Some(none_committed(error))),
                 };
-                let mut tx = conn
+                let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(map_err)?;
                 let mut failure = None;
                 for (position, ops) in prepared.iter().enumerate() {
-                    let savepoint = tx.savepoint().map_err(map_err)?;
-                    let mut failed_op = None;
-                    for (index, op) in ops.iter().enumerate() {
-                        if execute(&savepoint, op, now)?.is_none() {
-                            failed_op = Some(index);
-                            break;
-                        }
-                    }
-                    match failed_op {
-                        None => savepoint.commit().map_err(map_err)?,
-                        Some(index) => {
-                            // Rolls back this transaction's ops only (ROLLBACK TO, RELEASE).
-                            savepoint.finish().map_err(map_err)?;
-                            failure = Some(PartialCommit {
-                                committed: position,
-                                error: StoreError::TransactionConditionFailed { index },
-                            });
-                            break;
-                        }
+                    if let Err(index) = apply(&tx, ops, now)? {
+                        failure = Some(PartialCommit {
+                            committed: position,
+                            error: StoreError::TransactionConditionFailed { index },
+                        });
+                        break;
                     }
                 }
                 tx.commit().map_err(map_err)?;
