@@ -48,8 +48,7 @@ impl SqliteTable {
 
 /// An item ready to be written: validated, serialised, index columns extracted.
 struct Row {
-    pk: String,
-    sk: String,
+    key: Key,
     json: String,
     gsi: [Option<(String, String)>; 3],
     expires_at: Option<i64>,
@@ -95,8 +94,7 @@ fn row_of(item: &Item) -> Result<Row, StoreError> {
         return Err(invalid("item larger than 400 KB"));
     }
     Ok(Row {
-        pk: key.pk,
-        sk: key.sk,
+        key,
         json,
         gsi,
         expires_at,
@@ -240,8 +238,8 @@ fn store(conn: &Connection, row: &Row) -> Result<(), StoreError> {
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
-            row.pk,
-            row.sk,
+            row.key.pk,
+            row.key.sk,
             row.json,
             g1p,
             g1s,
@@ -301,7 +299,6 @@ fn check_condition(
 enum Prepared {
     Put {
         row: Row,
-        key: Key,
         condition: Option<Condition>,
     },
     Update {
@@ -321,11 +318,10 @@ enum Prepared {
 
 fn prepare(op: WriteOp) -> Result<Prepared, StoreError> {
     Ok(match op {
-        WriteOp::Put { item, condition } => {
-            let row = row_of(&item)?;
-            let key = Key::new(row.pk.clone(), row.sk.clone());
-            Prepared::Put { row, key, condition }
-        }
+        WriteOp::Put { item, condition } => Prepared::Put {
+            row: row_of(&item)?,
+            condition,
+        },
         WriteOp::Update { key, update, condition } => {
             check_key(&key)?;
             check_update(&update)?;
@@ -347,7 +343,7 @@ fn prepare(op: WriteOp) -> Result<Prepared, StoreError> {
 fn check(conn: &Connection, op: &Prepared, now: i64) -> Result<Option<Option<Item>>, StoreError> {
     match op {
         // An unconditional put replaces whatever is there: no read needed.
-        Prepared::Put { key, condition, .. } => check_condition(conn, key, condition.as_ref(), false, now),
+        Prepared::Put { row, condition } => check_condition(conn, &row.key, condition.as_ref(), false, now),
         Prepared::Update { key, condition, .. } | Prepared::Delete { key, condition } => {
             check_condition(conn, key, condition.as_ref(), true, now)
         }
@@ -673,40 +669,53 @@ impl Table for SqliteTable {
     /// One SQLite transaction for the whole sequence: each DynamoDB-style
     /// transaction in it checks all its conditions before it writes, so one
     /// that fails has written nothing and the ones before commit together
-    /// (one WAL fsync).
+    /// (one WAL fsync). A malformed transaction anywhere in the sequence
+    /// rolls it all back: nothing is written.
     async fn transact_in_order(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
         let none_committed = |error| PartialCommit { committed: 0, error };
-        for ops in &transactions {
-            check_transaction(ops).map_err(none_committed)?;
-        }
-        if transactions.is_empty() {
+        let count = transactions.len();
+        if count == 0 {
             return Ok(());
         }
+        // Checking and encoding the items (JSON) is a good part of a bulk
+        // commit's work: a helper thread does it while the store's thread
+        // writes the transactions already encoded.
+        let (encoded, received) = std::sync::mpsc::channel();
+        tokio::task::spawn_blocking(move || {
+            for ops in transactions {
+                let prepared = check_transaction(&ops).and_then(|()| ops.into_iter().map(prepare).collect());
+                let malformed = prepared.is_err();
+                // A closed channel: the writer stopped at a failed condition.
+                if encoded.send(prepared).is_err() || malformed {
+                    break;
+                }
+            }
+        });
         let now = self.now();
         self.db
             .run(move |conn| {
-                // Serialised on the store's thread, so a bulk writer can plan
-                // its next batch meanwhile; still before anything is written.
-                let prepared = match transactions
-                    .into_iter()
-                    .map(|ops| ops.into_iter().map(prepare).collect::<Result<Vec<_>, _>>())
-                    .collect::<Result<Vec<_>, _>>()
-                {
-                    Ok(prepared) => prepared,
-                    Err(error) => return Ok(Some(none_committed(error))),
-                };
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(map_err)?;
                 let mut failure = None;
-                for (position, ops) in prepared.iter().enumerate() {
-                    if let Err(index) = apply(&tx, ops, now)? {
+                let mut applied = 0;
+                for (position, prepared) in received.iter().enumerate() {
+                    // Returning without commit drops (rolls back) the whole sequence.
+                    let ops: Vec<Prepared> = match prepared {
+                        Ok(ops) => ops,
+                        Err(error) => return Ok(Some(none_committed(error))),
+                    };
+                    if let Err(index) = apply(&tx, &ops, now)? {
                         failure = Some(PartialCommit {
                             committed: position,
                             error: StoreError::TransactionConditionFailed { index },
                         });
                         break;
                     }
+                    applied += 1;
+                }
+                if failure.is_none() && applied < count {
+                    return Err(StoreError::Unavailable("the encoding thread stopped early".into()));
                 }
                 tx.commit().map_err(map_err)?;
                 Ok(failure)
