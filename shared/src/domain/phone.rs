@@ -61,7 +61,9 @@ impl Phone {
         if !phonenumber::is_valid(&number) {
             return Err(PhoneError::Invalid);
         }
-        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        // What the crate's E.164 formatter writes, without the national
+        // format lookup it makes for every mode.
+        let e164 = format!("+{}{}", number.code().value(), number.national());
         let national_digits = digits(&number.format().mode(phonenumber::Mode::National).to_string());
         Ok(Self {
             e164,

@@ -1040,7 +1040,17 @@ pub async fn process(
         let commit_started = Instant::now();
         let now = state.clock.now();
         let (committed, next_group) = futures::join!(table.transact_in_order(group.transactions), async {
-            next.map(|(range, known)| plan_group(org_id, &group.after, &parsed[range], known, now))
+            let (range, known) = next?;
+            let planned = plan_group(org_id, &group.after, &parsed[range.clone()], known, now);
+            // The rows of the group after it are parsed now too, not while the
+            // store waits for them (a deadline may make that group smaller).
+            parse_rows(
+                &ctx,
+                &rows,
+                &mut parsed,
+                range.end..(range.end + GROUP_ROWS).min(rows.len()),
+            );
+            Some(planned)
         });
         match committed {
             Ok(()) => {

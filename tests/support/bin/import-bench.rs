@@ -10,7 +10,11 @@
 //! ROWS (default 100,000) rows with name, email, phone, company and an import
 //! tag, stores the file, runs the import job to the end, and reports rows/s,
 //! the store calls per 1,000 rows (`CountingTable` around the port: each call
-//! is one DynamoDB request on AWS), then search latency over the imported set.
+//! is one DynamoDB request on AWS), then search latency over the imported set
+//! (`--no-search` leaves that out, e.g. under `perf record`). The CPU time
+//! of the process while the job runs (user + system, every thread) is
+//! printed per 1,000 rows: wall-clock rows/s moves with whatever else the
+//! machine runs, CPU per row much less.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,10 +83,12 @@ async fn run(label: &str, state: AppState, rows: usize) -> (AppState, Actor) {
         .expect("create import");
     let before = counts.snapshot();
     let processing = Instant::now();
+    let cpu_before = cpu_seconds();
     let done = imports::process(&counted, &actor.org_id, &record.id, Budget::UNLIMITED)
         .await
         .expect("process");
     let seconds = processing.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
     let total = started.elapsed().as_secs_f64();
     let after = counts.snapshot();
     assert_eq!(done.rows_done as usize, rows, "every row processed");
@@ -93,6 +99,11 @@ async fn run(label: &str, state: AppState, rows: usize) -> (AppState, Actor) {
         "[{label}] processing: {seconds:.2} s = {:.0} rows/s (upload+processing {total:.2} s = {:.0} rows/s)",
         rows as f64 / seconds,
         rows as f64 / total
+    );
+    println!(
+        "[{label}] processing CPU (user + system, all threads): {cpu:.2} s = {:.1} ms per 1,000 rows, {:.2} cores busy",
+        cpu * 1e6 / rows as f64,
+        cpu / seconds
     );
     println!(
         "[{label}] store calls per 1,000 rows: total {:.1} (transact {:.1}, batch_get {:.1}, get {:.2}, query {:.2}, update {:.2}, put {:.2})",
@@ -117,10 +128,14 @@ async fn main() {
         return;
     }
     let rows = args.first().and_then(|r| r.parse().ok()).unwrap_or(100_000);
+    let search = !args.iter().any(|a| a == "--no-search");
     let dir = tempfile::tempdir().expect("temp dir");
     let config = konnecs::config::LocalConfig::for_tests(dir.path().to_path_buf());
     let state = konnecs::app::local_state(&config, Arc::new(SystemClock)).expect("local state");
     let (state, actor) = run("embedded", state, rows).await;
+    if !search {
+        return;
+    }
 
     // Search latency over the imported contacts (the contacts core's search).
     let table = state.table.as_ref();
@@ -155,6 +170,17 @@ async fn main() {
         pct(0.95),
         pct(1.0)
     );
+}
+
+/// User + system CPU seconds of this process so far (Linux `/proc/self/stat`,
+/// in clock ticks of 1/100 s); 0 where that file does not exist.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(14) + ticks(15)) / 100.0
 }
 
 async fn aws_state() -> AppState {

@@ -48,8 +48,7 @@ impl SqliteTable {
 
 /// An item ready to be written: validated, serialised, index columns extracted.
 struct Row {
-    pk: String,
-    sk: String,
+    key: Key,
     json: String,
     gsi: [Option<(String, String)>; 3],
     expires_at: Option<i64>,
@@ -95,8 +94,7 @@ fn row_of(item: &Item) -> Result<Row, StoreError> {
         return Err(invalid("item larger than 400 KB"));
     }
     Ok(Row {
-        pk: key.pk,
-        sk: key.sk,
+        key,
         json,
         gsi,
         expires_at,
@@ -240,8 +238,8 @@ fn store(conn: &Connection, row: &Row) -> Result<(), StoreError> {
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
-            row.pk,
-            row.sk,
+            row.key.pk,
+            row.key.sk,
             row.json,
             g1p,
             g1s,
@@ -263,15 +261,37 @@ fn remove(conn: &Connection, key: &Key) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether a live item has this key: the existence conditions need no more
+/// than its expiry, so the stored JSON is neither read nor parsed.
+fn live(conn: &Connection, key: &Key, now: i64) -> Result<bool, StoreError> {
+    let row: Option<Option<i64>> = conn
+        .prepare_cached("SELECT expires_at FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut stmt| stmt.query_row(params![key.pk, key.sk], |r| r.get(0)).optional())
+        .map_err(map_err)?;
+    Ok(row.is_some_and(|expires_at| expires_at.is_none_or(|at| at > now)))
+}
+
+/// Evaluates `condition` on the live item under `key`. `Ok(None)`: it does
+/// not hold; `Ok(Some(current))`: it holds, with the live item when
+/// `want_item` (an update builds on it, a delete returns it) or the
+/// condition compares attributes.
 fn check_condition(
     conn: &Connection,
     key: &Key,
     condition: Option<&Condition>,
+    want_item: bool,
     now: i64,
-) -> Result<(Option<Item>, bool), StoreError> {
-    let current = load(conn, key, now)?;
-    let ok = condition.is_none_or(|c| holds(c, current.as_ref()));
-    Ok((current, ok))
+) -> Result<Option<Option<Item>>, StoreError> {
+    let holds_now = match condition {
+        None if !want_item => true,
+        Some(Condition::NotExists) if !want_item => !live(conn, key, now)?,
+        Some(Condition::Exists) if !want_item => live(conn, key, now)?,
+        _ => {
+            let current = load(conn, key, now)?;
+            return Ok(condition.is_none_or(|c| holds(c, current.as_ref())).then_some(current));
+        }
+    };
+    Ok(holds_now.then_some(None))
 }
 
 /// An operation validated before any transaction starts, so a malformed
@@ -279,7 +299,6 @@ fn check_condition(
 enum Prepared {
     Put {
         row: Row,
-        key: Key,
         condition: Option<Condition>,
     },
     Update {
@@ -299,11 +318,10 @@ enum Prepared {
 
 fn prepare(op: WriteOp) -> Result<Prepared, StoreError> {
     Ok(match op {
-        WriteOp::Put { item, condition } => {
-            let row = row_of(&item)?;
-            let key = Key::new(row.pk.clone(), row.sk.clone());
-            Prepared::Put { row, key, condition }
-        }
+        WriteOp::Put { item, condition } => Prepared::Put {
+            row: row_of(&item)?,
+            condition,
+        },
         WriteOp::Update { key, update, condition } => {
             check_key(&key)?;
             check_update(&update)?;
@@ -320,40 +338,55 @@ fn prepare(op: WriteOp) -> Result<Prepared, StoreError> {
     })
 }
 
-/// Evaluates the op's condition and, when it holds, writes it.
-/// `Ok(None)` means the condition failed and nothing was written.
-fn execute(conn: &Connection, op: &Prepared, now: i64) -> Result<Option<Written>, StoreError> {
+/// Evaluates the op's condition: `Ok(None)` when it fails, else the live
+/// item the write needs (see [`check_condition`]).
+fn check(conn: &Connection, op: &Prepared, now: i64) -> Result<Option<Option<Item>>, StoreError> {
     match op {
-        Prepared::Put { row, key, condition } => {
-            // An unconditional put replaces whatever is there: no read needed.
-            if condition.is_some() && !check_condition(conn, key, condition.as_ref(), now)?.1 {
-                return Ok(None);
-            }
-            store(conn, row)?;
-            Ok(Some(Written::Nothing))
+        // An unconditional put replaces whatever is there: no read needed.
+        Prepared::Put { row, condition } => check_condition(conn, &row.key, condition.as_ref(), false, now),
+        Prepared::Update { key, condition, .. } | Prepared::Delete { key, condition } => {
+            check_condition(conn, key, condition.as_ref(), true, now)
         }
-        Prepared::Update { key, update, condition } => {
-            let (current, ok) = check_condition(conn, key, condition.as_ref(), now)?;
-            if !ok {
-                return Ok(None);
-            }
+        Prepared::Check { key, condition } => check_condition(conn, key, Some(condition), false, now),
+    }
+}
+
+/// Writes an op whose condition held; `current` is what [`check`] returned.
+fn write(conn: &Connection, op: &Prepared, current: Option<Item>) -> Result<Written, StoreError> {
+    match op {
+        Prepared::Put { row, .. } => {
+            store(conn, row)?;
+            Ok(Written::Nothing)
+        }
+        Prepared::Update { key, update, .. } => {
             let item = apply_update(key, current, update)?;
             store(conn, &row_of(&item)?)?;
-            Ok(Some(Written::Item(item)))
+            Ok(Written::Item(item))
         }
-        Prepared::Delete { key, condition } => {
-            let (current, ok) = check_condition(conn, key, condition.as_ref(), now)?;
-            if !ok {
-                return Ok(None);
-            }
+        Prepared::Delete { key, .. } => {
             remove(conn, key)?;
-            Ok(Some(Written::Previous(current)))
+            Ok(Written::Previous(current))
         }
-        Prepared::Check { key, condition } => {
-            let (_, ok) = check_condition(conn, key, Some(condition), now)?;
-            Ok(ok.then_some(Written::Nothing))
+        Prepared::Check { .. } => Ok(Written::Nothing),
+    }
+}
+
+/// One DynamoDB-style transaction: every condition is evaluated first, then
+/// every op written. Its keys are distinct (`check_transaction`), so this is
+/// what DynamoDB does, and a failed condition (`Ok(Err(index))`) has written
+/// nothing: no savepoint to roll back to.
+fn apply(conn: &Connection, ops: &[Prepared], now: i64) -> Result<Result<(), usize>, StoreError> {
+    let mut currents = Vec::with_capacity(ops.len());
+    for (index, op) in ops.iter().enumerate() {
+        match check(conn, op, now)? {
+            Some(current) => currents.push(current),
+            None => return Ok(Err(index)),
         }
     }
+    for (op, current) in ops.iter().zip(currents) {
+        write(conn, op, current)?;
+    }
+    Ok(Ok(()))
 }
 
 enum Written {
@@ -367,14 +400,11 @@ fn write_one(conn: &mut Connection, op: &Prepared, now: i64) -> Result<Written, 
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
-    match execute(&tx, op, now)? {
-        Some(written) => {
-            tx.commit().map_err(map_err)?;
-            Ok(written)
-        }
-        // Dropping the transaction rolls it back; nothing was written anyway.
-        None => Err(StoreError::ConditionFailed),
-    }
+    // A failed condition wrote nothing; dropping the transaction ends it.
+    let current = check(&tx, op, now)?.ok_or(StoreError::ConditionFailed)?;
+    let written = write(&tx, op, current)?;
+    tx.commit().map_err(map_err)?;
+    Ok(written)
 }
 
 // ---- queries -------------------------------------------------------------
@@ -628,66 +658,64 @@ impl Table for SqliteTable {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(map_err)?;
-                for (index, op) in prepared.iter().enumerate() {
-                    if execute(&tx, op, now)?.is_none() {
-                        // Dropping `tx` rolls back every earlier op.
-                        return Err(StoreError::TransactionConditionFailed { index });
-                    }
+                if let Err(index) = apply(&tx, &prepared, now)? {
+                    return Err(StoreError::TransactionConditionFailed { index });
                 }
                 tx.commit().map_err(map_err)
             })
             .await
     }
 
-    /// One SQLite transaction for the whole sequence, each DynamoDB-style
-    /// transaction inside it a savepoint: a failed condition rolls back to its
-    /// savepoint and the ones before commit together (one WAL fsync).
+    /// One SQLite transaction for the whole sequence: each DynamoDB-style
+    /// transaction in it checks all its conditions before it writes, so one
+    /// that fails has written nothing and the ones before commit together
+    /// (one WAL fsync). A malformed transaction anywhere in the sequence
+    /// rolls it all back: nothing is written.
     async fn transact_in_order(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
         let none_committed = |error| PartialCommit { committed: 0, error };
-        for ops in &transactions {
-            check_transaction(ops).map_err(none_committed)?;
-        }
-        if transactions.is_empty() {
+        let count = transactions.len();
+        if count == 0 {
             return Ok(());
         }
+        // Checking and encoding the items (JSON) is a good part of a bulk
+        // commit's work: a helper thread does it while the store's thread
+        // writes the transactions already encoded.
+        let (encoded, received) = std::sync::mpsc::channel();
+        tokio::task::spawn_blocking(move || {
+            for ops in transactions {
+                let prepared = check_transaction(&ops).and_then(|()| ops.into_iter().map(prepare).collect());
+                let malformed = prepared.is_err();
+                // A closed channel: the writer stopped at a failed condition.
+                if encoded.send(prepared).is_err() || malformed {
+                    break;
+                }
+            }
+        });
         let now = self.now();
         self.db
             .run(move |conn| {
-                // Serialised on the store's thread, so a bulk writer can plan
-                // its next batch meanwhile; still before anything is written.
-                let prepared = match transactions
-                    .into_iter()
-                    .map(|ops| ops.into_iter().map(prepare).collect::<Result<Vec<_>, _>>())
-                    .collect::<Result<Vec<_>, _>>()
-                {
-                    Ok(prepared) => prepared,
-                    Err(error) => return Ok(Some(none_committed(error))),
-                };
-                let mut tx = conn
+                let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(map_err)?;
                 let mut failure = None;
-                for (position, ops) in prepared.iter().enumerate() {
-                    let savepoint = tx.savepoint().map_err(map_err)?;
-                    let mut failed_op = None;
-                    for (index, op) in ops.iter().enumerate() {
-                        if execute(&savepoint, op, now)?.is_none() {
-                            failed_op = Some(index);
-                            break;
-                        }
+                let mut applied = 0;
+                for (position, prepared) in received.iter().enumerate() {
+                    // Returning without commit drops (rolls back) the whole sequence.
+                    let ops: Vec<Prepared> = match prepared {
+                        Ok(ops) => ops,
+                        Err(error) => return Ok(Some(none_committed(error))),
+                    };
+                    if let Err(index) = apply(&tx, &ops, now)? {
+                        failure = Some(PartialCommit {
+                            committed: position,
+                            error: StoreError::TransactionConditionFailed { index },
+                        });
+                        break;
                     }
-                    match failed_op {
-                        None => savepoint.commit().map_err(map_err)?,
-                        Some(index) => {
-                            // Rolls back this transaction's ops only (ROLLBACK TO, RELEASE).
-                            savepoint.finish().map_err(map_err)?;
-                            failure = Some(PartialCommit {
-                                committed: position,
-                                error: StoreError::TransactionConditionFailed { index },
-                            });
-                            break;
-                        }
-                    }
+                    applied += 1;
+                }
+                if failure.is_none() && applied < count {
+                    return Err(StoreError::Unavailable("the encoding thread stopped early".into()));
                 }
                 tx.commit().map_err(map_err)?;
                 Ok(failure)

@@ -633,31 +633,31 @@ fn derived(record: &ContactRecord) -> BTreeMap<Key, (Kind, Item)> {
     let org = &record.org_id;
     let id = &record.id;
     let mut out = BTreeMap::new();
-    let mut add = |key: Key, kind: Kind, extra: Value| {
-        let mut item = super::object(extra);
+    let mut add = |key: Key, kind: Kind, tag: Option<&str>| {
+        let mut item = Item::new();
         item.insert("pk".into(), key.pk.clone().into());
         item.insert("sk".into(), key.sk.clone().into());
         item.insert("contact_id".into(), id.clone().into());
+        if let Some(tag) = tag {
+            item.insert("tag".into(), tag.into());
+        }
         out.insert(key, (kind, item));
     };
     for email in &record.emails {
-        add(email_unique_key(org, &email.address), Kind::Unique, json!({}));
+        add(email_unique_key(org, &email.address), Kind::Unique, None);
     }
     for phone in &record.phones {
-        add(phone_unique_key(org, &phone.e164), Kind::Unique, json!({}));
+        add(phone_unique_key(org, &phone.e164), Kind::Unique, None);
     }
+    let search = search_partition(org);
     for token in search_tokens(record) {
-        add(
-            Key::new(search_partition(org), format!("{token}#{id}")),
-            Kind::Search,
-            json!({}),
-        );
+        add(Key::new(search.clone(), format!("{token}#{id}")), Kind::Search, None);
     }
     for tag in &record.tags {
         add(
             Key::new(tag_index_partition(org, tag), order_key(record.created_ms, id)),
             Kind::TagIndex,
-            json!({ "tag": tag }),
+            Some(tag),
         );
     }
     out
@@ -739,29 +739,8 @@ pub fn plan(
             parts.others
         }
     };
-    for (key, (kind, item)) in &new {
-        if !wanted(*kind) {
-            continue;
-        }
-        match old.get(key) {
-            Some((_, previous)) if previous == item => {}
-            Some((_, previous)) => {
-                // Re-pointed to another contact (merge): only while still the old owner's.
-                let condition = (*kind == Kind::Unique).then(|| Condition::AttributeEquals {
-                    name: "contact_id".into(),
-                    value: previous.get("contact_id").cloned().unwrap_or(Value::Null),
-                });
-                ops.push(WriteOp::Put {
-                    item: item.clone(),
-                    condition,
-                });
-            }
-            None => ops.push(WriteOp::Put {
-                item: item.clone(),
-                condition: (*kind == Kind::Unique).then_some(Condition::NotExists),
-            }),
-        }
-    }
+    // Deletes are found before `new` is consumed; they follow the puts.
+    let mut deletes = Vec::new();
     for (key, (kind, item)) in &old {
         if !wanted(*kind) || new.contains_key(key) {
             continue;
@@ -770,11 +749,32 @@ pub fn plan(
             name: "contact_id".into(),
             value: item.get("contact_id").cloned().unwrap_or(Value::Null),
         });
-        ops.push(WriteOp::Delete {
+        deletes.push(WriteOp::Delete {
             key: key.clone(),
             condition,
         });
     }
+    for (key, (kind, item)) in new {
+        if !wanted(kind) {
+            continue;
+        }
+        match old.get(&key) {
+            Some((_, previous)) if *previous == item => {}
+            Some((_, previous)) => {
+                // Re-pointed to another contact (merge): only while still the old owner's.
+                let condition = (kind == Kind::Unique).then(|| Condition::AttributeEquals {
+                    name: "contact_id".into(),
+                    value: previous.get("contact_id").cloned().unwrap_or(Value::Null),
+                });
+                ops.push(WriteOp::Put { item, condition });
+            }
+            None => ops.push(WriteOp::Put {
+                item,
+                condition: (kind == Kind::Unique).then_some(Condition::NotExists),
+            }),
+        }
+    }
+    ops.extend(deletes);
     if parts.others {
         for ((org, tag), delta) in counts {
             if delta != 0 {
