@@ -295,8 +295,10 @@ pub trait Table: Send + Sync {
     /// the sequence where it is met, like any other failure.
     ///
     /// For bulk writers (the importer) whose transactions each carry their own
-    /// checkpoint: on SQLite the committed ones share one durable commit (one
-    /// fsync for the group, which bounds bulk throughput on disk); on DynamoDB
+    /// checkpoint: on SQLite the committed ones share one commit, made durable
+    /// by the connection's next ordinary commit rather than an fsync of its
+    /// own (a power cut in between loses the sequence whole, never part of a
+    /// transaction; the writer redoes it from its checkpoint); on DynamoDB
     /// each is one `TransactWriteItems`, which is what this default does.
     async fn transact_in_order(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
         for ops in &transactions {

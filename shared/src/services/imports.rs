@@ -987,10 +987,10 @@ pub async fn process(
     let started_at = record.rows_done;
     let mut attempts = 0;
     let mut rows_per_second: Option<f64> = None;
-    // Pipelined: while one group commits (on the store's thread), the next is
-    // planned. Its reads happen before the commit starts, so the store does
-    // not hold the committing group yet: the plan sees it through that
-    // group's overlay. If the commit fails, the next plan is dropped (its
+    // Pipelined: while one group commits (on the store's writing
+    // connection), the next is read and planned. Its reads may see the store
+    // with or without the committing group, so the plan sees that group
+    // through its overlay. If the commit fails, the next plan is dropped (its
     // first checkpoint condition could not hold anyway) and planning restarts
     // from the stored checkpoint.
     let mut planned: Option<Group> = None;
@@ -1023,16 +1023,14 @@ pub async fn process(
                 }
             }
         };
-        // The group after this one: its rows parsed and its reads done now.
+        // The group after this one: its rows parsed now (mostly done while
+        // the last group committed), its reads and plan while this one commits.
         let after = &group.after;
         let done_after = after.rows_done.saturating_sub(started_at);
         let next = if after.rows_done < after.rows_total && !budget.exhausted(done_after) {
             let range = next_range(after, &budget, started_at, rows_per_second);
             parse_rows(&ctx, &rows, &mut parsed, range.clone());
-            read_known(table, org_id, &parsed[range.clone()], &group.overlay)
-                .await
-                .ok()
-                .map(|known| (range, known))
+            Some(range)
         } else {
             None
         };
@@ -1040,7 +1038,13 @@ pub async fn process(
         let commit_started = Instant::now();
         let now = state.clock.now();
         let (committed, next_group) = futures::join!(table.transact_in_order(group.transactions), async {
-            let (range, known) = next?;
+            let range = next?;
+            // Read beside the commit: each key as it was before the commit or
+            // after it, and the committing group's overlay decides for every
+            // key that group writes, so either answer plans the same.
+            let known = read_known(table, org_id, &parsed[range.clone()], &group.overlay)
+                .await
+                .ok()?;
             let planned = plan_group(org_id, &group.after, &parsed[range.clone()], known, now);
             // The rows of the group after it are parsed now too, not while the
             // store waits for them (a deadline may make that group smaller).

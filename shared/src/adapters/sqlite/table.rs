@@ -566,13 +566,49 @@ fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Page, StoreEr
     Ok(Page { items, cursor })
 }
 
+/// The transactions of [`Table::transact_in_order`] as they arrive encoded,
+/// in one SQLite transaction: those before a failed condition commit.
+fn commit_in_order(
+    conn: &mut Connection,
+    received: std::sync::mpsc::Receiver<Result<Vec<Prepared>, StoreError>>,
+    count: usize,
+    now: i64,
+) -> Result<Option<PartialCommit>, StoreError> {
+    let none_committed = |error| PartialCommit { committed: 0, error };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    let mut failure = None;
+    let mut applied = 0;
+    for (position, prepared) in received.iter().enumerate() {
+        // Returning without commit drops (rolls back) the whole sequence.
+        let ops: Vec<Prepared> = match prepared {
+            Ok(ops) => ops,
+            Err(error) => return Ok(Some(none_committed(error))),
+        };
+        if let Err(index) = apply(&tx, &ops, now)? {
+            failure = Some(PartialCommit {
+                committed: position,
+                error: StoreError::TransactionConditionFailed { index },
+            });
+            break;
+        }
+        applied += 1;
+    }
+    if failure.is_none() && applied < count {
+        return Err(StoreError::Unavailable("the encoding thread stopped early".into()));
+    }
+    tx.commit().map_err(map_err)?;
+    Ok(failure)
+}
+
 #[async_trait]
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         check_key(key)?;
         let key = key.clone();
         let now = self.now();
-        self.db.run(move |conn| load(conn, &key, now)).await
+        self.db.read(move |conn| load(conn, &key, now)).await
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
@@ -593,7 +629,7 @@ impl Table for SqliteTable {
         let keys = keys.to_vec();
         let now = self.now();
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 // One read transaction: a consistent snapshot across the keys.
                 let tx = conn.transaction().map_err(map_err)?;
                 let mut items = Vec::with_capacity(keys.len());
@@ -646,7 +682,7 @@ impl Table for SqliteTable {
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         let query = query.clone();
         let now = self.now();
-        self.db.run(move |conn| run_query(conn, &query, now)).await
+        self.db.read(move |conn| run_query(conn, &query, now)).await
     }
 
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
@@ -694,31 +730,16 @@ impl Table for SqliteTable {
         let now = self.now();
         self.db
             .run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(map_err)?;
-                let mut failure = None;
-                let mut applied = 0;
-                for (position, prepared) in received.iter().enumerate() {
-                    // Returning without commit drops (rolls back) the whole sequence.
-                    let ops: Vec<Prepared> = match prepared {
-                        Ok(ops) => ops,
-                        Err(error) => return Ok(Some(none_committed(error))),
-                    };
-                    if let Err(index) = apply(&tx, &ops, now)? {
-                        failure = Some(PartialCommit {
-                            committed: position,
-                            error: StoreError::TransactionConditionFailed { index },
-                        });
-                        break;
-                    }
-                    applied += 1;
-                }
-                if failure.is_none() && applied < count {
-                    return Err(StoreError::Unavailable("the encoding thread stopped early".into()));
-                }
-                tx.commit().map_err(map_err)?;
-                Ok(failure)
+                // The sequence's commit is not synced on its own: the next
+                // ordinary commit on this connection (FULL) syncs the WAL with
+                // it, and the bulk writer's acknowledgement of its job is one.
+                // A power cut before that may lose the sequence whole (WAL
+                // keeps the file consistent); its transactions carry their
+                // own checkpoints, so the writer redoes it from the last one.
+                conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
+                let result = commit_in_order(conn, received, count, now);
+                conn.pragma_update(None, "synchronous", "FULL").map_err(map_err)?;
+                result
             })
             .await
             // Nothing of the group is durable when the outer commit itself failed.
