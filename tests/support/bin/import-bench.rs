@@ -6,12 +6,13 @@
 //! KONNECS_TEST_AWS_ENDPOINT=http://127.0.0.1:PORT cargo run --release -p konnecs-tests --bin import-bench -- --dynamodb 2000
 //! ```
 //!
-//! Embedded store (SQLite, WAL, synchronous=FULL, in a temp dir): generates
+//! Embedded store (SQLite, WAL, in a temp dir): generates
 //! ROWS (default 100,000) rows with name, email, phone, company and an import
 //! tag, stores the file, runs the import job to the end, and reports rows/s,
 //! the store calls per 1,000 rows (`CountingTable` around the port: each call
 //! is one DynamoDB request on AWS), then search latency over the imported set
-//! (`--no-search` leaves that out, e.g. under `perf record`). The CPU time
+//! and an export job of all of it (`--no-search` leaves both out, e.g. under
+//! `perf record`). The CPU time
 //! of the process while the job runs (user + system, every thread) is
 //! printed per 1,000 rows: wall-clock rows/s moves with whatever else the
 //! machine runs, CPU per row much less.
@@ -136,6 +137,7 @@ async fn main() {
     if !search {
         return;
     }
+    export(&state, &actor, rows).await;
 
     // Search latency over the imported contacts (the contacts core's search).
     let table = state.table.as_ref();
@@ -169,6 +171,42 @@ async fn main() {
         pct(0.5),
         pct(0.95),
         pct(1.0)
+    );
+}
+
+/// An export job of every imported contact as CSV (the jobs worker's code,
+/// without its slices; parts of S3's 5 MiB): time, size and store calls.
+async fn export(state: &AppState, actor: &Actor, rows: usize) {
+    use konnecs::services::exports::job::{self, Budget as ExportBudget};
+    use konnecs::services::exports::{ExportFilter, Format, Source};
+    let counting = Arc::new(CountingTable::new(state.table.clone()));
+    let counts = counting.counts();
+    let counted = AppState {
+        table: counting as Arc<dyn Table>,
+        ..state.clone()
+    };
+    let source = Source::contacts(&counted, &actor.org_id, ExportFilter::default(), Format::Csv)
+        .await
+        .expect("export source");
+    let record = job::create(&counted, actor, source).await.expect("create export");
+    let before = counts.snapshot();
+    let started = Instant::now();
+    let (done, _) = job::process(&counted, &actor.org_id, &record.id, ExportBudget::UNLIMITED)
+        .await
+        .expect("export");
+    let seconds = started.elapsed().as_secs_f64();
+    let after = counts.snapshot();
+    assert_eq!(done.rows_done as usize, rows, "every contact exported");
+    let per_1000 = |n: u64| n as f64 * 1000.0 / rows as f64;
+    println!(
+        "[embedded] export of {rows} contacts as CSV: {seconds:.2} s = {:.0} contacts/s, {:.1} MB in {} parts; store calls per 1,000 contacts: total {:.1} (query {:.1}, batch_get {:.1}, put {:.2})",
+        rows as f64 / seconds,
+        done.bytes as f64 / 1e6,
+        done.parts.len(),
+        per_1000(after.total() - before.total()),
+        per_1000(after.query - before.query),
+        per_1000(after.batch_get - before.batch_get),
+        per_1000(after.put - before.put),
     );
 }
 
