@@ -102,6 +102,16 @@ mod tests {
         assert_eq!(Phone::parse("+44 20 7946 0018", "US").unwrap().e164, "+442079460018");
     }
 
+    /// E.164 is written from the parts; a national number's leading zero
+    /// (Italy's fixed lines) must survive, as the crate's formatter keeps it.
+    #[test]
+    fn a_leading_zero_of_the_national_number_is_kept() {
+        let rome = Phone::parse("06 6982 4321", "IT").unwrap();
+        assert_eq!(rome.e164, "+390669824321");
+        let parsed = phonenumber::parse(None, "+39 06 6982 4321").unwrap();
+        assert_eq!(rome.e164, parsed.format().mode(phonenumber::Mode::E164).to_string());
+    }
+
     #[test]
     fn nonsense_is_rejected() {
         for bad in ["", "abc", "123", "+999 1234"] {
