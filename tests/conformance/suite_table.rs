@@ -582,6 +582,34 @@ pub async fn transactions_in_order_with_a_malformed_one_write_nothing(env: &Tabl
     assert_eq!(failure.committed, 0);
     assert!(matches!(failure.error, StoreError::Invalid(_)), "{failure:?}");
     assert!(env.table.query(&Query::partition(&pk)).await.unwrap().items.is_empty());
+
+    // Malformed after a transaction whose condition fails: still nothing is
+    // written, and the answer is the malformed one, not the condition.
+    let duplicate_keys = vec![
+        WriteOp::Put {
+            item: item(&pk, "twice", json!({})),
+            condition: None,
+        },
+        WriteOp::Put {
+            item: item(&pk, "twice", json!({})),
+            condition: None,
+        },
+    ];
+    let chain = vec![
+        vec![WriteOp::Put {
+            item: item(&pk, "first", json!({})),
+            condition: None,
+        }],
+        vec![WriteOp::Check {
+            key: Key::new(&pk, "absent"),
+            condition: Condition::Exists,
+        }],
+        duplicate_keys,
+    ];
+    let failure = env.table.transact_in_order(chain).await.unwrap_err();
+    assert_eq!(failure.committed, 0);
+    assert!(matches!(failure.error, StoreError::Invalid(_)), "{failure:?}");
+    assert!(env.table.query(&Query::partition(&pk)).await.unwrap().items.is_empty());
 }
 
 pub async fn concurrent_version_checked_increments_end_at_exact_count(env: &TableEnv) {

@@ -914,23 +914,57 @@ pub async fn run_job(state: &AppState, org_id: &str, import_id: &str, delivery: 
         max_rows: None,
         deadline: Some(delivery.deadline.min(Instant::now() + SLICE)),
     };
-    let record = match process(state, org_id, import_id, budget).await {
-        Ok(record) => record,
-        Err(ImportError::NotFound) => return Err(ImportError::NotFound),
-        Err(err) => {
-            if delivery.last_attempt {
-                // The queue gives up on this message: say so on the import
-                // rather than leave it running for ever.
-                let record = get(state, org_id, import_id).await?;
-                fail(state, org_id, &record, "The import stopped on a store failure; rows done so far are kept. Upload the file again to finish it.").await?;
-            }
-            return Err(err);
+    let result = match process(state, org_id, import_id, budget).await {
+        Ok(record) if matches!(record.state, ImportState::Running | ImportState::Queued) => {
+            queue_job(state, org_id, import_id).await
         }
+        Ok(_) => Ok(()),
+        Err(err) => Err(err),
     };
-    if matches!(record.state, ImportState::Running | ImportState::Queued) {
-        queue_job(state, org_id, import_id).await?;
+    match result {
+        Err(err) if delivery.last_attempt && !matches!(err, ImportError::NotFound) => {
+            give_up(state, org_id, import_id, &err).await?;
+            Err(err)
+        }
+        other => other,
     }
-    Ok(())
+}
+
+/// The queue's last try failed: an import still running is marked failed,
+/// unless it moved on meanwhile (another delivery is working on it, or
+/// it finished and only its clean-up failed).
+async fn give_up(state: &AppState, org_id: &str, import_id: &str, err: &ImportError) -> Result<(), ImportError> {
+    if matches!(err, ImportError::Store(store) if store.is_condition_failure()) {
+        return Ok(());
+    }
+    let record = get(state, org_id, import_id).await?;
+    if !matches!(record.state, ImportState::Running | ImportState::Queued) {
+        return Ok(());
+    }
+    let now = state.clock.now().to_string();
+    let stopped = state
+        .table
+        .update(
+            &import_key(org_id, import_id),
+            Update::default()
+                .set("state", "failed")
+                .set(
+                    "error",
+                    "The import stopped on a failure; the rows done so far are kept.",
+                )
+                .set("finished_at", now.clone())
+                .set("updated_at", now),
+            Some(Condition::AttributeEquals {
+                name: "rows_done".into(),
+                value: record.rows_done.into(),
+            }),
+        )
+        .await;
+    match stopped {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_condition_failure() => Ok(()),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Processes rows from the checkpoint until the import is done or the

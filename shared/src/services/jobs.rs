@@ -83,10 +83,16 @@ const MIN_SLICE_TIME: Duration = Duration::from_secs(2);
 
 pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), JobError> {
     let is_slice = matches!(job, Job::ImportContacts { .. } | Job::Export { .. });
-    if is_slice && delivery.deadline.saturating_duration_since(Instant::now()) < MIN_SLICE_TIME {
+    let left = delivery.deadline.saturating_duration_since(Instant::now());
+    if is_slice && left < MIN_SLICE_TIME {
         return enqueue(state.jobs.as_ref(), &[job])
             .await
             .map_err(|err| JobError::Retry(err.to_string()));
+    }
+    if left.is_zero() {
+        // Out of the batch's time: a send now could run past the function's
+        // timeout, which would deliver the whole batch again.
+        return Err(JobError::Retry("the batch ran out of time; delivered again".into()));
     }
     match job {
         Job::ImportContacts { org_id, import_id } => {

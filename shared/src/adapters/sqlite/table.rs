@@ -713,13 +713,18 @@ impl Table for SqliteTable {
         if count == 0 {
             return Ok(());
         }
+        // Every transaction's shape first (cheap: keys only), so a malformed
+        // one anywhere writes nothing, as the port promises.
+        for ops in &transactions {
+            check_transaction(ops).map_err(none_committed)?;
+        }
         // Checking and encoding the items (JSON) is a good part of a bulk
         // commit's work: a helper thread does it while the store's thread
         // writes the transactions already encoded.
         let (encoded, received) = std::sync::mpsc::channel();
         tokio::task::spawn_blocking(move || {
             for ops in transactions {
-                let prepared = check_transaction(&ops).and_then(|()| ops.into_iter().map(prepare).collect());
+                let prepared: Result<Vec<Prepared>, StoreError> = ops.into_iter().map(prepare).collect();
                 let malformed = prepared.is_err();
                 // A closed channel: the writer stopped at a failed condition.
                 if encoded.send(prepared).is_err() || malformed {
@@ -738,7 +743,14 @@ impl Table for SqliteTable {
                 // own checkpoints, so the writer redoes it from the last one.
                 conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
                 let result = commit_in_order(conn, received, count, now);
-                conn.pragma_update(None, "synchronous", "FULL").map_err(map_err)?;
+                // The outcome stands whatever the restore does; a restore that
+                // fails is retried and, failing again, reported loudly.
+                let restore = || conn.pragma_update(None, "synchronous", "FULL");
+                if let Err(first) = restore()
+                    && let Err(again) = restore()
+                {
+                    tracing::error!(error = %first, again = %again, "could not restore synchronous=FULL after a bulk commit");
+                }
                 result
             })
             .await

@@ -299,15 +299,17 @@ pub async fn run_job(state: &AppState, org_id: &str, export_id: &str, delivery: 
         deadline: Some(delivery.deadline.min(Instant::now() + SLICE)),
         max_pages: None,
     };
-    match process(state, org_id, export_id, budget).await {
+    let result = match process(state, org_id, export_id, budget).await {
         Ok((record, Turn::Worked)) if record.state.is_active() => queue_job(state, org_id, export_id).await,
         Ok(_) => Ok(()),
-        Err(ExportError::NotFound) => Err(ExportError::NotFound),
-        Err(err) => {
-            if delivery.last_attempt {
-                // The queue gives up on this message: say so on the export
-                // rather than leave it running for ever.
-                let record = get(state, org_id, export_id).await?;
+        Err(err) => Err(err),
+    };
+    match result {
+        Err(err) if delivery.last_attempt && !matches!(err, ExportError::NotFound) => {
+            // The queue gives up on this message: an export still running
+            // says so rather than run for ever (a finished one stays done).
+            let record = get(state, org_id, export_id).await?;
+            if record.state.is_active() {
                 fail(
                     state,
                     org_id,
@@ -318,6 +320,7 @@ pub async fn run_job(state: &AppState, org_id: &str, export_id: &str, delivery: 
             }
             Err(err)
         }
+        other => other,
     }
 }
 
