@@ -46,7 +46,7 @@ use super::contact_links::{self, apply_custom_fields, email_claim, phone_claim};
 use super::contacts::fields::{FieldDef, FieldType};
 use super::contacts::{self, Address, ContactEmail, ContactPhone, ContactRecord};
 use super::jobs::{self, Delivery, Job};
-use super::records::{OrgRecord, from_item, new_id, org_key, to_item};
+use super::records::{OrgRecord, from_item, new_id, org_key, plausible_id, to_item};
 use crate::app::AppState;
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
@@ -149,10 +149,6 @@ pub fn errors_partition(org_id: &str, import_id: &str) -> String {
 }
 pub fn part_object_key(org_id: &str, import_id: &str, part: u32) -> String {
     format!("imports/{org_id}/{import_id}/part-{part:05}.csv")
-}
-
-fn plausible_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 // ---------------------------------------------------------------- mapping

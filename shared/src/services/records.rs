@@ -80,6 +80,12 @@ pub fn token_key(token_hash: &str, purpose: TokenPurpose) -> Key {
     Key::new(format!("TOKEN#{token_hash}"), purpose.as_str())
 }
 
+/// Whether `id` could be one of ours ([`new_id`]'s hex, alphanumeric at any
+/// rate): anything else names no item, and is not worth a store read.
+pub fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// A new id: UUIDv7 (time-ordered), without hyphens.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()

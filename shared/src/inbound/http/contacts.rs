@@ -104,7 +104,8 @@ pub fn stage_filter(
     }
 }
 
-fn time_param(field: &str, raw: Option<&str>) -> Result<Option<jiff::Timestamp>, ContactError> {
+/// An RFC 3339 time from a query parameter; empty is none.
+pub(super) fn time_param(field: &str, raw: Option<&str>) -> Result<Option<jiff::Timestamp>, ContactError> {
     match raw.map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok(None),
         Some(raw) => raw.parse::<jiff::Timestamp>().map(Some).map_err(|_| {

@@ -21,7 +21,8 @@ use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::ApiJson;
+use super::contacts::time_param;
+use super::extract::{ApiJson, query};
 use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::app::AppState;
@@ -47,14 +48,6 @@ pub(super) struct ExportParams {
     stage_id: Option<String>,
 }
 
-fn timestamp(field: &str, raw: Option<String>) -> Result<Option<jiff::Timestamp>, ApiError> {
-    raw.map(|t| {
-        t.parse::<jiff::Timestamp>()
-            .map_err(|_| ApiError::field(field, "invalid_time", "Use an RFC 3339 time."))
-    })
-    .transpose()
-}
-
 impl ExportParams {
     fn parse(self) -> Result<(ExportFilter, Format), ApiError> {
         let format = match self.format.as_deref() {
@@ -71,21 +64,13 @@ impl ExportParams {
             contacts: ContactFilter {
                 tag,
                 owner_id: self.owner_id,
-                created_from: timestamp("created_from", self.created_from)?,
-                created_to: timestamp("created_to", self.created_to)?,
+                created_from: time_param("created_from", self.created_from.as_deref())?,
+                created_to: time_param("created_to", self.created_to.as_deref())?,
                 q: self.q,
             },
             stage,
         };
         Ok((filter, format))
-    }
-}
-
-fn bad_query(rejection: QueryRejection) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_query",
-        field: None,
-        detail: rejection.body_text(),
     }
 }
 
@@ -202,7 +187,7 @@ pub fn export_contacts() -> MethodRouter<AppState> {
     get(
         |State(state): State<AppState>, auth: Authenticated, params: Result<Query<ExportParams>, QueryRejection>| async move {
             auth.require(Permission::UseCrm)?;
-            let Query(params) = params.map_err(bad_query)?;
+            let params = query(params)?;
             let (filter, format) = params.parse()?;
             let source = Source::contacts(&state, &auth.org_id, filter, format).await?;
             let file_name = source.file_name(None);

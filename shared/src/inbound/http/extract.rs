@@ -1,7 +1,7 @@
 //! Extractors whose rejections are problems with a stable code.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, Query, Request};
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -56,4 +56,13 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             detail: other.body_text(),
         },
     }
+}
+
+/// A query string with a problem rejection: 400 `invalid_query`.
+pub fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|rejection| ApiError::BadRequest {
+        code: "invalid_query",
+        field: Some("query".into()),
+        detail: rejection.body_text(),
+    })
 }

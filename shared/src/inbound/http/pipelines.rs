@@ -98,11 +98,7 @@ pub fn delete_pipeline() -> MethodRouter<AppState> {
          Path(id): Path<String>,
          query: Result<Query<DeletePipelineQuery>, axum::extract::rejection::QueryRejection>| async move {
             auth.require(Permission::UseCrm)?;
-            let Query(query) = query.map_err(|err| ApiError::BadRequest {
-                code: "invalid_query",
-                field: None,
-                detail: err.body_text(),
-            })?;
+            let query = super::extract::query(query)?;
             let target = match (query.move_deals_to_pipeline, query.move_deals_to_stage) {
                 (Some(p), Some(s)) => Some((p, s)),
                 (None, None) => None,

@@ -12,9 +12,9 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use super::auth::RequestMeta;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, query};
 use super::problem::ApiError;
-use super::scheduling::{optional_body, query};
+use super::scheduling::optional_body;
 use crate::app::AppState;
 use crate::services::scheduling::bookings::{self, BookingRequest, Manager, SlotsQuery};
 

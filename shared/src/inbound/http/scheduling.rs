@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, query};
 use super::problem::{ApiError, FieldError};
 use super::session::Authenticated;
 use crate::app::AppState;
@@ -55,15 +55,6 @@ pub(super) fn optional_body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Res
         } else {
             ApiError::Validation(vec![FieldError::new("body", "invalid", err.to_string())])
         }
-    })
-}
-
-/// A query string with a problem rejection.
-pub(super) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query.map(|Query(q)| q).map_err(|rejection| ApiError::BadRequest {
-        code: "invalid_query",
-        field: Some("query".into()),
-        detail: rejection.body_text(),
     })
 }
 

@@ -36,7 +36,7 @@ use crate::ports::object_store::{EXPORTS_EXPIRY, MIN_PART_BYTES};
 use crate::ports::{Condition, Key, ObjectError, Query, SortKey, StoreError, UploadedPart, WriteOp};
 use crate::services::audit::{self, Actor};
 use crate::services::jobs::{self, Delivery, Job};
-use crate::services::records::{from_item, new_id, to_item};
+use crate::services::records::{from_item, new_id, plausible_id, to_item};
 
 /// One delivery's working time: inside the functions' 15 s timeout with room
 /// for the final write, as for imports.
@@ -117,10 +117,6 @@ pub fn export_key(org_id: &str, export_id: &str) -> Key {
 
 fn staging_key(org_id: &str, export_id: &str) -> String {
     format!("exports/{org_id}/{export_id}/staging-{}", new_id())
-}
-
-fn plausible_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// Records an export of `source` and queues its job.
