@@ -1149,9 +1149,39 @@ fn export_files(w: &World, org: &str, id: &str) -> Vec<String> {
     names
 }
 
+/// A signed-up organization with `rows` imported contacts and an export
+/// job (queued) of all of them as CSV: (browser, org id, job).
+async fn csv_export_of(w: &World, rows: usize) -> (Browser, String, konnecs::services::exports::job::ExportRecord) {
+    use konnecs::services::exports::{ExportFilter, Format, Source, job};
+    let a = signup(w, "dana@whitfield-dental.example").await;
+    import(w, &a, "", &generated(rows)).await;
+    let actor = actor_of(w, &a).await;
+    let source = Source::contacts(&w.state, &actor.org_id, ExportFilter::default(), Format::Csv)
+        .await
+        .unwrap();
+    let export = job::create(&w.state, &actor, source).await.unwrap();
+    (a, actor.org_id, export)
+}
+
+/// A finished export's file as the local store serves it: (length, bytes).
+async fn export_file(state: &AppState, org: &str, id: &str) -> (u64, Vec<u8>) {
+    use konnecs::services::exports::job::{self, Download};
+    let (_, Download::File(reader)) = job::download(state, org, id).await.unwrap() else {
+        panic!("the local store serves its files itself");
+    };
+    let chunks: Vec<_> = futures::TryStreamExt::try_collect(reader.chunks).await.unwrap();
+    (reader.length, chunks.concat())
+}
+
+/// Time passes until a crashed delivery's lease on an export has run out.
+fn after_the_lease(w: &World) {
+    let lease = SignedDuration::try_from(konnecs::services::exports::job::LEASE).unwrap();
+    w.clock.advance(lease + SignedDuration::from_secs(1));
+}
+
 #[tokio::test]
 async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_deliveries() {
-    use konnecs::services::exports::job::{self, Budget, Download, ExportState};
+    use konnecs::services::exports::job::{self, Budget, ExportState};
     use konnecs::services::exports::{ExportFilter, Format, Source};
     let w = world();
     let a = signup(&w, "dana@whitfield-dental.example").await;
@@ -1190,11 +1220,7 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
         [format!("{file}~content-type"), format!("{file}~object")],
         "only the file: no staging object or part is left over"
     );
-    let (_, Download::File(reader)) = job::download(&w.state, &org, &clean.id).await.unwrap() else {
-        panic!("the local store serves its files itself");
-    };
-    let chunks: Vec<_> = futures::TryStreamExt::try_collect(reader.chunks).await.unwrap();
-    assert_eq!(chunks.concat(), direct);
+    assert_eq!(export_file(&w.state, &org, &clean.id).await.1, direct);
 
     // Now most calls are cut off after some number of polls (a crash at one
     // await point or another), and some calls race a second delivery. After
@@ -1223,8 +1249,7 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
             if after > before {
                 crashes_mid_work += 1;
             }
-            w.clock
-                .advance(SignedDuration::try_from(job::LEASE).unwrap() + SignedDuration::from_secs(1));
+            after_the_lease(&w);
         }
         let record = job::get(&w.state, &org, &crashed.id).await.unwrap();
         assert_ne!(record.state, ExportState::Failed, "{:?}", record.error);
@@ -1237,11 +1262,7 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
     assert!(finished, "the export must finish despite the crashes");
     assert!(crashes_mid_work >= 5, "only {crashes_mid_work} crashes landed mid-work");
     let record = job::get(&w.state, &org, &crashed.id).await.unwrap();
-    let (_, Download::File(reader)) = job::download(&w.state, &org, &crashed.id).await.unwrap() else {
-        panic!("the local store serves its files itself");
-    };
-    let chunks: Vec<_> = futures::TryStreamExt::try_collect(reader.chunks).await.unwrap();
-    let file = chunks.concat();
+    let (_, file) = export_file(&w.state, &org, &crashed.id).await;
     assert_eq!(record.bytes, file.len() as u64);
     assert_eq!(
         String::from_utf8(file).unwrap(),
@@ -1274,16 +1295,8 @@ async fn queued_exports(state: &AppState) -> usize {
 #[tokio::test]
 async fn a_duplicate_delivery_of_an_export_slice_yields_to_the_holder_and_queues_nothing() {
     use konnecs::services::exports::job::{self, Budget, ExportState, Turn};
-    use konnecs::services::exports::{ExportFilter, Format, Source};
     let w = world();
-    let a = signup(&w, "dana@whitfield-dental.example").await;
-    import(&w, &a, "", &generated(150)).await;
-    let actor = actor_of(&w, &a).await;
-    let org = actor.org_id.clone();
-    let source = Source::contacts(&w.state, &org, ExportFilter::default(), Format::Csv)
-        .await
-        .unwrap();
-    let export = job::create(&w.state, &actor, source).await.unwrap();
+    let (_, org, export) = csv_export_of(&w, 150).await;
     assert_eq!(queued_exports(&w.state).await, 1, "create queues the first slice");
 
     // A delivery claims the export and dies holding it.
@@ -1314,8 +1327,7 @@ async fn a_duplicate_delivery_of_an_export_slice_yields_to_the_holder_and_queues
     assert_eq!(turn, Turn::Yielded);
 
     // The crashed slice's redelivery, after the lease ran out, carries on.
-    w.clock
-        .advance(SignedDuration::try_from(job::LEASE).unwrap() + SignedDuration::from_secs(1));
+    after_the_lease(&w);
     job::run_job(&w.state, &org, &export.id, &delivery).await.unwrap();
     let record = job::get(&w.state, &org, &export.id).await.unwrap();
     assert_eq!((record.state, record.rows_done), (ExportState::Done, 150));
@@ -1324,18 +1336,10 @@ async fn a_duplicate_delivery_of_an_export_slice_yields_to_the_holder_and_queues
 
 #[tokio::test]
 async fn an_export_whose_upload_was_completed_by_a_delivery_that_then_crashed_finishes_with_that_file() {
-    use konnecs::services::exports::job::{self, Budget, Download, ExportState};
-    use konnecs::services::exports::{ExportFilter, Format, Source};
+    use konnecs::services::exports::job::{self, Budget, ExportState};
     use konnecs::services::records::to_item;
     let w = world();
-    let a = signup(&w, "dana@whitfield-dental.example").await;
-    import(&w, &a, "", &generated(300)).await;
-    let actor = actor_of(&w, &a).await;
-    let org = actor.org_id.clone();
-    let source = Source::contacts(&w.state, &org, ExportFilter::default(), Format::Csv)
-        .await
-        .unwrap();
-    let export = job::create(&w.state, &actor, source).await.unwrap();
+    let (a, org, export) = csv_export_of(&w, 300).await;
     let budget = Budget {
         part_bytes: 10_000,
         deadline: None,
@@ -1364,13 +1368,10 @@ async fn an_export_whose_upload_was_completed_by_a_delivery_that_then_crashed_fi
     let (record, _) = job::process(&w.state, &org, &export.id, budget).await.unwrap();
     assert_eq!(record.state, ExportState::Done);
     assert_eq!(record.rows_done, 300);
-    let (_, Download::File(reader)) = job::download(&w.state, &org, &export.id).await.unwrap() else {
-        panic!("the local store serves its files itself");
-    };
-    assert_eq!(record.bytes, reader.length);
-    let chunks: Vec<_> = futures::TryStreamExt::try_collect(reader.chunks).await.unwrap();
+    let (length, file) = export_file(&w.state, &org, &export.id).await;
+    assert_eq!(record.bytes, length);
     let direct = call(&w, &a, "GET", "/contacts/export", None).await.bytes;
-    assert_eq!(chunks.concat(), direct);
+    assert_eq!(file, direct);
 }
 
 #[tokio::test]
