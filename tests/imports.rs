@@ -855,12 +855,7 @@ async fn a_contact_created_during_an_import_keeps_the_rows_before_it_and_merges_
 
     // Row 23's chunk lost to the walk-in's email claim: the chunks before it
     // stayed committed, the rest was planned again from the checkpoint.
-    let first_commit = racing
-        .raced
-        .lock()
-        .await
-        .clone()
-        .expect("the importer committed a group");
+    let first_commit = racing.raced.lock().await.expect("the importer committed a group");
     let (committed, condition) = first_commit.expect_err("the group met the walk-in's claim");
     assert!(committed >= 1 && condition, "{committed} {condition}");
     assert_eq!(

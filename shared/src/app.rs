@@ -65,7 +65,7 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
         source,
     })?;
     let db = Database::open(&config.database_path())?;
-    let keys = LocalDataKeys::open_or_create(&config.key_file_path())?;
+    let keys = LocalDataKeys::open_or_create(config.key_file_path())?;
     let jobs = SqliteQueue::new(
         db.clone(),
         QueueName::Jobs.as_str(),

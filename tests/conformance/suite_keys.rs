@@ -68,19 +68,19 @@ pub async fn two_encryptions_of_the_same_plaintext_differ(vault: &dyn KeyVault) 
     let a = vault.encrypt(b"same", &context()).await.unwrap();
     let b = vault.encrypt(b"same", &context()).await.unwrap();
     assert_ne!(a, b);
-    let (_, nonce_a, _) = envelope::parse(&a).unwrap();
-    let (_, nonce_b, _) = envelope::parse(&b).unwrap();
+    let nonce_a = envelope::parse(&a).unwrap().nonce;
+    let nonce_b = envelope::parse(&b).unwrap().nonce;
     assert_ne!(nonce_a, nonce_b, "a fresh nonce per encryption");
 }
 
 pub async fn envelope_parses_with_a_12_byte_nonce(vault: &dyn KeyVault) {
     let plaintext = b"refresh-token-value";
     let sealed = vault.encrypt(plaintext, &context()).await.unwrap();
-    let (wrapped, nonce, ciphertext) = envelope::parse(&sealed).unwrap();
-    assert!(!wrapped.is_empty());
-    assert_eq!(nonce.len(), 12);
+    let parts = envelope::parse(&sealed).unwrap();
+    assert!(!parts.wrapped.is_empty());
+    assert_eq!(parts.nonce.len(), 12);
     assert_eq!(
-        ciphertext.len(),
+        parts.ciphertext.len(),
         plaintext.len() + 16,
         "AES-GCM: ciphertext plus 16-byte tag"
     );

@@ -69,8 +69,18 @@ pub fn seal(
     Ok(out)
 }
 
-/// Splits an envelope into (wrapped key, nonce, ciphertext).
-pub fn parse(envelope: &[u8]) -> Result<(&[u8], &[u8], &[u8]), KeyError> {
+/// The parts of an envelope, borrowed from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sealed<'a> {
+    /// The data key as the key service wrapped it.
+    pub wrapped: &'a [u8],
+    pub nonce: &'a [u8],
+    /// Ciphertext with its tag.
+    pub ciphertext: &'a [u8],
+}
+
+/// Splits an envelope into its wrapped key, nonce and ciphertext.
+pub fn parse(envelope: &[u8]) -> Result<Sealed<'_>, KeyError> {
     let rest = envelope.strip_prefix(MAGIC.as_slice()).ok_or(KeyError::Malformed)?;
     let (len, rest) = rest.split_at_checked(2).ok_or(KeyError::Malformed)?;
     let wrapped_len = usize::from(u16::from_be_bytes([len[0], len[1]]));
@@ -79,7 +89,11 @@ pub fn parse(envelope: &[u8]) -> Result<(&[u8], &[u8], &[u8]), KeyError> {
     if sealed.len() < 16 {
         return Err(KeyError::Malformed);
     }
-    Ok((wrapped, nonce, sealed))
+    Ok(Sealed {
+        wrapped,
+        nonce,
+        ciphertext: sealed,
+    })
 }
 
 pub fn open(data_key: &DataKey, nonce: &[u8], sealed: &[u8], context: &EncryptionContext) -> Result<Vec<u8>, KeyError> {
@@ -98,9 +112,9 @@ impl<D: DataKeys> KeyVault for EnvelopeVault<D> {
     }
 
     async fn decrypt(&self, envelope: &[u8], context: &EncryptionContext) -> Result<Vec<u8>, KeyError> {
-        let (wrapped, nonce, sealed) = parse(envelope)?;
-        let data_key = self.keys.unwrap(wrapped, context).await?;
-        open(&data_key, nonce, sealed, context)
+        let sealed = parse(envelope)?;
+        let data_key = self.keys.unwrap(sealed.wrapped, context).await?;
+        open(&data_key, sealed.nonce, sealed.ciphertext, context)
     }
 
     async fn ping(&self) -> Result<(), KeyError> {

@@ -642,7 +642,7 @@ async fn fail(
     record.finished_at = Some(state.clock.now().to_string());
     record.lease_until = None;
     if checkpoint(state, org_id, &mut record).await? == Saved::Overtaken {
-        return Ok(get(state, org_id, &record.id).await?);
+        return get(state, org_id, &record.id).await;
     }
     if let Some(upload_id) = upload_id
         && let Err(err) = state.objects.abort_upload(&record.object_key(org_id), &upload_id).await
