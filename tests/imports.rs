@@ -2,10 +2,12 @@
 //! errors.csv, dedupe update vs skip, tags, crash-resume from the checkpoint
 //! (embedded store and DynamoDB/SQS on the emulator), idempotent re-imports,
 //! uploads in parts, export → import round trips, and export jobs (parts,
-//! crashes, races, S3 presigned links, the inline limit of buffered runtimes).
+//! crashes, races, S3 presigned links, the inline limit of buffered runtimes),
+//! and what the queue's last try does to an import or export that fails.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -1641,4 +1643,242 @@ async fn an_organization_runs_at_most_three_exports_at_once() {
     drain_jobs(&w.state).await;
     let again = call(&w, &a, "POST", "/contacts/exports", Some(json!({}))).await;
     assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+}
+
+// ------------------------------------------------------- the queue's last try
+
+/// An object store that fails every call while `down` (an S3 outage), or
+/// only its deletes.
+struct ObjectsThatGoDown {
+    inner: Arc<dyn konnecs::ports::ObjectStore>,
+    down: AtomicBool,
+    deletes_fail: AtomicBool,
+}
+
+impl ObjectsThatGoDown {
+    fn check(&self, failing: &AtomicBool) -> Result<(), konnecs::ports::ObjectError> {
+        if failing.load(Ordering::SeqCst) {
+            return Err(konnecs::ports::ObjectError::Unavailable("outage".into()));
+        }
+        Ok(())
+    }
+    fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+    fn deletes_fail(&self, fail: bool) {
+        self.deletes_fail.store(fail, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl konnecs::ports::ObjectStore for ObjectsThatGoDown {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), konnecs::ports::ObjectError> {
+        self.check(&self.down)?;
+        self.inner.put(key, bytes, content_type).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<konnecs::ports::StoredObject>, konnecs::ports::ObjectError> {
+        self.check(&self.down)?;
+        self.inner.get(key).await
+    }
+    async fn open(&self, key: &str) -> Result<Option<konnecs::ports::ObjectReader>, konnecs::ports::ObjectError> {
+        self.check(&self.down)?;
+        self.inner.open(key).await
+    }
+    async fn exists(&self, key: &str) -> Result<bool, konnecs::ports::ObjectError> {
+        self.check(&self.down)?;
+        self.inner.exists(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), konnecs::ports::ObjectError> {
+        self.check(&self.down)?;
+        self.check(&self.deletes_fail)?;
+        self.inner.delete(key).await
+    }
+    async fn start_upload(&self, key: &str, content_type: &str) -> Result<String, konnecs::ports::ObjectError> {
+        self.check(&self.down)?;
+        self.inner.start_upload(key, content_type).await
+    }
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        bytes: Vec<u8>,
+    ) -> Result<konnecs::ports::UploadedPart, konnecs::ports::ObjectError> {
+        self.check(&self.down)?;
+        self.inner.upload_part(key, upload_id, number, bytes).await
+    }
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[konnecs::ports::UploadedPart],
+    ) -> Result<(), konnecs::ports::ObjectError> {
+        self.check(&self.down)?;
+        self.inner.complete_upload(key, upload_id, parts).await
+    }
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), konnecs::ports::ObjectError> {
+        self.check(&self.down)?;
+        self.inner.abort_upload(key, upload_id).await
+    }
+    async fn download_url(
+        &self,
+        key: &str,
+        filename: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, konnecs::ports::ObjectError> {
+        self.check(&self.down)?;
+        self.inner.download_url(key, filename, ttl).await
+    }
+}
+
+/// `w`'s state with an object store that can go down.
+fn with_outages(w: &World) -> (AppState, Arc<ObjectsThatGoDown>) {
+    let objects = Arc::new(ObjectsThatGoDown {
+        inner: w.state.objects.clone(),
+        down: Default::default(),
+        deletes_fail: Default::default(),
+    });
+    let state = AppState {
+        objects: objects.clone(),
+        ..w.state.clone()
+    };
+    (state, objects)
+}
+
+#[tokio::test]
+async fn on_the_queues_last_try_a_failing_import_is_marked_failed_and_a_finished_one_stays_done() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let actor = actor_of(&w, &b).await;
+    let org = actor.org_id.clone();
+    let (state, objects) = with_outages(&w);
+
+    // An import part-way through when the object store goes down.
+    let running = imports::create(&state, &actor, generated(75).into_bytes(), ImportOptions::default())
+        .await
+        .unwrap();
+    let budget = Budget {
+        max_rows: Some(30),
+        deadline: None,
+    };
+    let partial = imports::process(&state, &org, &running.id, budget).await.unwrap();
+    assert_eq!(partial.state, ImportState::Running);
+    objects.set_down(true);
+
+    // The jobs worker's tries of the import's message, as the queue counts
+    // them: all but the last fail and leave the import to the next one.
+    let message = |receive_count| konnecs::inbound::events::Message {
+        message_id: "m-1".into(),
+        body: serde_json::to_string(&Job::ImportContacts {
+            org_id: org.clone(),
+            import_id: running.id.clone(),
+        })
+        .unwrap(),
+        receive_count,
+    };
+    let max = konnecs::catalogue::QueueName::Jobs.max_receives();
+    for try_number in 1..max {
+        let outcome = konnecs::inbound::events::jobs::consume(state.clone(), vec![message(try_number)]).await;
+        assert_eq!(outcome.failed, ["m-1"], "delivered again");
+        let still = imports::get(&state, &org, &running.id).await.unwrap();
+        assert_eq!(
+            (still.state, still.rows_done),
+            (ImportState::Running, partial.rows_done)
+        );
+    }
+
+    // The last try fails too: the import says so, and keeps its rows.
+    let outcome = konnecs::inbound::events::jobs::consume(state.clone(), vec![message(max)]).await;
+    assert_eq!(
+        outcome.failed,
+        ["m-1"],
+        "the queue still sees the failure (its dead-letter queue)"
+    );
+    let failed = imports::get(&state, &org, &running.id).await.unwrap();
+    assert_eq!(
+        (failed.state, failed.rows_done),
+        (ImportState::Failed, partial.rows_done)
+    );
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("rows done so far are kept")
+    );
+    assert_eq!(all_contacts(&state, &org).await.len() as u64, partial.rows_done);
+    let reply = call(&w, &b, "GET", &format!("/imports/{}", running.id), None).await;
+    assert_eq!(reply.body["state"], "failed", "{}", reply.body);
+
+    // A finished import whose file clean-up fails on the last try stays done.
+    objects.set_down(false);
+    let finished = imports::create(&state, &actor, generated(20).into_bytes(), ImportOptions::default())
+        .await
+        .unwrap();
+    let done = imports::process(&state, &org, &finished.id, Budget::UNLIMITED)
+        .await
+        .unwrap();
+    assert_eq!(done.state, ImportState::Done);
+    objects.set_down(true);
+    let last = imports::run_job(&state, &org, &finished.id, &Delivery::starting_now(true)).await;
+    assert!(matches!(last, Err(imports::ImportError::Objects(_))), "{last:?}");
+    let after = imports::get(&state, &org, &finished.id).await.unwrap();
+    assert_eq!(
+        (after.state, after.rows_done, after.error),
+        (ImportState::Done, 20, None)
+    );
+}
+
+#[tokio::test]
+async fn on_the_queues_last_try_a_failing_export_is_marked_failed_and_a_finished_one_stays_done() {
+    use konnecs::services::exports::job::{self, Budget, ExportError, ExportState};
+    let w = world();
+    let (b, org, export) = csv_export_of(&w, 150).await;
+    let (state, objects) = with_outages(&w);
+    let one_page = Budget {
+        part_bytes: 1_000_000,
+        deadline: None,
+        max_pages: Some(1),
+    };
+    let (partial, _) = job::process(&state, &org, &export.id, one_page).await.unwrap();
+    assert_eq!((partial.state, partial.rows_done), (ExportState::Running, 100));
+    objects.set_down(true);
+
+    // An earlier try fails: the export waits for the queue's next try.
+    let retry = job::run_job(&state, &org, &export.id, &Delivery::starting_now(false)).await;
+    assert!(matches!(retry, Err(ExportError::Objects(_))), "{retry:?}");
+    let still = job::get(&state, &org, &export.id).await.unwrap();
+    assert_eq!((still.state, still.rows_done), (ExportState::Running, 100));
+
+    // The last try comes after the failed try's lease and fails too.
+    after_the_lease(&w);
+    let last = job::run_job(&state, &org, &export.id, &Delivery::starting_now(true)).await;
+    assert!(last.is_err(), "the queue still sees the failure");
+    let failed = job::get(&state, &org, &export.id).await.unwrap();
+    assert_eq!(failed.state, ExportState::Failed);
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("The export could not be finished; start it again.")
+    );
+    assert_eq!(failed.lease_until, None);
+
+    // A last try whose export is finished by the time it fails leaves it
+    // done: here the export's last slice writes the file and marks it done,
+    // then fails to delete the staged rows it no longer needs.
+    objects.set_down(false);
+    let (actor, source) = (actor_of(&w, &b).await, export.source.clone());
+    let finishing = job::create(&state, &actor, source).await.unwrap();
+    let (staged, _) = job::process(&state, &org, &finishing.id, one_page).await.unwrap();
+    assert!(staged.staged.is_some() && staged.lease_until.is_none());
+    objects.deletes_fail(true);
+    let last = job::run_job(&state, &org, &finishing.id, &Delivery::starting_now(true)).await;
+    assert!(matches!(last, Err(ExportError::Objects(_))), "{last:?}");
+    let after = job::get(&state, &org, &finishing.id).await.unwrap();
+    assert_eq!(
+        (after.state, after.rows_done, after.error),
+        (ExportState::Done, 150, None)
+    );
+    objects.deletes_fail(false);
+    let direct = call(&w, &b, "GET", "/contacts/export?format=csv", None).await.bytes;
+    assert_eq!(export_file(&state, &org, &finishing.id).await.1, direct);
 }
