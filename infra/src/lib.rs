@@ -39,6 +39,11 @@ pub const HTTP_API: &str = "HttpApi";
 pub const OBJECTS_BUCKET: &str = "ObjectsBucket";
 /// Stack parameter: the public base URL of links in emails.
 pub const PUBLIC_URL_PARAMETER: &str = "PublicUrl";
+/// Where the operators' alarms (dead-letter queues) are published.
+pub const ALERTS_TOPIC: &str = "OperatorAlerts";
+/// Stack parameter: an email address subscribed to the alerts (optional).
+pub const ALERT_EMAIL_PARAMETER: &str = "AlertEmail";
+const HAS_ALERT_EMAIL: &str = "HasAlertEmail";
 
 /// The entries deployed as Lambdas.
 pub fn lambda_entries() -> impl Iterator<Item = &'static Entry> {
@@ -444,6 +449,19 @@ fn objects_bucket_policy() -> Value {
 /// A symmetric key with rotation whose policy delegates to IAM (account
 /// root): who may use it is then exactly what the function policies say.
 fn kms_key(description: &str) -> Value {
+    kms_key_with(description, Vec::new())
+}
+
+/// A key whose policy, besides the account's IAM, grants `extra` statements.
+fn kms_key_with(description: &str, extra: Vec<Value>) -> Value {
+    let mut statements = vec![json!({
+        "Sid": "AccountRootDelegatesToIam",
+        "Effect": "Allow",
+        "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
+        "Action": "kms:*",
+        "Resource": "*"
+    })];
+    statements.extend(extra);
     json!({
         "Type": "AWS::KMS::Key",
         // Retained data stays readable only while its key exists.
@@ -454,13 +472,7 @@ fn kms_key(description: &str) -> Value {
             "EnableKeyRotation": true,
             "KeyPolicy": {
                 "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "AccountRootDelegatesToIam",
-                    "Effect": "Allow",
-                    "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-                    "Action": "kms:*",
-                    "Resource": "*"
-                }]
+                "Statement": statements
             }
         }
     })
@@ -506,10 +518,53 @@ fn queue_resources(queue: QueueName, resources: &mut Map<String, Value>) {
                 "EvaluationPeriods": 1,
                 "Threshold": 0,
                 "ComparisonOperator": "GreaterThanThreshold",
-                "TreatMissingData": "notBreaching"
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [reference(ALERTS_TOPIC)],
+                "OKActions": [reference(ALERTS_TOPIC)]
             }
         }),
     );
+}
+
+/// The alerts topic, encrypted with the data key (alarm texts name queues,
+/// not people, but nothing leaves unencrypted), and its optional email
+/// subscription.
+fn alerts_resources(resources: &mut Map<String, Value>) {
+    resources.insert(
+        ALERTS_TOPIC.into(),
+        json!({
+            "Type": "AWS::SNS::Topic",
+            "Properties": { "KmsMasterKeyId": reference(DATA_KEY) }
+        }),
+    );
+    resources.insert(
+        format!("{ALERTS_TOPIC}Email"),
+        json!({
+            "Type": "AWS::SNS::Subscription",
+            "Condition": HAS_ALERT_EMAIL,
+            "Properties": {
+                "TopicArn": reference(ALERTS_TOPIC),
+                "Protocol": "email",
+                "Endpoint": reference(ALERT_EMAIL_PARAMETER)
+            }
+        }),
+    );
+}
+
+/// CloudWatch publishes alarms to the encrypted alerts topic only with the
+/// data key; this account's alarms may use it for that and nothing else.
+fn alarms_use_the_data_key() -> Value {
+    json!({
+        "Sid": "CloudWatchAlarmsPublishToTheAlertsTopic",
+        "Effect": "Allow",
+        "Principal": { "Service": "cloudwatch.amazonaws.com" },
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": { "aws:SourceAccount": reference("AWS::AccountId") },
+            "ArnLike": { "aws:SourceArn": sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*") }
+        }
+    })
 }
 
 /// The whole SAM template.
@@ -536,8 +591,12 @@ pub fn template() -> Value {
     resources.insert(format!("{OBJECTS_BUCKET}Policy"), objects_bucket_policy());
     resources.insert(
         DATA_KEY.into(),
-        kms_key("Konnecs data key: encrypts the table and the queues at rest."),
+        kms_key_with(
+            "Konnecs data key: encrypts the table, the queues and the alerts topic at rest.",
+            vec![alarms_use_the_data_key()],
+        ),
     );
+    alerts_resources(&mut resources);
     resources.insert(
         TOKEN_KEY.into(),
         kms_key("Konnecs token key: wraps the data keys of Google OAuth tokens."),
@@ -554,6 +613,10 @@ pub fn template() -> Value {
     outputs.insert(
         "ObjectsBucketName".into(),
         json!({ "Description": "S3 bucket of private objects", "Value": reference(OBJECTS_BUCKET) }),
+    );
+    outputs.insert(
+        "OperatorAlertsTopicArn".into(),
+        json!({ "Description": "SNS topic of the operators' alarms (subscribe to it)", "Value": reference(ALERTS_TOPIC) }),
     );
     for queue in QueueName::ALL {
         queue_resources(queue, &mut resources);
@@ -578,13 +641,22 @@ pub fn template() -> Value {
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
-        "Description": "Konnecs CRM: one Lambda per route-catalogue entry, one DynamoDB table, SQS queues, KMS keys.",
+        "Description": "Konnecs CRM: one Lambda per route-catalogue entry, one DynamoDB table, SQS queues, KMS keys, an alerts topic.",
         "Parameters": {
             PUBLIC_URL_PARAMETER: {
                 "Type": "String",
                 "Description": "Public base URL of the app, used in links in emails, e.g. https://app.konnecs.com",
                 "AllowedPattern": "^https://[^/]+(/.*)?$"
+            },
+            ALERT_EMAIL_PARAMETER: {
+                "Type": "String",
+                "Description": "Email address told of alarms (a dead-letter queue holding messages); empty for none",
+                "Default": "",
+                "AllowedPattern": "^$|^[^@\\s]+@[^@\\s]+$"
             }
+        },
+        "Conditions": {
+            HAS_ALERT_EMAIL: { "Fn::Not": [{ "Fn::Equals": [reference(ALERT_EMAIL_PARAMETER), ""] }] }
         },
         "Globals": {
             "Function": {
@@ -763,6 +835,45 @@ mod tests {
                 "AWS::CloudWatch::Alarm"
             );
         }
+    }
+
+    #[test]
+    fn dead_letter_alarms_tell_the_operators_through_an_encrypted_topic() {
+        let template = template();
+        let resources = &template["Resources"];
+        for queue in QueueName::ALL {
+            let alarm = &resources[dead_letter_alarm_id(queue)]["Properties"];
+            assert_eq!(alarm["AlarmActions"], json!([{ "Ref": ALERTS_TOPIC }]));
+            assert_eq!(alarm["OKActions"], json!([{ "Ref": ALERTS_TOPIC }]));
+        }
+        let topic = &resources[ALERTS_TOPIC];
+        assert_eq!(topic["Type"], "AWS::SNS::Topic");
+        assert_eq!(topic["Properties"]["KmsMasterKeyId"], json!({ "Ref": DATA_KEY }));
+        // CloudWatch can publish there only if the key lets it, and only
+        // this account's alarms.
+        let statements = template["Resources"][DATA_KEY]["Properties"]["KeyPolicy"]["Statement"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let cloudwatch: Vec<_> = statements
+            .iter()
+            .filter(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+            .collect();
+        assert_eq!(cloudwatch.len(), 1);
+        assert_eq!(cloudwatch[0]["Action"], json!(["kms:Decrypt", "kms:GenerateDataKey*"]));
+        assert_eq!(
+            cloudwatch[0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+            json!({ "Ref": "AWS::AccountId" })
+        );
+        // The token key stays for tokens alone.
+        let token_statements = &template["Resources"][TOKEN_KEY]["Properties"]["KeyPolicy"]["Statement"];
+        assert_eq!(token_statements.as_array().map(Vec::len), Some(1));
+        // The email subscription exists only when an address was given.
+        let email = &resources[format!("{ALERTS_TOPIC}Email")];
+        assert_eq!(email["Condition"], HAS_ALERT_EMAIL);
+        assert_eq!(email["Properties"]["Endpoint"], json!({ "Ref": ALERT_EMAIL_PARAMETER }));
+        assert_eq!(template["Parameters"][ALERT_EMAIL_PARAMETER]["Default"], "");
+        assert!(template["Conditions"][HAS_ALERT_EMAIL].is_object());
     }
 
     fn accept_all(
