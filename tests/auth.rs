@@ -129,7 +129,7 @@ async fn session_token_is_stored_only_as_a_hash() {
         .table
         .query(&konnecs::ports::Query::partition(format!(
             "SESSION#{}",
-            konnecs::services::secrets::token_hash(&token)
+            konnecs::domain::token::token_hash(&token)
         )))
         .await
         .unwrap();

@@ -936,7 +936,7 @@ async fn a_booking_sent_twice_with_one_idempotency_key_is_booked_once_and_its_to
     assert_eq!(without.status, StatusCode::CONFLICT);
 
     // The kept answer is sealed: the manage token is nowhere in it.
-    let digest = konnecs::services::secrets::token_hash(&format!("public\nPOST {path}\nb7d2-double-click"));
+    let digest = konnecs::domain::token::token_hash(&format!("public\nPOST {path}\nb7d2-double-click"));
     let kept = f
         .state
         .table

@@ -1,5 +1,5 @@
-//! The application state every handler receives: the ports, wired to one
-//! runtime's adapters. Built once per process (per Lambda cold start).
+//! The composition root: the ports of `AppState`, wired to one runtime's
+//! adapters. Built once per process (per Lambda cold start).
 
 use std::sync::Arc;
 
@@ -12,39 +12,9 @@ use crate::adapters::outbox::{OutboxMailer, OutboxSms};
 use crate::adapters::resend::ResendMailer;
 use crate::adapters::sqlite::{Database, queue::SqliteQueue, table::SqliteTable};
 use crate::adapters::twilio::TwilioSms;
-use crate::catalogue::QueueName;
 use crate::config::{AppConfig, AwsConfig, LocalConfig};
-use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Queue, Sms, StoreSweeper, SystemClock, Table};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub table: Arc<dyn Table>,
-    /// The general background-jobs queue.
-    pub jobs: Arc<dyn Queue>,
-    /// Due reminders, fanned out by `reminders-tick` to `reminders-send`.
-    pub reminders: Arc<dyn Queue>,
-    /// Envelope encryption for OAuth tokens.
-    pub keys: Arc<dyn KeyVault>,
-    pub clock: Arc<dyn Clock>,
-    pub mailer: Arc<dyn Mailer>,
-    /// Transactional SMS: Twilio when configured, else the outbox.
-    pub sms: Arc<dyn Sms>,
-    /// Profile photos and exports.
-    pub objects: Arc<dyn ObjectStore>,
-    pub config: Arc<AppConfig>,
-    /// Physical clean-up that AWS does by itself (DynamoDB TTL, SQS
-    /// retention, S3 lifecycle): only the local runtime has any.
-    pub sweepers: Vec<Arc<dyn StoreSweeper>>,
-}
-
-impl AppState {
-    pub fn queue(&self, name: QueueName) -> Arc<dyn Queue> {
-        match name {
-            QueueName::Jobs => self.jobs.clone(),
-            QueueName::Reminders => self.reminders.clone(),
-        }
-    }
-}
+pub use crate::inbound::AppState;
+use crate::ports::{Clock, Mailer, QueueName, Sms, SystemClock, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

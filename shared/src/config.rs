@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::catalogue::QueueName;
+use crate::ports::QueueName;
 
 /// Default bound on request bodies; larger bodies get a 413 problem.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -14,6 +14,7 @@ pub mod adapters;
 pub mod app;
 pub mod catalogue;
 pub mod config;
+pub mod dev_outbox;
 pub mod domain;
 pub mod inbound;
 pub mod lambda;

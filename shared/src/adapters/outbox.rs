@@ -11,10 +11,10 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
 use serde_json::{Value, json};
 
+use crate::domain::token::token_hash;
 use crate::ports::mailer::{Email, MailError, Mailer};
 use crate::ports::sms::{Sms, SmsError};
 use crate::ports::{Clock, Condition, Item, Query, StoreError, Table, WriteOp};
-use crate::services::secrets::token_hash;
 
 const PARTITION: &str = "OUTBOX";
 /// Outbox messages are kept for 30 days.

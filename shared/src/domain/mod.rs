@@ -4,6 +4,7 @@
 pub mod country;
 pub mod email;
 pub mod fold;
+pub mod input;
 pub mod membership;
 pub mod money;
 pub mod password;
@@ -13,3 +14,4 @@ pub mod schedule;
 pub mod slots;
 pub mod slug;
 pub mod spreadsheet;
+pub mod token;

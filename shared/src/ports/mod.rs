@@ -11,6 +11,7 @@ pub mod keys;
 pub mod mailer;
 pub mod object_store;
 pub mod queue;
+pub mod reach;
 pub mod sms;
 pub mod sweep;
 pub mod table;
@@ -19,7 +20,8 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use keys::{EncryptionContext, KeyError, KeyVault};
 pub use mailer::{MailError, Mailer};
 pub use object_store::{ObjectError, ObjectReader, ObjectStore, StoredObject, UploadedPart};
-pub use queue::{Queue, QueueError, Received};
+pub use queue::{Queue, QueueError, QueueName, Received};
+pub use reach::{HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasReminders, HasSms, HasTable};
 pub use sms::{Sms, SmsError};
 pub use sweep::StoreSweeper;
 pub use table::{

@@ -47,11 +47,11 @@ use super::contacts::fields::{FieldDef, FieldType};
 use super::contacts::{self, Address, ContactEmail, ContactPhone, ContactRecord};
 use super::jobs::{self, Delivery, Job};
 use super::records::{OrgRecord, from_item, new_id, org_key, plausible_id, to_item};
-use crate::app::AppState;
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
 use crate::domain::spreadsheet::unescape_formula;
 use crate::ports::{Condition, Key, PartialCommit, Query, StoreError, Update, WriteOp};
+use crate::ports::{HasClock, HasJobs, HasObjects, HasTable};
 
 /// Most data rows one import may hold.
 pub const MAX_ROWS: u64 = 100_000;
@@ -317,22 +317,22 @@ pub struct ImportOptions {
 }
 
 async fn put_part(
-    state: &AppState,
+    state: &impl HasObjects,
     org_id: &str,
     import_id: &str,
     part: u32,
     bytes: Vec<u8>,
 ) -> Result<(), ImportError> {
     state
-        .objects
+        .objects()
         .put(&part_object_key(org_id, import_id, part), bytes, "text/csv")
         .await
         .map_err(|err| ImportError::Objects(err.to_string()))
 }
 
-async fn queue_job(state: &AppState, org_id: &str, import_id: &str) -> Result<(), ImportError> {
+async fn queue_job(state: &impl HasJobs, org_id: &str, import_id: &str) -> Result<(), ImportError> {
     jobs::enqueue(
-        state.jobs.as_ref(),
+        state.jobs().as_ref(),
         &[Job::ImportContacts {
             org_id: org_id.to_string(),
             import_id: import_id.to_string(),
@@ -344,7 +344,7 @@ async fn queue_job(state: &AppState, org_id: &str, import_id: &str) -> Result<()
 
 /// Starts an import from the first (or only) part of the file.
 pub async fn create(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
     actor: &Actor,
     csv: Vec<u8>,
     options: ImportOptions,
@@ -363,7 +363,7 @@ pub async fn create(
             format!("Import at most {MAX_ROWS} rows at once."),
         ));
     }
-    let defs = contact_links::field_defs(state.table.as_ref(), org_id).await?;
+    let defs = contact_links::field_defs(state.table().as_ref(), org_id).await?;
     let keys: Vec<String> = defs.iter().map(|d| d.key.clone()).collect();
     let mapping = build_mapping(&headers, &keys, &options.mapping)?;
     let mut tags = Vec::new();
@@ -385,7 +385,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ImportError::Invalid(errors));
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     let id = new_id();
     let state_now = if options.more_parts {
         ImportState::Uploading
@@ -417,7 +417,7 @@ pub async fn create(
         put_part(state, org_id, &id, 0, csv).await?;
     }
     state
-        .table
+        .table()
         .transact(vec![
             WriteOp::Put {
                 item: to_item(&import_key(org_id, &id), &record, &[])?,
@@ -440,7 +440,7 @@ pub async fn create(
 
 /// Appends the next part (rows only, no header); `last` queues the job.
 pub async fn append_part(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
     actor: &Actor,
     import_id: &str,
     csv: Vec<u8>,
@@ -468,7 +468,7 @@ pub async fn append_part(
         ));
     }
     put_part(state, org_id, import_id, current.parts, csv).await?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let next_state = match (last, total) {
         (false, _) => ImportState::Uploading,
         (true, 0) => ImportState::Done,
@@ -483,7 +483,7 @@ pub async fn append_part(
         update = update.set("finished_at", now.to_string());
     }
     let item = state
-        .table
+        .table()
         .update(
             &import_key(org_id, import_id),
             update,
@@ -510,11 +510,11 @@ pub async fn append_part(
     Ok(record)
 }
 
-pub async fn get(state: &AppState, org_id: &str, import_id: &str) -> Result<ImportRecord, ImportError> {
+pub async fn get(state: &impl HasTable, org_id: &str, import_id: &str) -> Result<ImportRecord, ImportError> {
     if !plausible_id(import_id) {
         return Err(ImportError::NotFound);
     }
-    match state.table.get(&import_key(org_id, import_id)).await? {
+    match state.table().get(&import_key(org_id, import_id)).await? {
         Some(item) => Ok(from_item(item)?),
         None => Err(ImportError::NotFound),
     }
@@ -522,13 +522,13 @@ pub async fn get(state: &AppState, org_id: &str, import_id: &str) -> Result<Impo
 
 /// One page of an import's failed rows, by row number: (row, field, reason, message).
 pub async fn error_rows(
-    state: &AppState,
+    state: &impl HasTable,
     org_id: &str,
     import_id: &str,
     cursor: Option<String>,
 ) -> Result<(Vec<(u64, String, String, String)>, Option<String>), StoreError> {
     let page = state
-        .table
+        .table()
         .query(
             &Query::partition(errors_partition(org_id, import_id))
                 .limit(500)
@@ -905,7 +905,12 @@ enum Outcome {
 
 /// Runs one delivery of the import job: as many rows as the slice allows,
 /// then hands over to a new message if rows remain.
-pub async fn run_job(state: &AppState, org_id: &str, import_id: &str, delivery: &Delivery) -> Result<(), ImportError> {
+pub async fn run_job(
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
+    org_id: &str,
+    import_id: &str,
+    delivery: &Delivery,
+) -> Result<(), ImportError> {
     let budget = Budget {
         max_rows: None,
         deadline: Some(delivery.deadline.min(Instant::now() + SLICE)),
@@ -929,7 +934,12 @@ pub async fn run_job(state: &AppState, org_id: &str, import_id: &str, delivery: 
 /// The queue's last try failed: an import still running is marked failed,
 /// unless it moved on meanwhile (another delivery is working on it, or
 /// it finished and only its clean-up failed).
-async fn give_up(state: &AppState, org_id: &str, import_id: &str, err: &ImportError) -> Result<(), ImportError> {
+async fn give_up(
+    state: &(impl HasTable + HasClock),
+    org_id: &str,
+    import_id: &str,
+    err: &ImportError,
+) -> Result<(), ImportError> {
     if matches!(err, ImportError::Store(store) if store.is_condition_failure()) {
         return Ok(());
     }
@@ -937,9 +947,9 @@ async fn give_up(state: &AppState, org_id: &str, import_id: &str, err: &ImportEr
     if !matches!(record.state, ImportState::Running | ImportState::Queued) {
         return Ok(());
     }
-    let now = state.clock.now().to_string();
+    let now = state.clock().now().to_string();
     let stopped = state
-        .table
+        .table()
         .update(
             &import_key(org_id, import_id),
             Update::default()
@@ -966,12 +976,12 @@ async fn give_up(state: &AppState, org_id: &str, import_id: &str, err: &ImportEr
 /// Processes rows from the checkpoint until the import is done or the
 /// budget is spent; returns the import as it then is.
 pub async fn process(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasObjects),
     org_id: &str,
     import_id: &str,
     budget: Budget,
 ) -> Result<ImportRecord, ImportError> {
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     let mut record = get(state, org_id, import_id).await?;
     if record.state == ImportState::Done {
         discard_file(state, org_id, &record).await?;
@@ -983,7 +993,7 @@ pub async fn process(
     let mut rows: Vec<csv::StringRecord> = Vec::new();
     for part in 0..record.parts {
         let object = state
-            .objects
+            .objects()
             .get(&part_object_key(org_id, import_id, part))
             .await
             .map_err(|err| ImportError::Objects(err.to_string()))?;
@@ -1044,7 +1054,7 @@ pub async fn process(
                         continue;
                     }
                 };
-                match plan_group(org_id, &record, &parsed[range], known, state.clock.now()) {
+                match plan_group(org_id, &record, &parsed[range], known, state.clock().now()) {
                     Ok(group) => group,
                     Err(err) => {
                         retry_or_fail(state, org_id, &mut record, &mut attempts, err).await?;
@@ -1066,7 +1076,7 @@ pub async fn process(
         };
         let rows_in_group = (after.rows_done - record.rows_done) as f64;
         let commit_started = Instant::now();
-        let now = state.clock.now();
+        let now = state.clock().now();
         let (committed, next_group) = futures::join!(table.transact_in_order(group.transactions), async {
             let range = next?;
             // Read beside the commit: each key as it was before the commit or
@@ -1111,7 +1121,7 @@ pub async fn process(
 /// a contact changed) re-reads the checkpoint for a new plan, up to 5 times
 /// in a row; anything else ends the delivery (the message is redelivered).
 async fn retry_or_fail(
-    state: &AppState,
+    state: &impl HasTable,
     org_id: &str,
     record: &mut ImportRecord,
     attempts: &mut u32,
@@ -1166,10 +1176,10 @@ fn parse_rows(
 }
 
 /// The uploaded file holds personal data: it goes once every row is in.
-async fn discard_file(state: &AppState, org_id: &str, record: &ImportRecord) -> Result<(), ImportError> {
+async fn discard_file(state: &impl HasObjects, org_id: &str, record: &ImportRecord) -> Result<(), ImportError> {
     for part in 0..record.parts {
         state
-            .objects
+            .objects()
             .delete(&part_object_key(org_id, &record.id, part))
             .await
             .map_err(|err| ImportError::Objects(err.to_string()))?;
@@ -1178,14 +1188,14 @@ async fn discard_file(state: &AppState, org_id: &str, record: &ImportRecord) -> 
 }
 
 async fn fail(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     org_id: &str,
     record: &ImportRecord,
     reason: &str,
 ) -> Result<ImportRecord, ImportError> {
-    let now = state.clock.now().to_string();
+    let now = state.clock().now().to_string();
     let item = state
-        .table
+        .table()
         .update(
             &import_key(org_id, &record.id),
             Update::default()

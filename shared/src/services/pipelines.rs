@@ -20,9 +20,9 @@ use super::audit::{self, Actor};
 use super::contact_links;
 use super::contacts::{ContactFilter, ContactRecord};
 use super::records::{from_item, member_key, new_id, to_item};
-use crate::app::AppState;
 use crate::domain::money::{self, Currency};
 use crate::ports::{Condition, Index, Key, Query, SortKey, StoreError, Table, WriteOp};
+use crate::ports::{HasClock, HasTable};
 
 /// (field, code, message)
 pub type FieldProblem = (String, &'static str, String);
@@ -261,7 +261,7 @@ fn pipeline_name(raw: &str) -> Result<String, PipelineError> {
 }
 
 pub async fn create_pipeline(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     actor: &Actor,
     name: &str,
     stages: &[StageInput],
@@ -276,7 +276,7 @@ pub async fn create_pipeline(
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    let now = state.clock.now();
+    let now = state.clock().now();
     let record = PipelineRecord {
         id: new_id(),
         name,
@@ -287,7 +287,7 @@ pub async fn create_pipeline(
     };
     let item = to_item(&pipeline_key(&actor.org_id, &record.id), &record, &[])?;
     state
-        .table
+        .table()
         .transact(vec![
             WriteOp::Put {
                 item,
@@ -390,13 +390,13 @@ async fn deals_in_stage(
 /// Moves deals to a stage, a stage-change timeline entry on each contact in
 /// the same transaction as the deal's change.
 async fn move_deals(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     actor: &Actor,
     deals: Vec<DealRecord>,
     to_pipeline: &str,
     to_stage: &Stage,
 ) -> Result<(), PipelineError> {
-    let now = state.clock.now();
+    let now = state.clock().now();
     for chunk in deals.chunks(MOVE_CHUNK) {
         let mut ops = Vec::with_capacity(chunk.len() * 2);
         for deal in chunk {
@@ -421,7 +421,7 @@ async fn move_deals(
                 }),
             ));
         }
-        state.table.transact(ops).await.map_err(|err| {
+        state.table().transact(ops).await.map_err(|err| {
             if err.is_condition_failure() {
                 PipelineError::Stale
             } else {
@@ -433,14 +433,14 @@ async fn move_deals(
 }
 
 pub async fn update_pipeline(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     actor: &Actor,
     pipeline_id: &str,
     change: PipelineChange,
     expected_version: Option<u64>,
 ) -> Result<PipelineRecord, PipelineError> {
     let org_id = &actor.org_id;
-    let current = get_pipeline(state.table.as_ref(), org_id, pipeline_id).await?;
+    let current = get_pipeline(state.table().as_ref(), org_id, pipeline_id).await?;
     if expected_version.is_some_and(|v| v != current.version) {
         return Err(PipelineError::Stale);
     }
@@ -469,7 +469,7 @@ pub async fn update_pipeline(
     };
     let mut to_move = Vec::new();
     for stage in &removed {
-        let deals = deals_in_stage(state.table.as_ref(), org_id, pipeline_id, &stage.id, None).await?;
+        let deals = deals_in_stage(state.table().as_ref(), org_id, pipeline_id, &stage.id, None).await?;
         if !deals.is_empty() && target.is_none() {
             return Err(PipelineError::HasDeals {
                 code: "stage_has_deals",
@@ -485,12 +485,12 @@ pub async fn update_pipeline(
     if let Some(target) = &target {
         move_deals(state, actor, to_move, pipeline_id, target).await?;
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     next.updated_at = now.to_string();
     next.version = current.version + 1;
     let item = to_item(&pipeline_key(org_id, pipeline_id), &next, &[])?;
     state
-        .table
+        .table()
         .transact(vec![
             WriteOp::Put {
                 item,
@@ -521,16 +521,16 @@ pub async fn update_pipeline(
 
 /// Deletes a pipeline; its deals must move first to `target` = (pipeline, stage).
 pub async fn delete_pipeline(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     actor: &Actor,
     pipeline_id: &str,
     target: Option<(String, String)>,
 ) -> Result<(), PipelineError> {
     let org_id = &actor.org_id;
-    let current = get_pipeline(state.table.as_ref(), org_id, pipeline_id).await?;
+    let current = get_pipeline(state.table().as_ref(), org_id, pipeline_id).await?;
     let mut deals = Vec::new();
     for stage in &current.stages {
-        deals.extend(deals_in_stage(state.table.as_ref(), org_id, pipeline_id, &stage.id, None).await?);
+        deals.extend(deals_in_stage(state.table().as_ref(), org_id, pipeline_id, &stage.id, None).await?);
     }
     if !deals.is_empty() {
         let Some((target_pipeline, target_stage)) = target else {
@@ -549,7 +549,7 @@ pub async fn delete_pipeline(
                 "Name another pipeline.",
             ));
         }
-        let other = match get_pipeline(state.table.as_ref(), org_id, &target_pipeline).await {
+        let other = match get_pipeline(state.table().as_ref(), org_id, &target_pipeline).await {
             Ok(p) => p,
             Err(PipelineError::NotFound) => {
                 return Err(invalid("move_deals_to_pipeline", "not_found", "No such pipeline."));
@@ -570,9 +570,9 @@ pub async fn delete_pipeline(
             })?;
         move_deals(state, actor, deals, &other.id, &stage).await?;
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     state
-        .table
+        .table()
         .transact(vec![
             WriteOp::Delete {
                 key: pipeline_key(org_id, pipeline_id),
@@ -911,8 +911,12 @@ fn store_error(err: StoreError) -> PipelineError {
     }
 }
 
-pub async fn create_deal(state: &AppState, actor: &Actor, input: NewDeal) -> Result<DealRecord, PipelineError> {
-    let table = state.table.as_ref();
+pub async fn create_deal(
+    state: &(impl HasTable + HasClock),
+    actor: &Actor,
+    input: NewDeal,
+) -> Result<DealRecord, PipelineError> {
+    let table = state.table().as_ref();
     let org_id = &actor.org_id;
     let mut errors = Vec::new();
     let title = check_title(&input.title, &mut errors);
@@ -942,7 +946,7 @@ pub async fn create_deal(state: &AppState, actor: &Actor, input: NewDeal) -> Res
     let Some((pipeline, stage)) = resolved.filter(|_| errors.is_empty()) else {
         return Err(PipelineError::Invalid(errors));
     };
-    let now = state.clock.now();
+    let now = state.clock().now();
     let deal = DealRecord {
         id: new_id(),
         pipeline_id: pipeline.id.clone(),
@@ -983,7 +987,7 @@ pub async fn create_deal(state: &AppState, actor: &Actor, input: NewDeal) -> Res
             json!({ "title": deal.title, "contact_id": deal.contact_id }),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(deal),
         Err(StoreError::TransactionConditionFailed { index: 1 }) => Err(invalid(
             "contact_id",
@@ -1054,13 +1058,13 @@ pub async fn list_deals(
 }
 
 pub async fn update_deal(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     actor: &Actor,
     deal_id: &str,
     change: DealChange,
     expected_version: Option<u64>,
 ) -> Result<DealRecord, PipelineError> {
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     let org_id = &actor.org_id;
     let current = get_deal(table, org_id, deal_id).await?;
     if expected_version.is_some_and(|v| v != current.version) {
@@ -1129,7 +1133,7 @@ pub async fn update_deal(
     if next == current {
         return Ok(current);
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     next.updated_at = now.to_string();
     next.version = current.version + 1;
     let mut ops = vec![WriteOp::Put {
@@ -1172,7 +1176,7 @@ pub async fn update_deal(
         &format!("deal:{}", next.id),
         json!({ "from_stage_id": current.stage_id, "to_stage_id": next.stage_id, "status": next.status }),
     ));
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(next),
         Err(StoreError::TransactionConditionFailed { index: 1 }) if next.contact_id != current.contact_id => Err(
             invalid("contact_id", "not_found", "No such contact in this organization."),
@@ -1182,18 +1186,18 @@ pub async fn update_deal(
 }
 
 pub async fn delete_deal(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     actor: &Actor,
     deal_id: &str,
     expected_version: Option<u64>,
 ) -> Result<(), PipelineError> {
-    let current = get_deal(state.table.as_ref(), &actor.org_id, deal_id).await?;
+    let current = get_deal(state.table().as_ref(), &actor.org_id, deal_id).await?;
     if expected_version.is_some_and(|v| v != current.version) {
         return Err(PipelineError::Stale);
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     state
-        .table
+        .table()
         .transact(vec![
             WriteOp::Delete {
                 key: deal_key(&actor.org_id, deal_id),

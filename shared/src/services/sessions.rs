@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::records::{new_id, session_key, user_sessions_partition};
-use super::secrets::{csrf_token, new_token, token_hash};
+use super::secrets::{csrf_token, new_token};
 use crate::config::AppConfig;
+use crate::domain::token::token_hash;
 use crate::ports::{BatchOp, Condition, Index, Item, Key, Query, StoreError, Table, Update, WriteOp};
 
 /// Sessions are touched at most this often, so idle tracking costs one write

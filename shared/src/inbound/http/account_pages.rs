@@ -6,7 +6,7 @@
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 
-use crate::app::AppState;
+use crate::inbound::AppState;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1c1c1c}\
 h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.6rem;font-size:1rem;box-sizing:border-box}\

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::extract::ApiJson;
 use super::problem::ApiError;
 use super::session::{Authenticated, actor_meta, cleared_cookies, session_cookies, with_cookies};
-use crate::app::AppState;
+use crate::inbound::AppState;
 use crate::services::accounts::{self, SignedIn, SignupInput};
 use crate::services::secrets::csrf_token;
 use crate::services::sessions;

@@ -13,8 +13,8 @@ use serde_json::json;
 use super::extract::ApiJson;
 use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::{Permission, Role};
+use crate::inbound::AppState;
 use crate::services::contacts::{
     self, Caller, ContactError, ContactFilter, ContactPatch, ContactRecord, NewContact, fields, merge, notes, tags,
 };

@@ -25,8 +25,8 @@ use super::contacts::time_param;
 use super::extract::{ApiJson, query};
 use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::Permission;
+use crate::inbound::AppState;
 use crate::ports::object_store::attachment_disposition;
 use crate::services::contacts::{self, ContactFilter};
 use crate::services::exports::job::{self, Download, ExportRecord};
@@ -191,7 +191,7 @@ pub fn export_contacts() -> MethodRouter<AppState> {
             let (filter, format) = params.parse()?;
             let source = Source::contacts(&state, &auth.org_id, filter, format).await?;
             let file_name = source.file_name(None);
-            let chunks = exports::stream(state.clone(), auth.org_id.clone(), source)
+            let chunks = exports::stream(state.table.clone(), auth.org_id.clone(), source)
                 .map_err(|err| std::io::Error::other(err.to_string()));
             generated_download(
                 &state,

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use http::StatusCode;
 
-use crate::app::AppState;
+use crate::inbound::AppState;
 use crate::services::health;
 
 pub fn route() -> MethodRouter<AppState> {

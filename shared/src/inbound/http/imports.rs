@@ -24,8 +24,8 @@ use serde_json::{Value, json};
 use super::exports::generated_download;
 use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::Permission;
+use crate::inbound::AppState;
 use crate::services::exports::{self, Source};
 use crate::services::imports::{self, DedupeMode, ImportOptions, ImportRecord};
 
@@ -240,7 +240,7 @@ pub fn import_errors() -> MethodRouter<AppState> {
                 import_id: record.id.clone(),
             };
             let (file_name, content_type) = (source.file_name(None), source.format().content_type());
-            let chunks = exports::stream(state.clone(), auth.org_id.clone(), source)
+            let chunks = exports::stream(state.table.clone(), auth.org_id.clone(), source)
                 .map_err(|err| std::io::Error::other(err.to_string()));
             generated_download(
                 &state,

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::extract::ApiJson;
 use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
+use crate::inbound::AppState;
 use crate::services::accounts::{self, ProfileChange};
 use crate::services::secrets::csrf_token;
 

@@ -12,8 +12,8 @@ use serde_json::json;
 use super::extract::ApiJson;
 use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::{Permission, Role};
+use crate::inbound::AppState;
 use crate::services::audit;
 use crate::services::orgs::{self, OrgChange, OrgView};
 

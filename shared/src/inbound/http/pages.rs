@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 
-use crate::app::AppState;
+use crate::inbound::AppState;
 
 /// The consent text shown beside the SMS checkbox (privacy policy §6).
 pub const SMS_CONSENT_TEXT: &str = "Text me about this appointment at this number: a confirmation, reminders, and notice of changes (typically 1–3 messages per appointment). Message and data rates may apply. Reply STOP to opt out, HELP for help.";

@@ -14,7 +14,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
+use crate::inbound::AppState;
 use crate::services::photos;
 
 /// A body the pipeline cut off at the limit is 413; anything else unreadable is 400.

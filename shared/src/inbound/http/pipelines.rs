@@ -14,8 +14,8 @@ use serde_json::json;
 use super::extract::ApiJson;
 use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::Permission;
+use crate::inbound::AppState;
 use crate::services::pipelines::{self, DealChange, DealFilter, NewDeal, PipelineChange, StageInput};
 
 /// `If-Match: "3"` (or `3`) → Some(3); absent → None; anything else is 400.

@@ -15,7 +15,7 @@ use super::auth::RequestMeta;
 use super::extract::{ApiJson, query};
 use super::problem::ApiError;
 use super::scheduling::optional_body;
-use crate::app::AppState;
+use crate::inbound::AppState;
 use crate::services::scheduling::bookings::{self, BookingRequest, Manager, SlotsQuery};
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {

@@ -20,7 +20,7 @@ use super::{
     ALL_PARTS, Caller, ContactError, ContactRecord, MAX_EMAILS, MAX_PHONES, MAX_TAGS, Parts, commit, contact_partition,
     get, plan, timeline_entry,
 };
-use crate::app::AppState;
+use crate::ports::{HasClock, HasTable};
 use crate::ports::{Item, Query, StoreError, Table, WriteOp};
 use crate::services::audit;
 
@@ -93,7 +93,7 @@ async fn partition_items(table: &dyn Table, org_id: &str, contact_id: &str) -> R
 
 /// Merges `secondary_id` (B) into `primary_id` (A); returns the merged A.
 pub async fn merge(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     primary_id: &str,
     secondary_id: &str,
@@ -105,10 +105,10 @@ pub async fn merge(
             "A contact cannot be merged into itself.",
         ));
     }
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     let org_id = caller.org_id();
     for _ in 0..3 {
-        let now = state.clock.now();
+        let now = state.clock().now();
         let a = get(table, org_id, primary_id).await?;
         let b = get(table, org_id, secondary_id).await?;
         let mut merged = merge_records(&a, &b);

@@ -34,11 +34,11 @@ use serde_json::{Map, Value, json};
 
 use super::audit::{self, Actor};
 use super::records::{OrgRecord, from_item, member_key, new_id, org_key, to_item};
-use crate::app::AppState;
 use crate::domain::email::Email;
 use crate::domain::fold::{fold, is_phone_query};
 use crate::domain::phone::{Phone, digits};
 use crate::ports::{Condition, Index, Item, Key, Query, SortKey, StoreError, Table, Update, WriteOp};
+use crate::ports::{HasClock, HasTable};
 
 pub const MAX_EMAILS: usize = 10;
 pub const MAX_PHONES: usize = 10;
@@ -532,12 +532,12 @@ fn require_identity(record: &ContactRecord, errors: &mut Errors) {
 
 /// Builds (but does not store) a contact from input, validated.
 async fn build_new(
-    state: &AppState,
+    state: &impl HasTable,
     caller: &Caller,
     input: NewContact,
     now: jiff::Timestamp,
 ) -> Result<ContactRecord, ContactError> {
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     let org_id = caller.org_id();
     let mut errors = Errors::new();
     let region = if input.phones.is_empty() {
@@ -988,10 +988,14 @@ pub struct Saved {
 /// Creates a contact; an email or phone another contact has → `Duplicate`.
 /// One transaction (plus the org read when phones are given, the member read
 /// when an owner is given, and the field definitions when custom fields are).
-pub async fn create(state: &AppState, caller: &Caller, input: NewContact) -> Result<ContactRecord, ContactError> {
-    let now = state.clock.now();
+pub async fn create(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    input: NewContact,
+) -> Result<ContactRecord, ContactError> {
+    let now = state.clock().now();
     let record = build_new(state, caller, input, now).await?;
-    insert(state.table.as_ref(), caller, &record, now).await?;
+    insert(state.table().as_ref(), caller, &record, now).await?;
     Ok(record)
 }
 
@@ -1032,12 +1036,12 @@ pub struct PlannedUpsert {
 /// fill blanks; emails, phones and tags are united); held by two different
 /// contacts → `Duplicate` naming the second.
 pub async fn plan_upsert(
-    state: &AppState,
+    state: &impl HasTable,
     caller: &Caller,
     input: NewContact,
     now: jiff::Timestamp,
 ) -> Result<PlannedUpsert, ContactError> {
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     let incoming = build_new(state, caller, input, now).await?;
     let org_id = caller.org_id();
     let claims: Vec<(Key, &'static str)> = incoming
@@ -1133,11 +1137,15 @@ pub async fn plan_upsert(
 /// Creates the contact, or — when one of its emails or phones already belongs
 /// to a contact — merges it into that contact (see [`plan_upsert`]). A race
 /// with another writer of the same contact is planned again, up to 3 times.
-pub async fn upsert(state: &AppState, caller: &Caller, input: NewContact) -> Result<Saved, ContactError> {
-    let now = state.clock.now();
+pub async fn upsert(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    input: NewContact,
+) -> Result<Saved, ContactError> {
+    let now = state.clock().now();
     for _ in 0..3 {
         let planned = plan_upsert(state, caller, input.clone(), now).await?;
-        match commit(state.table.as_ref(), planned.ops).await {
+        match commit(state.table().as_ref(), planned.ops).await {
             Ok(()) => {
                 return Ok(Saved {
                     contact: planned.contact,
@@ -1170,13 +1178,13 @@ fn tag_timeline(before: &ContactRecord, after: &ContactRecord, now: jiff::Timest
 /// different current version → `StaleVersion`. Without it the update applies
 /// to the latest version (retried on a concurrent write).
 pub async fn update(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     contact_id: &str,
     patch: ContactPatch,
     if_match: Option<u64>,
 ) -> Result<ContactRecord, ContactError> {
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     let org_id = caller.org_id();
     let region = if patch.phones.as_ref().is_some_and(|p| !p.is_empty()) {
         org_region(table, org_id).await?
@@ -1189,7 +1197,7 @@ pub async fn update(
     };
     let mut owner_checked = false;
     for _ in 0..3 {
-        let now = state.clock.now();
+        let now = state.clock().now();
         let before = get(table, org_id, contact_id).await?;
         if if_match.is_some_and(|v| v != before.version) {
             return Err(ContactError::StaleVersion);
@@ -1288,15 +1296,15 @@ fn changed_fields(before: &ContactRecord, after: &ContactRecord) -> Vec<String> 
 /// Deletes a contact with its uniqueness claims, search keys and tag index
 /// items (one transaction), then its notes and timeline (bounded batches).
 pub async fn delete(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     contact_id: &str,
     if_match: Option<u64>,
 ) -> Result<(), ContactError> {
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     let org_id = caller.org_id();
     for _ in 0..3 {
-        let now = state.clock.now();
+        let now = state.clock().now();
         let before = get(table, org_id, contact_id).await?;
         if if_match.is_some_and(|v| v != before.version) {
             return Err(ContactError::StaleVersion);

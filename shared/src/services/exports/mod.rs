@@ -20,9 +20,11 @@ use serde::{Deserialize, Serialize};
 use super::contact_links;
 use super::contacts::{self, ContactFilter, ContactRecord};
 use super::{imports, pipelines};
-use crate::app::AppState;
+use std::sync::Arc;
+
 use crate::domain::spreadsheet::escape_formula;
 use crate::ports::StoreError;
+use crate::ports::{HasTable, Table};
 
 const PAGE: u32 = 100;
 
@@ -140,12 +142,12 @@ fn csv_line(fields: &[String]) -> Result<Vec<u8>, StoreError> {
 
 /// One page of contacts and the next cursor.
 async fn page(
-    state: &AppState,
+    state: &impl HasTable,
     org_id: &str,
     filter: &ExportFilter,
     cursor: Option<String>,
 ) -> Result<(Vec<ContactRecord>, Option<String>), StoreError> {
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     match &filter.stage {
         Some((pipeline_id, stage_id)) => {
             pipelines::contacts_in_stage_page(table, org_id, (pipeline_id, stage_id), &filter.contacts, PAGE, cursor)
@@ -169,8 +171,8 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub async fn current(state: &AppState, org_id: &str, format: Format) -> Result<Self, StoreError> {
-        let defs = contact_links::field_defs(state.table.as_ref(), org_id).await?;
+    pub async fn current(state: &impl HasTable, org_id: &str, format: Format) -> Result<Self, StoreError> {
+        let defs = contact_links::field_defs(state.table().as_ref(), org_id).await?;
         Ok(Layout {
             format,
             custom_keys: defs.into_iter().map(|d| d.key).collect(),
@@ -214,7 +216,7 @@ pub enum Source {
 impl Source {
     /// The contacts `filter` selects, with the organization's custom fields as they are now.
     pub async fn contacts(
-        state: &AppState,
+        state: &impl HasTable,
         org_id: &str,
         filter: ExportFilter,
         format: Format,
@@ -261,7 +263,12 @@ pub struct Pages {
 
 impl Pages {
     /// Appends the next page to `out`; returns how many rows it held.
-    pub async fn next_into(&mut self, state: &AppState, org_id: &str, out: &mut Vec<u8>) -> Result<u64, StoreError> {
+    pub async fn next_into(
+        &mut self,
+        state: &impl HasTable,
+        org_id: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, StoreError> {
         if self.finished {
             return Ok(0);
         }
@@ -296,7 +303,7 @@ impl Pages {
 /// store failure mid-way ends the stream with an error, which aborts the
 /// response.
 pub fn stream(
-    state: AppState,
+    table: Arc<dyn Table>,
     org_id: String,
     source: Source,
 ) -> impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static {
@@ -306,13 +313,13 @@ pub fn stream(
         finished: false,
     };
     futures::stream::try_unfold((pages, true), move |(mut pages, first)| {
-        let (state, org_id) = (state.clone(), org_id.clone());
+        let (table, org_id) = (table.clone(), org_id.clone());
         async move {
             if pages.finished {
                 return Ok(None);
             }
             let mut out = if first { pages.source.preamble()? } else { Vec::new() };
-            pages.next_into(&state, &org_id, &mut out).await?;
+            pages.next_into(&table, &org_id, &mut out).await?;
             Ok(Some((Bytes::from(out), (pages, false))))
         }
     })

@@ -30,19 +30,20 @@ use super::{
     Caller, SchedulingError, booking_key, booking_uid_key, event_slug_key, event_type_key, host_bookings_index,
     host_calendar_key, host_calendar_partition, host_calendar_version_key, invalid, schedule_key, time_sort,
 };
-use crate::app::AppState;
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
 use crate::domain::slots::{
     Booked, Busy, InvalidField, SlotInputs, SlotRejection, compute_slots, is_bookable, lookup_range,
 };
 use crate::domain::slug::Slug;
+use crate::domain::token::token_hash;
 use crate::ports::busy::{BusyTimes, NoBusyTimes};
 use crate::ports::{Condition, Index, Item, Key, Query, SortKey, StoreError, Table, Update, WriteOp};
+use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
 use crate::services::audit::{self, Actor};
 use crate::services::records::{OrgRecord, from_item, new_id, org_key, slug_key, to_item};
 use crate::services::reminders;
-use crate::services::secrets::{new_token, token_hash};
+use crate::services::secrets::new_token;
 
 /// Attempts of one booking change before giving up on a busy host calendar.
 /// A loser of a race needs one more attempt to see the winner; with `seats`
@@ -53,7 +54,7 @@ pub const MAX_SLOT_RANGE_DAYS: i64 = 62;
 
 /// Where external busy times come from. Google Calendar fills this later;
 /// until then no host is ever busy outside Konnecs.
-pub fn busy_source(_state: &AppState) -> &'static dyn BusyTimes {
+pub fn busy_source(_state: &impl HasTable) -> &'static dyn BusyTimes {
     static NONE: NoBusyTimes = NoBusyTimes;
     &NONE
 }
@@ -479,12 +480,12 @@ async fn load_for_event(table: &dyn Table, org: OrgRecord, event: EventTypeRecor
 }
 
 async fn public_context(
-    state: &AppState,
+    state: &impl HasTable,
     org_slug: &str,
     event_slug: &str,
 ) -> Result<(Pointer, Context), SchedulingError> {
-    let p = pointer(state.table.as_ref(), org_slug, event_slug).await?;
-    let ctx = load(state.table.as_ref(), &p).await?;
+    let p = pointer(state.table().as_ref(), org_slug, event_slug).await?;
+    let ctx = load(state.table().as_ref(), &p).await?;
     if !ctx.event.active {
         return Err(SchedulingError::NotFound);
     }
@@ -519,7 +520,11 @@ fn public_location(location: &Option<Location>) -> Option<Value> {
     })
 }
 
-pub async fn public_event(state: &AppState, org_slug: &str, event_slug: &str) -> Result<PublicEvent, SchedulingError> {
+pub async fn public_event(
+    state: &impl HasTable,
+    org_slug: &str,
+    event_slug: &str,
+) -> Result<PublicEvent, SchedulingError> {
     let (_, ctx) = public_context(state, org_slug, event_slug).await?;
     Ok(PublicEvent {
         org_name: ctx.org.name,
@@ -604,7 +609,7 @@ fn bound(field: &str, raw: &str, tz: &TimeZone, end: bool) -> Result<Timestamp, 
 }
 
 pub async fn slots(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     org_slug: &str,
     event_slug: &str,
     query: SlotsQuery,
@@ -616,7 +621,7 @@ pub async fn slots(
     };
     let duration = query.duration.unwrap_or(ctx.event.default_duration);
     let rules = ctx.event.rules(duration)?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let from = match &query.from {
         Some(raw) => bound("from", raw, &tz, false)?,
         None => now
@@ -647,7 +652,7 @@ pub async fn slots(
         ));
     }
     let (lo, hi) = lookup_range(from, to);
-    let entries = host_calendar(state.table.as_ref(), &ctx.org.id, &ctx.event.host_user_id, lo, hi).await?;
+    let entries = host_calendar(state.table().as_ref(), &ctx.org.id, &ctx.event.host_user_id, lo, hi).await?;
     let bookings: Vec<Booked> = entries.iter().filter_map(|e| e.booked(&ctx.event.id)).collect();
     let busy: Vec<Busy> = busy_source(state)
         .busy(&ctx.org.id, &ctx.event.host_user_id, lo, hi)
@@ -881,7 +886,7 @@ fn validate_request(ctx: &Context, request: &BookingRequest) -> Result<ValidRequ
 
 /// Checks `start` against the host's calendar as read now.
 async fn check_free(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     ctx: &Context,
     duration: u32,
     start: Timestamp,
@@ -892,7 +897,7 @@ async fn check_free(
         .checked_add(jiff::SignedDuration::from_mins(i64::from(duration)))
         .map_err(|_| SchedulingError::NotOffered(SlotRejection::OutsideWindow))?;
     let (lo, hi) = lookup_range(start, end);
-    let entries = host_calendar(state.table.as_ref(), &ctx.org.id, &ctx.event.host_user_id, lo, hi).await?;
+    let entries = host_calendar(state.table().as_ref(), &ctx.org.id, &ctx.event.host_user_id, lo, hi).await?;
     let bookings: Vec<Booked> = entries
         .iter()
         .filter(|e| Some(e.booking_id.as_str()) != ignore_booking)
@@ -906,15 +911,15 @@ async fn check_free(
         rules: &rules,
         bookings: &bookings,
         busy: &busy,
-        now: state.clock.now(),
+        now: state.clock().now(),
     };
     is_bookable(inputs, start).map_err(rejection)
 }
 
-fn manage_url(state: &AppState, uid: &str, token: &str) -> String {
+fn manage_url(state: &impl HasConfig, uid: &str, token: &str) -> String {
     format!(
         "{}/booking/{uid}?token={token}",
-        state.config.public_url.trim_end_matches('/')
+        state.config().public_url.trim_end_matches('/')
     )
 }
 
@@ -928,7 +933,7 @@ fn public_actor(org_id: &str, meta: &Actor) -> Actor {
 
 /// `POST /public/booking/{org}/{event}/bookings`.
 pub async fn book(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
     org_slug: &str,
     event_slug: &str,
     request: BookingRequest,
@@ -944,13 +949,13 @@ pub async fn book(
         .map_err(|_| SchedulingError::NotOffered(SlotRejection::OutsideWindow))?;
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
-            ctx = load(state.table.as_ref(), &p).await?;
+            ctx = load(state.table().as_ref(), &p).await?;
             if !ctx.event.active {
                 return Err(SchedulingError::NotFound);
             }
         }
         check_free(state, &ctx, valid.duration, valid.start, None).await?;
-        let now = state.clock.now();
+        let now = state.clock().now();
         let status = if ctx.event.requires_confirmation {
             BookingStatus::PendingConfirmation
         } else {
@@ -1036,7 +1041,7 @@ pub async fn book(
             &format!("booking:{id}"),
             json!({"event_type_id": booking.event_type_id, "start": booking.start, "status": booking.status}),
         ));
-        match state.table.transact(ops).await {
+        match state.table().transact(ops).await {
             Ok(()) => {
                 notify::queue(state, notice.map(|(_, pending)| pending)).await;
                 let view = booking.view();
@@ -1114,13 +1119,13 @@ pub async fn org_of_token(table: &dyn Table, uid: &str, token: &str) -> Result<S
     text(&item, "org_id").ok_or(SchedulingError::NotFound)
 }
 
-pub async fn get_by_token(state: &AppState, uid: &str, token: &str) -> Result<BookingView, SchedulingError> {
-    let org_id = org_of_token(state.table.as_ref(), uid, token).await?;
-    Ok(get_record(state.table.as_ref(), &org_id, uid).await?.view())
+pub async fn get_by_token(state: &impl HasTable, uid: &str, token: &str) -> Result<BookingView, SchedulingError> {
+    let org_id = org_of_token(state.table().as_ref(), uid, token).await?;
+    Ok(get_record(state.table().as_ref(), &org_id, uid).await?.view())
 }
 
-pub async fn get_for_host(state: &AppState, caller: &Caller, id: &str) -> Result<BookingView, SchedulingError> {
-    Ok(get_record(state.table.as_ref(), &caller.org_id, id).await?.view())
+pub async fn get_for_host(state: &impl HasTable, caller: &Caller, id: &str) -> Result<BookingView, SchedulingError> {
+    Ok(get_record(state.table().as_ref(), &caller.org_id, id).await?.view())
 }
 
 /// `GET /appointments?from&to[&tz]`: RFC 3339 instants, or dates (`from`
@@ -1133,14 +1138,14 @@ pub struct ListRange<'a> {
 }
 
 impl ListRange<'_> {
-    async fn resolve(&self, state: &AppState, org_id: &str) -> Result<(Timestamp, Timestamp), SchedulingError> {
+    async fn resolve(&self, state: &impl HasTable, org_id: &str) -> Result<(Timestamp, Timestamp), SchedulingError> {
         let is_date = |raw: &str| raw.trim().parse::<jiff::civil::Date>().is_ok();
         let tz = match (self.tz, is_date(self.from) || is_date(self.to)) {
             (Some(name), _) => zone("tz", name)?,
             (None, true) => {
                 let org: OrgRecord = from_item(
                     state
-                        .table
+                        .table()
                         .get(&org_key(org_id))
                         .await?
                         .ok_or(SchedulingError::NotFound)?,
@@ -1156,7 +1161,7 @@ impl ListRange<'_> {
 /// The host's bookings starting in `[from, to)` (cancelled ones included,
 /// with their status): one GSI query, oldest first.
 pub async fn list_for_host(
-    state: &AppState,
+    state: &impl HasTable,
     caller: &Caller,
     host_user_id: Option<&str>,
     range: ListRange<'_>,
@@ -1175,7 +1180,7 @@ pub async fn list_for_host(
     let sort = SortKey::Between(time_sort(from.as_second()), time_sort(to.as_second()));
     for _ in 0..10 {
         let page = state
-            .table
+            .table()
             .query(
                 &Query::partition(host_bookings_index(&caller.org_id, host))
                     .on(Index::Gsi1)
@@ -1238,19 +1243,19 @@ fn booking_put(booking: &BookingRecord, read_version: u64) -> Result<WriteOp, St
 }
 
 pub async fn cancel(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasJobs),
     org_id: &str,
     id: &str,
     reason: Option<String>,
     manager: Manager<'_>,
 ) -> Result<BookingView, SchedulingError> {
     let reason = cancel_reason(reason)?;
-    let old = get_record(state.table.as_ref(), org_id, id).await?;
+    let old = get_record(state.table().as_ref(), org_id, id).await?;
     manager.may_change(&old)?;
     if !old.status.is_live() {
         return Err(not_live(&old));
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     if old.start <= now && matches!(manager, Manager::Invitee { .. }) {
         return Err(already_started());
     }
@@ -1288,7 +1293,7 @@ pub async fn cancel(
         &format!("booking:{id}"),
         json!({"by": manager.by(), "reason": reason}),
     ));
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => {}
         Err(StoreError::TransactionConditionFailed { index: 0 }) => return Err(changed_concurrently()),
         Err(err) => return Err(err.into()),
@@ -1298,7 +1303,7 @@ pub async fn cancel(
 }
 
 pub async fn reschedule(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasJobs),
     org_id: &str,
     id: &str,
     raw_start: &str,
@@ -1310,12 +1315,12 @@ pub async fn reschedule(
     };
     let actor = manager.actor(org_id);
     for attempt in 0..MAX_ATTEMPTS {
-        let old = get_record(state.table.as_ref(), org_id, id).await?;
+        let old = get_record(state.table().as_ref(), org_id, id).await?;
         manager.may_change(&old)?;
         if !old.status.is_live() {
             return Err(not_live(&old));
         }
-        if old.start <= state.clock.now() && matches!(manager, Manager::Invitee { .. }) {
+        if old.start <= state.clock().now() && matches!(manager, Manager::Invitee { .. }) {
             return Err(already_started());
         }
         if old.start == start {
@@ -1327,12 +1332,12 @@ pub async fn reschedule(
         }
         let org: OrgRecord = from_item(
             state
-                .table
+                .table()
                 .get(&org_key(org_id))
                 .await?
                 .ok_or(SchedulingError::NotFound)?,
         )?;
-        let event = match event_types::get_record(state.table.as_ref(), org_id, &old.event_type_id).await {
+        let event = match event_types::get_record(state.table().as_ref(), org_id, &old.event_type_id).await {
             Ok(event) => event,
             Err(SchedulingError::NotFound) => {
                 return Err(SchedulingError::Conflict {
@@ -1342,13 +1347,13 @@ pub async fn reschedule(
             }
             Err(err) => return Err(err),
         };
-        let mut ctx = load_for_event(state.table.as_ref(), org, event).await?;
+        let mut ctx = load_for_event(state.table().as_ref(), org, event).await?;
         // The booking keeps its own duration even if the event type's offer changed.
         if !ctx.event.durations.contains(&old.duration) {
             ctx.event.durations.push(old.duration);
         }
         check_free(state, &ctx, old.duration, start, Some(&old.id)).await?;
-        let now = state.clock.now();
+        let now = state.clock().now();
         let mut booking = old.clone();
         booking.start = start;
         // A new appointment time: whatever was marked about the old one goes.
@@ -1404,7 +1409,7 @@ pub async fn reschedule(
             &format!("booking:{id}"),
             json!({"by": manager.by(), "from": old.start, "to": booking.start}),
         ));
-        match state.table.transact(ops).await {
+        match state.table().transact(ops).await {
             Ok(()) => {
                 notify::queue(state, notice.map(|(_, pending)| pending)).await;
                 return Ok(booking.view());
@@ -1418,14 +1423,14 @@ pub async fn reschedule(
 
 /// Confirm or decline a booking that waits for the host.
 pub async fn decide(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasJobs),
     caller: &Caller,
     id: &str,
     confirm: bool,
     reason: Option<String>,
 ) -> Result<BookingView, SchedulingError> {
     let reason = cancel_reason(reason)?;
-    let old = get_record(state.table.as_ref(), &caller.org_id, id).await?;
+    let old = get_record(state.table().as_ref(), &caller.org_id, id).await?;
     caller.may_manage_for(&old.host_user_id)?;
     if old.status != BookingStatus::PendingConfirmation {
         return Err(SchedulingError::Conflict {
@@ -1433,7 +1438,7 @@ pub async fn decide(
             detail: "Only bookings waiting for confirmation can be confirmed or declined.".into(),
         });
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     let mut booking = old.clone();
     booking.updated_at = now.to_string();
     booking.version = old.version + 1;
@@ -1441,7 +1446,7 @@ pub async fn decide(
     let (action, change) = if confirm {
         booking.status = BookingStatus::Confirmed;
         let reminder_plan =
-            match event_types::get_record(state.table.as_ref(), &caller.org_id, &old.event_type_id).await {
+            match event_types::get_record(state.table().as_ref(), &caller.org_id, &old.event_type_id).await {
                 Ok(event) => event.reminders,
                 Err(SchedulingError::NotFound) => reminders::default_plan(),
                 Err(err) => return Err(err),
@@ -1482,7 +1487,7 @@ pub async fn decide(
         &format!("booking:{id}"),
         json!({}),
     ));
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => {}
         Err(StoreError::TransactionConditionFailed { index: 0 }) => return Err(changed_concurrently()),
         Err(err) => return Err(err.into()),
@@ -1492,13 +1497,17 @@ pub async fn decide(
 }
 
 /// Marks that the invitee did not come (only once the start has passed).
-pub async fn mark_no_show(state: &AppState, caller: &Caller, id: &str) -> Result<BookingView, SchedulingError> {
-    let old = get_record(state.table.as_ref(), &caller.org_id, id).await?;
+pub async fn mark_no_show(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    id: &str,
+) -> Result<BookingView, SchedulingError> {
+    let old = get_record(state.table().as_ref(), &caller.org_id, id).await?;
     caller.may_manage_for(&old.host_user_id)?;
     if old.status != BookingStatus::Confirmed {
         return Err(not_live(&old));
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     if old.start > now {
         return Err(SchedulingError::Conflict {
             code: "not_started",
@@ -1518,7 +1527,7 @@ pub async fn mark_no_show(state: &AppState, caller: &Caller, id: &str) -> Result
         &format!("booking:{id}"),
         json!({}),
     ));
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(booking.view()),
         Err(StoreError::TransactionConditionFailed { index: 0 }) => Err(changed_concurrently()),
         Err(err) => Err(err.into()),
@@ -1549,7 +1558,7 @@ mod contact {
     /// leaves no contact and no timeline entry behind, and a crash cannot
     /// leave a booking without its contact.
     pub async fn on_booked(
-        state: &AppState,
+        state: &impl HasTable,
         booking: &BookingRecord,
         actor: &Actor,
         now: Timestamp,
@@ -1638,7 +1647,7 @@ mod contact {
     /// The timeline entry of a later change (cancel, reschedule, ...), when
     /// the contact still exists.
     pub async fn on_changed(
-        state: &AppState,
+        state: &impl HasTable,
         booking: &BookingRecord,
         kind: &str,
         now: Timestamp,
@@ -1647,7 +1656,7 @@ mod contact {
             return Ok(Vec::new());
         };
         if state
-            .table
+            .table()
             .get(&contacts::contact_key(&booking.org_id, contact_id))
             .await?
             .is_none()
@@ -1693,7 +1702,7 @@ mod notify {
     /// whose manage link a change without the token keeps). `None` when
     /// nothing is sent (a no-show mark) or the host left the organization.
     pub async fn prepare(
-        state: &AppState,
+        state: &impl HasTable,
         booking: &BookingRecord,
         change: &BookingChange,
         manage_url: Option<&str>,
@@ -1726,7 +1735,7 @@ mod notify {
             member_key(&booking.org_id, &booking.host_user_id),
             notifications::notice_key(&booking.org_id, &booking.id),
         ];
-        let items = state.table.batch_get(&keys).await?;
+        let items = state.table().batch_get(&keys).await?;
         let find = |key: &Key| items.iter().find(|item| Key::of(item).as_ref() == Some(key)).cloned();
         let org = find(&keys[0]).and_then(|item| from_item::<OrgRecord>(item).ok());
         let host = find(&keys[1]).and_then(|item| from_item::<MemberRecord>(item).ok());
@@ -1765,7 +1774,7 @@ mod notify {
     /// Queues the messages of a committed change. Never inside the
     /// transaction: a loser of a race must not send anything, and a queue
     /// hiccup must not undo a booking. A failure is logged; the change stands.
-    pub async fn queue(state: &AppState, pending: Option<Pending>) {
+    pub async fn queue(state: &(impl HasClock + HasJobs), pending: Option<Pending>) {
         let Some(Pending { notice, change }) = pending else {
             return;
         };

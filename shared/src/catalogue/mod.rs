@@ -7,10 +7,14 @@
 //!   generated from this list (`cargo run --bin konnecs-template`) and
 //!   `tests/template_drift.rs` fails on drift in either direction.
 //! - `functions/src/bin/<name>.rs` is the Lambda main of each entry.
-//! - `/openapi.json` describes every HTTP entry.
+//! - `/openapi.json` describes every HTTP entry (`openapi`).
+
+pub mod openapi;
+
+pub use crate::ports::QueueName;
 
 use crate::inbound::events::{Consumer, Tick};
-use crate::inbound::http::RouteFn;
+use crate::inbound::http::{HttpRoute, RouteFn};
 
 /// Who may call an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,46 +47,6 @@ impl Method {
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
         }
-    }
-}
-
-/// Logical queues. Each is an SQS queue with a DLQ in AWS and a table-backed
-/// queue in the embedded store locally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QueueName {
-    /// General background jobs.
-    Jobs,
-    /// Due appointment reminders, fanned out by `reminders-tick`.
-    Reminders,
-}
-
-impl QueueName {
-    pub const ALL: [QueueName; 2] = [QueueName::Jobs, QueueName::Reminders];
-
-    /// Name in the embedded store and stem of the CloudFormation names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QueueName::Jobs => "jobs",
-            QueueName::Reminders => "reminders",
-        }
-    }
-
-    /// Environment variable that holds the SQS queue URL in AWS.
-    pub fn url_env(self) -> &'static str {
-        match self {
-            QueueName::Jobs => "JOBS_QUEUE_URL",
-            QueueName::Reminders => "REMINDERS_QUEUE_URL",
-        }
-    }
-
-    /// Receives after which a message goes to the dead-letter queue.
-    pub fn max_receives(self) -> u32 {
-        5
-    }
-
-    /// How long a received message stays hidden before redelivery.
-    pub fn visibility_seconds(self) -> u64 {
-        60
     }
 }
 
@@ -190,6 +154,15 @@ impl Entry {
     }
 }
 
+impl HttpRoute for Entry {
+    fn http_route(&self) -> Option<(&'static str, RouteFn)> {
+        match self.trigger {
+            Trigger::Http { path, route, .. } => Some((path, route)),
+            _ => None,
+        }
+    }
+}
+
 /// Every entry, in one list.
 pub fn entries() -> &'static [Entry] {
     use crate::inbound::{events, http};
@@ -214,7 +187,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/openapi.json",
-                route: http::openapi::route,
+                route: openapi::route,
             },
             access: &[],
             runtime: Runtime::Both,
@@ -1348,7 +1321,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/dev/outbox",
-                route: http::dev_outbox::list_html,
+                route: crate::dev_outbox::list_html,
             },
             access: &[],
             runtime: Runtime::LocalOnly,
@@ -1360,7 +1333,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/dev/outbox.json",
-                route: http::dev_outbox::list_json,
+                route: crate::dev_outbox::list_json,
             },
             access: &[],
             runtime: Runtime::LocalOnly,
@@ -1372,7 +1345,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/dev/outbox/{id}",
-                route: http::dev_outbox::show,
+                route: crate::dev_outbox::show,
             },
             access: &[],
             runtime: Runtime::LocalOnly,

@@ -1,5 +1,7 @@
 //! `/dev/outbox`: every email and SMS the local server would have sent, as an
 //! HTML list, a message view, and JSON. Mounted by the local server only.
+//! It stands beside the composition root, not among the handlers, because it
+//! reads the outbox adapter's own items, which no handler may know of.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -8,9 +10,9 @@ use axum::routing::{MethodRouter, get};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::problem::ApiError;
 use crate::adapters::outbox;
-use crate::app::AppState;
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 
 #[derive(Deserialize)]
 struct Paging {

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::routing::{MethodRouter, get};
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
-use crate::catalogue::{self, Auth};
+use super::Auth;
+use crate::inbound::AppState;
 
 pub fn route() -> MethodRouter<AppState> {
     get(|| async { Json(document()) })
@@ -29,7 +29,7 @@ fn security(auth: Auth) -> Value {
 
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for entry in catalogue::entries() {
+    for entry in super::entries() {
         let Some((method, path)) = entry.http() else { continue };
         let operation = json!({
             "operationId": entry.name,
