@@ -14,6 +14,9 @@ pub mod openapi;
 pub use crate::ports::QueueName;
 
 use crate::inbound::events::{Consumer, Tick};
+use axum::routing::{MethodFilter, MethodRouter};
+
+use crate::inbound::AppState;
 use crate::inbound::http::{HttpRoute, RouteFn};
 
 /// Who may call an entry.
@@ -39,6 +42,17 @@ pub enum Method {
 }
 
 impl Method {
+    /// The router's filter for this method.
+    pub fn filter(self) -> MethodFilter {
+        match self {
+            Method::Get => MethodFilter::GET,
+            Method::Post => MethodFilter::POST,
+            Method::Put => MethodFilter::PUT,
+            Method::Patch => MethodFilter::PATCH,
+            Method::Delete => MethodFilter::DELETE,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -155,12 +169,19 @@ impl Entry {
 }
 
 impl HttpRoute for Entry {
-    fn http_route(&self) -> Option<(&'static str, RouteFn)> {
+    fn http_route(&self) -> Option<(&'static str, MethodRouter<AppState>)> {
         match self.trigger {
-            Trigger::Http { path, route, .. } => Some((path, route)),
+            Trigger::Http { method, path, route } => Some((path, route(method.filter()))),
             _ => None,
         }
     }
+}
+
+/// The `RouteFn` of a handler: mounted under whatever method its entry names.
+macro_rules! handler {
+    ($handler:path) => {
+        |method: MethodFilter| axum::routing::on(method, $handler)
+    };
 }
 
 /// Every entry, in one list.
@@ -175,7 +196,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/health",
-                route: http::health::route,
+                route: handler!(http::health::check),
             },
             access: &[TableRead, QueueInspect(QueueName::Jobs), TokenKeyDescribe],
             runtime: Runtime::Both,
@@ -187,7 +208,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/openapi.json",
-                route: openapi::route,
+                route: handler!(openapi::document_json),
             },
             access: &[],
             runtime: Runtime::Both,
@@ -199,7 +220,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/signup",
-                route: http::auth::signup,
+                route: handler!(http::auth::signup),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -211,7 +232,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/login",
-                route: http::auth::login,
+                route: handler!(http::auth::login),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -223,7 +244,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/logout",
-                route: http::auth::logout,
+                route: handler!(http::auth::logout),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -235,7 +256,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/logout-all",
-                route: http::auth::logout_all,
+                route: handler!(http::auth::logout_all),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -247,7 +268,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/auth/csrf",
-                route: http::auth::csrf,
+                route: handler!(http::auth::csrf),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -259,7 +280,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/verify-email",
-                route: http::auth::verify_email,
+                route: handler!(http::auth::verify_email),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -271,7 +292,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/verify-email/resend",
-                route: http::auth::resend_verification,
+                route: handler!(http::auth::resend_verification),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -283,7 +304,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/password/forgot",
-                route: http::auth::forgot_password,
+                route: handler!(http::auth::forgot_password),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -295,7 +316,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/password/reset",
-                route: http::auth::reset_password,
+                route: handler!(http::auth::reset_password),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -307,7 +328,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/me",
-                route: http::me::get_me,
+                route: handler!(http::me::get_me),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -319,7 +340,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/me",
-                route: http::me::patch_me,
+                route: handler!(http::me::patch_me),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -331,7 +352,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Put,
                 path: "/me/photo",
-                route: http::photo::put_photo,
+                route: handler!(http::photo::put_photo),
             },
             access: &[TableRead, TableWrite, ObjectWrite],
             runtime: Runtime::Both,
@@ -343,7 +364,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/me/photo",
-                route: http::photo::get_photo,
+                route: handler!(http::photo::get_photo),
             },
             access: &[TableRead, TableWrite, ObjectRead],
             runtime: Runtime::Both,
@@ -355,7 +376,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/me/photo",
-                route: http::photo::delete_photo,
+                route: handler!(http::photo::delete_photo),
             },
             access: &[TableRead, TableWrite, ObjectWrite],
             runtime: Runtime::Both,
@@ -367,7 +388,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/org",
-                route: http::org::get_org,
+                route: handler!(http::org::get_org),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -379,7 +400,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/org",
-                route: http::org::update_org,
+                route: handler!(http::org::update_org),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -391,7 +412,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/org/members",
-                route: http::org::list_members,
+                route: handler!(http::org::list_members),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -403,7 +424,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/org/members/{userId}",
-                route: http::org::update_member,
+                route: handler!(http::org::update_member),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -415,7 +436,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/org/members/{userId}",
-                route: http::org::remove_member,
+                route: handler!(http::org::remove_member),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -427,7 +448,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/org/invitations",
-                route: http::invitations::create,
+                route: handler!(http::invitations::create),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -439,7 +460,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/org/invitations",
-                route: http::invitations::list,
+                route: handler!(http::invitations::list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -451,7 +472,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/org/invitations/{invitationId}",
-                route: http::invitations::revoke,
+                route: handler!(http::invitations::revoke),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -463,7 +484,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/invitations/accept",
-                route: http::invitations::accept,
+                route: handler!(http::invitations::accept),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -475,7 +496,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/org/audit",
-                route: http::org::list_audit,
+                route: handler!(http::org::list_audit),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -487,7 +508,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts",
-                route: http::contacts::list,
+                route: handler!(http::contacts::list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -499,7 +520,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/contacts",
-                route: http::contacts::create,
+                route: handler!(http::contacts::create),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -511,7 +532,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts/{contactId}",
-                route: http::contacts::show,
+                route: handler!(http::contacts::show),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -523,7 +544,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/contacts/{contactId}",
-                route: http::contacts::update,
+                route: handler!(http::contacts::update),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -535,7 +556,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/contacts/{contactId}",
-                route: http::contacts::remove,
+                route: handler!(http::contacts::remove),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -547,7 +568,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/contacts/merge",
-                route: http::contacts::merge_contacts,
+                route: handler!(http::contacts::merge_contacts),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -559,7 +580,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/contacts/tags",
-                route: http::contacts::bulk_tags,
+                route: handler!(http::contacts::bulk_tags),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -571,7 +592,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts/{contactId}/timeline",
-                route: http::contacts::timeline,
+                route: handler!(http::contacts::timeline),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -583,7 +604,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts/{contactId}/notes",
-                route: http::contacts::notes_list,
+                route: handler!(http::contacts::notes_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -595,7 +616,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/contacts/{contactId}/notes",
-                route: http::contacts::note_create,
+                route: handler!(http::contacts::note_create),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -607,7 +628,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/contacts/{contactId}/notes/{noteId}",
-                route: http::contacts::note_update,
+                route: handler!(http::contacts::note_update),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -619,7 +640,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/contacts/{contactId}/notes/{noteId}",
-                route: http::contacts::note_delete,
+                route: handler!(http::contacts::note_delete),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -631,7 +652,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/tags",
-                route: http::contacts::tags_list,
+                route: handler!(http::contacts::tags_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -643,7 +664,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/tags/{tag}",
-                route: http::contacts::tag_rename,
+                route: handler!(http::contacts::tag_rename),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -655,7 +676,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/tags/{tag}",
-                route: http::contacts::tag_delete,
+                route: handler!(http::contacts::tag_delete),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -667,7 +688,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/fields",
-                route: http::contacts::fields_list,
+                route: handler!(http::contacts::fields_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -679,7 +700,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/fields",
-                route: http::contacts::field_create,
+                route: handler!(http::contacts::field_create),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -691,7 +712,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/fields/{fieldId}",
-                route: http::contacts::field_update,
+                route: handler!(http::contacts::field_update),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -703,7 +724,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/fields/{fieldId}",
-                route: http::contacts::field_delete,
+                route: handler!(http::contacts::field_delete),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -715,7 +736,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/pipelines",
-                route: http::pipelines::list_pipelines,
+                route: handler!(http::pipelines::list_pipelines),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -727,7 +748,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/pipelines",
-                route: http::pipelines::create_pipeline,
+                route: handler!(http::pipelines::create_pipeline),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -739,7 +760,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/pipelines/{id}",
-                route: http::pipelines::update_pipeline,
+                route: handler!(http::pipelines::update_pipeline),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -751,7 +772,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/pipelines/{id}",
-                route: http::pipelines::delete_pipeline,
+                route: handler!(http::pipelines::delete_pipeline),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -763,7 +784,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/pipelines/{id}/board",
-                route: http::pipelines::board,
+                route: handler!(http::pipelines::board),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -775,7 +796,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/deals",
-                route: http::pipelines::list_deals,
+                route: handler!(http::pipelines::list_deals),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -787,7 +808,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/deals",
-                route: http::pipelines::create_deal,
+                route: handler!(http::pipelines::create_deal),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -799,7 +820,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/deals/{id}",
-                route: http::pipelines::get_deal,
+                route: handler!(http::pipelines::get_deal),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -811,7 +832,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/deals/{id}",
-                route: http::pipelines::update_deal,
+                route: handler!(http::pipelines::update_deal),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -823,7 +844,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/deals/{id}",
-                route: http::pipelines::delete_deal,
+                route: handler!(http::pipelines::delete_deal),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -835,7 +856,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/imports/contacts",
-                route: http::imports::create_import,
+                route: handler!(http::imports::create_import),
             },
             access: &[TableRead, TableWrite, ObjectWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -847,7 +868,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/imports/{id}/parts",
-                route: http::imports::append_part,
+                route: handler!(http::imports::append_part),
             },
             access: &[TableRead, TableWrite, ObjectWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -859,7 +880,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/imports/{id}",
-                route: http::imports::get_import,
+                route: handler!(http::imports::get_import),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -871,7 +892,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/imports/{id}/errors.csv",
-                route: http::imports::import_errors,
+                route: handler!(http::imports::import_errors),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -883,7 +904,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts/export",
-                route: http::exports::export_contacts,
+                route: handler!(http::exports::export_contacts),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -895,7 +916,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/contacts/exports",
-                route: http::exports::create_export,
+                route: handler!(http::exports::create_export),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -907,7 +928,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/imports/{id}/errors/exports",
-                route: http::exports::export_import_errors,
+                route: handler!(http::exports::export_import_errors),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -919,7 +940,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/exports/{id}",
-                route: http::exports::get_export,
+                route: handler!(http::exports::get_export),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -931,7 +952,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/exports/{id}/download",
-                route: http::exports::download_export,
+                route: handler!(http::exports::download_export),
             },
             access: &[TableRead, TableWrite, ExportRead],
             runtime: Runtime::Both,
@@ -943,7 +964,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/verify-email",
-                route: http::account_pages::verify_email,
+                route: handler!(http::account_pages::verify_email),
             },
             access: &[],
             runtime: Runtime::Both,
@@ -955,7 +976,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/reset-password",
-                route: http::account_pages::reset_password,
+                route: handler!(http::account_pages::reset_password),
             },
             access: &[],
             runtime: Runtime::Both,
@@ -967,7 +988,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/accept-invitation",
-                route: http::account_pages::accept_invitation,
+                route: handler!(http::account_pages::accept_invitation),
             },
             access: &[],
             runtime: Runtime::Both,
@@ -1021,7 +1042,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/schedules",
-                route: http::scheduling::schedules_list,
+                route: handler!(http::scheduling::schedules_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1033,7 +1054,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/schedules",
-                route: http::scheduling::schedules_create,
+                route: handler!(http::scheduling::schedules_create),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1045,7 +1066,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/schedules/{id}",
-                route: http::scheduling::schedule_get,
+                route: handler!(http::scheduling::schedule_get),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1057,7 +1078,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/schedules/{id}",
-                route: http::scheduling::schedule_update,
+                route: handler!(http::scheduling::schedule_update),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1069,7 +1090,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/schedules/{id}",
-                route: http::scheduling::schedule_delete,
+                route: handler!(http::scheduling::schedule_delete),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1081,7 +1102,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/event-types",
-                route: http::scheduling::event_types_list,
+                route: handler!(http::scheduling::event_types_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1093,7 +1114,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/event-types",
-                route: http::scheduling::event_types_create,
+                route: handler!(http::scheduling::event_types_create),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1105,7 +1126,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/event-types/{id}",
-                route: http::scheduling::event_type_get,
+                route: handler!(http::scheduling::event_type_get),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1117,7 +1138,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/event-types/{id}",
-                route: http::scheduling::event_type_update,
+                route: handler!(http::scheduling::event_type_update),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1129,7 +1150,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/event-types/{id}",
-                route: http::scheduling::event_type_delete,
+                route: handler!(http::scheduling::event_type_delete),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1141,7 +1162,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/appointments",
-                route: http::scheduling::appointments_list,
+                route: handler!(http::scheduling::appointments_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1153,7 +1174,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/appointments/{id}",
-                route: http::scheduling::appointment_get,
+                route: handler!(http::scheduling::appointment_get),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1165,7 +1186,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/appointments/{id}/cancel",
-                route: http::scheduling::appointment_cancel,
+                route: handler!(http::scheduling::appointment_cancel),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1177,7 +1198,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/appointments/{id}/reschedule",
-                route: http::scheduling::appointment_reschedule,
+                route: handler!(http::scheduling::appointment_reschedule),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1189,7 +1210,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/appointments/{id}/confirm",
-                route: http::scheduling::appointment_confirm,
+                route: handler!(http::scheduling::appointment_confirm),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1201,7 +1222,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/appointments/{id}/decline",
-                route: http::scheduling::appointment_decline,
+                route: handler!(http::scheduling::appointment_decline),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1213,7 +1234,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/appointments/{id}/no-show",
-                route: http::scheduling::appointment_no_show,
+                route: handler!(http::scheduling::appointment_no_show),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1225,7 +1246,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/public/booking/{org_slug}/{event_slug}",
-                route: http::public_booking::event,
+                route: handler!(http::public_booking::event),
             },
             access: &[TableRead],
             runtime: Runtime::Both,
@@ -1237,7 +1258,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/public/booking/{org_slug}/{event_slug}/slots",
-                route: http::public_booking::slots,
+                route: handler!(http::public_booking::slots),
             },
             access: &[TableRead],
             runtime: Runtime::Both,
@@ -1249,7 +1270,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/public/booking/{org_slug}/{event_slug}/bookings",
-                route: http::public_booking::book,
+                route: handler!(http::public_booking::book),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1261,7 +1282,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/public/bookings/{uid}",
-                route: http::public_booking::show,
+                route: handler!(http::public_booking::show),
             },
             access: &[TableRead],
             runtime: Runtime::Both,
@@ -1273,7 +1294,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/public/bookings/{uid}/cancel",
-                route: http::public_booking::cancel,
+                route: handler!(http::public_booking::cancel),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1285,7 +1306,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/public/bookings/{uid}/reschedule",
-                route: http::public_booking::reschedule,
+                route: handler!(http::public_booking::reschedule),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1297,7 +1318,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/book/{org_slug}/{event_slug}",
-                route: http::pages::book,
+                route: |_| http::pages::book(),
             },
             access: &[],
             runtime: Runtime::Both,
@@ -1309,7 +1330,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/booking/{uid}",
-                route: http::pages::manage,
+                route: |_| http::pages::manage(),
             },
             access: &[TableRead],
             runtime: Runtime::Both,
@@ -1321,7 +1342,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/dev/outbox",
-                route: crate::dev_outbox::list_html,
+                route: handler!(crate::dev_outbox::list_html),
             },
             access: &[],
             runtime: Runtime::LocalOnly,
@@ -1333,7 +1354,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/dev/outbox.json",
-                route: crate::dev_outbox::list_json,
+                route: handler!(crate::dev_outbox::list_json),
             },
             access: &[],
             runtime: Runtime::LocalOnly,
@@ -1345,7 +1366,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/dev/outbox/{id}",
-                route: crate::dev_outbox::show,
+                route: handler!(crate::dev_outbox::show),
             },
             access: &[],
             runtime: Runtime::LocalOnly,

@@ -21,22 +21,23 @@ pub mod scheduling;
 pub mod session;
 
 use axum::Router;
-use axum::routing::MethodRouter;
+use axum::routing::{MethodFilter, MethodRouter};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::config::MAX_BODY_BYTES;
 use crate::inbound::AppState;
 
-/// Builds the method router of one catalogue entry.
-pub type RouteFn = fn() -> MethodRouter<AppState>;
+/// Mounts one handler under the method its catalogue entry names, so the
+/// method is written once, in the catalogue.
+pub type RouteFn = fn(MethodFilter) -> MethodRouter<AppState>;
 
 /// Something that may be an HTTP route: a catalogue entry. The catalogue
 /// implements it, so this layer mounts routes without importing the list
 /// that names them.
 pub trait HttpRoute {
     /// The path and its method router, if this is an HTTP route.
-    fn http_route(&self) -> Option<(&'static str, RouteFn)>;
+    fn http_route(&self) -> Option<(&'static str, MethodRouter<AppState>)>;
 }
 
 /// A router serving the HTTP entries given (all of them locally, one in a
@@ -49,8 +50,8 @@ pub fn router<'a, R: HttpRoute + 'a>(state: AppState, entries: impl IntoIterator
 /// The bare routes of the HTTP entries given, without the pipeline.
 pub fn routes<'a, R: HttpRoute + 'a>(entries: impl IntoIterator<Item = &'a R>) -> Router<AppState> {
     let mut router = Router::new();
-    for (path, route) in entries.into_iter().filter_map(HttpRoute::http_route) {
-        router = router.route(path, route());
+    for (path, method_router) in entries.into_iter().filter_map(HttpRoute::http_route) {
+        router = router.route(path, method_router);
     }
     router
 }

@@ -277,7 +277,7 @@ start();
 "#;
 
 #[derive(Debug, Default, serde::Deserialize)]
-struct TokenQuery {
+pub struct TokenQuery {
     #[serde(default)]
     token: Option<String>,
 }
