@@ -1,5 +1,5 @@
 //! Organizations, members, roles, invitations, the audit log and tenancy,
-//! through the real router on a fresh embedded store (issue 3, points 6–9).
+//! through the real router on a fresh embedded store.
 //!
 //! The tenancy walker at the end visits every session route of the catalogue:
 //! a new route with a path parameter the walker cannot fill fails it, naming

@@ -1,5 +1,5 @@
-//! Appointment scheduling through the router (issue 5, points 1, 2, 4–6 and
-//! the reminder items of point 8): schedules, event types, public slots and
+//! Appointment scheduling through the router (and the reminder items each
+//! booking writes): schedules, event types, public slots and
 //! booking, the no-double-booking commit under 200 concurrent requests on
 //! both store backends, seats, manage links, host management, and reminders
 //! removed or replaced in the same transaction as the booking change.

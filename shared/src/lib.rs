@@ -1,14 +1,17 @@
 //! Konnecs: the common crate shared by every Lambda and by the local server.
 //!
-//! Layers, imports pointing inward (see `../DESIGN` in the README):
+//! Layers, imports pointing inward (`ARCHITECTURE.md` at the repository's
+//! top draws them; `tests/layers.rs` enforces them):
 //! - [`domain`]: pure types and rules, no I/O;
-//! - [`services`]: use cases orchestrating the ports;
-//! - [`ports`]: narrow traits (`Table`, `Queue`, `KeyVault`, `Clock`);
-//! - [`adapters`]: SQLite, DynamoDB, SQS, KMS, local key file;
+//! - [`ports`] and [`config`]: narrow traits (`Table`, `Queue`, `KeyVault`,
+//!   `Clock`, …) and the settings read at start-up;
+//! - [`adapters`]: SQLite, DynamoDB, SQS, KMS, S3, local key file, providers;
+//! - [`services`]: use cases, each taking only the ports it reaches;
 //! - [`inbound`]: HTTP handlers and event handlers (SQS, schedules).
 //!
-//! [`catalogue`] lists every function; [`lambda`] runs one entry as a Lambda,
-//! [`local`] runs them all in one process.
+//! The composition: [`catalogue`] lists every function; [`app`] wires the
+//! adapters; [`lambda`] runs one entry as a Lambda, [`local`] runs them all
+//! in one process.
 
 pub mod adapters;
 pub mod app;

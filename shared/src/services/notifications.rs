@@ -1,4 +1,4 @@
-//! Booking notifications (issue 5, point 7): on book, reschedule and cancel an
+//! Booking notifications: on book, reschedule and cancel an
 //! email to the customer and one to the host, each with an iCalendar
 //! invitation, and an SMS to the customer when they gave a phone with SMS
 //! consent. Everything goes through the jobs queue; idempotency keys are

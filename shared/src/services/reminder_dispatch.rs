@@ -1,4 +1,4 @@
-//! Reminder dispatch (issue 5, point 8): the minute tick finds due reminders
+//! Reminder dispatch: the minute tick finds due reminders
 //! with queries only and fans them out through the reminders queue; the
 //! consumer sends each one at most once.
 //!

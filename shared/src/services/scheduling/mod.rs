@@ -1,4 +1,4 @@
-//! Appointment scheduling (issue 5): schedules, event types, public booking
+//! Appointment scheduling: schedules, event types, public booking
 //! and the management of bookings. Keys (all under the owning org):
 //!
 //! | item | pk | sk | index |
