@@ -6,6 +6,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::app::{self, AppState};
 use crate::catalogue::{self, Trigger};
@@ -27,14 +28,16 @@ pub async fn run(name: &'static str) -> Result<(), Error> {
         Trigger::Queue { consumer, .. } => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
                 let state = state.clone();
-                async move { Ok::<_, Error>(handle_sqs(state, consumer, event.payload).await) }
+                let span = tracing::info_span!("invocation", function = name);
+                async move { Ok::<_, Error>(handle_sqs(state, consumer, event.payload).await) }.instrument(span)
             }))
             .await
         }
         Trigger::Schedule { tick, .. } => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| {
                 let state = state.clone();
-                async move { handle_schedule(state, name, tick, event.payload).await }
+                let span = tracing::info_span!("invocation", function = name);
+                async move { handle_schedule(state, name, tick, event.payload).await }.instrument(span)
             }))
             .await
         }

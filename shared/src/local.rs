@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::app::{self, AppState, StartupError};
 use crate::catalogue::{self, QueueName, Trigger};
@@ -80,7 +81,7 @@ async fn run_schedule(
         tokio::select! {
             _ = stop.changed() => return,
             _ = interval.tick() => {
-                match tick(state.clone()).await {
+                match tick(state.clone()).instrument(tracing::info_span!("invocation", function = name)).await {
                     Ok(report) => tracing::info!(function = name, processed = report.processed, "tick done"),
                     Err(err) => tracing::error!(function = name, error = %err, "tick failed"),
                 }
@@ -123,7 +124,9 @@ async fn run_worker(
                 receive_count: r.receive_count,
             })
             .collect();
-        let outcome = consumer(state.clone(), messages).await;
+        let outcome = consumer(state.clone(), messages)
+            .instrument(tracing::info_span!("invocation", function = name))
+            .await;
         // Acknowledge what succeeded; failures reappear after the visibility timeout.
         for message in received.iter().filter(|r| !outcome.failed.contains(&r.message_id)) {
             if let Err(err) = source.ack(&message.receipt).await {

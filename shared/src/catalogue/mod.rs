@@ -169,9 +169,9 @@ impl Entry {
 }
 
 impl HttpRoute for Entry {
-    fn http_route(&self) -> Option<(&'static str, MethodRouter<AppState>)> {
+    fn http_route(&self) -> Option<(&'static str, &'static str, MethodRouter<AppState>)> {
         match self.trigger {
-            Trigger::Http { method, path, route } => Some((path, route(method.filter()))),
+            Trigger::Http { method, path, route } => Some((self.name, path, route(method.filter()))),
             _ => None,
         }
     }

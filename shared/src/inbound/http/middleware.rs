@@ -90,10 +90,12 @@ pub async fn pipeline(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(RequestId(request_id.clone()));
     request.extensions_mut().insert(client.clone());
 
-    // org_id is filled in by the session extractor once it knows the caller.
+    // The function is named by its route's own layer (`name_function`);
+    // org_id by the session extractor once it knows the caller.
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
+        function = tracing::field::Empty,
         route = route.as_deref().unwrap_or("unmatched"),
         org_id = tracing::field::Empty
     );
@@ -115,6 +117,14 @@ pub async fn pipeline(mut request: Request, next: Next) -> Response {
         "request"
     );
     response
+}
+
+/// Names the catalogue function serving the request in its span, so every
+/// line it logs says which function it came from (one per Lambda, all of
+/// them in the local server).
+pub async fn name_function(function: &'static str, request: Request, next: Next) -> Response {
+    tracing::Span::current().record("function", function);
+    next.run(request).await
 }
 
 fn is_json(response: &Response) -> bool {

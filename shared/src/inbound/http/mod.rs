@@ -36,8 +36,9 @@ pub type RouteFn = fn(MethodFilter) -> MethodRouter<AppState>;
 /// implements it, so this layer mounts routes without importing the list
 /// that names them.
 pub trait HttpRoute {
-    /// The path and its method router, if this is an HTTP route.
-    fn http_route(&self) -> Option<(&'static str, MethodRouter<AppState>)>;
+    /// The function's name, the path and its method router, if this is an
+    /// HTTP route.
+    fn http_route(&self) -> Option<(&'static str, &'static str, MethodRouter<AppState>)>;
 }
 
 /// A router serving the HTTP entries given (all of them locally, one in a
@@ -50,8 +51,9 @@ pub fn router<'a, R: HttpRoute + 'a>(state: AppState, entries: impl IntoIterator
 /// The bare routes of the HTTP entries given, without the pipeline.
 pub fn routes<'a, R: HttpRoute + 'a>(entries: impl IntoIterator<Item = &'a R>) -> Router<AppState> {
     let mut router = Router::new();
-    for (path, method_router) in entries.into_iter().filter_map(HttpRoute::http_route) {
-        router = router.route(path, method_router);
+    for (function, path, method_router) in entries.into_iter().filter_map(HttpRoute::http_route) {
+        let named = axum::middleware::from_fn(move |request, next| middleware::name_function(function, request, next));
+        router = router.route(path, method_router.layer(named));
     }
     router
 }
