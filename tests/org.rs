@@ -1432,6 +1432,7 @@ async fn every_session_route_answers_not_found_for_another_organizations_ids() {
         "notes-update",
         "tags-rename",
         "fields-delete",
+        "pipelines-get",
         "pipelines-update",
         "pipelines-board",
         "deals-get",

@@ -760,6 +760,18 @@ pub fn entries() -> &'static [Entry] {
             runtime: Runtime::Both,
         },
         Entry {
+            name: "pipelines-get",
+            summary: "One pipeline with its ordered stages, with its version as ETag.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/pipelines/{id}",
+                route: http::pipelines::get_pipeline,
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
             name: "pipelines-update",
             summary: "Renames a pipeline or reorders, renames, adds and removes stages; a removed stage with deals needs move_deals_to (409 otherwise).",
             auth: Auth::Session,
