@@ -402,6 +402,46 @@ async fn event_type_fields_are_validated_and_slugs_are_unique_per_organization()
 }
 
 #[tokio::test]
+async fn the_invitee_zone_is_optional_and_defaults_to_the_event_zone() {
+    let (f, _clock) = fixture(json!({})).await;
+    let book = |body: Value| {
+        let app = f.app.clone();
+        let path = f.public("/bookings");
+        async move { Browser::anonymous().send(&app, "POST", &path, Some(&body)).await }
+    };
+    // No zone, a blank one or null: the schedule's zone (London), not the organization's (UTC).
+    for (start, email, zone) in [
+        ("2026-03-04T10:00:00Z", "ann@example.com", None),
+        ("2026-03-04T11:00:00Z", "bob@example.com", Some(json!(""))),
+        ("2026-03-04T13:00:00Z", "cy@example.com", Some(Value::Null)),
+    ] {
+        let mut body = json!({"start": start, "name": "Sam Lee", "email": email});
+        if let Some(zone) = zone {
+            body["time_zone"] = zone;
+        }
+        let reply = book(body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_eq!(
+            reply.body["booking"]["invitee"]["time_zone"], "Europe/London",
+            "{}",
+            reply.body
+        );
+    }
+    let own = book(json!({"start": "2026-03-04T14:00:00Z", "name": "Dee", "email": "dee@example.com", "time_zone": "Asia/Kolkata"})).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+    assert_eq!(own.body["booking"]["invitee"]["time_zone"], "Asia/Kolkata");
+    let unknown = book(
+        json!({"start": "2026-03-04T15:00:00Z", "name": "Eve", "email": "eve@example.com", "time_zone": "Mars/Base"}),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        codes(&unknown),
+        vec![("time_zone".to_string(), "unknown_time_zone".to_string())]
+    );
+}
+
+#[tokio::test]
 async fn inactive_event_types_are_not_public() {
     let (f, _clock) = fixture(json!({"active": false})).await;
     let reply = Browser::anonymous().send(&f.app, "GET", &f.public(""), None).await;
