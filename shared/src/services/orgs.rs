@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::accounts::{SignedIn, optional_url, required_text};
+use super::accounts::{SignedIn, optional_url, record_failed_sign_in, required_text};
 use super::audit::{self, Actor};
 use super::jobs::{self, Job};
 use super::records::{
@@ -924,7 +924,8 @@ async fn verify_existing_password(
         throttle::clear(state.table.as_ref(), &user.email).await?;
         Ok(())
     } else {
-        throttle::record_failure(state.table.as_ref(), &user.email, meta.ip.as_deref(), now).await?;
+        let failure = throttle::record_failure(state.table.as_ref(), &user.email, meta.ip.as_deref(), now).await?;
+        record_failed_sign_in(state, user, failure, meta).await?;
         Err(OrgError::InvalidCredentials)
     }
 }

@@ -86,7 +86,13 @@ pub fn login() -> MethodRouter<AppState> {
 
 pub fn logout() -> MethodRouter<AppState> {
     post(|State(state): State<AppState>, auth: Authenticated| async move {
-        sessions::delete(state.table.as_ref(), &auth.session_token).await?;
+        sessions::logout(
+            state.table.as_ref(),
+            &auth.session_token,
+            &auth.actor,
+            state.clock.now(),
+        )
+        .await?;
         Ok::<_, ApiError>(with_cookies(
             StatusCode::NO_CONTENT.into_response(),
             cleared_cookies(&state.config),
@@ -96,7 +102,15 @@ pub fn logout() -> MethodRouter<AppState> {
 
 pub fn logout_all() -> MethodRouter<AppState> {
     post(|State(state): State<AppState>, auth: Authenticated| async move {
-        sessions::revoke_all(state.table.as_ref(), &auth.user_id, None).await?;
+        sessions::revoke_all_recorded(
+            state.table.as_ref(),
+            &auth.user_id,
+            None,
+            sessions::Revocation::LogoutAll,
+            &auth.actor,
+            state.clock.now(),
+        )
+        .await?;
         Ok::<_, ApiError>(with_cookies(
             StatusCode::NO_CONTENT.into_response(),
             cleared_cookies(&state.config),
@@ -138,8 +152,8 @@ struct ForgotBody {
 
 pub fn forgot_password() -> MethodRouter<AppState> {
     post(
-        |State(state): State<AppState>, ApiJson(body): ApiJson<ForgotBody>| async move {
-            accounts::forgot_password(&state, &body.email)
+        |State(state): State<AppState>, RequestMeta(meta): RequestMeta, ApiJson(body): ApiJson<ForgotBody>| async move {
+            accounts::forgot_password(&state, &body.email, &meta)
                 .await
                 .map_err(ApiError::from)?;
             Ok::<_, ApiError>(StatusCode::ACCEPTED)

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::{self, Actor};
 use super::contact_links;
 use super::contacts::{self, ContactFilter, ContactRecord};
 use super::{imports, pipelines};
@@ -290,6 +291,16 @@ impl Pages {
         self.cursor = next;
         Ok(rows)
     }
+}
+
+/// Records a direct export (`GET /contacts/export`) in the audit log before
+/// its first byte is sent: the file leaves at once, so it starts and is
+/// downloaded in one step (an export job records both apart).
+pub async fn record_direct(state: &AppState, actor: &Actor, source: &Source) -> Result<(), StoreError> {
+    let mut detail = job::audit_detail(source);
+    detail["direct"] = Value::Bool(true);
+    let entry = audit::entry(actor, state.clock.now(), "contacts.export", "contacts", detail);
+    state.table.transact(vec![entry]).await
 }
 
 /// The export as a stream of chunks: the preamble, then one per page. A
