@@ -1331,19 +1331,19 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "page-book",
-            summary: "The public booking page of an event type (HTML, one small script).",
+            summary: "The public booking page of an active event type, rendered on the server (name, description, durations, location, host, Open Graph tags; 404 page for an unknown or inactive one), with one small script for the slot picker.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/book/{org_slug}/{event_slug}",
                 route: http::pages::book,
             },
-            access: &[],
+            access: &[TableRead],
             runtime: Runtime::Both,
         },
         Entry {
             name: "page-booking",
-            summary: "The public page where a customer cancels or reschedules a booking (token in the query).",
+            summary: "The public page where a customer sees, cancels or reschedules a booking (token in the query), rendered on the server; 404 page for a wrong or missing token.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,

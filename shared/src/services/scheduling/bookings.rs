@@ -40,7 +40,7 @@ use crate::domain::slug::Slug;
 use crate::ports::busy::{BusyTimes, NoBusyTimes};
 use crate::ports::{Condition, Index, Item, Key, Query, SortKey, StoreError, Table, Update, WriteOp};
 use crate::services::audit::{self, Actor};
-use crate::services::records::{OrgRecord, from_item, new_id, org_key, slug_key, to_item};
+use crate::services::records::{MemberRecord, OrgRecord, from_item, member_key, new_id, org_key, slug_key, to_item};
 use crate::services::reminders;
 use crate::services::secrets::{new_token, token_hash};
 
@@ -496,6 +496,8 @@ async fn public_context(
 pub struct PublicEvent {
     pub org_name: String,
     pub org_slug: String,
+    /// The name of the member who hosts it, as the organization lists them.
+    pub host_name: String,
     pub title: String,
     pub slug: String,
     pub description: String,
@@ -511,6 +513,14 @@ pub struct PublicEvent {
     pub minimum_notice: u32,
 }
 
+/// A member's name as their organization lists it; empty once they left.
+async fn host_name(table: &dyn Table, org_id: &str, user_id: &str) -> Result<String, StoreError> {
+    match table.get(&member_key(org_id, user_id)).await? {
+        Some(item) => Ok(from_item::<MemberRecord>(item)?.name),
+        None => Ok(String::new()),
+    }
+}
+
 fn public_location(location: &Option<Location>) -> Option<Value> {
     Some(match location.as_ref()? {
         Location::InPerson { address } => json!({"kind": "in_person", "address": address}),
@@ -521,9 +531,11 @@ fn public_location(location: &Option<Location>) -> Option<Value> {
 
 pub async fn public_event(state: &AppState, org_slug: &str, event_slug: &str) -> Result<PublicEvent, SchedulingError> {
     let (_, ctx) = public_context(state, org_slug, event_slug).await?;
+    let host_name = host_name(state.table.as_ref(), &ctx.org.id, &ctx.event.host_user_id).await?;
     Ok(PublicEvent {
         org_name: ctx.org.name,
         org_slug: ctx.org.slug,
+        host_name,
         title: ctx.event.title,
         slug: ctx.event.slug,
         description: ctx.event.description,
