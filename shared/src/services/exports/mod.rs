@@ -5,10 +5,12 @@
 //! which is how a large export leaves a Lambda (responses there are buffered
 //! and capped at 6 MB).
 //!
-//! The CSV columns are the importer's own targets (`first_name`, `last_name`,
-//! `email`, `phone`, `company`, `address.<part>`, `source`, `tags`,
-//! `custom.<key>`), lists joined with `"; "` (primary email/phone first), so
-//! an exported file imports back unchanged (`tests/imports.rs`). JSON Lines
+//! The CSV columns are the importer's own targets (`id`, `first_name`,
+//! `last_name`, `email`, `phone`, `company`, `address.<part>`, `source`,
+//! `tags`, `custom.<key>`), lists joined with `"; "` (primary email/phone
+//! first), so an exported file imports back unchanged, into this or a new
+//! organization, and again without duplicates: the `id` column is the row's
+//! identity (`services::imports`, Identity; `tests/imports.rs`). JSON Lines
 //! carry each contact record as the API returns it.
 
 use bytes::Bytes;
@@ -69,6 +71,7 @@ pub struct ExportFilter {
 /// The fixed columns, then one per custom field.
 pub fn header(custom_keys: &[String]) -> Vec<String> {
     let mut columns: Vec<String> = [
+        "id",
         "first_name",
         "last_name",
         "email",
@@ -108,6 +111,7 @@ pub fn row(contact: &ContactRecord, custom_keys: &[String]) -> Vec<String> {
     phones.sort_by_key(|p| !p.primary);
     let address = contact.address.clone().unwrap_or_default();
     let mut out = vec![
+        contact.id.clone(),
         text(&contact.first_name),
         text(&contact.last_name),
         emails.iter().map(|e| e.address.as_str()).collect::<Vec<_>>().join("; "),
