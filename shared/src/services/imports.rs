@@ -1267,9 +1267,10 @@ struct Known {
 
 impl Known {
     /// Records a contact the plan will write, for the chunks after it.
+    /// (No entry for the contact's own id: no row can name a contact this
+    /// import creates, and an existing one is read from the store, then
+    /// replaced by its planned version like any contact a claim names.)
     fn planned(&mut self, org_id: &str, contact: &Arc<ContactRecord>) {
-        self.owner_of
-            .insert(contact_links::contact_key(org_id, &contact.id), contact.id.clone());
         for import_key in &contact.import_keys {
             self.owner_of
                 .insert(import_key_claim(org_id, import_key), contact.id.clone());
