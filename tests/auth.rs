@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use konnecs::app::AppState;
 use konnecs::catalogue;
 use konnecs::inbound::http::router;
-use konnecs::ports::TestClock;
+use konnecs::ports::{Clock, TestClock};
 use konnecs_tests::http::{Browser, Reply, SESSION_COOKIE};
 use konnecs_tests::local::{outbox, temp_state_with_clock, token_from_outbox};
 use serde_json::{Value, json};
@@ -633,4 +633,229 @@ async fn a_sign_in_is_never_replayed_from_an_idempotency_key_so_no_session_is_st
     assert!(second.headers.get("idempotent-replayed").is_none());
     let (a, b) = (first.cookie(SESSION_COOKIE), second.cookie(SESSION_COOKIE));
     assert!(a.is_some() && b.is_some() && a != b, "two sign-ins, two sessions");
+}
+
+// ---------------------------------------------------------------- audit log
+
+/// `browser`'s request with the given request id.
+async fn send_as(w: &World, browser: &Browser, method: &str, path: &str, body: Option<Value>, id: &str) -> Reply {
+    let mut request = browser.request(method, path, body.as_ref());
+    request
+        .headers_mut()
+        .insert("x-request-id", http::HeaderValue::from_str(id).expect("request id"));
+    konnecs_tests::http::send(&w.app, request).await
+}
+
+/// The organization's audit log, newest first, as `reader` (an owner) sees it.
+async fn audit_log(w: &World, reader: &Browser) -> Vec<Value> {
+    let reply = reader.send(&w.app, "GET", "/org/audit?limit=100", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.body["cursor"].is_null(), "one page holds the log");
+    reply.body["entries"].as_array().expect("entries").clone()
+}
+
+fn actions(entries: &[Value]) -> Vec<&str> {
+    entries.iter().filter_map(|e| e["action"].as_str()).collect()
+}
+
+/// Who, from where and through which request an entry was written.
+#[track_caller]
+fn assert_source(entry: &Value, actor: Option<&str>, ip: &str, request_id: &str) {
+    assert_eq!(entry["actor_user_id"].as_str(), actor, "{entry}");
+    assert_eq!(entry["ip"], ip, "{entry}");
+    assert_eq!(entry["user_agent"], "konnecs-tests", "{entry}");
+    assert_eq!(entry["request_id"], request_id, "{entry}");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_the_lockout_and_a_log_out_everywhere_are_in_the_audit_log() {
+    let w = world();
+    let email = "dana@whitfield-dental.example";
+    let (_, signed) = signup(&w, email).await;
+    let user_id = signed.body["user_id"].as_str().expect("user id").to_string();
+    let target = format!("user:{user_id}");
+
+    let mut attacker = Browser::anonymous();
+    attacker.ip = Some("198.51.100.7".into());
+    let guess = |n: u32| json!({"email": email, "password": format!("guess-{n}-wrong-password")});
+    for n in 1..=5 {
+        w.clock.advance(SignedDuration::from_secs(1));
+        let reply = send_as(
+            &w,
+            &attacker,
+            "POST",
+            "/auth/login",
+            Some(guess(n)),
+            &format!("guess-{n}"),
+        )
+        .await;
+        assert_problem(&reply, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    let fifth_at = w.clock.now();
+    // Refused while locked, before any password check: nothing more to record.
+    w.clock.advance(SignedDuration::from_secs(1));
+    let right = json!({"email": email, "password": PASSWORD});
+    let refused = send_as(&w, &attacker, "POST", "/auth/login", Some(right.clone()), "guess-6").await;
+    assert_problem(&refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // An unknown email has no organization to tell.
+    let ghost = json!({"email": "ghost@whitfield-dental.example", "password": "guess-7-wrong-password"});
+    let unknown = send_as(&w, &attacker, "POST", "/auth/login", Some(ghost), "ghost-1").await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+
+    w.clock.advance(SignedDuration::from_secs(31));
+    let mut owner = Browser::anonymous();
+    owner.ip = Some("192.0.2.44".into());
+    let signed_in = send_as(&w, &owner, "POST", "/auth/login", Some(right), "owner-login").await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    let owner = Browser {
+        ip: owner.ip.clone(),
+        ..Browser::from_reply(&signed_in)
+    };
+    w.clock.advance(SignedDuration::from_secs(1));
+    let out = send_as(&w, &owner, "POST", "/auth/logout-all", None, "owner-logout-all").await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+
+    w.clock.advance(SignedDuration::from_secs(1));
+    let reader = Browser::from_reply(&login(&w, email, PASSWORD).await);
+    let entries = audit_log(&w, &reader).await;
+    assert_eq!(
+        actions(&entries),
+        [
+            "auth.login",
+            "auth.logout_all",
+            "auth.login",
+            "auth.locked",
+            "auth.login_failed",
+            "auth.login_failed",
+            "auth.login_failed",
+            "auth.login_failed",
+            "auth.login_failed",
+            "account.signup",
+        ]
+    );
+    // Newest first: the fifth failure, then the fourth, ... Anonymous actors,
+    // the attacker's IP, user agent and request ids, the count so far.
+    for (i, entry) in entries[4..9].iter().enumerate() {
+        let n = 5 - i;
+        assert_source(entry, None, "198.51.100.7", &format!("guess-{n}"));
+        assert_eq!(entry["target"], target.as_str());
+        assert_eq!(entry["detail"], json!({"failures": n}));
+    }
+    let locked = &entries[3];
+    assert_source(locked, None, "198.51.100.7", "guess-5");
+    assert_eq!(locked["target"], target.as_str());
+    let until = Timestamp::from_second(fifth_at.as_second() + 30).unwrap().to_string();
+    assert_eq!(locked["detail"], json!({"seconds": 30, "until": until, "failures": 5}));
+    assert_source(&entries[2], Some(&user_id), "192.0.2.44", "owner-login");
+    let everywhere = &entries[1];
+    assert_source(everywhere, Some(&user_id), "192.0.2.44", "owner-logout-all");
+    assert_eq!(everywhere["target"], target.as_str());
+    assert_eq!(
+        everywhere["detail"],
+        json!({"sessions": 2}),
+        "the sign-up's session and this one"
+    );
+    // What was typed never reaches the log.
+    let text = Value::Array(entries).to_string();
+    for secret in ["wrong-password", PASSWORD, "ghost@"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn password_and_email_changes_a_reset_revoked_sessions_and_a_logout_are_in_the_audit_log() {
+    let w = world();
+    let (first, signed) = signup(&w, "dana@whitfield-dental.example").await;
+    let user_id = signed.body["user_id"].as_str().expect("user id").to_string();
+    let tick = || w.clock.advance(SignedDuration::from_secs(1));
+    let ip = |mut b: Browser| {
+        b.ip = Some("192.0.2.44".into());
+        b
+    };
+    let first = ip(first);
+    let _other = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
+
+    tick();
+    let change = json!({"current_password": PASSWORD, "new_password": "second-molar-crown-43"});
+    let changed = send_as(&w, &first, "PATCH", "/me", Some(change), "change-password").await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    tick();
+    let change = json!({"email": "dana@new-practice.example", "current_password": "second-molar-crown-43"});
+    let changed = send_as(&w, &first, "PATCH", "/me", Some(change), "change-email").await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    tick();
+    let token = token_from_outbox(&w.state, "dana@new-practice.example", "/verify-email").await;
+    let verify = json!({"token": token});
+    let verified = send_as(
+        &w,
+        &ip(Browser::anonymous()),
+        "POST",
+        "/auth/verify-email",
+        Some(verify),
+        "verify",
+    )
+    .await;
+    assert_eq!(verified.status, StatusCode::NO_CONTENT);
+
+    tick();
+    let mut stranger = Browser::anonymous();
+    stranger.ip = Some("198.51.100.9".into());
+    let forgot = json!({"email": "dana@new-practice.example"});
+    let asked = send_as(&w, &stranger, "POST", "/auth/password/forgot", Some(forgot), "forgot").await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
+    tick();
+    let token = token_from_outbox(&w.state, "dana@new-practice.example", "/reset-password").await;
+    let reset = json!({"token": token, "password": "third-molar-crown-44"});
+    let done = send_as(&w, &stranger, "POST", "/auth/password/reset", Some(reset), "reset").await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT);
+
+    tick();
+    let again = Browser::from_reply(&login(&w, "dana@new-practice.example", "third-molar-crown-44").await);
+    let out = send_as(&w, &ip(again), "POST", "/auth/logout", None, "logout").await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    tick();
+    let reader = Browser::from_reply(&login(&w, "dana@new-practice.example", "third-molar-crown-44").await);
+    let entries = audit_log(&w, &reader).await;
+    assert_eq!(
+        actions(&entries),
+        [
+            "auth.login",
+            "auth.logout",
+            "auth.login",
+            "auth.sessions_revoked",
+            "auth.password_reset",
+            "auth.password_reset_requested",
+            "account.email_changed",
+            "account.email_change_requested",
+            "auth.sessions_revoked",
+            "account.password_changed",
+            "auth.login",
+            "account.signup",
+        ]
+    );
+    let user = Some(user_id.as_str());
+    assert_source(&entries[1], user, "192.0.2.44", "logout");
+    // The reset ended the one session left (the first; the change ended the other).
+    assert_source(&entries[3], user, "198.51.100.9", "reset");
+    assert_eq!(entries[3]["detail"], json!({"sessions": 1, "reason": "password_reset"}));
+    assert_source(&entries[4], user, "198.51.100.9", "reset");
+    assert_source(&entries[5], None, "198.51.100.9", "forgot");
+    assert_source(&entries[6], user, "192.0.2.44", "verify");
+    let moved = json!({"from": "dana@whitfield-dental.example", "to": "dana@new-practice.example"});
+    assert_eq!(entries[6]["detail"], moved);
+    assert_source(&entries[7], user, "192.0.2.44", "change-email");
+    assert_eq!(entries[7]["detail"], moved);
+    assert_source(&entries[8], user, "192.0.2.44", "change-password");
+    assert_eq!(
+        entries[8]["detail"],
+        json!({"sessions": 1, "reason": "password_changed"})
+    );
+    assert_source(&entries[9], user, "192.0.2.44", "change-password");
+    for entry in &entries {
+        assert_eq!(entry["target"], format!("user:{user_id}").as_str(), "{entry}");
+    }
+    let text = Value::Array(entries).to_string();
+    for secret in ["molar-crown", "token"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
 }

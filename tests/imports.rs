@@ -588,7 +588,7 @@ async fn an_export_imports_into_a_fresh_organization_as_the_same_contacts() {
     let text = String::from_utf8(export.bytes.clone()).unwrap();
     assert_eq!(
         text.lines().next().unwrap(),
-        "first_name,last_name,email,phone,company,address.line1,address.line2,address.city,address.region,address.postal_code,address.country,source,tags,custom.insurance,custom.visits,custom.allergies,custom.newsletter"
+        "id,first_name,last_name,email,phone,company,address.line1,address.line2,address.city,address.region,address.postal_code,address.country,source,tags,custom.insurance,custom.visits,custom.allergies,custom.newsletter"
     );
 
     // A cell a spreadsheet would run as a formula is exported as text (CSV
@@ -635,6 +635,168 @@ async fn an_export_imports_into_a_fresh_organization_as_the_same_contacts() {
     assert_eq!(String::from_utf8(all_jsonl.bytes).unwrap().lines().count(), 131);
     let bad = call(&w, &a, "GET", "/contacts/export?format=xlsx", None).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// A CSV export's rows without their `id` column (the one value an import
+/// into another organization changes), in a stable order: the importing
+/// organization lists its contacts by its own creation times and ids.
+fn rows_without_id(csv: &str) -> (String, Vec<Vec<String>>) {
+    let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header[0], "id");
+    let mut rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().skip(1).map(str::to_string).collect())
+        .collect();
+    rows.sort();
+    (header.join(","), rows)
+}
+
+async fn csv_export(w: &World, b: &Browser) -> String {
+    let reply = call(w, b, "GET", "/contacts/export?format=csv", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    String::from_utf8(reply.bytes).unwrap()
+}
+
+#[tokio::test]
+async fn an_export_with_identity_less_contacts_round_trips_into_a_new_organization_and_imports_again_without_duplicates()
+ {
+    let w = world();
+    let a = signup(&w, "dana@whitfield-dental.example").await;
+    let b = signup(&w, "omar@harbour-physio.example").await;
+    for org in [&a, &b] {
+        let field = json!({"label": "Visits", "key": "visits", "type": "number"});
+        let reply = call(&w, org, "POST", "/fields", Some(field)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    for body in [
+        json!({"first_name": "Zoë", "last_name": "O'Brien", "emails": ["zoe@example.com"], "phones": ["+44 20 7946 0958"], "tags": ["vip"], "custom_fields": {"visits": 3}}),
+        // Neither email nor phone: a name, a company, or both.
+        json!({"first_name": "Walk-in", "last_name": "Patient"}),
+        json!({"first_name": "Walk-in", "last_name": "Patient"}),
+        json!({"company": "Acme Dental Supplies", "tags": ["supplier"]}),
+        json!({"first_name": "Sam", "company": "=SUM(A1:A9)", "address": {"city": "Leeds", "country": "GB"}, "source": "referral"}),
+        json!({"last_name": "Nguyen", "custom_fields": {"visits": 1}}),
+    ] {
+        let reply = call(&w, &a, "POST", "/contacts", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    let (org_a, org_b) = (org_of(&w, &a).await, org_of(&w, &b).await);
+    let export_a = csv_export(&w, &a).await;
+    let ids_a: Vec<String> = all_contacts(&w.state, &org_a).await.into_iter().map(|c| c.id).collect();
+
+    let first = import(&w, &b, "", &export_a).await;
+    assert_eq!(progress_numbers(&first), ("done".into(), 6, 6, 6, 0, 0, 0), "{first}");
+    let export_b = csv_export(&w, &b).await;
+    assert_eq!(
+        rows_without_id(&export_b),
+        rows_without_id(&export_a),
+        "{export_a}\n{export_b}"
+    );
+    // New ids here; each contact keeps the one it had in A as its import key.
+    let contacts_b = all_contacts(&w.state, &org_b).await;
+    let mut keys: Vec<String> = contacts_b.iter().flat_map(|c| c.import_keys.clone()).collect();
+    let mut expected = ids_a.clone();
+    keys.sort();
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert!(
+        contacts_b
+            .iter()
+            .all(|c| !ids_a.contains(&c.id) && c.import_keys.len() == 1)
+    );
+
+    // The same file again, either mode: every row finds its contact, nothing changes.
+    for mode in ["skip", "update"] {
+        let again = import(&w, &b, &format!("mode={mode}"), &export_a).await;
+        assert_eq!(
+            progress_numbers(&again),
+            ("done".into(), 6, 6, 0, 0, 6, 0),
+            "{mode}: {again}"
+        );
+    }
+    assert_eq!(
+        all_contacts(&w.state, &org_b).await,
+        contacts_b,
+        "same contacts, same versions"
+    );
+    assert_eq!(csv_export(&w, &b).await, export_b);
+    // An organization's own export names its own ids: it imports back into it as a no-op too.
+    for (org, browser, file) in [(&org_b, &b, &export_b), (&org_a, &a, &export_a)] {
+        let before = all_contacts(&w.state, org).await;
+        let own = import(&w, browser, "mode=update", file).await;
+        assert_eq!(progress_numbers(&own), ("done".into(), 6, 6, 0, 0, 6, 0), "{own}");
+        assert_eq!(all_contacts(&w.state, org).await, before);
+    }
+
+    // A third organization imports B's export: the ids chain on, still whole.
+    let c = signup(&w, "lee@third-practice.example").await;
+    call(
+        &w,
+        &c,
+        "POST",
+        "/fields",
+        Some(json!({"label": "Visits", "key": "visits", "type": "number"})),
+    )
+    .await;
+    let third = import(&w, &c, "", &export_b).await;
+    assert_eq!(progress_numbers(&third), ("done".into(), 6, 6, 6, 0, 0, 0), "{third}");
+    assert_eq!(rows_without_id(&csv_export(&w, &c).await), rows_without_id(&export_a));
+}
+
+#[tokio::test]
+async fn an_id_links_a_contact_found_by_email_follows_it_through_a_merge_and_an_id_alone_is_refused() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let org = org_of(&w, &b).await;
+    let existing = call(
+        &w,
+        &b,
+        "POST",
+        "/contacts",
+        Some(json!({"first_name": "Ann", "emails": ["ann@example.com"]})),
+    )
+    .await;
+    assert_eq!(existing.status, StatusCode::CREATED, "{}", existing.body);
+    // Another system's export: its record ids map to `id`.
+    let csv = "Record ID,Email,First Name,Company\nhs-1,ann@example.com,Ann,\nhs-2,,Bo,Bo's Bakery\nhs-3,,,\n";
+    let first = import(&w, &b, "mode=update", csv).await;
+    assert_eq!(progress_numbers(&first), ("done".into(), 3, 3, 1, 1, 0, 1), "{first}");
+    let errors = call(
+        &w,
+        &b,
+        "GET",
+        &format!("/imports/{}/errors.csv", first["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    let report = String::from_utf8(errors.bytes).unwrap();
+    assert!(report.contains("4,first_name,required,"), "{report}");
+    let ann = by_email(&all_contacts(&w.state, &org).await, "ann@example.com");
+    assert_eq!(ann.import_keys, ["hs-1"], "matched by email, linked to the id");
+    // Ann's email changed since: her id still finds her; Bo (no email) is not made twice.
+    let csv = "Record ID,Email,First Name,Company\nhs-1,ann.lee@work.example,Ann,\nhs-2,,Bo,Bo's Bakery\n";
+    let again = import(&w, &b, "mode=update", csv).await;
+    assert_eq!(progress_numbers(&again), ("done".into(), 2, 2, 0, 1, 1, 0), "{again}");
+    let all = all_contacts(&w.state, &org).await;
+    assert_eq!(all.len(), 2);
+    let ann = by_email(&all, "ann@example.com");
+    let emails: Vec<&str> = ann.emails.iter().map(|e| e.address.as_str()).collect();
+    assert_eq!(emails, ["ann@example.com", "ann.lee@work.example"]);
+    // An id of one contact and the email of another: refused, nothing merges.
+    let clash = import(&w, &b, "mode=update", "id,email\nhs-2,ann@example.com\n").await;
+    assert_eq!(progress_numbers(&clash), ("done".into(), 1, 1, 0, 0, 0, 1));
+
+    // Merged into Ann, Bo's id comes along: his row finds Ann, not a new Bo.
+    let bo = all.iter().find(|c| c.import_keys == ["hs-2"]).expect("Bo").id.clone();
+    let merge = json!({"primary_id": ann.id, "secondary_id": bo});
+    let merged = call(&w, &b, "POST", "/contacts/merge", Some(merge)).await;
+    assert_eq!(merged.status, StatusCode::OK, "{}", merged.body);
+    let after_merge = import(&w, &b, "mode=skip", "id,first_name\nhs-2,Bo\n").await;
+    assert_eq!(progress_numbers(&after_merge), ("done".into(), 1, 1, 0, 0, 1, 0));
+    let all = all_contacts(&w.state, &org).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].import_keys, ["hs-1", "hs-2"]);
 }
 
 /// The importer writes through the contacts core's plan (less the tag

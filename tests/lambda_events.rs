@@ -118,9 +118,11 @@ fn expected_status(entry: &Entry) -> u16 {
         "appointments-confirm" | "appointments-decline" | "appointments-no-show" => 404,
         "public-booking-event" | "public-booking-slots" | "public-booking-create" => 404,
         "public-booking-show" | "public-booking-cancel" | "public-booking-reschedule" => 404,
+        // The pages render the event or booking on the server: none exists, so a 404 page.
+        "page-book" | "page-booking" => 404,
         // Pipelines and deals: the sample ids name no pipeline, deal or contact of the seeded org.
         "pipelines-create" => 201,
-        "pipelines-update" | "pipelines-delete" | "pipelines-board" => 404,
+        "pipelines-get" | "pipelines-update" | "pipelines-delete" | "pipelines-board" => 404,
         "deals-create" => 422,
         "deals-get" | "deals-update" | "deals-delete" => 404,
         // Imports: the upload is accepted and queued; the sample ids name no import.

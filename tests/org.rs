@@ -1088,6 +1088,141 @@ async fn the_audit_log_never_shows_another_organizations_entries() {
     reply.problem(StatusCode::BAD_REQUEST, "invalid_cursor");
 }
 
+#[tokio::test]
+async fn revoked_invitations_removed_members_exports_and_failed_passwords_are_in_the_audit_log() {
+    let app = App::new();
+    let owner = app.signup("Audit Exports").await;
+    let by_owner = |id| Opts {
+        user: Some(&owner),
+        request_id: Some(id),
+        ..Opts::default()
+    };
+    let email = app.fresh_email("revoked");
+    let invited = app
+        .send_with(
+            "POST",
+            "/org/invitations",
+            Some(json!({"email": email, "role": "member"})),
+            by_owner("req-invite"),
+        )
+        .await;
+    invited.expect(StatusCode::CREATED);
+    let invitation_id = invited.body["id"].as_str().expect("invitation id").to_string();
+    app.send_with(
+        "DELETE",
+        &format!("/org/invitations/{invitation_id}"),
+        None,
+        by_owner("req-revoke"),
+    )
+    .await
+    .expect(StatusCode::NO_CONTENT);
+    let member = app.join(&owner, "member").await;
+    app.send_with(
+        "DELETE",
+        &format!("/org/members/{}", member.user_id),
+        None,
+        by_owner("req-remove"),
+    )
+    .await
+    .expect(StatusCode::NO_CONTENT);
+    app.send_with(
+        "GET",
+        "/contacts/export?format=csv&tag=vip",
+        None,
+        by_owner("req-direct"),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let started = app
+        .send_with(
+            "POST",
+            "/contacts/exports",
+            Some(json!({"format": "jsonl"})),
+            by_owner("req-export"),
+        )
+        .await;
+    started.expect(StatusCode::ACCEPTED);
+    let export_id = started.body["id"].as_str().expect("export id").to_string();
+    konnecs_tests::local::drain_jobs(&app.state).await;
+    app.send_with(
+        "GET",
+        &format!("/exports/{export_id}/download"),
+        None,
+        by_owner("req-download"),
+    )
+    .await
+    .expect(StatusCode::OK);
+
+    // Someone holding an invitation for an existing account guesses its password:
+    // the account's own organization sees the failed sign-in.
+    let other = app.signup("Other Practice").await;
+    app.invite(&owner, &other.email, "member")
+        .await
+        .expect(StatusCode::CREATED);
+    let token = app.invitation_token(&other.email).await;
+    app.send_with(
+        "POST",
+        "/invitations/accept",
+        Some(json!({"token": token, "password": "not-the-password-42"})),
+        Opts {
+            request_id: Some("req-accept-guess"),
+            ..Opts::default()
+        },
+    )
+    .await
+    .problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+
+    let log = app.send(Some(&owner), "GET", "/org/audit?limit=100", None).await;
+    log.expect(StatusCode::OK);
+    let entries = log.body["entries"].as_array().expect("entries").clone();
+    let by_request = |id: &str| {
+        let found: Vec<&Value> = entries.iter().filter(|e| e["request_id"] == id).collect();
+        assert_eq!(found.len(), 1, "one entry for {id}: {entries:?}");
+        let entry = found[0].clone();
+        assert_eq!(entry["actor_user_id"], owner.user_id.as_str(), "{entry}");
+        assert_eq!(entry["ip"], "203.0.113.9", "{entry}");
+        assert_eq!(entry["user_agent"], USER_AGENT, "{entry}");
+        entry
+    };
+    let revoked = by_request("req-revoke");
+    assert_eq!(revoked["action"], "invitation.revoked");
+    assert_eq!(revoked["target"], format!("invitation:{invitation_id}"));
+    let removed = by_request("req-remove");
+    assert_eq!(removed["action"], "member.removed");
+    assert_eq!(removed["target"], format!("user:{}", member.user_id));
+    let direct = by_request("req-direct");
+    assert_eq!(direct["action"], "contacts.export");
+    assert_eq!(direct["detail"]["direct"], true);
+    assert_eq!(direct["detail"]["format"], "csv");
+    assert_eq!(direct["detail"]["filter"]["contacts"]["tag"], "vip");
+    let job = by_request("req-export");
+    assert_eq!(job["action"], "contacts.export");
+    assert_eq!(job["target"], format!("export:{export_id}"));
+    assert_eq!(job["detail"]["format"], "jsonl");
+    let downloaded = by_request("req-download");
+    assert_eq!(downloaded["action"], "export.downloaded");
+    assert_eq!(downloaded["target"], format!("export:{export_id}"));
+    assert_eq!(downloaded["detail"]["file_name"], format!("contacts-{export_id}.jsonl"));
+    assert!(
+        !entries.iter().any(|e| e["request_id"] == "req-accept-guess"),
+        "the inviting organization is not told"
+    );
+
+    let other_log = app.send(Some(&other), "GET", "/org/audit", None).await;
+    let guessed: Vec<&Value> = other_log.body["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["request_id"] == "req-accept-guess")
+        .collect();
+    assert_eq!(guessed.len(), 1, "{}", other_log.body);
+    assert_eq!(guessed[0]["action"], "auth.login_failed");
+    assert_eq!(guessed[0]["actor_user_id"], Value::Null);
+    assert_eq!(guessed[0]["target"], format!("user:{}", other.user_id));
+    assert_eq!(guessed[0]["ip"], "203.0.113.9");
+    assert!(!other_log.body.to_string().contains("not-the-password"));
+}
+
 // ---------------------------------------------------------------- tenancy walker
 
 /// Org A (an owner and a plain member) and org B (its owner), on one app.
@@ -1432,6 +1567,7 @@ async fn every_session_route_answers_not_found_for_another_organizations_ids() {
         "notes-update",
         "tags-rename",
         "fields-delete",
+        "pipelines-get",
         "pipelines-update",
         "pipelines-board",
         "deals-get",

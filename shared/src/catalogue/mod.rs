@@ -754,6 +754,18 @@ pub fn entries() -> &'static [Entry] {
             runtime: Runtime::Both,
         },
         Entry {
+            name: "pipelines-get",
+            summary: "One pipeline with its ordered stages, with its version as ETag.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/pipelines/{id}",
+                route: handler!(http::pipelines::get_pipeline),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
             name: "pipelines-update",
             summary: "Renames a pipeline or reorders, renames, adds and removes stages; a removed stage with deals needs move_deals_to (409 otherwise).",
             auth: Auth::Session,
@@ -1313,24 +1325,24 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "page-book",
-            summary: "The public booking page of an event type (HTML, one small script).",
+            summary: "The public booking page of an active event type, rendered on the server (name, description, durations, location, host, Open Graph tags; 404 page for an unknown or inactive one), with one small script for the slot picker.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/book/{org_slug}/{event_slug}",
-                route: |_| http::pages::book(),
+                route: handler!(http::pages::book),
             },
-            access: &[],
+            access: &[TableRead],
             runtime: Runtime::Both,
         },
         Entry {
             name: "page-booking",
-            summary: "The public page where a customer cancels or reschedules a booking (token in the query).",
+            summary: "The public page where a customer sees, cancels or reschedules a booking (token in the query), rendered on the server; 404 page for a wrong or missing token.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/booking/{uid}",
-                route: |_| http::pages::manage(),
+                route: handler!(http::pages::manage),
             },
             access: &[TableRead],
             runtime: Runtime::Both,

@@ -345,9 +345,16 @@ pub async fn login(
         (Some(user), true) => login_org(state, user).await?,
         _ => None,
     };
-    let (Some(user), Some(org_id)) = (user, org_id) else {
-        throttle::record_failure(state.table().as_ref(), &throttle_email, meta.ip.as_deref(), now_s).await?;
-        return Err(AccountError::InvalidCredentials);
+    let (user, org_id) = match (user, org_id) {
+        (Some(user), Some(org_id)) => (user, org_id),
+        (user, _) => {
+            let failure =
+                throttle::record_failure(state.table().as_ref(), &throttle_email, meta.ip.as_deref(), now_s).await?;
+            if let Some(user) = &user {
+                record_failed_sign_in(state, user, failure, meta).await?;
+            }
+            return Err(AccountError::InvalidCredentials);
+        }
     };
     throttle::clear(state.table().as_ref(), &throttle_email).await?;
     let session = sessions::new_session(&state.config(), &user.id, &org_id, now_s);
@@ -368,6 +375,47 @@ pub async fn login(
         user_id: user.id,
         org_id,
     })
+}
+
+/// Records a failed sign-in to a known account (never the password typed)
+/// and the lockout it starts, if any, in one transaction, in the
+/// organization the sign-in would have opened. The actor is whoever typed
+/// it: no user, but the request's IP, user agent and id. Unknown emails leave
+/// no entry: there is no organization to tell.
+pub async fn record_failed_sign_in(
+    state: &(impl HasTable + HasClock),
+    user: &UserRecord,
+    failure: throttle::Failure,
+    meta: &Actor,
+) -> Result<(), StoreError> {
+    let Some(org_id) = login_org(state, user).await? else {
+        return Ok(());
+    };
+    let now = state.clock().now();
+    let actor = Actor {
+        org_id,
+        user_id: None,
+        ..meta.clone()
+    };
+    let target = format!("user:{}", user.id);
+    let mut ops = vec![audit::entry(
+        &actor,
+        now,
+        "auth.login_failed",
+        &target,
+        json!({"failures": failure.failures}),
+    )];
+    if failure.lockout_seconds > 0 {
+        let until = jiff::Timestamp::from_second(now.as_second() + failure.lockout_seconds).unwrap_or(now);
+        ops.push(audit::entry(
+            &actor,
+            now,
+            "auth.locked",
+            &target,
+            json!({"seconds": failure.lockout_seconds, "until": until.to_string(), "failures": failure.failures}),
+        ));
+    }
+    state.table().transact(ops).await
 }
 
 /// Consumes a one-time token: it works once, then never again.
@@ -408,6 +456,7 @@ pub async fn verify_email(state: &(impl HasTable + HasClock), token: &str, meta:
         condition: Some(Condition::Exists),
     }];
     let user_update;
+    let previous_email = user.email.clone();
     if user.email == email {
         user_update = Update::default().set("email_verified", true).add("version", 1);
         ops.push(audit::entry(
@@ -436,7 +485,7 @@ pub async fn verify_email(state: &(impl HasTable + HasClock), token: &str, meta:
             now,
             "account.email_changed",
             &format!("user:{user_id}"),
-            json!({}),
+            json!({"from": previous_email, "to": email}),
         ));
     } else {
         // The account moved on to another address since this link was sent.
@@ -473,10 +522,13 @@ pub async fn resend_verification(
 }
 
 /// Always succeeds from the caller's point of view, so it reveals nothing
-/// about which emails have accounts.
+/// about which emails have accounts. A known account's organization sees the
+/// request in its audit log (anonymous, with the request's IP and user
+/// agent), written with the reset token.
 pub async fn forgot_password(
     state: &(impl HasTable + HasClock + HasJobs + HasConfig),
     raw_email: &str,
+    meta: &Actor,
 ) -> Result<(), AccountError> {
     let Ok(email) = Email::parse(raw_email) else {
         return Err(AccountError::field(
@@ -488,13 +540,24 @@ pub async fn forgot_password(
     let Some(user) = user_by_email(state, email.as_str()).await? else {
         return Ok(());
     };
-    let (token, put) = one_time_token(
-        TokenPurpose::PasswordReset,
-        &user.id,
-        &user.email,
-        state.clock().unix_seconds(),
-    );
-    state.table().transact(vec![put]).await?;
+    let now = state.clock().now();
+    let (token, put) = one_time_token(TokenPurpose::PasswordReset, &user.id, &user.email, now.as_second());
+    let mut ops = vec![put];
+    if let Some(org_id) = login_org(state, &user).await? {
+        let actor = Actor {
+            org_id,
+            user_id: None,
+            ..meta.clone()
+        };
+        ops.push(audit::entry(
+            &actor,
+            now,
+            "auth.password_reset_requested",
+            &format!("user:{}", user.id),
+            json!({}),
+        ));
+    }
+    state.table().transact(ops).await?;
     let link = format!("{}/reset-password?token={token}", state.config().public_url);
     let job = Job::SendEmail {
         idempotency_key: format!("password-reset/{}", token_hash(&token)),
@@ -556,7 +619,15 @@ pub async fn reset_password(
         Err(StoreError::TransactionConditionFailed { index: 0 }) => return Err(AccountError::InvalidToken),
         Err(err) => return Err(err.into()),
     }
-    sessions::revoke_all(state.table().as_ref(), &user_id, None).await?;
+    sessions::revoke_all_recorded(
+        state.table().as_ref(),
+        &user_id,
+        None,
+        sessions::Revocation::PasswordReset,
+        &actor,
+        now,
+    )
+    .await?;
     Ok(())
 }
 
@@ -609,11 +680,20 @@ pub async fn update_profile(
         }
     }
     let now = state.clock().now();
+    let target = format!("user:{user_id}");
     let mut update = Update::default().add("version", 1);
     let mut changed = Vec::new();
+    let mut ops = Vec::new();
     if let Some(name) = &name {
         update = update.set("name", name.clone());
         changed.push("name");
+        ops.push(audit::entry(
+            actor,
+            now,
+            "account.profile_updated",
+            &target,
+            json!({"changed": ["name"]}),
+        ));
     }
     if let Some(password) = change.new_password.clone() {
         let hash = secrets::hash_password(password)
@@ -621,8 +701,8 @@ pub async fn update_profile(
             .map_err(|e| AccountError::Internal(e.to_string()))?;
         update = update.set("password_hash", hash);
         changed.push("password");
+        ops.push(audit::entry(actor, now, "account.password_changed", &target, json!({})));
     }
-    let mut ops = Vec::new();
     let mut jobs_after = Vec::new();
     if let Some(email) = &new_email {
         if state.table().get(&email_key(email.as_str())).await?.is_some() {
@@ -638,6 +718,14 @@ pub async fn update_profile(
             &token,
         ));
         changed.push("pending_email");
+        // Effective once the new address is verified (`account.email_changed`).
+        ops.push(audit::entry(
+            actor,
+            now,
+            "account.email_change_requested",
+            &target,
+            json!({"from": user.email, "to": email.as_str()}),
+        ));
     }
     if changed.is_empty() {
         return Ok(());
@@ -647,13 +735,6 @@ pub async fn update_profile(
         update,
         condition: Some(Condition::VersionEquals(user.version)),
     });
-    ops.push(audit::entry(
-        actor,
-        now,
-        "account.profile_updated",
-        &format!("user:{user_id}"),
-        json!({"changed": changed}),
-    ));
     match state.table().transact(ops).await {
         Ok(()) => {}
         Err(StoreError::TransactionConditionFailed { .. }) => {
@@ -667,7 +748,15 @@ pub async fn update_profile(
     }
     send_after_commit(state, &jobs_after).await;
     if change.new_password.is_some() {
-        sessions::revoke_all(state.table().as_ref(), user_id, Some(session_token)).await?;
+        sessions::revoke_all_recorded(
+            state.table().as_ref(),
+            user_id,
+            Some(session_token),
+            sessions::Revocation::PasswordChanged,
+            actor,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -27,8 +27,29 @@
 //! makes the group one durable commit. A second
 //! copy of the message running at once loses the condition and re-reads.
 //! Re-running the same file changes nothing: every row then matches its
-//! contact by email/phone, and an update that changes no value writes nothing
-//! (counted as skipped). Rows need an email or a phone for this reason.
+//! contact (see Identity), and an update that changes no value writes nothing
+//! (counted as skipped). Rows need an email, a phone or an id for this reason.
+//!
+//! ## Identity: which contact a row is
+//!
+//! A row is matched by every identity it carries, and all must agree on one
+//! contact (else the row fails `matches_two_contacts`):
+//! - its emails and phones, claimed per organization;
+//! - its `id` column (a Konnecs export has one; another system's record id
+//!   maps to it too). Contact ids are per organization, so an id names a
+//!   contact here in two ways: the organization's own contact with that id
+//!   (the file was exported from here), or the contact an earlier import
+//!   created from, or linked to, that id, which it keeps as an import key
+//!   ([`ContactRecord::import_keys`], claimed like an email).
+//!
+//! A row that matches nothing creates a contact, which keeps the row's id as
+//! its import key; in update mode a contact matched by email or phone gains
+//! it. So an organization's export imports into a new organization whole,
+//! contacts with neither email nor phone included, and importing the same
+//! file again finds every contact instead of duplicating it. The new
+//! organization gives the contacts new ids (its export shows those) and its
+//! own creation times; custom fields come across where it defines the same
+//! keys.
 //!
 //! Keys: import `ORG#<org>` / `IMPORT#<id>`; failed rows
 //! `ORG#<org>#IMPORT#<id>#ERRORS` / `<row:09>`; file parts in the object store
@@ -42,7 +63,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::audit::{self, Actor};
-use super::contact_links::{self, apply_custom_fields, email_claim, phone_claim};
+use super::contact_links::{self, apply_custom_fields, email_claim, import_key_claim, phone_claim};
 use super::contacts::fields::{FieldDef, FieldType};
 use super::contacts::{self, Address, ContactEmail, ContactPhone, ContactRecord};
 use super::jobs::{self, Delivery, Job};
@@ -111,8 +132,8 @@ pub enum ImportState {
 pub struct ColumnMap {
     pub column: usize,
     pub header: String,
-    /// `first_name`, `last_name`, `name`, `email`, `phone`, `company`, `tags`,
-    /// `source`, `address.<part>`, `custom.<key>` or `ignore`.
+    /// `id`, `first_name`, `last_name`, `name`, `email`, `phone`, `company`,
+    /// `tags`, `source`, `address.<part>`, `custom.<key>` or `ignore`.
     pub target: String,
 }
 
@@ -188,6 +209,7 @@ pub fn detect_target(header: &str, custom_keys: &[String]) -> String {
         | "telephone" | "tel" | "workphone" | "homephone" | "phone1" | "phone2" => "phone",
         "company" | "companyname" | "organization" | "organisation" | "business" | "account" | "employer" => "company",
         "tags" | "tag" | "labels" | "label" => "tags",
+        "id" | "contactid" | "recordid" | "externalid" | "importkey" => "id",
         "source" | "leadsource" => "source",
         "address" | "address1" | "addressline1" | "street" | "streetaddress" | "addressline1street" => "address.line1",
         "address2" | "addressline2" => "address.line2",
@@ -202,7 +224,9 @@ pub fn detect_target(header: &str, custom_keys: &[String]) -> String {
 
 fn valid_target(target: &str, custom_keys: &[String]) -> bool {
     match target {
-        "first_name" | "last_name" | "name" | "email" | "phone" | "company" | "tags" | "source" | "ignore" => true,
+        "id" | "first_name" | "last_name" | "name" | "email" | "phone" | "company" | "tags" | "source" | "ignore" => {
+            true
+        }
         other => {
             if let Some(part) = other.strip_prefix("address.") {
                 ADDRESS_PARTS.contains(&part)
@@ -238,7 +262,7 @@ pub fn build_mapping(
             errors.push((
                 format!("mapping.{header}"),
                 "unknown_target",
-                "Map to first_name, last_name, name, email, phone, company, tags, source, address.<part>, custom.<key> or ignore.".into(),
+                "Map to id, first_name, last_name, name, email, phone, company, tags, source, address.<part>, custom.<key> or ignore.".into(),
             ));
             continue;
         }
@@ -261,11 +285,14 @@ pub fn build_mapping(
     if !errors.is_empty() {
         return Err(ImportError::Invalid(errors));
     }
-    if !mapping.iter().any(|c| c.target == "email" || c.target == "phone") {
+    if !mapping
+        .iter()
+        .any(|c| ["email", "phone", "id"].contains(&c.target.as_str()))
+    {
         return Err(invalid(
             "mapping",
             "no_identity_column",
-            "Map at least one column to email or phone: rows are matched to contacts by them.",
+            "Map at least one column to email, phone or id: rows are matched to contacts by them.",
         ));
     }
     Ok(mapping)
@@ -557,6 +584,8 @@ pub async fn error_rows(
 /// A row, parsed and validated, not yet matched.
 #[derive(Debug, Clone, Default)]
 struct Candidate {
+    /// The row's `id` column: see the module's Identity section.
+    key: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
     emails: Vec<String>,
@@ -619,6 +648,7 @@ fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Result<Candida
             continue;
         }
         match column.target.as_str() {
+            "id" => c.key = text_value("id", cell, 100, &mut errors),
             "first_name" => c.first_name = text_value("first_name", cell, 100, &mut errors),
             "last_name" => c.last_name = text_value("last_name", cell, 100, &mut errors),
             "name" => {
@@ -701,11 +731,21 @@ fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Result<Candida
             c.tags.push(tag.clone());
         }
     }
-    if c.emails.is_empty() && c.phones.is_empty() && errors.is_empty() {
+    if c.emails.is_empty() && c.phones.is_empty() && c.key.is_none() && errors.is_empty() {
         errors.push((
             "email".into(),
             "missing_identity",
-            "Each row needs an email or a phone, so a re-import finds the contact instead of duplicating it.".into(),
+            "Each row needs an email, a phone or an id, so a re-import finds the contact instead of duplicating it."
+                .into(),
+        ));
+    }
+    // What the API asks of any contact.
+    let named = c.first_name.is_some() || c.last_name.is_some() || c.company.is_some();
+    if !named && c.emails.is_empty() && c.phones.is_empty() && errors.is_empty() {
+        errors.push((
+            "first_name".into(),
+            "required",
+            "Give at least a name, company, email or phone.".into(),
         ));
     }
     if c.emails.len() > contacts::MAX_EMAILS {
@@ -774,6 +814,7 @@ fn new_contact(org_id: &str, c: &Candidate, now: jiff::Timestamp) -> ContactReco
         updated_at: now.to_string(),
         created_ms: now.as_millisecond(),
         version: 1,
+        import_keys: c.key.iter().cloned().collect(),
     }
 }
 
@@ -837,6 +878,14 @@ fn merged(before: &ContactRecord, c: &Candidate) -> Result<ContactRecord, Vec<Fi
         if !after.tags.contains(tag) {
             after.tags.push(tag.clone());
         }
+    }
+    // Matched by email or phone (or an import key it has): linked to the
+    // row's id from now on. Its own id needs no key.
+    if let Some(key) = &c.key
+        && key != &after.id
+        && !after.import_keys.contains(key)
+    {
+        after.import_keys.push(key.clone());
     }
     let mut errors = Vec::new();
     if after.emails.len() > contacts::MAX_EMAILS {
@@ -1228,7 +1277,14 @@ struct Known {
 
 impl Known {
     /// Records a contact the plan will write, for the chunks after it.
+    /// (No entry for the contact's own id: no row can name a contact this
+    /// import creates, and an existing one is read from the store, then
+    /// replaced by its planned version like any contact a claim names.)
     fn planned(&mut self, org_id: &str, contact: &Arc<ContactRecord>) {
+        for import_key in &contact.import_keys {
+            self.owner_of
+                .insert(import_key_claim(org_id, import_key), contact.id.clone());
+        }
         for email in &contact.emails {
             self.owner_of
                 .insert(email_claim(org_id, &email.address), contact.id.clone());
@@ -1241,12 +1297,23 @@ impl Known {
     }
 }
 
-fn claims_of(org_id: &str, emails: &[String], phones: &[Phone]) -> Vec<Key> {
-    emails
+/// The keys that say which contact a row is: its email and phone claims,
+/// and for its id the import-key claim and the contact with that id (an
+/// item whose `id` names it, where claims name it in `contact_id`).
+fn claims_of(org_id: &str, c: &Candidate) -> Vec<Key> {
+    let mut keys: Vec<Key> = c
+        .emails
         .iter()
         .map(|e| email_claim(org_id, e))
-        .chain(phones.iter().map(|p| phone_claim(org_id, &p.e164)))
-        .collect()
+        .chain(c.phones.iter().map(|p| phone_claim(org_id, &p.e164)))
+        .collect();
+    if let Some(key) = &c.key {
+        keys.push(import_key_claim(org_id, key));
+        if plausible_id(key) {
+            keys.push(contact_links::contact_key(org_id, key));
+        }
+    }
+    keys
 }
 
 /// The store's view of the rows' claims (100 keys a round trip) and of the
@@ -1262,7 +1329,7 @@ async fn read_known(
         .iter()
         .flatten()
         .filter_map(|p| p.as_ref().ok())
-        .flat_map(|c| claims_of(org_id, &c.emails, &c.phones))
+        .flat_map(|c| claims_of(org_id, c))
         .filter(|key| !pending.owner_of.contains_key(key))
         .collect();
     claim_keys.sort();
@@ -1270,7 +1337,11 @@ async fn read_known(
     let mut known = Known::default();
     for keys in claim_keys.chunks(100) {
         for item in table.batch_get(keys).await? {
-            if let (Some(key), Some(id)) = (Key::of(&item), item.get("contact_id").and_then(Value::as_str)) {
+            let owner = item
+                .get("contact_id")
+                .or_else(|| item.get("id"))
+                .and_then(Value::as_str);
+            if let (Some(key), Some(id)) = (Key::of(&item), owner) {
                 known.owner_of.insert(key, id.to_string());
             }
         }
@@ -1289,7 +1360,7 @@ async fn read_known(
     // Claims of the rows that the pending group writes, and the pending
     // version of every contact these rows name.
     for c in rows.iter().flatten().filter_map(|p| p.as_ref().ok()) {
-        for key in claims_of(org_id, &c.emails, &c.phones) {
+        for key in claims_of(org_id, c) {
             if let Some(id) = pending.owner_of.get(&key) {
                 known.owner_of.insert(key, id.clone());
             }
@@ -1369,7 +1440,7 @@ fn plan_chunk(
         let outcome = match parsed_row {
             Err(errors) => Outcome::Fail(errors.clone()),
             Ok(c) => {
-                let claims = claims_of(org_id, &c.emails, &c.phones);
+                let claims = claims_of(org_id, c);
                 let mut owners: Vec<&String> = claims.iter().filter_map(|k| known.owner_of.get(k)).collect();
                 owners.sort();
                 owners.dedup();
@@ -1397,7 +1468,7 @@ fn plan_chunk(
                     _ => Outcome::Fail(vec![(
                         "phone".into(),
                         "matches_two_contacts",
-                        "The email and the phone of this row belong to two different contacts.".into(),
+                        "The email, phone or id of this row belong to different contacts.".into(),
                     )]),
                 };
                 touched_claims.extend(claims);

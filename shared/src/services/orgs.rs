@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::accounts::SignedIn;
+use super::accounts::{SignedIn, record_failed_sign_in};
 use super::audit::{self, Actor};
 use super::jobs::{self, Job};
 use super::records::{
@@ -938,7 +938,8 @@ async fn verify_existing_password(
         throttle::clear(state.table().as_ref(), &user.email).await?;
         Ok(())
     } else {
-        throttle::record_failure(state.table().as_ref(), &user.email, meta.ip.as_deref(), now).await?;
+        let failure = throttle::record_failure(state.table().as_ref(), &user.email, meta.ip.as_deref(), now).await?;
+        record_failed_sign_in(state, user, failure, meta).await?;
         Err(OrgError::InvalidCredentials)
     }
 }

@@ -84,7 +84,13 @@ pub async fn login(
 }
 
 pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
-    sessions::delete(state.table.as_ref(), &auth.session_token).await?;
+    sessions::logout(
+        state.table.as_ref(),
+        &auth.session_token,
+        &auth.actor,
+        state.clock.now(),
+    )
+    .await?;
     Ok::<_, ApiError>(with_cookies(
         StatusCode::NO_CONTENT.into_response(),
         cleared_cookies(&state.config),
@@ -92,7 +98,15 @@ pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl 
 }
 
 pub async fn logout_all(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
-    sessions::revoke_all(state.table.as_ref(), &auth.user_id, None).await?;
+    sessions::revoke_all_recorded(
+        state.table.as_ref(),
+        &auth.user_id,
+        None,
+        sessions::Revocation::LogoutAll,
+        &auth.actor,
+        state.clock.now(),
+    )
+    .await?;
     Ok::<_, ApiError>(with_cookies(
         StatusCode::NO_CONTENT.into_response(),
         cleared_cookies(&state.config),
@@ -129,8 +143,12 @@ pub struct ForgotBody {
     email: String,
 }
 
-pub async fn forgot_password(State(state): State<AppState>, ApiJson(body): ApiJson<ForgotBody>) -> impl IntoResponse {
-    accounts::forgot_password(&state, &body.email)
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    ApiJson(body): ApiJson<ForgotBody>,
+) -> impl IntoResponse {
+    accounts::forgot_password(&state, &body.email, &meta)
         .await
         .map_err(ApiError::from)?;
     Ok::<_, ApiError>(StatusCode::ACCEPTED)

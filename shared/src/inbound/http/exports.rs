@@ -192,16 +192,20 @@ pub async fn export_contacts(
     let (filter, format) = params.parse()?;
     let source = Source::contacts(&state, &auth.org_id, filter, format).await?;
     let file_name = source.file_name(None);
-    let chunks = exports::stream(state.table.clone(), auth.org_id.clone(), source)
+    let chunks = exports::stream(state.table.clone(), auth.org_id.clone(), source.clone())
         .map_err(|err| std::io::Error::other(err.to_string()));
-    generated_download(
+    let response = generated_download(
         &state,
         chunks,
         format.content_type(),
         &file_name,
         ("export_too_large", "POST /contacts/exports"),
     )
-    .await
+    .await?;
+    // Before the first byte leaves (a stream starts only once answered);
+    // an export refused as too large is not recorded.
+    exports::record_direct(&state, &auth.actor, &source).await?;
+    Ok::<_, ApiError>(response)
 }
 
 fn view(record: &ExportRecord) -> Value {
@@ -298,6 +302,7 @@ pub async fn download_export(
 ) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;
     let (record, download) = job::download(&state, &auth.org_id, &id).await?;
+    job::record_download(&state, &auth.actor, &record).await?;
     let response = match download {
         Download::Link(url) => {
             let mut response = StatusCode::SEE_OTHER.into_response();

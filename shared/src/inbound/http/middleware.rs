@@ -127,12 +127,14 @@ pub async fn name_function(function: &'static str, request: Request, next: Next)
     next.run(request).await
 }
 
-fn is_json(response: &Response) -> bool {
+/// A body written on purpose (JSON, or an HTML page such as the public
+/// pages' own 404), kept as it is; anything else is the framework's.
+fn is_json_or_page(response: &Response) -> bool {
     response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"))
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json") || ct.starts_with("text/html"))
 }
 
 /// Writes the body of every error response: a problem from our handlers gets
@@ -142,7 +144,7 @@ fn finish_problem(mut response: Response, request_id: &str) -> Response {
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
         None if response.status().is_client_error() || response.status().is_server_error() => {
-            if is_json(&response) {
+            if is_json_or_page(&response) {
                 return response;
             }
             Problem::for_status(response.status())

@@ -1,5 +1,5 @@
 //! Pipelines, the board and deals: `GET/POST /pipelines`,
-//! `PATCH/DELETE /pipelines/{id}`, `GET /pipelines/{id}/board`,
+//! `GET/PATCH/DELETE /pipelines/{id}`, `GET /pipelines/{id}/board`,
 //! `GET/POST /deals`, `GET/PATCH/DELETE /deals/{id}`. Rules live in
 //! `services::pipelines`.
 
@@ -64,6 +64,16 @@ pub async fn create_pipeline(
     auth.require(Permission::UseCrm)?;
     let created = pipelines::create_pipeline(&state, &auth.actor, &body.name, &body.stages).await?;
     Ok::<_, ApiError>(with_etag(created.version, to_json(&created)?, StatusCode::CREATED))
+}
+
+pub async fn get_pipeline(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let pipeline = pipelines::get_pipeline(state.table.as_ref(), &auth.org_id, &id).await?;
+    Ok::<_, ApiError>(with_etag(pipeline.version, to_json(&pipeline)?, StatusCode::OK))
 }
 
 pub async fn update_pipeline(

@@ -12,6 +12,7 @@
 //! | timeline entry | `ORG#<org>#CONTACT#<id>` | `TL#<ms>#<entry id>` | |
 //! | email → contact (unique) | `ORG#<org>#CEMAIL#<email>` | `CONTACT` | |
 //! | phone → contact (unique) | `ORG#<org>#CPHONE#<e164>` | `CONTACT` | |
+//! | import key → contact (unique) | `ORG#<org>#CIMPORT#<key>` | `CONTACT` | |
 //! | search key | `ORG#<org>#SEARCH` | `<folded token>#<id>` | |
 //! | tag counter | `ORG#<org>#TAGS` | `<tag>` | |
 //! | contact by tag | `ORG#<org>#TAG#<tag>` | `<created ms>#<id>` | |
@@ -65,6 +66,10 @@ pub fn email_unique_key(org_id: &str, email: &str) -> Key {
 }
 pub fn phone_unique_key(org_id: &str, e164: &str) -> Key {
     Key::new(format!("ORG#{org_id}#CPHONE#{e164}"), "CONTACT")
+}
+/// The claim of an import key (see [`ContactRecord::import_keys`]).
+pub fn import_key_unique_key(org_id: &str, import_key: &str) -> Key {
+    Key::new(format!("ORG#{org_id}#CIMPORT#{import_key}"), "CONTACT")
 }
 pub fn search_partition(org_id: &str) -> String {
     format!("ORG#{org_id}#SEARCH")
@@ -187,6 +192,13 @@ pub struct ContactRecord {
     pub updated_at: String,
     pub created_ms: i64,
     pub version: u64,
+    /// The ids this contact had where it was imported from: the `id` column
+    /// of a Konnecs export made in another organization (ids are per
+    /// organization), or another system's record id. Each is claimed like an
+    /// email, so importing the same file again finds the contact even when it
+    /// has no email or phone (`services::imports`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub import_keys: Vec<String>,
 }
 
 impl ContactRecord {
@@ -582,6 +594,7 @@ async fn build_new(
         updated_at: now.to_string(),
         created_ms: now.as_millisecond(),
         version: 1,
+        import_keys: Vec::new(),
     };
     require_identity(&record, &mut errors);
     if errors.is_empty() {
@@ -648,6 +661,9 @@ fn derived(record: &ContactRecord) -> BTreeMap<Key, (Kind, Item)> {
     }
     for phone in &record.phones {
         add(phone_unique_key(org, &phone.e164), Kind::Unique, None);
+    }
+    for import_key in &record.import_keys {
+        add(import_key_unique_key(org, import_key), Kind::Unique, None);
     }
     let search = search_partition(org);
     for token in search_tokens(record) {

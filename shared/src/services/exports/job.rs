@@ -216,7 +216,7 @@ async fn running(state: &impl HasTable, org_id: &str) -> Result<usize, ExportErr
 }
 
 /// What the audit log keeps of an export: its kind and selection, no rows.
-fn audit_detail(source: &Source) -> serde_json::Value {
+pub(super) fn audit_detail(source: &Source) -> serde_json::Value {
     match source {
         Source::Contacts { filter, layout } => json!({ "format": layout.format, "filter": filter }),
         Source::ImportErrors { import_id } => json!({ "import_id": import_id }),
@@ -276,6 +276,23 @@ pub async fn download(
         // The file outlived by its record only until the retention sweep.
         None => Err(ExportError::NotFound),
     }
+}
+
+/// Records in the audit log that `actor` is being handed a finished
+/// export (the file, or a link to it), before the response goes out.
+pub async fn record_download(
+    state: &(impl HasTable + HasClock),
+    actor: &Actor,
+    record: &ExportRecord,
+) -> Result<(), ExportError> {
+    let entry = audit::entry(
+        actor,
+        state.clock().now(),
+        "export.downloaded",
+        &format!("export:{}", record.id),
+        json!({"file_name": record.file_name(), "rows": record.rows_done, "bytes": record.bytes}),
+    );
+    Ok(state.table().transact(vec![entry]).await?)
 }
 
 /// How long a delivery holds an export: longer than a slice can run (the

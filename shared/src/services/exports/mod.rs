@@ -5,10 +5,12 @@
 //! which is how a large export leaves a Lambda (responses there are buffered
 //! and capped at 6 MB).
 //!
-//! The CSV columns are the importer's own targets (`first_name`, `last_name`,
-//! `email`, `phone`, `company`, `address.<part>`, `source`, `tags`,
-//! `custom.<key>`), lists joined with `"; "` (primary email/phone first), so
-//! an exported file imports back unchanged (`tests/imports.rs`). JSON Lines
+//! The CSV columns are the importer's own targets (`id`, `first_name`,
+//! `last_name`, `email`, `phone`, `company`, `address.<part>`, `source`,
+//! `tags`, `custom.<key>`), lists joined with `"; "` (primary email/phone
+//! first), so an exported file imports back unchanged, into this or a new
+//! organization, and again without duplicates: the `id` column is the row's
+//! identity (`services::imports`, Identity; `tests/imports.rs`). JSON Lines
 //! carry each contact record as the API returns it.
 
 use bytes::Bytes;
@@ -17,14 +19,15 @@ use serde_json::Value;
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::{self, Actor};
 use super::contact_links;
 use super::contacts::{self, ContactFilter, ContactRecord};
 use super::{imports, pipelines};
 use std::sync::Arc;
 
 use crate::domain::spreadsheet::escape_formula;
-use crate::ports::StoreError;
-use crate::ports::{HasTable, Table};
+use crate::ports::{HasClock, HasTable};
+use crate::ports::{StoreError, Table};
 
 const PAGE: u32 = 100;
 
@@ -70,6 +73,7 @@ pub struct ExportFilter {
 /// The fixed columns, then one per custom field.
 pub fn header(custom_keys: &[String]) -> Vec<String> {
     let mut columns: Vec<String> = [
+        "id",
         "first_name",
         "last_name",
         "email",
@@ -109,6 +113,7 @@ pub fn row(contact: &ContactRecord, custom_keys: &[String]) -> Vec<String> {
     phones.sort_by_key(|p| !p.primary);
     let address = contact.address.clone().unwrap_or_default();
     let mut out = vec![
+        contact.id.clone(),
         text(&contact.first_name),
         text(&contact.last_name),
         emails.iter().map(|e| e.address.as_str()).collect::<Vec<_>>().join("; "),
@@ -297,6 +302,20 @@ impl Pages {
         self.cursor = next;
         Ok(rows)
     }
+}
+
+/// Records a direct export (`GET /contacts/export`) in the audit log before
+/// its first byte is sent: the file leaves at once, so it starts and is
+/// downloaded in one step (an export job records both apart).
+pub async fn record_direct(
+    state: &(impl HasTable + HasClock),
+    actor: &Actor,
+    source: &Source,
+) -> Result<(), StoreError> {
+    let mut detail = job::audit_detail(source);
+    detail["direct"] = Value::Bool(true);
+    let entry = audit::entry(actor, state.clock().now(), "contacts.export", "contacts", detail);
+    state.table().transact(vec![entry]).await
 }
 
 /// The export as a stream of chunks: the preamble, then one per page. A

@@ -18,6 +18,7 @@
 
 pub mod bookings;
 pub mod event_types;
+pub mod public_pages;
 pub mod schedules;
 
 use serde_json::Value;

@@ -54,8 +54,10 @@ pub struct BookingRequest {
     pub sms_consent: bool,
     #[serde(default)]
     pub sms_consent_text: Option<String>,
+    /// The invitee's IANA zone (their messages show times in it); absent or
+    /// blank means the event's own zone, which the answer then carries.
     #[serde(default)]
-    pub time_zone: String,
+    pub time_zone: Option<String>,
     #[serde(default)]
     pub answers: BTreeMap<String, Value>,
 }
@@ -204,10 +206,15 @@ pub(super) fn validate_request(ctx: &Context, request: &BookingRequest) -> Resul
             Some(_) => {}
         }
     }
-    let time_zone = request.time_zone.trim().to_string();
-    if let Err(SchedulingError::Invalid(mut fields)) = zone("time_zone", &time_zone) {
-        errors.append(&mut fields);
-    }
+    let time_zone = match request.time_zone.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
+        Some(name) => {
+            if let Err(SchedulingError::Invalid(mut fields)) = zone("time_zone", name) {
+                errors.append(&mut fields);
+            }
+            name.to_string()
+        }
+        None => ctx.schedule.schedule.time_zone_name().to_string(),
+    };
     let answers = check_answers(&ctx.event, &request.answers, &ctx.org.country, &mut errors);
     match start {
         Some(start) if errors.is_empty() => Ok(ValidRequest {

@@ -13,7 +13,8 @@ use super::{MAX_SLOT_RANGE_DAYS, busy_source};
 use crate::domain::slots::{Booked, Busy, SlotInputs, compute_slots, lookup_range};
 use crate::domain::slug::Slug;
 use crate::ports::{HasClock, HasTable};
-use crate::ports::{Item, Key, Table};
+use crate::ports::{Item, Key, StoreError, Table};
+use crate::services::records::{MemberRecord, member_key};
 use crate::services::records::{OrgRecord, from_item, org_key, slug_key};
 use crate::services::scheduling::event_types::{self, EventTypeRecord, Location};
 use crate::services::scheduling::schedules::ScheduleRecord;
@@ -131,6 +132,8 @@ pub(super) async fn public_context(
 pub struct PublicEvent {
     pub org_name: String,
     pub org_slug: String,
+    /// The name of the member who hosts it, as the organization lists them.
+    pub host_name: String,
     pub title: String,
     pub slug: String,
     pub description: String,
@@ -154,15 +157,25 @@ pub(super) fn public_location(location: &Option<Location>) -> Option<Value> {
     })
 }
 
+/// A member's name as their organization lists it; empty once they left.
+async fn host_name(table: &dyn Table, org_id: &str, user_id: &str) -> Result<String, StoreError> {
+    match table.get(&member_key(org_id, user_id)).await? {
+        Some(item) => Ok(from_item::<MemberRecord>(item)?.name),
+        None => Ok(String::new()),
+    }
+}
+
 pub async fn public_event(
     state: &impl HasTable,
     org_slug: &str,
     event_slug: &str,
 ) -> Result<PublicEvent, SchedulingError> {
     let (_, ctx) = public_context(state, org_slug, event_slug).await?;
+    let host_name = host_name(state.table().as_ref(), &ctx.org.id, &ctx.event.host_user_id).await?;
     Ok(PublicEvent {
         org_name: ctx.org.name,
         org_slug: ctx.org.slug,
+        host_name,
         title: ctx.event.title,
         slug: ctx.event.slug,
         description: ctx.event.description,
