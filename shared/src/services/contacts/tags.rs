@@ -6,8 +6,9 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::model::normalize_tags;
 use super::{
-    ALL_PARTS, Caller, ContactError, ContactRecord, Errors, MAX_TAGS, get_many, normalize_tag, normalize_tags, plan,
+    ALL_PARTS, Caller, ContactError, ContactRecord, Errors, MAX_TAGS, get_many, normalize_tag, plan,
     tag_index_partition, tags_partition, timeline_entry,
 };
 use crate::ports::{Condition, Key, Query, StoreError, Table, WriteOp};
