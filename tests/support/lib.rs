@@ -2,5 +2,6 @@
 //! local-server processes.
 
 pub mod aws;
+pub mod crash;
 pub mod http;
 pub mod local;
