@@ -922,11 +922,21 @@ async fn on_dynamodb_a_crashed_import_resumes_without_duplicates_and_a_rerun_cha
         .expect("create");
 
     // One chunk, then the worker dies; SQS still holds the unacknowledged message.
-    let messages = state.jobs.receive(10, std::time::Duration::from_secs(1)).await.unwrap();
-    let import_job = messages
-        .iter()
-        .find(|m| matches!(serde_json::from_str::<Job>(&m.body), Ok(Job::ImportContacts { .. })))
-        .expect("the import's message");
+    let mut import_job = None;
+    for _ in 0..20 {
+        let messages = state
+            .jobs
+            .receive(10, std::time::Duration::from_secs(600))
+            .await
+            .unwrap();
+        import_job = messages
+            .into_iter()
+            .find(|m| matches!(serde_json::from_str::<Job>(&m.body), Ok(Job::ImportContacts { .. })));
+        if import_job.is_some() {
+            break;
+        }
+    }
+    let import_job = import_job.expect("the import's message");
     let partial = imports::process(
         &state,
         &org,
