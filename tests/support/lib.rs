@@ -5,3 +5,4 @@ pub mod aws;
 pub mod crash;
 pub mod http;
 pub mod local;
+pub mod practice;
