@@ -386,13 +386,25 @@ async fn session_ends_after_idle_timeout_and_absolute_timeout() {
         "unauthenticated",
     );
 
-    let active = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
-    for _ in 0..24 {
+    let signed_in = login(&w, "dana@whitfield-dental.example", PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    let active = Browser::from_reply(&signed_in);
+    assert!(active.session.is_some(), "the login set a session cookie");
+    // Used every 7 hours (inside the idle timeout), it lasts into its 7th
+    // day: 23 uses, the last 161 hours after the login.
+    for use_number in 1..=23 {
         w.clock.advance(SignedDuration::from_hours(7));
-        if active.send(&w.app, "GET", "/me", None).await.status != StatusCode::OK {
-            break;
-        }
+        assert_eq!(
+            active.send(&w.app, "GET", "/me", None).await.status,
+            StatusCode::OK,
+            "use {use_number}, {} hours after the login",
+            use_number * 7
+        );
     }
+    // Seven days and a minute after the login, only 7 hours and a minute
+    // after its last use: the absolute timeout ends it, not the idle one.
+    w.clock
+        .advance(SignedDuration::from_hours(7) + SignedDuration::from_mins(1));
     assert_problem(
         &active.send(&w.app, "GET", "/me", None).await,
         StatusCode::UNAUTHORIZED,

@@ -23,6 +23,7 @@ use konnecs::services::audit::Actor;
 use konnecs::services::contacts::{self, ContactFilter, ContactRecord, NewContact};
 use konnecs::services::imports::{self, Budget, DedupeMode, ImportOptions, ImportState};
 use konnecs::services::jobs::{Delivery, Job};
+use konnecs_tests::crash::{Lost, crashing};
 use konnecs_tests::http::{Browser, Reply, send};
 use konnecs_tests::local::{drain_jobs, temp_state_with_clock};
 use serde_json::{Value, json};
@@ -1084,11 +1085,21 @@ async fn on_dynamodb_a_crashed_import_resumes_without_duplicates_and_a_rerun_cha
         .expect("create");
 
     // One chunk, then the worker dies; SQS still holds the unacknowledged message.
-    let messages = state.jobs.receive(10, std::time::Duration::from_secs(1)).await.unwrap();
-    let import_job = messages
-        .iter()
-        .find(|m| matches!(serde_json::from_str::<Job>(&m.body), Ok(Job::ImportContacts { .. })))
-        .expect("the import's message");
+    let mut import_job = None;
+    for _ in 0..20 {
+        let messages = state
+            .jobs
+            .receive(10, std::time::Duration::from_secs(600))
+            .await
+            .unwrap();
+        import_job = messages
+            .into_iter()
+            .find(|m| matches!(serde_json::from_str::<Job>(&m.body), Ok(Job::ImportContacts { .. })));
+        if import_job.is_some() {
+            break;
+        }
+    }
+    let import_job = import_job.expect("the import's message");
     let partial = imports::process(
         &state,
         &org,
@@ -1282,19 +1293,6 @@ async fn export_job_requests_are_validated_and_leave_nothing_behind() {
     );
 }
 
-/// Abandons `work` after `polls` polls, as a crashed worker would: what it
-/// had already handed to the store may or may not have been written.
-async fn cut_after<T>(polls: usize, work: impl std::future::Future<Output = T>) -> Option<T> {
-    let mut work = std::pin::pin!(work);
-    for _ in 0..polls {
-        if let std::task::Poll::Ready(out) = futures::poll!(work.as_mut()) {
-            return Some(out);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
-    None
-}
-
 /// Files under the local object store's `exports/` for one export.
 fn export_files(w: &World, org: &str, id: &str) -> Vec<String> {
     let dir = w._dir.path().join("objects").join("exports").join(org).join(id);
@@ -1382,19 +1380,23 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
     );
     assert_eq!(export_file(&w.state, &org, &clean.id).await.1, direct);
 
-    // Now most calls are cut off after some number of polls (a crash at one
-    // await point or another), and some calls race a second delivery. After
-    // a crash, time passes until the redelivery: the lease has run out.
+    // Now most calls die at one store call or another (the call lost on its
+    // way, or done by the store with its answer lost), and some calls race
+    // a second delivery. After a crash, time passes until the redelivery:
+    // the lease has run out.
+    let (crashing, switch) = crashing(&w.state);
     let crashed = job::create(&w.state, &actor, source).await.unwrap();
     let mut finished = false;
-    let mut crashes_mid_work = 0;
+    let (mut crashes, mut crashes_mid_work) = (0, 0);
     let (mut races, mut races_won) = (0, 0);
     for round in 0..2_000 {
-        // Cut points scattered over each call: 1 to 13 polls, where a whole
-        // call takes about 8 to 14.
-        let polls = 1 + (round * 5) % 13;
+        // Crash points scattered over each call: its 1st to 7th store call
+        // (a whole call makes 5 to 7), the call or its answer lost, every
+        // pair of the two within 14 rounds.
+        let step = 1 + (round * 5) % 7;
+        let lost = if round % 2 == 0 { Lost::Request } else { Lost::Answer };
         let before = job::get(&w.state, &org, &crashed.id).await.unwrap().version;
-        if round % 9 == 8 {
+        if round % 4 == 3 {
             let (left, right) = tokio::join!(
                 job::process(&w.state, &org, &crashed.id, budget),
                 job::process(&w.state, &org, &crashed.id, budget)
@@ -1403,22 +1405,25 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
             races += 1;
             if turns.contains(&job::Turn::Worked) {
                 races_won += 1;
-            } else {
-                // Both lost to a write that an earlier, cut call had sent
-                // before its crash and that landed since: the dead
-                // delivery holds the export until its lease runs out.
-                after_the_lease(&w);
             }
-        } else if cut_after(polls, job::process(&w.state, &org, &crashed.id, budget))
-            .await
-            .is_none()
-        {
-            let after = job::get(&w.state, &org, &crashed.id).await.unwrap().version;
-            // Past the claim: the crash came while holding the export.
-            if after > before {
-                crashes_mid_work += 1;
+        } else {
+            switch.arm(step, lost);
+            let outcome = switch.run(job::process(&crashing, &org, &crashed.id, budget)).await;
+            switch.disarm();
+            match outcome {
+                Some(done) => {
+                    done.unwrap();
+                }
+                None => {
+                    crashes += 1;
+                    let after = job::get(&w.state, &org, &crashed.id).await.unwrap().version;
+                    // Past the claim: the crash came while holding the export.
+                    if after > before {
+                        crashes_mid_work += 1;
+                    }
+                    after_the_lease(&w);
+                }
             }
-            after_the_lease(&w);
         }
         let record = job::get(&w.state, &org, &crashed.id).await.unwrap();
         assert_ne!(record.state, ExportState::Failed, "{:?}", record.error);
@@ -1429,11 +1434,14 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
         }
     }
     assert!(finished, "the export must finish despite the crashes");
+    assert!(crashes >= 8, "only {crashes} calls crashed");
     assert!(crashes_mid_work >= 5, "only {crashes_mid_work} crashes landed mid-work");
-    // Most races have a winner (a race lost to a dead delivery's late
-    // claim is rare); at least one must, or the race path went untested.
-    assert!(
-        races_won > 0,
+    // A dead delivery's writes have all landed before the next delivery
+    // starts and its lease has run out, so of two racing deliveries one
+    // always works: the other finds it holding the export and yields.
+    assert!(races >= 3, "only {races} races");
+    assert_eq!(
+        races_won, races,
         "one of two racing deliveries works: {races_won} of {races} races"
     );
     let record = job::get(&w.state, &org, &crashed.id).await.unwrap();
@@ -1449,7 +1457,7 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
 /// The export messages in the jobs queue (received, so gone from it).
 async fn queued_exports(state: &AppState) -> usize {
     let mut found = 0;
-    loop {
+    for _ in 0..100 {
         let messages = state
             .jobs
             .receive(10, std::time::Duration::from_secs(60))
@@ -1465,6 +1473,7 @@ async fn queued_exports(state: &AppState) -> usize {
             state.jobs.ack(&message.receipt).await.unwrap();
         }
     }
+    panic!("the jobs queue did not run dry in 100 receives");
 }
 
 #[tokio::test]
@@ -1474,36 +1483,29 @@ async fn a_duplicate_delivery_of_an_export_slice_yields_to_the_holder_and_queues
     let (_, org, export) = csv_export_of(&w, 150).await;
     assert_eq!(queued_exports(&w.state).await, 1, "create queues the first slice");
 
-    // A delivery claims the export and dies holding it. The store's writer
-    // thread still runs a write sent before the cut, so a claim can land
-    // after the look that found none; the next call then finds the export
-    // held and yields, which is the state wanted here too.
+    // A delivery claims the export and dies holding it: the first store
+    // call whose landing leaves the export held is its claim.
     let one_page = Budget {
         part_bytes: 1_000_000,
         deadline: None,
         max_pages: Some(1),
     };
-    let mut polls = 1;
+    let (crashing, switch) = crashing(&w.state);
+    let mut step = 1;
     loop {
-        match cut_after(polls, job::process(&w.state, &org, &export.id, one_page)).await {
-            None => {}
-            Some(Ok((_, Turn::Yielded))) => break,
-            Some(other) => panic!("cut after {polls} polls, the slice still ended: {other:?}"),
+        switch.arm(step, Lost::Answer);
+        let outcome = switch.run(job::process(&crashing, &org, &export.id, one_page)).await;
+        switch.disarm();
+        if let Some(ended) = outcome {
+            panic!("dead at store call {step}, the slice still ended: {ended:?}");
         }
         let held = job::get(&w.state, &org, &export.id).await.unwrap().lease_until;
         if held.is_some() {
             break;
         }
-        polls += 1;
-        assert!(polls < 100, "no cut left the export held");
+        step += 1;
+        assert!(step < 20, "no crash left the export held");
     }
-    assert!(
-        job::get(&w.state, &org, &export.id)
-            .await
-            .unwrap()
-            .lease_until
-            .is_some()
-    );
     // A duplicate message meanwhile: it yields and starts no second chain.
     let delivery = Delivery::starting_now(false);
     job::run_job(&w.state, &org, &export.id, &delivery).await.unwrap();

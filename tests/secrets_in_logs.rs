@@ -53,6 +53,10 @@ async fn account_flows_log_no_password_token_session_id_or_cookie() {
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let browser = Browser::from_reply(&reply);
+    assert!(
+        browser.session.is_some() && browser.csrf.is_some(),
+        "the sign-up signed in"
+    );
     secrets.extend(browser.session.clone());
     secrets.extend(browser.csrf.clone());
 
@@ -84,12 +88,16 @@ async fn account_flows_log_no_password_token_session_id_or_cookie() {
             Some(&json!({"email": email, "password": password})),
         )
         .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
     let second = Browser::from_reply(&login);
+    assert!(second.session.is_some() && second.csrf.is_some(), "the login signed in");
     secrets.extend(second.session.clone());
+    secrets.extend(second.csrf.clone());
 
-    Browser::anonymous()
+    let forgot = Browser::anonymous()
         .send(&app, "POST", "/auth/password/forgot", Some(&json!({"email": email})))
         .await;
+    assert_eq!(forgot.status, StatusCode::ACCEPTED, "{}", forgot.body);
     let reset = token_from_outbox(&state, email, "/reset-password").await;
     secrets.push(reset.clone());
     let reply = Browser::anonymous()
@@ -102,16 +110,17 @@ async fn account_flows_log_no_password_token_session_id_or_cookie() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
 
-    let third = Browser::from_reply(
-        &Browser::anonymous()
-            .send(
-                &app,
-                "POST",
-                "/auth/login",
-                Some(&json!({"email": email, "password": new_password})),
-            )
-            .await,
-    );
+    let relogin = Browser::anonymous()
+        .send(
+            &app,
+            "POST",
+            "/auth/login",
+            Some(&json!({"email": email, "password": new_password})),
+        )
+        .await;
+    assert_eq!(relogin.status, StatusCode::OK, "{}", relogin.body);
+    let third = Browser::from_reply(&relogin);
+    assert!(third.session.is_some() && third.csrf.is_some(), "the login signed in");
     secrets.extend(third.session.clone());
     secrets.extend(third.csrf.clone());
     let change = json!({"current_password": new_password, "new_password": newest_password});
@@ -123,9 +132,15 @@ async fn account_flows_log_no_password_token_session_id_or_cookie() {
     let mut stale = browser.clone();
     stale.csrf = Some("bogus-csrf-value-123".into());
     secrets.push("bogus-csrf-value-123".into());
-    stale.send(&app, "POST", "/auth/logout", None).await;
-    third.send(&app, "POST", "/auth/logout", None).await;
+    // The reset ended that session, so it is refused before its CSRF header is read.
+    let refused = stale.send(&app, "POST", "/auth/logout", None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    let out = third.send(&app, "POST", "/auth/logout", None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
 
+    // Every flow ran to its end: three passwords tried and set, a wrong one,
+    // three sessions with their CSRF tokens, two emailed tokens, a bogus header.
+    assert_eq!(secrets.len(), 13, "{secrets:?}");
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.lines().count() >= 10, "the flows were logged: {logs}");
     assert!(logs.contains("\"message\":\"request\""), "request lines captured");

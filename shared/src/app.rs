@@ -72,7 +72,11 @@ pub async fn aws_state(config: &AwsConfig) -> AppState {
 /// The AWS runtime from an explicit SDK configuration (tests point it at the
 /// emulator; `aws_state` loads it from the environment).
 pub fn aws_state_from(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> AppState {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    aws_state_with_clock(sdk, config, Arc::new(SystemClock))
+}
+
+/// As [`aws_state_from`], on `clock` (tests pin the time).
+pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clock: Arc<dyn Clock>) -> AppState {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let kms = aws_sdk_kms::Client::new(sdk);

@@ -190,16 +190,3 @@ pub async fn token_from_outbox(state: &AppState, to: &str, path: &str) -> String
     }
     panic!("no email to {to} with a {path} link in the outbox");
 }
-
-/// What the scheduling service does around a booking change, for tests that
-/// drive notifications without a booking: the notice (as its transaction
-/// would write it), then the messages.
-pub async fn booking_changed(
-    state: &AppState,
-    notice: &konnecs::services::notifications::BookingNotice,
-    change: &konnecs::services::notifications::BookingChange,
-) -> Result<(), konnecs::services::notifications::NotificationError> {
-    use konnecs::services::notifications::{notice_item, queue_messages};
-    state.table.put(notice_item(notice, change)?, None).await?;
-    queue_messages(state, notice, change).await
-}
