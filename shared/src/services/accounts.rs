@@ -502,7 +502,10 @@ pub async fn resend_verification(state: &AppState, user_id: &str) -> Result<(), 
 }
 
 /// Always succeeds from the caller's point of view, so it reveals nothing
-/// about which emails have accounts.
+/// about which emails have accounts: known and unknown addresses get the
+/// same work here (a fresh token and one queued `PasswordReset` job), and
+/// only the job looks the account up, so neither the answer nor its timing
+/// tells them apart.
 pub async fn forgot_password(state: &AppState, raw_email: &str) -> Result<(), AccountError> {
     let Ok(email) = Email::parse(raw_email) else {
         return Err(AccountError::field(
@@ -511,33 +514,80 @@ pub async fn forgot_password(state: &AppState, raw_email: &str) -> Result<(), Ac
             "This is not a valid email address.",
         ));
     };
-    let Some(user) = user_by_email(state, email.as_str()).await? else {
-        return Ok(());
-    };
-    let (token, put) = one_time_token(
-        TokenPurpose::PasswordReset,
-        &user.id,
-        &user.email,
-        state.clock.unix_seconds(),
-    );
-    state.table.transact(vec![put]).await?;
-    let link = format!("{}/reset-password?token={token}", state.config.public_url);
-    let job = Job::SendEmail {
-        idempotency_key: format!("password-reset/{}", token_hash(&token)),
-        email: mailer::Email {
-            to: user.email.clone(),
-            subject: "Reset your Konnecs password".into(),
-            text: format!(
-                "Hi {},\n\nSomeone asked to reset the password of your Konnecs account. To choose a new password, open:\n\n{link}\n\nThe link works once and expires in one hour. If it was not you, ignore this email; your password stays as it is.\n",
-                user.name
-            ),
-            html: None,
-            attachments: Vec::new(),
-            kind: "password_reset".into(),
-        },
+    let job = Job::PasswordReset {
+        email: email.as_str().to_string(),
+        token: new_token(),
+        requested_at: state.clock.unix_seconds(),
     };
     send_after_commit(state, &[job]).await;
     Ok(())
+}
+
+/// The `PasswordReset` job: when `email` has an account, stores the token
+/// (expiring an hour after the request) and sends the link. Idempotent: a
+/// marker written with the token makes a redelivery send the same link again
+/// (the mailer drops the copy) instead of reviving a token already used.
+pub async fn send_password_reset(
+    state: &AppState,
+    email: &str,
+    token: &str,
+    requested_at: i64,
+) -> Result<(), PasswordResetError> {
+    let expires_at = requested_at + TokenPurpose::PasswordReset.lifetime_seconds();
+    if state.clock.unix_seconds() >= expires_at {
+        return Ok(());
+    }
+    let Some(user) = user_by_email(state, email).await? else {
+        return Ok(());
+    };
+    let hash = token_hash(token);
+    let marker = super::object(json!({
+        "pk": format!("RESET_REQUEST#{hash}"), "sk": "RESET_REQUEST", "expires_at": expires_at,
+    }));
+    let key = token_key(&hash, TokenPurpose::PasswordReset);
+    let token_item = super::object(json!({
+        "pk": key.pk, "sk": key.sk, "user_id": user.id, "email": user.email, "expires_at": expires_at,
+    }));
+    let ops = vec![
+        WriteOp::Put {
+            item: marker,
+            condition: Some(Condition::NotExists),
+        },
+        WriteOp::Put {
+            item: token_item,
+            condition: Some(Condition::NotExists),
+        },
+    ];
+    match state.table.transact(ops).await {
+        // Stored now, or by an earlier delivery of this job.
+        Ok(()) | Err(StoreError::TransactionConditionFailed { index: 0 }) => {}
+        Err(err) => return Err(err.into()),
+    }
+    let link = format!("{}/reset-password?token={token}", state.config.public_url);
+    let email = mailer::Email {
+        to: user.email.clone(),
+        subject: "Reset your Konnecs password".into(),
+        text: format!(
+            "Hi {},\n\nSomeone asked to reset the password of your Konnecs account. To choose a new password, open:\n\n{link}\n\nThe link works once and expires in one hour. If it was not you, ignore this email; your password stays as it is.\n",
+            user.name
+        ),
+        html: None,
+        attachments: Vec::new(),
+        kind: "password_reset".into(),
+    };
+    state
+        .mailer
+        .send(&email, &format!("password-reset/{hash}"))
+        .await
+        .map_err(PasswordResetError::Mail)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordResetError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(mailer::MailError),
 }
 
 /// Sets a new password from a reset link and signs the user out everywhere.

@@ -15,6 +15,15 @@ use crate::services::notifications;
 pub enum Job {
     /// `idempotency_key` makes the provider (or the outbox) drop a second copy.
     SendEmail { idempotency_key: String, email: Email },
+    /// A password-reset request for `email`, queued alike whether or not the
+    /// address has an account; the job looks it up
+    /// (`services::accounts::send_password_reset`).
+    PasswordReset {
+        email: String,
+        token: String,
+        /// Unix seconds of the request: the link expires an hour after it.
+        requested_at: i64,
+    },
     /// An SMS, sent at most once per `idempotency_key`, never to an opted-out
     /// recipient, and within the booking's SMS allowance
     /// (`services::notifications::send_sms`).
@@ -118,6 +127,18 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
             Err(MailError::Unavailable(reason)) => Err(JobError::Retry(reason)),
             Err(MailError::Rejected(reason)) => Err(JobError::Permanent(reason)),
         },
+        Job::PasswordReset {
+            email,
+            token,
+            requested_at,
+        } => {
+            use crate::services::accounts::{self, PasswordResetError};
+            match accounts::send_password_reset(state, &email, &token, requested_at).await {
+                Ok(()) => Ok(()),
+                Err(PasswordResetError::Mail(MailError::Rejected(reason))) => Err(JobError::Permanent(reason)),
+                Err(err) => Err(JobError::Retry(err.to_string())),
+            }
+        }
         Job::SendSms {
             idempotency_key,
             org_id,

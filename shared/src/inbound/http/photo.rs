@@ -50,9 +50,10 @@ pub fn get_photo() -> MethodRouter<AppState> {
         let mut response = photo.bytes.into_response();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(photo.content_type));
-        // Per user, behind a cookie: never in shared caches; revalidated, as
-        // the same URL serves the next photo after a replacement.
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        // Personal data behind a cookie: in no cache at all, so it neither
+        // outlives the session on a shared computer nor goes stale when the
+        // same URL serves the next photo after a replacement.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
         headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         Ok::<Response, ApiError>(response)
     })
