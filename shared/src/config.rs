@@ -135,6 +135,8 @@ pub struct AppConfig {
     pub insecure_cookies: bool,
     /// When set, email goes through Resend; otherwise to the local outbox.
     pub resend_api_key: Option<secrecy::SecretString>,
+    /// `KONNECS_SMTP_URL`: when set, email goes through this SMTP server.
+    pub smtp: Option<crate::adapters::smtp::SmtpSettings>,
     pub resend_base_url: String,
     /// When all of SID, token and sender are set, SMS goes through Twilio;
     /// otherwise to the local outbox.
@@ -182,6 +184,21 @@ impl TwilioConfig {
     }
 }
 
+/// `KONNECS_SMTP_URL`, parsed; the value holds a password, so it is read
+/// into a secret and no error repeats it.
+fn smtp_from_env() -> Result<Option<crate::adapters::smtp::SmtpSettings>, ConfigError> {
+    use secrecy::ExposeSecret;
+    let Some(raw) = var("KONNECS_SMTP_URL").map(secrecy::SecretString::from) else {
+        return Ok(None);
+    };
+    crate::adapters::smtp::SmtpSettings::from_url(raw.expose_secret())
+        .map(Some)
+        .map_err(|reason| ConfigError::Invalid {
+            name: "KONNECS_SMTP_URL",
+            reason,
+        })
+}
+
 impl AppConfig {
     /// `local` decides whether `KONNECS_INSECURE_COOKIES` may be honoured.
     pub fn from_env(local: bool) -> Result<Self, ConfigError> {
@@ -201,6 +218,20 @@ impl AppConfig {
                 reason: "insecure cookies are refused outside the local server".into(),
             });
         }
+        let resend_api_key = var("RESEND_API_KEY").map(secrecy::SecretString::from);
+        let smtp = smtp_from_env()?;
+        if smtp.is_some() && !local {
+            return Err(ConfigError::Invalid {
+                name: "KONNECS_SMTP_URL",
+                reason: "SMTP is for the local server; Lambdas send through Resend".into(),
+            });
+        }
+        if smtp.is_some() && resend_api_key.is_some() {
+            return Err(ConfigError::Invalid {
+                name: "KONNECS_SMTP_URL",
+                reason: "set KONNECS_SMTP_URL or RESEND_API_KEY, not both: mail goes out one way".into(),
+            });
+        }
         Ok(Self {
             public_url: var("KONNECS_PUBLIC_URL")
                 .unwrap_or_else(|| "http://127.0.0.1:3000".into())
@@ -210,7 +241,8 @@ impl AppConfig {
             session_idle_seconds: number("KONNECS_SESSION_IDLE_MINUTES", 8 * 60)? * 60,
             session_absolute_seconds: number("KONNECS_SESSION_ABSOLUTE_HOURS", 7 * 24)? * 3600,
             insecure_cookies,
-            resend_api_key: var("RESEND_API_KEY").map(secrecy::SecretString::from),
+            resend_api_key,
+            smtp,
             resend_base_url: var("RESEND_BASE_URL").unwrap_or_else(|| "https://api.resend.com".into()),
             twilio: TwilioConfig::from_env()?,
             twilio_base_url: var("TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
@@ -227,6 +259,7 @@ impl AppConfig {
             session_absolute_seconds: 7 * 24 * 3600,
             insecure_cookies: false,
             resend_api_key: None,
+            smtp: None,
             resend_base_url: "https://api.resend.com".into(),
             twilio: None,
             twilio_base_url: "https://api.twilio.com".into(),

@@ -4,3 +4,4 @@
 pub mod aws;
 pub mod http;
 pub mod local;
+pub mod smtp;
