@@ -59,6 +59,8 @@ pub enum StartupError {
     Keys(#[from] crate::ports::KeyError),
     #[error("cannot set up mail: {0}")]
     Mail(String),
+    #[error(transparent)]
+    NoMailProvider(#[from] crate::run_mode::NoMailProvider),
 }
 
 /// The embedded runtime: SQLite table and queues in one file, local key file.

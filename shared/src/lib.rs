@@ -8,7 +8,7 @@
 //! - [`inbound`]: HTTP handlers and event handlers (SQS, schedules).
 //!
 //! [`catalogue`] lists every function; [`lambda`] runs one entry as a Lambda,
-//! [`local`] runs them all in one process.
+//! [`local`] runs them all in one process, in the mode [`run_mode`] decides.
 
 pub mod adapters;
 pub mod app;
@@ -19,5 +19,6 @@ pub mod inbound;
 pub mod lambda;
 pub mod local;
 pub mod ports;
+pub mod run_mode;
 pub mod services;
 pub mod telemetry;

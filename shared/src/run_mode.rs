@@ -12,7 +12,9 @@
 //! without one refuses to start. Lambdas never mount the outbox at all (its
 //! catalogue entries are `Runtime::LocalDevelopment`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
+
+use crate::domain::host::is_loopback_host;
 
 /// How email leaves the server, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,17 +60,12 @@ impl ModeDecision {
 #[error(
     "Konnecs would have no way to send email: {why}. Set KONNECS_SMTP_URL (e.g. \
      smtps://user:password@mail.example.com:465, or smtp://… for STARTTLS on 587) or RESEND_API_KEY. \
-     Without them mail lands in the developer outbox, which is served only on a loopback listen \
+     Without them mail lands in the developer outbox (/dev/outbox), which is served only on a loopback listen \
      address with an http:// loopback KONNECS_PUBLIC_URL (e.g. http://127.0.0.1:3000): anyone who \
      can read it can take over any account through a password-reset email."
 )]
 pub struct NoMailProvider {
     pub why: String,
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Why this setup is reachable by others, or `None` when only this machine

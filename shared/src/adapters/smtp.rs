@@ -10,7 +10,6 @@
 //! User and password are optional (AUTH is used when given) and
 //! percent-encoded in the URL; the password is a secret, never logged.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,6 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use sha2::{Digest, Sha256};
 
+use crate::domain::host::is_loopback_host;
 use crate::ports::mailer::{Email, MailError, Mailer};
 
 /// How the connection is protected.
@@ -44,11 +44,6 @@ pub struct SmtpSettings {
     pub security: SmtpSecurity,
     pub username: Option<String>,
     pub password: Option<SecretString>,
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn decoded(raw: &str, what: &str) -> Result<String, String> {
