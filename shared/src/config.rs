@@ -53,6 +53,45 @@ pub struct LocalConfig {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub app: AppConfig,
+    /// `KONNECS_BACKUP_DIR`: daily backups taken by the running server.
+    pub backup: Option<BackupSchedule>,
+}
+
+/// Scheduled backups: one a day into `dir`, the `keep` newest kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    pub dir: PathBuf,
+    pub keep: usize,
+}
+
+/// Backups kept when `KONNECS_BACKUP_KEEP` is unset: a week of dailies.
+pub const DEFAULT_BACKUP_KEEP: usize = 7;
+
+impl BackupSchedule {
+    fn from_env() -> Result<Option<Self>, ConfigError> {
+        let keep = match var("KONNECS_BACKUP_KEEP") {
+            None => DEFAULT_BACKUP_KEEP,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Invalid {
+                    name: "KONNECS_BACKUP_KEEP",
+                    reason: format!("{raw:?} is not a positive number"),
+                })?,
+        };
+        match var("KONNECS_BACKUP_DIR") {
+            Some(dir) => Ok(Some(Self {
+                dir: PathBuf::from(dir),
+                keep,
+            })),
+            None if var("KONNECS_BACKUP_KEEP").is_some() => Err(ConfigError::Invalid {
+                name: "KONNECS_BACKUP_KEEP",
+                reason: "set KONNECS_BACKUP_DIR too: it says where the backups go".into(),
+            }),
+            None => Ok(None),
+        }
+    }
 }
 
 impl LocalConfig {
@@ -71,7 +110,17 @@ impl LocalConfig {
             addr,
             data_dir,
             app: AppConfig::from_env(true)?,
+            backup: BackupSchedule::from_env()?,
         })
+    }
+
+    /// What a backup copies from the data directory.
+    pub fn data_files(&self) -> crate::adapters::sqlite::backup::DataFiles {
+        crate::adapters::sqlite::backup::DataFiles {
+            database: self.database_path(),
+            key_file: self.key_file_path(),
+            objects_dir: self.objects_dir(),
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -92,6 +141,7 @@ impl LocalConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
             app: AppConfig::for_tests(),
+            backup: None,
         }
     }
 }

@@ -10,9 +10,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::adapters::sqlite::backup::{self, DataFiles};
 use crate::app::{self, AppState, StartupError};
 use crate::catalogue::{self, QueueName, Runtime, Trigger};
-use crate::config::{AppConfig, LocalConfig};
+use crate::config::{AppConfig, BackupSchedule, LocalConfig};
 use crate::domain::schedule::parse_rate;
 use crate::inbound::events::{Consumer, Message, Tick};
 use crate::inbound::http;
@@ -21,6 +22,10 @@ use crate::run_mode::{self, MailProvider, ModeDecision};
 
 /// How long an idle worker waits before polling its queue again.
 const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How often the backup schedule looks whether a backup is due.
+const BACKUP_CHECK_EVERY: Duration = Duration::from_secs(3600);
+/// Scheduled backups are daily.
+const BACKUP_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
 /// How the configuration sends mail, for the mode decision.
 pub fn mail_provider(config: &AppConfig) -> MailProvider {
@@ -69,6 +74,14 @@ pub async fn serve(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();
+    if let Some(schedule) = config.backup.clone() {
+        background.spawn(run_backups(
+            config.data_files(),
+            schedule,
+            state.clock.clone(),
+            stop_rx.clone(),
+        ));
+    }
     for entry in catalogue::entries() {
         match entry.trigger {
             Trigger::Schedule { every, tick } => match parse_rate(every) {
@@ -114,6 +127,37 @@ async fn run_schedule(
                 match tick(state.clone()).await {
                     Ok(report) => tracing::info!(function = name, processed = report.processed, "tick done"),
                     Err(err) => tracing::error!(function = name, error = %err, "tick failed"),
+                }
+            }
+        }
+    }
+}
+
+/// Scheduled backups, checked on an interval like the catalogue's schedules
+/// (the first check at start); whether one is due, and its name, come from
+/// the Clock.
+async fn run_backups(
+    files: DataFiles,
+    schedule: BackupSchedule,
+    clock: Arc<dyn Clock>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(BACKUP_CHECK_EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = interval.tick() => {
+                let (files, dir, keep, now) = (files.clone(), schedule.dir.clone(), schedule.keep, clock.now());
+                let run = tokio::task::spawn_blocking(move || backup::run_scheduled(&files, &dir, keep, BACKUP_EVERY, now)).await;
+                match run {
+                    Ok(Ok(run)) => {
+                        if let Some(created) = &run.created {
+                            tracing::info!(backup = %created.display(), removed = run.removed.len(), "scheduled backup taken");
+                        }
+                    }
+                    Ok(Err(err)) => tracing::error!(error = %err, dir = %schedule.dir.display(), "scheduled backup failed"),
+                    Err(err) => tracing::error!(error = %err, "scheduled backup task failed"),
                 }
             }
         }
