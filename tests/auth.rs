@@ -524,23 +524,30 @@ async fn forgot_password_queues_the_same_job_for_known_and_unknown_emails() {
     signup(&w, "dana@whitfield-dental.example").await;
     drain_jobs(&w.state).await;
     let mut queued = Vec::new();
+    let mut request_ids = Vec::new();
+    let visitor = Browser {
+        ip: Some("203.0.113.7".into()),
+        ..Browser::anonymous()
+    };
     for email in ["dana@whitfield-dental.example", "nobody@whitfield-dental.example"] {
-        let reply = Browser::anonymous()
+        let reply = visitor
             .send(&w.app, "POST", "/auth/password/forgot", Some(&json!({"email": email})))
             .await;
         assert_eq!(reply.status, StatusCode::ACCEPTED);
         assert_eq!(reply.bytes, b"", "{email}: the same empty answer");
+        request_ids.push(reply.headers["x-request-id"].to_str().expect("id").to_string());
         let jobs = queued_jobs(&w).await;
         assert_eq!(jobs.len(), 1, "{email}: one job, {jobs:?}");
         queued.push((email, jobs.into_iter().next().expect("job")));
     }
-    // The same job but for the address and a fresh token: the request did not
-    // look the account up, the job will.
-    for (email, job) in &queued {
+    // The same job but for the address, a fresh token and the request's
+    // origin: the request did not look the account up, the job will.
+    for ((email, job), request_id) in queued.iter().zip(&request_ids) {
         let Job::PasswordReset {
             email: queued_email,
             token,
             requested_at,
+            request,
         } = job
         else {
             panic!("{email}: not a password-reset job: {job:?}");
@@ -548,6 +555,9 @@ async fn forgot_password_queues_the_same_job_for_known_and_unknown_emails() {
         assert_eq!(queued_email, email);
         assert!(token.len() >= 43, "a 256-bit token");
         assert_eq!(*requested_at, w.clock.now().as_second());
+        assert_eq!(&request.request_id, request_id);
+        assert_eq!(request.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(request.user_agent.as_deref(), Some("konnecs-tests"));
     }
 
     // Run, the job for the known address sends the link; the other sends nothing.
@@ -584,6 +594,23 @@ async fn forgot_password_queues_the_same_job_for_known_and_unknown_emails() {
         .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
         .await;
     assert_problem(&reuse, StatusCode::BAD_REQUEST, "invalid_token");
+
+    // The known account's organization saw the request once, anonymous,
+    // with where it came from; the unknown address left no trace.
+    let owner = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", "new-molar-crown-43-bridge").await);
+    let audit = owner.send(&w.app, "GET", "/org/audit", None).await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let requested: Vec<&Value> = audit.body["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "auth.password_reset_requested")
+        .collect();
+    assert_eq!(requested.len(), 1, "{}", audit.body);
+    assert_eq!(requested[0]["actor_user_id"], Value::Null);
+    assert_eq!(requested[0]["ip"], "203.0.113.7");
+    assert_eq!(requested[0]["user_agent"], "konnecs-tests");
+    assert_eq!(requested[0]["request_id"], request_ids[0].as_str());
 }
 
 #[tokio::test]

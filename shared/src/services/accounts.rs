@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::jobs::{self, Job};
+use super::jobs::{self, Job, RequestOrigin};
 use super::records::{
     MemberRecord, OrgRecord, TokenPurpose, UserRecord, email_key, from_item, member_key, new_id, org_key, slug_key,
     to_item, token_key, user_key, user_orgs_partition,
@@ -506,7 +506,7 @@ pub async fn resend_verification(state: &AppState, user_id: &str) -> Result<(), 
 /// same work here (a fresh token and one queued `PasswordReset` job), and
 /// only the job looks the account up, so neither the answer nor its timing
 /// tells them apart.
-pub async fn forgot_password(state: &AppState, raw_email: &str) -> Result<(), AccountError> {
+pub async fn forgot_password(state: &AppState, raw_email: &str, meta: &Actor) -> Result<(), AccountError> {
     let Ok(email) = Email::parse(raw_email) else {
         return Err(AccountError::field(
             "email",
@@ -518,20 +518,28 @@ pub async fn forgot_password(state: &AppState, raw_email: &str) -> Result<(), Ac
         email: email.as_str().to_string(),
         token: new_token(),
         requested_at: state.clock.unix_seconds(),
+        request: RequestOrigin {
+            request_id: meta.request_id.clone(),
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
+        },
     };
     send_after_commit(state, &[job]).await;
     Ok(())
 }
 
 /// The `PasswordReset` job: when `email` has an account, stores the token
-/// (expiring an hour after the request) and sends the link. Idempotent: a
-/// marker written with the token makes a redelivery send the same link again
-/// (the mailer drops the copy) instead of reviving a token already used.
+/// (expiring an hour after the request), records the request in the audit
+/// log of the account's organization (anonymous, with the request's IP, user
+/// agent and id) and sends the link. Idempotent: a marker written with the
+/// token makes a redelivery send the same link again (the mailer drops the
+/// copy) instead of reviving a token already used or logging twice.
 pub async fn send_password_reset(
     state: &AppState,
     email: &str,
     token: &str,
     requested_at: i64,
+    request: &RequestOrigin,
 ) -> Result<(), PasswordResetError> {
     let expires_at = requested_at + TokenPurpose::PasswordReset.lifetime_seconds();
     if state.clock.unix_seconds() >= expires_at {
@@ -548,7 +556,7 @@ pub async fn send_password_reset(
     let token_item = super::object(json!({
         "pk": key.pk, "sk": key.sk, "user_id": user.id, "email": user.email, "expires_at": expires_at,
     }));
-    let ops = vec![
+    let mut ops = vec![
         WriteOp::Put {
             item: marker,
             condition: Some(Condition::NotExists),
@@ -558,6 +566,23 @@ pub async fn send_password_reset(
             condition: Some(Condition::NotExists),
         },
     ];
+    if let Some(org_id) = login_org(state, &user).await? {
+        let actor = Actor {
+            org_id,
+            user_id: None,
+            request_id: request.request_id.clone(),
+            ip: request.ip.clone(),
+            user_agent: request.user_agent.clone(),
+        };
+        let at = jiff::Timestamp::from_second(requested_at).unwrap_or_else(|_| state.clock.now());
+        ops.push(audit::entry(
+            &actor,
+            at,
+            "auth.password_reset_requested",
+            &format!("user:{}", user.id),
+            json!({}),
+        ));
+    }
     match state.table.transact(ops).await {
         // Stored now, or by an earlier delivery of this job.
         Ok(()) | Err(StoreError::TransactionConditionFailed { index: 0 }) => {}

@@ -23,6 +23,9 @@ pub enum Job {
         token: String,
         /// Unix seconds of the request: the link expires an hour after it.
         requested_at: i64,
+        /// Where the request came from, for the account's audit log.
+        #[serde(default)]
+        request: RequestOrigin,
     },
     /// An SMS, sent at most once per `idempotency_key`, never to an opted-out
     /// recipient, and within the booking's SMS allowance
@@ -42,6 +45,16 @@ pub enum Job {
     /// one slice from the export's checkpoint (`services::exports::job`); a
     /// redelivery resumes, never repeats.
     Export { org_id: String, export_id: String },
+}
+
+/// The request a job was queued by, as the audit log records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestOrigin {
+    pub request_id: String,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,9 +144,10 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
             email,
             token,
             requested_at,
+            request,
         } => {
             use crate::services::accounts::{self, PasswordResetError};
-            match accounts::send_password_reset(state, &email, &token, requested_at).await {
+            match accounts::send_password_reset(state, &email, &token, requested_at, &request).await {
                 Ok(()) => Ok(()),
                 Err(PasswordResetError::Mail(MailError::Rejected(reason))) => Err(JobError::Permanent(reason)),
                 Err(err) => Err(JobError::Retry(err.to_string())),

@@ -138,8 +138,8 @@ struct ForgotBody {
 
 pub fn forgot_password() -> MethodRouter<AppState> {
     post(
-        |State(state): State<AppState>, ApiJson(body): ApiJson<ForgotBody>| async move {
-            accounts::forgot_password(&state, &body.email)
+        |State(state): State<AppState>, RequestMeta(meta): RequestMeta, ApiJson(body): ApiJson<ForgotBody>| async move {
+            accounts::forgot_password(&state, &body.email, &meta)
                 .await
                 .map_err(ApiError::from)?;
             Ok::<_, ApiError>(StatusCode::ACCEPTED)
