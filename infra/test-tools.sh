@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the test tools (AWS emulator, template linter) into a project-local
+# Installs the test tools (AWS emulator, template linter, SMTP server) into a project-local
 # venv, pinned, so every machine tests against the same emulator behaviour.
 # Idempotent: installs only what is missing or at another version.
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
+# A real SMTP server on loopback for the SMTP mailer tests (tests/smtp.rs).
+AIOSMTPD_VERSION="1.4.6"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${KONNECS_VENV:-$repo/.venv}"
@@ -45,6 +47,7 @@ ensure() {
 
 ensure moto "$MOTO_VERSION" "moto[server]==$MOTO_VERSION"
 ensure cfn-lint "$CFN_LINT_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+ensure aiosmtpd "$AIOSMTPD_VERSION" "aiosmtpd==$AIOSMTPD_VERSION"
 
 # Headless Chromium and its WebDriver for the public-page tests
 # (tests/booking_page_browser.rs). Debian packages, installed only when missing.
@@ -61,4 +64,4 @@ else
   exit 1
 fi
 
-echo "test-tools: moto_server at $venv/bin/moto_server, cfn-lint at $venv/bin/cfn-lint, chromedriver at /usr/bin/chromedriver"
+echo "test-tools: moto_server at $venv/bin/moto_server, cfn-lint at $venv/bin/cfn-lint, aiosmtpd in $venv, chromedriver at /usr/bin/chromedriver"

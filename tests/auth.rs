@@ -12,7 +12,7 @@ use konnecs::catalogue;
 use konnecs::inbound::http::router;
 use konnecs::ports::{Clock, TestClock};
 use konnecs_tests::http::{Browser, Reply, SESSION_COOKIE};
-use konnecs_tests::local::{outbox, temp_state_with_clock, token_from_outbox};
+use konnecs_tests::local::{drain_jobs, outbox, temp_state_with_clock, token_from_outbox};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "molar-crown-42-bridge";
@@ -511,6 +511,118 @@ async fn forgot_password_answers_the_same_for_unknown_emails_and_sends_nothing()
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert!(outbox(&w.state).await.is_empty());
+}
+
+/// The jobs queued since the last call, read off the queue and acknowledged.
+async fn queued_jobs(w: &World) -> Vec<konnecs::services::jobs::Job> {
+    let received = w
+        .state
+        .jobs
+        .receive(10, std::time::Duration::from_secs(30))
+        .await
+        .expect("receive");
+    let mut jobs = Vec::new();
+    for message in received {
+        jobs.push(serde_json::from_str(&message.body).expect("a job"));
+        w.state.jobs.ack(&message.receipt).await.expect("ack");
+    }
+    jobs
+}
+
+#[tokio::test]
+async fn forgot_password_queues_the_same_job_for_known_and_unknown_emails() {
+    use konnecs::services::jobs::Job;
+    let w = world();
+    signup(&w, "dana@whitfield-dental.example").await;
+    drain_jobs(&w.state).await;
+    let mut queued = Vec::new();
+    let mut request_ids = Vec::new();
+    let visitor = Browser {
+        ip: Some("203.0.113.7".into()),
+        ..Browser::anonymous()
+    };
+    for email in ["dana@whitfield-dental.example", "nobody@whitfield-dental.example"] {
+        let reply = visitor
+            .send(&w.app, "POST", "/auth/password/forgot", Some(&json!({"email": email})))
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED);
+        assert_eq!(reply.bytes, b"", "{email}: the same empty answer");
+        request_ids.push(reply.headers["x-request-id"].to_str().expect("id").to_string());
+        let jobs = queued_jobs(&w).await;
+        assert_eq!(jobs.len(), 1, "{email}: one job, {jobs:?}");
+        queued.push((email, jobs.into_iter().next().expect("job")));
+    }
+    // The same job but for the address, a fresh token and the request's
+    // origin: the request did not look the account up, the job will.
+    for ((email, job), request_id) in queued.iter().zip(&request_ids) {
+        let Job::PasswordReset {
+            email: queued_email,
+            token,
+            requested_at,
+            request,
+        } = job
+        else {
+            panic!("{email}: not a password-reset job: {job:?}");
+        };
+        assert_eq!(queued_email, email);
+        assert!(token.len() >= 43, "a 256-bit token");
+        assert_eq!(*requested_at, w.clock.now().as_second());
+        assert_eq!(&request.request_id, request_id);
+        assert_eq!(request.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(request.user_agent.as_deref(), Some("konnecs-tests"));
+    }
+
+    // Run, the job for the known address sends the link; the other sends nothing.
+    for (_, job) in &queued {
+        let body = serde_json::to_string(job).expect("json");
+        w.state.jobs.send_batch(vec![body]).await.expect("send");
+    }
+    let messages = outbox(&w.state).await;
+    let resets: Vec<_> = messages.iter().filter(|m| m["kind"] == "password_reset").collect();
+    assert_eq!(resets.len(), 1, "{messages:?}");
+    assert_eq!(resets[0]["to"], "dana@whitfield-dental.example");
+
+    // A redelivered job sends nothing new and the link it sent still works once.
+    let Job::PasswordReset { token, .. } = &queued[0].1 else {
+        unreachable!()
+    };
+    let again = serde_json::to_string(&queued[0].1).expect("json");
+    w.state.jobs.send_batch(vec![again]).await.expect("send");
+    let messages = outbox(&w.state).await;
+    assert_eq!(messages.iter().filter(|m| m["kind"] == "password_reset").count(), 1);
+    let reset = json!({"token": token, "password": "new-molar-crown-43-bridge"});
+    assert_eq!(
+        Browser::anonymous()
+            .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    // Delivered once more after the reset, the job does not bring the used token back.
+    let late = serde_json::to_string(&queued[0].1).expect("json");
+    w.state.jobs.send_batch(vec![late]).await.expect("send");
+    drain_jobs(&w.state).await;
+    let reuse = Browser::anonymous()
+        .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
+        .await;
+    assert_problem(&reuse, StatusCode::BAD_REQUEST, "invalid_token");
+
+    // The known account's organization saw the request once, anonymous,
+    // with where it came from; the unknown address left no trace.
+    let owner = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", "new-molar-crown-43-bridge").await);
+    let audit = owner.send(&w.app, "GET", "/org/audit", None).await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let requested: Vec<&Value> = audit.body["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "auth.password_reset_requested")
+        .collect();
+    assert_eq!(requested.len(), 1, "{}", audit.body);
+    assert_eq!(requested[0]["actor_user_id"], Value::Null);
+    assert_eq!(requested[0]["ip"], "203.0.113.7");
+    assert_eq!(requested[0]["user_agent"], "konnecs-tests");
+    assert_eq!(requested[0]["request_id"], request_ids[0].as_str());
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! No password, token, session id or cookie value ever reaches a log line.
+//! No password, token, session id, cookie value or SMTP password ever
+//! reaches a log line.
 //! Captures every log line (down to TRACE) while the account flows run, then
 //! searches the capture for each secret the flows used. Its own binary: it
 //! installs the process-wide subscriber.
@@ -7,10 +8,15 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use http::StatusCode;
+use konnecs::adapters::smtp::SmtpSettings;
+use konnecs::app::local_state;
 use konnecs::catalogue;
+use konnecs::config::LocalConfig;
 use konnecs::inbound::http::router;
+use konnecs::ports::SystemClock;
 use konnecs_tests::http::Browser;
-use konnecs_tests::local::{temp_state, token_from_outbox};
+use konnecs_tests::local::{drain_jobs, temp_state, token_from_outbox};
+use konnecs_tests::smtp::{Mode, SmtpServer};
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -138,12 +144,45 @@ async fn account_flows_log_no_password_token_session_id_or_cookie() {
     let out = third.send(&app, "POST", "/auth/logout", None).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
 
+    // Mail through SMTP with AUTH, configured by a URL that holds the
+    // password: delivered once, refused once (a wrong password: the server
+    // answers 535 and the job fails, logged); the configuration logged too.
+    let smtp_password = "smtp-hunter-secret-42";
+    secrets.push(smtp_password.into());
+    let server = SmtpServer::start(Mode::Plain, Some(("konnecs", smtp_password)));
+    for (password, delivered) in [(smtp_password, 1), ("wrong-smtp-password-77", 1)] {
+        secrets.push(password.into());
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = LocalConfig::for_tests(dir.path().to_path_buf());
+        let url = format!("smtp://konnecs:{password}@127.0.0.1:{}?tls=none", server.port);
+        config.app.smtp = Some(SmtpSettings::from_url(&url).expect("SMTP URL"));
+        tracing::info!(config = ?config, "configuration");
+        let state = local_state(&config, Arc::new(SystemClock)).expect("state");
+        let app = router(state.clone(), catalogue::entries());
+        let signup = json!({"name": "Sam", "email": "sam@whitfield-dental.example", "password": new_password, "business_name": "Whitfield"});
+        let reply = Browser::anonymous()
+            .send(&app, "POST", "/auth/signup", Some(&signup))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+        drain_jobs(&state).await;
+        assert_eq!(server.received().len(), delivered, "only the right password delivers");
+    }
+
     // Every flow ran to its end: three passwords tried and set, a wrong one,
-    // three sessions with their CSRF tokens, two emailed tokens, a bogus header.
-    assert_eq!(secrets.len(), 13, "{secrets:?}");
+    // three sessions with their CSRF tokens, two emailed tokens, a bogus
+    // header, and the SMTP password (listed twice) and a wrong one.
+    assert_eq!(secrets.len(), 16, "{secrets:?}");
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.lines().count() >= 10, "the flows were logged: {logs}");
     assert!(logs.contains("\"message\":\"request\""), "request lines captured");
+    assert!(
+        logs.contains("SmtpSettings") && logs.contains("REDACTED"),
+        "the SMTP configuration was logged, its password redacted"
+    );
+    assert!(
+        logs.contains("job failed permanently"),
+        "the refused SMTP login was logged"
+    );
     for secret in &secrets {
         assert!(!secret.is_empty());
         assert!(!logs.contains(secret.as_str()), "a secret reached the logs: {secret}");

@@ -10,6 +10,7 @@ use crate::adapters::local_keys::LocalDataKeys;
 use crate::adapters::object_dir::DirObjectStore;
 use crate::adapters::outbox::{OutboxMailer, OutboxSms};
 use crate::adapters::resend::ResendMailer;
+use crate::adapters::smtp::SmtpMailer;
 use crate::adapters::sqlite::{Database, queue::SqliteQueue, table::SqliteTable};
 use crate::adapters::twilio::TwilioSms;
 use crate::config::{AppConfig, AwsConfig, LocalConfig};
@@ -26,6 +27,10 @@ pub enum StartupError {
     Store(#[from] crate::ports::StoreError),
     #[error("cannot open the token key: {0}")]
     Keys(#[from] crate::ports::KeyError),
+    #[error("cannot set up mail: {0}")]
+    Mail(String),
+    #[error(transparent)]
+    NoMailProvider(#[from] crate::run_mode::NoMailProvider),
 }
 
 /// The embedded runtime: SQLite table and queues in one file, local key file.
@@ -51,7 +56,7 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
     let table: Arc<dyn Table> = Arc::new(SqliteTable::new(db.clone(), clock.clone()));
     let objects = Arc::new(DirObjectStore::new(config.objects_dir()));
     Ok(AppState {
-        mailer: mailer(&config.app, table.clone(), clock.clone()),
+        mailer: local_mailer(&config.app, table.clone(), clock.clone())?,
         sms: sms(&config.app, table.clone(), clock.clone()),
         reminders: Arc::new(reminders),
         objects: objects.clone(),
@@ -101,6 +106,21 @@ pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clo
     }
 }
 
+/// The local server's mailer: SMTP when configured (the configuration
+/// refuses it beside a Resend key, and in Lambdas), else as in AWS.
+fn local_mailer(
+    config: &AppConfig,
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn Mailer>, StartupError> {
+    match &config.smtp {
+        Some(smtp) => SmtpMailer::new(smtp, config.mail_from.clone(), hello_name(&config.public_url), &[])
+            .map(|mailer| Arc::new(mailer) as Arc<dyn Mailer>)
+            .map_err(|reason| StartupError::Mail(format!("SMTP {}: {reason}", smtp.describe()))),
+        None => Ok(mailer(config, table, clock)),
+    }
+}
+
 /// Resend when a key is configured; otherwise the outbox in the table.
 fn mailer(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<dyn Mailer> {
     match &config.resend_api_key {
@@ -112,6 +132,13 @@ fn mailer(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> A
         )),
         None => Arc::new(OutboxMailer::new(table, clock, config.mail_from.clone())),
     }
+}
+
+/// The EHLO name: the public host when it is a name (`crm.example.com`);
+/// lettre's default otherwise.
+fn hello_name(public_url: &str) -> Option<String> {
+    let host = url::Url::parse(public_url).ok()?.host_str()?.to_string();
+    (host.contains('.') && host.parse::<std::net::IpAddr>().is_err() && !host.starts_with('[')).then_some(host)
 }
 
 /// The sender id the local outbox uses when Twilio is not configured.

@@ -53,6 +53,45 @@ pub struct LocalConfig {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub app: AppConfig,
+    /// `KONNECS_BACKUP_DIR`: daily backups taken by the running server.
+    pub backup: Option<BackupSchedule>,
+}
+
+/// Scheduled backups: one a day into `dir`, the `keep` newest kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    pub dir: PathBuf,
+    pub keep: usize,
+}
+
+/// Backups kept when `KONNECS_BACKUP_KEEP` is unset: a week of dailies.
+pub const DEFAULT_BACKUP_KEEP: usize = 7;
+
+impl BackupSchedule {
+    fn from_env() -> Result<Option<Self>, ConfigError> {
+        let keep = match var("KONNECS_BACKUP_KEEP") {
+            None => DEFAULT_BACKUP_KEEP,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Invalid {
+                    name: "KONNECS_BACKUP_KEEP",
+                    reason: format!("{raw:?} is not a positive number"),
+                })?,
+        };
+        match var("KONNECS_BACKUP_DIR") {
+            Some(dir) => Ok(Some(Self {
+                dir: PathBuf::from(dir),
+                keep,
+            })),
+            None if var("KONNECS_BACKUP_KEEP").is_some() => Err(ConfigError::Invalid {
+                name: "KONNECS_BACKUP_KEEP",
+                reason: "set KONNECS_BACKUP_DIR too: it says where the backups go".into(),
+            }),
+            None => Ok(None),
+        }
+    }
 }
 
 impl LocalConfig {
@@ -71,7 +110,17 @@ impl LocalConfig {
             addr,
             data_dir,
             app: AppConfig::from_env(true)?,
+            backup: BackupSchedule::from_env()?,
         })
+    }
+
+    /// What a backup copies from the data directory.
+    pub fn data_files(&self) -> crate::adapters::sqlite::backup::DataFiles {
+        crate::adapters::sqlite::backup::DataFiles {
+            database: self.database_path(),
+            key_file: self.key_file_path(),
+            objects_dir: self.objects_dir(),
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -92,6 +141,7 @@ impl LocalConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
             app: AppConfig::for_tests(),
+            backup: None,
         }
     }
 }
@@ -135,6 +185,8 @@ pub struct AppConfig {
     pub insecure_cookies: bool,
     /// When set, email goes through Resend; otherwise to the local outbox.
     pub resend_api_key: Option<secrecy::SecretString>,
+    /// `KONNECS_SMTP_URL`: when set, email goes through this SMTP server.
+    pub smtp: Option<crate::adapters::smtp::SmtpSettings>,
     pub resend_base_url: String,
     /// When all of SID, token and sender are set, SMS goes through Twilio;
     /// otherwise to the local outbox.
@@ -182,6 +234,21 @@ impl TwilioConfig {
     }
 }
 
+/// `KONNECS_SMTP_URL`, parsed; the value holds a password, so it is read
+/// into a secret and no error repeats it.
+fn smtp_from_env() -> Result<Option<crate::adapters::smtp::SmtpSettings>, ConfigError> {
+    use secrecy::ExposeSecret;
+    let Some(raw) = var("KONNECS_SMTP_URL").map(secrecy::SecretString::from) else {
+        return Ok(None);
+    };
+    crate::adapters::smtp::SmtpSettings::from_url(raw.expose_secret())
+        .map(Some)
+        .map_err(|reason| ConfigError::Invalid {
+            name: "KONNECS_SMTP_URL",
+            reason,
+        })
+}
+
 impl AppConfig {
     /// `local` decides whether `KONNECS_INSECURE_COOKIES` may be honoured.
     pub fn from_env(local: bool) -> Result<Self, ConfigError> {
@@ -201,6 +268,20 @@ impl AppConfig {
                 reason: "insecure cookies are refused outside the local server".into(),
             });
         }
+        let resend_api_key = var("RESEND_API_KEY").map(secrecy::SecretString::from);
+        let smtp = smtp_from_env()?;
+        if smtp.is_some() && !local {
+            return Err(ConfigError::Invalid {
+                name: "KONNECS_SMTP_URL",
+                reason: "SMTP is for the local server; Lambdas send through Resend".into(),
+            });
+        }
+        if smtp.is_some() && resend_api_key.is_some() {
+            return Err(ConfigError::Invalid {
+                name: "KONNECS_SMTP_URL",
+                reason: "set KONNECS_SMTP_URL or RESEND_API_KEY, not both: mail goes out one way".into(),
+            });
+        }
         Ok(Self {
             public_url: var("KONNECS_PUBLIC_URL")
                 .unwrap_or_else(|| "http://127.0.0.1:3000".into())
@@ -210,7 +291,8 @@ impl AppConfig {
             session_idle_seconds: number("KONNECS_SESSION_IDLE_MINUTES", 8 * 60)? * 60,
             session_absolute_seconds: number("KONNECS_SESSION_ABSOLUTE_HOURS", 7 * 24)? * 3600,
             insecure_cookies,
-            resend_api_key: var("RESEND_API_KEY").map(secrecy::SecretString::from),
+            resend_api_key,
+            smtp,
             resend_base_url: var("RESEND_BASE_URL").unwrap_or_else(|| "https://api.resend.com".into()),
             twilio: TwilioConfig::from_env()?,
             twilio_base_url: var("TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
@@ -227,6 +309,7 @@ impl AppConfig {
             session_absolute_seconds: 7 * 24 * 3600,
             insecure_cookies: false,
             resend_api_key: None,
+            smtp: None,
             resend_base_url: "https://api.resend.com".into(),
             twilio: None,
             twilio_base_url: "https://api.twilio.com".into(),

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::app::{self, AppState};
-use crate::catalogue::{self, Trigger};
+use crate::catalogue::{self, Runtime, Trigger};
 use crate::config::{AwsConfig, LogFormat};
 use crate::inbound::events::{Consumer, Message, Tick, TickReport};
 use crate::inbound::http;
@@ -21,6 +21,11 @@ pub type Error = lambda_runtime::Error;
 pub async fn run(name: &'static str) -> Result<(), Error> {
     crate::telemetry::init(LogFormat::Json, name);
     let entry = catalogue::find(name).ok_or_else(|| format!("{name} is not in the route catalogue"))?;
+    // Local-only entries (the developer outbox among them) never run as a
+    // Lambda, whatever a deployment names.
+    if entry.runtime != Runtime::Both {
+        return Err(format!("{name} runs only in the local server, never as a Lambda").into());
+    }
     let config = AwsConfig::from_env()?;
     let state = app::aws_state(&config).await;
     match entry.trigger {

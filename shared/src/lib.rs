@@ -9,9 +9,8 @@
 //! - [`services`]: use cases, each taking only the ports it reaches;
 //! - [`inbound`]: HTTP handlers and event handlers (SQS, schedules).
 //!
-//! The composition: [`catalogue`] lists every function; [`app`] wires the
-//! adapters; [`lambda`] runs one entry as a Lambda, [`local`] runs them all
-//! in one process.
+//! [`catalogue`] lists every function; [`lambda`] runs one entry as a Lambda,
+//! [`local`] runs them all in one process, in the mode [`run_mode`] decides.
 
 pub mod adapters;
 pub mod app;
@@ -23,5 +22,6 @@ pub mod inbound;
 pub mod lambda;
 pub mod local;
 pub mod ports;
+pub mod run_mode;
 pub mod services;
 pub mod telemetry;

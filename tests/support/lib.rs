@@ -6,3 +6,4 @@ pub mod crash;
 pub mod http;
 pub mod local;
 pub mod practice;
+pub mod smtp;

@@ -1,7 +1,8 @@
 //! The route catalogue: every HTTP route, webhook, schedule and queue consumer
 //! Konnecs has, in one list.
 //!
-//! - The local server mounts every entry (`local::serve`).
+//! - The local server mounts every entry (`local::serve`), the developer
+//!   outbox only in developer mode (`run_mode`).
 //! - `template.yaml` declares exactly one Lambda per entry whose runtime
 //!   includes AWS, with IAM built from `access` and nothing more; it is
 //!   generated from this list (`cargo run --bin konnecs-template`) and
@@ -122,6 +123,9 @@ pub enum Runtime {
     Both,
     /// Only in the local server: work AWS does natively (e.g. DynamoDB TTL).
     LocalOnly,
+    /// Only in the local server in developer mode (`run_mode`): the outbox,
+    /// which would hand password-reset links to anyone who can reach it.
+    LocalDevelopment,
 }
 
 #[derive(Clone, Copy)]
@@ -1349,7 +1353,7 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "dev-outbox",
-            summary: "Local only: the messages the server would have sent, as an HTML list.",
+            summary: "Developer mode only: the messages the server would have sent, as an HTML list.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
@@ -1357,11 +1361,11 @@ pub fn entries() -> &'static [Entry] {
                 route: handler!(crate::dev_outbox::list_html),
             },
             access: &[],
-            runtime: Runtime::LocalOnly,
+            runtime: Runtime::LocalDevelopment,
         },
         Entry {
             name: "dev-outbox-json",
-            summary: "Local only: the outbox as JSON, newest first.",
+            summary: "Developer mode only: the outbox as JSON, newest first.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
@@ -1369,11 +1373,11 @@ pub fn entries() -> &'static [Entry] {
                 route: handler!(crate::dev_outbox::list_json),
             },
             access: &[],
-            runtime: Runtime::LocalOnly,
+            runtime: Runtime::LocalDevelopment,
         },
         Entry {
             name: "dev-outbox-message",
-            summary: "Local only: one outbox message with its MIME text.",
+            summary: "Developer mode only: one outbox message with its MIME text.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
@@ -1381,7 +1385,7 @@ pub fn entries() -> &'static [Entry] {
                 route: handler!(crate::dev_outbox::show),
             },
             access: &[],
-            runtime: Runtime::LocalOnly,
+            runtime: Runtime::LocalDevelopment,
         },
         Entry {
             name: "store-sweep",

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::jobs::{self, Job};
+use super::jobs::{self, Job, RequestOrigin};
 use super::records::{
     MemberRecord, OrgRecord, TokenPurpose, UserRecord, email_key, from_item, member_key, new_id, org_key, slug_key,
     to_item, token_key, user_key, user_orgs_partition,
@@ -21,7 +21,7 @@ use crate::domain::slug::Slug;
 use crate::domain::token::token_hash;
 use crate::ports::mailer;
 use crate::ports::{Condition, Index, Key, Query, StoreError, Update, WriteOp};
-use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
+use crate::ports::{HasClock, HasConfig, HasJobs, HasMailer, HasTable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -522,11 +522,12 @@ pub async fn resend_verification(
 }
 
 /// Always succeeds from the caller's point of view, so it reveals nothing
-/// about which emails have accounts. A known account's organization sees the
-/// request in its audit log (anonymous, with the request's IP and user
-/// agent), written with the reset token.
+/// about which emails have accounts: known and unknown addresses get the
+/// same work here (a fresh token and one queued `PasswordReset` job), and
+/// only the job looks the account up, so neither the answer nor its timing
+/// tells them apart.
 pub async fn forgot_password(
-    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
+    state: &(impl HasClock + HasJobs),
     raw_email: &str,
     meta: &Actor,
 ) -> Result<(), AccountError> {
@@ -537,44 +538,105 @@ pub async fn forgot_password(
             "This is not a valid email address.",
         ));
     };
-    let Some(user) = user_by_email(state, email.as_str()).await? else {
+    let job = Job::PasswordReset {
+        email: email.as_str().to_string(),
+        token: new_token(),
+        requested_at: state.clock().unix_seconds(),
+        request: RequestOrigin {
+            request_id: meta.request_id.clone(),
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
+        },
+    };
+    send_after_commit(state, &[job]).await;
+    Ok(())
+}
+
+/// The `PasswordReset` job: when `email` has an account, stores the token
+/// (expiring an hour after the request), records the request in the audit
+/// log of the account's organization (anonymous, with the request's IP, user
+/// agent and id) and sends the link. Idempotent: a marker written with the
+/// token makes a redelivery send the same link again (the mailer drops the
+/// copy) instead of reviving a token already used or logging twice.
+pub async fn send_password_reset(
+    state: &(impl HasTable + HasClock + HasMailer + HasConfig),
+    email: &str,
+    token: &str,
+    requested_at: i64,
+    request: &RequestOrigin,
+) -> Result<(), PasswordResetError> {
+    let expires_at = requested_at + TokenPurpose::PasswordReset.lifetime_seconds();
+    if state.clock().unix_seconds() >= expires_at {
+        return Ok(());
+    }
+    let Some(user) = user_by_email(state, email).await? else {
         return Ok(());
     };
-    let now = state.clock().now();
-    let (token, put) = one_time_token(TokenPurpose::PasswordReset, &user.id, &user.email, now.as_second());
-    let mut ops = vec![put];
+    let hash = token_hash(token);
+    let marker = super::object(json!({
+        "pk": format!("RESET_REQUEST#{hash}"), "sk": "RESET_REQUEST", "expires_at": expires_at,
+    }));
+    let key = token_key(&hash, TokenPurpose::PasswordReset);
+    let token_item = super::object(json!({
+        "pk": key.pk, "sk": key.sk, "user_id": user.id, "email": user.email, "expires_at": expires_at,
+    }));
+    let mut ops = vec![
+        WriteOp::Put {
+            item: marker,
+            condition: Some(Condition::NotExists),
+        },
+        WriteOp::Put {
+            item: token_item,
+            condition: Some(Condition::NotExists),
+        },
+    ];
     if let Some(org_id) = login_org(state, &user).await? {
         let actor = Actor {
             org_id,
             user_id: None,
-            ..meta.clone()
+            request_id: request.request_id.clone(),
+            ip: request.ip.clone(),
+            user_agent: request.user_agent.clone(),
         };
+        let at = jiff::Timestamp::from_second(requested_at).unwrap_or_else(|_| state.clock().now());
         ops.push(audit::entry(
             &actor,
-            now,
+            at,
             "auth.password_reset_requested",
             &format!("user:{}", user.id),
             json!({}),
         ));
     }
-    state.table().transact(ops).await?;
+    match state.table().transact(ops).await {
+        // Stored now, or by an earlier delivery of this job.
+        Ok(()) | Err(StoreError::TransactionConditionFailed { index: 0 }) => {}
+        Err(err) => return Err(err.into()),
+    }
     let link = format!("{}/reset-password?token={token}", state.config().public_url);
-    let job = Job::SendEmail {
-        idempotency_key: format!("password-reset/{}", token_hash(&token)),
-        email: mailer::Email {
-            to: user.email.clone(),
-            subject: "Reset your Konnecs password".into(),
-            text: format!(
-                "Hi {},\n\nSomeone asked to reset the password of your Konnecs account. To choose a new password, open:\n\n{link}\n\nThe link works once and expires in one hour. If it was not you, ignore this email; your password stays as it is.\n",
-                user.name
-            ),
-            html: None,
-            attachments: Vec::new(),
-            kind: "password_reset".into(),
-        },
+    let email = mailer::Email {
+        to: user.email.clone(),
+        subject: "Reset your Konnecs password".into(),
+        text: format!(
+            "Hi {},\n\nSomeone asked to reset the password of your Konnecs account. To choose a new password, open:\n\n{link}\n\nThe link works once and expires in one hour. If it was not you, ignore this email; your password stays as it is.\n",
+            user.name
+        ),
+        html: None,
+        attachments: Vec::new(),
+        kind: "password_reset".into(),
     };
-    send_after_commit(state, &[job]).await;
-    Ok(())
+    state
+        .mailer()
+        .send(&email, &format!("password-reset/{hash}"))
+        .await
+        .map_err(PasswordResetError::Mail)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordResetError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(mailer::MailError),
 }
 
 /// Sets a new password from a reset link and signs the user out everywhere.

@@ -13,6 +13,18 @@ use crate::ports::{Queue, QueueError};
 pub enum Job {
     /// `idempotency_key` makes the provider (or the outbox) drop a second copy.
     SendEmail { idempotency_key: String, email: Email },
+    /// A password-reset request for `email`, queued alike whether or not the
+    /// address has an account; the job looks it up
+    /// (`services::accounts::send_password_reset`).
+    PasswordReset {
+        email: String,
+        token: String,
+        /// Unix seconds of the request: the link expires an hour after it.
+        requested_at: i64,
+        /// Where the request came from, for the account's audit log.
+        #[serde(default)]
+        request: RequestOrigin,
+    },
     /// An SMS, sent at most once per `idempotency_key`, never to an opted-out
     /// recipient, and within the booking's SMS allowance
     /// (`services::notifications::send_sms`).
@@ -31,6 +43,16 @@ pub enum Job {
     /// one slice from the export's checkpoint (`services::exports::job`); a
     /// redelivery resumes, never repeats.
     Export { org_id: String, export_id: String },
+}
+
+/// The request a job was queued by, as the audit log records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestOrigin {
+    pub request_id: String,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@
 //! for that; under back-to-back writes the WAL may still grow to the
 //! writer's own checkpoint size before it starts over.
 
+pub mod backup;
 pub mod queue;
 pub mod table;
 

@@ -90,6 +90,19 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
             Err(MailError::Unavailable(reason)) => Err(JobError::Retry(reason)),
             Err(MailError::Rejected(reason)) => Err(JobError::Permanent(reason)),
         },
+        Job::PasswordReset {
+            email,
+            token,
+            requested_at,
+            request,
+        } => {
+            use crate::services::accounts::{self, PasswordResetError};
+            match accounts::send_password_reset(state, &email, &token, requested_at, &request).await {
+                Ok(()) => Ok(()),
+                Err(PasswordResetError::Mail(MailError::Rejected(reason))) => Err(JobError::Permanent(reason)),
+                Err(err) => Err(JobError::Retry(err.to_string())),
+            }
+        }
         Job::SendSms {
             idempotency_key,
             org_id,

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::ApiJson;
-use super::problem::ApiError;
 use super::session::{Authenticated, actor_meta, cleared_cookies, session_cookies, with_cookies};
 use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::accounts::{self, SignedIn, SignupInput};
 use crate::services::secrets::csrf_token;
 use crate::services::sessions;
@@ -34,7 +34,7 @@ fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response
 }
 
 #[derive(Deserialize)]
-pub struct SignupBody {
+struct SignupBody {
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -65,7 +65,7 @@ pub async fn signup(
 }
 
 #[derive(Deserialize)]
-pub struct LoginBody {
+struct LoginBody {
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -84,13 +84,7 @@ pub async fn login(
 }
 
 pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
-    sessions::logout(
-        state.table.as_ref(),
-        &auth.session_token,
-        &auth.actor,
-        state.clock.now(),
-    )
-    .await?;
+    sessions::delete(state.table.as_ref(), &auth.session_token).await?;
     Ok::<_, ApiError>(with_cookies(
         StatusCode::NO_CONTENT.into_response(),
         cleared_cookies(&state.config),
@@ -98,15 +92,7 @@ pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl 
 }
 
 pub async fn logout_all(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
-    sessions::revoke_all_recorded(
-        state.table.as_ref(),
-        &auth.user_id,
-        None,
-        sessions::Revocation::LogoutAll,
-        &auth.actor,
-        state.clock.now(),
-    )
-    .await?;
+    sessions::revoke_all(state.table.as_ref(), &auth.user_id, None).await?;
     Ok::<_, ApiError>(with_cookies(
         StatusCode::NO_CONTENT.into_response(),
         cleared_cookies(&state.config),
@@ -114,7 +100,7 @@ pub async fn logout_all(State(state): State<AppState>, auth: Authenticated) -> i
 }
 
 #[derive(Deserialize)]
-pub struct TokenBody {
+struct TokenBody {
     #[serde(default)]
     token: String,
 }
@@ -138,7 +124,7 @@ pub async fn resend_verification(State(state): State<AppState>, auth: Authentica
 }
 
 #[derive(Deserialize)]
-pub struct ForgotBody {
+struct ForgotBody {
     #[serde(default)]
     email: String,
 }
@@ -155,7 +141,7 @@ pub async fn forgot_password(
 }
 
 #[derive(Deserialize)]
-pub struct ResetBody {
+struct ResetBody {
     #[serde(default)]
     token: String,
     #[serde(default)]

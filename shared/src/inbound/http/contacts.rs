@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::ApiJson;
-use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::domain::role::{Permission, Role};
 use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::contacts::{
     self, Caller, ContactError, ContactFilter, ContactPatch, ContactRecord, NewContact, fields, merge, notes, tags,
 };

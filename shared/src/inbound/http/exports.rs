@@ -22,10 +22,10 @@ use serde_json::{Value, json};
 
 use super::contacts::time_param;
 use super::extract::{ApiJson, query};
-use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::domain::role::Permission;
 use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::ports::object_store::attachment_disposition;
 use crate::services::contacts::{self, ContactFilter};
 use crate::services::exports::job::{self, Download, ExportRecord};

@@ -7,7 +7,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::problem::ApiError;
+use crate::inbound::http::problem::ApiError;
 
 /// `axum::Json` with problem rejections: 413 over the body limit, 415 without
 /// a JSON content type, 400 for syntax, 422 naming the field that failed.

@@ -25,11 +25,11 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::problem::ApiError;
 use super::session::session_token;
 use crate::config::MAX_BODY_BYTES;
 use crate::domain::token::token_hash;
 use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::ports::{Condition, EncryptionContext, Item, Key, StoreError};
 use crate::services::object;
 

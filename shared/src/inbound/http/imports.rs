@@ -22,10 +22,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::exports::generated_download;
-use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::domain::role::Permission;
 use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::exports::{self, Source};
 use crate::services::imports::{self, DedupeMode, ImportOptions, ImportRecord};
 

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::ApiJson;
-use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::accounts::{self, ProfileChange};
 use crate::services::secrets::csrf_token;
 

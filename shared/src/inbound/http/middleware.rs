@@ -1,5 +1,6 @@
 //! The request pipeline every route shares: request id, a tracing span, one
-//! structured log line per request, and problem bodies for every error.
+//! structured log line per request, problem bodies for every error, and the
+//! caching and content-type headers of every response.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -8,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, USER_AGENT, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderValue, StatusCode};
 use tracing::Instrument;
 
@@ -104,6 +105,7 @@ pub async fn pipeline(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    set_security_headers(&mut response);
 
     let _entered = span.enter();
     tracing::info!(
@@ -125,6 +127,19 @@ pub async fn pipeline(mut request: Request, next: Next) -> Response {
 pub async fn name_function(function: &'static str, request: Request, next: Next) -> Response {
     tracing::Span::current().record("function", function);
     next.run(request).await
+}
+
+/// Browsers must not guess a content type other than the one declared (an
+/// upload served as a script). Nothing is cached unless its handler says so:
+/// most answers carry a session, a token or personal data, and a stored copy
+/// would outlive the sign-out on a shared computer or sit in a proxy. The
+/// handlers that choose their own caching all keep `no-store` too.
+fn set_security_headers(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
 }
 
 /// A body written on purpose (JSON, or an HTML page such as the public

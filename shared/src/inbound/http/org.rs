@@ -9,10 +9,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
 use super::extract::ApiJson;
-use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::domain::role::{Permission, Role};
 use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::audit;
 use crate::services::orgs::{self, OrgChange, OrgView};
 

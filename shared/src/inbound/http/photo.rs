@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::photos;
 
 /// A body the pipeline cut off at the limit is 413; anything else unreadable is 400.
@@ -46,9 +46,10 @@ pub async fn get_photo(State(state): State<AppState>, auth: Authenticated) -> im
     let mut response = photo.bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(photo.content_type));
-    // Per user, behind a cookie: never in shared caches; revalidated, as
-    // the same URL serves the next photo after a replacement.
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    // Personal data behind a cookie: in no cache at all, so it neither
+    // outlives the session on a shared computer nor goes stale when the
+    // same URL serves the next photo after a replacement.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok::<Response, ApiError>(response)
 }

@@ -11,10 +11,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::ApiJson;
-use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::domain::role::Permission;
 use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::pipelines::{self, DealChange, DealFilter, NewDeal, PipelineChange, StageInput};
 
 /// `If-Match: "3"` (or `3`) → Some(3); absent → None; anything else is 400.

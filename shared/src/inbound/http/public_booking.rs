@@ -12,9 +12,9 @@ use serde::Deserialize;
 
 use super::auth::RequestMeta;
 use super::extract::{ApiJson, query};
-use super::problem::ApiError;
 use super::scheduling::optional_body;
 use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::scheduling::bookings::{self, BookingRequest, Manager, SlotsQuery};
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
