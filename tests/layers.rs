@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | domain | `domain` | nothing else |
 //! | ports | `ports`, `config` | domain |
-//! | adapters | `adapters` | ports, domain |
+//! | adapters | `adapters` | ports, config (the settings they are built from), domain |
 //! | services | `services` | ports, config, domain |
 //! | inbound | `inbound` | services, ports, config, domain |
 //! | composition | `app`, `catalogue`, `openapi`, `lambda`, `local`, `telemetry`, `bin` | anything |
@@ -209,6 +209,7 @@ fn allowed(from: Layer, to: Layer) -> bool {
             Domain => false,
             Ports => to == Domain,
             Adapters => matches!(to, Ports | Domain),
+            // `config` shares the ports' layer: an adapter may read its settings.
             Services => matches!(to, Ports | Domain),
             Inbound => matches!(to, Services | Ports | Domain),
             Composition => true,

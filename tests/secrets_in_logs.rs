@@ -8,10 +8,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use http::StatusCode;
-use konnecs::adapters::smtp::SmtpSettings;
 use konnecs::app::local_state;
 use konnecs::catalogue;
 use konnecs::config::LocalConfig;
+use konnecs::config::SmtpSettings;
 use konnecs::inbound::http::router;
 use konnecs::ports::SystemClock;
 use konnecs_tests::http::Browser;

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
-use konnecs::adapters::smtp::{SmtpMailer, SmtpSettings};
+use konnecs::adapters::smtp::SmtpMailer;
+use konnecs::config::SmtpSettings;
+use konnecs::inbound::events::jobs;
 use konnecs::ports::mailer::{Email, MailError, Mailer};
-use konnecs::services::jobs::{self, Delivery, Job, JobError};
+use konnecs::services::jobs::{Delivery, Job, JobError};
 use konnecs::services::notifications::{BookingChange, BookingNotice, Recipient, change_email, idempotency_key};
 use konnecs_tests::local::temp_state;
 use konnecs_tests::smtp::{Mode, SmtpServer, ca_pem};
@@ -176,7 +178,7 @@ async fn without_starttls_or_a_trusted_certificate_nothing_is_sent_and_the_job_r
     assert!(tls.received().is_empty());
 }
 
-/// Runs one `SendEmail` job through the jobs service with `mailer`.
+/// Runs one `SendEmail` job through the jobs consumer's dispatch with `mailer`.
 async fn run_job(mailer: SmtpMailer, to: &str) -> Result<(), JobError> {
     let (mut state, _dir) = temp_state();
     state.mailer = Arc::new(mailer);

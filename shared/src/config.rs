@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use secrecy::SecretString;
+
+use crate::domain::host::is_loopback_host;
 use crate::ports::QueueName;
 
 /// Default bound on request bodies; larger bodies get a 413 problem.
@@ -115,8 +118,8 @@ impl LocalConfig {
     }
 
     /// What a backup copies from the data directory.
-    pub fn data_files(&self) -> crate::adapters::sqlite::backup::DataFiles {
-        crate::adapters::sqlite::backup::DataFiles {
+    pub fn data_files(&self) -> DataFiles {
+        DataFiles {
             database: self.database_path(),
             key_file: self.key_file_path(),
             objects_dir: self.objects_dir(),
@@ -186,7 +189,7 @@ pub struct AppConfig {
     /// When set, email goes through Resend; otherwise to the local outbox.
     pub resend_api_key: Option<secrecy::SecretString>,
     /// `KONNECS_SMTP_URL`: when set, email goes through this SMTP server.
-    pub smtp: Option<crate::adapters::smtp::SmtpSettings>,
+    pub smtp: Option<SmtpSettings>,
     pub resend_base_url: String,
     /// When all of SID, token and sender are set, SMS goes through Twilio;
     /// otherwise to the local outbox.
@@ -236,12 +239,12 @@ impl TwilioConfig {
 
 /// `KONNECS_SMTP_URL`, parsed; the value holds a password, so it is read
 /// into a secret and no error repeats it.
-fn smtp_from_env() -> Result<Option<crate::adapters::smtp::SmtpSettings>, ConfigError> {
+fn smtp_from_env() -> Result<Option<SmtpSettings>, ConfigError> {
     use secrecy::ExposeSecret;
     let Some(raw) = var("KONNECS_SMTP_URL").map(secrecy::SecretString::from) else {
         return Ok(None);
     };
-    crate::adapters::smtp::SmtpSettings::from_url(raw.expose_secret())
+    SmtpSettings::from_url(raw.expose_secret())
         .map(Some)
         .map_err(|reason| ConfigError::Invalid {
             name: "KONNECS_SMTP_URL",
@@ -316,4 +319,114 @@ impl AppConfig {
             inline_download_limit: None,
         }
     }
+}
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://`: plain connect, then STARTTLS; a server without it is refused.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    ImplicitTls,
+    /// `smtp://…?tls=none`: no TLS, for a relay on a loopback address only.
+    None,
+}
+
+/// A parsed `KONNECS_SMTP_URL`. `Debug` shows no password.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+}
+
+fn decoded(raw: &str, what: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| format!("the {what} is not valid percent-encoded UTF-8"))
+}
+
+impl SmtpSettings {
+    /// Parses the URL. Error messages never repeat the URL (it holds the password).
+    pub fn from_url(raw: &str) -> Result<Self, String> {
+        let url = url::Url::parse(raw.trim()).map_err(|err| format!("not a URL ({err})"))?;
+        let mut security = match url.scheme() {
+            "smtp" => SmtpSecurity::StartTls,
+            "smtps" => SmtpSecurity::ImplicitTls,
+            other => return Err(format!("scheme {other:?} is not smtp or smtps")),
+        };
+        for (name, value) in url.query_pairs() {
+            match (name.as_ref(), value.as_ref()) {
+                ("tls", "none") if security == SmtpSecurity::StartTls => security = SmtpSecurity::None,
+                ("tls", "starttls") if security == SmtpSecurity::StartTls => {}
+                ("tls", other) => {
+                    return Err(format!(
+                        "tls={other:?} is not understood: smtp:// uses STARTTLS, smtps:// implicit TLS, \
+                         and smtp://…?tls=none plain SMTP to a loopback relay"
+                    ));
+                }
+                (other, _) => return Err(format!("unknown option {other:?}")),
+            }
+        }
+        let host = url
+            .host_str()
+            .filter(|host| !host.is_empty())
+            .ok_or("the URL names no host")?
+            .to_string();
+        if security == SmtpSecurity::None && !is_loopback_host(&host) {
+            return Err(
+                "tls=none is accepted only for a relay on this machine (localhost, 127.0.0.1 or [::1]): \
+                 anywhere else mail and password would cross the network in clear"
+                    .into(),
+            );
+        }
+        if !matches!(url.path(), "" | "/") {
+            return Err("the URL has a path; only scheme, credentials, host, port and ?tls= are read".into());
+        }
+        let port = url.port().unwrap_or(match security {
+            SmtpSecurity::ImplicitTls => 465,
+            SmtpSecurity::StartTls => 587,
+            SmtpSecurity::None => 25,
+        });
+        let username = Some(url.username())
+            .filter(|user| !user.is_empty())
+            .map(|user| decoded(user, "user name"))
+            .transpose()?;
+        let password = url
+            .password()
+            .map(|password| decoded(password, "password").map(SecretString::from))
+            .transpose()?;
+        if password.is_some() != username.is_some() {
+            return Err("give both a user name and a password, or neither".into());
+        }
+        Ok(Self {
+            host,
+            port,
+            security,
+            username,
+            password,
+        })
+    }
+
+    /// `host:port` and the protection, for the start line and logs: no credentials.
+    pub fn describe(&self) -> String {
+        let security = match self.security {
+            SmtpSecurity::StartTls => "STARTTLS",
+            SmtpSecurity::ImplicitTls => "implicit TLS",
+            SmtpSecurity::None => "no TLS, loopback relay",
+        };
+        let auth = if self.username.is_some() { ", AUTH" } else { "" };
+        format!("{}:{} ({security}{auth})", self.host, self.port)
+    }
+}
+
+/// Where a data directory keeps what a backup copies.
+#[derive(Debug, Clone)]
+pub struct DataFiles {
+    pub database: PathBuf,
+    pub key_file: PathBuf,
+    pub objects_dir: PathBuf,
 }

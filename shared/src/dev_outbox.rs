@@ -34,7 +34,7 @@ fn require_loopback_host(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 #[derive(Deserialize)]
-struct Paging {
+pub struct Paging {
     cursor: Option<String>,
     limit: Option<u32>,
 }

@@ -18,114 +18,12 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncTransport, Tokio1Executor};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::host::is_loopback_host;
+use crate::config::{SmtpSecurity, SmtpSettings};
 use crate::ports::mailer::{Email, MailError, Mailer};
-
-/// How the connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
-    /// `smtp://`: plain connect, then STARTTLS; a server without it is refused.
-    StartTls,
-    /// `smtps://`: TLS from the first byte.
-    ImplicitTls,
-    /// `smtp://…?tls=none`: no TLS, for a relay on a loopback address only.
-    None,
-}
-
-/// A parsed `KONNECS_SMTP_URL`. `Debug` shows no password.
-#[derive(Debug, Clone)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub security: SmtpSecurity,
-    pub username: Option<String>,
-    pub password: Option<SecretString>,
-}
-
-fn decoded(raw: &str, what: &str) -> Result<String, String> {
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .map(|text| text.into_owned())
-        .map_err(|_| format!("the {what} is not valid percent-encoded UTF-8"))
-}
-
-impl SmtpSettings {
-    /// Parses the URL. Error messages never repeat the URL (it holds the password).
-    pub fn from_url(raw: &str) -> Result<Self, String> {
-        let url = url::Url::parse(raw.trim()).map_err(|err| format!("not a URL ({err})"))?;
-        let mut security = match url.scheme() {
-            "smtp" => SmtpSecurity::StartTls,
-            "smtps" => SmtpSecurity::ImplicitTls,
-            other => return Err(format!("scheme {other:?} is not smtp or smtps")),
-        };
-        for (name, value) in url.query_pairs() {
-            match (name.as_ref(), value.as_ref()) {
-                ("tls", "none") if security == SmtpSecurity::StartTls => security = SmtpSecurity::None,
-                ("tls", "starttls") if security == SmtpSecurity::StartTls => {}
-                ("tls", other) => {
-                    return Err(format!(
-                        "tls={other:?} is not understood: smtp:// uses STARTTLS, smtps:// implicit TLS, \
-                         and smtp://…?tls=none plain SMTP to a loopback relay"
-                    ));
-                }
-                (other, _) => return Err(format!("unknown option {other:?}")),
-            }
-        }
-        let host = url
-            .host_str()
-            .filter(|host| !host.is_empty())
-            .ok_or("the URL names no host")?
-            .to_string();
-        if security == SmtpSecurity::None && !is_loopback_host(&host) {
-            return Err(
-                "tls=none is accepted only for a relay on this machine (localhost, 127.0.0.1 or [::1]): \
-                 anywhere else mail and password would cross the network in clear"
-                    .into(),
-            );
-        }
-        if !matches!(url.path(), "" | "/") {
-            return Err("the URL has a path; only scheme, credentials, host, port and ?tls= are read".into());
-        }
-        let port = url.port().unwrap_or(match security {
-            SmtpSecurity::ImplicitTls => 465,
-            SmtpSecurity::StartTls => 587,
-            SmtpSecurity::None => 25,
-        });
-        let username = Some(url.username())
-            .filter(|user| !user.is_empty())
-            .map(|user| decoded(user, "user name"))
-            .transpose()?;
-        let password = url
-            .password()
-            .map(|password| decoded(password, "password").map(SecretString::from))
-            .transpose()?;
-        if password.is_some() != username.is_some() {
-            return Err("give both a user name and a password, or neither".into());
-        }
-        Ok(Self {
-            host,
-            port,
-            security,
-            username,
-            password,
-        })
-    }
-
-    /// `host:port` and the protection, for the start line and logs: no credentials.
-    pub fn describe(&self) -> String {
-        let security = match self.security {
-            SmtpSecurity::StartTls => "STARTTLS",
-            SmtpSecurity::ImplicitTls => "implicit TLS",
-            SmtpSecurity::None => "no TLS, loopback relay",
-        };
-        let auth = if self.username.is_some() { ", AUTH" } else { "" };
-        format!("{}:{} ({security}{auth})", self.host, self.port)
-    }
-}
 
 /// Each command's timeout: a send must fit in a jobs batch (`BATCH_TIME`).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);

@@ -38,13 +38,7 @@ const SCHEDULED_SUFFIX: &str = ".backup";
 const KEY_FILE: &str = "token-master.key";
 const OBJECTS: &str = "objects";
 
-/// Where a data directory keeps what a backup copies.
-#[derive(Debug, Clone)]
-pub struct DataFiles {
-    pub database: PathBuf,
-    pub key_file: PathBuf,
-    pub objects_dir: PathBuf,
-}
+pub use crate::config::DataFiles;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {

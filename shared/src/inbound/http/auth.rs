@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::ApiJson;
+use super::problem::ApiError;
 use super::session::{Authenticated, actor_meta, cleared_cookies, session_cookies, with_cookies};
 use crate::inbound::AppState;
-use crate::inbound::http::problem::ApiError;
 use crate::services::accounts::{self, SignedIn, SignupInput};
 use crate::services::secrets::csrf_token;
 use crate::services::sessions;
@@ -34,7 +34,7 @@ fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response
 }
 
 #[derive(Deserialize)]
-struct SignupBody {
+pub struct SignupBody {
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -65,7 +65,7 @@ pub async fn signup(
 }
 
 #[derive(Deserialize)]
-struct LoginBody {
+pub struct LoginBody {
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -84,7 +84,13 @@ pub async fn login(
 }
 
 pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
-    sessions::delete(state.table.as_ref(), &auth.session_token).await?;
+    sessions::logout(
+        state.table.as_ref(),
+        &auth.session_token,
+        &auth.actor,
+        state.clock.now(),
+    )
+    .await?;
     Ok::<_, ApiError>(with_cookies(
         StatusCode::NO_CONTENT.into_response(),
         cleared_cookies(&state.config),
@@ -92,7 +98,15 @@ pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl 
 }
 
 pub async fn logout_all(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
-    sessions::revoke_all(state.table.as_ref(), &auth.user_id, None).await?;
+    sessions::revoke_all_recorded(
+        state.table.as_ref(),
+        &auth.user_id,
+        None,
+        sessions::Revocation::LogoutAll,
+        &auth.actor,
+        state.clock.now(),
+    )
+    .await?;
     Ok::<_, ApiError>(with_cookies(
         StatusCode::NO_CONTENT.into_response(),
         cleared_cookies(&state.config),
@@ -100,7 +114,7 @@ pub async fn logout_all(State(state): State<AppState>, auth: Authenticated) -> i
 }
 
 #[derive(Deserialize)]
-struct TokenBody {
+pub struct TokenBody {
     #[serde(default)]
     token: String,
 }
@@ -124,7 +138,7 @@ pub async fn resend_verification(State(state): State<AppState>, auth: Authentica
 }
 
 #[derive(Deserialize)]
-struct ForgotBody {
+pub struct ForgotBody {
     #[serde(default)]
     email: String,
 }
@@ -141,7 +155,7 @@ pub async fn forgot_password(
 }
 
 #[derive(Deserialize)]
-struct ResetBody {
+pub struct ResetBody {
     #[serde(default)]
     token: String,
     #[serde(default)]

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
+use super::problem::ApiError;
 use super::session::Authenticated;
 use crate::inbound::AppState;
-use crate::inbound::http::problem::ApiError;
 use crate::services::photos;
 
 /// A body the pipeline cut off at the limit is 413; anything else unreadable is 400.
