@@ -335,8 +335,7 @@ pub async fn page_book_serves_the_booking_page_of_the_event_type(name: &str) {
     assert!(reply.text.starts_with("<!doctype html>"), "{}", reply.text);
     assert!(reply.headers.contains_key("content-security-policy"));
     assert!(
-        reply.text.contains("document.body.dataset.org = \"whitfield-dental\"")
-            && reply.text.contains("document.body.dataset.event = \"check-up\""),
+        reply.text.contains("data-org=\"whitfield-dental\"") && reply.text.contains("data-event=\"check-up\""),
         "the page loads the check-up of whitfield-dental: {}",
         reply.text
     );
@@ -354,9 +353,9 @@ pub async fn page_booking_serves_the_manage_page_with_the_bookings_event_type(na
     assert!(reply.headers.contains_key("content-security-policy"));
     // The token matched: the page knows where to offer a reschedule.
     for expected in [
-        format!("document.body.dataset.uid = \"{id}\""),
-        "document.body.dataset.org = \"whitfield-dental\"".to_string(),
-        "document.body.dataset.event = \"check-up\"".to_string(),
+        format!("data-uid=\"{id}\""),
+        "data-org=\"whitfield-dental\"".to_string(),
+        "data-event=\"check-up\"".to_string(),
     ] {
         assert!(reply.text.contains(&expected), "{expected} in {}", reply.text);
     }
