@@ -1,7 +1,13 @@
 //! Reminder dispatch: the minute tick (queries only, cursor, catch-up) and
 //! the `reminders-send` consumer (pending → sent first, so redelivery never
 //! sends twice; dropped once the appointment started; failures retried).
-//! Reminder items are written in the layout `services::reminders` documents.
+//! Reminder items are written by `services::reminders::key` (the due
+//! minute's shards); reminders of the unsharded layout of earlier releases
+//! are still found until that layout drains.
+//!
+//! Every case runs on both store backends (`sqlite::…`, `dynamodb::…`, the
+//! latter on the moto emulator); the queues are the embedded ones on both,
+//! so redelivery follows the test clock.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +19,8 @@ use konnecs::inbound::events::{Message, jobs, reminders};
 use konnecs::ports::mailer::{Email, MailError, Mailer};
 use konnecs::ports::{Key, Received, Sms, SmsError, TestClock, WriteOp};
 use konnecs::services::notifications::{BookingChange, BookingNotice};
-use konnecs::services::reminder_dispatch::{self, minute_partition};
+use konnecs::services::reminder_dispatch;
+use konnecs::services::reminders::{self as reminder_items, Channel};
 use konnecs_tests::local::booking_changed;
 use serde_json::{Value, json};
 
@@ -21,9 +28,52 @@ fn ts(text: &str) -> Timestamp {
     text.parse().expect("timestamp")
 }
 
-fn setup(at: &str) -> (AppState, TestClock, tempfile::TempDir) {
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Dynamodb,
+}
+
+/// One `#[tokio::test]` per case and backend: `sqlite::<case>`, `dynamodb::<case>`.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Sqlite).await
+            })*
+        }
+        mod dynamodb {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Dynamodb).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    every_reminder_message_delivered_three_times_sends_each_reminder_once,
+    a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started,
+    a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once,
+    a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started,
+    cancelled_booking_sends_no_reminder,
+    a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent,
+    rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_time,
+    a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery,
+    a_tick_reads_every_shard_of_each_minute_with_queries_only,
+    a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried,
+    an_unsharded_reminder_of_an_earlier_release_is_still_sent_exactly_once,
+    the_unsharded_layout_is_read_only_until_it_has_drained,
+    reminders_of_one_minute_spread_over_its_shards_and_all_go_out,
+);
+
+async fn setup(backend: Backend, at: &str) -> (AppState, TestClock, tempfile::TempDir) {
     let clock = TestClock::at(ts(at));
-    let (state, dir) = konnecs_tests::local::temp_state_with_clock(Arc::new(clock.clone()));
+    let (state, dir) = match backend {
+        Backend::Sqlite => konnecs_tests::local::temp_state_with_clock(Arc::new(clock.clone())),
+        Backend::Dynamodb => konnecs_tests::aws::dynamodb_state_with_clock(Arc::new(clock.clone())).await,
+    };
     (state, clock, dir)
 }
 
@@ -50,16 +100,34 @@ fn notice(booking_id: &str, sequence: u32, starts_at: &str) -> BookingNotice {
     }
 }
 
-/// The reminder items of a booking, exactly in the layout of `services::reminders`.
+/// The reminder items of a booking, keyed by `services::reminders::key`.
 fn reminder_items(n: &BookingNotice, offsets: &[i64]) -> Vec<(Key, Value)> {
+    layout_items(n, offsets, |due, offset, channel| {
+        reminder_items::key(due, &n.org_id, &n.booking_id, offset as u32, channel)
+    })
+}
+
+/// The same items in the unsharded layout of earlier releases.
+fn unsharded_items(n: &BookingNotice, offsets: &[i64]) -> Vec<(Key, Value)> {
+    layout_items(n, offsets, |due, offset, channel| {
+        Key::new(
+            reminder_items::legacy_partition(due),
+            format!("{}#{}#{offset}#{}", n.org_id, n.booking_id, channel.as_str()),
+        )
+    })
+}
+
+fn layout_items(
+    n: &BookingNotice,
+    offsets: &[i64],
+    key_of: impl Fn(Timestamp, i64, Channel) -> Key,
+) -> Vec<(Key, Value)> {
     let mut items = Vec::new();
     for offset in offsets {
         let due = n.starts_at - offset * 60;
-        for channel in ["email", "sms"] {
-            let key = Key::new(
-                minute_partition(Timestamp::from_second(due).expect("due")),
-                format!("{}#{}#{offset}#{channel}", n.org_id, n.booking_id),
-            );
+        for channel in [Channel::Email, Channel::Sms] {
+            let key = key_of(Timestamp::from_second(due).expect("due"), *offset, channel);
+            let channel = channel.as_str();
             let item = json!({
                 "pk": key.pk, "sk": key.sk, "org_id": n.org_id, "booking_id": n.booking_id,
                 "channel": channel, "offset_minutes": offset, "due_at": due, "starts_at": n.starts_at,
@@ -182,9 +250,8 @@ async fn status(state: &AppState, key: &Key) -> Option<String> {
         .and_then(|item| item.get("status").and_then(Value::as_str).map(str::to_owned))
 }
 
-#[tokio::test]
-async fn every_reminder_message_delivered_three_times_sends_each_reminder_once() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn every_reminder_message_delivered_three_times_sends_each_reminder_once(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let mut keys = Vec::new();
     for i in 0..6 {
         keys.extend(book(&state, &notice(&format!("b{i}"), 0, "2026-12-01T10:00:00Z"), &[60]).await);
@@ -225,9 +292,8 @@ async fn every_reminder_message_delivered_three_times_sends_each_reminder_once()
     assert_eq!(tick(&state).await, 0);
 }
 
-#[tokio::test]
-async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let keys = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
     tick(&state).await;
     // The ticks from 08:01 to 09:39 never ran.
@@ -240,9 +306,8 @@ async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_no
     assert_eq!(status(&state, &keys[0]).await.as_deref(), Some("sent"));
 }
 
-#[tokio::test]
-async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     tick(&state).await;
     // The 09:00 tick has read the 09:00 minute; then a booking planned at
     // 08:59:59 commits its 60-minute reminder (due 09:00) into it.
@@ -261,9 +326,8 @@ async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_
     assert_eq!(status(&state, &keys[0]).await.as_deref(), Some("sent"));
 }
 
-#[tokio::test]
-async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let keys = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
     tick(&state).await;
     clock.set(ts("2026-12-01T10:05:00Z"));
@@ -275,9 +339,8 @@ async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_starte
     }
 }
 
-#[tokio::test]
-async fn cancelled_booking_sends_no_reminder() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn cancelled_booking_sends_no_reminder(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let n = notice("b1", 0, "2026-12-01T10:00:00Z");
     let keys = book(&state, &n, &[60]).await;
     tick(&state).await;
@@ -295,9 +358,8 @@ async fn cancelled_booking_sends_no_reminder() {
     assert!(sent_reminders(&state).await.is_empty());
 }
 
-#[tokio::test]
-async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent() {
-    let (state, clock, _dir) = setup("2026-12-01T08:59:00Z");
+async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:59:00Z").await;
     let keys = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
     tick(&state).await;
     clock.set(ts("2026-12-01T09:00:00Z"));
@@ -308,9 +370,8 @@ async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent() {
     assert!(sent_reminders(&state).await.is_empty());
 }
 
-#[tokio::test]
-async fn rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_time() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_time(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let old = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
     tick(&state).await;
     // Moved to 14:00 before the 09:00 reminder was due: old reminders replaced.
@@ -398,9 +459,8 @@ impl Mailer for DownMailer {
     }
 }
 
-#[tokio::test]
-async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery() {
-    let (state, clock, _dir) = setup("2026-12-01T08:59:00Z");
+async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:59:00Z").await;
     let keys = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
     drain_jobs(&state).await;
     tick(&state).await;
@@ -437,23 +497,57 @@ async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery
     assert_eq!(status(&state, email_key).await.as_deref(), Some("sent"));
 }
 
-#[tokio::test]
-async fn the_tick_catches_up_a_bounded_window_with_queries_only() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn a_tick_reads_every_shard_of_each_minute_with_queries_only(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     book(&state, &notice("b1", 0, "2026-12-03T10:00:00Z"), &[60]).await;
     tick(&state).await;
     let counting = Arc::new(konnecs::ports::counting::CountingTable::new(state.table.clone()));
     let counts = counting.counts();
     let mut counted = state.clone();
     counted.table = counting;
-    // Three missed minutes: one cursor read, five partition queries (the
-    // three plus the two rescanned before the cursor), one cursor write.
+    // Three missed minutes: one cursor read, a query of every partition of
+    // five minutes (the three plus the two rescanned before the cursor: each
+    // minute's shards and its unsharded partition of earlier releases), one
+    // cursor write.
     clock.set(ts("2026-12-01T08:03:00Z"));
-    assert_eq!(tick(&counted).await, 0);
+    let summary = reminder_dispatch::tick(&counted).await.expect("tick");
+    let per_minute = reminder_items::SHARDS as u64 + 1;
+    assert_eq!(
+        (summary.minutes, summary.partitions, summary.fanned_out),
+        (5, 5 * per_minute, 0)
+    );
     let snapshot = counts.snapshot();
-    assert_eq!((snapshot.get, snapshot.query, snapshot.put), (1, 5, 1), "{snapshot:?}");
-    assert_eq!(snapshot.total(), 7, "no scans, nothing else: {snapshot:?}");
+    assert_eq!(
+        (snapshot.get, snapshot.query, snapshot.put),
+        (1, 5 * per_minute, 1),
+        "{snapshot:?}"
+    );
+    assert_eq!(
+        snapshot.total(),
+        2 + 5 * per_minute,
+        "no scans, nothing else: {snapshot:?}"
+    );
 
+    // A tick every minute (the schedule): the current minute and the two
+    // before it again.
+    clock.set(ts("2026-12-01T08:04:00Z"));
+    let before = counts.snapshot();
+    reminder_dispatch::tick(&counted).await.expect("tick");
+    let minute = counts.snapshot();
+    let round_trips = minute.total() - before.total();
+    println!(
+        "store round trips of one minute's tick: {round_trips} ({per_minute} partitions per minute read 3 times, cursor get and put)"
+    );
+    assert_eq!(round_trips, 3 * per_minute + 2);
+}
+
+/// SQLite only: two days of minutes are about 47,000 partition queries,
+/// minutes on the emulator; the window logic is the same on both backends.
+#[tokio::test]
+async fn the_tick_catches_up_two_missed_days_within_its_window() {
+    let (state, clock, _dir) = setup(Backend::Sqlite, "2026-12-01T08:00:00Z").await;
+    book(&state, &notice("b1", 0, "2026-12-03T10:00:00Z"), &[60]).await;
+    tick(&state).await;
     // Down for two days: the reminder due 2026-12-03T09:00 is still found within the window.
     clock.set(ts("2026-12-03T09:30:00Z"));
     let mut fanned = 0;
@@ -470,9 +564,159 @@ async fn the_tick_catches_up_a_bounded_window_with_queries_only() {
     assert_eq!(cursor["minute"], "2026-12-03T09:30");
 }
 
-#[tokio::test]
-async fn a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried() {
-    let (state, clock, _dir) = setup("2026-12-01T08:59:00Z");
+/// Writes reminder items as an earlier release did (one transaction, as its booking).
+async fn write_items(state: &AppState, items: &[(Key, Value)]) {
+    let ops = items
+        .iter()
+        .map(|(_, item)| WriteOp::Put {
+            item: konnecs::services::object(item.clone()),
+            condition: None,
+        })
+        .collect();
+    state.table.transact(ops).await.expect("reminders written");
+}
+
+async fn an_unsharded_reminder_of_an_earlier_release_is_still_sent_exactly_once(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    // Booked before the upgrade: its reminders sit in the minute's one partition.
+    let old = notice("old", 0, "2026-12-01T10:00:00Z");
+    let items = unsharded_items(&old, &[60]);
+    assert!(items.iter().all(|(key, _)| key.pk == "REMINDERS#2026-12-01T09:00"));
+    write_items(&state, &items).await;
+    booking_changed(&state, &old, &BookingChange::Booked)
+        .await
+        .expect("notified");
+    // And one cancelled before its reminder was due: its booking deletes the
+    // keys it lists, whatever their layout.
+    let gone = notice("gone", 0, "2026-12-01T10:00:00Z");
+    let gone_items = unsharded_items(&gone, &[60]);
+    write_items(&state, &gone_items).await;
+    booking_changed(&state, &gone, &BookingChange::Booked)
+        .await
+        .expect("notified");
+    drain_jobs(&state).await;
+    // The first tick of this release.
+    assert_eq!(tick(&state).await, 0);
+    remove(
+        &state,
+        &gone_items.iter().map(|(key, _)| key.clone()).collect::<Vec<_>>(),
+    )
+    .await;
+
+    let calls = Arc::new(Calls::default());
+    let mut state = state;
+    state.mailer = Arc::new(CountingMailer(state.mailer.clone(), calls.clone()));
+    state.sms = Arc::new(CountingSms(state.sms.clone(), calls.clone()));
+    clock.set(ts("2026-12-01T09:00:10Z"));
+    assert_eq!(tick(&state).await, 2, "the old booking's email and SMS");
+    let received = take_reminders(&state).await;
+    assert_eq!(received.len(), 2);
+    let (a, b) = tokio::join!(
+        reminders::consume(state.clone(), messages(&received)),
+        reminders::consume(state.clone(), messages(&received))
+    );
+    let c = reminders::consume(state.clone(), messages(&received)).await;
+    assert!(a.failed.is_empty() && b.failed.is_empty() && c.failed.is_empty());
+    let mut provider_calls = calls.all();
+    provider_calls.sort();
+    let mut expected: Vec<String> = items
+        .iter()
+        .map(|(k, _)| format!("reminder/{}/{}", k.pk, k.sk))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        provider_calls, expected,
+        "each sent once, none for the cancelled booking"
+    );
+    for (key, _) in &items {
+        assert_eq!(status(&state, key).await.as_deref(), Some("sent"), "{key:?}");
+    }
+    // The next ticks read the minute again and find nothing pending.
+    clock.set(ts("2026-12-01T09:01:10Z"));
+    assert_eq!(tick(&state).await, 0);
+    let sent = sent_reminders(&state).await;
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent.iter().all(|m| m["to"] != "gone@example.com"));
+}
+
+async fn the_unsharded_layout_is_read_only_until_it_has_drained(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    tick(&state).await;
+    let mut cursor = state
+        .table
+        .get(&reminder_dispatch::cursor_key())
+        .await
+        .expect("get")
+        .expect("cursor");
+    // The first tick of this release records the last minute an earlier
+    // release can have planned a reminder for: the longest booking window ahead.
+    assert_eq!(
+        cursor["legacy_until_s"],
+        ts("2026-12-01T08:00:00Z").as_second() + reminder_dispatch::LEGACY_HORIZON_MINUTES * 60
+    );
+    // Pretend that horizon is 08:30: an unsharded reminder due 08:20 is read,
+    // one due 08:40 (which no earlier release could have written) is not.
+    cursor.insert("legacy_until_s".into(), json!(ts("2026-12-01T08:30:00Z").as_second()));
+    state.table.put(cursor, None).await.expect("cursor");
+    let early = notice("early", 0, "2026-12-01T09:20:00Z");
+    let late = notice("late", 0, "2026-12-01T09:40:00Z");
+    for n in [&early, &late] {
+        write_items(&state, &unsharded_items(n, &[60])).await;
+        booking_changed(&state, n, &BookingChange::Booked)
+            .await
+            .expect("notified");
+    }
+    clock.set(ts("2026-12-01T08:45:00Z"));
+    let summary = reminder_dispatch::tick(&state).await.expect("tick");
+    // Minutes 07:59 (rescan) to 08:45: those up to 08:30 with their
+    // unsharded partition, the later ones in shards only.
+    let shards = reminder_items::SHARDS as u64;
+    assert_eq!(summary.minutes, 47);
+    assert_eq!(summary.partitions, 32 * (shards + 1) + 15 * shards);
+    assert_eq!(summary.fanned_out, 2, "only the reminder due before the horizon");
+    let bodies: Vec<String> = take_reminders(&state).await.into_iter().map(|r| r.body).collect();
+    assert!(bodies.iter().all(|b| b.contains("#early#")), "{bodies:?}");
+}
+
+async fn reminders_of_one_minute_spread_over_its_shards_and_all_go_out(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let mut keys = Vec::new();
+    for i in 0..30 {
+        keys.extend(
+            book(
+                &state,
+                &notice(&format!("booking-{i}"), 0, "2026-12-01T10:00:00Z"),
+                &[60],
+            )
+            .await,
+        );
+    }
+    drain_jobs(&state).await;
+    let partitions: std::collections::BTreeSet<&str> = keys.iter().map(|k| k.pk.as_str()).collect();
+    assert!(
+        partitions.len() >= 12,
+        "30 bookings land on most of the 16 shards: {partitions:?}"
+    );
+    assert!(partitions.iter().all(|pk| {
+        reminder_items::partitions(ts("2026-12-01T09:00:00Z"))
+            .iter()
+            .any(|p| p == pk)
+    }));
+    tick(&state).await;
+    clock.set(ts("2026-12-01T09:00:10Z"));
+    assert_eq!(tick(&state).await, 60, "every shard of the minute is read");
+    let received = take_reminders(&state).await;
+    assert_eq!(received.len(), 60);
+    assert!(consume_and_ack(&state, &received).await.is_empty());
+    for key in &keys {
+        assert_eq!(status(&state, key).await.as_deref(), Some("sent"), "{key:?}");
+    }
+    let sent = sent_reminders(&state).await;
+    assert_eq!(sent.len(), 60);
+}
+
+async fn a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:59:00Z").await;
     // Reminder items without their booking (nor its notice).
     let items = reminder_items(&notice("gone", 0, "2026-12-01T10:00:00Z"), &[60]);
     for (_, item) in &items {

@@ -19,7 +19,7 @@ use konnecs::inbound::events::{Message, reminders};
 use konnecs::ports::counting::CountingTable;
 use konnecs::ports::{BatchOp, TestClock};
 use konnecs::services::notifications::{BookingNotice, notice_key};
-use konnecs::services::reminder_dispatch::minute_partition;
+use konnecs::services::reminders::{self as reminder_items, Channel};
 use konnecs::services::{object, records};
 use serde_json::json;
 
@@ -81,10 +81,18 @@ async fn run() {
             .expect("notice item"),
         ));
         let due = booking_start - 3600;
-        for channel in ["email", "sms"] {
+        for channel in [Channel::Email, Channel::Sms] {
+            let key = reminder_items::key(
+                Timestamp::from_second(due).expect("due"),
+                "org1",
+                &booking_id,
+                60,
+                channel,
+            );
+            let channel = channel.as_str();
             ops.push(BatchOp::Put(object(json!({
-                "pk": minute_partition(Timestamp::from_second(due).expect("due")),
-                "sk": format!("org1#{booking_id}#60#{channel}"),
+                "pk": key.pk,
+                "sk": key.sk,
                 "org_id": "org1", "booking_id": booking_id, "channel": channel, "offset_minutes": 60,
                 "due_at": due, "starts_at": booking_start, "status": "pending",
                 "expires_at": booking_start + 7 * 24 * 3600,

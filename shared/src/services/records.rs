@@ -19,7 +19,7 @@
 //! | booking | `ORG#<id>` | `BOOKING#<id>` | gsi1: `ORG#<id>#HOST#<user>#BOOKINGS` / `<start s, 12 digits>#<id>` |
 //! | booking uid → org, token hash (manage link) | `BOOKING#<id>` | `BOOKING` | |
 //! | host calendar entry (live bookings) / version | `ORG#<id>#HOSTCAL#<user>` | `<start s, 12 digits>#<booking>` / `VERSION` | |
-//! | pending reminder (see `services::reminders`) | `REMINDERS#<due minute UTC>` | `<org>#<booking>#<offset>#<channel>` | |
+//! | pending reminder (see `services::reminders`; the unsharded `REMINDERS#<due minute UTC>` of earlier releases is still read) | `REMINDERS#<due minute UTC>#<shard>` | `<org>#<booking>#<offset>#<channel>` | |
 //! | reminder tick cursor (see `services::reminder_dispatch`) | `REMINDERTICK` | `CURSOR` | |
 //! | booking notice: what messages and reminders need (see `services::notifications`) | `ORG#<id>` | `BOOKINGNOTICE#<booking>` | |
 //! | SMS allowance of a booking (≤ 3, conditional counter) | `ORG#<id>` | `SMSCOUNT#<booking>` | |
