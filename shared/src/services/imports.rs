@@ -30,6 +30,12 @@
 //! contact by email/phone, and an update that changes no value writes nothing
 //! (counted as skipped). Rows need an email or a phone for this reason.
 //!
+//! On a backend that limits each partition key (DynamoDB), the chunk
+//! transactions go one at a time, spaced by [`paced_seconds`] so that no key
+//! (the organization's search partition above all) gets more than
+//! [`PARTITION_SHARE`] of what DynamoDB serves it: a few dozen rows a second
+//! for typical rows, so the organization's other writes keep working.
+//!
 //! Keys: import `ORG#<org>` / `IMPORT#<id>`; failed rows
 //! `ORG#<org>#IMPORT#<id>#ERRORS` / `<row:09>`; file parts in the object store
 //! at `imports/<org>/<id>/part-<n:05>.csv`.
@@ -51,7 +57,8 @@ use crate::app::AppState;
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
 use crate::domain::spreadsheet::unescape_formula;
-use crate::ports::{Condition, Key, PartialCommit, Query, StoreError, Update, WriteOp};
+use crate::ports::table::check_transaction;
+use crate::ports::{Condition, Key, PartialCommit, Query, StoreError, Table, Update, WriteOp};
 
 /// Most data rows one import may hold.
 pub const MAX_ROWS: u64 = 100_000;
@@ -876,6 +883,74 @@ const GROUP_ROWS: usize = 1_000;
 const FIRST_GROUP_ROWS: usize = 100;
 const MIN_GROUP_ROWS: usize = 20;
 
+/// Share of one partition key's write capacity an import may take on a
+/// backend that limits keys (DynamoDB). Every row writes the organization's
+/// search partition (a key per name word, email and phone), its contacts
+/// index and the import's tag index, so an unpaced import (a chunk
+/// transaction every ≈ 30 ms) would take several times what DynamoDB serves
+/// one key and throttle the organization's everyday writes with it
+/// (BENCHMARKS.md, "Key distribution"). Chunks are spaced so that each key
+/// gets this share on average; one chunk's own burst on top keeps any second
+/// under half the limit.
+pub const PARTITION_SHARE: f64 = 0.4;
+
+/// How long a chunk transaction must occupy the import on a backend serving
+/// `partition_write_units` per key, for no key it writes to receive more
+/// than [`PARTITION_SHARE`] of that: its busiest key's units (2 per started
+/// KB of an item in a transaction, 1 for each index copy) over the share.
+pub fn paced_seconds(ops: &[WriteOp], partition_write_units: u32) -> f64 {
+    let mut units: HashMap<(&str, &str), f64> = HashMap::new();
+    for op in ops {
+        match op {
+            WriteOp::Put { item, .. } => {
+                let kb = serde_json::to_vec(item).map_or(1, |bytes| bytes.len().div_ceil(1024).max(1)) as f64;
+                if let Some(pk) = item.get("pk").and_then(Value::as_str) {
+                    *units.entry(("", pk)).or_default() += 2.0 * kb;
+                }
+                for index in ["gsi1pk", "gsi2pk", "gsi3pk"] {
+                    if let Some(partition) = item.get(index).and_then(Value::as_str) {
+                        *units.entry((index, partition)).or_default() += kb;
+                    }
+                }
+            }
+            WriteOp::Update { key, .. } | WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => {
+                *units.entry(("", key.pk.as_str())).or_default() += 2.0;
+            }
+        }
+    }
+    let busiest = units.values().copied().fold(0.0, f64::max);
+    busiest / (PARTITION_SHARE * f64::from(partition_write_units.max(1)))
+}
+
+/// Commits a group's chunk transactions in order (`Table::transact_in_order`);
+/// on a backend with per-key limits one at a time, each starting no sooner
+/// than the ones before it have been given their [`paced_seconds`].
+async fn commit_group(table: &dyn Table, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
+    let Some(limit) = table.partition_write_units() else {
+        return table.transact_in_order(transactions).await;
+    };
+    for ops in &transactions {
+        check_transaction(ops).map_err(|error| PartialCommit { committed: 0, error })?;
+    }
+    let started = Instant::now();
+    let mut due = Duration::ZERO;
+    for (committed, ops) in transactions.into_iter().enumerate() {
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+        due += Duration::from_secs_f64(paced_seconds(&ops, limit));
+        table
+            .transact(ops)
+            .await
+            .map_err(|error| PartialCommit { committed, error })?;
+    }
+    // The next group starts where this one's pace ends.
+    if let Some(wait) = due.checked_sub(started.elapsed()) {
+        tokio::time::sleep(wait).await;
+    }
+    Ok(())
+}
+
 /// How much one call of [`process`] may do.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
@@ -1067,7 +1142,7 @@ pub async fn process(
         let rows_in_group = (after.rows_done - record.rows_done) as f64;
         let commit_started = Instant::now();
         let now = state.clock.now();
-        let (committed, next_group) = futures::join!(table.transact_in_order(group.transactions), async {
+        let (committed, next_group) = futures::join!(commit_group(table, group.transactions), async {
             let range = next?;
             // Read beside the commit: each key as it was before the commit or
             // after it, and the committing group's overlay decides for every
@@ -1552,4 +1627,51 @@ fn chunk_transaction(
         }),
     });
     (ops, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(pk: &str, sk: &str, extra: &[(&str, &str)], bytes: usize) -> WriteOp {
+        let mut item = crate::ports::Item::new();
+        item.insert("pk".into(), pk.into());
+        item.insert("sk".into(), sk.into());
+        for (name, value) in extra {
+            item.insert((*name).into(), (*value).into());
+        }
+        item.insert("pad".into(), "x".repeat(bytes).into());
+        WriteOp::Put { item, condition: None }
+    }
+
+    #[test]
+    fn a_chunk_is_paced_by_the_busiest_partition_key_it_writes() {
+        // Nine contacts: each its own partition (and a copy in the contacts
+        // index), six search keys each in the organization's one search partition.
+        let mut ops = Vec::new();
+        for c in 0..9 {
+            ops.push(put(
+                &format!("ORG#o#CONTACT#{c}"),
+                "PROFILE",
+                &[("gsi1pk", "ORG#o#CONTACTS")],
+                1500,
+            ));
+            for t in 0..6 {
+                ops.push(put("ORG#o#SEARCH", &format!("token{t}#{c}"), &[], 10));
+            }
+        }
+        ops.push(WriteOp::Update {
+            key: Key::new("ORG#o", "IMPORT#i"),
+            update: Update::default().add("rows_done", 9),
+            condition: None,
+        });
+        // 54 search items of under 1 KB, 2 units each in a transaction: 108
+        // units, at 40 % of 1,000 a second.
+        let seconds = paced_seconds(&ops, 1_000);
+        assert!((seconds - 108.0 / 400.0).abs() < 1e-9, "{seconds}");
+        // The contacts index gets nine 2 KB copies (18 units): not the busiest.
+        ops.retain(|op| !matches!(op, WriteOp::Put { item, .. } if item["pk"] == "ORG#o#SEARCH"));
+        let seconds = paced_seconds(&ops, 1_000);
+        assert!((seconds - 18.0 / 400.0).abs() < 1e-9, "{seconds}");
+    }
 }
