@@ -10,9 +10,23 @@
 //!
 //! The stage id (not its position) is in the index key, so reordering stages
 //! rewrites one pipeline item and no deals.
+//!
+//! - pipeline statistics `ORG#<org>` / `PIPESTATS#<pipeline>`: per stage and
+//!   currency, the number of deals (`n#<stage>#<currency>`) and the sum of
+//!   their values (`v#<stage>#<currency>`), moved by every deal change in
+//!   the change's own transaction ([`stats_ops`]). The board reads these and
+//!   a page of deals per stage: its cost does not grow with the deals a
+//!   pipeline has ever had (reading all of them on every view took a large
+//!   pipeline's index partition far past what DynamoDB serves one key:
+//!   BENCHMARKS.md, "Key distribution"). `complete` says every deal is
+//!   counted: from its creation for a pipeline made since, and for an older
+//!   one once a board view has counted its deals ([`board`]); `writes`
+//!   counts the changes, so that count is stored only if no change came
+//!   between.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -121,8 +135,57 @@ pub fn stage_prefix(stage_id: &str) -> String {
 pub fn contact_deals_partition(org_id: &str, contact_id: &str) -> String {
     format!("ORG#{org_id}#CONTACT#{contact_id}#DEALS")
 }
+/// The pipeline's statistics (counts and totals per stage and currency).
+pub fn stats_key(org_id: &str, pipeline_id: &str) -> Key {
+    Key::new(format!("ORG#{org_id}"), format!("PIPESTATS#{pipeline_id}"))
+}
+fn count_attribute(stage_id: &str, currency: &str) -> String {
+    format!("n#{stage_id}#{currency}")
+}
+fn value_attribute(stage_id: &str, currency: &str) -> String {
+    format!("v#{stage_id}#{currency}")
+}
 
-fn deal_item(org_id: &str, deal: &DealRecord) -> Result<crate::ports::Item, StoreError> {
+/// The statistics updates of deal changes (`before` → `after`, `None` =
+/// absent): one update per pipeline whose counts or totals move, with its
+/// change counter. For the transaction of the changes.
+pub fn stats_ops(org_id: &str, changes: &[(Option<&DealRecord>, Option<&DealRecord>)]) -> Vec<WriteOp> {
+    let mut deltas: BTreeMap<&str, BTreeMap<String, i64>> = BTreeMap::new();
+    for (before, after) in changes {
+        for (deal, sign) in [(before, -1), (after, 1)] {
+            let Some(deal) = deal else { continue };
+            let pipeline = deltas.entry(deal.pipeline_id.as_str()).or_default();
+            *pipeline
+                .entry(count_attribute(&deal.stage_id, &deal.currency))
+                .or_default() += sign;
+            *pipeline
+                .entry(value_attribute(&deal.stage_id, &deal.currency))
+                .or_default() += sign * deal.value;
+        }
+    }
+    deltas
+        .into_iter()
+        .filter_map(|(pipeline_id, attributes)| {
+            let mut update = crate::ports::Update::default();
+            for (name, delta) in attributes.into_iter().filter(|(_, delta)| *delta != 0) {
+                update = update.add(name, delta);
+            }
+            (!update.is_empty()).then(|| WriteOp::Update {
+                key: stats_key(org_id, pipeline_id),
+                update: update.add("writes", 1),
+                condition: None,
+            })
+        })
+        .collect()
+}
+
+/// The statistics of a pipeline made now: complete, nothing counted yet.
+fn new_stats_item(org_id: &str, pipeline_id: &str) -> crate::ports::Item {
+    let key = stats_key(org_id, pipeline_id);
+    super::object(json!({"pk": key.pk, "sk": key.sk, "pipeline_id": pipeline_id, "complete": true, "writes": 0}))
+}
+
+pub fn deal_item(org_id: &str, deal: &DealRecord) -> Result<crate::ports::Item, StoreError> {
     to_item(
         &deal_key(org_id, &deal.id),
         deal,
@@ -293,6 +356,10 @@ pub async fn create_pipeline(
                 item,
                 condition: Some(Condition::NotExists),
             },
+            WriteOp::Put {
+                item: new_stats_item(&actor.org_id, &record.id),
+                condition: Some(Condition::NotExists),
+            },
             audit::entry(
                 actor,
                 now,
@@ -398,13 +465,15 @@ async fn move_deals(
 ) -> Result<(), PipelineError> {
     let now = state.clock.now();
     for chunk in deals.chunks(MOVE_CHUNK) {
-        let mut ops = Vec::with_capacity(chunk.len() * 2);
+        let mut ops = Vec::with_capacity(chunk.len() * 2 + 2);
+        let mut changes = Vec::with_capacity(chunk.len());
         for deal in chunk {
             let mut moved = deal.clone();
             moved.pipeline_id = to_pipeline.to_string();
             moved.stage_id = to_stage.id.clone();
             moved.updated_at = now.to_string();
             moved.version = deal.version + 1;
+            changes.push((deal, moved.clone()));
             ops.push(WriteOp::Put {
                 item: deal_item(&actor.org_id, &moved)?,
                 condition: Some(Condition::VersionEquals(deal.version)),
@@ -421,7 +490,12 @@ async fn move_deals(
                 }),
             ));
         }
-        state.table.transact(ops).await.map_err(|err| {
+        let pairs: Vec<(Option<&DealRecord>, Option<&DealRecord>)> = changes
+            .iter()
+            .map(|(before, after)| (Some(*before), Some(after)))
+            .collect();
+        ops.extend(stats_ops(&actor.org_id, &pairs));
+        transact_deal(state.table.as_ref(), ops).await.map_err(|err| {
             if err.is_condition_failure() {
                 PipelineError::Stale
             } else {
@@ -578,6 +652,10 @@ pub async fn delete_pipeline(
                 key: pipeline_key(org_id, pipeline_id),
                 condition: Some(Condition::VersionEquals(current.version)),
             },
+            WriteOp::Delete {
+                key: stats_key(org_id, pipeline_id),
+                condition: None,
+            },
             audit::entry(
                 actor,
                 now,
@@ -623,15 +701,95 @@ pub struct Board {
     pub stages: Vec<BoardColumn>,
 }
 
-/// Deals per stage with counts and totals per currency: queries on the
-/// pipeline's gsi1 partition only (one paged query sequence for the pipeline).
+/// Deals per stage with counts and totals per currency: the pipeline and its
+/// statistics (one batch read) and the first `per_stage` deals of each stage
+/// (one query per stage, concurrently), whatever the number of deals. A
+/// pipeline whose statistics are not complete yet (made before they existed)
+/// is counted from its deals once, see [`count_and_complete`].
 pub async fn board(
     table: &dyn Table,
     org_id: &str,
     pipeline_id: &str,
     per_stage: usize,
 ) -> Result<Board, PipelineError> {
-    let pipeline = get_pipeline(table, org_id, pipeline_id).await?;
+    if !plausible_id(pipeline_id) {
+        return Err(PipelineError::NotFound);
+    }
+    let keys = [pipeline_key(org_id, pipeline_id), stats_key(org_id, pipeline_id)];
+    let items = table.batch_get(&keys).await?;
+    let find = |key: &Key| items.iter().find(|item| Key::of(item).as_ref() == Some(key)).cloned();
+    let pipeline: PipelineRecord = from_item(find(&keys[0]).ok_or(PipelineError::NotFound)?)?;
+    let stats = find(&keys[1]);
+    let complete = stats
+        .as_ref()
+        .is_some_and(|item| item.get("complete").and_then(Value::as_bool) == Some(true));
+    if !complete {
+        return count_and_complete(table, org_id, pipeline, stats.as_ref(), per_stage).await;
+    }
+    let stats = stats.unwrap_or_default();
+    let pages = join_all(pipeline.stages.iter().map(|stage| async move {
+        if per_stage == 0 {
+            return Ok(Vec::new());
+        }
+        deals_in_stage(table, org_id, pipeline_id, &stage.id, Some(per_stage as u32)).await
+    }))
+    .await;
+    let mut columns = Vec::with_capacity(pipeline.stages.len());
+    for (stage, deals) in pipeline.stages.iter().zip(pages) {
+        let mut deals = deals?;
+        deals.truncate(per_stage);
+        let (count, totals) = stage_figures(&stats, &stage.id);
+        columns.push(BoardColumn {
+            stage: stage.clone(),
+            count,
+            totals,
+            deals,
+        });
+    }
+    Ok(Board {
+        pipeline,
+        stages: columns,
+    })
+}
+
+/// A stage's count and totals (currencies with deals, by code) from the statistics.
+fn stage_figures(stats: &crate::ports::Item, stage_id: &str) -> (u64, Vec<Total>) {
+    let prefix = format!("n#{stage_id}#");
+    let mut count = 0;
+    let mut totals = Vec::new();
+    let mut currencies: Vec<(&str, i64)> = stats
+        .iter()
+        .filter_map(|(name, value)| Some((name.strip_prefix(&prefix)?, value.as_i64()?)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    currencies.sort();
+    for (currency, n) in currencies {
+        count += n as u64;
+        let value = stats
+            .get(&value_attribute(stage_id, currency))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        totals.push(Total {
+            currency: currency.to_string(),
+            value,
+        });
+    }
+    (count, totals)
+}
+
+/// The board of a pipeline whose statistics are incomplete: its deals read
+/// once from the organization's partition (strongly consistent), and the
+/// statistics stored complete, on condition that no deal change came since
+/// they were read (`writes` unchanged, or still absent), which is exactly
+/// when the count covers every deal. A change in between leaves them
+/// incomplete for the next view to count.
+async fn count_and_complete(
+    table: &dyn Table,
+    org_id: &str,
+    pipeline: PipelineRecord,
+    stats: Option<&crate::ports::Item>,
+    per_stage: usize,
+) -> Result<Board, PipelineError> {
     let mut columns: Vec<BoardColumn> = pipeline
         .stages
         .iter()
@@ -648,38 +806,70 @@ pub async fn board(
         .enumerate()
         .map(|(i, s)| (s.id.clone(), i))
         .collect();
-    let mut sums: Vec<BTreeMap<String, i64>> = vec![BTreeMap::new(); columns.len()];
+    let mut counted: BTreeMap<String, i64> = BTreeMap::new();
+    let mut deals: Vec<DealRecord> = Vec::new();
     let mut cursor = None;
     loop {
         let page = table
             .query(
-                &Query::partition(pipeline_deals_partition(org_id, pipeline_id))
-                    .on(Index::Gsi1)
+                &Query::partition(format!("ORG#{org_id}"))
+                    .sort(SortKey::BeginsWith("DEAL#".into()))
                     .limit(1000)
                     .after(cursor),
             )
             .await?;
         for item in page.items {
             let deal: DealRecord = from_item(item)?;
-            let Some(&i) = index.get(&deal.stage_id) else { continue };
-            let column = &mut columns[i];
-            column.count += 1;
-            let sum = sums[i].entry(deal.currency.clone()).or_insert(0);
-            *sum = sum.saturating_add(deal.value);
-            if column.deals.len() < per_stage {
-                column.deals.push(deal);
+            if deal.pipeline_id != pipeline.id {
+                continue;
             }
+            *counted
+                .entry(count_attribute(&deal.stage_id, &deal.currency))
+                .or_default() += 1;
+            *counted
+                .entry(value_attribute(&deal.stage_id, &deal.currency))
+                .or_default() += deal.value;
+            deals.push(deal);
         }
         match page.cursor {
             Some(next) => cursor = Some(next),
             None => break,
         }
     }
-    for (column, sum) in columns.iter_mut().zip(sums) {
-        column.totals = sum
-            .into_iter()
-            .map(|(currency, value)| Total { currency, value })
-            .collect();
+    // The board's order: by stage index key (the deal's id: oldest first).
+    deals.sort_by(|a, b| a.id.cmp(&b.id));
+    for deal in deals {
+        if let Some(&i) = index.get(&deal.stage_id)
+            && columns[i].deals.len() < per_stage
+        {
+            columns[i].deals.push(deal);
+        }
+    }
+    let writes = stats.and_then(|item| item.get("writes")).and_then(Value::as_i64);
+    let mut item = new_stats_item(org_id, &pipeline.id);
+    item.insert("writes".into(), json!(writes.unwrap_or(0)));
+    for (name, value) in &counted {
+        item.insert(name.clone(), json!(value));
+    }
+    let condition = match writes {
+        Some(writes) => Condition::AttributeEquals {
+            name: "writes".into(),
+            value: json!(writes),
+        },
+        None if stats.is_some() => Condition::Exists,
+        None => Condition::NotExists,
+    };
+    match table.put(item.clone(), Some(condition)).await {
+        Ok(()) => {}
+        Err(err) if err.is_condition_failure() => {
+            tracing::info!(pipeline_id = %pipeline.id, "deals changed while counted; the next board view counts again");
+        }
+        Err(err) => return Err(err.into()),
+    }
+    for column in &mut columns {
+        let (count, totals) = stage_figures(&item, &column.stage.id);
+        column.count = count;
+        column.totals = totals;
     }
     Ok(Board {
         pipeline,
@@ -903,6 +1093,23 @@ async fn resolve_stage(
     }
 }
 
+/// A deal transaction: every one moves its pipeline's statistics item, so
+/// two changes in one pipeline at the same moment can collide on DynamoDB
+/// (a transaction conflict, which wrote nothing); it is tried again.
+async fn transact_deal(table: &dyn Table, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        match table.transact(ops.clone()).await {
+            Err(StoreError::Contention) if attempt < 6 => {
+                attempt += 1;
+                let jitter = u64::from(rand::random::<u8>() % 20);
+                tokio::time::sleep(std::time::Duration::from_millis(15 * attempt + jitter)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn store_error(err: StoreError) -> PipelineError {
     if err.is_condition_failure() {
         PipelineError::Stale
@@ -958,7 +1165,7 @@ pub async fn create_deal(state: &AppState, actor: &Actor, input: NewDeal) -> Res
         updated_at: now.to_string(),
         version: 1,
     };
-    let ops = vec![
+    let mut ops = vec![
         WriteOp::Put {
             item: deal_item(org_id, &deal)?,
             condition: Some(Condition::NotExists),
@@ -983,7 +1190,8 @@ pub async fn create_deal(state: &AppState, actor: &Actor, input: NewDeal) -> Res
             json!({ "title": deal.title, "contact_id": deal.contact_id }),
         ),
     ];
-    match state.table.transact(ops).await {
+    ops.extend(stats_ops(org_id, &[(None, Some(&deal))]));
+    match transact_deal(state.table.as_ref(), ops).await {
         Ok(()) => Ok(deal),
         Err(StoreError::TransactionConditionFailed { index: 1 }) => Err(invalid(
             "contact_id",
@@ -1172,7 +1380,8 @@ pub async fn update_deal(
         &format!("deal:{}", next.id),
         json!({ "from_stage_id": current.stage_id, "to_stage_id": next.stage_id, "status": next.status }),
     ));
-    match state.table.transact(ops).await {
+    ops.extend(stats_ops(org_id, &[(Some(&current), Some(&next))]));
+    match transact_deal(state.table.as_ref(), ops).await {
         Ok(()) => Ok(next),
         Err(StoreError::TransactionConditionFailed { index: 1 }) if next.contact_id != current.contact_id => Err(
             invalid("contact_id", "not_found", "No such contact in this organization."),
@@ -1192,21 +1401,19 @@ pub async fn delete_deal(
         return Err(PipelineError::Stale);
     }
     let now = state.clock.now();
-    state
-        .table
-        .transact(vec![
-            WriteOp::Delete {
-                key: deal_key(&actor.org_id, deal_id),
-                condition: Some(Condition::VersionEquals(current.version)),
-            },
-            audit::entry(
-                actor,
-                now,
-                "deal.delete",
-                &format!("deal:{deal_id}"),
-                json!({ "title": current.title }),
-            ),
-        ])
-        .await
-        .map_err(store_error)
+    let mut ops = vec![
+        WriteOp::Delete {
+            key: deal_key(&actor.org_id, deal_id),
+            condition: Some(Condition::VersionEquals(current.version)),
+        },
+        audit::entry(
+            actor,
+            now,
+            "deal.delete",
+            &format!("deal:{deal_id}"),
+            json!({ "title": current.title }),
+        ),
+    ];
+    ops.extend(stats_ops(&actor.org_id, &[(Some(&current), None)]));
+    transact_deal(state.table.as_ref(), ops).await.map_err(store_error)
 }
