@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: emulator endpoints, temp stores,
-//! local-server processes.
+//! local-server processes, and the key-distribution simulation.
 
 pub mod aws;
 pub mod http;
+pub mod keysim;
 pub mod local;

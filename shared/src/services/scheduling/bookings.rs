@@ -173,7 +173,7 @@ impl BookingRecord {
         self.reminder_keys.iter().map(StoredKey::key).collect()
     }
 
-    fn item(&self) -> Result<Item, StoreError> {
+    pub fn item(&self) -> Result<Item, StoreError> {
         to_item(
             &booking_key(&self.org_id, &self.id),
             self,
@@ -188,7 +188,7 @@ impl BookingRecord {
     }
 
     /// The host calendar entry: what the overlap check reads.
-    fn calendar_entry(&self) -> Item {
+    pub fn calendar_entry(&self) -> Item {
         let key = self.calendar_key();
         crate::services::object(json!({
             "pk": key.pk,
@@ -352,7 +352,7 @@ fn version_of(item: Option<&Item>) -> Option<u64> {
 }
 
 /// The version bump that makes the overlap check and the commit one step.
-fn bump_calendar(org_id: &str, host_user_id: &str, read: Option<u64>) -> WriteOp {
+pub fn bump_calendar(org_id: &str, host_user_id: &str, read: Option<u64>) -> WriteOp {
     WriteOp::Update {
         key: host_calendar_version_key(org_id, host_user_id),
         update: Update::default().add("version", 1),
