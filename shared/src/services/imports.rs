@@ -34,10 +34,13 @@
 //! transactions go one at a time, spaced by [`paced_seconds`] so that no key
 //! (the organization's search partition above all) gets more than
 //! [`PARTITION_SHARE`] of what DynamoDB serves it: a few dozen rows a second
-//! for typical rows, so the organization's other writes keep working.
+//! for typical rows, so the organization's other writes keep working. The
+//! spacing is reserved on the organization's pace item ([`pace_key`]), so
+//! two imports of one organization share that share.
 //!
 //! Keys: import `ORG#<org>` / `IMPORT#<id>`; failed rows
-//! `ORG#<org>#IMPORT#<id>#ERRORS` / `<row:09>`; file parts in the object store
+//! `ORG#<org>#IMPORT#<id>#ERRORS` / `<row:09>`; the organization's import
+//! pace `ORG#<org>#IMPORTPACE` / `PACE`; file parts in the object store
 //! at `imports/<org>/<id>/part-<n:05>.csv`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -922,31 +925,75 @@ pub fn paced_seconds(ops: &[WriteOp], partition_write_units: u32) -> f64 {
     busiest / (PARTITION_SHARE * f64::from(partition_write_units.max(1)))
 }
 
+/// The organization's import pace: until when its partitions are taken by
+/// import writes (`next_at_ms`, Unix milliseconds). Every chunk of every
+/// import of the organization reserves its [`paced_seconds`] here before it
+/// writes, so imports running at once share the one budget of the
+/// organization's search partition instead of each taking it.
+pub fn pace_key(org_id: &str) -> Key {
+    Key::new(format!("ORG#{org_id}#IMPORTPACE"), "PACE")
+}
+
+/// Wall-clock milliseconds: pacing is about real throughput, across the
+/// processes running an organization's imports (like the slices' deadlines,
+/// not the application's clock).
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Reserves `seconds` of the organization's import pace after what is
+/// already reserved (an optimistic, conditional write); returns how long to
+/// wait before writing.
+async fn reserve(table: &dyn Table, org_id: &str, seconds: f64) -> Result<Duration, StoreError> {
+    let key = pace_key(org_id);
+    for _ in 0..20 {
+        let now = wall_ms();
+        let reserved = table
+            .get(&key)
+            .await?
+            .and_then(|item| item.get("next_at_ms").and_then(Value::as_i64));
+        let start = reserved.unwrap_or(now).max(now);
+        let end = start + (seconds * 1000.0).ceil() as i64;
+        let item = super::object(json!({
+            "pk": key.pk, "sk": key.sk, "next_at_ms": end, "expires_at": end / 1000 + 3600,
+        }));
+        let condition = match reserved {
+            Some(at) => Condition::AttributeEquals {
+                name: "next_at_ms".into(),
+                value: at.into(),
+            },
+            None => Condition::NotExists,
+        };
+        match table.put(item, Some(condition)).await {
+            Ok(()) => return Ok(Duration::from_millis((start - now).max(0) as u64)),
+            Err(err) if err.is_condition_failure() => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::Contention)
+}
+
 /// Commits a group's chunk transactions in order (`Table::transact_in_order`);
-/// on a backend with per-key limits one at a time, each starting no sooner
-/// than the ones before it have been given their [`paced_seconds`].
-async fn commit_group(table: &dyn Table, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
+/// on a backend with per-key limits one at a time, each after reserving its
+/// [`paced_seconds`] of the organization's import pace.
+async fn commit_group(table: &dyn Table, org_id: &str, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
     let Some(limit) = table.partition_write_units() else {
         return table.transact_in_order(transactions).await;
     };
     for ops in &transactions {
         check_transaction(ops).map_err(|error| PartialCommit { committed: 0, error })?;
     }
-    let started = Instant::now();
-    let mut due = Duration::ZERO;
     for (committed, ops) in transactions.into_iter().enumerate() {
-        if let Some(wait) = due.checked_sub(started.elapsed()) {
-            tokio::time::sleep(wait).await;
-        }
-        due += Duration::from_secs_f64(paced_seconds(&ops, limit));
+        let wait = reserve(table, org_id, paced_seconds(&ops, limit))
+            .await
+            .map_err(|error| PartialCommit { committed, error })?;
+        tokio::time::sleep(wait).await;
         table
             .transact(ops)
             .await
             .map_err(|error| PartialCommit { committed, error })?;
-    }
-    // The next group starts where this one's pace ends.
-    if let Some(wait) = due.checked_sub(started.elapsed()) {
-        tokio::time::sleep(wait).await;
     }
     Ok(())
 }
@@ -1142,7 +1189,7 @@ pub async fn process(
         let rows_in_group = (after.rows_done - record.rows_done) as f64;
         let commit_started = Instant::now();
         let now = state.clock.now();
-        let (committed, next_group) = futures::join!(commit_group(table, group.transactions), async {
+        let (committed, next_group) = futures::join!(commit_group(table, org_id, group.transactions), async {
             let range = next?;
             // Read beside the commit: each key as it was before the commit or
             // after it, and the committing group's overlay decides for every

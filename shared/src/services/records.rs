@@ -36,6 +36,8 @@
 //! | tag counter / contact by tag | `ORG#<id>#TAGS` / `ORG#<id>#TAG#<tag>` | `<tag>` / `<created ms>#<contact>` | |
 //! | custom field / field key (unique) | `ORG#<id>#FIELDS` / `ORG#<id>#FIELDKEY#<key>` | `FIELD#<id>` / `FIELD` | |
 //! | failed import row | `ORG#<id>#IMPORT#<import>#ERRORS` | `<row, 9 digits>` | |
+//! | import pace: until when the organization's imports have reserved its write budget (DynamoDB only, TTL; see `services::imports`) | `ORG#<id>#IMPORTPACE` | `PACE` | |
+//! | pipeline statistics: deals and values per stage and currency (see `services::pipelines`) | `ORG#<id>` | `PIPESTATS#<pipeline>` | |
 //!
 //! Objects (the `ObjectStore`, not the table): a profile photo is
 //! `photos/<user id>/<photo id>`, a new key per upload, referenced by

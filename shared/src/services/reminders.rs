@@ -90,15 +90,19 @@ pub fn default_plan() -> Vec<ReminderOffset> {
 /// key-distribution simulation (BENCHMARKS.md, "Key distribution").
 pub const SHARDS: u32 = 16;
 
-/// The shard of a booking's reminders: FNV-1a (64 bit) of the booking id,
-/// modulo [`SHARDS`]. Stable across processes, releases and platforms.
-pub fn shard_of(booking_id: &str) -> u32 {
+/// FNV-1a (64 bit) of the booking id: stable across processes, releases
+/// and platforms.
+pub fn booking_hash(booking_id: &str) -> u64 {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let hash = booking_id
+    booking_id
         .bytes()
-        .fold(OFFSET_BASIS, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME));
-    (hash % u64::from(SHARDS)) as u32
+        .fold(OFFSET_BASIS, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+}
+
+/// The shard of a booking's reminders: [`booking_hash`] modulo [`SHARDS`].
+pub fn shard_of(booking_id: &str) -> u32 {
+    (booking_hash(booking_id) % u64::from(SHARDS)) as u32
 }
 
 /// `2026-12-01T09:30` for any instant in that UTC minute.

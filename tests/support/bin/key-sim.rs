@@ -10,8 +10,9 @@
 //! cargo run --release -p konnecs-tests --bin key-sim -- --reduced   # the test suite's population
 //! ```
 //!
-//! Other flags: `--tiny` (the smallest day the tests run), `--seed N`,
-//! `--top N` (keys listed, default 10).
+//! Other flags: `--shards N` (reminders in N shards instead of
+//! `reminders::SHARDS`: how the number was chosen), `--tiny` (the smallest
+//! day the tests run), `--seed N`, `--top N` (keys listed, default 10).
 
 use std::time::Instant;
 
@@ -34,6 +35,9 @@ fn main() {
     };
     if args.iter().any(|a| a == "--unsharded") {
         config.layout = ReminderLayout::Unsharded;
+    }
+    if let Some(shards) = value("--shards") {
+        config.layout = ReminderLayout::Shards(shards as u32);
     }
     if let Some(seed) = value("--seed") {
         config.seed = seed;

@@ -1,17 +1,20 @@
 //! The CRM's own writes: contacts created one by one (`contacts::create`),
 //! CSV imports (`imports::process`: groups of rows, chunk transactions of
 //! about nine contacts with the tag counters and the checkpoint, paced by
-//! `imports::paced_seconds` as on DynamoDB), exports
+//! `imports::paced_seconds` on the organization's pace item as on DynamoDB),
+//! exports
 //! (`exports::job`: pages of the contacts' creation index), deals
 //! (`pipelines`) and notes (`contacts::notes`). Every request of a member
 //! also pays the session's reads ([`super::people::request`]).
+
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use konnecs::adapters::aws::dynamodb::PARTITION_WRITE_UNITS;
 use konnecs::ports::{Condition, Index, Item, Key, Update, WriteOp};
 use konnecs::services::contacts::{self, ALL_PARTS};
 use konnecs::services::exports::job::export_key;
-use konnecs::services::imports::{errors_partition, import_key, paced_seconds};
+use konnecs::services::imports::{errors_partition, import_key, pace_key, paced_seconds};
 use konnecs::services::pipelines::{DealRecord, DealStatus, deal_item, stats_ops};
 use konnecs::services::records::{member_key, org_key, to_item};
 use konnecs::services::{audit, contacts::notes};
@@ -45,10 +48,16 @@ pub fn run(sim: &mut Sim) {
         let at = at_local(&mut rng, org);
         create_contact(rec, config, day0, org, at, &mut rng);
     }
+    // Imports by organization: those of one organization share its pace.
+    let mut starts: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
     for _ in 0..config.imports_per_day {
-        let org = &sim.orgs[table.draw(&mut rng)];
-        let at = at_local(&mut rng, org);
-        import(rec, config, day0, org, at, &mut rng);
+        let org = table.draw(&mut rng);
+        let at = at_local(&mut rng, &sim.orgs[org]);
+        starts.entry(org).or_default().push(at);
+    }
+    for (org, mut at) in starts {
+        at.sort_unstable();
+        imports(rec, config, day0, &sim.orgs[org], &at, &mut rng);
     }
     for _ in 0..config.exports_per_day {
         let org = &sim.orgs[table.draw(&mut rng)];
@@ -138,38 +147,69 @@ fn log_uniform(rng: &mut Rng, (low, high): (u64, u64)) -> u64 {
     (low * (high / low).powf(rng.unit())).round() as u64
 }
 
-/// `imports::process` on DynamoDB: a slice reads the import, the org and the
+/// One import in progress.
+struct Import {
+    id: String,
+    tag: String,
+    rows: usize,
+    done: usize,
+    /// When its next chunk can be reserved (its last transaction returned).
+    ready: f64,
+    slice_ends: f64,
+    /// Rows of the current group not yet written.
+    pending: Vec<Person>,
+}
+
+/// `imports::process` on DynamoDB, for all imports of one organization of
+/// the day (started at `starts`): a slice reads the import, the org and the
 /// field definitions; each group of rows reads its claims (100 keys a
-/// call); each chunk of [`CHUNK_ROWS`] rows is one transaction with the
-/// import's tag counter and checkpoint, at the importer's pace.
-fn import(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Org, rel: i64, rng: &mut Rng) {
-    let rows = log_uniform(rng, config.import_rows) as usize;
-    let import_id = rng.id();
-    let tag = format!("import-{}", rng.below(1000));
-    let user = member(org, rng);
-    let at = rel as f64;
-    people::request(rec, org, user, at, rng);
-    let record = entities::sized(
-        &import_key(&org.id, &import_id),
-        &[("state", "queued"), ("mapping", "…")],
-    );
-    rec.write(
-        at,
-        &WriteOp::Put {
-            item: record.clone(),
-            condition: Some(Condition::NotExists),
-        },
-        0,
-    );
-    rec.keep_item(&record, Retention::Forever, Retention::Forever);
-    let mut done = 0;
-    let mut t = at + 1.0;
-    let mut slice_ends = t;
-    while done < rows {
+/// call); each chunk of [`CHUNK_ROWS`] rows reserves its `paced_seconds` on
+/// the organization's pace item (a get and a conditional put), waits for
+/// its turn, then writes one transaction with the import's tag counter and
+/// checkpoint. Imports running at once take turns.
+fn imports(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Org, starts: &[i64], rng: &mut Rng) {
+    let mut running: Vec<Import> = Vec::new();
+    for &rel in starts {
+        let import = Import {
+            id: rng.id(),
+            tag: format!("import-{}", rng.below(1000)),
+            rows: log_uniform(rng, config.import_rows) as usize,
+            done: 0,
+            ready: rel as f64 + 1.0,
+            slice_ends: rel as f64 + 1.0,
+            pending: Vec::new(),
+        };
+        let user = member(org, rng);
+        let at = rel as f64;
+        people::request(rec, org, user, at, rng);
+        let record = entities::sized(
+            &import_key(&org.id, &import.id),
+            &[("state", "queued"), ("mapping", "…")],
+        );
+        rec.write(
+            at,
+            &WriteOp::Put {
+                item: record.clone(),
+                condition: Some(Condition::NotExists),
+            },
+            0,
+        );
+        rec.keep_item(&record, Retention::Forever, Retention::Forever);
+        running.push(import);
+    }
+    let pace = pace_key(&org.id);
+    let pace_item = entities::sized(&pace, &[("next_at_ms", "1791883800000"), ("expires_at", "1791887400")]);
+    let mut free_at = f64::MIN;
+    while let Some(i) = (0..running.len())
+        .filter(|i| running[*i].done < running[*i].rows)
+        .min_by(|a, b| running[*a].ready.total_cmp(&running[*b].ready).then(a.cmp(b)))
+    {
+        let import = &mut running[i];
+        let t = import.ready;
         // A job delivery works for a slice of 8 s, then hands over.
-        if t >= slice_ends {
-            slice_ends = t + 8.0;
-            rec.get(t, &import_key(&org.id, &import_id), 1_000);
+        if t >= import.slice_ends {
+            import.slice_ends = t + 8.0;
+            rec.get(t, &import_key(&org.id, &import.id), 1_000);
             rec.get(t, &org_key(&org.id), 600);
             rec.query(
                 t,
@@ -180,58 +220,72 @@ fn import(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Org, rel: 
                 100,
             );
         }
-        let group = (rows - done).min(GROUP_ROWS);
-        let people: Vec<Person> = (0..group).map(|_| entities::person(rng, config.phone_share)).collect();
-        let claims: Vec<(Key, usize)> = people
-            .iter()
-            .flat_map(|who| {
-                let phone = who
-                    .phone
-                    .as_ref()
-                    .map(|(e164, _)| contacts::phone_unique_key(&org.id, e164));
-                std::iter::once(contacts::email_unique_key(&org.id, &who.email)).chain(phone)
-            })
-            .map(|key| (key, 0))
-            .collect();
-        rec.batch_get(t, &claims);
-        for chunk in people.chunks(CHUNK_ROWS) {
-            let now = instant(day0, t as i64);
-            let mut ops = Vec::new();
-            for who in chunk {
-                let mut record = entities::contact(org, rng.id(), who, now, vec![tag.clone()], None, false);
-                record.source = Some("import".into());
-                let planned = contacts::plan(&[(None, Some(&record))], ALL_PARTS).unwrap_or_default();
-                // The chunk sums the tag counters (one update per tag).
-                ops.extend(planned.into_iter().filter(|op| !matches!(op, WriteOp::Update { .. })));
-            }
-            if rng.chance(0.02) {
-                let row = entities::sized(
-                    &Key::new(errors_partition(&org.id, &import_id), format!("{done:09}")),
-                    &[("errors", "invalid email")],
-                );
-                ops.push(WriteOp::Put {
-                    item: row,
-                    condition: None,
-                });
-            }
-            ops.push(WriteOp::Update {
-                key: contacts::tag_counter_key(&org.id, &tag),
-                update: Update::default().add("count", chunk.len() as i64),
+        if import.pending.is_empty() {
+            let group = (import.rows - import.done).min(GROUP_ROWS);
+            import.pending = (0..group).map(|_| entities::person(rng, config.phone_share)).collect();
+            let claims: Vec<(Key, usize)> = import
+                .pending
+                .iter()
+                .flat_map(|who| {
+                    let phone = who
+                        .phone
+                        .as_ref()
+                        .map(|(e164, _)| contacts::phone_unique_key(&org.id, e164));
+                    std::iter::once(contacts::email_unique_key(&org.id, &who.email)).chain(phone)
+                })
+                .map(|key| (key, 0))
+                .collect();
+            rec.batch_get(t, &claims);
+        }
+        let chunk: Vec<Person> = import.pending.drain(..CHUNK_ROWS.min(import.pending.len())).collect();
+        let now = instant(day0, t as i64);
+        let mut ops = Vec::new();
+        for who in &chunk {
+            let mut record = entities::contact(org, rng.id(), who, now, vec![import.tag.clone()], None, false);
+            record.source = Some("import".into());
+            let planned = contacts::plan(&[(None, Some(&record))], ALL_PARTS).unwrap_or_default();
+            // The chunk sums the tag counters (one update per tag).
+            ops.extend(planned.into_iter().filter(|op| !matches!(op, WriteOp::Update { .. })));
+        }
+        if rng.chance(0.02) {
+            let row = entities::sized(
+                &Key::new(errors_partition(&org.id, &import.id), format!("{:09}", import.done)),
+                &[("errors", "invalid email")],
+            );
+            ops.push(WriteOp::Put {
+                item: row,
                 condition: None,
             });
-            ops.push(WriteOp::Update {
-                key: import_key(&org.id, &import_id),
-                update: Update::default().set("rows_done", (done + chunk.len()) as u64),
-                condition: Some(Condition::AttributeEquals {
-                    name: "rows_done".into(),
-                    value: (done as u64).into(),
-                }),
-            });
-            rec.transact(t, &ops);
-            keep_contact_ops(rec, &ops);
-            done += chunk.len();
-            t += paced_seconds(&ops, PARTITION_WRITE_UNITS).max(config.transaction_seconds);
         }
+        ops.push(WriteOp::Update {
+            key: contacts::tag_counter_key(&org.id, &import.tag),
+            update: Update::default().add("count", chunk.len() as i64),
+            condition: None,
+        });
+        ops.push(WriteOp::Update {
+            key: import_key(&org.id, &import.id),
+            update: Update::default().set("rows_done", (import.done + chunk.len()) as u64),
+            condition: Some(Condition::AttributeEquals {
+                name: "rows_done".into(),
+                value: (import.done as u64).into(),
+            }),
+        });
+        // The reservation, then the write in its turn.
+        rec.get(t, &pace, 100);
+        rec.write(
+            t,
+            &WriteOp::Put {
+                item: pace_item.clone(),
+                condition: None,
+            },
+            0,
+        );
+        let start = t.max(free_at);
+        free_at = start + paced_seconds(&ops, PARTITION_WRITE_UNITS);
+        rec.transact(start, &ops);
+        keep_contact_ops(rec, &ops);
+        import.done += chunk.len();
+        import.ready = start + config.transaction_seconds;
     }
 }
 

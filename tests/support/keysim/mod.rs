@@ -62,11 +62,13 @@ pub use meter::{BUDGET, KeyStats, PARTITION_READ_UNITS, PARTITION_WRITE_UNITS};
 pub use report::{PatternStats, Report};
 
 /// How reminders are keyed: the unsharded layout of earlier releases (one
-/// partition per due minute, read by the old tick) or this release's shards.
+/// partition per due minute, read by the old tick), this release's shards,
+/// or (to choose their number) the same layout with another count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReminderLayout {
     Unsharded,
     Sharded,
+    Shards(u32),
 }
 
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use konnecs::ports::{Condition, Index, Item, Key, Update, WriteOp};
 use konnecs::services::notifications;
 use konnecs::services::reminder_dispatch::{RESCAN_MINUTES, cursor_key, partitions_of_minute};
-use konnecs::services::reminders::{legacy_partition, partition, shard_of};
+use konnecs::services::reminders::{booking_hash, legacy_partition, partition, shard_of};
 use serde_json::Value;
 
 use super::ReminderLayout;
@@ -46,6 +46,7 @@ impl Due {
 pub fn partition_for(layout: ReminderLayout, due: Timestamp, booking_id: &str) -> String {
     match layout {
         ReminderLayout::Sharded => partition(due, shard_of(booking_id)),
+        ReminderLayout::Shards(n) => partition(due, (booking_hash(booking_id) % u64::from(n.max(1))) as u32),
         ReminderLayout::Unsharded => legacy_partition(due),
     }
 }
@@ -56,6 +57,10 @@ fn tick_partitions(layout: ReminderLayout, minute: Timestamp) -> Vec<String> {
         // This release: the shards, and the unsharded partition while an
         // earlier release may have written it (an empty query each).
         ReminderLayout::Sharded => partitions_of_minute(minute.as_second(), i64::MAX).unwrap_or_default(),
+        ReminderLayout::Shards(n) => (0..n.max(1))
+            .map(|shard| partition(minute, shard))
+            .chain([legacy_partition(minute)])
+            .collect(),
         ReminderLayout::Unsharded => vec![legacy_partition(minute)],
     }
 }
@@ -105,12 +110,14 @@ pub fn due(
     }
 }
 
-/// Store calls of the minute ticks: the busiest minute's (and when) and the quietest's.
+/// Store calls of the minute ticks: the busiest minute's (and when) and the
+/// quietest's; the most reminders due in one minute (what its tick fans out).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TickCalls {
     pub busiest_minute: u32,
     pub busiest: u64,
     pub quietest: u64,
+    pub most_due: usize,
 }
 
 /// Every minute's tick: the cursor, then one query per partition of the
@@ -131,10 +138,13 @@ pub fn tick(cx: &mut Cx) -> TickCalls {
         for back in 0..=RESCAN_MINUTES {
             let read = (minute - back).rem_euclid(1440);
             let start = Timestamp::from_second(cx.day0.as_second() + read * 60).unwrap_or(cx.day0);
+            let mut due = 0;
             for partition in tick_partitions(cx.config.layout, start) {
                 let (items, bytes) = cx.due.size(&partition);
+                due += items;
                 cx.rec.query(at, Index::Primary, &partition, items, bytes, 500);
             }
+            calls.most_due = calls.most_due.max(due);
         }
         cx.rec.write(
             at,

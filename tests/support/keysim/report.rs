@@ -211,10 +211,11 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\nreminder tick: {} store calls in its busiest minute ({} UTC), {} in its quietest",
+            "\nreminder tick: {} store calls in its busiest minute ({} UTC), {} in its quietest; at most {} reminders due in one minute",
             self.tick.busiest,
             clock(self.tick.busiest_minute),
-            self.tick.quietest
+            self.tick.quietest,
+            self.tick.most_due
         );
         let over = self.over_budget();
         let _ = writeln!(
