@@ -893,9 +893,11 @@ const MIN_GROUP_ROWS: usize = 20;
 /// transaction every ≈ 30 ms) would take several times what DynamoDB serves
 /// one key and throttle the organization's everyday writes with it
 /// (BENCHMARKS.md, "Key distribution"). Chunks are spaced so that each key
-/// gets this share on average; one chunk's own burst on top keeps any second
-/// under half the limit.
-pub const PARTITION_SHARE: f64 = 0.4;
+/// gets this share on average; a second can hold one chunk more than the
+/// average (a chunk's busiest key takes ≈ 110 units), and the organization's
+/// own bookings and contacts write there too, so any second stays under half
+/// the limit.
+pub const PARTITION_SHARE: f64 = 0.3;
 
 /// How long a chunk transaction must occupy the import on a backend serving
 /// `partition_write_units` per key, for no key it writes to receive more
@@ -1713,12 +1715,12 @@ mod tests {
             condition: None,
         });
         // 54 search items of under 1 KB, 2 units each in a transaction: 108
-        // units, at 40 % of 1,000 a second.
+        // units, at 30 % of 1,000 a second.
         let seconds = paced_seconds(&ops, 1_000);
-        assert!((seconds - 108.0 / 400.0).abs() < 1e-9, "{seconds}");
+        assert!((seconds - 108.0 / 300.0).abs() < 1e-9, "{seconds}");
         // The contacts index gets nine 2 KB copies (18 units): not the busiest.
         ops.retain(|op| !matches!(op, WriteOp::Put { item, .. } if item["pk"] == "ORG#o#SEARCH"));
         let seconds = paced_seconds(&ops, 1_000);
-        assert!((seconds - 18.0 / 400.0).abs() < 1e-9, "{seconds}");
+        assert!((seconds - 18.0 / 300.0).abs() < 1e-9, "{seconds}");
     }
 }
