@@ -139,6 +139,7 @@ fn every_access_pattern_of_the_key_layout_is_simulated() {
         "ORG#<id>#FIELDS",
         // imports, exports, pipelines
         "ORG#<id>#IMPORT#<id>#ERRORS",
+        "ORG#<id>#IMPORTPACE",
         "gsi1 ORG#<id>#PIPE#<id>",
         "gsi2 ORG#<id>#CONTACT#<id>#DEALS",
     ];

@@ -29,8 +29,9 @@
 //! change that makes a key hot fails the test. Which keys each use case
 //! reads and writes, and in which order, is modelled here after the services
 //! (each workload names the function it follows); `tests/key_distribution.rs`
-//! checks that the model of a booking touches the same key patterns as the
-//! real booking flow does.
+//! checks that every key pattern the real public booking flow touches
+//! (slots, booking, messages, reminder tick and consumer, cancel) is one the
+//! simulation models.
 //!
 //! **Time** is one UTC day in steady state: every day is like this one, so an
 //! event that falls before or after the day (a reminder due the day before
