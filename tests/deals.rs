@@ -1,6 +1,8 @@
 //! Pipelines, deals and the board through the router on the embedded store:
 //! ordered stages, contact and currency validation, stage moves with their
-//! timeline entry, board counts and totals per currency answered by queries,
+//! timeline entry, board counts and totals per currency from the pipeline's
+//! statistics (kept exact by every deal change, counted once for a pipeline
+//! older than them) and a page of deals per stage,
 //! refusing to orphan deals, optimistic concurrency and tenancy.
 
 use axum::Router;
@@ -336,7 +338,8 @@ async fn the_board_counts_and_totals_each_stage_per_currency_with_queries_only()
     assert_eq!(trimmed.body["stages"][0]["deals"].as_array().unwrap().len(), 1);
     assert_eq!(trimmed.body["stages"][0]["count"], 3);
 
-    // Store calls: one get (the pipeline) and one query (its deals index); no scan exists on the port.
+    // Store calls: one batch read (the pipeline and its statistics) and one
+    // query per stage (a page of its deals), however many deals it has.
     let counting = CountingTable::new(w.state.table.clone());
     let counts = counting.counts();
     let org_id = org_of(&w, &b).await;
@@ -344,7 +347,7 @@ async fn the_board_counts_and_totals_each_stage_per_currency_with_queries_only()
         .await
         .expect("board");
     let calls = counts.snapshot();
-    assert_eq!((calls.get, calls.query, calls.total()), (1, 1, 2));
+    assert_eq!((calls.batch_get, calls.query, calls.total()), (1, 3, 4));
 
     // Contacts by pipeline stage (for the contact list's filter): one query.
     let counting = CountingTable::new(w.state.table.clone());
@@ -647,4 +650,237 @@ async fn deals_list_filters_by_pipeline_stage_and_contact() {
     ];
     want.sort();
     assert_eq!(got, want);
+}
+
+/// The board as the statistics give it: (count, totals) per stage.
+fn figures(board: &Value) -> Vec<(u64, Value)> {
+    board["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| (s["count"].as_u64().expect("count"), s["totals"].clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn board_counts_follow_every_deal_change_exactly() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let c = contact(&w, &b, "ann@example.com").await;
+    let p = pipeline(&w, &b).await;
+    let other = call(
+        &w,
+        &b,
+        "POST",
+        "/pipelines",
+        Some(json!({"name": "Referrals", "stages": [{"name": "New", "probability": 10}]})),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.body);
+    let a = deal(&w, &b, &p, 0, &c, 1_000, "EUR").await;
+    let d = deal(&w, &b, &p, 0, &c, 500, "EUR").await;
+    deal(&w, &b, &p, 1, &c, 0, "USD").await;
+    let board_of = |id: String| {
+        let path = format!("/pipelines/{id}/board");
+        let (w, b) = (&w, &b);
+        async move {
+            let reply = call(w, b, "GET", &path, None).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            figures(&reply.body)
+        }
+    };
+    let pid = p["id"].as_str().unwrap().to_string();
+    let oid = other.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        board_of(pid.clone()).await,
+        [
+            (2, json!([{"currency": "EUR", "value": 1_500}])),
+            // A deal of value 0 still shows its currency, as a full count did.
+            (1, json!([{"currency": "USD", "value": 0}])),
+            (0, json!([]))
+        ]
+    );
+    // A new value and currency, a move to another stage, to another
+    // pipeline, and a delete: every column follows.
+    let moved = call(
+        &w,
+        &b,
+        "PATCH",
+        &format!("/deals/{}", a["id"].as_str().unwrap()),
+        Some(json!({"value": 2_000, "currency": "USD", "stage_id": stage_id(&p, 2)})),
+    )
+    .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    let away = call(
+        &w,
+        &b,
+        "PATCH",
+        &format!("/deals/{}", d["id"].as_str().unwrap()),
+        Some(json!({"pipeline_id": oid})),
+    )
+    .await;
+    assert_eq!(away.status, StatusCode::OK, "{}", away.body);
+    assert_eq!(
+        board_of(pid.clone()).await,
+        [
+            (0, json!([])),
+            (1, json!([{"currency": "USD", "value": 0}])),
+            (1, json!([{"currency": "USD", "value": 2_000}]))
+        ]
+    );
+    assert_eq!(
+        board_of(oid.clone()).await,
+        [(1, json!([{"currency": "EUR", "value": 500}]))]
+    );
+    let deleted = call(&w, &b, "DELETE", &format!("/deals/{}", a["id"].as_str().unwrap()), None).await;
+    assert!(deleted.status.is_success(), "{}", deleted.body);
+    assert_eq!(board_of(pid).await[2], (0, json!([])));
+}
+
+#[tokio::test]
+async fn a_pipeline_older_than_its_statistics_is_counted_once_then_read_from_them() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let c = contact(&w, &b, "ann@example.com").await;
+    let p = pipeline(&w, &b).await;
+    for value in [100, 200, 300] {
+        deal(&w, &b, &p, 1, &c, value, "EUR").await;
+    }
+    // As a pipeline made by an earlier release: no statistics item.
+    let org_id = org_of(&w, &b).await;
+    let pid = p["id"].as_str().unwrap();
+    w.state
+        .table
+        .delete(&pipelines::stats_key(&org_id, pid), None)
+        .await
+        .expect("delete");
+    // A change before the first view only counts itself (incomplete).
+    deal(&w, &b, &p, 1, &c, 400, "EUR").await;
+    let counting = CountingTable::new(w.state.table.clone());
+    let counts = counting.counts();
+    let board = pipelines::board(&counting, &org_id, pid, 2).await.expect("board");
+    assert_eq!(board.stages[1].count, 4, "counted from the deals");
+    assert_eq!(board.stages[1].totals[0].value, 1_000);
+    assert_eq!(board.stages[1].deals.len(), 2);
+    let first = counts.snapshot();
+    assert_eq!(
+        (first.query, first.put),
+        (1, 1),
+        "one read of the deals, the statistics stored"
+    );
+    // From now on the statistics answer: no read of the deals beyond a page per stage.
+    let board = pipelines::board(&counting, &org_id, pid, 2).await.expect("board");
+    let second = counts.snapshot();
+    assert_eq!((second.query - first.query, second.put - first.put), (3, 0));
+    assert_eq!(board.stages[1].count, 4);
+    assert_eq!(board.stages[1].totals[0].value, 1_000);
+    assert_eq!(board.stages[1].deals.len(), 2);
+    deal(&w, &b, &p, 1, &c, 1, "EUR").await;
+    let board = pipelines::board(&counting, &org_id, pid, 2).await.expect("board");
+    assert_eq!((board.stages[1].count, board.stages[1].totals[0].value), (5, 1_001));
+}
+
+#[tokio::test]
+async fn counting_an_older_pipeline_stores_nothing_when_a_deal_changed_meanwhile() {
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let c = contact(&w, &b, "ann@example.com").await;
+    let p = pipeline(&w, &b).await;
+    deal(&w, &b, &p, 0, &c, 100, "EUR").await;
+    let org_id = org_of(&w, &b).await;
+    let pid = p["id"].as_str().unwrap();
+    let key = pipelines::stats_key(&org_id, pid);
+    w.state.table.delete(&key, None).await.expect("delete");
+    deal(&w, &b, &p, 0, &c, 200, "EUR").await;
+    // The board read the statistics (one change counted), then a change
+    // commits before the count is stored: the count is not stored.
+    let stats = w.state.table.get(&key).await.expect("get").expect("partial statistics");
+    assert_eq!(stats["writes"], 1);
+    assert_eq!(stats.get("complete"), None);
+    w.state
+        .table
+        .update(&key, konnecs::ports::Update::default().add("writes", 1), None)
+        .await
+        .expect("a concurrent change");
+    let racing = RaceBeforePut {
+        inner: w.state.table.clone(),
+        stale: stats,
+    };
+    let board = pipelines::board(&racing, &org_id, pid, 10).await.expect("board");
+    assert_eq!(board.stages[0].count, 2, "this view still answers from its count");
+    let stored = w.state.table.get(&key).await.expect("get").expect("statistics");
+    assert_eq!(
+        stored.get("complete"),
+        None,
+        "not marked complete over a change it may have missed"
+    );
+    // The next view counts again and completes them.
+    pipelines::board(w.state.table.as_ref(), &org_id, pid, 10)
+        .await
+        .expect("board");
+    let stored = w.state.table.get(&key).await.expect("get").expect("statistics");
+    assert_eq!(stored["complete"], true);
+}
+
+/// Answers the statistics as they were before a concurrent change (the
+/// board's batch read happened first); everything else goes through.
+struct RaceBeforePut {
+    inner: std::sync::Arc<dyn konnecs::ports::Table>,
+    stale: konnecs::ports::Item,
+}
+
+#[async_trait::async_trait]
+impl konnecs::ports::Table for RaceBeforePut {
+    async fn get(&self, key: &konnecs::ports::Key) -> Result<Option<konnecs::ports::Item>, konnecs::ports::StoreError> {
+        self.inner.get(key).await
+    }
+    async fn batch_get(
+        &self,
+        keys: &[konnecs::ports::Key],
+    ) -> Result<Vec<konnecs::ports::Item>, konnecs::ports::StoreError> {
+        let stale_key = konnecs::ports::Key::of(&self.stale);
+        let mut items: Vec<konnecs::ports::Item> = self
+            .inner
+            .batch_get(keys)
+            .await?
+            .into_iter()
+            .filter(|item| konnecs::ports::Key::of(item) != stale_key)
+            .collect();
+        items.push(self.stale.clone());
+        Ok(items)
+    }
+    async fn put(
+        &self,
+        item: konnecs::ports::Item,
+        condition: Option<konnecs::ports::Condition>,
+    ) -> Result<(), konnecs::ports::StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn update(
+        &self,
+        key: &konnecs::ports::Key,
+        update: konnecs::ports::Update,
+        condition: Option<konnecs::ports::Condition>,
+    ) -> Result<konnecs::ports::Item, konnecs::ports::StoreError> {
+        self.inner.update(key, update, condition).await
+    }
+    async fn delete(
+        &self,
+        key: &konnecs::ports::Key,
+        condition: Option<konnecs::ports::Condition>,
+    ) -> Result<Option<konnecs::ports::Item>, konnecs::ports::StoreError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: &konnecs::ports::Query) -> Result<konnecs::ports::Page, konnecs::ports::StoreError> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<konnecs::ports::WriteOp>) -> Result<(), konnecs::ports::StoreError> {
+        self.inner.transact(ops).await
+    }
+    async fn batch_write(&self, ops: Vec<konnecs::ports::BatchOp>) -> Result<(), konnecs::ports::StoreError> {
+        self.inner.batch_write(ops).await
+    }
+    async fn ping(&self) -> Result<(), konnecs::ports::StoreError> {
+        self.inner.ping().await
+    }
 }

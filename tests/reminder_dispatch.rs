@@ -3,7 +3,13 @@
 //! sends twice; dropped once the appointment started; failures retried).
 //! Appointments are booked, moved and cancelled through the real router and
 //! scheduling service (`konnecs_tests::practice`), so the reminders are the
-//! ones bookings really write, in whatever layout `services::reminders` keeps.
+//! ones bookings really write, in whatever layout `services::reminders` keeps
+//! (the due minute's shards). Reminders of the unsharded layout of earlier
+//! releases are still found until that layout drains.
+//!
+//! Every case runs on both store backends (`sqlite::…`, `dynamodb::…`, the
+//! latter on the moto emulator); the queues are the embedded ones on both,
+//! so redelivery follows the test clock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +26,7 @@ use konnecs::ports::{
 };
 use konnecs::services::notifications::notice_key;
 use konnecs::services::reminder_dispatch::{self, ReminderMessage, STATUS_DROPPED, STATUS_PENDING, STATUS_SENT};
+use konnecs::services::reminders as reminder_items;
 use konnecs::services::scheduling::booking_key;
 use konnecs_tests::local::drain_jobs;
 use konnecs_tests::practice::{Practice, booking_id, texting_guest};
@@ -29,9 +36,52 @@ fn ts(text: &str) -> Timestamp {
     text.parse().expect("timestamp")
 }
 
-fn setup(at: &str) -> (AppState, TestClock, tempfile::TempDir) {
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Dynamodb,
+}
+
+/// One `#[tokio::test]` per case and backend: `sqlite::<case>`, `dynamodb::<case>`.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Sqlite).await
+            })*
+        }
+        mod dynamodb {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Dynamodb).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    every_reminder_message_delivered_three_times_sends_each_reminder_once,
+    a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started,
+    a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once,
+    a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started,
+    cancelled_booking_sends_no_reminder,
+    a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent,
+    rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_time,
+    a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery,
+    a_tick_reads_every_shard_of_each_minute_with_queries_only,
+    a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried,
+    an_unsharded_reminder_of_an_earlier_release_is_still_sent_exactly_once,
+    the_unsharded_layout_is_read_only_until_it_has_drained,
+    reminders_of_one_minute_spread_over_its_shards_and_all_go_out,
+);
+
+async fn setup(backend: Backend, at: &str) -> (AppState, TestClock, tempfile::TempDir) {
     let clock = TestClock::at(ts(at));
-    let (state, dir) = konnecs_tests::local::temp_state_with_clock(Arc::new(clock.clone()));
+    let (state, dir) = match backend {
+        Backend::Sqlite => konnecs_tests::local::temp_state_with_clock(Arc::new(clock.clone())),
+        Backend::Dynamodb => konnecs_tests::aws::dynamodb_state_with_clock(Arc::new(clock.clone())).await,
+    };
     (state, clock, dir)
 }
 
@@ -129,9 +179,8 @@ async fn status(state: &AppState, key: &Key) -> Option<String> {
         .and_then(|item| item.get("status").and_then(Value::as_str).map(str::to_owned))
 }
 
-#[tokio::test]
-async fn every_reminder_message_delivered_three_times_sends_each_reminder_once() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn every_reminder_message_delivered_three_times_sends_each_reminder_once(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 6})).await;
     let mut keys = Vec::new();
     for i in 0..6 {
@@ -179,9 +228,8 @@ async fn every_reminder_message_delivered_three_times_sends_each_reminder_once()
     assert_eq!(tick(&state).await, 0);
 }
 
-#[tokio::test]
-async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (_, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -242,9 +290,8 @@ impl Table for BeforeNextCommit {
     }
 }
 
-#[tokio::test]
-async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     // The 09:00 tick runs (and reads the 09:00 minute) after a booking
     // planned at 08:59:59 its 60-minute reminder, due 09:00, and before
     // that booking commits it into that minute.
@@ -287,9 +334,8 @@ async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_
     }
 }
 
-#[tokio::test]
-async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (_, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -302,9 +348,8 @@ async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_starte
     }
 }
 
-#[tokio::test]
-async fn cancelled_booking_sends_no_reminder() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn cancelled_booking_sends_no_reminder(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (id, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     assert_eq!(keys.len(), 2);
@@ -319,9 +364,8 @@ async fn cancelled_booking_sends_no_reminder() {
     assert!(sent_reminders(&state).await.is_empty());
 }
 
-#[tokio::test]
-async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent() {
-    let (state, clock, _dir) = setup("2026-12-01T08:59:00Z");
+async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:59:00Z").await;
     let practice = practice(&state).await;
     let (id, _) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -333,9 +377,8 @@ async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent() {
     assert!(sent_reminders(&state).await.is_empty());
 }
 
-#[tokio::test]
-async fn rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_time() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_time(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (id, old) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -414,9 +457,8 @@ impl Mailer for DownMailer {
     }
 }
 
-#[tokio::test]
-async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery() {
-    let (state, clock, _dir) = setup("2026-12-01T08:59:00Z");
+async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:59:00Z").await;
     let practice = practice(&state).await;
     book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     drain_jobs(&state).await;
@@ -452,9 +494,8 @@ async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery
     assert_eq!(status(&state, &email_key).await.as_deref(), Some(STATUS_SENT));
 }
 
-#[tokio::test]
-async fn the_tick_catches_up_a_bounded_window_with_queries_only() {
-    let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+async fn a_tick_reads_every_shard_of_each_minute_with_queries_only(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     book(&practice, "2026-12-03T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -462,14 +503,46 @@ async fn the_tick_catches_up_a_bounded_window_with_queries_only() {
     let counts = counting.counts();
     let mut counted = state.clone();
     counted.table = counting;
-    // Three missed minutes: one cursor read, five partition queries (the
-    // three plus the two rescanned before the cursor), one cursor write.
+    // Three missed minutes: one cursor read, a query of every partition of
+    // five minutes (the three plus the two rescanned before the cursor: each
+    // minute's shards and its unsharded partition of earlier releases), one
+    // cursor write.
     clock.set(ts("2026-12-01T08:03:00Z"));
-    assert_eq!(tick(&counted).await, 0);
+    let summary = reminder_dispatch::tick(&counted).await.expect("tick");
+    let per_minute = reminder_items::SHARDS as u64 + 1;
+    assert_eq!(
+        (summary.minutes, summary.partitions, summary.fanned_out),
+        (5, 5 * per_minute, 0)
+    );
     let snapshot = counts.snapshot();
-    assert_eq!((snapshot.get, snapshot.query, snapshot.put), (1, 5, 1), "{snapshot:?}");
-    assert_eq!(snapshot.total(), 7, "no scans, nothing else: {snapshot:?}");
+    assert_eq!(
+        (snapshot.get, snapshot.query, snapshot.put),
+        (1, 5 * per_minute, 1),
+        "{snapshot:?}"
+    );
+    assert_eq!(
+        snapshot.total(),
+        2 + 5 * per_minute,
+        "no scans, nothing else: {snapshot:?}"
+    );
 
+    // A tick every minute (the schedule): the current minute and the two
+    // before it again.
+    clock.set(ts("2026-12-01T08:04:00Z"));
+    let before = counts.snapshot();
+    reminder_dispatch::tick(&counted).await.expect("tick");
+    let round_trips = counts.snapshot().total() - before.total();
+    assert_eq!(round_trips, 3 * per_minute + 2);
+}
+
+/// SQLite only: two days of minutes are about 47,000 partition queries,
+/// minutes on the emulator; the window logic is the same on both backends.
+#[tokio::test]
+async fn the_tick_catches_up_two_missed_days_within_its_window() {
+    let (state, clock, _dir) = setup(Backend::Sqlite, "2026-12-01T08:00:00Z").await;
+    let practice = practice(&state).await;
+    book(&practice, "2026-12-03T10:00:00Z", "b1").await;
+    tick(&state).await;
     // Down for two days: the reminder due 2026-12-03T09:00 is still found within the window.
     clock.set(ts("2026-12-03T09:30:00Z"));
     let mut fanned = 0;
@@ -486,9 +559,8 @@ async fn the_tick_catches_up_a_bounded_window_with_queries_only() {
     assert_eq!(cursor["minute"], "2026-12-03T09:30");
 }
 
-#[tokio::test]
-async fn a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried() {
-    let (state, clock, _dir) = setup("2026-12-01T08:59:00Z");
+async fn a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:59:00Z").await;
     let practice = practice(&state).await;
     let (id, keys) = book(&practice, "2026-12-01T10:00:00Z", "gone").await;
     // The booking and its notice went (an account purge, say), the reminders stayed.
@@ -505,4 +577,166 @@ async fn a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried() 
     for key in &keys {
         assert_eq!(status(&state, key).await.as_deref(), Some(STATUS_DROPPED));
     }
+}
+
+/// Turns a booking into one an earlier release made: its reminders move to
+/// the minute's one unsharded partition (same sort keys), and the booking
+/// lists those keys. Returns them.
+async fn as_booked_before_the_shards(state: &AppState, practice: &Practice, booking_id: &str) -> Vec<Key> {
+    let mut ops = Vec::new();
+    let mut legacy = Vec::new();
+    for key in practice.reminder_keys(booking_id).await {
+        let mut item = state.table.get(&key).await.expect("get").expect("reminder item");
+        let due = item["due_at"].as_i64().expect("due_at");
+        let moved = Key::new(
+            reminder_items::legacy_partition(Timestamp::from_second(due).expect("due")),
+            key.sk.clone(),
+        );
+        item.insert("pk".into(), json!(moved.pk));
+        ops.push(WriteOp::Delete { key, condition: None });
+        ops.push(WriteOp::Put { item, condition: None });
+        legacy.push(moved);
+    }
+    let booking = booking_key(&practice.org_id, booking_id);
+    let mut record = state.table.get(&booking).await.expect("get").expect("booking");
+    let listed: Vec<Value> = legacy.iter().map(|k| json!({"pk": k.pk, "sk": k.sk})).collect();
+    record.insert("reminder_keys".into(), Value::Array(listed));
+    ops.push(WriteOp::Put {
+        item: record,
+        condition: None,
+    });
+    state
+        .table
+        .transact(ops)
+        .await
+        .expect("rewritten as an earlier release");
+    assert_eq!(practice.reminder_keys(booking_id).await, legacy);
+    legacy
+}
+
+async fn an_unsharded_reminder_of_an_earlier_release_is_still_sent_exactly_once(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 2})).await;
+    // Booked before the upgrade: its reminders sit in the minute's one partition.
+    let (old, _) = book(&practice, "2026-12-01T10:00:00Z", "old").await;
+    let keys = as_booked_before_the_shards(&state, &practice, &old).await;
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys.iter().all(|key| key.pk == "REMINDERS#2026-12-01T09:00"),
+        "{keys:?}"
+    );
+    // And one cancelled before its reminder was due: the cancel removes the
+    // keys its booking lists, whatever their layout.
+    let (gone, _) = book(&practice, "2026-12-01T10:00:00Z", "gone").await;
+    let gone_keys = as_booked_before_the_shards(&state, &practice, &gone).await;
+    drain_jobs(&state).await;
+    // The first tick of this release.
+    assert_eq!(tick(&state).await, 0);
+    practice.cancel(&gone, None).await;
+    for key in &gone_keys {
+        assert_eq!(status(&state, key).await, None, "the cancel removed {key:?}");
+    }
+
+    let calls = Arc::new(Calls::default());
+    let mut state = state;
+    state.mailer = Arc::new(CountingMailer(state.mailer.clone(), calls.clone()));
+    state.sms = Arc::new(CountingSms(state.sms.clone(), calls.clone()));
+    clock.set(ts("2026-12-01T09:00:10Z"));
+    assert_eq!(tick(&state).await, 2, "the old booking's email and SMS");
+    let received = take_reminders(&state).await;
+    assert_eq!(received.len(), 2);
+    let (a, b) = tokio::join!(
+        reminders::consume(state.clone(), messages(&received)),
+        reminders::consume(state.clone(), messages(&received))
+    );
+    let c = reminders::consume(state.clone(), messages(&received)).await;
+    assert!(a.failed.is_empty() && b.failed.is_empty() && c.failed.is_empty());
+    let mut provider_calls = calls.all();
+    provider_calls.sort();
+    let mut expected: Vec<String> = received.iter().map(|r| reminder(r).idempotency_key()).collect();
+    expected.sort();
+    assert_eq!(
+        provider_calls, expected,
+        "each sent once, none for the cancelled booking"
+    );
+    for key in &keys {
+        assert_eq!(status(&state, key).await.as_deref(), Some(STATUS_SENT), "{key:?}");
+    }
+    // The next ticks read the minute again and find nothing pending.
+    clock.set(ts("2026-12-01T09:01:10Z"));
+    assert_eq!(tick(&state).await, 0);
+    let sent = sent_reminders(&state).await;
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent.iter().all(|m| m["to"] != "gone@example.com"));
+}
+
+async fn the_unsharded_layout_is_read_only_until_it_has_drained(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 2})).await;
+    tick(&state).await;
+    let mut cursor = state
+        .table
+        .get(&reminder_dispatch::cursor_key())
+        .await
+        .expect("get")
+        .expect("cursor");
+    // The first tick of this release records the last minute an earlier
+    // release can have planned a reminder for: the longest booking window ahead.
+    assert_eq!(
+        cursor["legacy_until_s"],
+        ts("2026-12-01T08:00:00Z").as_second() + reminder_dispatch::LEGACY_HORIZON_MINUTES * 60
+    );
+    // Pretend that horizon is 08:40: an unsharded reminder due 08:30 is read,
+    // one due 09:00 (which no earlier release could have written) is not.
+    cursor.insert("legacy_until_s".into(), json!(ts("2026-12-01T08:40:00Z").as_second()));
+    state.table.put(cursor, None).await.expect("cursor");
+    let (early, _) = book(&practice, "2026-12-01T09:30:00Z", "early").await;
+    let (late, _) = book(&practice, "2026-12-01T10:00:00Z", "late").await;
+    for id in [&early, &late] {
+        as_booked_before_the_shards(&state, &practice, id).await;
+    }
+    clock.set(ts("2026-12-01T09:05:00Z"));
+    let summary = reminder_dispatch::tick(&state).await.expect("tick");
+    // Minutes 07:59 (rescan) to 09:05: those up to 08:40 with their
+    // unsharded partition, the later ones in shards only.
+    let shards = reminder_items::SHARDS as u64;
+    assert_eq!(summary.minutes, 67);
+    assert_eq!(summary.partitions, 42 * (shards + 1) + 25 * shards);
+    assert_eq!(summary.fanned_out, 2, "only the reminders due before the horizon");
+    let fanned: Vec<String> = take_reminders(&state)
+        .await
+        .iter()
+        .map(|r| reminder(r).booking_id)
+        .collect();
+    assert_eq!(fanned, vec![early.clone(), early], "{fanned:?}");
+}
+
+async fn reminders_of_one_minute_spread_over_its_shards_and_all_go_out(backend: Backend) {
+    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 30})).await;
+    let mut keys = Vec::new();
+    for i in 0..30 {
+        keys.extend(book(&practice, "2026-12-01T10:00:00Z", &format!("p{i}")).await.1);
+    }
+    drain_jobs(&state).await;
+    let partitions: std::collections::BTreeSet<&str> = keys.iter().map(|k| k.pk.as_str()).collect();
+    assert!(
+        partitions.len() >= 8,
+        "30 bookings land on many of the 16 shards: {partitions:?}"
+    );
+    let minute = reminder_items::partitions(ts("2026-12-01T09:00:00Z"));
+    assert!(
+        partitions.iter().all(|pk| minute.iter().any(|p| p == pk)),
+        "{partitions:?}"
+    );
+    tick(&state).await;
+    clock.set(ts("2026-12-01T09:00:10Z"));
+    assert_eq!(tick(&state).await, 60, "every shard of the minute is read");
+    let received = take_reminders(&state).await;
+    assert_eq!(received.len(), 60);
+    assert!(consume_and_ack(&state, &received).await.is_empty());
+    for key in &keys {
+        assert_eq!(status(&state, key).await.as_deref(), Some(STATUS_SENT), "{key:?}");
+    }
+    assert_eq!(sent_reminders(&state).await.len(), 60);
 }

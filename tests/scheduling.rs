@@ -102,8 +102,49 @@ async fn fixture_on(state: AppState, dir: Option<tempfile::TempDir>, event_extra
 }
 
 async fn fixture(event_extra: Value) -> (Fixture, TestClock) {
+    fixture_on_backend(Backend::Sqlite, event_extra).await
+}
+
+/// Where the reminder tests keep their items: they run on both stores.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Dynamodb,
+}
+
+/// One `#[tokio::test]` per case and backend: `sqlite::<case>`, `dynamodb::<case>`.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Sqlite).await
+            })*
+        }
+        mod dynamodb {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Dynamodb).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel,
+    cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_step,
+    rescheduling_replaces_the_reminders_and_refuses_a_taken_slot,
+    bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_confirmed,
+);
+
+/// The fixture on the embedded store or on a DynamoDB table of the emulator
+/// (with embedded queues, so queue timing follows the test clock).
+async fn fixture_on_backend(backend: Backend, event_extra: Value) -> (Fixture, TestClock) {
     let clock = TestClock::at(ts(NOW));
-    let (state, dir) = temp_state_with_clock(Arc::new(clock.clone()));
+    let (state, dir) = match backend {
+        Backend::Sqlite => temp_state_with_clock(Arc::new(clock.clone())),
+        Backend::Dynamodb => konnecs_tests::aws::dynamodb_state_with_clock(Arc::new(clock.clone())).await,
+    };
     (fixture_on(state, Some(dir), event_extra).await, clock)
 }
 
@@ -587,23 +628,25 @@ async fn a_booking_returns_a_manage_link_creates_the_contact_and_its_reminder_it
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{bad}");
     }
 
-    // Reminder items: one per (offset, channel), keyed by due minute, with the agreed attributes.
+    // Reminder items: one per (offset, channel), keyed by due minute and the
+    // booking's shard, with the agreed attributes.
     let keys = reminder_keys(&stored);
+    let shard = reminders::shard_of(&uid);
     let mut expected = vec![
         (
-            "REMINDERS#2026-03-03T10:00".to_string(),
+            format!("REMINDERS#2026-03-03T10:00#{shard}"),
             format!("{}#{uid}#1440#email", f.org_id),
         ),
         (
-            "REMINDERS#2026-03-03T10:00".to_string(),
+            format!("REMINDERS#2026-03-03T10:00#{shard}"),
             format!("{}#{uid}#1440#sms", f.org_id),
         ),
         (
-            "REMINDERS#2026-03-04T09:00".to_string(),
+            format!("REMINDERS#2026-03-04T09:00#{shard}"),
             format!("{}#{uid}#60#email", f.org_id),
         ),
         (
-            "REMINDERS#2026-03-04T09:00".to_string(),
+            format!("REMINDERS#2026-03-04T09:00#{shard}"),
             format!("{}#{uid}#60#sms", f.org_id),
         ),
     ];
@@ -904,9 +947,20 @@ async fn run_reminders(state: &AppState) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test]
-async fn reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel() {
-    let (f, clock) = fixture(json!({"reminders": [{"offset_minutes": 60, "channels": ["email"]}]})).await;
+async fn reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel(backend: Backend) {
+    let (f, clock) = fixture_on_backend(
+        backend,
+        json!({"reminders": [{"offset_minutes": 60, "channels": ["email"]}]}),
+    )
+    .await;
+    let mut host = f.host.clone();
+    if let Backend::Dynamodb = backend {
+        // The morning of the appointments: a tick reads every shard of each
+        // minute it catches up, and two days of minutes would be some 50,000
+        // emulator requests. The host's session went idle meanwhile.
+        clock.set(ts("2026-03-04T07:00:00Z"));
+        host = login(&f.app).await;
+    }
     assert!(run_reminders(&f.state).await.is_empty());
     let moved = f.book("2026-03-04T10:00:00Z", "moved@example.com", json!({})).await;
     let moved_id = moved.body["booking"]["id"].as_str().unwrap().to_string();
@@ -914,8 +968,7 @@ async fn reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel() {
     let dropped_id = dropped.body["booking"]["id"].as_str().unwrap().to_string();
     let dropped_token = dropped.body["manage_token"].as_str().unwrap().to_string();
     // Before either reminder is due: one moves to 11:00, the other is cancelled.
-    let reply = f
-        .host
+    let reply = host
         .send(
             &f.app,
             "POST",
@@ -1062,15 +1115,16 @@ async fn assert_only_winners_left(
     }
     // Every reminder partition of the slot holds the winners' reminders only.
     for hours in [24, 1] {
-        let due = reminders::partition(start - jiff::SignedDuration::from_hours(hours));
-        let items = query_all(f.state.table.as_ref(), Query::partition(due.clone())).await;
-        reminder_count -= items.len().min(reminder_count);
-        assert!(
-            items
-                .iter()
-                .all(|i| won.iter().any(|w| w.body["booking"]["id"] == i["booking_id"])),
-            "a loser's reminder exists in {due}"
-        );
+        for due in reminders::partitions(start - jiff::SignedDuration::from_hours(hours)) {
+            let items = query_all(f.state.table.as_ref(), Query::partition(due.clone())).await;
+            reminder_count -= items.len().min(reminder_count);
+            assert!(
+                items
+                    .iter()
+                    .all(|i| won.iter().any(|w| w.body["booking"]["id"] == i["booking_id"])),
+                "a loser's reminder exists in {due}"
+            );
+        }
     }
     assert_eq!(
         reminder_count, 0,
@@ -1198,9 +1252,8 @@ async fn concurrent_bookings_on_dynamodb_make_exactly_one_booking() {
 
 // --------------------------------------------------------------- manage
 
-#[tokio::test]
-async fn cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_step() {
-    let (f, _clock) = fixture(json!({})).await;
+async fn cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_step(backend: Backend) {
+    let (f, _clock) = fixture_on_backend(backend, json!({})).await;
     let reply = f.book("2026-03-04T10:00:00Z", "sam@example.com", json!({})).await;
     let uid = reply.body["booking"]["uid"].as_str().unwrap().to_string();
     let token = reply.body["manage_token"].as_str().unwrap().to_string();
@@ -1263,9 +1316,8 @@ async fn cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_ste
     assert_eq!(again.body["code"], "booking_not_active");
 }
 
-#[tokio::test]
-async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot() {
-    let (f, _clock) = fixture(json!({})).await;
+async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot(backend: Backend) {
+    let (f, _clock) = fixture_on_backend(backend, json!({})).await;
     let a = f.book("2026-03-04T10:00:00Z", "a@example.com", json!({})).await;
     let b = f.book("2026-03-04T11:00:00Z", "b@example.com", json!({})).await;
     assert_eq!(b.status, StatusCode::CREATED);
@@ -1308,7 +1360,11 @@ async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot() {
     );
     let new_keys = reminder_keys(&f.booking_item(&uid).await);
     assert_eq!(live(f.state.table.as_ref(), &new_keys).await, 2);
-    assert!(new_keys.iter().any(|k| k.pk == "REMINDERS#2026-03-04T09:30"));
+    assert!(
+        new_keys
+            .iter()
+            .any(|k| k.pk == format!("REMINDERS#2026-03-04T09:30#{}", reminders::shard_of(&uid)))
+    );
     let starts = f.slot_starts("from=2026-03-04&to=2026-03-04").await;
     assert!(
         starts.contains(&"2026-03-04T10:00:00Z".to_string()),
@@ -1331,9 +1387,8 @@ async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot() {
     assert_eq!(live(f.state.table.as_ref(), &new_keys).await, 0);
 }
 
-#[tokio::test]
-async fn bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_confirmed() {
-    let (f, clock) = fixture(json!({"requires_confirmation": true})).await;
+async fn bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_confirmed(backend: Backend) {
+    let (f, clock) = fixture_on_backend(backend, json!({"requires_confirmation": true})).await;
     let a = f.book("2026-03-04T10:00:00Z", "a@example.com", json!({})).await;
     assert_eq!(a.body["booking"]["status"], "pending_confirmation");
     let a_id = a.body["booking"]["id"].as_str().unwrap().to_string();

@@ -1,11 +1,12 @@
 //! Reminder dispatch of 10,000 due reminders on the embedded store (SQLite
-//! table and queue in one file): one `reminders-tick` run (queries of the
-//! missed minute partitions, fan-out to the queue in batches of 10) and the
+//! table and queue in one file): one `reminders-tick` run (queries of every
+//! shard of the missed minutes, fan-out to the queue in batches of 10) and the
 //! `reminders-send` consumer draining the queue (pending → sent, then the
 //! outbox mailer / SMS). Prints wall time and store round trips.
 //!
 //! 5,000 bookings, each with an email and an SMS reminder (10,000 items),
-//! due across 10 minute partitions that the tick finds on catch-up.
+//! due across 10 minutes (each spread over its shards) that the tick finds
+//! on catch-up.
 //!
 //! Run: `cargo bench -p konnecs --bench reminder_dispatch`
 
@@ -19,7 +20,7 @@ use konnecs::inbound::events::{Message, reminders};
 use konnecs::ports::counting::CountingTable;
 use konnecs::ports::{BatchOp, TestClock};
 use konnecs::services::notifications::{BookingNotice, notice_key};
-use konnecs::services::reminder_dispatch::minute_partition;
+use konnecs::services::reminders::{self as reminder_items, Channel};
 use konnecs::services::{object, records};
 use serde_json::json;
 
@@ -81,10 +82,18 @@ async fn run() {
             .expect("notice item"),
         ));
         let due = booking_start - 3600;
-        for channel in ["email", "sms"] {
+        for channel in [Channel::Email, Channel::Sms] {
+            let key = reminder_items::key(
+                Timestamp::from_second(due).expect("due"),
+                "org1",
+                &booking_id,
+                60,
+                channel,
+            );
+            let channel = channel.as_str();
             ops.push(BatchOp::Put(object(json!({
-                "pk": minute_partition(Timestamp::from_second(due).expect("due")),
-                "sk": format!("org1#{booking_id}#60#{channel}"),
+                "pk": key.pk,
+                "sk": key.sk,
                 "org_id": "org1", "booking_id": booking_id, "channel": channel, "offset_minutes": 60,
                 "due_at": due, "starts_at": booking_start, "status": "pending",
                 "expires_at": booking_start + 7 * 24 * 3600,
@@ -136,9 +145,10 @@ async fn run() {
     let tick_calls = after_tick.total() - before_tick.total();
     let consume_calls = after_consume.total() - after_tick.total();
     println!(
-        "reminder dispatch, embedded store, {} reminders ({} minute partitions)",
+        "reminder dispatch, embedded store, {} reminders (due in {} minutes of {} shards)",
         BOOKINGS * 2,
-        MINUTES
+        MINUTES,
+        reminder_items::SHARDS
     );
     println!("| phase | wall time | per reminder | table round trips | per reminder |");
     println!("|---|---:|---:|---:|---:|");

@@ -120,3 +120,33 @@ pub async fn app_state_with_clock(clock: std::sync::Arc<dyn konnecs::ports::Cloc
         clock,
     )
 }
+
+/// A state whose table is a fresh DynamoDB table on the emulator, with
+/// expiry read from `clock`, and whose queues, key vault and objects are the
+/// embedded ones of a temp directory (queue visibility then follows the test
+/// clock too). The outbox, where emails and SMS land, is on that table.
+/// For tests of the store's key layout that run on both backends.
+pub async fn dynamodb_state_with_clock(
+    clock: std::sync::Arc<dyn konnecs::ports::Clock>,
+) -> (konnecs::app::AppState, tempfile::TempDir) {
+    use std::sync::Arc;
+
+    use konnecs::adapters::outbox::{OutboxMailer, OutboxSms};
+    use konnecs::ports::Table;
+
+    let (client, name) = unique_table().await;
+    let (mut state, dir) = crate::local::temp_state_with_clock(clock.clone());
+    let table: Arc<dyn Table> = Arc::new(dynamodb::DynamoTable::new(client, name, clock.clone()));
+    state.mailer = Arc::new(OutboxMailer::new(
+        table.clone(),
+        clock.clone(),
+        state.config.mail_from.clone(),
+    ));
+    state.sms = Arc::new(OutboxSms::new(
+        table.clone(),
+        clock,
+        konnecs::app::OUTBOX_SMS_SENDER.into(),
+    ));
+    state.table = table;
+    (state, dir)
+}

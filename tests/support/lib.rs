@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: emulator endpoints, temp stores,
-//! local-server processes.
+//! local-server processes, and the key-distribution simulation.
 
 pub mod aws;
 pub mod crash;
 pub mod http;
+pub mod keysim;
 pub mod local;
 pub mod practice;
 pub mod smtp;

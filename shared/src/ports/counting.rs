@@ -125,6 +125,9 @@ impl Table for CountingTable {
         bump(&self.counts.batch_write);
         self.inner.batch_write(ops).await
     }
+    fn partition_write_units(&self) -> Option<u32> {
+        self.inner.partition_write_units()
+    }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }

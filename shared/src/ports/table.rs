@@ -317,6 +317,14 @@ pub trait Table: Send + Sync {
 
     /// Cheap liveness probe for `/health`.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Write units per second the backend serves one partition key, when it
+    /// limits keys at all (DynamoDB: 1,000 units of 1 KB, a transactional
+    /// write counting twice). Bulk writers pace themselves by it; `None` (the
+    /// embedded store) means no per-key limit.
+    fn partition_write_units(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// Validates what both backends reject the same way, so errors are identical.

@@ -19,7 +19,7 @@
 //! | booking | `ORG#<id>` | `BOOKING#<id>` | gsi1: `ORG#<id>#HOST#<user>#BOOKINGS` / `<start s, 12 digits>#<id>` |
 //! | booking uid → org, token hash (manage link) | `BOOKING#<id>` | `BOOKING` | |
 //! | host calendar entry (live bookings) / version | `ORG#<id>#HOSTCAL#<user>` | `<start s, 12 digits>#<booking>` / `VERSION` | |
-//! | pending reminder (see `services::reminders`) | `REMINDERS#<due minute UTC>` | `<org>#<booking>#<offset>#<channel>` | |
+//! | pending reminder (see `services::reminders`; the unsharded `REMINDERS#<due minute UTC>` of earlier releases is still read) | `REMINDERS#<due minute UTC>#<shard>` | `<org>#<booking>#<offset>#<channel>` | |
 //! | reminder tick cursor (see `services::reminder_dispatch`) | `REMINDERTICK` | `CURSOR` | |
 //! | booking notice: what messages and reminders need (see `services::notifications`) | `ORG#<id>` | `BOOKINGNOTICE#<booking>` | |
 //! | SMS allowance of a booking (≤ 3, conditional counter) | `ORG#<id>` | `SMSCOUNT#<booking>` | |
@@ -36,6 +36,8 @@
 //! | tag counter / contact by tag | `ORG#<id>#TAGS` / `ORG#<id>#TAG#<tag>` | `<tag>` / `<created ms>#<contact>` | |
 //! | custom field / field key (unique) | `ORG#<id>#FIELDS` / `ORG#<id>#FIELDKEY#<key>` | `FIELD#<id>` / `FIELD` | |
 //! | failed import row | `ORG#<id>#IMPORT#<import>#ERRORS` | `<row, 9 digits>` | |
+//! | import pace: until when the organization's imports have reserved its write budget (DynamoDB only, TTL; see `services::imports`) | `ORG#<id>#IMPORTPACE` | `PACE` | |
+//! | pipeline statistics: deals and values per stage and currency (see `services::pipelines`) | `ORG#<id>` | `PIPESTATS#<pipeline>` | |
 //!
 //! Objects (the `ObjectStore`, not the table): a profile photo is
 //! `photos/<user id>/<photo id>`, a new key per upload, referenced by

@@ -2,15 +2,34 @@
 //! with queries only and fans them out through the reminders queue; the
 //! consumer sends each one at most once.
 //!
-//! The reminder items themselves (one per booking, offset and channel, in the
-//! partition of their due minute) are created and removed by
-//! [`crate::services::reminders`] inside the booking's transactions.
+//! The reminder items themselves (one per booking, offset and channel, in
+//! one of the [`reminders::SHARDS`] partitions of their due minute) are
+//! created and removed by [`crate::services::reminders`] inside the
+//! booking's transactions.
 //!
 //! **Tick.** A cursor item remembers the last minute processed. Each tick
-//! queries every minute partition after the cursor up to the current minute
-//! (at most [`CATCH_UP_MINUTES`] back, and at most [`MINUTES_PER_TICK`] per
-//! run), sends the pending reminders to the queue in batches of 10, then
-//! advances the cursor. A missed tick is therefore caught up by the next one.
+//! queries every minute after the cursor up to the current minute (at most
+//! [`CATCH_UP_MINUTES`] back, and at most [`MINUTES_PER_TICK`] per run),
+//! sends the pending reminders to the queue in batches of 10, then advances
+//! the cursor. A missed tick is therefore caught up by the next one. The
+//! shards of a minute (and of the minutes of one chunk) are queried
+//! concurrently, and the batches are sent concurrently: the busiest minute
+//! of a day holds hundreds of thousands of reminders on the internet-scale
+//! population of BENCHMARKS.md, which one query and one send after another
+//! would not read and fan out inside the function's timeout.
+//!
+//! **Two layouts, read until the old one drains.** Releases before the
+//! shards kept a minute in one partition (`REMINDERS#<minute>`,
+//! [`reminders::legacy_partition`]). Those reminders are not migrated: the
+//! tick reads each minute's legacy partition beside its shards, so a pending
+//! reminder of the old layout is fanned out (once it is sent, the consumer's
+//! conditional `pending → sent` makes any repeat a no-op) and its booking
+//! still deletes it by the key it lists. Only an earlier release can have
+//! written that layout, at most [`LEGACY_HORIZON_MINUTES`] before its due
+//! time (the longest booking window plus a day), so the first tick of this
+//! release stores on the cursor the last minute that can hold one
+//! (`legacy_until_s`) and later minutes are read in shards only: the extra
+//! read ends by itself once the old layout has drained.
 //!
 //! **Consumer.** For each message: a reminder whose appointment has started
 //! is dropped (`status: "dropped"`); otherwise the reminder moves
@@ -22,9 +41,9 @@
 //!
 //! | item | pk | sk |
 //! |---|---|---|
-//! | tick cursor | `REMINDERTICK` | `CURSOR` |
+//! | tick cursor (`minute_s`, `minute`, `legacy_until_s`) | `REMINDERTICK` | `CURSOR` |
 
-use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -34,10 +53,9 @@ use crate::ports::{Condition, Key, Query, StoreError, Update};
 use crate::ports::{HasClock, HasMailer, HasReminders, HasSms, HasTable};
 use crate::services::notifications::{self, SmsOutcome, SmsRequest, SmsSendError};
 use crate::services::object;
+use crate::services::reminders;
 use crate::services::scheduling::{SchedulingError, bookings};
 
-/// Prefix of the minute partitions (see `services::reminders`).
-pub const PARTITION_PREFIX: &str = "REMINDERS#";
 /// How far back a tick looks when the cursor is older (or missing).
 pub const CATCH_UP_MINUTES: i64 = 48 * 60;
 /// Where a first tick (no cursor yet) starts.
@@ -48,8 +66,19 @@ pub const MINUTES_PER_TICK: i64 = 6 * 60;
 /// Minutes before the cursor each tick reads again (see `tick`). A booking
 /// commits within seconds of planning, so two minutes cover the gap.
 pub const RESCAN_MINUTES: i64 = 2;
-/// Minute partitions queried concurrently.
-const QUERY_CONCURRENCY: usize = 16;
+/// Minutes one chunk covers: the cursor advances after each chunk.
+pub const CHUNK_MINUTES: i64 = 16;
+/// Partition queries in flight at once (shards of several minutes).
+pub const QUERY_CONCURRENCY: usize = 64;
+/// Queue batches (of 10 messages) in flight at once.
+pub const SEND_CONCURRENCY: usize = 32;
+/// How long before its due time an earlier release may have written a
+/// reminder in the unsharded layout: the longest rolling booking window (ten
+/// years; a booking is at most that far ahead and its reminders are due
+/// before it) and a day for releases still running beside this one. A
+/// date-range window may name later dates: a reminder an earlier release
+/// planned more than ten years ahead would not be found.
+pub const LEGACY_HORIZON_MINUTES: i64 = (crate::domain::slots::MAX_WINDOW_DAYS as i64 + 1) * 24 * 60;
 
 pub const STATUS_PENDING: &str = "pending";
 pub const STATUS_SENT: &str = "sent";
@@ -62,11 +91,7 @@ pub fn cursor_key() -> Key {
 
 /// `2026-12-01T09:30` for any instant in that UTC minute.
 pub fn minute_label(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M").to_string()
-}
-
-pub fn minute_partition(at: Timestamp) -> String {
-    format!("{PARTITION_PREFIX}{}", minute_label(at))
+    reminders::minute_label(at)
 }
 
 fn floor_minute(second: i64) -> i64 {
@@ -114,8 +139,11 @@ impl ReminderMessage {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TickSummary {
-    /// Minute partitions queried.
+    /// Minutes covered.
     pub minutes: u64,
+    /// Partitions queried (the shards of every minute, and the unsharded
+    /// partition of each minute that may still hold one).
+    pub partitions: u64,
     /// Reminders sent to the queue.
     pub fanned_out: u64,
 }
@@ -128,7 +156,7 @@ pub enum DispatchError {
     Queue(#[from] crate::ports::QueueError),
 }
 
-/// The pending reminders of one minute partition (every page).
+/// The pending reminders of one partition (every page).
 async fn pending_in(state: &impl HasTable, partition: String) -> Result<Vec<ReminderMessage>, StoreError> {
     let mut found = Vec::new();
     let mut cursor = None;
@@ -150,18 +178,45 @@ async fn pending_in(state: &impl HasTable, partition: String) -> Result<Vec<Remi
     }
 }
 
+/// The partitions that may hold reminders due in `minute` (Unix seconds):
+/// its shards, and its unsharded partition while that layout may still
+/// hold one (up to `legacy_until`).
+pub fn partitions_of_minute(minute: i64, legacy_until: i64) -> Result<Vec<String>, StoreError> {
+    let at = Timestamp::from_second(minute).map_err(|err| StoreError::Invalid(err.to_string()))?;
+    let mut partitions = reminders::partitions(at);
+    if minute <= legacy_until {
+        partitions.push(reminders::legacy_partition(at));
+    }
+    Ok(partitions)
+}
+
+/// The tick cursor as stored: the last minute processed, and the last due
+/// minute whose unsharded partition is still read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    minute_s: Option<i64>,
+    legacy_until_s: i64,
+}
+
+async fn read_cursor(state: &impl HasTable, current: i64) -> Result<Cursor, StoreError> {
+    let item = state.table().get(&cursor_key()).await?;
+    let number = |name: &str| item.as_ref().and_then(|item| item.get(name)).and_then(Value::as_i64);
+    Ok(Cursor {
+        minute_s: number("minute_s"),
+        // The first tick of the sharded release (no value stored yet): an
+        // earlier release may have planned a reminder up to the horizon ahead.
+        legacy_until_s: number("legacy_until_s").unwrap_or(current + LEGACY_HORIZON_MINUTES * 60),
+    })
+}
+
 /// One tick: every minute after the cursor up to now, fanned out, then the
 /// cursor moves. Safe to run twice or concurrently (the consumer is idempotent).
 pub async fn tick(state: &(impl HasTable + HasClock + HasReminders)) -> Result<TickSummary, DispatchError> {
     let now = state.clock().unix_seconds();
     let current = floor_minute(now);
     let oldest = current - CATCH_UP_MINUTES * 60;
-    let stored = state
-        .table()
-        .get(&cursor_key())
-        .await?
-        .and_then(|item| item.get("minute_s").and_then(Value::as_i64));
-    let mut next = match stored {
+    let cursor = read_cursor(state, current).await?;
+    let mut next = match cursor.minute_s {
         // The minutes just before the cursor again: a booking that planned its
         // reminder before a tick and committed after it wrote into a minute
         // that tick had already read. Pending reminders found twice are sent
@@ -172,41 +227,52 @@ pub async fn tick(state: &(impl HasTable + HasClock + HasReminders)) -> Result<T
     let last = current.min(next + (MINUTES_PER_TICK - 1) * 60);
     let mut summary = TickSummary::default();
     while next <= last {
-        let chunk_end = last.min(next + (QUERY_CONCURRENCY as i64 - 1) * 60);
-        let minutes: Vec<i64> = (0..=((chunk_end - next) / 60)).map(|i| next + i * 60).collect();
-        let results = join_all(minutes.iter().map(|minute| {
-            let partition = Timestamp::from_second(*minute).map(minute_partition);
-            async move {
-                match partition {
-                    Ok(partition) => pending_in(state, partition).await,
-                    Err(err) => Err(StoreError::Invalid(err.to_string())),
-                }
-            }
-        }))
-        .await;
+        let chunk_end = last.min(next + (CHUNK_MINUTES - 1) * 60);
+        let mut partitions = Vec::new();
+        let mut minute = next;
+        while minute <= chunk_end {
+            partitions.extend(partitions_of_minute(minute, cursor.legacy_until_s)?);
+            minute += 60;
+        }
+        // Every shard of every minute of the chunk at once (bounded).
+        let results: Vec<Result<Vec<ReminderMessage>, StoreError>> = stream::iter(partitions.iter().cloned())
+            .map(|partition| pending_in(state, partition))
+            .buffer_unordered(QUERY_CONCURRENCY)
+            .collect()
+            .await;
         let mut bodies = Vec::new();
         for result in results {
             for message in result? {
                 bodies.push(serde_json::to_string(&message).map_err(|err| StoreError::Invalid(err.to_string()))?);
             }
         }
-        summary.minutes += minutes.len() as u64;
+        summary.minutes += ((chunk_end - next) / 60 + 1) as u64;
+        summary.partitions += partitions.len() as u64;
         summary.fanned_out += bodies.len() as u64;
-        for batch in bodies.chunks(MAX_BATCH) {
-            state.reminders().send_batch(batch.to_vec()).await?;
-        }
+        let batches: Vec<Vec<String>> = bodies.chunks(MAX_BATCH).map(<[String]>::to_vec).collect();
+        let sent: Vec<Result<(), crate::ports::QueueError>> = stream::iter(batches)
+            .map(|batch| state.reminders().send_batch(batch))
+            .buffer_unordered(SEND_CONCURRENCY)
+            .collect()
+            .await;
+        sent.into_iter().collect::<Result<Vec<()>, _>>()?;
         // Only after the messages are queued: a crash before this re-runs the chunk.
-        advance_cursor(state, chunk_end).await?;
+        advance_cursor(state, chunk_end, cursor.legacy_until_s).await?;
         next = chunk_end + 60;
     }
     Ok(summary)
 }
 
-async fn advance_cursor(state: &(impl HasTable + HasClock), minute_s: i64) -> Result<(), StoreError> {
+async fn advance_cursor(
+    state: &(impl HasTable + HasClock),
+    minute_s: i64,
+    legacy_until_s: i64,
+) -> Result<(), StoreError> {
     let label = Timestamp::from_second(minute_s).map(minute_label).unwrap_or_default();
     let item = object(json!({
         "pk": cursor_key().pk, "sk": cursor_key().sk,
         "minute": label, "minute_s": minute_s,
+        "legacy_until_s": legacy_until_s,
         "updated_at": state.clock().unix_seconds(),
     }));
     state.table().put(item, None).await

@@ -1,9 +1,10 @@
 //! Pending reminder items: creation and removal. The tick
-//! and the sending consumer (another module) read exactly this layout:
+//! and the sending consumer ([`crate::services::reminder_dispatch`]) read
+//! exactly this layout:
 //!
 //! | attribute | value |
 //! |---|---|
-//! | `pk` | `REMINDERS#<due minute, UTC, YYYY-MM-DDTHH:MM>` |
+//! | `pk` | `REMINDERS#<due minute, UTC, YYYY-MM-DDTHH:MM>#<shard>` |
 //! | `sk` | `<org_id>#<booking_id>#<offset_minutes>#<channel>` |
 //! | `org_id`, `booking_id` | strings |
 //! | `channel` | `"email"` or `"sms"` |
@@ -16,6 +17,26 @@
 //! of its reminders, so cancel and reschedule delete them in the same
 //! transaction as the booking change: a cancelled or moved appointment never
 //! keeps a reminder for its old time.
+//!
+//! **Shards.** Every tenant's reminders due in one minute would otherwise
+//! share one partition key, and DynamoDB serves one partition key at about
+//! 1,000 write and 3,000 read units per second: appointments cluster on the
+//! hour, so the busiest minute of a day holds a large share of all reminders
+//! and the consumer flips each of them `pending → sent` within that minute.
+//! So a minute is spread over [`SHARDS`] partition keys, the shard being a
+//! stable hash of the booking id ([`shard_of`]: FNV-1a, never Rust's
+//! per-process randomized hasher), so all reminders of one booking share a
+//! shard and a retry plans the same keys. [`SHARDS`] comes from the
+//! key-distribution simulation (`tests/support/keysim`, numbers and the
+//! choice in BENCHMARKS.md, "Key distribution"). Changing it moves new
+//! reminders to other partitions: the tick must then read the shards of both
+//! values until the old ones drain, as it does for the unsharded layout.
+//!
+//! **The unsharded layout** (`REMINDERS#<due minute>`, [`legacy_partition`])
+//! is what releases before the shards wrote. Its pending reminders are not
+//! migrated: the tick reads both layouts until they drain (see
+//! `reminder_dispatch`), and the booking records that list such keys still
+//! delete them on cancel and reschedule.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -65,14 +86,49 @@ pub fn default_plan() -> Vec<ReminderOffset> {
         .collect()
 }
 
-/// The partition of reminders due in the minute containing `due`.
-pub fn partition(due: Timestamp) -> String {
-    format!("{PARTITION_PREFIX}{}", due.strftime("%Y-%m-%dT%H:%M"))
+/// Partition keys each due minute is spread over. Chosen from the
+/// key-distribution simulation (BENCHMARKS.md, "Key distribution").
+pub const SHARDS: u32 = 16;
+
+/// FNV-1a (64 bit) of the booking id: stable across processes, releases
+/// and platforms.
+pub fn booking_hash(booking_id: &str) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    booking_id
+        .bytes()
+        .fold(OFFSET_BASIS, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+}
+
+/// The shard of a booking's reminders: [`booking_hash`] modulo [`SHARDS`].
+pub fn shard_of(booking_id: &str) -> u32 {
+    (booking_hash(booking_id) % u64::from(SHARDS)) as u32
+}
+
+/// `2026-12-01T09:30` for any instant in that UTC minute.
+pub fn minute_label(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// Shard `shard` of the reminders due in the minute containing `due`.
+pub fn partition(due: Timestamp, shard: u32) -> String {
+    format!("{PARTITION_PREFIX}{}#{shard}", minute_label(due))
+}
+
+/// Every shard of the minute containing `due`, shard 0 first.
+pub fn partitions(due: Timestamp) -> Vec<String> {
+    (0..SHARDS).map(|shard| partition(due, shard)).collect()
+}
+
+/// The one partition of a minute in the unsharded layout of earlier
+/// releases: still read until its reminders drain, never written.
+pub fn legacy_partition(due: Timestamp) -> String {
+    format!("{PARTITION_PREFIX}{}", minute_label(due))
 }
 
 pub fn key(due: Timestamp, org_id: &str, booking_id: &str, offset_minutes: u32, channel: Channel) -> Key {
     Key::new(
-        partition(due),
+        partition(due, shard_of(booking_id)),
         format!("{org_id}#{booking_id}#{offset_minutes}#{}", channel.as_str()),
     )
 }
@@ -159,12 +215,19 @@ mod tests {
         let start = ts("2026-03-10T15:30:00Z");
         let now = ts("2026-03-01T00:00:00Z");
         let planned = plan("o1", "b1", start, &default_plan(), false, now).unwrap();
+        let shard = shard_of("b1");
         let keys: Vec<(String, String)> = planned.keys.iter().map(|k| (k.pk.clone(), k.sk.clone())).collect();
         assert_eq!(
             keys,
             [
-                ("REMINDERS#2026-03-09T15:30".to_string(), "o1#b1#1440#email".to_string()),
-                ("REMINDERS#2026-03-10T14:30".to_string(), "o1#b1#60#email".to_string()),
+                (
+                    format!("REMINDERS#2026-03-09T15:30#{shard}"),
+                    "o1#b1#1440#email".to_string()
+                ),
+                (
+                    format!("REMINDERS#2026-03-10T14:30#{shard}"),
+                    "o1#b1#60#email".to_string()
+                ),
             ]
         );
         let with_sms = plan("o1", "b1", start, &default_plan(), true, now).unwrap();
@@ -178,5 +241,40 @@ mod tests {
         let planned = plan("o1", "b1", start, &default_plan(), true, now).unwrap();
         assert_eq!(planned.keys.len(), 2, "only the 1 h reminders remain");
         assert!(planned.keys.iter().all(|k| k.sk.contains("#60#")));
+    }
+
+    #[test]
+    fn the_shard_is_a_fixed_fnv_1a_of_the_booking_id() {
+        // FNV-1a 64 reference values: a changed hash would move the
+        // reminders of existing bookings where the tick no longer finds them.
+        assert_eq!(
+            SHARDS, 16,
+            "a new shard count needs the tick to read the old shards until they drain"
+        );
+        assert_eq!(shard_of(""), (0xcbf2_9ce4_8422_2325_u64 % 16) as u32);
+        assert_eq!(shard_of("a"), (0xaf63_dc4c_8601_ec8c_u64 % 16) as u32);
+        assert_eq!(shard_of("foobar"), (0x8594_4171_f739_67e8_u64 % 16) as u32);
+        let key = key(ts("2026-03-10T14:30:59Z"), "o1", "foobar", 60, Channel::Sms);
+        assert_eq!(key.pk, "REMINDERS#2026-03-10T14:30#8");
+        assert_eq!(key.sk, "o1#foobar#60#sms");
+        assert_eq!(
+            legacy_partition(ts("2026-03-10T14:30:59Z")),
+            "REMINDERS#2026-03-10T14:30"
+        );
+    }
+
+    #[test]
+    fn bookings_spread_evenly_over_the_shards() {
+        let mut counts = [0u32; SHARDS as usize];
+        for i in 0..16_000 {
+            // Ids as `records::new_id` makes them: 32 hex digits.
+            let id = format!(
+                "019a{:028x}",
+                u128::from(i as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+            );
+            counts[shard_of(&id) as usize] += 1;
+        }
+        let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+        assert!(*min > 800 && *max < 1200, "{counts:?}");
     }
 }

@@ -14,11 +14,11 @@ pub const MAX_LOCKOUT_SECONDS: i64 = 3600;
 /// Failures per IP per hour before that IP is refused for the rest of the hour.
 pub const IP_FAILURES_PER_HOUR: i64 = 100;
 
-fn account_key(email: &str) -> Key {
+pub fn account_key(email: &str) -> Key {
     Key::new(format!("THROTTLE#LOGIN#{email}"), "ACCOUNT")
 }
 
-fn ip_key(ip: &str, hour: i64) -> Key {
+pub fn ip_key(ip: &str, hour: i64) -> Key {
     Key::new(format!("THROTTLE#IP#{ip}"), format!("HOUR#{hour}"))
 }
 

@@ -43,6 +43,8 @@ const BATCH_ATTEMPTS: u32 = 8;
 const EXPIRED_RETRIES: u32 = 3;
 /// Key read by `ping`; it never exists, the round trip is what counts.
 const PING_KEY: &str = "__ping__";
+/// Write units per second DynamoDB serves one partition key.
+pub const PARTITION_WRITE_UNITS: u32 = 1_000;
 
 pub struct DynamoTable {
     client: Client,
@@ -394,6 +396,11 @@ impl Table for DynamoTable {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    /// DynamoDB serves one partition key about 1,000 write units a second.
+    fn partition_write_units(&self) -> Option<u32> {
+        Some(PARTITION_WRITE_UNITS)
     }
 }
 

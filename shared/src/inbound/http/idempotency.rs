@@ -43,7 +43,7 @@ const CLAIM_SECONDS: i64 = 60;
 const MAX_STORED_BYTES: usize = 256 * 1024;
 const MAX_KEY_CHARS: usize = 255;
 
-fn record_key(scope: &str, method: &Method, path: &str, idempotency_key: &str) -> Key {
+pub fn record_key(scope: &str, method: &Method, path: &str, idempotency_key: &str) -> Key {
     let digest = token_hash(&format!("{scope}\n{method} {path}\n{idempotency_key}"));
     Key::new(format!("IDEMPOTENCY#{digest}"), "RESPONSE")
 }

@@ -1,16 +1,20 @@
 //! The board of a pipeline (columns per stage with counts and value totals)
-//! and the contacts of a stage, both queries on the deals' stage index.
+//! and the contacts of a stage: the statistics item and queries on the
+//! deals' stage index.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use futures::future::join_all;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::stages::deals_in_stage;
+use super::stats::{count_attribute, new_stats_item, stage_figures, stats_key, value_attribute};
 use super::{
-    DealRecord, PipelineError, PipelineRecord, Stage, get_pipeline, pipeline_deals_partition, plausible_id,
+    DealRecord, PipelineError, PipelineRecord, Stage, pipeline_deals_partition, pipeline_key, plausible_id,
     stage_prefix,
 };
-use crate::ports::{Index, Query, SortKey, StoreError, Table};
+use crate::ports::{Condition, Index, Item, Key, Query, SortKey, StoreError, Table};
 use crate::services::contact_links;
 use crate::services::contacts::{ContactFilter, ContactRecord};
 use crate::services::records::from_item;
@@ -39,15 +43,70 @@ pub struct Board {
     pub stages: Vec<BoardColumn>,
 }
 
-/// Deals per stage with counts and totals per currency: queries on the
-/// pipeline's gsi1 partition only (one paged query sequence for the pipeline).
+/// Deals per stage with counts and totals per currency: the pipeline and its
+/// statistics (one batch read) and the first `per_stage` deals of each stage
+/// (one query per stage, concurrently), whatever the number of deals. A
+/// pipeline whose statistics are not complete yet (made before they existed)
+/// is counted from its deals once, see [`count_and_complete`].
 pub async fn board(
     table: &dyn Table,
     org_id: &str,
     pipeline_id: &str,
     per_stage: usize,
 ) -> Result<Board, PipelineError> {
-    let pipeline = get_pipeline(table, org_id, pipeline_id).await?;
+    if !plausible_id(pipeline_id) {
+        return Err(PipelineError::NotFound);
+    }
+    let keys = [pipeline_key(org_id, pipeline_id), stats_key(org_id, pipeline_id)];
+    let items = table.batch_get(&keys).await?;
+    let find = |key: &Key| items.iter().find(|item| Key::of(item).as_ref() == Some(key)).cloned();
+    let pipeline: PipelineRecord = from_item(find(&keys[0]).ok_or(PipelineError::NotFound)?)?;
+    let stats = find(&keys[1]);
+    let complete = stats
+        .as_ref()
+        .is_some_and(|item| item.get("complete").and_then(Value::as_bool) == Some(true));
+    if !complete {
+        return count_and_complete(table, org_id, pipeline, stats.as_ref(), per_stage).await;
+    }
+    let stats = stats.unwrap_or_default();
+    let pages = join_all(pipeline.stages.iter().map(|stage| async move {
+        if per_stage == 0 {
+            return Ok(Vec::new());
+        }
+        deals_in_stage(table, org_id, pipeline_id, &stage.id, Some(per_stage as u32)).await
+    }))
+    .await;
+    let mut columns = Vec::with_capacity(pipeline.stages.len());
+    for (stage, deals) in pipeline.stages.iter().zip(pages) {
+        let mut deals = deals?;
+        deals.truncate(per_stage);
+        let (count, totals) = stage_figures(&stats, &stage.id);
+        columns.push(BoardColumn {
+            stage: stage.clone(),
+            count,
+            totals,
+            deals,
+        });
+    }
+    Ok(Board {
+        pipeline,
+        stages: columns,
+    })
+}
+
+/// The board of a pipeline whose statistics are incomplete: its deals read
+/// once from the organization's partition (strongly consistent), and the
+/// statistics stored complete, on condition that no deal change came since
+/// they were read (`writes` unchanged, or still absent), which is exactly
+/// when the count covers every deal. A change in between leaves them
+/// incomplete for the next view to count.
+async fn count_and_complete(
+    table: &dyn Table,
+    org_id: &str,
+    pipeline: PipelineRecord,
+    stats: Option<&Item>,
+    per_stage: usize,
+) -> Result<Board, PipelineError> {
     let mut columns: Vec<BoardColumn> = pipeline
         .stages
         .iter()
@@ -64,38 +123,70 @@ pub async fn board(
         .enumerate()
         .map(|(i, s)| (s.id.clone(), i))
         .collect();
-    let mut sums: Vec<BTreeMap<String, i64>> = vec![BTreeMap::new(); columns.len()];
+    let mut counted: BTreeMap<String, i64> = BTreeMap::new();
+    let mut deals: Vec<DealRecord> = Vec::new();
     let mut cursor = None;
     loop {
         let page = table
             .query(
-                &Query::partition(pipeline_deals_partition(org_id, pipeline_id))
-                    .on(Index::Gsi1)
+                &Query::partition(format!("ORG#{org_id}"))
+                    .sort(SortKey::BeginsWith("DEAL#".into()))
                     .limit(1000)
                     .after(cursor),
             )
             .await?;
         for item in page.items {
             let deal: DealRecord = from_item(item)?;
-            let Some(&i) = index.get(&deal.stage_id) else { continue };
-            let column = &mut columns[i];
-            column.count += 1;
-            let sum = sums[i].entry(deal.currency.clone()).or_insert(0);
-            *sum = sum.saturating_add(deal.value);
-            if column.deals.len() < per_stage {
-                column.deals.push(deal);
+            if deal.pipeline_id != pipeline.id {
+                continue;
             }
+            *counted
+                .entry(count_attribute(&deal.stage_id, &deal.currency))
+                .or_default() += 1;
+            *counted
+                .entry(value_attribute(&deal.stage_id, &deal.currency))
+                .or_default() += deal.value;
+            deals.push(deal);
         }
         match page.cursor {
             Some(next) => cursor = Some(next),
             None => break,
         }
     }
-    for (column, sum) in columns.iter_mut().zip(sums) {
-        column.totals = sum
-            .into_iter()
-            .map(|(currency, value)| Total { currency, value })
-            .collect();
+    // The board's order: by stage index key (the deal's id: oldest first).
+    deals.sort_by(|a, b| a.id.cmp(&b.id));
+    for deal in deals {
+        if let Some(&i) = index.get(&deal.stage_id)
+            && columns[i].deals.len() < per_stage
+        {
+            columns[i].deals.push(deal);
+        }
+    }
+    let writes = stats.and_then(|item| item.get("writes")).and_then(Value::as_i64);
+    let mut item = new_stats_item(org_id, &pipeline.id);
+    item.insert("writes".into(), json!(writes.unwrap_or(0)));
+    for (name, value) in &counted {
+        item.insert(name.clone(), json!(value));
+    }
+    let condition = match writes {
+        Some(writes) => Condition::AttributeEquals {
+            name: "writes".into(),
+            value: json!(writes),
+        },
+        None if stats.is_some() => Condition::Exists,
+        None => Condition::NotExists,
+    };
+    match table.put(item.clone(), Some(condition)).await {
+        Ok(()) => {}
+        Err(err) if err.is_condition_failure() => {
+            tracing::info!(pipeline_id = %pipeline.id, "deals changed while counted; the next board view counts again");
+        }
+        Err(err) => return Err(err.into()),
+    }
+    for column in &mut columns {
+        let (count, totals) = stage_figures(&item, &column.stage.id);
+        column.count = count;
+        column.totals = totals;
     }
     Ok(Board {
         pipeline,

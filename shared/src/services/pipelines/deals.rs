@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::stats::{stats_ops, transact_deal};
 use super::{
     DealRecord, DealStatus, FieldProblem, MAX_TITLE, PipelineError, PipelineRecord, Stage, contact_deals_partition,
     deal_item, deal_key, get_pipeline, invalid, pipeline_deals_partition, plausible_id, stage_prefix,
@@ -237,7 +238,7 @@ pub async fn create_deal(
         updated_at: now.to_string(),
         version: 1,
     };
-    let ops = vec![
+    let mut ops = vec![
         WriteOp::Put {
             item: deal_item(org_id, &deal)?,
             condition: Some(Condition::NotExists),
@@ -262,7 +263,8 @@ pub async fn create_deal(
             json!({ "title": deal.title, "contact_id": deal.contact_id }),
         ),
     ];
-    match state.table().transact(ops).await {
+    ops.extend(stats_ops(org_id, &[(None, Some(&deal))]));
+    match transact_deal(state.table().as_ref(), ops).await {
         Ok(()) => Ok(deal),
         Err(StoreError::TransactionConditionFailed { index: 1 }) => Err(invalid(
             "contact_id",
@@ -451,7 +453,8 @@ pub async fn update_deal(
         &format!("deal:{}", next.id),
         json!({ "from_stage_id": current.stage_id, "to_stage_id": next.stage_id, "status": next.status }),
     ));
-    match state.table().transact(ops).await {
+    ops.extend(stats_ops(org_id, &[(Some(&current), Some(&next))]));
+    match transact_deal(state.table().as_ref(), ops).await {
         Ok(()) => Ok(next),
         Err(StoreError::TransactionConditionFailed { index: 1 }) if next.contact_id != current.contact_id => Err(
             invalid("contact_id", "not_found", "No such contact in this organization."),
@@ -471,21 +474,19 @@ pub async fn delete_deal(
         return Err(PipelineError::Stale);
     }
     let now = state.clock().now();
-    state
-        .table()
-        .transact(vec![
-            WriteOp::Delete {
-                key: deal_key(&actor.org_id, deal_id),
-                condition: Some(Condition::VersionEquals(current.version)),
-            },
-            audit::entry(
-                actor,
-                now,
-                "deal.delete",
-                &format!("deal:{deal_id}"),
-                json!({ "title": current.title }),
-            ),
-        ])
-        .await
-        .map_err(store_error)
+    let mut ops = vec![
+        WriteOp::Delete {
+            key: deal_key(&actor.org_id, deal_id),
+            condition: Some(Condition::VersionEquals(current.version)),
+        },
+        audit::entry(
+            actor,
+            now,
+            "deal.delete",
+            &format!("deal:{deal_id}"),
+            json!({ "title": current.title }),
+        ),
+    ];
+    ops.extend(stats_ops(&actor.org_id, &[(Some(&current), None)]));
+    transact_deal(state.table().as_ref(), ops).await.map_err(store_error)
 }

@@ -10,6 +10,9 @@
 //!
 //! The stage id (not its position) is in the index key, so reordering stages
 //! rewrites one pipeline item and no deals.
+//!
+//! - pipeline statistics `ORG#<org>` / `PIPESTATS#<pipeline>`: counts and
+//!   totals per stage and currency, kept by every deal change (`stats.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -19,12 +22,14 @@ use crate::ports::{Key, StoreError};
 mod board;
 mod deals;
 mod stages;
+mod stats;
 
 pub use board::{Board, BoardColumn, Total, board, contacts_in_stage, contacts_in_stage_page};
 pub use deals::{DealChange, DealFilter, NewDeal, create_deal, delete_deal, get_deal, list_deals, update_deal};
 pub use stages::{
     PipelineChange, StageInput, create_pipeline, delete_pipeline, get_pipeline, list_pipelines, update_pipeline,
 };
+pub use stats::{stats_key, stats_ops};
 
 /// (field, code, message)
 pub type FieldProblem = (String, &'static str, String);
@@ -122,7 +127,7 @@ pub fn contact_deals_partition(org_id: &str, contact_id: &str) -> String {
     format!("ORG#{org_id}#CONTACT#{contact_id}#DEALS")
 }
 
-fn deal_item(org_id: &str, deal: &DealRecord) -> Result<crate::ports::Item, StoreError> {
+pub fn deal_item(org_id: &str, deal: &DealRecord) -> Result<crate::ports::Item, StoreError> {
     to_item(
         &deal_key(org_id, &deal.id),
         deal,

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::stats::{new_stats_item, stats_key, stats_ops, transact_deal};
 use super::{
     DealRecord, MAX_NAME, MAX_STAGES, MOVE_CHUNK, PipelineError, PipelineRecord, Stage, deal_item, invalid,
     pipeline_deals_partition, pipeline_key, plausible_id, stage_prefix,
@@ -167,6 +168,10 @@ pub async fn create_pipeline(
                 item,
                 condition: Some(Condition::NotExists),
             },
+            WriteOp::Put {
+                item: new_stats_item(&actor.org_id, &record.id),
+                condition: Some(Condition::NotExists),
+            },
             audit::entry(
                 actor,
                 now,
@@ -227,8 +232,8 @@ pub struct PipelineChange {
     pub move_deals_to: Option<String>,
 }
 
-/// Every deal of one stage (paged through).
-async fn deals_in_stage(
+/// Every deal of one stage (paged through), or its first `limit`.
+pub(super) async fn deals_in_stage(
     table: &dyn Table,
     org_id: &str,
     pipeline_id: &str,
@@ -272,13 +277,15 @@ async fn move_deals(
 ) -> Result<(), PipelineError> {
     let now = state.clock().now();
     for chunk in deals.chunks(MOVE_CHUNK) {
-        let mut ops = Vec::with_capacity(chunk.len() * 2);
+        let mut ops = Vec::with_capacity(chunk.len() * 2 + 2);
+        let mut changes = Vec::with_capacity(chunk.len());
         for deal in chunk {
             let mut moved = deal.clone();
             moved.pipeline_id = to_pipeline.to_string();
             moved.stage_id = to_stage.id.clone();
             moved.updated_at = now.to_string();
             moved.version = deal.version + 1;
+            changes.push((deal, moved.clone()));
             ops.push(WriteOp::Put {
                 item: deal_item(&actor.org_id, &moved)?,
                 condition: Some(Condition::VersionEquals(deal.version)),
@@ -295,7 +302,12 @@ async fn move_deals(
                 }),
             ));
         }
-        state.table().transact(ops).await.map_err(|err| {
+        let pairs: Vec<(Option<&DealRecord>, Option<&DealRecord>)> = changes
+            .iter()
+            .map(|(before, after)| (Some(*before), Some(after)))
+            .collect();
+        ops.extend(stats_ops(&actor.org_id, &pairs));
+        transact_deal(state.table().as_ref(), ops).await.map_err(|err| {
             if err.is_condition_failure() {
                 PipelineError::Stale
             } else {
@@ -451,6 +463,10 @@ pub async fn delete_pipeline(
             WriteOp::Delete {
                 key: pipeline_key(org_id, pipeline_id),
                 condition: Some(Condition::VersionEquals(current.version)),
+            },
+            WriteOp::Delete {
+                key: stats_key(org_id, pipeline_id),
+                condition: None,
             },
             audit::entry(
                 actor,

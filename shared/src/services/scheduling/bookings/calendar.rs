@@ -84,7 +84,7 @@ pub(super) fn version_of(item: Option<&Item>) -> Option<u64> {
 }
 
 /// The version bump that makes the overlap check and the commit one step.
-pub(super) fn bump_calendar(org_id: &str, host_user_id: &str, read: Option<u64>) -> WriteOp {
+pub fn bump_calendar(org_id: &str, host_user_id: &str, read: Option<u64>) -> WriteOp {
     WriteOp::Update {
         key: host_calendar_version_key(org_id, host_user_id),
         update: Update::default().add("version", 1),

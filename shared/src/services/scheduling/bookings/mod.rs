@@ -26,6 +26,7 @@ mod public;
 mod records;
 
 pub use book::{BookingRequest, book};
+pub use calendar::bump_calendar;
 pub use manage::{
     ListRange, Manager, cancel, decide, get_by_token, get_for_host, get_record, list_for_host, mark_no_show,
     org_of_token, reschedule,

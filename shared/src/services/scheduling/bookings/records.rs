@@ -127,7 +127,7 @@ impl BookingRecord {
         self.reminder_keys.iter().map(StoredKey::key).collect()
     }
 
-    pub(super) fn item(&self) -> Result<Item, StoreError> {
+    pub fn item(&self) -> Result<Item, StoreError> {
         to_item(
             &booking_key(&self.org_id, &self.id),
             self,
@@ -142,7 +142,7 @@ impl BookingRecord {
     }
 
     /// The host calendar entry: what the overlap check reads.
-    pub(super) fn calendar_entry(&self) -> Item {
+    pub fn calendar_entry(&self) -> Item {
         let key = self.calendar_key();
         crate::services::object(json!({
             "pk": key.pk,

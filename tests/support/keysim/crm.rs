@@ -1,0 +1,417 @@
+//! The CRM's own writes: contacts created one by one (`contacts::create`),
+//! CSV imports (`imports::process`: groups of rows, chunk transactions of
+//! about nine contacts with the tag counters and the checkpoint, paced by
+//! `imports::paced_seconds` on the organization's pace item as on DynamoDB),
+//! exports
+//! (`exports::job`: pages of the contacts' creation index), deals
+//! (`pipelines`) and notes (`contacts::notes`). Every request of a member
+//! also pays the session's reads ([`super::people::request`]).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use konnecs::adapters::aws::dynamodb::PARTITION_WRITE_UNITS;
+use konnecs::ports::{Condition, Index, Item, Key, Update, WriteOp};
+use konnecs::services::contacts::{self, ALL_PARTS};
+use konnecs::services::exports::job::export_key;
+use konnecs::services::imports::{errors_partition, import_key, pace_key, paced_seconds};
+use konnecs::services::pipelines::{DealRecord, DealStatus, deal_item, stats_ops};
+use konnecs::services::records::{member_key, org_key, to_item};
+use konnecs::services::{audit, contacts::notes};
+use serde_json::json;
+
+use super::entities::{self, Person};
+use super::meter::{Recorder, Retention};
+use super::people::{self, idempotent_post};
+use super::population::{self, OFFICE_HOURS, Org, org_table};
+use super::rng::Rng;
+use super::{Config, Sim};
+
+/// Rows of one import chunk transaction (≤ 100 operations: ≈ 10 per contact).
+pub const CHUNK_ROWS: usize = 9;
+/// Rows whose claims one group reads before planning (`imports::GROUP_ROWS`).
+const GROUP_ROWS: usize = 1_000;
+/// Seconds per page of an export's index query and its part upload.
+const EXPORT_PAGE_SECONDS: f64 = 0.05;
+const CONTACT_BYTES: usize = 1_200;
+
+pub fn run(sim: &mut Sim) {
+    let mut rng = sim.rng.fork(3);
+    let table = org_table(&sim.orgs);
+    let office = population::profile_table(&OFFICE_HOURS);
+    let config = &sim.config;
+    let rec = &mut sim.rec;
+    let day0 = sim.day0;
+    let at_local = |rng: &mut Rng, org: &Org| org.utc_second(population::local_second(rng, &office, &OFFICE_HOURS));
+    for _ in 0..config.contacts_created_per_day {
+        let org = &sim.orgs[table.draw(&mut rng)];
+        let at = at_local(&mut rng, org);
+        create_contact(rec, config, day0, org, at, &mut rng);
+    }
+    // Imports by organization: those of one organization share its pace.
+    let mut starts: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
+    for _ in 0..config.imports_per_day {
+        let org = table.draw(&mut rng);
+        let at = at_local(&mut rng, &sim.orgs[org]);
+        starts.entry(org).or_default().push(at);
+    }
+    for (org, mut at) in starts {
+        at.sort_unstable();
+        imports(rec, config, day0, &sim.orgs[org], &at, &mut rng);
+    }
+    for _ in 0..config.exports_per_day {
+        let org = &sim.orgs[table.draw(&mut rng)];
+        let at = at_local(&mut rng, org);
+        export(rec, org, at as f64, &mut rng);
+    }
+    for _ in 0..config.deals_per_day {
+        let org = &sim.orgs[table.draw(&mut rng)];
+        let at = at_local(&mut rng, org);
+        deal(rec, day0, org, at, &mut rng);
+    }
+    for _ in 0..config.notes_per_day {
+        let org = &sim.orgs[table.draw(&mut rng)];
+        let at = at_local(&mut rng, org);
+        note(rec, day0, org, at, &mut rng);
+    }
+}
+
+fn instant(day0: Timestamp, rel: i64) -> Timestamp {
+    Timestamp::from_second(day0.as_second() + rel).unwrap_or(day0)
+}
+
+fn member(org: &Org, rng: &mut Rng) -> usize {
+    rng.below(org.users.len() as u64) as usize
+}
+
+fn actor(org: &Org, user: usize, rng: &mut Rng) -> audit::Actor {
+    audit::Actor {
+        org_id: org.id.clone(),
+        user_id: Some(org.users[user].id.clone()),
+        request_id: rng.id(),
+        ip: Some("198.51.100.24".into()),
+        user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0".into()),
+    }
+}
+
+const TAGS: [&str; 4] = ["lead", "vip", "newsletter", "partner"];
+
+/// `contacts::create`: the session's reads, the org (phones) and the owner's
+/// membership, then ONE transaction (contact, claims, search keys, tag
+/// index and counter, audit entry).
+fn create_contact(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Org, rel: i64, rng: &mut Rng) {
+    let at = rel as f64;
+    let user = member(org, rng);
+    people::request(rec, org, user, at, rng);
+    idempotent_post(rec, at, "/contacts", rng);
+    let who: Person = entities::person(rng, config.phone_share);
+    if who.phone.is_some() {
+        rec.get(at, &org_key(&org.id), 600);
+    }
+    let owner = rng.chance(0.5).then(|| org.users[user].id.clone());
+    if let Some(owner) = &owner {
+        rec.get(at, &member_key(&org.id, owner), 400);
+    }
+    let tags = if rng.chance(0.4) {
+        vec![TAGS[rng.below(TAGS.len() as u64) as usize].to_string()]
+    } else {
+        Vec::new()
+    };
+    let record = entities::contact(org, rng.id(), &who, instant(day0, rel), tags, owner, false);
+    let mut ops = contacts::plan(&[(None, Some(&record))], ALL_PARTS).unwrap_or_default();
+    ops.push(audit::entry(
+        &actor(org, user, rng),
+        instant(day0, rel),
+        "contact.create",
+        "contact",
+        json!({}),
+    ));
+    rec.transact(at, &ops);
+    keep_contact_ops(rec, &ops);
+}
+
+/// Item collections of a contact write: the contact's own partitions hold
+/// one entity; the organization's indexes grow.
+fn keep_contact_ops(rec: &mut Recorder, ops: &[WriteOp]) {
+    for op in ops {
+        let WriteOp::Put { item, .. } = op else { continue };
+        let pk = item.get("pk").and_then(|v| v.as_str()).unwrap_or_default();
+        let own = pk.contains("#CONTACT#") || pk.contains("#CEMAIL#") || pk.contains("#CPHONE#");
+        let table = if own { Retention::Once } else { Retention::Forever };
+        rec.keep_item(item, table, Retention::Forever);
+    }
+}
+
+fn log_uniform(rng: &mut Rng, (low, high): (u64, u64)) -> u64 {
+    let (low, high) = ((low.max(1)) as f64, (high.max(low)) as f64);
+    (low * (high / low).powf(rng.unit())).round() as u64
+}
+
+/// One import in progress.
+struct Import {
+    id: String,
+    tag: String,
+    rows: usize,
+    done: usize,
+    /// When its next chunk can be reserved (its last transaction returned).
+    ready: f64,
+    slice_ends: f64,
+    /// Rows of the current group not yet written.
+    pending: Vec<Person>,
+}
+
+/// `imports::process` on DynamoDB, for all imports of one organization of
+/// the day (started at `starts`): a slice reads the import, the org and the
+/// field definitions; each group of rows reads its claims (100 keys a
+/// call); each chunk of [`CHUNK_ROWS`] rows reserves its `paced_seconds` on
+/// the organization's pace item (a get and a conditional put), waits for
+/// its turn, then writes one transaction with the import's tag counter and
+/// checkpoint. Imports running at once take turns.
+fn imports(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Org, starts: &[i64], rng: &mut Rng) {
+    let mut running: Vec<Import> = Vec::new();
+    for &rel in starts {
+        let import = Import {
+            id: rng.id(),
+            tag: format!("import-{}", rng.below(1000)),
+            rows: log_uniform(rng, config.import_rows) as usize,
+            done: 0,
+            ready: rel as f64 + 1.0,
+            slice_ends: rel as f64 + 1.0,
+            pending: Vec::new(),
+        };
+        let user = member(org, rng);
+        let at = rel as f64;
+        people::request(rec, org, user, at, rng);
+        let record = entities::sized(
+            &import_key(&org.id, &import.id),
+            &[("state", "queued"), ("mapping", "…")],
+        );
+        rec.write(
+            at,
+            &WriteOp::Put {
+                item: record.clone(),
+                condition: Some(Condition::NotExists),
+            },
+            0,
+        );
+        rec.keep_item(&record, Retention::Forever, Retention::Forever);
+        running.push(import);
+    }
+    let pace = pace_key(&org.id);
+    let pace_item = entities::sized(&pace, &[("next_at_ms", "1791883800000"), ("expires_at", "1791887400")]);
+    let mut free_at = f64::MIN;
+    while let Some(i) = (0..running.len())
+        .filter(|i| running[*i].done < running[*i].rows)
+        .min_by(|a, b| running[*a].ready.total_cmp(&running[*b].ready).then(a.cmp(b)))
+    {
+        let import = &mut running[i];
+        let t = import.ready;
+        // A job delivery works for a slice of 8 s, then hands over.
+        if t >= import.slice_ends {
+            import.slice_ends = t + 8.0;
+            rec.get(t, &import_key(&org.id, &import.id), 1_000);
+            rec.get(t, &org_key(&org.id), 600);
+            rec.query(
+                t,
+                Index::Primary,
+                &contacts::fields::fields_partition(&org.id),
+                3,
+                300,
+                100,
+            );
+        }
+        if import.pending.is_empty() {
+            let group = (import.rows - import.done).min(GROUP_ROWS);
+            import.pending = (0..group).map(|_| entities::person(rng, config.phone_share)).collect();
+            let claims: Vec<(Key, usize)> = import
+                .pending
+                .iter()
+                .flat_map(|who| {
+                    let phone = who
+                        .phone
+                        .as_ref()
+                        .map(|(e164, _)| contacts::phone_unique_key(&org.id, e164));
+                    std::iter::once(contacts::email_unique_key(&org.id, &who.email)).chain(phone)
+                })
+                .map(|key| (key, 0))
+                .collect();
+            rec.batch_get(t, &claims);
+        }
+        let chunk: Vec<Person> = import.pending.drain(..CHUNK_ROWS.min(import.pending.len())).collect();
+        let now = instant(day0, t as i64);
+        let mut ops = Vec::new();
+        for who in &chunk {
+            let mut record = entities::contact(org, rng.id(), who, now, vec![import.tag.clone()], None, false);
+            record.source = Some("import".into());
+            let planned = contacts::plan(&[(None, Some(&record))], ALL_PARTS).unwrap_or_default();
+            // The chunk sums the tag counters (one update per tag).
+            ops.extend(planned.into_iter().filter(|op| !matches!(op, WriteOp::Update { .. })));
+        }
+        if rng.chance(0.02) {
+            let row = entities::sized(
+                &Key::new(errors_partition(&org.id, &import.id), format!("{:09}", import.done)),
+                &[("errors", "invalid email")],
+            );
+            ops.push(WriteOp::Put {
+                item: row,
+                condition: None,
+            });
+        }
+        ops.push(WriteOp::Update {
+            key: contacts::tag_counter_key(&org.id, &import.tag),
+            update: Update::default().add("count", chunk.len() as i64),
+            condition: None,
+        });
+        ops.push(WriteOp::Update {
+            key: import_key(&org.id, &import.id),
+            update: Update::default().set("rows_done", (import.done + chunk.len()) as u64),
+            condition: Some(Condition::AttributeEquals {
+                name: "rows_done".into(),
+                value: (import.done as u64).into(),
+            }),
+        });
+        // The reservation, then the write in its turn.
+        rec.get(t, &pace, 100);
+        rec.write(
+            t,
+            &WriteOp::Put {
+                item: pace_item.clone(),
+                condition: None,
+            },
+            0,
+        );
+        let start = t.max(free_at);
+        free_at = start + paced_seconds(&ops, PARTITION_WRITE_UNITS);
+        rec.transact(start, &ops);
+        keep_contact_ops(rec, &ops);
+        import.done += chunk.len();
+        import.ready = start + config.transaction_seconds;
+    }
+}
+
+/// `exports::job`: the export record, then the contacts' creation index in
+/// pages of 100 (each page's part written to the object store).
+fn export(rec: &mut Recorder, org: &Org, at: f64, rng: &mut Rng) {
+    let user = member(org, rng);
+    people::request(rec, org, user, at, rng);
+    let record = entities::sized(
+        &export_key(&org.id, &rng.id()),
+        &[("state", "queued"), ("format", "csv")],
+    );
+    rec.write(
+        at,
+        &WriteOp::Put {
+            item: record.clone(),
+            condition: Some(Condition::NotExists),
+        },
+        0,
+    );
+    rec.keep_item(&record, Retention::Days(7.0), Retention::Days(7.0));
+    let pages = (org.contacts as usize).div_ceil(100);
+    let partition = contacts::contacts_index_partition(&org.id);
+    for page in 0..pages {
+        let t = at + 1.0 + page as f64 * EXPORT_PAGE_SECONDS;
+        rec.query(t, Index::Gsi1, &partition, 100, CONTACT_BYTES, 100);
+        if page % 50 == 49 {
+            rec.write(
+                t,
+                &WriteOp::Update {
+                    key: Key::of(&record).unwrap_or_else(|| Key::new("", "")),
+                    update: Update::default().set("rows", page as u64 * 100),
+                    condition: None,
+                },
+                500,
+            );
+        }
+    }
+}
+
+fn deal_record(org: &Org, rng: &mut Rng, now: Timestamp) -> DealRecord {
+    DealRecord {
+        id: rng.id(),
+        pipeline_id: org.pipeline_id.clone(),
+        stage_id: org.stage_ids[rng.below(org.stage_ids.len() as u64) as usize].clone(),
+        title: "Annual service plan".into(),
+        contact_id: org.some_contact(rng),
+        value: 120_000,
+        currency: "USD".into(),
+        status: DealStatus::Open,
+        expected_close_date: Some("2026-11-30".into()),
+        owner_id: None,
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+        version: 1,
+    }
+}
+
+/// A deal created (`pipelines::create_deal`: deal, timeline entry, audit,
+/// the pipeline's statistics) and later moved through two stages
+/// (`update_deal`: the same four).
+fn deal(rec: &mut Recorder, day0: Timestamp, org: &Org, rel: i64, rng: &mut Rng) {
+    let user = member(org, rng);
+    let mut deal = deal_record(org, rng, instant(day0, rel));
+    for step in 0..3 {
+        let rel = rel + step * 3 * 3600;
+        let at = rel as f64;
+        let now = instant(day0, rel);
+        people::request(rec, org, user, at, rng);
+        rec.get(at, &contacts::contact_key(&org.id, &deal.contact_id), CONTACT_BYTES);
+        let before = deal.clone();
+        if step > 0 {
+            rec.get(at, &konnecs::services::pipelines::deal_key(&org.id, &deal.id), 800);
+            deal.stage_id = org.stage_ids[(step as usize) % org.stage_ids.len()].clone();
+            deal.version += 1;
+        }
+        let item: Item = deal_item(&org.id, &deal).unwrap_or_default();
+        let mut ops = vec![
+            WriteOp::Put {
+                item: item.clone(),
+                condition: None,
+            },
+            contacts::timeline_entry(
+                &org.id,
+                &deal.contact_id,
+                "deal.stage_changed",
+                json!({"deal_id": deal.id}),
+                now,
+            ),
+            audit::entry(&actor(org, user, rng), now, "deal.update", "deal", json!({})),
+        ];
+        let change = if step == 0 {
+            (None, Some(&deal))
+        } else {
+            (Some(&before), Some(&deal))
+        };
+        ops.extend(stats_ops(&org.id, &[change]));
+        rec.transact(at, &ops);
+        if step == 0 {
+            rec.keep_item(&item, Retention::Forever, Retention::Forever);
+        }
+    }
+}
+
+/// A note on a contact (`contacts::notes::create`): note, timeline entry
+/// and audit entry in one transaction.
+fn note(rec: &mut Recorder, day0: Timestamp, org: &Org, rel: i64, rng: &mut Rng) {
+    let at = rel as f64;
+    let now = instant(day0, rel);
+    let user = member(org, rng);
+    people::request(rec, org, user, at, rng);
+    let contact_id = org.some_contact(rng);
+    rec.get(at, &contacts::contact_key(&org.id, &contact_id), CONTACT_BYTES);
+    let note = to_item(
+        &notes::note_key(&org.id, &contact_id, &rng.id()),
+        &json!({"text": "Called back, prefers mornings.", "author": org.users[user].id}),
+        &[],
+    )
+    .unwrap_or_default();
+    let ops = vec![
+        WriteOp::Put {
+            item: note,
+            condition: None,
+        },
+        contacts::timeline_entry(&org.id, &contact_id, "note", json!({}), now),
+        audit::entry(&actor(org, user, rng), now, "note.create", "note", json!({})),
+    ];
+    rec.transact(at, &ops);
+}
