@@ -1,0 +1,73 @@
+//! Organizations: the profile (name, website, industry, time zone, country,
+//! public slug), members and their roles, and invitations. The rules of who
+//! may do what live in `domain::membership`; this module owns the
+//! transactions that enforce them, each with its audit entry inside.
+//!
+//! Every lookup is under the caller's `ORG#<id>` partition, so an id from
+//! another organization is simply not found.
+
+use crate::domain::membership::RuleViolation;
+use crate::ports::StoreError;
+
+mod invitations;
+mod members;
+mod profile;
+
+pub use invitations::{
+    Acceptance, InvitationRecord, InvitationView, accept_invitation, invitation_key, invite, list_invitations,
+    revoke_invitation,
+};
+pub use members::{change_role, list_members, remove_member};
+pub use profile::{OrgChange, OrgView, org, parse_time_zone, update_org};
+
+/// How often a membership change re-reads and retries after losing a race.
+const ATTEMPTS: usize = 3;
+
+type FieldErrors = Vec<(&'static str, &'static str, String)>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    /// Missing, or another organization's: never says which.
+    #[error("not found")]
+    NotFound,
+    #[error("insufficient role")]
+    InsufficientRole,
+    #[error("the organization must keep at least one owner")]
+    LastOwner,
+    #[error("slug taken")]
+    SlugTaken,
+    #[error("stale version")]
+    StaleVersion,
+    #[error("already a member")]
+    AlreadyMember,
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("locked for {retry_after_seconds}s")]
+    Locked { retry_after_seconds: i64 },
+    /// Lost a race too often; the caller may retry.
+    #[error("concurrent change")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<RuleViolation> for OrgError {
+    fn from(violation: RuleViolation) -> Self {
+        match violation {
+            RuleViolation::InsufficientRole => OrgError::InsufficientRole,
+            RuleViolation::LastOwner => OrgError::LastOwner,
+        }
+    }
+}
+
+fn field(field: &'static str, code: &'static str, message: impl Into<String>) -> OrgError {
+    OrgError::Invalid(vec![(field, code, message.into())])
+}
