@@ -1,6 +1,7 @@
-//! Helpers shared by the integration tests: emulator endpoints, temp stores,
+//! Helpers shared by the integration tests: the `TestApp` harness, emulator endpoints, temp stores,
 //! local-server processes, and the key-distribution simulation.
 
+pub mod app;
 pub mod aws;
 pub mod crash;
 pub mod http;

@@ -10,7 +10,7 @@
 //! `tags`, `custom.<key>`), lists joined with `"; "` (primary email/phone
 //! first), so an exported file imports back unchanged, into this or a new
 //! organization, and again without duplicates: the `id` column is the row's
-//! identity (`services::imports`, Identity; `tests/imports.rs`). JSON Lines
+//! identity (`services::imports`, Identity; `tests/api/imports.rs`). JSON Lines
 //! carry each contact record as the API returns it.
 
 use bytes::Bytes;

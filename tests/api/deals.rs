@@ -5,59 +5,33 @@
 //! older than them) and a page of deals per stage,
 //! refusing to orphan deals, optimistic concurrency and tenancy.
 
-use axum::Router;
 use http::StatusCode;
-use konnecs::app::AppState;
-use konnecs::catalogue;
-use konnecs::inbound::http::router;
 use konnecs::ports::counting::CountingTable;
 use konnecs::services::pipelines;
-use konnecs_tests::http::{Browser, Reply, send};
-use konnecs_tests::local::temp_state;
+use konnecs_tests::app::{TestApp, field_errors, problem};
+use konnecs_tests::http::{Browser, Reply};
 use serde_json::{Value, json};
 
-struct World {
-    app: Router,
-    state: AppState,
-    _dir: tempfile::TempDir,
-}
+type World = TestApp;
 
 fn world() -> World {
-    let (state, dir) = temp_state();
-    World {
-        app: router(state.clone(), catalogue::entries()),
-        state,
-        _dir: dir,
-    }
+    TestApp::new()
 }
 
 async fn signup(w: &World, email: &str) -> Browser {
-    let body = json!({"name": "Dana Whitfield", "email": email, "password": "molar-crown-42-bridge", "business_name": "Whitfield Dental"});
-    let reply = Browser::anonymous()
-        .send(&w.app, "POST", "/auth/signup", Some(&body))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    Browser::from_reply(&reply)
+    w.sign_up(email, "Whitfield Dental").await.browser
 }
 
 async fn call(w: &World, b: &Browser, method: &str, path: &str, body: Option<Value>) -> Reply {
-    b.send(&w.app, method, path, body.as_ref()).await
+    w.send(b, method, path, body.as_ref()).await
 }
 
 fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "{}", reply.body);
-    assert_eq!(reply.body["code"], code, "{}", reply.body);
+    problem(reply, status, code);
 }
 
 fn fields(reply: &Reply) -> Vec<String> {
-    reply.body["errors"]
-        .as_array()
-        .map(|e| {
-            e.iter()
-                .map(|e| e["field"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+    field_errors(reply).into_iter().map(|(field, _)| field).collect()
 }
 
 async fn contact(w: &World, b: &Browser, email: &str) -> String {
@@ -556,11 +530,11 @@ async fn a_stale_if_match_on_a_deal_is_refused_with_412() {
     assert_eq!(got.headers["etag"], "\"1\"");
     let mut request = b.request("PATCH", &path, Some(&json!({"status": "won"})));
     request.headers_mut().insert("if-match", "\"1\"".parse().unwrap());
-    assert_eq!(send(&w.app, request).await.status, StatusCode::OK);
+    assert_eq!(w.request(request).await.status, StatusCode::OK);
     let mut stale = b.request("PATCH", &path, Some(&json!({"status": "lost"})));
     stale.headers_mut().insert("if-match", "\"1\"".parse().unwrap());
     assert_problem(
-        &send(&w.app, stale).await,
+        &w.request(stale).await,
         StatusCode::PRECONDITION_FAILED,
         "stale_version",
     );

@@ -2,37 +2,21 @@
 //! email verification, login, sessions, CSRF, throttling, password reset and
 //! profile changes, with their documented problem codes.
 
-use std::sync::Arc;
-
-use axum::Router;
 use http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
-use konnecs::app::AppState;
 use konnecs::catalogue;
-use konnecs::inbound::http::router;
-use konnecs::ports::{Clock, TestClock};
+use konnecs::ports::Clock;
+use konnecs_tests::app::{TestApp, field_errors, problem};
 use konnecs_tests::http::{Browser, Reply, SESSION_COOKIE};
-use konnecs_tests::local::{drain_jobs, outbox, temp_state_with_clock, token_from_outbox};
+use konnecs_tests::local::{outbox, token_from_outbox};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "molar-crown-42-bridge";
+use konnecs_tests::app::PASSWORD;
 
-struct World {
-    app: Router,
-    state: AppState,
-    clock: TestClock,
-    _dir: tempfile::TempDir,
-}
+type World = TestApp;
 
 fn world() -> World {
-    let clock = TestClock::at(Timestamp::from_second(1_790_000_000).unwrap());
-    let (state, dir) = temp_state_with_clock(Arc::new(clock.clone()));
-    World {
-        app: router(state.clone(), catalogue::entries()),
-        state,
-        clock,
-        _dir: dir,
-    }
+    TestApp::at("2026-09-21T14:13:20Z")
 }
 
 fn signup_body(email: &str) -> Value {
@@ -40,45 +24,29 @@ fn signup_body(email: &str) -> Value {
 }
 
 async fn signup(w: &World, email: &str) -> (Browser, Reply) {
-    let reply = Browser::anonymous()
-        .send(&w.app, "POST", "/auth/signup", Some(&signup_body(email)))
+    let reply = w
+        .send(&Browser::anonymous(), "POST", "/auth/signup", Some(&signup_body(email)))
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     (Browser::from_reply(&reply), reply)
 }
 
 async fn login(w: &World, email: &str, password: &str) -> Reply {
-    Browser::anonymous()
-        .send(
-            &w.app,
-            "POST",
-            "/auth/login",
-            Some(&json!({"email": email, "password": password})),
-        )
-        .await
+    w.send(
+        &Browser::anonymous(),
+        "POST",
+        "/auth/login",
+        Some(&json!({"email": email, "password": password})),
+    )
+    .await
 }
 
 fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "{}", reply.body);
-    assert_eq!(reply.headers["content-type"], "application/problem+json");
-    assert_eq!(reply.body["code"], code, "{}", reply.body);
+    problem(reply, status, code);
 }
 
 fn field_codes(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    (
-                        e["field"].as_str().unwrap_or_default().to_string(),
-                        e["code"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    field_errors(reply)
 }
 
 #[tokio::test]
@@ -101,7 +69,7 @@ async fn signup_creates_owner_session_with_secure_cookies_and_a_verification_ema
             .any(|c| c.starts_with("__Host-konnecs_csrf=") && !c.contains("HttpOnly"))
     );
 
-    let me = browser.send(&w.app, "GET", "/me", None).await;
+    let me = w.send(&browser, "GET", "/me", None).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["email"], "dana@whitfield-dental.example", "normalized");
     assert_eq!(me.body["role"], "owner");
@@ -145,9 +113,7 @@ async fn signup_rejections_name_the_failing_fields() {
     let w = world();
     let bad =
         json!({"name": " ", "email": "not-an-email", "password": "short", "business_name": "", "website": "ftp:/x"});
-    let reply = Browser::anonymous()
-        .send(&w.app, "POST", "/auth/signup", Some(&bad))
-        .await;
+    let reply = w.send(&Browser::anonymous(), "POST", "/auth/signup", Some(&bad)).await;
     assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     let fields = field_codes(&reply);
     for expected in [
@@ -168,9 +134,7 @@ async fn signup_rejections_name_the_failing_fields() {
         ("dana@whitfield-dental.example", "password_equals_email"),
     ] {
         let body = json!({"name": "Dana", "email": "dana@whitfield-dental.example", "password": password, "business_name": "W"});
-        let reply = Browser::anonymous()
-            .send(&w.app, "POST", "/auth/signup", Some(&body))
-            .await;
+        let reply = w.send(&Browser::anonymous(), "POST", "/auth/signup", Some(&body)).await;
         assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(field_codes(&reply), vec![("password".to_string(), code.to_string())]);
     }
@@ -184,9 +148,9 @@ async fn signup_rejections_name_the_failing_fields() {
 async fn one_account_per_email_case_insensitively() {
     let w = world();
     signup(&w, "dana@whitfield-dental.example").await;
-    let reply = Browser::anonymous()
+    let reply = w
         .send(
-            &w.app,
+            &Browser::anonymous(),
             "POST",
             "/auth/signup",
             Some(&signup_body("DANA@whitfield-dental.example")),
@@ -200,17 +164,24 @@ async fn verification_link_from_the_outbox_verifies_once() {
     let w = world();
     let (browser, _) = signup(&w, "dana@whitfield-dental.example").await;
     let token = token_from_outbox(&w.state, "dana@whitfield-dental.example", "/verify-email").await;
-    let reply = Browser::anonymous()
-        .send(&w.app, "POST", "/auth/verify-email", Some(&json!({"token": token})))
+    let reply = w
+        .send(
+            &Browser::anonymous(),
+            "POST",
+            "/auth/verify-email",
+            Some(&json!({"token": token})),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
-    assert_eq!(
-        browser.send(&w.app, "GET", "/me", None).await.body["email_verified"],
-        true
-    );
+    assert_eq!(w.send(&browser, "GET", "/me", None).await.body["email_verified"], true);
 
-    let again = Browser::anonymous()
-        .send(&w.app, "POST", "/auth/verify-email", Some(&json!({"token": token})))
+    let again = w
+        .send(
+            &Browser::anonymous(),
+            "POST",
+            "/auth/verify-email",
+            Some(&json!({"token": token})),
+        )
         .await;
     assert_problem(&again, StatusCode::BAD_REQUEST, "invalid_token");
     assert_eq!(again.body["errors"][0]["field"], "token");
@@ -222,8 +193,13 @@ async fn verification_link_expires_after_48_hours() {
     signup(&w, "dana@whitfield-dental.example").await;
     let token = token_from_outbox(&w.state, "dana@whitfield-dental.example", "/verify-email").await;
     w.clock.advance(SignedDuration::from_hours(49));
-    let reply = Browser::anonymous()
-        .send(&w.app, "POST", "/auth/verify-email", Some(&json!({"token": token})))
+    let reply = w
+        .send(
+            &Browser::anonymous(),
+            "POST",
+            "/auth/verify-email",
+            Some(&json!({"token": token})),
+        )
         .await;
     assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid_token");
 }
@@ -239,7 +215,7 @@ async fn login_issues_a_new_session_id_each_time() {
     assert_ne!(first.session, second.session);
     assert_ne!(second.session, third.session);
     for browser in [&first, &second, &third] {
-        assert_eq!(browser.send(&w.app, "GET", "/me", None).await.status, StatusCode::OK);
+        assert_eq!(w.send(browser, "GET", "/me", None).await.status, StatusCode::OK);
     }
 }
 
@@ -318,15 +294,15 @@ async fn many_failures_from_one_ip_are_refused_across_accounts() {
     browser.ip = Some("198.51.100.7".into());
     for n in 0..100 {
         let body = json!({"email": format!("user{n}@example.com"), "password": "wrong-password-123"});
-        browser.send(&w.app, "POST", "/auth/login", Some(&body)).await;
+        w.send(&browser, "POST", "/auth/login", Some(&body)).await;
     }
     let body = json!({"email": "fresh@example.com", "password": "wrong-password-123"});
-    let reply = browser.send(&w.app, "POST", "/auth/login", Some(&body)).await;
+    let reply = w.send(&browser, "POST", "/auth/login", Some(&body)).await;
     assert_problem(&reply, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     let mut other = Browser::anonymous();
     other.ip = Some("198.51.100.8".into());
     assert_eq!(
-        other.send(&w.app, "POST", "/auth/login", Some(&body)).await.status,
+        w.send(&other, "POST", "/auth/login", Some(&body)).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -339,27 +315,27 @@ async fn state_changing_request_without_or_with_a_wrong_csrf_token_is_refused() 
     let mut without = browser.clone();
     without.csrf = None;
     assert_problem(
-        &without.send(&w.app, "PATCH", "/me", Some(&patch)).await,
+        &w.send(&without, "PATCH", "/me", Some(&patch)).await,
         StatusCode::FORBIDDEN,
         "csrf_token_invalid",
     );
     let mut wrong = browser.clone();
     wrong.csrf = Some(konnecs::services::secrets::csrf_token("another-session"));
     assert_problem(
-        &wrong.send(&w.app, "PATCH", "/me", Some(&patch)).await,
+        &w.send(&wrong, "PATCH", "/me", Some(&patch)).await,
         StatusCode::FORBIDDEN,
         "csrf_token_invalid",
     );
     assert_eq!(
-        browser.send(&w.app, "GET", "/me", None).await.body["name"],
+        w.send(&browser, "GET", "/me", None).await.body["name"],
         "Dana Whitfield",
         "nothing changed"
     );
-    let ok = browser.send(&w.app, "PATCH", "/me", Some(&patch)).await;
+    let ok = w.send(&browser, "PATCH", "/me", Some(&patch)).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     assert_eq!(ok.body["name"], "Dana W.");
     // The token is obtainable by the signed-in client.
-    let csrf = without.send(&w.app, "GET", "/auth/csrf", None).await;
+    let csrf = w.send(&without, "GET", "/auth/csrf", None).await;
     assert_eq!(csrf.body["csrf_token"].as_str(), browser.csrf.as_deref());
 }
 
@@ -369,19 +345,19 @@ async fn session_ends_after_idle_timeout_and_absolute_timeout() {
     let (browser, _) = signup(&w, "dana@whitfield-dental.example").await;
     w.clock.advance(SignedDuration::from_hours(7));
     assert_eq!(
-        browser.send(&w.app, "GET", "/me", None).await.status,
+        w.send(&browser, "GET", "/me", None).await.status,
         StatusCode::OK,
         "used within the idle timeout"
     );
     w.clock.advance(SignedDuration::from_hours(7));
     assert_eq!(
-        browser.send(&w.app, "GET", "/me", None).await.status,
+        w.send(&browser, "GET", "/me", None).await.status,
         StatusCode::OK,
         "activity renewed the idle window"
     );
     w.clock.advance(SignedDuration::from_hours(9));
     assert_problem(
-        &browser.send(&w.app, "GET", "/me", None).await,
+        &w.send(&browser, "GET", "/me", None).await,
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
     );
@@ -395,7 +371,7 @@ async fn session_ends_after_idle_timeout_and_absolute_timeout() {
     for use_number in 1..=23 {
         w.clock.advance(SignedDuration::from_hours(7));
         assert_eq!(
-            active.send(&w.app, "GET", "/me", None).await.status,
+            w.send(&active, "GET", "/me", None).await.status,
             StatusCode::OK,
             "use {use_number}, {} hours after the login",
             use_number * 7
@@ -406,7 +382,7 @@ async fn session_ends_after_idle_timeout_and_absolute_timeout() {
     w.clock
         .advance(SignedDuration::from_hours(7) + SignedDuration::from_mins(1));
     assert_problem(
-        &active.send(&w.app, "GET", "/me", None).await,
+        &w.send(&active, "GET", "/me", None).await,
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
     );
@@ -418,26 +394,17 @@ async fn logout_ends_this_session_and_logout_all_ends_every_session() {
     let (a, _) = signup(&w, "dana@whitfield-dental.example").await;
     let b = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
     let c = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
-    let out = a.send(&w.app, "POST", "/auth/logout", None).await;
+    let out = w.send(&a, "POST", "/auth/logout", None).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
     assert_eq!(out.cookie(SESSION_COOKIE).as_deref(), Some(""), "cookie cleared");
+    assert_eq!(w.send(&a, "GET", "/me", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(w.send(&b, "GET", "/me", None).await.status, StatusCode::OK);
     assert_eq!(
-        a.send(&w.app, "GET", "/me", None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(b.send(&w.app, "GET", "/me", None).await.status, StatusCode::OK);
-    assert_eq!(
-        b.send(&w.app, "POST", "/auth/logout-all", None).await.status,
+        w.send(&b, "POST", "/auth/logout-all", None).await.status,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        b.send(&w.app, "GET", "/me", None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        c.send(&w.app, "GET", "/me", None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(w.send(&b, "GET", "/me", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(w.send(&c, "GET", "/me", None).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -445,9 +412,9 @@ async fn password_reset_revokes_every_session_and_the_link_works_once() {
     let w = world();
     let (a, _) = signup(&w, "dana@whitfield-dental.example").await;
     let b = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
-    let forgot = Browser::anonymous()
+    let forgot = w
         .send(
-            &w.app,
+            &Browser::anonymous(),
             "POST",
             "/auth/password/forgot",
             Some(&json!({"email": "dana@whitfield-dental.example"})),
@@ -456,9 +423,9 @@ async fn password_reset_revokes_every_session_and_the_link_works_once() {
     assert_eq!(forgot.status, StatusCode::ACCEPTED);
     let token = token_from_outbox(&w.state, "dana@whitfield-dental.example", "/reset-password").await;
 
-    let weak = Browser::anonymous()
+    let weak = w
         .send(
-            &w.app,
+            &Browser::anonymous(),
             "POST",
             "/auth/password/reset",
             Some(&json!({"token": token, "password": "short"})),
@@ -468,20 +435,13 @@ async fn password_reset_revokes_every_session_and_the_link_works_once() {
 
     let reset = json!({"token": token, "password": "new-molar-crown-43-bridge"});
     assert_eq!(
-        Browser::anonymous()
-            .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
+        w.send(&Browser::anonymous(), "POST", "/auth/password/reset", Some(&reset))
             .await
             .status,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        a.send(&w.app, "GET", "/me", None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        b.send(&w.app, "GET", "/me", None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(w.send(&a, "GET", "/me", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(w.send(&b, "GET", "/me", None).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         login(&w, "dana@whitfield-dental.example", PASSWORD).await.status,
         StatusCode::UNAUTHORIZED
@@ -492,8 +452,8 @@ async fn password_reset_revokes_every_session_and_the_link_works_once() {
             .status,
         StatusCode::OK
     );
-    let again = Browser::anonymous()
-        .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
+    let again = w
+        .send(&Browser::anonymous(), "POST", "/auth/password/reset", Some(&reset))
         .await;
     assert_problem(&again, StatusCode::BAD_REQUEST, "invalid_token");
 }
@@ -501,9 +461,9 @@ async fn password_reset_revokes_every_session_and_the_link_works_once() {
 #[tokio::test]
 async fn forgot_password_answers_the_same_for_unknown_emails_and_sends_nothing() {
     let w = world();
-    let reply = Browser::anonymous()
+    let reply = w
         .send(
-            &w.app,
+            &Browser::anonymous(),
             "POST",
             "/auth/password/forgot",
             Some(&json!({"email": "nobody@example.com"})),
@@ -534,7 +494,7 @@ async fn forgot_password_queues_the_same_job_for_known_and_unknown_emails() {
     use konnecs::services::jobs::Job;
     let w = world();
     signup(&w, "dana@whitfield-dental.example").await;
-    drain_jobs(&w.state).await;
+    w.drain_jobs().await;
     let mut queued = Vec::new();
     let mut request_ids = Vec::new();
     let visitor = Browser {
@@ -542,8 +502,13 @@ async fn forgot_password_queues_the_same_job_for_known_and_unknown_emails() {
         ..Browser::anonymous()
     };
     for email in ["dana@whitfield-dental.example", "nobody@whitfield-dental.example"] {
-        let reply = visitor
-            .send(&w.app, "POST", "/auth/password/forgot", Some(&json!({"email": email})))
+        let reply = w
+            .send(
+                &visitor,
+                "POST",
+                "/auth/password/forgot",
+                Some(&json!({"email": email})),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::ACCEPTED);
         assert_eq!(reply.bytes, b"", "{email}: the same empty answer");
@@ -592,8 +557,7 @@ async fn forgot_password_queues_the_same_job_for_known_and_unknown_emails() {
     assert_eq!(messages.iter().filter(|m| m["kind"] == "password_reset").count(), 1);
     let reset = json!({"token": token, "password": "new-molar-crown-43-bridge"});
     assert_eq!(
-        Browser::anonymous()
-            .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
+        w.send(&Browser::anonymous(), "POST", "/auth/password/reset", Some(&reset))
             .await
             .status,
         StatusCode::NO_CONTENT
@@ -601,16 +565,16 @@ async fn forgot_password_queues_the_same_job_for_known_and_unknown_emails() {
     // Delivered once more after the reset, the job does not bring the used token back.
     let late = serde_json::to_string(&queued[0].1).expect("json");
     w.state.jobs.send_batch(vec![late]).await.expect("send");
-    drain_jobs(&w.state).await;
-    let reuse = Browser::anonymous()
-        .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
+    w.drain_jobs().await;
+    let reuse = w
+        .send(&Browser::anonymous(), "POST", "/auth/password/reset", Some(&reset))
         .await;
     assert_problem(&reuse, StatusCode::BAD_REQUEST, "invalid_token");
 
     // The known account's organization saw the request once, anonymous,
     // with where it came from; the unknown address left no trace.
     let owner = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", "new-molar-crown-43-bridge").await);
-    let audit = owner.send(&w.app, "GET", "/org/audit", None).await;
+    let audit = w.send(&owner, "GET", "/org/audit", None).await;
     assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
     let requested: Vec<&Value> = audit.body["entries"]
         .as_array()
@@ -630,9 +594,9 @@ async fn password_change_needs_the_current_password_and_revokes_other_sessions()
     let w = world();
     let (a, _) = signup(&w, "dana@whitfield-dental.example").await;
     let b = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
-    let wrong = a
+    let wrong = w
         .send(
-            &w.app,
+            &a,
             "PATCH",
             "/me",
             Some(&json!({"current_password": "nope-nope-nope", "new_password": "new-molar-crown-43-bridge"})),
@@ -643,9 +607,9 @@ async fn password_change_needs_the_current_password_and_revokes_other_sessions()
         field_codes(&wrong),
         vec![("current_password".to_string(), "wrong_password".to_string())]
     );
-    let missing = a
+    let missing = w
         .send(
-            &w.app,
+            &a,
             "PATCH",
             "/me",
             Some(&json!({"new_password": "new-molar-crown-43-bridge"})),
@@ -656,9 +620,9 @@ async fn password_change_needs_the_current_password_and_revokes_other_sessions()
         vec![("current_password".to_string(), "required".to_string())]
     );
 
-    let ok = a
+    let ok = w
         .send(
-            &w.app,
+            &a,
             "PATCH",
             "/me",
             Some(&json!({"current_password": PASSWORD, "new_password": "new-molar-crown-43-bridge"})),
@@ -666,12 +630,12 @@ async fn password_change_needs_the_current_password_and_revokes_other_sessions()
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     assert_eq!(
-        a.send(&w.app, "GET", "/me", None).await.status,
+        w.send(&a, "GET", "/me", None).await.status,
         StatusCode::OK,
         "this session stays"
     );
     assert_eq!(
-        b.send(&w.app, "GET", "/me", None).await.status,
+        w.send(&b, "GET", "/me", None).await.status,
         StatusCode::UNAUTHORIZED,
         "others end"
     );
@@ -681,9 +645,9 @@ async fn password_change_needs_the_current_password_and_revokes_other_sessions()
 async fn email_change_takes_effect_after_the_new_address_is_verified() {
     let w = world();
     let (a, _) = signup(&w, "dana@whitfield-dental.example").await;
-    let change = a
+    let change = w
         .send(
-            &w.app,
+            &a,
             "PATCH",
             "/me",
             Some(&json!({"email": "dana@new-practice.example", "current_password": PASSWORD})),
@@ -694,13 +658,17 @@ async fn email_change_takes_effect_after_the_new_address_is_verified() {
     assert_eq!(change.body["pending_email"], "dana@new-practice.example");
     let token = token_from_outbox(&w.state, "dana@new-practice.example", "/verify-email").await;
     assert_eq!(
-        Browser::anonymous()
-            .send(&w.app, "POST", "/auth/verify-email", Some(&json!({"token": token})))
-            .await
-            .status,
+        w.send(
+            &Browser::anonymous(),
+            "POST",
+            "/auth/verify-email",
+            Some(&json!({"token": token}))
+        )
+        .await
+        .status,
         StatusCode::NO_CONTENT
     );
-    let me = a.send(&w.app, "GET", "/me", None).await;
+    let me = w.send(&a, "GET", "/me", None).await;
     assert_eq!(me.body["email"], "dana@new-practice.example");
     assert_eq!(me.body["pending_email"], Value::Null);
     assert_eq!(
@@ -713,15 +681,14 @@ async fn email_change_takes_effect_after_the_new_address_is_verified() {
     );
     // The old address is free again.
     assert_eq!(
-        Browser::anonymous()
-            .send(
-                &w.app,
-                "POST",
-                "/auth/signup",
-                Some(&signup_body("dana@whitfield-dental.example"))
-            )
-            .await
-            .status,
+        w.send(
+            &Browser::anonymous(),
+            "POST",
+            "/auth/signup",
+            Some(&signup_body("dana@whitfield-dental.example"))
+        )
+        .await
+        .status,
         StatusCode::CREATED
     );
 }
@@ -735,8 +702,8 @@ async fn session_routes_answer_401_without_a_session() {
     {
         let Some((method, path)) = entry.http() else { continue };
         let path = path.replace('{', "x").replace('}', "");
-        let reply = Browser::anonymous()
-            .send(&w.app, method.as_str(), &path, Some(&json!({})))
+        let reply = w
+            .send(&Browser::anonymous(), method.as_str(), &path, Some(&json!({})))
             .await;
         assert_problem(&reply, StatusCode::UNAUTHORIZED, "unauthenticated");
     }
@@ -748,10 +715,10 @@ async fn a_sign_in_is_never_replayed_from_an_idempotency_key_so_no_session_is_st
     signup(&w, "dana@whitfield-dental.example").await;
     let body = json!({"email": "dana@whitfield-dental.example", "password": PASSWORD});
     let first = Browser::anonymous()
-        .send_once(&w.app, "/auth/login", &body, "login-key-1")
+        .send_once(&w.router, "/auth/login", &body, "login-key-1")
         .await;
     let second = Browser::anonymous()
-        .send_once(&w.app, "/auth/login", &body, "login-key-1")
+        .send_once(&w.router, "/auth/login", &body, "login-key-1")
         .await;
     assert_eq!((first.status, second.status), (StatusCode::OK, StatusCode::OK));
     assert!(second.headers.get("idempotent-replayed").is_none());
@@ -767,12 +734,12 @@ async fn send_as(w: &World, browser: &Browser, method: &str, path: &str, body: O
     request
         .headers_mut()
         .insert("x-request-id", http::HeaderValue::from_str(id).expect("request id"));
-    konnecs_tests::http::send(&w.app, request).await
+    w.request(request).await
 }
 
 /// The organization's audit log, newest first, as `reader` (an owner) sees it.
 async fn audit_log(w: &World, reader: &Browser) -> Vec<Value> {
-    let reply = reader.send(&w.app, "GET", "/org/audit?limit=100", None).await;
+    let reply = w.send(reader, "GET", "/org/audit?limit=100", None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert!(reply.body["cursor"].is_null(), "one page holds the log");
     reply.body["entries"].as_array().expect("entries").clone()

@@ -5,114 +5,38 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use http::StatusCode;
-use jiff::{SignedDuration, Timestamp};
-use konnecs::app::AppState;
-use konnecs::catalogue::{self};
+use jiff::SignedDuration;
 use konnecs::domain::role::Role;
-use konnecs::inbound::http::router;
 use konnecs::ports::counting::CountingTable;
-use konnecs::ports::{Clock, Index, Query, Table, TestClock};
-use konnecs::services::accounts::{self, SignupInput};
+use konnecs::ports::{Clock, Index, Query, Table};
 use konnecs::services::audit::Actor;
 use konnecs::services::contacts::{self, Caller, ContactError, ContactFilter, NewContact};
-use konnecs::services::records::{MemberRecord, member_key, to_item, user_orgs_partition};
-use konnecs::services::sessions;
-use konnecs_tests::http::{Browser, Reply};
-use konnecs_tests::local::temp_state_with_clock;
+use konnecs_tests::app::{Member, Store, TestApp, expect, field_errors, problem};
+use konnecs_tests::http::Reply;
 use serde_json::{Value, json};
 
-struct World {
-    app: Router,
-    state: AppState,
-    clock: TestClock,
-    _dir: tempfile::TempDir,
-}
-
-struct Member {
-    browser: Browser,
-    user_id: String,
-    org_id: String,
-}
+type World = TestApp;
 
 fn world() -> World {
-    let clock = TestClock::at(Timestamp::from_second(1_790_000_000).unwrap());
-    let (state, dir) = temp_state_with_clock(Arc::new(clock.clone()));
-    World {
-        app: router(state.clone(), catalogue::entries()),
-        state,
-        clock,
-        _dir: dir,
-    }
+    TestApp::at("2026-09-21T14:13:20Z")
 }
 
-async fn signup_on(state: &AppState, email: &str, business: &str) -> Member {
-    let signed = accounts::signup(
-        state,
-        SignupInput {
-            name: "Dana Whitfield".into(),
-            email: email.into(),
-            password: "molar-crown-42-bridge".into(),
-            business_name: business.into(),
-            website: None,
-            industry: None,
-        },
-        &Actor::default(),
-    )
-    .await
-    .expect("signup");
-    Member {
-        browser: Browser {
-            session: Some(signed.session.token),
-            csrf: Some(signed.session.csrf_token),
-            ip: None,
-        },
-        user_id: signed.user_id,
-        org_id: signed.org_id,
-    }
+async fn signup_on(w: &World, email: &str, business: &str) -> Member {
+    w.sign_up(email, business).await
 }
 
 async fn owner(w: &World) -> Member {
-    signup_on(&w.state, "dana@whitfield-dental.example", "Whitfield Dental").await
+    signup_on(w, "dana@whitfield-dental.example", "Whitfield Dental").await
 }
 
-/// A second user who belongs to `org` with `role` (their session switched to it).
+/// A second person in `org`'s organization with `role`.
 async fn join(w: &World, org: &Member, email: &str, role: Role) -> Member {
-    let user = signup_on(&w.state, email, "Elsewhere").await;
-    let record = MemberRecord {
-        org_id: org.org_id.clone(),
-        user_id: user.user_id.clone(),
-        role,
-        name: "Second User".into(),
-        email: email.into(),
-        joined_at: Timestamp::now().to_string(),
-    };
-    let item = to_item(
-        &member_key(&org.org_id, &user.user_id),
-        &record,
-        &[
-            ("gsi1pk", user_orgs_partition(&user.user_id).into()),
-            ("gsi1sk", format!("ORG#{}", org.org_id).into()),
-        ],
-    )
-    .unwrap();
-    w.state.table.put(item, None).await.unwrap();
-    sessions::switch_org(
-        w.state.table.as_ref(),
-        user.browser.session.as_deref().unwrap(),
-        &org.org_id,
-    )
-    .await
-    .unwrap();
-    Member {
-        org_id: org.org_id.clone(),
-        ..user
-    }
+    w.join(org, email, role).await
 }
 
 async fn send(w: &World, who: &Member, method: &str, path: &str, body: Option<Value>) -> Reply {
-    who.browser.send(&w.app, method, path, body.as_ref()).await
+    w.send(&who.browser, method, path, body.as_ref()).await
 }
 
 async fn send_if_match(w: &World, who: &Member, method: &str, path: &str, version: &str, body: Option<Value>) -> Reply {
@@ -120,36 +44,7 @@ async fn send_if_match(w: &World, who: &Member, method: &str, path: &str, versio
     request
         .headers_mut()
         .insert(http::header::IF_MATCH, version.parse().unwrap());
-    konnecs_tests::http::send(&w.app, request).await
-}
-
-#[track_caller]
-fn expect(reply: &Reply, status: StatusCode) {
-    assert_eq!(reply.status, status, "body: {}", reply.body);
-}
-
-#[track_caller]
-fn problem(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "body: {}", reply.body);
-    assert_eq!(reply.headers["content-type"], "application/problem+json");
-    assert_eq!(reply.body["code"], code, "{}", reply.body);
-}
-
-fn field_errors(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    (
-                        e["field"].as_str().unwrap_or_default().to_string(),
-                        e["code"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    w.request(request).await
 }
 
 async fn create(w: &World, who: &Member, body: Value) -> Value {
@@ -297,7 +192,7 @@ async fn stale_if_match_on_patch_or_delete_answers_412_stale_version() {
 async fn owner_must_be_a_member_and_consent_records_keep_time_source_ip_and_text() {
     let w = world();
     let dana = owner(&w).await;
-    let outsider = signup_on(&w.state, "x@other.example", "Other Dental").await;
+    let outsider = signup_on(&w, "x@other.example", "Other Dental").await;
     let bad = send(
         &w,
         &dana,
@@ -347,7 +242,7 @@ async fn members_do_crm_work_and_another_organizations_contact_is_not_found() {
     let dana = owner(&w).await;
     let member = join(&w, &dana, "sam@whitfield-dental.example", Role::Member).await;
     let c = create(&w, &member, json!({"first_name": "Ann", "emails": ["ann@example.com"]})).await;
-    let other = signup_on(&w.state, "eve@other.example", "Other Dental").await;
+    let other = signup_on(&w, "eve@other.example", "Other Dental").await;
     let path = format!("/contacts/{}", id(&c));
     for (method, p, body) in [
         ("GET", path.clone(), None),
@@ -379,7 +274,7 @@ async fn another_organizations_contact_ids_in_a_merge_or_a_bulk_tag_change_are_n
     )
     .await;
     let b = create(&w, &dana, json!({"first_name": "Bo", "emails": ["bo@example.com"]})).await;
-    let other = signup_on(&w.state, "eve@other.example", "Other Dental").await;
+    let other = signup_on(&w, "eve@other.example", "Other Dental").await;
     let own = create(
         &w,
         &other,
@@ -559,7 +454,7 @@ async fn fifty_concurrent_creates_of_one_email_make_one_contact_and_49_conflicts
     let dana = owner(&w).await;
     let mut tasks = Vec::new();
     for i in 0..50 {
-        let app = w.app.clone();
+        let app = w.router.clone();
         let browser = dana.browser.clone();
         tasks.push(tokio::spawn(async move {
             let body = json!({"first_name": format!("Racer {i}"), "emails": [format!(" Race@Example.com{}", if i % 2 == 0 { "" } else { " " })]});
@@ -583,10 +478,6 @@ async fn fifty_concurrent_creates_of_one_email_make_one_contact_and_49_conflicts
     assert_eq!(list.body["contacts"].as_array().unwrap().len(), 1);
 }
 
-async fn aws_state() -> AppState {
-    konnecs_tests::aws::app_state().await
-}
-
 fn caller_of(member: &Member) -> Caller {
     Caller {
         actor: Actor {
@@ -607,8 +498,9 @@ fn new_contact(first: &str, email: &str) -> NewContact {
 
 #[tokio::test]
 async fn fifty_concurrent_creates_of_one_email_on_dynamodb_make_one_contact() {
-    let state = aws_state().await;
-    let dana = signup_on(&state, "dana@whitfield-dental.example", "Whitfield Dental").await;
+    let w = TestApp::on(Store::Dynamodb, "2026-09-21T14:13:20Z").await;
+    let state = w.state.clone();
+    let dana = owner(&w).await;
     let caller = caller_of(&dana);
     let mut tasks = Vec::new();
     for i in 0..50 {
@@ -1419,13 +1311,13 @@ async fn an_idempotency_key_replays_the_first_create_instead_of_making_a_second(
     let body = json!({"first_name": "Ann", "emails": ["ann@example.com"]});
     let first = dana
         .browser
-        .send_once(&w.app, "/contacts", &body, "7c1e6f0a-create-ann")
+        .send_once(&w.router, "/contacts", &body, "7c1e6f0a-create-ann")
         .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     assert!(first.headers.get("idempotent-replayed").is_none());
     let again = dana
         .browser
-        .send_once(&w.app, "/contacts", &body, "7c1e6f0a-create-ann")
+        .send_once(&w.router, "/contacts", &body, "7c1e6f0a-create-ann")
         .await;
     assert_eq!(
         again.status,
@@ -1451,7 +1343,7 @@ async fn an_idempotency_key_replays_the_first_create_instead_of_making_a_second(
     let other = dana
         .browser
         .send_once(
-            &w.app,
+            &w.router,
             "/contacts",
             &json!({"first_name": "Bo", "emails": ["bo@example.com"]}),
             "7c1e6f0a-create-ann",
@@ -1464,12 +1356,12 @@ async fn an_idempotency_key_replays_the_first_create_instead_of_making_a_second(
     // A refused request keeps nothing: corrected, the same key goes through.
     let bad = dana
         .browser
-        .send_once(&w.app, "/contacts", &json!({"emails": ["not-an-email"]}), "key-2")
+        .send_once(&w.router, "/contacts", &json!({"emails": ["not-an-email"]}), "key-2")
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     let bad_again = dana
         .browser
-        .send_once(&w.app, "/contacts", &json!({"emails": ["not-an-email"]}), "key-2")
+        .send_once(&w.router, "/contacts", &json!({"emails": ["not-an-email"]}), "key-2")
         .await;
     assert!(
         bad_again.headers.get("idempotent-replayed").is_none(),
@@ -1477,10 +1369,10 @@ async fn an_idempotency_key_replays_the_first_create_instead_of_making_a_second(
     );
 
     // Keys belong to the caller: another organization's same key and body make its own contact.
-    let omar = signup_on(&w.state, "omar@harbour-physio.example", "Harbour Physio").await;
+    let omar = signup_on(&w, "omar@harbour-physio.example", "Harbour Physio").await;
     let theirs = omar
         .browser
-        .send_once(&w.app, "/contacts", &body, "7c1e6f0a-create-ann")
+        .send_once(&w.router, "/contacts", &body, "7c1e6f0a-create-ann")
         .await;
     assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
     assert!(theirs.headers.get("idempotent-replayed").is_none());
@@ -1489,7 +1381,7 @@ async fn an_idempotency_key_replays_the_first_create_instead_of_making_a_second(
     // A key must be 1–255 visible characters.
     let long = dana
         .browser
-        .send_once(&w.app, "/contacts", &body, &"k".repeat(256))
+        .send_once(&w.router, "/contacts", &body, &"k".repeat(256))
         .await;
     assert_eq!(long.status, StatusCode::BAD_REQUEST, "{}", long.body);
     assert_eq!(long.body["code"], "invalid_idempotency_key");

@@ -12,31 +12,33 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use futures::future::BoxFuture;
 use http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
 use jiff::{SignedDuration, Timestamp};
-use konnecs::app::AppState;
 use konnecs::catalogue::{self, Auth};
 use konnecs::ports::{
     BatchOp, Clock, Condition, Item, Key, Page, Query, StoreError, Table, TestClock, Update, WriteOp,
 };
-use konnecs_tests::local::{temp_state, temp_state_with_clock, token_from_outbox};
+use konnecs_tests::app::TestApp;
+use konnecs_tests::local::{temp_state_with_clock, token_from_outbox};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const PASSWORD: &str = "sturdy-lantern-harbor-42";
 const CLIENT_IP: [u8; 4] = [203, 0, 113, 9];
 const USER_AGENT: &str = "konnecs-org-tests/1.0";
 
+/// The shared harness, with this file's people and request options.
 struct App {
-    router: Router,
-    state: AppState,
-    emails: AtomicUsize,
-    _dir: tempfile::TempDir,
+    base: TestApp,
+}
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.base
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -93,20 +95,17 @@ struct Opts<'a> {
 
 impl App {
     fn new() -> Self {
-        Self::on(temp_state())
+        Self::on(TestApp::new())
     }
 
-    fn on((state, dir): (AppState, tempfile::TempDir)) -> Self {
-        Self {
-            router: konnecs::inbound::http::router(state.clone(), catalogue::entries()),
-            state,
-            emails: AtomicUsize::new(0),
-            _dir: dir,
-        }
+    fn on(base: TestApp) -> Self {
+        Self { base }
     }
 
-    fn fresh_email(&self, stem: &str) -> String {
-        format!("{stem}{}@example.com", self.emails.fetch_add(1, Ordering::SeqCst))
+    /// On a fresh embedded store whose clock is `clock`.
+    fn with_clock(clock: &TestClock) -> Self {
+        let (state, dir) = temp_state_with_clock(Arc::new(clock.clone()));
+        Self::on(TestApp::with(state, clock.clone(), dir))
     }
 
     async fn send_with(&self, method: &str, path: &str, body: Option<Value>, opts: Opts<'_>) -> Reply {
@@ -139,12 +138,12 @@ impl App {
         request
             .extensions_mut()
             .insert(ConnectInfo(SocketAddr::from((CLIENT_IP, 41234))));
-        let response = self.router.clone().oneshot(request).await.expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body }
+        let reply = self.base.request(request).await;
+        Reply {
+            status: reply.status,
+            headers: reply.headers,
+            body: reply.body,
+        }
     }
 
     async fn send(&self, user: Option<&User>, method: &str, path: &str, body: Option<Value>) -> Reply {
@@ -574,7 +573,7 @@ async fn a_revoked_invitation_cannot_be_accepted() {
 #[tokio::test]
 async fn an_expired_invitation_cannot_be_accepted() {
     let clock = TestClock::at(jiff::Timestamp::now());
-    let app = App::on(temp_state_with_clock(Arc::new(clock.clone())));
+    let app = App::with_clock(&clock);
     let owner = app.signup("Omicron Dental").await;
     let email = app.fresh_email("late");
     app.invite(&owner, &email, "member").await.expect(StatusCode::CREATED);
@@ -869,7 +868,8 @@ impl Table for RacingTable {
 
 /// An app whose two owners (the returned users) are about to race.
 async fn racing_owners() -> (App, Arc<RacingTable>, User, User) {
-    let (mut state, dir) = temp_state();
+    let mut base = TestApp::new();
+    let mut state = base.state.clone();
     let racing = Arc::new(RacingTable {
         inner: state.table.clone(),
         armed: AtomicBool::new(false),
@@ -877,7 +877,8 @@ async fn racing_owners() -> (App, Arc<RacingTable>, User, User) {
         barrier: tokio::sync::Barrier::new(2),
     });
     state.table = racing.clone() as Arc<dyn Table>;
-    let app = App::on((state, dir));
+    base.replace_state(state);
+    let app = App::on(base);
     let first = app.signup("Race Dental").await;
     let second = app.join(&first, "owner").await;
     assert_eq!(app.role_of(&first, &second.user_id).await.as_deref(), Some("owner"));
@@ -1151,7 +1152,7 @@ async fn revoked_invitations_removed_members_exports_and_failed_passwords_are_in
         .await;
     started.expect(StatusCode::ACCEPTED);
     let export_id = started.body["id"].as_str().expect("export id").to_string();
-    konnecs_tests::local::drain_jobs(&app.state).await;
+    app.drain_jobs().await;
     app.send_with(
         "GET",
         &format!("/exports/{export_id}/download"),
@@ -1402,7 +1403,7 @@ fn foreign_import(world: &World) -> BoxFuture<'_, String> {
             )
             .await;
         reply.expect(StatusCode::ACCEPTED);
-        konnecs_tests::local::drain_jobs(&world.app.state).await;
+        world.app.drain_jobs().await;
         reply.body["id"].as_str().expect("import id").to_string()
     })
 }
@@ -1442,7 +1443,7 @@ fn foreign_export(world: &World) -> BoxFuture<'_, String> {
             )
             .await;
         reply.expect(StatusCode::ACCEPTED);
-        konnecs_tests::local::drain_jobs(&world.app.state).await;
+        world.app.drain_jobs().await;
         reply.body["id"].as_str().expect("export id").to_string()
     })
 }
@@ -1705,7 +1706,7 @@ fn with_placeholders(path: &str) -> String {
 async fn every_session_route_answers_not_found_for_another_organizations_ids() {
     // Monday 2 March 2026, 08:00 UTC: org B's bookings fall on the days after.
     let clock = TestClock::at("2026-03-02T08:00:00Z".parse().expect("timestamp"));
-    let app = App::on(temp_state_with_clock(Arc::new(clock.clone())));
+    let app = App::with_clock(&clock);
     let a_owner = app.signup("Tenant A").await;
     let a_member = app.join(&a_owner, "member").await;
     let b_owner = app.signup("Tenant B").await;
@@ -1799,7 +1800,7 @@ async fn every_session_route_answers_not_found_for_another_organizations_ids() {
     assert!(
         unfillable.is_empty(),
         "the tenancy walker cannot fill these session routes' path parameters; add producers of \
-         org-B ids to foreign_ids() in tests/org.rs:\n  {}",
+         org-B ids to foreign_ids() in tests/api/org.rs:\n  {}",
         unfillable.join("\n  ")
     );
 }

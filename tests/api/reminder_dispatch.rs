@@ -28,6 +28,7 @@ use konnecs::services::notifications::notice_key;
 use konnecs::services::reminder_dispatch::{self, ReminderMessage, STATUS_DROPPED, STATUS_PENDING, STATUS_SENT};
 use konnecs::services::reminders as reminder_items;
 use konnecs::services::scheduling::booking_key;
+use konnecs_tests::app::{Store, TestApp};
 use konnecs_tests::local::drain_jobs;
 use konnecs_tests::practice::{Practice, booking_id, texting_guest};
 use serde_json::{Value, json};
@@ -76,13 +77,14 @@ on_both_backends!(
     reminders_of_one_minute_spread_over_its_shards_and_all_go_out,
 );
 
-async fn setup(backend: Backend, at: &str) -> (AppState, TestClock, tempfile::TempDir) {
-    let clock = TestClock::at(ts(at));
-    let (state, dir) = match backend {
-        Backend::Sqlite => konnecs_tests::local::temp_state_with_clock(Arc::new(clock.clone())),
-        Backend::Dynamodb => konnecs_tests::aws::dynamodb_state_with_clock(Arc::new(clock.clone())).await,
+/// The harness on `backend` at `at`, and its state and clock (the app keeps the store).
+async fn setup(backend: Backend, at: &str) -> (AppState, TestClock, TestApp) {
+    let store = match backend {
+        Backend::Sqlite => Store::Sqlite,
+        Backend::Dynamodb => Store::Dynamodb,
     };
-    (state, clock, dir)
+    let app = TestApp::on(store, at).await;
+    (app.state.clone(), app.clock.clone(), app)
 }
 
 /// The event type's reminder plan: an email and a text an hour before.
@@ -180,7 +182,7 @@ async fn status(state: &AppState, key: &Key) -> Option<String> {
 }
 
 async fn every_reminder_message_delivered_three_times_sends_each_reminder_once(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 6})).await;
     let mut keys = Vec::new();
     for i in 0..6 {
@@ -229,7 +231,7 @@ async fn every_reminder_message_delivered_three_times_sends_each_reminder_once(b
 }
 
 async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (_, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -291,7 +293,7 @@ impl Table for BeforeNextCommit {
 }
 
 async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
     // The 09:00 tick runs (and reads the 09:00 minute) after a booking
     // planned at 08:59:59 its 60-minute reminder, due 09:00, and before
     // that booking commits it into that minute.
@@ -335,7 +337,7 @@ async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_
 }
 
 async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (_, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -349,7 +351,7 @@ async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_starte
 }
 
 async fn cancelled_booking_sends_no_reminder(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (id, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     assert_eq!(keys.len(), 2);
@@ -365,7 +367,7 @@ async fn cancelled_booking_sends_no_reminder(backend: Backend) {
 }
 
 async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:59:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:59:00Z").await;
     let practice = practice(&state).await;
     let (id, _) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -378,7 +380,7 @@ async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent(bac
 }
 
 async fn rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_time(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (id, old) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -458,7 +460,7 @@ impl Mailer for DownMailer {
 }
 
 async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:59:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:59:00Z").await;
     let practice = practice(&state).await;
     book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     drain_jobs(&state).await;
@@ -495,7 +497,7 @@ async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery
 }
 
 async fn a_tick_reads_every_shard_of_each_minute_with_queries_only(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     book(&practice, "2026-12-03T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -539,7 +541,7 @@ async fn a_tick_reads_every_shard_of_each_minute_with_queries_only(backend: Back
 /// minutes on the emulator; the window logic is the same on both backends.
 #[tokio::test]
 async fn the_tick_catches_up_two_missed_days_within_its_window() {
-    let (state, clock, _dir) = setup(Backend::Sqlite, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(Backend::Sqlite, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     book(&practice, "2026-12-03T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -560,7 +562,7 @@ async fn the_tick_catches_up_two_missed_days_within_its_window() {
 }
 
 async fn a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:59:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:59:00Z").await;
     let practice = practice(&state).await;
     let (id, keys) = book(&practice, "2026-12-01T10:00:00Z", "gone").await;
     // The booking and its notice went (an account purge, say), the reminders stayed.
@@ -615,7 +617,7 @@ async fn as_booked_before_the_shards(state: &AppState, practice: &Practice, book
 }
 
 async fn an_unsharded_reminder_of_an_earlier_release_is_still_sent_exactly_once(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 2})).await;
     // Booked before the upgrade: its reminders sit in the minute's one partition.
     let (old, _) = book(&practice, "2026-12-01T10:00:00Z", "old").await;
@@ -671,7 +673,7 @@ async fn an_unsharded_reminder_of_an_earlier_release_is_still_sent_exactly_once(
 }
 
 async fn the_unsharded_layout_is_read_only_until_it_has_drained(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 2})).await;
     tick(&state).await;
     let mut cursor = state
@@ -712,7 +714,7 @@ async fn the_unsharded_layout_is_read_only_until_it_has_drained(backend: Backend
 }
 
 async fn reminders_of_one_minute_spread_over_its_shards_and_all_go_out(backend: Backend) {
-    let (state, clock, _dir) = setup(backend, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
     let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 30})).await;
     let mut keys = Vec::new();
     for i in 0..30 {

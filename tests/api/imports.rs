@@ -17,46 +17,29 @@ use konnecs::app::AppState;
 use konnecs::catalogue::{self};
 use konnecs::inbound::events::jobs;
 use konnecs::inbound::http::router;
-use konnecs::ports::TestClock;
 use konnecs::ports::{BatchOp, Condition, Item, Key, Page, PartialCommit, Query, StoreError, Update, WriteOp};
 use konnecs::services::audit::Actor;
 use konnecs::services::contacts::{self, ContactFilter, ContactRecord, NewContact};
 use konnecs::services::imports::{self, Budget, DedupeMode, ImportOptions, ImportState};
 use konnecs::services::jobs::{Delivery, Job};
+use konnecs_tests::app::{START, Store, TestApp};
 use konnecs_tests::crash::{Lost, crashing};
-use konnecs_tests::http::{Browser, Reply, send};
-use konnecs_tests::local::{drain_jobs, temp_state_with_clock};
+use konnecs_tests::http::{Browser, Reply};
+use konnecs_tests::local::drain_jobs;
 use serde_json::{Value, json};
 
-struct World {
-    app: Router,
-    state: AppState,
-    clock: TestClock,
-    _dir: tempfile::TempDir,
-}
+type World = TestApp;
 
 fn world() -> World {
-    let clock = TestClock::at(Timestamp::from_second(1_790_000_000).unwrap());
-    let (state, dir) = temp_state_with_clock(Arc::new(clock.clone()));
-    World {
-        app: router(state.clone(), catalogue::entries()),
-        state,
-        clock,
-        _dir: dir,
-    }
+    TestApp::at("2026-09-21T14:13:20Z")
 }
 
 async fn signup(w: &World, email: &str) -> Browser {
-    let body = json!({"name": "Dana Whitfield", "email": email, "password": "molar-crown-42-bridge", "business_name": "Whitfield Dental"});
-    let reply = Browser::anonymous()
-        .send(&w.app, "POST", "/auth/signup", Some(&body))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    Browser::from_reply(&reply)
+    w.sign_up(email, "Whitfield Dental").await.browser
 }
 
 async fn call(w: &World, b: &Browser, method: &str, path: &str, body: Option<Value>) -> Reply {
-    b.send(&w.app, method, path, body.as_ref()).await
+    w.send(b, method, path, body.as_ref()).await
 }
 
 /// `POST <path>` with a raw CSV body.
@@ -66,13 +49,13 @@ async fn upload(w: &World, b: &Browser, path: &str, csv: &str) -> Reply {
     request
         .headers_mut()
         .insert("content-type", "text/csv".parse().unwrap());
-    send(&w.app, request).await
+    w.request(request).await
 }
 
 async fn import(w: &World, b: &Browser, query: &str, csv: &str) -> Value {
     let reply = upload(w, b, &format!("/imports/contacts?{query}"), csv).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
-    drain_jobs(&w.state).await;
+    w.drain_jobs().await;
     let id = reply.body["id"].as_str().expect("import id");
     let progress = call(w, b, "GET", &format!("/imports/{id}"), None).await;
     assert_eq!(progress.status, StatusCode::OK);
@@ -415,7 +398,7 @@ async fn a_worker_crash_mid_import_resumes_from_the_checkpoint_without_duplicati
     let w = world();
     let b = signup(&w, "dana@whitfield-dental.example").await;
     let org = org_of(&w, &b).await;
-    drain_jobs(&w.state).await; // the sign-up email, so the next message is the import's
+    w.drain_jobs().await; // the sign-up email, so the next message is the import's
     let reply = upload(&w, &b, "/imports/contacts?tags=crash", &generated(75)).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     let id = reply.body["id"].as_str().unwrap().to_string();
@@ -466,7 +449,7 @@ async fn a_worker_crash_mid_import_resumes_from_the_checkpoint_without_duplicati
             .is_empty()
     );
     w.clock.advance(SignedDuration::from_secs(61));
-    drain_jobs(&w.state).await;
+    w.drain_jobs().await;
 
     let p = call(&w, &b, "GET", &format!("/imports/{id}"), None).await.body;
     assert_eq!(progress_numbers(&p), ("done".into(), 75, 75, 75, 0, 0, 0), "{p}");
@@ -501,7 +484,7 @@ async fn a_large_file_uploads_in_parts_and_imports_as_one() {
     let id = started.body["id"].as_str().unwrap();
     let part = upload(&w, &b, &format!("/imports/{id}/parts"), &second).await;
     assert_eq!(part.status, StatusCode::ACCEPTED, "{}", part.body);
-    drain_jobs(&w.state).await;
+    w.drain_jobs().await;
     assert_eq!(
         all_contacts(&w.state, &org).await.len(),
         0,
@@ -510,7 +493,7 @@ async fn a_large_file_uploads_in_parts_and_imports_as_one() {
     let last = upload(&w, &b, &format!("/imports/{id}/parts?last=true"), &third).await;
     assert_eq!(last.status, StatusCode::ACCEPTED);
     assert_eq!(last.body["rows_total"], 30);
-    drain_jobs(&w.state).await;
+    w.drain_jobs().await;
     let p = call(&w, &b, "GET", &format!("/imports/{id}"), None).await.body;
     assert_eq!(progress_numbers(&p), ("done".into(), 30, 30, 30, 0, 0, 0));
     assert_eq!(all_contacts(&w.state, &org).await.len(), 30);
@@ -544,10 +527,7 @@ async fn import_requests_are_validated() {
     wrong_type
         .headers_mut()
         .insert("content-type", "image/png".parse().unwrap());
-    assert_eq!(
-        send(&w.app, wrong_type).await.status,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE
-    );
+    assert_eq!(w.request(wrong_type).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 #[tokio::test]
@@ -1195,7 +1175,7 @@ async fn an_export_job_writes_the_file_the_direct_export_streams_and_serves_it_t
     assert_eq!(early.status, StatusCode::CONFLICT);
     assert_eq!(early.body["code"], "export_not_ready");
 
-    drain_jobs(&w.state).await;
+    w.drain_jobs().await;
     let done = call(&w, &a, "GET", &format!("/exports/{id}"), None).await;
     assert_eq!(done.status, StatusCode::OK);
     assert_eq!(
@@ -1227,7 +1207,7 @@ async fn an_export_job_writes_the_file_the_direct_export_streams_and_serves_it_t
     )
     .await;
     assert_eq!(vip_job.status, StatusCode::ACCEPTED, "{}", vip_job.body);
-    drain_jobs(&w.state).await;
+    w.drain_jobs().await;
     let vip_id = vip_job.body["id"].as_str().unwrap();
     let vip_file = call(&w, &a, "GET", &format!("/exports/{vip_id}/download"), None).await;
     let vip_direct = call(&w, &a, "GET", "/contacts/export?format=jsonl&tag=vip", None).await;
@@ -1295,7 +1275,7 @@ async fn export_job_requests_are_validated_and_leave_nothing_behind() {
 
 /// Files under the local object store's `exports/` for one export.
 fn export_files(w: &World, org: &str, id: &str) -> Vec<String> {
-    let dir = w._dir.path().join("objects").join("exports").join(org).join(id);
+    let dir = w.data_dir().join("objects").join("exports").join(org).join(id);
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .map(|entries| {
             entries
@@ -1665,7 +1645,7 @@ async fn where_responses_are_buffered_a_large_direct_download_is_refused_with_a_
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
     assert_eq!(started.body["kind"], "import_errors");
     assert_eq!(started.body["import_id"], import_id);
-    drain_jobs(&w.state).await;
+    w.drain_jobs().await;
     let id = started.body["id"].as_str().unwrap();
     let file = a
         .send(&lambda_like, "GET", &format!("/exports/{id}/download"), None)
@@ -1693,20 +1673,15 @@ async fn where_responses_are_buffered_a_large_direct_download_is_refused_with_a_
 
 #[tokio::test]
 async fn on_aws_an_export_job_runs_through_sqs_and_its_download_is_a_presigned_s3_link() {
-    let state = aws_state().await;
-    let app = router(state.clone(), catalogue::entries());
-    let body = json!({"name": "Dana Whitfield", "email": "dana@whitfield-dental.example", "password": "molar-crown-42-bridge", "business_name": "Whitfield Dental"});
-    let reply = Browser::anonymous()
-        .send(&app, "POST", "/auth/signup", Some(&body))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    let a = Browser::from_reply(&reply);
+    let w = TestApp::on(Store::Aws, START).await;
+    let (state, app) = (w.state.clone(), w.router.clone());
+    let a = signup(&w, "dana@whitfield-dental.example").await;
     let mut request = a.request("POST", "/imports/contacts?tags=bulk", None);
     *request.body_mut() = Body::from(generated(30));
     request
         .headers_mut()
         .insert("content-type", "text/csv".parse().unwrap());
-    assert_eq!(send(&app, request).await.status, StatusCode::ACCEPTED);
+    assert_eq!(w.request(request).await.status, StatusCode::ACCEPTED);
     drain_jobs(&state).await;
 
     let started = a
@@ -1755,7 +1730,7 @@ async fn locally_the_sweep_expires_export_files_with_their_records_and_drops_aba
     import(&w, &a, "", &generated(20)).await;
     let started = call(&w, &a, "POST", "/contacts/exports", Some(json!({}))).await;
     let id = started.body["id"].as_str().unwrap().to_string();
-    drain_jobs(&w.state).await;
+    w.drain_jobs().await;
     let org = org_of(&w, &a).await;
     let file = format!("contacts-{id}.csv~object");
     assert!(export_files(&w, &org, &id).contains(&file));
@@ -1765,7 +1740,7 @@ async fn locally_the_sweep_expires_export_files_with_their_records_and_drops_aba
         .start_upload("exports/o/e/contacts.csv", "text/csv")
         .await
         .unwrap();
-    let uploads = w._dir.path().join("objects").join("~uploads");
+    let uploads = w.data_dir().join("objects").join("~uploads");
     assert!(uploads.join(&abandoned).is_dir());
 
     let sweep = || konnecs::inbound::events::sweep::tick(w.state.clone());
@@ -1807,7 +1782,7 @@ async fn an_organization_runs_at_most_three_exports_at_once() {
     let other = call(&w, &z, "POST", "/contacts/exports", Some(json!({}))).await;
     assert_eq!(other.status, StatusCode::ACCEPTED);
     // Once they have finished, exports can be started again.
-    drain_jobs(&w.state).await;
+    w.drain_jobs().await;
     let again = call(&w, &a, "POST", "/contacts/exports", Some(json!({}))).await;
     assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
 }

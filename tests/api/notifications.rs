@@ -10,23 +10,20 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use jiff::Timestamp;
 use konnecs::app::{AppState, OUTBOX_SMS_SENDER};
 use konnecs::inbound::events::{Message, jobs};
-use konnecs::ports::TestClock;
 use konnecs::services::notifications::{self, SmsOutcome, SmsRequest, sms_opt_out_key};
+use konnecs_tests::app::TestApp;
 use konnecs_tests::local::outbox;
 use konnecs_tests::practice::{Practice, booking_id, guest, texting_guest};
 use serde_json::{Value, json};
 
 const PHONE: &str = "+447911123456";
 
-fn now() -> Timestamp {
-    "2026-12-01T08:00:00Z".parse().expect("timestamp")
-}
-
-fn state() -> (AppState, tempfile::TempDir) {
-    konnecs_tests::local::temp_state_with_clock(Arc::new(TestClock::at(now())))
+/// The harness on the morning of 1 December 2026, and its state (the app keeps the store).
+fn state() -> (AppState, TestApp) {
+    let app = TestApp::at("2026-12-01T08:00:00Z");
+    (app.state.clone(), app)
 }
 
 /// Ann, in New York, with her phone and consent to texts.
@@ -65,7 +62,7 @@ fn ics_of(message: &Value) -> String {
 
 #[tokio::test]
 async fn booking_emails_customer_and_host_with_an_ics_and_texts_a_consented_phone() {
-    let (state, _dir) = state();
+    let (state, _app) = state();
     let practice = Practice::open(&state, json!({})).await;
     let booked = practice.book("2026-12-03T15:00:00Z", &ann_texting()).await;
     let id = booking_id(&booked);
@@ -104,7 +101,7 @@ async fn booking_emails_customer_and_host_with_an_ics_and_texts_a_consented_phon
 
 #[tokio::test]
 async fn no_sms_without_consent() {
-    let (state, _dir) = state();
+    let (state, _app) = state();
     let practice = Practice::open(&state, json!({})).await;
     let mut no_consent = ann_texting();
     no_consent["sms_consent"] = json!(false);
@@ -135,7 +132,7 @@ async fn take_jobs(state: &AppState) -> Vec<Message> {
 
 #[tokio::test]
 async fn a_notification_delivered_three_times_sends_nothing_twice() {
-    let (state, _dir) = state();
+    let (state, _app) = state();
     let practice = Practice::open(&state, json!({})).await;
     practice.book("2026-12-03T15:00:00Z", &ann_texting()).await;
     let queued = take_jobs(&state).await;
@@ -158,7 +155,7 @@ async fn a_notification_delivered_three_times_sends_nothing_twice() {
 
 #[tokio::test]
 async fn reschedule_sends_a_higher_sequence_and_cancel_sends_method_cancel() {
-    let (state, _dir) = state();
+    let (state, _app) = state();
     let practice = Practice::open(&state, json!({})).await;
     let id = booking_id(&practice.book("2026-12-03T15:00:00Z", &ann()).await);
     practice.reschedule(&id, "2026-12-04T15:00:00Z").await;
@@ -188,7 +185,7 @@ async fn reschedule_sends_a_higher_sequence_and_cancel_sends_method_cancel() {
 
 #[tokio::test]
 async fn an_appointment_never_gets_more_than_three_sms() {
-    let (state, _dir) = state();
+    let (state, _app) = state();
     let practice = Practice::open(&state, json!({})).await;
     let id = booking_id(&practice.book("2026-12-03T15:00:00Z", &ann_texting()).await);
     for day in 4..=6 {
@@ -204,7 +201,7 @@ async fn an_appointment_never_gets_more_than_three_sms() {
 
 #[tokio::test]
 async fn concurrent_sms_for_one_appointment_stay_within_the_limit() {
-    let (state, _dir) = state();
+    let (state, _app) = state();
     let practice = Practice::open(&state, json!({})).await;
     // Booked without a phone: none of the allowance is used yet.
     let id = booking_id(&practice.book("2026-12-03T15:00:00Z", &ann()).await);
@@ -232,7 +229,7 @@ async fn concurrent_sms_for_one_appointment_stay_within_the_limit() {
 
 #[tokio::test]
 async fn an_opted_out_number_receives_nothing_and_keeps_the_allowance() {
-    let (state, _dir) = state();
+    let (state, _app) = state();
     // The number sent STOP earlier (the opt-out record the SMS service checks).
     let opt_out = sms_opt_out_key(OUTBOX_SMS_SENDER, PHONE);
     state
@@ -284,7 +281,7 @@ impl konnecs::ports::Sms for LostAnswer {
 
 #[tokio::test]
 async fn an_sms_whose_outcome_is_unknown_is_not_sent_again_on_redelivery() {
-    let (mut state, _dir) = state();
+    let (mut state, _app) = state();
     let provider = Arc::new(LostAnswer {
         calls: Default::default(),
     });

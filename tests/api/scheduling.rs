@@ -11,14 +11,13 @@ use futures::future::join_all;
 use http::StatusCode;
 use jiff::Timestamp;
 use konnecs::app::AppState;
-use konnecs::catalogue::{self};
 use konnecs::ports::counting::CountingTable;
-use konnecs::ports::{Clock, Item, Key, Query, SortKey, Table, TestClock};
+use konnecs::ports::{Item, Key, Query, SortKey, Table, TestClock};
 use konnecs::services::contacts;
 use konnecs::services::reminders;
 use konnecs::services::scheduling::{booking_key, host_calendar_partition};
+use konnecs_tests::app::{Store, TestApp};
 use konnecs_tests::http::{Browser, Reply};
-use konnecs_tests::local::temp_state_with_clock;
 use serde_json::{Value, json};
 
 /// Monday 2 March 2026, 08:00 UTC (London is on GMT until 29 March).
@@ -29,8 +28,7 @@ fn ts(text: &str) -> Timestamp {
 }
 
 struct Fixture {
-    app: Router,
-    state: AppState,
+    base: TestApp,
     host: Browser,
     org_id: String,
     user_id: String,
@@ -38,23 +36,29 @@ struct Fixture {
     schedule_id: String,
     event_id: String,
     event_slug: String,
-    _dir: Option<tempfile::TempDir>,
 }
 
-async fn signup(app: &Router, email: &str, business: &str) -> (Browser, Value) {
-    let body =
-        json!({"name": "Morgan Hale", "email": email, "password": "harbour-physio-42-knee", "business_name": business});
-    let reply = Browser::anonymous()
-        .send(app, "POST", "/auth/signup", Some(&body))
-        .await;
+/// The harness underneath: `f.state`, `f.router`, `f.clock`.
+impl std::ops::Deref for Fixture {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.base
+    }
+}
+
+const HOST_PASSWORD: &str = "harbour-physio-42-knee";
+
+async fn signup(app: &TestApp, email: &str, business: &str) -> (Browser, Value) {
+    let body = json!({"name": "Morgan Hale", "email": email, "password": HOST_PASSWORD, "business_name": business});
+    let reply = app.send_anonymous("POST", "/auth/signup", Some(&body)).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     (Browser::from_reply(&reply), reply.body)
 }
 
 /// A fresh session for the fixture's host (after the clock moved past the idle timeout).
-async fn login(app: &Router) -> Browser {
-    let body = json!({"email": "morgan@harbour-physio.example", "password": "harbour-physio-42-knee"});
-    let reply = Browser::anonymous().send(app, "POST", "/auth/login", Some(&body)).await;
+async fn login(app: &TestApp) -> Browser {
+    let body = json!({"email": "morgan@harbour-physio.example", "password": HOST_PASSWORD});
+    let reply = app.send_anonymous("POST", "/auth/login", Some(&body)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     Browser::from_reply(&reply)
 }
@@ -65,14 +69,13 @@ fn london_week() -> Value {
 }
 
 /// A signed-up host with a London schedule and a 30-minute event type.
-async fn fixture_on(state: AppState, dir: Option<tempfile::TempDir>, event_extra: Value) -> Fixture {
-    let app = konnecs::inbound::http::router(state.clone(), catalogue::entries());
-    let (host, body) = signup(&app, "morgan@harbour-physio.example", "Harbour Physio").await;
+async fn fixture_on(base: TestApp, event_extra: Value) -> Fixture {
+    let (host, body) = signup(&base, "morgan@harbour-physio.example", "Harbour Physio").await;
     let org_id = body["org_id"].as_str().expect("org id").to_string();
     let user_id = body["user_id"].as_str().expect("user id").to_string();
-    let schedule = host
+    let schedule = base
         .send(
-            &app,
+            &host,
             "POST",
             "/schedules",
             Some(&json!({"name": "Clinic hours", "time_zone": "Europe/London", "weekly": london_week()})),
@@ -85,11 +88,10 @@ async fn fixture_on(state: AppState, dir: Option<tempfile::TempDir>, event_extra
     if let (Some(event), Some(extra)) = (event.as_object_mut(), event_extra.as_object()) {
         event.extend(extra.clone());
     }
-    let created = host.send(&app, "POST", "/event-types", Some(&event)).await;
+    let created = base.send(&host, "POST", "/event-types", Some(&event)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     Fixture {
-        app,
-        state,
+        base,
         host,
         org_id,
         user_id,
@@ -97,7 +99,6 @@ async fn fixture_on(state: AppState, dir: Option<tempfile::TempDir>, event_extra
         schedule_id,
         event_id: created.body["id"].as_str().expect("event id").to_string(),
         event_slug: created.body["slug"].as_str().expect("slug").to_string(),
-        _dir: dir,
     }
 }
 
@@ -140,12 +141,13 @@ on_both_backends!(
 /// The fixture on the embedded store or on a DynamoDB table of the emulator
 /// (with embedded queues, so queue timing follows the test clock).
 async fn fixture_on_backend(backend: Backend, event_extra: Value) -> (Fixture, TestClock) {
-    let clock = TestClock::at(ts(NOW));
-    let (state, dir) = match backend {
-        Backend::Sqlite => temp_state_with_clock(Arc::new(clock.clone())),
-        Backend::Dynamodb => konnecs_tests::aws::dynamodb_state_with_clock(Arc::new(clock.clone())).await,
+    let store = match backend {
+        Backend::Sqlite => Store::Sqlite,
+        Backend::Dynamodb => Store::Dynamodb,
     };
-    (fixture_on(state, Some(dir), event_extra).await, clock)
+    let base = TestApp::on(store, NOW).await;
+    let clock = base.clock.clone();
+    (fixture_on(base, event_extra).await, clock)
 }
 
 impl Fixture {
@@ -159,13 +161,13 @@ impl Fixture {
             body.extend(extra.clone());
         }
         Browser::anonymous()
-            .send(&self.app, "POST", &self.public("/bookings"), Some(&body))
+            .send(&self.router, "POST", &self.public("/bookings"), Some(&body))
             .await
     }
 
     async fn slot_starts(&self, query: &str) -> Vec<String> {
         let reply = Browser::anonymous()
-            .send(&self.app, "GET", &self.public(&format!("/slots?{query}")), None)
+            .send(&self.router, "GET", &self.public(&format!("/slots?{query}")), None)
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         reply.body["days"]
@@ -248,7 +250,7 @@ fn codes(reply: &Reply) -> Vec<(String, String)> {
 async fn schedule_crud_reports_field_errors_and_a_used_schedule_cannot_be_deleted() {
     let (f, _clock) = fixture(json!({})).await;
     let bad = json!({"name": "", "time_zone": "Mars/Olympus", "weekly": {"monday": [{"start": "09:00", "end": "12:00"}, {"start": "11:00", "end": "13:00"}], "tuesday": [{"start": "10:00", "end": "09:00"}]}});
-    let reply = f.host.send(&f.app, "POST", "/schedules", Some(&bad)).await;
+    let reply = f.host.send(&f.router, "POST", "/schedules", Some(&bad)).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
     let errors = codes(&reply);
     for expected in [
@@ -264,7 +266,7 @@ async fn schedule_crud_reports_field_errors_and_a_used_schedule_cannot_be_delete
     }
 
     let with_override = json!({"name": "Late Thursdays", "time_zone": "Asia/Kolkata", "weekly": {"thursday": [{"start": "12:00", "end": "20:00"}]}, "overrides": {"2026-03-05": {"kind": "unavailable"}}});
-    let created = f.host.send(&f.app, "POST", "/schedules", Some(&with_override)).await;
+    let created = f.host.send(&f.router, "POST", "/schedules", Some(&with_override)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["id"].as_str().unwrap().to_string();
     assert_eq!(created.body["owner_user_id"], f.user_id.as_str());
@@ -273,7 +275,7 @@ async fn schedule_crud_reports_field_errors_and_a_used_schedule_cannot_be_delete
     let patched = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "PATCH",
             &format!("/schedules/{id}"),
             Some(&json!({"name": "Late Thursdays (Kolkata)"})),
@@ -284,29 +286,29 @@ async fn schedule_crud_reports_field_errors_and_a_used_schedule_cannot_be_delete
     assert_eq!(patched.body["time_zone"], "Asia/Kolkata", "unpatched fields stay");
     assert_eq!(patched.body["version"], 2);
 
-    let list = f.host.send(&f.app, "GET", "/schedules", None).await;
+    let list = f.host.send(&f.router, "GET", "/schedules", None).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
 
     // The fixture's schedule is used by its event type.
     let refused = f
         .host
-        .send(&f.app, "DELETE", &format!("/schedules/{}", f.schedule_id), None)
+        .send(&f.router, "DELETE", &format!("/schedules/{}", f.schedule_id), None)
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.body["code"], "schedule_in_use");
     let deleted = f
         .host
-        .send(&f.app, "DELETE", &format!("/event-types/{}", f.event_id), None)
+        .send(&f.router, "DELETE", &format!("/event-types/{}", f.event_id), None)
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     let deleted = f
         .host
-        .send(&f.app, "DELETE", &format!("/schedules/{}", f.schedule_id), None)
+        .send(&f.router, "DELETE", &format!("/schedules/{}", f.schedule_id), None)
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
     let gone = f
         .host
-        .send(&f.app, "GET", &format!("/schedules/{}", f.schedule_id), None)
+        .send(&f.router, "GET", &format!("/schedules/{}", f.schedule_id), None)
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
@@ -317,18 +319,18 @@ async fn another_organizations_schedules_event_types_and_appointments_are_not_fo
     let booked = f.book("2026-03-03T10:00:00Z", "sam@example.com", json!({})).await;
     assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
     let booking_id = booked.body["booking"]["id"].as_str().unwrap().to_string();
-    let (other, _) = signup(&f.app, "ola@northside-dental.example", "Northside Dental").await;
+    let (other, _) = signup(&f, "ola@northside-dental.example", "Northside Dental").await;
     for path in [
         format!("/schedules/{}", f.schedule_id),
         format!("/event-types/{}", f.event_id),
         format!("/appointments/{booking_id}"),
     ] {
-        let reply = other.send(&f.app, "GET", &path, None).await;
+        let reply = other.send(&f.router, "GET", &path, None).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
     }
     let cancel = other
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/appointments/{booking_id}/cancel"),
             Some(&json!({})),
@@ -337,7 +339,7 @@ async fn another_organizations_schedules_event_types_and_appointments_are_not_fo
     assert_eq!(cancel.status, StatusCode::NOT_FOUND);
     let patch = other
         .send(
-            &f.app,
+            &f.router,
             "PATCH",
             &format!("/event-types/{}", f.event_id),
             Some(&json!({"title": "Mine"})),
@@ -354,7 +356,7 @@ async fn event_type_fields_are_validated_and_slugs_are_unique_per_organization()
     // Defaults: the reminder plan is 24 h and 1 h by email and SMS; active; one seat.
     let shown = f
         .host
-        .send(&f.app, "GET", &format!("/event-types/{}", f.event_id), None)
+        .send(&f.router, "GET", &format!("/event-types/{}", f.event_id), None)
         .await;
     assert_eq!(
         shown.body["reminders"],
@@ -375,7 +377,7 @@ async fn event_type_fields_are_validated_and_slugs_are_unique_per_organization()
         "reminders": [{"offset_minutes": 60, "channels": ["sms"]}, {"offset_minutes": 30, "channels": ["sms"]}, {"offset_minutes": 10, "channels": ["sms"]}],
         "window": {"kind": "date_range", "start": "2026-05-01", "end": "2026-04-01"}
     });
-    let reply = f.host.send(&f.app, "POST", "/event-types", Some(&bad)).await;
+    let reply = f.host.send(&f.router, "POST", "/event-types", Some(&bad)).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
     let errors = codes(&reply);
     for expected in [
@@ -399,15 +401,15 @@ async fn event_type_fields_are_validated_and_slugs_are_unique_per_organization()
 
     let twin =
         json!({"title": "Assessment again", "slug": "assessment", "durations": [30], "schedule_id": f.schedule_id});
-    let taken = f.host.send(&f.app, "POST", "/event-types", Some(&twin)).await;
+    let taken = f.host.send(&f.router, "POST", "/event-types", Some(&twin)).await;
     assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(codes(&taken), vec![("slug".to_string(), "slug_taken".to_string())]);
 
     // Another organization may use the same slug.
-    let (other, _) = signup(&f.app, "ola@northside-dental.example", "Northside Dental").await;
+    let (other, _) = signup(&f, "ola@northside-dental.example", "Northside Dental").await;
     let schedule = other
         .send(
-            &f.app,
+            &f.router,
             "POST",
             "/schedules",
             Some(&json!({"name": "Hours", "time_zone": "Europe/Dublin", "weekly": london_week()})),
@@ -415,14 +417,14 @@ async fn event_type_fields_are_validated_and_slugs_are_unique_per_organization()
         .await;
     let mine =
         json!({"title": "Assessment", "slug": "assessment", "durations": [30], "schedule_id": schedule.body["id"]});
-    let ok = other.send(&f.app, "POST", "/event-types", Some(&mine)).await;
+    let ok = other.send(&f.router, "POST", "/event-types", Some(&mine)).await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
 
     // Renaming the slug frees the old address and takes the new one.
     let renamed = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "PATCH",
             &format!("/event-types/{}", f.event_id),
             Some(&json!({"slug": "first-visit", "description": "Bring your scans."})),
@@ -431,11 +433,11 @@ async fn event_type_fields_are_validated_and_slugs_are_unique_per_organization()
     assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
     assert_eq!(renamed.body["durations"], json!([30, 60]), "unpatched fields stay");
     let old = Browser::anonymous()
-        .send(&f.app, "GET", "/public/booking/harbour-physio/assessment", None)
+        .send(&f.router, "GET", "/public/booking/harbour-physio/assessment", None)
         .await;
     assert_eq!(old.status, StatusCode::NOT_FOUND);
     let new = Browser::anonymous()
-        .send(&f.app, "GET", "/public/booking/harbour-physio/first-visit", None)
+        .send(&f.router, "GET", "/public/booking/harbour-physio/first-visit", None)
         .await;
     assert_eq!(new.status, StatusCode::OK, "{}", new.body);
     assert_eq!(new.body["description"], "Bring your scans.");
@@ -446,7 +448,7 @@ async fn event_type_fields_are_validated_and_slugs_are_unique_per_organization()
 async fn the_invitee_zone_is_optional_and_defaults_to_the_event_zone() {
     let (f, _clock) = fixture(json!({})).await;
     let book = |body: Value| {
-        let app = f.app.clone();
+        let app = f.router.clone();
         let path = f.public("/bookings");
         async move { Browser::anonymous().send(&app, "POST", &path, Some(&body)).await }
     };
@@ -485,7 +487,7 @@ async fn the_invitee_zone_is_optional_and_defaults_to_the_event_zone() {
 #[tokio::test]
 async fn inactive_event_types_are_not_public() {
     let (f, _clock) = fixture(json!({"active": false})).await;
-    let reply = Browser::anonymous().send(&f.app, "GET", &f.public(""), None).await;
+    let reply = Browser::anonymous().send(&f.router, "GET", &f.public(""), None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     let book = f.book("2026-03-03T10:00:00Z", "sam@example.com", json!({})).await;
     assert_eq!(book.status, StatusCode::NOT_FOUND);
@@ -499,7 +501,7 @@ async fn slots_are_grouped_by_day_in_the_invitee_zone() {
     // Tuesday 3 March in London: 09:00–12:00 and 13:00–17:00 GMT, 30-minute slots.
     let reply = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "GET",
             &f.public("/slots?from=2026-03-03&to=2026-03-03&tz=Europe/London&duration=30"),
             None,
@@ -519,7 +521,7 @@ async fn slots_are_grouped_by_day_in_the_invitee_zone() {
     // is [2 March 18:30Z, 3 March 18:30Z), so it holds all 14, from 14:30.
     let reply = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "GET",
             &f.public("/slots?from=2026-03-03&to=2026-03-03&tz=Asia/Kolkata"),
             None,
@@ -534,7 +536,7 @@ async fn slots_are_grouped_by_day_in_the_invitee_zone() {
     // From Auckland (+13:00 in March) the London morning crosses midnight.
     let reply = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "GET",
             &f.public("/slots?from=2026-03-03T00:00:00Z&to=2026-03-04T00:00:00Z&tz=Pacific/Auckland"),
             None,
@@ -560,7 +562,7 @@ async fn slots_are_grouped_by_day_in_the_invitee_zone() {
         ("from=2026-03-01&to=2026-06-01", "to", "range_too_long"),
     ] {
         let reply = Browser::anonymous()
-            .send(&f.app, "GET", &f.public(&format!("/slots?{query}")), None)
+            .send(&f.router, "GET", &f.public(&format!("/slots?{query}")), None)
             .await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         assert_eq!(codes(&reply), vec![(field.to_string(), code.to_string())], "{query}");
@@ -616,7 +618,7 @@ async fn a_booking_returns_a_manage_link_creates_the_contact_and_its_reminder_it
 
     // Manage link: right token opens it, a wrong or missing one is a 404.
     let shown = Browser::anonymous()
-        .send(&f.app, "GET", &format!("/public/bookings/{uid}?token={token}"), None)
+        .send(&f.router, "GET", &format!("/public/bookings/{uid}?token={token}"), None)
         .await;
     assert_eq!(shown.status, StatusCode::OK);
     assert_eq!(shown.body["answers"]["injury"], "knee");
@@ -624,7 +626,7 @@ async fn a_booking_returns_a_manage_link_creates_the_contact_and_its_reminder_it
         format!("/public/bookings/{uid}?token=x{token}"),
         format!("/public/bookings/{uid}"),
     ] {
-        let reply = Browser::anonymous().send(&f.app, "GET", &bad, None).await;
+        let reply = Browser::anonymous().send(&f.router, "GET", &bad, None).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{bad}");
     }
 
@@ -708,7 +710,7 @@ async fn a_returning_invitee_gets_their_phone_merged_and_a_phone_of_someone_else
     let contact = |body: Value| {
         let f = &f;
         async move {
-            let reply = f.host.send(&f.app, "POST", "/contacts", Some(&body)).await;
+            let reply = f.host.send(&f.router, "POST", "/contacts", Some(&body)).await;
             assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
             reply.body
         }
@@ -721,7 +723,7 @@ async fn a_returning_invitee_gets_their_phone_merged_and_a_phone_of_someone_else
     let contact_now = |c: &Value| {
         let path = format!("/contacts/{}", c["id"].as_str().unwrap_or_default());
         let f = &f;
-        async move { f.host.send(&f.app, "GET", &path, None).await.body }
+        async move { f.host.send(&f.router, "GET", &path, None).await.body }
     };
 
     // Sam books with a new phone and SMS consent: both join Sam's contact, whose own values win.
@@ -759,7 +761,7 @@ async fn a_returning_invitee_gets_their_phone_merged_and_a_phone_of_someone_else
     let timeline = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "GET",
             &format!("/contacts/{}/timeline", sam["id"].as_str().unwrap()),
             None,
@@ -788,7 +790,7 @@ async fn only_the_host_or_an_admin_changes_an_appointment_and_the_invitee_not_on
     let invited = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "POST",
             "/org/invitations",
             Some(&json!({"email": "riley@harbour-physio.example", "role": "member"})),
@@ -799,7 +801,7 @@ async fn only_the_host_or_an_admin_changes_an_appointment_and_the_invitee_not_on
         konnecs_tests::local::token_from_outbox(&f.state, "riley@harbour-physio.example", "/accept-invitation").await;
     let joined = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "POST",
             "/invitations/accept",
             Some(&json!({"token": invitation, "name": "Riley Quinn", "password": "front-desk-42-riley"})),
@@ -809,7 +811,7 @@ async fn only_the_host_or_an_admin_changes_an_appointment_and_the_invitee_not_on
     let colleague = Browser::from_reply(&joined);
     assert_eq!(
         colleague
-            .send(&f.app, "GET", &format!("/appointments/{id}"), None)
+            .send(&f.router, "GET", &format!("/appointments/{id}"), None)
             .await
             .status,
         StatusCode::OK
@@ -822,7 +824,7 @@ async fn only_the_host_or_an_admin_changes_an_appointment_and_the_invitee_not_on
         ),
         (format!("/appointments/{id}/no-show"), json!({})),
     ] {
-        let reply = colleague.send(&f.app, "POST", &path, Some(&body)).await;
+        let reply = colleague.send(&f.router, "POST", &path, Some(&body)).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}: {}", reply.body);
     }
     assert_eq!(f.booking_item(&id).await["status"], "confirmed");
@@ -839,7 +841,7 @@ async fn only_the_host_or_an_admin_changes_an_appointment_and_the_invitee_not_on
             json!({"token": token, "start": "2026-03-05T10:00:00Z"}),
         ),
     ] {
-        let reply = Browser::anonymous().send(&f.app, "POST", &path, Some(&body)).await;
+        let reply = Browser::anonymous().send(&f.router, "POST", &path, Some(&body)).await;
         assert_eq!(reply.status, StatusCode::CONFLICT, "{path}: {}", reply.body);
         assert_eq!(reply.body["code"], "already_started");
     }
@@ -915,7 +917,7 @@ async fn a_booking_outside_the_event_rules_is_refused_with_the_rule_it_breaks() 
     let listed = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "GET",
             "/appointments?from=2026-03-01T00:00:00Z&to=2026-03-20T00:00:00Z",
             None,
@@ -959,7 +961,7 @@ async fn reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel(bac
         // minute it catches up, and two days of minutes would be some 50,000
         // emulator requests. The host's session went idle meanwhile.
         clock.set(ts("2026-03-04T07:00:00Z"));
-        host = login(&f.app).await;
+        host = login(&f).await;
     }
     assert!(run_reminders(&f.state).await.is_empty());
     let moved = f.book("2026-03-04T10:00:00Z", "moved@example.com", json!({})).await;
@@ -970,7 +972,7 @@ async fn reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel(bac
     // Before either reminder is due: one moves to 11:00, the other is cancelled.
     let reply = host
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/appointments/{moved_id}/reschedule"),
             Some(&json!({"start": "2026-03-04T11:00:00Z"})),
@@ -979,7 +981,7 @@ async fn reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel(bac
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let reply = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/public/bookings/{dropped_id}/cancel?token={dropped_token}"),
             Some(&json!({})),
@@ -1013,11 +1015,11 @@ async fn a_booking_sent_twice_with_one_idempotency_key_is_booked_once_and_its_to
     let body = json!({"start": "2026-03-04T10:00:00Z", "name": "Sam Lee", "email": "sam@example.com", "time_zone": "Europe/London"});
     let path = f.public("/bookings");
     let first = Browser::anonymous()
-        .send_once(&f.app, &path, &body, "b7d2-double-click")
+        .send_once(&f.router, &path, &body, "b7d2-double-click")
         .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     let again = Browser::anonymous()
-        .send_once(&f.app, &path, &body, "b7d2-double-click")
+        .send_once(&f.router, &path, &body, "b7d2-double-click")
         .await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     assert_eq!(again.headers["idempotent-replayed"], "true");
@@ -1075,7 +1077,7 @@ async fn race(f: &Fixture, n: usize, start: &str) -> Vec<Reply> {
     let requests = (0..n).map(|i| {
         let body = json!({"start": start, "name": format!("Racer {i}"), "email": format!("racer{i}@example.com"), "time_zone": "Europe/London"});
         let request = Browser::anonymous().request("POST", &f.public("/bookings"), Some(&body));
-        let app = f.app.clone();
+        let app = f.router.clone();
         tokio::spawn(async move { konnecs_tests::http::send(&app, request).await })
     });
     join_all(requests).await.into_iter().map(|r| r.expect("task")).collect()
@@ -1197,7 +1199,7 @@ async fn two_hundred_concurrent_bookings_of_one_slot_on_sqlite_make_one_booking_
         let reply = f
             .host
             .send(
-                &f.app,
+                &f.router,
                 "POST",
                 "/contacts",
                 Some(&json!({"first_name": format!("Racer {i}"), "emails": [format!("racer{i}@example.com")]})),
@@ -1224,9 +1226,8 @@ async fn a_three_seat_event_lets_exactly_three_of_two_hundred_concurrent_booking
 
 #[tokio::test]
 async fn concurrent_bookings_on_dynamodb_make_exactly_one_booking() {
-    let state = konnecs_tests::aws::app_state().await;
     // The DynamoDB adapter hides items whose TTL passed in real time (sessions
-    // included), so this test runs on the real clock: a Wednesday 10:00 in
+    // included), so this test runs at the real time: a Wednesday 10:00 in
     // London at least three days ahead.
     let today = Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap())
@@ -1240,7 +1241,8 @@ async fn concurrent_bookings_on_dynamodb_make_exactly_one_booking() {
         .to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap())
         .unwrap()
         .timestamp();
-    let f = fixture_on(state, None, json!({})).await;
+    let app = TestApp::on(Store::Aws, &Timestamp::now().to_string()).await;
+    let f = fixture_on(app, json!({})).await;
     let started = std::time::Instant::now();
     let replies = race(&f, 200, &start.to_string()).await;
     println!(
@@ -1262,7 +1264,7 @@ async fn cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_ste
 
     let wrong = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/public/bookings/{uid}/cancel"),
             Some(&json!({"token": "nope"})),
@@ -1277,7 +1279,7 @@ async fn cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_ste
 
     let cancelled = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/public/bookings/{uid}/cancel?token={token}"),
             Some(&json!({"reason": "Feeling better"})),
@@ -1306,7 +1308,7 @@ async fn cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_ste
 
     let again = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/public/bookings/{uid}/cancel"),
             Some(&json!({"token": token})),
@@ -1327,7 +1329,7 @@ async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot(backend: B
 
     let taken = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/public/bookings/{uid}/reschedule"),
             Some(&json!({"token": token, "start": "2026-03-04T11:00:00Z"})),
@@ -1344,7 +1346,7 @@ async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot(backend: B
     // Moving by half an hour overlaps its own old time: that is fine.
     let moved = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/public/bookings/{uid}/reschedule"),
             Some(&json!({"token": token, "start": "2026-03-04T10:30:00Z"})),
@@ -1376,7 +1378,7 @@ async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot(backend: B
     let by_host = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/appointments/{uid}/reschedule"),
             Some(&json!({"start": "2026-03-05T09:00:00Z"})),
@@ -1401,7 +1403,7 @@ async fn bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_co
 
     let confirmed = f
         .host
-        .send(&f.app, "POST", &format!("/appointments/{a_id}/confirm"), None)
+        .send(&f.router, "POST", &format!("/appointments/{a_id}/confirm"), None)
         .await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
     assert_eq!(confirmed.body["status"], "confirmed");
@@ -1430,7 +1432,7 @@ async fn bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_co
     assert_eq!(confirmation[0]["attachments"][0]["filename"], "invite.ics");
     let twice = f
         .host
-        .send(&f.app, "POST", &format!("/appointments/{a_id}/confirm"), None)
+        .send(&f.router, "POST", &format!("/appointments/{a_id}/confirm"), None)
         .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
 
@@ -1446,7 +1448,7 @@ async fn bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_co
     let declined = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/appointments/{b_id}/decline"),
             Some(&json!({"reason": "On leave"})),
@@ -1476,14 +1478,14 @@ async fn bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_co
     // No-show only once the appointment has started.
     let early = f
         .host
-        .send(&f.app, "POST", &format!("/appointments/{a_id}/no-show"), None)
+        .send(&f.router, "POST", &format!("/appointments/{a_id}/no-show"), None)
         .await;
     assert_eq!(early.status, StatusCode::CONFLICT);
     assert_eq!(early.body["code"], "not_started");
     clock.set(ts("2026-03-04T10:20:00Z"));
-    let host = login(&f.app).await;
+    let host = login(&f).await;
     let marked = host
-        .send(&f.app, "POST", &format!("/appointments/{a_id}/no-show"), None)
+        .send(&f.router, "POST", &format!("/appointments/{a_id}/no-show"), None)
         .await;
     assert_eq!(marked.status, StatusCode::OK, "{}", marked.body);
     assert_eq!(marked.body["no_show"], true);
@@ -1501,7 +1503,7 @@ async fn the_host_lists_and_cancels_appointments_with_the_session() {
     }
     let list = f
         .host
-        .send(&f.app, "GET", "/appointments?from=2026-03-02&to=2026-03-09", None)
+        .send(&f.router, "GET", "/appointments?from=2026-03-02&to=2026-03-09", None)
         .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let items = list.body["items"].as_array().unwrap();
@@ -1512,7 +1514,7 @@ async fn the_host_lists_and_cancels_appointments_with_the_session() {
     let auckland = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "GET",
             "/appointments?from=2026-03-05&to=2026-03-05&tz=Pacific/Auckland",
             None,
@@ -1529,7 +1531,7 @@ async fn the_host_lists_and_cancels_appointments_with_the_session() {
     let unknown = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "GET",
             "/appointments?from=2026-03-05&to=2026-03-05&tz=Mars/Olympus",
             None,
@@ -1543,7 +1545,12 @@ async fn the_host_lists_and_cancels_appointments_with_the_session() {
         csrf: None,
         ..f.host.clone()
     }
-    .send(&f.app, "POST", &format!("/appointments/{id}/cancel"), Some(&json!({})))
+    .send(
+        &f.router,
+        "POST",
+        &format!("/appointments/{id}/cancel"),
+        Some(&json!({})),
+    )
     .await;
     assert_eq!(
         no_csrf.status,
@@ -1553,7 +1560,7 @@ async fn the_host_lists_and_cancels_appointments_with_the_session() {
     let cancelled = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/appointments/{id}/cancel"),
             Some(&json!({"reason": "Therapist ill"})),
@@ -1562,7 +1569,10 @@ async fn the_host_lists_and_cancels_appointments_with_the_session() {
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
     assert_eq!(cancelled.body["cancelled_by"], "host");
     assert_eq!(live(f.state.table.as_ref(), &keys).await, 0);
-    let shown = f.host.send(&f.app, "GET", &format!("/appointments/{id}"), None).await;
+    let shown = f
+        .host
+        .send(&f.router, "GET", &format!("/appointments/{id}"), None)
+        .await;
     assert_eq!(shown.body["status"], "cancelled");
 }
 
@@ -1570,12 +1580,13 @@ async fn the_host_lists_and_cancels_appointments_with_the_session() {
 
 #[tokio::test]
 async fn slots_and_booking_store_round_trips_are_bounded() {
-    let clock = TestClock::at(ts(NOW));
-    let (mut state, dir) = temp_state_with_clock(Arc::new(clock.clone()));
+    let mut base = TestApp::at(NOW);
+    let mut state = base.state.clone();
     let counting = Arc::new(CountingTable::new(state.table.clone()));
     let counts = counting.counts();
     state.table = counting;
-    let f = fixture_on(state, Some(dir), json!({})).await;
+    base.replace_state(state);
+    let f = fixture_on(base, json!({})).await;
     assert_eq!(
         f.book("2026-03-04T11:00:00Z", "returning@example.com", json!({}))
             .await
@@ -1643,7 +1654,6 @@ async fn slots_and_booking_store_round_trips_are_bounded() {
         assert_eq!(after.transact - before.transact, 1, "{label}");
     }
     let _ = reminders::default_plan();
-    let _ = clock.now();
 }
 
 #[tokio::test]
@@ -1657,7 +1667,7 @@ async fn a_reschedule_racing_new_bookings_for_the_same_slot_lets_exactly_one_thr
         &format!("/public/bookings/{uid}/reschedule"),
         Some(&json!({"token": token, "start": "2026-03-04T11:00:00Z"})),
     );
-    let app = f.app.clone();
+    let app = f.router.clone();
     let mover = tokio::spawn(async move { konnecs_tests::http::send(&app, move_request).await });
     let bookers = race(&f, 50, "2026-03-04T11:00:00Z").await;
     let moved = mover.await.expect("task");
@@ -1702,7 +1712,7 @@ async fn the_booking_page_is_rendered_on_the_server_and_unknown_events_are_404_p
     }))
     .await;
     let path = format!("/book/{}/{}", f.org_slug, f.event_slug);
-    let (status, headers, html) = page(&f.app, &path).await;
+    let (status, headers, html) = page(&f.router, &path).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert_page_headers(&headers);
     assert!(html.starts_with("<!doctype html>"), "{html}");
@@ -1727,7 +1737,7 @@ async fn the_booking_page_is_rendered_on_the_server_and_unknown_events_are_404_p
     let deactivated = f
         .host
         .send(
-            &f.app,
+            &f.router,
             "PATCH",
             &format!("/event-types/{}", f.event_id),
             Some(&json!({"active": false})),
@@ -1740,7 +1750,7 @@ async fn the_booking_page_is_rendered_on_the_server_and_unknown_events_are_404_p
         format!("/book/{}/%3Cscript%3E", f.org_slug),
         path.clone(),
     ] {
-        let (status, headers, html) = page(&f.app, &missing).await;
+        let (status, headers, html) = page(&f.router, &missing).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{missing}: {html}");
         assert_page_headers(&headers);
         assert!(html.contains("This booking page does not exist"), "{missing}: {html}");
@@ -1786,7 +1796,7 @@ async fn a_hostile_event_name_is_escaped_everywhere_the_page_shows_it() {
     let title = "\"><script>alert(1)</script> & <b>Deals</b>";
     let description = "</p><img src=x onerror=alert(2)>'quoted'";
     let (f, _clock) = fixture(json!({"title": title, "description": description})).await;
-    let (status, _, html) = page(&f.app, &format!("/book/{}/{}", f.org_slug, f.event_slug)).await;
+    let (status, _, html) = page(&f.router, &format!("/book/{}/{}", f.org_slug, f.event_slug)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     for raw in ["<script>alert(1)", "<img src=x", "\"><script", "<b>Deals", "'quoted'"] {
         assert!(!html.contains(raw), "{raw:?} reached the page unescaped: {html}");
@@ -1828,7 +1838,7 @@ async fn the_manage_page_shows_the_booking_without_javascript_and_a_wrong_token_
     let uid = booked.body["booking"]["uid"].as_str().expect("uid").to_string();
     let token = booked.body["manage_token"].as_str().expect("token").to_string();
     let path = format!("/booking/{uid}?token={token}");
-    let (status, headers, html) = page(&f.app, &path).await;
+    let (status, headers, html) = page(&f.router, &path).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert_page_headers(&headers);
     for expected in [
@@ -1852,7 +1862,7 @@ async fn the_manage_page_shows_the_booking_without_javascript_and_a_wrong_token_
         format!("/booking/{uid}"),
         format!("/booking/0193a4c2e6f07b1d9e8a2c4f6b8d0e1f?token={token}"),
     ] {
-        let (status, headers, html) = page(&f.app, &wrong).await;
+        let (status, headers, html) = page(&f.router, &wrong).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{wrong}: {html}");
         assert_page_headers(&headers);
         assert!(html.contains("This booking was not found"), "{html}");
@@ -1862,14 +1872,14 @@ async fn the_manage_page_shows_the_booking_without_javascript_and_a_wrong_token_
     // Cancelled, it offers no more changes.
     let cancelled = Browser::anonymous()
         .send(
-            &f.app,
+            &f.router,
             "POST",
             &format!("/public/bookings/{uid}/cancel"),
             Some(&json!({"token": token})),
         )
         .await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
-    let (_, _, html) = page(&f.app, &path).await;
+    let (_, _, html) = page(&f.router, &path).await;
     assert!(html.contains(r#"<span id="state">Cancelled</span>"#), "{html}");
     assert!(html.contains(r#"<div id="actions" class="card" hidden>"#), "{html}");
 }

@@ -2,15 +2,11 @@
 //! the embedded store (directory object store), signed up through
 //! `POST /auth/signup` like a browser.
 
-use axum::Router;
 use axum::body::Body;
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use konnecs::app::AppState;
 use konnecs::services::records::{UserRecord, from_item, user_key};
-use konnecs_tests::local::temp_state;
+use konnecs_tests::app::TestApp;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 /// A 1×1 RGB PNG (IHDR, IDAT, IEND with valid CRCs).
 const PNG: &[u8] = &[
@@ -58,16 +54,10 @@ const GIF: &[u8] = &[
 const SESSION_COOKIE: &str = "__Host-konnecs_session";
 const MIB: usize = 1024 * 1024;
 
-struct App {
-    router: Router,
-    state: AppState,
-    dir: tempfile::TempDir,
-}
+type App = TestApp;
 
 fn app() -> App {
-    let (state, dir) = temp_state();
-    let router = konnecs::inbound::http::router(state.clone(), konnecs::catalogue::entries());
-    App { router, state, dir }
+    TestApp::new()
 }
 
 struct Reply {
@@ -99,11 +89,12 @@ impl Reply {
 }
 
 async fn send(app: &App, request: Request<Body>) -> Reply {
-    let response = app.router.clone().oneshot(request).await.expect("router is infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes().to_vec();
-    Reply { status, headers, bytes }
+    let reply = app.request(request).await;
+    Reply {
+        status: reply.status,
+        headers: reply.headers,
+        bytes: reply.bytes,
+    }
 }
 
 /// A signed-in browser.
@@ -114,35 +105,11 @@ struct User {
 }
 
 async fn sign_up(app: &App, email: &str) -> User {
-    let body = json!({
-        "name": "Dana Whitfield",
-        "email": email,
-        "password": "molar-crown-42-bridge",
-        "business_name": "Whitfield Dental",
-    });
-    let reply = send(
-        app,
-        Request::post("/auth/signup")
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json());
-    let session = reply
-        .headers
-        .get_all(http::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|cookie| cookie.strip_prefix(&format!("{SESSION_COOKIE}=")))
-        .and_then(|rest| rest.split(';').next())
-        .expect("the session cookie is set")
-        .to_string();
-    let body = reply.json();
+    let member = app.sign_up(email, "Whitfield Dental").await;
     User {
-        id: body["user_id"].as_str().expect("user id").into(),
-        session,
-        csrf: body["csrf_token"].as_str().expect("csrf token").into(),
+        id: member.user_id,
+        session: member.browser.session.expect("the session cookie is set"),
+        csrf: member.browser.csrf.expect("a CSRF token"),
     }
 }
 
@@ -184,7 +151,7 @@ async fn record(app: &App, user: &User) -> UserRecord {
 
 /// Object files the directory store holds (named `<key>~object`).
 fn object_files(app: &App) -> Vec<String> {
-    let root = app.dir.path().join("objects");
+    let root = app.data_dir().join("objects");
     let mut files = Vec::new();
     let mut pending = vec![root.clone()];
     while let Some(dir) = pending.pop() {

@@ -6,14 +6,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use konnecs::catalogue;
 use konnecs::inbound::http::extract::ApiJson;
 use konnecs::inbound::http::problem::ApiError;
 use konnecs::inbound::http::{routes, with_pipeline};
-use konnecs_tests::local::temp_state;
+use konnecs_tests::app::TestApp;
 use serde_json::Value;
-use tower::ServiceExt;
 
 #[derive(serde::Deserialize)]
 #[allow(dead_code)]
@@ -23,8 +21,8 @@ struct Signup {
 }
 
 /// The catalogue's routes plus test routes that fail in each way a handler can.
-fn app() -> (Router, tempfile::TempDir) {
-    let (state, dir) = temp_state();
+fn app() -> (Router, TestApp) {
+    let mut base = TestApp::new();
     let test_routes = Router::new()
         .route("/test/json", post(|ApiJson(_body): ApiJson<Signup>| async { "ok" }))
         .route(
@@ -40,17 +38,13 @@ fn app() -> (Router, tempfile::TempDir) {
                 }
             }),
         );
-    let app = with_pipeline(routes(catalogue::entries()).merge(test_routes)).with_state(state);
-    (app, dir)
+    base.router = with_pipeline(routes(catalogue::entries()).merge(test_routes)).with_state(base.state.clone());
+    (base.router.clone(), base)
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, http::HeaderMap, Value) {
-    let response = app.clone().oneshot(request).await.expect("router is infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, headers, body)
+    let reply = konnecs_tests::http::send(app, request).await;
+    (reply.status, reply.headers, reply.body)
 }
 
 fn assert_problem(status: StatusCode, headers: &http::HeaderMap, body: &Value, expected: StatusCode, code: &str) {

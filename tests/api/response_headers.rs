@@ -6,18 +6,15 @@
 //! hand out a session or a token, on their success path.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use http::StatusCode;
-use jiff::Timestamp;
-use konnecs::app::AppState;
 use konnecs::catalogue::{self, Auth, Entry, Method, Runtime};
 use konnecs::inbound::http::router;
-use konnecs::ports::TestClock;
+use konnecs_tests::app::TestApp;
 use konnecs_tests::http::{Browser, Reply, send};
-use konnecs_tests::local::{drain_jobs, outbox, temp_state_with_clock, token_from_outbox};
+use konnecs_tests::local::{drain_jobs, outbox, token_from_outbox};
 use serde_json::{Value, json};
 
 /// Monday 2 March 2026, 08:00 UTC; the booking below is two days later.
@@ -49,12 +46,18 @@ fn assert_headers(reply: &Reply, what: &str) {
 
 /// An organization with one of everything a route can name by id.
 struct World {
-    app: Router,
-    state: AppState,
+    base: TestApp,
     host: Browser,
     ids: BTreeMap<&'static str, String>,
     manage_token: String,
-    _dir: tempfile::TempDir,
+}
+
+/// The harness underneath: `w.state`, `w.router`.
+impl std::ops::Deref for World {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.base
+    }
 }
 
 async fn created(host: &Browser, app: &Router, path: &str, body: Value) -> Value {
@@ -68,9 +71,8 @@ fn id_of(body: &Value) -> String {
 }
 
 async fn world() -> World {
-    let clock = TestClock::at(NOW.parse::<Timestamp>().expect("timestamp"));
-    let (state, dir) = temp_state_with_clock(Arc::new(clock));
-    let app = router(state.clone(), catalogue::entries());
+    let base = TestApp::at(NOW);
+    let (app, state) = (base.router.clone(), base.state.clone());
     let signup =
         json!({"name": "Morgan Hale", "email": HOST_EMAIL, "password": PASSWORD, "business_name": "Harbour Physio"});
     let reply = Browser::anonymous()
@@ -185,12 +187,10 @@ async fn world() -> World {
         ("message", message),
     ]);
     World {
-        app,
-        state,
+        base,
         host,
         ids,
         manage_token,
-        _dir: dir,
     }
 }
 
@@ -279,7 +279,7 @@ async fn walk(w: &World, lambda_shaped: bool) -> usize {
             who.send(&router(w.state.clone(), [entry]), method.as_str(), &path, body.as_ref())
                 .await
         } else {
-            who.send(&w.app, method.as_str(), &path, body.as_ref()).await
+            who.send(&w.router, method.as_str(), &path, body.as_ref()).await
         };
         let what = format!("{} {template} ({})", method.as_str(), entry.name);
         assert!(
@@ -305,7 +305,7 @@ async fn every_route_of_the_local_router_answers_no_store_and_nosniff() {
     let routes = catalogue::entries().iter().filter(|e| e.http().is_some()).count();
     assert_eq!(checked, routes);
     // Unknown routes and framework answers go through the same pipeline.
-    let missing = Browser::anonymous().send(&w.app, "GET", "/nowhere", None).await;
+    let missing = Browser::anonymous().send(&w.router, "GET", "/nowhere", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_headers(&missing, "GET /nowhere");
 }
@@ -324,7 +324,7 @@ async fn every_lambda_router_answers_no_store_and_nosniff() {
 #[tokio::test]
 async fn routes_that_hand_out_sessions_and_tokens_answer_no_store_on_success() {
     let w = world().await;
-    let app = &w.app;
+    let app = &w.router;
     let anonymous = Browser::anonymous();
     let login = anonymous
         .send(
