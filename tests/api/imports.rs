@@ -180,7 +180,7 @@ fn mapping_is_detected_from_common_headers_and_can_be_overridden() {
     ]);
     match imports::build_mapping(&headers, &custom, &bad) {
         Err(imports::ImportError::Invalid(errors)) => {
-            let fields: Vec<(&str, &str)> = errors.iter().map(|(f, c, _)| (f.as_str(), *c)).collect();
+            let fields: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
             assert_eq!(
                 fields,
                 [

@@ -35,7 +35,7 @@ mod model;
 
 pub use engine::{MAX_RANGE_DAYS, compute_slots, is_bookable, lookup_range};
 pub use model::{
-    Booked, BookingWindow, Busy, DayEnd, DayOverride, DaySlots, InvalidField, InvalidFields, MAX_DURATION_MINUTES,
+    Booked, BookingWindow, Busy, DayEnd, DayOverride, DaySlots, InvalidFields, MAX_DURATION_MINUTES,
     MAX_INTERVALS_PER_DAY, MAX_NOTICE_MINUTES, MAX_WINDOW_DAYS, ScheduleSpec, Slot, SlotInputs, SlotQueryError,
     SlotRejection, SlotRules, SlotRulesSpec, WallInterval, WeeklyHours, WeeklySchedule,
 };

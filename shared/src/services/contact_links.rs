@@ -9,6 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::contacts::{self, ContactError, ContactRecord};
+use crate::domain::input::FieldError;
 use crate::ports::{Key, StoreError, Table, WriteOp};
 
 /// The key of a contact of `org_id`.
@@ -64,7 +65,7 @@ pub fn apply_custom_fields(
     defs: &[contacts::fields::FieldDef],
     current: &Map<String, Value>,
     changes: &Map<String, Value>,
-    errors: &mut Vec<(String, &'static str, String)>,
+    errors: &mut Vec<FieldError>,
 ) -> Map<String, Value> {
     contacts::fields::apply_values(defs, current, changes, errors)
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::domain::input::FieldError;
 use jiff::Timestamp;
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
@@ -20,32 +21,12 @@ pub const MAX_WINDOW_DAYS: u32 = 3_660;
 /// Most intervals per day; keeps a stored schedule small.
 pub const MAX_INTERVALS_PER_DAY: usize = 48;
 
-/// One invalid input field, in the shape the HTTP layer's field errors use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvalidField {
-    /// Path of the input, e.g. `weekly.monday[1].end` or `seats`.
-    pub field: String,
-    /// Stable machine code, e.g. `unknown_time_zone`.
-    pub code: String,
-    pub message: String,
-}
-
-impl InvalidField {
-    fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-}
-
 /// Every problem found in one input, not only the first.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid input: {}", describe(.0))]
-pub struct InvalidFields(pub Vec<InvalidField>);
+pub struct InvalidFields(pub Vec<FieldError>);
 
-fn describe(fields: &[InvalidField]) -> String {
+fn describe(fields: &[FieldError]) -> String {
     let parts: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
     parts.join("; ")
 }
@@ -207,7 +188,7 @@ impl WeeklySchedule {
                 Some(tz)
             }
             None => {
-                errors.push(InvalidField::new(
+                errors.push(FieldError::new(
                     "time_zone",
                     "unknown_time_zone",
                     format!("`{}` is not an IANA time zone name.", spec.time_zone),
@@ -294,9 +275,9 @@ fn whole_minute(time: Time) -> bool {
 
 /// Validates one day's intervals and sorts them. Errors name the index the
 /// caller sent, not the sorted position.
-fn check_day(field: &str, intervals: &mut [WallInterval], errors: &mut Vec<InvalidField>) {
+fn check_day(field: &str, intervals: &mut [WallInterval], errors: &mut Vec<FieldError>) {
     if intervals.len() > MAX_INTERVALS_PER_DAY {
-        errors.push(InvalidField::new(
+        errors.push(FieldError::new(
             field,
             "too_many_intervals",
             format!("At most {MAX_INTERVALS_PER_DAY} intervals per day."),
@@ -310,14 +291,14 @@ fn check_day(field: &str, intervals: &mut [WallInterval], errors: &mut Vec<Inval
             DayEnd::EndOfDay => true,
         };
         if !whole_minute(interval.start) || !end_whole {
-            errors.push(InvalidField::new(
+            errors.push(FieldError::new(
                 at.clone(),
                 "not_whole_minute",
                 "Times must be whole minutes (HH:MM).",
             ));
         }
         if interval.end <= DayEnd::At(interval.start) {
-            errors.push(InvalidField::new(
+            errors.push(FieldError::new(
                 format!("{at}.end"),
                 "end_not_after_start",
                 format!(
@@ -338,7 +319,7 @@ fn check_day(field: &str, intervals: &mut [WallInterval], errors: &mut Vec<Inval
         if let Some(r) = reach {
             // Touching (12:00 end, 12:00 start) is fine; the engine joins them.
             if DayEnd::At(b.start) < intervals[r].end {
-                errors.push(InvalidField::new(
+                errors.push(FieldError::new(
                     format!("{field}[{i}]"),
                     "overlapping_intervals",
                     format!("This interval overlaps the one at index {r}."),
@@ -421,7 +402,7 @@ impl SlotRules {
         let mut errors = Vec::new();
         let mut minutes = |field: &str, value: u32, min: u32, max: u32| {
             if value < min || value > max {
-                errors.push(InvalidField::new(
+                errors.push(FieldError::new(
                     field,
                     "out_of_range",
                     format!("Must be between {min} and {max} minutes."),
@@ -436,12 +417,12 @@ impl SlotRules {
         minutes("buffer_after", spec.buffer_after, 0, MAX_DURATION_MINUTES);
         minutes("minimum_notice", spec.minimum_notice, 0, MAX_NOTICE_MINUTES);
         match spec.window {
-            BookingWindow::Rolling { days } if days > MAX_WINDOW_DAYS => errors.push(InvalidField::new(
+            BookingWindow::Rolling { days } if days > MAX_WINDOW_DAYS => errors.push(FieldError::new(
                 "window.days",
                 "out_of_range",
                 format!("At most {MAX_WINDOW_DAYS} days."),
             )),
-            BookingWindow::DateRange { start, end } if end < start => errors.push(InvalidField::new(
+            BookingWindow::DateRange { start, end } if end < start => errors.push(FieldError::new(
                 "window.end",
                 "end_before_start",
                 "The last date must not be before the first.",
@@ -450,7 +431,7 @@ impl SlotRules {
         }
         for (field, limit) in [("daily_limit", spec.daily_limit), ("weekly_limit", spec.weekly_limit)] {
             if limit == Some(0) {
-                errors.push(InvalidField::new(
+                errors.push(FieldError::new(
                     field,
                     "out_of_range",
                     "A limit must be at least 1 (omit it for none).",
@@ -458,7 +439,7 @@ impl SlotRules {
             }
         }
         if spec.seats == 0 {
-            errors.push(InvalidField::new("seats", "out_of_range", "At least one seat."));
+            errors.push(FieldError::new("seats", "out_of_range", "At least one seat."));
         }
         if errors.is_empty() {
             Ok(Self { spec })

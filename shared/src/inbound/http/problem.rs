@@ -6,27 +6,10 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::input::FieldError;
 use crate::ports::{KeyError, QueueError, StoreError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
-    /// JSON pointer-ish path of the input that failed, e.g. `email` or `phones[1]`.
-    pub field: String,
-    pub code: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
@@ -145,16 +128,9 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, code, message)])
     }
 
-    /// A validation problem from a service's (field, code, message) list.
-    pub fn fields<F: Into<String>, C: Into<String>, M: Into<String>>(
-        fields: impl IntoIterator<Item = (F, C, M)>,
-    ) -> Self {
-        ApiError::Validation(
-            fields
-                .into_iter()
-                .map(|(field, code, message)| FieldError::new(field, code, message))
-                .collect(),
-        )
+    /// A validation problem from a service's field errors.
+    pub fn fields(fields: impl IntoIterator<Item = FieldError>) -> Self {
+        ApiError::Validation(fields.into_iter().collect())
     }
 
     pub fn problem(&self) -> Problem {
@@ -439,12 +415,7 @@ impl From<crate::services::scheduling::SchedulingError> for ApiError {
     fn from(err: crate::services::scheduling::SchedulingError) -> Self {
         use crate::services::scheduling::SchedulingError;
         match err {
-            SchedulingError::Invalid(fields) => ApiError::Validation(
-                fields
-                    .into_iter()
-                    .map(|f| FieldError::new(f.field, f.code, f.message))
-                    .collect(),
-            ),
+            SchedulingError::Invalid(fields) => ApiError::Validation(fields),
             SchedulingError::NotFound => ApiError::NotFound,
             SchedulingError::Forbidden => ApiError::Forbidden {
                 code: "insufficient_role",

@@ -8,6 +8,7 @@ use super::jobs::{self, Job};
 use super::secrets::new_token;
 use super::sessions::NewSession;
 use crate::domain::email::Email;
+use crate::domain::input::FieldError;
 use crate::domain::password::PasswordError;
 use crate::domain::role::Role;
 use crate::domain::token::token_hash;
@@ -31,7 +32,7 @@ pub use verification::{resend_verification, verify_email};
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     #[error("invalid input")]
-    Invalid(Vec<(&'static str, &'static str, String)>),
+    Invalid(Vec<FieldError>),
     #[error("email already registered")]
     EmailTaken,
     #[error("invalid credentials")]
@@ -52,7 +53,7 @@ pub enum AccountError {
 
 impl AccountError {
     fn field(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
-        AccountError::Invalid(vec![(field, code, message.into())])
+        AccountError::Invalid(vec![FieldError::new(field, code, message)])
     }
 }
 
@@ -90,11 +91,11 @@ pub struct SignedIn {
     pub org_id: String,
 }
 
-fn email_field(raw: &str, errors: &mut Vec<(&'static str, &'static str, String)>) -> Option<Email> {
+fn email_field(raw: &str, errors: &mut Vec<FieldError>) -> Option<Email> {
     match Email::parse(raw) {
         Ok(email) => Some(email),
         Err(err) => {
-            errors.push(("email", err.code(), err.message().into()));
+            errors.push(FieldError::new("email", err.code(), err.message()));
             None
         }
     }

@@ -2,6 +2,7 @@
 
 use super::{AccountError, Me, email_field, one_time_token, send_after_commit, user, verification_email};
 use crate::domain::email::Email;
+use crate::domain::input::FieldError;
 use crate::domain::input::required_text;
 use crate::domain::password::check_new_password;
 use crate::domain::role::Role;
@@ -43,7 +44,7 @@ pub async fn update_profile(
     if let Some(password) = &change.new_password
         && let Err(err) = check_new_password(password, new_email.as_ref().map_or(user.email.as_str(), Email::as_str))
     {
-        errors.push(("new_password", err.code(), err.message().into()));
+        errors.push(FieldError::new("new_password", err.code(), err.message()));
     }
     if !errors.is_empty() {
         return Err(AccountError::Invalid(errors));

@@ -2,6 +2,7 @@
 //! transaction, then the verification email.
 
 use super::{AccountError, SignedIn, SignupInput, email_field, one_time_token, send_after_commit, verification_email};
+use crate::domain::input::FieldError;
 use crate::domain::input::{optional_url, required_text};
 use crate::domain::password::check_new_password;
 use crate::domain::role::Role;
@@ -29,7 +30,7 @@ pub async fn signup(
     if let Some(email) = &email
         && let Err(err) = check_new_password(&input.password, email.as_str())
     {
-        errors.push(("password", err.code(), err.message().into()));
+        errors.push(FieldError::new("password", err.code(), err.message()));
     }
     let website = optional_url("website", input.website.as_deref(), &mut errors);
     let industry = input
@@ -39,7 +40,7 @@ pub async fn signup(
         .filter(|t| !t.is_empty())
         .map(str::to_string);
     if industry.as_ref().is_some_and(|i| i.chars().count() > 60) {
-        errors.push(("industry", "too_long", "Use at most 60 characters.".into()));
+        errors.push(FieldError::new("industry", "too_long", "Use at most 60 characters."));
     }
     let (Some(email), true) = (email, errors.is_empty()) else {
         return Err(AccountError::Invalid(errors));

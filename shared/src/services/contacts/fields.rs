@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{Caller, ContactError, Errors};
+use crate::domain::input::FieldError;
 use crate::ports::{Condition, Key, Query, SortKey, Table, WriteOp};
 use crate::ports::{HasClock, HasTable};
 use crate::services::audit;
@@ -112,10 +113,10 @@ fn clean_options(kind: FieldType, raw: &[String], errors: &mut Errors) -> Vec<St
     for (i, option) in raw.iter().enumerate() {
         let option = option.trim().to_string();
         if option.is_empty() || option.chars().count() > 100 {
-            errors.push((
+            errors.push(FieldError::new(
                 format!("options[{i}]"),
                 "invalid_option",
-                "An option has 1 to 100 characters.".into(),
+                "An option has 1 to 100 characters.",
             ));
         } else if !options.contains(&option) {
             options.push(option);
@@ -123,21 +124,25 @@ fn clean_options(kind: FieldType, raw: &[String], errors: &mut Errors) -> Vec<St
     }
     let select = matches!(kind, FieldType::SingleSelect | FieldType::MultiSelect);
     if select && options.is_empty() {
-        errors.push((
-            "options".into(),
+        errors.push(FieldError::new(
+            "options",
             "required",
-            "A select field needs at least one option.".into(),
+            "A select field needs at least one option.",
         ));
     }
     if !select && !options.is_empty() {
-        errors.push((
-            "options".into(),
+        errors.push(FieldError::new(
+            "options",
             "not_allowed",
-            "Only select fields have options.".into(),
+            "Only select fields have options.",
         ));
     }
     if options.len() > MAX_OPTIONS {
-        errors.push(("options".into(), "too_many", format!("At most {MAX_OPTIONS} options.")));
+        errors.push(FieldError::new(
+            "options",
+            "too_many",
+            format!("At most {MAX_OPTIONS} options."),
+        ));
     }
     options
 }
@@ -145,7 +150,7 @@ fn clean_options(kind: FieldType, raw: &[String], errors: &mut Errors) -> Vec<St
 fn clean_label(raw: &str, errors: &mut Errors) -> String {
     let label = raw.trim().to_string();
     if label.is_empty() || label.chars().count() > 100 {
-        errors.push(("label".into(), "required", "A label has 1 to 100 characters.".into()));
+        errors.push(FieldError::new("label", "required", "A label has 1 to 100 characters."));
     }
     label
 }
@@ -164,10 +169,10 @@ pub async fn create(
         .map(|k| k.trim().to_string())
         .unwrap_or_else(|| key_from(&label));
     if !valid_key(&key) {
-        errors.push((
-            "key".into(),
+        errors.push(FieldError::new(
+            "key",
             "invalid_key",
-            "A key is 1 to 40 lower-case letters, digits or '_', starting with a letter.".into(),
+            "A key is 1 to 40 lower-case letters, digits or '_', starting with a letter.",
         ));
     }
     let options = clean_options(input.kind, &input.options, &mut errors);
@@ -369,7 +374,11 @@ pub fn apply_values(
     for (key, value) in changes {
         let field = format!("custom_fields.{key}");
         let Some(def) = defs.iter().find(|d| &d.key == key) else {
-            errors.push((field, "unknown_field", "There is no custom field with this key.".into()));
+            errors.push(FieldError::new(
+                field,
+                "unknown_field",
+                "There is no custom field with this key.",
+            ));
             continue;
         };
         if value.is_null() {
@@ -380,7 +389,7 @@ pub fn apply_values(
             Ok(value) => {
                 out.insert(key.clone(), value);
             }
-            Err((code, message)) => errors.push((field, code, message)),
+            Err((code, message)) => errors.push(FieldError::new(field, code, message)),
         }
     }
     out

@@ -28,6 +28,7 @@ pub mod merge;
 pub mod notes;
 pub mod tags;
 
+use crate::domain::input::FieldError;
 use crate::ports::{Key, StoreError};
 
 mod model;
@@ -93,7 +94,7 @@ fn order_key(created_ms: i64, id: &str) -> String {
 pub enum ContactError {
     /// (field, code, message); field names such as `emails[1]` or `custom_fields.size`.
     #[error("invalid input")]
-    Invalid(Vec<(String, &'static str, String)>),
+    Invalid(Vec<FieldError>),
     /// An email or phone already belongs to another contact of the organization.
     #[error("duplicate of contact {existing_id}")]
     Duplicate { existing_id: String, field: String },
@@ -113,8 +114,8 @@ pub enum ContactError {
 
 impl ContactError {
     pub fn field(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        ContactError::Invalid(vec![(field.into(), code, message.into())])
+        ContactError::Invalid(vec![FieldError::new(field, code, message)])
     }
 }
 
-type Errors = Vec<(String, &'static str, String)>;
+type Errors = Vec<FieldError>;

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::fields;
 use super::{ContactError, Errors, MAX_EMAILS, MAX_PHONES, MAX_TAGS};
 use crate::domain::email::Email;
+use crate::domain::input::FieldError;
 use crate::domain::phone::Phone;
 use crate::ports::HasTable;
 use crate::ports::{StoreError, Table};
@@ -246,7 +247,11 @@ impl Caller {
 pub(super) fn optional_text(field: &str, raw: Option<String>, max: usize, errors: &mut Errors) -> Option<String> {
     let text = raw.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())?;
     if text.chars().count() > max {
-        errors.push((field.to_string(), "too_long", format!("Use at most {max} characters.")));
+        errors.push(FieldError::new(
+            field.to_string(),
+            "too_long",
+            format!("Use at most {max} characters."),
+        ));
     }
     Some(text)
 }
@@ -269,10 +274,10 @@ pub(super) fn normalize_tags(field: &str, raw: &[String], errors: &mut Errors) -
         match normalize_tag(tag) {
             Ok(tag) if !out.contains(&tag) => out.push(tag),
             Ok(_) => {}
-            Err(code) => errors.push((
+            Err(code) => errors.push(FieldError::new(
                 format!("{field}[{i}]"),
                 code,
-                "A tag has 1 to 50 characters and no '#'.".into(),
+                "A tag has 1 to 50 characters and no '#'.",
             )),
         }
     }
@@ -296,12 +301,16 @@ pub(super) fn parse_emails(raw: &[EmailInput], errors: &mut Errors) -> Vec<Conta
                     primary,
                 });
             }
-            Err(err) => errors.push((format!("emails[{i}]"), err.code(), err.message().into())),
+            Err(err) => errors.push(FieldError::new(format!("emails[{i}]"), err.code(), err.message())),
         }
     }
     settle_primary("emails", &mut out, |e| &mut e.primary, errors);
     if out.len() > MAX_EMAILS {
-        errors.push(("emails".into(), "too_many", format!("At most {MAX_EMAILS} emails.")));
+        errors.push(FieldError::new(
+            "emails",
+            "too_many",
+            format!("At most {MAX_EMAILS} emails."),
+        ));
     }
     out
 }
@@ -325,12 +334,16 @@ pub(super) fn parse_phones(raw: &[PhoneInput], region: &str, errors: &mut Errors
                     primary,
                 });
             }
-            Err(err) => errors.push((format!("phones[{i}]"), err.code(), err.message().into())),
+            Err(err) => errors.push(FieldError::new(format!("phones[{i}]"), err.code(), err.message())),
         }
     }
     settle_primary("phones", &mut out, |p| &mut p.primary, errors);
     if out.len() > MAX_PHONES {
-        errors.push(("phones".into(), "too_many", format!("At most {MAX_PHONES} phones.")));
+        errors.push(FieldError::new(
+            "phones",
+            "too_many",
+            format!("At most {MAX_PHONES} phones."),
+        ));
     }
     out
 }
@@ -344,7 +357,7 @@ pub(super) fn settle_primary<T>(
 ) {
     let marked = list.iter_mut().filter_map(|item| primary(item).then_some(())).count();
     if marked > 1 {
-        errors.push((field.into(), "one_primary", "Mark at most one as primary.".into()));
+        errors.push(FieldError::new(field, "one_primary", "Mark at most one as primary."));
     } else if marked == 0
         && let Some(first) = list.first_mut()
     {
@@ -361,10 +374,10 @@ pub(super) fn consent(
 ) -> Consent {
     let source = input.source.trim().to_string();
     if source.is_empty() || source.chars().count() > 200 {
-        errors.push((
+        errors.push(FieldError::new(
             format!("{field}.source"),
             "required",
-            "Say where consent was given (1 to 200 characters).".into(),
+            "Say where consent was given (1 to 200 characters).",
         ));
     }
     let at = match input.at.as_deref() {
@@ -372,17 +385,21 @@ pub(super) fn consent(
         Some(at) => match at.parse::<jiff::Timestamp>() {
             Ok(at) => at.to_string(),
             Err(_) => {
-                errors.push((format!("{field}.at"), "invalid_time", "Use an RFC 3339 time.".into()));
+                errors.push(FieldError::new(
+                    format!("{field}.at"),
+                    "invalid_time",
+                    "Use an RFC 3339 time.",
+                ));
                 now.to_string()
             }
         },
     };
     let text = input.text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
     if text.as_ref().is_some_and(|t| t.chars().count() > 5000) {
-        errors.push((
+        errors.push(FieldError::new(
             format!("{field}.text"),
             "too_long",
-            "Use at most 5000 characters.".into(),
+            "Use at most 5000 characters.",
         ));
     }
     Consent {
@@ -422,10 +439,10 @@ pub(super) async fn check_owner(
     if let Some(owner) = owner
         && table.get(&member_key(org_id, owner)).await?.is_none()
     {
-        errors.push((
-            "owner_id".into(),
+        errors.push(FieldError::new(
+            "owner_id",
             "not_a_member",
-            "The owner must be a member of the organization.".into(),
+            "The owner must be a member of the organization.",
         ));
     }
     Ok(())
@@ -438,10 +455,10 @@ pub(super) fn require_identity(record: &ContactRecord, errors: &mut Errors) {
         && record.emails.is_empty()
         && record.phones.is_empty()
     {
-        errors.push((
-            "first_name".into(),
+        errors.push(FieldError::new(
+            "first_name",
             "required",
-            "Give at least a name, company, email or phone.".into(),
+            "Give at least a name, company, email or phone.",
         ));
     }
 }
@@ -465,7 +482,7 @@ pub(super) async fn build_new(
     let phones = parse_phones(&input.phones, &region, &mut errors);
     let tags = normalize_tags("tags", &input.tags, &mut errors);
     if tags.len() > MAX_TAGS {
-        errors.push(("tags".into(), "too_many", format!("At most {MAX_TAGS} tags.")));
+        errors.push(FieldError::new("tags", "too_many", format!("At most {MAX_TAGS} tags.")));
     }
     let owner_id = input.owner_id.map(|o| o.trim().to_string()).filter(|o| !o.is_empty());
     check_owner(table, org_id, owner_id.as_deref(), &mut errors).await?;

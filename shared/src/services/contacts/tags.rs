@@ -11,6 +11,7 @@ use super::{
     ALL_PARTS, Caller, ContactError, ContactRecord, Errors, MAX_TAGS, get_many, normalize_tag, plan,
     tag_index_partition, tags_partition, timeline_entry,
 };
+use crate::domain::input::FieldError;
 use crate::ports::{Condition, Key, Query, StoreError, Table, WriteOp};
 use crate::ports::{HasClock, HasTable};
 use crate::services::audit;
@@ -126,8 +127,8 @@ pub async fn bulk(
 ) -> Result<BulkOutcome, ContactError> {
     let mut errors = Errors::new();
     if ids.is_empty() || ids.len() > MAX_BULK_IDS {
-        errors.push((
-            "ids".into(),
+        errors.push(FieldError::new(
+            "ids",
             "invalid_count",
             format!("Give 1 to {MAX_BULK_IDS} contact ids."),
         ));
@@ -135,11 +136,11 @@ pub async fn bulk(
     let add = normalize_tags("add", &add, &mut errors);
     let remove = normalize_tags("remove", &remove, &mut errors);
     if add.is_empty() && remove.is_empty() {
-        errors.push(("add".into(), "required", "Give tags to add or remove.".into()));
+        errors.push(FieldError::new("add", "required", "Give tags to add or remove."));
     }
     if add.len() + remove.len() > MAX_BULK_TAGS {
-        errors.push((
-            "add".into(),
+        errors.push(FieldError::new(
+            "add",
             "too_many",
             format!("At most {MAX_BULK_TAGS} tags per call."),
         ));

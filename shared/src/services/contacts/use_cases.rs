@@ -20,6 +20,7 @@ use super::{
     commit, contact_key, contact_partition, email_unique_key, phone_unique_key, plan, timeline_entry,
 };
 use super::{fields, merge};
+use crate::domain::input::FieldError;
 use crate::ports::{Condition, Key, Query, StoreError, Table, WriteOp};
 use crate::ports::{HasClock, HasTable};
 use crate::services::audit::{self};
@@ -330,7 +331,7 @@ pub async fn update(
         let remove = normalize_tags("remove_tags", &p.remove_tags, &mut errors);
         after.tags.retain(|t| !remove.contains(t));
         if after.tags.len() > MAX_TAGS {
-            errors.push(("tags".into(), "too_many", format!("At most {MAX_TAGS} tags.")));
+            errors.push(FieldError::new("tags", "too_many", format!("At most {MAX_TAGS} tags.")));
         }
         if let Some(v) = p.sms_consent {
             after.sms_consent = v.map(|c| consent(c, "sms_consent", caller, now, &mut errors));

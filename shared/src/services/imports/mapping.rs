@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{ColumnMap, ImportError, invalid};
+use crate::domain::input::FieldError;
 
 pub(super) const ADDRESS_PARTS: [&str; 6] = ["line1", "line2", "city", "region", "postal_code", "country"];
 
@@ -90,10 +91,10 @@ pub fn build_mapping(
     for (header, target) in overrides {
         let target = target.trim();
         if !valid_target(target, custom_keys) {
-            errors.push((
+            errors.push(FieldError::new(
                 format!("mapping.{header}"),
                 "unknown_target",
-                "Map to id, first_name, last_name, name, email, phone, company, tags, source, address.<part>, custom.<key> or ignore.".into(),
+                "Map to id, first_name, last_name, name, email, phone, company, tags, source, address.<part>, custom.<key> or ignore.",
             ));
             continue;
         }
@@ -106,10 +107,10 @@ pub fn build_mapping(
             found = true;
         }
         if !found {
-            errors.push((
+            errors.push(FieldError::new(
                 format!("mapping.{header}"),
                 "unknown_column",
-                "The file has no column with this header.".into(),
+                "The file has no column with this header.",
             ));
         }
     }

@@ -70,6 +70,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::records::{from_item, plausible_id};
+use crate::domain::input::FieldError;
 use crate::ports::{HasJobs, HasObjects, HasTable};
 use crate::ports::{Key, Query, StoreError};
 use crate::services::jobs::{self, Job};
@@ -96,12 +97,10 @@ pub const MAX_PARTS: u32 = 64;
 /// out, never burns receive counts and never races its own redelivery.
 const SLICE: Duration = Duration::from_secs(8);
 
-pub type FieldProblem = (String, &'static str, String);
-
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("invalid input")]
-    Invalid(Vec<FieldProblem>),
+    Invalid(Vec<FieldError>),
     #[error("not found")]
     NotFound,
     #[error("conflict: {0}")]
@@ -115,7 +114,7 @@ pub enum ImportError {
 }
 
 fn invalid(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> ImportError {
-    ImportError::Invalid(vec![(field.into(), code, message.into())])
+    ImportError::Invalid(vec![FieldError::new(field, code, message)])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::rows::{Candidate, Parsed, merged, new_contact};
-use super::{DedupeMode, FieldProblem, ImportError, ImportRecord, ImportState, errors_partition, import_key};
+use super::{DedupeMode, ImportError, ImportRecord, ImportState, errors_partition, import_key};
+use crate::domain::input::FieldError;
 use crate::ports::{Condition, Key, StoreError, Update, WriteOp};
 use crate::services::contact_links::{self, email_claim, import_key_claim, phone_claim};
 use crate::services::contacts::{self, ContactRecord};
@@ -20,7 +21,7 @@ pub(super) enum Outcome {
     Create(Arc<ContactRecord>),
     Update(Arc<ContactRecord>, Arc<ContactRecord>),
     Skip,
-    Fail(Vec<FieldProblem>),
+    Fail(Vec<FieldError>),
 }
 
 /// A planned group: its chunk transactions in order, the import as it is
@@ -230,10 +231,10 @@ pub(super) fn plan_chunk(
                         // The claim's contact vanished between the two reads: plan again.
                         (DedupeMode::Update, None) => return Err(ImportError::Store(StoreError::ConditionFailed)),
                     },
-                    _ => Outcome::Fail(vec![(
-                        "phone".into(),
+                    _ => Outcome::Fail(vec![FieldError::new(
+                        "phone",
                         "matches_two_contacts",
-                        "The email, phone or id of this row belong to different contacts.".into(),
+                        "The email, phone or id of this row belong to different contacts.",
                     )]),
                 };
                 touched_claims.extend(claims);
@@ -261,10 +262,10 @@ pub(super) fn plan_chunk(
                 // Alone too big for a transaction: report it rather than stall.
                 outcomes.push(PlannedRow {
                     row_number,
-                    outcome: Outcome::Fail(vec![(
-                        "email".into(),
+                    outcome: Outcome::Fail(vec![FieldError::new(
+                        "email",
                         "too_many_values",
-                        "This row changes too many emails, phones and tags at once.".into(),
+                        "This row changes too many emails, phones and tags at once.",
                     )]),
                     ops: Vec::new(),
                 });
@@ -343,7 +344,7 @@ pub(super) fn chunk_transaction(
                 failed += 1;
                 let errors: Vec<Value> = errors
                     .iter()
-                    .map(|(field, reason, message)| json!({ "field": field, "reason": reason, "message": message }))
+                    .map(|e| json!({ "field": e.field, "reason": e.code, "message": e.message }))
                     .collect();
                 ops.push(WriteOp::Put {
                     item: crate::services::object(json!({

@@ -3,8 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{ColumnMap, FieldProblem};
+use super::ColumnMap;
 use crate::domain::email::Email;
+use crate::domain::input::FieldError;
 use crate::domain::phone::Phone;
 use crate::domain::spreadsheet::unescape_formula;
 use crate::services::contact_links::{self, apply_custom_fields};
@@ -32,12 +33,16 @@ pub(super) fn split_list(cell: &str) -> impl Iterator<Item = &str> {
     cell.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty())
 }
 
-pub(super) fn text_value(field: &str, cell: &str, max: usize, errors: &mut Vec<FieldProblem>) -> Option<String> {
+pub(super) fn text_value(field: &str, cell: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
     if cell.is_empty() {
         return None;
     }
     if cell.chars().count() > max {
-        errors.push((field.to_string(), "too_long", format!("Use at most {max} characters.")));
+        errors.push(FieldError::new(
+            field.to_string(),
+            "too_long",
+            format!("Use at most {max} characters."),
+        ));
     }
     Some(cell.to_string())
 }
@@ -60,7 +65,7 @@ pub(super) fn custom_value(def: &FieldDef, cell: &str) -> Value {
     }
 }
 
-pub(super) type Parsed = Result<Candidate, Vec<FieldProblem>>;
+pub(super) type Parsed = Result<Candidate, Vec<FieldError>>;
 
 pub(super) struct RowContext<'a> {
     pub(super) mapping: &'a [ColumnMap],
@@ -69,7 +74,7 @@ pub(super) struct RowContext<'a> {
     pub(super) import_tags: &'a [String],
 }
 
-pub(super) fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Result<Candidate, Vec<FieldProblem>> {
+pub(super) fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Result<Candidate, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut c = Candidate::default();
     let mut custom_raw = Map::new();
@@ -102,7 +107,7 @@ pub(super) fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Res
                                 c.emails.push(email);
                             }
                         }
-                        Err(err) => errors.push(("email".into(), err.code(), err.message().into())),
+                        Err(err) => errors.push(FieldError::new("email", err.code(), err.message())),
                     }
                 }
             }
@@ -114,7 +119,7 @@ pub(super) fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Res
                                 c.phones.push(phone);
                             }
                         }
-                        Err(err) => errors.push(("phone".into(), err.code(), err.message().into())),
+                        Err(err) => errors.push(FieldError::new("phone", err.code(), err.message())),
                     }
                 }
             }
@@ -125,7 +130,9 @@ pub(super) fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Res
                     match contact_links::normalize_tag(raw) {
                         Ok(tag) if !c.tags.contains(&tag) => c.tags.push(tag),
                         Ok(_) => {}
-                        Err(code) => errors.push(("tags".into(), code, format!("\"{raw}\" is not a valid tag."))),
+                        Err(code) => {
+                            errors.push(FieldError::new("tags", code, format!("\"{raw}\" is not a valid tag.")))
+                        }
                     }
                 }
             }
@@ -152,9 +159,9 @@ pub(super) fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Res
         let mut field_errors = Vec::new();
         c.custom = apply_custom_fields(ctx.defs, &Map::new(), &custom_raw, &mut field_errors);
         // Report custom fields by their column name in the file.
-        for (field, code, message) in field_errors {
-            let key = field.strip_prefix("custom_fields.").unwrap_or(&field);
-            errors.push((format!("custom.{key}"), code, message));
+        for error in field_errors {
+            let key = error.field.strip_prefix("custom_fields.").unwrap_or(&error.field);
+            errors.push(FieldError::new(format!("custom.{key}"), error.code, error.message));
         }
     }
     for tag in ctx.import_tags {
@@ -163,39 +170,38 @@ pub(super) fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Res
         }
     }
     if c.emails.is_empty() && c.phones.is_empty() && c.key.is_none() && errors.is_empty() {
-        errors.push((
-            "email".into(),
+        errors.push(FieldError::new(
+            "email",
             "missing_identity",
-            "Each row needs an email, a phone or an id, so a re-import finds the contact instead of duplicating it."
-                .into(),
+            "Each row needs an email, a phone or an id, so a re-import finds the contact instead of duplicating it.",
         ));
     }
     // What the API asks of any contact.
     let named = c.first_name.is_some() || c.last_name.is_some() || c.company.is_some();
     if !named && c.emails.is_empty() && c.phones.is_empty() && errors.is_empty() {
-        errors.push((
-            "first_name".into(),
+        errors.push(FieldError::new(
+            "first_name",
             "required",
-            "Give at least a name, company, email or phone.".into(),
+            "Give at least a name, company, email or phone.",
         ));
     }
     if c.emails.len() > contacts::MAX_EMAILS {
-        errors.push((
-            "email".into(),
+        errors.push(FieldError::new(
+            "email",
             "too_many",
             format!("At most {} emails.", contacts::MAX_EMAILS),
         ));
     }
     if c.phones.len() > contacts::MAX_PHONES {
-        errors.push((
-            "phone".into(),
+        errors.push(FieldError::new(
+            "phone",
             "too_many",
             format!("At most {} phones.", contacts::MAX_PHONES),
         ));
     }
     if c.tags.len() > contacts::MAX_TAGS {
-        errors.push((
-            "tags".into(),
+        errors.push(FieldError::new(
+            "tags",
             "too_many",
             format!("At most {} tags.", contacts::MAX_TAGS),
         ));
@@ -251,7 +257,7 @@ pub(super) fn new_contact(org_id: &str, c: &Candidate, now: jiff::Timestamp) -> 
 
 /// `before` with the row's values: given values win, emails/phones/tags are
 /// added, custom fields merged key by key. Too many values → row errors.
-pub(super) fn merged(before: &ContactRecord, c: &Candidate) -> Result<ContactRecord, Vec<FieldProblem>> {
+pub(super) fn merged(before: &ContactRecord, c: &Candidate) -> Result<ContactRecord, Vec<FieldError>> {
     let mut after = before.clone();
     if c.first_name.is_some() {
         after.first_name = c.first_name.clone();
@@ -320,22 +326,22 @@ pub(super) fn merged(before: &ContactRecord, c: &Candidate) -> Result<ContactRec
     }
     let mut errors = Vec::new();
     if after.emails.len() > contacts::MAX_EMAILS {
-        errors.push((
-            "email".into(),
+        errors.push(FieldError::new(
+            "email",
             "too_many",
             "The matching contact would have too many emails.".to_string(),
         ));
     }
     if after.phones.len() > contacts::MAX_PHONES {
-        errors.push((
-            "phone".into(),
+        errors.push(FieldError::new(
+            "phone",
             "too_many",
             "The matching contact would have too many phones.".to_string(),
         ));
     }
     if after.tags.len() > contacts::MAX_TAGS {
-        errors.push((
-            "tags".into(),
+        errors.push(FieldError::new(
+            "tags",
             "too_many",
             "The matching contact would have too many tags.".to_string(),
         ));

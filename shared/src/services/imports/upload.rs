@@ -10,6 +10,7 @@ use super::{
     DedupeMode, ImportError, ImportRecord, ImportState, MAX_PARTS, MAX_ROWS, build_mapping, discard_file, get,
     import_key, invalid, part_object_key, queue_job,
 };
+use crate::domain::input::FieldError;
 use crate::ports::{Condition, Update, WriteOp};
 use crate::ports::{HasClock, HasJobs, HasObjects, HasTable};
 use crate::services::audit::{self, Actor};
@@ -70,7 +71,7 @@ pub async fn create(
         match contact_links::normalize_tag(raw) {
             Ok(tag) if !tags.contains(&tag) => tags.push(tag),
             Ok(_) => {}
-            Err(code) => errors.push((
+            Err(code) => errors.push(FieldError::new(
                 format!("tags[{i}]"),
                 code,
                 "A tag has 1 to 50 characters and no '#'.".to_string(),
@@ -78,7 +79,11 @@ pub async fn create(
         }
     }
     if tags.len() > 5 {
-        errors.push(("tags".into(), "too_many", "Apply at most 5 tags to an import.".into()));
+        errors.push(FieldError::new(
+            "tags",
+            "too_many",
+            "Apply at most 5 tags to an import.",
+        ));
     }
     if !errors.is_empty() {
         return Err(ImportError::Invalid(errors));

@@ -4,6 +4,7 @@
 use super::members::member;
 use super::{OrgError, field, org};
 use crate::domain::email::Email;
+use crate::domain::input::FieldError;
 use crate::domain::input::required_text;
 use crate::domain::membership;
 use crate::domain::password::check_new_password;
@@ -331,9 +332,9 @@ pub async fn accept_invitation(
             let name = required_text("name", input.name.as_deref().unwrap_or_default(), 100, &mut errors);
             let password = input.password.clone().unwrap_or_default();
             if password.is_empty() {
-                errors.push(("password", "required", "Choose a password.".into()));
+                errors.push(FieldError::new("password", "required", "Choose a password."));
             } else if let Err(err) = check_new_password(&password, &invitation.email) {
-                errors.push(("password", err.code(), err.message().into()));
+                errors.push(FieldError::new("password", err.code(), err.message()));
             }
             if !errors.is_empty() {
                 return Err(OrgError::Invalid(errors));

@@ -6,6 +6,7 @@
 //! Every lookup is under the caller's `ORG#<id>` partition, so an id from
 //! another organization is simply not found.
 
+use crate::domain::input::FieldError;
 use crate::domain::membership::RuleViolation;
 use crate::ports::StoreError;
 
@@ -23,7 +24,7 @@ pub use profile::{OrgChange, OrgView, org, parse_time_zone, update_org};
 /// How often a membership change re-reads and retries after losing a race.
 const ATTEMPTS: usize = 3;
 
-type FieldErrors = Vec<(&'static str, &'static str, String)>;
+type FieldErrors = Vec<FieldError>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrgError {
@@ -69,5 +70,5 @@ impl From<RuleViolation> for OrgError {
 }
 
 fn field(field: &'static str, code: &'static str, message: impl Into<String>) -> OrgError {
-    OrgError::Invalid(vec![(field, code, message.into())])
+    OrgError::Invalid(vec![FieldError::new(field, code, message)])
 }

@@ -2,6 +2,7 @@
 
 use super::OrgError;
 use crate::domain::country;
+use crate::domain::input::FieldError;
 use crate::domain::input::{optional_url, required_text};
 use crate::domain::slug::Slug;
 use crate::ports::{Condition, StoreError, Update, WriteOp};
@@ -96,17 +97,17 @@ pub(super) fn validate(change: &OrgChange) -> Result<ValidChange, OrgError> {
             .filter(|t| !t.is_empty())
             .map(str::to_string);
         if text.as_ref().is_some_and(|t| t.chars().count() > 60) {
-            errors.push(("industry", "too_long", "Use at most 60 characters.".into()));
+            errors.push(FieldError::new("industry", "too_long", "Use at most 60 characters."));
         }
         text
     });
     let time_zone = change.time_zone.as_deref().and_then(|raw| {
         let parsed = parse_time_zone(raw);
         if parsed.is_none() {
-            errors.push((
+            errors.push(FieldError::new(
                 "time_zone",
                 "invalid_time_zone",
-                "Use an IANA time zone name, e.g. Europe/Berlin or America/New_York.".into(),
+                "Use an IANA time zone name, e.g. Europe/Berlin or America/New_York.",
             ));
         }
         parsed
@@ -114,10 +115,10 @@ pub(super) fn validate(change: &OrgChange) -> Result<ValidChange, OrgError> {
     let country = change.country.as_deref().and_then(|raw| {
         let parsed = country::parse(raw);
         if parsed.is_none() {
-            errors.push((
+            errors.push(FieldError::new(
                 "country",
                 "invalid_country",
-                "Use an ISO 3166-1 alpha-2 country code, e.g. US or DE.".into(),
+                "Use an ISO 3166-1 alpha-2 country code, e.g. US or DE.",
             ));
         }
         parsed
@@ -125,7 +126,7 @@ pub(super) fn validate(change: &OrgChange) -> Result<ValidChange, OrgError> {
     let slug = change.slug.as_deref().and_then(|raw| match Slug::parse(raw) {
         Ok(slug) => Some(slug),
         Err(err) => {
-            errors.push(("slug", err.code(), err.message().into()));
+            errors.push(FieldError::new("slug", err.code(), err.message()));
             None
         }
     });

@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 
 use super::stats::{stats_ops, transact_deal};
 use super::{
-    DealRecord, DealStatus, FieldProblem, MAX_TITLE, PipelineError, PipelineRecord, Stage, contact_deals_partition,
-    deal_item, deal_key, get_pipeline, invalid, pipeline_deals_partition, plausible_id, stage_prefix,
+    DealRecord, DealStatus, MAX_TITLE, PipelineError, PipelineRecord, Stage, contact_deals_partition, deal_item,
+    deal_key, get_pipeline, invalid, pipeline_deals_partition, plausible_id, stage_prefix,
 };
+use crate::domain::input::FieldError;
 use crate::domain::money::{self, Currency};
 use crate::ports::{Condition, Index, Query, SortKey, StoreError, Table, WriteOp};
 use crate::ports::{HasClock, HasTable};
@@ -62,13 +63,13 @@ pub struct DealChange {
     pub owner_id: Option<Value>,
 }
 
-fn check_title(raw: &str, errors: &mut Vec<FieldProblem>) -> String {
+fn check_title(raw: &str, errors: &mut Vec<FieldError>) -> String {
     let title = raw.trim();
     if title.is_empty() {
-        errors.push(("title".into(), "required", "This field is required.".into()));
+        errors.push(FieldError::new("title", "required", "This field is required."));
     } else if title.chars().count() > MAX_TITLE {
-        errors.push((
-            "title".into(),
+        errors.push(FieldError::new(
+            "title",
             "too_long",
             format!("Use at most {MAX_TITLE} characters."),
         ));
@@ -76,38 +77,38 @@ fn check_title(raw: &str, errors: &mut Vec<FieldProblem>) -> String {
     title.to_string()
 }
 
-fn check_value(value: i64, errors: &mut Vec<FieldProblem>) {
+fn check_value(value: i64, errors: &mut Vec<FieldError>) {
     if !money::valid_amount(value) {
-        errors.push((
-            "value".into(),
+        errors.push(FieldError::new(
+            "value",
             "out_of_range",
             format!("Use whole minor units from 0 to {}.", money::MAX_MINOR_UNITS),
         ));
     }
 }
 
-fn check_currency(raw: &str, errors: &mut Vec<FieldProblem>) -> String {
+fn check_currency(raw: &str, errors: &mut Vec<FieldError>) -> String {
     match Currency::parse(raw) {
         Some(c) => c.as_str().to_string(),
         None => {
-            errors.push((
-                "currency".into(),
+            errors.push(FieldError::new(
+                "currency",
                 "invalid",
-                "Use an ISO 4217 currency code such as EUR.".into(),
+                "Use an ISO 4217 currency code such as EUR.",
             ));
             String::new()
         }
     }
 }
 
-fn check_date(raw: &str, errors: &mut Vec<FieldProblem>) -> Option<String> {
+fn check_date(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
     match raw.trim().parse::<jiff::civil::Date>() {
         Ok(date) => Some(date.to_string()),
         Err(_) => {
-            errors.push((
-                "expected_close_date".into(),
+            errors.push(FieldError::new(
+                "expected_close_date",
                 "invalid",
-                "Use a date as YYYY-MM-DD.".into(),
+                "Use a date as YYYY-MM-DD.",
             ));
             None
         }
@@ -118,13 +119,13 @@ async fn check_contact(
     table: &dyn Table,
     org_id: &str,
     id: &str,
-    errors: &mut Vec<FieldProblem>,
+    errors: &mut Vec<FieldError>,
 ) -> Result<(), StoreError> {
     if !contact_links::contact_exists(table, org_id, id).await? {
-        errors.push((
-            "contact_id".into(),
+        errors.push(FieldError::new(
+            "contact_id",
             "not_found",
-            "No such contact in this organization.".into(),
+            "No such contact in this organization.",
         ));
     }
     Ok(())
@@ -134,13 +135,13 @@ async fn check_owner(
     table: &dyn Table,
     org_id: &str,
     id: &str,
-    errors: &mut Vec<FieldProblem>,
+    errors: &mut Vec<FieldError>,
 ) -> Result<(), StoreError> {
     if !plausible_id(id) || table.get(&member_key(org_id, id)).await?.is_none() {
-        errors.push((
-            "owner_id".into(),
+        errors.push(FieldError::new(
+            "owner_id",
             "not_a_member",
-            "The owner must be a member of this organization.".into(),
+            "The owner must be a member of this organization.",
         ));
     }
     Ok(())
@@ -152,12 +153,12 @@ async fn resolve_stage(
     org_id: &str,
     pipeline_id: &str,
     stage_id: Option<&str>,
-    errors: &mut Vec<FieldProblem>,
+    errors: &mut Vec<FieldError>,
 ) -> Result<Option<(PipelineRecord, Stage)>, PipelineError> {
     let pipeline = match get_pipeline(table, org_id, pipeline_id).await {
         Ok(p) => p,
         Err(PipelineError::NotFound) => {
-            errors.push(("pipeline_id".into(), "not_found", "No such pipeline.".into()));
+            errors.push(FieldError::new("pipeline_id", "not_found", "No such pipeline."));
             return Ok(None);
         }
         Err(e) => return Err(e),
@@ -169,10 +170,10 @@ async fn resolve_stage(
     match stage {
         Some(stage) => Ok(Some((pipeline, stage))),
         None => {
-            errors.push((
-                "stage_id".into(),
+            errors.push(FieldError::new(
+                "stage_id",
                 "unknown_stage",
-                "No such stage in the pipeline.".into(),
+                "No such stage in the pipeline.",
             ));
             Ok(None)
         }
@@ -366,10 +367,10 @@ pub async fn update_deal(
         None => {}
         Some(Value::Null) => next.expected_close_date = None,
         Some(Value::String(d)) => next.expected_close_date = check_date(d, &mut errors),
-        Some(_) => errors.push((
-            "expected_close_date".into(),
+        Some(_) => errors.push(FieldError::new(
+            "expected_close_date",
             "invalid",
-            "Use a date as YYYY-MM-DD.".into(),
+            "Use a date as YYYY-MM-DD.",
         )),
     }
     match &change.owner_id {
@@ -379,7 +380,7 @@ pub async fn update_deal(
             check_owner(table, org_id, owner, &mut errors).await?;
             next.owner_id = Some(owner.clone());
         }
-        Some(_) => errors.push(("owner_id".into(), "invalid", "Give a member's id or null.".into())),
+        Some(_) => errors.push(FieldError::new("owner_id", "invalid", "Give a member's id or null.")),
     }
     if let Some(contact_id) = &change.contact_id
         && contact_id != &current.contact_id

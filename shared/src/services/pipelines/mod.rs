@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::to_item;
+use crate::domain::input::FieldError;
 use crate::ports::{Key, StoreError};
 
 mod board;
@@ -31,13 +32,10 @@ pub use stages::{
 };
 pub use stats::{stats_key, stats_ops};
 
-/// (field, code, message)
-pub type FieldProblem = (String, &'static str, String);
-
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("invalid input")]
-    Invalid(Vec<FieldProblem>),
+    Invalid(Vec<FieldError>),
     #[error("not found")]
     NotFound,
     /// A stage or pipeline still holds deals and no target was named.
@@ -50,7 +48,7 @@ pub enum PipelineError {
 }
 
 fn invalid(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> PipelineError {
-    PipelineError::Invalid(vec![(field.into(), code, message.into())])
+    PipelineError::Invalid(vec![FieldError::new(field, code, message)])
 }
 
 pub const MAX_STAGES: usize = 50;

@@ -11,6 +11,7 @@ use super::{
     DealRecord, MAX_NAME, MAX_STAGES, MOVE_CHUNK, PipelineError, PipelineRecord, Stage, deal_item, invalid,
     pipeline_deals_partition, pipeline_key, plausible_id, stage_prefix,
 };
+use crate::domain::input::FieldError;
 use crate::ports::{Condition, Index, Query, SortKey, StoreError, Table, WriteOp};
 use crate::ports::{HasClock, HasTable};
 use crate::services::audit::{self, Actor};
@@ -32,14 +33,14 @@ pub struct StageInput {
 fn build_stages(inputs: &[StageInput], current: &[Stage]) -> Result<Vec<Stage>, PipelineError> {
     let mut errors = Vec::new();
     if inputs.is_empty() {
-        errors.push((
+        errors.push(FieldError::new(
             "stages".to_string(),
             "required",
             "A pipeline needs at least one stage.".to_string(),
         ));
     }
     if inputs.len() > MAX_STAGES {
-        errors.push((
+        errors.push(FieldError::new(
             "stages".to_string(),
             "too_many",
             format!("Use at most {MAX_STAGES} stages."),
@@ -52,22 +53,22 @@ fn build_stages(inputs: &[StageInput], current: &[Stage]) -> Result<Vec<Stage>, 
     for (i, input) in inputs.iter().enumerate() {
         let name = input.name.trim().to_string();
         if name.is_empty() {
-            errors.push((
+            errors.push(FieldError::new(
                 format!("stages[{i}].name"),
                 "required",
-                "This field is required.".into(),
+                "This field is required.",
             ));
         } else if name.chars().count() > MAX_NAME {
-            errors.push((
+            errors.push(FieldError::new(
                 format!("stages[{i}].name"),
                 "too_long",
                 format!("Use at most {MAX_NAME} characters."),
             ));
         } else if !seen_names.insert(name.to_lowercase()) {
-            errors.push((
+            errors.push(FieldError::new(
                 format!("stages[{i}].name"),
                 "duplicate",
-                "Two stages have this name.".into(),
+                "Two stages have this name.",
             ));
         }
         let default_probability = if inputs.len() <= 1 {
@@ -77,10 +78,10 @@ fn build_stages(inputs: &[StageInput], current: &[Stage]) -> Result<Vec<Stage>, 
         };
         let probability = match input.probability {
             Some(p) if p > 100 => {
-                errors.push((
+                errors.push(FieldError::new(
                     format!("stages[{i}].probability"),
                     "out_of_range",
-                    "Use 0 to 100.".into(),
+                    "Use 0 to 100.",
                 ));
                 p
             }
@@ -90,16 +91,16 @@ fn build_stages(inputs: &[StageInput], current: &[Stage]) -> Result<Vec<Stage>, 
         let id = match &input.id {
             Some(id) => {
                 if !known.contains_key(id.as_str()) {
-                    errors.push((
+                    errors.push(FieldError::new(
                         format!("stages[{i}].id"),
                         "unknown_stage",
-                        "No such stage in this pipeline.".into(),
+                        "No such stage in this pipeline.",
                     ));
                 } else if !seen_ids.insert(id.clone()) {
-                    errors.push((
+                    errors.push(FieldError::new(
                         format!("stages[{i}].id"),
                         "duplicate",
-                        "A stage may appear once.".into(),
+                        "A stage may appear once.",
                     ));
                 }
                 id.clone()

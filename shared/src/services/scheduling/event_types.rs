@@ -9,7 +9,8 @@ use super::{
     Caller, SchedulingError, event_slug_key, event_type_key, invalid, is_member, merge_patch, parse_input, prefixed,
     required_text, schedule_key,
 };
-use crate::domain::slots::{BookingWindow, InvalidField, MAX_DURATION_MINUTES, SlotRules, SlotRulesSpec};
+use crate::domain::input::FieldError;
+use crate::domain::slots::{BookingWindow, MAX_DURATION_MINUTES, SlotRules, SlotRulesSpec};
 use crate::domain::slug::Slug;
 use crate::ports::{Condition, StoreError, Table, Update, WriteOp};
 use crate::ports::{HasClock, HasTable};
@@ -230,7 +231,7 @@ fn slug_pointer(org_id: &str, record: &EventTypeRecord) -> Result<WriteOp, Store
     })
 }
 
-fn check_location(location: &Option<Location>, errors: &mut Vec<InvalidField>) -> Option<Location> {
+fn check_location(location: &Option<Location>, errors: &mut Vec<FieldError>) -> Option<Location> {
     let location = location.clone()?;
     Some(match location {
         Location::InPerson { address } => Location::InPerson {
@@ -253,7 +254,7 @@ fn check_location(location: &Option<Location>, errors: &mut Vec<InvalidField>) -
     })
 }
 
-fn check_questions(questions: &[Question], errors: &mut Vec<InvalidField>) -> Vec<Question> {
+fn check_questions(questions: &[Question], errors: &mut Vec<FieldError>) -> Vec<Question> {
     if questions.len() > MAX_QUESTIONS {
         errors.push(invalid(
             "questions",
@@ -312,7 +313,7 @@ fn check_questions(questions: &[Question], errors: &mut Vec<InvalidField>) -> Ve
     out
 }
 
-fn check_reminders(plan: &[ReminderOffset], errors: &mut Vec<InvalidField>) -> Vec<ReminderOffset> {
+fn check_reminders(plan: &[ReminderOffset], errors: &mut Vec<FieldError>) -> Vec<ReminderOffset> {
     if plan.len() > MAX_REMINDERS {
         errors.push(invalid(
             "reminders",

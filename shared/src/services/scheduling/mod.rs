@@ -23,8 +23,9 @@ pub mod schedules;
 
 use serde_json::Value;
 
+use crate::domain::input::FieldError;
 use crate::domain::role::{Permission, Role};
-use crate::domain::slots::{InvalidField, SlotRejection};
+use crate::domain::slots::SlotRejection;
 use crate::ports::busy::BusyError;
 use crate::ports::{Key, StoreError};
 use crate::services::audit::Actor;
@@ -52,7 +53,7 @@ impl Caller {
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulingError {
     #[error("invalid input")]
-    Invalid(Vec<InvalidField>),
+    Invalid(Vec<FieldError>),
     #[error("not found")]
     NotFound,
     #[error("forbidden")]
@@ -80,8 +81,8 @@ impl SchedulingError {
     }
 }
 
-pub fn invalid(field: impl Into<String>, code: &str, message: impl Into<String>) -> InvalidField {
-    InvalidField {
+pub fn invalid(field: impl Into<String>, code: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
         field: field.into(),
         code: code.into(),
         message: message.into(),
@@ -89,10 +90,10 @@ pub fn invalid(field: impl Into<String>, code: &str, message: impl Into<String>)
 }
 
 /// Field errors of a nested validator, with their paths under `prefix`.
-pub fn prefixed(prefix: &str, fields: Vec<InvalidField>) -> Vec<InvalidField> {
+pub fn prefixed(prefix: &str, fields: Vec<FieldError>) -> Vec<FieldError> {
     fields
         .into_iter()
-        .map(|f| InvalidField {
+        .map(|f| FieldError {
             field: if prefix.is_empty() {
                 f.field
             } else {
@@ -182,7 +183,7 @@ pub fn host_calendar_key(org_id: &str, host_user_id: &str, start_s: i64, booking
 }
 
 /// Trimmed text of 1..=max characters.
-fn required_text(field: &str, raw: &str, max: usize, errors: &mut Vec<InvalidField>) -> String {
+fn required_text(field: &str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> String {
     let text = raw.trim();
     if text.is_empty() {
         errors.push(invalid(field, "required", "This field is required."));

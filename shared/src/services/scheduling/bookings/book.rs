@@ -21,8 +21,9 @@ use super::{
     notify,
 };
 use crate::domain::email::Email;
+use crate::domain::input::FieldError;
 use crate::domain::phone::Phone;
-use crate::domain::slots::{Booked, InvalidField, SlotInputs, SlotRejection, is_bookable, lookup_range};
+use crate::domain::slots::{Booked, SlotInputs, SlotRejection, is_bookable, lookup_range};
 use crate::domain::token::token_hash;
 use crate::ports::{Condition, WriteOp};
 use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
@@ -62,7 +63,7 @@ pub struct BookingRequest {
     pub answers: BTreeMap<String, Value>,
 }
 
-pub(super) fn parse_start(field: &str, raw: &str, errors: &mut Vec<InvalidField>) -> Option<Timestamp> {
+pub(super) fn parse_start(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Timestamp> {
     match raw.trim().parse::<Timestamp>() {
         Ok(ts) => Some(ts),
         Err(_) => {
@@ -91,7 +92,7 @@ pub(super) fn check_answers(
     event: &EventTypeRecord,
     answers: &BTreeMap<String, Value>,
     country: &str,
-    errors: &mut Vec<InvalidField>,
+    errors: &mut Vec<FieldError>,
 ) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for key in answers.keys() {
