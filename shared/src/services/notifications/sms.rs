@@ -1,0 +1,195 @@
+//! Sending one booking text at most once, at most a few per appointment, never
+//! to a number that opted out: a per-booking counter claimed before the send.
+
+use super::{COUNTER_ATTEMPTS, KEEP_AFTER_END_SECONDS, MAX_SMS_PER_BOOKING, sms_counter_key, sms_opt_out_key};
+use crate::ports::{Condition, Key, SmsError, StoreError, Table};
+use crate::ports::{HasClock, HasSms, HasTable};
+use crate::services::object;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// One SMS to send once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsRequest {
+    pub idempotency_key: String,
+    pub org_id: String,
+    /// Counts against the booking's SMS limit when set.
+    pub booking_id: Option<String>,
+    pub to: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsOutcome {
+    Sent,
+    /// This key was sent (or is being sent) already.
+    AlreadySent,
+    /// The recipient opted out (STOP) of this sender.
+    OptedOut,
+    /// The appointment used up its SMS allowance.
+    LimitReached,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SmsSendError {
+    /// Worth retrying (provider down, store busy); the claim was released.
+    #[error("retry: {0}")]
+    Retry(String),
+    /// Will never succeed.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl From<StoreError> for SmsSendError {
+    fn from(err: StoreError) -> Self {
+        SmsSendError::Retry(err.to_string())
+    }
+}
+
+/// What [`claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Claim {
+    New,
+    Already,
+    Exhausted,
+}
+
+pub(super) fn counter_state(item: Option<&crate::ports::Item>) -> (i64, Vec<String>, u64) {
+    let Some(item) = item else {
+        return (0, Vec::new(), 0);
+    };
+    let count = item.get("count").and_then(Value::as_i64).unwrap_or(0);
+    let keys = item
+        .get("keys")
+        .and_then(Value::as_array)
+        .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let version = item.get("version").and_then(Value::as_u64).unwrap_or(0);
+    (count, keys, version)
+}
+
+/// Claims one of `limit` sends on the counter item for `idempotency_key`,
+/// by a conditional write on the item's version (optimistic, retried).
+pub(super) async fn claim(
+    table: &dyn Table,
+    key: &Key,
+    idempotency_key: &str,
+    limit: i64,
+    expires_at: i64,
+) -> Result<Claim, StoreError> {
+    for _ in 0..COUNTER_ATTEMPTS {
+        let current = table.get(key).await?;
+        let (count, mut keys, version) = counter_state(current.as_ref());
+        if keys.iter().any(|k| k == idempotency_key) {
+            return Ok(Claim::Already);
+        }
+        if count >= limit {
+            return Ok(Claim::Exhausted);
+        }
+        keys.push(idempotency_key.to_string());
+        let item = object(json!({
+            "pk": key.pk, "sk": key.sk,
+            "count": count + 1, "keys": keys, "version": version + 1,
+            "expires_at": expires_at,
+        }));
+        let condition = if current.is_some() {
+            Condition::VersionEquals(version)
+        } else {
+            Condition::NotExists
+        };
+        match table.put(item, Some(condition)).await {
+            Ok(()) => return Ok(Claim::New),
+            Err(err) if err.is_condition_failure() => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::Contention)
+}
+
+/// Gives a claim back (the message was not delivered).
+pub(super) async fn release(table: &dyn Table, key: &Key, idempotency_key: &str) -> Result<(), StoreError> {
+    for _ in 0..COUNTER_ATTEMPTS {
+        let Some(current) = table.get(key).await? else {
+            return Ok(());
+        };
+        let (count, keys, version) = counter_state(Some(&current));
+        if !keys.iter().any(|k| k == idempotency_key) {
+            return Ok(());
+        }
+        let keys: Vec<String> = keys.into_iter().filter(|k| k != idempotency_key).collect();
+        let mut item = current.clone();
+        item.insert("count".into(), json!((count - 1).max(0)));
+        item.insert("keys".into(), json!(keys));
+        item.insert("version".into(), json!(version + 1));
+        match table.put(item, Some(Condition::VersionEquals(version))).await {
+            Ok(()) => return Ok(()),
+            Err(err) if err.is_condition_failure() => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::Contention)
+}
+
+/// Sends one SMS at most once: claims the key (and one of the booking's
+/// [`MAX_SMS_PER_BOOKING`]) in the store, checks the opt-out right before
+/// sending, and releases the claim when the message did not go out.
+pub async fn send_sms(
+    state: &(impl HasTable + HasClock + HasSms),
+    request: &SmsRequest,
+) -> Result<SmsOutcome, SmsSendError> {
+    let table = state.table().as_ref();
+    let now = state.clock().unix_seconds();
+    let (counter, limit) = match &request.booking_id {
+        Some(booking_id) => (sms_counter_key(&request.org_id, booking_id), MAX_SMS_PER_BOOKING),
+        None => (
+            Key::new(
+                format!("SMSKEY#{}", crate::domain::token::token_hash(&request.idempotency_key)),
+                "SMS",
+            ),
+            1,
+        ),
+    };
+    match claim(
+        table,
+        &counter,
+        &request.idempotency_key,
+        limit,
+        now + KEEP_AFTER_END_SECONDS * 12,
+    )
+    .await?
+    {
+        Claim::Already => return Ok(SmsOutcome::AlreadySent),
+        Claim::Exhausted => {
+            tracing::info!(org_id = %request.org_id, "sms limit of the appointment reached; not sent");
+            return Ok(SmsOutcome::LimitReached);
+        }
+        Claim::New => {}
+    }
+    let sender = state.sms().sender().to_string();
+    if table.get(&sms_opt_out_key(&sender, &request.to)).await?.is_some() {
+        release(table, &counter, &request.idempotency_key).await?;
+        tracing::info!(org_id = %request.org_id, "recipient opted out of sms; not sent");
+        return Ok(SmsOutcome::OptedOut);
+    }
+    match state
+        .sms()
+        .send(&request.to, &request.body, &request.idempotency_key)
+        .await
+    {
+        Ok(()) => Ok(SmsOutcome::Sent),
+        // Perhaps delivered: the claim stays, so it is never sent twice (at
+        // most once when the provider's answer is lost).
+        Err(SmsError::Unknown(reason)) => {
+            tracing::warn!(org_id = %request.org_id, %reason, "sms outcome unknown; not retried");
+            Err(SmsSendError::Permanent(reason))
+        }
+        Err(err) => {
+            // Not delivered: the allowance and the key are free again.
+            release(table, &counter, &request.idempotency_key).await?;
+            match err {
+                SmsError::Unavailable(reason) => Err(SmsSendError::Retry(reason)),
+                SmsError::Rejected(reason) | SmsError::Unknown(reason) => Err(SmsSendError::Permanent(reason)),
+            }
+        }
+    }
+}
