@@ -3,7 +3,7 @@
 //! Items are JSON objects. Every item has the string keys `pk` and `sk`; it may
 //! carry up to three sparse secondary-index key pairs (`gsi1pk`/`gsi1sk`, ...)
 //! and an `expires_at` TTL (Unix seconds). Both adapters (SQLite and DynamoDB)
-//! obey the conformance suite in `tests/conformance.rs`, so the item layout
+//! obey the conformance suite in `tests/conformance/`, so the item layout
 //! and key design live in one place and behave the same everywhere.
 
 use async_trait::async_trait;
