@@ -22,6 +22,8 @@ mod crm;
 mod events;
 #[path = "lambda_events/scheduling.rs"]
 mod scheduling;
+#[path = "lambda_events/web.rs"]
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -160,6 +162,20 @@ sample_tests! {
     "jobs-worker" => events::jobs_worker_sends_the_queued_verification_email_once,
     "reminders-send" => events::reminders_send_sends_the_hour_before_reminder_by_email_and_sms_once,
     "reminders-tick" => events::reminders_tick_fans_out_the_reminders_due_at_its_time,
+    "web-assets" => web::web_assets_serves_the_stylesheet_immutable,
+    "page-root" => web::page_root_sends_the_signed_in_member_to_the_app,
+    "page-sign-in" => web::page_sign_in_shows_the_form,
+    "page-sign-in-submit" => web::page_sign_in_submit_signs_in_and_opens_the_app,
+    "page-sign-up" => web::page_sign_up_shows_the_form,
+    "page-sign-up-submit" => web::page_sign_up_submit_creates_the_account_and_queues_its_verification,
+    "page-sign-out" => web::page_sign_out_ends_the_session,
+    "page-home" => web::page_home_shows_the_organization_and_recent_contacts,
+    "page-contacts" => web::page_contacts_lists_the_contact,
+    "page-contacts-tag" => web::page_contacts_tag_tags_the_ticked_contact,
+    "page-contact-new" => web::page_contact_new_shows_the_form,
+    "page-contact-create" => web::page_contact_create_creates_the_contact_and_opens_it,
+    "page-contact" => web::page_contact_shows_the_record,
+    "page-note-create" => web::page_note_create_adds_the_note,
 }
 
 fn events_dir() -> PathBuf {

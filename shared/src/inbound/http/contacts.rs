@@ -21,7 +21,7 @@ use crate::services::pipelines;
 
 type Outcome = Result<Response, ApiError>;
 
-fn caller(auth: &Authenticated) -> Result<Caller, ApiError> {
+pub fn caller(auth: &Authenticated) -> Result<Caller, ApiError> {
     auth.require(Permission::UseCrm)?;
     Ok(Caller {
         actor: auth.actor.clone(),

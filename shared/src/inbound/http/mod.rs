@@ -19,6 +19,7 @@ pub mod problem;
 pub mod public_booking;
 pub mod scheduling;
 pub mod session;
+pub mod web;
 
 use axum::Router;
 use axum::routing::{MethodFilter, MethodRouter};

@@ -1,0 +1,623 @@
+//! The contacts pages: the table (search as you type, filters, cursor
+//! paging, bulk tagging), the new-contact form and the contact record with
+//! its notes. Each calls the same contact services as `/contacts`; a form is
+//! a plain post answered with a redirect, and htmx only swaps the table.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, is_htmx, notice_text, render, see_other,
+};
+use crate::inbound::AppState;
+use crate::inbound::http::contacts::{caller, stage_filter};
+use crate::inbound::http::problem::ApiError;
+use crate::services::contacts::{self, ContactFilter, ContactRecord, NewContact, notes, tags};
+use crate::services::orgs;
+use crate::services::pipelines::{self, DealFilter};
+
+/// Rows per page of the table.
+const PAGE_ROWS: u32 = 25;
+
+/// The table's filters as the URL carries them (so reload, back and a
+/// shared link show the same rows).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct TableQuery {
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// `pipeline_id/stage_id`.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// `YYYY-MM-DD`, inclusive, UTC.
+    #[serde(default)]
+    pub created_from: Option<String>,
+    #[serde(default)]
+    pub created_to: Option<String>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub notice: Option<String>,
+}
+
+fn blank_to_none(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// A `YYYY-MM-DD` bound as the start of that UTC day (the end of it for `to`).
+fn day_bound(field: &str, raw: Option<&str>, end: bool) -> Result<Option<jiff::Timestamp>, ApiError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let date: jiff::civil::Date = raw
+        .parse()
+        .map_err(|_| ApiError::field(field, "invalid_date", "Use a date such as 2026-01-31."))?;
+    let date = if end {
+        date.tomorrow()
+            .map_err(|_| ApiError::field(field, "invalid_date", "Use an earlier date."))?
+    } else {
+        date
+    };
+    let at = date
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .map_err(|_| ApiError::field(field, "invalid_date", "Use a date such as 2026-01-31."))?
+        .timestamp();
+    Ok(Some(if end {
+        at - jiff::SignedDuration::from_millis(1)
+    } else {
+        at
+    }))
+}
+
+/// One row of the table.
+pub struct Row {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub company: String,
+    pub tags: Vec<String>,
+    pub created: String,
+}
+
+impl Row {
+    pub(super) fn of(contact: &ContactRecord) -> Self {
+        let name = contact.display_name();
+        Row {
+            id: contact.id.clone(),
+            name: if name.is_empty() { "(no name)".into() } else { name },
+            email: contact.primary_email().unwrap_or_default().to_string(),
+            phone: contact.primary_phone().unwrap_or_default().to_string(),
+            company: contact.company.clone().unwrap_or_default(),
+            tags: contact.tags.clone(),
+            created: contact.created_at.chars().take(10).collect(),
+        }
+    }
+}
+
+/// A choice of a filter's `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    fn new(value: String, label: String, current: &Option<String>) -> Self {
+        let selected = current.as_deref() == Some(value.as_str());
+        Choice { value, label, selected }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/contacts.html")]
+struct TablePage {
+    title: &'static str,
+    chrome: Option<Chrome>,
+    notice: Option<&'static str>,
+    results: Results,
+    query: TableQuery,
+    tags: Vec<Choice>,
+    owners: Vec<Choice>,
+    stages: Vec<Choice>,
+}
+
+/// The part htmx swaps: the rows, the paging and the bulk bar.
+#[derive(Template)]
+#[template(path = "staff/contact_results.html")]
+struct Results {
+    rows: Vec<Row>,
+    errors: FieldErrors,
+    csrf: String,
+    /// The query string of the next page, if there is one.
+    next: Option<String>,
+    /// The query string of this page's filters without a cursor.
+    first: Option<String>,
+    filtered: bool,
+}
+
+fn query_string(query: &TableQuery, cursor: Option<&str>) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in [
+        ("q", &query.q),
+        ("tag", &query.tag),
+        ("owner", &query.owner),
+        ("stage", &query.stage),
+        ("created_from", &query.created_from),
+        ("created_to", &query.created_to),
+    ] {
+        if let Some(value) = blank_to_none(value) {
+            out.append_pair(name, &value);
+        }
+    }
+    if let Some(cursor) = cursor {
+        out.append_pair("cursor", cursor);
+    }
+    out.finish()
+}
+
+/// The rows the filters select, through the same services as `GET /contacts`.
+async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<Results, PageError> {
+    let caller = caller(&staff.auth)?;
+    let stage = match blank_to_none(&query.stage) {
+        Some(both) => {
+            let (pipeline, stage) = both.split_once('/').unwrap_or((both.as_str(), ""));
+            stage_filter(Some(pipeline.to_string()), Some(stage.to_string()), query.q.as_deref())?
+        }
+        None => None,
+    };
+    let filter = ContactFilter {
+        tag: blank_to_none(&query.tag),
+        owner_id: blank_to_none(&query.owner),
+        created_from: day_bound("created_from", query.created_from.as_deref(), false)?,
+        created_to: day_bound("created_to", query.created_to.as_deref(), true)?,
+        q: blank_to_none(&query.q),
+    };
+    let table = state.table.as_ref();
+    let cursor = blank_to_none(&query.cursor);
+    let (items, next) = match &stage {
+        Some((pipeline_id, stage_id)) => {
+            pipelines::contacts_in_stage_page(
+                table,
+                caller.org_id(),
+                (pipeline_id, stage_id),
+                &filter,
+                PAGE_ROWS,
+                cursor.clone(),
+            )
+            .await?
+        }
+        None => contacts::list(table, caller.org_id(), &filter, PAGE_ROWS, cursor.clone()).await?,
+    };
+    let filtered = filter.tag.is_some()
+        || filter.owner_id.is_some()
+        || filter.q.is_some()
+        || filter.created_from.is_some()
+        || filter.created_to.is_some()
+        || stage.is_some();
+    Ok(Results {
+        rows: items.iter().map(Row::of).collect(),
+        errors: FieldErrors::default(),
+        csrf: staff.chrome.csrf.clone(),
+        next: next.map(|cursor| query_string(query, Some(&cursor))),
+        first: cursor.map(|_| query_string(query, None)),
+        filtered,
+    })
+}
+
+async fn filter_choices(
+    state: &AppState,
+    org_id: &str,
+    query: &TableQuery,
+) -> Result<(Vec<Choice>, Vec<Choice>, Vec<Choice>), PageError> {
+    let table = state.table.as_ref();
+    let tags = tags::list(table, org_id)
+        .await?
+        .into_iter()
+        .map(|t| Choice::new(t.tag.clone(), format!("{} ({})", t.tag, t.count), &query.tag))
+        .collect();
+    let (members, _) = orgs::list_members(state, org_id, 200, None).await?;
+    let mut owners = Vec::new();
+    for member in members {
+        let name = crate::services::accounts::user(state, &member.user_id)
+            .await
+            .map(|u| u.name)
+            .unwrap_or_else(|_| member.user_id.clone());
+        owners.push(Choice::new(member.user_id, name, &query.owner));
+    }
+    let mut stages = Vec::new();
+    for pipeline in pipelines::list_pipelines(table, org_id).await? {
+        for stage in &pipeline.stages {
+            stages.push(Choice::new(
+                format!("{}/{}", pipeline.id, stage.id),
+                format!("{}: {}", pipeline.name, stage.name),
+                &query.stage,
+            ));
+        }
+    }
+    Ok((tags, owners, stages))
+}
+
+/// `GET /app/contacts`: the table; to htmx, only the results.
+pub async fn table(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Query(query): Query<TableQuery>,
+) -> PageResult {
+    let staff = staff.in_section("contacts");
+    let (results, status) = match results(&state, &staff, &query).await {
+        Ok(results) => (results, StatusCode::OK),
+        Err(PageError(err @ ApiError::Validation(_))) => (
+            Results {
+                rows: Vec::new(),
+                errors: FieldErrors::from_api(&err, |field| field),
+                csrf: staff.chrome.csrf.clone(),
+                next: None,
+                first: None,
+                filtered: true,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(other) => return Err(other),
+    };
+    if is_htmx(&headers) {
+        return Ok(render(status, &results));
+    }
+    let (tags, owners, stages) = filter_choices(&state, &staff.auth.org_id, &query).await?;
+    Ok(render(
+        status,
+        &TablePage {
+            title: "Contacts",
+            notice: notice_text(query.notice.as_deref()),
+            chrome: Some(staff.chrome),
+            results,
+            query,
+            tags,
+            owners,
+            stages,
+        },
+    ))
+}
+
+/// `POST /app/contacts/tags`: adds a tag to the ticked rows.
+pub async fn bulk_tag(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let ids = form.all("ids");
+    let tag = form.text("tag");
+    if ids.is_empty() {
+        return Err(PageError(ApiError::field(
+            "ids",
+            "required",
+            "Tick at least one contact.",
+        )));
+    }
+    tags::bulk(&state, &caller, ids, vec![tag], Vec::new()).await?;
+    let back = form
+        .optional("back")
+        .filter(|b| b.starts_with("/app/contacts"))
+        .unwrap_or_else(|| "/app/contacts".into());
+    let joiner = if back.contains('?') { '&' } else { '?' };
+    Ok(see_other(&format!("{back}{joiner}notice=tagged")))
+}
+
+#[derive(Template)]
+#[template(path = "staff/contact_new.html")]
+struct NewContactPage {
+    title: &'static str,
+    chrome: Option<Chrome>,
+    notice: Option<&'static str>,
+    errors: FieldErrors,
+    form: FormData,
+}
+
+/// `GET /app/contacts/new`.
+pub async fn new_contact(staff: Staff) -> PageResult {
+    caller(&staff.auth)?;
+    let staff = staff.in_section("new-contact");
+    Ok(render(
+        StatusCode::OK,
+        &NewContactPage {
+            title: "New contact",
+            chrome: Some(staff.chrome),
+            notice: None,
+            errors: FieldErrors::default(),
+            form: FormData::default(),
+        },
+    ))
+}
+
+/// The API's name of a field in the form's terms.
+fn form_field(api_field: &str) -> &str {
+    if api_field.starts_with("emails") {
+        "email"
+    } else if api_field.starts_with("phones") {
+        "phone"
+    } else if api_field.starts_with("tags") {
+        "tags"
+    } else {
+        api_field
+    }
+}
+
+/// The new-contact form as the API's body.
+fn new_contact_body(form: &FormData) -> Result<NewContact, ApiError> {
+    let tags: Vec<String> = form
+        .text("tags")
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    let body = json!({
+        "first_name": form.optional("first_name"),
+        "last_name": form.optional("last_name"),
+        "emails": form.optional("email").into_iter().collect::<Vec<_>>(),
+        "phones": form.optional("phone").into_iter().collect::<Vec<_>>(),
+        "company": form.optional("company"),
+        "tags": tags,
+    });
+    serde_json::from_value(body).map_err(|err| ApiError::BadRequest {
+        code: "invalid_form",
+        field: None,
+        detail: err.to_string(),
+    })
+}
+
+/// `POST /app/contacts`: creates the contact and opens its record.
+pub async fn create(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let created = match new_contact_body(&form) {
+        Ok(body) => contacts::create(&state, &caller, body).await.map_err(ApiError::from),
+        Err(err) => Err(err),
+    };
+    match created {
+        Ok(contact) => Ok(see_other(&format!(
+            "/app/contacts/{}?notice=contact-created",
+            contact.id
+        ))),
+        Err(err @ (ApiError::Validation(_) | ApiError::Duplicate { .. } | ApiError::BadRequest { .. })) => {
+            let status = StatusCode::from_u16(err.problem().status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            let staff = staff.in_section("new-contact");
+            Ok(render(
+                status,
+                &NewContactPage {
+                    title: "New contact",
+                    chrome: Some(staff.chrome),
+                    notice: None,
+                    errors: duplicate_aware(&err),
+                    form,
+                },
+            ))
+        }
+        Err(other) => Err(PageError(other)),
+    }
+}
+
+/// Field errors, with a duplicate named at the field it collides on.
+fn duplicate_aware(err: &ApiError) -> FieldErrors {
+    match err {
+        ApiError::Duplicate { field, detail, .. } => {
+            FieldErrors::from_api(&ApiError::field(form_field(field), "duplicate", detail), |f| f)
+        }
+        other => FieldErrors::from_api(other, form_field),
+    }
+}
+
+/// An entry of the record's timeline, in words.
+pub struct Moment {
+    pub at: String,
+    pub what: String,
+    pub text: String,
+}
+
+fn moment(kind: &str, at: &str, detail: &Value) -> Moment {
+    let what = match kind {
+        "created" | "contact_created" => "Contact created".to_string(),
+        "note_added" | "note" => "Note".to_string(),
+        other => {
+            let mut words = other.replace('_', " ");
+            if let Some(first) = words.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            words
+        }
+    };
+    let text = detail
+        .get("body")
+        .or_else(|| detail.get("summary"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    Moment {
+        at: at.chars().take(16).collect::<String>().replace('T', " "),
+        what,
+        text,
+    }
+}
+
+pub struct NoteView {
+    pub id: String,
+    pub body: String,
+    pub at: String,
+}
+
+pub struct DealView {
+    pub title: String,
+    pub status: String,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/contact.html")]
+struct RecordPage {
+    title: String,
+    chrome: Option<Chrome>,
+    notice: Option<&'static str>,
+    contact: Row,
+    fields: Vec<(String, String)>,
+    notes: Vec<NoteView>,
+    timeline: Vec<Moment>,
+    deals: Vec<DealView>,
+    errors: FieldErrors,
+    note_draft: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    pub notice: Option<String>,
+}
+
+async fn record_page(
+    state: &AppState,
+    staff: Staff,
+    id: &str,
+    notice: Option<&'static str>,
+    errors: FieldErrors,
+    note_draft: String,
+) -> Result<RecordPage, PageError> {
+    let caller = caller(&staff.auth)?;
+    let table = state.table.as_ref();
+    let contact = contacts::get(table, caller.org_id(), id).await?;
+    let (note_items, _) = notes::list(table, caller.org_id(), id, 50, None).await?;
+    let (entries, _) = contacts::timeline(table, caller.org_id(), id, 50, None).await?;
+    let deal_filter = DealFilter {
+        contact_id: Some(id.to_string()),
+        ..DealFilter::default()
+    };
+    let (deals, _) = pipelines::list_deals(table, caller.org_id(), &deal_filter, 20, None).await?;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    if let Some(address) = &contact.address {
+        let text = serde_json::to_value(address)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .map(|map| {
+                map.values()
+                    .filter_map(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        fields.push(("Address".into(), text));
+    }
+    if let Some(source) = &contact.source {
+        fields.push(("Source".into(), source.clone()));
+    }
+    for (key, value) in &contact.custom_fields {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        fields.push((key.clone(), text));
+    }
+    let row = Row::of(&contact);
+    let staff = staff.in_section("contacts");
+    Ok(RecordPage {
+        title: row.name.clone(),
+        chrome: Some(staff.chrome),
+        notice,
+        contact: row,
+        fields,
+        notes: note_items
+            .into_iter()
+            .map(|n| NoteView {
+                id: n.id,
+                body: n.body,
+                at: n.created_at.chars().take(16).collect::<String>().replace('T', " "),
+            })
+            .collect(),
+        timeline: entries.iter().map(|e| moment(&e.kind, &e.at, &e.detail)).collect(),
+        deals: deals
+            .into_iter()
+            .map(|d| DealView {
+                title: d.title,
+                status: format!("{:?}", d.status).to_lowercase(),
+                value: format!("{}.{:02} {}", d.value / 100, (d.value % 100).abs(), d.currency),
+            })
+            .collect(),
+        errors,
+        note_draft,
+    })
+}
+
+/// `GET /app/contacts/{id}`: the contact record.
+pub async fn record(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> PageResult {
+    let page = record_page(
+        &state,
+        staff,
+        &id,
+        notice_text(query.notice.as_deref()),
+        FieldErrors::default(),
+        String::new(),
+    )
+    .await?;
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `POST /app/contacts/{id}/notes`: adds a note, back to the record.
+pub async fn add_note(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StaffForm { staff, form }: StaffForm,
+) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let body = form.text("body");
+    match notes::create(&state, &caller, &id, &body).await.map_err(ApiError::from) {
+        Ok(_) => Ok(see_other(&format!("/app/contacts/{id}?notice=note-added"))),
+        Err(err @ ApiError::Validation(_)) => {
+            let errors = FieldErrors::from_api(&err, |_| "body");
+            let page = record_page(&state, staff, &id, None, errors, body).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(other) => Err(PageError(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_bounds_cover_whole_utc_days() {
+        let from = day_bound("created_from", Some("2026-03-04"), false).unwrap().unwrap();
+        let to = day_bound("created_to", Some("2026-03-04"), true).unwrap().unwrap();
+        assert_eq!(from.to_string(), "2026-03-04T00:00:00Z");
+        assert_eq!(to.to_string(), "2026-03-04T23:59:59.999Z");
+        assert!(day_bound("created_to", Some("March"), true).is_err());
+        assert_eq!(day_bound("created_to", Some(" "), true).unwrap(), None);
+    }
+
+    #[test]
+    fn api_fields_map_to_form_fields() {
+        assert_eq!(form_field("emails[0]"), "email");
+        assert_eq!(form_field("phones[0].number"), "phone");
+        assert_eq!(form_field("first_name"), "first_name");
+    }
+
+    #[test]
+    fn paging_keeps_the_filters() {
+        let query = TableQuery {
+            q: Some("ann".into()),
+            tag: Some("vip".into()),
+            ..TableQuery::default()
+        };
+        assert_eq!(query_string(&query, Some("c1")), "q=ann&tag=vip&cursor=c1");
+    }
+}

@@ -1,0 +1,163 @@
+//! Samples of the staff app's page Lambdas: each page answers HTML with the
+//! staff headers, each form post redirects (post → redirect → get) having
+//! done what the matching JSON route does.
+
+use http::StatusCode;
+use serde_json::Value;
+
+use super::{DANA_EMAIL, HttpReply, World, sample_body};
+
+/// The contact the record samples name.
+const SAMPLE_CONTACT: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c5d";
+
+/// Maria González, as `contacts-create` makes her.
+async fn maria(w: &World) -> String {
+    w.api("POST", "/contacts", Some(sample_body("contacts-create"))).await["id"]
+        .as_str()
+        .expect("contact id")
+        .to_string()
+}
+
+#[track_caller]
+fn assert_staff_page(reply: &HttpReply, contains: &str) {
+    reply.expect(StatusCode::OK);
+    assert!(
+        reply.header("content-type").starts_with("text/html"),
+        "{}",
+        reply.header("content-type")
+    );
+    assert!(reply.header("content-security-policy").contains("script-src 'self'"));
+    assert_eq!(reply.header("x-frame-options"), "DENY");
+    assert!(reply.text.contains(contains), "no {contains:?} in {}", reply.text);
+}
+
+#[track_caller]
+fn assert_redirect(reply: &HttpReply, to: &str) {
+    reply.expect(StatusCode::SEE_OTHER);
+    assert!(
+        reply.header("location").starts_with(to),
+        "redirects to {}",
+        reply.header("location")
+    );
+}
+
+pub async fn web_assets_serves_the_stylesheet_immutable(name: &str) {
+    let w = World::empty().await;
+    let url = konnecs::inbound::http::web::assets::stylesheet_url();
+    let hashed = url.trim_start_matches("/assets/");
+    let reply = w.http(name, &[("app-0123456789ab.css", hashed)]).await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.header("content-type").starts_with("text/css"));
+    assert_eq!(reply.header("cache-control"), "public, max-age=31536000, immutable");
+    assert!(reply.text.contains("prefers-color-scheme: dark"));
+}
+
+pub async fn page_root_sends_the_signed_in_member_to_the_app(name: &str) {
+    let w = World::with_dana().await;
+    assert_redirect(&w.http(name, &[]).await, "/app");
+}
+
+pub async fn page_sign_in_shows_the_form(name: &str) {
+    let w = World::empty().await;
+    assert_staff_page(&w.http(name, &[]).await, "action=\"/sign-in\"");
+}
+
+pub async fn page_sign_in_submit_signs_in_and_opens_the_app(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_redirect(&reply, "/app");
+    assert!(
+        reply.header("set-cookie").contains("konnecs_session="),
+        "no session cookie: {:?}",
+        reply.headers
+    );
+}
+
+pub async fn page_sign_up_shows_the_form(name: &str) {
+    let w = World::empty().await;
+    assert_staff_page(&w.http(name, &[]).await, "name=\"business_name\"");
+}
+
+pub async fn page_sign_up_submit_creates_the_account_and_queues_its_verification(name: &str) {
+    let w = World::empty().await;
+    let reply = w.http(name, &[]).await;
+    assert_redirect(&reply, "/app");
+    assert!(reply.header("set-cookie").contains("konnecs_session="));
+    let jobs = w.take_jobs().await;
+    assert!(
+        jobs.iter().any(|job| format!("{job:?}").contains(DANA_EMAIL)),
+        "no job for the verification email: {jobs:?}"
+    );
+}
+
+pub async fn page_sign_out_ends_the_session(name: &str) {
+    let w = World::with_dana().await;
+    assert_redirect(&w.http(name, &[]).await, "/sign-in");
+    let me = w.dana().send(&w.app, "GET", "/me", None).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{}", me.body);
+}
+
+pub async fn page_home_shows_the_organization_and_recent_contacts(name: &str) {
+    let w = World::with_dana().await;
+    maria(&w).await;
+    let reply = w.http(name, &[]).await;
+    assert_staff_page(&reply, "Whitfield Dental");
+    assert!(reply.text.contains("Maria"), "{}", reply.text);
+}
+
+pub async fn page_contacts_lists_the_contact(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    let reply = w.http(name, &[]).await;
+    assert_staff_page(&reply, &format!("href=\"/app/contacts/{id}\""));
+}
+
+pub async fn page_contacts_tag_tags_the_ticked_contact(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    assert_redirect(&w.http(name, &[(SAMPLE_CONTACT, &id)]).await, "/app/contacts");
+    let contact = w.api("GET", &format!("/contacts/{id}"), None).await;
+    let tags: Vec<&str> = contact["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(tags.contains(&"recall-due"), "{tags:?}");
+}
+
+pub async fn page_contact_new_shows_the_form(name: &str) {
+    let w = World::with_dana().await;
+    assert_staff_page(&w.http(name, &[]).await, "action=\"/app/contacts\"");
+}
+
+pub async fn page_contact_create_creates_the_contact_and_opens_it(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_redirect(&reply, "/app/contacts/");
+    let listed = w.api("GET", "/contacts?q=maya", None).await;
+    let contacts = listed["contacts"].as_array().expect("contacts");
+    assert_eq!(contacts.len(), 1, "{listed}");
+    assert_eq!(contacts[0]["last_name"], "Okafor");
+    let id = contacts[0]["id"].as_str().expect("id");
+    assert!(reply.header("location").contains(id), "{}", reply.header("location"));
+}
+
+pub async fn page_contact_shows_the_record(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    let reply = w.http(name, &[(SAMPLE_CONTACT, &id)]).await;
+    assert_staff_page(&reply, "Maria");
+    assert!(reply.text.contains(&format!("action=\"/app/contacts/{id}/notes\"")));
+}
+
+pub async fn page_note_create_adds_the_note(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    assert_redirect(
+        &w.http(name, &[(SAMPLE_CONTACT, &id)]).await,
+        &format!("/app/contacts/{id}"),
+    );
+    let notes = w.api("GET", &format!("/contacts/{id}/notes"), None).await;
+    assert_eq!(notes["notes"][0]["body"], "Prefers morning appointments.", "{notes}");
+}
