@@ -176,6 +176,8 @@ sample_tests! {
     "page-contact-create" => web::page_contact_create_creates_the_contact_and_opens_it,
     "page-contact" => web::page_contact_shows_the_record,
     "page-note-create" => web::page_note_create_adds_the_note,
+    "page-settings" => web::page_settings_shows_the_organizations_profile,
+    "page-settings-save" => web::page_settings_save_renames_the_organization,
 }
 
 fn events_dir() -> PathBuf {

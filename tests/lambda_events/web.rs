@@ -161,3 +161,20 @@ pub async fn page_note_create_adds_the_note(name: &str) {
     let notes = w.api("GET", &format!("/contacts/{id}/notes"), None).await;
     assert_eq!(notes["notes"][0]["body"], "Prefers morning appointments.", "{notes}");
 }
+
+pub async fn page_settings_shows_the_organizations_profile(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_staff_page(&reply, "value=\"Whitfield Dental\"");
+    assert!(reply.text.contains(DANA_EMAIL), "members listed: {}", reply.text);
+}
+
+pub async fn page_settings_save_renames_the_organization(name: &str) {
+    let w = World::with_dana().await;
+    let version = w.api("GET", "/org", None).await["version"].to_string();
+    let reply = w.http(name, &[("version=1", &format!("version={version}"))]).await;
+    assert_redirect(&reply, "/app/settings");
+    let org = w.api("GET", "/org", None).await;
+    assert_eq!(org["name"], "Whitfield Family Dental", "{org}");
+    assert_eq!(org["industry"], "Dentistry", "{org}");
+}

@@ -1520,6 +1520,30 @@ pub fn entries() -> &'static [Entry] {
             runtime: Runtime::Both,
         },
         Entry {
+            name: "page-settings",
+            summary: "The organization's settings (admins): the profile form and the members.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/settings",
+                route: handler!(http::web::settings::settings),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "page-settings-save",
+            summary: "The settings form's post (admins): saves the organization's profile, or shows the form again with the field errors.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/settings",
+                route: handler!(http::web::settings::save_settings),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
             name: "dev-outbox",
             summary: "Developer mode only: the messages the server would have sent, as an HTML list.",
             auth: Auth::Public,

@@ -227,14 +227,10 @@ async fn filter_choices(
         .map(|t| Choice::new(t.tag.clone(), format!("{} ({})", t.tag, t.count), &query.tag))
         .collect();
     let (members, _) = orgs::list_members(state, org_id, 200, None).await?;
-    let mut owners = Vec::new();
-    for member in members {
-        let name = crate::services::accounts::user(state, &member.user_id)
-            .await
-            .map(|u| u.name)
-            .unwrap_or_else(|_| member.user_id.clone());
-        owners.push(Choice::new(member.user_id, name, &query.owner));
-    }
+    let owners = members
+        .into_iter()
+        .map(|member| Choice::new(member.user_id, member.name, &query.owner))
+        .collect();
     let mut stages = Vec::new();
     for pipeline in pipelines::list_pipelines(table, org_id).await? {
         for stage in &pipeline.stages {

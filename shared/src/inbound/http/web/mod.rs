@@ -9,6 +9,7 @@ pub mod assets;
 pub mod auth;
 pub mod contacts;
 pub mod home;
+pub mod settings;
 
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -19,6 +20,7 @@ use http::{HeaderValue, StatusCode};
 use super::problem::ApiError;
 use super::session::{Authenticated, CSRF_HEADER};
 use crate::config::MAX_BODY_BYTES;
+use crate::domain::role::Permission;
 use crate::inbound::AppState;
 use crate::services::secrets::csrf_token;
 use crate::services::{accounts, orgs};
@@ -40,6 +42,9 @@ pub struct Chrome {
     pub csrf: String,
     /// The navigation entry marked current: "home", "contacts".
     pub section: &'static str,
+    /// Whether the member's role may change the organization's settings:
+    /// no one else is shown the way there.
+    pub is_admin: bool,
 }
 
 /// A signed-in member on a page: who they are (as the API's extractor says)
@@ -233,6 +238,7 @@ impl FromRequestParts<AppState> for Staff {
             user_name: user.name,
             csrf: csrf_token(&auth.session_token),
             section: "",
+            is_admin: auth.role.allows(Permission::ManageSettings),
         };
         Ok(Staff { auth, chrome })
     }
@@ -423,6 +429,7 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "tagged" => Some("Tags applied."),
         "signed-out" => Some("You are signed out."),
         "welcome" => Some("Welcome to Konnecs."),
+        "settings-saved" => Some("Settings saved."),
         _ => None,
     }
 }

@@ -1,0 +1,806 @@
+//! The staff web app over HTTP, as a browser without JavaScript uses it:
+//! plain form posts answered with a redirect (post → redirect → get), field
+//! errors re-rendered beside the fields with a 4xx, the CSRF token required
+//! on every signed-in form, admin-only settings refused to a member with 403
+//! (and not offered to them), and the headers every staff page carries.
+//! In process, on the embedded store.
+
+use axum::Router;
+use axum::body::Body;
+use http::{Request, StatusCode};
+use konnecs::app::AppState;
+use konnecs::catalogue;
+use konnecs_tests::http::{Browser, send};
+use konnecs_tests::local::{temp_state, token_from_outbox};
+use serde_json::json;
+
+const PASSWORD: &str = "molar-crown-42-bridge";
+
+struct App {
+    state: AppState,
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    fn new() -> Self {
+        let (state, dir) = temp_state();
+        Self {
+            router: konnecs::inbound::http::router(state.clone(), catalogue::entries()),
+            state,
+            _dir: dir,
+        }
+    }
+}
+
+/// One answer, with the body as text.
+struct Page {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    html: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    fn location(&self) -> &str {
+        self.header("location")
+    }
+
+    #[track_caller]
+    fn expect(&self, status: StatusCode) -> &Self {
+        assert_eq!(self.status, status, "{}", self.html);
+        self
+    }
+
+    #[track_caller]
+    fn contains(&self, text: &str) -> &Self {
+        assert!(self.html.contains(text), "no {text:?} in {}", self.html);
+        self
+    }
+
+    #[track_caller]
+    fn lacks(&self, text: &str) -> &Self {
+        assert!(!self.html.contains(text), "{text:?} should not be in {}", self.html);
+        self
+    }
+
+    /// The value of the first hidden `_csrf` field.
+    fn csrf_field(&self) -> String {
+        let marker = "name=\"_csrf\" value=\"";
+        let start = self
+            .html
+            .find(marker)
+            .unwrap_or_else(|| panic!("no _csrf field in {}", self.html))
+            + marker.len();
+        self.html[start..].chars().take_while(|c| *c != '"').collect()
+    }
+}
+
+/// A browser with JavaScript off: a cookie jar, forms posted as
+/// `application/x-www-form-urlencoded`.
+#[derive(Default, Clone)]
+struct Visitor {
+    cookies: Vec<(String, String)>,
+}
+
+enum Csrf<'a> {
+    /// The page's hidden field, as a real form sends it.
+    Field(&'a str),
+    /// htmx's header.
+    Header(&'a str),
+    None,
+}
+
+impl Visitor {
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&mut self, headers: &http::HeaderMap) {
+        for value in headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            let pair = value.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                self.cookies.retain(|(k, _)| k != name);
+                if !value.is_empty() {
+                    self.cookies.push((name.to_string(), value.to_string()));
+                }
+            }
+        }
+    }
+
+    async fn send(&mut self, app: &App, request: Request<Body>) -> Page {
+        let reply = send(&app.router, request).await;
+        self.keep_cookies(&reply.headers);
+        Page {
+            status: reply.status,
+            headers: reply.headers,
+            html: String::from_utf8_lossy(&reply.bytes).into_owned(),
+        }
+    }
+
+    async fn get(&mut self, app: &App, path: &str) -> Page {
+        let request = Request::get(path)
+            .header("cookie", self.cookie_header())
+            .body(Body::empty())
+            .expect("request");
+        self.send(app, request).await
+    }
+
+    /// A GET as htmx sends it (only the changed part comes back).
+    async fn get_htmx(&mut self, app: &App, path: &str) -> Page {
+        let request = Request::get(path)
+            .header("cookie", self.cookie_header())
+            .header("hx-request", "true")
+            .body(Body::empty())
+            .expect("request");
+        self.send(app, request).await
+    }
+
+    async fn post(&mut self, app: &App, path: &str, fields: &[(&str, &str)], csrf: Csrf<'_>) -> Page {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        if let Csrf::Field(token) = csrf {
+            form.append_pair("_csrf", token);
+        }
+        for (name, value) in fields {
+            form.append_pair(name, value);
+        }
+        let mut builder = Request::post(path)
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("host", "konnecs.test")
+            .header("origin", "http://konnecs.test")
+            .header("sec-fetch-site", "same-origin");
+        if let Csrf::Header(token) = csrf {
+            builder = builder.header("x-csrf-token", token);
+        }
+        self.send(app, builder.body(Body::from(form.finish())).expect("request"))
+            .await
+    }
+
+    /// Signs up through the form; returns the app page's CSRF token.
+    async fn sign_up(&mut self, app: &App, name: &str, email: &str, business: &str) -> String {
+        let page = self
+            .post(
+                app,
+                "/sign-up",
+                &[
+                    ("name", name),
+                    ("business_name", business),
+                    ("email", email),
+                    ("password", PASSWORD),
+                ],
+                Csrf::None,
+            )
+            .await;
+        page.expect(StatusCode::SEE_OTHER);
+        assert_eq!(page.location(), "/app?notice=welcome");
+        let home = self.get(app, "/app?notice=welcome").await;
+        home.expect(StatusCode::OK)
+            .contains(business)
+            .contains("Welcome to Konnecs.");
+        home.csrf_field()
+    }
+}
+
+/// The id in `/app/contacts/{id}?…`.
+fn contact_id(location: &str) -> String {
+    location
+        .trim_start_matches("/app/contacts/")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+// ---------------------------------------------------------------- front door and auth
+
+#[tokio::test]
+async fn the_front_door_leads_to_sign_in_then_to_the_app() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let root = anna.get(&app, "/").await;
+    root.expect(StatusCode::SEE_OTHER);
+    assert_eq!(root.location(), "/sign-in");
+    // A page of the app asks for sign-in and comes back after it.
+    let contacts = anna.get(&app, "/app/contacts?q=lee").await;
+    contacts.expect(StatusCode::SEE_OTHER);
+    assert_eq!(contacts.location(), "/sign-in?next=%2Fapp%2Fcontacts%3Fq%3Dlee");
+    anna.get(&app, "/sign-in")
+        .await
+        .expect(StatusCode::OK)
+        .contains("action=\"/sign-in\"");
+
+    anna.sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let root = anna.get(&app, "/").await;
+    assert_eq!(root.location(), "/app");
+
+    // Signed out through the button's form, then in again through the form.
+    let csrf = anna.get(&app, "/app").await.csrf_field();
+    let out = anna.post(&app, "/sign-out", &[], Csrf::Field(&csrf)).await;
+    out.expect(StatusCode::SEE_OTHER);
+    assert_eq!(out.location(), "/sign-in?notice=signed-out");
+    assert_eq!(anna.get(&app, "/app").await.status, StatusCode::SEE_OTHER);
+
+    let wrong = anna
+        .post(
+            &app,
+            "/sign-in",
+            &[("email", "anna@lee-physio.example"), ("password", "not-her-password")],
+            Csrf::None,
+        )
+        .await;
+    wrong
+        .expect(StatusCode::UNAUTHORIZED)
+        .contains("The email or password is wrong.")
+        .contains("value=\"anna@lee-physio.example\"")
+        .lacks("not-her-password");
+    let right = anna
+        .post(
+            &app,
+            "/sign-in",
+            &[
+                ("email", "anna@lee-physio.example"),
+                ("password", PASSWORD),
+                ("next", "/app/contacts?q=lee"),
+            ],
+            Csrf::None,
+        )
+        .await;
+    right.expect(StatusCode::SEE_OTHER);
+    assert_eq!(right.location(), "/app/contacts?q=lee");
+    anna.get(&app, "/app").await.expect(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sign_in_never_sends_anyone_to_another_site() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    anna.sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let mut again = Visitor::default();
+    let page = again
+        .post(
+            &app,
+            "/sign-in",
+            &[
+                ("email", "anna@lee-physio.example"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/app"),
+            ],
+            Csrf::None,
+        )
+        .await;
+    assert_eq!(page.location(), "/app");
+}
+
+#[tokio::test]
+async fn a_bad_sign_up_comes_back_with_errors_beside_the_fields() {
+    let app = App::new();
+    let mut visitor = Visitor::default();
+    let page = visitor
+        .post(
+            &app,
+            "/sign-up",
+            &[
+                ("name", "Sam <b>Ortiz</b>"),
+                ("business_name", "Ortiz Studio"),
+                ("email", "not-an-email"),
+                ("password", "short"),
+            ],
+            Csrf::None,
+        )
+        .await;
+    page.expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"email-error\"")
+        .contains("aria-describedby=\"email-error\"")
+        .contains("href=\"#email\"")
+        // What was typed stays (escaped), the password never comes back.
+        .contains("value=\"Sam &#60;b&#62;Ortiz&#60;/b&#62;\"")
+        .lacks("<b>Ortiz")
+        .lacks("value=\"short\"");
+    let page = visitor
+        .post(
+            &app,
+            "/sign-up",
+            &[
+                ("name", "Sam Ortiz"),
+                ("business_name", "Ortiz Studio"),
+                ("email", "sam@ortiz.example"),
+                ("password", "short"),
+            ],
+            Csrf::None,
+        )
+        .await;
+    page.expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"password-error\"")
+        .contains("aria-describedby=\"password-error\"")
+        .lacks("value=\"short\"");
+    assert!(visitor.cookies.is_empty(), "no session for a refused sign-up");
+}
+
+#[tokio::test]
+async fn a_cross_site_sign_in_post_is_refused() {
+    let app = App::new();
+    let request = Request::post("/sign-in")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("host", "konnecs.test")
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::from("email=a%40b.example&password=whatever-long"))
+        .expect("request");
+    let page = Visitor::default().send(&app, request).await;
+    page.expect(StatusCode::FORBIDDEN);
+}
+
+// ---------------------------------------------------------------- contacts
+
+#[tokio::test]
+async fn contacts_are_created_listed_filtered_and_noted_with_plain_forms() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+
+    // The empty table says what it is for.
+    anna.get(&app, "/app/contacts")
+        .await
+        .expect(StatusCode::OK)
+        .contains("No contacts yet");
+
+    let created = anna
+        .post(
+            &app,
+            "/app/contacts",
+            &[
+                ("first_name", "Maya"),
+                ("last_name", "Okafor"),
+                ("email", "maya@example.com"),
+                ("phone", "+44 20 7946 0958"),
+                ("tags", "new-patient, vip"),
+            ],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    created.expect(StatusCode::SEE_OTHER);
+    assert!(
+        created.location().ends_with("?notice=contact-created"),
+        "{}",
+        created.location()
+    );
+    let maya = contact_id(created.location());
+    anna.post(
+        &app,
+        "/app/contacts",
+        &[
+            ("first_name", "Tom"),
+            ("last_name", "Berg"),
+            ("email", "tom@example.com"),
+        ],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+
+    let record = anna.get(&app, created.location()).await;
+    record
+        .expect(StatusCode::OK)
+        .contains("<h1>Maya Okafor</h1>")
+        .contains("Contact created.")
+        .contains("maya@example.com")
+        .contains("+442079460958")
+        .contains("<span class=\"tag\">vip</span>");
+
+    // The table, searched and filtered, as a full page and as htmx's fragment.
+    let all = anna.get(&app, "/app/contacts").await;
+    all.expect(StatusCode::OK).contains("Maya Okafor").contains("Tom Berg");
+    let searched = anna.get_htmx(&app, "/app/contacts?q=oka").await;
+    searched
+        .expect(StatusCode::OK)
+        .contains("Maya Okafor")
+        .lacks("Tom Berg")
+        .lacks("<html");
+    assert!(
+        searched
+            .html
+            .trim_start()
+            .starts_with("<section id=\"contact-results\"")
+    );
+    anna.get(&app, "/app/contacts?tag=vip")
+        .await
+        .expect(StatusCode::OK)
+        .contains("Maya Okafor")
+        .lacks("Tom Berg")
+        .contains("<option value=\"vip\" selected>");
+    anna.get(&app, "/app/contacts?tag=nobody-has-this")
+        .await
+        .contains("No contacts match these filters.");
+    let bad_date = anna.get(&app, "/app/contacts?created_from=last+week").await;
+    bad_date
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("Use a date such as 2026-01-31.");
+
+    // A note through the record's form.
+    let noted = anna
+        .post(
+            &app,
+            &format!("/app/contacts/{maya}/notes"),
+            &[("body", "Prefers <morning> appointments.")],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    noted.expect(StatusCode::SEE_OTHER);
+    assert_eq!(noted.location(), format!("/app/contacts/{maya}?notice=note-added"));
+    anna.get(&app, noted.location())
+        .await
+        .expect(StatusCode::OK)
+        .contains("Note added.")
+        .contains("Prefers &#60;morning&#62; appointments.");
+    let empty = anna
+        .post(
+            &app,
+            &format!("/app/contacts/{maya}/notes"),
+            &[("body", "  ")],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    empty
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"body-error\"")
+        .contains("aria-invalid=\"true\"");
+
+    // Bulk tag through the table's form.
+    let tom = anna.get(&app, "/app/contacts?q=berg").await;
+    let tom_id = tom
+        .html
+        .split("name=\"ids\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("Tom's checkbox")
+        .to_string();
+    let tagged = anna
+        .post(
+            &app,
+            "/app/contacts/tags",
+            &[("ids", &tom_id), ("ids", &maya), ("tag", "recall-due")],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    tagged.expect(StatusCode::SEE_OTHER);
+    anna.get(&app, "/app/contacts?tag=recall-due")
+        .await
+        .contains("Maya Okafor")
+        .contains("Tom Berg");
+}
+
+#[tokio::test]
+async fn a_bad_contact_comes_back_with_the_error_beside_its_field() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let page = anna
+        .post(
+            &app,
+            "/app/contacts",
+            &[("first_name", "Maya"), ("email", "maya-at-example")],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    page.expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"email-error\"")
+        .contains("value=\"maya-at-example\"")
+        .contains("value=\"Maya\"");
+    // A duplicate email is named at its field.
+    anna.post(
+        &app,
+        "/app/contacts",
+        &[("email", "maya@example.com")],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    anna.post(
+        &app,
+        "/app/contacts",
+        &[("email", "maya@example.com")],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::CONFLICT)
+    .contains("id=\"email-error\"");
+}
+
+#[tokio::test]
+async fn every_signed_in_form_needs_the_sessions_csrf_token() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let fields = [("first_name", "Maya")];
+    anna.post(&app, "/app/contacts", &fields, Csrf::None)
+        .await
+        .expect(StatusCode::FORBIDDEN)
+        .contains("This form has expired");
+    anna.post(&app, "/app/contacts", &fields, Csrf::Field("forged-token"))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    anna.post(&app, "/sign-out", &[], Csrf::None)
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    // Another session's token is no good either.
+    let mut other = Visitor::default();
+    let other_csrf = other
+        .sign_up(&app, "Sam Ortiz", "sam@ortiz.example", "Ortiz Studio")
+        .await;
+    anna.post(&app, "/app/contacts", &fields, Csrf::Field(&other_csrf))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    let listed = anna.get(&app, "/app/contacts").await;
+    listed.contains("No contacts yet");
+    // htmx sends the token as a header.
+    anna.post(&app, "/app/contacts", &fields, Csrf::Header(&csrf))
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    anna.post(&app, "/app/contacts", &[("first_name", "Tom")], Csrf::Field(&csrf))
+        .await
+        .expect(StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn another_organizations_contact_is_not_found() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let created = anna
+        .post(&app, "/app/contacts", &[("first_name", "Maya")], Csrf::Field(&csrf))
+        .await;
+    let maya = contact_id(created.location());
+    let mut sam = Visitor::default();
+    let sam_csrf = sam
+        .sign_up(&app, "Sam Ortiz", "sam@ortiz.example", "Ortiz Studio")
+        .await;
+    sam.get(&app, &format!("/app/contacts/{maya}"))
+        .await
+        .expect(StatusCode::NOT_FOUND)
+        .lacks("Maya");
+    sam.post(
+        &app,
+        &format!("/app/contacts/{maya}/notes"),
+        &[("body", "not mine")],
+        Csrf::Field(&sam_csrf),
+    )
+    .await
+    .expect(StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------- roles
+
+#[tokio::test]
+async fn a_member_is_not_offered_and_is_refused_the_admin_settings() {
+    let app = App::new();
+    let mut owner = Visitor::default();
+    owner
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let settings = owner.get(&app, "/app/settings").await;
+    settings.expect(StatusCode::OK).contains("value=\"Lee Physio\"");
+    owner.get(&app, "/app").await.contains("href=\"/app/settings\"");
+
+    // Invite a member through the API, accept through the API.
+    let owner_session = owner
+        .cookies
+        .iter()
+        .find(|(k, _)| k.ends_with("konnecs_session"))
+        .map(|(_, v)| v.clone());
+    let owner_api = Browser {
+        session: owner_session,
+        csrf: Some(settings.csrf_field()),
+        ip: None,
+    };
+    let invited = owner_api
+        .send(
+            &app.router,
+            "POST",
+            "/org/invitations",
+            Some(&json!({"email": "ben@lee-physio.example", "role": "member"})),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    let token = token_from_outbox(&app.state, "ben@lee-physio.example", "/accept-invitation").await;
+    let accepted = Browser::anonymous()
+        .send(
+            &app.router,
+            "POST",
+            "/invitations/accept",
+            Some(&json!({"token": token, "name": "Ben Hart", "password": PASSWORD})),
+        )
+        .await;
+    assert!(accepted.status.is_success(), "{}", accepted.body);
+
+    let mut ben = Visitor::default();
+    ben.post(
+        &app,
+        "/sign-in",
+        &[("email", "ben@lee-physio.example"), ("password", PASSWORD)],
+        Csrf::None,
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    let home = ben.get(&app, "/app").await;
+    home.expect(StatusCode::OK).lacks("/app/settings");
+    let ben_csrf = home.csrf_field();
+    ben.get(&app, "/app/settings")
+        .await
+        .expect(StatusCode::FORBIDDEN)
+        .lacks("value=\"Lee Physio\"");
+    ben.post(
+        &app,
+        "/app/settings",
+        &[
+            ("name", "Ben's Physio"),
+            ("time_zone", "Europe/London"),
+            ("country", "GB"),
+            ("slug", "bens-physio"),
+        ],
+        Csrf::Field(&ben_csrf),
+    )
+    .await
+    .expect(StatusCode::FORBIDDEN);
+    owner.get(&app, "/app/settings").await.contains("value=\"Lee Physio\"");
+    // The member does the everyday work.
+    ben.post(&app, "/app/contacts", &[("first_name", "Maya")], Csrf::Field(&ben_csrf))
+        .await
+        .expect(StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_admin_saves_the_settings_and_a_bad_zone_comes_back_with_its_error() {
+    let app = App::new();
+    let mut owner = Visitor::default();
+    let csrf = owner
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let page = owner.get(&app, "/app/settings").await;
+    let version: String = page
+        .html
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("version field")
+        .to_string();
+    let bad = owner
+        .post(
+            &app,
+            "/app/settings",
+            &[
+                ("version", &version),
+                ("name", "Lee Physio & Rehab"),
+                ("time_zone", "Mars/Olympus"),
+                ("country", "GB"),
+                ("slug", "lee-physio"),
+            ],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    bad.expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"time_zone-error\"")
+        .contains("value=\"Mars/Olympus\"");
+    let saved = owner
+        .post(
+            &app,
+            "/app/settings",
+            &[
+                ("version", &version),
+                ("name", "Lee Physio & Rehab"),
+                ("time_zone", "Europe/London"),
+                ("country", "GB"),
+                ("slug", "lee-physio"),
+            ],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    saved.expect(StatusCode::SEE_OTHER);
+    owner
+        .get(&app, saved.location())
+        .await
+        .contains("Settings saved.")
+        .contains("value=\"Lee Physio &#38; Rehab\"");
+}
+
+// ---------------------------------------------------------------- headers and assets
+
+#[tokio::test]
+async fn staff_pages_allow_only_our_own_scripts_and_styles_and_no_framing() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    anna.sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    for path in [
+        "/sign-in",
+        "/sign-up",
+        "/app",
+        "/app/contacts",
+        "/app/contacts/new",
+        "/app/settings",
+    ] {
+        let page = anna.get(&app, path).await;
+        page.expect(StatusCode::OK);
+        let csp = page.header("content-security-policy");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(page.header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(page.header("cache-control"), "no-store", "{path}");
+        // No inline script or style: every <script> has a src, no style attributes.
+        for script in page.html.split("<script").skip(1) {
+            assert!(script.trim_start().starts_with("src="), "{path}: inline script");
+        }
+        assert!(!page.html.contains("<style"), "{path}: inline style element");
+        assert!(!page.html.contains(" style="), "{path}: style attribute");
+        assert!(page.html.contains("\"includeIndicatorStyles\":false"), "{path}");
+    }
+    // Every signed-in form carries the token, and htmx gets it as a header.
+    let home = anna.get(&app, "/app").await;
+    let csrf = home.csrf_field();
+    assert!(
+        home.html
+            .contains(&format!("hx-headers='{{\"x-csrf-token\": \"{csrf}\"}}'"))
+    );
+    for path in ["/app/contacts/new", "/app/settings"] {
+        let page = anna.get(&app, path).await;
+        let forms = page.html.matches("method=\"post\"").count();
+        let tokens = page.html.matches(&format!("name=\"_csrf\" value=\"{csrf}\"")).count();
+        assert_eq!(forms, tokens, "{path}: every post form has the token");
+    }
+}
+
+#[tokio::test]
+async fn assets_are_served_under_their_hash_for_a_year() {
+    let app = App::new();
+    let mut visitor = Visitor::default();
+    let page = visitor.get(&app, "/sign-in").await;
+    for (marker, content_type) in [
+        ("href=\"/assets/app-", "text/css"),
+        ("src=\"/assets/htmx-2.0.11-", "text/javascript"),
+    ] {
+        let start = page
+            .html
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker} in {}", page.html))
+            + marker.find('/').unwrap_or(0);
+        let url: String = page.html[start..]
+            .chars()
+            .skip_while(|c| *c != '/')
+            .take_while(|c| *c != '"')
+            .collect();
+        let asset = visitor.get(&app, &url).await;
+        asset.expect(StatusCode::OK);
+        assert!(asset.header("content-type").starts_with(content_type), "{url}");
+        assert_eq!(
+            asset.header("cache-control"),
+            "public, max-age=31536000, immutable",
+            "{url}"
+        );
+    }
+    visitor
+        .get(&app, "/assets/app-000000000000.css")
+        .await
+        .expect(StatusCode::NOT_FOUND);
+}
