@@ -2,6 +2,7 @@
 //! local-server processes.
 
 pub mod aws;
+pub mod chrome;
 pub mod crash;
 pub mod http;
 pub mod local;
