@@ -178,6 +178,11 @@ sample_tests! {
     "page-note-create" => web::page_note_create_adds_the_note,
     "page-settings" => web::page_settings_shows_the_organizations_profile,
     "page-settings-save" => web::page_settings_save_renames_the_organization,
+    "page-verify-email-submit" => account::page_verify_email_submit_verifies_the_address,
+    "page-forgot-password" => web::page_forgot_password_asks_for_the_email,
+    "page-forgot-password-submit" => account::page_forgot_password_submit_queues_the_reset_link,
+    "page-reset-password-submit" => account::page_reset_password_submit_sets_the_new_password,
+    "page-accept-invitation-submit" => account::page_accept_invitation_submit_joins_signed_in,
 }
 
 fn events_dir() -> PathBuf {

@@ -804,3 +804,110 @@ async fn assets_are_served_under_their_hash_for_a_year() {
         .await
         .expect(StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_through_the_emailed_link_with_plain_forms() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    anna.sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let mut visitor = Visitor::default();
+    visitor
+        .get(&app, "/forgot-password")
+        .await
+        .expect(StatusCode::OK)
+        .contains("action=\"/forgot-password\"");
+    let sent = visitor
+        .post(
+            &app,
+            "/forgot-password",
+            &[("email", "anna@lee-physio.example")],
+            Csrf::None,
+        )
+        .await;
+    sent.expect(StatusCode::SEE_OTHER);
+    visitor
+        .get(&app, sent.location())
+        .await
+        .contains("a link to choose a new password is on its way");
+    let token = token_from_outbox(&app.state, "anna@lee-physio.example", "/reset-password").await;
+    visitor
+        .get(&app, &format!("/reset-password?token={token}"))
+        .await
+        .expect(StatusCode::OK)
+        .contains(&format!("name=\"token\" value=\"{token}\""));
+    visitor
+        .post(
+            &app,
+            "/reset-password",
+            &[("token", &token), ("password", "short")],
+            Csrf::None,
+        )
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"password-error\"");
+    visitor
+        .post(
+            &app,
+            "/reset-password",
+            &[("token", "not-the-token"), ("password", "a-long-new-password-1")],
+            Csrf::None,
+        )
+        .await
+        .expect(StatusCode::BAD_REQUEST)
+        .contains("The link is invalid, already used or expired.");
+    let done = visitor
+        .post(
+            &app,
+            "/reset-password",
+            &[("token", &token), ("password", "a-long-new-password-1")],
+            Csrf::None,
+        )
+        .await;
+    done.expect(StatusCode::SEE_OTHER);
+    assert_eq!(done.location(), "/sign-in?notice=password-changed");
+    // The old session is gone; the new password signs in.
+    assert_eq!(anna.get(&app, "/app").await.status, StatusCode::SEE_OTHER);
+    visitor
+        .post(
+            &app,
+            "/sign-in",
+            &[
+                ("email", "anna@lee-physio.example"),
+                ("password", "a-long-new-password-1"),
+            ],
+            Csrf::None,
+        )
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    visitor.get(&app, "/app").await.expect(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_verification_link_confirms_only_when_its_button_is_pressed() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    anna.sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let token = token_from_outbox(&app.state, "anna@lee-physio.example", "/verify-email").await;
+    let mut reader = Visitor::default();
+    reader
+        .get(&app, &format!("/verify-email?token={token}"))
+        .await
+        .expect(StatusCode::OK)
+        .contains("Confirm my email");
+    let done = reader
+        .post(&app, "/verify-email", &[("token", &token)], Csrf::None)
+        .await;
+    done.expect(StatusCode::SEE_OTHER);
+    reader
+        .get(&app, done.location())
+        .await
+        .contains("Your email address is confirmed.")
+        .lacks("Confirm my email");
+    reader
+        .post(&app, "/verify-email", &[("token", &token)], Csrf::None)
+        .await
+        .expect(StatusCode::BAD_REQUEST)
+        .contains("The link is invalid, already used or expired.");
+}

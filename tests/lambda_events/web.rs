@@ -178,3 +178,10 @@ pub async fn page_settings_save_renames_the_organization(name: &str) {
     assert_eq!(org["name"], "Whitfield Family Dental", "{org}");
     assert_eq!(org["industry"], "Dentistry", "{org}");
 }
+
+pub async fn page_forgot_password_asks_for_the_email(name: &str) {
+    let w = World::empty().await;
+    let reply = w.http(name, &[]).await;
+    assert_staff_page(&reply, "action=\"/forgot-password\"");
+    assert!(reply.text.contains("type=\"email\""), "{}", reply.text);
+}

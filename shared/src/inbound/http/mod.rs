@@ -1,6 +1,5 @@
 //! HTTP inbound: axum handlers, shared by the local server and `lambda_http`.
 
-pub mod account_pages;
 pub mod auth;
 pub mod contacts;
 pub mod exports;

@@ -5,6 +5,7 @@
 //! extractors for reads and for form posts (CSRF from the hidden field or
 //! htmx's header), form parsing, and errors rendered as pages.
 
+pub mod account;
 pub mod assets;
 pub mod auth;
 pub mod contacts;
@@ -75,7 +76,7 @@ fn page_headers(response: &mut Response) {
         HeaderValue::from_static(STAFF_CSP),
     );
     headers.insert(http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(http::header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     // Fragments differ from the full page at the same URL.
     headers.insert(http::header::VARY, HeaderValue::from_static("HX-Request"));
 }
@@ -430,6 +431,9 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "signed-out" => Some("You are signed out."),
         "welcome" => Some("Welcome to Konnecs."),
         "settings-saved" => Some("Settings saved."),
+        "email-verified" => Some("Your email address is confirmed."),
+        "reset-sent" => Some("If an account uses that address, a link to choose a new password is on its way."),
+        "password-changed" => Some("Your password is changed. Sign in with the new one."),
         _ => None,
     }
 }
