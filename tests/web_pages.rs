@@ -911,3 +911,165 @@ async fn the_verification_link_confirms_only_when_its_button_is_pressed() {
         .expect(StatusCode::BAD_REQUEST)
         .contains("The link is invalid, already used or expired.");
 }
+
+#[tokio::test]
+async fn a_contact_is_edited_with_its_custom_fields_noted_and_deleted_with_plain_forms() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    // A custom field, defined through the API.
+    let session = anna
+        .cookies
+        .iter()
+        .find(|(k, _)| k.ends_with("konnecs_session"))
+        .map(|(_, v)| v.clone());
+    let api = Browser {
+        session,
+        csrf: Some(csrf.clone()),
+        ip: None,
+    };
+    let field = api
+        .send(
+            &app.router,
+            "POST",
+            "/fields",
+            Some(&json!({"label": "Sessions left", "key": "sessions_left", "type": "number"})),
+        )
+        .await;
+    assert_eq!(field.status, StatusCode::CREATED, "{}", field.body);
+
+    let created = anna
+        .post(
+            &app,
+            "/app/contacts",
+            &[("first_name", "Maya"), ("email", "maya@example.com")],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    let maya = contact_id(created.location());
+    let edit = anna.get(&app, &format!("/app/contacts/{maya}/edit")).await;
+    edit.expect(StatusCode::OK)
+        .contains("value=\"maya@example.com\"")
+        .contains("id=\"cf-sessions_left\"");
+    let version: String = edit
+        .html
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("version")
+        .to_string();
+    let fields = |sessions: &'static str| {
+        vec![
+            ("version", version.clone()),
+            ("first_name", "Maya".to_string()),
+            ("last_name", "Okafor".to_string()),
+            ("email", "maya@example.com".to_string()),
+            ("company", "Harbour Rowing".to_string()),
+            ("tags", "vip".to_string()),
+            ("cf-sessions_left", sessions.to_string()),
+        ]
+    };
+    let bad = fields("lots");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    anna.post(&app, &format!("/app/contacts/{maya}"), &bad, Csrf::Field(&csrf))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"cf-sessions_left-error\"")
+        .contains("value=\"Harbour Rowing\"");
+    let good = fields("6");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = anna
+        .post(&app, &format!("/app/contacts/{maya}"), &good, Csrf::Field(&csrf))
+        .await;
+    saved.expect(StatusCode::SEE_OTHER);
+    anna.get(&app, saved.location())
+        .await
+        .contains("Contact saved.")
+        .contains("<h1>Maya Okafor</h1>")
+        .contains("Harbour Rowing")
+        .contains("<dt>Sessions left</dt><dd>6</dd>");
+    // The same form again, with the version it was read at: someone else's change wins.
+    anna.post(&app, &format!("/app/contacts/{maya}"), &good, Csrf::Field(&csrf))
+        .await
+        .expect(StatusCode::PRECONDITION_FAILED)
+        .contains("reload the page");
+
+    // A note, rewritten and deleted.
+    anna.post(
+        &app,
+        &format!("/app/contacts/{maya}/notes"),
+        &[("body", "First visit.")],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    let record = anna.get(&app, &format!("/app/contacts/{maya}")).await;
+    let note_action = record
+        .html
+        .split(&format!("action=\"/app/contacts/{maya}/notes/"))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the note's form")
+        .to_string();
+    let note = note_action.trim_end_matches("/delete").to_string();
+    anna.post(
+        &app,
+        &format!("/app/contacts/{maya}/notes/{note}"),
+        &[("body", "First visit went well.")],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    anna.get(&app, &format!("/app/contacts/{maya}"))
+        .await
+        .contains("First visit went well.");
+    anna.post(
+        &app,
+        &format!("/app/contacts/{maya}/notes/{note}/delete"),
+        &[],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    anna.get(&app, &format!("/app/contacts/{maya}"))
+        .await
+        .lacks("First visit went well.")
+        .contains("No notes yet.");
+
+    // The delete names what goes, and needs the token.
+    let record = anna.get(&app, &format!("/app/contacts/{maya}")).await;
+    record.contains("also deletes their notes and timeline");
+    let version: String = record
+        .html
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("version")
+        .to_string();
+    anna.post(
+        &app,
+        &format!("/app/contacts/{maya}/delete"),
+        &[("version", &version)],
+        Csrf::None,
+    )
+    .await
+    .expect(StatusCode::FORBIDDEN);
+    let deleted = anna
+        .post(
+            &app,
+            &format!("/app/contacts/{maya}/delete"),
+            &[("version", &version)],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    deleted.expect(StatusCode::SEE_OTHER);
+    anna.get(&app, deleted.location())
+        .await
+        .contains("Contact deleted.")
+        .lacks("Maya");
+    anna.get(&app, &format!("/app/contacts/{maya}"))
+        .await
+        .expect(StatusCode::NOT_FOUND);
+}

@@ -185,3 +185,81 @@ pub async fn page_forgot_password_asks_for_the_email(name: &str) {
     assert_staff_page(&reply, "action=\"/forgot-password\"");
     assert!(reply.text.contains("type=\"email\""), "{}", reply.text);
 }
+
+/// The note the note samples name.
+const SAMPLE_NOTE: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c6e";
+
+/// Maria with a note: (contact id, note id).
+async fn maria_with_a_note(w: &World) -> (String, String) {
+    let id = maria(w).await;
+    let note = w
+        .api(
+            "POST",
+            &format!("/contacts/{id}/notes"),
+            Some(serde_json::json!({"body": "Prefers morning appointments."})),
+        )
+        .await;
+    (id, note["id"].as_str().expect("note id").to_string())
+}
+
+pub async fn page_contact_edit_shows_the_filled_form(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    let reply = w.http(name, &[(SAMPLE_CONTACT, &id)]).await;
+    assert_staff_page(&reply, &format!("action=\"/app/contacts/{id}\""));
+    assert!(
+        reply.text.contains("value=\"maria.gonzalez@example.com\""),
+        "{}",
+        reply.text
+    );
+}
+
+pub async fn page_contact_update_saves_the_contact(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    let version = w.api("GET", &format!("/contacts/{id}"), None).await["version"].to_string();
+    let reply = w
+        .http(
+            name,
+            &[(SAMPLE_CONTACT, &id), ("version=1", &format!("version={version}"))],
+        )
+        .await;
+    assert_redirect(&reply, &format!("/app/contacts/{id}"));
+    let contact = w.api("GET", &format!("/contacts/{id}"), None).await;
+    assert_eq!(contact["company"], "Harbour Physio", "{contact}");
+    assert_eq!(contact["tags"], serde_json::json!(["vip"]), "{contact}");
+    assert_eq!(contact["phones"], serde_json::json!([]), "{contact}");
+}
+
+pub async fn page_contact_delete_deletes_the_contact(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    let version = w.api("GET", &format!("/contacts/{id}"), None).await["version"].to_string();
+    let reply = w
+        .http(
+            name,
+            &[(SAMPLE_CONTACT, &id), ("version=1", &format!("version={version}"))],
+        )
+        .await;
+    assert_redirect(&reply, "/app/contacts?notice=contact-deleted");
+    let gone = w.dana().send(&w.app, "GET", &format!("/contacts/{id}"), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}
+
+pub async fn page_note_update_rewrites_the_note(name: &str) {
+    let w = World::with_dana().await;
+    let (id, note) = maria_with_a_note(&w).await;
+    let reply = w.http(name, &[(SAMPLE_CONTACT, &id), (SAMPLE_NOTE, &note)]).await;
+    assert_redirect(&reply, &format!("/app/contacts/{id}?notice=note-saved"));
+    let notes = w.api("GET", &format!("/contacts/{id}/notes"), None).await;
+    assert_eq!(notes["notes"][0]["body"], "Prefers afternoon appointments.", "{notes}");
+}
+
+pub async fn page_note_delete_deletes_the_note(name: &str) {
+    let w = World::with_dana().await;
+    let (id, note) = maria_with_a_note(&w).await;
+    let reply = w.http(name, &[(SAMPLE_CONTACT, &id), (SAMPLE_NOTE, &note)]).await;
+    assert_redirect(&reply, &format!("/app/contacts/{id}?notice=note-deleted"));
+    let notes = w.api("GET", &format!("/contacts/{id}/notes"), None).await;
+    assert_eq!(notes["notes"], serde_json::json!([]), "{notes}");
+}

@@ -467,6 +467,8 @@ struct RecordPage {
     deals: Vec<DealView>,
     errors: FieldErrors,
     note_draft: String,
+    /// The version the delete form confirms.
+    version: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -511,14 +513,29 @@ async fn record_page(
     if let Some(source) = &contact.source {
         fields.push(("Source".into(), source.clone()));
     }
+    let defs = crate::services::contacts::fields::list(table, caller.org_id()).await?;
     for (key, value) in &contact.custom_fields {
         let text = match value {
             Value::String(s) => s.clone(),
+            Value::Bool(true) => "Yes".into(),
+            Value::Bool(false) => "No".into(),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_string).unwrap_or_else(|| item.to_string()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Null => continue,
             other => other.to_string(),
         };
-        fields.push((key.clone(), text));
+        let label = defs
+            .iter()
+            .find(|def| &def.key == key)
+            .map(|def| def.label.clone())
+            .unwrap_or_else(|| key.clone());
+        fields.push((label, text));
     }
     let row = Row::of(&contact);
+    let version = contact.version;
     let staff = staff.in_section("contacts");
     Ok(RecordPage {
         title: row.name.clone(),
@@ -545,6 +562,7 @@ async fn record_page(
             .collect(),
         errors,
         note_draft,
+        version,
     })
 }
 

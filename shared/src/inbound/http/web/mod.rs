@@ -8,6 +8,7 @@
 pub mod account;
 pub mod assets;
 pub mod auth;
+pub mod contact_edit;
 pub mod contacts;
 pub mod home;
 pub mod settings;
@@ -396,6 +397,17 @@ impl FieldErrors {
                 .map(|e| (rename(&e.field).to_string(), e.message.clone()))
                 .collect(),
         )
+    }
+
+    /// As [`FieldErrors::from_api`], for a renaming that builds the name.
+    pub fn from_api_owned(err: &ApiError, rename: impl Fn(&str) -> String) -> Self {
+        let mut errors = Self::from_api(err, |field| field);
+        for (field, _) in &mut errors.0 {
+            if !field.is_empty() {
+                *field = rename(field);
+            }
+        }
+        errors
     }
 
     /// The message for `field`, if it has one.
