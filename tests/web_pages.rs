@@ -342,6 +342,30 @@ async fn a_cross_site_sign_in_post_is_refused() {
         .expect("request");
     let page = Visitor::default().send(&app, request).await;
     page.expect(StatusCode::FORBIDDEN);
+    // An older browser without fetch metadata: its Origin names the other site.
+    let request = Request::post("/sign-in")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("host", "konnecs.test")
+        .header("origin", "https://evil.example")
+        .body(Body::from("email=a%40b.example&password=whatever-long"))
+        .expect("request");
+    Visitor::default()
+        .send(&app, request)
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    // Our own page under `Referrer-Policy: no-referrer`: `Origin: null`, same-origin fetch.
+    let request = Request::post("/sign-in")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("host", "konnecs.test")
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from("email=a%40b.example&password=whatever-long"))
+        .expect("request");
+    Visitor::default()
+        .send(&app, request)
+        .await
+        .expect(StatusCode::UNAUTHORIZED)
+        .contains("The email or password is wrong.");
 }
 
 // ---------------------------------------------------------------- contacts

@@ -335,21 +335,17 @@ pub struct PublicForm {
     pub form: FormData,
 }
 
+/// Whether the browser says the post came from another site. Fetch
+/// metadata first (every current browser sends it); otherwise the `Origin`
+/// against the `Host`. (With `Referrer-Policy: no-referrer` a browser sends
+/// `Origin: null` on form posts, which proves nothing either way.)
 fn cross_site(parts: &Parts) -> bool {
-    let fetch_site = parts
-        .headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("same-origin");
-    if !matches!(fetch_site, "same-origin" | "none") {
-        return true;
+    let header = |name: http::header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = parts.headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
     }
-    let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok());
-    match (
-        parts.headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()),
-        host,
-    ) {
-        (Some(origin), Some(host)) => {
+    match (header(http::header::ORIGIN), header(http::header::HOST)) {
+        (Some(origin), Some(host)) if origin != "null" => {
             let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
             origin_host != host
         }
