@@ -185,6 +185,8 @@ sample_tests! {
     "page-contact-delete" => web::page_contact_delete_deletes_the_contact,
     "page-note-update" => web::page_note_update_rewrites_the_note,
     "page-note-delete" => web::page_note_delete_deletes_the_note,
+    "page-contacts-export" => web::page_contacts_export_exports_the_filtered_contacts,
+    "page-export" => web::page_export_shows_the_finished_exports_download,
     "page-forgot-password-submit" => account::page_forgot_password_submit_queues_the_reset_link,
     "page-reset-password-submit" => account::page_reset_password_submit_sets_the_new_password,
     "page-accept-invitation-submit" => account::page_accept_invitation_submit_joins_signed_in,

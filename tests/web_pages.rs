@@ -1097,3 +1097,54 @@ async fn a_contact_is_edited_with_its_custom_fields_noted_and_deleted_with_plain
         .await
         .expect(StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn export_these_exports_the_tables_filters_and_shows_the_progress_until_done() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    for (first, tags) in [("Maya", "vip"), ("Tom", ""), ("Vera", "vip")] {
+        anna.post(
+            &app,
+            "/app/contacts",
+            &[("first_name", first), ("tags", tags)],
+            Csrf::Field(&csrf),
+        )
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    }
+    let table = anna.get(&app, "/app/contacts?tag=vip").await;
+    table
+        .contains("action=\"/app/contacts/export\"")
+        .contains("<input type=\"hidden\" name=\"tag\" value=\"vip\">");
+    let started = anna
+        .post(&app, "/app/contacts/export", &[("tag", "vip")], Csrf::Field(&csrf))
+        .await;
+    started.expect(StatusCode::SEE_OTHER);
+    assert!(
+        started.location().starts_with("/app/exports/"),
+        "{}",
+        started.location()
+    );
+    // Queued: the progress part asks htmx to refresh it.
+    let waiting = anna.get_htmx(&app, started.location()).await;
+    waiting
+        .expect(StatusCode::OK)
+        .contains("hx-trigger=\"every 1s\"")
+        .contains("<progress")
+        .lacks("<html");
+    konnecs_tests::local::drain_jobs(&app.state).await;
+    let done = anna.get(&app, started.location()).await;
+    done.expect(StatusCode::OK)
+        .contains("Done: 2 contacts exported.")
+        .lacks("hx-trigger");
+    let id = started.location().trim_start_matches("/app/exports/");
+    let download = anna.get(&app, &format!("/exports/{id}/download")).await;
+    download
+        .expect(StatusCode::OK)
+        .contains("Maya")
+        .contains("Vera")
+        .lacks("Tom");
+}

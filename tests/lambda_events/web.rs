@@ -263,3 +263,39 @@ pub async fn page_note_delete_deletes_the_note(name: &str) {
     let notes = w.api("GET", &format!("/contacts/{id}/notes"), None).await;
     assert_eq!(notes["notes"], serde_json::json!([]), "{notes}");
 }
+
+/// The export the export page sample names.
+const SAMPLE_EXPORT: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c5e";
+
+pub async fn page_contacts_export_exports_the_filtered_contacts(name: &str) {
+    let w = World::with_dana().await;
+    w.api(
+        "POST",
+        "/contacts",
+        Some(serde_json::json!({"first_name": "Vera", "tags": ["vip"]})),
+    )
+    .await;
+    maria(&w).await;
+    let reply = w.http(name, &[]).await;
+    assert_redirect(&reply, "/app/exports/");
+    let id = reply.header("location").trim_start_matches("/app/exports/").to_string();
+    w.run_jobs().await;
+    let export = w.api("GET", &format!("/exports/{id}"), None).await;
+    assert_eq!(export["state"], "done", "{export}");
+    assert_eq!(export["rows_done"], 1, "only the vip: {export}");
+}
+
+pub async fn page_export_shows_the_finished_exports_download(name: &str) {
+    let w = World::with_dana().await;
+    maria(&w).await;
+    let export = w.api("POST", "/contacts/exports", Some(serde_json::json!({}))).await;
+    let id = export["id"].as_str().expect("export id").to_string();
+    w.run_jobs().await;
+    let reply = w.http(name, &[(SAMPLE_EXPORT, &id)]).await;
+    assert_staff_page(&reply, &format!("href=\"/exports/{id}/download\""));
+    assert!(
+        !reply.text.contains("hx-trigger"),
+        "a finished export is not polled: {}",
+        reply.text
+    );
+}

@@ -1664,6 +1664,30 @@ pub fn entries() -> &'static [Entry] {
             runtime: Runtime::Both,
         },
         Entry {
+            name: "page-contacts-export",
+            summary: "The contacts table's export button: starts a CSV export of the table's filters and opens its progress page.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/contacts/export",
+                route: handler!(http::web::exports::export_contacts),
+            },
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "page-export",
+            summary: "An export's progress page, refreshed by htmx until the file is ready, then its download link.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/exports/{id}",
+                route: handler!(http::web::exports::export_page),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+        },
+        Entry {
             name: "dev-outbox",
             summary: "Developer mode only: the messages the server would have sent, as an HTML list.",
             auth: Auth::Public,

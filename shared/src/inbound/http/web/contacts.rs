@@ -144,6 +144,23 @@ struct Results {
     /// The query string of this page's filters without a cursor.
     first: Option<String>,
     filtered: bool,
+    /// This page's filters, as the export form's hidden fields.
+    filters: Vec<(&'static str, String)>,
+}
+
+/// The non-blank filters, as (name, value) pairs.
+fn filter_fields(query: &TableQuery) -> Vec<(&'static str, String)> {
+    [
+        ("q", &query.q),
+        ("tag", &query.tag),
+        ("owner", &query.owner),
+        ("stage", &query.stage),
+        ("created_from", &query.created_from),
+        ("created_to", &query.created_to),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| blank_to_none(value).map(|value| (name, value)))
+    .collect()
 }
 
 fn query_string(query: &TableQuery, cursor: Option<&str>) -> String {
@@ -167,8 +184,9 @@ fn query_string(query: &TableQuery, cursor: Option<&str>) -> String {
 }
 
 /// The rows the filters select, through the same services as `GET /contacts`.
-async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<Results, PageError> {
-    let caller = caller(&staff.auth)?;
+/// The table's filters as the services take them: the contact filter and
+/// the (pipeline, stage) pair, checked as `GET /contacts` checks them.
+pub fn filter_of(query: &TableQuery) -> Result<(ContactFilter, Option<(String, String)>), ApiError> {
     let stage = match blank_to_none(&query.stage) {
         Some(both) => {
             let (pipeline, stage) = both.split_once('/').unwrap_or((both.as_str(), ""));
@@ -183,6 +201,12 @@ async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<
         created_to: day_bound("created_to", query.created_to.as_deref(), true)?,
         q: blank_to_none(&query.q),
     };
+    Ok((filter, stage))
+}
+
+async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<Results, PageError> {
+    let caller = caller(&staff.auth)?;
+    let (filter, stage) = filter_of(query)?;
     let table = state.table.as_ref();
     let cursor = blank_to_none(&query.cursor);
     let (items, next) = match &stage {
@@ -212,6 +236,7 @@ async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<
         next: next.map(|cursor| query_string(query, Some(&cursor))),
         first: cursor.map(|_| query_string(query, None)),
         filtered,
+        filters: filter_fields(query),
     })
 }
 
@@ -262,6 +287,7 @@ pub async fn table(
                 next: None,
                 first: None,
                 filtered: true,
+                filters: Vec::new(),
             },
             StatusCode::UNPROCESSABLE_ENTITY,
         ),

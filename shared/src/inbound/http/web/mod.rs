@@ -10,6 +10,7 @@ pub mod assets;
 pub mod auth;
 pub mod contact_edit;
 pub mod contacts;
+pub mod exports;
 pub mod home;
 pub mod settings;
 
