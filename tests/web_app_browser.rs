@@ -221,6 +221,82 @@ async fn a_new_business_signs_up_adds_finds_and_notes_a_contact_on_a_phone() {
         )
         .await;
         check_page(&browser, "record with a note").await;
+
+        // A pipeline, and a deal opened from the record.
+        browser.goto(&format!("{base}/app/pipelines")).await.expect("pipelines");
+        wait_for_path(&browser, "/app/pipelines").await;
+        check_page(&browser, "pipelines").await;
+        fill(&browser, "name", "Treatments").await;
+        fill(&browser, "stages", "Lead, Quoted, Won").await;
+        click(&browser, "form[action='/app/pipelines'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the new board",
+            "return location.pathname.startsWith('/app/pipelines/') && document.readyState === 'complete' && document.body.innerText.includes('Pipeline created.');",
+        )
+        .await;
+        let board_url = browser.current_url().await.expect("url").to_string();
+        browser.back().await.expect("back");
+        browser.back().await.expect("back to the record");
+        wait_until(
+            &browser,
+            "Maya's record again",
+            "return document.readyState === 'complete' && !!document.querySelector('h1') && document.querySelector('h1').innerText === 'Maya Okafor';",
+        )
+        .await;
+        browser.refresh().await.expect("reload the record");
+        wait_until(&browser, "the new-deal form", "return !!document.getElementById('deal-title');").await;
+        click(&browser, "details:has(form[action$='/deals']) > summary").await;
+        fill(&browser, "deal-title", "Whitening").await;
+        fill(&browser, "deal-value", "450").await;
+        click(&browser, "form[action$='/deals'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the deal on the record",
+            "return document.body.innerText.includes('Deal created.') && document.body.innerText.includes('Whitening');",
+        )
+        .await;
+
+        // On the board: moved with the keyboard, then dragged.
+        browser.goto(&board_url).await.expect("board");
+        wait_until(&browser, "the board", "return document.querySelectorAll('[data-stage-column]').length === 3 && !!document.querySelector('[data-deal]');").await;
+        check_page(&browser, "board").await;
+        let column_has = |index: usize, title: &str| {
+            format!(
+                "const c = document.querySelectorAll('[data-stage-column]')[{index}]; return !!c && c.innerText.includes({title:?});"
+            )
+        };
+        wait_until(&browser, "the deal in Lead", &column_has(0, "Whitening")).await;
+        let select = browser
+            .find(Locator::Css("[data-deal] select[name='stage_id']"))
+            .await
+            .expect("the Move-to select");
+        select.send_keys("\u{E015}").await.expect("arrow down");
+        browser
+            .find(Locator::Css("[data-deal] button[type='submit']"))
+            .await
+            .expect("the Move button")
+            .send_keys("\u{E007}")
+            .await
+            .expect("enter");
+        wait_until(&browser, "the deal moved to Quoted by keyboard", &column_has(1, "Whitening")).await;
+        wait_until(&browser, "the move announced", "return document.getElementById('status').innerText.includes('Deal moved.');").await;
+        browser
+            .execute(
+                "const card = document.querySelector('[data-deal]');
+                 const column = document.querySelectorAll('[data-stage-column]')[2];
+                 const data = new DataTransfer();
+                 card.dispatchEvent(new DragEvent('dragstart', {bubbles: true, dataTransfer: data}));
+                 column.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: data}));
+                 column.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: data}));",
+                vec![],
+            )
+            .await
+            .expect("drag and drop");
+        wait_until(&browser, "the deal dragged to Won", &column_has(2, "Whitening")).await;
+        browser.refresh().await.expect("reload the board");
+        wait_until(&browser, "the move kept", &column_has(2, "Whitening")).await;
+        check_page(&browser, "board after the moves").await;
     }
     .await;
     browser.close().await.expect("close browser");

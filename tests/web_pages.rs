@@ -1148,3 +1148,121 @@ async fn export_these_exports_the_tables_filters_and_shows_the_progress_until_do
         .contains("Vera")
         .lacks("Tom");
 }
+
+#[tokio::test]
+async fn deals_are_opened_from_the_record_and_moved_on_the_board_with_plain_forms() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    anna.get(&app, "/app/pipelines")
+        .await
+        .expect(StatusCode::OK)
+        .contains("No pipelines yet.");
+    anna.post(
+        &app,
+        "/app/pipelines",
+        &[("name", "Rehab"), ("stages", "")],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::UNPROCESSABLE_ENTITY)
+    .contains("id=\"stages-error\"")
+    .contains("value=\"Rehab\"");
+    let created = anna
+        .post(
+            &app,
+            "/app/pipelines",
+            &[("name", "Rehab"), ("stages", "Assessment, Plan agreed, Done")],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    created.expect(StatusCode::SEE_OTHER);
+    let board_path = created.location().split('?').next().unwrap_or_default().to_string();
+    let pipeline_id = board_path.trim_start_matches("/app/pipelines/").to_string();
+
+    let maya = anna
+        .post(&app, "/app/contacts", &[("first_name", "Maya")], Csrf::Field(&csrf))
+        .await;
+    let maya = contact_id(maya.location());
+    anna.get(&app, &format!("/app/contacts/{maya}"))
+        .await
+        .contains(&format!("<option value=\"{pipeline_id}\">Rehab</option>"));
+    let opened = anna
+        .post(
+            &app,
+            &format!("/app/contacts/{maya}/deals"),
+            &[
+                ("title", "Knee programme"),
+                ("pipeline_id", &pipeline_id),
+                ("value", "1,200.50"),
+                ("currency", "gbp"),
+            ],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    opened.expect(StatusCode::SEE_OTHER);
+    anna.get(&app, opened.location())
+        .await
+        .contains("Deal created.")
+        .contains("Knee programme · 1200.50 GBP · open");
+
+    let board = anna.get(&app, &board_path).await;
+    board
+        .expect(StatusCode::OK)
+        .contains("Knee programme")
+        .contains("1 deal · 1200.50 GBP")
+        .contains("<a href=\"/app/contacts/")
+        .contains("src=\"/assets/board-");
+    let form_start = board.html.find("action=\"/app/deals/").expect("a move form");
+    let deal_id: String = board.html[form_start + "action=\"/app/deals/".len()..]
+        .chars()
+        .take_while(|c| *c != '/')
+        .collect();
+    let version: String = board.html[form_start..]
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("version")
+        .to_string();
+    let plan_stage: String = board
+        .html
+        .split("data-stage-column=\"")
+        .nth(2)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the second column")
+        .to_string();
+    let moved = anna
+        .post(
+            &app,
+            &format!("/app/deals/{deal_id}/move"),
+            &[("version", &version), ("stage_id", &plan_stage)],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    moved.expect(StatusCode::SEE_OTHER);
+    assert_eq!(moved.location(), format!("{board_path}?notice=deal-moved"));
+    let after = anna.get(&app, moved.location()).await;
+    after.contains("Deal moved.");
+    let second_column = after.html.split("data-stage-column=\"").nth(2).expect("column");
+    assert!(second_column.contains("Knee programme"), "moved to the second column");
+    // The same move again with the old version: someone moved it meanwhile.
+    anna.post(
+        &app,
+        &format!("/app/deals/{deal_id}/move"),
+        &[("version", &version), ("stage_id", &plan_stage)],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::PRECONDITION_FAILED);
+    // Without the token, nothing moves.
+    anna.post(
+        &app,
+        &format!("/app/deals/{deal_id}/move"),
+        &[("stage_id", &plan_stage)],
+        Csrf::None,
+    )
+    .await
+    .expect(StatusCode::FORBIDDEN);
+}

@@ -299,3 +299,95 @@ pub async fn page_export_shows_the_finished_exports_download(name: &str) {
         reply.text
     );
 }
+
+/// The pipeline, deal and stage the board samples name.
+const SAMPLE_PIPELINE: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c99";
+const SAMPLE_DEAL: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c5e";
+const SAMPLE_STAGE: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c77";
+
+/// The "New patients" pipeline of `pipelines-create`, and Maria's deal in
+/// its first stage: (pipeline, deal).
+async fn maria_in_the_pipeline(w: &World) -> (Value, Value) {
+    let maria = maria(w).await;
+    let pipeline = w.api("POST", "/pipelines", Some(sample_body("pipelines-create"))).await;
+    let mut body = sample_body("deals-create");
+    body["contact_id"] = serde_json::json!(maria);
+    body["pipeline_id"] = pipeline["id"].clone();
+    (pipeline.clone(), w.api("POST", "/deals", Some(body)).await)
+}
+
+pub async fn page_pipelines_lists_the_pipelines(name: &str) {
+    let w = World::with_dana().await;
+    let (pipeline, _) = maria_in_the_pipeline(&w).await;
+    let reply = w.http(name, &[]).await;
+    assert_staff_page(
+        &reply,
+        &format!("href=\"/app/pipelines/{}\"", pipeline["id"].as_str().expect("id")),
+    );
+}
+
+pub async fn page_pipeline_create_makes_the_pipeline_with_its_stages(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_redirect(&reply, "/app/pipelines/");
+    let listed = w.api("GET", "/pipelines", None).await;
+    let pipeline = &listed["items"][0];
+    assert_eq!(pipeline["name"], "New patients", "{listed}");
+    let stages: Vec<&str> = pipeline["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(stages, ["Enquiry", "Consultation booked", "Treatment plan", "Won"]);
+}
+
+pub async fn page_board_shows_the_deal_in_its_stage_with_totals(name: &str) {
+    let w = World::with_dana().await;
+    let (pipeline, deal) = maria_in_the_pipeline(&w).await;
+    let id = pipeline["id"].as_str().expect("id");
+    let reply = w.http(name, &[(SAMPLE_PIPELINE, id)]).await;
+    assert_staff_page(&reply, "Full-arch implants");
+    assert!(reply.text.contains("12500.00 GBP"), "the stage's total: {}", reply.text);
+    let deal_id = deal["id"].as_str().expect("deal id");
+    assert!(reply.text.contains(&format!("action=\"/app/deals/{deal_id}/move\"")));
+}
+
+pub async fn page_deal_move_moves_the_deal(name: &str) {
+    let w = World::with_dana().await;
+    let (pipeline, deal) = maria_in_the_pipeline(&w).await;
+    let stage = pipeline["stages"][2]["id"].as_str().expect("stage");
+    let deal_id = deal["id"].as_str().expect("deal id");
+    let version = format!("version={}", deal["version"]);
+    let reply = w
+        .http(
+            name,
+            &[(SAMPLE_DEAL, deal_id), (SAMPLE_STAGE, stage), ("version=1", &version)],
+        )
+        .await;
+    assert_redirect(
+        &reply,
+        &format!("/app/pipelines/{}", pipeline["id"].as_str().expect("id")),
+    );
+    let moved = w.api("GET", &format!("/deals/{deal_id}"), None).await;
+    assert_eq!(moved["stage_id"], stage, "{moved}");
+}
+
+pub async fn page_deal_create_opens_the_deal_for_the_contact(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    let pipeline = w.api("POST", "/pipelines", Some(sample_body("pipelines-create"))).await;
+    let reply = w
+        .http(
+            name,
+            &[
+                (SAMPLE_CONTACT, &id),
+                (SAMPLE_PIPELINE, pipeline["id"].as_str().expect("id")),
+            ],
+        )
+        .await;
+    assert_redirect(&reply, &format!("/app/contacts/{id}?notice=deal-created"));
+    let deals = w.api("GET", &format!("/deals?contact_id={id}"), None).await;
+    assert_eq!(deals["items"][0]["title"], "Invisalign treatment", "{deals}");
+    assert_eq!(deals["items"][0]["value"], 320_000, "{deals}");
+}

@@ -17,6 +17,7 @@ use super::super::problem::ApiError;
 
 const APP_CSS: &[u8] = include_bytes!("../../../../assets/app.css");
 const HTMX_JS: &[u8] = include_bytes!("../../../../assets/htmx-2.0.11.min.js");
+const BOARD_JS: &[u8] = include_bytes!("../../../../assets/board.js");
 
 struct Asset {
     /// The hashed name the pages link to.
@@ -30,7 +31,7 @@ fn hashed(stem: &str, extension: &str, bytes: &[u8]) -> String {
     format!("{stem}-{}.{extension}", &digest[..12])
 }
 
-static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
     [
         Asset {
             name: hashed("app", "css", APP_CSS),
@@ -41,6 +42,11 @@ static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
             name: hashed("htmx-2.0.11", "js", HTMX_JS),
             content_type: "text/javascript; charset=utf-8",
             bytes: HTMX_JS,
+        },
+        Asset {
+            name: hashed("board", "js", BOARD_JS),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: BOARD_JS,
         },
     ]
 });
@@ -53,6 +59,11 @@ pub fn stylesheet_url() -> String {
 /// The URL of htmx, as pages load it.
 pub fn htmx_url() -> String {
     format!("/assets/{}", ASSETS[1].name)
+}
+
+/// The URL of the board's drag-and-drop script.
+pub fn board_script_url() -> String {
+    format!("/assets/{}", ASSETS[2].name)
 }
 
 /// `GET /assets/{name}`: the file of that exact hashed name; a stale or

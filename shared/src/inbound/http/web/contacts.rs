@@ -495,6 +495,8 @@ struct RecordPage {
     note_draft: String,
     /// The version the delete form confirms.
     version: u64,
+    /// (id, name) of every pipeline, for the new-deal form.
+    pipelines: Vec<(String, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -560,6 +562,11 @@ async fn record_page(
             .unwrap_or_else(|| key.clone());
         fields.push((label, text));
     }
+    let pipeline_choices = pipelines::list_pipelines(table, caller.org_id())
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
     let row = Row::of(&contact);
     let version = contact.version;
     let staff = staff.in_section("contacts");
@@ -589,6 +596,7 @@ async fn record_page(
         errors,
         note_draft,
         version,
+        pipelines: pipeline_choices,
     })
 }
 

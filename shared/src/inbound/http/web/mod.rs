@@ -12,6 +12,7 @@ pub mod contact_edit;
 pub mod contacts;
 pub mod exports;
 pub mod home;
+pub mod pipelines;
 pub mod settings;
 
 use askama::Template;
@@ -440,6 +441,9 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "signed-out" => Some("You are signed out."),
         "welcome" => Some("Welcome to Konnecs."),
         "settings-saved" => Some("Settings saved."),
+        "pipeline-created" => Some("Pipeline created."),
+        "deal-moved" => Some("Deal moved."),
+        "deal-created" => Some("Deal created."),
         "email-verified" => Some("Your email address is confirmed."),
         "reset-sent" => Some("If an account uses that address, a link to choose a new password is on its way."),
         "password-changed" => Some("Your password is changed. Sign in with the new one."),
