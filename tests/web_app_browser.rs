@@ -281,6 +281,13 @@ async fn a_new_business_signs_up_adds_finds_and_notes_a_contact_on_a_phone() {
             .expect("enter");
         wait_until(&browser, "the deal moved to Quoted by keyboard", &column_has(1, "Whitening")).await;
         wait_until(&browser, "the move announced", "return document.getElementById('status').innerText.includes('Deal moved.');").await;
+        // The swapped-in board is wired for dragging once htmx announces it.
+        wait_until(
+            &browser,
+            "the new board wired for dragging",
+            "const card = document.querySelector('[data-deal]'); return !!card && card.getAttribute('draggable') === 'true';",
+        )
+        .await;
         browser
             .execute(
                 "const card = document.querySelector('[data-deal]');
