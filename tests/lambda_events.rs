@@ -192,6 +192,8 @@ sample_tests! {
     "page-board" => web::page_board_shows_the_deal_in_its_stage_with_totals,
     "page-deal-move" => web::page_deal_move_moves_the_deal,
     "page-deal-create" => web::page_deal_create_opens_the_deal_for_the_contact,
+    "page-calendar" => scheduling::page_calendar_shows_the_weeks_booking,
+    "page-appointment-action" => scheduling::page_appointment_action_cancels_with_the_reason,
     "page-forgot-password-submit" => account::page_forgot_password_submit_queues_the_reset_link,
     "page-reset-password-submit" => account::page_reset_password_submit_sets_the_new_password,
     "page-accept-invitation-submit" => account::page_accept_invitation_submit_joins_signed_in,

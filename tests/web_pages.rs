@@ -1266,3 +1266,139 @@ async fn deals_are_opened_from_the_record_and_moved_on_the_board_with_plain_form
     .await
     .expect(StatusCode::FORBIDDEN);
 }
+
+// ---------------------------------------------------------------- calendar
+
+#[tokio::test]
+async fn the_week_calendar_shows_appointments_and_their_actions_work_without_js() {
+    use konnecs::ports::TestClock;
+    use konnecs_tests::practice::{Practice, booking_id, guest};
+
+    // Wednesday 4 March 2026, 08:00 UTC (London is on GMT).
+    let clock = TestClock::at("2026-03-04T08:00:00Z".parse().expect("time"));
+    let (state, dir) = konnecs_tests::local::temp_state_with_clock(std::sync::Arc::new(clock.clone()));
+    let practice = Practice::open(&state, json!({})).await;
+    let app = App {
+        router: practice.app.clone(),
+        state: state.clone(),
+        _dir: dir,
+    };
+    let mut dana = Visitor {
+        cookies: vec![(
+            konnecs_tests::http::SESSION_COOKIE.to_string(),
+            practice.host.session.clone().expect("session"),
+        )],
+    };
+    let london = json!({"time_zone": "Europe/London"});
+    let org = practice.host.send(&app.router, "PATCH", "/org", Some(&london)).await;
+    assert_eq!(org.status, StatusCode::OK, "{}", org.body);
+    let ann = booking_id(
+        &practice
+            .book(
+                "2026-03-04T10:00:00Z",
+                &guest("Ann Lee", "ann@example.com", "Europe/London"),
+            )
+            .await,
+    );
+    let bo = booking_id(
+        &practice
+            .book(
+                "2026-03-04T14:00:00Z",
+                &guest("Bo Chen", "bo@example.com", "Europe/London"),
+            )
+            .await,
+    );
+
+    let week = dana.get(&app, "/app/calendar").await;
+    week.expect(StatusCode::OK)
+        .contains("Week of 2026-03-02")
+        .contains("times in Europe/London")
+        .contains("Wednesday 4 March")
+        .contains("10:00–10:30")
+        .contains("Ann Lee")
+        .contains("<span class=\"status-confirmed\">Confirmed</span>")
+        .lacks("Mark as no-show");
+    let csrf = week.csrf_field();
+    dana.get(&app, "/app/calendar?week=2026-03-09")
+        .await
+        .contains("0 appointments");
+    dana.get(&app, "/app/calendar?week=soon")
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Rescheduled to 11:00 London, as the datetime-local field sends it.
+    let moved = dana
+        .post(
+            &app,
+            &format!("/app/appointments/{ann}"),
+            &[
+                ("week", "2026-03-02"),
+                ("action", "reschedule"),
+                ("start", "2026-03-04T11:00"),
+            ],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    moved.expect(StatusCode::SEE_OTHER);
+    assert_eq!(
+        moved.location(),
+        "/app/calendar?week=2026-03-02&notice=appointment-rescheduled"
+    );
+    assert_eq!(practice.record(&ann).await.start.to_string(), "2026-03-04T11:00:00Z");
+    dana.get(&app, moved.location())
+        .await
+        .contains("Appointment rescheduled.")
+        .contains("11:00–11:30");
+
+    // Cancelled with a reason.
+    dana.post(
+        &app,
+        &format!("/app/appointments/{bo}"),
+        &[
+            ("week", "2026-03-02"),
+            ("action", "cancel"),
+            ("reason", "The surgery is closed."),
+        ],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    let record = practice.record(&bo).await;
+    assert_eq!(record.cancel_reason.as_deref(), Some("The surgery is closed."));
+    dana.get(&app, "/app/calendar")
+        .await
+        .contains("<span class=\"status-cancelled\">Cancelled</span>");
+
+    // Once it has started, Ann can be marked as a no-show.
+    clock.set("2026-03-04T11:10:00Z".parse().expect("time"));
+    let started = dana.get(&app, "/app/calendar").await;
+    started.contains("Mark as no-show");
+    dana.post(
+        &app,
+        &format!("/app/appointments/{ann}"),
+        &[("action", "no_show")],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    assert!(practice.record(&ann).await.no_show);
+    dana.get(&app, "/app/calendar").await.contains("No-show");
+
+    // An unknown action, or none of the token, does nothing.
+    dana.post(
+        &app,
+        &format!("/app/appointments/{ann}"),
+        &[("action", "teleport")],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    dana.post(
+        &app,
+        &format!("/app/appointments/{bo}"),
+        &[("action", "cancel")],
+        Csrf::None,
+    )
+    .await
+    .expect(StatusCode::FORBIDDEN);
+}

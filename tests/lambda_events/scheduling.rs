@@ -448,3 +448,42 @@ pub async fn appointments_no_show_marks_the_started_booking(name: &str) {
     w.http(name, &[(SAMPLE_BOOKING, &id)]).await.expect(StatusCode::OK);
     assert_eq!(appointment(&w, &id).await["no_show"], true);
 }
+
+/// The booking the `page-appointment-action` sample names.
+const SAMPLE_ACTION_BOOKING: &str = "0193b1e4a7c25d8f9e0a1b2c3d4e5f60";
+
+pub async fn page_calendar_shows_the_weeks_booking(name: &str) {
+    let w = World::with_dana().await;
+    let id = booking_id(&priya_booked(&w, json!({})).await);
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.header("content-security-policy").contains("script-src 'self'"));
+    for text in [
+        "Tuesday 8 December",
+        "Priya Raman",
+        "Confirmed",
+        &format!("action=\"/app/appointments/{id}\""),
+    ] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
+pub async fn page_appointment_action_cancels_with_the_reason(name: &str) {
+    let w = World::with_dana().await;
+    let id = booking_id(&priya_booked(&w, json!({})).await);
+    let reply = w.http(name, &[(SAMPLE_ACTION_BOOKING, &id)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(
+        reply.header("location"),
+        "/app/calendar?week=2026-12-07&notice=appointment-cancelled"
+    );
+    let shown = appointment(&w, &id).await;
+    assert_eq!(
+        (&shown["status"], &shown["cancelled_by"], &shown["cancel_reason"]),
+        (
+            &json!("cancelled"),
+            &json!("host"),
+            &json!("The surgery is closed that day.")
+        )
+    );
+}

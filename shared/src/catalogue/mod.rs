@@ -1748,6 +1748,30 @@ pub fn entries() -> &'static [Entry] {
             runtime: Runtime::Both,
         },
         Entry {
+            name: "page-calendar",
+            summary: "The member's week of appointments in the organization's zone, each with its status and actions.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/calendar",
+                route: handler!(http::web::calendar::calendar),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "page-appointment-action",
+            summary: "An appointment's action forms (confirm, decline, reschedule, cancel, no-show): does it and returns to its week.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/appointments/{id}",
+                route: handler!(http::web::calendar::act),
+            },
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+        },
+        Entry {
             name: "dev-outbox",
             summary: "Developer mode only: the messages the server would have sent, as an HTML list.",
             auth: Auth::Public,

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod assets;
 pub mod auth;
+pub mod calendar;
 pub mod contact_edit;
 pub mod contacts;
 pub mod exports;
@@ -444,6 +445,11 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "pipeline-created" => Some("Pipeline created."),
         "deal-moved" => Some("Deal moved."),
         "deal-created" => Some("Deal created."),
+        "appointment-confirmed" => Some("Appointment confirmed."),
+        "appointment-declined" => Some("Appointment declined."),
+        "appointment-cancelled" => Some("Appointment cancelled."),
+        "appointment-no-show" => Some("Marked as a no-show."),
+        "appointment-rescheduled" => Some("Appointment rescheduled."),
         "email-verified" => Some("Your email address is confirmed."),
         "reset-sent" => Some("If an account uses that address, a link to choose a new password is on its way."),
         "password-changed" => Some("Your password is changed. Sign in with the new one."),
