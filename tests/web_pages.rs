@@ -1402,3 +1402,95 @@ async fn the_week_calendar_shows_appointments_and_their_actions_work_without_js(
     .await
     .expect(StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn availability_and_an_event_type_are_set_with_plain_forms() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let empty = anna.get(&app, "/app/scheduling").await;
+    empty
+        .expect(StatusCode::OK)
+        .contains("No schedules yet.")
+        .lacks("action=\"/app/event-types\"");
+    let bad = anna
+        .post(
+            &app,
+            "/app/schedules",
+            &[
+                ("name", "Clinic hours"),
+                ("time_zone", "Europe/London"),
+                ("monday", "09:00-25:00"),
+                ("tuesday", "09:00-17:00"),
+            ],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    bad.expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"monday-error\"")
+        .contains("value=\"09:00-25:00\"")
+        .contains("value=\"Clinic hours\"");
+    anna.post(
+        &app,
+        "/app/schedules",
+        &[
+            ("name", "Clinic hours"),
+            ("time_zone", "Europe/London"),
+            ("monday", "09:00-12:30, 13:30-17:00"),
+            ("tuesday", "09:00-17:00"),
+            ("overrides", "2026-12-25: closed"),
+        ],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    let page = anna.get(&app, "/app/scheduling?notice=schedule-created").await;
+    page.contains("Schedule created.")
+        .contains("<dt>Monday</dt><dd>09:00–12:30, 13:30–17:00</dd>")
+        .contains("<dt>Wednesday</dt><dd>closed</dd>")
+        .contains("1 date override")
+        .contains("action=\"/app/event-types\"");
+    let schedule_id: String = page
+        .html
+        .split("<option value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the schedule option")
+        .to_string();
+    let event = |durations: &'static str| {
+        vec![
+            ("title", "Assessment".to_string()),
+            ("slug", "assessment".to_string()),
+            ("durations", durations.to_string()),
+            ("schedule_id", schedule_id.clone()),
+            ("location_kind", "in_person".to_string()),
+            ("location_detail", "4 Mill Lane, York".to_string()),
+        ]
+    };
+    let bad = event("forty");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    anna.post(&app, "/app/event-types", &bad, Csrf::Field(&csrf))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"durations-error\"")
+        .contains("value=\"Assessment\"");
+    let good = event("45");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    anna.post(&app, "/app/event-types", &good, Csrf::Field(&csrf))
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    let listed = anna.get(&app, "/app/scheduling").await;
+    listed
+        .contains("<strong>Assessment</strong> · 45 min")
+        .contains("/book/lee-physio/assessment");
+    // The link is the public booking page of that event.
+    let public = anna.get(&app, "/book/lee-physio/assessment").await;
+    public.expect(StatusCode::OK).contains("Assessment");
+    // The same link name again is refused at its field.
+    anna.post(&app, "/app/event-types", &good, Csrf::Field(&csrf))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"slug-error\"");
+}

@@ -1772,6 +1772,42 @@ pub fn entries() -> &'static [Entry] {
             runtime: Runtime::Both,
         },
         Entry {
+            name: "page-scheduling",
+            summary: "The member's event types with their public booking links and schedules with their weekly hours, and the forms that create them.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/scheduling",
+                route: handler!(http::web::scheduling::scheduling),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "page-schedule-create",
+            summary: "The new-schedule form's post: weekly hours (several intervals a day), date overrides, time zone; or the form again with the field errors.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/schedules",
+                route: handler!(http::web::scheduling::create_schedule),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "page-event-type-create",
+            summary: "The new-event-type form's post: creates the bookable event on a schedule; or the form again with the field errors.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/event-types",
+                route: handler!(http::web::scheduling::create_event_type),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
             name: "dev-outbox",
             summary: "Developer mode only: the messages the server would have sent, as an HTML list.",
             auth: Auth::Public,

@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod exports;
 pub mod home;
 pub mod pipelines;
+pub mod scheduling;
 pub mod settings;
 
 use askama::Template;
@@ -445,6 +446,8 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "pipeline-created" => Some("Pipeline created."),
         "deal-moved" => Some("Deal moved."),
         "deal-created" => Some("Deal created."),
+        "schedule-created" => Some("Schedule created."),
+        "event-type-created" => Some("Event type created: share its link."),
         "appointment-confirmed" => Some("Appointment confirmed."),
         "appointment-declined" => Some("Appointment declined."),
         "appointment-cancelled" => Some("Appointment cancelled."),
