@@ -1494,3 +1494,122 @@ async fn availability_and_an_event_type_are_set_with_plain_forms() {
         .expect(StatusCode::UNPROCESSABLE_ENTITY)
         .contains("id=\"slug-error\"");
 }
+
+#[tokio::test]
+async fn admins_invite_change_roles_and_read_the_audit_log_and_members_are_refused_all_of_it() {
+    let app = App::new();
+    let mut owner = Visitor::default();
+    let csrf = owner
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    owner
+        .get(&app, "/app/settings/team")
+        .await
+        .expect(StatusCode::OK)
+        .contains("No pending invitations.");
+    owner
+        .post(
+            &app,
+            "/app/settings/invitations",
+            &[("email", "not-an-email"), ("role", "member")],
+            Csrf::Field(&csrf),
+        )
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("id=\"email-error\"");
+    let invited = owner
+        .post(
+            &app,
+            "/app/settings/invitations",
+            &[("email", "ben@lee-physio.example"), ("role", "member")],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    invited.expect(StatusCode::SEE_OTHER);
+    owner
+        .get(&app, invited.location())
+        .await
+        .contains("Invitation sent.")
+        .contains("ben@lee-physio.example · member");
+
+    // Ben joins through the invitation page's form.
+    let token = token_from_outbox(&app.state, "ben@lee-physio.example", "/accept-invitation").await;
+    let mut ben = Visitor::default();
+    ben.get(&app, &format!("/accept-invitation?token={token}"))
+        .await
+        .expect(StatusCode::OK)
+        .contains("Join your team on Konnecs");
+    let joined = ben
+        .post(
+            &app,
+            "/accept-invitation",
+            &[("token", &token), ("name", "Ben Hart"), ("password", PASSWORD)],
+            Csrf::None,
+        )
+        .await;
+    joined.expect(StatusCode::SEE_OTHER);
+    assert_eq!(joined.location(), "/app?notice=welcome");
+    let ben_home = ben.get(&app, "/app").await;
+    ben_home
+        .expect(StatusCode::OK)
+        .contains("Lee Physio")
+        .lacks("/app/settings");
+    let ben_csrf = ben_home.csrf_field();
+
+    // Every admin page and form refuses a member.
+    for path in ["/app/settings", "/app/settings/team", "/app/settings/audit"] {
+        ben.get(&app, path).await.expect(StatusCode::FORBIDDEN);
+    }
+    ben.post(
+        &app,
+        "/app/settings/invitations",
+        &[("email", "eve@example.com"), ("role", "admin")],
+        Csrf::Field(&ben_csrf),
+    )
+    .await
+    .expect(StatusCode::FORBIDDEN);
+
+    // The owner makes Ben an admin; now he reads the audit log.
+    let team = owner.get(&app, "/app/settings/team").await;
+    let ben_id: String = team
+        .html
+        .split("action=\"/app/settings/members/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("Ben's form")
+        .to_string();
+    owner
+        .post(
+            &app,
+            &format!("/app/settings/members/{ben_id}"),
+            &[("action", "role"), ("role", "admin")],
+            Csrf::Field(&csrf),
+        )
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    owner
+        .get(&app, "/app/settings/team")
+        .await
+        .contains("Ben Hart</strong> <span class=\"muted\">ben@lee-physio.example</span> · admin");
+    let audit = ben.get(&app, "/app/settings/audit?action=member").await;
+    audit
+        .expect(StatusCode::OK)
+        .contains("Anna Lee")
+        .lacks("<td>account.signup</td>");
+    assert!(audit.html.contains("<td>member."), "{}", audit.html);
+    ben.get(&app, "/app/settings/audit?date=yesterday")
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Removed, Ben is out at once.
+    owner
+        .post(
+            &app,
+            &format!("/app/settings/members/{ben_id}"),
+            &[("action", "remove")],
+            Csrf::Field(&csrf),
+        )
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    assert_eq!(ben.get(&app, "/app").await.status, StatusCode::SEE_OTHER);
+}

@@ -544,3 +544,68 @@ pub async fn audit_list_shows_what_the_account_did(name: &str) {
     assert_eq!(actions.first(), Some(&"org.updated"), "newest first: {actions:?}");
     assert!(actions.contains(&"account.signup"), "{actions:?}");
 }
+
+pub async fn page_team_lists_members_and_invitations(name: &str) {
+    let w = World::with_dana().await;
+    invite_priya(&w).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    for text in [DANA_EMAIL, PRIYA, "action=\"/app/settings/invitations\""] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
+pub async fn page_invite_invites_and_emails_the_link(name: &str) {
+    let w = World::with_dana().await;
+    w.take_jobs().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/settings/team?notice=invited");
+    let jobs = w.take_jobs().await;
+    assert!(
+        matches!(&jobs[..], [Job::SendEmail { email, .. }] if email.to == PRIYA && email.text.contains("/accept-invitation?token=")),
+        "{jobs:?}"
+    );
+}
+
+pub async fn page_invitation_revoke_withdraws_the_invitation(name: &str) {
+    let w = World::with_dana().await;
+    let (invitation, token) = invite_priya(&w).await;
+    let reply = w.http(name, &[(SAMPLE_INVITATION, &invitation)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    let listed = w.api("GET", "/org/invitations", None).await;
+    assert_eq!(listed["invitations"], json!([]), "{listed}");
+    let body = json!({"token": token, "name": "Priya Raman", "password": "enamel-bright-smile-77"});
+    let accept = Browser::anonymous()
+        .send(&w.app, "POST", "/invitations/accept", Some(&body))
+        .await;
+    assert_eq!(accept.status, StatusCode::BAD_REQUEST, "{}", accept.body);
+}
+
+pub async fn page_member_makes_the_member_an_admin(name: &str) {
+    let w = World::with_dana().await;
+    let priya = priya_joined(&w).await;
+    let reply = w.http(name, &[(SAMPLE_MEMBER, &priya)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/settings/team?notice=role-changed");
+    let role = members(&w)
+        .await
+        .iter()
+        .find(|m| m["email"] == PRIYA)
+        .map(|m| m["role"].clone());
+    assert_eq!(role, Some(json!("admin")));
+}
+
+pub async fn page_audit_shows_the_filtered_entries(name: &str) {
+    let w = World::with_dana().await;
+    w.api("POST", "/contacts", Some(json!({"first_name": "Maria"}))).await;
+    w.api("PATCH", "/me", Some(json!({"name": "Dana W."}))).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.text.contains("<td>contact.created</td>"), "{}", reply.text);
+    assert!(
+        !reply.text.contains("<td>account.profile_updated"),
+        "filtered to contact actions: {}",
+        reply.text
+    );
+}

@@ -16,6 +16,7 @@ pub mod home;
 pub mod pipelines;
 pub mod scheduling;
 pub mod settings;
+pub mod team;
 
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -446,6 +447,10 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "pipeline-created" => Some("Pipeline created."),
         "deal-moved" => Some("Deal moved."),
         "deal-created" => Some("Deal created."),
+        "invited" => Some("Invitation sent."),
+        "invitation-revoked" => Some("Invitation revoked."),
+        "role-changed" => Some("Role changed."),
+        "member-removed" => Some("Member removed."),
         "schedule-created" => Some("Schedule created."),
         "event-type-created" => Some("Event type created: share its link."),
         "appointment-confirmed" => Some("Appointment confirmed."),
