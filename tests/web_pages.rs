@@ -1613,3 +1613,67 @@ async fn admins_invite_change_roles_and_read_the_audit_log_and_members_are_refus
         .expect(StatusCode::SEE_OTHER);
     assert_eq!(ben.get(&app, "/app").await.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn the_profile_changes_name_and_password_and_signs_out_everywhere() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let mut phone = Visitor::default();
+    phone
+        .post(
+            &app,
+            "/sign-in",
+            &[("email", "anna@lee-physio.example"), ("password", PASSWORD)],
+            Csrf::None,
+        )
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    anna.get(&app, "/app/profile")
+        .await
+        .expect(StatusCode::OK)
+        .contains("value=\"Anna Lee\"");
+    let renamed = anna
+        .post(
+            &app,
+            "/app/profile",
+            &[("name", "Anna Lee-Park"), ("email", "anna@lee-physio.example")],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    renamed.expect(StatusCode::SEE_OTHER);
+    anna.get(&app, renamed.location())
+        .await
+        .contains("Your details are saved.")
+        .contains(">Anna Lee-Park</a>");
+    anna.post(
+        &app,
+        "/app/profile",
+        &[
+            ("current_password", "wrong-password-1"),
+            ("new_password", "a-brand-new-password"),
+        ],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::UNPROCESSABLE_ENTITY)
+    .contains("id=\"current_password-error\"");
+    anna.post(
+        &app,
+        "/app/profile",
+        &[("current_password", PASSWORD), ("new_password", "a-brand-new-password")],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    // The other device is out; this one stays.
+    assert_eq!(phone.get(&app, "/app").await.status, StatusCode::SEE_OTHER);
+    anna.get(&app, "/app").await.expect(StatusCode::OK);
+    let out = anna
+        .post(&app, "/app/profile/sign-out-everywhere", &[], Csrf::Field(&csrf))
+        .await;
+    out.expect(StatusCode::SEE_OTHER);
+    assert_eq!(anna.get(&app, "/app").await.status, StatusCode::SEE_OTHER);
+}

@@ -609,3 +609,37 @@ pub async fn page_audit_shows_the_filtered_entries(name: &str) {
         reply.text
     );
 }
+
+pub async fn page_profile_shows_the_name_and_email(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    for text in [
+        "value=\"Dana Whitfield\"",
+        &format!("value=\"{DANA_EMAIL}\""),
+        "Sign out everywhere",
+    ] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
+pub async fn page_profile_save_renames_the_user(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/profile?notice=profile-saved");
+    assert_eq!(w.api("GET", "/me", None).await["name"], "Dana Whitfield-Hart");
+}
+
+pub async fn page_sign_out_everywhere_ends_every_session(name: &str) {
+    let mut w = World::with_dana().await;
+    let first = w.dana().session.clone().expect("session");
+    w.sign_in_again().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/sign-in?notice=signed-out-everywhere");
+    let current = w.dana().session.clone().expect("session");
+    for session in [first, current] {
+        assert_eq!(me_status(&w, &session).await, StatusCode::UNAUTHORIZED);
+    }
+}

@@ -1868,6 +1868,42 @@ pub fn entries() -> &'static [Entry] {
             runtime: Runtime::Both,
         },
         Entry {
+            name: "page-profile",
+            summary: "The member's profile: name and email, password, sign out everywhere.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/profile",
+                route: handler!(http::web::profile::profile),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "page-profile-save",
+            summary: "The profile forms' post: saves the name and email (a new email once verified) or the password (other devices signed out); or the form again with the field errors.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/profile",
+                route: handler!(http::web::profile::save_profile),
+            },
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+        },
+        Entry {
+            name: "page-sign-out-everywhere",
+            summary: "The profile's sign-out-everywhere button: ends every session of the account.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/profile/sign-out-everywhere",
+                route: handler!(http::web::profile::sign_out_everywhere),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+        },
+        Entry {
             name: "dev-outbox",
             summary: "Developer mode only: the messages the server would have sent, as an HTML list.",
             auth: Auth::Public,

@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod exports;
 pub mod home;
 pub mod pipelines;
+pub mod profile;
 pub mod scheduling;
 pub mod settings;
 pub mod team;
@@ -447,6 +448,9 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "pipeline-created" => Some("Pipeline created."),
         "deal-moved" => Some("Deal moved."),
         "deal-created" => Some("Deal created."),
+        "profile-saved" => Some("Your details are saved. A new email takes effect once you confirm it."),
+        "password-saved" => Some("Your password is changed. Your other devices are signed out."),
+        "signed-out-everywhere" => Some("You are signed out on every device."),
         "invited" => Some("Invitation sent."),
         "invitation-revoked" => Some("Invitation revoked."),
         "role-changed" => Some("Role changed."),
