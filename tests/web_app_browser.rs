@@ -2,10 +2,14 @@
 //! screen, against the real `konnecs-local` binary: the front door leads to
 //! sign-up, then a contact is created through the form, found in the table,
 //! found again by typing in the search box (htmx swaps the rows and pushes
-//! the URL) and by the tag filter, opened, and given a note. Every page
-//! visited has no horizontal scroll and no serious or critical axe-core
-//! violation (axe-core 4.11.0, vendored under tests/vendor, injected by the
-//! test; the app never serves it).
+//! the URL) and by the tag filter, opened, and given a note; a pipeline is
+//! made, a deal opened from the record and moved on the board by keyboard
+//! and by drag and drop; the filtered contacts are exported and the
+//! progress followed to the end; then every other page is visited, signed
+//! in and out. Every page has no horizontal scroll and no serious or
+//! critical axe-core violation (axe-core 4.11.0, vendored under
+//! tests/vendor, injected by the test; the app never serves it), with its
+//! folded sections open.
 //!
 //! Every wait is for a condition, bounded; none is a fixed sleep.
 
@@ -304,6 +308,52 @@ async fn a_new_business_signs_up_adds_finds_and_notes_a_contact_on_a_phone() {
         browser.refresh().await.expect("reload the board");
         wait_until(&browser, "the move kept", &column_has(2, "Whitening")).await;
         check_page(&browser, "board after the moves").await;
+
+        // Every other page of the app fits the phone and passes axe-core.
+        browser.goto(&format!("{base}/app/contacts?q=okafor")).await.expect("contacts");
+        wait_for_path(&browser, "/app/contacts").await;
+        click(&browser, "#contact-results a[href^='/app/contacts/']").await;
+        wait_until(&browser, "the record", "return document.readyState === 'complete' && location.pathname.split('/').length === 4;").await;
+        let record = browser.current_url().await.expect("url").path().to_string();
+        // The export of the filtered table, polled by htmx until done.
+        browser.goto(&format!("{base}/app/contacts?tag=vip")).await.expect("contacts");
+        wait_for_path(&browser, "/app/contacts").await;
+        click(&browser, "form[action='/app/contacts/export'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the export finished",
+            "return location.pathname.startsWith('/app/exports/') && document.body.innerText.includes('Done: 1 contact exported.');",
+        )
+        .await;
+        check_page(&browser, "export").await;
+        for path in [
+            format!("{record}/edit"),
+            "/app/contacts/new".to_string(),
+            "/app/calendar".to_string(),
+            "/app/scheduling".to_string(),
+            "/app/settings".to_string(),
+            "/app/settings/team".to_string(),
+            "/app/settings/audit".to_string(),
+            "/app/profile".to_string(),
+            "/app".to_string(),
+        ] {
+            browser.goto(&format!("{base}{path}")).await.expect("open page");
+            wait_for_path(&browser, &path).await;
+            // Open every folded section, so what it holds is checked too.
+            browser
+                .execute("document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;", vec![])
+                .await
+                .expect("unfold");
+            check_page(&browser, &path).await;
+        }
+        // Signed out, the account pages.
+        click(&browser, "form[action='/sign-out'] button[type='submit']").await;
+        wait_for_path(&browser, "/sign-in").await;
+        for path in ["/forgot-password", "/reset-password", "/verify-email", "/accept-invitation"] {
+            browser.goto(&format!("{base}{path}")).await.expect("open page");
+            wait_for_path(&browser, path).await;
+            check_page(&browser, path).await;
+        }
     }
     .await;
     browser.close().await.expect("close browser");
