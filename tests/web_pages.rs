@@ -1135,7 +1135,36 @@ async fn export_these_exports_the_tables_filters_and_shows_the_progress_until_do
         .contains("hx-trigger=\"every 1s\"")
         .contains("<progress")
         .lacks("<html");
+    // Home lists it while it runs, and no more once it is done.
+    anna.get(&app, "/app")
+        .await
+        .contains("Contact export: 0 rows so far")
+        .contains(&format!("href=\"{}\"", started.location()));
+    // An import too, with its rows counted.
+    let session = anna
+        .cookies
+        .iter()
+        .find(|(k, _)| k.ends_with("konnecs_session"))
+        .map(|(_, v)| v.clone());
+    let api = Browser {
+        session,
+        csrf: Some(csrf.clone()),
+        ip: None,
+    };
+    let mut upload = api.request("POST", "/imports/contacts", None);
+    upload
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/csv"));
+    *upload.body_mut() = Body::from("First Name,Email\nAda,ada@example.com\nBo,bo@example.com\n");
+    let queued = send(&app.router, upload).await;
+    assert!(queued.status.is_success(), "{}", queued.body);
+    anna.get(&app, "/app").await.contains("Contact import: 0 of 2 rows");
     konnecs_tests::local::drain_jobs(&app.state).await;
+    anna.get(&app, "/app")
+        .await
+        .contains("Nothing running.")
+        .lacks("Contact export:")
+        .lacks("Contact import:");
     let done = anna.get(&app, started.location()).await;
     done.expect(StatusCode::OK)
         .contains("Done: 2 contacts exported.")

@@ -1,6 +1,7 @@
 //! `/app`, where the day starts: today's appointments and the next seven
-//! days' count (in the organization's zone), the newest contacts, and the
-//! open deals of every pipeline by stage with their totals. The same
+//! days' count (in the organization's zone), the newest contacts, the
+//! open deals of every pipeline by stage with their totals, and the imports
+//! and exports still running. The same
 //! services as `/appointments`, `/contacts` and `/pipelines/{id}/board`.
 
 use askama::Template;
@@ -14,6 +15,8 @@ use crate::inbound::AppState;
 use crate::inbound::http::contacts::caller as crm_caller;
 use crate::inbound::http::scheduling::caller as scheduling_caller;
 use crate::services::contacts::{self, ContactFilter};
+use crate::services::exports::job::{self as export_jobs, ExportState};
+use crate::services::imports::{self, ImportState};
 use crate::services::orgs;
 use crate::services::pipelines;
 use crate::services::scheduling::bookings::{self, BookingStatus, ListRange};
@@ -32,6 +35,15 @@ pub struct StageSummary {
     pub total: String,
 }
 
+/// An import or export still running, with its progress.
+pub struct Job {
+    pub what: String,
+    pub done: u64,
+    /// 0 when the total is not known (an export's).
+    pub total: u64,
+    pub link: Option<String>,
+}
+
 pub struct PipelineSummary {
     pub name: String,
     pub stages: Vec<StageSummary>,
@@ -48,6 +60,7 @@ struct HomePage {
     next_week: usize,
     recent: Vec<Row>,
     pipelines: Vec<PipelineSummary>,
+    jobs: Vec<Job>,
 }
 
 fn status_words(status: BookingStatus) -> (&'static str, &'static str) {
@@ -126,6 +139,30 @@ pub async fn home(State(state): State<AppState>, staff: Staff, Query(query): Que
                 .collect(),
         });
     }
+    let mut jobs = Vec::new();
+    for import in imports::recent(&state, crm.org_id(), 10).await? {
+        if matches!(
+            import.state,
+            ImportState::Uploading | ImportState::Queued | ImportState::Running
+        ) {
+            jobs.push(Job {
+                what: "Contact import".into(),
+                done: import.rows_done,
+                total: import.rows_total,
+                link: None,
+            });
+        }
+    }
+    for export in export_jobs::recent(&state, crm.org_id(), 10).await? {
+        if matches!(export.state, ExportState::Queued | ExportState::Running) {
+            jobs.push(Job {
+                what: "Contact export".into(),
+                done: export.rows_done,
+                total: 0,
+                link: Some(format!("/app/exports/{}", export.id)),
+            });
+        }
+    }
     let staff = staff.in_section("home");
     Ok(render(
         StatusCode::OK,
@@ -153,6 +190,7 @@ pub async fn home(State(state): State<AppState>, staff: Staff, Query(query): Que
                 .count(),
             recent: recent.iter().map(Row::of).collect(),
             pipelines: summaries,
+            jobs,
         },
     ))
 }
