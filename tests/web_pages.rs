@@ -1706,3 +1706,72 @@ async fn the_profile_changes_name_and_password_and_signs_out_everywhere() {
     out.expect(StatusCode::SEE_OTHER);
     assert_eq!(anna.get(&app, "/app").await.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn saved_views_are_each_members_own_named_filters_shown_as_tabs() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    for (first, tags) in [("Maya", "vip"), ("Tom", "")] {
+        anna.post(
+            &app,
+            "/app/contacts",
+            &[("first_name", first), ("tags", tags)],
+            Csrf::Field(&csrf),
+        )
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    }
+    anna.get(&app, "/app/contacts")
+        .await
+        .contains("Filter the table, then save");
+    let filtered = anna.get(&app, "/app/contacts?tag=vip").await;
+    filtered.contains("action=\"/app/contacts/views\"");
+    let saved = anna
+        .post(
+            &app,
+            "/app/contacts/views",
+            &[("tag", "vip"), ("name", "VIP patients")],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    saved.expect(StatusCode::SEE_OTHER);
+    assert_eq!(saved.location(), "/app/contacts?tag=vip&notice=view-saved");
+    let tab = anna.get(&app, saved.location()).await;
+    tab.contains("View saved.")
+        .contains("<a href=\"/app/contacts?tag=vip\" aria-current=\"page\">VIP patients</a>")
+        .contains("Maya")
+        .lacks("Tom");
+    anna.get(&app, "/app/contacts")
+        .await
+        .contains("<a href=\"/app/contacts\" aria-current=\"page\">All contacts</a>")
+        .contains("<a href=\"/app/contacts?tag=vip\">VIP patients</a>");
+    // The same name twice is refused; another member sees none of Anna's views.
+    anna.post(
+        &app,
+        "/app/contacts/views",
+        &[("tag", "vip"), ("name", "vip PATIENTS")],
+        Csrf::Field(&csrf),
+    )
+    .await
+    .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    let mut sam = Visitor::default();
+    sam.sign_up(&app, "Sam Ortiz", "sam@ortiz.example", "Ortiz Studio")
+        .await;
+    sam.get(&app, "/app/contacts").await.lacks("VIP patients");
+    // Deleted through its button.
+    let page = anna.get(&app, "/app/contacts").await;
+    let delete: String = page
+        .html
+        .split("action=\"/app/contacts/views/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the delete form")
+        .to_string();
+    anna.post(&app, &format!("/app/contacts/views/{delete}"), &[], Csrf::Field(&csrf))
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    anna.get(&app, "/app/contacts").await.lacks("VIP patients");
+}

@@ -391,3 +391,35 @@ pub async fn page_deal_create_opens_the_deal_for_the_contact(name: &str) {
     assert_eq!(deals["items"][0]["title"], "Invisalign treatment", "{deals}");
     assert_eq!(deals["items"][0]["value"], 320_000, "{deals}");
 }
+
+/// The view the view samples name.
+const SAMPLE_VIEW: &str = "0193c5d6e7f80912a3b4c5d6e7f80912";
+
+pub async fn page_view_create_saves_the_tables_filters(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_redirect(&reply, "/app/contacts?tag=vip&notice=view-saved");
+    let listed = w.api("GET", "/contacts/views", None).await;
+    assert_eq!(listed["views"][0]["name"], "VIP patients", "{listed}");
+    assert_eq!(listed["views"][0]["filters"], serde_json::json!({"tag": "vip"}));
+}
+
+pub async fn page_view_delete_deletes_the_view(name: &str) {
+    let w = World::with_dana().await;
+    let view = w
+        .api(
+            "POST",
+            "/contacts/views",
+            Some(serde_json::json!({"name": "VIP", "filters": {"tag": "vip"}})),
+        )
+        .await;
+    let id = view["id"].as_str().expect("view id");
+    assert_redirect(
+        &w.http(name, &[(SAMPLE_VIEW, id)]).await,
+        "/app/contacts?notice=view-deleted",
+    );
+    assert_eq!(
+        w.api("GET", "/contacts/views", None).await["views"],
+        serde_json::json!([])
+    );
+}

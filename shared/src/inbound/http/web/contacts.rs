@@ -15,7 +15,7 @@ use super::{
 use crate::inbound::AppState;
 use crate::inbound::http::contacts::{caller, stage_filter};
 use crate::inbound::http::problem::ApiError;
-use crate::services::contacts::{self, ContactFilter, ContactRecord, NewContact, notes, tags};
+use crate::services::contacts::{self, ContactFilter, ContactRecord, NewContact, notes, tags, views};
 use crate::services::orgs;
 use crate::services::pipelines::{self, DealFilter};
 
@@ -130,6 +130,47 @@ struct TablePage {
     tags: Vec<Choice>,
     owners: Vec<Choice>,
     stages: Vec<Choice>,
+    /// The member's saved views: (id, name, query string, is the current one).
+    views: Vec<(String, String, String, bool)>,
+    /// This page's filters, for the save-view form.
+    filters: Vec<(&'static str, String)>,
+    filtered: bool,
+}
+
+/// A saved view's filters as the table's query.
+pub fn query_of_view(filters: &views::ViewFilters) -> TableQuery {
+    TableQuery {
+        q: filters.q.clone(),
+        tag: filters.tag.clone(),
+        owner: filters.owner_id.clone(),
+        stage: match (&filters.pipeline_id, &filters.stage_id) {
+            (Some(p), Some(s)) => Some(format!("{p}/{s}")),
+            _ => None,
+        },
+        created_from: filters.created_from.clone(),
+        created_to: filters.created_to.clone(),
+        ..TableQuery::default()
+    }
+}
+
+/// The table's filters as a saved view's.
+pub fn view_filters_of(query: &TableQuery) -> views::ViewFilters {
+    let (pipeline_id, stage_id) = match blank_to_none(&query.stage) {
+        Some(both) => match both.split_once('/') {
+            Some((p, s)) => (Some(p.to_string()), Some(s.to_string())),
+            None => (Some(both), None),
+        },
+        None => (None, None),
+    };
+    views::ViewFilters {
+        q: blank_to_none(&query.q),
+        tag: blank_to_none(&query.tag),
+        owner_id: blank_to_none(&query.owner),
+        pipeline_id,
+        stage_id,
+        created_from: blank_to_none(&query.created_from),
+        created_to: blank_to_none(&query.created_to),
+    }
 }
 
 /// The part htmx swaps: the rows, the paging and the bulk bar.
@@ -297,6 +338,18 @@ pub async fn table(
         return Ok(render(status, &results));
     }
     let (tags, owners, stages) = filter_choices(&state, &staff.auth.org_id, &query).await?;
+    let current = query_string(&query, None);
+    let saved = views::list(state.table.as_ref(), &staff.auth.org_id, &staff.auth.user_id).await?;
+    let views = saved
+        .iter()
+        .map(|view| {
+            let wanted = query_string(&query_of_view(&view.filters), None);
+            let is_current = wanted == current;
+            (view.id.clone(), view.name.clone(), wanted, is_current)
+        })
+        .collect();
+    let filters = filter_fields(&query);
+    let filtered = !filters.is_empty();
     Ok(render(
         status,
         &TablePage {
@@ -308,8 +361,44 @@ pub async fn table(
             tags,
             owners,
             stages,
+            views,
+            filters,
+            filtered,
         },
     ))
+}
+
+/// `POST /app/contacts/views`: saves the table's filters under a name.
+pub async fn save_view(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let query = TableQuery {
+        q: form.optional("q"),
+        tag: form.optional("tag"),
+        owner: form.optional("owner"),
+        stage: form.optional("stage"),
+        created_from: form.optional("created_from"),
+        created_to: form.optional("created_to"),
+        ..TableQuery::default()
+    };
+    let input = views::NewView {
+        name: form.text("name"),
+        filters: view_filters_of(&query),
+    };
+    views::create(&state, &caller, input).await?;
+    let back = query_string(&query, None);
+    let joiner = if back.is_empty() { "" } else { "&" };
+    Ok(see_other(&format!("/app/contacts?{back}{joiner}notice=view-saved")))
+}
+
+/// `POST /app/contacts/views/{id}/delete`.
+pub async fn delete_view(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StaffForm { staff, .. }: StaffForm,
+) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    views::delete(&state, &caller, &id).await?;
+    Ok(see_other("/app/contacts?notice=view-deleted"))
 }
 
 /// `POST /app/contacts/tags`: adds a tag to the ticked rows.

@@ -448,6 +448,8 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "pipeline-created" => Some("Pipeline created."),
         "deal-moved" => Some("Deal moved."),
         "deal-created" => Some("Deal created."),
+        "view-saved" => Some("View saved."),
+        "view-deleted" => Some("View deleted."),
         "profile-saved" => Some("Your details are saved. A new email takes effect once you confirm it."),
         "password-saved" => Some("Your password is changed. Your other devices are signed out."),
         "signed-out-everywhere" => Some("You are signed out on every device."),
