@@ -1502,7 +1502,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/app/contacts/{id}",
-                route: handler!(http::web::contacts::record),
+                route: handler!(http::web::contact_record::record),
             },
             access: &[TableRead],
             runtime: Runtime::Both,
@@ -1514,7 +1514,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/app/contacts/{id}/notes",
-                route: handler!(http::web::contacts::add_note),
+                route: handler!(http::web::contact_record::add_note),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,

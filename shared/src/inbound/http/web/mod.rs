@@ -10,6 +10,7 @@ pub mod assets;
 pub mod auth;
 pub mod calendar;
 pub mod contact_edit;
+pub mod contact_record;
 pub mod contacts;
 pub mod exports;
 pub mod home;
@@ -321,7 +322,12 @@ impl FromRequest<AppState> for StaffForm {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, form) = form_body(request).await?;
+        // No session at all: to the sign-in page, whatever was posted.
+        let (head, body) = request.into_parts();
+        if super::session::session_token(&head, &state.config).is_none() {
+            return Err(see_other(SIGN_IN));
+        }
+        let (mut parts, form) = form_body(Request::from_parts(head, body)).await?;
         if !parts.headers.contains_key(CSRF_HEADER) {
             let field = form.text("_csrf");
             if let Ok(value) = HeaderValue::from_str(&field) {
