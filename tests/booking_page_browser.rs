@@ -7,84 +7,15 @@
 //! Needs `chromium` and `chromium-driver` (installed by `infra/test-tools.sh`);
 //! without them the test fails, it never skips.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use fantoccini::{ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use konnecs_tests::chrome::{CHROMIUM_FLAGS, ChromeDriver, find_binary};
 use konnecs_tests::local::LocalServer;
 use serde_json::{Value, json};
-
-const CHROMIUM_FLAGS: [&str; 7] = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-];
-
-fn find_binary(candidates: &[&str]) -> String {
-    for candidate in candidates {
-        if std::path::Path::new(candidate).exists() {
-            return candidate.to_string();
-        }
-    }
-    panic!("none of {candidates:?} exists: install chromium and chromium-driver (`bash infra/test-tools.sh` does)");
-}
-
-/// chromedriver on a free loopback port; killed when dropped.
-struct ChromeDriver {
-    child: Child,
-    url: String,
-}
-
-impl ChromeDriver {
-    /// Chromedriver, and the browsers it starts, in the IANA zone `zone`.
-    fn start_in_zone(zone: &str) -> Self {
-        let binary = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
-        // Port 0: chromedriver binds a free port itself and names it, so no
-        // other process can take it between a pick and the bind.
-        let mut child = Command::new(binary)
-            .env("TZ", zone)
-            .arg("--port=0")
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn chromedriver");
-        let stdout = child.stdout.take().expect("stdout");
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-                let port = line
-                    .strip_prefix("ChromeDriver was started successfully on port ")
-                    .and_then(|rest| rest.trim_end_matches('.').parse::<u16>().ok());
-                if let Some(port) = port {
-                    let _ = port_tx.send(port);
-                }
-            }
-        });
-        let port = port_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("chromedriver named its port within 60 s");
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A signed-in API client: the session cookies and the CSRF token.
 struct Api {

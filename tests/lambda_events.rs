@@ -22,6 +22,8 @@ mod crm;
 mod events;
 #[path = "lambda_events/scheduling.rs"]
 mod scheduling;
+#[path = "lambda_events/web.rs"]
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -160,6 +162,57 @@ sample_tests! {
     "jobs-worker" => events::jobs_worker_sends_the_queued_verification_email_once,
     "reminders-send" => events::reminders_send_sends_the_hour_before_reminder_by_email_and_sms_once,
     "reminders-tick" => events::reminders_tick_fans_out_the_reminders_due_at_its_time,
+    "web-assets" => web::web_assets_serves_the_stylesheet_immutable,
+    "page-root" => web::page_root_sends_the_signed_in_member_to_the_app,
+    "page-sign-in" => web::page_sign_in_shows_the_form,
+    "page-sign-in-submit" => web::page_sign_in_submit_signs_in_and_opens_the_app,
+    "page-sign-up" => web::page_sign_up_shows_the_form,
+    "page-sign-up-submit" => web::page_sign_up_submit_creates_the_account_and_queues_its_verification,
+    "page-sign-out" => web::page_sign_out_ends_the_session,
+    "page-home" => web::page_home_shows_the_organization_and_recent_contacts,
+    "page-contacts" => web::page_contacts_lists_the_contact,
+    "page-contacts-tag" => web::page_contacts_tag_tags_the_ticked_contact,
+    "page-contact-new" => web::page_contact_new_shows_the_form,
+    "page-contact-create" => web::page_contact_create_creates_the_contact_and_opens_it,
+    "page-contact" => web::page_contact_shows_the_record,
+    "page-note-create" => web::page_note_create_adds_the_note,
+    "page-settings" => web::page_settings_shows_the_organizations_profile,
+    "page-settings-save" => web::page_settings_save_renames_the_organization,
+    "page-verify-email-submit" => account::page_verify_email_submit_verifies_the_address,
+    "page-forgot-password" => web::page_forgot_password_asks_for_the_email,
+    "page-contact-edit" => web::page_contact_edit_shows_the_filled_form,
+    "page-contact-update" => web::page_contact_update_saves_the_contact,
+    "page-contact-delete" => web::page_contact_delete_deletes_the_contact,
+    "page-note-update" => web::page_note_update_rewrites_the_note,
+    "page-note-delete" => web::page_note_delete_deletes_the_note,
+    "page-contacts-export" => web::page_contacts_export_exports_the_filtered_contacts,
+    "page-export" => web::page_export_shows_the_finished_exports_download,
+    "page-pipelines" => web::page_pipelines_lists_the_pipelines,
+    "page-pipeline-create" => web::page_pipeline_create_makes_the_pipeline_with_its_stages,
+    "page-board" => web::page_board_shows_the_deal_in_its_stage_with_totals,
+    "page-deal-move" => web::page_deal_move_moves_the_deal,
+    "page-deal-create" => web::page_deal_create_opens_the_deal_for_the_contact,
+    "page-calendar" => scheduling::page_calendar_shows_the_weeks_booking,
+    "page-appointment-action" => scheduling::page_appointment_action_cancels_with_the_reason,
+    "page-team" => account::page_team_lists_members_and_invitations,
+    "page-invite" => account::page_invite_invites_and_emails_the_link,
+    "page-invitation-revoke" => account::page_invitation_revoke_withdraws_the_invitation,
+    "page-member" => account::page_member_makes_the_member_an_admin,
+    "page-audit" => account::page_audit_shows_the_filtered_entries,
+    "page-profile" => account::page_profile_shows_the_name_and_email,
+    "page-profile-save" => account::page_profile_save_renames_the_user,
+    "page-sign-out-everywhere" => account::page_sign_out_everywhere_ends_every_session,
+    "contacts-views-list" => crm::contacts_views_list_shows_the_callers_view,
+    "contacts-views-create" => crm::contacts_views_create_saves_the_named_filters,
+    "contacts-views-delete" => crm::contacts_views_delete_deletes_the_view,
+    "page-view-create" => web::page_view_create_saves_the_tables_filters,
+    "page-view-delete" => web::page_view_delete_deletes_the_view,
+    "page-scheduling" => scheduling::page_scheduling_shows_the_event_types_link_and_the_hours,
+    "page-schedule-create" => scheduling::page_schedule_create_makes_the_surgery_hours,
+    "page-event-type-create" => scheduling::page_event_type_create_offers_the_check_up,
+    "page-forgot-password-submit" => account::page_forgot_password_submit_queues_the_reset_link,
+    "page-reset-password-submit" => account::page_reset_password_submit_sets_the_new_password,
+    "page-accept-invitation-submit" => account::page_accept_invitation_submit_joins_signed_in,
 }
 
 fn events_dir() -> PathBuf {

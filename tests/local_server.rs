@@ -330,7 +330,7 @@ async fn account_lifecycle_end_to_end_on_the_local_server() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200, "the link opens a page");
-    assert!(page.text().await.unwrap().contains("/auth/verify-email"));
+    assert!(page.text().await.unwrap().contains("action=\"/verify-email\""));
     let (status, _) = Client::new(&base)
         .call("POST", "/auth/verify-email", Some(json!({"token": token})))
         .await;

@@ -693,9 +693,16 @@ async fn email_change_takes_effect_after_the_new_address_is_verified() {
     );
 }
 
+/// A page of the staff app (its path under `/app`, or the sign-out
+/// button): without a session it sends the browser to sign in.
+fn is_staff_page(path: &str) -> bool {
+    path == "/app" || path.starts_with("/app/") || path == "/sign-out"
+}
+
 #[tokio::test]
 async fn session_routes_answer_401_without_a_session() {
     let w = world();
+    let mut pages = 0;
     for entry in catalogue::entries()
         .iter()
         .filter(|e| e.auth == catalogue::Auth::Session)
@@ -705,8 +712,20 @@ async fn session_routes_answer_401_without_a_session() {
         let reply = w
             .send(&Browser::anonymous(), method.as_str(), &path, Some(&json!({})))
             .await;
-        assert_problem(&reply, StatusCode::UNAUTHORIZED, "unauthenticated");
+        if is_staff_page(&path) {
+            pages += 1;
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{} {path}", method.as_str());
+            let location = reply.headers["location"].to_str().unwrap_or_default();
+            assert!(
+                location.starts_with("/sign-in"),
+                "{} {path} goes to {location}",
+                method.as_str()
+            );
+        } else {
+            assert_problem(&reply, StatusCode::UNAUTHORIZED, "unauthenticated");
+        }
     }
+    assert!(pages > 0, "the staff pages are session routes too");
 }
 
 #[tokio::test]

@@ -240,19 +240,29 @@ pub async fn auth_password_reset_sets_the_new_password_with_the_emailed_token(na
 }
 
 /// A page an emailed link opens: HTML, never cached, posting to `endpoint`.
-fn assert_link_page(reply: &super::HttpReply, endpoint: &str) {
+/// A page of an email link: a form posting the link's token to `action`,
+/// as a staff page (our own scripts only, no framing, no caching).
+fn assert_link_page(reply: &super::HttpReply, action: &str, token: &str) {
     reply.expect(StatusCode::OK);
     assert!(reply.text.starts_with("<!doctype html>"), "{}", reply.text);
-    assert!(reply.text.contains(&format!("fetch('{endpoint}'")), "{}", reply.text);
+    assert!(reply.text.contains(&format!("action=\"{action}\"")), "{}", reply.text);
+    assert!(
+        reply.text.contains(&format!("name=\"token\" value=\"{token}\"")),
+        "{}",
+        reply.text
+    );
     assert_eq!(reply.header("cache-control"), "no-store");
-    assert!(reply.headers.contains_key("content-security-policy"));
+    assert_eq!(reply.header("referrer-policy"), "no-referrer");
+    assert!(reply.header("content-security-policy").contains("script-src 'self'"));
 }
 
 pub async fn page_verify_email_posts_the_links_token(name: &str) {
     let w = World::with_dana().await;
     let token = w.emailed_token(DANA_EMAIL, "/verify-email").await;
     let reply = w.http(name, &[(SAMPLE_TOKEN, &token)]).await;
-    assert_link_page(&reply, "/auth/verify-email");
+    assert_link_page(&reply, "/verify-email", &token);
+    // Opening the link confirms nothing by itself (mail scanners open links).
+    assert_eq!(w.api("GET", "/me", None).await["email_verified"], false);
 }
 
 pub async fn page_reset_password_asks_for_the_new_password(name: &str) {
@@ -264,7 +274,7 @@ pub async fn page_reset_password_asks_for_the_new_password(name: &str) {
         .await;
     let token = w.emailed_token(DANA_EMAIL, "/reset-password").await;
     let reply = w.http(name, &[(SAMPLE_TOKEN, &token)]).await;
-    assert_link_page(&reply, "/auth/password/reset");
+    assert_link_page(&reply, "/reset-password", &token);
     assert!(reply.text.contains("type=\"password\""), "{}", reply.text);
 }
 
@@ -272,8 +282,78 @@ pub async fn page_accept_invitation_asks_for_name_and_password(name: &str) {
     let w = World::with_dana().await;
     let (_, token) = invite_priya(&w).await;
     let reply = w.http(name, &[(SAMPLE_TOKEN, &token)]).await;
-    assert_link_page(&reply, "/invitations/accept");
+    assert_link_page(&reply, "/accept-invitation", &token);
     assert!(reply.text.contains("type=\"password\""), "{}", reply.text);
+}
+
+pub async fn page_verify_email_submit_verifies_the_address(name: &str) {
+    let mut w = World::with_dana().await;
+    let token = w.emailed_token(DANA_EMAIL, "/verify-email").await;
+    let dana = w.dana.take();
+    let reply = w.http(name, &[(SAMPLE_TOKEN, &token)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/verify-email?notice=email-verified");
+    w.dana = dana;
+    assert_eq!(w.api("GET", "/me", None).await["email_verified"], true);
+}
+
+pub async fn page_forgot_password_submit_queues_the_reset_link(name: &str) {
+    let mut w = World::with_dana().await;
+    w.take_jobs().await;
+    w.dana = None;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/forgot-password?notice=reset-sent");
+    let jobs = w.take_jobs().await;
+    assert!(
+        matches!(&jobs[..], [Job::PasswordReset { email, .. }] if email == DANA_EMAIL),
+        "{jobs:?}"
+    );
+}
+
+pub async fn page_reset_password_submit_sets_the_new_password(name: &str) {
+    let mut w = World::with_dana().await;
+    w.take_jobs().await;
+    let forgot = json!({"email": DANA_EMAIL});
+    Browser::anonymous()
+        .send(&w.app, "POST", "/auth/password/forgot", Some(&forgot))
+        .await;
+    let token = w.emailed_token(DANA_EMAIL, "/reset-password").await;
+    w.dana = None;
+    let reply = w.http(name, &[(SAMPLE_TOKEN, &token)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/sign-in?notice=password-changed");
+    for (password, status) in [
+        ("enamel-shine-77-floss", StatusCode::OK),
+        (super::DANA_PASSWORD, StatusCode::UNAUTHORIZED),
+    ] {
+        let login = json!({"email": DANA_EMAIL, "password": password});
+        let reply = Browser::anonymous()
+            .send(&w.app, "POST", "/auth/login", Some(&login))
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.body);
+    }
+}
+
+pub async fn page_accept_invitation_submit_joins_signed_in(name: &str) {
+    let w = World::with_dana().await;
+    let (_, token) = invite_priya(&w).await;
+    let reply = w.http(name, &[(SAMPLE_TOKEN, &token)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app?notice=welcome");
+    let session = reply
+        .headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{SESSION_COOKIE}=")))
+        .and_then(|rest| rest.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let me = with_session(&session).send(&w.app, "GET", "/me", None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body["name"], "Priya Raman");
+    assert_eq!(me.body["role"], "member");
 }
 
 pub async fn me_get_shows_the_signed_in_user(name: &str) {
@@ -463,4 +543,103 @@ pub async fn audit_list_shows_what_the_account_did(name: &str) {
         .collect();
     assert_eq!(actions.first(), Some(&"org.updated"), "newest first: {actions:?}");
     assert!(actions.contains(&"account.signup"), "{actions:?}");
+}
+
+pub async fn page_team_lists_members_and_invitations(name: &str) {
+    let w = World::with_dana().await;
+    invite_priya(&w).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    for text in [DANA_EMAIL, PRIYA, "action=\"/app/settings/invitations\""] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
+pub async fn page_invite_invites_and_emails_the_link(name: &str) {
+    let w = World::with_dana().await;
+    w.take_jobs().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/settings/team?notice=invited");
+    let jobs = w.take_jobs().await;
+    assert!(
+        matches!(&jobs[..], [Job::SendEmail { email, .. }] if email.to == PRIYA && email.text.contains("/accept-invitation?token=")),
+        "{jobs:?}"
+    );
+}
+
+pub async fn page_invitation_revoke_withdraws_the_invitation(name: &str) {
+    let w = World::with_dana().await;
+    let (invitation, token) = invite_priya(&w).await;
+    let reply = w.http(name, &[(SAMPLE_INVITATION, &invitation)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    let listed = w.api("GET", "/org/invitations", None).await;
+    assert_eq!(listed["invitations"], json!([]), "{listed}");
+    let body = json!({"token": token, "name": "Priya Raman", "password": "enamel-bright-smile-77"});
+    let accept = Browser::anonymous()
+        .send(&w.app, "POST", "/invitations/accept", Some(&body))
+        .await;
+    assert_eq!(accept.status, StatusCode::BAD_REQUEST, "{}", accept.body);
+}
+
+pub async fn page_member_makes_the_member_an_admin(name: &str) {
+    let w = World::with_dana().await;
+    let priya = priya_joined(&w).await;
+    let reply = w.http(name, &[(SAMPLE_MEMBER, &priya)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/settings/team?notice=role-changed");
+    let role = members(&w)
+        .await
+        .iter()
+        .find(|m| m["email"] == PRIYA)
+        .map(|m| m["role"].clone());
+    assert_eq!(role, Some(json!("admin")));
+}
+
+pub async fn page_audit_shows_the_filtered_entries(name: &str) {
+    let w = World::with_dana().await;
+    w.api("POST", "/contacts", Some(json!({"first_name": "Maria"}))).await;
+    w.api("PATCH", "/me", Some(json!({"name": "Dana W."}))).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.text.contains("<td>contact.created</td>"), "{}", reply.text);
+    assert!(
+        !reply.text.contains("<td>account.profile_updated"),
+        "filtered to contact actions: {}",
+        reply.text
+    );
+}
+
+pub async fn page_profile_shows_the_name_and_email(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    for text in [
+        "value=\"Dana Whitfield\"",
+        &format!("value=\"{DANA_EMAIL}\""),
+        "Sign out everywhere",
+    ] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
+pub async fn page_profile_save_renames_the_user(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/profile?notice=profile-saved");
+    assert_eq!(w.api("GET", "/me", None).await["name"], "Dana Whitfield-Hart");
+}
+
+pub async fn page_sign_out_everywhere_ends_every_session(name: &str) {
+    let mut w = World::with_dana().await;
+    let first = w.dana().session.clone().expect("session");
+    w.sign_in_again().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/sign-in?notice=signed-out-everywhere");
+    let current = w.dana().session.clone().expect("session");
+    for session in [first, current] {
+        assert_eq!(me_status(&w, &session).await, StatusCode::UNAUTHORIZED);
+    }
 }

@@ -681,3 +681,43 @@ pub async fn imports_errors_export_queues_the_error_report(name: &str) {
         }]
     );
 }
+
+/// The saved view of `contacts-views-delete`.
+const SAMPLE_VIEW: &str = "0193c5d6e7f80912a3b4c5d6e7f80912";
+
+/// Dana's "VIP patients" view, as `contacts-views-create` saves it.
+async fn vip_view(w: &World) -> Value {
+    w.api("POST", "/contacts/views", Some(sample_body("contacts-views-create")))
+        .await
+}
+
+pub async fn contacts_views_list_shows_the_callers_view(name: &str) {
+    let w = World::with_dana().await;
+    vip_view(&w).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(reply.body["views"][0]["name"], "VIP patients", "{}", reply.body);
+    assert_eq!(
+        reply.body["views"][0]["filters"],
+        json!({"tag": "vip", "created_from": "2026-01-01"})
+    );
+}
+
+pub async fn contacts_views_create_saves_the_named_filters(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::CREATED);
+    assert_eq!(reply.body["name"], "VIP patients");
+    let listed = w.api("GET", "/contacts/views", None).await;
+    assert_eq!(listed["views"].as_array().map(Vec::len), Some(1), "{listed}");
+}
+
+pub async fn contacts_views_delete_deletes_the_view(name: &str) {
+    let w = World::with_dana().await;
+    let view = vip_view(&w).await;
+    w.http(name, &[(SAMPLE_VIEW, &id_of(&view))])
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    let listed = w.api("GET", "/contacts/views", None).await;
+    assert_eq!(listed["views"], json!([]), "{listed}");
+}

@@ -448,3 +448,94 @@ pub async fn appointments_no_show_marks_the_started_booking(name: &str) {
     w.http(name, &[(SAMPLE_BOOKING, &id)]).await.expect(StatusCode::OK);
     assert_eq!(appointment(&w, &id).await["no_show"], true);
 }
+
+/// The booking the `page-appointment-action` sample names.
+const SAMPLE_ACTION_BOOKING: &str = "0193b1e4a7c25d8f9e0a1b2c3d4e5f60";
+
+pub async fn page_calendar_shows_the_weeks_booking(name: &str) {
+    let w = World::with_dana().await;
+    let id = booking_id(&priya_booked(&w, json!({})).await);
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.header("content-security-policy").contains("script-src 'self'"));
+    for text in [
+        "Tuesday 8 December",
+        "Priya Raman",
+        "Confirmed",
+        &format!("action=\"/app/appointments/{id}\""),
+    ] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
+pub async fn page_appointment_action_cancels_with_the_reason(name: &str) {
+    let w = World::with_dana().await;
+    let id = booking_id(&priya_booked(&w, json!({})).await);
+    let reply = w.http(name, &[(SAMPLE_ACTION_BOOKING, &id)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(
+        reply.header("location"),
+        "/app/calendar?week=2026-12-07&notice=appointment-cancelled"
+    );
+    let shown = appointment(&w, &id).await;
+    assert_eq!(
+        (&shown["status"], &shown["cancelled_by"], &shown["cancel_reason"]),
+        (
+            &json!("cancelled"),
+            &json!("host"),
+            &json!("The surgery is closed that day.")
+        )
+    );
+}
+
+pub async fn page_scheduling_shows_the_event_types_link_and_the_hours(name: &str) {
+    let w = World::with_dana().await;
+    check_up(&w, json!({})).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    for text in [
+        "Check-up and clean",
+        "/book/whitfield-dental/check-up",
+        "Surgery hours",
+        "09:00–12:30, 13:30–17:00",
+    ] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
+pub async fn page_schedule_create_makes_the_surgery_hours(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/scheduling?notice=schedule-created");
+    let listed = w.api("GET", "/schedules", None).await;
+    let schedule = &listed["items"][0];
+    assert_eq!(schedule["name"], "Surgery hours", "{listed}");
+    assert_eq!(schedule["time_zone"], "Europe/London");
+    assert_eq!(
+        schedule["weekly"]["monday"][1],
+        json!({"start": "13:30", "end": "17:00"})
+    );
+    assert_eq!(schedule["overrides"]["2026-12-25"]["kind"], "unavailable");
+}
+
+pub async fn page_event_type_create_offers_the_check_up(name: &str) {
+    let w = World::with_dana().await;
+    let schedule = surgery_hours(&w).await;
+    let reply = w.http(name, &[(SAMPLE_SCHEDULE, &schedule)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/scheduling?notice=event-type-created");
+    let listed = w.api("GET", "/event-types", None).await;
+    let event = &listed["items"][0];
+    assert_eq!(
+        (
+            &event["slug"],
+            &event["durations"],
+            &event["minimum_notice"],
+            &event["daily_limit"]
+        ),
+        (&json!("check-up"), &json!([30, 45]), &json!(240), &json!(8)),
+        "{listed}"
+    );
+    assert_eq!(event["location"]["address"], "12 Harley Street, London");
+}

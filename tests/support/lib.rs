@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod chrome;
 pub mod crash;
 pub mod http;
 pub mod keysim;

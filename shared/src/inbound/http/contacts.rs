@@ -16,12 +16,13 @@ use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::services::contacts::{
     self, Caller, ContactError, ContactFilter, ContactPatch, ContactRecord, NewContact, fields, merge, notes, tags,
+    views,
 };
 use crate::services::pipelines;
 
 type Outcome = Result<Response, ApiError>;
 
-fn caller(auth: &Authenticated) -> Result<Caller, ApiError> {
+pub fn caller(auth: &Authenticated) -> Result<Caller, ApiError> {
     auth.require(Permission::UseCrm)?;
     Ok(Caller {
         actor: auth.actor.clone(),
@@ -405,5 +406,33 @@ pub async fn note_delete(
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     notes::delete(&state, &caller, &id, &note_id).await?;
+    Outcome::Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------- saved views
+
+pub async fn views_list(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let items = views::list(state.table.as_ref(), caller.org_id(), &caller.user_id).await?;
+    Outcome::Ok(Json(json!({ "views": items })).into_response())
+}
+
+pub async fn view_create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<views::NewView>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let view = views::create(&state, &caller, body).await?;
+    Outcome::Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+pub async fn view_delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    views::delete(&state, &caller, &id).await?;
     Outcome::Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,6 +1,5 @@
 //! HTTP inbound: axum handlers, shared by the local server and `lambda_http`.
 
-pub mod account_pages;
 pub mod auth;
 pub mod contacts;
 pub mod exports;
@@ -19,6 +18,7 @@ pub mod problem;
 pub mod public_booking;
 pub mod scheduling;
 pub mod session;
+pub mod web;
 
 use axum::Router;
 use axum::routing::{MethodFilter, MethodRouter};

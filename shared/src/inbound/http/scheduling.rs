@@ -21,7 +21,7 @@ use crate::services::scheduling::bookings::{self, Manager};
 use crate::services::scheduling::event_types::{self, EventTypeInput};
 use crate::services::scheduling::schedules::{self, ScheduleInput};
 
-fn caller(auth: &Authenticated) -> Result<Caller, ApiError> {
+pub fn caller(auth: &Authenticated) -> Result<Caller, ApiError> {
     auth.require(Permission::UseCrm)?;
     Ok(Caller {
         user_id: auth.user_id.clone(),

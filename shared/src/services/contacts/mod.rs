@@ -18,6 +18,7 @@
 //! | contact by tag | `ORG#<org>#TAG#<tag>` | `<created ms>#<id>` | |
 //! | custom field | `ORG#<org>#FIELDS` | `FIELD#<id>` | |
 //! | field key (unique) | `ORG#<org>#FIELDKEY#<key>` | `FIELD` | |
+//! | saved view (`views`) | `ORG#<org>#MEMBER#<user>#VIEWS` | `VIEW#<id>` | |
 //!
 //! Every contact write puts the contact and all its derived items (uniqueness,
 //! search keys, tag index, tag counters) in ONE transaction, so the indexes
@@ -27,6 +28,7 @@ pub mod fields;
 pub mod merge;
 pub mod notes;
 pub mod tags;
+pub mod views;
 
 use crate::domain::input::FieldError;
 use crate::ports::{Key, StoreError};

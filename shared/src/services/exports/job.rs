@@ -246,6 +246,21 @@ pub async fn get(state: &impl HasTable, org_id: &str, export_id: &str) -> Result
     }
 }
 
+/// The organization's newest exports, newest first (ids are time-ordered):
+/// one query.
+pub async fn recent(state: &impl HasTable, org_id: &str, limit: u32) -> Result<Vec<ExportRecord>, ExportError> {
+    let page = state
+        .table()
+        .query(
+            &Query::partition(format!("ORG#{org_id}"))
+                .sort(SortKey::BeginsWith("EXPORT#".into()))
+                .reverse()
+                .limit(limit),
+        )
+        .await?;
+    Ok(page.items.into_iter().map(from_item).collect::<Result<Vec<_>, _>>()?)
+}
+
 /// How a finished export reaches the client.
 pub enum Download {
     /// A link straight to the file (S3), valid for [`LINK_TTL`].

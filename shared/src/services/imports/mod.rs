@@ -191,6 +191,21 @@ pub async fn get(state: &impl HasTable, org_id: &str, import_id: &str) -> Result
     }
 }
 
+/// The organization's newest imports, newest first (ids are time-ordered):
+/// one query.
+pub async fn recent(state: &impl HasTable, org_id: &str, limit: u32) -> Result<Vec<ImportRecord>, ImportError> {
+    let page = state
+        .table()
+        .query(
+            &Query::partition(format!("ORG#{org_id}"))
+                .sort(crate::ports::SortKey::BeginsWith("IMPORT#".into()))
+                .reverse()
+                .limit(limit),
+        )
+        .await?;
+    Ok(page.items.into_iter().map(from_item).collect::<Result<Vec<_>, _>>()?)
+}
+
 /// One page of an import's failed rows, by row number: (row, field, reason, message).
 pub async fn error_rows(
     state: &impl HasTable,

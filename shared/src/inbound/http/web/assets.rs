@@ -1,0 +1,105 @@
+//! The staff app's static files, compiled into the binary and served by one
+//! route under content-hashed names (`app-1a2b3c4d5e6f.css`): a changed file
+//! gets a new name, so each name can be cached for a year, immutable.
+//!
+//! htmx is vendored: `shared/assets/htmx-2.0.11.min.js` is `dist/htmx.min.js`
+//! of the npm package `htmx.org` 2.0.11, sha256
+//! d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717.
+
+use std::sync::LazyLock;
+
+use axum::extract::Path;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+use sha2::{Digest, Sha256};
+
+use super::super::problem::ApiError;
+
+const APP_CSS: &[u8] = include_bytes!("../../../../assets/app.css");
+const HTMX_JS: &[u8] = include_bytes!("../../../../assets/htmx-2.0.11.min.js");
+const BOARD_JS: &[u8] = include_bytes!("../../../../assets/board.js");
+
+struct Asset {
+    /// The hashed name the pages link to.
+    name: String,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+fn hashed(stem: &str, extension: &str, bytes: &[u8]) -> String {
+    let digest = hex::encode(Sha256::digest(bytes));
+    format!("{stem}-{}.{extension}", &digest[..12])
+}
+
+static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
+    [
+        Asset {
+            name: hashed("app", "css", APP_CSS),
+            content_type: "text/css; charset=utf-8",
+            bytes: APP_CSS,
+        },
+        Asset {
+            name: hashed("htmx-2.0.11", "js", HTMX_JS),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: HTMX_JS,
+        },
+        Asset {
+            name: hashed("board", "js", BOARD_JS),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: BOARD_JS,
+        },
+    ]
+});
+
+/// The URL of the stylesheet, as pages link it.
+pub fn stylesheet_url() -> String {
+    format!("/assets/{}", ASSETS[0].name)
+}
+
+/// The URL of htmx, as pages load it.
+pub fn htmx_url() -> String {
+    format!("/assets/{}", ASSETS[1].name)
+}
+
+/// The URL of the board's drag-and-drop script.
+pub fn board_script_url() -> String {
+    format!("/assets/{}", ASSETS[2].name)
+}
+
+/// `GET /assets/{name}`: the file of that exact hashed name; a stale or
+/// unknown name is a 404, so an old page never gets a newer file under an
+/// old name.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    let Some(asset) = ASSETS.iter().find(|asset| asset.name == name) else {
+        return ApiError::NotFound.into_response();
+    };
+    let mut response = (StatusCode::OK, asset.bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_content_hash() {
+        assert_ne!(hashed("app", "css", b"a"), hashed("app", "css", b"b"));
+        assert!(stylesheet_url().starts_with("/assets/app-"));
+        assert!(htmx_url().starts_with("/assets/htmx-2.0.11-"));
+    }
+
+    #[test]
+    fn the_vendored_htmx_is_the_pinned_release() {
+        let digest = hex::encode(Sha256::digest(HTMX_JS));
+        assert_eq!(
+            digest,
+            "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! The calendar: the member's appointments for a week in the organization's
+//! time zone (shown once), as seven days side by side on a wide screen and a
+//! list of days on a phone, each appointment with its status in words and
+//! its actions (confirm, decline, reschedule, cancel, no-show) as plain
+//! forms. The same services as `/appointments`.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use http::StatusCode;
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use super::{Chrome, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
+use crate::inbound::http::scheduling::caller;
+use crate::services::orgs;
+use crate::services::scheduling::bookings::{self, BookingStatus, BookingView, ListRange, Manager};
+
+pub struct Appointment {
+    pub id: String,
+    pub time: String,
+    pub who: String,
+    pub email: String,
+    pub what: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub contact_id: Option<String>,
+    pub pending: bool,
+    pub live: bool,
+    pub started: bool,
+    /// The start as a `datetime-local` value in the organization's zone.
+    pub start_local: String,
+}
+
+pub struct Day {
+    pub label: String,
+    pub date: String,
+    pub today: bool,
+    pub appointments: Vec<Appointment>,
+}
+
+#[derive(Template)]
+#[template(path = "staff/calendar.html")]
+struct CalendarPage {
+    title: &'static str,
+    chrome: Option<Chrome>,
+    notice: Option<&'static str>,
+    zone: String,
+    week: String,
+    previous: String,
+    next: String,
+    days: Vec<Day>,
+    count: usize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct WeekQuery {
+    /// Any day of the week to show, `YYYY-MM-DD`; this week when absent.
+    #[serde(default)]
+    week: Option<String>,
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+fn status_words(status: BookingStatus, no_show: bool) -> (&'static str, &'static str) {
+    match status {
+        BookingStatus::Confirmed if no_show => ("No-show", "cancelled"),
+        BookingStatus::PendingConfirmation => ("Pending", "pending_confirmation"),
+        BookingStatus::Confirmed => ("Confirmed", "confirmed"),
+        BookingStatus::Cancelled => ("Cancelled", "cancelled"),
+        BookingStatus::Declined => ("Declined", "declined"),
+    }
+}
+
+/// The Monday of `day`'s week.
+fn monday_of(day: Date) -> Date {
+    let back = i64::from(day.weekday().to_monday_zero_offset());
+    day.checked_sub(jiff::Span::new().days(back)).unwrap_or(day)
+}
+
+fn plus_days(day: Date, days: i64) -> Date {
+    day.checked_add(jiff::Span::new().days(days)).unwrap_or(day)
+}
+
+fn appointment(booking: &BookingView, zone: &TimeZone, now: jiff::Timestamp) -> Appointment {
+    let start = booking.start.to_zoned(zone.clone());
+    let end = booking.end.to_zoned(zone.clone());
+    let (status, status_class) = status_words(booking.status, booking.no_show);
+    let live = matches!(
+        booking.status,
+        BookingStatus::Confirmed | BookingStatus::PendingConfirmation
+    );
+    Appointment {
+        id: booking.id.clone(),
+        time: format!("{}–{}", start.strftime("%H:%M"), end.strftime("%H:%M")),
+        who: booking.invitee.name.clone(),
+        email: booking.invitee.email.clone(),
+        what: booking.event_title.clone(),
+        status,
+        status_class,
+        contact_id: booking.contact_id.clone(),
+        pending: booking.status == BookingStatus::PendingConfirmation,
+        live,
+        started: booking.status == BookingStatus::Confirmed && !booking.no_show && booking.start <= now,
+        start_local: start.strftime("%Y-%m-%dT%H:%M").to_string(),
+    }
+}
+
+/// `GET /app/calendar?week=`.
+pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query): Query<WeekQuery>) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let org = orgs::org(&state, &staff.auth.org_id).await?;
+    let zone = TimeZone::get(&org.time_zone).unwrap_or(TimeZone::UTC);
+    let now = state.clock.now();
+    let today = now.to_zoned(zone.clone()).date();
+    let asked = match query.week.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+        None => today,
+        Some(raw) => raw.parse::<Date>().map_err(|_| {
+            PageError(ApiError::field(
+                "week",
+                "invalid_date",
+                "Use a date such as 2026-03-02.",
+            ))
+        })?,
+    };
+    let monday = monday_of(asked);
+    let (from, to) = (monday.to_string(), plus_days(monday, 7).to_string());
+    let bookings = bookings::list_for_host(
+        &state,
+        &caller,
+        None,
+        ListRange {
+            from: &from,
+            to: &to,
+            tz: Some(&org.time_zone),
+        },
+    )
+    .await?;
+    let days: Vec<Day> = (0..7)
+        .map(|offset| {
+            let date = plus_days(monday, offset);
+            Day {
+                label: date.strftime("%A %-d %B").to_string(),
+                date: date.to_string(),
+                today: date == today,
+                appointments: bookings
+                    .iter()
+                    .filter(|b| b.start.to_zoned(zone.clone()).date() == date)
+                    .map(|b| appointment(b, &zone, now))
+                    .collect(),
+            }
+        })
+        .collect();
+    let staff = staff.in_section("calendar");
+    Ok(render(
+        StatusCode::OK,
+        &CalendarPage {
+            title: "Calendar",
+            chrome: Some(staff.chrome),
+            notice: notice_text(query.notice.as_deref()),
+            zone: org.time_zone.clone(),
+            week: monday.to_string(),
+            previous: plus_days(monday, -7).to_string(),
+            next: plus_days(monday, 7).to_string(),
+            count: bookings.len(),
+            days,
+        },
+    ))
+}
+
+/// A `datetime-local` value in `zone` as an RFC 3339 time; anything else
+/// goes to the service as it is, to be refused at its field.
+fn start_in_zone(raw: &str, zone: &TimeZone) -> String {
+    raw.trim()
+        .parse::<DateTime>()
+        .ok()
+        .and_then(|local| local.to_zoned(zone.clone()).ok())
+        .map(|zoned| zoned.timestamp().to_string())
+        .unwrap_or_else(|| raw.to_string())
+}
+
+/// `POST /app/appointments/{id}`: one of the appointment's actions (`action`
+/// = confirm, decline, cancel, no_show or reschedule), back to its week.
+pub async fn act(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StaffForm { staff, form }: StaffForm,
+) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let org_id = caller.org_id.clone();
+    let reason = form.optional("reason");
+    let action = form.text("action");
+    let notice = match action.as_str() {
+        "confirm" => {
+            bookings::decide(&state, &caller, &id, true, None).await?;
+            "appointment-confirmed"
+        }
+        "decline" => {
+            bookings::decide(&state, &caller, &id, false, reason).await?;
+            "appointment-declined"
+        }
+        "cancel" => {
+            bookings::cancel(&state, &org_id, &id, reason, Manager::Host(&caller)).await?;
+            "appointment-cancelled"
+        }
+        "no_show" => {
+            bookings::mark_no_show(&state, &caller, &id).await?;
+            "appointment-no-show"
+        }
+        "reschedule" => {
+            let org = orgs::org(&state, &org_id).await?;
+            let zone = TimeZone::get(&org.time_zone).unwrap_or(TimeZone::UTC);
+            let start = start_in_zone(&form.text("start"), &zone);
+            bookings::reschedule(&state, &org_id, &id, &start, Manager::Host(&caller)).await?;
+            "appointment-rescheduled"
+        }
+        _ => {
+            return Err(PageError(ApiError::field(
+                "action",
+                "unknown_action",
+                "Choose confirm, decline, cancel, no_show or reschedule.",
+            )));
+        }
+    };
+    let week = form
+        .optional("week")
+        .filter(|w| w.parse::<Date>().is_ok())
+        .map(|w| format!("week={w}&"))
+        .unwrap_or_default();
+    Ok(see_other(&format!("/app/calendar?{week}notice={notice}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_start_on_monday() {
+        let sunday: Date = "2026-03-08".parse().unwrap();
+        assert_eq!(monday_of(sunday).to_string(), "2026-03-02");
+        let monday: Date = "2026-03-02".parse().unwrap();
+        assert_eq!(monday_of(monday), monday);
+    }
+
+    #[test]
+    fn a_local_start_is_read_in_the_organizations_zone() {
+        let london = TimeZone::get("Europe/London").unwrap();
+        assert_eq!(start_in_zone("2026-07-01T09:30", &london), "2026-07-01T08:30:00Z");
+        assert_eq!(start_in_zone("soon", &london), "soon");
+    }
+}

@@ -1,0 +1,213 @@
+//! A contact's record: the details and custom fields, tags, notes (with
+//! the form that adds one), the timeline and the deals (with the form that
+//! opens one). The same services as `GET /contacts/{id}`, its notes,
+//! timeline and deals; a refused note comes back with its error.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use http::StatusCode;
+use serde_json::Value;
+
+use super::contacts::{NoticeQuery, Row};
+use super::{Chrome, FieldErrors, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
+use crate::inbound::AppState;
+use crate::inbound::http::contacts::caller;
+use crate::inbound::http::problem::ApiError;
+use crate::services::contacts::{self, notes};
+use crate::services::pipelines::{self, DealFilter};
+
+/// An entry of the record's timeline, in words.
+pub struct Moment {
+    pub at: String,
+    pub what: String,
+    pub text: String,
+}
+
+fn moment(kind: &str, at: &str, detail: &Value) -> Moment {
+    let what = match kind {
+        "created" | "contact_created" => "Contact created".to_string(),
+        "note_added" | "note" => "Note".to_string(),
+        other => {
+            let mut words = other.replace('_', " ");
+            if let Some(first) = words.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            words
+        }
+    };
+    let text = detail
+        .get("body")
+        .or_else(|| detail.get("summary"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    Moment {
+        at: at.chars().take(16).collect::<String>().replace('T', " "),
+        what,
+        text,
+    }
+}
+
+pub struct NoteView {
+    pub id: String,
+    pub body: String,
+    pub at: String,
+}
+
+pub struct DealView {
+    pub title: String,
+    pub status: String,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/contact.html")]
+struct RecordPage {
+    title: String,
+    chrome: Option<Chrome>,
+    notice: Option<&'static str>,
+    contact: Row,
+    fields: Vec<(String, String)>,
+    notes: Vec<NoteView>,
+    timeline: Vec<Moment>,
+    deals: Vec<DealView>,
+    errors: FieldErrors,
+    note_draft: String,
+    /// The version the delete form confirms.
+    version: u64,
+    /// (id, name) of every pipeline, for the new-deal form.
+    pipelines: Vec<(String, String)>,
+}
+
+async fn record_page(
+    state: &AppState,
+    staff: Staff,
+    id: &str,
+    notice: Option<&'static str>,
+    errors: FieldErrors,
+    note_draft: String,
+) -> Result<RecordPage, PageError> {
+    let caller = caller(&staff.auth)?;
+    let table = state.table.as_ref();
+    let contact = contacts::get(table, caller.org_id(), id).await?;
+    let (note_items, _) = notes::list(table, caller.org_id(), id, 50, None).await?;
+    let (entries, _) = contacts::timeline(table, caller.org_id(), id, 50, None).await?;
+    let deal_filter = DealFilter {
+        contact_id: Some(id.to_string()),
+        ..DealFilter::default()
+    };
+    let (deals, _) = pipelines::list_deals(table, caller.org_id(), &deal_filter, 20, None).await?;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    if let Some(address) = &contact.address {
+        let text = serde_json::to_value(address)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .map(|map| {
+                map.values()
+                    .filter_map(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        fields.push(("Address".into(), text));
+    }
+    if let Some(source) = &contact.source {
+        fields.push(("Source".into(), source.clone()));
+    }
+    let defs = crate::services::contacts::fields::list(table, caller.org_id()).await?;
+    for (key, value) in &contact.custom_fields {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Bool(true) => "Yes".into(),
+            Value::Bool(false) => "No".into(),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_string).unwrap_or_else(|| item.to_string()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Null => continue,
+            other => other.to_string(),
+        };
+        let label = defs
+            .iter()
+            .find(|def| &def.key == key)
+            .map(|def| def.label.clone())
+            .unwrap_or_else(|| key.clone());
+        fields.push((label, text));
+    }
+    let pipeline_choices = pipelines::list_pipelines(table, caller.org_id())
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    let row = Row::of(&contact);
+    let version = contact.version;
+    let staff = staff.in_section("contacts");
+    Ok(RecordPage {
+        title: row.name.clone(),
+        chrome: Some(staff.chrome),
+        notice,
+        contact: row,
+        fields,
+        notes: note_items
+            .into_iter()
+            .map(|n| NoteView {
+                id: n.id,
+                body: n.body,
+                at: n.created_at.chars().take(16).collect::<String>().replace('T', " "),
+            })
+            .collect(),
+        timeline: entries.iter().map(|e| moment(&e.kind, &e.at, &e.detail)).collect(),
+        deals: deals
+            .into_iter()
+            .map(|d| DealView {
+                title: d.title,
+                status: format!("{:?}", d.status).to_lowercase(),
+                value: format!("{}.{:02} {}", d.value / 100, (d.value % 100).abs(), d.currency),
+            })
+            .collect(),
+        errors,
+        note_draft,
+        version,
+        pipelines: pipeline_choices,
+    })
+}
+
+/// `GET /app/contacts/{id}`: the contact record.
+pub async fn record(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> PageResult {
+    let page = record_page(
+        &state,
+        staff,
+        &id,
+        notice_text(query.notice.as_deref()),
+        FieldErrors::default(),
+        String::new(),
+    )
+    .await?;
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `POST /app/contacts/{id}/notes`: adds a note, back to the record.
+pub async fn add_note(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StaffForm { staff, form }: StaffForm,
+) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let body = form.text("body");
+    match notes::create(&state, &caller, &id, &body).await.map_err(ApiError::from) {
+        Ok(_) => Ok(see_other(&format!("/app/contacts/{id}?notice=note-added"))),
+        Err(err @ ApiError::Validation(_)) => {
+            let errors = FieldErrors::from_api(&err, |_| "body");
+            let page = record_page(&state, staff, &id, None, errors, body).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(other) => Err(PageError(other)),
+    }
+}

@@ -1,0 +1,564 @@
+//! The contacts pages: the table (search as you type, filters, cursor
+//! paging, bulk tagging), the new-contact form and the contact record with
+//! its notes. Each calls the same contact services as `/contacts`; a form is
+//! a plain post answered with a redirect, and htmx only swaps the table.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, is_htmx, notice_text, render, see_other,
+};
+use crate::inbound::AppState;
+use crate::inbound::http::contacts::{caller, stage_filter};
+use crate::inbound::http::problem::ApiError;
+use crate::services::contacts::{self, ContactFilter, ContactRecord, NewContact, notes, tags, views};
+use crate::services::orgs;
+use crate::services::pipelines::{self, DealFilter};
+
+/// Rows per page of the table.
+const PAGE_ROWS: u32 = 25;
+
+/// The table's filters as the URL carries them (so reload, back and a
+/// shared link show the same rows).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct TableQuery {
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// `pipeline_id/stage_id`.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// `YYYY-MM-DD`, inclusive, UTC.
+    #[serde(default)]
+    pub created_from: Option<String>,
+    #[serde(default)]
+    pub created_to: Option<String>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub notice: Option<String>,
+}
+
+fn blank_to_none(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// A `YYYY-MM-DD` bound as the start of that UTC day (the end of it for `to`).
+fn day_bound(field: &str, raw: Option<&str>, end: bool) -> Result<Option<jiff::Timestamp>, ApiError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let date: jiff::civil::Date = raw
+        .parse()
+        .map_err(|_| ApiError::field(field, "invalid_date", "Use a date such as 2026-01-31."))?;
+    let date = if end {
+        date.tomorrow()
+            .map_err(|_| ApiError::field(field, "invalid_date", "Use an earlier date."))?
+    } else {
+        date
+    };
+    let at = date
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .map_err(|_| ApiError::field(field, "invalid_date", "Use a date such as 2026-01-31."))?
+        .timestamp();
+    Ok(Some(if end {
+        at - jiff::SignedDuration::from_millis(1)
+    } else {
+        at
+    }))
+}
+
+/// One row of the table.
+pub struct Row {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub company: String,
+    pub tags: Vec<String>,
+    pub created: String,
+}
+
+impl Row {
+    pub(super) fn of(contact: &ContactRecord) -> Self {
+        let name = contact.display_name();
+        Row {
+            id: contact.id.clone(),
+            name: if name.is_empty() { "(no name)".into() } else { name },
+            email: contact.primary_email().unwrap_or_default().to_string(),
+            phone: contact.primary_phone().unwrap_or_default().to_string(),
+            company: contact.company.clone().unwrap_or_default(),
+            tags: contact.tags.clone(),
+            created: contact.created_at.chars().take(10).collect(),
+        }
+    }
+}
+
+/// A choice of a filter's `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    fn new(value: String, label: String, current: &Option<String>) -> Self {
+        let selected = current.as_deref() == Some(value.as_str());
+        Choice { value, label, selected }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/contacts.html")]
+struct TablePage {
+    title: &'static str,
+    chrome: Option<Chrome>,
+    notice: Option<&'static str>,
+    results: Results,
+    query: TableQuery,
+    tags: Vec<Choice>,
+    owners: Vec<Choice>,
+    stages: Vec<Choice>,
+    /// The member's saved views: (id, name, query string, is the current one).
+    views: Vec<(String, String, String, bool)>,
+    /// This page's filters, for the save-view form.
+    filters: Vec<(&'static str, String)>,
+    filtered: bool,
+}
+
+/// A saved view's filters as the table's query.
+pub fn query_of_view(filters: &views::ViewFilters) -> TableQuery {
+    TableQuery {
+        q: filters.q.clone(),
+        tag: filters.tag.clone(),
+        owner: filters.owner_id.clone(),
+        stage: match (&filters.pipeline_id, &filters.stage_id) {
+            (Some(p), Some(s)) => Some(format!("{p}/{s}")),
+            _ => None,
+        },
+        created_from: filters.created_from.clone(),
+        created_to: filters.created_to.clone(),
+        ..TableQuery::default()
+    }
+}
+
+/// The table's filters as a saved view's.
+pub fn view_filters_of(query: &TableQuery) -> views::ViewFilters {
+    let (pipeline_id, stage_id) = match blank_to_none(&query.stage) {
+        Some(both) => match both.split_once('/') {
+            Some((p, s)) => (Some(p.to_string()), Some(s.to_string())),
+            None => (Some(both), None),
+        },
+        None => (None, None),
+    };
+    views::ViewFilters {
+        q: blank_to_none(&query.q),
+        tag: blank_to_none(&query.tag),
+        owner_id: blank_to_none(&query.owner),
+        pipeline_id,
+        stage_id,
+        created_from: blank_to_none(&query.created_from),
+        created_to: blank_to_none(&query.created_to),
+    }
+}
+
+/// The part htmx swaps: the rows, the paging and the bulk bar.
+#[derive(Template)]
+#[template(path = "staff/contact_results.html")]
+struct Results {
+    rows: Vec<Row>,
+    errors: FieldErrors,
+    csrf: String,
+    /// The query string of the next page, if there is one.
+    next: Option<String>,
+    /// The query string of this page's filters without a cursor.
+    first: Option<String>,
+    filtered: bool,
+    /// This page's filters, as the export form's hidden fields.
+    filters: Vec<(&'static str, String)>,
+}
+
+/// The non-blank filters, as (name, value) pairs.
+fn filter_fields(query: &TableQuery) -> Vec<(&'static str, String)> {
+    [
+        ("q", &query.q),
+        ("tag", &query.tag),
+        ("owner", &query.owner),
+        ("stage", &query.stage),
+        ("created_from", &query.created_from),
+        ("created_to", &query.created_to),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| blank_to_none(value).map(|value| (name, value)))
+    .collect()
+}
+
+fn query_string(query: &TableQuery, cursor: Option<&str>) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in [
+        ("q", &query.q),
+        ("tag", &query.tag),
+        ("owner", &query.owner),
+        ("stage", &query.stage),
+        ("created_from", &query.created_from),
+        ("created_to", &query.created_to),
+    ] {
+        if let Some(value) = blank_to_none(value) {
+            out.append_pair(name, &value);
+        }
+    }
+    if let Some(cursor) = cursor {
+        out.append_pair("cursor", cursor);
+    }
+    out.finish()
+}
+
+/// The rows the filters select, through the same services as `GET /contacts`.
+/// The table's filters as the services take them: the contact filter and
+/// the (pipeline, stage) pair, checked as `GET /contacts` checks them.
+pub fn filter_of(query: &TableQuery) -> Result<(ContactFilter, Option<(String, String)>), ApiError> {
+    let stage = match blank_to_none(&query.stage) {
+        Some(both) => {
+            let (pipeline, stage) = both.split_once('/').unwrap_or((both.as_str(), ""));
+            stage_filter(Some(pipeline.to_string()), Some(stage.to_string()), query.q.as_deref())?
+        }
+        None => None,
+    };
+    let filter = ContactFilter {
+        tag: blank_to_none(&query.tag),
+        owner_id: blank_to_none(&query.owner),
+        created_from: day_bound("created_from", query.created_from.as_deref(), false)?,
+        created_to: day_bound("created_to", query.created_to.as_deref(), true)?,
+        q: blank_to_none(&query.q),
+    };
+    Ok((filter, stage))
+}
+
+async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<Results, PageError> {
+    let caller = caller(&staff.auth)?;
+    let (filter, stage) = filter_of(query)?;
+    let table = state.table.as_ref();
+    let cursor = blank_to_none(&query.cursor);
+    let (items, next) = match &stage {
+        Some((pipeline_id, stage_id)) => {
+            pipelines::contacts_in_stage_page(
+                table,
+                caller.org_id(),
+                (pipeline_id, stage_id),
+                &filter,
+                PAGE_ROWS,
+                cursor.clone(),
+            )
+            .await?
+        }
+        None => contacts::list(table, caller.org_id(), &filter, PAGE_ROWS, cursor.clone()).await?,
+    };
+    let filtered = filter.tag.is_some()
+        || filter.owner_id.is_some()
+        || filter.q.is_some()
+        || filter.created_from.is_some()
+        || filter.created_to.is_some()
+        || stage.is_some();
+    Ok(Results {
+        rows: items.iter().map(Row::of).collect(),
+        errors: FieldErrors::default(),
+        csrf: staff.chrome.csrf.clone(),
+        next: next.map(|cursor| query_string(query, Some(&cursor))),
+        first: cursor.map(|_| query_string(query, None)),
+        filtered,
+        filters: filter_fields(query),
+    })
+}
+
+async fn filter_choices(
+    state: &AppState,
+    org_id: &str,
+    query: &TableQuery,
+) -> Result<(Vec<Choice>, Vec<Choice>, Vec<Choice>), PageError> {
+    let table = state.table.as_ref();
+    let tags = tags::list(table, org_id)
+        .await?
+        .into_iter()
+        .map(|t| Choice::new(t.tag.clone(), format!("{} ({})", t.tag, t.count), &query.tag))
+        .collect();
+    let (members, _) = orgs::list_members(state, org_id, 200, None).await?;
+    let owners = members
+        .into_iter()
+        .map(|member| Choice::new(member.user_id, member.name, &query.owner))
+        .collect();
+    let mut stages = Vec::new();
+    for pipeline in pipelines::list_pipelines(table, org_id).await? {
+        for stage in &pipeline.stages {
+            stages.push(Choice::new(
+                format!("{}/{}", pipeline.id, stage.id),
+                format!("{}: {}", pipeline.name, stage.name),
+                &query.stage,
+            ));
+        }
+    }
+    Ok((tags, owners, stages))
+}
+
+/// `GET /app/contacts`: the table; to htmx, only the results.
+pub async fn table(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Query(query): Query<TableQuery>,
+) -> PageResult {
+    let staff = staff.in_section("contacts");
+    let (results, status) = match results(&state, &staff, &query).await {
+        Ok(results) => (results, StatusCode::OK),
+        Err(PageError(err @ ApiError::Validation(_))) => (
+            Results {
+                rows: Vec::new(),
+                errors: FieldErrors::from_api(&err, |field| field),
+                csrf: staff.chrome.csrf.clone(),
+                next: None,
+                first: None,
+                filtered: true,
+                filters: Vec::new(),
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(other) => return Err(other),
+    };
+    if is_htmx(&headers) {
+        return Ok(render(status, &results));
+    }
+    let (tags, owners, stages) = filter_choices(&state, &staff.auth.org_id, &query).await?;
+    let current = query_string(&query, None);
+    let saved = views::list(state.table.as_ref(), &staff.auth.org_id, &staff.auth.user_id).await?;
+    let views = saved
+        .iter()
+        .map(|view| {
+            let wanted = query_string(&query_of_view(&view.filters), None);
+            let is_current = wanted == current;
+            (view.id.clone(), view.name.clone(), wanted, is_current)
+        })
+        .collect();
+    let filters = filter_fields(&query);
+    let filtered = !filters.is_empty();
+    Ok(render(
+        status,
+        &TablePage {
+            title: "Contacts",
+            notice: notice_text(query.notice.as_deref()),
+            chrome: Some(staff.chrome),
+            results,
+            query,
+            tags,
+            owners,
+            stages,
+            views,
+            filters,
+            filtered,
+        },
+    ))
+}
+
+/// `POST /app/contacts/views`: saves the table's filters under a name.
+pub async fn save_view(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let query = TableQuery {
+        q: form.optional("q"),
+        tag: form.optional("tag"),
+        owner: form.optional("owner"),
+        stage: form.optional("stage"),
+        created_from: form.optional("created_from"),
+        created_to: form.optional("created_to"),
+        ..TableQuery::default()
+    };
+    let input = views::NewView {
+        name: form.text("name"),
+        filters: view_filters_of(&query),
+    };
+    views::create(&state, &caller, input).await?;
+    let back = query_string(&query, None);
+    let joiner = if back.is_empty() { "" } else { "&" };
+    Ok(see_other(&format!("/app/contacts?{back}{joiner}notice=view-saved")))
+}
+
+/// `POST /app/contacts/views/{id}/delete`.
+pub async fn delete_view(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StaffForm { staff, .. }: StaffForm,
+) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    views::delete(&state, &caller, &id).await?;
+    Ok(see_other("/app/contacts?notice=view-deleted"))
+}
+
+/// `POST /app/contacts/tags`: adds a tag to the ticked rows.
+pub async fn bulk_tag(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let ids = form.all("ids");
+    let tag = form.text("tag");
+    if ids.is_empty() {
+        return Err(PageError(ApiError::field(
+            "ids",
+            "required",
+            "Tick at least one contact.",
+        )));
+    }
+    tags::bulk(&state, &caller, ids, vec![tag], Vec::new()).await?;
+    let back = form
+        .optional("back")
+        .filter(|b| b.starts_with("/app/contacts"))
+        .unwrap_or_else(|| "/app/contacts".into());
+    let joiner = if back.contains('?') { '&' } else { '?' };
+    Ok(see_other(&format!("{back}{joiner}notice=tagged")))
+}
+
+#[derive(Template)]
+#[template(path = "staff/contact_new.html")]
+struct NewContactPage {
+    title: &'static str,
+    chrome: Option<Chrome>,
+    notice: Option<&'static str>,
+    errors: FieldErrors,
+    form: FormData,
+}
+
+/// `GET /app/contacts/new`.
+pub async fn new_contact(staff: Staff) -> PageResult {
+    caller(&staff.auth)?;
+    let staff = staff.in_section("new-contact");
+    Ok(render(
+        StatusCode::OK,
+        &NewContactPage {
+            title: "New contact",
+            chrome: Some(staff.chrome),
+            notice: None,
+            errors: FieldErrors::default(),
+            form: FormData::default(),
+        },
+    ))
+}
+
+/// The API's name of a field in the form's terms.
+fn form_field(api_field: &str) -> &str {
+    if api_field.starts_with("emails") {
+        "email"
+    } else if api_field.starts_with("phones") {
+        "phone"
+    } else if api_field.starts_with("tags") {
+        "tags"
+    } else {
+        api_field
+    }
+}
+
+/// The new-contact form as the API's body.
+fn new_contact_body(form: &FormData) -> Result<NewContact, ApiError> {
+    let tags: Vec<String> = form
+        .text("tags")
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    let body = json!({
+        "first_name": form.optional("first_name"),
+        "last_name": form.optional("last_name"),
+        "emails": form.optional("email").into_iter().collect::<Vec<_>>(),
+        "phones": form.optional("phone").into_iter().collect::<Vec<_>>(),
+        "company": form.optional("company"),
+        "tags": tags,
+    });
+    serde_json::from_value(body).map_err(|err| ApiError::BadRequest {
+        code: "invalid_form",
+        field: None,
+        detail: err.to_string(),
+    })
+}
+
+/// `POST /app/contacts`: creates the contact and opens its record.
+pub async fn create(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let created = match new_contact_body(&form) {
+        Ok(body) => contacts::create(&state, &caller, body).await.map_err(ApiError::from),
+        Err(err) => Err(err),
+    };
+    match created {
+        Ok(contact) => Ok(see_other(&format!(
+            "/app/contacts/{}?notice=contact-created",
+            contact.id
+        ))),
+        Err(err @ (ApiError::Validation(_) | ApiError::Duplicate { .. } | ApiError::BadRequest { .. })) => {
+            let status = StatusCode::from_u16(err.problem().status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            let staff = staff.in_section("new-contact");
+            Ok(render(
+                status,
+                &NewContactPage {
+                    title: "New contact",
+                    chrome: Some(staff.chrome),
+                    notice: None,
+                    errors: duplicate_aware(&err),
+                    form,
+                },
+            ))
+        }
+        Err(other) => Err(PageError(other)),
+    }
+}
+
+/// Field errors, with a duplicate named at the field it collides on.
+fn duplicate_aware(err: &ApiError) -> FieldErrors {
+    match err {
+        ApiError::Duplicate { field, detail, .. } => {
+            FieldErrors::from_api(&ApiError::field(form_field(field), "duplicate", detail), |f| f)
+        }
+        other => FieldErrors::from_api(other, form_field),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    pub notice: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_bounds_cover_whole_utc_days() {
+        let from = day_bound("created_from", Some("2026-03-04"), false).unwrap().unwrap();
+        let to = day_bound("created_to", Some("2026-03-04"), true).unwrap().unwrap();
+        assert_eq!(from.to_string(), "2026-03-04T00:00:00Z");
+        assert_eq!(to.to_string(), "2026-03-04T23:59:59.999Z");
+        assert!(day_bound("created_to", Some("March"), true).is_err());
+        assert_eq!(day_bound("created_to", Some(" "), true).unwrap(), None);
+    }
+
+    #[test]
+    fn api_fields_map_to_form_fields() {
+        assert_eq!(form_field("emails[0]"), "email");
+        assert_eq!(form_field("phones[0].number"), "phone");
+        assert_eq!(form_field("first_name"), "first_name");
+    }
+
+    #[test]
+    fn paging_keeps_the_filters() {
+        let query = TableQuery {
+            q: Some("ann".into()),
+            tag: Some("vip".into()),
+            ..TableQuery::default()
+        };
+        assert_eq!(query_string(&query, Some("c1")), "q=ann&tag=vip&cursor=c1");
+    }
+}
