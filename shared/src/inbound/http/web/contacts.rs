@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{
     Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, is_htmx, notice_text, render, see_other,
@@ -15,9 +15,9 @@ use super::{
 use crate::inbound::AppState;
 use crate::inbound::http::contacts::{caller, stage_filter};
 use crate::inbound::http::problem::ApiError;
-use crate::services::contacts::{self, ContactFilter, ContactRecord, NewContact, notes, tags, views};
+use crate::services::contacts::{self, ContactFilter, ContactRecord, NewContact, tags, views};
 use crate::services::orgs;
-use crate::services::pipelines::{self, DealFilter};
+use crate::services::pipelines;
 
 /// Rows per page of the table.
 const PAGE_ROWS: u32 = 25;
