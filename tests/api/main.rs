@@ -5,6 +5,9 @@
 //! and the CSRF header, queues run dry through the real consumers, a test
 //! clock).
 //!
+//! The staff pages are here too (`web`), driven as a browser without
+//! JavaScript drives them: forms posted, redirects followed.
+//!
 //! Kept apart on purpose: the store conformance suite (`tests/conformance`),
 //! the browser tests (Chromium), the tests that start `konnecs-local` as a
 //! process, the Lambda event samples, and the tests that install a global
@@ -22,3 +25,4 @@ mod photo;
 mod reminder_dispatch;
 mod response_headers;
 mod scheduling;
+mod web;

@@ -3,7 +3,7 @@
 //! errors re-rendered beside the fields with a 4xx, the CSRF token required
 //! on every signed-in form, admin-only settings refused to a member with 403
 //! (and not offered to them), and the headers every staff page carries.
-//! In process, on the embedded store.
+//! In process, on the embedded store, through the shared harness.
 
 mod auth;
 mod contacts;
@@ -11,33 +11,18 @@ mod security;
 mod settings;
 mod work;
 
-use axum::Router;
 use axum::body::Body;
 use http::{Request, StatusCode};
-use konnecs::app::AppState;
 use konnecs::catalogue;
+use konnecs_tests::app::TestApp;
 use konnecs_tests::http::{Browser, send};
-use konnecs_tests::local::{temp_state, token_from_outbox};
+use konnecs_tests::local::token_from_outbox;
 use serde_json::json;
 
 const PASSWORD: &str = "molar-crown-42-bridge";
 
-struct App {
-    state: AppState,
-    router: Router,
-    _dir: tempfile::TempDir,
-}
-
-impl App {
-    fn new() -> Self {
-        let (state, dir) = temp_state();
-        Self {
-            router: konnecs::inbound::http::router(state.clone(), catalogue::entries()),
-            state,
-            _dir: dir,
-        }
-    }
-}
+/// The shared harness: the router over a fresh store, with a test clock.
+type App = TestApp;
 
 /// One answer, with the body as text.
 struct Page {

@@ -129,11 +129,7 @@ async fn the_week_calendar_shows_appointments_and_their_actions_work_without_js(
     let clock = TestClock::at("2026-03-04T08:00:00Z".parse().expect("time"));
     let (state, dir) = konnecs_tests::local::temp_state_with_clock(std::sync::Arc::new(clock.clone()));
     let practice = Practice::open(&state, json!({})).await;
-    let app = App {
-        router: practice.app.clone(),
-        state: state.clone(),
-        _dir: dir,
-    };
+    let app = TestApp::with(state.clone(), clock.clone(), dir);
     let mut dana = Visitor {
         cookies: vec![(
             konnecs_tests::http::SESSION_COOKIE.to_string(),

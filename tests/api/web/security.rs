@@ -180,14 +180,10 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
     use konnecs_tests::practice::{Practice, booking_id, guest};
 
     let clock = TestClock::at("2026-03-02T08:00:00Z".parse().expect("time"));
-    let (state, dir) = konnecs_tests::local::temp_state_with_clock(std::sync::Arc::new(clock));
+    let (state, dir) = konnecs_tests::local::temp_state_with_clock(std::sync::Arc::new(clock.clone()));
     // Organization B: a practice with one of everything.
     let b = Practice::open(&state, json!({})).await;
-    let app = App {
-        router: b.app.clone(),
-        state: state.clone(),
-        _dir: dir,
-    };
+    let app = TestApp::with(state.clone(), clock.clone(), dir);
     let api = |method: &'static str, path: String, body: serde_json::Value| {
         let b = &b;
         async move {
