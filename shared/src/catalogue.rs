@@ -2,15 +2,17 @@
 //! Konnecs has, in one list.
 //!
 //! - The local server mounts every entry (`local::serve`).
-//! - `template.yaml` declares exactly one Lambda per entry whose runtime
-//!   includes AWS, with IAM built from `access` and nothing more; it is
-//!   generated from this list (`cargo run --bin konnecs-template`) and
+//! - `template.yaml` and the nested stacks in `infra/stacks/` (one per
+//!   [`Area`]) declare exactly one Lambda per entry whose runtime includes
+//!   AWS, with IAM built from `access` and nothing more; they are generated
+//!   from this list (`cargo run --bin konnecs-template`) and
 //!   `tests/template_drift.rs` fails on drift in either direction.
 //! - `functions/src/bin/<name>.rs` is the Lambda main of each entry.
 //! - `/openapi.json` describes every HTTP entry.
 
 use crate::inbound::events::{Consumer, Tick};
 use crate::inbound::http::RouteFn;
+use crate::ports::secrets::Integration;
 
 /// Who may call an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +118,60 @@ pub enum Access {
     /// PutObject, DeleteObject and AbortMultipartUpload under `exports/`:
     /// writing export files in parts.
     ExportWrite,
+    /// GetSecretValue on the integration's secret, read once per cold start
+    /// (`lambda::run`); a function reads no secret it does not declare.
+    Secret(Integration),
+}
+
+/// The feature area an entry belongs to. Each area is deployed as its own
+/// nested stack (`infra/stacks/<area>.yaml`), so the number of functions
+/// never pushes one CloudFormation stack past its resource limit; a new
+/// variant gets its stack from the template generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Area {
+    /// Health, the API description, the background jobs worker.
+    Platform,
+    /// Sign-up, sign-in, sessions, the user's profile and account pages.
+    Accounts,
+    /// The organization, its members, invitations and audit log.
+    Organization,
+    /// Contacts, notes, tags and custom fields.
+    Contacts,
+    /// Pipelines and deals.
+    Deals,
+    /// Imports and exports of contacts.
+    Transfers,
+    /// Schedules, event types, appointments and their reminders.
+    Scheduling,
+    /// The public booking pages and API.
+    Booking,
+}
+
+impl Area {
+    pub const ALL: [Area; 8] = [
+        Area::Platform,
+        Area::Accounts,
+        Area::Organization,
+        Area::Contacts,
+        Area::Deals,
+        Area::Transfers,
+        Area::Scheduling,
+        Area::Booking,
+    ];
+
+    /// Stem of the area's stack file and logical ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Platform => "platform",
+            Area::Accounts => "accounts",
+            Area::Organization => "organization",
+            Area::Contacts => "contacts",
+            Area::Deals => "deals",
+            Area::Transfers => "transfers",
+            Area::Scheduling => "scheduling",
+            Area::Booking => "booking",
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -155,6 +211,8 @@ pub struct Entry {
     pub trigger: Trigger,
     pub access: &'static [Access],
     pub runtime: Runtime,
+    /// The nested stack the entry's Lambda is deployed in.
+    pub area: Area,
 }
 
 /// What every POST route needs on top of its own access: the
@@ -188,6 +246,17 @@ impl Entry {
         }
         access
     }
+
+    /// The integrations whose secrets the entry reads (declared in `access`).
+    pub fn secrets(&self) -> Vec<Integration> {
+        self.access
+            .iter()
+            .filter_map(|access| match access {
+                Access::Secret(integration) => Some(*integration),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// Every entry, in one list.
@@ -206,6 +275,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, QueueInspect(QueueName::Jobs), TokenKeyDescribe],
             runtime: Runtime::Both,
+            area: Area::Platform,
         },
         Entry {
             name: "openapi",
@@ -218,6 +288,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Platform,
         },
         Entry {
             name: "auth-signup",
@@ -230,6 +301,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-login",
@@ -242,6 +314,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-logout",
@@ -254,6 +327,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-logout-all",
@@ -266,6 +340,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-csrf",
@@ -278,6 +353,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-verify-email",
@@ -290,6 +366,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-verify-email-resend",
@@ -302,6 +379,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-password-forgot",
@@ -314,6 +392,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-password-reset",
@@ -326,6 +405,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "me-get",
@@ -338,6 +418,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "me-update",
@@ -350,6 +431,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "me-photo-put",
@@ -362,6 +444,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ObjectWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "me-photo-get",
@@ -374,6 +457,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ObjectRead],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "me-photo-delete",
@@ -386,6 +470,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ObjectWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "org-get",
@@ -398,6 +483,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "org-update",
@@ -410,6 +496,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "members-list",
@@ -422,6 +509,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "members-update",
@@ -434,6 +522,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "members-remove",
@@ -446,6 +535,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "invitations-create",
@@ -458,6 +548,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "invitations-list",
@@ -470,6 +561,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "invitations-revoke",
@@ -482,6 +574,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "invitations-accept",
@@ -494,6 +587,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "audit-list",
@@ -506,6 +600,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "contacts-list",
@@ -518,6 +613,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-create",
@@ -530,6 +626,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-get",
@@ -542,6 +639,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-update",
@@ -554,6 +652,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-delete",
@@ -566,6 +665,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-merge",
@@ -578,6 +678,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-tags-bulk",
@@ -590,6 +691,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-timeline",
@@ -602,6 +704,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "notes-list",
@@ -614,6 +717,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "notes-create",
@@ -626,6 +730,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "notes-update",
@@ -638,6 +743,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "notes-delete",
@@ -650,6 +756,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "tags-list",
@@ -662,6 +769,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "tags-rename",
@@ -674,6 +782,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "tags-delete",
@@ -686,6 +795,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "fields-list",
@@ -698,6 +808,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "fields-create",
@@ -710,6 +821,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "fields-update",
@@ -722,6 +834,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "fields-delete",
@@ -734,6 +847,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "pipelines-list",
@@ -746,6 +860,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "pipelines-create",
@@ -758,6 +873,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "pipelines-update",
@@ -770,6 +886,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "pipelines-delete",
@@ -782,6 +899,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "pipelines-board",
@@ -794,6 +912,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "deals-list",
@@ -806,6 +925,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "deals-create",
@@ -818,6 +938,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "deals-get",
@@ -830,6 +951,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "deals-update",
@@ -842,6 +964,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "deals-delete",
@@ -854,6 +977,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "imports-create",
@@ -866,6 +990,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ObjectWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "imports-append-part",
@@ -878,6 +1003,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ObjectWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "imports-get",
@@ -890,6 +1016,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "imports-errors",
@@ -902,6 +1029,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "contacts-export",
@@ -914,6 +1042,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "contacts-exports-create",
@@ -926,6 +1055,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "imports-errors-export",
@@ -938,6 +1068,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "exports-get",
@@ -950,6 +1081,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "exports-download",
@@ -962,6 +1094,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ExportRead],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "page-verify-email",
@@ -974,6 +1107,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-reset-password",
@@ -986,6 +1120,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-accept-invitation",
@@ -998,6 +1133,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "jobs-worker",
@@ -1016,8 +1152,11 @@ pub fn entries() -> &'static [Entry] {
                 ObjectWrite,
                 ExportRead,
                 ExportWrite,
+                Secret(Integration::Resend),
+                Secret(Integration::Twilio),
             ],
             runtime: Runtime::Both,
+            area: Area::Platform,
         },
         Entry {
             name: "reminders-tick",
@@ -1029,6 +1168,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Reminders)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "reminders-send",
@@ -1038,8 +1178,15 @@ pub fn entries() -> &'static [Entry] {
                 queue: QueueName::Reminders,
                 consumer: events::reminders::consume,
             },
-            access: &[TableRead, TableWrite, QueueConsume(QueueName::Reminders)],
+            access: &[
+                TableRead,
+                TableWrite,
+                QueueConsume(QueueName::Reminders),
+                Secret(Integration::Resend),
+                Secret(Integration::Twilio),
+            ],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "schedules-list",
@@ -1052,6 +1199,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "schedules-create",
@@ -1064,6 +1212,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "schedules-get",
@@ -1076,6 +1225,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "schedules-update",
@@ -1088,6 +1238,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "schedules-delete",
@@ -1100,6 +1251,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "event-types-list",
@@ -1112,6 +1264,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "event-types-create",
@@ -1124,6 +1277,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "event-types-get",
@@ -1136,6 +1290,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "event-types-update",
@@ -1148,6 +1303,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "event-types-delete",
@@ -1160,6 +1316,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-list",
@@ -1172,6 +1329,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-get",
@@ -1184,6 +1342,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-cancel",
@@ -1196,6 +1355,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-reschedule",
@@ -1208,6 +1368,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-confirm",
@@ -1220,6 +1381,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-decline",
@@ -1232,6 +1394,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-no-show",
@@ -1244,6 +1407,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "public-booking-event",
@@ -1256,6 +1420,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "public-booking-slots",
@@ -1268,6 +1433,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "public-booking-create",
@@ -1280,6 +1446,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "public-booking-show",
@@ -1292,6 +1459,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "public-booking-cancel",
@@ -1304,6 +1472,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "public-booking-reschedule",
@@ -1316,6 +1485,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "page-book",
@@ -1328,6 +1498,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "page-booking",
@@ -1340,6 +1511,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "dev-outbox",
@@ -1352,6 +1524,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::LocalOnly,
+            area: Area::Platform,
         },
         Entry {
             name: "dev-outbox-json",
@@ -1364,6 +1537,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::LocalOnly,
+            area: Area::Platform,
         },
         Entry {
             name: "dev-outbox-message",
@@ -1376,6 +1550,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::LocalOnly,
+            area: Area::Platform,
         },
         Entry {
             name: "store-sweep",
@@ -1387,6 +1562,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::LocalOnly,
+            area: Area::Platform,
         },
     ];
     ENTRIES

@@ -7,11 +7,14 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
+use crate::adapters::aws::secrets_manager::SecretsManagerStore;
 use crate::app::{self, AppState};
 use crate::catalogue::{self, Trigger};
-use crate::config::{AwsConfig, LogFormat};
+use crate::config::{AppConfig, AwsConfig, LogFormat};
 use crate::inbound::events::{Consumer, Message, Tick, TickReport};
 use crate::inbound::http;
+use crate::integrations;
+use crate::ports::secrets::{Integration, SecretError, SecretStore};
 
 pub type Error = lambda_runtime::Error;
 
@@ -20,8 +23,10 @@ pub type Error = lambda_runtime::Error;
 pub async fn run(name: &'static str) -> Result<(), Error> {
     crate::telemetry::init(LogFormat::Json, name);
     let entry = catalogue::find(name).ok_or_else(|| format!("{name} is not in the route catalogue"))?;
-    let config = AwsConfig::from_env()?;
-    let state = app::aws_state(&config).await;
+    let mut config = AwsConfig::from_env()?;
+    let sdk = crate::adapters::aws::sdk_config().await;
+    load_secrets(name, &entry.secrets(), &sdk, &mut config.app).await?;
+    let state = app::aws_state_from(&sdk, &config);
     match entry.trigger {
         Trigger::Http { .. } => lambda_http::run(http::router(state, [entry])).await,
         Trigger::Queue { consumer, .. } => {
@@ -38,6 +43,49 @@ pub async fn run(name: &'static str) -> Result<(), Error> {
             }))
             .await
         }
+    }
+}
+
+/// The declared integrations' secrets from Secrets Manager, once per cold
+/// start; a function that declares none makes no call (and no client). One
+/// log line says which integrations fall back, never a value.
+pub async fn load_secrets(
+    name: &str,
+    declared: &[Integration],
+    sdk: &aws_config::SdkConfig,
+    app: &mut AppConfig,
+) -> Result<(), Error> {
+    let unset = if declared.is_empty() {
+        integrations::load_declared(app, declared, &NoSecrets, |_| None).await?
+    } else {
+        let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk));
+        let env = |integration: Integration| {
+            std::env::var(integration.secret_id_env())
+                .ok()
+                .filter(|id| !id.trim().is_empty())
+        };
+        integrations::load_declared(app, declared, &store, env).await?
+    };
+    if !unset.is_empty() {
+        let names: Vec<&str> = unset.iter().map(|i| i.as_str()).collect();
+        let fallbacks: Vec<&str> = unset.iter().map(|i| integrations::fallback(*i)).collect();
+        tracing::warn!(
+            function = name,
+            unset = names.join(", "),
+            "integration secrets hold their placeholders: {}",
+            fallbacks.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// The store of a function that declares no secret: never asked.
+struct NoSecrets;
+
+#[async_trait::async_trait]
+impl SecretStore for NoSecrets {
+    async fn read(&self, id: &str) -> Result<secrecy::SecretString, SecretError> {
+        Err(SecretError::NotFound(id.into()))
     }
 }
 

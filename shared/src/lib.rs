@@ -16,6 +16,7 @@ pub mod catalogue;
 pub mod config;
 pub mod domain;
 pub mod inbound;
+pub mod integrations;
 pub mod lambda;
 pub mod local;
 pub mod ports;

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod mailer;
 pub mod object_store;
 pub mod queue;
+pub mod secrets;
 pub mod sms;
 pub mod sweep;
 pub mod table;
@@ -20,6 +21,7 @@ pub use keys::{EncryptionContext, KeyError, KeyVault};
 pub use mailer::{MailError, Mailer};
 pub use object_store::{ObjectError, ObjectReader, ObjectStore, StoredObject, UploadedPart};
 pub use queue::{Queue, QueueError, Received};
+pub use secrets::{Integration, SecretError, SecretStore};
 pub use sms::{Sms, SmsError};
 pub use sweep::StoreSweeper;
 pub use table::{

@@ -1,4 +1,5 @@
-//! AWS adapters: DynamoDB (`Table`), SQS (`Queue`), KMS (`KeyVault` data keys).
+//! AWS adapters: DynamoDB (`Table`), SQS (`Queue`), KMS (`KeyVault` data keys),
+//! S3 (`ObjectStore`), Secrets Manager (`SecretStore`).
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use tokio::sync::OnceCell;
@@ -6,6 +7,7 @@ use tokio::sync::OnceCell;
 pub mod dynamodb;
 pub mod kms;
 pub mod s3;
+pub mod secrets_manager;
 pub mod sqs;
 
 /// The shared SDK configuration, loaded from the environment on first use
