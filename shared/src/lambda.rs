@@ -25,7 +25,14 @@ pub async fn run(name: &'static str) -> Result<(), Error> {
     let entry = catalogue::find(name).ok_or_else(|| format!("{name} is not in the route catalogue"))?;
     let mut config = AwsConfig::from_env()?;
     let sdk = crate::adapters::aws::sdk_config().await;
-    load_secrets(name, &entry.secrets(), &sdk, &mut config.app).await?;
+    let declared = entry.secrets();
+    // No client, and no call, in a function that declares no secret.
+    let store: Box<dyn SecretStore> = if declared.is_empty() {
+        Box::new(NoSecrets)
+    } else {
+        Box::new(SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk)))
+    };
+    load_secrets(name, &declared, store.as_ref(), secret_id_from_env, &mut config.app).await?;
     let state = app::aws_state_from(&sdk, &config);
     match entry.trigger {
         Trigger::Http { .. } => lambda_http::run(http::router(state, [entry])).await,
@@ -46,26 +53,17 @@ pub async fn run(name: &'static str) -> Result<(), Error> {
     }
 }
 
-/// The declared integrations' secrets from Secrets Manager, once per cold
-/// start; a function that declares none makes no call (and no client). One
-/// log line says which integrations fall back, never a value.
+/// The declared integrations' secrets from `store` (Secrets Manager), by
+/// the ids `secret_id` gives (the ARNs in the environment), once per cold
+/// start. One log line says which integrations fall back; never a value.
 pub async fn load_secrets(
     name: &str,
     declared: &[Integration],
-    sdk: &aws_config::SdkConfig,
+    store: &dyn SecretStore,
+    secret_id: impl Fn(Integration) -> Option<String>,
     app: &mut AppConfig,
-) -> Result<(), Error> {
-    let unset = if declared.is_empty() {
-        integrations::load_declared(app, declared, &NoSecrets, |_| None).await?
-    } else {
-        let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk));
-        let env = |integration: Integration| {
-            std::env::var(integration.secret_id_env())
-                .ok()
-                .filter(|id| !id.trim().is_empty())
-        };
-        integrations::load_declared(app, declared, &store, env).await?
-    };
+) -> Result<(), integrations::IntegrationError> {
+    let unset = integrations::load_declared(app, declared, store, secret_id).await?;
     if !unset.is_empty() {
         let names: Vec<&str> = unset.iter().map(|i| i.as_str()).collect();
         let fallbacks: Vec<&str> = unset.iter().map(|i| integrations::fallback(*i)).collect();
@@ -77,6 +75,13 @@ pub async fn load_secrets(
         );
     }
     Ok(())
+}
+
+/// The secret ARNs the template puts in a function's environment.
+fn secret_id_from_env(integration: Integration) -> Option<String> {
+    std::env::var(integration.secret_id_env())
+        .ok()
+        .filter(|id| !id.trim().is_empty())
 }
 
 /// The store of a function that declares no secret: never asked.
