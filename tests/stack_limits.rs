@@ -58,6 +58,8 @@ fn sum(summary: &Value, key: &str) -> u64 {
 #[test]
 fn todays_templates_fit_every_cloudformation_limit() {
     let (ok, summary, report) = check_limits(&repo());
+    // The figures, for BENCHMARKS.md (`--nocapture`).
+    println!("{report}");
     assert!(ok, "a committed stack is over CloudFormation's limits:\n{report}");
     let lambdas = catalogue::entries()
         .iter()
@@ -135,6 +137,7 @@ fn a_300_function_product_fits_every_cloudformation_limit() {
         std::fs::write(dir.path().join(path), yaml).expect("writes");
     }
     let (ok, summary, report) = check_limits(dir.path());
+    println!("{report}");
     assert!(
         ok,
         "the 300-function projection is over CloudFormation's limits:\n{report}"

@@ -31,14 +31,18 @@ pub async fn load_declared(
     store: &dyn SecretStore,
     secret_id: impl Fn(Integration) -> Option<String>,
 ) -> Result<Vec<Integration>, IntegrationError> {
+    let mut ids = Vec::with_capacity(declared.len());
+    for integration in declared {
+        let id = secret_id(*integration).ok_or(IntegrationError::MissingSecretId(integration.secret_id_env()))?;
+        ids.push(id);
+    }
+    // Concurrently: each read is a round trip in the cold start's path.
+    let texts = futures::future::try_join_all(ids.iter().map(|id| store.read(id))).await?;
     let mut unset = Vec::new();
     for integration in Integration::ALL {
-        let fields = if declared.contains(&integration) {
-            let id = secret_id(integration).ok_or(IntegrationError::MissingSecretId(integration.secret_id_env()))?;
-            let text = store.read(&id).await?;
-            parse_fields(integration, text.expose_secret())?
-        } else {
-            Map::new()
+        let fields = match declared.iter().position(|d| *d == integration) {
+            Some(index) => parse_fields(integration, texts[index].expose_secret())?,
+            None => Map::new(),
         };
         app.set_integration(integration, |field| fields.get(field)?.as_str().map(str::to_owned))
             .map_err(|err| IntegrationError::Invalid {
