@@ -303,8 +303,10 @@ fn secret(integration: Integration) -> Value {
     let fields: Vec<&str> = integration.fields().iter().map(|(name, _)| *name).collect();
     json!({
         "Type": "AWS::SecretsManager::Secret",
+        // No fixed name: a deleted stack's secrets wait out their recovery
+        // window, and a fixed name would block a stack of the same name
+        // until then. The outputs name each secret by ARN.
         "Properties": {
-            "Name": sub(&format!("${{AWS::StackName}}/{}", integration.as_str())),
             "Description": format!(
                 "Konnecs {} credentials: a JSON object with {}; all empty means off (outbox).",
                 integration.as_str(),
