@@ -20,10 +20,15 @@ urlfile="$state/endpoint"
 # conditional writes can both succeed on its threaded server, which AWS never
 # allows. Connections stay concurrent (keep-alive); only the app is serialized.
 # (Nothing here may block inside a request: the adapters never long-poll SQS.)
+#
+# It binds port 0 itself (the kernel picks a free port, nothing can take it
+# between a pick and the bind) and writes the port it got to
+# $KONNECS_MOTO_PORT_FILE once it is listening.
 SERIAL_MOTO='
+import os
 import threading
 import moto.server as server
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 lock = threading.Lock()
 
@@ -33,17 +38,23 @@ def serialized(app):
             return list(app(environ, start_response))
     return call
 
-server.run_simple = lambda host, port, app, **kw: run_simple(host, port, serialized(app), **kw)
+def serve(host, port, app, **kw):
+    srv = make_server(
+        host, port, serialized(app), threaded=kw.get("threaded", True),
+        request_handler=kw.get("request_handler"), ssl_context=kw.get("ssl_context"),
+    )
+    port_file = os.environ["KONNECS_MOTO_PORT_FILE"]
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(srv.port))
+    os.replace(port_file + ".tmp", port_file)
+    srv.serve_forever()
+
+server.run_simple = serve
 server.main()
 '
 
 running() {
   [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
-}
-
-# Asks the kernel for a free loopback port (small race, acceptable for tests).
-free_port() {
-  "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 start() {
@@ -56,14 +67,17 @@ start() {
     exit 1
   fi
   mkdir -p "$state"
-  local port url
-  port="$(free_port)"
-  url="http://127.0.0.1:$port"
-  "$venv/bin/python" -c "$SERIAL_MOTO" -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
+  local port url portfile="$state/port"
+  rm -f "$portfile"
+  KONNECS_MOTO_PORT_FILE="$portfile" "$venv/bin/python" -c "$SERIAL_MOTO" -H 127.0.0.1 -p 0 >"$state/moto.log" 2>&1 &
   echo $! >"$pidfile"
-  # Ready in well under a second normally; give up after ~15 s.
-  for _ in $(seq 1 150); do
-    if "$venv/bin/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" "$url/moto-api/" 2>/dev/null; then
+  # Ready in well under a second normally; give up after ~60 s.
+  for _ in $(seq 1 600); do
+    if [ -s "$portfile" ]; then
+      port="$(cat "$portfile")"
+      url="http://127.0.0.1:$port"
+    fi
+    if [ -n "${url:-}" ] && "$venv/bin/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" "$url/moto-api/" 2>/dev/null; then
       echo "$url" >"$urlfile"
       echo "$url"
       return 0
@@ -73,7 +87,7 @@ start() {
     fi
     sleep 0.1
   done
-  echo "moto.sh: moto_server did not answer on $url; log:" >&2
+  echo "moto.sh: moto_server did not answer (${url:-no port written}); log:" >&2
   cat "$state/moto.log" >&2 || true
   stop
   exit 1

@@ -10,9 +10,9 @@ use jiff::{SignedDuration, Timestamp};
 use konnecs::app::AppState;
 use konnecs::catalogue;
 use konnecs::inbound::http::router;
-use konnecs::ports::TestClock;
+use konnecs::ports::{Clock, TestClock};
 use konnecs_tests::http::{Browser, Reply, SESSION_COOKIE};
-use konnecs_tests::local::{outbox, temp_state_with_clock, token_from_outbox};
+use konnecs_tests::local::{drain_jobs, outbox, temp_state_with_clock, token_from_outbox};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "molar-crown-42-bridge";
@@ -129,7 +129,7 @@ async fn session_token_is_stored_only_as_a_hash() {
         .table
         .query(&konnecs::ports::Query::partition(format!(
             "SESSION#{}",
-            konnecs::services::secrets::token_hash(&token)
+            konnecs::domain::token::token_hash(&token)
         )))
         .await
         .unwrap();
@@ -386,13 +386,25 @@ async fn session_ends_after_idle_timeout_and_absolute_timeout() {
         "unauthenticated",
     );
 
-    let active = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
-    for _ in 0..24 {
+    let signed_in = login(&w, "dana@whitfield-dental.example", PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    let active = Browser::from_reply(&signed_in);
+    assert!(active.session.is_some(), "the login set a session cookie");
+    // Used every 7 hours (inside the idle timeout), it lasts into its 7th
+    // day: 23 uses, the last 161 hours after the login.
+    for use_number in 1..=23 {
         w.clock.advance(SignedDuration::from_hours(7));
-        if active.send(&w.app, "GET", "/me", None).await.status != StatusCode::OK {
-            break;
-        }
+        assert_eq!(
+            active.send(&w.app, "GET", "/me", None).await.status,
+            StatusCode::OK,
+            "use {use_number}, {} hours after the login",
+            use_number * 7
+        );
     }
+    // Seven days and a minute after the login, only 7 hours and a minute
+    // after its last use: the absolute timeout ends it, not the idle one.
+    w.clock
+        .advance(SignedDuration::from_hours(7) + SignedDuration::from_mins(1));
     assert_problem(
         &active.send(&w.app, "GET", "/me", None).await,
         StatusCode::UNAUTHORIZED,
@@ -499,6 +511,118 @@ async fn forgot_password_answers_the_same_for_unknown_emails_and_sends_nothing()
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert!(outbox(&w.state).await.is_empty());
+}
+
+/// The jobs queued since the last call, read off the queue and acknowledged.
+async fn queued_jobs(w: &World) -> Vec<konnecs::services::jobs::Job> {
+    let received = w
+        .state
+        .jobs
+        .receive(10, std::time::Duration::from_secs(30))
+        .await
+        .expect("receive");
+    let mut jobs = Vec::new();
+    for message in received {
+        jobs.push(serde_json::from_str(&message.body).expect("a job"));
+        w.state.jobs.ack(&message.receipt).await.expect("ack");
+    }
+    jobs
+}
+
+#[tokio::test]
+async fn forgot_password_queues_the_same_job_for_known_and_unknown_emails() {
+    use konnecs::services::jobs::Job;
+    let w = world();
+    signup(&w, "dana@whitfield-dental.example").await;
+    drain_jobs(&w.state).await;
+    let mut queued = Vec::new();
+    let mut request_ids = Vec::new();
+    let visitor = Browser {
+        ip: Some("203.0.113.7".into()),
+        ..Browser::anonymous()
+    };
+    for email in ["dana@whitfield-dental.example", "nobody@whitfield-dental.example"] {
+        let reply = visitor
+            .send(&w.app, "POST", "/auth/password/forgot", Some(&json!({"email": email})))
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED);
+        assert_eq!(reply.bytes, b"", "{email}: the same empty answer");
+        request_ids.push(reply.headers["x-request-id"].to_str().expect("id").to_string());
+        let jobs = queued_jobs(&w).await;
+        assert_eq!(jobs.len(), 1, "{email}: one job, {jobs:?}");
+        queued.push((email, jobs.into_iter().next().expect("job")));
+    }
+    // The same job but for the address, a fresh token and the request's
+    // origin: the request did not look the account up, the job will.
+    for ((email, job), request_id) in queued.iter().zip(&request_ids) {
+        let Job::PasswordReset {
+            email: queued_email,
+            token,
+            requested_at,
+            request,
+        } = job
+        else {
+            panic!("{email}: not a password-reset job: {job:?}");
+        };
+        assert_eq!(queued_email, email);
+        assert!(token.len() >= 43, "a 256-bit token");
+        assert_eq!(*requested_at, w.clock.now().as_second());
+        assert_eq!(&request.request_id, request_id);
+        assert_eq!(request.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(request.user_agent.as_deref(), Some("konnecs-tests"));
+    }
+
+    // Run, the job for the known address sends the link; the other sends nothing.
+    for (_, job) in &queued {
+        let body = serde_json::to_string(job).expect("json");
+        w.state.jobs.send_batch(vec![body]).await.expect("send");
+    }
+    let messages = outbox(&w.state).await;
+    let resets: Vec<_> = messages.iter().filter(|m| m["kind"] == "password_reset").collect();
+    assert_eq!(resets.len(), 1, "{messages:?}");
+    assert_eq!(resets[0]["to"], "dana@whitfield-dental.example");
+
+    // A redelivered job sends nothing new and the link it sent still works once.
+    let Job::PasswordReset { token, .. } = &queued[0].1 else {
+        unreachable!()
+    };
+    let again = serde_json::to_string(&queued[0].1).expect("json");
+    w.state.jobs.send_batch(vec![again]).await.expect("send");
+    let messages = outbox(&w.state).await;
+    assert_eq!(messages.iter().filter(|m| m["kind"] == "password_reset").count(), 1);
+    let reset = json!({"token": token, "password": "new-molar-crown-43-bridge"});
+    assert_eq!(
+        Browser::anonymous()
+            .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    // Delivered once more after the reset, the job does not bring the used token back.
+    let late = serde_json::to_string(&queued[0].1).expect("json");
+    w.state.jobs.send_batch(vec![late]).await.expect("send");
+    drain_jobs(&w.state).await;
+    let reuse = Browser::anonymous()
+        .send(&w.app, "POST", "/auth/password/reset", Some(&reset))
+        .await;
+    assert_problem(&reuse, StatusCode::BAD_REQUEST, "invalid_token");
+
+    // The known account's organization saw the request once, anonymous,
+    // with where it came from; the unknown address left no trace.
+    let owner = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", "new-molar-crown-43-bridge").await);
+    let audit = owner.send(&w.app, "GET", "/org/audit", None).await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let requested: Vec<&Value> = audit.body["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "auth.password_reset_requested")
+        .collect();
+    assert_eq!(requested.len(), 1, "{}", audit.body);
+    assert_eq!(requested[0]["actor_user_id"], Value::Null);
+    assert_eq!(requested[0]["ip"], "203.0.113.7");
+    assert_eq!(requested[0]["user_agent"], "konnecs-tests");
+    assert_eq!(requested[0]["request_id"], request_ids[0].as_str());
 }
 
 #[tokio::test]
@@ -633,4 +757,229 @@ async fn a_sign_in_is_never_replayed_from_an_idempotency_key_so_no_session_is_st
     assert!(second.headers.get("idempotent-replayed").is_none());
     let (a, b) = (first.cookie(SESSION_COOKIE), second.cookie(SESSION_COOKIE));
     assert!(a.is_some() && b.is_some() && a != b, "two sign-ins, two sessions");
+}
+
+// ---------------------------------------------------------------- audit log
+
+/// `browser`'s request with the given request id.
+async fn send_as(w: &World, browser: &Browser, method: &str, path: &str, body: Option<Value>, id: &str) -> Reply {
+    let mut request = browser.request(method, path, body.as_ref());
+    request
+        .headers_mut()
+        .insert("x-request-id", http::HeaderValue::from_str(id).expect("request id"));
+    konnecs_tests::http::send(&w.app, request).await
+}
+
+/// The organization's audit log, newest first, as `reader` (an owner) sees it.
+async fn audit_log(w: &World, reader: &Browser) -> Vec<Value> {
+    let reply = reader.send(&w.app, "GET", "/org/audit?limit=100", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.body["cursor"].is_null(), "one page holds the log");
+    reply.body["entries"].as_array().expect("entries").clone()
+}
+
+fn actions(entries: &[Value]) -> Vec<&str> {
+    entries.iter().filter_map(|e| e["action"].as_str()).collect()
+}
+
+/// Who, from where and through which request an entry was written.
+#[track_caller]
+fn assert_source(entry: &Value, actor: Option<&str>, ip: &str, request_id: &str) {
+    assert_eq!(entry["actor_user_id"].as_str(), actor, "{entry}");
+    assert_eq!(entry["ip"], ip, "{entry}");
+    assert_eq!(entry["user_agent"], "konnecs-tests", "{entry}");
+    assert_eq!(entry["request_id"], request_id, "{entry}");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_the_lockout_and_a_log_out_everywhere_are_in_the_audit_log() {
+    let w = world();
+    let email = "dana@whitfield-dental.example";
+    let (_, signed) = signup(&w, email).await;
+    let user_id = signed.body["user_id"].as_str().expect("user id").to_string();
+    let target = format!("user:{user_id}");
+
+    let mut attacker = Browser::anonymous();
+    attacker.ip = Some("198.51.100.7".into());
+    let guess = |n: u32| json!({"email": email, "password": format!("guess-{n}-wrong-password")});
+    for n in 1..=5 {
+        w.clock.advance(SignedDuration::from_secs(1));
+        let reply = send_as(
+            &w,
+            &attacker,
+            "POST",
+            "/auth/login",
+            Some(guess(n)),
+            &format!("guess-{n}"),
+        )
+        .await;
+        assert_problem(&reply, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    let fifth_at = w.clock.now();
+    // Refused while locked, before any password check: nothing more to record.
+    w.clock.advance(SignedDuration::from_secs(1));
+    let right = json!({"email": email, "password": PASSWORD});
+    let refused = send_as(&w, &attacker, "POST", "/auth/login", Some(right.clone()), "guess-6").await;
+    assert_problem(&refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // An unknown email has no organization to tell.
+    let ghost = json!({"email": "ghost@whitfield-dental.example", "password": "guess-7-wrong-password"});
+    let unknown = send_as(&w, &attacker, "POST", "/auth/login", Some(ghost), "ghost-1").await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+
+    w.clock.advance(SignedDuration::from_secs(31));
+    let mut owner = Browser::anonymous();
+    owner.ip = Some("192.0.2.44".into());
+    let signed_in = send_as(&w, &owner, "POST", "/auth/login", Some(right), "owner-login").await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    let owner = Browser {
+        ip: owner.ip.clone(),
+        ..Browser::from_reply(&signed_in)
+    };
+    w.clock.advance(SignedDuration::from_secs(1));
+    let out = send_as(&w, &owner, "POST", "/auth/logout-all", None, "owner-logout-all").await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+
+    w.clock.advance(SignedDuration::from_secs(1));
+    let reader = Browser::from_reply(&login(&w, email, PASSWORD).await);
+    let entries = audit_log(&w, &reader).await;
+    assert_eq!(
+        actions(&entries),
+        [
+            "auth.login",
+            "auth.logout_all",
+            "auth.login",
+            "auth.locked",
+            "auth.login_failed",
+            "auth.login_failed",
+            "auth.login_failed",
+            "auth.login_failed",
+            "auth.login_failed",
+            "account.signup",
+        ]
+    );
+    // Newest first: the fifth failure, then the fourth, ... Anonymous actors,
+    // the attacker's IP, user agent and request ids, the count so far.
+    for (i, entry) in entries[4..9].iter().enumerate() {
+        let n = 5 - i;
+        assert_source(entry, None, "198.51.100.7", &format!("guess-{n}"));
+        assert_eq!(entry["target"], target.as_str());
+        assert_eq!(entry["detail"], json!({"failures": n}));
+    }
+    let locked = &entries[3];
+    assert_source(locked, None, "198.51.100.7", "guess-5");
+    assert_eq!(locked["target"], target.as_str());
+    let until = Timestamp::from_second(fifth_at.as_second() + 30).unwrap().to_string();
+    assert_eq!(locked["detail"], json!({"seconds": 30, "until": until, "failures": 5}));
+    assert_source(&entries[2], Some(&user_id), "192.0.2.44", "owner-login");
+    let everywhere = &entries[1];
+    assert_source(everywhere, Some(&user_id), "192.0.2.44", "owner-logout-all");
+    assert_eq!(everywhere["target"], target.as_str());
+    assert_eq!(
+        everywhere["detail"],
+        json!({"sessions": 2}),
+        "the sign-up's session and this one"
+    );
+    // What was typed never reaches the log.
+    let text = Value::Array(entries).to_string();
+    for secret in ["wrong-password", PASSWORD, "ghost@"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn password_and_email_changes_a_reset_revoked_sessions_and_a_logout_are_in_the_audit_log() {
+    let w = world();
+    let (first, signed) = signup(&w, "dana@whitfield-dental.example").await;
+    let user_id = signed.body["user_id"].as_str().expect("user id").to_string();
+    let tick = || w.clock.advance(SignedDuration::from_secs(1));
+    let ip = |mut b: Browser| {
+        b.ip = Some("192.0.2.44".into());
+        b
+    };
+    let first = ip(first);
+    let _other = Browser::from_reply(&login(&w, "dana@whitfield-dental.example", PASSWORD).await);
+
+    tick();
+    let change = json!({"current_password": PASSWORD, "new_password": "second-molar-crown-43"});
+    let changed = send_as(&w, &first, "PATCH", "/me", Some(change), "change-password").await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    tick();
+    let change = json!({"email": "dana@new-practice.example", "current_password": "second-molar-crown-43"});
+    let changed = send_as(&w, &first, "PATCH", "/me", Some(change), "change-email").await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    tick();
+    let token = token_from_outbox(&w.state, "dana@new-practice.example", "/verify-email").await;
+    let verify = json!({"token": token});
+    let verified = send_as(
+        &w,
+        &ip(Browser::anonymous()),
+        "POST",
+        "/auth/verify-email",
+        Some(verify),
+        "verify",
+    )
+    .await;
+    assert_eq!(verified.status, StatusCode::NO_CONTENT);
+
+    tick();
+    let mut stranger = Browser::anonymous();
+    stranger.ip = Some("198.51.100.9".into());
+    let forgot = json!({"email": "dana@new-practice.example"});
+    let asked = send_as(&w, &stranger, "POST", "/auth/password/forgot", Some(forgot), "forgot").await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
+    tick();
+    let token = token_from_outbox(&w.state, "dana@new-practice.example", "/reset-password").await;
+    let reset = json!({"token": token, "password": "third-molar-crown-44"});
+    let done = send_as(&w, &stranger, "POST", "/auth/password/reset", Some(reset), "reset").await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT);
+
+    tick();
+    let again = Browser::from_reply(&login(&w, "dana@new-practice.example", "third-molar-crown-44").await);
+    let out = send_as(&w, &ip(again), "POST", "/auth/logout", None, "logout").await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    tick();
+    let reader = Browser::from_reply(&login(&w, "dana@new-practice.example", "third-molar-crown-44").await);
+    let entries = audit_log(&w, &reader).await;
+    assert_eq!(
+        actions(&entries),
+        [
+            "auth.login",
+            "auth.logout",
+            "auth.login",
+            "auth.sessions_revoked",
+            "auth.password_reset",
+            "auth.password_reset_requested",
+            "account.email_changed",
+            "account.email_change_requested",
+            "auth.sessions_revoked",
+            "account.password_changed",
+            "auth.login",
+            "account.signup",
+        ]
+    );
+    let user = Some(user_id.as_str());
+    assert_source(&entries[1], user, "192.0.2.44", "logout");
+    // The reset ended the one session left (the first; the change ended the other).
+    assert_source(&entries[3], user, "198.51.100.9", "reset");
+    assert_eq!(entries[3]["detail"], json!({"sessions": 1, "reason": "password_reset"}));
+    assert_source(&entries[4], user, "198.51.100.9", "reset");
+    assert_source(&entries[5], None, "198.51.100.9", "forgot");
+    assert_source(&entries[6], user, "192.0.2.44", "verify");
+    let moved = json!({"from": "dana@whitfield-dental.example", "to": "dana@new-practice.example"});
+    assert_eq!(entries[6]["detail"], moved);
+    assert_source(&entries[7], user, "192.0.2.44", "change-email");
+    assert_eq!(entries[7]["detail"], moved);
+    assert_source(&entries[8], user, "192.0.2.44", "change-password");
+    assert_eq!(
+        entries[8]["detail"],
+        json!({"sessions": 1, "reason": "password_changed"})
+    );
+    assert_source(&entries[9], user, "192.0.2.44", "change-password");
+    for entry in &entries {
+        assert_eq!(entry["target"], format!("user:{user_id}").as_str(), "{entry}");
+    }
+    let text = Value::Array(entries).to_string();
+    for secret in ["molar-crown", "token"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
 }

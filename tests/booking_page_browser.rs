@@ -46,25 +46,36 @@ impl ChromeDriver {
     /// Chromedriver, and the browsers it starts, in the IANA zone `zone`.
     fn start_in_zone(zone: &str) -> Self {
         let binary = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new(binary)
+        // Port 0: chromedriver binds a free port itself and names it, so no
+        // other process can take it between a pick and the bind.
+        let mut child = Command::new(binary)
             .env("TZ", zone)
-            .arg(format!("--port={port}"))
+            .arg("--port=0")
             .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn chromedriver");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen within 20 s");
-            std::thread::sleep(Duration::from_millis(100));
+        let stdout = child.stdout.take().expect("stdout");
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let port = line
+                    .strip_prefix("ChromeDriver was started successfully on port ")
+                    .and_then(|rest| rest.trim_end_matches('.').parse::<u16>().ok());
+                if let Some(port) = port {
+                    let _ = port_tx.send(port);
+                }
+            }
+        });
+        let port = port_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("chromedriver named its port within 60 s");
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
         }
-        Self { child, url }
     }
 }
 

@@ -365,16 +365,66 @@ async fn members_do_crm_work_and_another_organizations_contact_is_not_found() {
     }
     // Same email in another organization is no duplicate.
     create(&w, &other, json!({"first_name": "Ann", "emails": ["ann@example.com"]})).await;
-    let merge = send(
+    expect(&send(&w, &dana, "GET", &path, None).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn another_organizations_contact_ids_in_a_merge_or_a_bulk_tag_change_are_not_found() {
+    let w = world();
+    let dana = owner(&w).await;
+    let a = create(
+        &w,
+        &dana,
+        json!({"first_name": "Ann", "emails": ["ann@example.com"], "tags": ["vip"]}),
+    )
+    .await;
+    let b = create(&w, &dana, json!({"first_name": "Bo", "emails": ["bo@example.com"]})).await;
+    let other = signup_on(&w.state, "eve@other.example", "Other Dental").await;
+    let own = create(
+        &w,
+        &other,
+        json!({"first_name": "Eve", "emails": ["eve@other.example"]}),
+    )
+    .await;
+    // Two foreign ids, and a foreign id beside one of the caller's own, either way round.
+    for (primary, secondary) in [(id(&a), id(&b)), (id(&own), id(&a)), (id(&a), id(&own))] {
+        let merge = send(
+            &w,
+            &other,
+            "POST",
+            "/contacts/merge",
+            Some(json!({"primary_id": primary, "secondary_id": secondary})),
+        )
+        .await;
+        problem(&merge, StatusCode::NOT_FOUND, "not_found");
+    }
+    // Nothing moved: both of Dana's contacts are whole, Eve's too.
+    for (who, contact) in [(&dana, &a), (&dana, &b), (&other, &own)] {
+        let reply = send(&w, who, "GET", &format!("/contacts/{}", id(contact)), None).await;
+        expect(&reply, StatusCode::OK);
+        assert_eq!(reply.body["version"], contact["version"], "{}", reply.body);
+    }
+
+    // Bulk tags: the foreign ids are reported as not found and left alone.
+    let reply = send(
         &w,
         &other,
         "POST",
-        "/contacts/merge",
-        Some(json!({"primary_id": id(&c), "secondary_id": id(&c)})),
+        "/contacts/tags",
+        Some(json!({"ids": [id(&a), id(&own), id(&b)], "add": ["poached"], "remove": ["vip"]})),
     )
     .await;
-    assert_ne!(merge.status, StatusCode::OK);
-    expect(&send(&w, &dana, "GET", &path, None).await, StatusCode::OK);
+    expect(&reply, StatusCode::OK);
+    assert_eq!(reply.body["updated"], 1, "{}", reply.body);
+    assert_eq!(reply.body["not_found"], json!([id(&a), id(&b)]), "{}", reply.body);
+    let untouched = send(&w, &dana, "GET", &format!("/contacts/{}", id(&a)), None).await;
+    assert_eq!(untouched.body["tags"], json!(["vip"]));
+    assert_eq!(
+        send(&w, &dana, "GET", "/tags", None).await.body["tags"],
+        json!([{"tag": "vip", "count": 1}])
+    );
+    let tagged = send(&w, &other, "GET", &format!("/contacts/{}", id(&own)), None).await;
+    assert_eq!(tagged.body["tags"], json!(["poached"]));
 }
 
 // ---------------------------------------------------------------- 2. duplicates

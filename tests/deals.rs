@@ -144,6 +144,15 @@ async fn pipelines_keep_their_stages_in_order_with_positions_and_probabilities()
     assert_eq!(reply.body["stages"][0]["name"], "Qualified lead");
     assert_eq!(reply.body["stages"][1]["position"], 1);
 
+    // One pipeline reads back as the change left it, with its version as ETag.
+    let path = format!("/pipelines/{}", created["id"].as_str().unwrap());
+    let one = call(&w, &b, "GET", &path, None).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+    assert_eq!(one.body, reply.body);
+    assert_eq!(one.headers["etag"], format!("\"{}\"", reply.body["version"]).as_str());
+    let unknown = call(&w, &b, "GET", "/pipelines/0193a4c2e1f07b5a9d3c6e8f1a2b4c5d", None).await;
+    assert_problem(&unknown, StatusCode::NOT_FOUND, "not_found");
+
     let bad = call(
         &w,
         &b,
@@ -571,6 +580,7 @@ async fn deals_and_pipelines_of_another_organization_are_not_found() {
         ("GET", deal_path.clone(), None),
         ("PATCH", deal_path.clone(), Some(json!({"title": "x"}))),
         ("DELETE", deal_path.clone(), None),
+        ("GET", pipe_path.clone(), None),
         ("PATCH", pipe_path.clone(), Some(json!({"name": "x"}))),
         ("DELETE", pipe_path.clone(), None),
         ("GET", format!("{pipe_path}/board"), None),

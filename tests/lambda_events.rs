@@ -1,22 +1,166 @@
 //! Every Lambda's sample event (`events/<name>.json`) through the same handler
 //! code `konnecs::lambda::run` serves, with the AWS adapters against the moto
 //! emulator (`KONNECS_TEST_AWS_ENDPOINT`), as in a deployed function.
+//!
+//! Each sample runs against the data it refers to: the account of Dana
+//! Whitfield (Whitfield Dental, `whitfield-dental`), the contact, booking,
+//! token… its ids name, made through the API first. Their ids are random, so
+//! the test puts them in place of the sample's (as it does the session
+//! placeholders `SESSION_TOKEN` and `CSRF_TOKEN`); the samples keep realistic
+//! ids. The clock stands a week before the samples' appointments. Each test
+//! asserts what its sample does, and a sample that is refused says why in its
+//! test name. `sample_tests!` lists one test per Lambda: a Lambda without
+//! one fails `every_lambda_has_a_sample_test`.
+//!
 //! The generic samples exercise the SQS and schedule machinery itself.
 
+#[path = "lambda_events/account.rs"]
+mod account;
+#[path = "lambda_events/crm.rs"]
+mod crm;
+#[path = "lambda_events/events.rs"]
+mod events;
+#[path = "lambda_events/scheduling.rs"]
+mod scheduling;
+
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::SqsEvent;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use axum::Router;
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use http::StatusCode;
 use http_body_util::BodyExt;
+use jiff::Timestamp;
 use konnecs::app::AppState;
 use konnecs::catalogue::{self, Entry, Runtime, Trigger};
 use konnecs::inbound::events::{BatchOutcome, Message, TickError, TickReport};
 use konnecs::lambda::{handle_schedule, handle_sqs};
+use konnecs::ports::{Query, TestClock};
+use konnecs::services::jobs::Job;
+use konnecs_tests::http::{Browser, Reply};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+/// Tuesday 1 December 2026, 08:00 UTC: a week before the samples' appointment.
+const NOW: &str = "2026-12-01T08:00:00Z";
+const DANA_EMAIL: &str = "dana@whitfield-dental.example";
+const DANA_PASSWORD: &str = "molar-crown-42-bridge";
+
+macro_rules! sample_tests {
+    ($($entry:literal => $module:ident :: $test:ident),+ $(,)?) => {
+        /// The Lambdas with a sample test.
+        const SAMPLE_TESTS: &[&str] = &[$($entry),+];
+        $(
+            #[tokio::test]
+            async fn $test() {
+                $module::$test($entry).await;
+            }
+        )+
+    };
+}
+
+sample_tests! {
+    "health" => account::health_reports_store_queue_and_key_vault_ok,
+    "openapi" => account::openapi_describes_every_route,
+    "auth-signup" => account::auth_signup_creates_the_account_signed_in_and_queues_its_verification_email,
+    "auth-login" => account::auth_login_signs_the_account_in,
+    "auth-logout" => account::auth_logout_ends_the_session,
+    "auth-logout-all" => account::auth_logout_all_ends_every_session_of_the_account,
+    "auth-csrf" => account::auth_csrf_answers_the_sessions_token,
+    "auth-verify-email" => account::auth_verify_email_verifies_with_the_emailed_token,
+    "auth-verify-email-resend" => account::auth_verify_email_resend_queues_a_new_link,
+    "auth-password-forgot" => account::auth_password_forgot_queues_a_reset_link,
+    "auth-password-reset" => account::auth_password_reset_sets_the_new_password_with_the_emailed_token,
+    "page-verify-email" => account::page_verify_email_posts_the_links_token,
+    "page-reset-password" => account::page_reset_password_asks_for_the_new_password,
+    "page-accept-invitation" => account::page_accept_invitation_asks_for_name_and_password,
+    "me-get" => account::me_get_shows_the_signed_in_user,
+    "me-update" => account::me_update_renames_the_user,
+    "me-photo-put" => account::me_photo_put_stores_the_png,
+    "me-photo-get" => account::me_photo_get_serves_the_stored_photo,
+    "me-photo-delete" => account::me_photo_delete_removes_the_photo,
+    "org-get" => account::org_get_shows_the_organization,
+    "org-update" => account::org_update_changes_name_zone_and_slug,
+    "members-list" => account::members_list_shows_the_owner,
+    "members-update" => account::members_update_makes_the_member_an_admin,
+    "members-remove" => account::members_remove_removes_the_member,
+    "invitations-create" => account::invitations_create_invites_and_emails_the_link,
+    "invitations-list" => account::invitations_list_shows_the_pending_invitation,
+    "invitations-revoke" => account::invitations_revoke_withdraws_the_invitation,
+    "invitations-accept" => account::invitations_accept_joins_the_organization_with_the_emailed_token,
+    "audit-list" => account::audit_list_shows_what_the_account_did,
+    "contacts-create" => crm::contacts_create_makes_the_contact_with_an_e164_phone,
+    "contacts-list" => crm::contacts_list_filters_by_the_tag,
+    "contacts-get" => crm::contacts_get_shows_the_contact,
+    "contacts-update" => crm::contacts_update_changes_the_company_and_adds_the_tag,
+    "contacts-delete" => crm::contacts_delete_deletes_the_contact,
+    "contacts-timeline" => crm::contacts_timeline_lists_the_contacts_entries,
+    "contacts-merge" => crm::contacts_merge_merges_the_duplicate_into_the_contact,
+    "contacts-tags-bulk" => crm::contacts_tags_bulk_tags_the_contact,
+    "contacts-export" => crm::contacts_export_streams_the_tagged_contacts_as_json_lines,
+    "contacts-exports-create" => crm::contacts_exports_create_queues_the_export_job,
+    "exports-get" => crm::exports_get_shows_the_finished_export,
+    "exports-download" => crm::exports_download_redirects_to_the_file_in_the_bucket,
+    "fields-create" => crm::fields_create_defines_the_select_field,
+    "fields-list" => crm::fields_list_shows_the_field,
+    "fields-update" => crm::fields_update_relabels_the_field,
+    "fields-delete" => crm::fields_delete_deletes_the_field,
+    "notes-list" => crm::notes_list_shows_the_contacts_note,
+    "notes-create" => crm::notes_create_adds_the_note,
+    "notes-update" => crm::notes_update_rewrites_the_note,
+    "notes-delete" => crm::notes_delete_deletes_the_note,
+    "tags-list" => crm::tags_list_counts_the_tag,
+    "tags-rename" => crm::tags_rename_renames_the_tag_on_its_contacts,
+    "tags-delete" => crm::tags_delete_removes_the_tag_from_its_contacts,
+    "pipelines-create" => crm::pipelines_create_makes_the_pipeline_with_its_stages,
+    "pipelines-list" => crm::pipelines_list_shows_the_pipeline,
+    "pipelines-get" => crm::pipelines_get_shows_the_pipeline_with_its_stages,
+    "pipelines-update" => crm::pipelines_update_renames_the_pipeline,
+    "pipelines-delete" => crm::pipelines_delete_deletes_the_pipeline,
+    "pipelines-board" => crm::pipelines_board_shows_the_deal_in_its_stage,
+    "deals-create" => crm::deals_create_opens_the_deal_for_the_contact,
+    "deals-list" => crm::deals_list_shows_the_deal,
+    "deals-get" => crm::deals_get_shows_the_deal,
+    "deals-update" => crm::deals_update_wins_the_deal_in_the_last_stage,
+    "deals-delete" => crm::deals_delete_deletes_the_deal,
+    "imports-create" => crm::imports_create_accepts_the_csv_and_queues_the_import,
+    "imports-append-part" => crm::imports_append_part_adds_the_last_part_and_queues_the_import,
+    "imports-get" => crm::imports_get_shows_the_finished_import,
+    "imports-errors" => crm::imports_errors_lists_the_rejected_row_as_csv,
+    "imports-errors-export" => crm::imports_errors_export_queues_the_error_report,
+    "schedules-create" => scheduling::schedules_create_makes_the_surgery_hours,
+    "schedules-list" => scheduling::schedules_list_shows_the_schedule,
+    "schedules-get" => scheduling::schedules_get_shows_the_schedule,
+    "schedules-update" => scheduling::schedules_update_renames_the_schedule,
+    "schedules-delete" => scheduling::schedules_delete_deletes_the_unused_schedule,
+    "event-types-create" => scheduling::event_types_create_offers_the_check_up_on_the_schedule,
+    "event-types-list" => scheduling::event_types_list_shows_the_event_type,
+    "event-types-get" => scheduling::event_types_get_shows_the_event_type,
+    "event-types-update" => scheduling::event_types_update_deactivates_the_event_type,
+    "event-types-delete" => scheduling::event_types_delete_deletes_the_event_type,
+    "public-booking-event" => scheduling::public_booking_event_shows_the_check_up,
+    "public-booking-slots" => scheduling::public_booking_slots_offers_the_weeks_free_times,
+    "public-booking-create" => scheduling::public_booking_create_books_and_queues_the_confirmation_emails_and_sms,
+    "public-booking-show" => scheduling::public_booking_show_shows_the_booking_to_its_token,
+    "public-booking-cancel" => scheduling::public_booking_cancel_cancels_with_the_token,
+    "public-booking-reschedule" => scheduling::public_booking_reschedule_moves_the_booking_with_the_token,
+    "page-book" => scheduling::page_book_serves_the_booking_page_of_the_event_type,
+    "page-booking" => scheduling::page_booking_serves_the_manage_page_with_the_bookings_event_type,
+    "appointments-list" => scheduling::appointments_list_shows_the_booking,
+    "appointments-get" => scheduling::appointments_get_shows_the_booking,
+    "appointments-cancel" => scheduling::appointments_cancel_cancels_with_the_reason,
+    "appointments-reschedule" => scheduling::appointments_reschedule_moves_the_booking,
+    "appointments-confirm" => scheduling::appointments_confirm_confirms_the_booking_waiting_for_it,
+    "appointments-decline" => scheduling::appointments_decline_declines_the_booking_waiting_for_confirmation,
+    "appointments-no-show" => scheduling::appointments_no_show_marks_the_started_booking,
+    "jobs-worker" => events::jobs_worker_sends_the_queued_verification_email_once,
+    "reminders-send" => events::reminders_send_sends_the_hour_before_reminder_by_email_and_sms_once,
+    "reminders-tick" => events::reminders_tick_fans_out_the_reminders_due_at_its_time,
+}
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -27,210 +171,39 @@ fn sample(file: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read sample event {}: {e}", path.display()))
 }
 
+/// The JSON body of an HTTP sample, e.g. to make what another sample refers to.
+fn sample_body(entry: &str) -> Value {
+    let event: Value = serde_json::from_str(&sample(&format!("{entry}.json"))).expect("sample is JSON");
+    let body = event["body"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{entry}: sample has no body"));
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{entry}: sample body is not JSON: {e}"))
+}
+
 fn lambda_entries() -> impl Iterator<Item = &'static Entry> {
     catalogue::entries()
         .iter()
         .filter(|entry| entry.runtime == Runtime::Both)
 }
 
-/// The state a cold start builds, on a fresh table, queue and token key.
-async fn aws_state() -> AppState {
-    konnecs_tests::aws::app_state().await
+fn entry(name: &str) -> &'static Entry {
+    lambda_entries()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("{name} is no Lambda"))
 }
 
-struct HttpReply {
-    status: u16,
-    headers: http::HeaderMap,
-    body: Value,
-}
-
-/// An API Gateway HTTP API (v2.0) event through the entry's router, as
-/// `lambda_http::run` does it.
-async fn invoke_http(state: AppState, entry: &'static Entry, event: &str) -> HttpReply {
-    let request = lambda_http::request::from_str(event)
-        .unwrap_or_else(|e| panic!("{}: not an API Gateway event: {e}", entry.name));
-    let (parts, body) = request.into_parts();
-    let request = http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
-    let response = konnecs::inbound::http::router(state, [entry])
-        .oneshot(request)
-        .await
-        .unwrap_or_else(|never| match never {});
-    let (parts, body) = response.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{}: unreadable body: {e}", entry.name))
-        .to_bytes();
-    let html = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else if html {
-        // Public pages answer HTML; assert_http_reply looks into the text.
-        Value::String(String::from_utf8_lossy(&bytes).into_owned())
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!(
-                "{}: body is not JSON ({e}): {}",
-                entry.name,
-                String::from_utf8_lossy(&bytes)
-            )
-        })
-    };
-    HttpReply {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body,
-    }
-}
-
-/// The status each HTTP Lambda answers its sample event with, given the
-/// account `seed_account` creates. Token samples carry a token no store
-/// issued, so those handlers answer with the documented rejection.
-fn expected_status(entry: &Entry) -> u16 {
-    match entry.name {
-        "auth-signup" => 201,
-        "auth-logout" | "auth-logout-all" => 204,
-        "auth-verify-email" | "auth-password-reset" => 400,
-        "auth-verify-email-resend" | "auth-password-forgot" => 202,
-        // Sample path ids name no member or invitation of the seeded org.
-        "members-update" | "members-remove" | "invitations-revoke" => 404,
-        "invitations-create" => 201,
-        "invitations-accept" => 400,
-        // The seeded account has no photo yet; removing none is not an error.
-        "me-photo-get" => 404,
-        "me-photo-delete" => 204,
-        // Contacts: the samples' ids, tag and field name nothing of the seeded org.
-        "contacts-create" | "fields-create" => 201,
-        "contacts-get" | "contacts-update" | "contacts-delete" | "contacts-merge" | "contacts-timeline" => 404,
-        "notes-list" | "notes-create" | "notes-update" | "notes-delete" => 404,
-        "tags-rename" | "tags-delete" | "fields-update" | "fields-delete" => 404,
-        // Scheduling: the sample ids name no schedule, event type or booking of
-        // the seeded org, and the seeded org has no event type yet.
-        "schedules-create" => 201,
-        "event-types-create" => 422,
-        "schedules-get" | "schedules-update" | "schedules-delete" => 404,
-        "event-types-get" | "event-types-update" | "event-types-delete" => 404,
-        "appointments-get" | "appointments-cancel" | "appointments-reschedule" => 404,
-        "appointments-confirm" | "appointments-decline" | "appointments-no-show" => 404,
-        "public-booking-event" | "public-booking-slots" | "public-booking-create" => 404,
-        "public-booking-show" | "public-booking-cancel" | "public-booking-reschedule" => 404,
-        // Pipelines and deals: the sample ids name no pipeline, deal or contact of the seeded org.
-        "pipelines-create" => 201,
-        "pipelines-update" | "pipelines-delete" | "pipelines-board" => 404,
-        "deals-create" => 422,
-        "deals-get" | "deals-update" | "deals-delete" => 404,
-        // Imports: the upload is accepted and queued; the sample ids name no import.
-        "imports-create" => 202,
-        "imports-append-part" | "imports-get" | "imports-errors" => 404,
-        // Export jobs: the job is recorded and queued; the sample id names no export.
-        "contacts-exports-create" => 202,
-        "exports-get" | "exports-download" | "imports-errors-export" => 404,
-        _ => 200,
-    }
-}
-
-/// The account the samples refer to (Dana of Whitfield Dental), signed in:
-/// returns the session and CSRF tokens to put in place of the samples' placeholders.
-async fn seed_account(state: &AppState) -> (String, String) {
-    let input = konnecs::services::accounts::SignupInput {
-        name: "Dana Whitfield".into(),
-        email: "dana@whitfield-dental.example".into(),
-        password: "molar-crown-42-bridge".into(),
-        business_name: "Whitfield Dental".into(),
-        website: None,
-        industry: None,
-    };
-    let signed = konnecs::services::accounts::signup(state, input, &Default::default())
-        .await
-        .expect("seed account");
-    (signed.session.token, signed.session.csrf_token)
-}
-
-fn assert_http_reply(entry: &Entry, event: &Value, reply: &HttpReply) {
-    assert_eq!(reply.status, expected_status(entry), "{}: {}", entry.name, reply.body);
-    // API Gateway's request id becomes ours, so logs and problems match its access log.
-    assert_eq!(
-        reply.headers.get("x-request-id").and_then(|v| v.to_str().ok()),
-        event["requestContext"]["requestId"].as_str(),
-        "{}: request id",
-        entry.name
-    );
-    match entry.name {
-        "health" => {
-            assert_eq!(reply.body["status"], "ok", "{}", reply.body);
-            for component in ["store", "queue", "key_vault"] {
-                assert_eq!(reply.body[component], "ok", "{component}: {}", reply.body);
-            }
-        }
-        "openapi" => {
-            assert_eq!(reply.body["openapi"], "3.1.0");
-            for other in catalogue::entries() {
-                if let Some((method, path)) = other.http() {
-                    let operation = &reply.body["paths"][path][method.as_str().to_ascii_lowercase()];
-                    assert_eq!(
-                        operation["operationId"],
-                        other.name,
-                        "{} {path} missing from the document",
-                        method.as_str()
-                    );
-                }
-            }
-        }
-        "page-book" | "page-booking" => {
-            let html = reply.body.as_str().unwrap_or_default();
-            assert!(html.starts_with("<!doctype html>"), "{}: {html}", entry.name);
-            assert!(reply.headers.contains_key("content-security-policy"), "{}", entry.name);
-        }
-        // A new HTTP Lambda gets its own assertions here; 200 is the floor.
-        _ => {}
-    }
-}
-
-#[tokio::test]
-async fn every_lambda_handles_its_sample_event() {
-    for entry in lambda_entries() {
-        let text = sample(&format!("{}.json", entry.name));
-        let event: Value =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: sample is not JSON: {e}", entry.name));
-        let state = aws_state().await;
-        match entry.trigger {
-            Trigger::Http { method, path, .. } => {
-                // The sample must be the request API Gateway sends for this route.
-                let route_key = format!("{} {path}", method.as_str());
-                assert_eq!(event["routeKey"], route_key, "{}: sample routeKey", entry.name);
-                assert_eq!(event["version"], "2.0", "{}: HTTP API payload v2.0", entry.name);
-                let mut text = text.clone();
-                if entry.name != "auth-signup" {
-                    let (session, csrf) = seed_account(&state).await;
-                    text = text.replace("SESSION_TOKEN", &session).replace("CSRF_TOKEN", &csrf);
-                }
-                let reply = invoke_http(state, entry, &text).await;
-                assert_http_reply(entry, &event, &reply);
-            }
-            Trigger::Queue { consumer, .. } => {
-                let batch: SqsEvent =
-                    serde_json::from_value(event).unwrap_or_else(|e| panic!("{}: not an SQS batch: {e}", entry.name));
-                let response = handle_sqs(state, consumer, batch).await;
-                assert!(
-                    response.batch_item_failures.is_empty(),
-                    "{}: sample messages failed",
-                    entry.name
-                );
-            }
-            Trigger::Schedule { tick, .. } => {
-                assert_eq!(event["detail-type"], "Scheduled Event", "{}", entry.name);
-                let event: EventBridgeEvent<Value> = serde_json::from_value(event)
-                    .unwrap_or_else(|e| panic!("{}: not an EventBridge event: {e}", entry.name));
-                if let Err(e) = handle_schedule(state, entry.name, tick, event).await {
-                    panic!("{}: tick failed: {e}", entry.name);
-                }
-            }
-        }
-    }
+#[test]
+fn every_lambda_has_a_sample_test() {
+    let mut missing: Vec<&str> = lambda_entries()
+        .map(|e| e.name)
+        .filter(|name| !SAMPLE_TESTS.contains(name))
+        .collect();
+    missing.sort_unstable();
+    assert!(missing.is_empty(), "Lambdas without a sample test: {missing:?}");
+    let mut listed = SAMPLE_TESTS.to_vec();
+    listed.sort_unstable();
+    listed.dedup();
+    assert_eq!(listed.len(), SAMPLE_TESTS.len(), "a Lambda listed twice");
 }
 
 #[test]
@@ -250,6 +223,312 @@ fn every_sample_event_belongs_to_a_lambda() {
         );
     }
 }
+
+// ------------------------------------------------------------------ the world
+
+/// A fresh cold start (table, queues, key, bucket on the emulator) on a
+/// clock at [`NOW`], the whole API over it for making what samples refer to,
+/// and Dana's session once she has signed up.
+struct World {
+    state: AppState,
+    clock: TestClock,
+    app: Router,
+    dana: Option<Browser>,
+    org_id: String,
+}
+
+/// One answer of an HTTP Lambda to its sample.
+struct HttpReply {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    /// The body as JSON (`Null` when it is not JSON).
+    body: Value,
+    /// The body as text.
+    text: String,
+    bytes: Vec<u8>,
+}
+
+impl HttpReply {
+    #[track_caller]
+    fn expect(&self, status: StatusCode) -> &Self {
+        assert_eq!(self.status, status, "{}", self.text);
+        self
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+}
+
+impl World {
+    /// No account yet.
+    async fn empty() -> Self {
+        let clock = TestClock::at(NOW.parse().expect("timestamp"));
+        let state = konnecs_tests::aws::app_state_with_clock(Arc::new(clock.clone())).await;
+        Self {
+            app: konnecs::inbound::http::router(state.clone(), catalogue::entries()),
+            state,
+            clock,
+            dana: None,
+            org_id: String::new(),
+        }
+    }
+
+    /// Dana has signed up Whitfield Dental and is signed in; her sign-up's
+    /// email is still queued.
+    async fn with_dana() -> Self {
+        let mut world = Self::empty().await;
+        let signup = json!({"name": "Dana Whitfield", "email": DANA_EMAIL, "password": DANA_PASSWORD, "business_name": "Whitfield Dental"});
+        let reply = Browser::anonymous()
+            .send(&world.app, "POST", "/auth/signup", Some(&signup))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "sign-up: {}", reply.body);
+        world.org_id = reply.body["org_id"].as_str().expect("org id").to_string();
+        world.dana = Some(Browser::from_reply(&reply));
+        world
+    }
+
+    fn dana(&self) -> &Browser {
+        self.dana.as_ref().expect("Dana signed up")
+    }
+
+    /// Dana signs in again (after the clock moved past her idle timeout).
+    async fn sign_in_again(&mut self) {
+        let body = json!({"email": DANA_EMAIL, "password": DANA_PASSWORD});
+        let reply = Browser::anonymous()
+            .send(&self.app, "POST", "/auth/login", Some(&body))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "login: {}", reply.body);
+        self.dana = Some(Browser::from_reply(&reply));
+    }
+
+    fn set_clock(&self, at: &str) {
+        self.clock.set(at.parse::<Timestamp>().expect("timestamp"));
+    }
+
+    /// An API call as Dana; panics unless it succeeds.
+    async fn api(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let reply = self.dana().send(&self.app, method, path, body.as_ref()).await;
+        assert!(
+            reply.status.is_success(),
+            "{method} {path}: {} {}",
+            reply.status,
+            reply.body
+        );
+        reply.body
+    }
+
+    /// An API call as Dana with a raw body; panics unless it succeeds.
+    async fn api_raw(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let mut request = self.dana().request(method, path, None);
+        request
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, content_type.parse().expect("header"));
+        *request.body_mut() = axum::body::Body::from(body);
+        let reply = konnecs_tests::http::send(&self.app, request).await;
+        assert!(
+            reply.status.is_success(),
+            "{method} {path}: {} {}",
+            reply.status,
+            reply.body
+        );
+        reply
+    }
+
+    /// The sample of `entry` with Dana's session and the data it refers to
+    /// in place of its placeholders and ids (each `(sample's, seeded)` pair
+    /// in turn; the sample must contain every one).
+    fn event_text(&self, entry: &str, seeded: &[(&str, &str)]) -> String {
+        let mut text = sample(&format!("{entry}.json"));
+        if let Some(dana) = &self.dana {
+            text = text
+                .replace("SESSION_TOKEN", dana.session.as_deref().unwrap_or_default())
+                .replace("CSRF_TOKEN", dana.csrf.as_deref().unwrap_or_default());
+        }
+        for (in_sample, real) in seeded {
+            assert!(text.contains(in_sample), "{entry}: the sample has no {in_sample}");
+            text = text.replace(in_sample, real);
+        }
+        // The body may have changed length with the ids in it.
+        let mut event: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{entry}: not JSON: {e}"));
+        if let (Some(body), false) = (event["body"].as_str(), event["isBase64Encoded"] == true) {
+            let length = body.len().to_string();
+            if let Some(headers) = event["headers"].as_object_mut()
+                && headers.contains_key("content-length")
+            {
+                headers.insert("content-length".into(), json!(length));
+            }
+        }
+        event.to_string()
+    }
+
+    /// An API Gateway HTTP API (v2.0) event through the entry's own router,
+    /// as `lambda_http::run` does it; checks the request id comes back.
+    async fn http(&self, name: &str, seeded: &[(&str, &str)]) -> HttpReply {
+        let entry = entry(name);
+        let Trigger::Http { method, path, .. } = entry.trigger else {
+            panic!("{name} is not an HTTP Lambda");
+        };
+        let text = self.event_text(name, seeded);
+        let event: Value = serde_json::from_str(&text).expect("JSON");
+        // The sample must be the request API Gateway sends for this route.
+        assert_eq!(
+            event["routeKey"],
+            format!("{} {path}", method.as_str()),
+            "{name}: routeKey"
+        );
+        assert_eq!(event["version"], "2.0", "{name}: HTTP API payload v2.0");
+        let request =
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: not an API Gateway event: {e}"));
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
+        let response = konnecs::inbound::http::router(self.state.clone(), [entry])
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: unreadable body: {e}"))
+            .to_bytes();
+        let json = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json") && !v.contains("jsonl") && !v.contains("ndjson"));
+        let body = if json {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{name}: body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+        } else {
+            Value::Null
+        };
+        // API Gateway's request id becomes ours, so logs and problems match its access log.
+        assert_eq!(
+            parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+            event["requestContext"]["requestId"].as_str(),
+            "{name}: request id"
+        );
+        HttpReply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    /// The SQS sample of `name`, with the seeded ids in place, through its consumer.
+    async fn sqs(&self, name: &str, seeded: &[(&str, &str)]) -> SqsBatchResponse {
+        let Trigger::Queue { consumer, .. } = entry(name).trigger else {
+            panic!("{name} is not a queue Lambda");
+        };
+        let batch: SqsEvent = serde_json::from_str(&self.event_text(name, seeded))
+            .unwrap_or_else(|e| panic!("{name}: not an SQS batch: {e}"));
+        handle_sqs(self.state.clone(), consumer, batch).await
+    }
+
+    /// Every job on the jobs queue now, taken off it (acknowledged).
+    async fn take_jobs(&self) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for _ in 0..100 {
+            let received = self
+                .state
+                .jobs
+                .receive(10, Duration::from_secs(600))
+                .await
+                .expect("receive");
+            if received.is_empty() {
+                return jobs;
+            }
+            for message in received {
+                jobs.push(serde_json::from_str(&message.body).expect("a job"));
+                self.state.jobs.ack(&message.receipt).await.expect("ack");
+            }
+        }
+        panic!("the jobs queue did not run dry in 100 receives");
+    }
+
+    /// Runs every queued job through the jobs worker, as the `jobs-worker`
+    /// Lambda does, until the queue is dry.
+    async fn run_jobs(&self) {
+        for _ in 0..100 {
+            let received = self
+                .state
+                .jobs
+                .receive(10, Duration::from_secs(600))
+                .await
+                .expect("receive");
+            if received.is_empty() {
+                return;
+            }
+            let messages = received
+                .iter()
+                .map(|r| Message {
+                    message_id: r.message_id.clone(),
+                    body: r.body.clone(),
+                    receive_count: r.receive_count,
+                })
+                .collect();
+            let outcome = konnecs::inbound::events::jobs::consume(self.state.clone(), messages).await;
+            assert!(outcome.failed.is_empty(), "jobs failed: {:?}", outcome.failed);
+            for message in &received {
+                self.state.jobs.ack(&message.receipt).await.expect("ack");
+            }
+        }
+        panic!("the jobs queue did not run dry in 100 rounds");
+    }
+
+    /// The token of the link to `path` in the queued email to `to` (the
+    /// queue's other jobs are taken off with it).
+    async fn emailed_token(&self, to: &str, path: &str) -> String {
+        let needle = format!("{path}?token=");
+        for job in self.take_jobs().await {
+            // A reset request is a job that stores the token and sends the
+            // link: run it, and its token is the link's.
+            if let Job::PasswordReset { email, token, .. } = &job
+                && email == to
+                && path == "/reset-password"
+            {
+                let delivery = konnecs::services::jobs::Delivery::starting_now(false);
+                konnecs::inbound::events::jobs::run(&self.state, job.clone(), &delivery)
+                    .await
+                    .expect("the reset job runs");
+                return token.clone();
+            }
+            if let Job::SendEmail { email, .. } = job
+                && email.to == to
+                && let Some(start) = email.text.find(&needle)
+            {
+                return email.text[start + needle.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+            }
+        }
+        panic!("no queued email to {to} with a {path} link");
+    }
+
+    /// Every message in the local outbox (email and SMS), newest first.
+    async fn outbox(&self) -> Vec<Value> {
+        let (items, _) = konnecs::adapters::outbox::list(self.state.table.as_ref(), 200, None)
+            .await
+            .expect("outbox");
+        items.into_iter().map(Value::Object).collect()
+    }
+}
+
+/// The queued emails among `jobs`: (to, kind).
+fn emails(jobs: &[Job]) -> Vec<(String, String)> {
+    jobs.iter()
+        .filter_map(|job| match job {
+            Job::SendEmail { email, .. } => Some((email.to.clone(), email.kind.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------ generic samples
 
 /// Messages the test consumer saw: (id, receive count).
 static SEEN: Mutex<Vec<(String, u32)>> = Mutex::new(Vec::new());
@@ -273,7 +552,7 @@ fn failing_consumer(_state: AppState, messages: Vec<Message>) -> BoxFuture<'stat
 #[tokio::test]
 async fn a_failed_message_is_reported_alone_for_redelivery() {
     let batch: SqsEvent = serde_json::from_str(&sample("sqs-batch.json")).expect("sqs-batch.json is an SQS batch");
-    let response = handle_sqs(aws_state().await, failing_consumer, batch).await;
+    let response = handle_sqs(World::empty().await.state, failing_consumer, batch).await;
 
     // The field names Lambda reads for ReportBatchItemFailures.
     let json = serde_json::to_value(&response).expect("serializes");
@@ -299,31 +578,49 @@ async fn a_batch_without_failures_reports_none() {
         async { BatchOutcome::default() }.boxed()
     }
     let batch: SqsEvent = serde_json::from_str(&sample("sqs-batch.json")).expect("sqs-batch.json is an SQS batch");
-    let response = handle_sqs(aws_state().await, accept_all, batch).await;
+    let response = handle_sqs(World::empty().await.state, accept_all, batch).await;
     assert_eq!(
         serde_json::to_value(&response).expect("serializes"),
         json!({ "batchItemFailures": [] })
     );
 }
 
-/// Touches the store, so the tick really ran against the state it was given.
-fn store_tick(state: AppState) -> BoxFuture<'static, Result<TickReport, TickError>> {
+/// Where the test tick looks.
+const TICK_PARTITION: &str = "SAMPLE#TICK";
+
+/// Counts the items it finds in [`TICK_PARTITION`] of the state it was given.
+fn counting_tick(state: AppState) -> BoxFuture<'static, Result<TickReport, TickError>> {
     async move {
-        state.table.ping().await.map_err(|e| TickError(e.to_string()))?;
-        Ok(TickReport { processed: 1 })
+        let page = state
+            .table
+            .query(&Query::partition(TICK_PARTITION))
+            .await
+            .map_err(|e| TickError(e.to_string()))?;
+        Ok(TickReport {
+            processed: page.items.len() as u64,
+        })
     }
     .boxed()
 }
 
 #[tokio::test]
-async fn a_scheduled_event_runs_the_tick() {
+async fn a_scheduled_event_runs_the_tick_on_the_functions_state_and_reports_what_it_did() {
     let event: EventBridgeEvent<Value> =
         serde_json::from_str(&sample("scheduled-event.json")).expect("scheduled-event.json is an EventBridge event");
     assert_eq!(event.detail_type, "Scheduled Event");
-    let report = handle_schedule(aws_state().await, "test-tick", store_tick, event)
+    let state = World::empty().await.state;
+    for sk in ["a", "b", "c"] {
+        let item = json!({"pk": TICK_PARTITION, "sk": sk});
+        state
+            .table
+            .put(item.as_object().expect("object").clone(), None)
+            .await
+            .expect("put");
+    }
+    let report = handle_schedule(state, "test-tick", counting_tick, event)
         .await
         .expect("tick runs");
-    assert_eq!(report, TickReport { processed: 1 });
+    assert_eq!(report, TickReport { processed: 3 });
 }
 
 #[tokio::test]
@@ -335,7 +632,7 @@ async fn a_failing_tick_fails_the_invocation() {
         serde_json::from_str(&sample("scheduled-event.json")).expect("scheduled-event.json is an EventBridge event");
     // An error makes Lambda record a failed invocation (and retry), not a silent success.
     assert!(
-        handle_schedule(aws_state().await, "test-tick", broken, event)
+        handle_schedule(World::empty().await.state, "test-tick", broken, event)
             .await
             .is_err()
     );

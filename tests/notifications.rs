@@ -1,7 +1,9 @@
 //! Booking notifications through the jobs queue into the outbox: emails to
 //! customer and host with an iCalendar attachment, SMS only with consent,
 //! never twice, never more than three per appointment, never to an opted-out
-//! number.
+//! number. Appointments are booked, moved and cancelled through the real
+//! router and scheduling service (`konnecs_tests::practice`), so these are
+//! the messages bookings really send.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,9 +14,12 @@ use jiff::Timestamp;
 use konnecs::app::{AppState, OUTBOX_SMS_SENDER};
 use konnecs::inbound::events::{Message, jobs};
 use konnecs::ports::TestClock;
-use konnecs::services::notifications::{self, BookingChange, BookingNotice, SmsOutcome, SmsRequest, sms_opt_out_key};
-use konnecs_tests::local::booking_changed;
+use konnecs::services::notifications::{self, SmsOutcome, SmsRequest, sms_opt_out_key};
+use konnecs_tests::local::outbox;
+use konnecs_tests::practice::{Practice, booking_id, guest, texting_guest};
 use serde_json::{Value, json};
+
+const PHONE: &str = "+447911123456";
 
 fn now() -> Timestamp {
     "2026-12-01T08:00:00Z".parse().expect("timestamp")
@@ -24,63 +29,23 @@ fn state() -> (AppState, tempfile::TempDir) {
     konnecs_tests::local::temp_state_with_clock(Arc::new(TestClock::at(now())))
 }
 
-fn notice(booking_id: &str, sequence: u32, starts_at: &str, sms_consent: bool) -> BookingNotice {
-    let starts: Timestamp = starts_at.parse().expect("start");
-    BookingNotice {
-        org_id: "org1".into(),
-        booking_id: booking_id.into(),
-        org_name: "Whitfield Dental".into(),
-        event_title: "Cleaning".into(),
-        location: Some("12 High St, Leeds".into()),
-        host_name: "Dana Whitfield".into(),
-        host_email: "dana@whitfield-dental.example".into(),
-        host_time_zone: "Europe/London".into(),
-        customer_name: "Ann Lee".into(),
-        customer_email: "ann@example.com".into(),
-        customer_phone: Some("+447700900123".into()),
-        sms_consent,
-        customer_time_zone: "America/New_York".into(),
-        starts_at: starts.as_second(),
-        ends_at: starts.as_second() + 1800,
-        sequence,
-        manage_url: Some(format!("http://127.0.0.1:3000/booking/{booking_id}?token=tok")),
-    }
+/// Ann, in New York, with her phone and consent to texts.
+fn ann_texting() -> Value {
+    texting_guest("Ann Lee", "ann@example.com", "America/New_York", PHONE)
 }
 
-/// Runs the jobs queue dry through the real consumer.
-async fn drain_jobs(state: &AppState) {
-    for _ in 0..100 {
-        let received = state.jobs.receive(10, Duration::from_secs(30)).await.expect("receive");
-        if received.is_empty() {
-            return;
-        }
-        let messages = received
-            .iter()
-            .map(|r| Message {
-                message_id: r.message_id.clone(),
-                body: r.body.clone(),
-                receive_count: r.receive_count,
-            })
-            .collect();
-        let outcome = jobs::consume(state.clone(), messages).await;
-        assert!(outcome.failed.is_empty(), "jobs failed: {:?}", outcome.failed);
-        for r in &received {
-            state.jobs.ack(&r.receipt).await.expect("ack");
-        }
-    }
-    panic!("jobs queue did not drain");
-}
-
-async fn outbox(state: &AppState) -> Vec<Value> {
-    drain_jobs(state).await;
-    let (items, _) = konnecs::adapters::outbox::list(state.table.as_ref(), 200, None)
-        .await
-        .expect("outbox");
-    items.into_iter().map(Value::Object).collect()
+/// Ann, in New York, without a phone.
+fn ann() -> Value {
+    guest("Ann Lee", "ann@example.com", "America/New_York")
 }
 
 fn of_kind<'a>(messages: &'a [Value], kind: &str) -> Vec<&'a Value> {
     messages.iter().filter(|m| m["kind"] == kind).collect()
+}
+
+/// The messages bookings sent (the sign-up's verification email left out).
+fn booking_messages(messages: &[Value]) -> Vec<&Value> {
+    messages.iter().filter(|m| m["kind"] != "verify_email").collect()
 }
 
 fn ics_of(message: &Value) -> String {
@@ -101,10 +66,9 @@ fn ics_of(message: &Value) -> String {
 #[tokio::test]
 async fn booking_emails_customer_and_host_with_an_ics_and_texts_a_consented_phone() {
     let (state, _dir) = state();
-    let n = notice("b1", 0, "2026-12-03T15:00:00Z", true);
-    booking_changed(&state, &n, &BookingChange::Booked)
-        .await
-        .expect("queued");
+    let practice = Practice::open(&state, json!({})).await;
+    let booked = practice.book("2026-12-03T15:00:00Z", &ann_texting()).await;
+    let id = booking_id(&booked);
     let messages = outbox(&state).await;
 
     let customer = of_kind(&messages, "booking_booked_customer");
@@ -115,7 +79,7 @@ async fn booking_emails_customer_and_host_with_an_ics_and_texts_a_consented_phon
     for email in [customer[0], host[0]] {
         let ics = ics_of(email);
         assert!(ics.contains("METHOD:REQUEST\r\n"), "{ics}");
-        assert!(ics.contains("UID:booking-b1@konnecs.com\r\n"), "{ics}");
+        assert!(ics.contains(&format!("UID:booking-{id}@konnecs.com\r\n")), "{ics}");
         assert!(ics.contains("DTSTART:20261203T150000Z\r\n"), "{ics}");
         // The MIME message (lettre) carries the calendar part.
         let mime = email["mime"].as_str().unwrap_or_default();
@@ -125,78 +89,80 @@ async fn booking_emails_customer_and_host_with_an_ics_and_texts_a_consented_phon
     // 15:00 UTC is 10:00 in New York for the customer, 15:00 in London for the host.
     assert!(customer[0]["text"].as_str().unwrap_or_default().contains("10:00 EST"));
     assert!(host[0]["text"].as_str().unwrap_or_default().contains("15:00 GMT"));
+    let manage_url = booked["manage_url"].as_str().expect("manage url");
+    assert!(manage_url.contains(&format!("/booking/{id}?token=")), "{manage_url}");
     assert!(
-        customer[0]["text"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("/booking/b1?token=tok")
+        customer[0]["text"].as_str().unwrap_or_default().contains(manage_url),
+        "the customer's email carries the manage link"
     );
 
     let sms = of_kind(&messages, "sms");
     assert_eq!(sms.len(), 1, "{messages:#?}");
-    assert_eq!(sms[0]["to"], "+447700900123");
+    assert_eq!(sms[0]["to"], PHONE);
     assert!(sms[0]["text"].as_str().unwrap_or_default().contains("confirmed"));
 }
 
 #[tokio::test]
 async fn no_sms_without_consent() {
     let (state, _dir) = state();
-    booking_changed(
-        &state,
-        &notice("b1", 0, "2026-12-03T15:00:00Z", false),
-        &BookingChange::Booked,
-    )
-    .await
-    .expect("queued");
+    let practice = Practice::open(&state, json!({})).await;
+    let mut no_consent = ann_texting();
+    no_consent["sms_consent"] = json!(false);
+    for (start, invitee) in [("2026-12-03T15:00:00Z", ann()), ("2026-12-03T16:00:00Z", no_consent)] {
+        practice.book(start, &invitee).await;
+    }
     let messages = outbox(&state).await;
-    assert!(of_kind(&messages, "sms").is_empty());
-    assert_eq!(messages.len(), 2);
+    assert!(of_kind(&messages, "sms").is_empty(), "{messages:#?}");
+    assert_eq!(booking_messages(&messages).len(), 4, "two emails per booking");
+}
+
+/// Everything on the jobs queue now, received (hidden for a minute).
+async fn take_jobs(state: &AppState) -> Vec<Message> {
+    let mut all = Vec::new();
+    for _ in 0..100 {
+        let batch = state.jobs.receive(10, Duration::from_secs(60)).await.expect("receive");
+        if batch.is_empty() {
+            return all;
+        }
+        all.extend(batch.into_iter().map(|r| Message {
+            message_id: r.message_id,
+            body: r.body,
+            receive_count: r.receive_count,
+        }));
+    }
+    panic!("the jobs queue did not run dry in 100 receives");
 }
 
 #[tokio::test]
-async fn a_repeated_change_notification_sends_nothing_twice() {
+async fn a_notification_delivered_three_times_sends_nothing_twice() {
     let (state, _dir) = state();
-    let n = notice("b1", 0, "2026-12-03T15:00:00Z", true);
-    for _ in 0..3 {
-        booking_changed(&state, &n, &BookingChange::Booked)
-            .await
-            .expect("queued");
-    }
-    // The same jobs delivered again (redelivery) are no-ops too.
+    let practice = Practice::open(&state, json!({})).await;
+    practice.book("2026-12-03T15:00:00Z", &ann_texting()).await;
+    let queued = take_jobs(&state).await;
+    assert_eq!(
+        queued.len(),
+        4,
+        "the sign-up's email, the booking's two emails and its SMS"
+    );
+    // Three deliveries of every job, two of them at once.
+    let (a, b) = tokio::join!(
+        jobs::consume(state.clone(), queued.clone()),
+        jobs::consume(state.clone(), queued.clone())
+    );
+    let c = jobs::consume(state.clone(), queued).await;
+    assert!(a.failed.is_empty() && b.failed.is_empty() && c.failed.is_empty());
     let messages = outbox(&state).await;
-    assert_eq!(messages.len(), 3, "{messages:#?}");
+    assert_eq!(booking_messages(&messages).len(), 3, "{messages:#?}");
     assert_eq!(of_kind(&messages, "sms").len(), 1);
 }
 
 #[tokio::test]
 async fn reschedule_sends_a_higher_sequence_and_cancel_sends_method_cancel() {
     let (state, _dir) = state();
-    booking_changed(
-        &state,
-        &notice("b1", 0, "2026-12-03T15:00:00Z", false),
-        &BookingChange::Booked,
-    )
-    .await
-    .expect("booked");
-    let previous = "2026-12-03T15:00:00Z".parse::<Timestamp>().expect("ts").as_second();
-    booking_changed(
-        &state,
-        &notice("b1", 1, "2026-12-04T15:00:00Z", false),
-        &BookingChange::Rescheduled {
-            previous_starts_at: previous,
-        },
-    )
-    .await
-    .expect("moved");
-    booking_changed(
-        &state,
-        &notice("b1", 2, "2026-12-04T15:00:00Z", false),
-        &BookingChange::Cancelled {
-            reason: Some("Feeling better".into()),
-        },
-    )
-    .await
-    .expect("cancelled");
+    let practice = Practice::open(&state, json!({})).await;
+    let id = booking_id(&practice.book("2026-12-03T15:00:00Z", &ann()).await);
+    practice.reschedule(&id, "2026-12-04T15:00:00Z").await;
+    practice.cancel(&id, Some("Feeling better")).await;
     let messages = outbox(&state).await;
     let moved = ics_of(of_kind(&messages, "booking_rescheduled_customer")[0]);
     assert!(
@@ -211,7 +177,7 @@ async fn reschedule_sends_a_higher_sequence_and_cancel_sends_method_cancel() {
         "{cancelled}"
     );
     assert!(cancelled.contains("SEQUENCE:2\r\n"), "{cancelled}");
-    assert!(cancelled.contains("UID:booking-b1@konnecs.com\r\n"));
+    assert!(cancelled.contains(&format!("UID:booking-{id}@konnecs.com\r\n")));
     assert!(
         cancelled_email["text"]
             .as_str()
@@ -223,48 +189,35 @@ async fn reschedule_sends_a_higher_sequence_and_cancel_sends_method_cancel() {
 #[tokio::test]
 async fn an_appointment_never_gets_more_than_three_sms() {
     let (state, _dir) = state();
-    booking_changed(
-        &state,
-        &notice("b1", 0, "2026-12-03T15:00:00Z", true),
-        &BookingChange::Booked,
-    )
-    .await
-    .expect("booked");
-    for sequence in 1..=3 {
-        booking_changed(
-            &state,
-            &notice("b1", sequence, &format!("2026-12-0{}T15:00:00Z", 3 + sequence), true),
-            &BookingChange::Rescheduled { previous_starts_at: 0 },
-        )
-        .await
-        .expect("moved");
+    let practice = Practice::open(&state, json!({})).await;
+    let id = booking_id(&practice.book("2026-12-03T15:00:00Z", &ann_texting()).await);
+    for day in 4..=6 {
+        practice.reschedule(&id, &format!("2026-12-0{day}T15:00:00Z")).await;
     }
-    booking_changed(
-        &state,
-        &notice("b1", 4, "2026-12-06T15:00:00Z", true),
-        &BookingChange::Cancelled { reason: None },
-    )
-    .await
-    .expect("cancelled");
+    practice.cancel(&id, None).await;
     let messages = outbox(&state).await;
+    // Five changes, each with a text for a consented phone: three go.
     assert_eq!(of_kind(&messages, "sms").len(), 3, "{messages:#?}");
-    // Emails are not limited.
-    assert_eq!(messages.len() - 3, 10);
+    // Emails are not limited: customer and host, five times.
+    assert_eq!(booking_messages(&messages).len() - 3, 10);
 }
 
 #[tokio::test]
 async fn concurrent_sms_for_one_appointment_stay_within_the_limit() {
     let (state, _dir) = state();
+    let practice = Practice::open(&state, json!({})).await;
+    // Booked without a phone: none of the allowance is used yet.
+    let id = booking_id(&practice.book("2026-12-03T15:00:00Z", &ann()).await);
     let sends = (0..12).map(|i| {
         let state = state.clone();
+        let request = SmsRequest {
+            idempotency_key: format!("k{i}"),
+            org_id: practice.org_id.clone(),
+            booking_id: Some(id.clone()),
+            to: PHONE.into(),
+            body: format!("message {i}"),
+        };
         async move {
-            let request = SmsRequest {
-                idempotency_key: format!("k{i}"),
-                org_id: "org1".into(),
-                booking_id: Some("b1".into()),
-                to: "+447700900123".into(),
-                body: format!("message {i}"),
-            };
             notifications::send_sms(&state, &request)
                 .await
                 .expect("no store failure")
@@ -280,7 +233,8 @@ async fn concurrent_sms_for_one_appointment_stay_within_the_limit() {
 #[tokio::test]
 async fn an_opted_out_number_receives_nothing_and_keeps_the_allowance() {
     let (state, _dir) = state();
-    let opt_out = sms_opt_out_key(OUTBOX_SMS_SENDER, "+447700900123");
+    // The number sent STOP earlier (the opt-out record the SMS service checks).
+    let opt_out = sms_opt_out_key(OUTBOX_SMS_SENDER, PHONE);
     state
         .table
         .put(
@@ -289,25 +243,20 @@ async fn an_opted_out_number_receives_nothing_and_keeps_the_allowance() {
         )
         .await
         .expect("opt out");
-    booking_changed(
-        &state,
-        &notice("b1", 0, "2026-12-03T15:00:00Z", true),
-        &BookingChange::Booked,
-    )
-    .await
-    .expect("booked");
+    let practice = Practice::open(&state, json!({})).await;
+    let id = booking_id(&practice.book("2026-12-03T15:00:00Z", &ann_texting()).await);
     let messages = outbox(&state).await;
     assert!(of_kind(&messages, "sms").is_empty(), "{messages:#?}");
-    assert_eq!(messages.len(), 2, "the emails still go");
+    assert_eq!(booking_messages(&messages).len(), 2, "the emails still go");
 
     // Opted back in (START): the suppressed message did not use the allowance.
     state.table.delete(&opt_out, None).await.expect("opt in");
     for i in 0..3 {
         let request = SmsRequest {
             idempotency_key: format!("later{i}"),
-            org_id: "org1".into(),
-            booking_id: Some("b1".into()),
-            to: "+447700900123".into(),
+            org_id: practice.org_id.clone(),
+            booking_id: Some(id.clone()),
+            to: PHONE.into(),
             body: "hello".into(),
         };
         assert_eq!(

@@ -1,20 +1,28 @@
 //! Reminder dispatch: the minute tick (queries only, cursor, catch-up) and
 //! the `reminders-send` consumer (pending → sent first, so redelivery never
 //! sends twice; dropped once the appointment started; failures retried).
-//! Reminder items are written in the layout `services::reminders` documents.
+//! Appointments are booked, moved and cancelled through the real router and
+//! scheduling service (`konnecs_tests::practice`), so the reminders are the
+//! ones bookings really write, in whatever layout `services::reminders` keeps.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use konnecs::app::AppState;
-use konnecs::inbound::events::{Message, jobs, reminders};
+use konnecs::inbound::events::{Message, reminders};
 use konnecs::ports::mailer::{Email, MailError, Mailer};
-use konnecs::ports::{Key, Received, Sms, SmsError, TestClock, WriteOp};
-use konnecs::services::notifications::{BookingChange, BookingNotice};
-use konnecs::services::reminder_dispatch::{self, minute_partition};
-use konnecs_tests::local::booking_changed;
+use konnecs::ports::{
+    BatchOp, Condition, Item, Key, Page, PartialCommit, Query, Received, Sms, SmsError, StoreError, Table, TestClock,
+    Update, WriteOp,
+};
+use konnecs::services::notifications::notice_key;
+use konnecs::services::reminder_dispatch::{self, ReminderMessage, STATUS_DROPPED, STATUS_PENDING, STATUS_SENT};
+use konnecs::services::scheduling::booking_key;
+use konnecs_tests::local::drain_jobs;
+use konnecs_tests::practice::{Practice, booking_id, texting_guest};
 use serde_json::{Value, json};
 
 fn ts(text: &str) -> Timestamp {
@@ -27,92 +35,26 @@ fn setup(at: &str) -> (AppState, TestClock, tempfile::TempDir) {
     (state, clock, dir)
 }
 
-fn notice(booking_id: &str, sequence: u32, starts_at: &str) -> BookingNotice {
-    let starts = ts(starts_at).as_second();
-    BookingNotice {
-        org_id: "org1".into(),
-        booking_id: booking_id.into(),
-        org_name: "Whitfield Dental".into(),
-        event_title: "Cleaning".into(),
-        location: None,
-        host_name: "Dana Whitfield".into(),
-        host_email: "dana@whitfield-dental.example".into(),
-        host_time_zone: "Europe/London".into(),
-        customer_name: "Ann Lee".into(),
-        customer_email: format!("{booking_id}@example.com"),
-        customer_phone: Some("+447700900123".into()),
-        sms_consent: true,
-        customer_time_zone: "Europe/London".into(),
-        starts_at: starts,
-        ends_at: starts + 1800,
-        sequence,
-        manage_url: None,
-    }
+/// The event type's reminder plan: an email and a text an hour before.
+fn hour_before() -> Value {
+    json!({"reminders": [{"offset_minutes": 60, "channels": ["email", "sms"]}]})
 }
 
-/// The reminder items of a booking, exactly in the layout of `services::reminders`.
-fn reminder_items(n: &BookingNotice, offsets: &[i64]) -> Vec<(Key, Value)> {
-    let mut items = Vec::new();
-    for offset in offsets {
-        let due = n.starts_at - offset * 60;
-        for channel in ["email", "sms"] {
-            let key = Key::new(
-                minute_partition(Timestamp::from_second(due).expect("due")),
-                format!("{}#{}#{offset}#{channel}", n.org_id, n.booking_id),
-            );
-            let item = json!({
-                "pk": key.pk, "sk": key.sk, "org_id": n.org_id, "booking_id": n.booking_id,
-                "channel": channel, "offset_minutes": offset, "due_at": due, "starts_at": n.starts_at,
-                "status": "pending", "expires_at": n.starts_at + 7 * 24 * 3600,
-            });
-            items.push((key, item));
-        }
-    }
-    items
+/// Whitfield Dental with the hour-before reminders.
+async fn practice(state: &AppState) -> Practice {
+    Practice::open(state, hour_before()).await
 }
 
-/// Books: the reminders are written in one transaction (as the booking's), then
-/// the notification service runs (as after commit). Returns the reminder keys.
-async fn book(state: &AppState, n: &BookingNotice, offsets: &[i64]) -> Vec<Key> {
-    let items = reminder_items(n, offsets);
-    let ops = items
-        .iter()
-        .map(|(_, item)| WriteOp::Put {
-            item: konnecs::services::object(item.clone()),
-            condition: None,
-        })
-        .collect();
-    state.table.transact(ops).await.expect("reminders written");
-    booking_changed(state, n, &BookingChange::Booked)
-        .await
-        .expect("notified");
-    items.into_iter().map(|(key, _)| key).collect()
+/// `name@example.com` in London, with a phone and consent to texts.
+fn patient(name: &str) -> Value {
+    texting_guest(name, &format!("{name}@example.com"), "Europe/London", "+447911123456")
 }
 
-/// Cancel or reschedule: the old reminders go in one transaction.
-async fn remove(state: &AppState, keys: &[Key]) {
-    let ops = keys
-        .iter()
-        .map(|key| WriteOp::Delete {
-            key: key.clone(),
-            condition: None,
-        })
-        .collect();
-    state.table.transact(ops).await.expect("reminders removed");
-}
-
-async fn drain_jobs(state: &AppState) {
-    for _ in 0..100 {
-        let received = state.jobs.receive(10, Duration::from_secs(30)).await.expect("receive");
-        if received.is_empty() {
-            return;
-        }
-        let outcome = jobs::consume(state.clone(), messages(&received)).await;
-        assert!(outcome.failed.is_empty());
-        for r in &received {
-            state.jobs.ack(&r.receipt).await.expect("ack");
-        }
-    }
+/// Books `start` for `name`: the booking's id and its reminders' keys.
+async fn book(practice: &Practice, start: &str, name: &str) -> (String, Vec<Key>) {
+    let id = booking_id(&practice.book(start, &patient(name)).await);
+    let keys = practice.reminder_keys(&id).await;
+    (id, keys)
 }
 
 fn messages(received: &[Received]) -> Vec<Message> {
@@ -126,10 +68,14 @@ fn messages(received: &[Received]) -> Vec<Message> {
         .collect()
 }
 
+fn reminder(received: &Received) -> ReminderMessage {
+    serde_json::from_str(&received.body).expect("a reminder message")
+}
+
 /// Everything currently visible on the reminders queue.
 async fn take_reminders(state: &AppState) -> Vec<Received> {
     let mut all = Vec::new();
-    loop {
+    for _ in 0..100 {
         let batch = state
             .reminders
             .receive(10, Duration::from_secs(60))
@@ -140,6 +86,7 @@ async fn take_reminders(state: &AppState) -> Vec<Received> {
         }
         all.extend(batch);
     }
+    panic!("the reminders queue did not run dry in 100 receives");
 }
 
 /// Consumes and acknowledges what succeeded, as the local worker does.
@@ -185,10 +132,12 @@ async fn status(state: &AppState, key: &Key) -> Option<String> {
 #[tokio::test]
 async fn every_reminder_message_delivered_three_times_sends_each_reminder_once() {
     let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+    let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 6})).await;
     let mut keys = Vec::new();
     for i in 0..6 {
-        keys.extend(book(&state, &notice(&format!("b{i}"), 0, "2026-12-01T10:00:00Z"), &[60]).await);
+        keys.extend(book(&practice, "2026-12-01T10:00:00Z", &format!("b{i}")).await.1);
     }
+    assert_eq!(keys.len(), 12, "an email and a text for each of 6 bookings");
     drain_jobs(&state).await;
     let calls = Arc::new(Calls::default());
     let mut state = state;
@@ -199,6 +148,11 @@ async fn every_reminder_message_delivered_three_times_sends_each_reminder_once()
     assert_eq!(tick(&state).await, 12, "6 bookings × (email, sms) due at 09:00");
     let received = take_reminders(&state).await;
     assert_eq!(received.len(), 12);
+    let mut fanned: Vec<Key> = received.iter().map(|r| reminder(r).key()).collect();
+    let mut booked = keys.clone();
+    fanned.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));
+    booked.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));
+    assert_eq!(fanned, booked, "the tick fanned out exactly the bookings' reminders");
 
     // Three deliveries of every message, two of them concurrent.
     let (a, b) = tokio::join!(
@@ -211,7 +165,7 @@ async fn every_reminder_message_delivered_three_times_sends_each_reminder_once()
     // Each reminder reached its provider exactly once.
     let mut provider_calls = calls.all();
     provider_calls.sort();
-    let mut expected: Vec<String> = keys.iter().map(|k| format!("reminder/{}/{}", k.pk, k.sk)).collect();
+    let mut expected: Vec<String> = received.iter().map(|r| reminder(r).idempotency_key()).collect();
     expected.sort();
     assert_eq!(provider_calls, expected);
     let sent = sent_reminders(&state).await;
@@ -219,7 +173,7 @@ async fn every_reminder_message_delivered_three_times_sends_each_reminder_once()
     let sms = sent.iter().filter(|m| m["kind"] == "sms").count();
     assert_eq!((emails, sms), (6, 6), "{sent:#?}");
     for key in &keys {
-        assert_eq!(status(&state, key).await.as_deref(), Some("sent"), "{key:?}");
+        assert_eq!(status(&state, key).await.as_deref(), Some(STATUS_SENT), "{key:?}");
     }
     // A tick running again for the same minute fans out nothing new.
     assert_eq!(tick(&state).await, 0);
@@ -228,7 +182,8 @@ async fn every_reminder_message_delivered_three_times_sends_each_reminder_once()
 #[tokio::test]
 async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started() {
     let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
-    let keys = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
+    let practice = practice(&state).await;
+    let (_, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
     // The ticks from 08:01 to 09:39 never ran.
     clock.set(ts("2026-12-01T09:40:00Z"));
@@ -237,19 +192,88 @@ async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_no
     let sent = sent_reminders(&state).await;
     assert_eq!(sent.len(), 2, "{sent:#?}");
     assert!(sent.iter().any(|m| m["to"] == "b1@example.com"));
-    assert_eq!(status(&state, &keys[0]).await.as_deref(), Some("sent"));
+    for key in &keys {
+        assert_eq!(status(&state, key).await.as_deref(), Some(STATUS_SENT));
+    }
+}
+
+/// A table that, armed, runs `before` just ahead of the next transaction:
+/// something that happens between a booking's planning and its commit.
+struct BeforeNextCommit {
+    inner: Arc<dyn Table>,
+    armed: AtomicBool,
+    before: Box<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>,
+}
+
+#[async_trait]
+impl Table for BeforeNextCommit {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get(keys).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> Result<Item, StoreError> {
+        self.inner.update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            (self.before)().await;
+        }
+        self.inner.transact(ops).await
+    }
+    async fn transact_in_order(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), PartialCommit> {
+        self.inner.transact_in_order(transactions).await
+    }
+    async fn batch_write(&self, ops: Vec<BatchOp>) -> Result<(), StoreError> {
+        self.inner.batch_write(ops).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
 }
 
 #[tokio::test]
 async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once() {
     let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
+    // The 09:00 tick runs (and reads the 09:00 minute) after a booking
+    // planned at 08:59:59 its 60-minute reminder, due 09:00, and before
+    // that booking commits it into that minute.
+    let ticking = {
+        let (state, clock) = (state.clone(), clock.clone());
+        move || {
+            let (state, clock) = (state.clone(), clock.clone());
+            Box::pin(async move {
+                clock.set(ts("2026-12-01T09:00:05Z"));
+                assert_eq!(tick(&state).await, 0, "the minute is still empty");
+            }) as futures::future::BoxFuture<'static, ()>
+        }
+    };
+    let racing = Arc::new(BeforeNextCommit {
+        inner: state.table.clone(),
+        armed: AtomicBool::new(false),
+        before: Box::new(ticking),
+    });
+    let booking_state = AppState {
+        table: racing.clone(),
+        ..state.clone()
+    };
+    let practice = practice(&booking_state).await;
     tick(&state).await;
-    // The 09:00 tick has read the 09:00 minute; then a booking planned at
-    // 08:59:59 commits its 60-minute reminder (due 09:00) into it.
-    clock.set(ts("2026-12-01T09:00:05Z"));
-    tick(&state).await;
-    clock.set(ts("2026-12-01T09:00:20Z"));
-    let keys = book(&state, &notice("late", 0, "2026-12-01T10:00:00Z"), &[60]).await;
+    clock.set(ts("2026-12-01T08:59:59Z"));
+    racing.armed.store(true, Ordering::SeqCst);
+    let (_, keys) = book(&practice, "2026-12-01T10:00:00Z", "late").await;
+    assert!(!racing.armed.load(Ordering::SeqCst), "the tick ran before the commit");
+    assert_eq!(keys.len(), 2);
     clock.set(ts("2026-12-01T09:01:00Z"));
     assert_eq!(tick(&state).await, 2, "the 09:00 minute is read again");
     clock.set(ts("2026-12-01T09:02:00Z"));
@@ -258,38 +282,38 @@ async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_
     assert!(consume_and_ack(&state, &take_reminders(&state).await).await.is_empty());
     let sent = sent_reminders(&state).await;
     assert_eq!(sent.len(), 2, "one email and one SMS, however often found: {sent:#?}");
-    assert_eq!(status(&state, &keys[0]).await.as_deref(), Some("sent"));
+    for key in &keys {
+        assert_eq!(status(&state, key).await.as_deref(), Some(STATUS_SENT));
+    }
 }
 
 #[tokio::test]
 async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started() {
     let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
-    let keys = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
+    let practice = practice(&state).await;
+    let (_, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
     clock.set(ts("2026-12-01T10:05:00Z"));
     assert_eq!(tick(&state).await, 2, "the missed minute is still found");
     assert!(consume_and_ack(&state, &take_reminders(&state).await).await.is_empty());
     assert!(sent_reminders(&state).await.is_empty());
     for key in &keys {
-        assert_eq!(status(&state, key).await.as_deref(), Some("dropped"));
+        assert_eq!(status(&state, key).await.as_deref(), Some(STATUS_DROPPED));
     }
 }
 
 #[tokio::test]
 async fn cancelled_booking_sends_no_reminder() {
     let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
-    let n = notice("b1", 0, "2026-12-01T10:00:00Z");
-    let keys = book(&state, &n, &[60]).await;
+    let practice = practice(&state).await;
+    let (id, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
+    assert_eq!(keys.len(), 2);
     tick(&state).await;
     clock.set(ts("2026-12-01T08:30:00Z"));
-    remove(&state, &keys).await;
-    booking_changed(
-        &state,
-        &notice("b1", 1, "2026-12-01T10:00:00Z"),
-        &BookingChange::Cancelled { reason: None },
-    )
-    .await
-    .expect("notified");
+    practice.cancel(&id, None).await;
+    for key in &keys {
+        assert_eq!(status(&state, key).await, None, "the cancel removed {key:?}");
+    }
     clock.set(ts("2026-12-01T09:00:00Z"));
     assert_eq!(tick(&state).await, 0);
     assert!(sent_reminders(&state).await.is_empty());
@@ -298,12 +322,13 @@ async fn cancelled_booking_sends_no_reminder() {
 #[tokio::test]
 async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent() {
     let (state, clock, _dir) = setup("2026-12-01T08:59:00Z");
-    let keys = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
+    let practice = practice(&state).await;
+    let (id, _) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
     clock.set(ts("2026-12-01T09:00:00Z"));
     assert_eq!(tick(&state).await, 2);
     // The cancel commits between the fan-out and the consumer.
-    remove(&state, &keys).await;
+    practice.cancel(&id, None).await;
     assert!(consume_and_ack(&state, &take_reminders(&state).await).await.is_empty());
     assert!(sent_reminders(&state).await.is_empty());
 }
@@ -311,29 +336,17 @@ async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent() {
 #[tokio::test]
 async fn rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_time() {
     let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
-    let old = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
+    let practice = practice(&state).await;
+    let (id, old) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
     // Moved to 14:00 before the 09:00 reminder was due: old reminders replaced.
     clock.set(ts("2026-12-01T08:30:00Z"));
-    let moved = notice("b1", 1, "2026-12-01T14:00:00Z");
-    remove(&state, &old).await;
-    let items = reminder_items(&moved, &[60]);
-    for (_, item) in &items {
-        state
-            .table
-            .put(konnecs::services::object(item.clone()), None)
-            .await
-            .expect("new reminder");
+    practice.reschedule(&id, "2026-12-01T14:00:00Z").await;
+    let new = practice.reminder_keys(&id).await;
+    assert_eq!(new.len(), 2);
+    for key in &old {
+        assert_eq!(status(&state, key).await, None, "the reschedule removed {key:?}");
     }
-    booking_changed(
-        &state,
-        &moved,
-        &BookingChange::Rescheduled {
-            previous_starts_at: ts("2026-12-01T10:00:00Z").as_second(),
-        },
-    )
-    .await
-    .expect("notified");
     clock.set(ts("2026-12-01T09:00:30Z"));
     assert_eq!(tick(&state).await, 0, "nothing for the old time");
     clock.set(ts("2026-12-01T13:00:30Z"));
@@ -346,6 +359,9 @@ async fn rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_ti
             message["text"].as_str().unwrap_or_default().contains("14:00"),
             "{message}"
         );
+    }
+    for key in &new {
+        assert_eq!(status(&state, key).await.as_deref(), Some(STATUS_SENT));
     }
 }
 
@@ -401,18 +417,18 @@ impl Mailer for DownMailer {
 #[tokio::test]
 async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery() {
     let (state, clock, _dir) = setup("2026-12-01T08:59:00Z");
-    let keys = book(&state, &notice("b1", 0, "2026-12-01T10:00:00Z"), &[60]).await;
+    let practice = practice(&state).await;
+    book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     drain_jobs(&state).await;
     tick(&state).await;
     clock.set(ts("2026-12-01T09:00:00Z"));
     tick(&state).await;
     let received = take_reminders(&state).await;
-    let email_message = received
+    let email = received
         .iter()
-        .find(|r| r.body.contains("#email"))
-        .expect("email reminder")
-        .message_id
-        .clone();
+        .find(|r| reminder(r).channel == "email")
+        .expect("email reminder");
+    let (email_message, email_key) = (email.message_id.clone(), reminder(email).key());
 
     let mut down = state.clone();
     down.mailer = Arc::new(DownMailer);
@@ -422,8 +438,7 @@ async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery
         std::slice::from_ref(&email_message),
         "only the email failed; the SMS went"
     );
-    let email_key = keys.iter().find(|k| k.sk.ends_with("#email")).expect("key");
-    assert_eq!(status(&state, email_key).await.as_deref(), Some("pending"));
+    assert_eq!(status(&state, &email_key).await.as_deref(), Some(STATUS_PENDING));
 
     // Redelivered after the visibility timeout, with the provider back.
     clock.advance(SignedDuration::from_secs(61));
@@ -434,13 +449,14 @@ async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery
     assert!(consume_and_ack(&state, &again).await.is_empty());
     let sent = sent_reminders(&state).await;
     assert_eq!(sent.iter().filter(|m| m["kind"] == "booking_reminder").count(), 1);
-    assert_eq!(status(&state, email_key).await.as_deref(), Some("sent"));
+    assert_eq!(status(&state, &email_key).await.as_deref(), Some(STATUS_SENT));
 }
 
 #[tokio::test]
 async fn the_tick_catches_up_a_bounded_window_with_queries_only() {
     let (state, clock, _dir) = setup("2026-12-01T08:00:00Z");
-    book(&state, &notice("b1", 0, "2026-12-03T10:00:00Z"), &[60]).await;
+    let practice = practice(&state).await;
+    book(&practice, "2026-12-03T10:00:00Z", "b1").await;
     tick(&state).await;
     let counting = Arc::new(konnecs::ports::counting::CountingTable::new(state.table.clone()));
     let counts = counting.counts();
@@ -473,20 +489,20 @@ async fn the_tick_catches_up_a_bounded_window_with_queries_only() {
 #[tokio::test]
 async fn a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried() {
     let (state, clock, _dir) = setup("2026-12-01T08:59:00Z");
-    // Reminder items without their booking (nor its notice).
-    let items = reminder_items(&notice("gone", 0, "2026-12-01T10:00:00Z"), &[60]);
-    for (_, item) in &items {
-        state
-            .table
-            .put(konnecs::services::object(item.clone()), None)
-            .await
-            .expect("reminder");
+    let practice = practice(&state).await;
+    let (id, keys) = book(&practice, "2026-12-01T10:00:00Z", "gone").await;
+    // The booking and its notice went (an account purge, say), the reminders stayed.
+    for key in [booking_key(&practice.org_id, &id), notice_key(&practice.org_id, &id)] {
+        assert!(
+            state.table.delete(&key, None).await.expect("delete").is_some(),
+            "{key:?}"
+        );
     }
     tick(&state).await;
     clock.set(ts("2026-12-01T09:00:00Z"));
     assert_eq!(tick(&state).await, 2);
     assert!(consume_and_ack(&state, &take_reminders(&state).await).await.is_empty());
-    for (key, _) in &items {
-        assert_eq!(status(&state, key).await.as_deref(), Some("dropped"));
+    for key in &keys {
+        assert_eq!(status(&state, key).await.as_deref(), Some(STATUS_DROPPED));
     }
 }

@@ -60,9 +60,12 @@ async fn request_log_line_is_structured_and_never_holds_bodies_or_cookies() {
         .header("x-request-id", "log-test-1")
         .body(Body::from(r#"{"email":"body-secret@example.com","seats":2}"#))
         .unwrap();
-    let response = app.oneshot(request).await.expect("router is infallible");
+    let response = app.clone().oneshot(request).await.expect("router is infallible");
     let status = response.status();
     assert_eq!(status, StatusCode::OK);
+    // A catalogue route: its lines name the function that served it.
+    let health = Request::get("/health").body(Body::empty()).unwrap();
+    app.oneshot(health).await.expect("router is infallible");
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let line = text
@@ -75,6 +78,12 @@ async fn request_log_line_is_structured_and_never_holds_bodies_or_cookies() {
     assert_eq!(line["status"], 200);
     assert!(line["latency_ms"].as_f64().is_some());
     assert_eq!(line["span"]["request_id"], "log-test-1");
+    let health_line = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "request" && l["route"] == "/health")
+        .unwrap_or_else(|| panic!("no request log line for /health in {text}"));
+    assert_eq!(health_line["span"]["function"], "health");
     assert_eq!(line["user_agent"], "konnecs-test/1.0");
     assert!(line.get("client_ip").is_some());
     assert!(!text.contains("cookie-secret-value"), "cookie value logged");

@@ -1,5 +1,5 @@
-//! Appointment scheduling through the router (issue 5, points 1, 2, 4–6 and
-//! the reminder items of point 8): schedules, event types, public slots and
+//! Appointment scheduling through the router (and the reminder items each
+//! booking writes): schedules, event types, public slots and
 //! booking, the no-double-booking commit under 200 concurrent requests on
 //! both store backends, seats, manage links, host management, and reminders
 //! removed or replaced in the same transaction as the booking change.
@@ -399,6 +399,46 @@ async fn event_type_fields_are_validated_and_slugs_are_unique_per_organization()
     assert_eq!(new.status, StatusCode::OK, "{}", new.body);
     assert_eq!(new.body["description"], "Bring your scans.");
     assert_eq!(new.body["time_zone"], "Europe/London");
+}
+
+#[tokio::test]
+async fn the_invitee_zone_is_optional_and_defaults_to_the_event_zone() {
+    let (f, _clock) = fixture(json!({})).await;
+    let book = |body: Value| {
+        let app = f.app.clone();
+        let path = f.public("/bookings");
+        async move { Browser::anonymous().send(&app, "POST", &path, Some(&body)).await }
+    };
+    // No zone, a blank one or null: the schedule's zone (London), not the organization's (UTC).
+    for (start, email, zone) in [
+        ("2026-03-04T10:00:00Z", "ann@example.com", None),
+        ("2026-03-04T11:00:00Z", "bob@example.com", Some(json!(""))),
+        ("2026-03-04T13:00:00Z", "cy@example.com", Some(Value::Null)),
+    ] {
+        let mut body = json!({"start": start, "name": "Sam Lee", "email": email});
+        if let Some(zone) = zone {
+            body["time_zone"] = zone;
+        }
+        let reply = book(body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_eq!(
+            reply.body["booking"]["invitee"]["time_zone"], "Europe/London",
+            "{}",
+            reply.body
+        );
+    }
+    let own = book(json!({"start": "2026-03-04T14:00:00Z", "name": "Dee", "email": "dee@example.com", "time_zone": "Asia/Kolkata"})).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+    assert_eq!(own.body["booking"]["invitee"]["time_zone"], "Asia/Kolkata");
+    let unknown = book(
+        json!({"start": "2026-03-04T15:00:00Z", "name": "Eve", "email": "eve@example.com", "time_zone": "Mars/Base"}),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        codes(&unknown),
+        vec![("time_zone".to_string(), "unknown_time_zone".to_string())]
+    );
 }
 
 #[tokio::test]
@@ -936,7 +976,7 @@ async fn a_booking_sent_twice_with_one_idempotency_key_is_booked_once_and_its_to
     assert_eq!(without.status, StatusCode::CONFLICT);
 
     // The kept answer is sealed: the manage token is nowhere in it.
-    let digest = konnecs::services::secrets::token_hash(&format!("public\nPOST {path}\nb7d2-double-click"));
+    let digest = konnecs::domain::token::token_hash(&format!("public\nPOST {path}\nb7d2-double-click"));
     let kept = f
         .state
         .table
@@ -1072,7 +1112,8 @@ async fn assert_only_winners_left(
 
     // Messages: queued for the winners only.
     let mut bodies = Vec::new();
-    loop {
+    for round in 0.. {
+        assert!(round < 1_000, "the jobs queue did not run dry in 1,000 receives");
         let received = f
             .state
             .jobs
@@ -1580,4 +1621,200 @@ async fn a_reschedule_racing_new_bookings_for_the_same_slot_lets_exactly_one_thr
         .filter(|i| i.get("starts_at") == Some(&json!(ts("2026-03-04T11:00:00Z").as_second())))
         .count();
     assert_eq!(at_eleven, 1);
+}
+
+// ---------------------------------------------------------------- pages
+
+/// A page as a browser without JavaScript gets it: status, headers, HTML.
+async fn page(app: &Router, path: &str) -> (StatusCode, http::HeaderMap, String) {
+    let reply = Browser::anonymous().send(app, "GET", path, None).await;
+    let html = String::from_utf8(reply.bytes).expect("utf-8 page");
+    (reply.status, reply.headers, html)
+}
+
+#[track_caller]
+fn assert_page_headers(headers: &http::HeaderMap) {
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(headers.contains_key("content-security-policy"));
+}
+
+#[tokio::test]
+async fn the_booking_page_is_rendered_on_the_server_and_unknown_events_are_404_pages() {
+    let (f, _clock) = fixture(json!({
+        "description": "A first look at the problem.\nBring shorts.",
+        "location": {"kind": "in_person", "address": "1 Quay St, Bristol"},
+    }))
+    .await;
+    let path = format!("/book/{}/{}", f.org_slug, f.event_slug);
+    let (status, headers, html) = page(&f.app, &path).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_page_headers(&headers);
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    for expected in [
+        "<title>Assessment · Harbour Physio</title>",
+        r#"<h1 id="title">Assessment</h1>"#,
+        r#"<p class="muted" id="org">Harbour Physio</p>"#,
+        "With Morgan Hale",
+        "A first look at the problem.\nBring shorts.",
+        r#"<div id="durationBox" class="muted">30 or 60 minutes</div>"#,
+        "In person at 1 Quay St, Bristol",
+        r#"<meta property="og:title" content="Assessment">"#,
+        r#"<meta property="og:site_name" content="Harbour Physio">"#,
+        r#"<meta property="og:url" content="http://127.0.0.1:3000/book/harbour-physio/assessment">"#,
+        r#"<meta property="og:description" content="30 or 60 minutes · In person at 1 Quay St, Bristol · A first look at the problem."#,
+        r#"data-org="harbour-physio" data-event="assessment""#,
+    ] {
+        assert!(html.contains(expected), "{expected:?} missing from {html}");
+    }
+
+    // Unknown organization, unknown or malformed event, an inactive event: a 404 page.
+    let deactivated = f
+        .host
+        .send(
+            &f.app,
+            "PATCH",
+            &format!("/event-types/{}", f.event_id),
+            Some(&json!({"active": false})),
+        )
+        .await;
+    assert_eq!(deactivated.status, StatusCode::OK, "{}", deactivated.body);
+    for missing in [
+        "/book/nobody-here/assessment".to_string(),
+        format!("/book/{}/no-such-event", f.org_slug),
+        format!("/book/{}/%3Cscript%3E", f.org_slug),
+        path.clone(),
+    ] {
+        let (status, headers, html) = page(&f.app, &missing).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}: {html}");
+        assert_page_headers(&headers);
+        assert!(html.contains("This booking page does not exist"), "{missing}: {html}");
+        assert!(!html.contains("Assessment"), "{missing}: {html}");
+    }
+}
+
+/// The text an HTML fragment (escaped text, no markup) stands for.
+fn unescape_html(fragment: &str) -> String {
+    assert!(
+        !fragment.contains(['<', '>', '"']),
+        "markup or a quote in text: {fragment:?}"
+    );
+    let mut out = fragment.to_string();
+    for (entity, text) in [
+        ("&#34;", "\""),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&#60;", "<"),
+        ("&lt;", "<"),
+        ("&#62;", ">"),
+        ("&gt;", ">"),
+    ] {
+        out = out.replace(entity, text);
+    }
+    out.replace("&#38;", "&").replace("&amp;", "&")
+}
+
+/// What lies between `before` and the next `after` in `html`.
+fn between<'a>(html: &'a str, before: &str, after: &str) -> &'a str {
+    let start = html
+        .find(before)
+        .unwrap_or_else(|| panic!("{before:?} missing from {html}"))
+        + before.len();
+    let len = html[start..]
+        .find(after)
+        .unwrap_or_else(|| panic!("no {after:?} after {before:?}"));
+    &html[start..start + len]
+}
+
+#[tokio::test]
+async fn a_hostile_event_name_is_escaped_everywhere_the_page_shows_it() {
+    let title = "\"><script>alert(1)</script> & <b>Deals</b>";
+    let description = "</p><img src=x onerror=alert(2)>'quoted'";
+    let (f, _clock) = fixture(json!({"title": title, "description": description})).await;
+    let (status, _, html) = page(&f.app, &format!("/book/{}/{}", f.org_slug, f.event_slug)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for raw in ["<script>alert(1)", "<img src=x", "\"><script", "<b>Deals", "'quoted'"] {
+        assert!(!html.contains(raw), "{raw:?} reached the page unescaped: {html}");
+    }
+    assert_eq!(
+        html.matches("<script>").count(),
+        1,
+        "only the page's own script: {html}"
+    );
+    // Each place shows exactly the text, as text: no tag, no quote that ends an attribute.
+    assert_eq!(
+        unescape_html(between(&html, "<title>", "</title>")),
+        format!("{title} · Harbour Physio")
+    );
+    assert_eq!(unescape_html(between(&html, r#"<h1 id="title">"#, "</h1>")), title);
+    assert_eq!(
+        unescape_html(between(&html, r#"<meta property="og:title" content=""#, "\">")),
+        title
+    );
+    assert_eq!(
+        unescape_html(between(&html, r#"<p id="description" class="muted">"#, "</p>\n")),
+        description
+    );
+    let og_description = between(&html, r#"<meta property="og:description" content=""#, "\">");
+    assert!(unescape_html(og_description).ends_with(description), "{og_description}");
+}
+
+#[tokio::test]
+async fn the_manage_page_shows_the_booking_without_javascript_and_a_wrong_token_is_a_404_page() {
+    let (f, _clock) = fixture(json!({"location": {"kind": "video", "url": "https://meet.example/harbour"}})).await;
+    let booked = f
+        .book(
+            "2026-03-04T10:00:00Z",
+            "sam@example.com",
+            json!({"time_zone": "Asia/Kolkata"}),
+        )
+        .await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    let uid = booked.body["booking"]["uid"].as_str().expect("uid").to_string();
+    let token = booked.body["manage_token"].as_str().expect("token").to_string();
+    let path = format!("/booking/{uid}?token={token}");
+    let (status, headers, html) = page(&f.app, &path).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_page_headers(&headers);
+    for expected in [
+        "<title>Assessment · Harbour Physio</title>",
+        r#"<h1 id="title">Assessment</h1>"#,
+        // The invitee's own zone: 10:00 UTC is 15:30 in Kolkata.
+        r#"<strong id="when">Wednesday 4 March 2026, 15:30 (Asia/Kolkata)</strong>"#,
+        r#"<span id="state">Confirmed</span>"#,
+        "With Morgan Hale",
+        "Video call: https://meet.example/harbour",
+        r#"<div id="actions" class="card"><h2>"#,
+        r#"<meta name="robots" content="noindex, nofollow">"#,
+        r#"data-org="harbour-physio" data-event="assessment""#,
+    ] {
+        assert!(html.contains(expected), "{expected:?} missing from {html}");
+    }
+    assert!(!html.contains(&token), "the token stays in the URL, not in the page");
+
+    for wrong in [
+        format!("/booking/{uid}?token=x{token}"),
+        format!("/booking/{uid}"),
+        format!("/booking/0193a4c2e6f07b1d9e8a2c4f6b8d0e1f?token={token}"),
+    ] {
+        let (status, headers, html) = page(&f.app, &wrong).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{wrong}: {html}");
+        assert_page_headers(&headers);
+        assert!(html.contains("This booking was not found"), "{html}");
+        assert!(!html.contains("Assessment"), "{wrong}: {html}");
+    }
+
+    // Cancelled, it offers no more changes.
+    let cancelled = Browser::anonymous()
+        .send(
+            &f.app,
+            "POST",
+            &format!("/public/bookings/{uid}/cancel"),
+            Some(&json!({"token": token})),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    let (_, _, html) = page(&f.app, &path).await;
+    assert!(html.contains(r#"<span id="state">Cancelled</span>"#), "{html}");
+    assert!(html.contains(r#"<div id="actions" class="card" hidden>"#), "{html}");
 }

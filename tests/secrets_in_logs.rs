@@ -10,13 +10,16 @@ use std::sync::{Arc, Mutex};
 
 use http::StatusCode;
 use konnecs::adapters::aws::secrets_manager::SecretsManagerStore;
+use konnecs::app::local_state;
 use konnecs::catalogue;
-use konnecs::config::AppConfig;
+use konnecs::config::{AppConfig, LocalConfig, SmtpSettings};
 use konnecs::inbound::http::router;
+use konnecs::ports::SystemClock;
 use konnecs::ports::secrets::Integration;
 use konnecs_tests::aws;
 use konnecs_tests::http::Browser;
-use konnecs_tests::local::{temp_state, token_from_outbox};
+use konnecs_tests::local::{drain_jobs, temp_state, token_from_outbox};
+use konnecs_tests::smtp::{Mode, SmtpServer};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -60,6 +63,10 @@ async fn account_flows_and_secret_loading_log_no_secret_token_session_id_or_cook
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let browser = Browser::from_reply(&reply);
+    assert!(
+        browser.session.is_some() && browser.csrf.is_some(),
+        "the sign-up signed in"
+    );
     secrets.extend(browser.session.clone());
     secrets.extend(browser.csrf.clone());
 
@@ -91,12 +98,16 @@ async fn account_flows_and_secret_loading_log_no_secret_token_session_id_or_cook
             Some(&json!({"email": email, "password": password})),
         )
         .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
     let second = Browser::from_reply(&login);
+    assert!(second.session.is_some() && second.csrf.is_some(), "the login signed in");
     secrets.extend(second.session.clone());
+    secrets.extend(second.csrf.clone());
 
-    Browser::anonymous()
+    let forgot = Browser::anonymous()
         .send(&app, "POST", "/auth/password/forgot", Some(&json!({"email": email})))
         .await;
+    assert_eq!(forgot.status, StatusCode::ACCEPTED, "{}", forgot.body);
     let reset = token_from_outbox(&state, email, "/reset-password").await;
     secrets.push(reset.clone());
     let reply = Browser::anonymous()
@@ -109,16 +120,17 @@ async fn account_flows_and_secret_loading_log_no_secret_token_session_id_or_cook
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
 
-    let third = Browser::from_reply(
-        &Browser::anonymous()
-            .send(
-                &app,
-                "POST",
-                "/auth/login",
-                Some(&json!({"email": email, "password": new_password})),
-            )
-            .await,
-    );
+    let relogin = Browser::anonymous()
+        .send(
+            &app,
+            "POST",
+            "/auth/login",
+            Some(&json!({"email": email, "password": new_password})),
+        )
+        .await;
+    assert_eq!(relogin.status, StatusCode::OK, "{}", relogin.body);
+    let third = Browser::from_reply(&relogin);
+    assert!(third.session.is_some() && third.csrf.is_some(), "the login signed in");
     secrets.extend(third.session.clone());
     secrets.extend(third.csrf.clone());
     let change = json!({"current_password": new_password, "new_password": newest_password});
@@ -130,8 +142,11 @@ async fn account_flows_and_secret_loading_log_no_secret_token_session_id_or_cook
     let mut stale = browser.clone();
     stale.csrf = Some("bogus-csrf-value-123".into());
     secrets.push("bogus-csrf-value-123".into());
-    stale.send(&app, "POST", "/auth/logout", None).await;
-    third.send(&app, "POST", "/auth/logout", None).await;
+    // The reset ended that session, so it is refused before its CSRF header is read.
+    let refused = stale.send(&app, "POST", "/auth/logout", None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    let out = third.send(&app, "POST", "/auth/logout", None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
 
     // A Lambda start reading its integration secrets (real values).
     let resend_key = "re_live_log_check_4242";
@@ -154,23 +169,55 @@ async fn account_flows_and_secret_loading_log_no_secret_token_session_id_or_cook
             .expect("secret created on the emulator");
         arns.insert(integration, created.arn.expect("an ARN"));
     }
-    let mut app = AppConfig::for_tests();
+    let mut lambda_config = AppConfig::for_tests();
     konnecs::lambda::load_secrets(
         "jobs-worker",
         &[Integration::Resend, Integration::Twilio],
         &SecretsManagerStore::new(client),
         |integration| arns.get(&integration).cloned(),
-        &mut app,
+        &mut lambda_config,
     )
     .await
     .expect("secrets load");
     assert_eq!(
-        app.resend_api_key.as_ref().map(|k| k.expose_secret().to_owned()),
+        lambda_config
+            .resend_api_key
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned()),
         Some(resend_key.to_owned())
     );
     secrets.push(resend_key.into());
     secrets.push(twilio_token.into());
 
+    // Mail through SMTP with AUTH, configured by a URL that holds the
+    // password: delivered once, refused once (a wrong password: the server
+    // answers 535 and the job fails, logged); the configuration logged too.
+    let smtp_password = "smtp-hunter-secret-42";
+    secrets.push(smtp_password.into());
+    let server = SmtpServer::start(Mode::Plain, Some(("konnecs", smtp_password)));
+    for (password, delivered) in [(smtp_password, 1), ("wrong-smtp-password-77", 1)] {
+        secrets.push(password.into());
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = LocalConfig::for_tests(dir.path().to_path_buf());
+        let url = format!("smtp://konnecs:{password}@127.0.0.1:{}?tls=none", server.port);
+        config.app.smtp = Some(SmtpSettings::from_url(&url).expect("SMTP URL"));
+        tracing::info!(config = ?config, "configuration");
+        let state = local_state(&config, Arc::new(SystemClock)).expect("state");
+        let app = router(state.clone(), catalogue::entries());
+        let signup = json!({"name": "Sam", "email": "sam@whitfield-dental.example", "password": new_password, "business_name": "Whitfield"});
+        let reply = Browser::anonymous()
+            .send(&app, "POST", "/auth/signup", Some(&signup))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+        drain_jobs(&state).await;
+        assert_eq!(server.received().len(), delivered, "only the right password delivers");
+    }
+
+    // Every flow ran to its end: three passwords tried and set, a wrong one,
+    // three sessions with their CSRF tokens, two emailed tokens, a bogus
+    // header, two integration secrets, and the SMTP password (listed twice)
+    // and a wrong one.
+    assert_eq!(secrets.len(), 18, "{secrets:?}");
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("GetSecretValue") || logs.contains("secretsmanager"),
@@ -178,6 +225,14 @@ async fn account_flows_and_secret_loading_log_no_secret_token_session_id_or_cook
     );
     assert!(logs.lines().count() >= 10, "the flows were logged: {logs}");
     assert!(logs.contains("\"message\":\"request\""), "request lines captured");
+    assert!(
+        logs.contains("SmtpSettings") && logs.contains("REDACTED"),
+        "the SMTP configuration was logged, its password redacted"
+    );
+    assert!(
+        logs.contains("job failed permanently"),
+        "the refused SMTP login was logged"
+    );
     for secret in &secrets {
         assert!(!secret.is_empty());
         assert!(!logs.contains(secret.as_str()), "a secret reached the logs: {secret}");

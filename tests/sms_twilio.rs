@@ -134,13 +134,12 @@ async fn rate_limits_and_server_errors_are_retryable_other_client_errors_are_rej
 
 #[tokio::test]
 async fn an_unreachable_twilio_is_retryable_and_errors_never_carry_the_token() {
-    // A port nothing listens on (wiremock pools its servers, so a dropped
-    // MockServer would still answer).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let uri = format!("http://127.0.0.1:{port}");
+    // A loopback port held by a socket that never listens: connecting is
+    // refused, and no other process can take the port meanwhile (wiremock
+    // pools its servers, so a dropped MockServer would still answer).
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().expect("address")).expect("bind");
+    let uri = format!("http://{}", socket.local_addr().expect("bound address"));
     let sms = TwilioSms::new(
         reqwest::Client::new(),
         uri,
@@ -152,23 +151,31 @@ async fn an_unreachable_twilio_is_retryable_and_errors_never_carry_the_token() {
     assert!(matches!(err, SmsError::Unavailable(_)), "{err:?}");
     assert!(!err.to_string().contains(TOKEN));
     assert!(!format!("{sms:?}").contains(TOKEN));
+    drop(socket);
 }
 
 #[tokio::test]
 async fn a_twilio_that_does_not_answer_in_time_is_an_unknown_outcome_never_a_retry() {
     // Twilio may have accepted the message: without an idempotency key a
     // retry could text the customer twice, so the caller must not retry.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_delay(std::time::Duration::from_secs(3)))
-        .mount(&server)
-        .await;
+    // This server takes the connection and never answers, so the client's
+    // timeout is the only way the call can end, however slow the machine
+    // (a timeout is an unknown outcome in whichever phase it strikes).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let uri = format!("http://{}", listener.local_addr().expect("bound address"));
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        // Accepts, and keeps every connection open and silent until the test ends.
+        while let Ok((connection, _)) = listener.accept().await {
+            held.push(connection);
+        }
+    });
     let sms = TwilioSms::new(
         reqwest::Client::builder()
-            .timeout(std::time::Duration::from_millis(300))
+            .timeout(std::time::Duration::from_millis(500))
             .build()
             .expect("client"),
-        server.uri(),
+        uri,
         SID.into(),
         secrecy::SecretString::from(TOKEN.to_string()),
         "+15005550006".into(),
@@ -177,4 +184,5 @@ async fn a_twilio_that_does_not_answer_in_time_is_an_unknown_outcome_never_a_ret
     assert!(matches!(err, SmsError::Unknown(_)), "{err:?}");
     assert!(!err.to_string().contains(TOKEN));
     assert!(!err.to_string().contains(SID), "no URL in errors: {err}");
+    server.abort();
 }

@@ -1,5 +1,5 @@
-//! The application state every handler receives: the ports, wired to one
-//! runtime's adapters. Built once per process (per Lambda cold start).
+//! The composition root: the ports of `AppState`, wired to one runtime's
+//! adapters. Built once per process (per Lambda cold start).
 
 use std::sync::Arc;
 
@@ -10,41 +10,12 @@ use crate::adapters::local_keys::LocalDataKeys;
 use crate::adapters::object_dir::DirObjectStore;
 use crate::adapters::outbox::{OutboxMailer, OutboxSms};
 use crate::adapters::resend::ResendMailer;
+use crate::adapters::smtp::SmtpMailer;
 use crate::adapters::sqlite::{Database, queue::SqliteQueue, table::SqliteTable};
 use crate::adapters::twilio::TwilioSms;
-use crate::catalogue::QueueName;
 use crate::config::{AppConfig, AwsConfig, LocalConfig};
-use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Queue, Sms, StoreSweeper, SystemClock, Table};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub table: Arc<dyn Table>,
-    /// The general background-jobs queue.
-    pub jobs: Arc<dyn Queue>,
-    /// Due reminders, fanned out by `reminders-tick` to `reminders-send`.
-    pub reminders: Arc<dyn Queue>,
-    /// Envelope encryption for OAuth tokens.
-    pub keys: Arc<dyn KeyVault>,
-    pub clock: Arc<dyn Clock>,
-    pub mailer: Arc<dyn Mailer>,
-    /// Transactional SMS: Twilio when configured, else the outbox.
-    pub sms: Arc<dyn Sms>,
-    /// Profile photos and exports.
-    pub objects: Arc<dyn ObjectStore>,
-    pub config: Arc<AppConfig>,
-    /// Physical clean-up that AWS does by itself (DynamoDB TTL, SQS
-    /// retention, S3 lifecycle): only the local runtime has any.
-    pub sweepers: Vec<Arc<dyn StoreSweeper>>,
-}
-
-impl AppState {
-    pub fn queue(&self, name: QueueName) -> Arc<dyn Queue> {
-        match name {
-            QueueName::Jobs => self.jobs.clone(),
-            QueueName::Reminders => self.reminders.clone(),
-        }
-    }
-}
+pub use crate::inbound::AppState;
+use crate::ports::{Clock, Mailer, QueueName, Sms, SystemClock, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -56,6 +27,10 @@ pub enum StartupError {
     Store(#[from] crate::ports::StoreError),
     #[error("cannot open the token key: {0}")]
     Keys(#[from] crate::ports::KeyError),
+    #[error("cannot set up mail: {0}")]
+    Mail(String),
+    #[error(transparent)]
+    NoMailProvider(#[from] crate::run_mode::NoMailProvider),
 }
 
 /// The embedded runtime: SQLite table and queues in one file, local key file.
@@ -81,7 +56,7 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
     let table: Arc<dyn Table> = Arc::new(SqliteTable::new(db.clone(), clock.clone()));
     let objects = Arc::new(DirObjectStore::new(config.objects_dir()));
     Ok(AppState {
-        mailer: mailer(&config.app, table.clone(), clock.clone()),
+        mailer: local_mailer(&config.app, table.clone(), clock.clone())?,
         sms: sms(&config.app, table.clone(), clock.clone()),
         reminders: Arc::new(reminders),
         objects: objects.clone(),
@@ -102,7 +77,11 @@ pub async fn aws_state(config: &AwsConfig) -> AppState {
 /// The AWS runtime from an explicit SDK configuration (tests point it at the
 /// emulator; `aws_state` loads it from the environment).
 pub fn aws_state_from(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> AppState {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    aws_state_with_clock(sdk, config, Arc::new(SystemClock))
+}
+
+/// As [`aws_state_from`], on `clock` (tests pin the time).
+pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clock: Arc<dyn Clock>) -> AppState {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let kms = aws_sdk_kms::Client::new(sdk);
@@ -127,6 +106,21 @@ pub fn aws_state_from(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> AppSta
     }
 }
 
+/// The local server's mailer: SMTP when configured (the configuration
+/// refuses it beside a Resend key, and in Lambdas), else as in AWS.
+fn local_mailer(
+    config: &AppConfig,
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn Mailer>, StartupError> {
+    match &config.smtp {
+        Some(smtp) => SmtpMailer::new(smtp, config.mail_from.clone(), hello_name(&config.public_url), &[])
+            .map(|mailer| Arc::new(mailer) as Arc<dyn Mailer>)
+            .map_err(|reason| StartupError::Mail(format!("SMTP {}: {reason}", smtp.describe()))),
+        None => Ok(mailer(config, table, clock)),
+    }
+}
+
 /// Resend when a key is configured; otherwise the outbox in the table.
 fn mailer(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<dyn Mailer> {
     match &config.resend_api_key {
@@ -138,6 +132,13 @@ fn mailer(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> A
         )),
         None => Arc::new(OutboxMailer::new(table, clock, config.mail_from.clone())),
     }
+}
+
+/// The EHLO name: the public host when it is a name (`crm.example.com`);
+/// lettre's default otherwise.
+fn hello_name(public_url: &str) -> Option<String> {
+    let host = url::Url::parse(public_url).ok()?.host_str()?.to_string();
+    (host.contains('.') && host.parse::<std::net::IpAddr>().is_err() && !host.starts_with('[')).then_some(host)
 }
 
 /// The sender id the local outbox uses when Twilio is not configured.

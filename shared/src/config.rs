@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::catalogue::QueueName;
+use secrecy::SecretString;
+
+use crate::domain::host::is_loopback_host;
+use crate::ports::QueueName;
 use crate::ports::secrets::Integration;
 
 /// Default bound on request bodies; larger bodies get a 413 problem.
@@ -54,6 +57,45 @@ pub struct LocalConfig {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub app: AppConfig,
+    /// `KONNECS_BACKUP_DIR`: daily backups taken by the running server.
+    pub backup: Option<BackupSchedule>,
+}
+
+/// Scheduled backups: one a day into `dir`, the `keep` newest kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    pub dir: PathBuf,
+    pub keep: usize,
+}
+
+/// Backups kept when `KONNECS_BACKUP_KEEP` is unset: a week of dailies.
+pub const DEFAULT_BACKUP_KEEP: usize = 7;
+
+impl BackupSchedule {
+    fn from_env() -> Result<Option<Self>, ConfigError> {
+        let keep = match var("KONNECS_BACKUP_KEEP") {
+            None => DEFAULT_BACKUP_KEEP,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Invalid {
+                    name: "KONNECS_BACKUP_KEEP",
+                    reason: format!("{raw:?} is not a positive number"),
+                })?,
+        };
+        match var("KONNECS_BACKUP_DIR") {
+            Some(dir) => Ok(Some(Self {
+                dir: PathBuf::from(dir),
+                keep,
+            })),
+            None if var("KONNECS_BACKUP_KEEP").is_some() => Err(ConfigError::Invalid {
+                name: "KONNECS_BACKUP_KEEP",
+                reason: "set KONNECS_BACKUP_DIR too: it says where the backups go".into(),
+            }),
+            None => Ok(None),
+        }
+    }
 }
 
 impl LocalConfig {
@@ -72,7 +114,17 @@ impl LocalConfig {
             addr,
             data_dir,
             app: AppConfig::from_env(true)?,
+            backup: BackupSchedule::from_env()?,
         })
+    }
+
+    /// What a backup copies from the data directory.
+    pub fn data_files(&self) -> DataFiles {
+        DataFiles {
+            database: self.database_path(),
+            key_file: self.key_file_path(),
+            objects_dir: self.objects_dir(),
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -93,6 +145,7 @@ impl LocalConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
             app: AppConfig::for_tests(),
+            backup: None,
         }
     }
 }
@@ -136,6 +189,8 @@ pub struct AppConfig {
     pub insecure_cookies: bool,
     /// When set, email goes through Resend; otherwise to the local outbox.
     pub resend_api_key: Option<secrecy::SecretString>,
+    /// `KONNECS_SMTP_URL`: when set, email goes through this SMTP server.
+    pub smtp: Option<SmtpSettings>,
     pub resend_base_url: String,
     /// When all of SID, token and sender are set, SMS goes through Twilio;
     /// otherwise to the local outbox.
@@ -187,6 +242,21 @@ pub struct PartialCredentials {
     pub fields: String,
 }
 
+/// `KONNECS_SMTP_URL`, parsed; the value holds a password, so it is read
+/// into a secret and no error repeats it.
+fn smtp_from_env() -> Result<Option<SmtpSettings>, ConfigError> {
+    use secrecy::ExposeSecret;
+    let Some(raw) = var("KONNECS_SMTP_URL").map(secrecy::SecretString::from) else {
+        return Ok(None);
+    };
+    SmtpSettings::from_url(raw.expose_secret())
+        .map(Some)
+        .map_err(|reason| ConfigError::Invalid {
+            name: "KONNECS_SMTP_URL",
+            reason,
+        })
+}
+
 impl AppConfig {
     /// `local` decides whether `KONNECS_INSECURE_COOKIES` may be honoured.
     pub fn from_env(local: bool) -> Result<Self, ConfigError> {
@@ -206,6 +276,20 @@ impl AppConfig {
                 reason: "insecure cookies are refused outside the local server".into(),
             });
         }
+        let resend_api_key = var("RESEND_API_KEY").map(secrecy::SecretString::from);
+        let smtp = smtp_from_env()?;
+        if smtp.is_some() && !local {
+            return Err(ConfigError::Invalid {
+                name: "KONNECS_SMTP_URL",
+                reason: "SMTP is for the local server; Lambdas send through Resend".into(),
+            });
+        }
+        if smtp.is_some() && resend_api_key.is_some() {
+            return Err(ConfigError::Invalid {
+                name: "KONNECS_SMTP_URL",
+                reason: "set KONNECS_SMTP_URL or RESEND_API_KEY, not both: mail goes out one way".into(),
+            });
+        }
         let mut config = Self {
             public_url: var("KONNECS_PUBLIC_URL")
                 .unwrap_or_else(|| "http://127.0.0.1:3000".into())
@@ -215,7 +299,8 @@ impl AppConfig {
             session_idle_seconds: number("KONNECS_SESSION_IDLE_MINUTES", 8 * 60)? * 60,
             session_absolute_seconds: number("KONNECS_SESSION_ABSOLUTE_HOURS", 7 * 24)? * 3600,
             insecure_cookies,
-            resend_api_key: var("RESEND_API_KEY").map(secrecy::SecretString::from),
+            resend_api_key,
+            smtp,
             resend_base_url: var("RESEND_BASE_URL").unwrap_or_else(|| "https://api.resend.com".into()),
             twilio: None,
             twilio_base_url: var("TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
@@ -308,6 +393,7 @@ impl AppConfig {
             session_absolute_seconds: 7 * 24 * 3600,
             insecure_cookies: false,
             resend_api_key: None,
+            smtp: None,
             resend_base_url: "https://api.resend.com".into(),
             twilio: None,
             twilio_base_url: "https://api.twilio.com".into(),
@@ -316,4 +402,114 @@ impl AppConfig {
             google_oauth: None,
         }
     }
+}
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://`: plain connect, then STARTTLS; a server without it is refused.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    ImplicitTls,
+    /// `smtp://…?tls=none`: no TLS, for a relay on a loopback address only.
+    None,
+}
+
+/// A parsed `KONNECS_SMTP_URL`. `Debug` shows no password.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+}
+
+fn decoded(raw: &str, what: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| format!("the {what} is not valid percent-encoded UTF-8"))
+}
+
+impl SmtpSettings {
+    /// Parses the URL. Error messages never repeat the URL (it holds the password).
+    pub fn from_url(raw: &str) -> Result<Self, String> {
+        let url = url::Url::parse(raw.trim()).map_err(|err| format!("not a URL ({err})"))?;
+        let mut security = match url.scheme() {
+            "smtp" => SmtpSecurity::StartTls,
+            "smtps" => SmtpSecurity::ImplicitTls,
+            other => return Err(format!("scheme {other:?} is not smtp or smtps")),
+        };
+        for (name, value) in url.query_pairs() {
+            match (name.as_ref(), value.as_ref()) {
+                ("tls", "none") if security == SmtpSecurity::StartTls => security = SmtpSecurity::None,
+                ("tls", "starttls") if security == SmtpSecurity::StartTls => {}
+                ("tls", other) => {
+                    return Err(format!(
+                        "tls={other:?} is not understood: smtp:// uses STARTTLS, smtps:// implicit TLS, \
+                         and smtp://…?tls=none plain SMTP to a loopback relay"
+                    ));
+                }
+                (other, _) => return Err(format!("unknown option {other:?}")),
+            }
+        }
+        let host = url
+            .host_str()
+            .filter(|host| !host.is_empty())
+            .ok_or("the URL names no host")?
+            .to_string();
+        if security == SmtpSecurity::None && !is_loopback_host(&host) {
+            return Err(
+                "tls=none is accepted only for a relay on this machine (localhost, 127.0.0.1 or [::1]): \
+                 anywhere else mail and password would cross the network in clear"
+                    .into(),
+            );
+        }
+        if !matches!(url.path(), "" | "/") {
+            return Err("the URL has a path; only scheme, credentials, host, port and ?tls= are read".into());
+        }
+        let port = url.port().unwrap_or(match security {
+            SmtpSecurity::ImplicitTls => 465,
+            SmtpSecurity::StartTls => 587,
+            SmtpSecurity::None => 25,
+        });
+        let username = Some(url.username())
+            .filter(|user| !user.is_empty())
+            .map(|user| decoded(user, "user name"))
+            .transpose()?;
+        let password = url
+            .password()
+            .map(|password| decoded(password, "password").map(SecretString::from))
+            .transpose()?;
+        if password.is_some() != username.is_some() {
+            return Err("give both a user name and a password, or neither".into());
+        }
+        Ok(Self {
+            host,
+            port,
+            security,
+            username,
+            password,
+        })
+    }
+
+    /// `host:port` and the protection, for the start line and logs: no credentials.
+    pub fn describe(&self) -> String {
+        let security = match self.security {
+            SmtpSecurity::StartTls => "STARTTLS",
+            SmtpSecurity::ImplicitTls => "implicit TLS",
+            SmtpSecurity::None => "no TLS, loopback relay",
+        };
+        let auth = if self.username.is_some() { ", AUTH" } else { "" };
+        format!("{}:{} ({security}{auth})", self.host, self.port)
+    }
+}
+
+/// Where a data directory keeps what a backup copies.
+#[derive(Debug, Clone)]
+pub struct DataFiles {
+    pub database: PathBuf,
+    pub key_file: PathBuf,
+    pub objects_dir: PathBuf,
 }

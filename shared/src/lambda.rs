@@ -6,10 +6,11 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::adapters::aws::secrets_manager::SecretsManagerStore;
 use crate::app::{self, AppState};
-use crate::catalogue::{self, Trigger};
+use crate::catalogue::{self, Runtime, Trigger};
 use crate::config::{AppConfig, AwsConfig, LogFormat};
 use crate::inbound::events::{Consumer, Message, Tick, TickReport};
 use crate::inbound::http;
@@ -23,6 +24,11 @@ pub type Error = lambda_runtime::Error;
 pub async fn run(name: &'static str) -> Result<(), Error> {
     crate::telemetry::init(LogFormat::Json, name);
     let entry = catalogue::find(name).ok_or_else(|| format!("{name} is not in the route catalogue"))?;
+    // Local-only entries (the developer outbox among them) never run as a
+    // Lambda, whatever a deployment names.
+    if entry.runtime != Runtime::Both {
+        return Err(format!("{name} runs only in the local server, never as a Lambda").into());
+    }
     let mut config = AwsConfig::from_env()?;
     let sdk = crate::adapters::aws::sdk_config().await;
     let declared = entry.secrets();
@@ -39,14 +45,16 @@ pub async fn run(name: &'static str) -> Result<(), Error> {
         Trigger::Queue { consumer, .. } => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
                 let state = state.clone();
-                async move { Ok::<_, Error>(handle_sqs(state, consumer, event.payload).await) }
+                let span = tracing::info_span!("invocation", function = name);
+                async move { Ok::<_, Error>(handle_sqs(state, consumer, event.payload).await) }.instrument(span)
             }))
             .await
         }
         Trigger::Schedule { tick, .. } => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| {
                 let state = state.clone();
-                async move { handle_schedule(state, name, tick, event.payload).await }
+                let span = tracing::info_span!("invocation", function = name);
+                async move { handle_schedule(state, name, tick, event.payload).await }.instrument(span)
             }))
             .await
         }

@@ -1,5 +1,7 @@
-//! Structured logs with `tracing`. Spans carry the request id and the function
-//! name; bodies, cookies and secrets are never recorded.
+//! Structured logs with `tracing`. Every line of a request carries its span:
+//! the request id and the catalogue function serving it (named by the route's
+//! own layer); queue and schedule invocations run in a span naming theirs.
+//! Bodies, cookies and secrets are never recorded.
 
 use tracing_subscriber::EnvFilter;
 

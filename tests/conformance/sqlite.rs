@@ -7,7 +7,7 @@ use konnecs::adapters::envelope::EnvelopeVault;
 use konnecs::adapters::local_keys::LocalDataKeys;
 use konnecs::adapters::object_dir::DirObjectStore;
 use konnecs::adapters::sqlite::{Database, SqliteQueue, SqliteTable};
-use konnecs::ports::{Clock, SystemClock};
+use konnecs::ports::{Clock, TestClock};
 
 use crate::{KeysFixture, ObjectsFixture, QueueFixture, TableFixture};
 
@@ -27,11 +27,13 @@ async fn table(clock: Arc<dyn Clock>) -> TableFixture {
 
 async fn queue(max_receives: u32) -> QueueFixture {
     let (db, dir) = database();
-    // Real time: the queue cases wait out real visibility timeouts.
-    let queue = SqliteQueue::new(db, "jobs", max_receives, Arc::new(SystemClock));
+    // The suite moves this clock past visibility timeouts instead of waiting.
+    let clock = TestClock::at(jiff::Timestamp::now());
+    let queue = SqliteQueue::new(db, "jobs", max_receives, Arc::new(clock.clone()));
     QueueFixture {
         dead_letters: Arc::new(queue.dead_letters()),
         queue: Arc::new(queue),
+        clock: Some(clock),
         keep: Box::new(dir),
     }
 }

@@ -1,18 +1,46 @@
 //! `Queue` conformance cases: SQS semantics (visibility timeout, redelivery,
-//! dead-letter queue), checked on every backend with real waits.
+//! dead-letter queue), checked on every backend.
+//!
+//! Time: a backend whose visibility runs on the `Clock` port (the embedded
+//! queue) hands the suite a test clock, and the cases move it past each
+//! timeout: nothing waits. A backend on real time (SQS on the emulator) is
+//! waited out, and wherever a case asserts that a message stays hidden it
+//! hides it for [`HIDDEN`], far longer than any pause a loaded machine puts
+//! between two calls, so the assertion cannot fail by timing.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use jiff::SignedDuration;
 use konnecs::ports::{Queue, QueueError, Received};
 
 use crate::QueueFixture;
 
 /// The suite's queues dead-letter a message after this many receives.
 pub const MAX_RECEIVES: u32 = 2;
+/// The visibility timeout of deliveries the suite lets run out (it only
+/// waits for what happens after, never for something to happen before).
 const VISIBILITY: Duration = Duration::from_secs(1);
-/// Upper bound on any wait for a message to (re)appear.
-const PATIENCE: Duration = Duration::from_secs(15);
+/// The visibility timeout of a delivery the suite asserts stays hidden.
+const HIDDEN: Duration = Duration::from_secs(20);
+/// The visibility timeout of deliveries that must not come back while a
+/// case runs at all (receiving many messages takes many calls).
+const FOR_GOOD: Duration = Duration::from_secs(600);
+/// Upper bound on any real-time wait for a message to (re)appear: past
+/// [`HIDDEN`], with room for a slow emulator.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+impl QueueFixture {
+    /// Lets a delivery's visibility timeout of `visibility` run out. On the
+    /// suite's clock it has once this returns; in real time the receive
+    /// loops below wait for it.
+    fn let_expire(&self, visibility: Duration) {
+        if let Some(clock) = &self.clock {
+            let by = SignedDuration::try_from(visibility).expect("short duration");
+            clock.advance(by + SignedDuration::from_secs(1));
+        }
+    }
+}
 
 /// Receives until `want` messages arrived or `PATIENCE` ran out; a backend may
 /// return fewer than asked per call.
@@ -29,12 +57,23 @@ async fn receive_at_least(queue: &dyn Queue, want: usize, visibility: Duration) 
     got
 }
 
-/// Receives for `window` and returns everything that showed up.
-async fn receive_for(queue: &dyn Queue, window: Duration, visibility: Duration) -> Vec<Received> {
-    let deadline = Instant::now() + window;
+/// Everything that shows up on the queue while `window` passes (on the
+/// suite's clock: once it has passed).
+async fn receive_for(q: &QueueFixture, window: Duration, visibility: Duration) -> Vec<Received> {
     let mut got = Vec::new();
+    if q.clock.is_some() {
+        q.let_expire(window);
+        loop {
+            let batch = q.queue.receive(10, visibility).await.unwrap();
+            if batch.is_empty() {
+                return got;
+            }
+            got.extend(batch);
+        }
+    }
+    let deadline = Instant::now() + window;
     while Instant::now() < deadline {
-        let batch = queue.receive(10, visibility).await.unwrap();
+        let batch = q.queue.receive(10, visibility).await.unwrap();
         if batch.is_empty() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -50,8 +89,8 @@ fn body(tag: &str) -> String {
 pub async fn send_batch_of_25_is_received_exactly_once(q: &QueueFixture) {
     let bodies: Vec<String> = (0..25).map(|i| body(&format!("m{i}"))).collect();
     q.queue.send_batch(bodies.clone()).await.unwrap();
-    // A long visibility: nothing may come back during this test.
-    let got = receive_at_least(q.queue.as_ref(), 25, Duration::from_secs(60)).await;
+    // Nothing may come back during this test.
+    let got = receive_at_least(q.queue.as_ref(), 25, FOR_GOOD).await;
     let mut seen: HashMap<String, u32> = HashMap::new();
     for message in &got {
         *seen.entry(message.body.clone()).or_default() += 1;
@@ -70,7 +109,7 @@ pub async fn send_batch_of_25_is_received_exactly_once(q: &QueueFixture) {
 pub async fn unacknowledged_message_is_redelivered_after_visibility_timeout(q: &QueueFixture) {
     let sent = body("redeliver");
     q.queue.send_batch(vec![sent.clone()]).await.unwrap();
-    let first = receive_at_least(q.queue.as_ref(), 1, VISIBILITY).await;
+    let first = receive_at_least(q.queue.as_ref(), 1, HIDDEN).await;
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].body, sent);
     assert_eq!(first[0].receive_count, 1);
@@ -79,7 +118,8 @@ pub async fn unacknowledged_message_is_redelivered_after_visibility_timeout(q: &
         q.queue.receive(10, VISIBILITY).await.unwrap().is_empty(),
         "in flight: not visible"
     );
-    let second = receive_at_least(q.queue.as_ref(), 1, VISIBILITY).await;
+    q.let_expire(HIDDEN);
+    let second = receive_at_least(q.queue.as_ref(), 1, HIDDEN).await;
     assert_eq!(second.len(), 1, "redelivered after the visibility timeout");
     assert_eq!(
         second[0].message_id, first[0].message_id,
@@ -98,12 +138,7 @@ pub async fn acknowledged_message_is_not_redelivered(q: &QueueFixture) {
     q.queue.ack(&got[0].receipt).await.unwrap();
     // Acknowledging twice is not an error.
     q.queue.ack(&got[0].receipt).await.unwrap();
-    let later = receive_for(
-        q.queue.as_ref(),
-        VISIBILITY * 2 + Duration::from_millis(500),
-        VISIBILITY,
-    )
-    .await;
+    let later = receive_for(q, VISIBILITY * 2 + Duration::from_millis(500), VISIBILITY).await;
     assert!(later.is_empty(), "acknowledged message came back: {later:?}");
 }
 
@@ -111,7 +146,8 @@ pub async fn stale_receipt_ack_is_not_an_error(q: &QueueFixture) {
     q.queue.send_batch(vec![body("stale")]).await.unwrap();
     let first = receive_at_least(q.queue.as_ref(), 1, VISIBILITY).await;
     assert_eq!(first.len(), 1);
-    let second = receive_at_least(q.queue.as_ref(), 1, Duration::from_secs(60)).await;
+    q.let_expire(VISIBILITY);
+    let second = receive_at_least(q.queue.as_ref(), 1, HIDDEN).await;
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].message_id, first[0].message_id);
     // SQS accepts a stale receipt; whether it deletes is unspecified there
@@ -126,16 +162,28 @@ pub async fn message_lands_in_dead_letter_queue_after_max_receives(q: &QueueFixt
     q.queue.send_batch(vec![sent.clone()]).await.unwrap();
     let mut message_id = None;
     for receive in 1..=MAX_RECEIVES {
+        if receive > 1 {
+            q.let_expire(VISIBILITY);
+        }
         let got = receive_at_least(q.queue.as_ref(), 1, VISIBILITY).await;
         assert_eq!(got.len(), 1, "receive #{receive}");
         assert_eq!(got[0].receive_count, receive);
         message_id = Some(got[0].message_id.clone());
         // Not acknowledged: the consumer "failed".
     }
-    // The next receive attempt after the timeout moves it to the DLQ instead of delivering it.
-    let after = receive_for(q.queue.as_ref(), VISIBILITY + Duration::from_millis(700), VISIBILITY).await;
-    assert!(after.is_empty(), "delivered beyond max_receives: {after:?}");
-    let dead = receive_at_least(q.dead_letters.as_ref(), 1, Duration::from_secs(30)).await;
+    // A receive attempt after the timeout moves it to the DLQ instead of
+    // delivering it: attempts go on until it is there, none delivers it.
+    q.let_expire(VISIBILITY);
+    let deadline = Instant::now() + PATIENCE;
+    let dead = loop {
+        let after = q.queue.receive(10, VISIBILITY).await.unwrap();
+        assert!(after.is_empty(), "delivered beyond max_receives: {after:?}");
+        let dead = q.dead_letters.receive(10, FOR_GOOD).await.unwrap();
+        if !dead.is_empty() || Instant::now() > deadline {
+            break dead;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(dead.len(), 1, "the message is in the dead-letter queue");
     assert_eq!(dead[0].body, sent);
     assert_eq!(
@@ -154,7 +202,7 @@ pub async fn depth_counts_waiting_and_in_flight_messages(q: &QueueFixture) {
         .await
         .unwrap();
     assert_eq!(q.queue.depth().await.unwrap(), 3);
-    let got = receive_at_least(q.queue.as_ref(), 1, Duration::from_secs(60)).await;
+    let got = receive_at_least(q.queue.as_ref(), 1, HIDDEN).await;
     assert_eq!(q.queue.depth().await.unwrap(), 3, "in-flight messages still count");
     q.queue.ack(&got[0].receipt).await.unwrap();
     assert_eq!(q.queue.depth().await.unwrap(), 2);

@@ -17,7 +17,7 @@ pub struct TableEnv {
     pub table: Arc<dyn Table>,
     /// The clock the table filters expiry by; cases move it.
     pub clock: TestClock,
-    pub keep: Keep,
+    pub _keep: Keep,
 }
 
 impl TableEnv {

@@ -151,6 +151,50 @@ async fn wrongly_typed_field_is_a_validation_problem_naming_the_field() {
 }
 
 #[tokio::test]
+async fn json_that_is_not_an_object_is_a_validation_problem_naming_the_body() {
+    let (app, _dir) = app();
+    // serde reads an array into a struct field by field: `["a@b.co", 1]` would
+    // pass as a Signup, and `[{...}]` would blame element `[0]`.
+    for raw in [
+        r#"[{"email":"a@b.co","seats":1}]"#,
+        r#"["a@b.co", 1]"#,
+        " [] ",
+        r#""a@b.co""#,
+        "7",
+        "null",
+        "true",
+    ] {
+        for path in ["/test/json", "/auth/login"] {
+            let request = Request::post(path)
+                .header("content-type", "application/json")
+                .body(Body::from(raw))
+                .unwrap();
+            let (status, headers, body) = send(&app, request).await;
+            assert_problem(
+                status,
+                &headers,
+                &body,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+            );
+            assert_eq!(body["errors"][0]["field"], "body", "{path} {raw}: {body}");
+            assert_eq!(body["errors"][0]["code"], "not_an_object", "{path} {raw}: {body}");
+            let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(message.starts_with("The body must be a JSON object"), "{message}");
+        }
+    }
+    // Objects still pass under any JSON media type, parameters aside.
+    for content_type in ["application/json; charset=utf-8", "application/merge-patch+json"] {
+        let request = Request::post("/test/json")
+            .header("content-type", content_type)
+            .body(Body::from(r#" {"email":"a@b.co","seats":1}"#))
+            .unwrap();
+        let (status, _, body) = send(&app, request).await;
+        assert_eq!(status, StatusCode::OK, "{content_type}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn missing_json_content_type_is_unsupported_media_type() {
     let (app, _dir) = app();
     let request = Request::post("/test/json")

@@ -95,6 +95,11 @@ pub async fn unique_bucket() -> String {
 /// The whole `AppState` a Lambda cold start builds, on a fresh table, queues,
 /// token key and bucket of the emulator.
 pub async fn app_state() -> konnecs::app::AppState {
+    app_state_with_clock(std::sync::Arc::new(konnecs::ports::SystemClock)).await
+}
+
+/// [`app_state`] on `clock`.
+pub async fn app_state_with_clock(clock: std::sync::Arc<dyn konnecs::ports::Clock>) -> konnecs::app::AppState {
     use konnecs::catalogue::QueueName;
     let sdk = sdk_config().await;
     let (_, table_name) = unique_table().await;
@@ -102,7 +107,7 @@ pub async fn app_state() -> konnecs::app::AppState {
     let (_, reminders_queue_url, _) = unique_queue(QueueName::Reminders.max_receives()).await;
     let (_, token_key_id) = unique_kms_key().await;
     let objects_bucket = unique_bucket().await;
-    konnecs::app::aws_state_from(
+    konnecs::app::aws_state_with_clock(
         &sdk,
         &konnecs::config::AwsConfig {
             table_name,
@@ -112,5 +117,6 @@ pub async fn app_state() -> konnecs::app::AppState {
             objects_bucket,
             app: konnecs::config::AppConfig::for_tests(),
         },
+        clock,
     )
 }

@@ -2,5 +2,8 @@
 //! local-server processes.
 
 pub mod aws;
+pub mod crash;
 pub mod http;
 pub mod local;
+pub mod practice;
+pub mod smtp;

@@ -67,11 +67,18 @@ impl LocalServer {
         let sink = log_lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("Konnecs is running at ") {
-                    let _ = url_tx.send(url.trim().to_string());
-                }
+                // "Konnecs is running at <url> in <mode> mode: <why>"
+                let url = line
+                    .strip_prefix("Konnecs is running at ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_string);
+                // Logged before the URL is handed over, so the start line
+                // is in `logs()` once `start` returns.
                 if let Ok(mut lines) = sink.lock() {
                     lines.push(line);
+                }
+                if let Some(url) = url {
+                    let _ = url_tx.send(url);
                 }
             }
         });
@@ -189,17 +196,4 @@ pub async fn token_from_outbox(state: &AppState, to: &str, path: &str) -> String
         }
     }
     panic!("no email to {to} with a {path} link in the outbox");
-}
-
-/// What the scheduling service does around a booking change, for tests that
-/// drive notifications without a booking: the notice (as its transaction
-/// would write it), then the messages.
-pub async fn booking_changed(
-    state: &AppState,
-    notice: &konnecs::services::notifications::BookingNotice,
-    change: &konnecs::services::notifications::BookingChange,
-) -> Result<(), konnecs::services::notifications::NotificationError> {
-    use konnecs::services::notifications::{notice_item, queue_messages};
-    state.table.put(notice_item(notice, change)?, None).await?;
-    queue_messages(state, notice, change).await
 }

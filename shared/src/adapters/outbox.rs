@@ -5,16 +5,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
 use serde_json::{Value, json};
 
+use crate::domain::token::token_hash;
 use crate::ports::mailer::{Email, MailError, Mailer};
 use crate::ports::sms::{Sms, SmsError};
 use crate::ports::{Clock, Condition, Item, Query, StoreError, Table, WriteOp};
-use crate::services::secrets::token_hash;
 
 const PARTITION: &str = "OUTBOX";
 /// Outbox messages are kept for 30 days.
@@ -34,27 +30,7 @@ impl OutboxMailer {
 
 /// The message as RFC 5322 MIME text: what a real provider would deliver.
 pub fn mime_text(from: &str, email: &Email) -> Result<String, MailError> {
-    let rejected = |what: &str| MailError::Rejected(format!("invalid {what}"));
-    let from: Mailbox = from.parse().map_err(|_| rejected("sender"))?;
-    let to: Mailbox = email.to.parse().map_err(|_| rejected("recipient"))?;
-    let body = match &email.html {
-        Some(html) => MultiPart::alternative_plain_html(email.text.clone(), html.clone()),
-        None => MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone())),
-    };
-    let mut mixed = MultiPart::mixed().multipart(body);
-    for attachment in &email.attachments {
-        let bytes = STANDARD
-            .decode(&attachment.content_base64)
-            .map_err(|_| rejected("attachment"))?;
-        let content_type = ContentType::parse(&attachment.content_type).map_err(|_| rejected("attachment type"))?;
-        mixed = mixed.singlepart(MimeAttachment::new(attachment.filename.clone()).body(bytes, content_type));
-    }
-    let message = lettre::Message::builder()
-        .from(from)
-        .to(to)
-        .subject(email.subject.clone())
-        .multipart(mixed)
-        .map_err(|err| MailError::Rejected(err.to_string()))?;
+    let message = super::mime::message(from, email, None)?;
     Ok(String::from_utf8_lossy(&message.formatted()).into_owned())
 }
 

@@ -4,6 +4,8 @@
 pub mod country;
 pub mod email;
 pub mod fold;
+pub mod host;
+pub mod input;
 pub mod membership;
 pub mod money;
 pub mod password;
@@ -13,3 +15,4 @@ pub mod schedule;
 pub mod slots;
 pub mod slug;
 pub mod spreadsheet;
+pub mod token;

@@ -1,4 +1,4 @@
-//! Appointment slots (issue 5, point 3): pure computation, no I/O.
+//! Appointment slots: pure computation, no I/O.
 //!
 //! From a [`WeeklySchedule`] (wall-clock hours in an IANA zone, with date
 //! overrides), the event type's [`SlotRules`], the host's existing

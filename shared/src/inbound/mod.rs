@@ -2,3 +2,6 @@
 
 pub mod events;
 pub mod http;
+pub mod state;
+
+pub use state::AppState;

@@ -6,6 +6,46 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+/// Logical queues. Each is an SQS queue with a DLQ in AWS and a table-backed
+/// queue in the embedded store locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueName {
+    /// General background jobs.
+    Jobs,
+    /// Due appointment reminders, fanned out by `reminders-tick`.
+    Reminders,
+}
+
+impl QueueName {
+    pub const ALL: [QueueName; 2] = [QueueName::Jobs, QueueName::Reminders];
+
+    /// Name in the embedded store and stem of the CloudFormation names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Jobs => "jobs",
+            QueueName::Reminders => "reminders",
+        }
+    }
+
+    /// Environment variable that holds the SQS queue URL in AWS.
+    pub fn url_env(self) -> &'static str {
+        match self {
+            QueueName::Jobs => "JOBS_QUEUE_URL",
+            QueueName::Reminders => "REMINDERS_QUEUE_URL",
+        }
+    }
+
+    /// Receives after which a message goes to the dead-letter queue.
+    pub fn max_receives(self) -> u32 {
+        5
+    }
+
+    /// How long a received message stays hidden before redelivery.
+    pub fn visibility_seconds(self) -> u64 {
+        60
+    }
+}
+
 /// Most messages one send or receive call handles (SQS's limit).
 pub const MAX_BATCH: usize = 10;
 

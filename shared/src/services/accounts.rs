@@ -5,21 +5,23 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::audit::{self, Actor};
-use super::jobs::{self, Job};
+use super::jobs::{self, Job, RequestOrigin};
 use super::records::{
     MemberRecord, OrgRecord, TokenPurpose, UserRecord, email_key, from_item, member_key, new_id, org_key, slug_key,
     to_item, token_key, user_key, user_orgs_partition,
 };
-use super::secrets::{self, new_token, token_hash};
+use super::secrets::{self, new_token};
 use super::sessions::{self, NewSession};
 use super::throttle;
-use crate::app::AppState;
 use crate::domain::email::Email;
+use crate::domain::input::{optional_url, required_text};
 use crate::domain::password::{PasswordError, check_new_password};
 use crate::domain::role::Role;
 use crate::domain::slug::Slug;
+use crate::domain::token::token_hash;
 use crate::ports::mailer;
 use crate::ports::{Condition, Index, Key, Query, StoreError, Update, WriteOp};
+use crate::ports::{HasClock, HasConfig, HasJobs, HasMailer, HasTable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -53,45 +55,6 @@ impl From<PasswordError> for AccountError {
     fn from(err: PasswordError) -> Self {
         AccountError::field("password", err.code(), err.message())
     }
-}
-
-/// Trimmed text of 1..=max characters, or a field error.
-pub fn required_text(
-    field: &'static str,
-    raw: &str,
-    max: usize,
-    errors: &mut Vec<(&'static str, &'static str, String)>,
-) -> String {
-    let text = raw.trim();
-    if text.is_empty() {
-        errors.push((field, "required", "This field is required.".into()));
-    } else if text.chars().count() > max {
-        errors.push((field, "too_long", format!("Use at most {max} characters.")));
-    }
-    text.to_string()
-}
-
-/// An optional http(s) URL of at most 2,000 characters.
-pub fn optional_url(
-    field: &'static str,
-    raw: Option<&str>,
-    errors: &mut Vec<(&'static str, &'static str, String)>,
-) -> Option<String> {
-    let text = raw.map(str::trim).filter(|t| !t.is_empty())?;
-    let scheme_ok = text.starts_with("https://") || text.starts_with("http://");
-    let host_ok = text.split("://").nth(1).is_some_and(|rest| {
-        rest.split('/')
-            .next()
-            .is_some_and(|h| h.contains('.') && !h.contains(' '))
-    });
-    if !scheme_ok || !host_ok || text.len() > 2000 {
-        errors.push((
-            field,
-            "invalid_url",
-            "Use a full http(s) address, e.g. https://example.com.".into(),
-        ));
-    }
-    Some(text.to_string())
 }
 
 pub struct SignupInput {
@@ -149,8 +112,8 @@ fn one_time_token(purpose: TokenPurpose, user_id: &str, email: &str, now: i64) -
     )
 }
 
-fn verification_email(state: &AppState, to: &str, name: &str, token: &str) -> Job {
-    let link = format!("{}/verify-email?token={token}", state.config.public_url);
+fn verification_email(state: &impl HasConfig, to: &str, name: &str, token: &str) -> Job {
+    let link = format!("{}/verify-email?token={token}", state.config().public_url);
     Job::SendEmail {
         idempotency_key: format!("verify-email/{}", token_hash(token)),
         email: mailer::Email {
@@ -168,13 +131,17 @@ fn verification_email(state: &AppState, to: &str, name: &str, token: &str) -> Jo
 
 /// Queues emails after a commit. A queue failure does not undo the change:
 /// the user can ask for the email again; the failure is logged.
-async fn send_after_commit(state: &AppState, jobs: &[Job]) {
-    if let Err(err) = jobs::enqueue(state.jobs.as_ref(), jobs).await {
+async fn send_after_commit(state: &impl HasJobs, jobs: &[Job]) {
+    if let Err(err) = jobs::enqueue(state.jobs().as_ref(), jobs).await {
         tracing::error!(error = %err, "could not queue email; the user can request it again");
     }
 }
 
-pub async fn signup(state: &AppState, input: SignupInput, meta: &Actor) -> Result<SignedIn, AccountError> {
+pub async fn signup(
+    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
+    input: SignupInput,
+    meta: &Actor,
+) -> Result<SignedIn, AccountError> {
     let mut errors = Vec::new();
     let name = required_text("name", &input.name, 100, &mut errors);
     let business_name = required_text("business_name", &input.business_name, 100, &mut errors);
@@ -201,7 +168,7 @@ pub async fn signup(state: &AppState, input: SignupInput, meta: &Actor) -> Resul
     let password_hash = secrets::hash_password(input.password)
         .await
         .map_err(|e| AccountError::Internal(e.to_string()))?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let now_s = now.as_second();
     let user_id = new_id();
     let org_id = new_id();
@@ -241,7 +208,7 @@ pub async fn signup(state: &AppState, input: SignupInput, meta: &Actor) -> Resul
             email: email.as_str().into(),
             joined_at: now.to_string(),
         };
-        let session = sessions::new_session(&state.config, &user_id, &org_id, now_s);
+        let session = sessions::new_session(&state.config(), &user_id, &org_id, now_s);
         let (verify_token, verify_put) = one_time_token(TokenPurpose::VerifyEmail, &user_id, email.as_str(), now_s);
         let actor = Actor {
             org_id: org_id.clone(),
@@ -287,7 +254,7 @@ pub async fn signup(state: &AppState, input: SignupInput, meta: &Actor) -> Resul
                 json!({"org_id": org_id}),
             ),
         ];
-        match state.table.transact(ops).await {
+        match state.table().transact(ops).await {
             Ok(()) => {
                 send_after_commit(
                     state,
@@ -310,22 +277,22 @@ pub async fn signup(state: &AppState, input: SignupInput, meta: &Actor) -> Resul
     Err(AccountError::Internal("could not find a free slug".into()))
 }
 
-async fn user_by_email(state: &AppState, email: &str) -> Result<Option<UserRecord>, StoreError> {
-    let Some(pointer) = state.table.get(&email_key(email)).await? else {
+async fn user_by_email(state: &impl HasTable, email: &str) -> Result<Option<UserRecord>, StoreError> {
+    let Some(pointer) = state.table().get(&email_key(email)).await? else {
         return Ok(None);
     };
     let Some(user_id) = pointer.get("user_id").and_then(|v| v.as_str()) else {
         return Ok(None);
     };
-    match state.table.get(&user_key(user_id)).await? {
+    match state.table().get(&user_key(user_id)).await? {
         Some(item) => Ok(Some(from_item(item)?)),
         None => Ok(None),
     }
 }
 
-pub async fn user(state: &AppState, user_id: &str) -> Result<UserRecord, AccountError> {
+pub async fn user(state: &impl HasTable, user_id: &str) -> Result<UserRecord, AccountError> {
     let item = state
-        .table
+        .table()
         .get(&user_key(user_id))
         .await?
         .ok_or(AccountError::NotFound)?;
@@ -334,14 +301,14 @@ pub async fn user(state: &AppState, user_id: &str) -> Result<UserRecord, Account
 
 /// The organization a login opens in: the last one used if still a member,
 /// else the user's first membership.
-async fn login_org(state: &AppState, user: &UserRecord) -> Result<Option<String>, StoreError> {
+async fn login_org(state: &impl HasTable, user: &UserRecord) -> Result<Option<String>, StoreError> {
     if let Some(org_id) = &user.last_org_id
-        && state.table.get(&member_key(org_id, &user.id)).await?.is_some()
+        && state.table().get(&member_key(org_id, &user.id)).await?.is_some()
     {
         return Ok(Some(org_id.clone()));
     }
     let page = state
-        .table
+        .table()
         .query(&Query::partition(user_orgs_partition(&user.id)).on(Index::Gsi1).limit(1))
         .await?;
     Ok(page
@@ -355,15 +322,16 @@ async fn login_org(state: &AppState, user: &UserRecord) -> Result<Option<String>
 /// Checks credentials with throttling. Unknown emails, wrong passwords and
 /// accounts without an organization all fail the same way, in comparable time.
 pub async fn login(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasConfig),
     raw_email: &str,
     password: String,
     meta: &Actor,
 ) -> Result<SignedIn, AccountError> {
     let throttle_email = raw_email.trim().to_lowercase();
-    let now = state.clock.now();
+    let now = state.clock().now();
     let now_s = now.as_second();
-    if let Some(wait) = throttle::locked_for(state.table.as_ref(), &throttle_email, meta.ip.as_deref(), now_s).await? {
+    if let Some(wait) = throttle::locked_for(state.table().as_ref(), &throttle_email, meta.ip.as_deref(), now_s).await?
+    {
         return Err(AccountError::Locked {
             retry_after_seconds: wait,
         });
@@ -377,19 +345,26 @@ pub async fn login(
         (Some(user), true) => login_org(state, user).await?,
         _ => None,
     };
-    let (Some(user), Some(org_id)) = (user, org_id) else {
-        throttle::record_failure(state.table.as_ref(), &throttle_email, meta.ip.as_deref(), now_s).await?;
-        return Err(AccountError::InvalidCredentials);
+    let (user, org_id) = match (user, org_id) {
+        (Some(user), Some(org_id)) => (user, org_id),
+        (user, _) => {
+            let failure =
+                throttle::record_failure(state.table().as_ref(), &throttle_email, meta.ip.as_deref(), now_s).await?;
+            if let Some(user) = &user {
+                record_failed_sign_in(state, user, failure, meta).await?;
+            }
+            return Err(AccountError::InvalidCredentials);
+        }
     };
-    throttle::clear(state.table.as_ref(), &throttle_email).await?;
-    let session = sessions::new_session(&state.config, &user.id, &org_id, now_s);
+    throttle::clear(state.table().as_ref(), &throttle_email).await?;
+    let session = sessions::new_session(&state.config(), &user.id, &org_id, now_s);
     let actor = Actor {
         org_id: org_id.clone(),
         user_id: Some(user.id.clone()),
         ..meta.clone()
     };
     state
-        .table
+        .table()
         .transact(vec![
             session.put.clone(),
             audit::entry(&actor, now, "auth.login", &format!("user:{}", user.id), json!({})),
@@ -402,14 +377,55 @@ pub async fn login(
     })
 }
 
+/// Records a failed sign-in to a known account (never the password typed)
+/// and the lockout it starts, if any, in one transaction, in the
+/// organization the sign-in would have opened. The actor is whoever typed
+/// it: no user, but the request's IP, user agent and id. Unknown emails leave
+/// no entry: there is no organization to tell.
+pub async fn record_failed_sign_in(
+    state: &(impl HasTable + HasClock),
+    user: &UserRecord,
+    failure: throttle::Failure,
+    meta: &Actor,
+) -> Result<(), StoreError> {
+    let Some(org_id) = login_org(state, user).await? else {
+        return Ok(());
+    };
+    let now = state.clock().now();
+    let actor = Actor {
+        org_id,
+        user_id: None,
+        ..meta.clone()
+    };
+    let target = format!("user:{}", user.id);
+    let mut ops = vec![audit::entry(
+        &actor,
+        now,
+        "auth.login_failed",
+        &target,
+        json!({"failures": failure.failures}),
+    )];
+    if failure.lockout_seconds > 0 {
+        let until = jiff::Timestamp::from_second(now.as_second() + failure.lockout_seconds).unwrap_or(now);
+        ops.push(audit::entry(
+            &actor,
+            now,
+            "auth.locked",
+            &target,
+            json!({"seconds": failure.lockout_seconds, "until": until.to_string(), "failures": failure.failures}),
+        ));
+    }
+    state.table().transact(ops).await
+}
+
 /// Consumes a one-time token: it works once, then never again.
 async fn take_token(
-    state: &AppState,
+    state: &impl HasTable,
     token: &str,
     purpose: TokenPurpose,
 ) -> Result<(Key, String, String), AccountError> {
     let key = token_key(&token_hash(token.trim()), purpose);
-    let item = state.table.get(&key).await?.ok_or(AccountError::InvalidToken)?;
+    let item = state.table().get(&key).await?.ok_or(AccountError::InvalidToken)?;
     let user_id = item
         .get("user_id")
         .and_then(|v| v.as_str())
@@ -425,10 +441,10 @@ async fn take_token(
 
 /// Verifies the address a token was sent to: the account's email, or a
 /// pending new email, which then replaces the old one.
-pub async fn verify_email(state: &AppState, token: &str, meta: &Actor) -> Result<(), AccountError> {
+pub async fn verify_email(state: &(impl HasTable + HasClock), token: &str, meta: &Actor) -> Result<(), AccountError> {
     let (token_key, user_id, email) = take_token(state, token, TokenPurpose::VerifyEmail).await?;
     let user = user(state, &user_id).await?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let org_id = user.last_org_id.clone().unwrap_or_default();
     let actor = Actor {
         org_id,
@@ -440,6 +456,7 @@ pub async fn verify_email(state: &AppState, token: &str, meta: &Actor) -> Result
         condition: Some(Condition::Exists),
     }];
     let user_update;
+    let previous_email = user.email.clone();
     if user.email == email {
         user_update = Update::default().set("email_verified", true).add("version", 1);
         ops.push(audit::entry(
@@ -468,7 +485,7 @@ pub async fn verify_email(state: &AppState, token: &str, meta: &Actor) -> Result
             now,
             "account.email_changed",
             &format!("user:{user_id}"),
-            json!({}),
+            json!({"from": previous_email, "to": email}),
         ));
     } else {
         // The account moved on to another address since this link was sent.
@@ -479,7 +496,7 @@ pub async fn verify_email(state: &AppState, token: &str, meta: &Actor) -> Result
         update: user_update,
         condition: Some(Condition::VersionEquals(user.version)),
     });
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(()),
         Err(StoreError::TransactionConditionFailed { index: 0 }) => Err(AccountError::InvalidToken),
         Err(StoreError::TransactionConditionFailed { .. }) if user.email != email => Err(AccountError::EmailTaken),
@@ -488,22 +505,32 @@ pub async fn verify_email(state: &AppState, token: &str, meta: &Actor) -> Result
 }
 
 /// Sends a new verification link for the account's current (or pending) email.
-pub async fn resend_verification(state: &AppState, user_id: &str) -> Result<(), AccountError> {
+pub async fn resend_verification(
+    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
+    user_id: &str,
+) -> Result<(), AccountError> {
     let user = user(state, user_id).await?;
     let to = match (&user.pending_email, user.email_verified) {
         (Some(pending), _) => pending.clone(),
         (None, false) => user.email.clone(),
         (None, true) => return Ok(()),
     };
-    let (token, put) = one_time_token(TokenPurpose::VerifyEmail, user_id, &to, state.clock.unix_seconds());
-    state.table.transact(vec![put]).await?;
+    let (token, put) = one_time_token(TokenPurpose::VerifyEmail, user_id, &to, state.clock().unix_seconds());
+    state.table().transact(vec![put]).await?;
     send_after_commit(state, &[verification_email(state, &to, &user.name, &token)]).await;
     Ok(())
 }
 
 /// Always succeeds from the caller's point of view, so it reveals nothing
-/// about which emails have accounts.
-pub async fn forgot_password(state: &AppState, raw_email: &str) -> Result<(), AccountError> {
+/// about which emails have accounts: known and unknown addresses get the
+/// same work here (a fresh token and one queued `PasswordReset` job), and
+/// only the job looks the account up, so neither the answer nor its timing
+/// tells them apart.
+pub async fn forgot_password(
+    state: &(impl HasClock + HasJobs),
+    raw_email: &str,
+    meta: &Actor,
+) -> Result<(), AccountError> {
     let Ok(email) = Email::parse(raw_email) else {
         return Err(AccountError::field(
             "email",
@@ -511,44 +538,121 @@ pub async fn forgot_password(state: &AppState, raw_email: &str) -> Result<(), Ac
             "This is not a valid email address.",
         ));
     };
-    let Some(user) = user_by_email(state, email.as_str()).await? else {
-        return Ok(());
-    };
-    let (token, put) = one_time_token(
-        TokenPurpose::PasswordReset,
-        &user.id,
-        &user.email,
-        state.clock.unix_seconds(),
-    );
-    state.table.transact(vec![put]).await?;
-    let link = format!("{}/reset-password?token={token}", state.config.public_url);
-    let job = Job::SendEmail {
-        idempotency_key: format!("password-reset/{}", token_hash(&token)),
-        email: mailer::Email {
-            to: user.email.clone(),
-            subject: "Reset your Konnecs password".into(),
-            text: format!(
-                "Hi {},\n\nSomeone asked to reset the password of your Konnecs account. To choose a new password, open:\n\n{link}\n\nThe link works once and expires in one hour. If it was not you, ignore this email; your password stays as it is.\n",
-                user.name
-            ),
-            html: None,
-            attachments: Vec::new(),
-            kind: "password_reset".into(),
+    let job = Job::PasswordReset {
+        email: email.as_str().to_string(),
+        token: new_token(),
+        requested_at: state.clock().unix_seconds(),
+        request: RequestOrigin {
+            request_id: meta.request_id.clone(),
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
         },
     };
     send_after_commit(state, &[job]).await;
     Ok(())
 }
 
+/// The `PasswordReset` job: when `email` has an account, stores the token
+/// (expiring an hour after the request), records the request in the audit
+/// log of the account's organization (anonymous, with the request's IP, user
+/// agent and id) and sends the link. Idempotent: a marker written with the
+/// token makes a redelivery send the same link again (the mailer drops the
+/// copy) instead of reviving a token already used or logging twice.
+pub async fn send_password_reset(
+    state: &(impl HasTable + HasClock + HasMailer + HasConfig),
+    email: &str,
+    token: &str,
+    requested_at: i64,
+    request: &RequestOrigin,
+) -> Result<(), PasswordResetError> {
+    let expires_at = requested_at + TokenPurpose::PasswordReset.lifetime_seconds();
+    if state.clock().unix_seconds() >= expires_at {
+        return Ok(());
+    }
+    let Some(user) = user_by_email(state, email).await? else {
+        return Ok(());
+    };
+    let hash = token_hash(token);
+    let marker = super::object(json!({
+        "pk": format!("RESET_REQUEST#{hash}"), "sk": "RESET_REQUEST", "expires_at": expires_at,
+    }));
+    let key = token_key(&hash, TokenPurpose::PasswordReset);
+    let token_item = super::object(json!({
+        "pk": key.pk, "sk": key.sk, "user_id": user.id, "email": user.email, "expires_at": expires_at,
+    }));
+    let mut ops = vec![
+        WriteOp::Put {
+            item: marker,
+            condition: Some(Condition::NotExists),
+        },
+        WriteOp::Put {
+            item: token_item,
+            condition: Some(Condition::NotExists),
+        },
+    ];
+    if let Some(org_id) = login_org(state, &user).await? {
+        let actor = Actor {
+            org_id,
+            user_id: None,
+            request_id: request.request_id.clone(),
+            ip: request.ip.clone(),
+            user_agent: request.user_agent.clone(),
+        };
+        let at = jiff::Timestamp::from_second(requested_at).unwrap_or_else(|_| state.clock().now());
+        ops.push(audit::entry(
+            &actor,
+            at,
+            "auth.password_reset_requested",
+            &format!("user:{}", user.id),
+            json!({}),
+        ));
+    }
+    match state.table().transact(ops).await {
+        // Stored now, or by an earlier delivery of this job.
+        Ok(()) | Err(StoreError::TransactionConditionFailed { index: 0 }) => {}
+        Err(err) => return Err(err.into()),
+    }
+    let link = format!("{}/reset-password?token={token}", state.config().public_url);
+    let email = mailer::Email {
+        to: user.email.clone(),
+        subject: "Reset your Konnecs password".into(),
+        text: format!(
+            "Hi {},\n\nSomeone asked to reset the password of your Konnecs account. To choose a new password, open:\n\n{link}\n\nThe link works once and expires in one hour. If it was not you, ignore this email; your password stays as it is.\n",
+            user.name
+        ),
+        html: None,
+        attachments: Vec::new(),
+        kind: "password_reset".into(),
+    };
+    state
+        .mailer()
+        .send(&email, &format!("password-reset/{hash}"))
+        .await
+        .map_err(PasswordResetError::Mail)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordResetError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(mailer::MailError),
+}
+
 /// Sets a new password from a reset link and signs the user out everywhere.
-pub async fn reset_password(state: &AppState, token: &str, password: String, meta: &Actor) -> Result<(), AccountError> {
+pub async fn reset_password(
+    state: &(impl HasTable + HasClock),
+    token: &str,
+    password: String,
+    meta: &Actor,
+) -> Result<(), AccountError> {
     let (token_key, user_id, _) = take_token(state, token, TokenPurpose::PasswordReset).await?;
     let user = user(state, &user_id).await?;
     check_new_password(&password, &user.email)?;
     let hash = secrets::hash_password(password)
         .await
         .map_err(|e| AccountError::Internal(e.to_string()))?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let actor = Actor {
         org_id: user.last_org_id.clone().unwrap_or_default(),
         user_id: Some(user_id.clone()),
@@ -572,12 +676,20 @@ pub async fn reset_password(state: &AppState, token: &str, password: String, met
             json!({}),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => {}
         Err(StoreError::TransactionConditionFailed { index: 0 }) => return Err(AccountError::InvalidToken),
         Err(err) => return Err(err.into()),
     }
-    sessions::revoke_all(state.table.as_ref(), &user_id, None).await?;
+    sessions::revoke_all_recorded(
+        state.table().as_ref(),
+        &user_id,
+        None,
+        sessions::Revocation::PasswordReset,
+        &actor,
+        now,
+    )
+    .await?;
     Ok(())
 }
 
@@ -592,7 +704,7 @@ pub struct ProfileChange {
 /// takes effect when the new address is verified. A password change needs the
 /// current password and signs out every other session.
 pub async fn update_profile(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
     user_id: &str,
     session_token: &str,
     change: ProfileChange,
@@ -629,12 +741,21 @@ pub async fn update_profile(
             return Err(AccountError::WrongCurrentPassword);
         }
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
+    let target = format!("user:{user_id}");
     let mut update = Update::default().add("version", 1);
     let mut changed = Vec::new();
+    let mut ops = Vec::new();
     if let Some(name) = &name {
         update = update.set("name", name.clone());
         changed.push("name");
+        ops.push(audit::entry(
+            actor,
+            now,
+            "account.profile_updated",
+            &target,
+            json!({"changed": ["name"]}),
+        ));
     }
     if let Some(password) = change.new_password.clone() {
         let hash = secrets::hash_password(password)
@@ -642,11 +763,11 @@ pub async fn update_profile(
             .map_err(|e| AccountError::Internal(e.to_string()))?;
         update = update.set("password_hash", hash);
         changed.push("password");
+        ops.push(audit::entry(actor, now, "account.password_changed", &target, json!({})));
     }
-    let mut ops = Vec::new();
     let mut jobs_after = Vec::new();
     if let Some(email) = &new_email {
-        if state.table.get(&email_key(email.as_str())).await?.is_some() {
+        if state.table().get(&email_key(email.as_str())).await?.is_some() {
             return Err(AccountError::EmailTaken);
         }
         update = update.set("pending_email", email.as_str());
@@ -659,6 +780,14 @@ pub async fn update_profile(
             &token,
         ));
         changed.push("pending_email");
+        // Effective once the new address is verified (`account.email_changed`).
+        ops.push(audit::entry(
+            actor,
+            now,
+            "account.email_change_requested",
+            &target,
+            json!({"from": user.email, "to": email.as_str()}),
+        ));
     }
     if changed.is_empty() {
         return Ok(());
@@ -668,14 +797,7 @@ pub async fn update_profile(
         update,
         condition: Some(Condition::VersionEquals(user.version)),
     });
-    ops.push(audit::entry(
-        actor,
-        now,
-        "account.profile_updated",
-        &format!("user:{user_id}"),
-        json!({"changed": changed}),
-    ));
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => {}
         Err(StoreError::TransactionConditionFailed { .. }) => {
             return Err(AccountError::Store(StoreError::ConditionFailed));
@@ -688,16 +810,24 @@ pub async fn update_profile(
     }
     send_after_commit(state, &jobs_after).await;
     if change.new_password.is_some() {
-        sessions::revoke_all(state.table.as_ref(), user_id, Some(session_token)).await?;
+        sessions::revoke_all_recorded(
+            state.table().as_ref(),
+            user_id,
+            Some(session_token),
+            sessions::Revocation::PasswordChanged,
+            actor,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
 
-async fn refresh_member_names(state: &AppState, user_id: &str, name: &str) -> Result<(), StoreError> {
+async fn refresh_member_names(state: &impl HasTable, user_id: &str, name: &str) -> Result<(), StoreError> {
     let mut cursor = None;
     loop {
         let page = state
-            .table
+            .table()
             .query(
                 &Query::partition(user_orgs_partition(user_id))
                     .on(Index::Gsi1)
@@ -708,7 +838,7 @@ async fn refresh_member_names(state: &AppState, user_id: &str, name: &str) -> Re
         for item in &page.items {
             if let Some(key) = Key::of(item) {
                 state
-                    .table
+                    .table()
                     .update(&key, Update::default().set("name", name), Some(Condition::Exists))
                     .await
                     .or_else(|e| {
@@ -727,7 +857,7 @@ async fn refresh_member_names(state: &AppState, user_id: &str, name: &str) -> Re
     }
 }
 
-pub async fn me(state: &AppState, user_id: &str, org_id: &str, role: Role) -> Result<Me, AccountError> {
+pub async fn me(state: &impl HasTable, user_id: &str, org_id: &str, role: Role) -> Result<Me, AccountError> {
     let user = user(state, user_id).await?;
     Ok(Me {
         id: user.id,

@@ -36,6 +36,10 @@ pub fn email_claim(org_id: &str, email: &str) -> Key {
 pub fn phone_claim(org_id: &str, e164: &str) -> Key {
     contacts::phone_unique_key(org_id, e164)
 }
+/// The key an import key claims (a contact's id where it was imported from).
+pub fn import_key_claim(org_id: &str, import_key: &str) -> Key {
+    contacts::import_key_unique_key(org_id, import_key)
+}
 
 fn store(err: ContactError) -> StoreError {
     match err {

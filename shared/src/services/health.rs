@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::app::AppState;
+use crate::ports::{HasJobs, HasKeys, HasTable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,8 +37,8 @@ fn status<T, E: std::fmt::Display>(component: &str, result: Result<T, E>) -> Che
 
 /// Probes all three concurrently: one store read, one queue attribute read,
 /// one key-vault probe.
-pub async fn check(state: &AppState) -> HealthReport {
-    let (store, queue, keys) = tokio::join!(state.table.ping(), state.jobs.depth(), state.keys.ping());
+pub async fn check(state: &(impl HasTable + HasJobs + HasKeys)) -> HealthReport {
+    let (store, queue, keys) = tokio::join!(state.table().ping(), state.jobs().depth(), state.keys().ping());
     let store = status("store", store);
     let queue = status("queue", queue);
     let key_vault = status("key_vault", keys);

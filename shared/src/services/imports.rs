@@ -27,8 +27,29 @@
 //! makes the group one durable commit. A second
 //! copy of the message running at once loses the condition and re-reads.
 //! Re-running the same file changes nothing: every row then matches its
-//! contact by email/phone, and an update that changes no value writes nothing
-//! (counted as skipped). Rows need an email or a phone for this reason.
+//! contact (see Identity), and an update that changes no value writes nothing
+//! (counted as skipped). Rows need an email, a phone or an id for this reason.
+//!
+//! ## Identity: which contact a row is
+//!
+//! A row is matched by every identity it carries, and all must agree on one
+//! contact (else the row fails `matches_two_contacts`):
+//! - its emails and phones, claimed per organization;
+//! - its `id` column (a Konnecs export has one; another system's record id
+//!   maps to it too). Contact ids are per organization, so an id names a
+//!   contact here in two ways: the organization's own contact with that id
+//!   (the file was exported from here), or the contact an earlier import
+//!   created from, or linked to, that id, which it keeps as an import key
+//!   ([`ContactRecord::import_keys`], claimed like an email).
+//!
+//! A row that matches nothing creates a contact, which keeps the row's id as
+//! its import key; in update mode a contact matched by email or phone gains
+//! it. So an organization's export imports into a new organization whole,
+//! contacts with neither email nor phone included, and importing the same
+//! file again finds every contact instead of duplicating it. The new
+//! organization gives the contacts new ids (its export shows those) and its
+//! own creation times; custom fields come across where it defines the same
+//! keys.
 //!
 //! Keys: import `ORG#<org>` / `IMPORT#<id>`; failed rows
 //! `ORG#<org>#IMPORT#<id>#ERRORS` / `<row:09>`; file parts in the object store
@@ -42,16 +63,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::audit::{self, Actor};
-use super::contact_links::{self, apply_custom_fields, email_claim, phone_claim};
+use super::contact_links::{self, apply_custom_fields, email_claim, import_key_claim, phone_claim};
 use super::contacts::fields::{FieldDef, FieldType};
 use super::contacts::{self, Address, ContactEmail, ContactPhone, ContactRecord};
 use super::jobs::{self, Delivery, Job};
 use super::records::{OrgRecord, from_item, new_id, org_key, plausible_id, to_item};
-use crate::app::AppState;
 use crate::domain::email::Email;
 use crate::domain::phone::Phone;
 use crate::domain::spreadsheet::unescape_formula;
 use crate::ports::{Condition, Key, PartialCommit, Query, StoreError, Update, WriteOp};
+use crate::ports::{HasClock, HasJobs, HasObjects, HasTable};
 
 /// Most data rows one import may hold.
 pub const MAX_ROWS: u64 = 100_000;
@@ -111,8 +132,8 @@ pub enum ImportState {
 pub struct ColumnMap {
     pub column: usize,
     pub header: String,
-    /// `first_name`, `last_name`, `name`, `email`, `phone`, `company`, `tags`,
-    /// `source`, `address.<part>`, `custom.<key>` or `ignore`.
+    /// `id`, `first_name`, `last_name`, `name`, `email`, `phone`, `company`,
+    /// `tags`, `source`, `address.<part>`, `custom.<key>` or `ignore`.
     pub target: String,
 }
 
@@ -188,6 +209,7 @@ pub fn detect_target(header: &str, custom_keys: &[String]) -> String {
         | "telephone" | "tel" | "workphone" | "homephone" | "phone1" | "phone2" => "phone",
         "company" | "companyname" | "organization" | "organisation" | "business" | "account" | "employer" => "company",
         "tags" | "tag" | "labels" | "label" => "tags",
+        "id" | "contactid" | "recordid" | "externalid" | "importkey" => "id",
         "source" | "leadsource" => "source",
         "address" | "address1" | "addressline1" | "street" | "streetaddress" | "addressline1street" => "address.line1",
         "address2" | "addressline2" => "address.line2",
@@ -202,7 +224,9 @@ pub fn detect_target(header: &str, custom_keys: &[String]) -> String {
 
 fn valid_target(target: &str, custom_keys: &[String]) -> bool {
     match target {
-        "first_name" | "last_name" | "name" | "email" | "phone" | "company" | "tags" | "source" | "ignore" => true,
+        "id" | "first_name" | "last_name" | "name" | "email" | "phone" | "company" | "tags" | "source" | "ignore" => {
+            true
+        }
         other => {
             if let Some(part) = other.strip_prefix("address.") {
                 ADDRESS_PARTS.contains(&part)
@@ -238,7 +262,7 @@ pub fn build_mapping(
             errors.push((
                 format!("mapping.{header}"),
                 "unknown_target",
-                "Map to first_name, last_name, name, email, phone, company, tags, source, address.<part>, custom.<key> or ignore.".into(),
+                "Map to id, first_name, last_name, name, email, phone, company, tags, source, address.<part>, custom.<key> or ignore.".into(),
             ));
             continue;
         }
@@ -261,11 +285,14 @@ pub fn build_mapping(
     if !errors.is_empty() {
         return Err(ImportError::Invalid(errors));
     }
-    if !mapping.iter().any(|c| c.target == "email" || c.target == "phone") {
+    if !mapping
+        .iter()
+        .any(|c| ["email", "phone", "id"].contains(&c.target.as_str()))
+    {
         return Err(invalid(
             "mapping",
             "no_identity_column",
-            "Map at least one column to email or phone: rows are matched to contacts by them.",
+            "Map at least one column to email, phone or id: rows are matched to contacts by them.",
         ));
     }
     Ok(mapping)
@@ -317,22 +344,22 @@ pub struct ImportOptions {
 }
 
 async fn put_part(
-    state: &AppState,
+    state: &impl HasObjects,
     org_id: &str,
     import_id: &str,
     part: u32,
     bytes: Vec<u8>,
 ) -> Result<(), ImportError> {
     state
-        .objects
+        .objects()
         .put(&part_object_key(org_id, import_id, part), bytes, "text/csv")
         .await
         .map_err(|err| ImportError::Objects(err.to_string()))
 }
 
-async fn queue_job(state: &AppState, org_id: &str, import_id: &str) -> Result<(), ImportError> {
+async fn queue_job(state: &impl HasJobs, org_id: &str, import_id: &str) -> Result<(), ImportError> {
     jobs::enqueue(
-        state.jobs.as_ref(),
+        state.jobs().as_ref(),
         &[Job::ImportContacts {
             org_id: org_id.to_string(),
             import_id: import_id.to_string(),
@@ -344,7 +371,7 @@ async fn queue_job(state: &AppState, org_id: &str, import_id: &str) -> Result<()
 
 /// Starts an import from the first (or only) part of the file.
 pub async fn create(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
     actor: &Actor,
     csv: Vec<u8>,
     options: ImportOptions,
@@ -363,7 +390,7 @@ pub async fn create(
             format!("Import at most {MAX_ROWS} rows at once."),
         ));
     }
-    let defs = contact_links::field_defs(state.table.as_ref(), org_id).await?;
+    let defs = contact_links::field_defs(state.table().as_ref(), org_id).await?;
     let keys: Vec<String> = defs.iter().map(|d| d.key.clone()).collect();
     let mapping = build_mapping(&headers, &keys, &options.mapping)?;
     let mut tags = Vec::new();
@@ -385,7 +412,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ImportError::Invalid(errors));
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     let id = new_id();
     let state_now = if options.more_parts {
         ImportState::Uploading
@@ -417,7 +444,7 @@ pub async fn create(
         put_part(state, org_id, &id, 0, csv).await?;
     }
     state
-        .table
+        .table()
         .transact(vec![
             WriteOp::Put {
                 item: to_item(&import_key(org_id, &id), &record, &[])?,
@@ -440,7 +467,7 @@ pub async fn create(
 
 /// Appends the next part (rows only, no header); `last` queues the job.
 pub async fn append_part(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
     actor: &Actor,
     import_id: &str,
     csv: Vec<u8>,
@@ -468,7 +495,7 @@ pub async fn append_part(
         ));
     }
     put_part(state, org_id, import_id, current.parts, csv).await?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let next_state = match (last, total) {
         (false, _) => ImportState::Uploading,
         (true, 0) => ImportState::Done,
@@ -483,7 +510,7 @@ pub async fn append_part(
         update = update.set("finished_at", now.to_string());
     }
     let item = state
-        .table
+        .table()
         .update(
             &import_key(org_id, import_id),
             update,
@@ -510,11 +537,11 @@ pub async fn append_part(
     Ok(record)
 }
 
-pub async fn get(state: &AppState, org_id: &str, import_id: &str) -> Result<ImportRecord, ImportError> {
+pub async fn get(state: &impl HasTable, org_id: &str, import_id: &str) -> Result<ImportRecord, ImportError> {
     if !plausible_id(import_id) {
         return Err(ImportError::NotFound);
     }
-    match state.table.get(&import_key(org_id, import_id)).await? {
+    match state.table().get(&import_key(org_id, import_id)).await? {
         Some(item) => Ok(from_item(item)?),
         None => Err(ImportError::NotFound),
     }
@@ -522,13 +549,13 @@ pub async fn get(state: &AppState, org_id: &str, import_id: &str) -> Result<Impo
 
 /// One page of an import's failed rows, by row number: (row, field, reason, message).
 pub async fn error_rows(
-    state: &AppState,
+    state: &impl HasTable,
     org_id: &str,
     import_id: &str,
     cursor: Option<String>,
 ) -> Result<(Vec<(u64, String, String, String)>, Option<String>), StoreError> {
     let page = state
-        .table
+        .table()
         .query(
             &Query::partition(errors_partition(org_id, import_id))
                 .limit(500)
@@ -557,6 +584,8 @@ pub async fn error_rows(
 /// A row, parsed and validated, not yet matched.
 #[derive(Debug, Clone, Default)]
 struct Candidate {
+    /// The row's `id` column: see the module's Identity section.
+    key: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
     emails: Vec<String>,
@@ -619,6 +648,7 @@ fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Result<Candida
             continue;
         }
         match column.target.as_str() {
+            "id" => c.key = text_value("id", cell, 100, &mut errors),
             "first_name" => c.first_name = text_value("first_name", cell, 100, &mut errors),
             "last_name" => c.last_name = text_value("last_name", cell, 100, &mut errors),
             "name" => {
@@ -701,11 +731,21 @@ fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Result<Candida
             c.tags.push(tag.clone());
         }
     }
-    if c.emails.is_empty() && c.phones.is_empty() && errors.is_empty() {
+    if c.emails.is_empty() && c.phones.is_empty() && c.key.is_none() && errors.is_empty() {
         errors.push((
             "email".into(),
             "missing_identity",
-            "Each row needs an email or a phone, so a re-import finds the contact instead of duplicating it.".into(),
+            "Each row needs an email, a phone or an id, so a re-import finds the contact instead of duplicating it."
+                .into(),
+        ));
+    }
+    // What the API asks of any contact.
+    let named = c.first_name.is_some() || c.last_name.is_some() || c.company.is_some();
+    if !named && c.emails.is_empty() && c.phones.is_empty() && errors.is_empty() {
+        errors.push((
+            "first_name".into(),
+            "required",
+            "Give at least a name, company, email or phone.".into(),
         ));
     }
     if c.emails.len() > contacts::MAX_EMAILS {
@@ -774,6 +814,7 @@ fn new_contact(org_id: &str, c: &Candidate, now: jiff::Timestamp) -> ContactReco
         updated_at: now.to_string(),
         created_ms: now.as_millisecond(),
         version: 1,
+        import_keys: c.key.iter().cloned().collect(),
     }
 }
 
@@ -837,6 +878,14 @@ fn merged(before: &ContactRecord, c: &Candidate) -> Result<ContactRecord, Vec<Fi
         if !after.tags.contains(tag) {
             after.tags.push(tag.clone());
         }
+    }
+    // Matched by email or phone (or an import key it has): linked to the
+    // row's id from now on. Its own id needs no key.
+    if let Some(key) = &c.key
+        && key != &after.id
+        && !after.import_keys.contains(key)
+    {
+        after.import_keys.push(key.clone());
     }
     let mut errors = Vec::new();
     if after.emails.len() > contacts::MAX_EMAILS {
@@ -905,7 +954,12 @@ enum Outcome {
 
 /// Runs one delivery of the import job: as many rows as the slice allows,
 /// then hands over to a new message if rows remain.
-pub async fn run_job(state: &AppState, org_id: &str, import_id: &str, delivery: &Delivery) -> Result<(), ImportError> {
+pub async fn run_job(
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
+    org_id: &str,
+    import_id: &str,
+    delivery: &Delivery,
+) -> Result<(), ImportError> {
     let budget = Budget {
         max_rows: None,
         deadline: Some(delivery.deadline.min(Instant::now() + SLICE)),
@@ -929,7 +983,12 @@ pub async fn run_job(state: &AppState, org_id: &str, import_id: &str, delivery: 
 /// The queue's last try failed: an import still running is marked failed,
 /// unless it moved on meanwhile (another delivery is working on it, or
 /// it finished and only its clean-up failed).
-async fn give_up(state: &AppState, org_id: &str, import_id: &str, err: &ImportError) -> Result<(), ImportError> {
+async fn give_up(
+    state: &(impl HasTable + HasClock),
+    org_id: &str,
+    import_id: &str,
+    err: &ImportError,
+) -> Result<(), ImportError> {
     if matches!(err, ImportError::Store(store) if store.is_condition_failure()) {
         return Ok(());
     }
@@ -937,9 +996,9 @@ async fn give_up(state: &AppState, org_id: &str, import_id: &str, err: &ImportEr
     if !matches!(record.state, ImportState::Running | ImportState::Queued) {
         return Ok(());
     }
-    let now = state.clock.now().to_string();
+    let now = state.clock().now().to_string();
     let stopped = state
-        .table
+        .table()
         .update(
             &import_key(org_id, import_id),
             Update::default()
@@ -966,12 +1025,12 @@ async fn give_up(state: &AppState, org_id: &str, import_id: &str, err: &ImportEr
 /// Processes rows from the checkpoint until the import is done or the
 /// budget is spent; returns the import as it then is.
 pub async fn process(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasObjects),
     org_id: &str,
     import_id: &str,
     budget: Budget,
 ) -> Result<ImportRecord, ImportError> {
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     let mut record = get(state, org_id, import_id).await?;
     if record.state == ImportState::Done {
         discard_file(state, org_id, &record).await?;
@@ -983,7 +1042,7 @@ pub async fn process(
     let mut rows: Vec<csv::StringRecord> = Vec::new();
     for part in 0..record.parts {
         let object = state
-            .objects
+            .objects()
             .get(&part_object_key(org_id, import_id, part))
             .await
             .map_err(|err| ImportError::Objects(err.to_string()))?;
@@ -1044,7 +1103,7 @@ pub async fn process(
                         continue;
                     }
                 };
-                match plan_group(org_id, &record, &parsed[range], known, state.clock.now()) {
+                match plan_group(org_id, &record, &parsed[range], known, state.clock().now()) {
                     Ok(group) => group,
                     Err(err) => {
                         retry_or_fail(state, org_id, &mut record, &mut attempts, err).await?;
@@ -1066,7 +1125,7 @@ pub async fn process(
         };
         let rows_in_group = (after.rows_done - record.rows_done) as f64;
         let commit_started = Instant::now();
-        let now = state.clock.now();
+        let now = state.clock().now();
         let (committed, next_group) = futures::join!(table.transact_in_order(group.transactions), async {
             let range = next?;
             // Read beside the commit: each key as it was before the commit or
@@ -1111,7 +1170,7 @@ pub async fn process(
 /// a contact changed) re-reads the checkpoint for a new plan, up to 5 times
 /// in a row; anything else ends the delivery (the message is redelivered).
 async fn retry_or_fail(
-    state: &AppState,
+    state: &impl HasTable,
     org_id: &str,
     record: &mut ImportRecord,
     attempts: &mut u32,
@@ -1166,10 +1225,10 @@ fn parse_rows(
 }
 
 /// The uploaded file holds personal data: it goes once every row is in.
-async fn discard_file(state: &AppState, org_id: &str, record: &ImportRecord) -> Result<(), ImportError> {
+async fn discard_file(state: &impl HasObjects, org_id: &str, record: &ImportRecord) -> Result<(), ImportError> {
     for part in 0..record.parts {
         state
-            .objects
+            .objects()
             .delete(&part_object_key(org_id, &record.id, part))
             .await
             .map_err(|err| ImportError::Objects(err.to_string()))?;
@@ -1178,14 +1237,14 @@ async fn discard_file(state: &AppState, org_id: &str, record: &ImportRecord) -> 
 }
 
 async fn fail(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     org_id: &str,
     record: &ImportRecord,
     reason: &str,
 ) -> Result<ImportRecord, ImportError> {
-    let now = state.clock.now().to_string();
+    let now = state.clock().now().to_string();
     let item = state
-        .table
+        .table()
         .update(
             &import_key(org_id, &record.id),
             Update::default()
@@ -1218,7 +1277,14 @@ struct Known {
 
 impl Known {
     /// Records a contact the plan will write, for the chunks after it.
+    /// (No entry for the contact's own id: no row can name a contact this
+    /// import creates, and an existing one is read from the store, then
+    /// replaced by its planned version like any contact a claim names.)
     fn planned(&mut self, org_id: &str, contact: &Arc<ContactRecord>) {
+        for import_key in &contact.import_keys {
+            self.owner_of
+                .insert(import_key_claim(org_id, import_key), contact.id.clone());
+        }
         for email in &contact.emails {
             self.owner_of
                 .insert(email_claim(org_id, &email.address), contact.id.clone());
@@ -1231,12 +1297,23 @@ impl Known {
     }
 }
 
-fn claims_of(org_id: &str, emails: &[String], phones: &[Phone]) -> Vec<Key> {
-    emails
+/// The keys that say which contact a row is: its email and phone claims,
+/// and for its id the import-key claim and the contact with that id (an
+/// item whose `id` names it, where claims name it in `contact_id`).
+fn claims_of(org_id: &str, c: &Candidate) -> Vec<Key> {
+    let mut keys: Vec<Key> = c
+        .emails
         .iter()
         .map(|e| email_claim(org_id, e))
-        .chain(phones.iter().map(|p| phone_claim(org_id, &p.e164)))
-        .collect()
+        .chain(c.phones.iter().map(|p| phone_claim(org_id, &p.e164)))
+        .collect();
+    if let Some(key) = &c.key {
+        keys.push(import_key_claim(org_id, key));
+        if plausible_id(key) {
+            keys.push(contact_links::contact_key(org_id, key));
+        }
+    }
+    keys
 }
 
 /// The store's view of the rows' claims (100 keys a round trip) and of the
@@ -1252,7 +1329,7 @@ async fn read_known(
         .iter()
         .flatten()
         .filter_map(|p| p.as_ref().ok())
-        .flat_map(|c| claims_of(org_id, &c.emails, &c.phones))
+        .flat_map(|c| claims_of(org_id, c))
         .filter(|key| !pending.owner_of.contains_key(key))
         .collect();
     claim_keys.sort();
@@ -1260,7 +1337,11 @@ async fn read_known(
     let mut known = Known::default();
     for keys in claim_keys.chunks(100) {
         for item in table.batch_get(keys).await? {
-            if let (Some(key), Some(id)) = (Key::of(&item), item.get("contact_id").and_then(Value::as_str)) {
+            let owner = item
+                .get("contact_id")
+                .or_else(|| item.get("id"))
+                .and_then(Value::as_str);
+            if let (Some(key), Some(id)) = (Key::of(&item), owner) {
                 known.owner_of.insert(key, id.to_string());
             }
         }
@@ -1279,7 +1360,7 @@ async fn read_known(
     // Claims of the rows that the pending group writes, and the pending
     // version of every contact these rows name.
     for c in rows.iter().flatten().filter_map(|p| p.as_ref().ok()) {
-        for key in claims_of(org_id, &c.emails, &c.phones) {
+        for key in claims_of(org_id, c) {
             if let Some(id) = pending.owner_of.get(&key) {
                 known.owner_of.insert(key, id.clone());
             }
@@ -1359,7 +1440,7 @@ fn plan_chunk(
         let outcome = match parsed_row {
             Err(errors) => Outcome::Fail(errors.clone()),
             Ok(c) => {
-                let claims = claims_of(org_id, &c.emails, &c.phones);
+                let claims = claims_of(org_id, c);
                 let mut owners: Vec<&String> = claims.iter().filter_map(|k| known.owner_of.get(k)).collect();
                 owners.sort();
                 owners.dedup();
@@ -1387,7 +1468,7 @@ fn plan_chunk(
                     _ => Outcome::Fail(vec![(
                         "phone".into(),
                         "matches_two_contacts",
-                        "The email and the phone of this row belong to two different contacts.".into(),
+                        "The email, phone or id of this row belong to different contacts.".into(),
                     )]),
                 };
                 touched_claims.extend(claims);

@@ -5,16 +5,26 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
-use crate::ports::mailer::{Email, MailError};
+use crate::ports::mailer::Email;
 use crate::ports::{Queue, QueueError};
-use crate::services::notifications;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     /// `idempotency_key` makes the provider (or the outbox) drop a second copy.
     SendEmail { idempotency_key: String, email: Email },
+    /// A password-reset request for `email`, queued alike whether or not the
+    /// address has an account; the job looks it up
+    /// (`services::accounts::send_password_reset`).
+    PasswordReset {
+        email: String,
+        token: String,
+        /// Unix seconds of the request: the link expires an hour after it.
+        requested_at: i64,
+        /// Where the request came from, for the account's audit log.
+        #[serde(default)]
+        request: RequestOrigin,
+    },
     /// An SMS, sent at most once per `idempotency_key`, never to an opted-out
     /// recipient, and within the booking's SMS allowance
     /// (`services::notifications::send_sms`).
@@ -33,6 +43,16 @@ pub enum Job {
     /// one slice from the export's checkpoint (`services::exports::job`); a
     /// redelivery resumes, never repeats.
     Export { org_id: String, export_id: String },
+}
+
+/// The request a job was queued by, as the audit log records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestOrigin {
+    pub request_id: String,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,66 +97,3 @@ impl Delivery {
 /// for a slice's last write and the batch's answer. Slices of imports and
 /// exports share it, so a batch of several never times the function out.
 pub const BATCH_TIME: Duration = Duration::from_secs(11);
-/// The least time worth starting a slice with; with less left in the batch,
-/// the job is queued again to start a fresh one.
-const MIN_SLICE_TIME: Duration = Duration::from_secs(2);
-
-pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), JobError> {
-    let is_slice = matches!(job, Job::ImportContacts { .. } | Job::Export { .. });
-    let left = delivery.deadline.saturating_duration_since(Instant::now());
-    if is_slice && left < MIN_SLICE_TIME {
-        return enqueue(state.jobs.as_ref(), &[job])
-            .await
-            .map_err(|err| JobError::Retry(err.to_string()));
-    }
-    if left.is_zero() {
-        // Out of the batch's time: a send now could run past the function's
-        // timeout, which would deliver the whole batch again.
-        return Err(JobError::Retry("the batch ran out of time; delivered again".into()));
-    }
-    match job {
-        Job::ImportContacts { org_id, import_id } => {
-            use crate::services::imports::{self, ImportError};
-            match imports::run_job(state, &org_id, &import_id, delivery).await {
-                Ok(()) => Ok(()),
-                // The import is gone (deleted organization): nothing left to do.
-                Err(ImportError::NotFound) => Err(JobError::Permanent(format!("import {import_id} not found"))),
-                Err(err) => Err(JobError::Retry(err.to_string())),
-            }
-        }
-        Job::Export { org_id, export_id } => {
-            use crate::services::exports::job::{self, ExportError};
-            match job::run_job(state, &org_id, &export_id, delivery).await {
-                Ok(()) => Ok(()),
-                // Expired or its organization deleted: nothing left to do.
-                Err(ExportError::NotFound) => Err(JobError::Permanent(format!("export {export_id} not found"))),
-                Err(err) => Err(JobError::Retry(err.to_string())),
-            }
-        }
-        Job::SendEmail { idempotency_key, email } => match state.mailer.send(&email, &idempotency_key).await {
-            Ok(()) => Ok(()),
-            Err(MailError::Unavailable(reason)) => Err(JobError::Retry(reason)),
-            Err(MailError::Rejected(reason)) => Err(JobError::Permanent(reason)),
-        },
-        Job::SendSms {
-            idempotency_key,
-            org_id,
-            booking_id,
-            to,
-            body,
-        } => {
-            let request = notifications::SmsRequest {
-                idempotency_key,
-                org_id,
-                booking_id,
-                to,
-                body,
-            };
-            match notifications::send_sms(state, &request).await {
-                Ok(_) => Ok(()),
-                Err(notifications::SmsSendError::Retry(reason)) => Err(JobError::Retry(reason)),
-                Err(notifications::SmsSendError::Permanent(reason)) => Err(JobError::Permanent(reason)),
-            }
-        }
-    }
-}

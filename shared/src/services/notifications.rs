@@ -1,4 +1,4 @@
-//! Booking notifications (issue 5, point 7): on book, reschedule and cancel an
+//! Booking notifications: on book, reschedule and cancel an
 //! email to the customer and one to the host, each with an iCalendar
 //! invitation, and an SMS to the customer when they gave a phone with SMS
 //! consent. Everything goes through the jobs queue; idempotency keys are
@@ -27,11 +27,11 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::ports::mailer::{Attachment, Email};
 use crate::ports::{Condition, Key, QueueError, SmsError, StoreError, Table};
+use crate::ports::{HasClock, HasJobs, HasSms, HasTable};
 use crate::services::jobs::{self, Job};
-use crate::services::{object, records, secrets};
+use crate::services::{object, records};
 
 /// Text messages one appointment may cause, all kinds together.
 pub const MAX_SMS_PER_BOOKING: i64 = 3;
@@ -471,11 +471,11 @@ pub fn notice_item(notice: &BookingNotice, change: &BookingChange) -> Result<cra
 /// request) and, with a consented phone, the SMS. Each message carries an
 /// idempotency key per change and sequence, so a repeat sends nothing new.
 pub async fn queue_messages(
-    state: &AppState,
+    state: &(impl HasClock + HasJobs),
     notice: &BookingNotice,
     change: &BookingChange,
 ) -> Result<(), NotificationError> {
-    let now = state.clock.now();
+    let now = state.clock().now();
     let mut queued = Vec::with_capacity(3);
     for recipient in [Recipient::Customer, Recipient::Host] {
         queued.push(Job::SendEmail {
@@ -495,7 +495,7 @@ pub async fn queue_messages(
             body: change_sms(notice, change),
         });
     }
-    jobs::enqueue(state.jobs.as_ref(), &queued).await?;
+    jobs::enqueue(state.jobs().as_ref(), &queued).await?;
     Ok(())
 }
 
@@ -637,14 +637,17 @@ async fn release(table: &dyn Table, key: &Key, idempotency_key: &str) -> Result<
 /// Sends one SMS at most once: claims the key (and one of the booking's
 /// [`MAX_SMS_PER_BOOKING`]) in the store, checks the opt-out right before
 /// sending, and releases the claim when the message did not go out.
-pub async fn send_sms(state: &AppState, request: &SmsRequest) -> Result<SmsOutcome, SmsSendError> {
-    let table = state.table.as_ref();
-    let now = state.clock.unix_seconds();
+pub async fn send_sms(
+    state: &(impl HasTable + HasClock + HasSms),
+    request: &SmsRequest,
+) -> Result<SmsOutcome, SmsSendError> {
+    let table = state.table().as_ref();
+    let now = state.clock().unix_seconds();
     let (counter, limit) = match &request.booking_id {
         Some(booking_id) => (sms_counter_key(&request.org_id, booking_id), MAX_SMS_PER_BOOKING),
         None => (
             Key::new(
-                format!("SMSKEY#{}", secrets::token_hash(&request.idempotency_key)),
+                format!("SMSKEY#{}", crate::domain::token::token_hash(&request.idempotency_key)),
                 "SMS",
             ),
             1,
@@ -666,14 +669,14 @@ pub async fn send_sms(state: &AppState, request: &SmsRequest) -> Result<SmsOutco
         }
         Claim::New => {}
     }
-    let sender = state.sms.sender().to_string();
+    let sender = state.sms().sender().to_string();
     if table.get(&sms_opt_out_key(&sender, &request.to)).await?.is_some() {
         release(table, &counter, &request.idempotency_key).await?;
         tracing::info!(org_id = %request.org_id, "recipient opted out of sms; not sent");
         return Ok(SmsOutcome::OptedOut);
     }
     match state
-        .sms
+        .sms()
         .send(&request.to, &request.body, &request.idempotency_key)
         .await
     {

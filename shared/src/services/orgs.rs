@@ -9,25 +9,27 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::accounts::{SignedIn, optional_url, required_text};
+use super::accounts::{SignedIn, record_failed_sign_in};
 use super::audit::{self, Actor};
 use super::jobs::{self, Job};
 use super::records::{
     MemberRecord, OrgRecord, TokenPurpose, UserRecord, email_key, from_item, member_key, new_id, org_key, slug_key,
     to_item, token_key, user_key, user_orgs_partition, user_sessions_partition,
 };
-use super::secrets::{self, new_token, token_hash};
+use super::secrets::{self, new_token};
 use super::sessions;
 use super::throttle;
-use crate::app::AppState;
 use crate::domain::country;
 use crate::domain::email::Email;
+use crate::domain::input::{optional_url, required_text};
 use crate::domain::membership::{self, RuleViolation};
 use crate::domain::password::check_new_password;
 use crate::domain::role::Role;
 use crate::domain::slug::Slug;
+use crate::domain::token::token_hash;
 use crate::ports::mailer;
 use crate::ports::{BatchOp, Condition, Index, Key, Query, SortKey, StoreError, Update, WriteOp};
+use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
 
 /// How often a membership change re-reads and retries after losing a race.
 const ATTEMPTS: usize = 3;
@@ -113,8 +115,8 @@ impl From<OrgRecord> for OrgView {
     }
 }
 
-pub async fn org(state: &AppState, org_id: &str) -> Result<OrgRecord, OrgError> {
-    let item = state.table.get(&org_key(org_id)).await?.ok_or(OrgError::NotFound)?;
+pub async fn org(state: &impl HasTable, org_id: &str) -> Result<OrgRecord, OrgError> {
+    let item = state.table().get(&org_key(org_id)).await?.ok_or(OrgError::NotFound)?;
     Ok(from_item(item)?)
 }
 
@@ -217,7 +219,11 @@ fn validate(change: &OrgChange) -> Result<ValidChange, OrgError> {
 /// Edits the profile in one transaction: the org record (only if its version
 /// is still the one read), the slug uniqueness items swapped, the audit entry.
 /// The caller has checked `ManageSettings`.
-pub async fn update_org(state: &AppState, actor: &Actor, change: OrgChange) -> Result<OrgRecord, OrgError> {
+pub async fn update_org(
+    state: &(impl HasTable + HasClock),
+    actor: &Actor,
+    change: OrgChange,
+) -> Result<OrgRecord, OrgError> {
     let valid = validate(&change)?;
     let current = org(state, &actor.org_id).await?;
     if change.version.is_some_and(|v| v != current.version) {
@@ -260,7 +266,7 @@ pub async fn update_org(state: &AppState, actor: &Actor, change: OrgChange) -> R
     if changed.is_empty() {
         return Ok(current);
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     let mut ops = vec![WriteOp::Update {
         key: org_key(&current.id),
         update: update.add("version", 1),
@@ -283,7 +289,7 @@ pub async fn update_org(state: &AppState, actor: &Actor, change: OrgChange) -> R
         &format!("org:{}", current.id),
         json!({"changed": changed}),
     ));
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => org(state, &current.id).await,
         Err(StoreError::TransactionConditionFailed { index: 0 }) => Err(OrgError::StaleVersion),
         Err(StoreError::TransactionConditionFailed { index: 1 }) => Err(OrgError::SlugTaken),
@@ -293,8 +299,8 @@ pub async fn update_org(state: &AppState, actor: &Actor, change: OrgChange) -> R
 
 // ---------------------------------------------------------------- members
 
-async fn member(state: &AppState, org_id: &str, user_id: &str) -> Result<Option<MemberRecord>, OrgError> {
-    match state.table.get(&member_key(org_id, user_id)).await? {
+async fn member(state: &impl HasTable, org_id: &str, user_id: &str) -> Result<Option<MemberRecord>, OrgError> {
+    match state.table().get(&member_key(org_id, user_id)).await? {
         Some(item) => Ok(Some(from_item(item)?)),
         None => Ok(None),
     }
@@ -302,13 +308,13 @@ async fn member(state: &AppState, org_id: &str, user_id: &str) -> Result<Option<
 
 /// One page of the organization's members, by user id.
 pub async fn list_members(
-    state: &AppState,
+    state: &impl HasTable,
     org_id: &str,
     limit: u32,
     cursor: Option<String>,
 ) -> Result<(Vec<MemberRecord>, Option<String>), OrgError> {
     let page = state
-        .table
+        .table()
         .query(
             &Query::partition(format!("ORG#{org_id}"))
                 .sort(SortKey::BeginsWith("MEMBER#".into()))
@@ -333,7 +339,7 @@ struct Snapshot {
     owners: i64,
 }
 
-async fn snapshot(state: &AppState, actor: &Actor, target_user_id: &str) -> Result<Snapshot, OrgError> {
+async fn snapshot(state: &impl HasTable, actor: &Actor, target_user_id: &str) -> Result<Snapshot, OrgError> {
     let actor_id = actor.user_id.as_deref().unwrap_or_default();
     // The target first: another organization's id is a 404 whatever the caller's role.
     let target = member(state, &actor.org_id, target_user_id)
@@ -386,7 +392,7 @@ fn guarded_ops(actor: &Actor, snap: &Snapshot, target_op: WriteOp, delta: i64) -
 /// owner cannot both commit: the owner count is checked-and-set in the same
 /// transaction; the loser re-reads and is refused by the rules.
 pub async fn change_role(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     actor: &Actor,
     target_user_id: &str,
     role: Role,
@@ -413,12 +419,12 @@ pub async fn change_role(
         );
         ops.push(audit::entry(
             actor,
-            state.clock.now(),
+            state.clock().now(),
             "member.role_changed",
             &format!("user:{target_user_id}"),
             json!({"from": snap.target.role, "to": role}),
         ));
-        match state.table.transact(ops).await {
+        match state.table().transact(ops).await {
             Ok(()) => {
                 return Ok(MemberRecord { role, ..snap.target });
             }
@@ -432,7 +438,11 @@ pub async fn change_role(
 /// Removes a member; removing yourself is leaving. The removed user's
 /// sessions in this organization are deleted after the commit (and would
 /// fail anyway: every request re-reads the membership).
-pub async fn remove_member(state: &AppState, actor: &Actor, target_user_id: &str) -> Result<(), OrgError> {
+pub async fn remove_member(
+    state: &(impl HasTable + HasClock),
+    actor: &Actor,
+    target_user_id: &str,
+) -> Result<(), OrgError> {
     let is_self = actor.user_id.as_deref() == Some(target_user_id);
     for _ in 0..ATTEMPTS {
         let snap = snapshot(state, actor, target_user_id).await?;
@@ -447,12 +457,12 @@ pub async fn remove_member(state: &AppState, actor: &Actor, target_user_id: &str
         let mut ops = guarded_ops(actor, &snap, target_op, membership::owner_delta(snap.target.role, None));
         ops.push(audit::entry(
             actor,
-            state.clock.now(),
+            state.clock().now(),
             if is_self { "member.left" } else { "member.removed" },
             &format!("user:{target_user_id}"),
             json!({"role": snap.target.role}),
         ));
-        match state.table.transact(ops).await {
+        match state.table().transact(ops).await {
             Ok(()) => {
                 if let Err(err) = delete_org_sessions(state, target_user_id, &actor.org_id).await {
                     tracing::warn!(error = %err, "could not delete the sessions of a removed member");
@@ -467,12 +477,12 @@ pub async fn remove_member(state: &AppState, actor: &Actor, target_user_id: &str
 }
 
 /// Deletes the user's sessions that act in `org_id`.
-async fn delete_org_sessions(state: &AppState, user_id: &str, org_id: &str) -> Result<(), StoreError> {
+async fn delete_org_sessions(state: &impl HasTable, user_id: &str, org_id: &str) -> Result<(), StoreError> {
     let mut cursor = None;
     let mut deletes = Vec::new();
     loop {
         let page = state
-            .table
+            .table()
             .query(
                 &Query::partition(user_sessions_partition(user_id))
                     .on(Index::Gsi1)
@@ -493,7 +503,7 @@ async fn delete_org_sessions(state: &AppState, user_id: &str, org_id: &str) -> R
         }
     }
     if !deletes.is_empty() {
-        state.table.batch_write(deletes).await?;
+        state.table().batch_write(deletes).await?;
     }
     Ok(())
 }
@@ -545,14 +555,14 @@ impl From<InvitationRecord> for InvitationView {
     }
 }
 
-async fn user_by_email(state: &AppState, email: &str) -> Result<Option<UserRecord>, StoreError> {
-    let Some(pointer) = state.table.get(&email_key(email)).await? else {
+async fn user_by_email(state: &impl HasTable, email: &str) -> Result<Option<UserRecord>, StoreError> {
+    let Some(pointer) = state.table().get(&email_key(email)).await? else {
         return Ok(None);
     };
     let Some(user_id) = pointer.get("user_id").and_then(|v| v.as_str()) else {
         return Ok(None);
     };
-    match state.table.get(&user_key(user_id)).await? {
+    match state.table().get(&user_key(user_id)).await? {
         Some(item) => Ok(Some(from_item(item)?)),
         None => Ok(None),
     }
@@ -561,7 +571,7 @@ async fn user_by_email(state: &AppState, email: &str) -> Result<Option<UserRecor
 /// Invites `email` as `role` (at most the inviter's role) and emails a
 /// single-use link that expires in 7 days.
 pub async fn invite(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
     actor: &Actor,
     inviter_role: Role,
     raw_email: &str,
@@ -580,7 +590,7 @@ pub async fn invite(
         .await?
         .map(|m| m.name)
         .unwrap_or_else(|| "A colleague".into());
-    let now = state.clock.now();
+    let now = state.clock().now();
     let expires_at = now.as_second() + TokenPurpose::Invitation.lifetime_seconds();
     let token = new_token();
     let hash = token_hash(&token);
@@ -619,8 +629,8 @@ pub async fn invite(
             json!({"email": record.email, "role": role}),
         ),
     ];
-    state.table.transact(ops).await?;
-    let link = format!("{}/accept-invitation?token={token}", state.config.public_url);
+    state.table().transact(ops).await?;
+    let link = format!("{}/accept-invitation?token={token}", state.config().public_url);
     let job = Job::SendEmail {
         idempotency_key: format!("invitation/{hash}"),
         email: mailer::Email {
@@ -636,7 +646,7 @@ pub async fn invite(
             kind: "invitation".into(),
         },
     };
-    if let Err(err) = jobs::enqueue(state.jobs.as_ref(), &[job]).await {
+    if let Err(err) = jobs::enqueue(state.jobs().as_ref(), &[job]).await {
         tracing::error!(error = %err, "could not queue the invitation email; it can be sent again");
     }
     Ok(record.into())
@@ -644,7 +654,7 @@ pub async fn invite(
 
 /// One page of the organization's open invitations (expired ones are gone).
 pub async fn list_invitations(
-    state: &AppState,
+    state: &impl HasTable,
     actor_role: Role,
     org_id: &str,
     limit: u32,
@@ -652,7 +662,7 @@ pub async fn list_invitations(
 ) -> Result<(Vec<InvitationView>, Option<String>), OrgError> {
     membership::check_manage_invitations(actor_role)?;
     let page = state
-        .table
+        .table()
         .query(
             &Query::partition(format!("ORG#{org_id}"))
                 .sort(SortKey::BeginsWith("INVITE#".into()))
@@ -670,13 +680,13 @@ pub async fn list_invitations(
 
 /// Revokes an open invitation: the invitation and its token go together.
 pub async fn revoke_invitation(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     actor: &Actor,
     actor_role: Role,
     invitation_id: &str,
 ) -> Result<(), OrgError> {
     let key = invitation_key(&actor.org_id, invitation_id);
-    let item = state.table.get(&key).await?.ok_or(OrgError::NotFound)?;
+    let item = state.table().get(&key).await?.ok_or(OrgError::NotFound)?;
     membership::check_manage_invitations(actor_role)?;
     let record: InvitationRecord = from_item(item)?;
     let ops = vec![
@@ -690,13 +700,13 @@ pub async fn revoke_invitation(
         },
         audit::entry(
             actor,
-            state.clock.now(),
+            state.clock().now(),
             "invitation.revoked",
             &format!("invitation:{invitation_id}"),
             json!({"email": record.email, "role": record.role}),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(()),
         Err(StoreError::TransactionConditionFailed { index: 0 }) => Err(OrgError::NotFound),
         Err(err) => Err(err.into()),
@@ -720,13 +730,13 @@ struct InvitationToken {
     role: Role,
 }
 
-async fn read_invitation_token(state: &AppState, token: &str) -> Result<InvitationToken, OrgError> {
+async fn read_invitation_token(state: &impl HasTable, token: &str) -> Result<InvitationToken, OrgError> {
     let token = token.trim();
     if token.is_empty() {
         return Err(OrgError::InvalidToken);
     }
     let key = token_key(&token_hash(token), TokenPurpose::Invitation);
-    let item = state.table.get(&key).await?.ok_or(OrgError::InvalidToken)?;
+    let item = state.table().get(&key).await?.ok_or(OrgError::InvalidToken)?;
     let text = |name: &str| {
         item.get(name)
             .and_then(|v| v.as_str())
@@ -752,10 +762,14 @@ async fn read_invitation_token(state: &AppState, token: &str) -> Result<Invitati
 /// otherwise a new account is created, its email verified by the link. The
 /// membership, the consumed invitation and token, a new session in the
 /// invited organization and the audit entry commit together, once.
-pub async fn accept_invitation(state: &AppState, input: Acceptance, meta: &Actor) -> Result<SignedIn, OrgError> {
+pub async fn accept_invitation(
+    state: &(impl HasTable + HasClock + HasConfig),
+    input: Acceptance,
+    meta: &Actor,
+) -> Result<SignedIn, OrgError> {
     let invitation = read_invitation_token(state, &input.token).await?;
     let invite_key = invitation_key(&invitation.org_id, &invitation.invitation_id);
-    if state.table.get(&invite_key).await?.is_none() {
+    if state.table().get(&invite_key).await?.is_none() {
         return Err(OrgError::InvalidToken);
     }
     let org = match org(state, &invitation.org_id).await {
@@ -763,7 +777,7 @@ pub async fn accept_invitation(state: &AppState, input: Acceptance, meta: &Actor
         Err(OrgError::NotFound) => return Err(OrgError::InvalidToken),
         Err(err) => return Err(err),
     };
-    let now = state.clock.now();
+    let now = state.clock().now();
     let now_s = now.as_second();
     let mut ops = vec![
         WriteOp::Delete {
@@ -864,7 +878,7 @@ pub async fn accept_invitation(state: &AppState, input: Acceptance, meta: &Actor
             condition: Some(Condition::Exists),
         });
     }
-    let session = sessions::new_session(&state.config, &user_id, &org.id, now_s);
+    let session = sessions::new_session(&state.config(), &user_id, &org.id, now_s);
     ops.push(session.put.clone());
     if let Some((session_user, old_token)) = &input.session
         && *session_user == user_id
@@ -887,7 +901,7 @@ pub async fn accept_invitation(state: &AppState, input: Acceptance, meta: &Actor
         &format!("invitation:{}", invitation.invitation_id),
         json!({"user_id": user_id, "role": invitation.role, "new_account": new_account}),
     ));
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(SignedIn {
             session,
             user_id,
@@ -902,7 +916,7 @@ pub async fn accept_invitation(state: &AppState, input: Acceptance, meta: &Actor
 
 /// The password check of login, with its throttling, for linking an existing account.
 async fn verify_existing_password(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     user: &UserRecord,
     password: Option<String>,
     meta: &Actor,
@@ -914,17 +928,18 @@ async fn verify_existing_password(
             "An account with this email exists: enter its password.",
         ));
     };
-    let now = state.clock.unix_seconds();
-    if let Some(wait) = throttle::locked_for(state.table.as_ref(), &user.email, meta.ip.as_deref(), now).await? {
+    let now = state.clock().unix_seconds();
+    if let Some(wait) = throttle::locked_for(state.table().as_ref(), &user.email, meta.ip.as_deref(), now).await? {
         return Err(OrgError::Locked {
             retry_after_seconds: wait,
         });
     }
     if secrets::verify_password(password, Some(user.password_hash.clone())).await {
-        throttle::clear(state.table.as_ref(), &user.email).await?;
+        throttle::clear(state.table().as_ref(), &user.email).await?;
         Ok(())
     } else {
-        throttle::record_failure(state.table.as_ref(), &user.email, meta.ip.as_deref(), now).await?;
+        let failure = throttle::record_failure(state.table().as_ref(), &user.email, meta.ip.as_deref(), now).await?;
+        record_failed_sign_in(state, user, failure, meta).await?;
         Err(OrgError::InvalidCredentials)
     }
 }

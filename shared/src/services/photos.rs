@@ -12,9 +12,9 @@ use serde_json::json;
 
 use super::audit::{self, Actor};
 use super::records::{UserRecord, from_item, new_id, user_key};
-use crate::app::AppState;
 use crate::ports::object_store::ObjectError;
 use crate::ports::{Condition, StoreError, Update, WriteOp};
+use crate::ports::{HasClock, HasObjects, HasTable};
 
 /// Largest photo accepted, in bytes (equal to the request body limit).
 pub const MAX_PHOTO_BYTES: usize = crate::config::MAX_BODY_BYTES;
@@ -129,14 +129,18 @@ pub fn new_photo_key(user_id: &str) -> String {
     format!("photos/{user_id}/{}", new_id())
 }
 
-async fn load_user(state: &AppState, user_id: &str) -> Result<UserRecord, PhotoError> {
-    let item = state.table.get(&user_key(user_id)).await?.ok_or(PhotoError::NotFound)?;
+async fn load_user(state: &impl HasTable, user_id: &str) -> Result<UserRecord, PhotoError> {
+    let item = state
+        .table()
+        .get(&user_key(user_id))
+        .await?
+        .ok_or(PhotoError::NotFound)?;
     Ok(from_item(item)?)
 }
 
 /// Deletes an object no record points to any more; failures are logged only.
-async fn discard(state: &AppState, key: &str) {
-    if let Err(err) = state.objects.delete(key).await {
+async fn discard(state: &impl HasObjects, key: &str) {
+    if let Err(err) = state.objects().delete(key).await {
         tracing::warn!(error = %err, "could not delete an unreferenced photo object");
     }
 }
@@ -146,7 +150,7 @@ async fn discard(state: &AppState, key: &str) {
 /// Returns the key it replaced. `None` with `photo_key == None` and no
 /// current photo means there was nothing to do.
 async fn set_photo_key(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     user_id: &str,
     photo_key: Option<&str>,
     actor: &Actor,
@@ -173,13 +177,13 @@ async fn set_photo_key(
             },
             audit::entry(
                 actor,
-                state.clock.now(),
+                state.clock().now(),
                 action,
                 &format!("user:{user_id}"),
                 detail.clone(),
             ),
         ];
-        match state.table.transact(ops).await {
+        match state.table().transact(ops).await {
             Ok(()) => return Ok(user.photo_key),
             Err(StoreError::TransactionConditionFailed { index: 0 }) if attempt < ATTEMPTS => continue,
             Err(err) => return Err(err.into()),
@@ -189,7 +193,7 @@ async fn set_photo_key(
 
 /// Stores a new photo for the user and drops the previous one.
 pub async fn replace(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasObjects),
     user_id: &str,
     declared: Option<&str>,
     bytes: Vec<u8>,
@@ -198,7 +202,7 @@ pub async fn replace(
     let kind = check_upload(declared, &bytes)?;
     let size = bytes.len();
     let key = new_photo_key(user_id);
-    state.objects.put(&key, bytes, kind.mime()).await?;
+    state.objects().put(&key, bytes, kind.mime()).await?;
     let detail = json!({"content_type": kind.mime(), "size": size});
     let previous = match set_photo_key(state, user_id, Some(&key), actor, "account.photo_updated", detail).await {
         Ok(previous) => previous,
@@ -218,10 +222,10 @@ pub async fn replace(
 }
 
 /// The user's photo. Served with the type of its bytes, never a stored label.
-pub async fn get(state: &AppState, user_id: &str) -> Result<Photo, PhotoError> {
+pub async fn get(state: &(impl HasTable + HasObjects), user_id: &str) -> Result<Photo, PhotoError> {
     let user = load_user(state, user_id).await?;
     let key = user.photo_key.ok_or(PhotoError::NotFound)?;
-    let Some(object) = state.objects.get(&key).await? else {
+    let Some(object) = state.objects().get(&key).await? else {
         tracing::warn!("a user record points at a missing photo object");
         return Err(PhotoError::NotFound);
     };
@@ -236,7 +240,11 @@ pub async fn get(state: &AppState, user_id: &str) -> Result<Photo, PhotoError> {
 }
 
 /// Removes the user's photo; removing when there is none is not an error.
-pub async fn remove(state: &AppState, user_id: &str, actor: &Actor) -> Result<(), PhotoError> {
+pub async fn remove(
+    state: &(impl HasTable + HasClock + HasObjects),
+    user_id: &str,
+    actor: &Actor,
+) -> Result<(), PhotoError> {
     let previous = set_photo_key(state, user_id, None, actor, "account.photo_removed", json!({})).await?;
     if let Some(previous) = previous {
         discard(state, &previous).await;

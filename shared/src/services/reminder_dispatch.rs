@@ -1,4 +1,4 @@
-//! Reminder dispatch (issue 5, point 8): the minute tick finds due reminders
+//! Reminder dispatch: the minute tick finds due reminders
 //! with queries only and fans them out through the reminders queue; the
 //! consumer sends each one at most once.
 //!
@@ -29,9 +29,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::ports::queue::MAX_BATCH;
 use crate::ports::{Condition, Key, Query, StoreError, Update};
+use crate::ports::{HasClock, HasMailer, HasReminders, HasSms, HasTable};
 use crate::services::notifications::{self, SmsOutcome, SmsRequest, SmsSendError};
 use crate::services::object;
 use crate::services::scheduling::{SchedulingError, bookings};
@@ -129,12 +129,12 @@ pub enum DispatchError {
 }
 
 /// The pending reminders of one minute partition (every page).
-async fn pending_in(state: &AppState, partition: String) -> Result<Vec<ReminderMessage>, StoreError> {
+async fn pending_in(state: &impl HasTable, partition: String) -> Result<Vec<ReminderMessage>, StoreError> {
     let mut found = Vec::new();
     let mut cursor = None;
     loop {
         let page = state
-            .table
+            .table()
             .query(&Query::partition(partition.clone()).limit(500).after(cursor))
             .await?;
         found.extend(
@@ -152,12 +152,12 @@ async fn pending_in(state: &AppState, partition: String) -> Result<Vec<ReminderM
 
 /// One tick: every minute after the cursor up to now, fanned out, then the
 /// cursor moves. Safe to run twice or concurrently (the consumer is idempotent).
-pub async fn tick(state: &AppState) -> Result<TickSummary, DispatchError> {
-    let now = state.clock.unix_seconds();
+pub async fn tick(state: &(impl HasTable + HasClock + HasReminders)) -> Result<TickSummary, DispatchError> {
+    let now = state.clock().unix_seconds();
     let current = floor_minute(now);
     let oldest = current - CATCH_UP_MINUTES * 60;
     let stored = state
-        .table
+        .table()
         .get(&cursor_key())
         .await?
         .and_then(|item| item.get("minute_s").and_then(Value::as_i64));
@@ -193,7 +193,7 @@ pub async fn tick(state: &AppState) -> Result<TickSummary, DispatchError> {
         summary.minutes += minutes.len() as u64;
         summary.fanned_out += bodies.len() as u64;
         for batch in bodies.chunks(MAX_BATCH) {
-            state.reminders.send_batch(batch.to_vec()).await?;
+            state.reminders().send_batch(batch.to_vec()).await?;
         }
         // Only after the messages are queued: a crash before this re-runs the chunk.
         advance_cursor(state, chunk_end).await?;
@@ -202,14 +202,14 @@ pub async fn tick(state: &AppState) -> Result<TickSummary, DispatchError> {
     Ok(summary)
 }
 
-async fn advance_cursor(state: &AppState, minute_s: i64) -> Result<(), StoreError> {
+async fn advance_cursor(state: &(impl HasTable + HasClock), minute_s: i64) -> Result<(), StoreError> {
     let label = Timestamp::from_second(minute_s).map(minute_label).unwrap_or_default();
     let item = object(json!({
         "pk": cursor_key().pk, "sk": cursor_key().sk,
         "minute": label, "minute_s": minute_s,
-        "updated_at": state.clock.unix_seconds(),
+        "updated_at": state.clock().unix_seconds(),
     }));
-    state.table.put(item, None).await
+    state.table().put(item, None).await
 }
 
 /// What the consumer did with one reminder.
@@ -241,12 +241,12 @@ impl From<StoreError> for DeliveryError {
 
 /// Moves the reminder from `from` to `to` only if it is still in `from`.
 /// Returns false when it was not (another delivery won, or it was removed).
-async fn transition(state: &AppState, key: &Key, from: &str, to: &str) -> Result<bool, StoreError> {
+async fn transition(state: &(impl HasTable + HasClock), key: &Key, from: &str, to: &str) -> Result<bool, StoreError> {
     let update = Update::default()
         .set("status", to)
-        .set(format!("{to}_at"), state.clock.unix_seconds());
+        .set(format!("{to}_at"), state.clock().unix_seconds());
     match state
-        .table
+        .table()
         .update(
             key,
             update,
@@ -263,7 +263,7 @@ async fn transition(state: &AppState, key: &Key, from: &str, to: &str) -> Result
     }
 }
 
-async fn drop_reminder(state: &AppState, key: &Key, why: &str) -> Result<Delivery, StoreError> {
+async fn drop_reminder(state: &(impl HasTable + HasClock), key: &Key, why: &str) -> Result<Delivery, StoreError> {
     if transition(state, key, STATUS_PENDING, STATUS_DROPPED).await? {
         tracing::info!(reminder = %key.sk, why, "reminder dropped");
         Ok(Delivery::Dropped)
@@ -273,9 +273,12 @@ async fn drop_reminder(state: &AppState, key: &Key, why: &str) -> Result<Deliver
 }
 
 /// Delivers one due reminder at most once.
-pub async fn deliver(state: &AppState, message: &ReminderMessage) -> Result<Delivery, DeliveryError> {
+pub async fn deliver(
+    state: &(impl HasTable + HasClock + HasMailer + HasSms),
+    message: &ReminderMessage,
+) -> Result<Delivery, DeliveryError> {
     let key = message.key();
-    let Some(item) = state.table.get(&key).await? else {
+    let Some(item) = state.table().get(&key).await? else {
         // Removed by a cancel or a reschedule: nothing for the old time.
         return Ok(Delivery::Nothing);
     };
@@ -286,13 +289,13 @@ pub async fn deliver(state: &AppState, message: &ReminderMessage) -> Result<Deli
         .get("starts_at")
         .and_then(Value::as_i64)
         .unwrap_or(message.starts_at);
-    if starts_at <= state.clock.unix_seconds() {
+    if starts_at <= state.clock().unix_seconds() {
         return Ok(drop_reminder(state, &key, "appointment already started").await?);
     }
     let Some((notice, cancelled)) =
-        notifications::find_notice(state.table.as_ref(), &message.org_id, &message.booking_id).await?
+        notifications::find_notice(state.table().as_ref(), &message.org_id, &message.booking_id).await?
     else {
-        return match bookings::get_record(state.table.as_ref(), &message.org_id, &message.booking_id).await {
+        return match bookings::get_record(state.table().as_ref(), &message.org_id, &message.booking_id).await {
             Err(SchedulingError::NotFound) => Ok(drop_reminder(state, &key, "booking gone").await?),
             // The booking committed but its notice is not written yet: try again.
             _ => Err(DeliveryError::Retry("booking notice not found yet".into())),
@@ -336,7 +339,7 @@ pub async fn deliver(state: &AppState, message: &ReminderMessage) -> Result<Deli
             }
         }
         None => match state
-            .mailer
+            .mailer()
             .send(&notifications::reminder_email(&notice), &idempotency_key)
             .await
         {

@@ -1,4 +1,4 @@
-//! Pending reminder items (issue 5, point 8): creation and removal. The tick
+//! Pending reminder items: creation and removal. The tick
 //! and the sending consumer (another module) read exactly this layout:
 //!
 //! | attribute | value |

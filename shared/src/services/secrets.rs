@@ -7,19 +7,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 /// A fresh 256-bit token from the OS CSPRNG, base64url without padding.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// How a token is stored and looked up: hex SHA-256. A 256-bit random token
-/// needs no salt or slow hash; a leaked table reveals no usable token.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// The CSRF token of a session: HMAC-SHA256 keyed by the session token, so it
@@ -105,6 +99,7 @@ mod tests {
 
     #[test]
     fn tokens_are_256_bit_and_distinct() {
+        use crate::domain::token::token_hash;
         let a = new_token();
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
         assert_ne!(a, new_token());

@@ -5,9 +5,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::audit::{self, Actor};
 use super::records::{new_id, session_key, user_sessions_partition};
-use super::secrets::{csrf_token, new_token, token_hash};
+use super::secrets::{csrf_token, new_token};
 use crate::config::AppConfig;
+use crate::domain::token::token_hash;
 use crate::ports::{BatchOp, Condition, Index, Item, Key, Query, StoreError, Table, Update, WriteOp};
 
 /// Sessions are touched at most this often, so idle tracking costs one write
@@ -108,8 +110,19 @@ pub async fn switch_org(table: &dyn Table, token: &str, org_id: &str) -> Result<
         .map(|_| ())
 }
 
-pub async fn delete(table: &dyn Table, token: &str) -> Result<(), StoreError> {
-    table.delete(&session_key(&token_hash(token)), None).await.map(|_| ())
+/// Ends the session of `token` (logout), recorded in the audit log in the
+/// same transaction.
+pub async fn logout(table: &dyn Table, token: &str, actor: &Actor, now: jiff::Timestamp) -> Result<(), StoreError> {
+    let user = actor.user_id.as_deref().unwrap_or_default();
+    table
+        .transact(vec![
+            WriteOp::Delete {
+                key: session_key(&token_hash(token)),
+                condition: None,
+            },
+            audit::entry(actor, now, "auth.logout", &format!("user:{user}"), json!({})),
+        ])
+        .await
 }
 
 /// Every session key of a user (paged query on the user's session index).
@@ -128,6 +141,54 @@ async fn session_keys(table: &dyn Table, user_id: &str) -> Result<Vec<(Key, Item
             return Ok(keys);
         }
     }
+}
+
+/// Why a user's sessions end in bulk, as the audit log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// The user asked to be signed out everywhere (`auth.logout_all`).
+    LogoutAll,
+    /// A password change ends every other session (`auth.sessions_revoked`).
+    PasswordChanged,
+    /// A password reset ends every session (`auth.sessions_revoked`).
+    PasswordReset,
+}
+
+/// Deletes every session of the user except the one whose token is `keep`,
+/// then records how many ended and why. The deletes are batched (a user may
+/// have more sessions than one transaction holds), so the entry follows
+/// them; a log-out-everywhere is recorded even when no other session was
+/// live, an automatic revocation only when it ended one.
+pub async fn revoke_all_recorded(
+    table: &dyn Table,
+    user_id: &str,
+    keep: Option<&str>,
+    why: Revocation,
+    actor: &Actor,
+    now: jiff::Timestamp,
+) -> Result<usize, StoreError> {
+    let count = revoke_all(table, user_id, keep).await?;
+    let target = format!("user:{user_id}");
+    let entry = match why {
+        Revocation::LogoutAll => audit::entry(actor, now, "auth.logout_all", &target, json!({"sessions": count})),
+        _ if count == 0 => return Ok(0),
+        Revocation::PasswordChanged | Revocation::PasswordReset => {
+            let reason = if why == Revocation::PasswordReset {
+                "password_reset"
+            } else {
+                "password_changed"
+            };
+            audit::entry(
+                actor,
+                now,
+                "auth.sessions_revoked",
+                &target,
+                json!({"sessions": count, "reason": reason}),
+            )
+        }
+    };
+    table.transact(vec![entry]).await?;
+    Ok(count)
 }
 
 /// Deletes every session of the user except the one whose token is `keep`.

@@ -53,8 +53,16 @@ pub async fn locked_for(table: &dyn Table, email: &str, ip: Option<&str>, now: i
     Ok(None)
 }
 
-/// Counts one failure; returns the new lockout in seconds (0 if none).
-pub async fn record_failure(table: &dyn Table, email: &str, ip: Option<&str>, now: i64) -> Result<i64, StoreError> {
+/// One counted failure: the account's consecutive failures so far and the
+/// lockout it starts (0 while under the free budget).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub failures: i64,
+    pub lockout_seconds: i64,
+}
+
+/// Counts one failure.
+pub async fn record_failure(table: &dyn Table, email: &str, ip: Option<&str>, now: i64) -> Result<Failure, StoreError> {
     // Atomic ADD: concurrent failures all count.
     let item = table
         .update(
@@ -88,7 +96,10 @@ pub async fn record_failure(table: &dyn Table, email: &str, ip: Option<&str>, no
             )
             .await?;
     }
-    Ok(lockout)
+    Ok(Failure {
+        failures,
+        lockout_seconds: lockout,
+    })
 }
 
 /// A successful login clears the account's failures.

@@ -1,13 +1,19 @@
 //! `jobs-worker`: runs background jobs (`services::jobs::Job`) from the jobs
 //! queue and reports failures per message, so only those are delivered again.
+//! Dispatch lives here, above the services it calls, so no service imports
+//! another through the job list.
+
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::{BatchOutcome, Message};
-use crate::app::AppState;
-use crate::catalogue::QueueName;
-use crate::services::jobs::{self, Delivery, Job, JobError};
+use crate::inbound::AppState;
+use crate::ports::QueueName;
+use crate::ports::mailer::MailError;
+use crate::services::jobs::{Delivery, Job, JobError, enqueue};
+use crate::services::notifications;
 
 pub fn consume(state: AppState, messages: Vec<Message>) -> BoxFuture<'static, BatchOutcome> {
     async move {
@@ -27,7 +33,7 @@ pub fn consume(state: AppState, messages: Vec<Message>) -> BoxFuture<'static, Ba
                 last_attempt: message.receive_count >= QueueName::Jobs.max_receives(),
                 ..batch
             };
-            match jobs::run(&state, job, &delivery).await {
+            match run(&state, job, &delivery).await {
                 Ok(()) => {}
                 Err(JobError::Permanent(reason)) => {
                     tracing::error!(message_id = %message.message_id, %reason, "job failed permanently; dropped");
@@ -41,4 +47,81 @@ pub fn consume(state: AppState, messages: Vec<Message>) -> BoxFuture<'static, Ba
         outcome
     }
     .boxed()
+}
+
+/// The least time worth starting a slice with; with less left in the batch,
+/// the job is queued again to start a fresh one.
+const MIN_SLICE_TIME: Duration = Duration::from_secs(2);
+
+pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), JobError> {
+    let is_slice = matches!(job, Job::ImportContacts { .. } | Job::Export { .. });
+    let left = delivery.deadline.saturating_duration_since(Instant::now());
+    if is_slice && left < MIN_SLICE_TIME {
+        return enqueue(state.jobs.as_ref(), &[job])
+            .await
+            .map_err(|err| JobError::Retry(err.to_string()));
+    }
+    if left.is_zero() {
+        // Out of the batch's time: a send now could run past the function's
+        // timeout, which would deliver the whole batch again.
+        return Err(JobError::Retry("the batch ran out of time; delivered again".into()));
+    }
+    match job {
+        Job::ImportContacts { org_id, import_id } => {
+            use crate::services::imports::{self, ImportError};
+            match imports::run_job(state, &org_id, &import_id, delivery).await {
+                Ok(()) => Ok(()),
+                // The import is gone (deleted organization): nothing left to do.
+                Err(ImportError::NotFound) => Err(JobError::Permanent(format!("import {import_id} not found"))),
+                Err(err) => Err(JobError::Retry(err.to_string())),
+            }
+        }
+        Job::Export { org_id, export_id } => {
+            use crate::services::exports::job::{self, ExportError};
+            match job::run_job(state, &org_id, &export_id, delivery).await {
+                Ok(()) => Ok(()),
+                // Expired or its organization deleted: nothing left to do.
+                Err(ExportError::NotFound) => Err(JobError::Permanent(format!("export {export_id} not found"))),
+                Err(err) => Err(JobError::Retry(err.to_string())),
+            }
+        }
+        Job::SendEmail { idempotency_key, email } => match state.mailer.send(&email, &idempotency_key).await {
+            Ok(()) => Ok(()),
+            Err(MailError::Unavailable(reason)) => Err(JobError::Retry(reason)),
+            Err(MailError::Rejected(reason)) => Err(JobError::Permanent(reason)),
+        },
+        Job::PasswordReset {
+            email,
+            token,
+            requested_at,
+            request,
+        } => {
+            use crate::services::accounts::{self, PasswordResetError};
+            match accounts::send_password_reset(state, &email, &token, requested_at, &request).await {
+                Ok(()) => Ok(()),
+                Err(PasswordResetError::Mail(MailError::Rejected(reason))) => Err(JobError::Permanent(reason)),
+                Err(err) => Err(JobError::Retry(err.to_string())),
+            }
+        }
+        Job::SendSms {
+            idempotency_key,
+            org_id,
+            booking_id,
+            to,
+            body,
+        } => {
+            let request = notifications::SmsRequest {
+                idempotency_key,
+                org_id,
+                booking_id,
+                to,
+                body,
+            };
+            match notifications::send_sms(state, &request).await {
+                Ok(_) => Ok(()),
+                Err(notifications::SmsSendError::Retry(reason)) => Err(JobError::Retry(reason)),
+                Err(notifications::SmsSendError::Permanent(reason)) => Err(JobError::Permanent(reason)),
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@ pub mod sweep;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use crate::app::AppState;
+use crate::inbound::AppState;
 
 /// One queue message handed to a consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::{BatchOutcome, Message, TickError, TickReport};
-use crate::app::AppState;
+use crate::inbound::AppState;
 use crate::services::reminder_dispatch::{self, ReminderMessage};
 
 pub fn tick(state: AppState) -> BoxFuture<'static, Result<TickReport, TickError>> {

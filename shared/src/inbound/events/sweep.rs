@@ -7,7 +7,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::{TickError, TickReport};
-use crate::app::AppState;
+use crate::inbound::AppState;
 
 pub fn tick(state: AppState) -> BoxFuture<'static, Result<TickReport, TickError>> {
     async move {

@@ -4,9 +4,6 @@
 //! URL and is posted once. Served with a strict CSP and no caching.
 
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
-
-use crate::app::AppState;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1c1c1c}\
 h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.6rem;font-size:1rem;box-sizing:border-box}\
@@ -63,45 +60,39 @@ form.addEventListener('submit', submit);
     response
 }
 
-pub fn verify_email() -> MethodRouter<AppState> {
-    get(|| async {
-        page(
-            "Confirm your email",
-            "Confirming your email address…",
-            "",
-            "/auth/verify-email",
-            "Confirm again",
-            "Your email address is confirmed. You can close this page.",
-            true,
-        )
-    })
+pub async fn verify_email() -> impl IntoResponse {
+    page(
+        "Confirm your email",
+        "Confirming your email address…",
+        "",
+        "/auth/verify-email",
+        "Confirm again",
+        "Your email address is confirmed. You can close this page.",
+        true,
+    )
 }
 
-pub fn reset_password() -> MethodRouter<AppState> {
-    get(|| async {
-        page(
-            "Choose a new password",
-            "Use at least 10 characters. Every device signed in to your account will be signed out.",
-            "<label for=\"password\">New password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"10\" maxlength=\"128\" required>",
-            "/auth/password/reset",
-            "Set password",
-            "Your password is changed. Sign in with the new one.",
-            false,
-        )
-    })
+pub async fn reset_password() -> impl IntoResponse {
+    page(
+        "Choose a new password",
+        "Use at least 10 characters. Every device signed in to your account will be signed out.",
+        "<label for=\"password\">New password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"10\" maxlength=\"128\" required>",
+        "/auth/password/reset",
+        "Set password",
+        "Your password is changed. Sign in with the new one.",
+        false,
+    )
 }
 
-pub fn accept_invitation() -> MethodRouter<AppState> {
-    get(|| async {
-        page(
-            "Join your team on Konnecs",
-            "New to Konnecs? Enter your name and choose a password. Already have an account with this email? Enter its password.",
-            "<label for=\"name\">Your name</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"100\">\
-             <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" maxlength=\"128\" required>",
-            "/invitations/accept",
-            "Join",
-            "You have joined. You are signed in.",
-            false,
-        )
-    })
+pub async fn accept_invitation() -> impl IntoResponse {
+    page(
+        "Join your team on Konnecs",
+        "New to Konnecs? Enter your name and choose a password. Already have an account with this email? Enter its password.",
+        "<label for=\"name\">Your name</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"100\">\
+         <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" maxlength=\"128\" required>",
+        "/invitations/accept",
+        "Join",
+        "You have joined. You are signed in.",
+        false,
+    )
 }

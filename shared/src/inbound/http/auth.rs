@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -13,7 +12,7 @@ use serde_json::json;
 use super::extract::ApiJson;
 use super::problem::ApiError;
 use super::session::{Authenticated, actor_meta, cleared_cookies, session_cookies, with_cookies};
-use crate::app::AppState;
+use crate::inbound::AppState;
 use crate::services::accounts::{self, SignedIn, SignupInput};
 use crate::services::secrets::csrf_token;
 use crate::services::sessions;
@@ -35,7 +34,7 @@ fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response
 }
 
 #[derive(Deserialize)]
-struct SignupBody {
+pub struct SignupBody {
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -48,125 +47,133 @@ struct SignupBody {
     industry: Option<String>,
 }
 
-pub fn signup() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, RequestMeta(meta): RequestMeta, ApiJson(body): ApiJson<SignupBody>| async move {
-            let input = SignupInput {
-                name: body.name,
-                email: body.email,
-                password: body.password,
-                business_name: body.business_name,
-                website: body.website,
-                industry: body.industry,
-            };
-            let signed = accounts::signup(&state, input, &meta).await.map_err(ApiError::from)?;
-            Ok::<_, ApiError>(signed_in(&state, StatusCode::CREATED, signed))
-        },
-    )
+pub async fn signup(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    ApiJson(body): ApiJson<SignupBody>,
+) -> impl IntoResponse {
+    let input = SignupInput {
+        name: body.name,
+        email: body.email,
+        password: body.password,
+        business_name: body.business_name,
+        website: body.website,
+        industry: body.industry,
+    };
+    let signed = accounts::signup(&state, input, &meta).await.map_err(ApiError::from)?;
+    Ok::<_, ApiError>(signed_in(&state, StatusCode::CREATED, signed))
 }
 
 #[derive(Deserialize)]
-struct LoginBody {
+pub struct LoginBody {
     #[serde(default)]
     email: String,
     #[serde(default)]
     password: String,
 }
 
-pub fn login() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, RequestMeta(meta): RequestMeta, ApiJson(body): ApiJson<LoginBody>| async move {
-            let signed = accounts::login(&state, &body.email, body.password, &meta)
-                .await
-                .map_err(ApiError::from)?;
-            Ok::<_, ApiError>(signed_in(&state, StatusCode::OK, signed))
-        },
+pub async fn login(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> impl IntoResponse {
+    let signed = accounts::login(&state, &body.email, body.password, &meta)
+        .await
+        .map_err(ApiError::from)?;
+    Ok::<_, ApiError>(signed_in(&state, StatusCode::OK, signed))
+}
+
+pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    sessions::logout(
+        state.table.as_ref(),
+        &auth.session_token,
+        &auth.actor,
+        state.clock.now(),
     )
+    .await?;
+    Ok::<_, ApiError>(with_cookies(
+        StatusCode::NO_CONTENT.into_response(),
+        cleared_cookies(&state.config),
+    ))
 }
 
-pub fn logout() -> MethodRouter<AppState> {
-    post(|State(state): State<AppState>, auth: Authenticated| async move {
-        sessions::delete(state.table.as_ref(), &auth.session_token).await?;
-        Ok::<_, ApiError>(with_cookies(
-            StatusCode::NO_CONTENT.into_response(),
-            cleared_cookies(&state.config),
-        ))
-    })
-}
-
-pub fn logout_all() -> MethodRouter<AppState> {
-    post(|State(state): State<AppState>, auth: Authenticated| async move {
-        sessions::revoke_all(state.table.as_ref(), &auth.user_id, None).await?;
-        Ok::<_, ApiError>(with_cookies(
-            StatusCode::NO_CONTENT.into_response(),
-            cleared_cookies(&state.config),
-        ))
-    })
+pub async fn logout_all(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    sessions::revoke_all_recorded(
+        state.table.as_ref(),
+        &auth.user_id,
+        None,
+        sessions::Revocation::LogoutAll,
+        &auth.actor,
+        state.clock.now(),
+    )
+    .await?;
+    Ok::<_, ApiError>(with_cookies(
+        StatusCode::NO_CONTENT.into_response(),
+        cleared_cookies(&state.config),
+    ))
 }
 
 #[derive(Deserialize)]
-struct TokenBody {
+pub struct TokenBody {
     #[serde(default)]
     token: String,
 }
 
-pub fn verify_email() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, RequestMeta(meta): RequestMeta, ApiJson(body): ApiJson<TokenBody>| async move {
-            accounts::verify_email(&state, &body.token, &meta)
-                .await
-                .map_err(ApiError::from)?;
-            Ok::<_, ApiError>(StatusCode::NO_CONTENT)
-        },
-    )
+pub async fn verify_email(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> impl IntoResponse {
+    accounts::verify_email(&state, &body.token, &meta)
+        .await
+        .map_err(ApiError::from)?;
+    Ok::<_, ApiError>(StatusCode::NO_CONTENT)
 }
 
-pub fn resend_verification() -> MethodRouter<AppState> {
-    post(|State(state): State<AppState>, auth: Authenticated| async move {
-        accounts::resend_verification(&state, &auth.user_id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok::<_, ApiError>(StatusCode::ACCEPTED)
-    })
+pub async fn resend_verification(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    accounts::resend_verification(&state, &auth.user_id)
+        .await
+        .map_err(ApiError::from)?;
+    Ok::<_, ApiError>(StatusCode::ACCEPTED)
 }
 
 #[derive(Deserialize)]
-struct ForgotBody {
+pub struct ForgotBody {
     #[serde(default)]
     email: String,
 }
 
-pub fn forgot_password() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, ApiJson(body): ApiJson<ForgotBody>| async move {
-            accounts::forgot_password(&state, &body.email)
-                .await
-                .map_err(ApiError::from)?;
-            Ok::<_, ApiError>(StatusCode::ACCEPTED)
-        },
-    )
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    ApiJson(body): ApiJson<ForgotBody>,
+) -> impl IntoResponse {
+    accounts::forgot_password(&state, &body.email, &meta)
+        .await
+        .map_err(ApiError::from)?;
+    Ok::<_, ApiError>(StatusCode::ACCEPTED)
 }
 
 #[derive(Deserialize)]
-struct ResetBody {
+pub struct ResetBody {
     #[serde(default)]
     token: String,
     #[serde(default)]
     password: String,
 }
 
-pub fn reset_password() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, RequestMeta(meta): RequestMeta, ApiJson(body): ApiJson<ResetBody>| async move {
-            accounts::reset_password(&state, &body.token, body.password, &meta)
-                .await
-                .map_err(ApiError::from)?;
-            Ok::<_, ApiError>(StatusCode::NO_CONTENT)
-        },
-    )
+pub async fn reset_password(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    ApiJson(body): ApiJson<ResetBody>,
+) -> impl IntoResponse {
+    accounts::reset_password(&state, &body.token, body.password, &meta)
+        .await
+        .map_err(ApiError::from)?;
+    Ok::<_, ApiError>(StatusCode::NO_CONTENT)
 }
 
 /// The CSRF token of the current session, for clients that lost it.
-pub fn csrf() -> MethodRouter<AppState> {
-    get(|auth: Authenticated| async move { Json(json!({"csrf_token": csrf_token(&auth.session_token)})) })
+pub async fn csrf(auth: Authenticated) -> impl IntoResponse {
+    Json(json!({"csrf_token": csrf_token(&auth.session_token)}))
 }

@@ -5,16 +5,15 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, patch, post};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::ApiJson;
-use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::{Permission, Role};
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::contacts::{
     self, Caller, ContactError, ContactFilter, ContactPatch, ContactRecord, NewContact, fields, merge, notes, tags,
 };
@@ -118,44 +117,44 @@ pub(super) fn time_param(field: &str, raw: Option<&str>) -> Result<Option<jiff::
     }
 }
 
-pub fn list() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Query(params): Query<ListParams>| async move {
-            let caller = caller(&auth)?;
-            if params.stage.is_some() {
-                return Err(ApiError::field(
-                    "stage",
-                    "unknown_filter",
-                    "Filter by stage with pipeline_id and stage_id.",
-                ));
-            }
-            let stage = stage_filter(params.pipeline_id, params.stage_id, params.q.as_deref())?;
-            let filter = ContactFilter {
-                tag: params.tag,
-                owner_id: params.owner_id,
-                created_from: time_param("created_from", params.created_from.as_deref())?,
-                created_to: time_param("created_to", params.created_to.as_deref())?,
-                q: params.q,
-            };
-            let limit = params.limit.unwrap_or(50);
-            let table = state.table.as_ref();
-            let (items, cursor) = match &stage {
-                Some((pipeline_id, stage_id)) => {
-                    pipelines::contacts_in_stage_page(
-                        table,
-                        caller.org_id(),
-                        (pipeline_id, stage_id),
-                        &filter,
-                        limit.clamp(1, contacts::MAX_PAGE),
-                        params.cursor,
-                    )
-                    .await?
-                }
-                None => contacts::list(table, caller.org_id(), &filter, limit, params.cursor).await?,
-            };
-            Ok::<_, ApiError>(Json(json!({ "contacts": items, "cursor": cursor })).into_response())
-        },
-    )
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(params): Query<ListParams>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    if params.stage.is_some() {
+        return Err(ApiError::field(
+            "stage",
+            "unknown_filter",
+            "Filter by stage with pipeline_id and stage_id.",
+        ));
+    }
+    let stage = stage_filter(params.pipeline_id, params.stage_id, params.q.as_deref())?;
+    let filter = ContactFilter {
+        tag: params.tag,
+        owner_id: params.owner_id,
+        created_from: time_param("created_from", params.created_from.as_deref())?,
+        created_to: time_param("created_to", params.created_to.as_deref())?,
+        q: params.q,
+    };
+    let limit = params.limit.unwrap_or(50);
+    let table = state.table.as_ref();
+    let (items, cursor) = match &stage {
+        Some((pipeline_id, stage_id)) => {
+            pipelines::contacts_in_stage_page(
+                table,
+                caller.org_id(),
+                (pipeline_id, stage_id),
+                &filter,
+                limit.clamp(1, contacts::MAX_PAGE),
+                params.cursor,
+            )
+            .await?
+        }
+        None => contacts::list(table, caller.org_id(), &filter, limit, params.cursor).await?,
+    };
+    Ok::<_, ApiError>(Json(json!({ "contacts": items, "cursor": cursor })).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,60 +163,53 @@ pub struct CreateParams {
     upsert: bool,
 }
 
-pub fn create() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Query(params): Query<CreateParams>,
-         ApiJson(body): ApiJson<NewContact>| async move {
-            let caller = caller(&auth)?;
-            if params.upsert {
-                let saved = contacts::upsert(&state, &caller, body).await?;
-                let status = if saved.created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                };
-                return Outcome::Ok(with_etag(status, &saved.contact));
-            }
-            let contact = contacts::create(&state, &caller, body).await?;
-            Outcome::Ok(with_etag(StatusCode::CREATED, &contact))
-        },
-    )
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(params): Query<CreateParams>,
+    ApiJson(body): ApiJson<NewContact>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    if params.upsert {
+        let saved = contacts::upsert(&state, &caller, body).await?;
+        let status = if saved.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        return Outcome::Ok(with_etag(status, &saved.contact));
+    }
+    let contact = contacts::create(&state, &caller, body).await?;
+    Outcome::Ok(with_etag(StatusCode::CREATED, &contact))
 }
 
-pub fn show() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            let caller = caller(&auth)?;
-            let contact = contacts::get(state.table.as_ref(), caller.org_id(), &id).await?;
-            Outcome::Ok(with_etag(StatusCode::OK, &contact))
-        },
-    )
+pub async fn show(State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let contact = contacts::get(state.table.as_ref(), caller.org_id(), &id).await?;
+    Outcome::Ok(with_etag(StatusCode::OK, &contact))
 }
 
-pub fn update() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(id): Path<String>,
-         headers: HeaderMap,
-         ApiJson(body): ApiJson<ContactPatch>| async move {
-            let caller = caller(&auth)?;
-            let contact = contacts::update(&state, &caller, &id, body, if_match(&headers)).await?;
-            Outcome::Ok(with_etag(StatusCode::OK, &contact))
-        },
-    )
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ContactPatch>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let contact = contacts::update(&state, &caller, &id, body, if_match(&headers)).await?;
+    Outcome::Ok(with_etag(StatusCode::OK, &contact))
 }
 
-pub fn remove() -> MethodRouter<AppState> {
-    delete(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, headers: HeaderMap| async move {
-            let caller = caller(&auth)?;
-            contacts::delete(&state, &caller, &id, if_match(&headers)).await?;
-            Outcome::Ok(StatusCode::NO_CONTENT.into_response())
-        },
-    )
+pub async fn remove(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    contacts::delete(&state, &caller, &id, if_match(&headers)).await?;
+    Outcome::Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,14 +219,14 @@ pub struct MergeBody {
     secondary_id: String,
 }
 
-pub fn merge_contacts() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<MergeBody>| async move {
-            let caller = caller(&auth)?;
-            let contact = merge::merge(&state, &caller, &body.primary_id, &body.secondary_id).await?;
-            Outcome::Ok(with_etag(StatusCode::OK, &contact))
-        },
-    )
+pub async fn merge_contacts(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<MergeBody>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let contact = merge::merge(&state, &caller, &body.primary_id, &body.secondary_id).await?;
+    Outcome::Ok(with_etag(StatusCode::OK, &contact))
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,14 +239,14 @@ pub struct BulkTagsBody {
     remove: Vec<String>,
 }
 
-pub fn bulk_tags() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<BulkTagsBody>| async move {
-            let caller = caller(&auth)?;
-            let outcome = tags::bulk(&state, &caller, body.ids, body.add, body.remove).await?;
-            Outcome::Ok(Json(outcome).into_response())
-        },
-    )
+pub async fn bulk_tags(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<BulkTagsBody>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let outcome = tags::bulk(&state, &caller, body.ids, body.add, body.remove).await?;
+    Outcome::Ok(Json(outcome).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -265,31 +257,30 @@ pub struct PageParams {
     cursor: Option<String>,
 }
 
-pub fn timeline() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, Query(page): Query<PageParams>| async move {
-            let caller = caller(&auth)?;
-            let (entries, cursor) = contacts::timeline(
-                state.table.as_ref(),
-                caller.org_id(),
-                &id,
-                page.limit.unwrap_or(50),
-                page.cursor,
-            )
-            .await?;
-            Outcome::Ok(Json(json!({ "entries": entries, "cursor": cursor })).into_response())
-        },
+pub async fn timeline(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Query(page): Query<PageParams>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let (entries, cursor) = contacts::timeline(
+        state.table.as_ref(),
+        caller.org_id(),
+        &id,
+        page.limit.unwrap_or(50),
+        page.cursor,
     )
+    .await?;
+    Outcome::Ok(Json(json!({ "entries": entries, "cursor": cursor })).into_response())
 }
 
 // ---------------------------------------------------------------- tags
 
-pub fn tags_list() -> MethodRouter<AppState> {
-    get(|State(state): State<AppState>, auth: Authenticated| async move {
-        let caller = caller(&auth)?;
-        let tags = tags::list(state.table.as_ref(), caller.org_id()).await?;
-        Outcome::Ok(Json(json!({ "tags": tags })).into_response())
-    })
+pub async fn tags_list(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let tags = tags::list(state.table.as_ref(), caller.org_id()).await?;
+    Outcome::Ok(Json(json!({ "tags": tags })).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,71 +289,65 @@ pub struct RenameBody {
     name: String,
 }
 
-pub fn tag_rename() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(tag): Path<String>,
-         ApiJson(body): ApiJson<RenameBody>| async move {
-            let caller = caller(&auth)?;
-            let changed = tags::rename(&state, &caller, &tag, &body.name).await?;
-            let name = contacts::normalize_tag(&body.name).unwrap_or(body.name);
-            Outcome::Ok(Json(json!({ "tag": name, "contacts_changed": changed })).into_response())
-        },
-    )
+pub async fn tag_rename(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(tag): Path<String>,
+    ApiJson(body): ApiJson<RenameBody>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let changed = tags::rename(&state, &caller, &tag, &body.name).await?;
+    let name = contacts::normalize_tag(&body.name).unwrap_or(body.name);
+    Outcome::Ok(Json(json!({ "tag": name, "contacts_changed": changed })).into_response())
 }
 
-pub fn tag_delete() -> MethodRouter<AppState> {
-    delete(
-        |State(state): State<AppState>, auth: Authenticated, Path(tag): Path<String>| async move {
-            let caller = caller(&auth)?;
-            let changed = tags::delete(&state, &caller, &tag).await?;
-            Outcome::Ok(Json(json!({ "contacts_changed": changed })).into_response())
-        },
-    )
+pub async fn tag_delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(tag): Path<String>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let changed = tags::delete(&state, &caller, &tag).await?;
+    Outcome::Ok(Json(json!({ "contacts_changed": changed })).into_response())
 }
 
 // ---------------------------------------------------------------- custom fields
 
-pub fn fields_list() -> MethodRouter<AppState> {
-    get(|State(state): State<AppState>, auth: Authenticated| async move {
-        let caller = caller(&auth)?;
-        let defs = fields::list(state.table.as_ref(), caller.org_id()).await?;
-        Outcome::Ok(Json(json!({ "fields": defs })).into_response())
-    })
+pub async fn fields_list(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let defs = fields::list(state.table.as_ref(), caller.org_id()).await?;
+    Outcome::Ok(Json(json!({ "fields": defs })).into_response())
 }
 
-pub fn field_create() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<fields::NewField>| async move {
-            let caller = caller(&auth)?;
-            let def = fields::create(&state, &caller, body).await?;
-            Outcome::Ok((StatusCode::CREATED, Json(def)).into_response())
-        },
-    )
+pub async fn field_create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<fields::NewField>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let def = fields::create(&state, &caller, body).await?;
+    Outcome::Ok((StatusCode::CREATED, Json(def)).into_response())
 }
 
-pub fn field_update() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(id): Path<String>,
-         ApiJson(body): ApiJson<fields::FieldPatch>| async move {
-            let caller = caller(&auth)?;
-            let def = fields::update(&state, &caller, &id, body).await?;
-            Outcome::Ok(Json(def).into_response())
-        },
-    )
+pub async fn field_update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<fields::FieldPatch>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let def = fields::update(&state, &caller, &id, body).await?;
+    Outcome::Ok(Json(def).into_response())
 }
 
-pub fn field_delete() -> MethodRouter<AppState> {
-    delete(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            let caller = caller(&auth)?;
-            fields::delete(&state, &caller, &id).await?;
-            Outcome::Ok(StatusCode::NO_CONTENT.into_response())
-        },
-    )
+pub async fn field_delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    fields::delete(&state, &caller, &id).await?;
+    Outcome::Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ---------------------------------------------------------------- notes
@@ -373,55 +358,52 @@ pub struct NoteBody {
     body: String,
 }
 
-pub fn notes_list() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, Query(page): Query<PageParams>| async move {
-            let caller = caller(&auth)?;
-            let (items, cursor) = notes::list(
-                state.table.as_ref(),
-                caller.org_id(),
-                &id,
-                page.limit.unwrap_or(50),
-                page.cursor,
-            )
-            .await?;
-            Outcome::Ok(Json(json!({ "notes": items, "cursor": cursor })).into_response())
-        },
+pub async fn notes_list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Query(page): Query<PageParams>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let (items, cursor) = notes::list(
+        state.table.as_ref(),
+        caller.org_id(),
+        &id,
+        page.limit.unwrap_or(50),
+        page.cursor,
     )
+    .await?;
+    Outcome::Ok(Json(json!({ "notes": items, "cursor": cursor })).into_response())
 }
 
-pub fn note_create() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(id): Path<String>,
-         ApiJson(body): ApiJson<NoteBody>| async move {
-            let caller = caller(&auth)?;
-            let note = notes::create(&state, &caller, &id, &body.body).await?;
-            Outcome::Ok((StatusCode::CREATED, Json(note)).into_response())
-        },
-    )
+pub async fn note_create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NoteBody>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let note = notes::create(&state, &caller, &id, &body.body).await?;
+    Outcome::Ok((StatusCode::CREATED, Json(note)).into_response())
 }
 
-pub fn note_update() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path((id, note_id)): Path<(String, String)>,
-         ApiJson(body): ApiJson<NoteBody>| async move {
-            let caller = caller(&auth)?;
-            let note = notes::update(&state, &caller, &id, &note_id, &body.body).await?;
-            Outcome::Ok(Json(note).into_response())
-        },
-    )
+pub async fn note_update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, note_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<NoteBody>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let note = notes::update(&state, &caller, &id, &note_id, &body.body).await?;
+    Outcome::Ok(Json(note).into_response())
 }
 
-pub fn note_delete() -> MethodRouter<AppState> {
-    delete(
-        |State(state): State<AppState>, auth: Authenticated, Path((id, note_id)): Path<(String, String)>| async move {
-            let caller = caller(&auth)?;
-            notes::delete(&state, &caller, &id, &note_id).await?;
-            Outcome::Ok(StatusCode::NO_CONTENT.into_response())
-        },
-    )
+pub async fn note_delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, note_id)): Path<(String, String)>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    notes::delete(&state, &caller, &id, &note_id).await?;
+    Outcome::Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -14,7 +14,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
 use futures::{Stream, StreamExt, TryStreamExt};
 use http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, StatusCode};
@@ -23,10 +22,10 @@ use serde_json::{Value, json};
 
 use super::contacts::time_param;
 use super::extract::{ApiJson, query};
-use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::Permission;
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::ports::object_store::attachment_disposition;
 use crate::services::contacts::{self, ContactFilter};
 use crate::services::exports::job::{self, Download, ExportRecord};
@@ -37,7 +36,7 @@ use crate::services::imports;
 /// the JSON body of `POST /contacts/exports` (`{}` for everything as CSV).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ExportParams {
+pub struct ExportParams {
     format: Option<String>,
     tag: Option<String>,
     owner_id: Option<String>,
@@ -183,26 +182,30 @@ impl LambdaBodySize {
     }
 }
 
-pub fn export_contacts() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, params: Result<Query<ExportParams>, QueryRejection>| async move {
-            auth.require(Permission::UseCrm)?;
-            let params = query(params)?;
-            let (filter, format) = params.parse()?;
-            let source = Source::contacts(&state, &auth.org_id, filter, format).await?;
-            let file_name = source.file_name(None);
-            let chunks = exports::stream(state.clone(), auth.org_id.clone(), source)
-                .map_err(|err| std::io::Error::other(err.to_string()));
-            generated_download(
-                &state,
-                chunks,
-                format.content_type(),
-                &file_name,
-                ("export_too_large", "POST /contacts/exports"),
-            )
-            .await
-        },
+pub async fn export_contacts(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    params: Result<Query<ExportParams>, QueryRejection>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let params = query(params)?;
+    let (filter, format) = params.parse()?;
+    let source = Source::contacts(&state, &auth.org_id, filter, format).await?;
+    let file_name = source.file_name(None);
+    let chunks = exports::stream(state.table.clone(), auth.org_id.clone(), source.clone())
+        .map_err(|err| std::io::Error::other(err.to_string()));
+    let response = generated_download(
+        &state,
+        chunks,
+        format.content_type(),
+        &file_name,
+        ("export_too_large", "POST /contacts/exports"),
     )
+    .await?;
+    // Before the first byte leaves (a stream starts only once answered);
+    // an export refused as too large is not recorded.
+    exports::record_direct(&state, &auth.actor, &source).await?;
+    Ok::<_, ApiError>(response)
 }
 
 fn view(record: &ExportRecord) -> Value {
@@ -254,74 +257,75 @@ fn accepted(record: &ExportRecord) -> Response {
     response
 }
 
-pub fn create_export() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(params): ApiJson<ExportParams>| async move {
-            auth.require(Permission::UseCrm)?;
-            let (filter, format) = params.parse()?;
-            let source = Source::contacts(&state, &auth.org_id, filter, format).await?;
-            let record = job::create(&state, &auth.actor, source).await?;
-            Ok::<_, ApiError>(accepted(&record))
-        },
-    )
+pub async fn create_export(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(params): ApiJson<ExportParams>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let (filter, format) = params.parse()?;
+    let source = Source::contacts(&state, &auth.org_id, filter, format).await?;
+    let record = job::create(&state, &auth.actor, source).await?;
+    Ok::<_, ApiError>(accepted(&record))
 }
 
 /// An import's error report as an export job: how a report larger than a
 /// buffered response leaves AWS.
-pub fn export_import_errors() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            auth.require(Permission::UseCrm)?;
-            let import = imports::get(&state, &auth.org_id, &id).await?;
-            let source = Source::ImportErrors { import_id: import.id };
-            let record = job::create(&state, &auth.actor, source).await?;
-            Ok::<_, ApiError>(accepted(&record))
-        },
-    )
+pub async fn export_import_errors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let import = imports::get(&state, &auth.org_id, &id).await?;
+    let source = Source::ImportErrors { import_id: import.id };
+    let record = job::create(&state, &auth.actor, source).await?;
+    Ok::<_, ApiError>(accepted(&record))
 }
 
-pub fn get_export() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            auth.require(Permission::UseCrm)?;
-            let record = job::get(&state, &auth.org_id, &id).await?;
-            Ok::<_, ApiError>(Json(view(&record)))
-        },
-    )
+pub async fn get_export(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let record = job::get(&state, &auth.org_id, &id).await?;
+    Ok::<_, ApiError>(Json(view(&record)))
 }
 
 /// A finished export: 303 to a short-lived link where the store has them
 /// (S3), else the file itself.
-pub fn download_export() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            auth.require(Permission::UseCrm)?;
-            let (record, download) = job::download(&state, &auth.org_id, &id).await?;
-            let response = match download {
-                Download::Link(url) => {
-                    let mut response = StatusCode::SEE_OTHER.into_response();
-                    let location = HeaderValue::from_str(&url).map_err(|err| ApiError::Internal(err.to_string()))?;
-                    response.headers_mut().insert(LOCATION, location);
-                    response
-                        .headers_mut()
-                        .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-                    response
-                }
-                Download::File(reader) => {
-                    let length = reader.length;
-                    let chunks = reader.chunks.map_err(|err| std::io::Error::other(err.to_string()));
-                    let mut response = attachment(
-                        Body::from_stream(chunks).into_response(),
-                        &reader.content_type,
-                        &record.file_name(),
-                    );
-                    response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(length));
-                    response
-                }
-            };
-            Ok::<_, ApiError>(response)
-        },
-    )
+pub async fn download_export(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let (record, download) = job::download(&state, &auth.org_id, &id).await?;
+    job::record_download(&state, &auth.actor, &record).await?;
+    let response = match download {
+        Download::Link(url) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            let location = HeaderValue::from_str(&url).map_err(|err| ApiError::Internal(err.to_string()))?;
+            response.headers_mut().insert(LOCATION, location);
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+            response
+        }
+        Download::File(reader) => {
+            let length = reader.length;
+            let chunks = reader.chunks.map_err(|err| std::io::Error::other(err.to_string()));
+            let mut response = attachment(
+                Body::from_stream(chunks).into_response(),
+                &reader.content_type,
+                &record.file_name(),
+            );
+            response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(length));
+            response
+        }
+    };
+    Ok::<_, ApiError>(response)
 }
 
 #[cfg(test)]

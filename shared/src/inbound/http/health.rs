@@ -3,17 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
 use http::StatusCode;
 
-use crate::app::AppState;
+use crate::inbound::AppState;
 use crate::services::health;
 
-pub fn route() -> MethodRouter<AppState> {
-    get(handle)
-}
-
-async fn handle(State(state): State<AppState>) -> Response {
+pub async fn check(State(state): State<AppState>) -> Response {
     let report = health::check(&state).await;
     let status = if report.is_healthy() {
         StatusCode::OK

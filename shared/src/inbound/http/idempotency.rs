@@ -25,13 +25,13 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::problem::ApiError;
 use super::session::session_token;
-use crate::app::AppState;
 use crate::config::MAX_BODY_BYTES;
+use crate::domain::token::token_hash;
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::ports::{Condition, EncryptionContext, Item, Key, StoreError};
 use crate::services::object;
-use crate::services::secrets::token_hash;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";

@@ -14,7 +14,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::{MethodRouter, get, post};
+use axum::response::IntoResponse;
 use futures::TryStreamExt;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
@@ -22,10 +22,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::exports::generated_download;
-use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::Permission;
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::exports::{self, Source};
 use crate::services::imports::{self, DedupeMode, ImportOptions, ImportRecord};
 
@@ -173,83 +173,79 @@ fn read_import(
     Ok((body.to_vec(), options))
 }
 
-pub fn create_import() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         headers: HeaderMap,
-         Query(query): Query<Vec<(String, String)>>,
-         body: Result<Bytes, BytesRejection>| async move {
-            auth.require(Permission::UseCrm)?;
-            let body = body.map_err(body_rejection)?;
-            let (csv, options) = read_import(&headers, query, body)?;
-            let record = imports::create(&state, &auth.actor, csv, options).await?;
-            Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(view(&record))))
-        },
-    )
+pub async fn create_import(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+    body: Result<Bytes, BytesRejection>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let body = body.map_err(body_rejection)?;
+    let (csv, options) = read_import(&headers, query, body)?;
+    let record = imports::create(&state, &auth.actor, csv, options).await?;
+    Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(view(&record))))
 }
 
-pub fn append_part() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(id): Path<String>,
-         headers: HeaderMap,
-         Query(query): Query<Vec<(String, String)>>,
-         body: Result<Bytes, BytesRejection>| async move {
-            auth.require(Permission::UseCrm)?;
-            let body = body.map_err(body_rejection)?;
-            let content_type = headers
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if !is_csv_type(content_type) {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            let mut last = false;
-            for (name, value) in query {
-                match name.as_str() {
-                    "last" => last = parse_bool("last", &value)?,
-                    other => return Err(bad_query(format!("Unknown option {other}."))),
-                }
-            }
-            let record = imports::append_part(&state, &auth.actor, &id, body.to_vec(), last).await?;
-            Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(view(&record))))
-        },
-    )
+pub async fn append_part(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+    body: Result<Bytes, BytesRejection>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let body = body.map_err(body_rejection)?;
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !is_csv_type(content_type) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let mut last = false;
+    for (name, value) in query {
+        match name.as_str() {
+            "last" => last = parse_bool("last", &value)?,
+            other => return Err(bad_query(format!("Unknown option {other}."))),
+        }
+    }
+    let record = imports::append_part(&state, &auth.actor, &id, body.to_vec(), last).await?;
+    Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(view(&record))))
 }
 
-pub fn get_import() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            auth.require(Permission::UseCrm)?;
-            let record = imports::get(&state, &auth.org_id, &id).await?;
-            Ok::<_, ApiError>(Json(view(&record)))
-        },
-    )
+pub async fn get_import(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let record = imports::get(&state, &auth.org_id, &id).await?;
+    Ok::<_, ApiError>(Json(view(&record)))
 }
 
 /// `row,field,reason,message`, one line per problem, by row number; streamed
 /// page by page (buffered runtimes: see `super::exports::generated_download`).
-pub fn import_errors() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            auth.require(Permission::UseCrm)?;
-            let record = imports::get(&state, &auth.org_id, &id).await?;
-            let source = Source::ImportErrors {
-                import_id: record.id.clone(),
-            };
-            let (file_name, content_type) = (source.file_name(None), source.format().content_type());
-            let chunks = exports::stream(state.clone(), auth.org_id.clone(), source)
-                .map_err(|err| std::io::Error::other(err.to_string()));
-            generated_download(
-                &state,
-                chunks,
-                content_type,
-                &file_name,
-                ("error_report_too_large", "POST /imports/{id}/errors/exports"),
-            )
-            .await
-        },
+pub async fn import_errors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let record = imports::get(&state, &auth.org_id, &id).await?;
+    let source = Source::ImportErrors {
+        import_id: record.id.clone(),
+    };
+    let (file_name, content_type) = (source.file_name(None), source.format().content_type());
+    let chunks = exports::stream(state.table.clone(), auth.org_id.clone(), source)
+        .map_err(|err| std::io::Error::other(err.to_string()));
+    generated_download(
+        &state,
+        chunks,
+        content_type,
+        &file_name,
+        ("error_report_too_large", "POST /imports/{id}/errors/exports"),
     )
+    .await
 }

@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -13,48 +12,48 @@ use serde_json::json;
 use super::auth::RequestMeta;
 use super::extract::ApiJson;
 use super::org::PageQuery;
-use super::problem::ApiError;
 use super::session::{Authenticated, CSRF_HEADER, session_cookies, session_token, with_cookies};
-use crate::app::AppState;
 use crate::domain::role::Role;
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::orgs::{self, Acceptance};
 use crate::services::secrets::csrf_matches;
 use crate::services::sessions;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct InviteBody {
+pub struct InviteBody {
     #[serde(default)]
     email: String,
     role: Role,
 }
 
-pub fn create() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<InviteBody>| async move {
-            let invitation = orgs::invite(&state, &auth.actor, auth.role, &body.email, body.role).await?;
-            Ok::<_, ApiError>((StatusCode::CREATED, Json(invitation)))
-        },
-    )
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<InviteBody>,
+) -> impl IntoResponse {
+    let invitation = orgs::invite(&state, &auth.actor, auth.role, &body.email, body.role).await?;
+    Ok::<_, ApiError>((StatusCode::CREATED, Json(invitation)))
 }
 
-pub fn list() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Query(page): Query<PageQuery>| async move {
-            let (limit, cursor) = page.parse(100, 100)?;
-            let (invitations, cursor) = orgs::list_invitations(&state, auth.role, &auth.org_id, limit, cursor).await?;
-            Ok::<_, ApiError>(Json(json!({"invitations": invitations, "cursor": cursor})))
-        },
-    )
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(page): Query<PageQuery>,
+) -> impl IntoResponse {
+    let (limit, cursor) = page.parse(100, 100)?;
+    let (invitations, cursor) = orgs::list_invitations(&state, auth.role, &auth.org_id, limit, cursor).await?;
+    Ok::<_, ApiError>(Json(json!({"invitations": invitations, "cursor": cursor})))
 }
 
-pub fn revoke() -> MethodRouter<AppState> {
-    delete(
-        |State(state): State<AppState>, auth: Authenticated, Path(invitation_id): Path<String>| async move {
-            orgs::revoke_invitation(&state, &auth.actor, auth.role, &invitation_id).await?;
-            Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
-        },
-    )
+pub async fn revoke(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(invitation_id): Path<String>,
+) -> impl IntoResponse {
+    orgs::revoke_invitation(&state, &auth.actor, auth.role, &invitation_id).await?;
+    Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The caller's session, if the request carries a live one together with its
@@ -86,31 +85,29 @@ impl axum::extract::FromRequestParts<AppState> for OptionalSession {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AcceptBody {
+pub struct AcceptBody {
     #[serde(default)]
     token: String,
     name: Option<String>,
     password: Option<String>,
 }
 
-pub fn accept() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>,
-         RequestMeta(meta): RequestMeta,
-         OptionalSession(session): OptionalSession,
-         ApiJson(body): ApiJson<AcceptBody>| async move {
-            let input = Acceptance {
-                token: body.token,
-                name: body.name,
-                password: body.password,
-                session,
-            };
-            let signed = orgs::accept_invitation(&state, input, &meta).await?;
-            let body = json!({
-                "user_id": signed.user_id, "org_id": signed.org_id, "csrf_token": signed.session.csrf_token,
-            });
-            let cookies = session_cookies(&state.config, &signed.session.token, &signed.session.csrf_token);
-            Ok::<_, ApiError>(with_cookies((StatusCode::OK, Json(body)).into_response(), cookies))
-        },
-    )
+pub async fn accept(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    OptionalSession(session): OptionalSession,
+    ApiJson(body): ApiJson<AcceptBody>,
+) -> impl IntoResponse {
+    let input = Acceptance {
+        token: body.token,
+        name: body.name,
+        password: body.password,
+        session,
+    };
+    let signed = orgs::accept_invitation(&state, input, &meta).await?;
+    let body = json!({
+        "user_id": signed.user_id, "org_id": signed.org_id, "csrf_token": signed.session.csrf_token,
+    });
+    let cookies = session_cookies(&state.config, &signed.session.token, &signed.session.csrf_token);
+    Ok::<_, ApiError>(with_cookies((StatusCode::OK, Json(body)).into_response(), cookies))
 }

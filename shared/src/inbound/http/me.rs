@@ -2,14 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::routing::{MethodRouter, get, patch};
+use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::ApiJson;
-use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::accounts::{self, ProfileChange};
 use crate::services::secrets::csrf_token;
 
@@ -22,28 +22,28 @@ async fn show(state: &AppState, auth: &Authenticated) -> Result<Json<serde_json:
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PatchMe {
+pub struct PatchMe {
     name: Option<String>,
     email: Option<String>,
     current_password: Option<String>,
     new_password: Option<String>,
 }
 
-pub fn get_me() -> MethodRouter<AppState> {
-    get(|State(state): State<AppState>, auth: Authenticated| async move { show(&state, &auth).await })
+pub async fn get_me(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    show(&state, &auth).await
 }
 
-pub fn patch_me() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<PatchMe>| async move {
-            let change = ProfileChange {
-                name: body.name,
-                email: body.email,
-                current_password: body.current_password,
-                new_password: body.new_password,
-            };
-            accounts::update_profile(&state, &auth.user_id, &auth.session_token, change, &auth.actor).await?;
-            show(&state, &auth).await
-        },
-    )
+pub async fn patch_me(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<PatchMe>,
+) -> impl IntoResponse {
+    let change = ProfileChange {
+        name: body.name,
+        email: body.email,
+        current_password: body.current_password,
+        new_password: body.new_password,
+    };
+    accounts::update_profile(&state, &auth.user_id, &auth.session_token, change, &auth.actor).await?;
+    show(&state, &auth).await
 }

@@ -1,5 +1,6 @@
 //! The request pipeline every route shares: request id, a tracing span, one
-//! structured log line per request, and problem bodies for every error.
+//! structured log line per request, problem bodies for every error, and the
+//! caching and content-type headers of every response.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -8,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, USER_AGENT, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderValue, StatusCode};
 use tracing::Instrument;
 
@@ -90,10 +91,12 @@ pub async fn pipeline(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(RequestId(request_id.clone()));
     request.extensions_mut().insert(client.clone());
 
-    // org_id is filled in by the session extractor once it knows the caller.
+    // The function is named by its route's own layer (`name_function`);
+    // org_id by the session extractor once it knows the caller.
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
+        function = tracing::field::Empty,
         route = route.as_deref().unwrap_or("unmatched"),
         org_id = tracing::field::Empty
     );
@@ -102,6 +105,7 @@ pub async fn pipeline(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    set_security_headers(&mut response);
 
     let _entered = span.enter();
     tracing::info!(
@@ -117,12 +121,35 @@ pub async fn pipeline(mut request: Request, next: Next) -> Response {
     response
 }
 
-fn is_json(response: &Response) -> bool {
+/// Names the catalogue function serving the request in its span, so every
+/// line it logs says which function it came from (one per Lambda, all of
+/// them in the local server).
+pub async fn name_function(function: &'static str, request: Request, next: Next) -> Response {
+    tracing::Span::current().record("function", function);
+    next.run(request).await
+}
+
+/// Browsers must not guess a content type other than the one declared (an
+/// upload served as a script). Nothing is cached unless its handler says so:
+/// most answers carry a session, a token or personal data, and a stored copy
+/// would outlive the sign-out on a shared computer or sit in a proxy. The
+/// handlers that choose their own caching all keep `no-store` too.
+fn set_security_headers(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+/// A body written on purpose (JSON, or an HTML page such as the public
+/// pages' own 404), kept as it is; anything else is the framework's.
+fn is_json_or_page(response: &Response) -> bool {
     response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"))
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json") || ct.starts_with("text/html"))
 }
 
 /// Writes the body of every error response: a problem from our handlers gets
@@ -132,7 +159,7 @@ fn finish_problem(mut response: Response, request_id: &str) -> Response {
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
         None if response.status().is_client_error() || response.status().is_server_error() => {
-            if is_json(&response) {
+            if is_json_or_page(&response) {
                 return response;
             }
             Problem::for_status(response.status())

@@ -3,7 +3,6 @@
 pub mod account_pages;
 pub mod auth;
 pub mod contacts;
-pub mod dev_outbox;
 pub mod exports;
 pub mod extract;
 pub mod health;
@@ -12,7 +11,6 @@ pub mod imports;
 pub mod invitations;
 pub mod me;
 pub mod middleware;
-pub mod openapi;
 pub mod org;
 pub mod pages;
 pub mod photo;
@@ -23,31 +21,39 @@ pub mod scheduling;
 pub mod session;
 
 use axum::Router;
-use axum::routing::MethodRouter;
+use axum::routing::{MethodFilter, MethodRouter};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::app::AppState;
-use crate::catalogue::{Entry, Trigger};
 use crate::config::MAX_BODY_BYTES;
+use crate::inbound::AppState;
 
-/// Builds the method router of one catalogue entry.
-pub type RouteFn = fn() -> MethodRouter<AppState>;
+/// Mounts one handler under the method its catalogue entry names, so the
+/// method is written once, in the catalogue.
+pub type RouteFn = fn(MethodFilter) -> MethodRouter<AppState>;
+
+/// Something that may be an HTTP route: a catalogue entry. The catalogue
+/// implements it, so this layer mounts routes without importing the list
+/// that names them.
+pub trait HttpRoute {
+    /// The function's name, the path and its method router, if this is an
+    /// HTTP route.
+    fn http_route(&self) -> Option<(&'static str, &'static str, MethodRouter<AppState>)>;
+}
 
 /// A router serving the HTTP entries given (all of them locally, one in a
 /// Lambda), with the shared pipeline: request ids, logs, problems, body limit.
-pub fn router<'a>(state: AppState, entries: impl IntoIterator<Item = &'a Entry>) -> Router {
+pub fn router<'a, R: HttpRoute + 'a>(state: AppState, entries: impl IntoIterator<Item = &'a R>) -> Router {
     let routes = routes(entries).layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::replay));
     with_pipeline(routes).with_state(state)
 }
 
 /// The bare routes of the HTTP entries given, without the pipeline.
-pub fn routes<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Router<AppState> {
+pub fn routes<'a, R: HttpRoute + 'a>(entries: impl IntoIterator<Item = &'a R>) -> Router<AppState> {
     let mut router = Router::new();
-    for entry in entries {
-        if let Trigger::Http { path, route, .. } = entry.trigger {
-            router = router.route(path, route());
-        }
+    for (function, path, method_router) in entries.into_iter().filter_map(HttpRoute::http_route) {
+        let named = axum::middleware::from_fn(move |request, next| middleware::name_function(function, request, next));
+        router = router.route(path, method_router.layer(named));
     }
     router
 }

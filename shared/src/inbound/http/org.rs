@@ -4,16 +4,15 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
-use axum::routing::{MethodRouter, delete, get, patch};
 use http::StatusCode;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
 use super::extract::ApiJson;
-use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::{Permission, Role};
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::audit;
 use crate::services::orgs::{self, OrgChange, OrgView};
 
@@ -50,16 +49,14 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> 
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-pub fn get_org() -> MethodRouter<AppState> {
-    get(|State(state): State<AppState>, auth: Authenticated| async move {
-        let org = orgs::org(&state, &auth.org_id).await?;
-        Ok::<_, ApiError>(Json(OrgView::from(org)))
-    })
+pub async fn get_org(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    let org = orgs::org(&state, &auth.org_id).await?;
+    Ok::<_, ApiError>(Json(OrgView::from(org)))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PatchOrg {
+pub struct PatchOrg {
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     website: Option<Option<String>>,
@@ -71,75 +68,73 @@ struct PatchOrg {
     version: Option<u64>,
 }
 
-pub fn update_org() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<PatchOrg>| async move {
-            auth.require(Permission::ManageSettings)?;
-            let change = OrgChange {
-                name: body.name,
-                website: body.website,
-                industry: body.industry,
-                time_zone: body.time_zone,
-                country: body.country,
-                slug: body.slug,
-                version: body.version,
-            };
-            let org = orgs::update_org(&state, &auth.actor, change).await?;
-            Ok::<_, ApiError>(Json(OrgView::from(org)))
-        },
-    )
+pub async fn update_org(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<PatchOrg>,
+) -> impl IntoResponse {
+    auth.require(Permission::ManageSettings)?;
+    let change = OrgChange {
+        name: body.name,
+        website: body.website,
+        industry: body.industry,
+        time_zone: body.time_zone,
+        country: body.country,
+        slug: body.slug,
+        version: body.version,
+    };
+    let org = orgs::update_org(&state, &auth.actor, change).await?;
+    Ok::<_, ApiError>(Json(OrgView::from(org)))
 }
 
-pub fn list_members() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Query(page): Query<PageQuery>| async move {
-            let (limit, cursor) = page.parse(100, 100)?;
-            let (members, cursor) = orgs::list_members(&state, &auth.org_id, limit, cursor).await?;
-            let members: Vec<_> = members
-                .into_iter()
-                .map(|m| json!({"user_id": m.user_id, "name": m.name, "email": m.email, "role": m.role, "joined_at": m.joined_at}))
-                .collect();
-            Ok::<_, ApiError>(Json(json!({"members": members, "cursor": cursor})))
-        },
-    )
+pub async fn list_members(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(page): Query<PageQuery>,
+) -> impl IntoResponse {
+    let (limit, cursor) = page.parse(100, 100)?;
+    let (members, cursor) = orgs::list_members(&state, &auth.org_id, limit, cursor).await?;
+    let members: Vec<_> = members
+        .into_iter()
+        .map(|m| json!({"user_id": m.user_id, "name": m.name, "email": m.email, "role": m.role, "joined_at": m.joined_at}))
+        .collect();
+    Ok::<_, ApiError>(Json(json!({"members": members, "cursor": cursor})))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PatchMember {
+pub struct PatchMember {
     role: Role,
 }
 
-pub fn update_member() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(user_id): Path<String>,
-         ApiJson(body): ApiJson<PatchMember>| async move {
-            let m = orgs::change_role(&state, &auth.actor, &user_id, body.role).await?;
-            Ok::<_, ApiError>(Json(
-                json!({"user_id": m.user_id, "name": m.name, "email": m.email, "role": m.role, "joined_at": m.joined_at}),
-            ))
-        },
-    )
+pub async fn update_member(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<PatchMember>,
+) -> impl IntoResponse {
+    let m = orgs::change_role(&state, &auth.actor, &user_id, body.role).await?;
+    Ok::<_, ApiError>(Json(
+        json!({"user_id": m.user_id, "name": m.name, "email": m.email, "role": m.role, "joined_at": m.joined_at}),
+    ))
 }
 
-pub fn remove_member() -> MethodRouter<AppState> {
-    delete(
-        |State(state): State<AppState>, auth: Authenticated, Path(user_id): Path<String>| async move {
-            orgs::remove_member(&state, &auth.actor, &user_id).await?;
-            Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
-        },
-    )
+pub async fn remove_member(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(user_id): Path<String>,
+) -> impl IntoResponse {
+    orgs::remove_member(&state, &auth.actor, &user_id).await?;
+    Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())
 }
 
-pub fn list_audit() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Query(page): Query<PageQuery>| async move {
-            auth.require(Permission::ReadAuditLog)?;
-            let (limit, cursor) = page.parse(50, 100)?;
-            let (entries, cursor) = audit::list(state.table.as_ref(), &auth.org_id, limit, cursor).await?;
-            Ok::<_, ApiError>(Json(json!({"entries": entries, "cursor": cursor})))
-        },
-    )
+pub async fn list_audit(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(page): Query<PageQuery>,
+) -> impl IntoResponse {
+    auth.require(Permission::ReadAuditLog)?;
+    let (limit, cursor) = page.parse(50, 100)?;
+    let (entries, cursor) = audit::list(state.table.as_ref(), &auth.org_id, limit, cursor).await?;
+    Ok::<_, ApiError>(Json(json!({"entries": entries, "cursor": cursor})))
 }

@@ -1,37 +1,32 @@
-//! The public scheduling pages (issue 5, point 4): `/book/{org}/{event}` (pick
-//! a day and a time in the visitor's zone, give name, email and optionally a
-//! phone with SMS consent, book, see the confirmation and the manage link)
-//! and `/booking/{uid}?token=` (cancel or reschedule).
+//! The public scheduling pages: `/book/{org}/{event}` (pick a day and a
+//! time in the visitor's zone, give name, email and optionally a phone with
+//! SMS consent, book, see the confirmation and the manage link) and
+//! `/booking/{uid}?token=` (cancel or reschedule).
 //!
-//! Plain HTML with responsive CSS and one small vanilla script each; the
-//! script calls the public JSON API and writes every value it shows through
-//! `textContent`, never as markup. The only server-side interpolations (the
-//! path segments) are HTML-escaped. Served with a strict CSP and no caching.
+//! Rendered on the server from askama templates (`shared/templates/`,
+//! compiled and type-checked with the crate, every value HTML-escaped): the
+//! event's name, description, durations, location and host, with `<title>`
+//! and Open Graph tags, so link previews and clients without JavaScript see
+//! them. An unknown or inactive event, and a booking with a wrong or missing
+//! token, answer a 404 page. One small vanilla script per page then loads
+//! the free times and books, cancels or reschedules through the public JSON
+//! API, writing every value it shows through `textContent`, never as markup.
+//! Served with a strict CSP and no caching.
 
+use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use http::StatusCode;
+use jiff::tz::TimeZone;
 
-use crate::app::AppState;
+use crate::inbound::AppState;
+use crate::services::scheduling::SchedulingError;
+use crate::services::scheduling::bookings::{self, BookingStatus, PublicEvent};
+use crate::services::scheduling::event_types::Location;
+use crate::services::scheduling::public_pages::{self, ManagedBooking};
 
 /// The consent text shown beside the SMS checkbox (privacy policy §6).
 pub const SMS_CONSENT_TEXT: &str = "Text me about this appointment at this number: a confirmation, reminders, and notice of changes (typically 1–3 messages per appointment). Message and data rates may apply. Reply STOP to opt out, HELP for help.";
-
-/// HTML-escapes text for element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = "*{box-sizing:border-box}body{font-family:system-ui,-apple-system,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;color:#1c1c1c;line-height:1.4;overflow-wrap:anywhere}\
 a{word-break:break-all}\
@@ -41,17 +36,22 @@ button{padding:.6rem 1rem;font-size:1rem;border:1px solid #2456d3;border-radius:
 button.primary,button[aria-pressed=true]{background:#2456d3;color:#fff}button:disabled{opacity:.5}\
 label{display:block;margin:.8rem 0 .2rem}input,select,textarea{width:100%;padding:.6rem;font-size:1rem;border:1px solid #bbb;border-radius:.3rem}\
 label.check{display:flex;gap:.6rem;align-items:flex-start;font-size:.9rem}label.check input{width:auto;margin-top:.2rem}\
-#status{margin-top:1rem}.error{color:#b00020}.ok{color:#1b7f3a}.card{border:1px solid #ddd;border-radius:.5rem;padding:1rem;margin-top:1rem}\
+#description{white-space:pre-line}#status{margin-top:1rem}.error{color:#b00020}.ok{color:#1b7f3a}.card{border:1px solid #ddd;border-radius:.5rem;padding:1rem;margin-top:1rem}\
 @media (max-width:30rem){body{padding:.75rem}h1{font-size:1.2rem}.grid button{flex:1 1 40%}}";
 
-fn page(title: &str, body: &str, script: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Konnecs</title><style>{STYLE}</style></head><body>{body}<p id=\"status\" role=\"status\" aria-live=\"polite\"></p>\
-         <script>{script}</script></body></html>",
-        title = escape(title)
-    );
-    let mut response = Html(html).into_response();
+/// A rendered page with its status and the headers every public page carries.
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    let mut response = match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "a page template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<!doctype html><title>Error</title><p>Something went wrong.</p>"),
+            )
+                .into_response()
+        }
+    };
     let headers = response.headers_mut();
     headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
     headers.insert(
@@ -166,16 +166,13 @@ async function refresh() {
 }
 async function start() {
   try { event = await api('GET', base); } catch (e) { say(e.code === 'not_found' ? 'This booking page does not exist.' : e.message, 'error'); return; }
-  $('title').textContent = event.title || 'Book';
-  document.title = (event.title || 'Book') + ' · Konnecs';
-  $('org').textContent = event.org_name || event.organization || '';
-  $('description').textContent = event.description || '';
+  // Name, description, host and location are in the page already.
   const durations = event.durations || [];
   if (durations.length > 1) {
     const select = document.createElement('select'); select.id = 'duration';
     for (const d of durations) { const o = document.createElement('option'); o.value = d; o.textContent = d + ' min'; if (d === event.default_duration) o.selected = true; select.append(o); }
     select.addEventListener('change', refresh);
-    const label = document.createElement('label'); label.textContent = 'Duration'; label.append(select); $('durationBox').append(label);
+    const label = document.createElement('label'); label.textContent = 'Duration'; label.append(select); $('durationBox').replaceChildren(label);
   } else if (durations.length === 1) { $('durationBox').textContent = durations[0] + ' minutes'; }
   for (const q of event.questions || []) $('questions').append(questionField(q));
   $('picker').hidden = false;
@@ -208,34 +205,140 @@ $('phone').addEventListener('input', () => { $('consentBox').hidden = $('phone')
 start();
 "#;
 
-pub fn book() -> MethodRouter<AppState> {
-    get(|Path((org_slug, event_slug)): Path<(String, String)>| async move {
-        let body = format!(
-            "<header><p class=\"muted\" id=\"org\"></p><h1 id=\"title\">Book</h1><p id=\"description\" class=\"muted\"></p><div id=\"durationBox\" class=\"muted\"></div></header>\
-             <main data-page=\"book\"><section id=\"picker\" hidden><h2>Pick a day</h2><p class=\"muted\">Times are shown in <span id=\"zone\"></span>.</p>\
-             <div id=\"days\" class=\"grid\"></div><h2>Pick a time</h2><div id=\"times\" class=\"grid\"></div></section>\
-             <section id=\"details\" class=\"card\" hidden><h2>Your details</h2><p>Time: <strong id=\"chosen\"></strong></p><form id=\"form\">\
-             <label>Name<input id=\"name\" name=\"name\" autocomplete=\"name\" required maxlength=\"200\"></label>\
-             <label>Email<input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required maxlength=\"254\"></label>\
-             <label>Phone (optional)<input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\" maxlength=\"40\"></label>\
-             <div id=\"consentBox\" hidden><label class=\"check\"><input id=\"consent\" name=\"sms_consent\" type=\"checkbox\"><span id=\"consentText\">{consent}</span></label></div>\
-             <div id=\"questions\"></div><button id=\"submit\" class=\"primary\" type=\"submit\">Book</button></form></section>\
-             <section id=\"confirmation\" class=\"card\" hidden><h2>You're booked</h2><p>See you on <strong id=\"confirmedWhen\"></strong>. A confirmation is on its way by email.</p>\
-             <p>To reschedule or cancel, keep this link: <a id=\"manage\" href=\"#\"></a></p></section></main>",
-            consent = escape(SMS_CONSENT_TEXT),
-        );
-        // The slugs reach the script as data attributes, never as code.
-        let body = format!(
-            "{body}<script>document.body.dataset.org = {org}; document.body.dataset.event = {event};</script>",
-            org = js_string(&org_slug),
-            event = js_string(&event_slug),
-        );
-        page("Book", &body, &format!("{COMMON_JS}{BOOK_JS}"))
-    })
+/// The booking page of an active event type.
+#[derive(Template)]
+#[template(path = "book.html")]
+struct BookPage<'a> {
+    title: String,
+    style: &'static str,
+    event: &'a PublicEvent,
+    /// The meta and Open Graph description.
+    summary: String,
+    url: String,
+    durations: String,
+    location: String,
+    consent: &'static str,
+    script: String,
+}
+
+/// A page that only says something: not found, or unavailable.
+#[derive(Template)]
+#[template(path = "page_message.html")]
+struct MessagePage {
+    title: &'static str,
+    style: &'static str,
+    heading: &'static str,
+    message: &'static str,
+}
+
+/// The answer to a page whose event or booking could not be read: 404 for
+/// one that does not exist (or is not public), 503 when the store failed.
+fn unavailable(err: SchedulingError, heading: &'static str, message: &'static str) -> Response {
+    if matches!(err, SchedulingError::NotFound) {
+        let page_404 = MessagePage {
+            title: "Not found · Konnecs",
+            style: STYLE,
+            heading,
+            message,
+        };
+        return page(StatusCode::NOT_FOUND, &page_404);
+    }
+    tracing::error!(error = %err, "a public page could not be read");
+    let page_503 = MessagePage {
+        title: "Unavailable · Konnecs",
+        style: STYLE,
+        heading: "This page is unavailable right now",
+        message: "Please try again in a moment.",
+    };
+    page(StatusCode::SERVICE_UNAVAILABLE, &page_503)
+}
+
+/// `[30]` → "30 minutes", `[15, 30, 60]` → "15, 30 or 60 minutes".
+pub fn durations_text(durations: &[u32]) -> String {
+    match durations {
+        [] => String::new(),
+        [only] => format!("{only} minutes"),
+        [rest @ .., last] => {
+            let rest: Vec<String> = rest.iter().map(u32::to_string).collect();
+            format!("{} or {last} minutes", rest.join(", "))
+        }
+    }
+}
+
+/// The public location of an event (`bookings::PublicEvent::location`) in words.
+fn public_location_text(location: Option<&serde_json::Value>) -> String {
+    let Some(location) = location else {
+        return String::new();
+    };
+    match location.get("kind").and_then(serde_json::Value::as_str) {
+        Some("in_person") => {
+            let address = location
+                .get("address")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            format!("In person at {address}")
+        }
+        Some("phone") => "By phone".into(),
+        Some("video") => "Video call (the link comes with the confirmation)".into(),
+        _ => String::new(),
+    }
+}
+
+/// What a link preview says of the event: durations, location, then the
+/// start of its description.
+fn summary(event: &PublicEvent, durations: &str, location: &str) -> String {
+    let description: String = event.description.chars().take(200).collect();
+    let description = if event.description.chars().count() > 200 {
+        format!("{}…", description.trim_end())
+    } else {
+        description
+    };
+    [durations, location, description.trim()]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+pub async fn book(
+    State(state): State<AppState>,
+    Path((org_slug, event_slug)): Path<(String, String)>,
+) -> impl IntoResponse {
+    let event = match bookings::public_event(&state, &org_slug, &event_slug).await {
+        Ok(event) => event,
+        Err(err) => {
+            return unavailable(
+                err,
+                "This booking page does not exist",
+                "Check the link you were given, or ask the business for a new one.",
+            );
+        }
+    };
+    let durations = durations_text(&event.durations);
+    let location = public_location_text(event.location.as_ref());
+    let rendered = BookPage {
+        title: format!("{} · {}", event.title, event.org_name),
+        style: STYLE,
+        summary: summary(&event, &durations, &location),
+        url: format!(
+            "{}/book/{}/{}",
+            state.config.public_url.trim_end_matches('/'),
+            event.org_slug,
+            event.slug
+        ),
+        durations,
+        location,
+        consent: SMS_CONSENT_TEXT,
+        script: format!("{COMMON_JS}{BOOK_JS}"),
+        event: &event,
+    };
+    page(StatusCode::OK, &rendered)
 }
 
 const MANAGE_JS: &str = r#"
 const uid = document.body.dataset.uid;
+const labels = {pending_confirmation: 'Waiting for the host to confirm', confirmed: 'Confirmed', cancelled: 'Cancelled', declined: 'Declined'};
 const token = new URLSearchParams(location.search).get('token') || '';
 const base = '/public/bookings/' + encodeURIComponent(uid);
 let booking = null, chosen = null;
@@ -243,13 +346,13 @@ function show(b) {
   booking = b.booking || b;
   $('title').textContent = booking.event_title || booking.title || 'Your booking';
   $('when').textContent = whenLabel(booking.start || booking.starts_at);
-  $('state').textContent = booking.status || '';
+  $('state').textContent = labels[booking.status] || booking.status || '';
   const live = ['confirmed', 'pending_confirmation'].includes(booking.status);
   $('actions').hidden = !live;
 }
 async function start() {
   if (!token) { say('This link is missing its token.', 'error'); return; }
-  try { show(await api('GET', base + '?token=' + encodeURIComponent(token))); $('booking').hidden = false; }
+  try { show(await api('GET', base + '?token=' + encodeURIComponent(token))); }
   catch (e) { say(e.code === 'not_found' ? 'This booking was not found.' : e.message, 'error'); }
 }
 $('cancel').addEventListener('click', async () => {
@@ -277,60 +380,88 @@ start();
 "#;
 
 #[derive(Debug, Default, serde::Deserialize)]
-struct TokenQuery {
+pub struct TokenQuery {
     #[serde(default)]
     token: Option<String>,
 }
 
-/// The org and event-type slugs of a booking whose manage token matches, so
-/// the page can offer that event type's free times for a reschedule. Any
-/// failure (wrong token, gone records) leaves them out; the page then shows
-/// what the API answers.
-async fn booking_slugs(state: &AppState, uid: &str, token: &str) -> Option<(String, String)> {
-    use crate::services::records::{OrgRecord, from_item, org_key};
-    use crate::services::scheduling::{bookings, event_types};
-    let table = state.table.as_ref();
-    let org_id = bookings::org_of_token(table, uid, token).await.ok()?;
-    let booking = bookings::get_record(table, &org_id, uid).await.ok()?;
-    let event = event_types::get_record(table, &org_id, &booking.event_type_id)
-        .await
-        .ok()?;
-    let org: OrgRecord = from_item(table.get(&org_key(&org_id)).await.ok()??).ok()?;
-    Some((org.slug, event.slug))
+/// The invitee's page of one booking.
+#[derive(Template)]
+#[template(path = "manage_booking.html")]
+struct ManagePage<'a> {
+    title: String,
+    style: &'static str,
+    managed: &'a ManagedBooking,
+    /// Empty when the event type no longer takes bookings (no reschedule).
+    event_slug: &'a str,
+    /// The start in the invitee's zone; the script shows it in the browser's.
+    when: String,
+    status: &'static str,
+    /// Still on (confirmed or waiting for the host): it can be changed.
+    live: bool,
+    location: String,
+    script: String,
 }
 
-pub fn manage() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, Path(uid): Path<String>, Query(query): Query<TokenQuery>| async move {
-            let (org_slug, event_slug) = booking_slugs(&state, &uid, query.token.as_deref().unwrap_or_default())
-                .await
-                .unwrap_or_default();
-            let body = format!(
-                "<h1 id=\"title\">Your booking</h1><section id=\"booking\" hidden><p>When: <strong id=\"when\"></strong></p><p class=\"muted\">Status: <span id=\"state\"></span></p>\
-             <div id=\"actions\" class=\"card\"><h2>Change it</h2><button id=\"reschedule\" type=\"button\">Reschedule</button>\
-             <section id=\"picker\" hidden><h2>Pick a new day</h2><div id=\"days\" class=\"grid\"></div><h2>Pick a new time</h2><div id=\"times\" class=\"grid\"></div>\
-             <p><button id=\"confirmMove\" class=\"primary\" type=\"button\" hidden>Move to <span id=\"newWhen\"></span></button></p></section>\
-             <label>Reason for cancelling (optional)<input id=\"reason\" maxlength=\"500\"></label><p><button id=\"cancel\" type=\"button\">Cancel booking</button></p></div></section>\
-             <script>document.body.dataset.uid = {uid}; document.body.dataset.org = {org}; document.body.dataset.event = {event};</script>",
-                uid = js_string(&uid),
-                org = js_string(&org_slug),
-                event = js_string(&event_slug),
+fn status_text(status: BookingStatus) -> &'static str {
+    match status {
+        BookingStatus::PendingConfirmation => "Waiting for the host to confirm",
+        BookingStatus::Confirmed => "Confirmed",
+        BookingStatus::Cancelled => "Cancelled",
+        BookingStatus::Declined => "Declined",
+    }
+}
+
+/// A booking's location in words, for its invitee (who may see the video link).
+fn location_text(location: Option<&Location>) -> String {
+    match location {
+        None => String::new(),
+        Some(Location::InPerson { address }) => format!("In person at {address}"),
+        Some(Location::Phone { number: Some(number) }) => format!("By phone: {number}"),
+        Some(Location::Phone { number: None }) => "By phone: the host calls you".into(),
+        Some(Location::Video { url }) => format!("Video call: {url}"),
+    }
+}
+
+/// `start` as the invitee reads it, in their zone (the event's if theirs is unknown).
+fn when_text(start: jiff::Timestamp, zone: &str) -> String {
+    let tz = TimeZone::get(zone).unwrap_or(TimeZone::UTC);
+    let local = start.to_zoned(tz);
+    format!("{} ({zone})", local.strftime("%A %-d %B %Y, %H:%M"))
+}
+
+pub async fn manage(
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    Query(query): Query<TokenQuery>,
+) -> impl IntoResponse {
+    let token = query.token.unwrap_or_default();
+    let managed = match public_pages::managed_booking(&state, &uid, &token).await {
+        Ok(managed) => managed,
+        Err(err) => {
+            return unavailable(
+                err,
+                "This booking was not found",
+                "The link may be incomplete: open it from your confirmation email.",
             );
-            page("Your booking", &body, &format!("{COMMON_JS}{MANAGE_JS}"))
-        },
-    )
-}
-
-/// A JSON string literal safe inside a `<script>` element: `<`, `>` and `&`
-/// are written as escapes, so no value can close the element.
-pub fn js_string(text: &str) -> String {
-    serde_json::to_string(text)
-        .unwrap_or_else(|_| "\"\"".into())
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
+        }
+    };
+    let booking = &managed.booking;
+    let rendered = ManagePage {
+        title: format!("{} · {}", booking.event_title, managed.org_name),
+        style: STYLE,
+        event_slug: managed.event_slug.as_deref().unwrap_or_default(),
+        when: when_text(booking.start, &booking.invitee.time_zone),
+        status: status_text(booking.status),
+        live: matches!(
+            booking.status,
+            BookingStatus::Confirmed | BookingStatus::PendingConfirmation
+        ),
+        location: location_text(booking.location.as_ref()),
+        script: format!("{COMMON_JS}{MANAGE_JS}"),
+        managed: &managed,
+    };
+    page(StatusCode::OK, &rendered)
 }
 
 #[cfg(test)]
@@ -338,20 +469,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escape_neutralises_markup() {
-        assert_eq!(
-            escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
+    fn durations_read_as_a_list() {
+        assert_eq!(durations_text(&[30]), "30 minutes");
+        assert_eq!(durations_text(&[30, 60]), "30 or 60 minutes");
+        assert_eq!(durations_text(&[15, 30, 60]), "15, 30 or 60 minutes");
     }
 
     #[test]
-    fn js_strings_cannot_close_the_script_element() {
-        let literal = js_string("</script><script>alert(1)</script>");
-        assert!(!literal.contains('<') && !literal.contains('>'), "{literal}");
+    fn the_start_reads_in_the_invitees_zone() {
+        let start: jiff::Timestamp = "2026-03-04T10:00:00Z".parse().unwrap();
         assert_eq!(
-            serde_json::from_str::<String>(&literal).unwrap(),
-            "</script><script>alert(1)</script>"
+            when_text(start, "Asia/Kolkata"),
+            "Wednesday 4 March 2026, 15:30 (Asia/Kolkata)"
         );
     }
 }

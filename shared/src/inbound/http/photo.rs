@@ -8,13 +8,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, put};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
+use crate::inbound::AppState;
 use crate::services::photos;
 
 /// A body the pipeline cut off at the limit is 413; anything else unreadable is 400.
@@ -30,37 +29,32 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     }
 }
 
-pub fn put_photo() -> MethodRouter<AppState> {
-    put(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         headers: HeaderMap,
-         body: Result<Bytes, BytesRejection>| async move {
-            let body = body.map_err(body_rejection)?;
-            let declared = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-            let saved = photos::replace(&state, &auth.user_id, declared, body.to_vec(), &auth.actor).await?;
-            Ok::<_, ApiError>(Json(saved))
-        },
-    )
+pub async fn put_photo(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> impl IntoResponse {
+    let body = body.map_err(body_rejection)?;
+    let declared = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let saved = photos::replace(&state, &auth.user_id, declared, body.to_vec(), &auth.actor).await?;
+    Ok::<_, ApiError>(Json(saved))
 }
 
-pub fn get_photo() -> MethodRouter<AppState> {
-    get(|State(state): State<AppState>, auth: Authenticated| async move {
-        let photo = photos::get(&state, &auth.user_id).await?;
-        let mut response = photo.bytes.into_response();
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(photo.content_type));
-        // Per user, behind a cookie: never in shared caches; revalidated, as
-        // the same URL serves the next photo after a replacement.
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        Ok::<Response, ApiError>(response)
-    })
+pub async fn get_photo(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    let photo = photos::get(&state, &auth.user_id).await?;
+    let mut response = photo.bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(photo.content_type));
+    // Personal data behind a cookie: in no cache at all, so it neither
+    // outlives the session on a shared computer nor goes stale when the
+    // same URL serves the next photo after a replacement.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok::<Response, ApiError>(response)
 }
 
-pub fn delete_photo() -> MethodRouter<AppState> {
-    delete(|State(state): State<AppState>, auth: Authenticated| async move {
-        photos::remove(&state, &auth.user_id, &auth.actor).await?;
-        Ok::<_, ApiError>(StatusCode::NO_CONTENT)
-    })
+pub async fn delete_photo(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    photos::remove(&state, &auth.user_id, &auth.actor).await?;
+    Ok::<_, ApiError>(StatusCode::NO_CONTENT)
 }

@@ -1,21 +1,20 @@
 //! Pipelines, the board and deals: `GET/POST /pipelines`,
-//! `PATCH/DELETE /pipelines/{id}`, `GET /pipelines/{id}/board`,
+//! `GET/PATCH/DELETE /pipelines/{id}`, `GET /pipelines/{id}/board`,
 //! `GET/POST /deals`, `GET/PATCH/DELETE /deals/{id}`. Rules live in
 //! `services::pipelines`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, patch, post};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::ApiJson;
-use super::problem::ApiError;
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::Permission;
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::pipelines::{self, DealChange, DealFilter, NewDeal, PipelineChange, StageInput};
 
 /// `If-Match: "3"` (or `3`) → Some(3); absent → None; anything else is 400.
@@ -46,105 +45,107 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewPipelineBody {
+pub struct NewPipelineBody {
     name: String,
     stages: Vec<StageInput>,
 }
 
-pub fn list_pipelines() -> MethodRouter<AppState> {
-    get(|State(state): State<AppState>, auth: Authenticated| async move {
-        auth.require(Permission::UseCrm)?;
-        let items = pipelines::list_pipelines(state.table.as_ref(), &auth.org_id).await?;
-        Ok::<_, ApiError>(Json(json!({ "items": items })))
-    })
+pub async fn list_pipelines(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let items = pipelines::list_pipelines(state.table.as_ref(), &auth.org_id).await?;
+    Ok::<_, ApiError>(Json(json!({ "items": items })))
 }
 
-pub fn create_pipeline() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<NewPipelineBody>| async move {
-            auth.require(Permission::UseCrm)?;
-            let created = pipelines::create_pipeline(&state, &auth.actor, &body.name, &body.stages).await?;
-            Ok::<_, ApiError>(with_etag(created.version, to_json(&created)?, StatusCode::CREATED))
-        },
-    )
+pub async fn create_pipeline(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<NewPipelineBody>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let created = pipelines::create_pipeline(&state, &auth.actor, &body.name, &body.stages).await?;
+    Ok::<_, ApiError>(with_etag(created.version, to_json(&created)?, StatusCode::CREATED))
 }
 
-pub fn update_pipeline() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(id): Path<String>,
-         headers: HeaderMap,
-         ApiJson(body): ApiJson<PipelineChange>| async move {
-            auth.require(Permission::UseCrm)?;
-            let expected = if_match(&headers)?;
-            let updated = pipelines::update_pipeline(&state, &auth.actor, &id, body, expected).await?;
-            Ok::<_, ApiError>(with_etag(updated.version, to_json(&updated)?, StatusCode::OK))
-        },
-    )
+pub async fn get_pipeline(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let pipeline = pipelines::get_pipeline(state.table.as_ref(), &auth.org_id, &id).await?;
+    Ok::<_, ApiError>(with_etag(pipeline.version, to_json(&pipeline)?, StatusCode::OK))
+}
+
+pub async fn update_pipeline(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PipelineChange>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let expected = if_match(&headers)?;
+    let updated = pipelines::update_pipeline(&state, &auth.actor, &id, body, expected).await?;
+    Ok::<_, ApiError>(with_etag(updated.version, to_json(&updated)?, StatusCode::OK))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeletePipelineQuery {
+pub struct DeletePipelineQuery {
     move_deals_to_pipeline: Option<String>,
     move_deals_to_stage: Option<String>,
 }
 
-pub fn delete_pipeline() -> MethodRouter<AppState> {
-    delete(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(id): Path<String>,
-         query: Result<Query<DeletePipelineQuery>, axum::extract::rejection::QueryRejection>| async move {
-            auth.require(Permission::UseCrm)?;
-            let query = super::extract::query(query)?;
-            let target = match (query.move_deals_to_pipeline, query.move_deals_to_stage) {
-                (Some(p), Some(s)) => Some((p, s)),
-                (None, None) => None,
-                (Some(_), None) => {
-                    return Err(ApiError::field(
-                        "move_deals_to_stage",
-                        "required",
-                        "Name the target stage too.",
-                    ));
-                }
-                (None, Some(_)) => {
-                    return Err(ApiError::field(
-                        "move_deals_to_pipeline",
-                        "required",
-                        "Name the target pipeline too.",
-                    ));
-                }
-            };
-            pipelines::delete_pipeline(&state, &auth.actor, &id, target).await?;
-            Ok::<_, ApiError>(StatusCode::NO_CONTENT)
-        },
-    )
+pub async fn delete_pipeline(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    query: Result<Query<DeletePipelineQuery>, axum::extract::rejection::QueryRejection>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let query = super::extract::query(query)?;
+    let target = match (query.move_deals_to_pipeline, query.move_deals_to_stage) {
+        (Some(p), Some(s)) => Some((p, s)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ApiError::field(
+                "move_deals_to_stage",
+                "required",
+                "Name the target stage too.",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::field(
+                "move_deals_to_pipeline",
+                "required",
+                "Name the target pipeline too.",
+            ));
+        }
+    };
+    pipelines::delete_pipeline(&state, &auth.actor, &id, target).await?;
+    Ok::<_, ApiError>(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
-struct BoardQuery {
+pub struct BoardQuery {
     /// Deals listed per stage (counts and totals always cover all).
     limit: Option<usize>,
 }
 
-pub fn board() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(id): Path<String>,
-         Query(query): Query<BoardQuery>| async move {
-            auth.require(Permission::UseCrm)?;
-            let per_stage = query.limit.unwrap_or(50).clamp(0, 500);
-            let board = pipelines::board(state.table.as_ref(), &auth.org_id, &id, per_stage).await?;
-            Ok::<_, ApiError>(Json(board))
-        },
-    )
+pub async fn board(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<BoardQuery>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let per_stage = query.limit.unwrap_or(50).clamp(0, 500);
+    let board = pipelines::board(state.table.as_ref(), &auth.org_id, &id, per_stage).await?;
+    Ok::<_, ApiError>(Json(board))
 }
 
 #[derive(Deserialize)]
-struct DealsQuery {
+pub struct DealsQuery {
     pipeline_id: Option<String>,
     stage_id: Option<String>,
     contact_id: Option<String>,
@@ -152,65 +153,60 @@ struct DealsQuery {
     cursor: Option<String>,
 }
 
-pub fn list_deals() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Query(query): Query<DealsQuery>| async move {
-            auth.require(Permission::UseCrm)?;
-            let filter = DealFilter {
-                pipeline_id: query.pipeline_id,
-                stage_id: query.stage_id,
-                contact_id: query.contact_id,
-            };
-            let limit = query.limit.unwrap_or(50).clamp(1, 200);
-            let (items, cursor) =
-                pipelines::list_deals(state.table.as_ref(), &auth.org_id, &filter, limit, query.cursor).await?;
-            Ok::<_, ApiError>(Json(json!({ "items": items, "cursor": cursor })))
-        },
-    )
+pub async fn list_deals(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(query): Query<DealsQuery>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let filter = DealFilter {
+        pipeline_id: query.pipeline_id,
+        stage_id: query.stage_id,
+        contact_id: query.contact_id,
+    };
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let (items, cursor) =
+        pipelines::list_deals(state.table.as_ref(), &auth.org_id, &filter, limit, query.cursor).await?;
+    Ok::<_, ApiError>(Json(json!({ "items": items, "cursor": cursor })))
 }
 
-pub fn create_deal() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<NewDeal>| async move {
-            auth.require(Permission::UseCrm)?;
-            let deal = pipelines::create_deal(&state, &auth.actor, body).await?;
-            Ok::<_, ApiError>(with_etag(deal.version, to_json(&deal)?, StatusCode::CREATED))
-        },
-    )
+pub async fn create_deal(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<NewDeal>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let deal = pipelines::create_deal(&state, &auth.actor, body).await?;
+    Ok::<_, ApiError>(with_etag(deal.version, to_json(&deal)?, StatusCode::CREATED))
 }
 
-pub fn get_deal() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            auth.require(Permission::UseCrm)?;
-            let deal = pipelines::get_deal(state.table.as_ref(), &auth.org_id, &id).await?;
-            Ok::<_, ApiError>(with_etag(deal.version, to_json(&deal)?, StatusCode::OK))
-        },
-    )
+pub async fn get_deal(State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let deal = pipelines::get_deal(state.table.as_ref(), &auth.org_id, &id).await?;
+    Ok::<_, ApiError>(with_etag(deal.version, to_json(&deal)?, StatusCode::OK))
 }
 
-pub fn update_deal() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(id): Path<String>,
-         headers: HeaderMap,
-         ApiJson(body): ApiJson<DealChange>| async move {
-            auth.require(Permission::UseCrm)?;
-            let expected = if_match(&headers)?;
-            let deal = pipelines::update_deal(&state, &auth.actor, &id, body, expected).await?;
-            Ok::<_, ApiError>(with_etag(deal.version, to_json(&deal)?, StatusCode::OK))
-        },
-    )
+pub async fn update_deal(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<DealChange>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let expected = if_match(&headers)?;
+    let deal = pipelines::update_deal(&state, &auth.actor, &id, body, expected).await?;
+    Ok::<_, ApiError>(with_etag(deal.version, to_json(&deal)?, StatusCode::OK))
 }
 
-pub fn delete_deal() -> MethodRouter<AppState> {
-    delete(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, headers: HeaderMap| async move {
-            auth.require(Permission::UseCrm)?;
-            let expected = if_match(&headers)?;
-            pipelines::delete_deal(&state, &auth.actor, &id, expected).await?;
-            Ok::<_, ApiError>(StatusCode::NO_CONTENT)
-        },
-    )
+pub async fn delete_deal(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let expected = if_match(&headers)?;
+    pipelines::delete_deal(&state, &auth.actor, &id, expected).await?;
+    Ok::<_, ApiError>(StatusCode::NO_CONTENT)
 }

@@ -7,56 +7,50 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
-use axum::routing::{MethodRouter, get, post};
 use http::StatusCode;
 use serde::Deserialize;
 
 use super::auth::RequestMeta;
 use super::extract::{ApiJson, query};
-use super::problem::ApiError;
 use super::scheduling::optional_body;
-use crate::app::AppState;
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::scheduling::bookings::{self, BookingRequest, Manager, SlotsQuery};
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
     serde_json::to_value(value).map_err(|err| ApiError::Internal(err.to_string()))
 }
 
-pub fn event() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, Path((org_slug, event_slug)): Path<(String, String)>| async move {
-            let info = bookings::public_event(&state, &org_slug, &event_slug).await?;
-            Ok::<_, ApiError>(Json(to_json(&info)?))
-        },
-    )
+pub async fn event(
+    State(state): State<AppState>,
+    Path((org_slug, event_slug)): Path<(String, String)>,
+) -> impl IntoResponse {
+    let info = bookings::public_event(&state, &org_slug, &event_slug).await?;
+    Ok::<_, ApiError>(Json(to_json(&info)?))
 }
 
-pub fn slots() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>,
-         Path((org_slug, event_slug)): Path<(String, String)>,
-         q: Result<Query<SlotsQuery>, QueryRejection>| async move {
-            let q = query(q)?;
-            let slots = bookings::slots(&state, &org_slug, &event_slug, q).await?;
-            Ok::<_, ApiError>(Json(to_json(&slots)?))
-        },
-    )
+pub async fn slots(
+    State(state): State<AppState>,
+    Path((org_slug, event_slug)): Path<(String, String)>,
+    q: Result<Query<SlotsQuery>, QueryRejection>,
+) -> impl IntoResponse {
+    let q = query(q)?;
+    let slots = bookings::slots(&state, &org_slug, &event_slug, q).await?;
+    Ok::<_, ApiError>(Json(to_json(&slots)?))
 }
 
-pub fn book() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>,
-         RequestMeta(meta): RequestMeta,
-         Path((org_slug, event_slug)): Path<(String, String)>,
-         ApiJson(body): ApiJson<BookingRequest>| async move {
-            let booked = bookings::book(&state, &org_slug, &event_slug, body, &meta).await?;
-            Ok::<_, ApiError>((StatusCode::CREATED, Json(to_json(&booked)?)).into_response())
-        },
-    )
+pub async fn book(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    Path((org_slug, event_slug)): Path<(String, String)>,
+    ApiJson(body): ApiJson<BookingRequest>,
+) -> impl IntoResponse {
+    let booked = bookings::book(&state, &org_slug, &event_slug, body, &meta).await?;
+    Ok::<_, ApiError>((StatusCode::CREATED, Json(to_json(&booked)?)).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct TokenQuery {
+pub struct TokenQuery {
     #[serde(default)]
     token: Option<String>,
 }
@@ -72,7 +66,7 @@ struct CancelBody {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RescheduleBody {
+pub struct RescheduleBody {
     #[serde(default)]
     token: Option<String>,
     #[serde(default)]
@@ -84,47 +78,42 @@ fn token(body: Option<String>, query: TokenQuery) -> String {
     body.or(query.token).unwrap_or_default()
 }
 
-pub fn show() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, Path(uid): Path<String>, q: Result<Query<TokenQuery>, QueryRejection>| async move {
-            let q = query(q)?;
-            let view = bookings::get_by_token(&state, &uid, &token(None, q)).await?;
-            Ok::<_, ApiError>(Json(to_json(&view)?))
-        },
-    )
+pub async fn show(
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    q: Result<Query<TokenQuery>, QueryRejection>,
+) -> impl IntoResponse {
+    let q = query(q)?;
+    let view = bookings::get_by_token(&state, &uid, &token(None, q)).await?;
+    Ok::<_, ApiError>(Json(to_json(&view)?))
 }
 
-pub fn cancel() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>,
-         RequestMeta(meta): RequestMeta,
-         Path(uid): Path<String>,
-         q: Result<Query<TokenQuery>, QueryRejection>,
-         body: Bytes| async move {
-            let q = query(q)?;
-            let body: CancelBody = optional_body(&body)?;
-            let token = token(body.token, q);
-            let org_id = bookings::org_of_token(state.table.as_ref(), &uid, &token).await?;
-            let view = bookings::cancel(&state, &org_id, &uid, body.reason, Manager::Invitee { meta: &meta }).await?;
-            Ok::<_, ApiError>(Json(to_json(&view)?))
-        },
-    )
+pub async fn cancel(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    Path(uid): Path<String>,
+    q: Result<Query<TokenQuery>, QueryRejection>,
+    body: Bytes,
+) -> impl IntoResponse {
+    let q = query(q)?;
+    let body: CancelBody = optional_body(&body)?;
+    let token = token(body.token, q);
+    let org_id = bookings::org_of_token(state.table.as_ref(), &uid, &token).await?;
+    let view = bookings::cancel(&state, &org_id, &uid, body.reason, Manager::Invitee { meta: &meta }).await?;
+    Ok::<_, ApiError>(Json(to_json(&view)?))
 }
 
-pub fn reschedule() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>,
-         RequestMeta(meta): RequestMeta,
-         Path(uid): Path<String>,
-         q: Result<Query<TokenQuery>, QueryRejection>,
-         body: Bytes| async move {
-            let q = query(q)?;
-            let body: RescheduleBody = optional_body(&body)?;
-            let token = token(body.token, q);
-            let org_id = bookings::org_of_token(state.table.as_ref(), &uid, &token).await?;
-            let view =
-                bookings::reschedule(&state, &org_id, &uid, &body.start, Manager::Invitee { meta: &meta }).await?;
-            Ok::<_, ApiError>(Json(to_json(&view)?))
-        },
-    )
+pub async fn reschedule(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    Path(uid): Path<String>,
+    q: Result<Query<TokenQuery>, QueryRejection>,
+    body: Bytes,
+) -> impl IntoResponse {
+    let q = query(q)?;
+    let body: RescheduleBody = optional_body(&body)?;
+    let token = token(body.token, q);
+    let org_id = bookings::org_of_token(state.table.as_ref(), &uid, &token).await?;
+    let view = bookings::reschedule(&state, &org_id, &uid, &body.start, Manager::Invitee { meta: &meta }).await?;
+    Ok::<_, ApiError>(Json(to_json(&view)?))
 }

@@ -6,7 +6,6 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, patch, post};
 use http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -15,8 +14,8 @@ use serde_json::{Value, json};
 use super::extract::{ApiJson, query};
 use super::problem::{ApiError, FieldError};
 use super::session::Authenticated;
-use crate::app::AppState;
 use crate::domain::role::Permission;
+use crate::inbound::AppState;
 use crate::services::scheduling::Caller;
 use crate::services::scheduling::bookings::{self, Manager};
 use crate::services::scheduling::event_types::{self, EventTypeInput};
@@ -60,103 +59,101 @@ pub(super) fn optional_body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Res
 
 // ------------------------------------------------------------------ schedules
 
-pub fn schedules_list() -> MethodRouter<AppState> {
-    get(|State(state): State<AppState>, auth: Authenticated| async move {
-        let caller = caller(&auth)?;
-        let items = schedules::list(&state, &caller).await?;
-        Ok::<_, ApiError>(Json(json!({ "items": items })))
-    })
+pub async fn schedules_list(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let items = schedules::list(&state, &caller).await?;
+    Ok::<_, ApiError>(Json(json!({ "items": items })))
 }
 
-pub fn schedules_create() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<ScheduleInput>| async move {
-            let caller = caller(&auth)?;
-            created(&schedules::create(&state, &caller, body).await?)
-        },
-    )
+pub async fn schedules_create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<ScheduleInput>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    created(&schedules::create(&state, &caller, body).await?)
 }
 
-pub fn schedule_get() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            let caller = caller(&auth)?;
-            Ok::<_, ApiError>(Json(to_json(&schedules::get(&state, &caller, &id).await?)?))
-        },
-    )
+pub async fn schedule_get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    Ok::<_, ApiError>(Json(to_json(&schedules::get(&state, &caller, &id).await?)?))
 }
 
-pub fn schedule_update() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, ApiJson(body): ApiJson<Value>| async move {
-            let caller = caller(&auth)?;
-            Ok::<_, ApiError>(Json(to_json(&schedules::update(&state, &caller, &id, body).await?)?))
-        },
-    )
+pub async fn schedule_update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    Ok::<_, ApiError>(Json(to_json(&schedules::update(&state, &caller, &id, body).await?)?))
 }
 
-pub fn schedule_delete() -> MethodRouter<AppState> {
-    delete(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            let caller = caller(&auth)?;
-            schedules::delete(&state, &caller, &id).await?;
-            Ok::<_, ApiError>(StatusCode::NO_CONTENT)
-        },
-    )
+pub async fn schedule_delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    schedules::delete(&state, &caller, &id).await?;
+    Ok::<_, ApiError>(StatusCode::NO_CONTENT)
 }
 
 // ---------------------------------------------------------------- event types
 
-pub fn event_types_list() -> MethodRouter<AppState> {
-    get(|State(state): State<AppState>, auth: Authenticated| async move {
-        let caller = caller(&auth)?;
-        let items = event_types::list(&state, &caller).await?;
-        Ok::<_, ApiError>(Json(json!({ "items": items })))
-    })
+pub async fn event_types_list(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let items = event_types::list(&state, &caller).await?;
+    Ok::<_, ApiError>(Json(json!({ "items": items })))
 }
 
-pub fn event_types_create() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, ApiJson(body): ApiJson<EventTypeInput>| async move {
-            let caller = caller(&auth)?;
-            created(&event_types::create(&state, &caller, body).await?)
-        },
-    )
+pub async fn event_types_create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<EventTypeInput>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    created(&event_types::create(&state, &caller, body).await?)
 }
 
-pub fn event_type_get() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            let caller = caller(&auth)?;
-            let record = event_types::get_record(state.table.as_ref(), &caller.org_id, &id).await?;
-            Ok::<_, ApiError>(Json(to_json(&record)?))
-        },
-    )
+pub async fn event_type_get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let record = event_types::get_record(state.table.as_ref(), &caller.org_id, &id).await?;
+    Ok::<_, ApiError>(Json(to_json(&record)?))
 }
 
-pub fn event_type_update() -> MethodRouter<AppState> {
-    patch(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, ApiJson(body): ApiJson<Value>| async move {
-            let caller = caller(&auth)?;
-            Ok::<_, ApiError>(Json(to_json(&event_types::update(&state, &caller, &id, body).await?)?))
-        },
-    )
+pub async fn event_type_update(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    Ok::<_, ApiError>(Json(to_json(&event_types::update(&state, &caller, &id, body).await?)?))
 }
 
-pub fn event_type_delete() -> MethodRouter<AppState> {
-    delete(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            let caller = caller(&auth)?;
-            event_types::delete(&state, &caller, &id).await?;
-            Ok::<_, ApiError>(StatusCode::NO_CONTENT)
-        },
-    )
+pub async fn event_type_delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    event_types::delete(&state, &caller, &id).await?;
+    Ok::<_, ApiError>(StatusCode::NO_CONTENT)
 }
 
 // --------------------------------------------------------------- appointments
 
 #[derive(Debug, Deserialize)]
-struct ListQuery {
+pub struct ListQuery {
     from: String,
     to: String,
     /// IANA zone of plain dates (default: the organization's).
@@ -167,29 +164,29 @@ struct ListQuery {
     host: Option<String>,
 }
 
-pub fn appointments_list() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, q: Result<Query<ListQuery>, QueryRejection>| async move {
-            let caller = caller(&auth)?;
-            let q = query(q)?;
-            let range = bookings::ListRange {
-                from: &q.from,
-                to: &q.to,
-                tz: q.tz.as_deref(),
-            };
-            let items = bookings::list_for_host(&state, &caller, q.host.as_deref(), range).await?;
-            Ok::<_, ApiError>(Json(json!({ "items": items })))
-        },
-    )
+pub async fn appointments_list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let q = query(q)?;
+    let range = bookings::ListRange {
+        from: &q.from,
+        to: &q.to,
+        tz: q.tz.as_deref(),
+    };
+    let items = bookings::list_for_host(&state, &caller, q.host.as_deref(), range).await?;
+    Ok::<_, ApiError>(Json(json!({ "items": items })))
 }
 
-pub fn appointment_get() -> MethodRouter<AppState> {
-    get(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            let caller = caller(&auth)?;
-            Ok::<_, ApiError>(Json(to_json(&bookings::get_for_host(&state, &caller, &id).await?)?))
-        },
-    )
+pub async fn appointment_get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    Ok::<_, ApiError>(Json(to_json(&bookings::get_for_host(&state, &caller, &id).await?)?))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -201,64 +198,64 @@ struct ReasonBody {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RescheduleBody {
+pub struct RescheduleBody {
     #[serde(default)]
     start: String,
 }
 
-pub fn appointment_cancel() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, body: Bytes| async move {
-            let caller = caller(&auth)?;
-            let body: ReasonBody = optional_body(&body)?;
-            let org_id = caller.org_id.clone();
-            let view = bookings::cancel(&state, &org_id, &id, body.reason, Manager::Host(&caller)).await?;
-            Ok::<_, ApiError>(Json(to_json(&view)?))
-        },
-    )
+pub async fn appointment_cancel(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let body: ReasonBody = optional_body(&body)?;
+    let org_id = caller.org_id.clone();
+    let view = bookings::cancel(&state, &org_id, &id, body.reason, Manager::Host(&caller)).await?;
+    Ok::<_, ApiError>(Json(to_json(&view)?))
 }
 
-pub fn appointment_reschedule() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>,
-         auth: Authenticated,
-         Path(id): Path<String>,
-         ApiJson(body): ApiJson<RescheduleBody>| async move {
-            let caller = caller(&auth)?;
-            let org_id = caller.org_id.clone();
-            let view = bookings::reschedule(&state, &org_id, &id, &body.start, Manager::Host(&caller)).await?;
-            Ok::<_, ApiError>(Json(to_json(&view)?))
-        },
-    )
+pub async fn appointment_reschedule(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RescheduleBody>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let org_id = caller.org_id.clone();
+    let view = bookings::reschedule(&state, &org_id, &id, &body.start, Manager::Host(&caller)).await?;
+    Ok::<_, ApiError>(Json(to_json(&view)?))
 }
 
-pub fn appointment_confirm() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            let caller = caller(&auth)?;
-            let view = bookings::decide(&state, &caller, &id, true, None).await?;
-            Ok::<_, ApiError>(Json(to_json(&view)?))
-        },
-    )
+pub async fn appointment_confirm(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let view = bookings::decide(&state, &caller, &id, true, None).await?;
+    Ok::<_, ApiError>(Json(to_json(&view)?))
 }
 
-pub fn appointment_decline() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>, body: Bytes| async move {
-            let caller = caller(&auth)?;
-            let body: ReasonBody = optional_body(&body)?;
-            let view = bookings::decide(&state, &caller, &id, false, body.reason).await?;
-            Ok::<_, ApiError>(Json(to_json(&view)?))
-        },
-    )
+pub async fn appointment_decline(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let body: ReasonBody = optional_body(&body)?;
+    let view = bookings::decide(&state, &caller, &id, false, body.reason).await?;
+    Ok::<_, ApiError>(Json(to_json(&view)?))
 }
 
-pub fn appointment_no_show() -> MethodRouter<AppState> {
-    post(
-        |State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>| async move {
-            let caller = caller(&auth)?;
-            let view = bookings::mark_no_show(&state, &caller, &id).await?;
-            Ok::<_, ApiError>(Json(to_json(&view)?))
-        },
-    )
+pub async fn appointment_no_show(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> impl IntoResponse {
+    let caller = caller(&auth)?;
+    let view = bookings::mark_no_show(&state, &caller, &id).await?;
+    Ok::<_, ApiError>(Json(to_json(&view)?))
 }

@@ -10,10 +10,10 @@ use http::request::Parts;
 use http::{HeaderValue, Method};
 
 use super::middleware::{ClientInfo, RequestId};
-use super::problem::ApiError;
-use crate::app::AppState;
 use crate::config::AppConfig;
 use crate::domain::role::{Permission, Role};
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
 use crate::services::audit::Actor;
 use crate::services::records::{MemberRecord, from_item, member_key};
 use crate::services::secrets::csrf_matches;

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{Caller, ContactError, Errors};
-use crate::app::AppState;
 use crate::ports::{Condition, Key, Query, SortKey, Table, WriteOp};
+use crate::ports::{HasClock, HasTable};
 use crate::services::audit;
 use crate::services::records::{from_item, new_id, to_item};
 
@@ -150,8 +150,12 @@ fn clean_label(raw: &str, errors: &mut Errors) -> String {
     label
 }
 
-pub async fn create(state: &AppState, caller: &Caller, input: NewField) -> Result<FieldDef, ContactError> {
-    let now = state.clock.now();
+pub async fn create(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    input: NewField,
+) -> Result<FieldDef, ContactError> {
+    let now = state.clock().now();
     let mut errors = Errors::new();
     let label = clean_label(&input.label, &mut errors);
     let key = input
@@ -198,7 +202,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: NewField) -> Resul
             json!({ "key": def.key, "type": def.kind }),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(def),
         Err(err) if err.is_condition_failure() => Err(ContactError::field(
             "key",
@@ -218,14 +222,14 @@ async fn get(table: &dyn Table, org_id: &str, field_id: &str) -> Result<FieldDef
 }
 
 pub async fn update(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     field_id: &str,
     patch: FieldPatch,
 ) -> Result<FieldDef, ContactError> {
-    let now = state.clock.now();
+    let now = state.clock().now();
     let org_id = caller.org_id();
-    let before = get(state.table.as_ref(), org_id, field_id).await?;
+    let before = get(state.table().as_ref(), org_id, field_id).await?;
     let mut after = before.clone();
     let mut errors = Errors::new();
     if let Some(label) = &patch.label {
@@ -254,7 +258,7 @@ pub async fn update(
             json!({ "label": after.label, "options": after.options }),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(after),
         Err(err) if err.is_condition_failure() => Err(ContactError::StaleVersion),
         Err(err) => Err(err.into()),
@@ -263,10 +267,10 @@ pub async fn update(
 
 /// Removes the definition. Values stored on contacts stay inert (never shown
 /// as a field, dropped the next time the contact is written).
-pub async fn delete(state: &AppState, caller: &Caller, field_id: &str) -> Result<(), ContactError> {
-    let now = state.clock.now();
+pub async fn delete(state: &(impl HasTable + HasClock), caller: &Caller, field_id: &str) -> Result<(), ContactError> {
+    let now = state.clock().now();
     let org_id = caller.org_id();
-    let def = get(state.table.as_ref(), org_id, field_id).await?;
+    let def = get(state.table().as_ref(), org_id, field_id).await?;
     let ops = vec![
         WriteOp::Delete {
             key: field_key(org_id, field_id),
@@ -284,7 +288,7 @@ pub async fn delete(state: &AppState, caller: &Caller, field_id: &str) -> Result
             json!({ "key": def.key }),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(()),
         Err(err) if err.is_condition_failure() => Err(ContactError::NotFound),
         Err(err) => Err(err.into()),
@@ -316,7 +320,7 @@ pub fn check_value(def: &FieldDef, value: &Value) -> Result<Value, (&'static str
             let mut errors = Vec::new();
             match value.as_str() {
                 Some(text) => {
-                    let url = crate::services::accounts::optional_url("url", Some(text), &mut errors);
+                    let url = crate::domain::input::optional_url("url", Some(text), &mut errors);
                     match (url, errors.is_empty()) {
                         (Some(url), true) => Ok(Value::from(url)),
                         _ => invalid("Expected a full http(s) address."),

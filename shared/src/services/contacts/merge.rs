@@ -1,15 +1,16 @@
 //! Merging contact B into contact A.
 //!
 //! Rule: A's values win; B fills A's blanks (names, company, address, source,
-//! owner, consent, each custom field); tags are united; B's emails and phones
-//! become A's secondary ones; B's notes and timeline move to A.
+//! owner, consent, each custom field); tags and import keys are united; B's
+//! emails and phones become A's secondary ones; B's notes and timeline move
+//! to A.
 //!
 //! Order, so a crash at any point loses nothing and a re-run completes it:
 //! 1. copy B's notes and timeline entries into A's partition (same sort keys:
 //!    idempotent puts, ≤ 100 per transaction);
 //! 2. put A's new search keys (extra keys pointing at A are harmless);
 //! 3. ONE transaction: A updated (version-checked), B deleted (version-checked),
-//!    B's email/phone claims re-pointed to A, tag index items and counters,
+//!    B's email, phone and import-key claims re-pointed to A, tag index items and counters,
 //!    the `contact.merged` timeline entry and the audit entry;
 //! 4. clean up: B's search keys and B's partition (copies already in A).
 //!    Leftover B search keys are skipped by search (B no longer reads).
@@ -20,7 +21,7 @@ use super::{
     ALL_PARTS, Caller, ContactError, ContactRecord, MAX_EMAILS, MAX_PHONES, MAX_TAGS, Parts, commit, contact_partition,
     get, plan, timeline_entry,
 };
-use crate::app::AppState;
+use crate::ports::{HasClock, HasTable};
 use crate::ports::{Item, Query, StoreError, Table, WriteOp};
 use crate::services::audit;
 
@@ -46,6 +47,11 @@ pub fn merge_records(a: &ContactRecord, b: &ContactRecord) -> ContactRecord {
     for tag in &b.tags {
         if !m.tags.contains(tag) {
             m.tags.push(tag.clone());
+        }
+    }
+    for import_key in &b.import_keys {
+        if !m.import_keys.contains(import_key) {
+            m.import_keys.push(import_key.clone());
         }
     }
     let has_primary_email = m.emails.iter().any(|e| e.primary);
@@ -93,7 +99,7 @@ async fn partition_items(table: &dyn Table, org_id: &str, contact_id: &str) -> R
 
 /// Merges `secondary_id` (B) into `primary_id` (A); returns the merged A.
 pub async fn merge(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     primary_id: &str,
     secondary_id: &str,
@@ -105,10 +111,10 @@ pub async fn merge(
             "A contact cannot be merged into itself.",
         ));
     }
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     let org_id = caller.org_id();
     for _ in 0..3 {
-        let now = state.clock.now();
+        let now = state.clock().now();
         let a = get(table, org_id, primary_id).await?;
         let b = get(table, org_id, secondary_id).await?;
         let mut merged = merge_records(&a, &b);

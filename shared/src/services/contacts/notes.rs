@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Caller, ContactError, contact_key, contact_partition, timeline_entry_with_id};
-use crate::app::AppState;
 use crate::ports::{Condition, Key, Query, SortKey, Table, Update, WriteOp};
+use crate::ports::{HasClock, HasTable};
 use crate::services::audit;
 use crate::services::records::{from_item, new_id, to_item};
 
@@ -68,13 +68,13 @@ pub async fn list(
 }
 
 pub async fn create(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     contact_id: &str,
     body: &str,
 ) -> Result<NoteRecord, ContactError> {
     let body = clean_body(body)?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let org_id = caller.org_id();
     let id = new_id();
     let (timeline_sk, entry) = timeline_entry_with_id(
@@ -113,7 +113,7 @@ pub async fn create(
             json!({ "note_id": id }),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(note),
         Err(err) if err.is_condition_failure() => Err(ContactError::NotFound),
         Err(err) => Err(err.into()),
@@ -139,16 +139,16 @@ async fn get_own(
 
 /// Only the author or an admin may edit.
 pub async fn update(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     contact_id: &str,
     note_id: &str,
     body: &str,
 ) -> Result<NoteRecord, ContactError> {
     let body = clean_body(body)?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let org_id = caller.org_id();
-    let before = get_own(state.table.as_ref(), caller, contact_id, note_id).await?;
+    let before = get_own(state.table().as_ref(), caller, contact_id, note_id).await?;
     let after = NoteRecord {
         body: body.clone(),
         updated_at: now.to_string(),
@@ -178,7 +178,7 @@ pub async fn update(
             json!({ "note_id": note_id }),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(after),
         Err(err) if err.is_condition_failure() => Err(ContactError::Conflict("note_changed")),
         Err(err) => Err(err.into()),
@@ -186,10 +186,15 @@ pub async fn update(
 }
 
 /// Only the author or an admin may delete.
-pub async fn delete(state: &AppState, caller: &Caller, contact_id: &str, note_id: &str) -> Result<(), ContactError> {
-    let now = state.clock.now();
+pub async fn delete(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    contact_id: &str,
+    note_id: &str,
+) -> Result<(), ContactError> {
+    let now = state.clock().now();
     let org_id = caller.org_id();
-    let note = get_own(state.table.as_ref(), caller, contact_id, note_id).await?;
+    let note = get_own(state.table().as_ref(), caller, contact_id, note_id).await?;
     let ops = vec![
         WriteOp::Delete {
             key: note_key(org_id, contact_id, note_id),
@@ -207,7 +212,7 @@ pub async fn delete(state: &AppState, caller: &Caller, contact_id: &str, note_id
             json!({ "note_id": note_id }),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(()),
         Err(err) if err.is_condition_failure() => Err(ContactError::NotFound),
         Err(err) => Err(err.into()),

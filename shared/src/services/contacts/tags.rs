@@ -6,12 +6,13 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::model::normalize_tags;
 use super::{
-    ALL_PARTS, Caller, ContactError, ContactRecord, Errors, MAX_TAGS, get_many, normalize_tag, normalize_tags, plan,
+    ALL_PARTS, Caller, ContactError, ContactRecord, Errors, MAX_TAGS, get_many, normalize_tag, plan,
     tag_index_partition, tags_partition, timeline_entry,
 };
-use crate::app::AppState;
 use crate::ports::{Condition, Key, Query, StoreError, Table, WriteOp};
+use crate::ports::{HasClock, HasTable};
 use crate::services::audit;
 
 pub const MAX_BULK_IDS: usize = 1000;
@@ -117,7 +118,7 @@ async fn write_changes(
 
 /// Adds and removes tags on up to 1,000 contacts.
 pub async fn bulk(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     ids: Vec<String>,
     add: Vec<String>,
@@ -146,7 +147,7 @@ pub async fn bulk(
     if !errors.is_empty() {
         return Err(ContactError::Invalid(errors));
     }
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     let org_id = caller.org_id();
     let mut outcome = BulkOutcome::default();
     let mut pending: Vec<String> = {
@@ -190,10 +191,10 @@ pub async fn bulk(
                 ));
             }
             after.version = before.version + 1;
-            after.updated_at = state.clock.now().to_string();
+            after.updated_at = state.clock().now().to_string();
             changes.push((before, after));
         }
-        let stale = write_changes(table, caller, &changes, "contacts.tagged", &detail, state.clock.now()).await?;
+        let stale = write_changes(table, caller, &changes, "contacts.tagged", &detail, state.clock().now()).await?;
         outcome.updated += changes.len() - stale.len();
         pending = stale;
     }
@@ -202,8 +203,13 @@ pub async fn bulk(
 
 /// Renames `from` to `to` on every contact (or removes it when `to` is None),
 /// in bounded transactions of 20 contacts; returns how many contacts changed.
-async fn retag_all(state: &AppState, caller: &Caller, from: &str, to: Option<&str>) -> Result<usize, ContactError> {
-    let table = state.table.as_ref();
+async fn retag_all(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    from: &str,
+    to: Option<&str>,
+) -> Result<usize, ContactError> {
+    let table = state.table().as_ref();
     let org_id = caller.org_id();
     let (action, detail) = match to {
         Some(to) => ("tag.renamed", json!({ "from": from, "to": to })),
@@ -242,7 +248,7 @@ async fn retag_all(state: &AppState, caller: &Caller, from: &str, to: Option<&st
         if !orphans.is_empty() {
             table.transact(orphans).await?;
         }
-        let now = state.clock.now();
+        let now = state.clock().now();
         let mut changes = Vec::new();
         for before in found {
             if !before.tags.iter().any(|t| t == from) {
@@ -278,20 +284,25 @@ async fn retag_all(state: &AppState, caller: &Caller, from: &str, to: Option<&st
     Ok(changed)
 }
 
-pub async fn rename(state: &AppState, caller: &Caller, from: &str, to: &str) -> Result<usize, ContactError> {
+pub async fn rename(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    from: &str,
+    to: &str,
+) -> Result<usize, ContactError> {
     let from = normalize_tag(from).map_err(|_| ContactError::NotFound)?;
     let to = normalize_tag(to)
         .map_err(|code| ContactError::field("name", code, "A tag has 1 to 50 characters and no '#'."))?;
     if from == to {
         return Ok(0);
     }
-    ensure_exists(state.table.as_ref(), caller.org_id(), &from).await?;
+    ensure_exists(state.table().as_ref(), caller.org_id(), &from).await?;
     retag_all(state, caller, &from, Some(&to)).await
 }
 
-pub async fn delete(state: &AppState, caller: &Caller, tag: &str) -> Result<usize, ContactError> {
+pub async fn delete(state: &(impl HasTable + HasClock), caller: &Caller, tag: &str) -> Result<usize, ContactError> {
     let tag = normalize_tag(tag).map_err(|_| ContactError::NotFound)?;
-    ensure_exists(state.table.as_ref(), caller.org_id(), &tag).await?;
+    ensure_exists(state.table().as_ref(), caller.org_id(), &tag).await?;
     retag_all(state, caller, &tag, None).await
 }
 

@@ -31,9 +31,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Pages, Source};
-use crate::app::AppState;
 use crate::ports::object_store::{EXPORTS_EXPIRY, MIN_PART_BYTES};
 use crate::ports::{Condition, Key, ObjectError, Query, SortKey, StoreError, UploadedPart, WriteOp};
+use crate::ports::{HasClock, HasJobs, HasObjects, HasTable};
 use crate::services::audit::{self, Actor};
 use crate::services::jobs::{self, Delivery, Job};
 use crate::services::records::{from_item, new_id, plausible_id, to_item};
@@ -120,12 +120,16 @@ fn staging_key(org_id: &str, export_id: &str) -> String {
 }
 
 /// Records an export of `source` and queues its job.
-pub async fn create(state: &AppState, actor: &Actor, source: Source) -> Result<ExportRecord, ExportError> {
+pub async fn create(
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
+    actor: &Actor,
+    source: Source,
+) -> Result<ExportRecord, ExportError> {
     let org_id = &actor.org_id;
     if running(state, org_id).await? >= MAX_RUNNING_PER_ORG {
         return Err(ExportError::TooManyRunning);
     }
-    let now = state.clock.now();
+    let now = state.clock().now();
     let id = new_id();
     let record = ExportRecord {
         id: id.clone(),
@@ -149,7 +153,7 @@ pub async fn create(state: &AppState, actor: &Actor, source: Source) -> Result<E
         version: 1,
     };
     state
-        .table
+        .table()
         .transact(vec![
             WriteOp::Put {
                 item: to_item(&export_key(org_id, &id), &record, &[])?,
@@ -188,12 +192,12 @@ pub const MAX_RUNNING_PER_ORG: usize = 3;
 
 /// The organization's exports still queued or running (one query: the
 /// exports of the last [`RETENTION_DAYS`]).
-async fn running(state: &AppState, org_id: &str) -> Result<usize, ExportError> {
+async fn running(state: &impl HasTable, org_id: &str) -> Result<usize, ExportError> {
     let mut count = 0;
     let mut cursor = None;
     loop {
         let page = state
-            .table
+            .table()
             .query(
                 &Query::partition(format!("ORG#{org_id}"))
                     .sort(SortKey::BeginsWith("EXPORT#".into()))
@@ -212,16 +216,16 @@ async fn running(state: &AppState, org_id: &str) -> Result<usize, ExportError> {
 }
 
 /// What the audit log keeps of an export: its kind and selection, no rows.
-fn audit_detail(source: &Source) -> serde_json::Value {
+pub(super) fn audit_detail(source: &Source) -> serde_json::Value {
     match source {
         Source::Contacts { filter, layout } => json!({ "format": layout.format, "filter": filter }),
         Source::ImportErrors { import_id } => json!({ "import_id": import_id }),
     }
 }
 
-async fn queue_job(state: &AppState, org_id: &str, export_id: &str) -> Result<(), ExportError> {
+async fn queue_job(state: &impl HasJobs, org_id: &str, export_id: &str) -> Result<(), ExportError> {
     jobs::enqueue(
-        state.jobs.as_ref(),
+        state.jobs().as_ref(),
         &[Job::Export {
             org_id: org_id.to_string(),
             export_id: export_id.to_string(),
@@ -232,11 +236,11 @@ async fn queue_job(state: &AppState, org_id: &str, export_id: &str) -> Result<()
 }
 
 /// The export, if it is this organization's and has not expired.
-pub async fn get(state: &AppState, org_id: &str, export_id: &str) -> Result<ExportRecord, ExportError> {
+pub async fn get(state: &impl HasTable, org_id: &str, export_id: &str) -> Result<ExportRecord, ExportError> {
     if !plausible_id(export_id) {
         return Err(ExportError::NotFound);
     }
-    match state.table.get(&export_key(org_id, export_id)).await? {
+    match state.table().get(&export_key(org_id, export_id)).await? {
         Some(item) => Ok(from_item(item)?),
         None => Err(ExportError::NotFound),
     }
@@ -251,7 +255,7 @@ pub enum Download {
 }
 
 pub async fn download(
-    state: &AppState,
+    state: &(impl HasTable + HasObjects),
     org_id: &str,
     export_id: &str,
 ) -> Result<(ExportRecord, Download), ExportError> {
@@ -260,14 +264,35 @@ pub async fn download(
         return Err(ExportError::NotReady);
     }
     let key = record.object_key(org_id);
-    if let Some(url) = state.objects.download_url(&key, &record.file_name(), LINK_TTL).await? {
+    if let Some(url) = state
+        .objects()
+        .download_url(&key, &record.file_name(), LINK_TTL)
+        .await?
+    {
         return Ok((record, Download::Link(url)));
     }
-    match state.objects.open(&key).await? {
+    match state.objects().open(&key).await? {
         Some(reader) => Ok((record, Download::File(reader))),
         // The file outlived by its record only until the retention sweep.
         None => Err(ExportError::NotFound),
     }
+}
+
+/// Records in the audit log that `actor` is being handed a finished
+/// export (the file, or a link to it), before the response goes out.
+pub async fn record_download(
+    state: &(impl HasTable + HasClock),
+    actor: &Actor,
+    record: &ExportRecord,
+) -> Result<(), ExportError> {
+    let entry = audit::entry(
+        actor,
+        state.clock().now(),
+        "export.downloaded",
+        &format!("export:{}", record.id),
+        json!({"file_name": record.file_name(), "rows": record.rows_done, "bytes": record.bytes}),
+    );
+    Ok(state.table().transact(vec![entry]).await?)
 }
 
 /// How long a delivery holds an export: longer than a slice can run (the
@@ -289,7 +314,12 @@ pub enum Turn {
 /// then the next slice queued if this delivery held the export and it is
 /// not finished. A duplicate delivery yields and queues nothing, so
 /// redeliveries never start a second chain of slices.
-pub async fn run_job(state: &AppState, org_id: &str, export_id: &str, delivery: &Delivery) -> Result<(), ExportError> {
+pub async fn run_job(
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
+    org_id: &str,
+    export_id: &str,
+    delivery: &Delivery,
+) -> Result<(), ExportError> {
     let budget = Budget {
         part_bytes: MIN_PART_BYTES,
         deadline: Some(delivery.deadline.min(Instant::now() + SLICE)),
@@ -363,7 +393,7 @@ impl ExportError {
 /// budget is spent, holding it under a lease; returns the export as it then
 /// is and whether this call did the work.
 pub async fn process(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasObjects),
     org_id: &str,
     export_id: &str,
     budget: Budget,
@@ -395,8 +425,12 @@ pub async fn process(
 
 /// Takes the lease of an export nobody holds (or whose holder's lease ran
 /// out): `None` when another delivery holds it.
-async fn claim(state: &AppState, org_id: &str, mut record: ExportRecord) -> Result<Option<ExportRecord>, ExportError> {
-    let now = state.clock.now();
+async fn claim(
+    state: &(impl HasTable + HasClock),
+    org_id: &str,
+    mut record: ExportRecord,
+) -> Result<Option<ExportRecord>, ExportError> {
+    let now = state.clock().now();
     if record.lease_until.is_some_and(|until| until > now.as_millisecond()) {
         return Ok(None);
     }
@@ -410,12 +444,17 @@ async fn claim(state: &AppState, org_id: &str, mut record: ExportRecord) -> Resu
 }
 
 /// The work of one slice on a claimed export.
-async fn work(state: &AppState, org_id: &str, record: &mut ExportRecord, budget: Budget) -> Result<Turn, ExportError> {
+async fn work(
+    state: &(impl HasTable + HasClock + HasObjects),
+    org_id: &str,
+    record: &mut ExportRecord,
+    budget: Budget,
+) -> Result<Turn, ExportError> {
     let file_key = record.object_key(org_id);
     let content_type = record.source.format().content_type();
     // The rows carried over from the last slice, or the file's first bytes.
     let mut buffer = match &record.staged {
-        Some(staged) => match state.objects.get(staged).await? {
+        Some(staged) => match state.objects().get(staged).await? {
             Some(object) if object.bytes.len() as u64 == record.staged_bytes => object.bytes,
             // Under the lease nobody else discards it: it is truly gone.
             _ => {
@@ -450,7 +489,7 @@ async fn work(state: &AppState, org_id: &str, record: &mut ExportRecord, budget:
             // The whole export fits one part: one plain write.
             record.bytes = buffer.len() as u64;
             state
-                .objects
+                .objects()
                 .put(&file_key, std::mem::take(&mut buffer), content_type)
                 .await?;
             return finish(state, org_id, record, consumed).await;
@@ -461,14 +500,14 @@ async fn work(state: &AppState, org_id: &str, record: &mut ExportRecord, budget:
             // one left behind by a crash is dropped by the lifecycle rule.
             let upload_id = match record.upload_id.clone() {
                 Some(id) => id,
-                None => state.objects.start_upload(&file_key, content_type).await?,
+                None => state.objects().start_upload(&file_key, content_type).await?,
             };
             record.upload_id = Some(upload_id.clone());
             if !buffer.is_empty() || record.parts.is_empty() {
                 let number = record.parts.len() as u32 + 1;
                 let size = buffer.len() as u64;
                 match state
-                    .objects
+                    .objects()
                     .upload_part(&file_key, &upload_id, number, std::mem::take(&mut buffer))
                     .await
                 {
@@ -483,7 +522,7 @@ async fn work(state: &AppState, org_id: &str, record: &mut ExportRecord, budget:
             }
             if pages.finished {
                 match state
-                    .objects
+                    .objects()
                     .complete_upload(&file_key, &upload_id, &record.parts)
                     .await
                 {
@@ -507,7 +546,7 @@ async fn work(state: &AppState, org_id: &str, record: &mut ExportRecord, budget:
             let staged = staging_key(org_id, &record.id);
             let size = buffer.len() as u64;
             state
-                .objects
+                .objects()
                 .put(&staged, std::mem::take(&mut buffer), "application/octet-stream")
                 .await?;
             record.bytes = record.bytes.saturating_sub(record.staged_bytes) + size;
@@ -529,9 +568,9 @@ async fn work(state: &AppState, org_id: &str, record: &mut ExportRecord, budget:
 }
 
 /// Removes a staging object nothing refers to any more.
-async fn discard(state: &AppState, staged: Option<String>) -> Result<(), ExportError> {
+async fn discard(state: &impl HasObjects, staged: Option<String>) -> Result<(), ExportError> {
     if let Some(key) = staged {
-        state.objects.delete(&key).await?;
+        state.objects().delete(&key).await?;
     }
     Ok(())
 }
@@ -545,13 +584,17 @@ enum Saved {
 }
 
 /// Saves the record if nobody else has since it was read.
-async fn checkpoint(state: &AppState, org_id: &str, record: &mut ExportRecord) -> Result<Saved, ExportError> {
+async fn checkpoint(
+    state: &(impl HasTable + HasClock),
+    org_id: &str,
+    record: &mut ExportRecord,
+) -> Result<Saved, ExportError> {
     let read_version = record.version;
     record.version += 1;
-    record.updated_at = state.clock.now().to_string();
+    record.updated_at = state.clock().now().to_string();
     let item = to_item(&export_key(org_id, &record.id), &*record, &[])?;
     match state
-        .table
+        .table()
         .put(item, Some(Condition::VersionEquals(read_version)))
         .await
     {
@@ -563,13 +606,13 @@ async fn checkpoint(state: &AppState, org_id: &str, record: &mut ExportRecord) -
 
 /// Marks the export done; `consumed` is the staging object its last write used.
 async fn finish(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasObjects),
     org_id: &str,
     record: &mut ExportRecord,
     consumed: Option<String>,
 ) -> Result<Turn, ExportError> {
     record.state = ExportState::Done;
-    record.finished_at = Some(state.clock.now().to_string());
+    record.finished_at = Some(state.clock().now().to_string());
     record.staged = None;
     record.staged_bytes = 0;
     record.upload_id = None;
@@ -585,13 +628,13 @@ async fn finish(
 /// earlier delivery whose last checkpoint was lost (the file is there), or
 /// dropped as abandoned (it is not, and the export starts over).
 async fn completed_before(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasObjects),
     org_id: &str,
     record: &mut ExportRecord,
     file_key: &str,
     consumed: Option<String>,
 ) -> Result<Turn, ExportError> {
-    match state.objects.open(file_key).await? {
+    match state.objects().open(file_key).await? {
         Some(file) => {
             record.bytes = file.length;
             record.pages_done = true;
@@ -607,7 +650,7 @@ async fn completed_before(
 
 /// Back to the first page with a fresh file; the job carries on.
 async fn restart(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasObjects),
     org_id: &str,
     record: &mut ExportRecord,
     consumed: Option<String>,
@@ -631,7 +674,7 @@ async fn restart(
 /// Ends the export as failed with `reason` for its owner; its unfinished
 /// upload is dropped once the failure is recorded.
 async fn fail(
-    state: &AppState,
+    state: &(impl HasTable + HasClock + HasObjects),
     org_id: &str,
     mut record: ExportRecord,
     reason: &str,
@@ -639,13 +682,16 @@ async fn fail(
     let upload_id = record.upload_id.take();
     record.state = ExportState::Failed;
     record.error = Some(reason.to_string());
-    record.finished_at = Some(state.clock.now().to_string());
+    record.finished_at = Some(state.clock().now().to_string());
     record.lease_until = None;
     if checkpoint(state, org_id, &mut record).await? == Saved::Overtaken {
         return get(state, org_id, &record.id).await;
     }
     if let Some(upload_id) = upload_id
-        && let Err(err) = state.objects.abort_upload(&record.object_key(org_id), &upload_id).await
+        && let Err(err) = state
+            .objects()
+            .abort_upload(&record.object_key(org_id), &upload_id)
+            .await
     {
         // The lifecycle rule drops it within a day.
         tracing::warn!(export_id = %record.id, error = %err, "could not abort a failed export's upload");

@@ -5,10 +5,12 @@
 //! which is how a large export leaves a Lambda (responses there are buffered
 //! and capped at 6 MB).
 //!
-//! The CSV columns are the importer's own targets (`first_name`, `last_name`,
-//! `email`, `phone`, `company`, `address.<part>`, `source`, `tags`,
-//! `custom.<key>`), lists joined with `"; "` (primary email/phone first), so
-//! an exported file imports back unchanged (`tests/imports.rs`). JSON Lines
+//! The CSV columns are the importer's own targets (`id`, `first_name`,
+//! `last_name`, `email`, `phone`, `company`, `address.<part>`, `source`,
+//! `tags`, `custom.<key>`), lists joined with `"; "` (primary email/phone
+//! first), so an exported file imports back unchanged, into this or a new
+//! organization, and again without duplicates: the `id` column is the row's
+//! identity (`services::imports`, Identity; `tests/imports.rs`). JSON Lines
 //! carry each contact record as the API returns it.
 
 use bytes::Bytes;
@@ -17,12 +19,15 @@ use serde_json::Value;
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::{self, Actor};
 use super::contact_links;
 use super::contacts::{self, ContactFilter, ContactRecord};
 use super::{imports, pipelines};
-use crate::app::AppState;
+use std::sync::Arc;
+
 use crate::domain::spreadsheet::escape_formula;
-use crate::ports::StoreError;
+use crate::ports::{HasClock, HasTable};
+use crate::ports::{StoreError, Table};
 
 const PAGE: u32 = 100;
 
@@ -68,6 +73,7 @@ pub struct ExportFilter {
 /// The fixed columns, then one per custom field.
 pub fn header(custom_keys: &[String]) -> Vec<String> {
     let mut columns: Vec<String> = [
+        "id",
         "first_name",
         "last_name",
         "email",
@@ -107,6 +113,7 @@ pub fn row(contact: &ContactRecord, custom_keys: &[String]) -> Vec<String> {
     phones.sort_by_key(|p| !p.primary);
     let address = contact.address.clone().unwrap_or_default();
     let mut out = vec![
+        contact.id.clone(),
         text(&contact.first_name),
         text(&contact.last_name),
         emails.iter().map(|e| e.address.as_str()).collect::<Vec<_>>().join("; "),
@@ -140,12 +147,12 @@ fn csv_line(fields: &[String]) -> Result<Vec<u8>, StoreError> {
 
 /// One page of contacts and the next cursor.
 async fn page(
-    state: &AppState,
+    state: &impl HasTable,
     org_id: &str,
     filter: &ExportFilter,
     cursor: Option<String>,
 ) -> Result<(Vec<ContactRecord>, Option<String>), StoreError> {
-    let table = state.table.as_ref();
+    let table = state.table().as_ref();
     match &filter.stage {
         Some((pipeline_id, stage_id)) => {
             pipelines::contacts_in_stage_page(table, org_id, (pipeline_id, stage_id), &filter.contacts, PAGE, cursor)
@@ -169,8 +176,8 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub async fn current(state: &AppState, org_id: &str, format: Format) -> Result<Self, StoreError> {
-        let defs = contact_links::field_defs(state.table.as_ref(), org_id).await?;
+    pub async fn current(state: &impl HasTable, org_id: &str, format: Format) -> Result<Self, StoreError> {
+        let defs = contact_links::field_defs(state.table().as_ref(), org_id).await?;
         Ok(Layout {
             format,
             custom_keys: defs.into_iter().map(|d| d.key).collect(),
@@ -214,7 +221,7 @@ pub enum Source {
 impl Source {
     /// The contacts `filter` selects, with the organization's custom fields as they are now.
     pub async fn contacts(
-        state: &AppState,
+        state: &impl HasTable,
         org_id: &str,
         filter: ExportFilter,
         format: Format,
@@ -261,7 +268,12 @@ pub struct Pages {
 
 impl Pages {
     /// Appends the next page to `out`; returns how many rows it held.
-    pub async fn next_into(&mut self, state: &AppState, org_id: &str, out: &mut Vec<u8>) -> Result<u64, StoreError> {
+    pub async fn next_into(
+        &mut self,
+        state: &impl HasTable,
+        org_id: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, StoreError> {
         if self.finished {
             return Ok(0);
         }
@@ -292,11 +304,25 @@ impl Pages {
     }
 }
 
+/// Records a direct export (`GET /contacts/export`) in the audit log before
+/// its first byte is sent: the file leaves at once, so it starts and is
+/// downloaded in one step (an export job records both apart).
+pub async fn record_direct(
+    state: &(impl HasTable + HasClock),
+    actor: &Actor,
+    source: &Source,
+) -> Result<(), StoreError> {
+    let mut detail = job::audit_detail(source);
+    detail["direct"] = Value::Bool(true);
+    let entry = audit::entry(actor, state.clock().now(), "contacts.export", "contacts", detail);
+    state.table().transact(vec![entry]).await
+}
+
 /// The export as a stream of chunks: the preamble, then one per page. A
 /// store failure mid-way ends the stream with an error, which aborts the
 /// response.
 pub fn stream(
-    state: AppState,
+    table: Arc<dyn Table>,
     org_id: String,
     source: Source,
 ) -> impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static {
@@ -306,13 +332,13 @@ pub fn stream(
         finished: false,
     };
     futures::stream::try_unfold((pages, true), move |(mut pages, first)| {
-        let (state, org_id) = (state.clone(), org_id.clone());
+        let (table, org_id) = (table.clone(), org_id.clone());
         async move {
             if pages.finished {
                 return Ok(None);
             }
             let mut out = if first { pages.source.preamble()? } else { Vec::new() };
-            pages.next_into(&state, &org_id, &mut out).await?;
+            pages.next_into(&table, &org_id, &mut out).await?;
             Ok(Some((Bytes::from(out), (pages, false))))
         }
     })

@@ -9,10 +9,10 @@ use super::{
     Caller, SchedulingError, event_slug_key, event_type_key, invalid, is_member, merge_patch, parse_input, prefixed,
     required_text, schedule_key,
 };
-use crate::app::AppState;
 use crate::domain::slots::{BookingWindow, InvalidField, MAX_DURATION_MINUTES, SlotRules, SlotRulesSpec};
 use crate::domain::slug::Slug;
 use crate::ports::{Condition, StoreError, Table, Update, WriteOp};
+use crate::ports::{HasClock, HasTable};
 use crate::services::audit;
 use crate::services::records::{from_item, new_id, to_item};
 use crate::services::reminders::{Channel, ReminderOffset, default_plan};
@@ -370,7 +370,7 @@ struct Valid {
 
 /// Checks every field and reads the host's membership and the schedule.
 async fn validate(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     input: EventTypeInput,
     id: String,
@@ -434,7 +434,7 @@ async fn validate(
 
     let host_user_id = input.host_user_id.clone().unwrap_or_else(|| caller.user_id.clone());
     caller.may_manage_for(&host_user_id)?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let record = EventTypeRecord {
         id,
         org_id: caller.org_id.clone(),
@@ -467,7 +467,7 @@ async fn validate(
     if let Err(fields) = SlotRules::new(record.rules_spec(default_duration.clamp(1, MAX_DURATION_MINUTES))) {
         errors.extend(prefixed("", fields.0).into_iter().filter(|f| f.field != "duration"));
     }
-    if !is_member(state.table.as_ref(), &caller.org_id, &host_user_id).await? {
+    if !is_member(state.table().as_ref(), &caller.org_id, &host_user_id).await? {
         errors.push(invalid(
             "host_user_id",
             "not_a_member",
@@ -478,7 +478,7 @@ async fn validate(
         errors.push(invalid("schedule_id", "required", "Choose the host's schedule."));
         None
     } else {
-        match schedules::get_record(state.table.as_ref(), &caller.org_id, &record.schedule_id).await {
+        match schedules::get_record(state.table().as_ref(), &caller.org_id, &record.schedule_id).await {
             Ok(schedule) if schedule.owner_user_id == host_user_id => Some(schedule),
             Ok(_) => {
                 errors.push(invalid(
@@ -522,12 +522,12 @@ fn used_by(org_id: &str, schedule_id: &str, by: i64, must_exist: bool) -> WriteO
 }
 
 pub async fn create(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     input: EventTypeInput,
 ) -> Result<EventTypeRecord, SchedulingError> {
     let Valid { record, schedule } = validate(state, caller, input, new_id()).await?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let ops = vec![
         WriteOp::Put {
             item: to_item(
@@ -554,7 +554,7 @@ pub async fn create(
             json!({"title": record.title, "slug": record.slug}),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(record),
         Err(StoreError::TransactionConditionFailed { index: 0 }) => Err(slug_taken()),
         Err(StoreError::TransactionConditionFailed { index: 2 }) => Err(schedule_gone()),
@@ -570,22 +570,22 @@ pub async fn get_record(table: &dyn Table, org_id: &str, id: &str) -> Result<Eve
     Ok(from_item(item)?)
 }
 
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<EventTypeRecord>, SchedulingError> {
-    super::list_in_org(state.table.as_ref(), &caller.org_id, "EVENTTYPE#").await
+pub async fn list(state: &impl HasTable, caller: &Caller) -> Result<Vec<EventTypeRecord>, SchedulingError> {
+    super::list_in_org(state.table().as_ref(), &caller.org_id, "EVENTTYPE#").await
 }
 
 pub async fn update(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     id: &str,
     patch: Value,
 ) -> Result<EventTypeRecord, SchedulingError> {
-    let old = get_record(state.table.as_ref(), &caller.org_id, id).await?;
+    let old = get_record(state.table().as_ref(), &caller.org_id, id).await?;
     caller.may_manage_for(&old.host_user_id)?;
     let base = serde_json::to_value(old.input()).map_err(|e| SchedulingError::Internal(e.to_string()))?;
     let input: EventTypeInput = parse_input(merge_patch(base, patch)?)?;
     let Valid { mut record, schedule } = validate(state, caller, input, old.id.clone()).await?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     record.created_at = old.created_at.clone();
     record.updated_at = now.to_string();
     record.version = old.version + 1;
@@ -624,7 +624,7 @@ pub async fn update(
         &format!("event_type:{id}"),
         json!({"title": record.title, "slug": record.slug, "active": record.active}),
     ));
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(record),
         Err(StoreError::TransactionConditionFailed { index: 0 }) => Err(SchedulingError::Conflict {
             code: "conflict",
@@ -636,10 +636,10 @@ pub async fn update(
     }
 }
 
-pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> Result<(), SchedulingError> {
-    let old = get_record(state.table.as_ref(), &caller.org_id, id).await?;
+pub async fn delete(state: &(impl HasTable + HasClock), caller: &Caller, id: &str) -> Result<(), SchedulingError> {
+    let old = get_record(state.table().as_ref(), &caller.org_id, id).await?;
     caller.may_manage_for(&old.host_user_id)?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let ops = vec![
         WriteOp::Delete {
             key: event_type_key(&caller.org_id, id),
@@ -658,7 +658,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> Result<(), S
             json!({"title": old.title, "slug": old.slug}),
         ),
     ];
-    match state.table.transact(ops).await {
+    match state.table().transact(ops).await {
         Ok(()) => Ok(()),
         Err(StoreError::TransactionConditionFailed { index: 0 }) => Err(SchedulingError::Conflict {
             code: "conflict",

@@ -1,4 +1,4 @@
-//! Appointment scheduling (issue 5): schedules, event types, public booking
+//! Appointment scheduling: schedules, event types, public booking
 //! and the management of bookings. Keys (all under the owning org):
 //!
 //! | item | pk | sk | index |
@@ -18,6 +18,7 @@
 
 pub mod bookings;
 pub mod event_types;
+pub mod public_pages;
 pub mod schedules;
 
 use serde_json::Value;

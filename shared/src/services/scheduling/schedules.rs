@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Caller, SchedulingError, is_member, merge_patch, parse_input, prefixed, required_text, schedule_key};
-use crate::app::AppState;
 use crate::domain::slots::{DayOverride, ScheduleSpec, WeeklyHours, WeeklySchedule};
 use crate::ports::{Condition, StoreError, Table, Update, WriteOp};
+use crate::ports::{HasClock, HasTable};
 use crate::services::audit;
 use crate::services::records::{from_item, new_id, to_item};
 
@@ -95,7 +95,7 @@ struct Valid {
     schedule: WeeklySchedule,
 }
 
-async fn validate(state: &AppState, caller: &Caller, input: ScheduleInput) -> Result<Valid, SchedulingError> {
+async fn validate(state: &impl HasTable, caller: &Caller, input: ScheduleInput) -> Result<Valid, SchedulingError> {
     let mut errors = Vec::new();
     let name = required_text("name", &input.name, 80, &mut errors);
     let spec = ScheduleSpec {
@@ -115,7 +115,7 @@ async fn validate(state: &AppState, caller: &Caller, input: ScheduleInput) -> Re
     };
     let owner_user_id = input.owner_user_id.unwrap_or_else(|| caller.user_id.clone());
     caller.may_manage_for(&owner_user_id)?;
-    if !is_member(state.table.as_ref(), &caller.org_id, &owner_user_id).await? {
+    if !is_member(state.table().as_ref(), &caller.org_id, &owner_user_id).await? {
         errors.push(super::invalid(
             "owner_user_id",
             "not_a_member",
@@ -132,9 +132,13 @@ async fn validate(state: &AppState, caller: &Caller, input: ScheduleInput) -> Re
     }
 }
 
-pub async fn create(state: &AppState, caller: &Caller, input: ScheduleInput) -> Result<ScheduleView, SchedulingError> {
+pub async fn create(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    input: ScheduleInput,
+) -> Result<ScheduleView, SchedulingError> {
     let valid = validate(state, caller, input).await?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let record = ScheduleRecord {
         id: new_id(),
         org_id: caller.org_id.clone(),
@@ -148,7 +152,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: ScheduleInput) -> 
     };
     let key = schedule_key(&caller.org_id, &record.id);
     state
-        .table
+        .table()
         .transact(vec![
             WriteOp::Put {
                 item: to_item(&key, &record, &[])?,
@@ -175,28 +179,28 @@ pub async fn get_record(table: &dyn Table, org_id: &str, id: &str) -> Result<Sch
     Ok(from_item(item)?)
 }
 
-pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<ScheduleView, SchedulingError> {
-    Ok(get_record(state.table.as_ref(), &caller.org_id, id).await?.view())
+pub async fn get(state: &impl HasTable, caller: &Caller, id: &str) -> Result<ScheduleView, SchedulingError> {
+    Ok(get_record(state.table().as_ref(), &caller.org_id, id).await?.view())
 }
 
 /// Every schedule of the org (a handful per member): primary-index queries.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<ScheduleView>, SchedulingError> {
-    let records: Vec<ScheduleRecord> = super::list_in_org(state.table.as_ref(), &caller.org_id, "SCHEDULE#").await?;
+pub async fn list(state: &impl HasTable, caller: &Caller) -> Result<Vec<ScheduleView>, SchedulingError> {
+    let records: Vec<ScheduleRecord> = super::list_in_org(state.table().as_ref(), &caller.org_id, "SCHEDULE#").await?;
     Ok(records.iter().map(ScheduleRecord::view).collect())
 }
 
 pub async fn update(
-    state: &AppState,
+    state: &(impl HasTable + HasClock),
     caller: &Caller,
     id: &str,
     patch: Value,
 ) -> Result<ScheduleView, SchedulingError> {
-    let record = get_record(state.table.as_ref(), &caller.org_id, id).await?;
+    let record = get_record(state.table().as_ref(), &caller.org_id, id).await?;
     caller.may_manage_for(&record.owner_user_id)?;
     let base = serde_json::to_value(record.input()).map_err(|e| SchedulingError::Internal(e.to_string()))?;
     let input: ScheduleInput = parse_input(merge_patch(base, patch)?)?;
     let valid = validate(state, caller, input).await?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let key = schedule_key(&caller.org_id, id);
     let schedule_value = serde_json::to_value(&valid.schedule).map_err(|e| SchedulingError::Internal(e.to_string()))?;
     // An update (not a put) so a concurrent event type's `used_by` count survives.
@@ -207,7 +211,7 @@ pub async fn update(
         .set("updated_at", now.to_string())
         .add("version", 1);
     let result = state
-        .table
+        .table()
         .transact(vec![
             WriteOp::Update {
                 key,
@@ -233,15 +237,15 @@ pub async fn update(
         }
         Err(err) => return Err(err.into()),
     }
-    Ok(get_record(state.table.as_ref(), &caller.org_id, id).await?.view())
+    Ok(get_record(state.table().as_ref(), &caller.org_id, id).await?.view())
 }
 
-pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> Result<(), SchedulingError> {
-    let record = get_record(state.table.as_ref(), &caller.org_id, id).await?;
+pub async fn delete(state: &(impl HasTable + HasClock), caller: &Caller, id: &str) -> Result<(), SchedulingError> {
+    let record = get_record(state.table().as_ref(), &caller.org_id, id).await?;
     caller.may_manage_for(&record.owner_user_id)?;
-    let now = state.clock.now();
+    let now = state.clock().now();
     let result = state
-        .table
+        .table()
         .transact(vec![
             WriteOp::Delete {
                 key: schedule_key(&caller.org_id, id),

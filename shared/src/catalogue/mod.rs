@@ -1,17 +1,25 @@
 //! The route catalogue: every HTTP route, webhook, schedule and queue consumer
 //! Konnecs has, in one list.
 //!
-//! - The local server mounts every entry (`local::serve`).
+//! - The local server mounts every entry (`local::serve`), the developer
+//!   outbox only in developer mode (`run_mode`).
 //! - `template.yaml` and the nested stacks in `infra/stacks/` (one per
 //!   [`Area`]) declare exactly one Lambda per entry whose runtime includes
 //!   AWS, with IAM built from `access` and nothing more; they are generated
 //!   from this list (`cargo run --bin konnecs-template`) and
 //!   `tests/template_drift.rs` fails on drift in either direction.
 //! - `functions/src/bin/<name>.rs` is the Lambda main of each entry.
-//! - `/openapi.json` describes every HTTP entry.
+//! - `/openapi.json` describes every HTTP entry (`openapi`).
+
+pub mod openapi;
+
+pub use crate::ports::QueueName;
 
 use crate::inbound::events::{Consumer, Tick};
-use crate::inbound::http::RouteFn;
+use axum::routing::{MethodFilter, MethodRouter};
+
+use crate::inbound::AppState;
+use crate::inbound::http::{HttpRoute, RouteFn};
 use crate::ports::secrets::Integration;
 
 /// Who may call an entry.
@@ -37,6 +45,17 @@ pub enum Method {
 }
 
 impl Method {
+    /// The router's filter for this method.
+    pub fn filter(self) -> MethodFilter {
+        match self {
+            Method::Get => MethodFilter::GET,
+            Method::Post => MethodFilter::POST,
+            Method::Put => MethodFilter::PUT,
+            Method::Patch => MethodFilter::PATCH,
+            Method::Delete => MethodFilter::DELETE,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -45,46 +64,6 @@ impl Method {
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
         }
-    }
-}
-
-/// Logical queues. Each is an SQS queue with a DLQ in AWS and a table-backed
-/// queue in the embedded store locally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QueueName {
-    /// General background jobs.
-    Jobs,
-    /// Due appointment reminders, fanned out by `reminders-tick`.
-    Reminders,
-}
-
-impl QueueName {
-    pub const ALL: [QueueName; 2] = [QueueName::Jobs, QueueName::Reminders];
-
-    /// Name in the embedded store and stem of the CloudFormation names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QueueName::Jobs => "jobs",
-            QueueName::Reminders => "reminders",
-        }
-    }
-
-    /// Environment variable that holds the SQS queue URL in AWS.
-    pub fn url_env(self) -> &'static str {
-        match self {
-            QueueName::Jobs => "JOBS_QUEUE_URL",
-            QueueName::Reminders => "REMINDERS_QUEUE_URL",
-        }
-    }
-
-    /// Receives after which a message goes to the dead-letter queue.
-    pub fn max_receives(self) -> u32 {
-        5
-    }
-
-    /// How long a received message stays hidden before redelivery.
-    pub fn visibility_seconds(self) -> u64 {
-        60
     }
 }
 
@@ -200,6 +179,9 @@ pub enum Runtime {
     Both,
     /// Only in the local server: work AWS does natively (e.g. DynamoDB TTL).
     LocalOnly,
+    /// Only in the local server in developer mode (`run_mode`): the outbox,
+    /// which would hand password-reset links to anyone who can reach it.
+    LocalDevelopment,
 }
 
 #[derive(Clone, Copy)]
@@ -259,6 +241,22 @@ impl Entry {
     }
 }
 
+impl HttpRoute for Entry {
+    fn http_route(&self) -> Option<(&'static str, &'static str, MethodRouter<AppState>)> {
+        match self.trigger {
+            Trigger::Http { method, path, route } => Some((self.name, path, route(method.filter()))),
+            _ => None,
+        }
+    }
+}
+
+/// The `RouteFn` of a handler: mounted under whatever method its entry names.
+macro_rules! handler {
+    ($handler:path) => {
+        |method: MethodFilter| axum::routing::on(method, $handler)
+    };
+}
+
 /// Every entry, in one list.
 pub fn entries() -> &'static [Entry] {
     use crate::inbound::{events, http};
@@ -271,7 +269,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/health",
-                route: http::health::route,
+                route: handler!(http::health::check),
             },
             access: &[TableRead, QueueInspect(QueueName::Jobs), TokenKeyDescribe],
             runtime: Runtime::Both,
@@ -284,7 +282,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/openapi.json",
-                route: http::openapi::route,
+                route: handler!(openapi::document_json),
             },
             access: &[],
             runtime: Runtime::Both,
@@ -297,7 +295,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/signup",
-                route: http::auth::signup,
+                route: handler!(http::auth::signup),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -310,7 +308,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/login",
-                route: http::auth::login,
+                route: handler!(http::auth::login),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -323,7 +321,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/logout",
-                route: http::auth::logout,
+                route: handler!(http::auth::logout),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -336,7 +334,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/logout-all",
-                route: http::auth::logout_all,
+                route: handler!(http::auth::logout_all),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -349,7 +347,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/auth/csrf",
-                route: http::auth::csrf,
+                route: handler!(http::auth::csrf),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -362,7 +360,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/verify-email",
-                route: http::auth::verify_email,
+                route: handler!(http::auth::verify_email),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -375,7 +373,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/verify-email/resend",
-                route: http::auth::resend_verification,
+                route: handler!(http::auth::resend_verification),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -388,7 +386,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/password/forgot",
-                route: http::auth::forgot_password,
+                route: handler!(http::auth::forgot_password),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -401,7 +399,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/auth/password/reset",
-                route: http::auth::reset_password,
+                route: handler!(http::auth::reset_password),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -414,7 +412,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/me",
-                route: http::me::get_me,
+                route: handler!(http::me::get_me),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -427,7 +425,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/me",
-                route: http::me::patch_me,
+                route: handler!(http::me::patch_me),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -440,7 +438,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Put,
                 path: "/me/photo",
-                route: http::photo::put_photo,
+                route: handler!(http::photo::put_photo),
             },
             access: &[TableRead, TableWrite, ObjectWrite],
             runtime: Runtime::Both,
@@ -453,7 +451,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/me/photo",
-                route: http::photo::get_photo,
+                route: handler!(http::photo::get_photo),
             },
             access: &[TableRead, TableWrite, ObjectRead],
             runtime: Runtime::Both,
@@ -466,7 +464,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/me/photo",
-                route: http::photo::delete_photo,
+                route: handler!(http::photo::delete_photo),
             },
             access: &[TableRead, TableWrite, ObjectWrite],
             runtime: Runtime::Both,
@@ -479,7 +477,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/org",
-                route: http::org::get_org,
+                route: handler!(http::org::get_org),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -492,7 +490,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/org",
-                route: http::org::update_org,
+                route: handler!(http::org::update_org),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -505,7 +503,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/org/members",
-                route: http::org::list_members,
+                route: handler!(http::org::list_members),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -518,7 +516,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/org/members/{userId}",
-                route: http::org::update_member,
+                route: handler!(http::org::update_member),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -531,7 +529,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/org/members/{userId}",
-                route: http::org::remove_member,
+                route: handler!(http::org::remove_member),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -544,7 +542,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/org/invitations",
-                route: http::invitations::create,
+                route: handler!(http::invitations::create),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -557,7 +555,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/org/invitations",
-                route: http::invitations::list,
+                route: handler!(http::invitations::list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -570,7 +568,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/org/invitations/{invitationId}",
-                route: http::invitations::revoke,
+                route: handler!(http::invitations::revoke),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -583,7 +581,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/invitations/accept",
-                route: http::invitations::accept,
+                route: handler!(http::invitations::accept),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -596,7 +594,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/org/audit",
-                route: http::org::list_audit,
+                route: handler!(http::org::list_audit),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -609,7 +607,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts",
-                route: http::contacts::list,
+                route: handler!(http::contacts::list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -622,7 +620,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/contacts",
-                route: http::contacts::create,
+                route: handler!(http::contacts::create),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -635,7 +633,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts/{contactId}",
-                route: http::contacts::show,
+                route: handler!(http::contacts::show),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -648,7 +646,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/contacts/{contactId}",
-                route: http::contacts::update,
+                route: handler!(http::contacts::update),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -661,7 +659,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/contacts/{contactId}",
-                route: http::contacts::remove,
+                route: handler!(http::contacts::remove),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -674,7 +672,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/contacts/merge",
-                route: http::contacts::merge_contacts,
+                route: handler!(http::contacts::merge_contacts),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -687,7 +685,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/contacts/tags",
-                route: http::contacts::bulk_tags,
+                route: handler!(http::contacts::bulk_tags),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -700,7 +698,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts/{contactId}/timeline",
-                route: http::contacts::timeline,
+                route: handler!(http::contacts::timeline),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -713,7 +711,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts/{contactId}/notes",
-                route: http::contacts::notes_list,
+                route: handler!(http::contacts::notes_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -726,7 +724,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/contacts/{contactId}/notes",
-                route: http::contacts::note_create,
+                route: handler!(http::contacts::note_create),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -739,7 +737,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/contacts/{contactId}/notes/{noteId}",
-                route: http::contacts::note_update,
+                route: handler!(http::contacts::note_update),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -752,7 +750,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/contacts/{contactId}/notes/{noteId}",
-                route: http::contacts::note_delete,
+                route: handler!(http::contacts::note_delete),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -765,7 +763,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/tags",
-                route: http::contacts::tags_list,
+                route: handler!(http::contacts::tags_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -778,7 +776,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/tags/{tag}",
-                route: http::contacts::tag_rename,
+                route: handler!(http::contacts::tag_rename),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -791,7 +789,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/tags/{tag}",
-                route: http::contacts::tag_delete,
+                route: handler!(http::contacts::tag_delete),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -804,7 +802,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/fields",
-                route: http::contacts::fields_list,
+                route: handler!(http::contacts::fields_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -817,7 +815,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/fields",
-                route: http::contacts::field_create,
+                route: handler!(http::contacts::field_create),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -830,7 +828,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/fields/{fieldId}",
-                route: http::contacts::field_update,
+                route: handler!(http::contacts::field_update),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -843,7 +841,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/fields/{fieldId}",
-                route: http::contacts::field_delete,
+                route: handler!(http::contacts::field_delete),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -856,7 +854,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/pipelines",
-                route: http::pipelines::list_pipelines,
+                route: handler!(http::pipelines::list_pipelines),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -869,7 +867,20 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/pipelines",
-                route: http::pipelines::create_pipeline,
+                route: handler!(http::pipelines::create_pipeline),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Deals,
+        },
+        Entry {
+            name: "pipelines-get",
+            summary: "One pipeline with its ordered stages, with its version as ETag.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/pipelines/{id}",
+                route: handler!(http::pipelines::get_pipeline),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -882,7 +893,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/pipelines/{id}",
-                route: http::pipelines::update_pipeline,
+                route: handler!(http::pipelines::update_pipeline),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -895,7 +906,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/pipelines/{id}",
-                route: http::pipelines::delete_pipeline,
+                route: handler!(http::pipelines::delete_pipeline),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -908,7 +919,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/pipelines/{id}/board",
-                route: http::pipelines::board,
+                route: handler!(http::pipelines::board),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -921,7 +932,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/deals",
-                route: http::pipelines::list_deals,
+                route: handler!(http::pipelines::list_deals),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -934,7 +945,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/deals",
-                route: http::pipelines::create_deal,
+                route: handler!(http::pipelines::create_deal),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -947,7 +958,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/deals/{id}",
-                route: http::pipelines::get_deal,
+                route: handler!(http::pipelines::get_deal),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -960,7 +971,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/deals/{id}",
-                route: http::pipelines::update_deal,
+                route: handler!(http::pipelines::update_deal),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -973,7 +984,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/deals/{id}",
-                route: http::pipelines::delete_deal,
+                route: handler!(http::pipelines::delete_deal),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -986,7 +997,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/imports/contacts",
-                route: http::imports::create_import,
+                route: handler!(http::imports::create_import),
             },
             access: &[TableRead, TableWrite, ObjectWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -999,7 +1010,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/imports/{id}/parts",
-                route: http::imports::append_part,
+                route: handler!(http::imports::append_part),
             },
             access: &[TableRead, TableWrite, ObjectWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1012,7 +1023,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/imports/{id}",
-                route: http::imports::get_import,
+                route: handler!(http::imports::get_import),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1025,7 +1036,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/imports/{id}/errors.csv",
-                route: http::imports::import_errors,
+                route: handler!(http::imports::import_errors),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1038,7 +1049,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts/export",
-                route: http::exports::export_contacts,
+                route: handler!(http::exports::export_contacts),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1051,7 +1062,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/contacts/exports",
-                route: http::exports::create_export,
+                route: handler!(http::exports::create_export),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1064,7 +1075,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/imports/{id}/errors/exports",
-                route: http::exports::export_import_errors,
+                route: handler!(http::exports::export_import_errors),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1077,7 +1088,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/exports/{id}",
-                route: http::exports::get_export,
+                route: handler!(http::exports::get_export),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1090,7 +1101,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/exports/{id}/download",
-                route: http::exports::download_export,
+                route: handler!(http::exports::download_export),
             },
             access: &[TableRead, TableWrite, ExportRead],
             runtime: Runtime::Both,
@@ -1103,7 +1114,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/verify-email",
-                route: http::account_pages::verify_email,
+                route: handler!(http::account_pages::verify_email),
             },
             access: &[],
             runtime: Runtime::Both,
@@ -1116,7 +1127,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/reset-password",
-                route: http::account_pages::reset_password,
+                route: handler!(http::account_pages::reset_password),
             },
             access: &[],
             runtime: Runtime::Both,
@@ -1129,7 +1140,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/accept-invitation",
-                route: http::account_pages::accept_invitation,
+                route: handler!(http::account_pages::accept_invitation),
             },
             access: &[],
             runtime: Runtime::Both,
@@ -1195,7 +1206,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/schedules",
-                route: http::scheduling::schedules_list,
+                route: handler!(http::scheduling::schedules_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1208,7 +1219,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/schedules",
-                route: http::scheduling::schedules_create,
+                route: handler!(http::scheduling::schedules_create),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1221,7 +1232,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/schedules/{id}",
-                route: http::scheduling::schedule_get,
+                route: handler!(http::scheduling::schedule_get),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1234,7 +1245,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/schedules/{id}",
-                route: http::scheduling::schedule_update,
+                route: handler!(http::scheduling::schedule_update),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1247,7 +1258,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/schedules/{id}",
-                route: http::scheduling::schedule_delete,
+                route: handler!(http::scheduling::schedule_delete),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1260,7 +1271,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/event-types",
-                route: http::scheduling::event_types_list,
+                route: handler!(http::scheduling::event_types_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1273,7 +1284,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/event-types",
-                route: http::scheduling::event_types_create,
+                route: handler!(http::scheduling::event_types_create),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1286,7 +1297,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/event-types/{id}",
-                route: http::scheduling::event_type_get,
+                route: handler!(http::scheduling::event_type_get),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1299,7 +1310,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/event-types/{id}",
-                route: http::scheduling::event_type_update,
+                route: handler!(http::scheduling::event_type_update),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1312,7 +1323,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/event-types/{id}",
-                route: http::scheduling::event_type_delete,
+                route: handler!(http::scheduling::event_type_delete),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1325,7 +1336,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/appointments",
-                route: http::scheduling::appointments_list,
+                route: handler!(http::scheduling::appointments_list),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1338,7 +1349,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/appointments/{id}",
-                route: http::scheduling::appointment_get,
+                route: handler!(http::scheduling::appointment_get),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1351,7 +1362,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/appointments/{id}/cancel",
-                route: http::scheduling::appointment_cancel,
+                route: handler!(http::scheduling::appointment_cancel),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1364,7 +1375,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/appointments/{id}/reschedule",
-                route: http::scheduling::appointment_reschedule,
+                route: handler!(http::scheduling::appointment_reschedule),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1377,7 +1388,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/appointments/{id}/confirm",
-                route: http::scheduling::appointment_confirm,
+                route: handler!(http::scheduling::appointment_confirm),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1390,7 +1401,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/appointments/{id}/decline",
-                route: http::scheduling::appointment_decline,
+                route: handler!(http::scheduling::appointment_decline),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1403,7 +1414,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/appointments/{id}/no-show",
-                route: http::scheduling::appointment_no_show,
+                route: handler!(http::scheduling::appointment_no_show),
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
@@ -1416,7 +1427,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/public/booking/{org_slug}/{event_slug}",
-                route: http::public_booking::event,
+                route: handler!(http::public_booking::event),
             },
             access: &[TableRead],
             runtime: Runtime::Both,
@@ -1429,7 +1440,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/public/booking/{org_slug}/{event_slug}/slots",
-                route: http::public_booking::slots,
+                route: handler!(http::public_booking::slots),
             },
             access: &[TableRead],
             runtime: Runtime::Both,
@@ -1442,7 +1453,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/public/booking/{org_slug}/{event_slug}/bookings",
-                route: http::public_booking::book,
+                route: handler!(http::public_booking::book),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1455,7 +1466,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/public/bookings/{uid}",
-                route: http::public_booking::show,
+                route: handler!(http::public_booking::show),
             },
             access: &[TableRead],
             runtime: Runtime::Both,
@@ -1468,7 +1479,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/public/bookings/{uid}/cancel",
-                route: http::public_booking::cancel,
+                route: handler!(http::public_booking::cancel),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1481,7 +1492,7 @@ pub fn entries() -> &'static [Entry] {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/public/bookings/{uid}/reschedule",
-                route: http::public_booking::reschedule,
+                route: handler!(http::public_booking::reschedule),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
@@ -1489,25 +1500,25 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "page-book",
-            summary: "The public booking page of an event type (HTML, one small script).",
+            summary: "The public booking page of an active event type, rendered on the server (name, description, durations, location, host, Open Graph tags; 404 page for an unknown or inactive one), with one small script for the slot picker.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/book/{org_slug}/{event_slug}",
-                route: http::pages::book,
+                route: handler!(http::pages::book),
             },
-            access: &[],
+            access: &[TableRead],
             runtime: Runtime::Both,
             area: Area::Booking,
         },
         Entry {
             name: "page-booking",
-            summary: "The public page where a customer cancels or reschedules a booking (token in the query).",
+            summary: "The public page where a customer sees, cancels or reschedules a booking (token in the query), rendered on the server; 404 page for a wrong or missing token.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/booking/{uid}",
-                route: http::pages::manage,
+                route: handler!(http::pages::manage),
             },
             access: &[TableRead],
             runtime: Runtime::Both,
@@ -1515,41 +1526,41 @@ pub fn entries() -> &'static [Entry] {
         },
         Entry {
             name: "dev-outbox",
-            summary: "Local only: the messages the server would have sent, as an HTML list.",
+            summary: "Developer mode only: the messages the server would have sent, as an HTML list.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/dev/outbox",
-                route: http::dev_outbox::list_html,
+                route: handler!(crate::dev_outbox::list_html),
             },
             access: &[],
-            runtime: Runtime::LocalOnly,
+            runtime: Runtime::LocalDevelopment,
             area: Area::Platform,
         },
         Entry {
             name: "dev-outbox-json",
-            summary: "Local only: the outbox as JSON, newest first.",
+            summary: "Developer mode only: the outbox as JSON, newest first.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/dev/outbox.json",
-                route: http::dev_outbox::list_json,
+                route: handler!(crate::dev_outbox::list_json),
             },
             access: &[],
-            runtime: Runtime::LocalOnly,
+            runtime: Runtime::LocalDevelopment,
             area: Area::Platform,
         },
         Entry {
             name: "dev-outbox-message",
-            summary: "Local only: one outbox message with its MIME text.",
+            summary: "Developer mode only: one outbox message with its MIME text.",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/dev/outbox/{id}",
-                route: http::dev_outbox::show,
+                route: handler!(crate::dev_outbox::show),
             },
             access: &[],
-            runtime: Runtime::LocalOnly,
+            runtime: Runtime::LocalDevelopment,
             area: Area::Platform,
         },
         Entry {

@@ -2,14 +2,13 @@
 //! catalogue, so it describes every HTTP route by construction.
 
 use axum::Json;
-use axum::routing::{MethodRouter, get};
+use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
-use crate::catalogue::{self, Auth};
+use super::Auth;
 
-pub fn route() -> MethodRouter<AppState> {
-    get(|| async { Json(document()) })
+pub async fn document_json() -> impl IntoResponse {
+    Json(document())
 }
 
 fn path_parameters(path: &str) -> Vec<Value> {
@@ -29,7 +28,7 @@ fn security(auth: Auth) -> Value {
 
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for entry in catalogue::entries() {
+    for entry in super::entries() {
         let Some((method, path)) = entry.http() else { continue };
         let operation = json!({
             "operationId": entry.name,

@@ -1,0 +1,433 @@
+//! Contact use cases: get, create, upsert, update and delete, each one
+//! transaction with its audit and timeline entries.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::model::build_new;
+use super::model::check_owner;
+use super::model::clean_address;
+use super::model::consent;
+use super::model::normalize_tags;
+use super::model::optional_text;
+use super::model::org_region;
+use super::model::parse_emails;
+use super::model::parse_phones;
+use super::model::require_identity;
+use super::{
+    ALL_PARTS, Caller, ContactError, ContactPatch, ContactRecord, Errors, MAX_EMAILS, MAX_PHONES, MAX_TAGS, NewContact,
+    commit, contact_key, contact_partition, email_unique_key, phone_unique_key, plan, timeline_entry,
+};
+use super::{fields, merge};
+use crate::ports::{Condition, Key, Query, StoreError, Table, WriteOp};
+use crate::ports::{HasClock, HasTable};
+use crate::services::audit::{self};
+use crate::services::records::from_item;
+
+// ---------------------------------------------------------------- use cases
+
+/// Reads one contact of the organization.
+pub async fn get(table: &dyn Table, org_id: &str, contact_id: &str) -> Result<ContactRecord, ContactError> {
+    let item = table
+        .get(&contact_key(org_id, contact_id))
+        .await?
+        .ok_or(ContactError::NotFound)?;
+    Ok(from_item(item)?)
+}
+
+/// Reads many contacts (any count; 100 per round trip), in the order given;
+/// unknown ids are left out.
+pub async fn get_many(table: &dyn Table, org_id: &str, ids: &[String]) -> Result<Vec<ContactRecord>, ContactError> {
+    let mut found: BTreeMap<String, ContactRecord> = BTreeMap::new();
+    let unique: Vec<&String> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
+    for chunk in unique.chunks(100) {
+        let keys: Vec<Key> = chunk.iter().map(|id| contact_key(org_id, id)).collect();
+        for item in table.batch_get(&keys).await? {
+            let record: ContactRecord = from_item(item)?;
+            found.insert(record.id.clone(), record);
+        }
+    }
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for id in ids {
+        if seen.insert(id)
+            && let Some(record) = found.remove(id)
+        {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+/// What [`create`]/[`upsert`] did.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub contact: ContactRecord,
+    /// true when a new contact was made; false when merged into an existing one.
+    pub created: bool,
+}
+
+/// Creates a contact; an email or phone another contact has → `Duplicate`.
+/// One transaction (plus the org read when phones are given, the member read
+/// when an owner is given, and the field definitions when custom fields are).
+pub async fn create(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    input: NewContact,
+) -> Result<ContactRecord, ContactError> {
+    let now = state.clock().now();
+    let record = build_new(state, caller, input, now).await?;
+    insert(state.table().as_ref(), caller, &record, now).await?;
+    Ok(record)
+}
+
+pub(super) async fn insert(
+    table: &dyn Table,
+    caller: &Caller,
+    record: &ContactRecord,
+    now: jiff::Timestamp,
+) -> Result<(), ContactError> {
+    let mut ops = plan(&[(None, Some(record))], ALL_PARTS)?;
+    ops.push(audit::entry(
+        &caller.actor,
+        now,
+        "contact.created",
+        &format!("contact:{}", record.id),
+        json!({ "email": record.primary_email(), "phone": record.primary_phone() }),
+    ));
+    commit(table, ops).await
+}
+
+/// A create-or-merge planned for a transaction the caller commits (a booking
+/// puts its invitee's contact in the booking's own transaction).
+#[derive(Debug, Clone)]
+pub struct PlannedUpsert {
+    /// The contact as it is once the operations commit.
+    pub contact: ContactRecord,
+    /// true when a new contact is made; false when merged into an existing one.
+    pub created: bool,
+    /// Every operation carries a condition (not-exists claims, the contact's
+    /// version), so a concurrent writer makes the caller's transaction fail
+    /// rather than be overwritten; the caller plans again.
+    pub ops: Vec<WriteOp>,
+}
+
+/// Plans [`upsert`] without committing: reads the claims of the input's emails
+/// and phones (one batch read) and the contact that holds them. One email or
+/// phone held by a contact → merge into it (existing values win, the new ones
+/// fill blanks; emails, phones and tags are united); held by two different
+/// contacts → `Duplicate` naming the second.
+pub async fn plan_upsert(
+    state: &impl HasTable,
+    caller: &Caller,
+    input: NewContact,
+    now: jiff::Timestamp,
+) -> Result<PlannedUpsert, ContactError> {
+    let table = state.table().as_ref();
+    let incoming = build_new(state, caller, input, now).await?;
+    let org_id = caller.org_id();
+    let claims: Vec<(Key, &'static str)> = incoming
+        .emails
+        .iter()
+        .map(|e| (email_unique_key(org_id, &e.address), "emails"))
+        .chain(
+            incoming
+                .phones
+                .iter()
+                .map(|p| (phone_unique_key(org_id, &p.e164), "phones")),
+        )
+        .collect();
+    let keys: Vec<Key> = claims.iter().map(|(key, _)| key.clone()).collect();
+    let held: BTreeMap<Key, String> = table
+        .batch_get(&keys)
+        .await?
+        .into_iter()
+        .filter_map(|item| Some((Key::of(&item)?, item.get("contact_id")?.as_str()?.to_string())))
+        .collect();
+    // In input order, so the primary email's contact is the one merged into.
+    let mut holder: Option<&String> = None;
+    for (key, field) in &claims {
+        match (holder, held.get(key)) {
+            (None, Some(id)) => holder = Some(id),
+            (Some(first), Some(id)) if first != id => {
+                return Err(ContactError::Duplicate {
+                    existing_id: id.clone(),
+                    field: (*field).into(),
+                });
+            }
+            _ => {}
+        }
+    }
+    let Some(existing_id) = holder else {
+        let mut ops = plan(&[(None, Some(&incoming))], ALL_PARTS)?;
+        ops.push(audit::entry(
+            &caller.actor,
+            now,
+            "contact.created",
+            &format!("contact:{}", incoming.id),
+            json!({ "email": incoming.primary_email(), "phone": incoming.primary_phone() }),
+        ));
+        return Ok(PlannedUpsert {
+            contact: incoming,
+            created: true,
+            ops,
+        });
+    };
+    let existing = match get(table, org_id, existing_id).await {
+        Ok(existing) => existing,
+        // The claim outlived its contact for a moment (a delete in flight): plan again.
+        Err(ContactError::NotFound) => return Err(ContactError::Conflict("contact_changed")),
+        Err(err) => return Err(err),
+    };
+    let mut merged = merge::merge_records(&existing, &incoming);
+    if merged == existing {
+        // Nothing new: only make sure the contact is still this version.
+        return Ok(PlannedUpsert {
+            ops: vec![WriteOp::Check {
+                key: contact_key(org_id, &existing.id),
+                condition: Condition::VersionEquals(existing.version),
+            }],
+            contact: existing,
+            created: false,
+        });
+    }
+    merged.updated_at = now.to_string();
+    merged.version = existing.version + 1;
+    if merged.tags.len() > MAX_TAGS || merged.emails.len() > MAX_EMAILS || merged.phones.len() > MAX_PHONES {
+        return Err(ContactError::field(
+            "body",
+            "too_many_values",
+            "Merged, the contact would have too many emails, phones or tags.",
+        ));
+    }
+    let mut ops = plan(&[(Some(&existing), Some(&merged))], ALL_PARTS)?;
+    ops.extend(tag_timeline(&existing, &merged, now));
+    ops.push(audit::entry(
+        &caller.actor,
+        now,
+        "contact.upserted",
+        &format!("contact:{}", merged.id),
+        json!({ "email": incoming.primary_email(), "phone": incoming.primary_phone() }),
+    ));
+    Ok(PlannedUpsert {
+        contact: merged,
+        created: false,
+        ops,
+    })
+}
+
+/// Creates the contact, or — when one of its emails or phones already belongs
+/// to a contact — merges it into that contact (see [`plan_upsert`]). A race
+/// with another writer of the same contact is planned again, up to 3 times.
+pub async fn upsert(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    input: NewContact,
+) -> Result<Saved, ContactError> {
+    let now = state.clock().now();
+    for _ in 0..3 {
+        let planned = plan_upsert(state, caller, input.clone(), now).await?;
+        match commit(state.table().as_ref(), planned.ops).await {
+            Ok(()) => {
+                return Ok(Saved {
+                    contact: planned.contact,
+                    created: planned.created,
+                });
+            }
+            Err(ContactError::StaleVersion | ContactError::Duplicate { .. } | ContactError::Conflict(_)) => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(ContactError::Conflict("contact_changed"))
+}
+
+/// A timeline entry when the tags changed between two versions.
+pub(super) fn tag_timeline(before: &ContactRecord, after: &ContactRecord, now: jiff::Timestamp) -> Option<WriteOp> {
+    let added: Vec<&String> = after.tags.iter().filter(|t| !before.tags.contains(t)).collect();
+    let removed: Vec<&String> = before.tags.iter().filter(|t| !after.tags.contains(t)).collect();
+    (!added.is_empty() || !removed.is_empty()).then(|| {
+        timeline_entry(
+            &after.org_id,
+            &after.id,
+            "tags.changed",
+            json!({ "added": added, "removed": removed }),
+            now,
+        )
+    })
+}
+
+/// Applies a partial update. `if_match`: the version the caller read; a
+/// different current version → `StaleVersion`. Without it the update applies
+/// to the latest version (retried on a concurrent write).
+pub async fn update(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    contact_id: &str,
+    patch: ContactPatch,
+    if_match: Option<u64>,
+) -> Result<ContactRecord, ContactError> {
+    let table = state.table().as_ref();
+    let org_id = caller.org_id();
+    let region = if patch.phones.as_ref().is_some_and(|p| !p.is_empty()) {
+        org_region(table, org_id).await?
+    } else {
+        String::new()
+    };
+    let defs = match &patch.custom_fields {
+        Some(values) if !values.is_empty() => Some(fields::list(table, org_id).await?),
+        _ => None,
+    };
+    let mut owner_checked = false;
+    for _ in 0..3 {
+        let now = state.clock().now();
+        let before = get(table, org_id, contact_id).await?;
+        if if_match.is_some_and(|v| v != before.version) {
+            return Err(ContactError::StaleVersion);
+        }
+        let mut after = before.clone();
+        let mut errors = Errors::new();
+        let p = patch.clone();
+        if let Some(v) = p.first_name {
+            after.first_name = optional_text("first_name", v, 100, &mut errors);
+        }
+        if let Some(v) = p.last_name {
+            after.last_name = optional_text("last_name", v, 100, &mut errors);
+        }
+        if let Some(v) = p.company {
+            after.company = optional_text("company", v, 200, &mut errors);
+        }
+        if let Some(v) = p.source {
+            after.source = optional_text("source", v, 100, &mut errors);
+        }
+        if let Some(v) = p.address {
+            after.address = clean_address(v, &mut errors);
+        }
+        if let Some(v) = p.emails {
+            after.emails = parse_emails(&v, &mut errors);
+        }
+        if let Some(v) = p.phones {
+            after.phones = parse_phones(&v, &region, &mut errors);
+        }
+        if let Some(v) = p.owner_id {
+            after.owner_id = v.map(|o| o.trim().to_string()).filter(|o| !o.is_empty());
+            if !owner_checked && after.owner_id != before.owner_id {
+                check_owner(table, org_id, after.owner_id.as_deref(), &mut errors).await?;
+                owner_checked = errors.is_empty();
+            }
+        }
+        if let (Some(values), Some(defs)) = (&p.custom_fields, &defs) {
+            after.custom_fields = fields::apply_values(defs, &before.custom_fields, values, &mut errors);
+        }
+        if let Some(tags) = &p.tags {
+            after.tags = normalize_tags("tags", tags, &mut errors);
+        }
+        for tag in normalize_tags("add_tags", &p.add_tags, &mut errors) {
+            if !after.tags.contains(&tag) {
+                after.tags.push(tag);
+            }
+        }
+        let remove = normalize_tags("remove_tags", &p.remove_tags, &mut errors);
+        after.tags.retain(|t| !remove.contains(t));
+        if after.tags.len() > MAX_TAGS {
+            errors.push(("tags".into(), "too_many", format!("At most {MAX_TAGS} tags.")));
+        }
+        if let Some(v) = p.sms_consent {
+            after.sms_consent = v.map(|c| consent(c, "sms_consent", caller, now, &mut errors));
+        }
+        if let Some(v) = p.email_consent {
+            after.email_consent = v.map(|c| consent(c, "email_consent", caller, now, &mut errors));
+        }
+        require_identity(&after, &mut errors);
+        if !errors.is_empty() {
+            return Err(ContactError::Invalid(errors));
+        }
+        if after == before {
+            return Ok(before);
+        }
+        after.updated_at = now.to_string();
+        after.version = before.version + 1;
+        let mut ops = plan(&[(Some(&before), Some(&after))], ALL_PARTS)?;
+        ops.extend(tag_timeline(&before, &after, now));
+        ops.push(audit::entry(
+            &caller.actor,
+            now,
+            "contact.updated",
+            &format!("contact:{contact_id}"),
+            json!({ "version": after.version, "changed": changed_fields(&before, &after) }),
+        ));
+        match commit(table, ops).await {
+            Ok(()) => return Ok(after),
+            Err(ContactError::StaleVersion) if if_match.is_none() => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(ContactError::Conflict("contact_changed"))
+}
+
+pub(super) fn changed_fields(before: &ContactRecord, after: &ContactRecord) -> Vec<String> {
+    let (Ok(Value::Object(b)), Ok(Value::Object(a))) = (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Vec::new();
+    };
+    a.iter()
+        .filter(|(k, v)| !matches!(k.as_str(), "version" | "updated_at") && b.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// Deletes a contact with its uniqueness claims, search keys and tag index
+/// items (one transaction), then its notes and timeline (bounded batches).
+pub async fn delete(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    contact_id: &str,
+    if_match: Option<u64>,
+) -> Result<(), ContactError> {
+    let table = state.table().as_ref();
+    let org_id = caller.org_id();
+    for _ in 0..3 {
+        let now = state.clock().now();
+        let before = get(table, org_id, contact_id).await?;
+        if if_match.is_some_and(|v| v != before.version) {
+            return Err(ContactError::StaleVersion);
+        }
+        let mut ops = plan(&[(Some(&before), None)], ALL_PARTS)?;
+        ops.push(audit::entry(
+            &caller.actor,
+            now,
+            "contact.deleted",
+            &format!("contact:{contact_id}"),
+            json!({ "email": before.primary_email(), "name": before.display_name() }),
+        ));
+        match commit(table, ops).await {
+            Ok(()) => {
+                purge_partition(table, org_id, contact_id).await?;
+                return Ok(());
+            }
+            Err(ContactError::StaleVersion) if if_match.is_none() => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(ContactError::Conflict("contact_changed"))
+}
+
+/// Removes what is left in a deleted contact's partition (notes, timeline).
+pub(crate) async fn purge_partition(table: &dyn Table, org_id: &str, contact_id: &str) -> Result<(), StoreError> {
+    loop {
+        let page = table
+            .query(&Query::partition(contact_partition(org_id, contact_id)).limit(100))
+            .await?;
+        let keys: Vec<crate::ports::BatchOp> = page
+            .items
+            .iter()
+            .filter_map(Key::of)
+            .filter(|k| k.sk != "PROFILE")
+            .map(crate::ports::BatchOp::Delete)
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        table.batch_write(keys).await?;
+    }
+}

@@ -1,0 +1,148 @@
+//! The contact step of a booking: the invitee becomes a contact (new or
+//! merged) with a timeline entry, as operations of the booking's own
+//! transaction, so a booking that loses its race leaves no contact behind.
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::BookingRecord;
+use crate::ports::HasTable;
+use crate::ports::{StoreError, WriteOp};
+use crate::services::audit::Actor;
+use crate::services::scheduling::SchedulingError;
+
+// ---------------------------------------------------------------------------
+// The contact step and notifications: kept apart so the contacts and
+// notifications modules plug in at one place each.
+
+use crate::services::contacts::{self, ConsentInput, ConsentStatus, ContactError, EmailInput, NewContact, PhoneInput};
+
+/// What a booking does to the CRM inside its own transaction.
+pub struct ContactStep {
+    /// The invitee's contact (new or existing), when it could be planned.
+    pub contact_id: Option<String>,
+    pub ops: Vec<WriteOp>,
+}
+
+/// Read phase: the invitee becomes a contact (created, or merged into the
+/// contact that has their email: a phone and SMS consent fill its blanks)
+/// with a `booking.created` timeline entry, all as operations of the
+/// booking's own transaction. A booking that loses its race therefore
+/// leaves no contact and no timeline entry behind, and a crash cannot
+/// leave a booking without its contact.
+pub async fn on_booked(
+    state: &impl HasTable,
+    booking: &BookingRecord,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<ContactStep, SchedulingError> {
+    let caller = contacts::Caller {
+        actor: actor.clone(),
+        user_id: booking.host_user_id.clone(),
+        is_admin: false,
+    };
+    let mut input = new_contact(booking);
+    let planned = match contacts::plan_upsert(state, &caller, input.clone(), now).await {
+        // The phone belongs to another contact: the booking is by email, so
+        // the email's contact gets the booking and the phone stays where it is.
+        Err(ContactError::Duplicate { field, .. }) if field == "phones" => {
+            input.phones.clear();
+            input.sms_consent = None;
+            contacts::plan_upsert(state, &caller, input, now).await
+        }
+        other => other,
+    };
+    let planned = match planned {
+        Ok(planned) => planned,
+        Err(ContactError::Store(err)) => return Err(err.into()),
+        // Someone changes that contact right now: the booking's retry plans again.
+        Err(ContactError::Conflict(_)) => return Err(StoreError::ConditionFailed.into()),
+        Err(err) => {
+            // The booking was validated already; a contact the CRM refuses
+            // (e.g. too many values once merged) must not cost the customer
+            // their appointment.
+            tracing::warn!(booking_id = %booking.id, error = %err, "booking kept without a contact");
+            return Ok(ContactStep {
+                contact_id: None,
+                ops: Vec::new(),
+            });
+        }
+    };
+    let contact_id = planned.contact.id.clone();
+    let mut ops = planned.ops;
+    ops.push(contacts::timeline_entry(
+        &booking.org_id,
+        &contact_id,
+        "booking.created",
+        detail(booking),
+        now,
+    ));
+    Ok(ContactStep {
+        contact_id: Some(contact_id),
+        ops,
+    })
+}
+
+pub(super) fn detail(booking: &BookingRecord) -> Value {
+    json!({
+        "booking_id": booking.id,
+        "event_type_id": booking.event_type_id,
+        "event_title": booking.event_title,
+        "start": booking.start,
+        "end": booking.end,
+        "status": booking.status,
+    })
+}
+
+pub(super) fn new_contact(booking: &BookingRecord) -> NewContact {
+    let name = booking.invitee.name.trim();
+    let (first, last) = match name.split_once(' ') {
+        Some((first, last)) => (first.to_string(), Some(last.trim().to_string())),
+        None => (name.to_string(), None),
+    };
+    NewContact {
+        first_name: Some(first),
+        last_name: last,
+        emails: vec![EmailInput::Plain(booking.invitee.email.clone())],
+        phones: booking.invitee.phone.iter().cloned().map(PhoneInput::Plain).collect(),
+        source: Some("booking".into()),
+        sms_consent: booking.invitee.sms_allowed().then(|| ConsentInput {
+            status: ConsentStatus::Granted,
+            source: "booking".into(),
+            text: booking.invitee.sms_consent_text.clone(),
+            ip: None,
+            at: None,
+        }),
+        ..NewContact::default()
+    }
+}
+
+/// The timeline entry of a later change (cancel, reschedule, ...), when
+/// the contact still exists.
+pub async fn on_changed(
+    state: &impl HasTable,
+    booking: &BookingRecord,
+    kind: &str,
+    now: Timestamp,
+) -> Result<Vec<WriteOp>, SchedulingError> {
+    let Some(contact_id) = &booking.contact_id else {
+        return Ok(Vec::new());
+    };
+    if state
+        .table()
+        .get(&contacts::contact_key(&booking.org_id, contact_id))
+        .await?
+        .is_none()
+    {
+        return Ok(Vec::new());
+    }
+    let mut detail = detail(booking);
+    detail["cancel_reason"] = json!(booking.cancel_reason);
+    Ok(vec![contacts::timeline_entry(
+        &booking.org_id,
+        contact_id,
+        kind,
+        detail,
+        now,
+    )])
+}

@@ -1,0 +1,450 @@
+//! Samples of the scheduling Lambdas: schedules, event types, the public
+//! booking routes and pages, and the host's appointments. The story they
+//! tell: Whitfield Dental's "Surgery hours" and 30-minute check-up, which
+//! Priya Raman books for Tuesday 8 December 2026 at 10:00 London time.
+
+use http::StatusCode;
+use konnecs::services::jobs::Job;
+use serde_json::{Value, json};
+
+use super::{World, sample_body};
+
+/// The schedule the scheduling samples name (the event type samples use
+/// the same id for the event type).
+const SAMPLE_SCHEDULE: &str = "0196f3a2b7c84d1e9f0a1b2c3d4e5f60";
+const SAMPLE_EVENT_TYPE: &str = "0196f3a2b7c84d1e9f0a1b2c3d4e5f60";
+/// Priya's booking in the appointment and public booking samples.
+const SAMPLE_BOOKING: &str = "0196f3a9c1d24e7f8a9b0c1d2e3f4a5b";
+/// Its manage token in the public booking samples.
+const SAMPLE_MANAGE_TOKEN: &str = "bm90LWEtcmVhbC10b2tlbi1mb3ItdGhlLXNhbXBsZS1ldmVudA";
+/// The booking and token of the `page-booking` sample.
+const SAMPLE_PAGE_BOOKING: &str = "0193a4c2e6f07b1d9e8a2c4f6b8d0e1f";
+const SAMPLE_PAGE_TOKEN: &str = "Zq9x4Lr2Vt7Nw1Ks8Pm3Hc6Jd0Fb5Ya";
+const PRIYA: &str = "priya.raman@example.com";
+
+fn id_of(value: &Value) -> String {
+    value["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {value}"))
+        .to_string()
+}
+
+/// "Surgery hours", as `schedules-create` makes them.
+async fn surgery_hours(w: &World) -> String {
+    id_of(&w.api("POST", "/schedules", Some(sample_body("schedules-create"))).await)
+}
+
+/// The check-up of `event-types-create` on the surgery hours, with `extra`
+/// fields on top: its id.
+async fn check_up(w: &World, extra: Value) -> String {
+    let mut body = sample_body("event-types-create");
+    body["schedule_id"] = json!(surgery_hours(w).await);
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    id_of(&w.api("POST", "/event-types", Some(body)).await)
+}
+
+/// Priya's booking (the `public-booking-create` request) of a check-up with
+/// `extra` fields: the reply (`booking`, `manage_token`, `manage_url`).
+async fn priya_booked(w: &World, extra: Value) -> Value {
+    check_up(w, extra).await;
+    let reply = konnecs_tests::http::Browser::anonymous()
+        .send(
+            &w.app,
+            "POST",
+            "/public/booking/whitfield-dental/check-up/bookings",
+            Some(&sample_body("public-booking-create")),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body
+}
+
+fn booking_id(booked: &Value) -> String {
+    booked["booking"]["id"].as_str().expect("booking id").to_string()
+}
+
+fn manage_token(booked: &Value) -> String {
+    booked["manage_token"].as_str().expect("manage token").to_string()
+}
+
+async fn appointment(w: &World, id: &str) -> Value {
+    w.api("GET", &format!("/appointments/{id}"), None).await
+}
+
+pub async fn schedules_create_makes_the_surgery_hours(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::CREATED);
+    assert_eq!(
+        (&reply.body["name"], &reply.body["time_zone"]),
+        (&json!("Surgery hours"), &json!("Europe/London"))
+    );
+    assert_eq!(reply.body["overrides"]["2026-12-25"]["kind"], "unavailable");
+}
+
+pub async fn schedules_list_shows_the_schedule(name: &str) {
+    let w = World::with_dana().await;
+    let id = surgery_hours(&w).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    let ids: Vec<&Value> = reply.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|s| &s["id"])
+        .collect();
+    assert_eq!(ids, [&json!(id)]);
+}
+
+pub async fn schedules_get_shows_the_schedule(name: &str) {
+    let w = World::with_dana().await;
+    let id = surgery_hours(&w).await;
+    let reply = w.http(name, &[(SAMPLE_SCHEDULE, &id)]).await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(
+        (&reply.body["id"], &reply.body["name"]),
+        (&json!(id), &json!("Surgery hours"))
+    );
+}
+
+pub async fn schedules_update_renames_the_schedule(name: &str) {
+    let w = World::with_dana().await;
+    let id = surgery_hours(&w).await;
+    let reply = w.http(name, &[(SAMPLE_SCHEDULE, &id)]).await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(
+        (&reply.body["name"], &reply.body["version"]),
+        (&json!("Winter surgery hours"), &json!(2))
+    );
+}
+
+pub async fn schedules_delete_deletes_the_unused_schedule(name: &str) {
+    let w = World::with_dana().await;
+    let id = surgery_hours(&w).await;
+    w.http(name, &[(SAMPLE_SCHEDULE, &id)])
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    assert_eq!(w.api("GET", "/schedules", None).await["items"], json!([]));
+}
+
+pub async fn event_types_create_offers_the_check_up_on_the_schedule(name: &str) {
+    let w = World::with_dana().await;
+    let schedule = surgery_hours(&w).await;
+    let reply = w.http(name, &[(SAMPLE_SCHEDULE, &schedule)]).await;
+    reply.expect(StatusCode::CREATED);
+    assert_eq!(
+        (
+            &reply.body["slug"],
+            &reply.body["schedule_id"],
+            &reply.body["minimum_notice"]
+        ),
+        (&json!("check-up"), &json!(schedule), &json!(240))
+    );
+    let public = konnecs_tests::http::Browser::anonymous()
+        .send(&w.app, "GET", "/public/booking/whitfield-dental/check-up", None)
+        .await;
+    assert_eq!(public.status, StatusCode::OK, "it is bookable: {}", public.body);
+}
+
+pub async fn event_types_list_shows_the_event_type(name: &str) {
+    let w = World::with_dana().await;
+    let id = check_up(&w, json!({})).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    let ids: Vec<&Value> = reply.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| &e["id"])
+        .collect();
+    assert_eq!(ids, [&json!(id)]);
+}
+
+pub async fn event_types_get_shows_the_event_type(name: &str) {
+    let w = World::with_dana().await;
+    let id = check_up(&w, json!({})).await;
+    let reply = w.http(name, &[(SAMPLE_EVENT_TYPE, &id)]).await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(
+        (&reply.body["id"], &reply.body["title"]),
+        (&json!(id), &json!("Check-up and clean"))
+    );
+}
+
+pub async fn event_types_update_deactivates_the_event_type(name: &str) {
+    let w = World::with_dana().await;
+    let id = check_up(&w, json!({})).await;
+    let reply = w.http(name, &[(SAMPLE_EVENT_TYPE, &id)]).await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(reply.body["active"], false);
+    let public = konnecs_tests::http::Browser::anonymous()
+        .send(&w.app, "GET", "/public/booking/whitfield-dental/check-up", None)
+        .await;
+    assert_eq!(
+        public.status,
+        StatusCode::NOT_FOUND,
+        "an inactive event type is not public"
+    );
+}
+
+pub async fn event_types_delete_deletes_the_event_type(name: &str) {
+    let w = World::with_dana().await;
+    let id = check_up(&w, json!({})).await;
+    w.http(name, &[(SAMPLE_EVENT_TYPE, &id)])
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    assert_eq!(w.api("GET", "/event-types", None).await["items"], json!([]));
+}
+
+pub async fn public_booking_event_shows_the_check_up(name: &str) {
+    let w = World::with_dana().await;
+    check_up(&w, json!({})).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(
+        (&reply.body["org_name"], &reply.body["title"], &reply.body["durations"]),
+        (
+            &json!("Whitfield Dental"),
+            &json!("Check-up and clean"),
+            &json!([30, 45])
+        )
+    );
+    assert_eq!(reply.body["location"]["address"], "12 Harley Street, London W1G 9PF");
+}
+
+pub async fn public_booking_slots_offers_the_weeks_free_times(name: &str) {
+    let w = World::with_dana().await;
+    check_up(&w, json!({})).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    let days = reply.body["days"].as_array().expect("days");
+    let dates: Vec<&str> = days.iter().filter_map(|d| d["date"].as_str()).collect();
+    // Monday to Friday of the week; the surgery is shut at the weekend.
+    assert_eq!(
+        dates,
+        ["2026-12-07", "2026-12-08", "2026-12-09", "2026-12-10", "2026-12-11"],
+        "{}",
+        reply.body
+    );
+    let tuesday: Vec<&str> = days[1]["slots"]
+        .as_array()
+        .expect("slots")
+        .iter()
+        .filter_map(|s| s["time"].as_str())
+        .collect();
+    assert_eq!(tuesday.first(), Some(&"09:00"));
+    assert!(tuesday.contains(&"10:00"), "{tuesday:?}");
+}
+
+pub async fn public_booking_create_books_and_queues_the_confirmation_emails_and_sms(name: &str) {
+    let w = World::with_dana().await;
+    check_up(&w, json!({})).await;
+    w.take_jobs().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::CREATED);
+    let booking = &reply.body["booking"];
+    assert_eq!(
+        (&booking["start"], &booking["status"], &booking["invitee"]["phone"]),
+        (
+            &json!("2026-12-08T10:00:00Z"),
+            &json!("confirmed"),
+            &json!("+447911123456")
+        )
+    );
+    let id = booking["id"].as_str().expect("id");
+    assert_eq!(appointment(&w, id).await["status"], "confirmed");
+    let contact = booking["contact_id"].as_str().expect("the invitee became a contact");
+    let contact = w.api("GET", &format!("/contacts/{contact}"), None).await;
+    assert_eq!(contact["emails"][0]["address"], PRIYA);
+
+    let jobs = w.take_jobs().await;
+    let mut emails = super::emails(&jobs);
+    emails.sort();
+    assert_eq!(
+        emails,
+        [
+            (super::DANA_EMAIL.to_string(), "booking_booked_host".to_string()),
+            (PRIYA.to_string(), "booking_booked_customer".to_string()),
+        ]
+    );
+    let texts: Vec<&str> = jobs
+        .iter()
+        .filter_map(|job| match job {
+            Job::SendSms { to, booking_id, .. } if booking_id.as_deref() == Some(id) => Some(to.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["+447911123456"], "{jobs:?}");
+}
+
+pub async fn public_booking_show_shows_the_booking_to_its_token(name: &str) {
+    let w = World::with_dana().await;
+    let booked = priya_booked(&w, json!({})).await;
+    let (id, token) = (booking_id(&booked), manage_token(&booked));
+    let reply = w
+        .http(name, &[(SAMPLE_BOOKING, &id), (SAMPLE_MANAGE_TOKEN, &token)])
+        .await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(
+        (&reply.body["id"], &reply.body["status"], &reply.body["start"]),
+        (&json!(id), &json!("confirmed"), &json!("2026-12-08T10:00:00Z"))
+    );
+}
+
+pub async fn public_booking_cancel_cancels_with_the_token(name: &str) {
+    let w = World::with_dana().await;
+    let booked = priya_booked(&w, json!({})).await;
+    let (id, token) = (booking_id(&booked), manage_token(&booked));
+    let reply = w
+        .http(name, &[(SAMPLE_BOOKING, &id), (SAMPLE_MANAGE_TOKEN, &token)])
+        .await;
+    reply.expect(StatusCode::OK);
+    let shown = appointment(&w, &id).await;
+    assert_eq!(
+        (&shown["status"], &shown["cancelled_by"], &shown["cancel_reason"]),
+        (
+            &json!("cancelled"),
+            &json!("invitee"),
+            &json!("Something came up at work.")
+        )
+    );
+}
+
+pub async fn public_booking_reschedule_moves_the_booking_with_the_token(name: &str) {
+    let w = World::with_dana().await;
+    let booked = priya_booked(&w, json!({})).await;
+    let (id, token) = (booking_id(&booked), manage_token(&booked));
+    let reply = w
+        .http(name, &[(SAMPLE_BOOKING, &id), (SAMPLE_MANAGE_TOKEN, &token)])
+        .await;
+    reply.expect(StatusCode::OK);
+    let shown = appointment(&w, &id).await;
+    assert_eq!(
+        (&shown["start"], &shown["status"], &shown["sequence"]),
+        (&json!("2026-12-09T14:30:00Z"), &json!("confirmed"), &json!(1))
+    );
+}
+
+pub async fn page_book_serves_the_booking_page_of_the_event_type(name: &str) {
+    let w = World::with_dana().await;
+    check_up(&w, json!({})).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.text.starts_with("<!doctype html>"), "{}", reply.text);
+    assert!(reply.headers.contains_key("content-security-policy"));
+    assert!(
+        reply.text.contains("data-org=\"whitfield-dental\"") && reply.text.contains("data-event=\"check-up\""),
+        "the page loads the check-up of whitfield-dental: {}",
+        reply.text
+    );
+}
+
+pub async fn page_booking_serves_the_manage_page_with_the_bookings_event_type(name: &str) {
+    let w = World::with_dana().await;
+    let booked = priya_booked(&w, json!({})).await;
+    let (id, token) = (booking_id(&booked), manage_token(&booked));
+    let reply = w
+        .http(name, &[(SAMPLE_PAGE_BOOKING, &id), (SAMPLE_PAGE_TOKEN, &token)])
+        .await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.text.starts_with("<!doctype html>"), "{}", reply.text);
+    assert!(reply.headers.contains_key("content-security-policy"));
+    // The token matched: the page knows where to offer a reschedule.
+    for expected in [
+        format!("data-uid=\"{id}\""),
+        "data-org=\"whitfield-dental\"".to_string(),
+        "data-event=\"check-up\"".to_string(),
+    ] {
+        assert!(reply.text.contains(&expected), "{expected} in {}", reply.text);
+    }
+}
+
+pub async fn appointments_list_shows_the_booking(name: &str) {
+    let w = World::with_dana().await;
+    let booked = priya_booked(&w, json!({})).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    let ids: Vec<&Value> = reply.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|b| &b["id"])
+        .collect();
+    assert_eq!(ids, [&booked["booking"]["id"]]);
+}
+
+pub async fn appointments_get_shows_the_booking(name: &str) {
+    let w = World::with_dana().await;
+    let id = booking_id(&priya_booked(&w, json!({})).await);
+    let reply = w.http(name, &[(SAMPLE_BOOKING, &id)]).await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(
+        (
+            &reply.body["id"],
+            &reply.body["invitee"]["name"],
+            &reply.body["answers"]["reason"]
+        ),
+        (&json!(id), &json!("Priya Raman"), &json!("Sensitive upper left molar."))
+    );
+}
+
+pub async fn appointments_cancel_cancels_with_the_reason(name: &str) {
+    let w = World::with_dana().await;
+    let id = booking_id(&priya_booked(&w, json!({})).await);
+    let reply = w.http(name, &[(SAMPLE_BOOKING, &id)]).await;
+    reply.expect(StatusCode::OK);
+    let shown = appointment(&w, &id).await;
+    assert_eq!(
+        (&shown["status"], &shown["cancelled_by"], &shown["cancel_reason"]),
+        (
+            &json!("cancelled"),
+            &json!("host"),
+            &json!("The dentist is ill; we will call you to rebook.")
+        )
+    );
+}
+
+pub async fn appointments_reschedule_moves_the_booking(name: &str) {
+    let w = World::with_dana().await;
+    let id = booking_id(&priya_booked(&w, json!({})).await);
+    let reply = w.http(name, &[(SAMPLE_BOOKING, &id)]).await;
+    reply.expect(StatusCode::OK);
+    let shown = appointment(&w, &id).await;
+    assert_eq!(
+        (&shown["start"], &shown["sequence"]),
+        (&json!("2026-12-10T11:00:00Z"), &json!(1))
+    );
+}
+
+pub async fn appointments_confirm_confirms_the_booking_waiting_for_it(name: &str) {
+    let w = World::with_dana().await;
+    let booked = priya_booked(&w, json!({"requires_confirmation": true})).await;
+    assert_eq!(booked["booking"]["status"], "pending_confirmation");
+    let id = booking_id(&booked);
+    w.http(name, &[(SAMPLE_BOOKING, &id)]).await.expect(StatusCode::OK);
+    assert_eq!(appointment(&w, &id).await["status"], "confirmed");
+}
+
+pub async fn appointments_decline_declines_the_booking_waiting_for_confirmation(name: &str) {
+    let w = World::with_dana().await;
+    let booked = priya_booked(&w, json!({"requires_confirmation": true})).await;
+    let id = booking_id(&booked);
+    w.http(name, &[(SAMPLE_BOOKING, &id)]).await.expect(StatusCode::OK);
+    let shown = appointment(&w, &id).await;
+    assert_eq!(
+        (&shown["status"], &shown["cancel_reason"]),
+        (&json!("declined"), &json!("Fully booked that week."))
+    );
+}
+
+pub async fn appointments_no_show_marks_the_started_booking(name: &str) {
+    let mut w = World::with_dana().await;
+    let id = booking_id(&priya_booked(&w, json!({})).await);
+    // Half an hour into the appointment, Dana signs in and marks it.
+    w.set_clock("2026-12-08T10:30:00Z");
+    w.sign_in_again().await;
+    w.http(name, &[(SAMPLE_BOOKING, &id)]).await.expect(StatusCode::OK);
+    assert_eq!(appointment(&w, &id).await["no_show"], true);
+}
