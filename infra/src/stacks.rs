@@ -397,12 +397,15 @@ mod tests {
 
     #[test]
     fn a_route_attaches_to_the_root_api_and_may_invoke_only_its_function() {
+        let Trigger::Http { route, .. } = health().trigger else {
+            panic!("health is an HTTP route")
+        };
         let entry = Entry {
             name: "notes-update",
             trigger: Trigger::Http {
                 method: Method::Patch,
                 path: "/contacts/{contactId}/notes/{noteId}",
-                route: konnecs::inbound::http::health::route,
+                route,
             },
             ..health()
         };
