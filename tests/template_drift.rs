@@ -711,6 +711,43 @@ fn every_lambda_entry_has_a_binary_and_every_binary_an_entry() {
 }
 
 #[test]
+fn every_lambda_main_picks_its_own_entry_while_compiling() {
+    // The entry comes from the binary's own name, in a `const`: a main cannot
+    // run another function's entry (a name the catalogue lacks fails the
+    // build), and nothing in the binary refers to the rest of the list, so
+    // fat LTO drops every other handler (BENCHMARKS.md, package size).
+    let pick = r#"const ENTRY: konnecs::catalogue::Entry = konnecs::catalogue::entry(env!("CARGO_BIN_NAME"));"#;
+    let dir = repo().join("functions/src/bin");
+    let mut checked = 0;
+    for file in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())) {
+        let path = file.expect("a directory entry").path();
+        let name = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .expect("a UTF-8 file name")
+            .to_owned();
+        let main = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        assert!(
+            main.contains(pick) && main.contains("konnecs::lambda::run(ENTRY)"),
+            "functions/src/bin/{name}.rs must run `{pick}` (its own entry, picked at compile time)"
+        );
+        assert!(
+            !main.contains("catalogue::find")
+                && !main.contains("catalogue::entries")
+                && main.matches("entry(").count() == 1,
+            "functions/src/bin/{name}.rs looks an entry up another way"
+        );
+        let doc = format!("//! Lambda `{name}`:");
+        assert!(
+            main.starts_with(&doc),
+            "functions/src/bin/{name}.rs must start with `{doc}`"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, lambda_entries().len(), "one main per deployed entry");
+}
+
+#[test]
 fn committed_templates_are_the_generators_output() {
     let generated =
         konnecs_infra::render_all(catalogue::entries()).unwrap_or_else(|e| panic!("the generator failed: {e}"));

@@ -1,6 +1,7 @@
 //! Runs one catalogue entry as an AWS Lambda function. Each binary in
-//! `functions/` is a one-line call to [`run`]; the pieces below are public so
-//! tests can invoke a function's handler with its sample event.
+//! `functions/` is a call to [`run`] with its entry picked at compile time
+//! (`catalogue::entry`); the pieces below are public so tests can invoke a
+//! function's handler with its sample event.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -10,7 +11,7 @@ use tracing::Instrument;
 
 use crate::adapters::aws::secrets_manager::SecretsManagerStore;
 use crate::app::{self, AppState};
-use crate::catalogue::{self, Runtime, Trigger};
+use crate::catalogue::{Entry, Runtime, Trigger};
 use crate::config::{AppConfig, AwsConfig, LogFormat};
 use crate::inbound::events::{Consumer, Message, Tick, TickReport};
 use crate::inbound::http;
@@ -19,11 +20,13 @@ use crate::ports::secrets::{Integration, SecretError, SecretStore};
 
 pub type Error = lambda_runtime::Error;
 
-/// Cold start: telemetry, configuration and SDK clients once; then serve
-/// invocations of the named entry until the runtime stops the process.
-pub async fn run(name: &'static str) -> Result<(), Error> {
+/// Cold start: telemetry, configuration and the declared secrets once (SDK
+/// clients on first use); then serve invocations of `entry` until the
+/// runtime stops the process. A main passes its entry as a constant
+/// (`catalogue::entry`), so only that entry's code is in its binary.
+pub async fn run(entry: Entry) -> Result<(), Error> {
+    let name = entry.name;
     crate::telemetry::init(LogFormat::Json, name);
-    let entry = catalogue::find(name).ok_or_else(|| format!("{name} is not in the route catalogue"))?;
     // Local-only entries (the developer outbox among them) never run as a
     // Lambda, whatever a deployment names.
     if entry.runtime != Runtime::Both {
@@ -41,7 +44,7 @@ pub async fn run(name: &'static str) -> Result<(), Error> {
     load_secrets(name, &declared, store.as_ref(), secret_id_from_env, &mut config.app).await?;
     let state = app::aws_state_from(&sdk, &config);
     match entry.trigger {
-        Trigger::Http { .. } => lambda_http::run(http::router(state, [entry])).await,
+        Trigger::Http { .. } => lambda_http::run(http::router(state, [&entry])).await,
         Trigger::Queue { consumer, .. } => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
                 let state = state.clone();

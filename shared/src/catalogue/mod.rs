@@ -257,11 +257,52 @@ macro_rules! handler {
     };
 }
 
-/// Every entry, in one list.
+/// Every entry, in one list: what the local server mounts, the templates
+/// declare and `/openapi.json` describes.
 pub fn entries() -> &'static [Entry] {
+    ENTRIES
+}
+
+/// The entry named `name`, picked while compiling. A Lambda main holds its
+/// entry in a `const` (`catalogue::entry(env!("CARGO_BIN_NAME"))`), so its
+/// binary refers to that entry's handler alone and never to the list: fat
+/// LTO then drops every other route, consumer and tick, which a lookup at
+/// run time would keep (the list points at all of them). A name the
+/// catalogue lacks fails the build.
+pub const fn entry(name: &str) -> Entry {
+    let mut index = 0;
+    while index < ENTRIES.len() {
+        if same_name(ENTRIES[index].name, name) {
+            return ENTRIES[index];
+        }
+        index += 1;
+    }
+    panic!("no catalogue entry has this name (functions/src/bin/<name>.rs must match an entry)");
+}
+
+/// `a == b` for `&str`, usable in a `const fn`.
+const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut index = 0;
+    while index < a.len() {
+        if a[index] != b[index] {
+            return false;
+        }
+        index += 1;
+    }
+    true
+}
+
+/// The list itself, a `const` rather than a `static`: it exists in a binary
+/// only where code uses it at run time (the local server, the generator,
+/// tests), never in a Lambda main, which evaluates [`entry`] at compile time.
+const ENTRIES: &[Entry] = {
     use crate::inbound::{events, http};
     use Access::*;
-    static ENTRIES: &[Entry] = &[
+    &[
         Entry {
             name: "health",
             summary: "Reports whether the store, the queues and the key vault answer.",
@@ -1575,10 +1616,35 @@ pub fn entries() -> &'static [Entry] {
             runtime: Runtime::LocalOnly,
             area: Area::Platform,
         },
-    ];
-    ENTRIES
-}
+    ]
+};
 
 pub fn find(name: &str) -> Option<&'static Entry> {
     entries().iter().find(|entry| entry.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Evaluated by the compiler, as in a Lambda main.
+    const HEALTH: Entry = entry("health");
+
+    #[test]
+    fn entry_picks_the_entry_of_that_name_for_every_name() {
+        assert_eq!(HEALTH.name, "health");
+        assert!(HEALTH.http().is_some_and(|(_, path)| path == "/health"));
+        for listed in entries() {
+            let picked = entry(listed.name);
+            assert_eq!(picked.name, listed.name);
+            assert_eq!(picked.summary, listed.summary, "{}", listed.name);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "no catalogue entry has this name")]
+    fn entry_refuses_a_name_the_catalogue_lacks() {
+        let name = String::from("no-such-function");
+        entry(&name);
+    }
 }
