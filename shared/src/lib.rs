@@ -21,6 +21,7 @@ pub mod domain;
 pub mod inbound;
 pub mod integrations;
 pub mod lambda;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod ports;
 pub mod run_mode;
