@@ -19,9 +19,24 @@ pub mod sqs;
 pub async fn sdk_config() -> SdkConfig {
     static CONFIG: OnceCell<SdkConfig> = OnceCell::const_new();
     CONFIG
-        .get_or_init(|| aws_config::load_defaults(BehaviorVersion::latest()))
+        .get_or_init(|| {
+            aws_config::defaults(BehaviorVersion::latest())
+                .http_client(http_client())
+                .load()
+        })
         .await
         .clone()
+}
+
+/// The SDK's HTTPS client: rustls with ring, the crypto provider the rest of
+/// the crate already links (reqwest), instead of the SDK's default aws-lc,
+/// so a Lambda binary carries one crypto library. Connections and trust
+/// roots are set up on the first request, not here.
+pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https()
 }
 
 /// An SDK client built on its first call. Building one (its configuration,
