@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs the test tools (AWS emulator, template linter, SMTP server) into a project-local
+# Installs the test tools (AWS emulator, template linter, SAM transform, SMTP server) into a project-local
 # venv, pinned, so every machine tests against the same emulator behaviour.
 # Idempotent: installs only what is missing or at another version.
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
+# The SAM transform CloudFormation runs: tests/stack_limits.rs counts what
+# each generated stack becomes (infra/stack_limits.py).
+SAM_TRANSLATOR_VERSION="1.115.0"
 # A real SMTP server on loopback for the SMTP mailer tests (tests/smtp.rs).
 AIOSMTPD_VERSION="1.4.6"
 
@@ -47,6 +50,7 @@ ensure() {
 
 ensure moto "$MOTO_VERSION" "moto[server]==$MOTO_VERSION"
 ensure cfn-lint "$CFN_LINT_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+ensure aws-sam-translator "$SAM_TRANSLATOR_VERSION" "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
 ensure aiosmtpd "$AIOSMTPD_VERSION" "aiosmtpd==$AIOSMTPD_VERSION"
 
 # Headless Chromium and its WebDriver for the public-page tests
@@ -64,4 +68,4 @@ else
   exit 1
 fi
 
-echo "test-tools: moto_server at $venv/bin/moto_server, cfn-lint at $venv/bin/cfn-lint, aiosmtpd in $venv, chromedriver at /usr/bin/chromedriver"
+echo "test-tools: moto_server at $venv/bin/moto_server, cfn-lint at $venv/bin/cfn-lint, aws-sam-translator $SAM_TRANSLATOR_VERSION and aiosmtpd in $venv, chromedriver at /usr/bin/chromedriver"

@@ -299,7 +299,8 @@ async fn no_lambda_serves_the_outbox() {
         }
     }
     for name in ["dev-outbox", "dev-outbox-json", "dev-outbox-message", "store-sweep"] {
-        let err = konnecs::lambda::run(name).await.expect_err(name);
+        let entry = *catalogue::find(name).expect("in the catalogue");
+        let err = konnecs::lambda::run(entry).await.expect_err(name);
         assert!(err.to_string().contains("never as a Lambda"), "{name}: {err}");
     }
 

@@ -1,22 +1,26 @@
-//! No password, token, session id, cookie value or SMTP password ever
-//! reaches a log line.
-//! Captures every log line (down to TRACE) while the account flows run, then
-//! searches the capture for each secret the flows used. Its own binary: it
-//! installs the process-wide subscriber.
+//! No password, token, session id, cookie value or integration secret ever
+//! reaches a log line. Captures every log line (down to TRACE, the AWS SDK's
+//! included) while the account flows run and a Lambda start reads its
+//! secrets from Secrets Manager (the moto emulator), then searches the
+//! capture for each secret used. Its own binary: it installs the
+//! process-wide subscriber.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use http::StatusCode;
+use konnecs::adapters::aws::secrets_manager::SecretsManagerStore;
 use konnecs::app::local_state;
 use konnecs::catalogue;
-use konnecs::config::LocalConfig;
-use konnecs::config::SmtpSettings;
+use konnecs::config::{AppConfig, LocalConfig, SmtpSettings};
 use konnecs::inbound::http::router;
 use konnecs::ports::SystemClock;
+use konnecs::ports::secrets::Integration;
+use konnecs_tests::aws;
 use konnecs_tests::http::Browser;
 use konnecs_tests::local::{drain_jobs, temp_state, token_from_outbox};
 use konnecs_tests::smtp::{Mode, SmtpServer};
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -33,7 +37,7 @@ impl Write for Captured {
 }
 
 #[tokio::test]
-async fn account_flows_log_no_password_token_session_id_or_cookie() {
+async fn account_flows_and_secret_loading_log_no_secret_token_session_id_or_cookie() {
     let captured = Captured::default();
     let sink = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -144,6 +148,47 @@ async fn account_flows_log_no_password_token_session_id_or_cookie() {
     let out = third.send(&app, "POST", "/auth/logout", None).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
 
+    // A Lambda start reading its integration secrets (real values).
+    let resend_key = "re_live_log_check_4242";
+    let twilio_token = "tw-auth-token-log-check-4242";
+    let client = aws_sdk_secretsmanager::Client::new(&aws::sdk_config().await);
+    let mut arns = std::collections::HashMap::new();
+    for (integration, text) in [
+        (Integration::Resend, format!(r#"{{"api_key":"{resend_key}"}}"#)),
+        (
+            Integration::Twilio,
+            format!(r#"{{"account_sid":"AC77","auth_token":"{twilio_token}","from":"+15005550006"}}"#),
+        ),
+    ] {
+        let created = client
+            .create_secret()
+            .name(aws::unique_name("secret"))
+            .secret_string(text)
+            .send()
+            .await
+            .expect("secret created on the emulator");
+        arns.insert(integration, created.arn.expect("an ARN"));
+    }
+    let mut lambda_config = AppConfig::for_tests();
+    konnecs::lambda::load_secrets(
+        "jobs-worker",
+        &[Integration::Resend, Integration::Twilio],
+        &SecretsManagerStore::new(client),
+        |integration| arns.get(&integration).cloned(),
+        &mut lambda_config,
+    )
+    .await
+    .expect("secrets load");
+    assert_eq!(
+        lambda_config
+            .resend_api_key
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned()),
+        Some(resend_key.to_owned())
+    );
+    secrets.push(resend_key.into());
+    secrets.push(twilio_token.into());
+
     // Mail through SMTP with AUTH, configured by a URL that holds the
     // password: delivered once, refused once (a wrong password: the server
     // answers 535 and the job fails, logged); the configuration logged too.
@@ -170,9 +215,14 @@ async fn account_flows_log_no_password_token_session_id_or_cookie() {
 
     // Every flow ran to its end: three passwords tried and set, a wrong one,
     // three sessions with their CSRF tokens, two emailed tokens, a bogus
-    // header, and the SMTP password (listed twice) and a wrong one.
-    assert_eq!(secrets.len(), 16, "{secrets:?}");
+    // header, two integration secrets, and the SMTP password (listed twice)
+    // and a wrong one.
+    assert_eq!(secrets.len(), 18, "{secrets:?}");
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("GetSecretValue") || logs.contains("secretsmanager"),
+        "the SDK's calls were captured too"
+    );
     assert!(logs.lines().count() >= 10, "the flows were logged: {logs}");
     assert!(logs.contains("\"message\":\"request\""), "request lines captured");
     assert!(

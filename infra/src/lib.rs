@@ -1,17 +1,40 @@
-//! The AWS SAM template (`template.yaml`), generated from the route catalogue
-//! so every Lambda, its trigger and its IAM policy follow the code: one
-//! function per `Runtime::Both` entry, IAM derived from `Entry::access` only.
+//! The AWS SAM templates, generated from the route catalogue so every Lambda,
+//! its trigger and its IAM policy follow the code:
+//!
+//! - `template.yaml`, the root stack: the shared resources (table, queues,
+//!   KMS keys, bucket, integration secrets, alerts topic, HTTP API and its
+//!   optional custom domain) and one nested stack per feature area;
+//! - `infra/stacks/<area>.yaml` ([`stacks`]): one function per
+//!   `Runtime::Both` entry of the area, its trigger (a route on the root's
+//!   HTTP API, a schedule, a queue mapping) and an IAM policy derived from
+//!   `Entry::access` only.
+//!
+//! CloudFormation refuses a stack of more than 500 resources, counted after
+//! the SAM transform; an area that would pass [`STACK_RESOURCE_BUDGET`]
+//! continues in `<area>-2.yaml`, so no product size reaches the limit.
 //!
 //! Intrinsics are written in long form (`{"Ref": ..}`, `{"Fn::GetAtt": [..]}`,
 //! `{"Fn::Sub": ..}`) so the output is plain YAML any parser reads.
 
-use konnecs::catalogue::{self, Access, Entry, QueueName, Runtime, Trigger};
-use konnecs::ports::object_store::{ABANDONED_UPLOAD_DAYS, EXPIRY_RULES};
-use konnecs::ports::table::{EXPIRES_AT, Index};
-use serde_json::{Map, Value, json};
+pub mod root;
+pub mod stacks;
 
-/// The command that regenerates `template.yaml`, quoted in its header.
-pub const REGENERATE: &str = "cargo run -p konnecs-infra --bin konnecs-template > template.yaml";
+use konnecs::catalogue::{self, Access, Entry, QueueName, Runtime};
+use konnecs::ports::secrets::Integration;
+use serde_json::{Value, json};
+
+/// The command that regenerates `template.yaml` and `infra/stacks/`, quoted
+/// in their headers.
+pub const REGENERATE: &str = "cargo run -p konnecs-infra --bin konnecs-template";
+/// The root template, relative to the repository root.
+pub const ROOT_TEMPLATE: &str = "template.yaml";
+/// Where the nested stacks' templates live, relative to the repository root.
+pub const STACKS_DIR: &str = "infra/stacks";
+
+/// The most resources a generated stack may hold after the SAM transform:
+/// CloudFormation's limit is 500, the rest is headroom for what SAM or a
+/// later change adds.
+pub const STACK_RESOURCE_BUDGET: usize = 400;
 
 /// Every function's timeout. API Gateway HTTP APIs give up after 30 s, so an
 /// HTTP handler slower than this is a bug rather than a reason to raise it.
@@ -26,8 +49,6 @@ pub const SQS_BATCH_SIZE: u64 = 10;
 /// AWS recommends a queue visibility timeout of at least six times the
 /// consumer's timeout, so retries inside a batch never race redelivery.
 pub const VISIBILITY_TIMEOUT_FACTOR: u64 = 6;
-/// Directory `cargo lambda build --lambda-dir` writes one folder per binary to.
-pub const LAMBDA_DIR: &str = "target/lambda";
 
 pub const TABLE: &str = "Table";
 /// Encrypts the table and the queues at rest (privacy policy §14).
@@ -35,6 +56,8 @@ pub const DATA_KEY: &str = "DataKey";
 /// Wraps the data keys of Google OAuth tokens (privacy policy §2).
 pub const TOKEN_KEY: &str = "TokenKey";
 pub const HTTP_API: &str = "HttpApi";
+/// The HTTP API's `$default` stage, deployed on every route change.
+pub const HTTP_API_STAGE: &str = "HttpApiStage";
 /// Private objects: profile photos and data exports.
 pub const OBJECTS_BUCKET: &str = "ObjectsBucket";
 /// Stack parameter: the public base URL of links in emails.
@@ -43,7 +66,12 @@ pub const PUBLIC_URL_PARAMETER: &str = "PublicUrl";
 pub const ALERTS_TOPIC: &str = "OperatorAlerts";
 /// Stack parameter: an email address subscribed to the alerts (optional).
 pub const ALERT_EMAIL_PARAMETER: &str = "AlertEmail";
-const HAS_ALERT_EMAIL: &str = "HasAlertEmail";
+pub(crate) const HAS_ALERT_EMAIL: &str = "HasAlertEmail";
+/// Stack parameters of the optional custom domain of the HTTP API.
+pub const DOMAIN_NAME_PARAMETER: &str = "DomainName";
+pub const CERTIFICATE_ARN_PARAMETER: &str = "CertificateArn";
+pub(crate) const HAS_CUSTOM_DOMAIN: &str = "HasCustomDomain";
+pub const API_DOMAIN: &str = "ApiDomain";
 
 /// The entries deployed as Lambdas.
 pub fn lambda_entries() -> impl Iterator<Item = &'static Entry> {
@@ -68,10 +96,6 @@ pub fn function_id(name: &str) -> String {
     format!("{}Function", pascal_case(name))
 }
 
-pub fn log_group_id(name: &str) -> String {
-    format!("{}LogGroup", pascal_case(name))
-}
-
 pub fn queue_id(queue: QueueName) -> String {
     format!("{}Queue", pascal_case(queue.as_str()))
 }
@@ -82,6 +106,11 @@ pub fn dead_letter_queue_id(queue: QueueName) -> String {
 
 pub fn dead_letter_alarm_id(queue: QueueName) -> String {
     format!("{}DeadLetterAlarm", pascal_case(queue.as_str()))
+}
+
+/// Logical id of an integration's secret in the root stack: `ResendSecret`.
+pub fn secret_id(integration: Integration) -> String {
+    format!("{}Secret", pascal_case(integration.as_str()))
 }
 
 fn reference(id: &str) -> Value {
@@ -96,23 +125,121 @@ fn sub(text: &str) -> Value {
     json!({ "Fn::Sub": text })
 }
 
+// What the root stack hands its nested stacks: each a parameter of the same
+// name there, declared only by the stacks that use it.
+
+pub const HTTP_API_ID_PARAMETER: &str = "HttpApiId";
+pub const TABLE_NAME_PARAMETER: &str = "TableName";
+pub const TOKEN_KEY_ID_PARAMETER: &str = "TokenKeyId";
+pub const OBJECTS_BUCKET_NAME_PARAMETER: &str = "ObjectsBucketName";
+
+/// Parameter carrying the ARN of a root resource: `Table` → `TableArn`.
+pub fn arn_parameter(id: &str) -> String {
+    format!("{id}Arn")
+}
+
+/// Parameter carrying a queue's URL: `JobsQueueUrl`.
+pub fn queue_url_parameter(queue: QueueName) -> String {
+    format!("{}Url", queue_id(queue))
+}
+
+/// Every parameter a nested stack may declare: its name, the root's value
+/// for it and a description.
+pub fn shared_parameters() -> Vec<(String, Value, String)> {
+    let mut parameters = vec![
+        (
+            HTTP_API_ID_PARAMETER.to_owned(),
+            reference(HTTP_API),
+            "Id of the root stack's HTTP API".to_owned(),
+        ),
+        (
+            PUBLIC_URL_PARAMETER.to_owned(),
+            reference(PUBLIC_URL_PARAMETER),
+            "Public base URL of links in emails".to_owned(),
+        ),
+        (
+            TABLE_NAME_PARAMETER.to_owned(),
+            reference(TABLE),
+            "DynamoDB table".to_owned(),
+        ),
+        (
+            arn_parameter(TABLE),
+            get_att(TABLE, "Arn"),
+            "ARN of the table".to_owned(),
+        ),
+        (
+            arn_parameter(DATA_KEY),
+            get_att(DATA_KEY, "Arn"),
+            "ARN of the KMS key of the table, queues and bucket".to_owned(),
+        ),
+        (
+            TOKEN_KEY_ID_PARAMETER.to_owned(),
+            reference(TOKEN_KEY),
+            "KMS key of OAuth-token envelopes".to_owned(),
+        ),
+        (
+            arn_parameter(TOKEN_KEY),
+            get_att(TOKEN_KEY, "Arn"),
+            "ARN of the token key".to_owned(),
+        ),
+        (
+            OBJECTS_BUCKET_NAME_PARAMETER.to_owned(),
+            reference(OBJECTS_BUCKET),
+            "S3 bucket of private objects".to_owned(),
+        ),
+        (
+            arn_parameter(OBJECTS_BUCKET),
+            get_att(OBJECTS_BUCKET, "Arn"),
+            "ARN of the objects bucket".to_owned(),
+        ),
+    ];
+    for queue in QueueName::ALL {
+        parameters.push((
+            queue_url_parameter(queue),
+            reference(&queue_id(queue)),
+            format!("URL of the {} queue", queue.as_str()),
+        ));
+        parameters.push((
+            arn_parameter(&queue_id(queue)),
+            get_att(&queue_id(queue), "Arn"),
+            format!("ARN of the {} queue", queue.as_str()),
+        ));
+    }
+    for integration in Integration::ALL {
+        // `Ref` of a secret is its ARN: the id, never the value.
+        parameters.push((
+            arn_parameter(&secret_id(integration)),
+            reference(&secret_id(integration)),
+            format!("ARN of the {} secret (not its value)", integration.as_str()),
+        ));
+    }
+    parameters
+}
+
+fn parameter(name: &str) -> Value {
+    reference(name)
+}
+
 fn statement(sid: &str, actions: &[&str], resource: Value) -> Value {
     json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource })
 }
 
-/// A data-key statement usable only through `service` (DynamoDB or SQS
+/// A data-key statement usable only through `service` (DynamoDB, SQS or S3
 /// encrypting on the caller's behalf), never by calling KMS directly.
 fn data_key_statement(sid: &str, actions: &[&str], service: &str) -> Value {
-    let mut statement = statement(sid, actions, get_att(DATA_KEY, "Arn"));
+    let mut statement = statement(sid, actions, parameter(&arn_parameter(DATA_KEY)));
     statement["Condition"] =
         json!({ "StringEquals": { "kms:ViaService": sub(&format!("{service}.${{AWS::Region}}.amazonaws.com")) } });
     statement
 }
 
 /// The IAM statements a function with this access list gets, and nothing
-/// more: each statement names one resource of this stack, no wildcards
-/// except the table's own indexes.
+/// more: each statement names one resource of the root stack (through the
+/// nested stack's parameters), no wildcards except the table's own indexes.
 pub fn statements(access: &[Access]) -> Vec<Value> {
+    let table_arn = arn_parameter(TABLE);
+    let token_key_arn = arn_parameter(TOKEN_KEY);
+    let bucket_arn = arn_parameter(OBJECTS_BUCKET);
     let mut statements = Vec::new();
     for access in access {
         match *access {
@@ -120,7 +247,7 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
                 statements.push(statement(
                     "TableRead",
                     &["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
-                    json!([get_att(TABLE, "Arn"), sub("${Table.Arn}/index/*")]),
+                    json!([parameter(&table_arn), sub(&format!("${{{table_arn}}}/index/*"))]),
                 ));
                 // The table is encrypted with a customer-managed key: DynamoDB
                 // uses it with the caller's permissions.
@@ -136,7 +263,7 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
                         "dynamodb:BatchWriteItem",
                         "dynamodb:ConditionCheckItem",
                     ],
-                    get_att(TABLE, "Arn"),
+                    parameter(&table_arn),
                 ));
                 statements.push(data_key_statement(
                     "TableWriteDataKey",
@@ -146,7 +273,11 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
             }
             Access::QueueSend(queue) => {
                 let sid = format!("QueueSend{}", pascal_case(queue.as_str()));
-                statements.push(statement(&sid, &["sqs:SendMessage"], get_att(&queue_id(queue), "Arn")));
+                statements.push(statement(
+                    &sid,
+                    &["sqs:SendMessage"],
+                    parameter(&arn_parameter(&queue_id(queue))),
+                ));
                 // Queues are encrypted with the data key: a sender needs a data key.
                 statements.push(data_key_statement(
                     &format!("{sid}DataKey"),
@@ -159,7 +290,7 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
                 statements.push(statement(
                     &sid,
                     &["sqs:GetQueueAttributes"],
-                    get_att(&queue_id(queue), "Arn"),
+                    parameter(&arn_parameter(&queue_id(queue))),
                 ));
             }
             Access::QueueConsume(queue) => {
@@ -172,37 +303,33 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
                         "sqs:ChangeMessageVisibility",
                         "sqs:GetQueueAttributes",
                     ],
-                    get_att(&queue_id(queue), "Arn"),
+                    parameter(&arn_parameter(&queue_id(queue))),
                 ));
                 statements.push(data_key_statement(&format!("{sid}DataKey"), &["kms:Decrypt"], "sqs"));
             }
             Access::TokenKeyEncrypt => statements.push(statement(
                 "TokenKeyEncrypt",
                 &["kms:GenerateDataKey"],
-                get_att(TOKEN_KEY, "Arn"),
+                parameter(&token_key_arn),
             )),
             Access::TokenKeyDecrypt => statements.push(statement(
                 "TokenKeyDecrypt",
                 &["kms:Decrypt"],
-                get_att(TOKEN_KEY, "Arn"),
+                parameter(&token_key_arn),
             )),
             Access::TokenKeyDescribe => statements.push(statement(
                 "TokenKeyDescribe",
                 &["kms:DescribeKey"],
-                get_att(TOKEN_KEY, "Arn"),
+                parameter(&token_key_arn),
             )),
             Access::ObjectRead => {
                 statements.push(statement(
                     "ObjectRead",
                     &["s3:GetObject"],
-                    sub("${ObjectsBucket.Arn}/*"),
+                    sub(&format!("${{{bucket_arn}}}/*")),
                 ));
                 // Without ListBucket, S3 answers a missing key with 403 instead of 404.
-                statements.push(statement(
-                    "ObjectReadList",
-                    &["s3:ListBucket"],
-                    get_att(OBJECTS_BUCKET, "Arn"),
-                ));
+                statements.push(statement("ObjectReadList", &["s3:ListBucket"], parameter(&bucket_arn)));
                 // Objects are encrypted with the data key (bucket key): reading needs Decrypt via S3.
                 statements.push(data_key_statement("ObjectReadDataKey", &["kms:Decrypt"], "s3"));
             }
@@ -210,7 +337,7 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
                 statements.push(statement(
                     "ObjectWrite",
                     &["s3:PutObject", "s3:DeleteObject"],
-                    sub("${ObjectsBucket.Arn}/*"),
+                    sub(&format!("${{{bucket_arn}}}/*")),
                 ));
                 statements.push(data_key_statement(
                     "ObjectWriteDataKey",
@@ -222,7 +349,7 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
                 statements.push(statement(
                     "ExportRead",
                     &["s3:GetObject"],
-                    sub("${ObjectsBucket.Arn}/exports/*"),
+                    sub(&format!("${{{bucket_arn}}}/exports/*")),
                 ));
                 statements.push(data_key_statement("ExportReadDataKey", &["kms:Decrypt"], "s3"));
             }
@@ -231,7 +358,7 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
                     "ExportWrite",
                     // PutObject also covers the parts and completion of a multipart upload.
                     &["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                    sub("${ObjectsBucket.Arn}/exports/*"),
+                    sub(&format!("${{{bucket_arn}}}/exports/*")),
                 ));
                 statements.push(data_key_statement(
                     "ExportWriteDataKey",
@@ -239,6 +366,11 @@ pub fn statements(access: &[Access]) -> Vec<Value> {
                     "s3",
                 ));
             }
+            Access::Secret(integration) => statements.push(statement(
+                &format!("Secret{}", pascal_case(integration.as_str())),
+                &["secretsmanager:GetSecretValue"],
+                parameter(&arn_parameter(&secret_id(integration))),
+            )),
         }
     }
     statements
@@ -259,429 +391,54 @@ pub fn visibility_timeout(queue: QueueName) -> u64 {
     (VISIBILITY_TIMEOUT_FACTOR * FUNCTION_TIMEOUT_SECONDS).max(queue.visibility_seconds())
 }
 
-/// The SAM event of HTTP and schedule entries. Queue entries have none: see
-/// [`event_source_mapping`].
-fn event(entry: &Entry) -> Option<(&'static str, Value)> {
-    match entry.trigger {
-        Trigger::Http { method, path, .. } => Some((
-            "Api",
-            json!({
-                "Type": "HttpApi",
-                "Properties": { "ApiId": reference(HTTP_API), "Method": method.as_str(), "Path": path }
-            }),
-        )),
-        // An EventBridge rule (not ScheduleV2/Scheduler): it delivers the
-        // "Scheduled Event" envelope `lambda::handle_schedule` parses.
-        Trigger::Schedule { every, .. } => Some((
-            "Schedule",
-            json!({ "Type": "Schedule", "Properties": { "Schedule": every } }),
-        )),
-        Trigger::Queue { .. } => None,
-    }
+/// One generated template: where it goes (relative to the repository root)
+/// and its content.
+pub struct Template {
+    pub path: String,
+    pub template: Value,
 }
 
-/// Logical id of a queue consumer's event source mapping.
-pub fn event_source_id(name: &str) -> String {
-    format!("{}EventSource", pascal_case(name))
-}
-
-/// A queue consumer's trigger, declared as a plain event source mapping
-/// rather than a SAM `SQS` event: for that event SAM attaches the managed
-/// policy AWSLambdaSQSQueueExecutionRole (SQS actions on every queue), while
-/// the mapping polls with the role's own `QueueConsume` statements.
-fn event_source_mapping(entry: &Entry) -> Option<Value> {
-    let Trigger::Queue { queue, .. } = entry.trigger else {
-        return None;
-    };
-    Some(json!({
-        "Type": "AWS::Lambda::EventSourceMapping",
-        "Properties": {
-            "FunctionName": reference(&function_id(entry.name)),
-            "EventSourceArn": get_att(&queue_id(queue), "Arn"),
-            "BatchSize": SQS_BATCH_SIZE,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"]
-        }
-    }))
-}
-
-fn function(entry: &Entry) -> Value {
-    let mut properties = json!({
-        "Description": entry.summary,
-        "CodeUri": format!("{LAMBDA_DIR}/{}/", entry.name),
-    });
-    if let Some((name, event)) = event(entry) {
-        properties["Events"] = json!({ name: event });
-    }
-    let statements = statements(&entry.effective_access());
-    if !statements.is_empty() {
-        properties["Policies"] = json!([{ "Version": "2012-10-17", "Statement": statements }]);
-    }
-    json!({
-        "Type": "AWS::Serverless::Function",
-        "Metadata": {
-            "Binary": entry.name,
-            "Source": format!("functions/src/bin/{}.rs", entry.name),
-            "BuildCommand": format!("cargo lambda build --release --arm64 --lambda-dir {LAMBDA_DIR}")
-        },
-        "Properties": properties
-    })
-}
-
-fn log_group(entry: &Entry) -> Value {
-    json!({
-        "Type": "AWS::Logs::LogGroup",
-        "Properties": {
-            "LogGroupName": sub(&format!("/aws/lambda/${{{}}}", function_id(entry.name))),
-            "RetentionInDays": LOG_RETENTION_DAYS
-        }
-    })
-}
-
-fn table() -> Value {
-    let mut attributes = Vec::new();
-    let mut indexes = Vec::new();
-    let key_schema = |index: Index| {
-        let (partition, sort) = index.key_attributes();
-        json!([
-            { "AttributeName": partition, "KeyType": "HASH" },
-            { "AttributeName": sort, "KeyType": "RANGE" }
-        ])
-    };
-    for index in [Index::Primary].into_iter().chain(Index::SECONDARY) {
-        let (partition, sort) = index.key_attributes();
-        for attribute in [partition, sort] {
-            attributes.push(json!({ "AttributeName": attribute, "AttributeType": "S" }));
-        }
-        if let Some(name) = index.name() {
-            indexes.push(json!({
-                "IndexName": name,
-                "KeySchema": key_schema(index),
-                "Projection": { "ProjectionType": "ALL" }
-            }));
-        }
-    }
-    json!({
-        "Type": "AWS::DynamoDB::Table",
-        // Deleting the stack must not delete customer data.
-        "DeletionPolicy": "Retain",
-        "UpdateReplacePolicy": "Retain",
-        "Properties": {
-            "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": attributes,
-            "KeySchema": key_schema(Index::Primary),
-            "GlobalSecondaryIndexes": indexes,
-            "TimeToLiveSpecification": { "AttributeName": EXPIRES_AT, "Enabled": true },
-            "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": true },
-            "SSESpecification": { "SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": get_att(DATA_KEY, "Arn") }
-        }
-    })
-}
-
-/// Private, KMS-encrypted with the data key, reachable over TLS only.
-fn objects_bucket() -> Value {
-    json!({
-        "Type": "AWS::S3::Bucket",
-        // Deleting the stack must not delete customer files.
-        "DeletionPolicy": "Retain",
-        "UpdateReplacePolicy": "Retain",
-        "Properties": {
-            "BucketEncryption": {
-                "ServerSideEncryptionConfiguration": [{
-                    "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att(DATA_KEY, "Arn") },
-                    // One data key per bucket rather than per object: far fewer KMS calls.
-                    "BucketKeyEnabled": true
-                }]
-            },
-            "PublicAccessBlockConfiguration": {
-                "BlockPublicAcls": true,
-                "BlockPublicPolicy": true,
-                "IgnorePublicAcls": true,
-                "RestrictPublicBuckets": true
-            },
-            "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
-            "LifecycleConfiguration": { "Rules": lifecycle_rules() }
-        }
-    })
-}
-
-/// The object store's expiry rules (`ports::object_store`), which the local
-/// directory store applies in its own sweep.
-fn lifecycle_rules() -> Value {
-    let mut rules: Vec<Value> = EXPIRY_RULES
+/// Every template for `entries` (the Lambda ones are picked here): the root
+/// first, then the nested stacks in area order.
+pub fn templates(entries: &[Entry]) -> Vec<Template> {
+    let lambdas: Vec<Entry> = entries
         .iter()
-        .map(|rule| {
-            json!({
-                "Id": format!("Expire{}", pascal_case(rule.prefix.trim_end_matches('/'))),
-                "Status": "Enabled",
-                "Prefix": rule.prefix,
-                "ExpirationInDays": rule.days
-            })
-        })
+        .filter(|entry| entry.runtime == Runtime::Both)
+        .copied()
         .collect();
-    rules.push(json!({
-        "Id": "AbortAbandonedUploads",
-        "Status": "Enabled",
-        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": ABANDONED_UPLOAD_DAYS }
+    let plans = stacks::plan(&lambdas);
+    let mut templates = vec![Template {
+        path: ROOT_TEMPLATE.to_owned(),
+        template: root::root_template(&plans),
+    }];
+    templates.extend(plans.iter().map(|plan| Template {
+        path: plan.path(),
+        template: stacks::nested_template(plan),
     }));
-    Value::Array(rules)
+    templates
 }
 
-fn objects_bucket_policy() -> Value {
-    json!({
-        "Type": "AWS::S3::BucketPolicy",
-        "Properties": {
-            "Bucket": reference(OBJECTS_BUCKET),
-            "PolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "TlsOnly",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [get_att(OBJECTS_BUCKET, "Arn"), sub("${ObjectsBucket.Arn}/*")],
-                    "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-                }]
-            }
-        }
-    })
+/// The templates of today's catalogue.
+pub fn catalogue_templates() -> Vec<Template> {
+    templates(catalogue::entries())
 }
 
-/// A symmetric key with rotation whose policy delegates to IAM (account
-/// root): who may use it is then exactly what the function policies say.
-fn kms_key(description: &str) -> Value {
-    kms_key_with(description, Vec::new())
-}
-
-/// A key whose policy, besides the account's IAM, grants `extra` statements.
-fn kms_key_with(description: &str, extra: Vec<Value>) -> Value {
-    let mut statements = vec![json!({
-        "Sid": "AccountRootDelegatesToIam",
-        "Effect": "Allow",
-        "Principal": { "AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root") },
-        "Action": "kms:*",
-        "Resource": "*"
-    })];
-    statements.extend(extra);
-    json!({
-        "Type": "AWS::KMS::Key",
-        // Retained data stays readable only while its key exists.
-        "DeletionPolicy": "Retain",
-        "UpdateReplacePolicy": "Retain",
-        "Properties": {
-            "Description": description,
-            "EnableKeyRotation": true,
-            "KeyPolicy": {
-                "Version": "2012-10-17",
-                "Statement": statements
-            }
-        }
-    })
-}
-
-fn queue_resources(queue: QueueName, resources: &mut Map<String, Value>) {
-    let dlq = dead_letter_queue_id(queue);
-    resources.insert(
-        dlq.clone(),
-        json!({
-            "Type": "AWS::SQS::Queue",
-            "Properties": {
-                "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
-                "KmsMasterKeyId": reference(DATA_KEY)
-            }
-        }),
-    );
-    resources.insert(
-        queue_id(queue),
-        json!({
-            "Type": "AWS::SQS::Queue",
-            "Properties": {
-                "VisibilityTimeout": visibility_timeout(queue),
-                "KmsMasterKeyId": reference(DATA_KEY),
-                "RedrivePolicy": {
-                    "deadLetterTargetArn": get_att(&dlq, "Arn"),
-                    "maxReceiveCount": queue.max_receives()
-                }
-            }
-        }),
-    );
-    resources.insert(
-        dead_letter_alarm_id(queue),
-        json!({
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": {
-                "AlarmDescription": format!("Messages of the {} queue failed {} times and wait in its dead-letter queue.", queue.as_str(), queue.max_receives()),
-                "Namespace": "AWS/SQS",
-                "MetricName": "ApproximateNumberOfMessagesVisible",
-                "Dimensions": [{ "Name": "QueueName", "Value": get_att(&dlq, "QueueName") }],
-                "Statistic": "Maximum",
-                "Period": 60,
-                "EvaluationPeriods": 1,
-                "Threshold": 0,
-                "ComparisonOperator": "GreaterThanThreshold",
-                "TreatMissingData": "notBreaching",
-                "AlarmActions": [reference(ALERTS_TOPIC)],
-                "OKActions": [reference(ALERTS_TOPIC)]
-            }
-        }),
-    );
-}
-
-/// The alerts topic, encrypted with the data key (alarm texts name queues,
-/// not people, but nothing leaves unencrypted), and its optional email
-/// subscription.
-fn alerts_resources(resources: &mut Map<String, Value>) {
-    resources.insert(
-        ALERTS_TOPIC.into(),
-        json!({
-            "Type": "AWS::SNS::Topic",
-            "Properties": { "KmsMasterKeyId": reference(DATA_KEY) }
-        }),
-    );
-    resources.insert(
-        format!("{ALERTS_TOPIC}Email"),
-        json!({
-            "Type": "AWS::SNS::Subscription",
-            "Condition": HAS_ALERT_EMAIL,
-            "Properties": {
-                "TopicArn": reference(ALERTS_TOPIC),
-                "Protocol": "email",
-                "Endpoint": reference(ALERT_EMAIL_PARAMETER)
-            }
-        }),
-    );
-}
-
-/// CloudWatch publishes alarms to the encrypted alerts topic only with the
-/// data key; this account's alarms may use it for that and nothing else.
-fn alarms_use_the_data_key() -> Value {
-    json!({
-        "Sid": "CloudWatchAlarmsPublishToTheAlertsTopic",
-        "Effect": "Allow",
-        "Principal": { "Service": "cloudwatch.amazonaws.com" },
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-        "Resource": "*",
-        "Condition": {
-            "StringEquals": { "aws:SourceAccount": reference("AWS::AccountId") },
-            "ArnLike": { "aws:SourceArn": sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*") }
-        }
-    })
-}
-
-/// The whole SAM template.
-pub fn template() -> Value {
-    let mut variables = Map::new();
-    variables.insert("TABLE_NAME".into(), reference(TABLE));
-    for queue in QueueName::ALL {
-        variables.insert(queue.url_env().into(), reference(&queue_id(queue)));
-    }
-    variables.insert("TOKEN_KEY_ID".into(), reference(TOKEN_KEY));
-    variables.insert("OBJECTS_BUCKET".into(), reference(OBJECTS_BUCKET));
-    // Not the API's own URL: that would make every function depend on the API
-    // that depends on them (a cycle); a custom domain is the usual value anyway.
-    variables.insert("KONNECS_PUBLIC_URL".into(), reference(PUBLIC_URL_PARAMETER));
-    variables.insert("KONNECS_LOG".into(), json!("info"));
-
-    let mut resources = Map::new();
-    resources.insert(
-        HTTP_API.into(),
-        json!({ "Type": "AWS::Serverless::HttpApi", "Properties": {} }),
-    );
-    resources.insert(TABLE.into(), table());
-    resources.insert(OBJECTS_BUCKET.into(), objects_bucket());
-    resources.insert(format!("{OBJECTS_BUCKET}Policy"), objects_bucket_policy());
-    resources.insert(
-        DATA_KEY.into(),
-        kms_key_with(
-            "Konnecs data key: encrypts the table, the queues and the alerts topic at rest.",
-            vec![alarms_use_the_data_key()],
-        ),
-    );
-    alerts_resources(&mut resources);
-    resources.insert(
-        TOKEN_KEY.into(),
-        kms_key("Konnecs token key: wraps the data keys of Google OAuth tokens."),
-    );
-    let mut outputs = Map::new();
-    outputs.insert(
-        "ApiUrl".into(),
-        json!({ "Description": "Base URL of the HTTP API", "Value": sub("https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/") }),
-    );
-    outputs.insert(
-        "TableName".into(),
-        json!({ "Description": "DynamoDB table", "Value": reference(TABLE) }),
-    );
-    outputs.insert(
-        "ObjectsBucketName".into(),
-        json!({ "Description": "S3 bucket of private objects", "Value": reference(OBJECTS_BUCKET) }),
-    );
-    outputs.insert(
-        "OperatorAlertsTopicArn".into(),
-        json!({ "Description": "SNS topic of the operators' alarms (subscribe to it)", "Value": reference(ALERTS_TOPIC) }),
-    );
-    for queue in QueueName::ALL {
-        queue_resources(queue, &mut resources);
-        let stem = pascal_case(queue.as_str());
-        outputs.insert(
-            format!("{stem}QueueUrl"),
-            json!({ "Description": format!("SQS queue {}", queue.as_str()), "Value": reference(&queue_id(queue)) }),
-        );
-        outputs.insert(
-            format!("{stem}DeadLetterQueueUrl"),
-            json!({ "Description": format!("Dead-letter queue of {}", queue.as_str()), "Value": reference(&dead_letter_queue_id(queue)) }),
-        );
-    }
-    for entry in lambda_entries() {
-        resources.insert(function_id(entry.name), function(entry));
-        resources.insert(log_group_id(entry.name), log_group(entry));
-        if let Some(mapping) = event_source_mapping(entry) {
-            resources.insert(event_source_id(entry.name), mapping);
-        }
-    }
-
-    json!({
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Transform": "AWS::Serverless-2016-10-31",
-        "Description": "Konnecs CRM: one Lambda per route-catalogue entry, one DynamoDB table, SQS queues, KMS keys, an alerts topic.",
-        "Parameters": {
-            PUBLIC_URL_PARAMETER: {
-                "Type": "String",
-                "Description": "Public base URL of the app, used in links in emails, e.g. https://app.konnecs.com",
-                "AllowedPattern": "^https://[^/]+(/.*)?$"
-            },
-            ALERT_EMAIL_PARAMETER: {
-                "Type": "String",
-                "Description": "Email address told of alarms (a dead-letter queue holding messages); empty for none",
-                "Default": "",
-                "AllowedPattern": "^$|^[^@\\s]+@[^@\\s]+$"
-            }
-        },
-        "Conditions": {
-            HAS_ALERT_EMAIL: { "Fn::Not": [{ "Fn::Equals": [reference(ALERT_EMAIL_PARAMETER), ""] }] }
-        },
-        "Globals": {
-            "Function": {
-                "Runtime": "provided.al2023",
-                "Architectures": ["arm64"],
-                "Handler": "bootstrap",
-                "MemorySize": FUNCTION_MEMORY_MB,
-                "Timeout": FUNCTION_TIMEOUT_SECONDS,
-                "LoggingConfig": { "LogFormat": "JSON" },
-                "Environment": { "Variables": variables }
-            }
-        },
-        "Resources": resources,
-        "Outputs": outputs
-    })
-}
-
-/// `template.yaml` as committed: a header naming its source, then the template.
-pub fn render() -> Result<String, serde_yaml_ng::Error> {
-    let body = quote_dates(&serde_yaml_ng::to_string(&template())?);
+/// A template as committed: a header naming its source, then the YAML.
+pub fn render(template: &Value) -> Result<String, serde_yaml_ng::Error> {
+    let body = quote_dates(&serde_yaml_ng::to_string(template)?);
     Ok(format!(
         "# Generated by `{REGENERATE}`\n\
-         # from shared/src/catalogue.rs. Do not edit: tests/template_drift.rs fails\n\
+         # from shared/src/catalogue/mod.rs. Do not edit: tests/template_drift.rs fails\n\
          # when this file and the generator disagree.\n{body}"
     ))
+}
+
+/// Every template of `entries`, rendered: (path, YAML).
+pub fn render_all(entries: &[Entry]) -> Result<Vec<(String, String)>, serde_yaml_ng::Error> {
+    templates(entries)
+        .into_iter()
+        .map(|template| Ok((template.path, render(&template.template)?)))
+        .collect()
 }
 
 /// Quotes plain scalars that look like `2012-10-17`: YAML 1.1 parsers (PyYAML
@@ -736,6 +493,8 @@ mod tests {
         assert_eq!(pascal_case("store-sweep"), "StoreSweep");
         assert_eq!(function_id("health"), "HealthFunction");
         assert_eq!(queue_id(QueueName::Jobs), "JobsQueue");
+        assert_eq!(secret_id(Integration::Resend), "ResendSecret");
+        assert_eq!(arn_parameter(&queue_id(QueueName::Jobs)), "JobsQueueArn");
     }
 
     #[test]
@@ -755,24 +514,16 @@ mod tests {
     #[test]
     fn table_read_covers_the_indexes() {
         let statements = statements(&[Access::TableRead]);
-        assert_eq!(statements[0]["Resource"][1], sub("${Table.Arn}/index/*"));
-    }
-
-    #[test]
-    fn no_access_means_no_policies() {
-        assert!(statements(&[]).is_empty());
-        let entry = Entry {
-            access: &[],
-            ..*catalogue::find("openapi").expect("openapi is in the catalogue")
-        };
-        assert!(function(&entry)["Properties"].get("Policies").is_none());
+        assert_eq!(statements[0]["Resource"][0], reference("TableArn"));
+        assert_eq!(statements[0]["Resource"][1], sub("${TableArn}/index/*"));
     }
 
     #[test]
     fn queue_access_includes_the_data_key_via_sqs_only() {
         let statements = statements(&[Access::QueueSend(QueueName::Jobs)]);
+        assert_eq!(statements[0]["Resource"], reference("JobsQueueArn"));
         assert_eq!(statements[1]["Action"], json!(["kms:GenerateDataKey", "kms:Decrypt"]));
-        assert_eq!(statements[1]["Resource"], get_att(DATA_KEY, "Arn"));
+        assert_eq!(statements[1]["Resource"], reference("DataKeyArn"));
         assert_eq!(
             statements[1]["Condition"]["StringEquals"]["kms:ViaService"],
             sub("sqs.${AWS::Region}.amazonaws.com")
@@ -793,129 +544,58 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_grants_reading_that_secret_only() {
+        let statements = statements(&[Access::Secret(Integration::Twilio)]);
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0]["Action"], json!(["secretsmanager:GetSecretValue"]));
+        assert_eq!(statements[0]["Resource"], reference("TwilioSecretArn"));
+    }
+
+    #[test]
     fn no_wildcard_actions_in_function_policies() {
-        let template = template();
-        let actions = all_actions(&template);
+        let templates = catalogue_templates();
+        let actions: Vec<String> = templates.iter().flat_map(|t| all_actions(&t.template)).collect();
         assert!(!actions.is_empty());
         assert!(actions.iter().all(|action| !action.contains('*')), "{actions:?}");
     }
 
     #[test]
-    fn one_function_and_log_group_per_lambda_entry() {
-        let template = template();
-        let resources = template["Resources"].as_object().expect("resources");
-        let functions = resources
-            .values()
-            .filter(|r| r["Type"] == "AWS::Serverless::Function")
-            .count();
-        assert_eq!(functions, lambda_entries().count());
-        for entry in lambda_entries() {
-            let function = &resources[&function_id(entry.name)];
-            assert_eq!(
-                function["Properties"]["CodeUri"],
-                format!("target/lambda/{}/", entry.name)
-            );
-            assert_eq!(resources[&log_group_id(entry.name)]["Type"], "AWS::Logs::LogGroup");
+    fn one_function_per_lambda_entry_across_the_nested_stacks() {
+        let templates = catalogue_templates();
+        assert_eq!(templates[0].path, ROOT_TEMPLATE);
+        let mut found = Vec::new();
+        for template in &templates[1..] {
+            assert!(template.path.starts_with("infra/stacks/"), "{}", template.path);
+            let resources = template.template["Resources"].as_object().expect("resources");
+            for (id, resource) in resources {
+                if resource["Type"] == "AWS::Serverless::Function" {
+                    found.push(id.clone());
+                    assert_eq!(resource["Properties"]["CodeUri"], "../../functions");
+                    assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
+                }
+            }
         }
+        let mut expected: Vec<String> = lambda_entries().map(|entry| function_id(entry.name)).collect();
+        found.sort();
+        expected.sort();
+        assert_eq!(found, expected);
         // Local-only work (the embedded store's sweep) is no Lambda.
-        assert!(!resources.contains_key("StoreSweepFunction"));
+        assert!(!found.contains(&"StoreSweepFunction".to_owned()));
+        // And no function sits in the root stack.
+        let root = templates[0].template["Resources"].as_object().expect("resources");
+        assert!(root.values().all(|r| r["Type"] != "AWS::Serverless::Function"));
     }
 
     #[test]
-    fn queues_outlast_their_consumers_and_have_a_watched_dlq() {
-        let template = template();
-        for queue in QueueName::ALL {
-            let properties = &template["Resources"][queue_id(queue)]["Properties"];
-            let visibility = properties["VisibilityTimeout"].as_u64().unwrap_or_default();
-            assert!(visibility >= VISIBILITY_TIMEOUT_FACTOR * FUNCTION_TIMEOUT_SECONDS);
-            assert!(visibility >= queue.visibility_seconds());
-            assert_eq!(properties["RedrivePolicy"]["maxReceiveCount"], queue.max_receives());
-            assert_eq!(
-                template["Resources"][dead_letter_alarm_id(queue)]["Type"],
-                "AWS::CloudWatch::Alarm"
-            );
-        }
-    }
-
-    #[test]
-    fn dead_letter_alarms_tell_the_operators_through_an_encrypted_topic() {
-        let template = template();
-        let resources = &template["Resources"];
-        for queue in QueueName::ALL {
-            let alarm = &resources[dead_letter_alarm_id(queue)]["Properties"];
-            assert_eq!(alarm["AlarmActions"], json!([{ "Ref": ALERTS_TOPIC }]));
-            assert_eq!(alarm["OKActions"], json!([{ "Ref": ALERTS_TOPIC }]));
-        }
-        let topic = &resources[ALERTS_TOPIC];
-        assert_eq!(topic["Type"], "AWS::SNS::Topic");
-        assert_eq!(topic["Properties"]["KmsMasterKeyId"], json!({ "Ref": DATA_KEY }));
-        // CloudWatch can publish there only if the key lets it, and only
-        // this account's alarms.
-        let statements = template["Resources"][DATA_KEY]["Properties"]["KeyPolicy"]["Statement"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let cloudwatch: Vec<_> = statements
+    fn rendered_yaml_parses_back_to_the_templates() {
+        for (template, (path, yaml)) in catalogue_templates()
             .iter()
-            .filter(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
-            .collect();
-        assert_eq!(cloudwatch.len(), 1);
-        assert_eq!(cloudwatch[0]["Action"], json!(["kms:Decrypt", "kms:GenerateDataKey*"]));
-        assert_eq!(
-            cloudwatch[0]["Condition"]["StringEquals"]["aws:SourceAccount"],
-            json!({ "Ref": "AWS::AccountId" })
-        );
-        // The token key stays for tokens alone.
-        let token_statements = &template["Resources"][TOKEN_KEY]["Properties"]["KeyPolicy"]["Statement"];
-        assert_eq!(token_statements.as_array().map(Vec::len), Some(1));
-        // The email subscription exists only when an address was given.
-        let email = &resources[format!("{ALERTS_TOPIC}Email")];
-        assert_eq!(email["Condition"], HAS_ALERT_EMAIL);
-        assert_eq!(email["Properties"]["Endpoint"], json!({ "Ref": ALERT_EMAIL_PARAMETER }));
-        assert_eq!(template["Parameters"][ALERT_EMAIL_PARAMETER]["Default"], "");
-        assert!(template["Conditions"][HAS_ALERT_EMAIL].is_object());
-    }
-
-    fn accept_all(
-        _: konnecs::app::AppState,
-        _: Vec<konnecs::inbound::events::Message>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = konnecs::inbound::events::BatchOutcome> + Send>> {
-        Box::pin(async { konnecs::inbound::events::BatchOutcome::default() })
-    }
-
-    #[test]
-    fn a_queue_consumer_polls_through_its_own_role_not_a_managed_policy() {
-        let entry = Entry {
-            name: "contacts-import",
-            trigger: Trigger::Queue {
-                queue: QueueName::Jobs,
-                consumer: accept_all,
-            },
-            access: &[Access::QueueConsume(QueueName::Jobs), Access::TableWrite],
-            ..*catalogue::find("health").expect("health is in the catalogue")
-        };
-        // A SAM `SQS` event would add AWSLambdaSQSQueueExecutionRole (Resource "*").
-        assert!(function(&entry)["Properties"].get("Events").is_none());
-        let mapping = event_source_mapping(&entry).expect("a queue entry has a mapping");
-        assert_eq!(
-            mapping["Properties"]["FunctionName"],
-            reference("ContactsImportFunction")
-        );
-        assert_eq!(mapping["Properties"]["EventSourceArn"], get_att("JobsQueue", "Arn"));
-        assert_eq!(mapping["Properties"]["BatchSize"], SQS_BATCH_SIZE);
-        assert_eq!(
-            mapping["Properties"]["FunctionResponseTypes"],
-            json!(["ReportBatchItemFailures"])
-        );
-        let actions = actions(&entry.effective_access());
-        for needed in [
-            "sqs:ReceiveMessage",
-            "sqs:DeleteMessage",
-            "sqs:ChangeMessageVisibility",
-            "sqs:GetQueueAttributes",
-            "kms:Decrypt",
-        ] {
-            assert!(actions.contains(needed), "{needed}");
+            .zip(render_all(catalogue::entries()).expect("renders"))
+        {
+            assert_eq!(template.path, path);
+            assert!(yaml.starts_with("# Generated by"));
+            let parsed: Value = serde_yaml_ng::from_str(&yaml).expect("parses");
+            assert_eq!(parsed, template.template, "{path}");
         }
     }
 
@@ -925,13 +605,5 @@ mod tests {
             quote_dates("A: 2010-09-09\n  Version: 2012-10-17\n- 2012-10-17\nB: 2012-10-177\n"),
             "A: '2010-09-09'\n  Version: '2012-10-17'\n- '2012-10-17'\nB: 2012-10-177\n"
         );
-    }
-
-    #[test]
-    fn rendered_yaml_parses_back_to_the_template() {
-        let yaml = render().expect("renders");
-        assert!(yaml.starts_with("# Generated by"));
-        let parsed: Value = serde_yaml_ng::from_str(&yaml).expect("parses");
-        assert_eq!(parsed, template());
     }
 }

@@ -4,18 +4,26 @@
 use std::sync::Arc;
 
 use crate::adapters::aws::s3::S3ObjectStore;
-use crate::adapters::aws::{dynamodb::DynamoTable, kms::KmsDataKeys, sqs::SqsQueue};
+use crate::adapters::aws::{LazyClient, dynamodb::DynamoTable, kms::KmsDataKeys, sqs::SqsQueue};
 use crate::adapters::envelope::EnvelopeVault;
+#[cfg(feature = "local")]
 use crate::adapters::local_keys::LocalDataKeys;
+#[cfg(feature = "local")]
 use crate::adapters::object_dir::DirObjectStore;
 use crate::adapters::outbox::{OutboxMailer, OutboxSms};
 use crate::adapters::resend::ResendMailer;
+#[cfg(feature = "local")]
 use crate::adapters::smtp::SmtpMailer;
+#[cfg(feature = "local")]
 use crate::adapters::sqlite::{Database, queue::SqliteQueue, table::SqliteTable};
 use crate::adapters::twilio::TwilioSms;
-use crate::config::{AppConfig, AwsConfig, LocalConfig};
+#[cfg(feature = "local")]
+use crate::config::LocalConfig;
+use crate::config::{AppConfig, AwsConfig};
 pub use crate::inbound::AppState;
-use crate::ports::{Clock, Mailer, QueueName, Sms, SystemClock, Table};
+#[cfg(feature = "local")]
+use crate::ports::QueueName;
+use crate::ports::{Clock, Mailer, Sms, SystemClock, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -34,6 +42,7 @@ pub enum StartupError {
 }
 
 /// The embedded runtime: SQLite table and queues in one file, local key file.
+#[cfg(feature = "local")]
 pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
         path: config.data_dir.display().to_string(),
@@ -81,16 +90,32 @@ pub fn aws_state_from(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> AppSta
 }
 
 /// As [`aws_state_from`], on `clock` (tests pin the time).
+/// Each SDK client is built on its first call ([`LazyClient`]), so a cold
+/// start pays only for the services its invocations reach.
 pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clock: Arc<dyn Clock>) -> AppState {
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let kms = aws_sdk_kms::Client::new(sdk);
-    // An overridden endpoint (an emulator or S3-compatible store) needs
-    // path-style addressing; AWS itself uses virtual-hosted buckets.
-    let s3_config = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(sdk.endpoint_url().is_some())
-        .build();
-    let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+    let dynamodb = LazyClient::new({
+        let sdk = sdk.clone();
+        move || aws_sdk_dynamodb::Client::new(&sdk)
+    });
+    let sqs = LazyClient::new({
+        let sdk = sdk.clone();
+        move || aws_sdk_sqs::Client::new(&sdk)
+    });
+    let kms = LazyClient::new({
+        let sdk = sdk.clone();
+        move || aws_sdk_kms::Client::new(&sdk)
+    });
+    let s3 = LazyClient::new({
+        let sdk = sdk.clone();
+        move || {
+            // An overridden endpoint (an emulator or S3-compatible store) needs
+            // path-style addressing; AWS itself uses virtual-hosted buckets.
+            let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(sdk.endpoint_url().is_some())
+                .build();
+            aws_sdk_s3::Client::from_conf(s3_config)
+        }
+    });
     let table: Arc<dyn Table> = Arc::new(DynamoTable::new(dynamodb, config.table_name.clone(), clock.clone()));
     AppState {
         mailer: mailer(&config.app, table.clone(), clock.clone()),
@@ -108,6 +133,7 @@ pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clo
 
 /// The local server's mailer: SMTP when configured (the configuration
 /// refuses it beside a Resend key, and in Lambdas), else as in AWS.
+#[cfg(feature = "local")]
 fn local_mailer(
     config: &AppConfig,
     table: Arc<dyn Table>,
@@ -136,6 +162,7 @@ fn mailer(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> A
 
 /// The EHLO name: the public host when it is a name (`crm.example.com`);
 /// lettre's default otherwise.
+#[cfg(feature = "local")]
 fn hello_name(public_url: &str) -> Option<String> {
     let host = url::Url::parse(public_url).ok()?.host_str()?.to_string();
     (host.contains('.') && host.parse::<std::net::IpAddr>().is_err() && !host.starts_with('[')).then_some(host)

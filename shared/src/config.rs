@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use crate::domain::host::is_loopback_host;
 use crate::ports::QueueName;
+use crate::ports::secrets::Integration;
 
 /// Default bound on request bodies; larger bodies get a 413 problem.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -200,6 +201,10 @@ pub struct AppConfig {
     /// may answer with inline. Larger downloads go through export jobs.
     /// `None`: responses stream.
     pub inline_download_limit: Option<usize>,
+    /// Set only where Stripe is configured (billing).
+    pub stripe: Option<StripeConfig>,
+    /// Set only where Google's OAuth client is configured.
+    pub google_oauth: Option<GoogleOAuthConfig>,
 }
 
 /// What a buffered Lambda response may carry inline, counted as encoded in
@@ -216,25 +221,25 @@ pub struct TwilioConfig {
     pub from: String,
 }
 
-impl TwilioConfig {
-    /// All three variables, or none: a partial set is a configuration error.
-    fn from_env() -> Result<Option<Self>, ConfigError> {
-        let sid = var("TWILIO_ACCOUNT_SID");
-        let token = var("TWILIO_AUTH_TOKEN");
-        let from = var("TWILIO_FROM");
-        match (sid, token, from) {
-            (None, None, None) => Ok(None),
-            (Some(account_sid), Some(token), Some(from)) => Ok(Some(Self {
-                account_sid,
-                auth_token: secrecy::SecretString::from(token),
-                from,
-            })),
-            _ => Err(ConfigError::Invalid {
-                name: "TWILIO_ACCOUNT_SID",
-                reason: "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM together, or none of them".into(),
-            }),
-        }
-    }
+/// Stripe's API key and the signing secret of its webhooks.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_key: secrecy::SecretString,
+    pub webhook_signing_secret: secrecy::SecretString,
+}
+
+/// Google's OAuth client (sign-in and calendar access).
+#[derive(Debug, Clone)]
+pub struct GoogleOAuthConfig {
+    pub client_id: String,
+    pub client_secret: secrecy::SecretString,
+}
+
+/// Why an integration's credentials were refused. Names fields, never values.
+#[derive(Debug, thiserror::Error)]
+#[error("set {fields} together, or none of them")]
+pub struct PartialCredentials {
+    pub fields: String,
 }
 
 /// `KONNECS_SMTP_URL`, parsed; the value holds a password, so it is read
@@ -285,7 +290,7 @@ impl AppConfig {
                 reason: "set KONNECS_SMTP_URL or RESEND_API_KEY, not both: mail goes out one way".into(),
             });
         }
-        Ok(Self {
+        let mut config = Self {
             public_url: var("KONNECS_PUBLIC_URL")
                 .unwrap_or_else(|| "http://127.0.0.1:3000".into())
                 .trim_end_matches('/')
@@ -297,10 +302,86 @@ impl AppConfig {
             resend_api_key,
             smtp,
             resend_base_url: var("RESEND_BASE_URL").unwrap_or_else(|| "https://api.resend.com".into()),
-            twilio: TwilioConfig::from_env()?,
+            twilio: None,
             twilio_base_url: var("TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
             inline_download_limit: (!local).then_some(LAMBDA_INLINE_DOWNLOAD_LIMIT),
-        })
+            stripe: None,
+            google_oauth: None,
+        };
+        // Locally the integrations' credentials are environment variables;
+        // on AWS the Lambda start replaces them with the declared secrets.
+        for integration in Integration::ALL {
+            config
+                .set_integration(integration, |field| {
+                    let (_, env) = integration.fields().iter().find(|(name, _)| *name == field)?;
+                    var(env)
+                })
+                .map_err(|err| ConfigError::Invalid {
+                    name: integration.fields()[0].1,
+                    reason: err.to_string(),
+                })?;
+        }
+        Ok(config)
+    }
+
+    /// Sets one integration's credentials from its fields (the secret's JSON
+    /// keys, `Integration::fields`), or clears them when every field is
+    /// empty: the placeholder the stack creates, or nothing configured
+    /// locally. Then email and SMS go to the outbox. Some fields but not all
+    /// is an error.
+    pub fn set_integration(
+        &mut self,
+        integration: Integration,
+        field: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), PartialCredentials> {
+        let fields = integration.fields();
+        let values: Vec<Option<String>> = fields
+            .iter()
+            .map(|(name, _)| field(name).filter(|value| !value.trim().is_empty()))
+            .collect();
+        let present = values.iter().filter(|value| value.is_some()).count();
+        if present != 0 && present != fields.len() {
+            let local = fields.iter().map(|(_, env)| *env).collect::<Vec<_>>();
+            return Err(PartialCredentials {
+                fields: local.join(", "),
+            });
+        }
+        let mut values = values.into_iter().flatten();
+        let mut next = || values.next().unwrap_or_default();
+        let set = present != 0;
+        match integration {
+            Integration::Resend => self.resend_api_key = set.then(|| secrecy::SecretString::from(next())),
+            Integration::Twilio => {
+                self.twilio = set.then(|| TwilioConfig {
+                    account_sid: next(),
+                    auth_token: secrecy::SecretString::from(next()),
+                    from: next(),
+                })
+            }
+            Integration::Stripe => {
+                self.stripe = set.then(|| StripeConfig {
+                    secret_key: secrecy::SecretString::from(next()),
+                    webhook_signing_secret: secrecy::SecretString::from(next()),
+                })
+            }
+            Integration::Google => {
+                self.google_oauth = set.then(|| GoogleOAuthConfig {
+                    client_id: next(),
+                    client_secret: secrecy::SecretString::from(next()),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an integration's credentials are set.
+    pub fn has_integration(&self, integration: Integration) -> bool {
+        match integration {
+            Integration::Resend => self.resend_api_key.is_some(),
+            Integration::Twilio => self.twilio.is_some(),
+            Integration::Stripe => self.stripe.is_some(),
+            Integration::Google => self.google_oauth.is_some(),
+        }
     }
 
     /// Defaults for tests: local URLs, outbox mail, secure cookies.
@@ -317,6 +398,8 @@ impl AppConfig {
             twilio: None,
             twilio_base_url: "https://api.twilio.com".into(),
             inline_download_limit: None,
+            stripe: None,
+            google_oauth: None,
         }
     }
 }

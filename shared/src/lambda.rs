@@ -1,6 +1,7 @@
 //! Runs one catalogue entry as an AWS Lambda function. Each binary in
-//! `functions/` is a one-line call to [`run`]; the pieces below are public so
-//! tests can invoke a function's handler with its sample event.
+//! `functions/` is a call to [`run`] with its entry picked at compile time
+//! (`catalogue::entry`); the pieces below are public so tests can invoke a
+//! function's handler with its sample event.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -8,28 +9,42 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use tracing::Instrument;
 
+use crate::adapters::aws::secrets_manager::SecretsManagerStore;
 use crate::app::{self, AppState};
-use crate::catalogue::{self, Runtime, Trigger};
-use crate::config::{AwsConfig, LogFormat};
+use crate::catalogue::{Entry, Runtime, Trigger};
+use crate::config::{AppConfig, AwsConfig, LogFormat};
 use crate::inbound::events::{Consumer, Message, Tick, TickReport};
 use crate::inbound::http;
+use crate::integrations;
+use crate::ports::secrets::{Integration, SecretError, SecretStore};
 
 pub type Error = lambda_runtime::Error;
 
-/// Cold start: telemetry, configuration and SDK clients once; then serve
-/// invocations of the named entry until the runtime stops the process.
-pub async fn run(name: &'static str) -> Result<(), Error> {
+/// Cold start: telemetry, configuration and the declared secrets once (SDK
+/// clients on first use); then serve invocations of `entry` until the
+/// runtime stops the process. A main passes its entry as a constant
+/// (`catalogue::entry`), so only that entry's code is in its binary.
+pub async fn run(entry: Entry) -> Result<(), Error> {
+    let name = entry.name;
     crate::telemetry::init(LogFormat::Json, name);
-    let entry = catalogue::find(name).ok_or_else(|| format!("{name} is not in the route catalogue"))?;
     // Local-only entries (the developer outbox among them) never run as a
     // Lambda, whatever a deployment names.
     if entry.runtime != Runtime::Both {
         return Err(format!("{name} runs only in the local server, never as a Lambda").into());
     }
-    let config = AwsConfig::from_env()?;
-    let state = app::aws_state(&config).await;
+    let mut config = AwsConfig::from_env()?;
+    let sdk = crate::adapters::aws::sdk_config().await;
+    let declared = entry.secrets();
+    // No client, and no call, in a function that declares no secret.
+    let store: Box<dyn SecretStore> = if declared.is_empty() {
+        Box::new(NoSecrets)
+    } else {
+        Box::new(SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk)))
+    };
+    load_secrets(name, &declared, store.as_ref(), secret_id_from_env, &mut config.app).await?;
+    let state = app::aws_state_from(&sdk, &config);
     match entry.trigger {
-        Trigger::Http { .. } => lambda_http::run(http::router(state, [entry])).await,
+        Trigger::Http { .. } => lambda_http::run(http::router(state, [&entry])).await,
         Trigger::Queue { consumer, .. } => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
                 let state = state.clone();
@@ -46,6 +61,47 @@ pub async fn run(name: &'static str) -> Result<(), Error> {
             }))
             .await
         }
+    }
+}
+
+/// The declared integrations' secrets from `store` (Secrets Manager), by
+/// the ids `secret_id` gives (the ARNs in the environment), once per cold
+/// start. One log line says which integrations fall back; never a value.
+pub async fn load_secrets(
+    name: &str,
+    declared: &[Integration],
+    store: &dyn SecretStore,
+    secret_id: impl Fn(Integration) -> Option<String>,
+    app: &mut AppConfig,
+) -> Result<(), integrations::IntegrationError> {
+    let unset = integrations::load_declared(app, declared, store, secret_id).await?;
+    if !unset.is_empty() {
+        let names: Vec<&str> = unset.iter().map(|i| i.as_str()).collect();
+        let fallbacks: Vec<&str> = unset.iter().map(|i| integrations::fallback(*i)).collect();
+        tracing::warn!(
+            function = name,
+            unset = names.join(", "),
+            "integration secrets hold their placeholders: {}",
+            fallbacks.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// The secret ARNs the template puts in a function's environment.
+fn secret_id_from_env(integration: Integration) -> Option<String> {
+    std::env::var(integration.secret_id_env())
+        .ok()
+        .filter(|id| !id.trim().is_empty())
+}
+
+/// The store of a function that declares no secret: never asked.
+struct NoSecrets;
+
+#[async_trait::async_trait]
+impl SecretStore for NoSecrets {
+    async fn read(&self, id: &str) -> Result<secrecy::SecretString, SecretError> {
+        Err(SecretError::NotFound(id.into()))
     }
 }
 

@@ -19,7 +19,9 @@ pub mod config;
 pub mod dev_outbox;
 pub mod domain;
 pub mod inbound;
+pub mod integrations;
 pub mod lambda;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod ports;
 pub mod run_mode;

@@ -28,6 +28,7 @@ pub fn endpoint() -> String {
 /// connection pool must not outlive it.
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(konnecs::adapters::aws::http_client())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint())
         .credentials_provider(Credentials::new("testing", "testing", None, None, "konnecs-tests"))

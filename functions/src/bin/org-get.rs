@@ -1,5 +1,8 @@
 //! Lambda `org-get`: GET /org.
 #[tokio::main]
 async fn main() -> Result<(), konnecs::lambda::Error> {
-    konnecs::lambda::run("org-get").await
+    // Picked while compiling (never looked up at run time), so the binary
+    // links this entry's handler and none of the others.
+    const ENTRY: konnecs::catalogue::Entry = konnecs::catalogue::entry(env!("CARGO_BIN_NAME"));
+    konnecs::lambda::run(ENTRY).await
 }

@@ -1,5 +1,8 @@
 //! Lambda `page-deal-create`: POST /app/contacts/{id}/deals: the record's new-deal form.
 #[tokio::main]
 async fn main() -> Result<(), konnecs::lambda::Error> {
-    konnecs::lambda::run("page-deal-create").await
+    // Picked while compiling (never looked up at run time), so the binary
+    // links this entry's handler and none of the others.
+    const ENTRY: konnecs::catalogue::Entry = konnecs::catalogue::entry(env!("CARGO_BIN_NAME"));
+    konnecs::lambda::run(ENTRY).await
 }

@@ -1,5 +1,8 @@
 //! Lambda `page-export`: GET /app/exports/{id}: an export's progress page.
 #[tokio::main]
 async fn main() -> Result<(), konnecs::lambda::Error> {
-    konnecs::lambda::run("page-export").await
+    // Picked while compiling (never looked up at run time), so the binary
+    // links this entry's handler and none of the others.
+    const ENTRY: konnecs::catalogue::Entry = konnecs::catalogue::entry(env!("CARGO_BIN_NAME"));
+    konnecs::lambda::run(ENTRY).await
 }

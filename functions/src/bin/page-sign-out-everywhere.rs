@@ -1,5 +1,8 @@
 //! Lambda `page-sign-out-everywhere`: POST /app/profile/sign-out-everywhere: the sign-out-everywhere button.
 #[tokio::main]
 async fn main() -> Result<(), konnecs::lambda::Error> {
-    konnecs::lambda::run("page-sign-out-everywhere").await
+    // Picked while compiling (never looked up at run time), so the binary
+    // links this entry's handler and none of the others.
+    const ENTRY: konnecs::catalogue::Entry = konnecs::catalogue::entry(env!("CARGO_BIN_NAME"));
+    konnecs::lambda::run(ENTRY).await
 }

@@ -1,5 +1,8 @@
 //! Lambda `page-team`: GET /app/settings/team: the members and invitations page.
 #[tokio::main]
 async fn main() -> Result<(), konnecs::lambda::Error> {
-    konnecs::lambda::run("page-team").await
+    // Picked while compiling (never looked up at run time), so the binary
+    // links this entry's handler and none of the others.
+    const ENTRY: konnecs::catalogue::Entry = konnecs::catalogue::entry(env!("CARGO_BIN_NAME"));
+    konnecs::lambda::run(ENTRY).await
 }

@@ -7,6 +7,9 @@ pub mod mime;
 pub mod object_dir;
 pub mod outbox;
 pub mod resend;
+// The local server's runtime only: Lambda builds leave them out.
+#[cfg(feature = "local")]
 pub mod smtp;
+#[cfg(feature = "local")]
 pub mod sqlite;
 pub mod twilio;

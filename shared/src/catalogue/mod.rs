@@ -3,9 +3,10 @@
 //!
 //! - The local server mounts every entry (`local::serve`), the developer
 //!   outbox only in developer mode (`run_mode`).
-//! - `template.yaml` declares exactly one Lambda per entry whose runtime
-//!   includes AWS, with IAM built from `access` and nothing more; it is
-//!   generated from this list (`cargo run --bin konnecs-template`) and
+//! - `template.yaml` and the nested stacks in `infra/stacks/` (one per
+//!   [`Area`]) declare exactly one Lambda per entry whose runtime includes
+//!   AWS, with IAM built from `access` and nothing more; they are generated
+//!   from this list (`cargo run --bin konnecs-template`) and
 //!   `tests/template_drift.rs` fails on drift in either direction.
 //! - `functions/src/bin/<name>.rs` is the Lambda main of each entry.
 //! - `/openapi.json` describes every HTTP entry (`openapi`).
@@ -19,6 +20,7 @@ use axum::routing::{MethodFilter, MethodRouter};
 
 use crate::inbound::AppState;
 use crate::inbound::http::{HttpRoute, RouteFn};
+use crate::ports::secrets::Integration;
 
 /// Who may call an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +97,60 @@ pub enum Access {
     /// PutObject, DeleteObject and AbortMultipartUpload under `exports/`:
     /// writing export files in parts.
     ExportWrite,
+    /// GetSecretValue on the integration's secret, read once per cold start
+    /// (`lambda::run`); a function reads no secret it does not declare.
+    Secret(Integration),
+}
+
+/// The feature area an entry belongs to. Each area is deployed as its own
+/// nested stack (`infra/stacks/<area>.yaml`), so the number of functions
+/// never pushes one CloudFormation stack past its resource limit; a new
+/// variant gets its stack from the template generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Area {
+    /// Health, the API description, the background jobs worker.
+    Platform,
+    /// Sign-up, sign-in, sessions, the user's profile and account pages.
+    Accounts,
+    /// The organization, its members, invitations and audit log.
+    Organization,
+    /// Contacts, notes, tags and custom fields.
+    Contacts,
+    /// Pipelines and deals.
+    Deals,
+    /// Imports and exports of contacts.
+    Transfers,
+    /// Schedules, event types, appointments and their reminders.
+    Scheduling,
+    /// The public booking pages and API.
+    Booking,
+}
+
+impl Area {
+    pub const ALL: [Area; 8] = [
+        Area::Platform,
+        Area::Accounts,
+        Area::Organization,
+        Area::Contacts,
+        Area::Deals,
+        Area::Transfers,
+        Area::Scheduling,
+        Area::Booking,
+    ];
+
+    /// Stem of the area's stack file and logical ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Platform => "platform",
+            Area::Accounts => "accounts",
+            Area::Organization => "organization",
+            Area::Contacts => "contacts",
+            Area::Deals => "deals",
+            Area::Transfers => "transfers",
+            Area::Scheduling => "scheduling",
+            Area::Booking => "booking",
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -137,6 +193,8 @@ pub struct Entry {
     pub trigger: Trigger,
     pub access: &'static [Access],
     pub runtime: Runtime,
+    /// The nested stack the entry's Lambda is deployed in.
+    pub area: Area,
 }
 
 /// What every POST route needs on top of its own access: the
@@ -170,6 +228,17 @@ impl Entry {
         }
         access
     }
+
+    /// The integrations whose secrets the entry reads (declared in `access`).
+    pub fn secrets(&self) -> Vec<Integration> {
+        self.access
+            .iter()
+            .filter_map(|access| match access {
+                Access::Secret(integration) => Some(*integration),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 impl HttpRoute for Entry {
@@ -188,11 +257,52 @@ macro_rules! handler {
     };
 }
 
-/// Every entry, in one list.
+/// Every entry, in one list: what the local server mounts, the templates
+/// declare and `/openapi.json` describes.
 pub fn entries() -> &'static [Entry] {
+    ENTRIES
+}
+
+/// The entry named `name`, picked while compiling. A Lambda main holds its
+/// entry in a `const` (`catalogue::entry(env!("CARGO_BIN_NAME"))`), so its
+/// binary refers to that entry's handler alone and never to the list: fat
+/// LTO then drops every other route, consumer and tick, which a lookup at
+/// run time would keep (the list points at all of them). A name the
+/// catalogue lacks fails the build.
+pub const fn entry(name: &str) -> Entry {
+    let mut index = 0;
+    while index < ENTRIES.len() {
+        if same_name(ENTRIES[index].name, name) {
+            return ENTRIES[index];
+        }
+        index += 1;
+    }
+    panic!("no catalogue entry has this name (functions/src/bin/<name>.rs must match an entry)");
+}
+
+/// `a == b` for `&str`, usable in a `const fn`.
+const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut index = 0;
+    while index < a.len() {
+        if a[index] != b[index] {
+            return false;
+        }
+        index += 1;
+    }
+    true
+}
+
+/// The list itself, a `const` rather than a `static`: it exists in a binary
+/// only where code uses it at run time (the local server, the generator,
+/// tests), never in a Lambda main, which evaluates [`entry`] at compile time.
+const ENTRIES: &[Entry] = {
     use crate::inbound::{events, http};
     use Access::*;
-    static ENTRIES: &[Entry] = &[
+    &[
         Entry {
             name: "health",
             summary: "Reports whether the store, the queues and the key vault answer.",
@@ -204,6 +314,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, QueueInspect(QueueName::Jobs), TokenKeyDescribe],
             runtime: Runtime::Both,
+            area: Area::Platform,
         },
         Entry {
             name: "openapi",
@@ -216,6 +327,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Platform,
         },
         Entry {
             name: "auth-signup",
@@ -228,6 +340,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-login",
@@ -240,6 +353,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-logout",
@@ -252,6 +366,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-logout-all",
@@ -264,6 +379,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-csrf",
@@ -276,6 +392,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-verify-email",
@@ -288,6 +405,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-verify-email-resend",
@@ -300,6 +418,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-password-forgot",
@@ -312,6 +431,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "auth-password-reset",
@@ -324,6 +444,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "me-get",
@@ -336,6 +457,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "me-update",
@@ -348,6 +470,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "me-photo-put",
@@ -360,6 +483,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ObjectWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "me-photo-get",
@@ -372,6 +496,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ObjectRead],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "me-photo-delete",
@@ -384,6 +509,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ObjectWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "org-get",
@@ -396,6 +522,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "org-update",
@@ -408,6 +535,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "members-list",
@@ -420,6 +548,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "members-update",
@@ -432,6 +561,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "members-remove",
@@ -444,6 +574,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "invitations-create",
@@ -456,6 +587,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "invitations-list",
@@ -468,6 +600,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "invitations-revoke",
@@ -480,6 +613,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "invitations-accept",
@@ -492,6 +626,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "audit-list",
@@ -504,6 +639,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "contacts-list",
@@ -516,6 +652,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-create",
@@ -528,6 +665,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-get",
@@ -540,6 +678,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-update",
@@ -552,6 +691,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-delete",
@@ -564,6 +704,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-merge",
@@ -576,6 +717,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-tags-bulk",
@@ -588,6 +730,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-timeline",
@@ -600,6 +743,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "notes-list",
@@ -612,6 +756,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "notes-create",
@@ -624,6 +769,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "notes-update",
@@ -636,6 +782,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "notes-delete",
@@ -648,6 +795,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "tags-list",
@@ -660,6 +808,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "tags-rename",
@@ -672,6 +821,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "tags-delete",
@@ -684,6 +834,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "fields-list",
@@ -696,6 +847,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "fields-create",
@@ -708,6 +860,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "fields-update",
@@ -720,6 +873,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "fields-delete",
@@ -732,6 +886,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "pipelines-list",
@@ -744,6 +899,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "pipelines-create",
@@ -756,6 +912,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "pipelines-get",
@@ -768,6 +925,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "pipelines-update",
@@ -780,6 +938,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "pipelines-delete",
@@ -792,6 +951,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "pipelines-board",
@@ -804,6 +964,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "deals-list",
@@ -816,6 +977,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "deals-create",
@@ -828,6 +990,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "deals-get",
@@ -840,6 +1003,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "deals-update",
@@ -852,6 +1016,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "deals-delete",
@@ -864,6 +1029,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "imports-create",
@@ -876,6 +1042,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ObjectWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "imports-append-part",
@@ -888,6 +1055,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ObjectWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "imports-get",
@@ -900,6 +1068,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "imports-errors",
@@ -912,6 +1081,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "contacts-export",
@@ -924,6 +1094,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "contacts-exports-create",
@@ -936,6 +1107,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "imports-errors-export",
@@ -948,6 +1120,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "exports-get",
@@ -960,6 +1133,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "exports-download",
@@ -972,6 +1146,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, ExportRead],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "page-verify-email",
@@ -984,6 +1159,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-reset-password",
@@ -996,6 +1172,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-accept-invitation",
@@ -1008,6 +1185,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "jobs-worker",
@@ -1026,8 +1204,11 @@ pub fn entries() -> &'static [Entry] {
                 ObjectWrite,
                 ExportRead,
                 ExportWrite,
+                Secret(Integration::Resend),
+                Secret(Integration::Twilio),
             ],
             runtime: Runtime::Both,
+            area: Area::Platform,
         },
         Entry {
             name: "reminders-tick",
@@ -1039,6 +1220,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Reminders)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "reminders-send",
@@ -1048,8 +1230,15 @@ pub fn entries() -> &'static [Entry] {
                 queue: QueueName::Reminders,
                 consumer: events::reminders::consume,
             },
-            access: &[TableRead, TableWrite, QueueConsume(QueueName::Reminders)],
+            access: &[
+                TableRead,
+                TableWrite,
+                QueueConsume(QueueName::Reminders),
+                Secret(Integration::Resend),
+                Secret(Integration::Twilio),
+            ],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "schedules-list",
@@ -1062,6 +1251,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "schedules-create",
@@ -1074,6 +1264,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "schedules-get",
@@ -1086,6 +1277,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "schedules-update",
@@ -1098,6 +1290,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "schedules-delete",
@@ -1110,6 +1303,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "event-types-list",
@@ -1122,6 +1316,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "event-types-create",
@@ -1134,6 +1329,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "event-types-get",
@@ -1146,6 +1342,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "event-types-update",
@@ -1158,6 +1355,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "event-types-delete",
@@ -1170,6 +1368,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-list",
@@ -1182,6 +1381,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-get",
@@ -1194,6 +1394,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-cancel",
@@ -1206,6 +1407,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-reschedule",
@@ -1218,6 +1420,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-confirm",
@@ -1230,6 +1433,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-decline",
@@ -1242,6 +1446,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "appointments-no-show",
@@ -1254,6 +1459,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "public-booking-event",
@@ -1266,6 +1472,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "public-booking-slots",
@@ -1278,6 +1485,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "public-booking-create",
@@ -1290,6 +1498,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "public-booking-show",
@@ -1302,6 +1511,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "public-booking-cancel",
@@ -1314,6 +1524,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "public-booking-reschedule",
@@ -1326,6 +1537,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "page-book",
@@ -1338,6 +1550,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "page-booking",
@@ -1350,6 +1563,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Booking,
         },
         Entry {
             name: "web-assets",
@@ -1362,6 +1576,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Platform,
         },
         Entry {
             name: "page-root",
@@ -1374,6 +1589,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Platform,
         },
         Entry {
             name: "page-sign-in",
@@ -1386,6 +1602,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-sign-in-submit",
@@ -1398,6 +1615,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-sign-up",
@@ -1410,6 +1628,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-sign-up-submit",
@@ -1422,6 +1641,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-sign-out",
@@ -1434,6 +1654,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-home",
@@ -1446,6 +1667,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Platform,
         },
         Entry {
             name: "page-contacts",
@@ -1458,6 +1680,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-contacts-tag",
@@ -1470,6 +1693,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-contact-new",
@@ -1482,6 +1706,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-contact-create",
@@ -1494,6 +1719,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-contact",
@@ -1506,6 +1732,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-note-create",
@@ -1518,6 +1745,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-settings",
@@ -1530,6 +1758,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "page-settings-save",
@@ -1542,6 +1771,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "page-verify-email-submit",
@@ -1554,6 +1784,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-forgot-password",
@@ -1566,6 +1797,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-forgot-password-submit",
@@ -1578,6 +1810,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-reset-password-submit",
@@ -1590,6 +1823,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-accept-invitation-submit",
@@ -1602,6 +1836,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-contact-edit",
@@ -1614,6 +1849,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-contact-update",
@@ -1626,6 +1862,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-contact-delete",
@@ -1638,6 +1875,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-note-update",
@@ -1650,6 +1888,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-note-delete",
@@ -1662,6 +1901,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-contacts-export",
@@ -1674,6 +1914,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-export",
@@ -1686,6 +1927,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Transfers,
         },
         Entry {
             name: "page-pipelines",
@@ -1698,6 +1940,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "page-pipeline-create",
@@ -1710,6 +1953,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "page-board",
@@ -1722,6 +1966,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "page-deal-move",
@@ -1734,6 +1979,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "page-deal-create",
@@ -1746,6 +1992,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Deals,
         },
         Entry {
             name: "page-calendar",
@@ -1758,6 +2005,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "page-appointment-action",
@@ -1770,6 +2018,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "page-scheduling",
@@ -1782,6 +2031,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "page-schedule-create",
@@ -1794,6 +2044,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "page-event-type-create",
@@ -1806,6 +2057,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "page-team",
@@ -1818,6 +2070,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "page-invite",
@@ -1830,6 +2083,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "page-invitation-revoke",
@@ -1842,6 +2096,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "page-member",
@@ -1854,6 +2109,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "page-audit",
@@ -1866,6 +2122,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Organization,
         },
         Entry {
             name: "page-profile",
@@ -1878,6 +2135,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-profile-save",
@@ -1890,6 +2148,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-sign-out-everywhere",
@@ -1902,6 +2161,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Accounts,
         },
         Entry {
             name: "page-view-create",
@@ -1914,6 +2174,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "page-view-delete",
@@ -1926,6 +2187,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-views-list",
@@ -1938,6 +2200,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-views-create",
@@ -1950,6 +2213,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "contacts-views-delete",
@@ -1962,6 +2226,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[TableRead, TableWrite],
             runtime: Runtime::Both,
+            area: Area::Contacts,
         },
         Entry {
             name: "dev-outbox",
@@ -1974,6 +2239,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::LocalDevelopment,
+            area: Area::Platform,
         },
         Entry {
             name: "dev-outbox-json",
@@ -1986,6 +2252,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::LocalDevelopment,
+            area: Area::Platform,
         },
         Entry {
             name: "dev-outbox-message",
@@ -1998,6 +2265,7 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::LocalDevelopment,
+            area: Area::Platform,
         },
         Entry {
             name: "store-sweep",
@@ -2009,11 +2277,37 @@ pub fn entries() -> &'static [Entry] {
             },
             access: &[],
             runtime: Runtime::LocalOnly,
+            area: Area::Platform,
         },
-    ];
-    ENTRIES
-}
+    ]
+};
 
 pub fn find(name: &str) -> Option<&'static Entry> {
     entries().iter().find(|entry| entry.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Evaluated by the compiler, as in a Lambda main.
+    const HEALTH: Entry = entry("health");
+
+    #[test]
+    fn entry_picks_the_entry_of_that_name_for_every_name() {
+        assert_eq!(HEALTH.name, "health");
+        assert!(HEALTH.http().is_some_and(|(_, path)| path == "/health"));
+        for listed in entries() {
+            let picked = entry(listed.name);
+            assert_eq!(picked.name, listed.name);
+            assert_eq!(picked.summary, listed.summary, "{}", listed.name);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "no catalogue entry has this name")]
+    fn entry_refuses_a_name_the_catalogue_lacks() {
+        let name = String::from("no-such-function");
+        entry(&name);
+    }
 }

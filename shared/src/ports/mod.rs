@@ -12,6 +12,7 @@ pub mod mailer;
 pub mod object_store;
 pub mod queue;
 pub mod reach;
+pub mod secrets;
 pub mod sms;
 pub mod sweep;
 pub mod table;
@@ -22,6 +23,7 @@ pub use mailer::{MailError, Mailer};
 pub use object_store::{ObjectError, ObjectReader, ObjectStore, StoredObject, UploadedPart};
 pub use queue::{Queue, QueueError, QueueName, Received};
 pub use reach::{HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasReminders, HasSms, HasTable};
+pub use secrets::{Integration, SecretError, SecretStore};
 pub use sms::{Sms, SmsError};
 pub use sweep::StoreSweeper;
 pub use table::{

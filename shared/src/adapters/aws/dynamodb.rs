@@ -47,15 +47,19 @@ const PING_KEY: &str = "__ping__";
 pub const PARTITION_WRITE_UNITS: u32 = 1_000;
 
 pub struct DynamoTable {
-    client: Client,
+    client: super::LazyClient<Client>,
     table_name: String,
     clock: Arc<dyn Clock>,
 }
 
 impl DynamoTable {
-    pub fn new(client: Client, table_name: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        client: impl Into<super::LazyClient<Client>>,
+        table_name: impl Into<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             table_name: table_name.into(),
             clock,
         }
@@ -72,6 +76,7 @@ impl DynamoTable {
         let condition = format!("{} <= {}", e.name(EXPIRES_AT), e.number(now));
         let result = self
             .client
+            .get()
             .delete_item()
             .table_name(&self.table_name)
             .set_key(Some(key))
@@ -94,6 +99,7 @@ impl DynamoTable {
             }
             let output = self
                 .client
+                .get()
                 .batch_write_item()
                 .request_items(&self.table_name, requests)
                 .send()
@@ -118,6 +124,7 @@ impl Table for DynamoTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
+            .get()
             .get_item()
             .table_name(&self.table_name)
             .set_key(Some(key_map(key)))
@@ -157,6 +164,7 @@ impl Table for DynamoTable {
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
             let output = self
                 .client
+                .get()
                 .batch_get_item()
                 .request_items(&self.table_name, request)
                 .send()
@@ -185,6 +193,7 @@ impl Table for DynamoTable {
         let mut e = Expr::default();
         let condition = condition.map(|c| e.condition(&c, self.now())).transpose()?;
         self.client
+            .get()
             .put_item()
             .table_name(&self.table_name)
             .set_item(Some(item_map(&item)?))
@@ -207,6 +216,7 @@ impl Table for DynamoTable {
         for _ in 0..=EXPIRED_RETRIES {
             let result = self
                 .client
+                .get()
                 .update_item()
                 .table_name(&self.table_name)
                 .set_key(Some(key_map(key)))
@@ -246,6 +256,7 @@ impl Table for DynamoTable {
         let condition = condition.map(|c| e.condition(&c, now)).transpose()?;
         let output = self
             .client
+            .get()
             .delete_item()
             .table_name(&self.table_name)
             .set_key(Some(key_map(key)))
@@ -286,6 +297,7 @@ impl Table for DynamoTable {
         let start = query.cursor.as_deref().map(|c| decode_cursor(c, query)).transpose()?;
         let output = self
             .client
+            .get()
             .query()
             .table_name(&self.table_name)
             .set_index_name(query.index.name().map(str::to_owned))
@@ -325,6 +337,7 @@ impl Table for DynamoTable {
         for _ in 0..=EXPIRED_RETRIES {
             let result = self
                 .client
+                .get()
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .send()
@@ -389,6 +402,7 @@ impl Table for DynamoTable {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.client
+            .get()
             .get_item()
             .table_name(&self.table_name)
             .set_key(Some(key_map(&Key::new(PING_KEY, PING_KEY))))

@@ -15,14 +15,14 @@ use crate::adapters::envelope::{DataKey, DataKeys};
 use crate::ports::keys::{EncryptionContext, KeyError};
 
 pub struct KmsDataKeys {
-    client: Client,
+    client: super::LazyClient<Client>,
     key_id: String,
 }
 
 impl KmsDataKeys {
-    pub fn new(client: Client, key_id: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<super::LazyClient<Client>>, key_id: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             key_id: key_id.into(),
         }
     }
@@ -33,6 +33,7 @@ impl DataKeys for KmsDataKeys {
     async fn generate(&self, context: &EncryptionContext) -> Result<(DataKey, Vec<u8>), KeyError> {
         let output = self
             .client
+            .get()
             .generate_data_key()
             .key_id(&self.key_id)
             .key_spec(DataKeySpec::Aes256)
@@ -51,6 +52,7 @@ impl DataKeys for KmsDataKeys {
     async fn unwrap(&self, wrapped: &[u8], context: &EncryptionContext) -> Result<DataKey, KeyError> {
         let output = self
             .client
+            .get()
             .decrypt()
             // Naming the key stops KMS from decrypting under any other key.
             .key_id(&self.key_id)
@@ -64,6 +66,7 @@ impl DataKeys for KmsDataKeys {
 
     async fn ping(&self) -> Result<(), KeyError> {
         self.client
+            .get()
             .describe_key()
             .key_id(&self.key_id)
             .send()

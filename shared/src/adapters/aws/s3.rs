@@ -13,13 +13,16 @@ use crate::ports::object_store::{
 };
 
 pub struct S3ObjectStore {
-    client: aws_sdk_s3::Client,
+    client: super::LazyClient<aws_sdk_s3::Client>,
     bucket: String,
 }
 
 impl S3ObjectStore {
-    pub fn new(client: aws_sdk_s3::Client, bucket: String) -> Self {
-        Self { client, bucket }
+    pub fn new(client: impl Into<super::LazyClient<aws_sdk_s3::Client>>, bucket: String) -> Self {
+        Self {
+            client: client.into(),
+            bucket,
+        }
     }
 }
 
@@ -50,6 +53,7 @@ impl ObjectStore for S3ObjectStore {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError> {
         checked(key)?;
         self.client
+            .get()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -75,7 +79,15 @@ impl ObjectStore for S3ObjectStore {
 
     async fn open(&self, key: &str) -> Result<Option<ObjectReader>, ObjectError> {
         checked(key)?;
-        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let output = match self
+            .client
+            .get()
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(output) => output,
             Err(err) => {
                 let err = err.into_service_error();
@@ -103,7 +115,15 @@ impl ObjectStore for S3ObjectStore {
 
     async fn exists(&self, key: &str) -> Result<bool, ObjectError> {
         checked(key)?;
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .client
+            .get()
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(err) => {
                 let err = err.into_service_error();
@@ -119,6 +139,7 @@ impl ObjectStore for S3ObjectStore {
     async fn delete(&self, key: &str) -> Result<(), ObjectError> {
         checked(key)?;
         self.client
+            .get()
             .delete_object()
             .bucket(&self.bucket)
             .key(key)
@@ -132,6 +153,7 @@ impl ObjectStore for S3ObjectStore {
         checked(key)?;
         let output = self
             .client
+            .get()
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
@@ -157,6 +179,7 @@ impl ObjectStore for S3ObjectStore {
             i32::try_from(number).map_err(|_| ObjectError::InvalidPart(format!("part number {number}")))?;
         let output = self
             .client
+            .get()
             .upload_part()
             .bucket(&self.bucket)
             .key(key)
@@ -184,6 +207,7 @@ impl ObjectStore for S3ObjectStore {
             })
             .collect::<Result<Vec<_>, ObjectError>>()?;
         self.client
+            .get()
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
@@ -199,6 +223,7 @@ impl ObjectStore for S3ObjectStore {
         checked(key)?;
         match self
             .client
+            .get()
             .abort_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
@@ -223,6 +248,7 @@ impl ObjectStore for S3ObjectStore {
             .map_err(|err| ObjectError::Unavailable(format!("s3 presigning: {err}")))?;
         let request = self
             .client
+            .get()
             .get_object()
             .bucket(&self.bucket)
             .key(key)

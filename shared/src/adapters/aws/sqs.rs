@@ -17,14 +17,14 @@ const SEND_ATTEMPTS: u32 = 5;
 const MAX_VISIBILITY_SECONDS: u64 = 43_200;
 
 pub struct SqsQueue {
-    client: Client,
+    client: super::LazyClient<Client>,
     url: String,
 }
 
 impl SqsQueue {
-    pub fn new(client: Client, url: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<super::LazyClient<Client>>, url: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             url: url.into(),
         }
     }
@@ -54,6 +54,7 @@ impl SqsQueue {
                 .collect::<Result<Vec<_>, _>>()?;
             let output = self
                 .client
+                .get()
                 .send_message_batch()
                 .queue_url(&self.url)
                 .set_entries(Some(entries))
@@ -102,6 +103,7 @@ impl Queue for SqsQueue {
         }
         let output = self
             .client
+            .get()
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(i32::try_from(max).unwrap_or(10))
@@ -139,6 +141,7 @@ impl Queue for SqsQueue {
     async fn ack(&self, receipt: &str) -> Result<(), QueueError> {
         let result = self
             .client
+            .get()
             .delete_message()
             .queue_url(&self.url)
             .receipt_handle(receipt)
@@ -160,6 +163,7 @@ impl Queue for SqsQueue {
     async fn depth(&self) -> Result<u64, QueueError> {
         let output = self
             .client
+            .get()
             .get_queue_attributes()
             .queue_url(&self.url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
