@@ -37,31 +37,7 @@ fn ts(text: &str) -> Timestamp {
     text.parse().expect("timestamp")
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Dynamodb,
-}
-
-/// One `#[tokio::test]` per case and backend: `sqlite::<case>`, `dynamodb::<case>`.
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Sqlite).await
-            })*
-        }
-        mod dynamodb {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Dynamodb).await
-            })*
-        }
-    };
-}
-
-on_both_backends!(
+konnecs_tests::on_both_stores!(
     every_reminder_message_delivered_three_times_sends_each_reminder_once,
     a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started,
     a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once,
@@ -77,12 +53,8 @@ on_both_backends!(
     reminders_of_one_minute_spread_over_its_shards_and_all_go_out,
 );
 
-/// The harness on `backend` at `at`, and its state and clock (the app keeps the store).
-async fn setup(backend: Backend, at: &str) -> (AppState, TestClock, TestApp) {
-    let store = match backend {
-        Backend::Sqlite => Store::Sqlite,
-        Backend::Dynamodb => Store::Dynamodb,
-    };
+/// The harness on `store` at `at`, and its state and clock (the app keeps the store).
+async fn setup(store: Store, at: &str) -> (AppState, TestClock, TestApp) {
     let app = TestApp::on(store, at).await;
     (app.state.clone(), app.clock.clone(), app)
 }
@@ -181,8 +153,8 @@ async fn status(state: &AppState, key: &Key) -> Option<String> {
         .and_then(|item| item.get("status").and_then(Value::as_str).map(str::to_owned))
 }
 
-async fn every_reminder_message_delivered_three_times_sends_each_reminder_once(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
+async fn every_reminder_message_delivered_three_times_sends_each_reminder_once(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:00:00Z").await;
     let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 6})).await;
     let mut keys = Vec::new();
     for i in 0..6 {
@@ -230,8 +202,8 @@ async fn every_reminder_message_delivered_three_times_sends_each_reminder_once(b
     assert_eq!(tick(&state).await, 0);
 }
 
-async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
+async fn a_reminder_whose_tick_was_missed_is_sent_late_if_the_appointment_has_not_started(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (_, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -292,8 +264,8 @@ impl Table for BeforeNextCommit {
     }
 }
 
-async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
+async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_once(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:00:00Z").await;
     // The 09:00 tick runs (and reads the 09:00 minute) after a booking
     // planned at 08:59:59 its 60-minute reminder, due 09:00, and before
     // that booking commits it into that minute.
@@ -336,8 +308,8 @@ async fn a_reminder_committed_into_a_minute_the_tick_already_read_is_still_sent_
     }
 }
 
-async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
+async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_started(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (_, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -350,8 +322,8 @@ async fn a_reminder_whose_tick_was_missed_is_dropped_once_the_appointment_starte
     }
 }
 
-async fn cancelled_booking_sends_no_reminder(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
+async fn cancelled_booking_sends_no_reminder(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (id, keys) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     assert_eq!(keys.len(), 2);
@@ -366,8 +338,8 @@ async fn cancelled_booking_sends_no_reminder(backend: Backend) {
     assert!(sent_reminders(&state).await.is_empty());
 }
 
-async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:59:00Z").await;
+async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:59:00Z").await;
     let practice = practice(&state).await;
     let (id, _) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -379,8 +351,8 @@ async fn a_reminder_already_queued_when_the_booking_is_cancelled_is_not_sent(bac
     assert!(sent_reminders(&state).await.is_empty());
 }
 
-async fn rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_time(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
+async fn rescheduling_before_the_due_time_sends_only_the_reminder_for_the_new_time(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     let (id, old) = book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -459,8 +431,8 @@ impl Mailer for DownMailer {
     }
 }
 
-async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:59:00Z").await;
+async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:59:00Z").await;
     let practice = practice(&state).await;
     book(&practice, "2026-12-01T10:00:00Z", "b1").await;
     drain_jobs(&state).await;
@@ -496,8 +468,8 @@ async fn a_failed_send_is_reported_for_that_message_alone_and_sent_on_redelivery
     assert_eq!(status(&state, &email_key).await.as_deref(), Some(STATUS_SENT));
 }
 
-async fn a_tick_reads_every_shard_of_each_minute_with_queries_only(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
+async fn a_tick_reads_every_shard_of_each_minute_with_queries_only(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     book(&practice, "2026-12-03T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -544,7 +516,7 @@ async fn a_tick_reads_every_shard_of_each_minute_with_queries_only(backend: Back
 /// minutes on the emulator; the window logic is the same on both backends.
 #[tokio::test]
 async fn the_tick_catches_up_two_missed_days_within_its_window() {
-    let (state, clock, _app) = setup(Backend::Sqlite, "2026-12-01T08:00:00Z").await;
+    let (state, clock, _app) = setup(Store::Sqlite, "2026-12-01T08:00:00Z").await;
     let practice = practice(&state).await;
     book(&practice, "2026-12-03T10:00:00Z", "b1").await;
     tick(&state).await;
@@ -564,8 +536,8 @@ async fn the_tick_catches_up_two_missed_days_within_its_window() {
     assert_eq!(cursor["minute"], "2026-12-03T09:30");
 }
 
-async fn a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:59:00Z").await;
+async fn a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:59:00Z").await;
     let practice = practice(&state).await;
     let (id, keys) = book(&practice, "2026-12-01T10:00:00Z", "gone").await;
     // The booking and its notice went (an account purge, say), the reminders stayed.
@@ -619,8 +591,8 @@ async fn as_booked_before_the_shards(state: &AppState, practice: &Practice, book
     legacy
 }
 
-async fn an_unsharded_reminder_of_an_earlier_release_is_still_sent_exactly_once(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
+async fn an_unsharded_reminder_of_an_earlier_release_is_still_sent_exactly_once(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:00:00Z").await;
     let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 2})).await;
     // Booked before the upgrade: its reminders sit in the minute's one partition.
     let (old, _) = book(&practice, "2026-12-01T10:00:00Z", "old").await;
@@ -675,8 +647,8 @@ async fn an_unsharded_reminder_of_an_earlier_release_is_still_sent_exactly_once(
     assert!(sent.iter().all(|m| m["to"] != "gone@example.com"));
 }
 
-async fn the_unsharded_layout_is_read_only_until_it_has_drained(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
+async fn the_unsharded_layout_is_read_only_until_it_has_drained(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:00:00Z").await;
     let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 2})).await;
     tick(&state).await;
     let mut cursor = state
@@ -716,8 +688,8 @@ async fn the_unsharded_layout_is_read_only_until_it_has_drained(backend: Backend
     assert_eq!(fanned, vec![early.clone(), early], "{fanned:?}");
 }
 
-async fn reminders_of_one_minute_spread_over_its_shards_and_all_go_out(backend: Backend) {
-    let (state, clock, _app) = setup(backend, "2026-12-01T08:00:00Z").await;
+async fn reminders_of_one_minute_spread_over_its_shards_and_all_go_out(store: Store) {
+    let (state, clock, _app) = setup(store, "2026-12-01T08:00:00Z").await;
     let practice = Practice::open(&state, json!({"reminders": hour_before()["reminders"], "seats": 30})).await;
     let mut keys = Vec::new();
     for i in 0..30 {

@@ -103,35 +103,10 @@ async fn fixture_on(base: TestApp, event_extra: Value) -> Fixture {
 }
 
 async fn fixture(event_extra: Value) -> (Fixture, TestClock) {
-    fixture_on_backend(Backend::Sqlite, event_extra).await
+    fixture_on_store(Store::Sqlite, event_extra).await
 }
 
-/// Where the reminder tests keep their items: they run on both stores.
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Dynamodb,
-}
-
-/// One `#[tokio::test]` per case and backend: `sqlite::<case>`, `dynamodb::<case>`.
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Sqlite).await
-            })*
-        }
-        mod dynamodb {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Dynamodb).await
-            })*
-        }
-    };
-}
-
-on_both_backends!(
+konnecs_tests::on_both_stores!(
     reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel,
     cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_step,
     rescheduling_replaces_the_reminders_and_refuses_a_taken_slot,
@@ -140,11 +115,7 @@ on_both_backends!(
 
 /// The fixture on the embedded store or on a DynamoDB table of the emulator
 /// (with embedded queues, so queue timing follows the test clock).
-async fn fixture_on_backend(backend: Backend, event_extra: Value) -> (Fixture, TestClock) {
-    let store = match backend {
-        Backend::Sqlite => Store::Sqlite,
-        Backend::Dynamodb => Store::Dynamodb,
-    };
+async fn fixture_on_store(store: Store, event_extra: Value) -> (Fixture, TestClock) {
     let base = TestApp::on(store, NOW).await;
     let clock = base.clock.clone();
     (fixture_on(base, event_extra).await, clock)
@@ -949,14 +920,14 @@ async fn run_reminders(state: &AppState) -> Vec<Value> {
         .collect()
 }
 
-async fn reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel(backend: Backend) {
-    let (f, clock) = fixture_on_backend(
-        backend,
+async fn reminders_of_real_bookings_follow_a_reschedule_and_stop_at_a_cancel(store: Store) {
+    let (f, clock) = fixture_on_store(
+        store,
         json!({"reminders": [{"offset_minutes": 60, "channels": ["email"]}]}),
     )
     .await;
     let mut host = f.host.clone();
-    if let Backend::Dynamodb = backend {
+    if let Store::Dynamodb = store {
         // The morning of the appointments: a tick reads every shard of each
         // minute it catches up, and two days of minutes would be some 50,000
         // emulator requests. The host's session went idle meanwhile.
@@ -1254,8 +1225,8 @@ async fn concurrent_bookings_on_dynamodb_make_exactly_one_booking() {
 
 // --------------------------------------------------------------- manage
 
-async fn cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_step(backend: Backend) {
-    let (f, _clock) = fixture_on_backend(backend, json!({})).await;
+async fn cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_step(store: Store) {
+    let (f, _clock) = fixture_on_store(store, json!({})).await;
     let reply = f.book("2026-03-04T10:00:00Z", "sam@example.com", json!({})).await;
     let uid = reply.body["booking"]["uid"].as_str().unwrap().to_string();
     let token = reply.body["manage_token"].as_str().unwrap().to_string();
@@ -1318,8 +1289,8 @@ async fn cancelling_by_token_removes_the_reminders_and_frees_the_slot_in_one_ste
     assert_eq!(again.body["code"], "booking_not_active");
 }
 
-async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot(backend: Backend) {
-    let (f, _clock) = fixture_on_backend(backend, json!({})).await;
+async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot(store: Store) {
+    let (f, _clock) = fixture_on_store(store, json!({})).await;
     let a = f.book("2026-03-04T10:00:00Z", "a@example.com", json!({})).await;
     let b = f.book("2026-03-04T11:00:00Z", "b@example.com", json!({})).await;
     assert_eq!(b.status, StatusCode::CREATED);
@@ -1389,8 +1360,8 @@ async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot(backend: B
     assert_eq!(live(f.state.table.as_ref(), &new_keys).await, 0);
 }
 
-async fn bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_confirmed(backend: Backend) {
-    let (f, clock) = fixture_on_backend(backend, json!({"requires_confirmation": true})).await;
+async fn bookings_that_need_confirmation_hold_the_slot_and_get_reminders_once_confirmed(store: Store) {
+    let (f, clock) = fixture_on_store(store, json!({"requires_confirmation": true})).await;
     let a = f.book("2026-03-04T10:00:00Z", "a@example.com", json!({})).await;
     assert_eq!(a.body["booking"]["status"], "pending_confirmation");
     let a_id = a.body["booking"]["id"].as_str().unwrap().to_string();

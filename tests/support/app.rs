@@ -42,6 +42,27 @@ pub enum Store {
     Aws,
 }
 
+/// One `#[tokio::test]` per case and store, `sqlite::<case>` and
+/// `dynamodb::<case>`, each calling `<case>(Store::…)`: for the behaviour
+/// that must hold on both backends.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case($crate::app::Store::Sqlite).await
+            })*
+        }
+        mod dynamodb {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case($crate::app::Store::Dynamodb).await
+            })*
+        }
+    };
+}
+
 /// A signed-in person: their browser (session cookie and CSRF token) and ids.
 #[derive(Debug, Clone)]
 pub struct Member {

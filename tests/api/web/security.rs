@@ -174,6 +174,9 @@ async fn every_state_changing_page_needs_the_sessions_csrf_token() {
         .contains("No contacts yet");
 }
 
+/// A page naming another organization's id: (entry, method, path, form fields).
+type ForeignPage = (&'static str, &'static str, String, Vec<(&'static str, String)>);
+
 #[tokio::test]
 async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids() {
     use konnecs::ports::TestClock;
@@ -235,7 +238,7 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
     let csrf = anna
         .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
         .await;
-    let cases: Vec<(&str, &str, String, Vec<(&str, String)>)> = vec![
+    let cases: Vec<ForeignPage> = vec![
         ("page-contact", "GET", format!("/app/contacts/{contact}"), vec![]),
         (
             "page-contact-edit",
