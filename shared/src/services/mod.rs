@@ -2,7 +2,6 @@
 
 pub mod accounts;
 pub mod audit;
-pub mod contact_links;
 pub mod contacts;
 pub mod exports;
 pub mod health;

@@ -18,59 +18,18 @@
 use serde_json::{Value, json};
 
 use super::{
-    ALL_PARTS, Caller, ContactError, ContactRecord, MAX_EMAILS, MAX_PHONES, MAX_TAGS, Parts, commit, contact_partition,
-    get, plan, timeline_entry,
+    ALL_PARTS, Caller, ContactError, ContactRecord, Parts, commit, contact_partition, get, plan, timeline_entry,
 };
 use crate::ports::{HasClock, HasTable};
 use crate::ports::{Item, Query, StoreError, Table, WriteOp};
 use crate::services::audit;
 
-/// A with B's values filling its blanks (pure).
+/// A with B's values filling its blanks (pure; the rule is
+/// [`ContactRecord::fill_from`]).
 pub fn merge_records(a: &ContactRecord, b: &ContactRecord) -> ContactRecord {
-    let mut m = a.clone();
-    fn fill<T: Clone>(slot: &mut Option<T>, other: &Option<T>) {
-        if slot.is_none() {
-            slot.clone_from(other);
-        }
-    }
-    fill(&mut m.first_name, &b.first_name);
-    fill(&mut m.last_name, &b.last_name);
-    fill(&mut m.company, &b.company);
-    fill(&mut m.address, &b.address);
-    fill(&mut m.source, &b.source);
-    fill(&mut m.owner_id, &b.owner_id);
-    fill(&mut m.sms_consent, &b.sms_consent);
-    fill(&mut m.email_consent, &b.email_consent);
-    for (key, value) in &b.custom_fields {
-        m.custom_fields.entry(key.clone()).or_insert_with(|| value.clone());
-    }
-    for tag in &b.tags {
-        if !m.tags.contains(tag) {
-            m.tags.push(tag.clone());
-        }
-    }
-    for import_key in &b.import_keys {
-        if !m.import_keys.contains(import_key) {
-            m.import_keys.push(import_key.clone());
-        }
-    }
-    let has_primary_email = m.emails.iter().any(|e| e.primary);
-    for email in &b.emails {
-        if !m.emails.iter().any(|e| e.address == email.address) {
-            let mut email = email.clone();
-            email.primary = !has_primary_email && m.emails.is_empty();
-            m.emails.push(email);
-        }
-    }
-    let has_primary_phone = m.phones.iter().any(|p| p.primary);
-    for phone in &b.phones {
-        if !m.phones.iter().any(|p| p.e164 == phone.e164) {
-            let mut phone = phone.clone();
-            phone.primary = !has_primary_phone && m.phones.is_empty();
-            m.phones.push(phone);
-        }
-    }
-    m
+    let mut merged = a.clone();
+    merged.fill_from(b);
+    merged
 }
 
 /// Everything in a contact's partition except the contact itself (notes, timeline).
@@ -118,7 +77,7 @@ pub async fn merge(
         let a = get(table, org_id, primary_id).await?;
         let b = get(table, org_id, secondary_id).await?;
         let mut merged = merge_records(&a, &b);
-        if merged.tags.len() > MAX_TAGS || merged.emails.len() > MAX_EMAILS || merged.phones.len() > MAX_PHONES {
+        if !merged.lists_over_limit().is_empty() {
             return Err(ContactError::field(
                 "secondary_id",
                 "too_many_values",

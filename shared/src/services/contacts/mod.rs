@@ -38,19 +38,17 @@ mod query;
 mod store;
 mod use_cases;
 
-pub use model::{
-    Address, Caller, Consent, ConsentInput, ConsentStatus, ContactEmail, ContactPatch, ContactPhone, ContactRecord,
-    EmailInput, NewContact, PhoneInput, normalize_tag,
+pub use crate::domain::contact::{
+    Address, Consent, ConsentInput, ConsentStatus, ContactEmail, ContactPatch, ContactPhone, ContactRecord, EmailInput,
+    MAX_EMAILS, MAX_PHONES, MAX_TAGS, NewContact, PhoneInput, normalize_tag,
 };
+pub use model::Caller;
 pub use query::{ContactFilter, list, search};
 pub(crate) use store::tag_count_op;
 pub use store::{ALL_PARTS, Parts, TimelineEntry, commit, plan, timeline, timeline_entry, timeline_entry_with_id};
 pub(crate) use use_cases::purge_partition;
-pub use use_cases::{PlannedUpsert, Saved, create, delete, get, get_many, plan_upsert, update, upsert};
+pub use use_cases::{PlannedUpsert, Saved, create, delete, exists, get, get_many, plan_upsert, update, upsert};
 
-pub const MAX_EMAILS: usize = 10;
-pub const MAX_PHONES: usize = 10;
-pub const MAX_TAGS: usize = 20;
 pub const MAX_PAGE: u32 = 100;
 const TOKEN_MAX_CHARS: usize = 64;
 

@@ -6,11 +6,11 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::model::normalize_tags;
 use super::{
     ALL_PARTS, Caller, ContactError, ContactRecord, Errors, MAX_TAGS, get_many, normalize_tag, plan,
     tag_index_partition, tags_partition, timeline_entry,
 };
+use crate::domain::contact::normalize_tags;
 use crate::domain::input::FieldError;
 use crate::ports::{Condition, Key, Query, StoreError, Table, WriteOp};
 use crate::ports::{HasClock, HasTable};
@@ -334,5 +334,5 @@ pub async fn contacts_with(
         .iter()
         .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(str::to_string))
         .collect();
-    get_many(table, org_id, &ids).await
+    Ok(get_many(table, org_id, &ids).await?)
 }

@@ -5,22 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::model::build_new;
-use super::model::check_owner;
-use super::model::clean_address;
-use super::model::consent;
-use super::model::normalize_tags;
-use super::model::optional_text;
-use super::model::org_region;
-use super::model::parse_emails;
-use super::model::parse_phones;
-use super::model::require_identity;
+use super::model::{build_new, check_owner, org_region, require_identity};
 use super::{
-    ALL_PARTS, Caller, ContactError, ContactPatch, ContactRecord, Errors, MAX_EMAILS, MAX_PHONES, MAX_TAGS, NewContact,
-    commit, contact_key, contact_partition, email_unique_key, phone_unique_key, plan, timeline_entry,
+    ALL_PARTS, Caller, ContactError, ContactPatch, ContactRecord, Errors, NewContact, commit, contact_key,
+    contact_partition, email_unique_key, phone_unique_key, plan, timeline_entry,
 };
 use super::{fields, merge};
-use crate::domain::input::FieldError;
+use crate::domain::contact::{
+    BoundedList, clean_address, clean_text, consent, normalize_tags, parse_emails, parse_phones, too_many,
+};
 use crate::ports::{Condition, Key, Query, StoreError, Table, WriteOp};
 use crate::ports::{HasClock, HasTable};
 use crate::services::audit::{self};
@@ -37,9 +30,17 @@ pub async fn get(table: &dyn Table, org_id: &str, contact_id: &str) -> Result<Co
     Ok(from_item(item)?)
 }
 
+/// Whether the contact exists in this organization (a foreign id does not).
+pub async fn exists(table: &dyn Table, org_id: &str, contact_id: &str) -> Result<bool, StoreError> {
+    if contact_id.is_empty() || contact_id.contains('#') {
+        return Ok(false);
+    }
+    Ok(table.get(&contact_key(org_id, contact_id)).await?.is_some())
+}
+
 /// Reads many contacts (any count; 100 per round trip), in the order given;
 /// unknown ids are left out.
-pub async fn get_many(table: &dyn Table, org_id: &str, ids: &[String]) -> Result<Vec<ContactRecord>, ContactError> {
+pub async fn get_many(table: &dyn Table, org_id: &str, ids: &[String]) -> Result<Vec<ContactRecord>, StoreError> {
     let mut found: BTreeMap<String, ContactRecord> = BTreeMap::new();
     let unique: Vec<&String> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
     for chunk in unique.chunks(100) {
@@ -195,7 +196,7 @@ pub async fn plan_upsert(
     }
     merged.updated_at = now.to_string();
     merged.version = existing.version + 1;
-    if merged.tags.len() > MAX_TAGS || merged.emails.len() > MAX_EMAILS || merged.phones.len() > MAX_PHONES {
+    if !merged.lists_over_limit().is_empty() {
         return Err(ContactError::field(
             "body",
             "too_many_values",
@@ -290,16 +291,16 @@ pub async fn update(
         let mut errors = Errors::new();
         let p = patch.clone();
         if let Some(v) = p.first_name {
-            after.first_name = optional_text("first_name", v, 100, &mut errors);
+            after.first_name = clean_text("first_name", v, 100, &mut errors);
         }
         if let Some(v) = p.last_name {
-            after.last_name = optional_text("last_name", v, 100, &mut errors);
+            after.last_name = clean_text("last_name", v, 100, &mut errors);
         }
         if let Some(v) = p.company {
-            after.company = optional_text("company", v, 200, &mut errors);
+            after.company = clean_text("company", v, 200, &mut errors);
         }
         if let Some(v) = p.source {
-            after.source = optional_text("source", v, 100, &mut errors);
+            after.source = clean_text("source", v, 100, &mut errors);
         }
         if let Some(v) = p.address {
             after.address = clean_address(v, &mut errors);
@@ -330,14 +331,14 @@ pub async fn update(
         }
         let remove = normalize_tags("remove_tags", &p.remove_tags, &mut errors);
         after.tags.retain(|t| !remove.contains(t));
-        if after.tags.len() > MAX_TAGS {
-            errors.push(FieldError::new("tags", "too_many", format!("At most {MAX_TAGS} tags.")));
+        if after.tags.len() > BoundedList::Tags.max() {
+            errors.push(too_many(BoundedList::Tags, "tags"));
         }
         if let Some(v) = p.sms_consent {
-            after.sms_consent = v.map(|c| consent(c, "sms_consent", caller, now, &mut errors));
+            after.sms_consent = v.map(|c| consent(c, "sms_consent", caller.actor.ip.as_deref(), now, &mut errors));
         }
         if let Some(v) = p.email_consent {
-            after.email_consent = v.map(|c| consent(c, "email_consent", caller, now, &mut errors));
+            after.email_consent = v.map(|c| consent(c, "email_consent", caller.actor.ip.as_deref(), now, &mut errors));
         }
         require_identity(&after, &mut errors);
         if !errors.is_empty() {

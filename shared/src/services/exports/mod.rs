@@ -20,7 +20,6 @@ use serde_json::Value;
 use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Actor};
-use super::contact_links;
 use super::contacts::{self, ContactFilter, ContactRecord};
 use super::{imports, pipelines};
 use std::sync::Arc;
@@ -177,7 +176,7 @@ pub struct Layout {
 
 impl Layout {
     pub async fn current(state: &impl HasTable, org_id: &str, format: Format) -> Result<Self, StoreError> {
-        let defs = contact_links::field_defs(state.table().as_ref(), org_id).await?;
+        let defs = contacts::fields::list(state.table().as_ref(), org_id).await?;
         Ok(Layout {
             format,
             custom_keys: defs.into_iter().map(|d| d.key).collect(),

@@ -10,7 +10,7 @@ use super::rows::{Parsed, RowContext, parse_row};
 use super::{ImportError, ImportRecord, ImportState, SLICE, discard_file, get, import_key, part_object_key, queue_job};
 use crate::ports::{Condition, PartialCommit, Update};
 use crate::ports::{HasClock, HasJobs, HasObjects, HasTable};
-use crate::services::contact_links;
+use crate::services::contacts;
 use crate::services::jobs::Delivery;
 use crate::services::records::{OrgRecord, from_item, org_key};
 
@@ -153,7 +153,7 @@ pub async fn process(
         return fail(state, org_id, &record, "The stored file does not match the upload.").await;
     }
     let org: OrgRecord = from_item(table.get(&org_key(org_id)).await?.ok_or(ImportError::NotFound)?)?;
-    let defs = contact_links::field_defs(table, org_id).await?;
+    let defs = contacts::fields::list(table, org_id).await?;
     let (mapping, import_tags) = (record.mapping.clone(), record.tags.clone());
     let ctx = RowContext {
         mapping: &mapping,

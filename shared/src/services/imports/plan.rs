@@ -11,8 +11,10 @@ use super::rows::{Candidate, Parsed, merged, new_contact};
 use super::{DedupeMode, ImportError, ImportRecord, ImportState, errors_partition, import_key};
 use crate::domain::input::FieldError;
 use crate::ports::{Condition, Key, StoreError, Update, WriteOp};
-use crate::services::contact_links::{self, email_claim, import_key_claim, phone_claim};
 use crate::services::contacts::{self, ContactRecord};
+use crate::services::contacts::{
+    email_unique_key as email_claim, import_key_unique_key as import_key_claim, phone_unique_key as phone_claim,
+};
 use crate::services::records::plausible_id;
 
 /// Contacts are shared between a plan and its overlay (`Arc`): a group holds
@@ -68,15 +70,16 @@ impl Known {
 /// item whose `id` names it, where claims name it in `contact_id`).
 pub(super) fn claims_of(org_id: &str, c: &Candidate) -> Vec<Key> {
     let mut keys: Vec<Key> = c
+        .contact
         .emails
         .iter()
-        .map(|e| email_claim(org_id, e))
-        .chain(c.phones.iter().map(|p| phone_claim(org_id, &p.e164)))
+        .map(|e| email_claim(org_id, &e.address))
+        .chain(c.contact.phones.iter().map(|p| phone_claim(org_id, &p.e164)))
         .collect();
     if let Some(key) = &c.key {
         keys.push(import_key_claim(org_id, key));
         if plausible_id(key) {
-            keys.push(contact_links::contact_key(org_id, key));
+            keys.push(contacts::contact_key(org_id, key));
         }
     }
     keys
@@ -120,7 +123,7 @@ pub(super) async fn read_known(
         .collect();
     ids.sort();
     ids.dedup();
-    for contact in contact_links::get_many(table, org_id, &ids).await? {
+    for contact in contacts::get_many(table, org_id, &ids).await? {
         known.contacts.insert(contact.id.clone(), Arc::new(contact));
     }
     // Claims of the rows that the pending group writes, and the pending

@@ -14,7 +14,7 @@ use crate::domain::input::FieldError;
 use crate::ports::{Condition, Update, WriteOp};
 use crate::ports::{HasClock, HasJobs, HasObjects, HasTable};
 use crate::services::audit::{self, Actor};
-use crate::services::contact_links;
+use crate::services::contacts;
 use crate::services::records::{from_item, new_id, to_item};
 
 #[derive(Debug, Clone, Default)]
@@ -62,13 +62,13 @@ pub async fn create(
             format!("Import at most {MAX_ROWS} rows at once."),
         ));
     }
-    let defs = contact_links::field_defs(state.table().as_ref(), org_id).await?;
+    let defs = contacts::fields::list(state.table().as_ref(), org_id).await?;
     let keys: Vec<String> = defs.iter().map(|d| d.key.clone()).collect();
     let mapping = build_mapping(&headers, &keys, &options.mapping)?;
     let mut tags = Vec::new();
     let mut errors = Vec::new();
     for (i, raw) in options.tags.iter().enumerate() {
-        match contact_links::normalize_tag(raw) {
+        match crate::domain::contact::normalize_tag(raw) {
             Ok(tag) if !tags.contains(&tag) => tags.push(tag),
             Ok(_) => {}
             Err(code) => errors.push(FieldError::new(

@@ -15,7 +15,7 @@ use super::{
     stage_prefix,
 };
 use crate::ports::{Condition, Index, Item, Key, Query, SortKey, StoreError, Table};
-use crate::services::contact_links;
+use crate::services::contacts;
 use crate::services::contacts::{ContactFilter, ContactRecord};
 use crate::services::records::from_item;
 
@@ -241,6 +241,6 @@ pub async fn contacts_in_stage_page(
     cursor: Option<String>,
 ) -> Result<(Vec<ContactRecord>, Option<String>), StoreError> {
     let (ids, next) = contacts_in_stage(table, org_id, pipeline_id, stage_id, limit, cursor).await?;
-    let found = contact_links::get_many(table, org_id, &ids).await?;
+    let found = contacts::get_many(table, org_id, &ids).await?;
     Ok((found.into_iter().filter(|c| filter.matches(c)).collect(), next))
 }

@@ -14,7 +14,7 @@ use crate::domain::money::{self, Currency};
 use crate::ports::{Condition, Index, Query, SortKey, StoreError, Table, WriteOp};
 use crate::ports::{HasClock, HasTable};
 use crate::services::audit::{self, Actor};
-use crate::services::contact_links;
+use crate::services::contacts;
 use crate::services::records::{from_item, member_key, new_id};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,7 +121,7 @@ async fn check_contact(
     id: &str,
     errors: &mut Vec<FieldError>,
 ) -> Result<(), StoreError> {
-    if !contact_links::contact_exists(table, org_id, id).await? {
+    if !contacts::exists(table, org_id, id).await? {
         errors.push(FieldError::new(
             "contact_id",
             "not_found",
@@ -246,15 +246,15 @@ pub async fn create_deal(
         },
         // The contact must still exist when the deal commits.
         WriteOp::Check {
-            key: contact_links::contact_key(org_id, &deal.contact_id),
+            key: contacts::contact_key(org_id, &deal.contact_id),
             condition: Condition::Exists,
         },
-        contact_links::timeline_entry(
+        contacts::timeline_entry(
             org_id,
             &deal.contact_id,
-            now,
             "deal_created",
             json!({ "deal_id": deal.id, "title": deal.title, "pipeline_id": pipeline.id, "stage_id": stage.id, "stage_name": stage.name }),
+            now,
         ),
         audit::entry(
             actor,
@@ -420,31 +420,31 @@ pub async fn update_deal(
     }];
     if next.contact_id != current.contact_id {
         ops.push(WriteOp::Check {
-            key: contact_links::contact_key(org_id, &next.contact_id),
+            key: contacts::contact_key(org_id, &next.contact_id),
             condition: Condition::Exists,
         });
     }
     let moved = next.stage_id != current.stage_id || next.pipeline_id != current.pipeline_id;
     if moved {
-        ops.push(contact_links::timeline_entry(
+        ops.push(contacts::timeline_entry(
             org_id,
             &next.contact_id,
-            now,
             "deal_stage_changed",
             json!({
                 "deal_id": next.id, "title": next.title,
                 "from_pipeline_id": current.pipeline_id, "from_stage_id": current.stage_id,
                 "to_pipeline_id": next.pipeline_id, "to_stage_id": next.stage_id, "to_stage_name": stage_name,
             }),
+            now,
         ));
     }
     if next.status != current.status {
-        ops.push(contact_links::timeline_entry(
+        ops.push(contacts::timeline_entry(
             org_id,
             &next.contact_id,
-            now,
             "deal_status_changed",
             json!({ "deal_id": next.id, "title": next.title, "from": current.status, "to": next.status }),
+            now,
         ));
     }
     ops.push(audit::entry(

@@ -15,7 +15,7 @@ use crate::domain::input::FieldError;
 use crate::ports::{Condition, Index, Query, SortKey, StoreError, Table, WriteOp};
 use crate::ports::{HasClock, HasTable};
 use crate::services::audit::{self, Actor};
-use crate::services::contact_links;
+use crate::services::contacts;
 use crate::services::records::{from_item, new_id, to_item};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -291,16 +291,16 @@ async fn move_deals(
                 item: deal_item(&actor.org_id, &moved)?,
                 condition: Some(Condition::VersionEquals(deal.version)),
             });
-            ops.push(contact_links::timeline_entry(
+            ops.push(contacts::timeline_entry(
                 &actor.org_id,
                 &deal.contact_id,
-                now,
                 "deal_stage_changed",
                 json!({
                     "deal_id": deal.id, "title": deal.title,
                     "from_pipeline_id": deal.pipeline_id, "from_stage_id": deal.stage_id,
                     "to_pipeline_id": to_pipeline, "to_stage_id": to_stage.id, "to_stage_name": to_stage.name,
                 }),
+                now,
             ));
         }
         let pairs: Vec<(Option<&DealRecord>, Option<&DealRecord>)> = changes

@@ -9,13 +9,8 @@ use super::BookingRecord;
 use crate::ports::HasTable;
 use crate::ports::{StoreError, WriteOp};
 use crate::services::audit::Actor;
-use crate::services::scheduling::SchedulingError;
-
-// ---------------------------------------------------------------------------
-// The contact step and notifications: kept apart so the contacts and
-// notifications modules plug in at one place each.
-
 use crate::services::contacts::{self, ConsentInput, ConsentStatus, ContactError, EmailInput, NewContact, PhoneInput};
+use crate::services::scheduling::SchedulingError;
 
 /// What a booking does to the CRM inside its own transaction.
 pub struct ContactStep {
