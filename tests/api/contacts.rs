@@ -3,6 +3,7 @@
 //! contacts, duplicates and upsert, merge, tags, custom fields, notes and
 //! timeline, list and search, and store round trips.
 
+use konnecs::domain::ids::ContactId;
 use std::sync::Arc;
 
 use http::StatusCode;
@@ -989,7 +990,7 @@ async fn timeline_lists_notes_tag_changes_and_appended_entries_newest_first_in_p
     w.clock.advance(SignedDuration::from_secs(10));
     let entry = contacts::timeline_entry(
         &dana.org_id,
-        &cid,
+        &ContactId::from(&cid),
         "booking.created",
         json!({"booking_id": "b1"}),
         w.clock.now(),
@@ -1219,12 +1220,18 @@ async fn merge_rerun_after_a_crash_between_copy_and_commit_loses_and_duplicates_
     // Step 1 of a merge ran (B's notes and timeline copied into A), then the process died.
     let table = w.state.table.as_ref();
     let b_items = table
-        .query(&Query::partition(contacts::contact_partition(&dana.org_id, &b)))
+        .query(&Query::partition(contacts::contact_partition(
+            &dana.org_id,
+            &ContactId::from(&b),
+        )))
         .await
         .unwrap()
         .items;
     for mut item in b_items.into_iter().filter(|i| i["sk"] != "PROFILE") {
-        item.insert("pk".into(), contacts::contact_partition(&dana.org_id, &a).into());
+        item.insert(
+            "pk".into(),
+            contacts::contact_partition(&dana.org_id, &ContactId::from(&a)).into(),
+        );
         table.put(item, None).await.unwrap();
     }
     // B is intact meanwhile: nothing was lost.
@@ -1261,7 +1268,10 @@ async fn merge_rerun_after_a_crash_between_copy_and_commit_loses_and_duplicates_
     assert_eq!(kinds, vec!["contact.merged", "note", "note"]);
     // B's partition is gone: nothing of it remains to be read.
     let left = table
-        .query(&Query::partition(contacts::contact_partition(&dana.org_id, &b)))
+        .query(&Query::partition(contacts::contact_partition(
+            &dana.org_id,
+            &ContactId::from(&b),
+        )))
         .await
         .unwrap();
     assert!(left.items.is_empty(), "{:?}", left.items);

@@ -6,6 +6,7 @@
 //! refusing to orphan deals, optimistic concurrency and tenancy.
 
 use http::StatusCode;
+use konnecs::domain::ids::PipelineId;
 use konnecs::ports::counting::CountingTable;
 use konnecs::services::pipelines;
 use konnecs_tests::app::{TestApp, field_errors, problem};
@@ -317,7 +318,7 @@ async fn the_board_counts_and_totals_each_stage_per_currency_with_queries_only()
     let counting = CountingTable::new(w.state.table.clone());
     let counts = counting.counts();
     let org_id = org_of(&w, &b).await;
-    pipelines::board(&counting, &org_id, p["id"].as_str().unwrap(), 50)
+    pipelines::board(&counting, &org_id, &PipelineId::from(p["id"].as_str().unwrap()), 50)
         .await
         .expect("board");
     let calls = counts.snapshot();
@@ -329,7 +330,7 @@ async fn the_board_counts_and_totals_each_stage_per_currency_with_queries_only()
     let (ids, cursor) = pipelines::contacts_in_stage(
         &counting,
         &org_id,
-        p["id"].as_str().unwrap(),
+        &PipelineId::from(p["id"].as_str().unwrap()),
         &stage_id(&p, 0),
         50,
         None,
@@ -725,14 +726,16 @@ async fn a_pipeline_older_than_its_statistics_is_counted_once_then_read_from_the
     let pid = p["id"].as_str().unwrap();
     w.state
         .table
-        .delete(&pipelines::stats_key(&org_id, pid), None)
+        .delete(&pipelines::stats_key(&org_id, &PipelineId::from(pid)), None)
         .await
         .expect("delete");
     // A change before the first view only counts itself (incomplete).
     deal(&w, &b, &p, 1, &c, 400, "EUR").await;
     let counting = CountingTable::new(w.state.table.clone());
     let counts = counting.counts();
-    let board = pipelines::board(&counting, &org_id, pid, 2).await.expect("board");
+    let board = pipelines::board(&counting, &org_id, &PipelineId::from(pid), 2)
+        .await
+        .expect("board");
     assert_eq!(board.stages[1].count, 4, "counted from the deals");
     assert_eq!(board.stages[1].totals[0].value, 1_000);
     assert_eq!(board.stages[1].deals.len(), 2);
@@ -743,14 +746,18 @@ async fn a_pipeline_older_than_its_statistics_is_counted_once_then_read_from_the
         "one read of the deals, the statistics stored"
     );
     // From now on the statistics answer: no read of the deals beyond a page per stage.
-    let board = pipelines::board(&counting, &org_id, pid, 2).await.expect("board");
+    let board = pipelines::board(&counting, &org_id, &PipelineId::from(pid), 2)
+        .await
+        .expect("board");
     let second = counts.snapshot();
     assert_eq!((second.query - first.query, second.put - first.put), (3, 0));
     assert_eq!(board.stages[1].count, 4);
     assert_eq!(board.stages[1].totals[0].value, 1_000);
     assert_eq!(board.stages[1].deals.len(), 2);
     deal(&w, &b, &p, 1, &c, 1, "EUR").await;
-    let board = pipelines::board(&counting, &org_id, pid, 2).await.expect("board");
+    let board = pipelines::board(&counting, &org_id, &PipelineId::from(pid), 2)
+        .await
+        .expect("board");
     assert_eq!((board.stages[1].count, board.stages[1].totals[0].value), (5, 1_001));
 }
 
@@ -763,7 +770,7 @@ async fn counting_an_older_pipeline_stores_nothing_when_a_deal_changed_meanwhile
     deal(&w, &b, &p, 0, &c, 100, "EUR").await;
     let org_id = org_of(&w, &b).await;
     let pid = p["id"].as_str().unwrap();
-    let key = pipelines::stats_key(&org_id, pid);
+    let key = pipelines::stats_key(&org_id, &PipelineId::from(pid));
     w.state.table.delete(&key, None).await.expect("delete");
     deal(&w, &b, &p, 0, &c, 200, "EUR").await;
     // The board read the statistics (one change counted), then a change
@@ -780,7 +787,9 @@ async fn counting_an_older_pipeline_stores_nothing_when_a_deal_changed_meanwhile
         inner: w.state.table.clone(),
         stale: stats,
     };
-    let board = pipelines::board(&racing, &org_id, pid, 10).await.expect("board");
+    let board = pipelines::board(&racing, &org_id, &PipelineId::from(pid), 10)
+        .await
+        .expect("board");
     assert_eq!(board.stages[0].count, 2, "this view still answers from its count");
     let stored = w.state.table.get(&key).await.expect("get").expect("statistics");
     assert_eq!(
@@ -789,7 +798,7 @@ async fn counting_an_older_pipeline_stores_nothing_when_a_deal_changed_meanwhile
         "not marked complete over a change it may have missed"
     );
     // The next view counts again and completes them.
-    pipelines::board(w.state.table.as_ref(), &org_id, pid, 10)
+    pipelines::board(w.state.table.as_ref(), &org_id, &PipelineId::from(pid), 10)
         .await
         .expect("board");
     let stored = w.state.table.get(&key).await.expect("get").expect("statistics");

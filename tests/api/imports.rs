@@ -5,6 +5,7 @@
 //! crashes, races, S3 presigned links, the inline limit of buffered runtimes),
 //! and what the queue's last try does to an import or export that fails.
 
+use konnecs::domain::ids::ContactId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -664,7 +665,7 @@ async fn an_export_with_identity_less_contacts_round_trips_into_a_new_organizati
     }
     let (org_a, org_b) = (org_of(&w, &a).await, org_of(&w, &b).await);
     let export_a = csv_export(&w, &a).await;
-    let ids_a: Vec<String> = all_contacts(&w.state, &org_a).await.into_iter().map(|c| c.id).collect();
+    let ids_a: Vec<ContactId> = all_contacts(&w.state, &org_a).await.into_iter().map(|c| c.id).collect();
 
     let first = import(&w, &b, "", &export_a).await;
     assert_eq!(progress_numbers(&first), ("done".into(), 6, 6, 6, 0, 0, 0), "{first}");

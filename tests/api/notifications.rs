@@ -5,6 +5,7 @@
 //! router and scheduling service (`konnecs_tests::practice`), so these are
 //! the messages bookings really send.
 
+use konnecs::domain::ids::BookingId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -210,7 +211,7 @@ async fn concurrent_sms_for_one_appointment_stay_within_the_limit() {
         let request = SmsRequest {
             idempotency_key: format!("k{i}"),
             org_id: practice.org_id.clone(),
-            booking_id: Some(id.clone()),
+            booking_id: Some(BookingId::from(id.clone())),
             to: PHONE.into(),
             body: format!("message {i}"),
         };
@@ -252,7 +253,7 @@ async fn an_opted_out_number_receives_nothing_and_keeps_the_allowance() {
         let request = SmsRequest {
             idempotency_key: format!("later{i}"),
             org_id: practice.org_id.clone(),
-            booking_id: Some(id.clone()),
+            booking_id: Some(BookingId::from(id.clone())),
             to: PHONE.into(),
             body: "hello".into(),
         };

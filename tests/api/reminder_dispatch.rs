@@ -11,6 +11,7 @@
 //! latter on the moto emulator); the queues are the embedded ones on both,
 //! so redelivery follows the test clock.
 
+use konnecs::domain::ids::BookingId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -541,7 +542,10 @@ async fn a_reminder_of_a_booking_that_no_longer_exists_is_dropped_not_retried(st
     let practice = practice(&state).await;
     let (id, keys) = book(&practice, "2026-12-01T10:00:00Z", "gone").await;
     // The booking and its notice went (an account purge, say), the reminders stayed.
-    for key in [booking_key(&practice.org_id, &id), notice_key(&practice.org_id, &id)] {
+    for key in [
+        booking_key(&practice.org_id, &BookingId::from(&id)),
+        notice_key(&practice.org_id, &BookingId::from(&id)),
+    ] {
         assert!(
             state.table.delete(&key, None).await.expect("delete").is_some(),
             "{key:?}"
@@ -574,7 +578,7 @@ async fn as_booked_before_the_shards(state: &AppState, practice: &Practice, book
         ops.push(WriteOp::Put { item, condition: None });
         legacy.push(moved);
     }
-    let booking = booking_key(&practice.org_id, booking_id);
+    let booking = booking_key(&practice.org_id, &BookingId::from(booking_id));
     let mut record = state.table.get(&booking).await.expect("get").expect("booking");
     let listed: Vec<Value> = legacy.iter().map(|k| json!({"pk": k.pk, "sk": k.sk})).collect();
     record.insert("reminder_keys".into(), Value::Array(listed));
@@ -683,7 +687,7 @@ async fn the_unsharded_layout_is_read_only_until_it_has_drained(store: Store) {
     let fanned: Vec<String> = take_reminders(&state)
         .await
         .iter()
-        .map(|r| reminder(r).booking_id)
+        .map(|r| reminder(r).booking_id.into_string())
         .collect();
     assert_eq!(fanned, vec![early.clone(), early], "{fanned:?}");
 }

@@ -4,6 +4,7 @@
 //! both store backends, seats, manage links, host management, and reminders
 //! removed or replaced in the same transaction as the booking change.
 
+use konnecs::domain::ids::{BookingId, ContactId};
 use std::sync::Arc;
 
 use axum::Router;
@@ -153,7 +154,7 @@ impl Fixture {
     async fn booking_item(&self, id: &str) -> Item {
         self.state
             .table
-            .get(&booking_key(&self.org_id, id))
+            .get(&booking_key(&self.org_id, &BookingId::from(id)))
             .await
             .expect("get")
             .expect("booking stored")
@@ -604,7 +605,7 @@ async fn a_booking_returns_a_manage_link_creates_the_contact_and_its_reminder_it
     // Reminder items: one per (offset, channel), keyed by due minute and the
     // booking's shard, with the agreed attributes.
     let keys = reminder_keys(&stored);
-    let shard = reminders::shard_of(&uid);
+    let shard = reminders::shard_of(&BookingId::from(&uid));
     let mut expected = vec![
         (
             format!("REMINDERS#2026-03-03T10:00#{shard}"),
@@ -650,7 +651,8 @@ async fn a_booking_returns_a_manage_link_creates_the_contact_and_its_reminder_it
     let contact_id = pointer["contact_id"].as_str().unwrap();
     let timeline = query_all(
         f.state.table.as_ref(),
-        Query::partition(contacts::contact_partition(&f.org_id, contact_id)).sort(SortKey::BeginsWith("TL#".into())),
+        Query::partition(contacts::contact_partition(&f.org_id, &ContactId::from(contact_id)))
+            .sort(SortKey::BeginsWith("TL#".into())),
     )
     .await;
     let kinds: Vec<&str> = timeline.iter().filter_map(|t| t["kind"].as_str()).collect();
@@ -669,7 +671,8 @@ async fn a_booking_returns_a_manage_link_creates_the_contact_and_its_reminder_it
     assert_eq!(again.body["booking"]["contact_id"], contact_id);
     let timeline = query_all(
         f.state.table.as_ref(),
-        Query::partition(contacts::contact_partition(&f.org_id, contact_id)).sort(SortKey::BeginsWith("TL#".into())),
+        Query::partition(contacts::contact_partition(&f.org_id, &ContactId::from(contact_id)))
+            .sort(SortKey::BeginsWith("TL#".into())),
     )
     .await;
     assert_eq!(timeline.len(), 2);
@@ -1122,7 +1125,7 @@ async fn assert_only_winners_left(
             let contact_id = pointer["contact_id"].as_str().unwrap();
             let timeline = query_all(
                 f.state.table.as_ref(),
-                Query::partition(contacts::contact_partition(&f.org_id, contact_id))
+                Query::partition(contacts::contact_partition(&f.org_id, &ContactId::from(contact_id)))
                     .sort(SortKey::BeginsWith("TL#".into())),
             )
             .await;
@@ -1333,11 +1336,11 @@ async fn rescheduling_replaces_the_reminders_and_refuses_a_taken_slot(store: Sto
     );
     let new_keys = reminder_keys(&f.booking_item(&uid).await);
     assert_eq!(live(f.state.table.as_ref(), &new_keys).await, 2);
-    assert!(
-        new_keys
-            .iter()
-            .any(|k| k.pk == format!("REMINDERS#2026-03-04T09:30#{}", reminders::shard_of(&uid)))
-    );
+    assert!(new_keys.iter().any(|k| k.pk
+        == format!(
+            "REMINDERS#2026-03-04T09:30#{}",
+            reminders::shard_of(&BookingId::from(&uid))
+        )));
     let starts = f.slot_starts("from=2026-03-04&to=2026-03-04").await;
     assert!(
         starts.contains(&"2026-03-04T10:00:00Z".to_string()),

@@ -2,6 +2,7 @@
 //! reminders of Priya's check-up (Tuesday 8 December 2026, 10:00 UTC), due
 //! an hour before.
 
+use konnecs::domain::ids::BookingId;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -196,7 +197,7 @@ async fn tick_now(w: &World) -> u64 {
 pub async fn reminders_tick_fans_out_the_reminders_due_at_its_time(name: &str) {
     let w = World::with_dana().await;
     let booking = priya_booked(&w).await;
-    let record = bookings::get_record(w.state.table.as_ref(), &w.org_id, &booking)
+    let record = bookings::get_record(w.state.table.as_ref(), &w.org_id, &BookingId::from(&booking))
         .await
         .expect("booking");
     let all: Vec<Key> = record

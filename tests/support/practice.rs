@@ -11,6 +11,7 @@ use axum::Router;
 use http::StatusCode;
 use konnecs::app::AppState;
 use konnecs::catalogue;
+use konnecs::domain::ids::BookingId;
 use konnecs::ports::Key;
 use konnecs::services::scheduling::bookings::{self, BookingRecord};
 use serde_json::{Value, json};
@@ -151,7 +152,7 @@ impl Practice {
 
     /// The booking as stored.
     pub async fn record(&self, booking_id: &str) -> BookingRecord {
-        bookings::get_record(self.state.table.as_ref(), &self.org_id, booking_id)
+        bookings::get_record(self.state.table.as_ref(), &self.org_id, &BookingId::new(booking_id))
             .await
             .expect("the booking is stored")
     }

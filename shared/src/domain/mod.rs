@@ -6,6 +6,7 @@ pub mod country;
 pub mod email;
 pub mod fold;
 pub mod host;
+pub mod ids;
 pub mod input;
 pub mod membership;
 pub mod money;

@@ -1,6 +1,7 @@
 //! Background jobs on the jobs queue. Each job is idempotent: queues deliver
 //! at least once, so running a job twice must have the effect of once.
 
+use crate::domain::ids::BookingId;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,7 @@ pub enum Job {
         idempotency_key: String,
         org_id: String,
         #[serde(default)]
-        booking_id: Option<String>,
+        booking_id: Option<BookingId>,
         to: String,
         body: String,
     },

@@ -43,6 +43,7 @@
 //! |---|---|---|
 //! | tick cursor (`minute_s`, `minute`, `legacy_until_s`) | `REMINDERTICK` | `CURSOR` |
 
+use crate::domain::ids::BookingId;
 use futures::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -104,7 +105,7 @@ pub struct ReminderMessage {
     pub pk: String,
     pub sk: String,
     pub org_id: String,
-    pub booking_id: String,
+    pub booking_id: BookingId,
     pub channel: String,
     pub offset_minutes: i64,
     pub due_at: i64,
@@ -119,7 +120,7 @@ impl ReminderMessage {
             pk: text("pk")?,
             sk: text("sk")?,
             org_id: text("org_id")?,
-            booking_id: text("booking_id")?,
+            booking_id: BookingId::new(text("booking_id")?),
             channel: text("channel")?,
             offset_minutes: number("offset_minutes")?,
             due_at: number("due_at")?,

@@ -38,6 +38,7 @@
 //! `reminder_dispatch`), and the booking records that list such keys still
 //! delete them on cancel and reschedule.
 
+use crate::domain::ids::BookingId;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -92,7 +93,7 @@ pub const SHARDS: u32 = 16;
 
 /// FNV-1a (64 bit) of the booking id: stable across processes, releases
 /// and platforms.
-pub fn booking_hash(booking_id: &str) -> u64 {
+pub fn booking_hash(booking_id: &BookingId) -> u64 {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     booking_id
@@ -101,7 +102,7 @@ pub fn booking_hash(booking_id: &str) -> u64 {
 }
 
 /// The shard of a booking's reminders: [`booking_hash`] modulo [`SHARDS`].
-pub fn shard_of(booking_id: &str) -> u32 {
+pub fn shard_of(booking_id: &BookingId) -> u32 {
     (booking_hash(booking_id) % u64::from(SHARDS)) as u32
 }
 
@@ -126,7 +127,7 @@ pub fn legacy_partition(due: Timestamp) -> String {
     format!("{PARTITION_PREFIX}{}", minute_label(due))
 }
 
-pub fn key(due: Timestamp, org_id: &str, booking_id: &str, offset_minutes: u32, channel: Channel) -> Key {
+pub fn key(due: Timestamp, org_id: &str, booking_id: &BookingId, offset_minutes: u32, channel: Channel) -> Key {
     Key::new(
         partition(due, shard_of(booking_id)),
         format!("{org_id}#{booking_id}#{offset_minutes}#{}", channel.as_str()),
@@ -146,7 +147,7 @@ pub struct Planned {
 /// reminders only when `sms_allowed` (a phone with SMS consent).
 pub fn plan(
     org_id: &str,
-    booking_id: &str,
+    booking_id: &BookingId,
     starts_at: Timestamp,
     offsets: &[ReminderOffset],
     sms_allowed: bool,
@@ -214,8 +215,8 @@ mod tests {
     fn reminders_are_keyed_by_due_minute_and_skip_sms_without_consent() {
         let start = ts("2026-03-10T15:30:00Z");
         let now = ts("2026-03-01T00:00:00Z");
-        let planned = plan("o1", "b1", start, &default_plan(), false, now).unwrap();
-        let shard = shard_of("b1");
+        let planned = plan("o1", &BookingId::new("b1"), start, &default_plan(), false, now).unwrap();
+        let shard = shard_of(&BookingId::new("b1"));
         let keys: Vec<(String, String)> = planned.keys.iter().map(|k| (k.pk.clone(), k.sk.clone())).collect();
         assert_eq!(
             keys,
@@ -230,7 +231,7 @@ mod tests {
                 ),
             ]
         );
-        let with_sms = plan("o1", "b1", start, &default_plan(), true, now).unwrap();
+        let with_sms = plan("o1", &BookingId::new("b1"), start, &default_plan(), true, now).unwrap();
         assert_eq!(with_sms.keys.len(), 4);
     }
 
@@ -238,7 +239,7 @@ mod tests {
     fn reminders_already_due_at_booking_time_are_not_created() {
         let start = ts("2026-03-10T15:30:00Z");
         let now = ts("2026-03-10T12:00:00Z");
-        let planned = plan("o1", "b1", start, &default_plan(), true, now).unwrap();
+        let planned = plan("o1", &BookingId::new("b1"), start, &default_plan(), true, now).unwrap();
         assert_eq!(planned.keys.len(), 2, "only the 1 h reminders remain");
         assert!(planned.keys.iter().all(|k| k.sk.contains("#60#")));
     }
@@ -251,10 +252,19 @@ mod tests {
             SHARDS, 16,
             "a new shard count needs the tick to read the old shards until they drain"
         );
-        assert_eq!(shard_of(""), (0xcbf2_9ce4_8422_2325_u64 % 16) as u32);
-        assert_eq!(shard_of("a"), (0xaf63_dc4c_8601_ec8c_u64 % 16) as u32);
-        assert_eq!(shard_of("foobar"), (0x8594_4171_f739_67e8_u64 % 16) as u32);
-        let key = key(ts("2026-03-10T14:30:59Z"), "o1", "foobar", 60, Channel::Sms);
+        assert_eq!(shard_of(&BookingId::new("")), (0xcbf2_9ce4_8422_2325_u64 % 16) as u32);
+        assert_eq!(shard_of(&BookingId::new("a")), (0xaf63_dc4c_8601_ec8c_u64 % 16) as u32);
+        assert_eq!(
+            shard_of(&BookingId::new("foobar")),
+            (0x8594_4171_f739_67e8_u64 % 16) as u32
+        );
+        let key = key(
+            ts("2026-03-10T14:30:59Z"),
+            "o1",
+            &BookingId::new("foobar"),
+            60,
+            Channel::Sms,
+        );
         assert_eq!(key.pk, "REMINDERS#2026-03-10T14:30#8");
         assert_eq!(key.sk, "o1#foobar#60#sms");
         assert_eq!(
@@ -272,7 +282,7 @@ mod tests {
                 "019a{:028x}",
                 u128::from(i as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
             );
-            counts[shard_of(&id) as usize] += 1;
+            counts[shard_of(&BookingId::new(id)) as usize] += 1;
         }
         let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
         assert!(*min > 800 && *max < 1200, "{counts:?}");

@@ -6,6 +6,7 @@
 //! [`super::reminders`].
 
 use jiff::Timestamp;
+use konnecs::domain::ids::{BookingId, ContactId, EventTypeId};
 use konnecs::ports::{Condition, Index, Item, Key, WriteOp};
 use konnecs::services::contacts::{self, ALL_PARTS};
 use konnecs::services::notifications::{self, BookingChange};
@@ -103,7 +104,10 @@ pub fn slot_reads(cx: &mut Cx, org: &Org, host: usize, event: usize, at: f64) {
         at,
         &[
             (org_key(&org.id), ORG_BYTES),
-            (event_type_key(&org.id, &event_type.id), EVENT_TYPE_BYTES),
+            (
+                event_type_key(&org.id, &EventTypeId::from(&event_type.id)),
+                EVENT_TYPE_BYTES,
+            ),
             (schedule_key(&org.id, &org.schedule_id), SCHEDULE_BYTES),
             (host_calendar_version_key(&org.id, host_id), POINTER_BYTES),
         ],
@@ -122,7 +126,7 @@ pub fn slot_reads(cx: &mut Cx, org: &Org, host: usize, event: usize, at: f64) {
 /// The messages a booking change queues: emails go to the provider (no
 /// store call); an SMS claims the booking's counter and reads the opt-out.
 pub fn sms_claim(rec: &mut Recorder, at: f64, org: &Org, booking_id: &str, phone: &str) {
-    let counter = notifications::sms_counter_key(&org.id, booking_id);
+    let counter = notifications::sms_counter_key(&org.id, &BookingId::new(booking_id));
     rec.get(at, &counter, POINTER_BYTES);
     let item = entities::sized(&counter, &[("keys", "reminder/…"), ("count", "1"), ("version", "1")]);
     rec.write(
@@ -239,7 +243,11 @@ fn book(cx: &mut Cx, org: &Org, rng: &mut Rng, [hours, minutes, active]: [&Table
         booking.invitee.sms_consent,
     );
     if returning {
-        cx.rec.get(at, &contacts::contact_key(&org.id, &contact_id), 1_200);
+        cx.rec.get(
+            at,
+            &contacts::contact_key(&org.id, &ContactId::from(&contact_id)),
+            1_200,
+        );
     }
     notice_reads(cx, org, &booking, at, 0);
 
@@ -249,7 +257,7 @@ fn book(cx: &mut Cx, org: &Org, rng: &mut Rng, [hours, minutes, active]: [&Table
         .filter_map(Key::of)
         .map(|key| StoredKey::from(&key))
         .collect();
-    booking.contact_id = Some(contact_id.clone());
+    booking.contact_id = Some(ContactId::from(&contact_id));
     let mut contact_after = existing.clone();
     contact_after.created_at = now.to_string();
     contact_after.created_ms = now.as_millisecond();
@@ -285,7 +293,7 @@ fn book(cx: &mut Cx, org: &Org, rng: &mut Rng, [hours, minutes, active]: [&Table
     ops.extend(contact_ops.iter().cloned());
     ops.push(contacts::timeline_entry(
         &org.id,
-        &contact_id,
+        &ContactId::from(&contact_id),
         "booking.created",
         json!({"booking_id": booking.id}),
         now,

@@ -7,6 +7,7 @@
 //! (`pipelines`) and notes (`contacts::notes`). Every request of a member
 //! also pays the session's reads ([`super::people::request`]).
 
+use konnecs::domain::ids::{ContactId, DealId, PipelineId};
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -328,11 +329,11 @@ fn export(rec: &mut Recorder, org: &Org, at: f64, rng: &mut Rng) {
 
 fn deal_record(org: &Org, rng: &mut Rng, now: Timestamp) -> DealRecord {
     DealRecord {
-        id: rng.id(),
-        pipeline_id: org.pipeline_id.clone(),
+        id: DealId::new(rng.id()),
+        pipeline_id: PipelineId::from(&org.pipeline_id),
         stage_id: org.stage_ids[rng.below(org.stage_ids.len() as u64) as usize].clone(),
         title: "Annual service plan".into(),
-        contact_id: org.some_contact(rng),
+        contact_id: ContactId::new(org.some_contact(rng)),
         value: 120_000,
         currency: "USD".into(),
         status: DealStatus::Open,
@@ -398,9 +399,13 @@ fn note(rec: &mut Recorder, day0: Timestamp, org: &Org, rel: i64, rng: &mut Rng)
     let user = member(org, rng);
     people::request(rec, org, user, at, rng);
     let contact_id = org.some_contact(rng);
-    rec.get(at, &contacts::contact_key(&org.id, &contact_id), CONTACT_BYTES);
+    rec.get(
+        at,
+        &contacts::contact_key(&org.id, &ContactId::from(&contact_id)),
+        CONTACT_BYTES,
+    );
     let note = to_item(
-        &notes::note_key(&org.id, &contact_id, &rng.id()),
+        &notes::note_key(&org.id, &ContactId::from(&contact_id), &rng.id()),
         &json!({"text": "Called back, prefers mornings.", "author": org.users[user].id}),
         &[],
     )
@@ -410,7 +415,7 @@ fn note(rec: &mut Recorder, day0: Timestamp, org: &Org, rel: i64, rng: &mut Rng)
             item: note,
             condition: None,
         },
-        contacts::timeline_entry(&org.id, &contact_id, "note", json!({}), now),
+        contacts::timeline_entry(&org.id, &ContactId::from(&contact_id), "note", json!({}), now),
         audit::entry(&actor(org, user, rng), now, "note.create", "note", json!({})),
     ];
     rec.transact(at, &ops);

@@ -2,6 +2,7 @@
 //! (the real record types, so the real item builders can size and key them).
 
 use jiff::Timestamp;
+use konnecs::domain::ids::{BookingId, ContactId, EventTypeId};
 use konnecs::ports::Item;
 use konnecs::services::contacts::{Consent, ConsentStatus, ContactEmail, ContactPhone, ContactRecord};
 use konnecs::services::notifications::BookingNotice;
@@ -64,7 +65,7 @@ pub fn contact(
         text: Some("I agree to receive appointment texts.".into()),
     };
     ContactRecord {
-        id,
+        id: ContactId::new(id),
         org_id: org.id.clone(),
         first_name: Some(who.first.clone()),
         last_name: Some(who.last.clone()),
@@ -113,9 +114,9 @@ pub fn booking(
     let event_type = &org.event_types[event];
     let host = &org.users[host];
     BookingRecord {
-        id,
+        id: BookingId::new(id),
         org_id: org.id.clone(),
-        event_type_id: event_type.id.clone(),
+        event_type_id: EventTypeId::from(&event_type.id),
         event_title: format!("Visit {event}"),
         host_user_id: host.id.clone(),
         start,

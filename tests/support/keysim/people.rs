@@ -9,6 +9,7 @@
 use http::Method;
 use jiff::Timestamp;
 use konnecs::config::AppConfig;
+use konnecs::domain::ids::{ContactId, PipelineId};
 use konnecs::inbound::http::idempotency::record_key;
 use konnecs::ports::{Condition, Index, Item, Key, Update, WriteOp};
 use konnecs::services::records::{
@@ -147,18 +148,23 @@ fn work(rec: &mut Recorder, org: &Org, user: usize, at: f64, rng: &mut Rng) {
         1 => {
             rec.query(at, Index::Primary, &contacts::search_partition(&org.id), 20, 120, 20);
             let keys: Vec<(Key, usize)> = (0..20)
-                .map(|_| (contacts::contact_key(&org.id, &org.some_contact(rng)), 1_200))
+                .map(|_| {
+                    (
+                        contacts::contact_key(&org.id, &ContactId::new(org.some_contact(rng))),
+                        1_200,
+                    )
+                })
                 .collect();
             rec.batch_get(at, &keys);
         }
         // A contact and its timeline.
         2 => {
             let id = org.some_contact(rng);
-            rec.get(at, &contacts::contact_key(&org.id, &id), 1_200);
+            rec.get(at, &contacts::contact_key(&org.id, &ContactId::from(&id)), 1_200);
             rec.query(
                 at,
                 Index::Primary,
-                &contacts::contact_partition(&org.id, &id),
+                &contacts::contact_partition(&org.id, &ContactId::from(&id)),
                 20,
                 300,
                 100,
@@ -176,11 +182,17 @@ fn work(rec: &mut Recorder, org: &Org, user: usize, at: f64, rng: &mut Rng) {
             rec.batch_get(
                 at,
                 &[
-                    (pipelines::pipeline_key(&org.id, &org.pipeline_id), 1_500),
-                    (pipelines::stats_key(&org.id, &org.pipeline_id), 1_000),
+                    (
+                        pipelines::pipeline_key(&org.id, &PipelineId::from(&org.pipeline_id)),
+                        1_500,
+                    ),
+                    (
+                        pipelines::stats_key(&org.id, &PipelineId::from(&org.pipeline_id)),
+                        1_000,
+                    ),
                 ],
             );
-            let partition = pipelines::pipeline_deals_partition(&org.id, &org.pipeline_id);
+            let partition = pipelines::pipeline_deals_partition(&org.id, &PipelineId::from(&org.pipeline_id));
             let per_stage = (org.deals as usize / org.stage_ids.len()).min(50);
             for _ in &org.stage_ids {
                 rec.query(at, Index::Gsi1, &partition, per_stage, 800, 50);

@@ -4,6 +4,7 @@
 //! consumer (`reminder_dispatch::deliver`: the reminder and the booking's
 //! notice read, `pending → sent`, an SMS's claim and opt-out read).
 
+use konnecs::domain::ids::BookingId;
 use std::collections::HashMap;
 
 use jiff::Timestamp;
@@ -45,8 +46,11 @@ impl Due {
 /// The partition a reminder due at `due` is written to.
 pub fn partition_for(layout: ReminderLayout, due: Timestamp, booking_id: &str) -> String {
     match layout {
-        ReminderLayout::Sharded => partition(due, shard_of(booking_id)),
-        ReminderLayout::Shards(n) => partition(due, (booking_hash(booking_id) % u64::from(n.max(1))) as u32),
+        ReminderLayout::Sharded => partition(due, shard_of(&BookingId::new(booking_id))),
+        ReminderLayout::Shards(n) => partition(
+            due,
+            (booking_hash(&BookingId::new(booking_id)) % u64::from(n.max(1))) as u32,
+        ),
         ReminderLayout::Unsharded => legacy_partition(due),
     }
 }
@@ -89,8 +93,11 @@ pub fn due(
     let minute = due_rel.div_euclid(60) * 60;
     let at = minute as f64 + cx.config.tick_second + 1.0 + rng.unit() * cx.config.consumer_drain_seconds;
     cx.rec.get(at, &key, bytes);
-    cx.rec
-        .get(at, &notifications::notice_key(&org.id, booking_id), notice_bytes);
+    cx.rec.get(
+        at,
+        &notifications::notice_key(&org.id, &BookingId::new(booking_id)),
+        notice_bytes,
+    );
     cx.rec.write(
         at,
         &WriteOp::Update {

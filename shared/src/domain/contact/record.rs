@@ -2,6 +2,7 @@
 //! tags, and the rules every writer follows when it adds to or combines
 //! records (one primary per list, no duplicate values, bounded lists).
 
+use crate::domain::ids::ContactId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -63,7 +64,7 @@ pub struct Consent {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContactRecord {
-    pub id: String,
+    pub id: ContactId,
     pub org_id: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -147,7 +148,7 @@ impl BoundedList {
 
 impl ContactRecord {
     /// A contact with nothing in it yet, first written at `now`.
-    pub fn empty(id: impl Into<String>, org_id: impl Into<String>, now: jiff::Timestamp) -> Self {
+    pub fn empty(id: impl Into<ContactId>, org_id: impl Into<String>, now: jiff::Timestamp) -> Self {
         ContactRecord {
             id: id.into(),
             org_id: org_id.into(),

@@ -2,6 +2,8 @@
 //! Every route takes a session (`Authenticated`) and needs `UseCrm`; ids are
 //! looked up under the caller's organization, so a foreign id is a 404.
 
+use crate::domain::ids::ContactId;
+use crate::domain::ids::PipelineId;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -146,7 +148,7 @@ pub async fn list(
             pipelines::contacts_in_stage_page(
                 table,
                 caller.org_id(),
-                (pipeline_id, stage_id),
+                (&PipelineId::from(pipeline_id), stage_id),
                 &filter,
                 limit.clamp(1, contacts::MAX_PAGE),
                 params.cursor,
@@ -184,7 +186,7 @@ pub async fn create(
     Outcome::Ok(with_etag(StatusCode::CREATED, &contact))
 }
 
-pub async fn show(State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>) -> impl IntoResponse {
+pub async fn show(State(state): State<AppState>, auth: Authenticated, Path(id): Path<ContactId>) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let contact = contacts::get(state.table.as_ref(), caller.org_id(), &id).await?;
     Outcome::Ok(with_etag(StatusCode::OK, &contact))
@@ -193,7 +195,7 @@ pub async fn show(State(state): State<AppState>, auth: Authenticated, Path(id): 
 pub async fn update(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<ContactId>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<ContactPatch>,
 ) -> impl IntoResponse {
@@ -205,7 +207,7 @@ pub async fn update(
 pub async fn remove(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<ContactId>,
     headers: HeaderMap,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
@@ -216,8 +218,8 @@ pub async fn remove(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
-    primary_id: String,
-    secondary_id: String,
+    primary_id: ContactId,
+    secondary_id: ContactId,
 }
 
 pub async fn merge_contacts(
@@ -233,7 +235,7 @@ pub async fn merge_contacts(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BulkTagsBody {
-    ids: Vec<String>,
+    ids: Vec<ContactId>,
     #[serde(default)]
     add: Vec<String>,
     #[serde(default)]
@@ -261,7 +263,7 @@ pub struct PageParams {
 pub async fn timeline(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<ContactId>,
     Query(page): Query<PageParams>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
@@ -362,7 +364,7 @@ pub struct NoteBody {
 pub async fn notes_list(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<ContactId>,
     Query(page): Query<PageParams>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
@@ -380,7 +382,7 @@ pub async fn notes_list(
 pub async fn note_create(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<ContactId>,
     ApiJson(body): ApiJson<NoteBody>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
@@ -391,7 +393,7 @@ pub async fn note_create(
 pub async fn note_update(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, note_id)): Path<(String, String)>,
+    Path((id, note_id)): Path<(ContactId, String)>,
     ApiJson(body): ApiJson<NoteBody>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
@@ -402,7 +404,7 @@ pub async fn note_update(
 pub async fn note_delete(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((id, note_id)): Path<(String, String)>,
+    Path((id, note_id)): Path<(ContactId, String)>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     notes::delete(&state, &caller, &id, &note_id).await?;

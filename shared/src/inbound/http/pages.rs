@@ -13,6 +13,7 @@
 //! API, writing every value it shows through `textContent`, never as markup.
 //! Served with a strict CSP and no caching.
 
+use crate::domain::ids::BookingId;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
@@ -432,7 +433,7 @@ fn when_text(start: jiff::Timestamp, zone: &str) -> String {
 
 pub async fn manage(
     State(state): State<AppState>,
-    Path(uid): Path<String>,
+    Path(uid): Path<BookingId>,
     Query(query): Query<TokenQuery>,
 ) -> impl IntoResponse {
     let token = query.token.unwrap_or_default();

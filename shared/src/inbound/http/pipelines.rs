@@ -3,6 +3,9 @@
 //! `GET/POST /deals`, `GET/PATCH/DELETE /deals/{id}`. Rules live in
 //! `services::pipelines`.
 
+use crate::domain::ids::ContactId;
+use crate::domain::ids::DealId;
+use crate::domain::ids::PipelineId;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -69,7 +72,7 @@ pub async fn create_pipeline(
 pub async fn get_pipeline(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<PipelineId>,
 ) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;
     let pipeline = pipelines::get_pipeline(state.table.as_ref(), &auth.org_id, &id).await?;
@@ -79,7 +82,7 @@ pub async fn get_pipeline(
 pub async fn update_pipeline(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<PipelineId>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PipelineChange>,
 ) -> impl IntoResponse {
@@ -92,14 +95,14 @@ pub async fn update_pipeline(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeletePipelineQuery {
-    move_deals_to_pipeline: Option<String>,
+    move_deals_to_pipeline: Option<PipelineId>,
     move_deals_to_stage: Option<String>,
 }
 
 pub async fn delete_pipeline(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<PipelineId>,
     query: Result<Query<DeletePipelineQuery>, axum::extract::rejection::QueryRejection>,
 ) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;
@@ -135,7 +138,7 @@ pub struct BoardQuery {
 pub async fn board(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<PipelineId>,
     Query(query): Query<BoardQuery>,
 ) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;
@@ -146,9 +149,9 @@ pub async fn board(
 
 #[derive(Deserialize)]
 pub struct DealsQuery {
-    pipeline_id: Option<String>,
+    pipeline_id: Option<PipelineId>,
     stage_id: Option<String>,
-    contact_id: Option<String>,
+    contact_id: Option<ContactId>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -180,7 +183,7 @@ pub async fn create_deal(
     Ok::<_, ApiError>(with_etag(deal.version, to_json(&deal)?, StatusCode::CREATED))
 }
 
-pub async fn get_deal(State(state): State<AppState>, auth: Authenticated, Path(id): Path<String>) -> impl IntoResponse {
+pub async fn get_deal(State(state): State<AppState>, auth: Authenticated, Path(id): Path<DealId>) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;
     let deal = pipelines::get_deal(state.table.as_ref(), &auth.org_id, &id).await?;
     Ok::<_, ApiError>(with_etag(deal.version, to_json(&deal)?, StatusCode::OK))
@@ -189,7 +192,7 @@ pub async fn get_deal(State(state): State<AppState>, auth: Authenticated, Path(i
 pub async fn update_deal(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<DealId>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<DealChange>,
 ) -> impl IntoResponse {
@@ -202,7 +205,7 @@ pub async fn update_deal(
 pub async fn delete_deal(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<DealId>,
     headers: HeaderMap,
 ) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;

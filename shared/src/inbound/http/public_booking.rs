@@ -2,6 +2,7 @@
 //! cookie's authority). The event info, its slots, booking, and the
 //! invitee's manage link (`/booking/{uid}?token=`): view, cancel, reschedule.
 
+use crate::domain::ids::BookingId;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -80,7 +81,7 @@ fn token(body: Option<String>, query: TokenQuery) -> String {
 
 pub async fn show(
     State(state): State<AppState>,
-    Path(uid): Path<String>,
+    Path(uid): Path<BookingId>,
     q: Result<Query<TokenQuery>, QueryRejection>,
 ) -> impl IntoResponse {
     let q = query(q)?;
@@ -91,7 +92,7 @@ pub async fn show(
 pub async fn cancel(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
-    Path(uid): Path<String>,
+    Path(uid): Path<BookingId>,
     q: Result<Query<TokenQuery>, QueryRejection>,
     body: Bytes,
 ) -> impl IntoResponse {
@@ -106,7 +107,7 @@ pub async fn cancel(
 pub async fn reschedule(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
-    Path(uid): Path<String>,
+    Path(uid): Path<BookingId>,
     q: Result<Query<TokenQuery>, QueryRejection>,
     body: Bytes,
 ) -> impl IntoResponse {

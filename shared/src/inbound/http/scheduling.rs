@@ -1,6 +1,8 @@
 //! Session routes of appointment scheduling: schedules, event types and the
 //! host's appointments. Thin: parse, call `services::scheduling`, map.
 
+use crate::domain::ids::BookingId;
+use crate::domain::ids::EventTypeId;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -123,7 +125,7 @@ pub async fn event_types_create(
 pub async fn event_type_get(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<EventTypeId>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let record = event_types::get_record(state.table.as_ref(), &caller.org_id, &id).await?;
@@ -133,7 +135,7 @@ pub async fn event_type_get(
 pub async fn event_type_update(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<EventTypeId>,
     ApiJson(body): ApiJson<Value>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
@@ -143,7 +145,7 @@ pub async fn event_type_update(
 pub async fn event_type_delete(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<EventTypeId>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     event_types::delete(&state, &caller, &id).await?;
@@ -183,7 +185,7 @@ pub async fn appointments_list(
 pub async fn appointment_get(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<BookingId>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     Ok::<_, ApiError>(Json(to_json(&bookings::get_for_host(&state, &caller, &id).await?)?))
@@ -206,7 +208,7 @@ pub struct RescheduleBody {
 pub async fn appointment_cancel(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<BookingId>,
     body: Bytes,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
@@ -219,7 +221,7 @@ pub async fn appointment_cancel(
 pub async fn appointment_reschedule(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<BookingId>,
     ApiJson(body): ApiJson<RescheduleBody>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
@@ -231,7 +233,7 @@ pub async fn appointment_reschedule(
 pub async fn appointment_confirm(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<BookingId>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let view = bookings::decide(&state, &caller, &id, true, None).await?;
@@ -241,7 +243,7 @@ pub async fn appointment_confirm(
 pub async fn appointment_decline(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<BookingId>,
     body: Bytes,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
@@ -253,7 +255,7 @@ pub async fn appointment_decline(
 pub async fn appointment_no_show(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Path(id): Path<BookingId>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let view = bookings::mark_no_show(&state, &caller, &id).await?;

@@ -15,6 +15,7 @@
 //! 4. clean up: B's search keys and B's partition (copies already in A).
 //!    Leftover B search keys are skipped by search (B no longer reads).
 
+use crate::domain::ids::ContactId;
 use serde_json::{Value, json};
 
 use super::{
@@ -33,7 +34,7 @@ pub fn merge_records(a: &ContactRecord, b: &ContactRecord) -> ContactRecord {
 }
 
 /// Everything in a contact's partition except the contact itself (notes, timeline).
-async fn partition_items(table: &dyn Table, org_id: &str, contact_id: &str) -> Result<Vec<Item>, StoreError> {
+async fn partition_items(table: &dyn Table, org_id: &str, contact_id: &ContactId) -> Result<Vec<Item>, StoreError> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
@@ -60,8 +61,8 @@ async fn partition_items(table: &dyn Table, org_id: &str, contact_id: &str) -> R
 pub async fn merge(
     state: &(impl HasTable + HasClock),
     caller: &Caller,
-    primary_id: &str,
-    secondary_id: &str,
+    primary_id: &ContactId,
+    secondary_id: &ContactId,
 ) -> Result<ContactRecord, ContactError> {
     if primary_id == secondary_id {
         return Err(ContactError::field(
@@ -96,7 +97,7 @@ pub async fn merge(
                 let mut copy = item.clone();
                 copy.insert("pk".into(), a_partition.clone().into());
                 if copy.contains_key("contact_id") {
-                    copy.insert("contact_id".into(), primary_id.into());
+                    copy.insert("contact_id".into(), primary_id.as_str().into());
                 }
                 WriteOp::Put {
                     item: copy,

@@ -30,6 +30,7 @@ pub mod notes;
 pub mod tags;
 pub mod views;
 
+use crate::domain::ids::ContactId;
 use crate::domain::input::FieldError;
 use crate::ports::{Key, StoreError};
 
@@ -52,10 +53,10 @@ pub use use_cases::{PlannedUpsert, Saved, create, delete, exists, get, get_many,
 pub const MAX_PAGE: u32 = 100;
 const TOKEN_MAX_CHARS: usize = 64;
 
-pub fn contact_partition(org_id: &str, contact_id: &str) -> String {
+pub fn contact_partition(org_id: &str, contact_id: &ContactId) -> String {
     format!("ORG#{org_id}#CONTACT#{contact_id}")
 }
-pub fn contact_key(org_id: &str, contact_id: &str) -> Key {
+pub fn contact_key(org_id: &str, contact_id: &ContactId) -> Key {
     Key::new(contact_partition(org_id, contact_id), "PROFILE")
 }
 pub fn contacts_index_partition(org_id: &str) -> String {

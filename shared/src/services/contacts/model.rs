@@ -3,6 +3,7 @@
 //! membership, the custom field definitions). The record and its pure rules
 //! are `domain::contact`.
 
+use crate::domain::ids::ContactId;
 use serde_json::Map;
 
 use super::fields;
@@ -91,7 +92,7 @@ pub(super) async fn build_new(
         fields::apply_values(&defs, &Map::new(), &input.custom_fields, &mut errors)
     };
     let record = ContactRecord {
-        id: new_id(),
+        id: ContactId::new(new_id()),
         org_id: org_id.to_string(),
         first_name: clean_text("first_name", input.first_name, 100, &mut errors),
         last_name: clean_text("last_name", input.last_name, 100, &mut errors),

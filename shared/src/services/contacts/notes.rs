@@ -1,6 +1,7 @@
 //! Notes on a contact. Each note is an item in the contact's partition plus a
 //! `note` entry on its timeline, written (and edited, and deleted) together.
 
+use crate::domain::ids::ContactId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -12,14 +13,14 @@ use crate::services::records::{from_item, new_id, to_item};
 
 pub const MAX_NOTE_CHARS: usize = 10_000;
 
-pub fn note_key(org_id: &str, contact_id: &str, note_id: &str) -> Key {
+pub fn note_key(org_id: &str, contact_id: &ContactId, note_id: &str) -> Key {
     Key::new(contact_partition(org_id, contact_id), format!("NOTE#{note_id}"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteRecord {
     pub id: String,
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub author_id: String,
     pub body: String,
     pub created_at: String,
@@ -45,7 +46,7 @@ fn clean_body(raw: &str) -> Result<String, ContactError> {
 pub async fn list(
     table: &dyn Table,
     org_id: &str,
-    contact_id: &str,
+    contact_id: &ContactId,
     limit: u32,
     cursor: Option<String>,
 ) -> Result<(Vec<NoteRecord>, Option<String>), ContactError> {
@@ -70,7 +71,7 @@ pub async fn list(
 pub async fn create(
     state: &(impl HasTable + HasClock),
     caller: &Caller,
-    contact_id: &str,
+    contact_id: &ContactId,
     body: &str,
 ) -> Result<NoteRecord, ContactError> {
     let body = clean_body(body)?;
@@ -87,7 +88,7 @@ pub async fn create(
     );
     let note = NoteRecord {
         id: id.clone(),
-        contact_id: contact_id.to_string(),
+        contact_id: contact_id.clone(),
         author_id: caller.user_id.clone(),
         body,
         created_at: now.to_string(),
@@ -123,7 +124,7 @@ pub async fn create(
 async fn get_own(
     table: &dyn Table,
     caller: &Caller,
-    contact_id: &str,
+    contact_id: &ContactId,
     note_id: &str,
 ) -> Result<NoteRecord, ContactError> {
     let item = table
@@ -141,7 +142,7 @@ async fn get_own(
 pub async fn update(
     state: &(impl HasTable + HasClock),
     caller: &Caller,
-    contact_id: &str,
+    contact_id: &ContactId,
     note_id: &str,
     body: &str,
 ) -> Result<NoteRecord, ContactError> {
@@ -189,7 +190,7 @@ pub async fn update(
 pub async fn delete(
     state: &(impl HasTable + HasClock),
     caller: &Caller,
-    contact_id: &str,
+    contact_id: &ContactId,
     note_id: &str,
 ) -> Result<(), ContactError> {
     let now = state.clock().now();

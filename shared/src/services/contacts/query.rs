@@ -1,6 +1,7 @@
 //! Listing and searching an organization's contacts: newest first with
 //! filters (tag, owner, created range), or by name, email or phone tokens.
 
+use crate::domain::ids::ContactId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -83,10 +84,10 @@ pub async fn list(
             query = query.sort(range);
         }
         let page = table.query(&query).await?;
-        let ids: Vec<String> = page
+        let ids: Vec<ContactId> = page
             .items
             .iter()
-            .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(str::to_string))
+            .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(ContactId::from))
             .collect();
         let found = get_many(table, org_id, &ids).await?;
         return Ok((found.into_iter().filter(|c| filter.matches(c)).collect(), page.cursor));
@@ -134,10 +135,10 @@ pub async fn search(
                 .after(cursor),
         )
         .await?;
-    let ids: Vec<String> = page
+    let ids: Vec<ContactId> = page
         .items
         .iter()
-        .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(ContactId::from))
         .collect();
     Ok((get_many(table, org_id, &ids).await?, page.cursor))
 }

@@ -2,6 +2,7 @@
 //! (uniqueness claims, search tokens, indexes), planned as operations of the
 //! caller's transaction, and the contact's timeline.
 
+use crate::domain::ids::ContactId;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -297,14 +298,20 @@ pub async fn commit(table: &dyn Table, ops: Vec<WriteOp>) -> Result<(), ContactE
 /// One timeline entry for a contact, as one more operation of the caller's
 /// transaction. `kind` e.g. `note`, `tags.changed`, `contact.merged`,
 /// `booking.created`, `form.submitted`, `message.sent`, `deal.stage_changed`.
-pub fn timeline_entry(org_id: &str, contact_id: &str, kind: &str, detail: Value, now: jiff::Timestamp) -> WriteOp {
+pub fn timeline_entry(
+    org_id: &str,
+    contact_id: &ContactId,
+    kind: &str,
+    detail: Value,
+    now: jiff::Timestamp,
+) -> WriteOp {
     timeline_entry_with_id(org_id, contact_id, &new_id(), kind, detail, now).1
 }
 
 /// Same, with the entry id given; returns the entry's sort key too.
 pub fn timeline_entry_with_id(
     org_id: &str,
-    contact_id: &str,
+    contact_id: &ContactId,
     entry_id: &str,
     kind: &str,
     detail: Value,
@@ -353,7 +360,7 @@ impl TimelineEntry {
 pub async fn timeline(
     table: &dyn Table,
     org_id: &str,
-    contact_id: &str,
+    contact_id: &ContactId,
     limit: u32,
     cursor: Option<String>,
 ) -> Result<(Vec<TimelineEntry>, Option<String>), ContactError> {

@@ -3,6 +3,7 @@
 //! transaction, so counts stay exact; contacts by tag are a query on the tag's
 //! index partition, never a scan.
 
+use crate::domain::ids::ContactId;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -55,7 +56,7 @@ pub struct BulkOutcome {
     pub updated: usize,
     pub unchanged: usize,
     /// Ids that are not contacts of this organization.
-    pub not_found: Vec<String>,
+    pub not_found: Vec<ContactId>,
 }
 
 /// Writes each contact's tag change (contact + index + timeline) with the
@@ -68,7 +69,7 @@ async fn write_changes(
     action: &str,
     detail: &Value,
     now: jiff::Timestamp,
-) -> Result<Vec<String>, ContactError> {
+) -> Result<Vec<ContactId>, ContactError> {
     let mut stale = Vec::new();
     let mut start = 0;
     while start < changes.len() {
@@ -109,7 +110,9 @@ async fn write_changes(
         ops.push(audit::entry(&caller.actor, now, action, "contacts", detail));
         match table.transact(ops).await {
             Ok(()) => {}
-            Err(StoreError::TransactionConditionFailed { .. }) => stale.extend(ids.iter().map(|s| s.to_string())),
+            Err(StoreError::TransactionConditionFailed { .. }) => {
+                stale.extend(chunk.iter().map(|(before, _)| before.id.clone()))
+            }
             Err(err) => return Err(err.into()),
         }
         start = end + 1;
@@ -121,7 +124,7 @@ async fn write_changes(
 pub async fn bulk(
     state: &(impl HasTable + HasClock),
     caller: &Caller,
-    ids: Vec<String>,
+    ids: Vec<ContactId>,
     add: Vec<String>,
     remove: Vec<String>,
 ) -> Result<BulkOutcome, ContactError> {
@@ -151,7 +154,7 @@ pub async fn bulk(
     let table = state.table().as_ref();
     let org_id = caller.org_id();
     let mut outcome = BulkOutcome::default();
-    let mut pending: Vec<String> = {
+    let mut pending: Vec<ContactId> = {
         let mut seen = std::collections::BTreeSet::new();
         ids.into_iter().filter(|id| seen.insert(id.clone())).collect()
     };
@@ -229,10 +232,10 @@ async fn retag_all(
         if page.items.is_empty() {
             break;
         }
-        let ids: Vec<String> = page
+        let ids: Vec<ContactId> = page
             .items
             .iter()
-            .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(str::to_string))
+            .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(ContactId::from))
             .collect();
         let found = get_many(table, org_id, &ids).await?;
         // Index items whose contact is gone or lacks the tag: drop them.
@@ -329,10 +332,10 @@ pub async fn contacts_with(
                 .limit(limit),
         )
         .await?;
-    let ids: Vec<String> = page
+    let ids: Vec<ContactId> = page
         .items
         .iter()
-        .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(ContactId::from))
         .collect();
     Ok(get_many(table, org_id, &ids).await?)
 }

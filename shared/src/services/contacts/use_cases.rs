@@ -1,6 +1,7 @@
 //! Contact use cases: get, create, upsert, update and delete, each one
 //! transaction with its audit and timeline entries.
 
+use crate::domain::ids::ContactId;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
@@ -22,7 +23,7 @@ use crate::services::records::from_item;
 // ---------------------------------------------------------------- use cases
 
 /// Reads one contact of the organization.
-pub async fn get(table: &dyn Table, org_id: &str, contact_id: &str) -> Result<ContactRecord, ContactError> {
+pub async fn get(table: &dyn Table, org_id: &str, contact_id: &ContactId) -> Result<ContactRecord, ContactError> {
     let item = table
         .get(&contact_key(org_id, contact_id))
         .await?
@@ -31,7 +32,7 @@ pub async fn get(table: &dyn Table, org_id: &str, contact_id: &str) -> Result<Co
 }
 
 /// Whether the contact exists in this organization (a foreign id does not).
-pub async fn exists(table: &dyn Table, org_id: &str, contact_id: &str) -> Result<bool, StoreError> {
+pub async fn exists(table: &dyn Table, org_id: &str, contact_id: &ContactId) -> Result<bool, StoreError> {
     if contact_id.is_empty() || contact_id.contains('#') {
         return Ok(false);
     }
@@ -40,9 +41,9 @@ pub async fn exists(table: &dyn Table, org_id: &str, contact_id: &str) -> Result
 
 /// Reads many contacts (any count; 100 per round trip), in the order given;
 /// unknown ids are left out.
-pub async fn get_many(table: &dyn Table, org_id: &str, ids: &[String]) -> Result<Vec<ContactRecord>, StoreError> {
-    let mut found: BTreeMap<String, ContactRecord> = BTreeMap::new();
-    let unique: Vec<&String> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
+pub async fn get_many(table: &dyn Table, org_id: &str, ids: &[ContactId]) -> Result<Vec<ContactRecord>, StoreError> {
+    let mut found: BTreeMap<ContactId, ContactRecord> = BTreeMap::new();
+    let unique: Vec<&ContactId> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
     for chunk in unique.chunks(100) {
         let keys: Vec<Key> = chunk.iter().map(|id| contact_key(org_id, id)).collect();
         for item in table.batch_get(&keys).await? {
@@ -141,20 +142,20 @@ pub async fn plan_upsert(
         )
         .collect();
     let keys: Vec<Key> = claims.iter().map(|(key, _)| key.clone()).collect();
-    let held: BTreeMap<Key, String> = table
+    let held: BTreeMap<Key, ContactId> = table
         .batch_get(&keys)
         .await?
         .into_iter()
-        .filter_map(|item| Some((Key::of(&item)?, item.get("contact_id")?.as_str()?.to_string())))
+        .filter_map(|item| Some((Key::of(&item)?, ContactId::new(item.get("contact_id")?.as_str()?))))
         .collect();
     // In input order, so the primary email's contact is the one merged into.
-    let mut holder: Option<&String> = None;
+    let mut holder: Option<&ContactId> = None;
     for (key, field) in &claims {
         match (holder, held.get(key)) {
             (None, Some(id)) => holder = Some(id),
             (Some(first), Some(id)) if first != id => {
                 return Err(ContactError::Duplicate {
-                    existing_id: id.clone(),
+                    existing_id: id.to_string(),
                     field: (*field).into(),
                 });
             }
@@ -265,7 +266,7 @@ pub(super) fn tag_timeline(before: &ContactRecord, after: &ContactRecord, now: j
 pub async fn update(
     state: &(impl HasTable + HasClock),
     caller: &Caller,
-    contact_id: &str,
+    contact_id: &ContactId,
     patch: ContactPatch,
     if_match: Option<u64>,
 ) -> Result<ContactRecord, ContactError> {
@@ -383,7 +384,7 @@ pub(super) fn changed_fields(before: &ContactRecord, after: &ContactRecord) -> V
 pub async fn delete(
     state: &(impl HasTable + HasClock),
     caller: &Caller,
-    contact_id: &str,
+    contact_id: &ContactId,
     if_match: Option<u64>,
 ) -> Result<(), ContactError> {
     let table = state.table().as_ref();
@@ -415,7 +416,7 @@ pub async fn delete(
 }
 
 /// Removes what is left in a deleted contact's partition (notes, timeline).
-pub(crate) async fn purge_partition(table: &dyn Table, org_id: &str, contact_id: &str) -> Result<(), StoreError> {
+pub(crate) async fn purge_partition(table: &dyn Table, org_id: &str, contact_id: &ContactId) -> Result<(), StoreError> {
     loop {
         let page = table
             .query(&Query::partition(contact_partition(org_id, contact_id)).limit(100))

@@ -13,6 +13,7 @@
 //! identity (`services::imports`, Identity; `tests/api/imports.rs`). JSON Lines
 //! carry each contact record as the API returns it.
 
+use crate::domain::ids::PipelineId;
 use bytes::Bytes;
 use futures::Stream;
 use serde_json::Value;
@@ -112,7 +113,7 @@ pub fn row(contact: &ContactRecord, custom_keys: &[String]) -> Vec<String> {
     phones.sort_by_key(|p| !p.primary);
     let address = contact.address.clone().unwrap_or_default();
     let mut out = vec![
-        contact.id.clone(),
+        contact.id.to_string(),
         text(&contact.first_name),
         text(&contact.last_name),
         emails.iter().map(|e| e.address.as_str()).collect::<Vec<_>>().join("; "),
@@ -154,8 +155,15 @@ async fn page(
     let table = state.table().as_ref();
     match &filter.stage {
         Some((pipeline_id, stage_id)) => {
-            pipelines::contacts_in_stage_page(table, org_id, (pipeline_id, stage_id), &filter.contacts, PAGE, cursor)
-                .await
+            pipelines::contacts_in_stage_page(
+                table,
+                org_id,
+                (&PipelineId::from(pipeline_id), stage_id),
+                &filter.contacts,
+                PAGE,
+                cursor,
+            )
+            .await
         }
         None => contacts::list(table, org_id, &filter.contacts, PAGE, cursor)
             .await

@@ -2,6 +2,7 @@
 //! each row matched or created, and the chunk transactions that write them
 //! together with the checkpoint.
 
+use crate::domain::ids::ContactId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -39,8 +40,8 @@ pub(super) struct Group {
 /// the plan, so a chunk sees what the chunks before it will write.
 #[derive(Default)]
 pub(super) struct Known {
-    owner_of: HashMap<Key, String>,
-    contacts: HashMap<String, Arc<ContactRecord>>,
+    owner_of: HashMap<Key, ContactId>,
+    contacts: HashMap<ContactId, Arc<ContactRecord>>,
 }
 
 impl Known {
@@ -79,7 +80,7 @@ pub(super) fn claims_of(org_id: &str, c: &Candidate) -> Vec<Key> {
     if let Some(key) = &c.key {
         keys.push(import_key_claim(org_id, key));
         if plausible_id(key) {
-            keys.push(contacts::contact_key(org_id, key));
+            keys.push(contacts::contact_key(org_id, &ContactId::new(key.as_str())));
         }
     }
     keys
@@ -111,11 +112,11 @@ pub(super) async fn read_known(
                 .or_else(|| item.get("id"))
                 .and_then(Value::as_str);
             if let (Some(key), Some(id)) = (Key::of(&item), owner) {
-                known.owner_of.insert(key, id.to_string());
+                known.owner_of.insert(key, ContactId::from(id));
             }
         }
     }
-    let mut ids: Vec<String> = known
+    let mut ids: Vec<ContactId> = known
         .owner_of
         .values()
         .filter(|id| !pending.contacts.contains_key(*id))
@@ -135,7 +136,7 @@ pub(super) async fn read_known(
             }
         }
     }
-    let named: Vec<String> = known.owner_of.values().cloned().collect();
+    let named: Vec<ContactId> = known.owner_of.values().cloned().collect();
     for id in named {
         if let Some(contact) = pending.contacts.get(&id) {
             known.contacts.insert(id, Arc::clone(contact));
@@ -200,7 +201,7 @@ pub(super) fn plan_chunk(
 ) -> Result<Vec<PlannedRow>, ImportError> {
     let mut outcomes: Vec<PlannedRow> = Vec::new();
     let mut touched_claims: HashSet<Key> = HashSet::new();
-    let mut touched_contacts: HashSet<String> = HashSet::new();
+    let mut touched_contacts: HashSet<ContactId> = HashSet::new();
     let mut counter_tags: HashSet<String> = HashSet::new();
     let mut ops_so_far = 0usize;
     for (offset, parsed_row) in rows.iter().enumerate() {
@@ -210,7 +211,7 @@ pub(super) fn plan_chunk(
             Err(errors) => Outcome::Fail(errors.clone()),
             Ok(c) => {
                 let claims = claims_of(org_id, c);
-                let mut owners: Vec<&String> = claims.iter().filter_map(|k| known.owner_of.get(k)).collect();
+                let mut owners: Vec<&ContactId> = claims.iter().filter_map(|k| known.owner_of.get(k)).collect();
                 owners.sort();
                 owners.dedup();
                 if claims.iter().any(|k| touched_claims.contains(k))

@@ -2,6 +2,7 @@
 //! SEQUENCE, REQUEST or CANCEL) attached to booking emails.
 
 use super::{BookingChange, BookingNotice, NotificationError};
+use crate::domain::ids::BookingId;
 use crate::ports::mailer::Attachment;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -42,7 +43,7 @@ pub(super) fn ical_utc(second: i64) -> Result<String, NotificationError> {
 
 /// The stable iCalendar UID of a booking: every update and the cancel of one
 /// booking carry the same UID, so calendars replace rather than duplicate.
-pub fn ical_uid(booking_id: &str) -> String {
+pub fn ical_uid(booking_id: &BookingId) -> String {
     format!("booking-{booking_id}@konnecs.com")
 }
 

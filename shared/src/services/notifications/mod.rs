@@ -19,6 +19,7 @@
 //! | SMS claim without a booking | `SMSKEY#<sha256 of key>` | `SMS` |
 //! | SMS opt-out (read only; STOP/START write it) | `SMSOPTOUT#<sender>#<recipient>` | `OPTOUT` |
 
+use crate::domain::ids::BookingId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -48,7 +49,7 @@ const COUNTER_ATTEMPTS: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookingNotice {
     pub org_id: String,
-    pub booking_id: String,
+    pub booking_id: BookingId,
     /// The business, as customers know it.
     pub org_name: String,
     pub event_title: String,
@@ -133,11 +134,11 @@ pub enum NotificationError {
     Invalid(String),
 }
 
-pub fn notice_key(org_id: &str, booking_id: &str) -> Key {
+pub fn notice_key(org_id: &str, booking_id: &BookingId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("BOOKINGNOTICE#{booking_id}"))
 }
 
-pub fn sms_counter_key(org_id: &str, booking_id: &str) -> Key {
+pub fn sms_counter_key(org_id: &str, booking_id: &BookingId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("SMSCOUNT#{booking_id}"))
 }
 
@@ -198,7 +199,7 @@ pub async fn queue_messages(
 pub async fn find_notice(
     table: &dyn Table,
     org_id: &str,
-    booking_id: &str,
+    booking_id: &BookingId,
 ) -> Result<Option<(BookingNotice, bool)>, StoreError> {
     let Some(item) = table.get(&notice_key(org_id, booking_id)).await? else {
         return Ok(None);

@@ -2,6 +2,7 @@
 //! to a number that opted out: a per-booking counter claimed before the send.
 
 use super::{COUNTER_ATTEMPTS, KEEP_AFTER_END_SECONDS, MAX_SMS_PER_BOOKING, sms_counter_key, sms_opt_out_key};
+use crate::domain::ids::BookingId;
 use crate::ports::{Condition, Key, SmsError, StoreError, Table};
 use crate::ports::{HasClock, HasSms, HasTable};
 use crate::services::object;
@@ -14,7 +15,7 @@ pub struct SmsRequest {
     pub idempotency_key: String,
     pub org_id: String,
     /// Counts against the booking's SMS limit when set.
-    pub booking_id: Option<String>,
+    pub booking_id: Option<BookingId>,
     pub to: String,
     pub body: String,
 }

@@ -2,6 +2,8 @@
 //! and the contacts of a stage: the statistics item and queries on the
 //! deals' stage index.
 
+use crate::domain::ids::ContactId;
+use crate::domain::ids::PipelineId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::future::join_all;
@@ -51,7 +53,7 @@ pub struct Board {
 pub async fn board(
     table: &dyn Table,
     org_id: &str,
-    pipeline_id: &str,
+    pipeline_id: &PipelineId,
     per_stage: usize,
 ) -> Result<Board, PipelineError> {
     if !plausible_id(pipeline_id) {
@@ -201,11 +203,11 @@ async fn count_and_complete(
 pub async fn contacts_in_stage(
     table: &dyn Table,
     org_id: &str,
-    pipeline_id: &str,
+    pipeline_id: &PipelineId,
     stage_id: &str,
     limit: u32,
     cursor: Option<String>,
-) -> Result<(Vec<String>, Option<String>), StoreError> {
+) -> Result<(Vec<ContactId>, Option<String>), StoreError> {
     if !plausible_id(pipeline_id) || !plausible_id(stage_id) {
         return Ok((Vec::new(), None));
     }
@@ -224,7 +226,7 @@ pub async fn contacts_in_stage(
         .iter()
         .filter_map(|item| item.get("contact_id").and_then(Value::as_str))
         .filter(|id| seen.insert(id.to_string()))
-        .map(str::to_string)
+        .map(ContactId::from)
         .collect();
     Ok((ids, page.cursor))
 }
@@ -235,7 +237,7 @@ pub async fn contacts_in_stage(
 pub async fn contacts_in_stage_page(
     table: &dyn Table,
     org_id: &str,
-    (pipeline_id, stage_id): (&str, &str),
+    (pipeline_id, stage_id): (&PipelineId, &str),
     filter: &ContactFilter,
     limit: u32,
     cursor: Option<String>,

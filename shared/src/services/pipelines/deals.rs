@@ -1,6 +1,7 @@
 //! Deals: opportunities linked to a contact, placed in a stage of a
 //! pipeline; create, read, list, update (moving stages) and delete.
 
+use crate::domain::ids::{ContactId, DealId, PipelineId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,8 +22,8 @@ use crate::services::records::{from_item, member_key, new_id};
 #[serde(deny_unknown_fields)]
 pub struct NewDeal {
     pub title: String,
-    pub contact_id: String,
-    pub pipeline_id: String,
+    pub contact_id: ContactId,
+    pub pipeline_id: PipelineId,
     /// Defaults to the pipeline's first stage.
     #[serde(default)]
     pub stage_id: Option<String>,
@@ -45,10 +46,10 @@ pub struct DealChange {
     #[serde(default)]
     pub title: Option<String>,
     #[serde(default)]
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
     /// Moving to another pipeline needs its `stage_id` too (or takes its first stage).
     #[serde(default)]
-    pub pipeline_id: Option<String>,
+    pub pipeline_id: Option<PipelineId>,
     #[serde(default)]
     pub stage_id: Option<String>,
     #[serde(default)]
@@ -118,7 +119,7 @@ fn check_date(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
 async fn check_contact(
     table: &dyn Table,
     org_id: &str,
-    id: &str,
+    id: &ContactId,
     errors: &mut Vec<FieldError>,
 ) -> Result<(), StoreError> {
     if !contacts::exists(table, org_id, id).await? {
@@ -151,7 +152,7 @@ async fn check_owner(
 async fn resolve_stage(
     table: &dyn Table,
     org_id: &str,
-    pipeline_id: &str,
+    pipeline_id: &PipelineId,
     stage_id: Option<&str>,
     errors: &mut Vec<FieldError>,
 ) -> Result<Option<(PipelineRecord, Stage)>, PipelineError> {
@@ -225,7 +226,7 @@ pub async fn create_deal(
     };
     let now = state.clock().now();
     let deal = DealRecord {
-        id: new_id(),
+        id: DealId::new(new_id()),
         pipeline_id: pipeline.id.clone(),
         stage_id: stage.id.clone(),
         title,
@@ -276,7 +277,7 @@ pub async fn create_deal(
     }
 }
 
-pub async fn get_deal(table: &dyn Table, org_id: &str, deal_id: &str) -> Result<DealRecord, PipelineError> {
+pub async fn get_deal(table: &dyn Table, org_id: &str, deal_id: &DealId) -> Result<DealRecord, PipelineError> {
     if !plausible_id(deal_id) {
         return Err(PipelineError::NotFound);
     }
@@ -288,9 +289,9 @@ pub async fn get_deal(table: &dyn Table, org_id: &str, deal_id: &str) -> Result<
 
 #[derive(Debug, Clone, Default)]
 pub struct DealFilter {
-    pub pipeline_id: Option<String>,
+    pub pipeline_id: Option<PipelineId>,
     pub stage_id: Option<String>,
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
 }
 
 /// One page of deals: newest first, or by pipeline (and stage) on gsi1, or by
@@ -338,7 +339,7 @@ pub async fn list_deals(
 pub async fn update_deal(
     state: &(impl HasTable + HasClock),
     actor: &Actor,
-    deal_id: &str,
+    deal_id: &DealId,
     change: DealChange,
     expected_version: Option<u64>,
 ) -> Result<DealRecord, PipelineError> {
@@ -467,7 +468,7 @@ pub async fn update_deal(
 pub async fn delete_deal(
     state: &(impl HasTable + HasClock),
     actor: &Actor,
-    deal_id: &str,
+    deal_id: &DealId,
     expected_version: Option<u64>,
 ) -> Result<(), PipelineError> {
     let current = get_deal(state.table().as_ref(), &actor.org_id, deal_id).await?;

@@ -14,6 +14,7 @@
 //! - pipeline statistics `ORG#<org>` / `PIPESTATS#<pipeline>`: counts and
 //!   totals per stage and currency, kept by every deal change (`stats.rs`).
 
+use crate::domain::ids::{ContactId, DealId, PipelineId};
 use serde::{Deserialize, Serialize};
 
 use super::records::to_item;
@@ -69,7 +70,7 @@ pub struct Stage {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PipelineRecord {
-    pub id: String,
+    pub id: PipelineId,
     pub name: String,
     pub stages: Vec<Stage>,
     pub created_at: String,
@@ -87,11 +88,11 @@ pub enum DealStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DealRecord {
-    pub id: String,
-    pub pipeline_id: String,
+    pub id: DealId,
+    pub pipeline_id: PipelineId,
     pub stage_id: String,
     pub title: String,
-    pub contact_id: String,
+    pub contact_id: ContactId,
     /// Integer minor units of `currency` (cents for EUR, yen for JPY).
     pub value: i64,
     pub currency: String,
@@ -106,14 +107,14 @@ pub struct DealRecord {
     pub version: u64,
 }
 
-pub fn pipeline_key(org_id: &str, pipeline_id: &str) -> Key {
+pub fn pipeline_key(org_id: &str, pipeline_id: &PipelineId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("PIPELINE#{pipeline_id}"))
 }
-pub fn deal_key(org_id: &str, deal_id: &str) -> Key {
+pub fn deal_key(org_id: &str, deal_id: &DealId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("DEAL#{deal_id}"))
 }
 /// gsi1 partition of a pipeline's deals.
-pub fn pipeline_deals_partition(org_id: &str, pipeline_id: &str) -> String {
+pub fn pipeline_deals_partition(org_id: &str, pipeline_id: &PipelineId) -> String {
     format!("ORG#{org_id}#PIPE#{pipeline_id}")
 }
 /// gsi1 sort-key prefix of one stage's deals.
@@ -121,7 +122,7 @@ pub fn stage_prefix(stage_id: &str) -> String {
     format!("STAGE#{stage_id}#")
 }
 /// gsi2 partition of a contact's deals.
-pub fn contact_deals_partition(org_id: &str, contact_id: &str) -> String {
+pub fn contact_deals_partition(org_id: &str, contact_id: &ContactId) -> String {
     format!("ORG#{org_id}#CONTACT#{contact_id}#DEALS")
 }
 

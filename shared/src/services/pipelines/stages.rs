@@ -1,6 +1,7 @@
 //! Pipelines and their ordered stages: create, read, rename, reorder and
 //! delete (moving or refusing the deals of a removed stage).
 
+use crate::domain::ids::PipelineId;
 use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
@@ -154,7 +155,7 @@ pub async fn create_pipeline(
     };
     let now = state.clock().now();
     let record = PipelineRecord {
-        id: new_id(),
+        id: PipelineId::new(new_id()),
         name,
         stages,
         created_at: now.to_string(),
@@ -185,7 +186,11 @@ pub async fn create_pipeline(
     Ok(record)
 }
 
-pub async fn get_pipeline(table: &dyn Table, org_id: &str, pipeline_id: &str) -> Result<PipelineRecord, PipelineError> {
+pub async fn get_pipeline(
+    table: &dyn Table,
+    org_id: &str,
+    pipeline_id: &PipelineId,
+) -> Result<PipelineRecord, PipelineError> {
     if !plausible_id(pipeline_id) {
         return Err(PipelineError::NotFound);
     }
@@ -237,7 +242,7 @@ pub struct PipelineChange {
 pub(super) async fn deals_in_stage(
     table: &dyn Table,
     org_id: &str,
-    pipeline_id: &str,
+    pipeline_id: &PipelineId,
     stage_id: &str,
     limit: Option<u32>,
 ) -> Result<Vec<DealRecord>, StoreError> {
@@ -273,7 +278,7 @@ async fn move_deals(
     state: &(impl HasTable + HasClock),
     actor: &Actor,
     deals: Vec<DealRecord>,
-    to_pipeline: &str,
+    to_pipeline: &PipelineId,
     to_stage: &Stage,
 ) -> Result<(), PipelineError> {
     let now = state.clock().now();
@@ -282,7 +287,7 @@ async fn move_deals(
         let mut changes = Vec::with_capacity(chunk.len());
         for deal in chunk {
             let mut moved = deal.clone();
-            moved.pipeline_id = to_pipeline.to_string();
+            moved.pipeline_id = to_pipeline.clone();
             moved.stage_id = to_stage.id.clone();
             moved.updated_at = now.to_string();
             moved.version = deal.version + 1;
@@ -322,7 +327,7 @@ async fn move_deals(
 pub async fn update_pipeline(
     state: &(impl HasTable + HasClock),
     actor: &Actor,
-    pipeline_id: &str,
+    pipeline_id: &PipelineId,
     change: PipelineChange,
     expected_version: Option<u64>,
 ) -> Result<PipelineRecord, PipelineError> {
@@ -410,8 +415,8 @@ pub async fn update_pipeline(
 pub async fn delete_pipeline(
     state: &(impl HasTable + HasClock),
     actor: &Actor,
-    pipeline_id: &str,
-    target: Option<(String, String)>,
+    pipeline_id: &PipelineId,
+    target: Option<(PipelineId, String)>,
 ) -> Result<(), PipelineError> {
     let org_id = &actor.org_id;
     let current = get_pipeline(state.table().as_ref(), org_id, pipeline_id).await?;
@@ -429,7 +434,7 @@ pub async fn delete_pipeline(
                 ),
             });
         };
-        if target_pipeline == pipeline_id {
+        if &target_pipeline == pipeline_id {
             return Err(invalid(
                 "move_deals_to_pipeline",
                 "same_pipeline",

@@ -1,6 +1,7 @@
 //! Event types: what invitees book (title, public slug, durations, location,
 //! host and schedule, the slot rules, questions and the reminder plan).
 
+use crate::domain::ids::EventTypeId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -133,7 +134,7 @@ pub struct EventTypeInput {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventTypeRecord {
-    pub id: String,
+    pub id: EventTypeId,
     pub org_id: String,
     pub title: String,
     pub slug: String,
@@ -374,7 +375,7 @@ async fn validate(
     state: &(impl HasTable + HasClock),
     caller: &Caller,
     input: EventTypeInput,
-    id: String,
+    id: EventTypeId,
 ) -> Result<Valid, SchedulingError> {
     let mut errors = Vec::new();
     let title = required_text("title", &input.title, 120, &mut errors);
@@ -527,7 +528,7 @@ pub async fn create(
     caller: &Caller,
     input: EventTypeInput,
 ) -> Result<EventTypeRecord, SchedulingError> {
-    let Valid { record, schedule } = validate(state, caller, input, new_id()).await?;
+    let Valid { record, schedule } = validate(state, caller, input, EventTypeId::new(new_id())).await?;
     let now = state.clock().now();
     let ops = vec![
         WriteOp::Put {
@@ -563,7 +564,7 @@ pub async fn create(
     }
 }
 
-pub async fn get_record(table: &dyn Table, org_id: &str, id: &str) -> Result<EventTypeRecord, SchedulingError> {
+pub async fn get_record(table: &dyn Table, org_id: &str, id: &EventTypeId) -> Result<EventTypeRecord, SchedulingError> {
     let item = table
         .get(&event_type_key(org_id, id))
         .await?
@@ -578,7 +579,7 @@ pub async fn list(state: &impl HasTable, caller: &Caller) -> Result<Vec<EventTyp
 pub async fn update(
     state: &(impl HasTable + HasClock),
     caller: &Caller,
-    id: &str,
+    id: &EventTypeId,
     patch: Value,
 ) -> Result<EventTypeRecord, SchedulingError> {
     let old = get_record(state.table().as_ref(), &caller.org_id, id).await?;
@@ -637,7 +638,11 @@ pub async fn update(
     }
 }
 
-pub async fn delete(state: &(impl HasTable + HasClock), caller: &Caller, id: &str) -> Result<(), SchedulingError> {
+pub async fn delete(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    id: &EventTypeId,
+) -> Result<(), SchedulingError> {
     let old = get_record(state.table().as_ref(), &caller.org_id, id).await?;
     caller.may_manage_for(&old.host_user_id)?;
     let now = state.clock().now();

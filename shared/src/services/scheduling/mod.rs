@@ -21,6 +21,8 @@ pub mod event_types;
 pub mod public_pages;
 pub mod schedules;
 
+use crate::domain::ids::BookingId;
+use crate::domain::ids::EventTypeId;
 use serde_json::Value;
 
 use crate::domain::input::FieldError;
@@ -142,7 +144,7 @@ pub fn schedule_key(org_id: &str, id: &str) -> Key {
     Key::new(org_partition(org_id), format!("SCHEDULE#{id}"))
 }
 
-pub fn event_type_key(org_id: &str, id: &str) -> Key {
+pub fn event_type_key(org_id: &str, id: &EventTypeId) -> Key {
     Key::new(org_partition(org_id), format!("EVENTTYPE#{id}"))
 }
 
@@ -150,7 +152,7 @@ pub fn event_slug_key(org_id: &str, slug: &str) -> Key {
     Key::new(format!("ORG#{org_id}#EVENTSLUG#{slug}"), "EVENTTYPE")
 }
 
-pub fn booking_key(org_id: &str, id: &str) -> Key {
+pub fn booking_key(org_id: &str, id: &BookingId) -> Key {
     Key::new(org_partition(org_id), format!("BOOKING#{id}"))
 }
 
@@ -175,7 +177,7 @@ pub fn time_sort(second: i64) -> String {
     format!("{:012}", second.max(0))
 }
 
-pub fn host_calendar_key(org_id: &str, host_user_id: &str, start_s: i64, booking_id: &str) -> Key {
+pub fn host_calendar_key(org_id: &str, host_user_id: &str, start_s: i64, booking_id: &BookingId) -> Key {
     Key::new(
         host_calendar_partition(org_id, host_user_id),
         format!("{}#{booking_id}", time_sort(start_s)),

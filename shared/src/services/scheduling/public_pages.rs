@@ -6,6 +6,7 @@
 use super::bookings::{self, BookingView};
 use super::event_types::EventTypeRecord;
 use super::{SchedulingError, event_type_key};
+use crate::domain::ids::BookingId;
 use crate::ports::HasTable;
 use crate::ports::Key;
 use crate::services::records::{MemberRecord, OrgRecord, from_item, member_key, org_key};
@@ -26,7 +27,11 @@ pub struct ManagedBooking {
 /// The booking `uid` for the holder of its manage `token`: two reads (the
 /// token check, then the booking, its organization, event type and host at
 /// once).
-pub async fn managed_booking(state: &impl HasTable, uid: &str, token: &str) -> Result<ManagedBooking, SchedulingError> {
+pub async fn managed_booking(
+    state: &impl HasTable,
+    uid: &BookingId,
+    token: &str,
+) -> Result<ManagedBooking, SchedulingError> {
     let table = state.table().as_ref();
     let org_id = bookings::org_of_token(table, uid, token).await?;
     let booking = bookings::get_record(table, &org_id, uid).await?;

@@ -4,6 +4,8 @@
 //! its actions (confirm, decline, reschedule, cancel, no-show) as plain
 //! forms. The same services as `/appointments`.
 
+use crate::domain::ids::BookingId;
+use crate::domain::ids::ContactId;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
@@ -26,7 +28,7 @@ pub struct Appointment {
     pub what: String,
     pub status: &'static str,
     pub status_class: &'static str,
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
     pub pending: bool,
     pub live: bool,
     pub started: bool,
@@ -185,7 +187,7 @@ fn start_in_zone(raw: &str, zone: &TimeZone) -> String {
 /// = confirm, decline, cancel, no_show or reschedule), back to its week.
 pub async fn act(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<BookingId>,
     StaffForm { staff, form }: StaffForm,
 ) -> PageResult {
     let caller = caller(&staff.auth)?;

@@ -5,6 +5,7 @@
 //! link is loaded in place by htmx when it is there. The same services as
 //! `PATCH /contacts/{id}`, `DELETE /contacts/{id}` and the notes routes.
 
+use crate::domain::ids::ContactId;
 use askama::Template;
 use axum::extract::{Path, State};
 use http::StatusCode;
@@ -154,7 +155,7 @@ struct EditPage {
     title: String,
     chrome: Option<Chrome>,
     notice: Option<&'static str>,
-    id: String,
+    id: ContactId,
     name: String,
     version: u64,
     errors: FieldErrors,
@@ -183,7 +184,7 @@ fn display_name(contact: &ContactRecord) -> String {
 }
 
 /// `GET /app/contacts/{id}/edit`.
-pub async fn edit(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> PageResult {
+pub async fn edit(State(state): State<AppState>, staff: Staff, Path(id): Path<ContactId>) -> PageResult {
     let caller = caller(&staff.auth)?;
     let table = state.table.as_ref();
     let contact = contacts::get(table, caller.org_id(), &id).await?;
@@ -209,7 +210,7 @@ pub async fn edit(State(state): State<AppState>, staff: Staff, Path(id): Path<St
 /// `POST /app/contacts/{id}`: saves the edit form, back to the record.
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<ContactId>,
     StaffForm { staff, form }: StaffForm,
 ) -> PageResult {
     let caller = caller(&staff.auth)?;
@@ -269,7 +270,7 @@ pub async fn update(
 /// `POST /app/contacts/{id}/delete`: the record's confirmed delete.
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<ContactId>,
     StaffForm { staff, form }: StaffForm,
 ) -> PageResult {
     let caller = caller(&staff.auth)?;
@@ -281,7 +282,7 @@ pub async fn delete(
 /// `POST /app/contacts/{id}/notes/{note_id}`: rewrites a note.
 pub async fn update_note(
     State(state): State<AppState>,
-    Path((id, note_id)): Path<(String, String)>,
+    Path((id, note_id)): Path<(ContactId, String)>,
     StaffForm { staff, form }: StaffForm,
 ) -> PageResult {
     let caller = caller(&staff.auth)?;
@@ -292,7 +293,7 @@ pub async fn update_note(
 /// `POST /app/contacts/{id}/notes/{note_id}/delete`.
 pub async fn delete_note(
     State(state): State<AppState>,
-    Path((id, note_id)): Path<(String, String)>,
+    Path((id, note_id)): Path<(ContactId, String)>,
     StaffForm { staff, .. }: StaffForm,
 ) -> PageResult {
     let caller = caller(&staff.auth)?;

@@ -3,6 +3,8 @@
 //! opens one). The same services as `GET /contacts/{id}`, its notes,
 //! timeline and deals; a refused note comes back with its error.
 
+use crate::domain::ids::ContactId;
+use crate::domain::ids::PipelineId;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
@@ -76,13 +78,13 @@ struct RecordPage {
     /// The version the delete form confirms.
     version: u64,
     /// (id, name) of every pipeline, for the new-deal form.
-    pipelines: Vec<(String, String)>,
+    pipelines: Vec<(PipelineId, String)>,
 }
 
 async fn record_page(
     state: &AppState,
     staff: Staff,
-    id: &str,
+    id: &ContactId,
     notice: Option<&'static str>,
     errors: FieldErrors,
     note_draft: String,
@@ -93,7 +95,7 @@ async fn record_page(
     let (note_items, _) = notes::list(table, caller.org_id(), id, 50, None).await?;
     let (entries, _) = contacts::timeline(table, caller.org_id(), id, 50, None).await?;
     let deal_filter = DealFilter {
-        contact_id: Some(id.to_string()),
+        contact_id: Some(id.clone()),
         ..DealFilter::default()
     };
     let (deals, _) = pipelines::list_deals(table, caller.org_id(), &deal_filter, 20, None).await?;
@@ -178,7 +180,7 @@ async fn record_page(
 pub async fn record(
     State(state): State<AppState>,
     staff: Staff,
-    Path(id): Path<String>,
+    Path(id): Path<ContactId>,
     Query(query): Query<NoticeQuery>,
 ) -> PageResult {
     let page = record_page(
@@ -196,7 +198,7 @@ pub async fn record(
 /// `POST /app/contacts/{id}/notes`: adds a note, back to the record.
 pub async fn add_note(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<ContactId>,
     StaffForm { staff, form }: StaffForm,
 ) -> PageResult {
     let caller = caller(&staff.auth)?;

@@ -3,6 +3,8 @@
 //! its notes. Each calls the same contact services as `/contacts`; a form is
 //! a plain post answered with a redirect, and htmx only swaps the table.
 
+use crate::domain::ids::ContactId;
+use crate::domain::ids::PipelineId;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use http::{HeaderMap, StatusCode};
@@ -81,7 +83,7 @@ fn day_bound(field: &str, raw: Option<&str>, end: bool) -> Result<Option<jiff::T
 
 /// One row of the table.
 pub struct Row {
-    pub id: String,
+    pub id: ContactId,
     pub name: String,
     pub email: String,
     pub phone: String,
@@ -255,7 +257,7 @@ async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<
             pipelines::contacts_in_stage_page(
                 table,
                 caller.org_id(),
-                (pipeline_id, stage_id),
+                (&PipelineId::from(pipeline_id), stage_id),
                 &filter,
                 PAGE_ROWS,
                 cursor.clone(),
@@ -404,7 +406,7 @@ pub async fn delete_view(
 /// `POST /app/contacts/tags`: adds a tag to the ticked rows.
 pub async fn bulk_tag(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
     let caller = caller(&staff.auth)?;
-    let ids = form.all("ids");
+    let ids: Vec<ContactId> = form.all("ids").into_iter().map(ContactId::from).collect();
     let tag = form.text("tag");
     if ids.is_empty() {
         return Err(PageError(ApiError::field(

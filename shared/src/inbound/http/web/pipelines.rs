@@ -5,6 +5,9 @@
 //! place. Creating a pipeline, and a deal from a contact's record. The same
 //! services as `/pipelines` and `/deals`.
 
+use crate::domain::ids::ContactId;
+use crate::domain::ids::DealId;
+use crate::domain::ids::PipelineId;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -24,11 +27,11 @@ use crate::services::pipelines::{self, DealChange, NewDeal, PipelineRecord, Stag
 const PER_STAGE: usize = 50;
 
 pub struct Card {
-    pub id: String,
+    pub id: DealId,
     pub title: String,
     pub value: String,
     pub contact: String,
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub age: String,
     pub version: u64,
     pub stage_id: String,
@@ -49,7 +52,7 @@ struct BoardPage {
     chrome: Option<Chrome>,
     notice: Option<&'static str>,
     pipeline: PipelineRecord,
-    pipelines: Vec<(String, String)>,
+    pipelines: Vec<(PipelineId, String)>,
     columns: Vec<Column>,
 }
 
@@ -147,7 +150,7 @@ pub async fn create_pipeline(State(state): State<AppState>, StaffForm { staff, f
 pub async fn board(
     State(state): State<AppState>,
     staff: Staff,
-    Path(id): Path<String>,
+    Path(id): Path<PipelineId>,
     Query(query): Query<NoticeQuery>,
 ) -> PageResult {
     staff.auth.require(Permission::UseCrm)?;
@@ -155,14 +158,14 @@ pub async fn board(
     let org_id = staff.auth.org_id.clone();
     let board = pipelines::board(table, &org_id, &id, PER_STAGE).await?;
     let all = pipelines::list_pipelines(table, &org_id).await?;
-    let mut contact_ids: Vec<String> = board
+    let mut contact_ids: Vec<ContactId> = board
         .stages
         .iter()
         .flat_map(|column| column.deals.iter().map(|deal| deal.contact_id.clone()))
         .collect();
     contact_ids.sort();
     contact_ids.dedup();
-    let names: HashMap<String, String> = contacts::get_many(table, &org_id, &contact_ids)
+    let names: HashMap<ContactId, String> = contacts::get_many(table, &org_id, &contact_ids)
         .await?
         .into_iter()
         .map(|contact| (contact.id.clone(), contact.display_name()))
@@ -214,7 +217,7 @@ pub async fn board(
 /// `POST /app/deals/{id}/move`: the card's "Move to" form (and its drag).
 pub async fn move_deal(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<DealId>,
     StaffForm { staff, form }: StaffForm,
 ) -> PageResult {
     staff.auth.require(Permission::UseCrm)?;
@@ -233,7 +236,7 @@ pub async fn move_deal(
 /// `POST /app/contacts/{id}/deals`: the record's new-deal form.
 pub async fn create_deal(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<ContactId>,
     StaffForm { staff, form }: StaffForm,
 ) -> PageResult {
     staff.auth.require(Permission::UseCrm)?;
@@ -250,7 +253,7 @@ pub async fn create_deal(
     let input = NewDeal {
         title: form.text("title"),
         contact_id: id.clone(),
-        pipeline_id: form.text("pipeline_id"),
+        pipeline_id: PipelineId::from(form.text("pipeline_id")),
         stage_id: None,
         value,
         currency: form.text("currency").to_uppercase(),

@@ -1,6 +1,7 @@
 //! Booking from the public page: the request validated against the event
 //! (notice, window, questions, daily limit), then one transaction.
 
+use crate::domain::ids::BookingId;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -312,7 +313,7 @@ pub async fn book(
         } else {
             BookingStatus::Confirmed
         };
-        let id = new_id();
+        let id = BookingId::new(new_id());
         let mut booking = BookingRecord {
             id: id.clone(),
             org_id: ctx.org.id.clone(),

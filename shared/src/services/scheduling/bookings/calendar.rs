@@ -1,6 +1,7 @@
 //! The host's calendar and its version item: the concurrency core that
 //! lets at most one of two racing bookings commit (see the module above).
 
+use crate::domain::ids::{BookingId, EventTypeId};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -18,7 +19,7 @@ use crate::services::scheduling::{SchedulingError, host_calendar_partition, host
 /// One live booking on the host calendar.
 #[derive(Debug, Clone, Deserialize)]
 pub(super) struct CalendarEntry {
-    pub(super) booking_id: String,
+    pub(super) booking_id: BookingId,
     event_type_id: String,
     starts_at: i64,
     ends_at: i64,
@@ -35,7 +36,7 @@ pub(super) fn one() -> u32 {
 }
 
 impl CalendarEntry {
-    pub(super) fn booked(&self, event_type_id: &str) -> Option<Booked> {
+    pub(super) fn booked(&self, event_type_id: &EventTypeId) -> Option<Booked> {
         Some(Booked {
             start: Timestamp::from_second(self.starts_at).ok()?,
             end: Timestamp::from_second(self.ends_at).ok()?,

@@ -2,6 +2,7 @@
 //! merged) with a timeline entry, as operations of the booking's own
 //! transaction, so a booking that loses its race leaves no contact behind.
 
+use crate::domain::ids::ContactId;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -15,7 +16,7 @@ use crate::services::scheduling::SchedulingError;
 /// What a booking does to the CRM inside its own transaction.
 pub struct ContactStep {
     /// The invitee's contact (new or existing), when it could be planned.
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
     pub ops: Vec<WriteOp>,
 }
 

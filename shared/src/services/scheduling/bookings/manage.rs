@@ -1,6 +1,7 @@
 //! Managing a booking: the host's list and actions (confirm, decline,
 //! cancel, reschedule, no-show) and the invitee's through the manage link.
 
+use crate::domain::ids::BookingId;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
@@ -66,7 +67,7 @@ impl Manager<'_> {
     }
 }
 
-pub async fn get_record(table: &dyn Table, org_id: &str, id: &str) -> Result<BookingRecord, SchedulingError> {
+pub async fn get_record(table: &dyn Table, org_id: &str, id: &BookingId) -> Result<BookingRecord, SchedulingError> {
     let item = table
         .get(&booking_key(org_id, id))
         .await?
@@ -76,7 +77,7 @@ pub async fn get_record(table: &dyn Table, org_id: &str, id: &str) -> Result<Boo
 
 /// The org of a manage link whose token matches (constant-time, on the
 /// stored hash). Unknown uid and wrong token are the same 404.
-pub async fn org_of_token(table: &dyn Table, uid: &str, token: &str) -> Result<String, SchedulingError> {
+pub async fn org_of_token(table: &dyn Table, uid: &BookingId, token: &str) -> Result<String, SchedulingError> {
     if uid.is_empty() || uid.len() > 64 || token.is_empty() || token.len() > 128 {
         return Err(SchedulingError::NotFound);
     }
@@ -92,12 +93,16 @@ pub async fn org_of_token(table: &dyn Table, uid: &str, token: &str) -> Result<S
     text(&item, "org_id").ok_or(SchedulingError::NotFound)
 }
 
-pub async fn get_by_token(state: &impl HasTable, uid: &str, token: &str) -> Result<BookingView, SchedulingError> {
+pub async fn get_by_token(state: &impl HasTable, uid: &BookingId, token: &str) -> Result<BookingView, SchedulingError> {
     let org_id = org_of_token(state.table().as_ref(), uid, token).await?;
     Ok(get_record(state.table().as_ref(), &org_id, uid).await?.view())
 }
 
-pub async fn get_for_host(state: &impl HasTable, caller: &Caller, id: &str) -> Result<BookingView, SchedulingError> {
+pub async fn get_for_host(
+    state: &impl HasTable,
+    caller: &Caller,
+    id: &BookingId,
+) -> Result<BookingView, SchedulingError> {
     Ok(get_record(state.table().as_ref(), &caller.org_id, id).await?.view())
 }
 
@@ -218,7 +223,7 @@ pub(super) fn booking_put(booking: &BookingRecord, read_version: u64) -> Result<
 pub async fn cancel(
     state: &(impl HasTable + HasClock + HasJobs),
     org_id: &str,
-    id: &str,
+    id: &BookingId,
     reason: Option<String>,
     manager: Manager<'_>,
 ) -> Result<BookingView, SchedulingError> {
@@ -278,7 +283,7 @@ pub async fn cancel(
 pub async fn reschedule(
     state: &(impl HasTable + HasClock + HasJobs),
     org_id: &str,
-    id: &str,
+    id: &BookingId,
     raw_start: &str,
     manager: Manager<'_>,
 ) -> Result<BookingView, SchedulingError> {
@@ -398,7 +403,7 @@ pub async fn reschedule(
 pub async fn decide(
     state: &(impl HasTable + HasClock + HasJobs),
     caller: &Caller,
-    id: &str,
+    id: &BookingId,
     confirm: bool,
     reason: Option<String>,
 ) -> Result<BookingView, SchedulingError> {
@@ -473,7 +478,7 @@ pub async fn decide(
 pub async fn mark_no_show(
     state: &(impl HasTable + HasClock),
     caller: &Caller,
-    id: &str,
+    id: &BookingId,
 ) -> Result<BookingView, SchedulingError> {
     let old = get_record(state.table().as_ref(), &caller.org_id, id).await?;
     caller.may_manage_for(&old.host_user_id)?;

@@ -1,6 +1,7 @@
 //! What the public booking page reads: the event by its slugs, and the
 //! free slots of a range in the visitor's zone.
 
+use crate::domain::ids::EventTypeId;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -37,7 +38,7 @@ pub(super) struct Context {
 /// The pointer behind `/book/{org}/{event}`.
 pub(super) struct Pointer {
     org_id: String,
-    event_type_id: String,
+    event_type_id: EventTypeId,
     schedule_id: String,
     host_user_id: String,
 }
@@ -56,7 +57,9 @@ pub(super) async fn pointer(table: &dyn Table, org_slug: &str, event_slug: &str)
         .await?
         .ok_or(SchedulingError::NotFound)?;
     Ok(Pointer {
-        event_type_id: text(&item, "event_type_id").ok_or(SchedulingError::NotFound)?,
+        event_type_id: text(&item, "event_type_id")
+            .map(EventTypeId::from)
+            .ok_or(SchedulingError::NotFound)?,
         schedule_id: text(&item, "schedule_id").unwrap_or_default(),
         host_user_id: text(&item, "host_user_id").unwrap_or_default(),
         org_id,

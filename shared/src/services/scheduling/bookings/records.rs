@@ -1,6 +1,8 @@
 //! What a booking is in the store: its status, invitee, the keys it owns,
 //! the record and the views the API answers with.
 
+use crate::domain::ids::BookingId;
+use crate::domain::ids::{ContactId, EventTypeId};
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -80,9 +82,9 @@ impl StoredKey {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BookingRecord {
-    pub id: String,
+    pub id: BookingId,
     pub org_id: String,
-    pub event_type_id: String,
+    pub event_type_id: EventTypeId,
     pub event_title: String,
     pub host_user_id: String,
     pub start: Timestamp,
@@ -101,7 +103,7 @@ pub struct BookingRecord {
     #[serde(default)]
     pub answers: BTreeMap<String, Value>,
     #[serde(default)]
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
     /// SHA-256 of the manage-link token.
     pub token_hash: String,
     /// Keys of this booking's pending reminders.
@@ -159,8 +161,8 @@ impl BookingRecord {
 
     pub fn view(&self) -> BookingView {
         BookingView {
-            id: self.id.clone(),
-            uid: self.id.clone(),
+            id: self.id.to_string(),
+            uid: self.id.to_string(),
             org_id: self.org_id.clone(),
             event_type_id: self.event_type_id.clone(),
             event_title: self.event_title.clone(),
@@ -190,7 +192,7 @@ pub struct BookingView {
     /// The public id in manage links (the same as `id`).
     pub uid: String,
     pub org_id: String,
-    pub event_type_id: String,
+    pub event_type_id: EventTypeId,
     pub event_title: String,
     pub host_user_id: String,
     pub start: Timestamp,
@@ -201,7 +203,7 @@ pub struct BookingView {
     pub location: Option<Location>,
     pub invitee: Invitee,
     pub answers: BTreeMap<String, Value>,
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
     pub sequence: u32,
     pub cancel_reason: Option<String>,
     pub cancelled_by: Option<ChangedBy>,
