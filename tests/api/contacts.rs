@@ -4,6 +4,7 @@
 //! timeline, list and search, and store round trips.
 
 use konnecs::domain::ids::ContactId;
+use konnecs::domain::ids::UserId;
 use std::sync::Arc;
 
 use http::StatusCode;
@@ -483,12 +484,12 @@ fn caller_of(member: &Member) -> Caller {
     Caller {
         actor: Actor {
             org_id: member.org_id.clone(),
-            user_id: Some(member.user_id.clone()),
+            user_id: Some(UserId::from(member.user_id.clone())),
             request_id: "test".into(),
             ip: None,
             user_agent: None,
         },
-        user_id: member.user_id.clone(),
+        user_id: UserId::from(member.user_id.clone()),
         is_admin: true,
     }
 }

@@ -5,7 +5,7 @@
 //! crashes, races, S3 presigned links, the inline limit of buffered runtimes),
 //! and what the queue's last try does to an import or export that fails.
 
-use konnecs::domain::ids::ContactId;
+use konnecs::domain::ids::{ContactId, UserId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,7 +75,7 @@ async fn actor_of(w: &World, b: &Browser) -> Actor {
     let me = call(w, b, "GET", "/me", None).await.body;
     Actor {
         org_id: me["org_id"].as_str().expect("org id").to_string(),
-        user_id: me["id"].as_str().map(str::to_string),
+        user_id: me["id"].as_str().map(UserId::from),
         ..Default::default()
     }
 }

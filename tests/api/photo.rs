@@ -4,6 +4,7 @@
 
 use axum::body::Body;
 use http::{Request, StatusCode};
+use konnecs::domain::ids::UserId;
 use konnecs::services::records::{UserRecord, from_item, user_key};
 use konnecs_tests::app::TestApp;
 use serde_json::{Value, json};
@@ -141,7 +142,7 @@ async fn record(app: &App, user: &User) -> UserRecord {
     from_item(
         app.state
             .table
-            .get(&user_key(&user.id))
+            .get(&user_key(&UserId::from(&user.id)))
             .await
             .unwrap()
             .expect("user record"),

@@ -4,6 +4,7 @@
 //! both store backends, seats, manage links, host management, and reminders
 //! removed or replaced in the same transaction as the booking change.
 
+use konnecs::domain::ids::UserId;
 use konnecs::domain::ids::{BookingId, ContactId};
 use std::sync::Arc;
 
@@ -163,7 +164,7 @@ impl Fixture {
     async fn host_calendar(&self) -> Vec<Item> {
         query_all(
             self.state.table.as_ref(),
-            Query::partition(host_calendar_partition(&self.org_id, &self.user_id)),
+            Query::partition(host_calendar_partition(&self.org_id, &UserId::from(&self.user_id))),
         )
         .await
     }

@@ -2,6 +2,7 @@
 //! Calendar will fill it). The slot engine treats them like bookings without
 //! buffers. Until a calendar is connected, [`NoBusyTimes`] answers nothing.
 
+use crate::domain::ids::UserId;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
@@ -20,7 +21,7 @@ pub trait BusyTimes: Send + Sync {
     async fn busy(
         &self,
         org_id: &str,
-        host_user_id: &str,
+        host_user_id: &UserId,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Busy>, BusyError>;
@@ -32,7 +33,7 @@ pub struct NoBusyTimes;
 
 #[async_trait]
 impl BusyTimes for NoBusyTimes {
-    async fn busy(&self, _: &str, _: &str, _: Timestamp, _: Timestamp) -> Result<Vec<Busy>, BusyError> {
+    async fn busy(&self, _: &str, _: &UserId, _: Timestamp, _: Timestamp) -> Result<Vec<Busy>, BusyError> {
         Ok(Vec::new())
     }
 }

@@ -2,6 +2,7 @@
 //! same transaction as the change they record, and only ever read within the
 //! organization they belong to.
 
+use crate::domain::ids::UserId;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -12,7 +13,7 @@ use crate::ports::{Item, Query, StoreError, Table, WriteOp};
 pub struct Actor {
     pub org_id: String,
     /// None for actions of anonymous visitors (e.g. a public booking).
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub request_id: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,

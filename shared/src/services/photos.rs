@@ -7,6 +7,7 @@
 //! after the commit is the previous object deleted (best effort: a leftover
 //! object is unreferenced, never served).
 
+use crate::domain::ids::UserId;
 use serde::Serialize;
 use serde_json::json;
 
@@ -125,11 +126,11 @@ pub fn check_upload(declared: Option<&str>, bytes: &[u8]) -> Result<PhotoType, P
 }
 
 /// `photos/<user id>/<new photo id>`.
-pub fn new_photo_key(user_id: &str) -> String {
+pub fn new_photo_key(user_id: &UserId) -> String {
     format!("photos/{user_id}/{}", new_id())
 }
 
-async fn load_user(state: &impl HasTable, user_id: &str) -> Result<UserRecord, PhotoError> {
+async fn load_user(state: &impl HasTable, user_id: &UserId) -> Result<UserRecord, PhotoError> {
     let item = state
         .table()
         .get(&user_key(user_id))
@@ -151,7 +152,7 @@ async fn discard(state: &impl HasObjects, key: &str) {
 /// current photo means there was nothing to do.
 async fn set_photo_key(
     state: &(impl HasTable + HasClock),
-    user_id: &str,
+    user_id: &UserId,
     photo_key: Option<&str>,
     actor: &Actor,
     action: &str,
@@ -194,7 +195,7 @@ async fn set_photo_key(
 /// Stores a new photo for the user and drops the previous one.
 pub async fn replace(
     state: &(impl HasTable + HasClock + HasObjects),
-    user_id: &str,
+    user_id: &UserId,
     declared: Option<&str>,
     bytes: Vec<u8>,
     actor: &Actor,
@@ -222,7 +223,7 @@ pub async fn replace(
 }
 
 /// The user's photo. Served with the type of its bytes, never a stored label.
-pub async fn get(state: &(impl HasTable + HasObjects), user_id: &str) -> Result<Photo, PhotoError> {
+pub async fn get(state: &(impl HasTable + HasObjects), user_id: &UserId) -> Result<Photo, PhotoError> {
     let user = load_user(state, user_id).await?;
     let key = user.photo_key.ok_or(PhotoError::NotFound)?;
     let Some(object) = state.objects().get(&key).await? else {
@@ -242,7 +243,7 @@ pub async fn get(state: &(impl HasTable + HasObjects), user_id: &str) -> Result<
 /// Removes the user's photo; removing when there is none is not an error.
 pub async fn remove(
     state: &(impl HasTable + HasClock + HasObjects),
-    user_id: &str,
+    user_id: &UserId,
     actor: &Actor,
 ) -> Result<(), PhotoError> {
     let previous = set_photo_key(state, user_id, None, actor, "account.photo_removed", json!({})).await?;
@@ -306,8 +307,8 @@ mod tests {
 
     #[test]
     fn photo_keys_are_valid_object_keys_and_unique() {
-        let a = new_photo_key("0192f0c4a1b27c3d8e9f00112233aabb");
-        let b = new_photo_key("0192f0c4a1b27c3d8e9f00112233aabb");
+        let a = new_photo_key(&UserId::new("0192f0c4a1b27c3d8e9f00112233aabb"));
+        let b = new_photo_key(&UserId::new("0192f0c4a1b27c3d8e9f00112233aabb"));
         assert!(crate::ports::object_store::is_valid_key(&a), "{a}");
         assert!(a.starts_with("photos/0192f0c4a1b27c3d8e9f00112233aabb/"));
         assert_ne!(a, b);

@@ -48,13 +48,14 @@
 //! rows between parts in `exports/<org>/<export>/staging-<id>`
 //! (`services::exports::job`; the bucket expires `exports/` after 7 days).
 
+use crate::domain::ids::UserId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::role::Role;
 use crate::ports::{Item, Key, StoreError};
 
-pub fn user_key(user_id: &str) -> Key {
+pub fn user_key(user_id: &UserId) -> Key {
     Key::new(format!("USER#{user_id}"), "PROFILE")
 }
 pub fn email_key(email: &str) -> Key {
@@ -66,13 +67,13 @@ pub fn org_key(org_id: &str) -> Key {
 pub fn slug_key(slug: &str) -> Key {
     Key::new(format!("SLUG#{slug}"), "ORG")
 }
-pub fn member_key(org_id: &str, user_id: &str) -> Key {
+pub fn member_key(org_id: &str, user_id: &UserId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("MEMBER#{user_id}"))
 }
-pub fn user_orgs_partition(user_id: &str) -> String {
+pub fn user_orgs_partition(user_id: &UserId) -> String {
     format!("USER#{user_id}#ORGS")
 }
-pub fn user_sessions_partition(user_id: &str) -> String {
+pub fn user_sessions_partition(user_id: &UserId) -> String {
     format!("USER#{user_id}#SESSIONS")
 }
 pub fn session_key(token_hash: &str) -> Key {
@@ -95,7 +96,7 @@ pub fn new_id() -> String {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRecord {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub name: String,
     pub password_hash: String,
@@ -132,7 +133,7 @@ pub struct OrgRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberRecord {
     pub org_id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub role: Role,
     pub name: String,
     pub email: String,

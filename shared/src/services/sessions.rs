@@ -2,6 +2,7 @@
 //! idle and absolute timeouts. A new token at every login; logout and
 //! log-out-everywhere delete them.
 
+use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -19,7 +20,7 @@ pub const TOUCH_EVERY_SECONDS: i64 = 300;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub org_id: String,
     pub created_at: i64,
     pub last_seen_at: i64,
@@ -39,13 +40,13 @@ fn expiry(config: &AppConfig, last_seen: i64, absolute: i64) -> i64 {
 
 /// A fresh session for `user_id` in `org_id`, as an operation of the caller's
 /// transaction (sign-up, login, accepting an invitation).
-pub fn new_session(config: &AppConfig, user_id: &str, org_id: &str, now: i64) -> NewSession {
+pub fn new_session(config: &AppConfig, user_id: &UserId, org_id: &str, now: i64) -> NewSession {
     let token = new_token();
     let hash = token_hash(&token);
     let absolute = now + config.session_absolute_seconds;
     let record = SessionRecord {
         id: new_id(),
-        user_id: user_id.into(),
+        user_id: user_id.clone(),
         org_id: org_id.into(),
         created_at: now,
         last_seen_at: now,
@@ -126,7 +127,7 @@ pub async fn logout(table: &dyn Table, token: &str, actor: &Actor, now: jiff::Ti
 }
 
 /// Every session key of a user (paged query on the user's session index).
-async fn session_keys(table: &dyn Table, user_id: &str) -> Result<Vec<(Key, Item)>, StoreError> {
+async fn session_keys(table: &dyn Table, user_id: &UserId) -> Result<Vec<(Key, Item)>, StoreError> {
     let mut keys = Vec::new();
     let mut cursor = None;
     loop {
@@ -161,7 +162,7 @@ pub enum Revocation {
 /// live, an automatic revocation only when it ended one.
 pub async fn revoke_all_recorded(
     table: &dyn Table,
-    user_id: &str,
+    user_id: &UserId,
     keep: Option<&str>,
     why: Revocation,
     actor: &Actor,
@@ -192,7 +193,7 @@ pub async fn revoke_all_recorded(
 }
 
 /// Deletes every session of the user except the one whose token is `keep`.
-pub async fn revoke_all(table: &dyn Table, user_id: &str, keep: Option<&str>) -> Result<usize, StoreError> {
+pub async fn revoke_all(table: &dyn Table, user_id: &UserId, keep: Option<&str>) -> Result<usize, StoreError> {
     let keep_key = keep.map(|token| session_key(&token_hash(token)));
     let deletes: Vec<BatchOp> = session_keys(table, user_id)
         .await?

@@ -6,6 +6,7 @@
 //! [`super::reminders`].
 
 use jiff::Timestamp;
+use konnecs::domain::ids::UserId;
 use konnecs::domain::ids::{BookingId, ContactId, EventTypeId};
 use konnecs::ports::{Condition, Index, Item, Key, WriteOp};
 use konnecs::services::contacts::{self, ALL_PARTS};
@@ -109,14 +110,17 @@ pub fn slot_reads(cx: &mut Cx, org: &Org, host: usize, event: usize, at: f64) {
                 EVENT_TYPE_BYTES,
             ),
             (schedule_key(&org.id, &org.schedule_id), SCHEDULE_BYTES),
-            (host_calendar_version_key(&org.id, host_id), POINTER_BYTES),
+            (
+                host_calendar_version_key(&org.id, &UserId::from(host_id)),
+                POINTER_BYTES,
+            ),
         ],
     );
     let items = host_calendar_items(cx.config);
     cx.rec.query(
         at,
         Index::Primary,
-        &host_calendar_partition(&org.id, host_id),
+        &host_calendar_partition(&org.id, &UserId::from(host_id)),
         items,
         CALENDAR_ENTRY_BYTES,
         1000,

@@ -7,6 +7,7 @@
 //! (`pipelines`) and notes (`contacts::notes`). Every request of a member
 //! also pays the session's reads ([`super::people::request`]).
 
+use konnecs::domain::ids::UserId;
 use konnecs::domain::ids::{ContactId, DealId, PipelineId};
 use std::collections::BTreeMap;
 
@@ -88,7 +89,7 @@ fn member(org: &Org, rng: &mut Rng) -> usize {
 fn actor(org: &Org, user: usize, rng: &mut Rng) -> audit::Actor {
     audit::Actor {
         org_id: org.id.clone(),
-        user_id: Some(org.users[user].id.clone()),
+        user_id: Some(UserId::from(org.users[user].id.clone())),
         request_id: rng.id(),
         ip: Some("198.51.100.24".into()),
         user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0".into()),
@@ -111,7 +112,7 @@ fn create_contact(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Or
     }
     let owner = rng.chance(0.5).then(|| org.users[user].id.clone());
     if let Some(owner) = &owner {
-        rec.get(at, &member_key(&org.id, owner), 400);
+        rec.get(at, &member_key(&org.id, &UserId::from(owner)), 400);
     }
     let tags = if rng.chance(0.4) {
         vec![TAGS[rng.below(TAGS.len() as u64) as usize].to_string()]

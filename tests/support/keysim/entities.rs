@@ -2,6 +2,7 @@
 //! (the real record types, so the real item builders can size and key them).
 
 use jiff::Timestamp;
+use konnecs::domain::ids::UserId;
 use konnecs::domain::ids::{BookingId, ContactId, EventTypeId};
 use konnecs::ports::Item;
 use konnecs::services::contacts::{Consent, ConsentStatus, ContactEmail, ContactPhone, ContactRecord};
@@ -86,7 +87,7 @@ pub fn contact(
         company: None,
         address: None,
         source: Some("booking".into()),
-        owner_id,
+        owner_id: owner_id.map(UserId::from),
         custom_fields: Map::new(),
         tags,
         import_keys: Vec::new(),
@@ -118,7 +119,7 @@ pub fn booking(
         org_id: org.id.clone(),
         event_type_id: EventTypeId::from(&event_type.id),
         event_title: format!("Visit {event}"),
-        host_user_id: host.id.clone(),
+        host_user_id: UserId::from(host.id.clone()),
         start,
         end: Timestamp::from_second(start.as_second() + i64::from(duration_minutes) * 60).unwrap_or(start),
         duration: duration_minutes,

@@ -9,6 +9,7 @@
 use http::Method;
 use jiff::Timestamp;
 use konnecs::config::AppConfig;
+use konnecs::domain::ids::UserId;
 use konnecs::domain::ids::{ContactId, PipelineId};
 use konnecs::inbound::http::idempotency::record_key;
 use konnecs::ports::{Condition, Index, Item, Key, Update, WriteOp};
@@ -79,9 +80,14 @@ pub fn request(rec: &mut Recorder, org: &Org, user: usize, at: f64, rng: &mut Rn
             update: Update::default().set("last_seen_at", 0),
             condition: Some(Condition::Exists),
         };
-        rec.write_indexed(at, &touch, 450, &[(Index::Gsi1, user_sessions_partition(user_id))]);
+        rec.write_indexed(
+            at,
+            &touch,
+            450,
+            &[(Index::Gsi1, user_sessions_partition(&UserId::from(user_id)))],
+        );
     }
-    rec.get(at, &member_key(&org.id, user_id), 400);
+    rec.get(at, &member_key(&org.id, &UserId::from(user_id)), 400);
 }
 
 /// A POST's idempotency claim and kept answer (when the client sends a key).
@@ -174,7 +180,14 @@ fn work(rec: &mut Recorder, org: &Org, user: usize, at: f64, rng: &mut Rng) {
         3 => {
             let host = &org.users[user % org.hosts.max(1)].id;
             let items = 40.min((org.bookings_per_day / org.hosts as f64 * 7.0).ceil() as usize);
-            rec.query(at, Index::Gsi1, &host_bookings_index(&org.id, host), items, 1_500, 100);
+            rec.query(
+                at,
+                Index::Gsi1,
+                &host_bookings_index(&org.id, &UserId::from(host)),
+                items,
+                1_500,
+                100,
+            );
         }
         // The deals board (`pipelines::board`): the pipeline and its
         // statistics, then a page of 50 deals per stage.
@@ -232,7 +245,7 @@ fn sign_in(
     rec.get(at, &throttle::account_key(&u.email), 0);
     rec.get(at, &throttle::ip_key(&ip, hour), 0);
     rec.get(at, &email_key(&u.email), 200);
-    rec.get(at, &user_key(&u.id), 700);
+    rec.get(at, &user_key(&UserId::from(&u.id)), 700);
     if rng.chance(config.failed_sign_in_share) {
         let fail = |key: Key| WriteOp::Update {
             key,
@@ -243,7 +256,7 @@ fn sign_in(
         rec.write(at, &fail(throttle::ip_key(&ip, hour)), 200);
         return;
     }
-    rec.get(at, &member_key(&org.id, &u.id), 400);
+    rec.get(at, &member_key(&org.id, &UserId::from(&u.id)), 400);
     rec.write(
         at,
         &WriteOp::Delete {
@@ -252,10 +265,13 @@ fn sign_in(
         },
         200,
     );
-    let session = seeded(sessions::new_session(app, &u.id, &org.id, now.as_second()), rng);
+    let session = seeded(
+        sessions::new_session(app, &UserId::from(&u.id), &org.id, now.as_second()),
+        rng,
+    );
     let actor = audit::Actor {
         org_id: org.id.clone(),
-        user_id: Some(u.id.clone()),
+        user_id: Some(UserId::from(u.id.clone())),
         request_id: rng.id(),
         ip: Some(ip),
         user_agent: Some("Mozilla/5.0 (Macintosh) Safari/605.1.15".into()),
@@ -285,12 +301,15 @@ fn sign_up(rec: &mut Recorder, app: &AppConfig, day0: Timestamp, rel: i64, rng: 
     let slug = format!("new-business-{}", rng.below(1 << 30));
     rec.get(at, &email_key(&email), 0);
     rec.get(at, &slug_key(&slug), 0);
-    let session = seeded(sessions::new_session(app, &user_id, &org_id, now.as_second()), rng);
+    let session = seeded(
+        sessions::new_session(app, &UserId::from(&user_id), &org_id, now.as_second()),
+        rng,
+    );
     let member = to_item(
-        &member_key(&org_id, &user_id),
+        &member_key(&org_id, &UserId::from(&user_id)),
         &json!({"org_id": org_id, "user_id": user_id, "role": "owner", "name": "Owner", "email": email}),
         &[
-            ("gsi1pk", user_orgs_partition(&user_id).into()),
+            ("gsi1pk", user_orgs_partition(&UserId::from(&user_id)).into()),
             ("gsi1sk", format!("ORG#{org_id}").into()),
         ],
     )
@@ -301,7 +320,7 @@ fn sign_up(rec: &mut Recorder, app: &AppConfig, day0: Timestamp, rel: i64, rng: 
     };
     let actor = audit::Actor {
         org_id: org_id.clone(),
-        user_id: Some(user_id.clone()),
+        user_id: Some(UserId::from(user_id.clone())),
         request_id: rng.id(),
         ..Default::default()
     };
@@ -309,7 +328,7 @@ fn sign_up(rec: &mut Recorder, app: &AppConfig, day0: Timestamp, rel: i64, rng: 
         put(to_item(&email_key(&email), &json!({"user_id": user_id}), &[]).unwrap_or_default()),
         put(to_item(&slug_key(&slug), &json!({"org_id": org_id}), &[]).unwrap_or_default()),
         put(to_item(
-            &user_key(&user_id),
+            &user_key(&UserId::from(&user_id)),
             &json!({"id": user_id, "email": email, "password_hash": "$argon2id$v=19$…"}),
             &[],
         )

@@ -1,6 +1,7 @@
 //! A contact as the API and the pages take it: new contacts, partial
 //! updates, and the shapes an email, a phone or a consent may be given in.
 
+use crate::domain::ids::UserId;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -64,7 +65,7 @@ pub struct NewContact {
     #[serde(default)]
     pub source: Option<String>,
     #[serde(default)]
-    pub owner_id: Option<String>,
+    pub owner_id: Option<UserId>,
     #[serde(default)]
     pub custom_fields: Map<String, Value>,
     #[serde(default)]

@@ -3,6 +3,7 @@
 //! records (one primary per list, no duplicate values, bounded lists).
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -73,7 +74,7 @@ pub struct ContactRecord {
     pub company: Option<String>,
     pub address: Option<Address>,
     pub source: Option<String>,
-    pub owner_id: Option<String>,
+    pub owner_id: Option<UserId>,
     pub custom_fields: Map<String, Value>,
     pub tags: Vec<String>,
     pub sms_consent: Option<Consent>,

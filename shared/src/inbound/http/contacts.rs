@@ -4,6 +4,7 @@
 
 use crate::domain::ids::ContactId;
 use crate::domain::ids::PipelineId;
+use crate::domain::ids::UserId;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -136,7 +137,7 @@ pub async fn list(
     let stage = stage_filter(params.pipeline_id, params.stage_id, params.q.as_deref())?;
     let filter = ContactFilter {
         tag: params.tag,
-        owner_id: params.owner_id,
+        owner_id: params.owner_id.map(UserId::from),
         created_from: time_param("created_from", params.created_from.as_deref())?,
         created_to: time_param("created_to", params.created_to.as_deref())?,
         q: params.q,

@@ -9,6 +9,7 @@
 //! [`crate::config::LAMBDA_INLINE_DOWNLOAD_LIMIT`] once encoded, and refuses
 //! more with a 422 that points to export jobs, which work everywhere.
 
+use crate::domain::ids::UserId;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -62,7 +63,7 @@ impl ExportParams {
         let filter = ExportFilter {
             contacts: ContactFilter {
                 tag,
-                owner_id: self.owner_id,
+                owner_id: self.owner_id.map(UserId::from),
                 created_from: time_param("created_from", self.created_from.as_deref())?,
                 created_to: time_param("created_to", self.created_to.as_deref())?,
                 q: self.q,

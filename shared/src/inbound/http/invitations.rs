@@ -1,6 +1,7 @@
 //! Invitations: create, list and revoke (`/org/invitations`), and accept
 //! (`POST /invitations/accept`, public: the token is the proof).
 
+use crate::domain::ids::UserId;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
@@ -59,7 +60,7 @@ pub async fn revoke(
 /// The caller's session, if the request carries a live one together with its
 /// CSRF token; otherwise the request counts as anonymous (a cookie alone
 /// proves nothing on a state-changing request).
-pub struct OptionalSession(pub Option<(String, String)>);
+pub struct OptionalSession(pub Option<(UserId, String)>);
 
 impl axum::extract::FromRequestParts<AppState> for OptionalSession {
     type Rejection = Response;

@@ -1,6 +1,7 @@
 //! The organization: `GET/PATCH /org`, its members (`/org/members`), and its
 //! audit log (`GET /org/audit`). Thin: parse, call `services::orgs`, map.
 
+use crate::domain::ids::UserId;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
@@ -110,7 +111,7 @@ pub struct PatchMember {
 pub async fn update_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
     ApiJson(body): ApiJson<PatchMember>,
 ) -> impl IntoResponse {
     let m = orgs::change_role(&state, &auth.actor, &user_id, body.role).await?;
@@ -122,7 +123,7 @@ pub async fn update_member(
 pub async fn remove_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
 ) -> impl IntoResponse {
     orgs::remove_member(&state, &auth.actor, &user_id).await?;
     Ok::<_, ApiError>(StatusCode::NO_CONTENT.into_response())

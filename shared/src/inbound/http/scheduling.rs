@@ -3,6 +3,7 @@
 
 use crate::domain::ids::BookingId;
 use crate::domain::ids::EventTypeId;
+use crate::domain::ids::UserId;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -178,7 +179,8 @@ pub async fn appointments_list(
         to: &q.to,
         tz: q.tz.as_deref(),
     };
-    let items = bookings::list_for_host(&state, &caller, q.host.as_deref(), range).await?;
+    let host = q.host.map(UserId::from);
+    let items = bookings::list_for_host(&state, &caller, host.as_ref(), range).await?;
     Ok::<_, ApiError>(Json(json!({ "items": items })))
 }
 

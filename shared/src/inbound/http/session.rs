@@ -3,6 +3,7 @@
 //! caller without a live session and membership, nor for a cookie-carrying
 //! write without the session's CSRF token.
 
+use crate::domain::ids::UserId;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
@@ -123,7 +124,7 @@ pub fn actor_meta(parts: &Parts) -> Actor {
 /// A signed-in member acting in their current organization.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub user_id: String,
+    pub user_id: UserId,
     pub org_id: String,
     pub role: Role,
     /// The cookie token (never logged): needed to keep this session when

@@ -1,6 +1,7 @@
 //! Accounts: sign-up, login, email verification, password reset and the
 //! signed-in user's profile.
 
+use crate::domain::ids::UserId;
 use serde::Serialize;
 use serde_json::json;
 
@@ -74,7 +75,7 @@ pub struct SignupInput {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Me {
-    pub id: String,
+    pub id: UserId,
     pub name: String,
     pub email: String,
     pub email_verified: bool,
@@ -87,7 +88,7 @@ pub struct Me {
 /// What a successful sign-up or login hands to the HTTP layer.
 pub struct SignedIn {
     pub session: NewSession,
-    pub user_id: String,
+    pub user_id: UserId,
     pub org_id: String,
 }
 
@@ -102,7 +103,7 @@ fn email_field(raw: &str, errors: &mut Vec<FieldError>) -> Option<Email> {
 }
 
 /// The token item of a one-time link, as an operation of the caller's transaction.
-fn one_time_token(purpose: TokenPurpose, user_id: &str, email: &str, now: i64) -> (String, WriteOp) {
+fn one_time_token(purpose: TokenPurpose, user_id: &UserId, email: &str, now: i64) -> (String, WriteOp) {
     let token = new_token();
     let key = token_key(&token_hash(&token), purpose);
     let item = crate::services::object(json!({

@@ -2,6 +2,7 @@
 
 use super::{AccountError, Me, email_field, one_time_token, send_after_commit, user, verification_email};
 use crate::domain::email::Email;
+use crate::domain::ids::UserId;
 use crate::domain::input::FieldError;
 use crate::domain::input::required_text;
 use crate::domain::password::check_new_password;
@@ -26,7 +27,7 @@ pub struct ProfileChange {
 /// current password and signs out every other session.
 pub async fn update_profile(
     state: &(impl HasTable + HasClock + HasJobs + HasConfig),
-    user_id: &str,
+    user_id: &UserId,
     session_token: &str,
     change: ProfileChange,
     actor: &Actor,
@@ -144,7 +145,11 @@ pub async fn update_profile(
     Ok(())
 }
 
-pub(super) async fn refresh_member_names(state: &impl HasTable, user_id: &str, name: &str) -> Result<(), StoreError> {
+pub(super) async fn refresh_member_names(
+    state: &impl HasTable,
+    user_id: &UserId,
+    name: &str,
+) -> Result<(), StoreError> {
     let mut cursor = None;
     loop {
         let page = state
@@ -178,7 +183,7 @@ pub(super) async fn refresh_member_names(state: &impl HasTable, user_id: &str, n
     }
 }
 
-pub async fn me(state: &impl HasTable, user_id: &str, org_id: &str, role: Role) -> Result<Me, AccountError> {
+pub async fn me(state: &impl HasTable, user_id: &UserId, org_id: &str, role: Role) -> Result<Me, AccountError> {
     let user = user(state, user_id).await?;
     Ok(Me {
         id: user.id,

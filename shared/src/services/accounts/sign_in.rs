@@ -2,6 +2,7 @@
 
 use super::{AccountError, SignedIn};
 use crate::domain::email::Email;
+use crate::domain::ids::UserId;
 use crate::ports::{HasClock, HasConfig, HasTable};
 use crate::ports::{Index, Query, StoreError};
 use crate::services::audit::{self, Actor};
@@ -18,13 +19,13 @@ pub(super) async fn user_by_email(state: &impl HasTable, email: &str) -> Result<
     let Some(user_id) = pointer.get("user_id").and_then(|v| v.as_str()) else {
         return Ok(None);
     };
-    match state.table().get(&user_key(user_id)).await? {
+    match state.table().get(&user_key(&UserId::from(user_id))).await? {
         Some(item) => Ok(Some(from_item(item)?)),
         None => Ok(None),
     }
 }
 
-pub async fn user(state: &impl HasTable, user_id: &str) -> Result<UserRecord, AccountError> {
+pub async fn user(state: &impl HasTable, user_id: &UserId) -> Result<UserRecord, AccountError> {
     let item = state
         .table()
         .get(&user_key(user_id))

@@ -1,6 +1,7 @@
 //! Email verification: the one-time token taken once, and sending it again.
 
 use super::{AccountError, one_time_token, send_after_commit, user, verification_email};
+use crate::domain::ids::UserId;
 use crate::domain::token::token_hash;
 use crate::ports::{Condition, Key, StoreError, Update, WriteOp};
 use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
@@ -13,14 +14,14 @@ pub(super) async fn take_token(
     state: &impl HasTable,
     token: &str,
     purpose: TokenPurpose,
-) -> Result<(Key, String, String), AccountError> {
+) -> Result<(Key, UserId, String), AccountError> {
     let key = token_key(&token_hash(token.trim()), purpose);
     let item = state.table().get(&key).await?.ok_or(AccountError::InvalidToken)?;
     let user_id = item
         .get("user_id")
         .and_then(|v| v.as_str())
-        .ok_or(AccountError::InvalidToken)?
-        .to_string();
+        .map(UserId::from)
+        .ok_or(AccountError::InvalidToken)?;
     let email = item
         .get("email")
         .and_then(|v| v.as_str())
@@ -97,7 +98,7 @@ pub async fn verify_email(state: &(impl HasTable + HasClock), token: &str, meta:
 /// Sends a new verification link for the account's current (or pending) email.
 pub async fn resend_verification(
     state: &(impl HasTable + HasClock + HasJobs + HasConfig),
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<(), AccountError> {
     let user = user(state, user_id).await?;
     let to = match (&user.pending_email, user.email_verified) {

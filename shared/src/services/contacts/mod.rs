@@ -31,6 +31,7 @@ pub mod tags;
 pub mod views;
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::UserId;
 use crate::domain::input::FieldError;
 use crate::ports::{Key, StoreError};
 
@@ -62,7 +63,7 @@ pub fn contact_key(org_id: &str, contact_id: &ContactId) -> Key {
 pub fn contacts_index_partition(org_id: &str) -> String {
     format!("ORG#{org_id}#CONTACTS")
 }
-pub fn owner_index_partition(org_id: &str, user_id: &str) -> String {
+pub fn owner_index_partition(org_id: &str, user_id: &UserId) -> String {
     format!("ORG#{org_id}#OWNER#{user_id}")
 }
 pub fn email_unique_key(org_id: &str, email: &str) -> Key {

@@ -4,6 +4,7 @@
 //! are `domain::contact`.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::UserId;
 use serde_json::Map;
 
 use super::fields;
@@ -22,7 +23,7 @@ use crate::services::records::{OrgRecord, from_item, member_key, new_id, org_key
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub actor: Actor,
-    pub user_id: String,
+    pub user_id: UserId,
     pub is_admin: bool,
 }
 
@@ -44,7 +45,7 @@ pub(super) async fn check_owner(
     errors: &mut Errors,
 ) -> Result<(), StoreError> {
     if let Some(owner) = owner
-        && table.get(&member_key(org_id, owner)).await?.is_none()
+        && table.get(&member_key(org_id, &UserId::from(owner))).await?.is_none()
     {
         errors.push(FieldError::new(
             "owner_id",
@@ -83,7 +84,11 @@ pub(super) async fn build_new(
     if tags.len() > BoundedList::Tags.max() {
         errors.push(too_many(BoundedList::Tags, "tags"));
     }
-    let owner_id = input.owner_id.map(|o| o.trim().to_string()).filter(|o| !o.is_empty());
+    let owner_id = input
+        .owner_id
+        .map(|o| o.trim().to_string())
+        .filter(|o| !o.is_empty())
+        .map(UserId::from);
     check_owner(table, org_id, owner_id.as_deref(), &mut errors).await?;
     let custom_fields = if input.custom_fields.is_empty() {
         Map::new()

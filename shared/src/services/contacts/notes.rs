@@ -2,6 +2,7 @@
 //! `note` entry on its timeline, written (and edited, and deleted) together.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -21,7 +22,7 @@ pub fn note_key(org_id: &str, contact_id: &ContactId, note_id: &str) -> Key {
 pub struct NoteRecord {
     pub id: String,
     pub contact_id: ContactId,
-    pub author_id: String,
+    pub author_id: UserId,
     pub body: String,
     pub created_at: String,
     pub updated_at: String,

@@ -2,6 +2,7 @@
 //! filters (tag, owner, created range), or by name, email or phone tokens.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,7 +23,7 @@ use crate::services::records::from_item;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactFilter {
     pub tag: Option<String>,
-    pub owner_id: Option<String>,
+    pub owner_id: Option<UserId>,
     pub created_from: Option<jiff::Timestamp>,
     pub created_to: Option<jiff::Timestamp>,
     /// Search text (name, email or phone prefix).

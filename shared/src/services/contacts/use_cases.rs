@@ -2,6 +2,7 @@
 //! transaction with its audit and timeline entries.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::UserId;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
@@ -313,7 +314,10 @@ pub async fn update(
             after.phones = parse_phones(&v, &region, &mut errors);
         }
         if let Some(v) = p.owner_id {
-            after.owner_id = v.map(|o| o.trim().to_string()).filter(|o| !o.is_empty());
+            after.owner_id = v
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .map(UserId::from);
             if !owner_checked && after.owner_id != before.owner_id {
                 check_owner(table, org_id, after.owner_id.as_deref(), &mut errors).await?;
                 owner_checked = errors.is_empty();

@@ -25,6 +25,7 @@
 //! queue's last try. Columns are fixed when the export starts
 //! ([`super::Layout`]), so all parts agree.
 
+use crate::domain::ids::UserId;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -90,7 +91,7 @@ pub struct ExportRecord {
     /// The staging object holding rows not yet in a part, and its size.
     pub staged: Option<String>,
     pub staged_bytes: u64,
-    pub created_by: Option<String>,
+    pub created_by: Option<UserId>,
     pub created_at: String,
     pub updated_at: String,
     pub finished_at: Option<String>,

@@ -64,6 +64,7 @@
 //! pace `ORG#<org>#IMPORTPACE` / `PACE`; file parts in the object store
 //! at `imports/<org>/<id>/part-<n:05>.csv`.
 
+use crate::domain::ids::UserId;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -168,7 +169,7 @@ pub struct ImportRecord {
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default)]
-    pub created_by: Option<String>,
+    pub created_by: Option<UserId>,
 }
 
 pub fn import_key(org_id: &str, import_id: &str) -> Key {

@@ -4,6 +4,7 @@
 use super::members::member;
 use super::{OrgError, field, org};
 use crate::domain::email::Email;
+use crate::domain::ids::UserId;
 use crate::domain::input::FieldError;
 use crate::domain::input::required_text;
 use crate::domain::membership;
@@ -36,7 +37,7 @@ pub struct InvitationRecord {
     pub org_id: String,
     pub email: String,
     pub role: Role,
-    pub invited_by: String,
+    pub invited_by: UserId,
     pub created_at: String,
     /// Unix seconds; also the TTL, so an expired invitation disappears.
     pub expires_at: i64,
@@ -50,7 +51,7 @@ pub struct InvitationView {
     pub id: String,
     pub email: String,
     pub role: Role,
-    pub invited_by: String,
+    pub invited_by: UserId,
     pub created_at: String,
     pub expires_at: String,
 }
@@ -78,7 +79,7 @@ pub(super) async fn user_by_email(state: &impl HasTable, email: &str) -> Result<
     let Some(user_id) = pointer.get("user_id").and_then(|v| v.as_str()) else {
         return Ok(None);
     };
-    match state.table().get(&user_key(user_id)).await? {
+    match state.table().get(&user_key(&UserId::from(user_id))).await? {
         Some(item) => Ok(Some(from_item(item)?)),
         None => Ok(None),
     }
@@ -235,7 +236,7 @@ pub struct Acceptance {
     pub password: Option<String>,
     /// The caller's live session (user id, session token), when the request
     /// carried one with a valid CSRF token.
-    pub session: Option<(String, String)>,
+    pub session: Option<(UserId, String)>,
 }
 
 pub(super) struct InvitationToken {
@@ -342,7 +343,7 @@ pub async fn accept_invitation(
             let password_hash = secrets::hash_password(password)
                 .await
                 .map_err(|e| OrgError::Internal(e.to_string()))?;
-            let user_id = new_id();
+            let user_id = UserId::new(new_id());
             let user = UserRecord {
                 id: user_id.clone(),
                 email: invitation.email.clone(),

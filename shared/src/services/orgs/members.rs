@@ -2,6 +2,7 @@
 //! organization without an owner.
 
 use super::{ATTEMPTS, OrgError, org};
+use crate::domain::ids::UserId;
 use crate::domain::membership;
 use crate::domain::role::Role;
 use crate::ports::{BatchOp, Condition, Index, Key, Query, SortKey, StoreError, Update, WriteOp};
@@ -13,7 +14,7 @@ use serde_json::json;
 pub(super) async fn member(
     state: &impl HasTable,
     org_id: &str,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Option<MemberRecord>, OrgError> {
     match state.table().get(&member_key(org_id, user_id)).await? {
         Some(item) => Ok(Some(from_item(item)?)),
@@ -54,7 +55,11 @@ pub(super) struct Snapshot {
     owners: i64,
 }
 
-pub(super) async fn snapshot(state: &impl HasTable, actor: &Actor, target_user_id: &str) -> Result<Snapshot, OrgError> {
+pub(super) async fn snapshot(
+    state: &impl HasTable,
+    actor: &Actor,
+    target_user_id: &UserId,
+) -> Result<Snapshot, OrgError> {
     let actor_id = actor.user_id.as_deref().unwrap_or_default();
     // The target first: another organization's id is a 404 whatever the caller's role.
     let target = member(state, &actor.org_id, target_user_id)
@@ -63,7 +68,7 @@ pub(super) async fn snapshot(state: &impl HasTable, actor: &Actor, target_user_i
     let actor_role = if target.user_id == actor_id {
         target.role
     } else {
-        member(state, &actor.org_id, actor_id)
+        member(state, &actor.org_id, &UserId::from(actor_id))
             .await?
             .ok_or(OrgError::InsufficientRole)?
             .role
@@ -83,7 +88,7 @@ pub(super) fn guarded_ops(actor: &Actor, snap: &Snapshot, target_op: WriteOp, de
     let actor_id = actor.user_id.as_deref().unwrap_or_default();
     if snap.target.user_id != actor_id {
         ops.push(WriteOp::Check {
-            key: member_key(&actor.org_id, actor_id),
+            key: member_key(&actor.org_id, &UserId::from(actor_id)),
             condition: Condition::AttributeEquals {
                 name: "role".into(),
                 value: json!(snap.actor_role),
@@ -109,7 +114,7 @@ pub(super) fn guarded_ops(actor: &Actor, snap: &Snapshot, target_op: WriteOp, de
 pub async fn change_role(
     state: &(impl HasTable + HasClock),
     actor: &Actor,
-    target_user_id: &str,
+    target_user_id: &UserId,
     role: Role,
 ) -> Result<MemberRecord, OrgError> {
     for _ in 0..ATTEMPTS {
@@ -156,7 +161,7 @@ pub async fn change_role(
 pub async fn remove_member(
     state: &(impl HasTable + HasClock),
     actor: &Actor,
-    target_user_id: &str,
+    target_user_id: &UserId,
 ) -> Result<(), OrgError> {
     let is_self = actor.user_id.as_deref() == Some(target_user_id);
     for _ in 0..ATTEMPTS {
@@ -192,7 +197,11 @@ pub async fn remove_member(
 }
 
 /// Deletes the user's sessions that act in `org_id`.
-pub(super) async fn delete_org_sessions(state: &impl HasTable, user_id: &str, org_id: &str) -> Result<(), StoreError> {
+pub(super) async fn delete_org_sessions(
+    state: &impl HasTable,
+    user_id: &UserId,
+    org_id: &str,
+) -> Result<(), StoreError> {
     let mut cursor = None;
     let mut deletes = Vec::new();
     loop {

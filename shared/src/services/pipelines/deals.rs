@@ -1,6 +1,7 @@
 //! Deals: opportunities linked to a contact, placed in a stage of a
 //! pipeline; create, read, list, update (moving stages) and delete.
 
+use crate::domain::ids::UserId;
 use crate::domain::ids::{ContactId, DealId, PipelineId};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -36,7 +37,7 @@ pub struct NewDeal {
     pub expected_close_date: Option<String>,
     /// A member of the organization; defaults to the creator.
     #[serde(default)]
-    pub owner_id: Option<String>,
+    pub owner_id: Option<UserId>,
 }
 
 /// A partial change. `null` clears `expected_close_date` and `owner_id`.
@@ -138,7 +139,7 @@ async fn check_owner(
     id: &str,
     errors: &mut Vec<FieldError>,
 ) -> Result<(), StoreError> {
-    if !plausible_id(id) || table.get(&member_key(org_id, id)).await?.is_none() {
+    if !plausible_id(id) || table.get(&member_key(org_id, &UserId::from(id))).await?.is_none() {
         errors.push(FieldError::new(
             "owner_id",
             "not_a_member",
@@ -379,7 +380,7 @@ pub async fn update_deal(
         Some(Value::Null) => next.owner_id = None,
         Some(Value::String(owner)) => {
             check_owner(table, org_id, owner, &mut errors).await?;
-            next.owner_id = Some(owner.clone());
+            next.owner_id = Some(UserId::from(owner.clone()));
         }
         Some(_) => errors.push(FieldError::new("owner_id", "invalid", "Give a member's id or null.")),
     }

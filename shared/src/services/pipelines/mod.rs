@@ -14,6 +14,7 @@
 //! - pipeline statistics `ORG#<org>` / `PIPESTATS#<pipeline>`: counts and
 //!   totals per stage and currency, kept by every deal change (`stats.rs`).
 
+use crate::domain::ids::UserId;
 use crate::domain::ids::{ContactId, DealId, PipelineId};
 use serde::{Deserialize, Serialize};
 
@@ -101,7 +102,7 @@ pub struct DealRecord {
     #[serde(default)]
     pub expected_close_date: Option<String>,
     #[serde(default)]
-    pub owner_id: Option<String>,
+    pub owner_id: Option<UserId>,
     pub created_at: String,
     pub updated_at: String,
     pub version: u64,

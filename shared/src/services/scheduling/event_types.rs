@@ -2,6 +2,7 @@
 //! host and schedule, the slot rules, questions and the reminder plan).
 
 use crate::domain::ids::EventTypeId;
+use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -103,7 +104,7 @@ pub struct EventTypeInput {
     pub location: Option<Location>,
     /// The member who hosts; defaults to the caller.
     #[serde(default)]
-    pub host_user_id: Option<String>,
+    pub host_user_id: Option<UserId>,
     #[serde(default)]
     pub schedule_id: String,
     #[serde(default)]
@@ -142,7 +143,7 @@ pub struct EventTypeRecord {
     pub durations: Vec<u32>,
     pub default_duration: u32,
     pub location: Option<Location>,
-    pub host_user_id: String,
+    pub host_user_id: UserId,
     pub schedule_id: String,
     pub buffer_before: u32,
     pub buffer_after: u32,

@@ -23,6 +23,7 @@ pub mod schedules;
 
 use crate::domain::ids::BookingId;
 use crate::domain::ids::EventTypeId;
+use crate::domain::ids::UserId;
 use serde_json::Value;
 
 use crate::domain::input::FieldError;
@@ -35,7 +36,7 @@ use crate::services::audit::Actor;
 /// Who calls a session use case.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user_id: String,
+    pub user_id: UserId,
     pub org_id: String,
     pub role: Role,
     pub actor: Actor,
@@ -43,8 +44,8 @@ pub struct Caller {
 
 impl Caller {
     /// Members manage their own schedules and event types; admins anyone's.
-    pub(crate) fn may_manage_for(&self, user_id: &str) -> Result<(), SchedulingError> {
-        if user_id == self.user_id || self.role.allows(Permission::ManageSettings) {
+    pub(crate) fn may_manage_for(&self, user_id: &UserId) -> Result<(), SchedulingError> {
+        if *user_id == self.user_id || self.role.allows(Permission::ManageSettings) {
             Ok(())
         } else {
             Err(SchedulingError::Forbidden)
@@ -160,15 +161,15 @@ pub fn booking_uid_key(uid: &str) -> Key {
     Key::new(format!("BOOKING#{uid}"), "BOOKING")
 }
 
-pub fn host_bookings_index(org_id: &str, host_user_id: &str) -> String {
+pub fn host_bookings_index(org_id: &str, host_user_id: &UserId) -> String {
     format!("ORG#{org_id}#HOST#{host_user_id}#BOOKINGS")
 }
 
-pub fn host_calendar_partition(org_id: &str, host_user_id: &str) -> String {
+pub fn host_calendar_partition(org_id: &str, host_user_id: &UserId) -> String {
     format!("ORG#{org_id}#HOSTCAL#{host_user_id}")
 }
 
-pub fn host_calendar_version_key(org_id: &str, host_user_id: &str) -> Key {
+pub fn host_calendar_version_key(org_id: &str, host_user_id: &UserId) -> Key {
     Key::new(host_calendar_partition(org_id, host_user_id), "VERSION")
 }
 
@@ -177,7 +178,7 @@ pub fn time_sort(second: i64) -> String {
     format!("{:012}", second.max(0))
 }
 
-pub fn host_calendar_key(org_id: &str, host_user_id: &str, start_s: i64, booking_id: &BookingId) -> Key {
+pub fn host_calendar_key(org_id: &str, host_user_id: &UserId, start_s: i64, booking_id: &BookingId) -> Key {
     Key::new(
         host_calendar_partition(org_id, host_user_id),
         format!("{}#{booking_id}", time_sort(start_s)),
@@ -215,7 +216,7 @@ fn parse_input<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Schedu
 }
 
 /// Is `user_id` a member of the org? One read.
-async fn is_member(table: &dyn crate::ports::Table, org_id: &str, user_id: &str) -> Result<bool, StoreError> {
+async fn is_member(table: &dyn crate::ports::Table, org_id: &str, user_id: &UserId) -> Result<bool, StoreError> {
     Ok(table
         .get(&crate::services::records::member_key(org_id, user_id))
         .await?

@@ -1,6 +1,7 @@
 //! Schedules: named weekly availability in an IANA zone with date overrides.
 //! A member may have several; event types point at one of their host's.
 
+use crate::domain::ids::UserId;
 use std::collections::BTreeMap;
 
 use jiff::civil::Date;
@@ -19,7 +20,7 @@ pub struct ScheduleRecord {
     pub id: String,
     pub org_id: String,
     /// The member (user id) whose availability this is.
-    pub owner_user_id: String,
+    pub owner_user_id: UserId,
     pub name: String,
     pub schedule: WeeklySchedule,
     /// Event types pointing at this schedule; it can only be deleted at 0.
@@ -37,7 +38,7 @@ pub struct ScheduleInput {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
-    pub owner_user_id: Option<String>,
+    pub owner_user_id: Option<UserId>,
     #[serde(default)]
     pub time_zone: String,
     #[serde(default)]
@@ -50,7 +51,7 @@ pub struct ScheduleInput {
 pub struct ScheduleView {
     pub id: String,
     pub name: String,
-    pub owner_user_id: String,
+    pub owner_user_id: UserId,
     pub time_zone: String,
     pub weekly: WeeklyHours,
     pub overrides: BTreeMap<Date, DayOverride>,
@@ -91,7 +92,7 @@ impl ScheduleRecord {
 
 struct Valid {
     name: String,
-    owner_user_id: String,
+    owner_user_id: UserId,
     schedule: WeeklySchedule,
 }
 

@@ -5,6 +5,7 @@
 
 use crate::domain::ids::ContactId;
 use crate::domain::ids::PipelineId;
+use crate::domain::ids::UserId;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use http::{HeaderMap, StatusCode};
@@ -239,7 +240,7 @@ pub fn filter_of(query: &TableQuery) -> Result<(ContactFilter, Option<(String, S
     };
     let filter = ContactFilter {
         tag: blank_to_none(&query.tag),
-        owner_id: blank_to_none(&query.owner),
+        owner_id: blank_to_none(&query.owner).map(UserId::from),
         created_from: day_bound("created_from", query.created_from.as_deref(), false)?,
         created_to: day_bound("created_to", query.created_to.as_deref(), true)?,
         q: blank_to_none(&query.q),
@@ -297,7 +298,7 @@ async fn filter_choices(
     let (members, _) = orgs::list_members(state, org_id, 200, None).await?;
     let owners = members
         .into_iter()
-        .map(|member| Choice::new(member.user_id, member.name, &query.owner))
+        .map(|member| Choice::new(member.user_id.into_string(), member.name, &query.owner))
         .collect();
     let mut stages = Vec::new();
     for pipeline in pipelines::list_pipelines(table, org_id).await? {

@@ -4,6 +4,7 @@
 //! role rules, as `/org/members`, `/org/invitations` and `/org/audit`: a
 //! member is not shown these pages and is refused them with 403.
 
+use crate::domain::ids::UserId;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
@@ -17,7 +18,7 @@ use crate::inbound::http::problem::ApiError;
 use crate::services::{audit, orgs};
 
 pub struct MemberRow {
-    pub user_id: String,
+    pub user_id: UserId,
     pub name: String,
     pub email: String,
     pub role: &'static str,
@@ -144,7 +145,7 @@ pub async fn revoke(
 /// `POST /app/settings/members/{user_id}`: `action` = role (with `role`) or remove.
 pub async fn member(
     State(state): State<AppState>,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
     StaffForm { staff, form }: StaffForm,
 ) -> PageResult {
     staff.auth.require(Permission::ManageMembers)?;
@@ -204,10 +205,10 @@ pub async fn audit_log(State(state): State<AppState>, staff: Staff, Query(query)
     staff.auth.require(Permission::ReadAuditLog)?;
     let org_id = staff.auth.org_id.clone();
     let (members, _) = orgs::list_members(&state, &org_id, 100, None).await?;
-    let name_of = |user_id: &str| {
+    let name_of = |user_id: &String| {
         members
             .iter()
-            .find(|m| m.user_id == user_id)
+            .find(|m| m.user_id == *user_id)
             .map(|m| m.name.clone())
             .unwrap_or_else(|| user_id.to_string())
     };
@@ -247,7 +248,7 @@ pub async fn audit_log(State(state): State<AppState>, staff: Staff, Query(query)
             at: e.at.chars().take(19).collect::<String>().replace('T', " "),
             actor: e
                 .actor_user_id
-                .as_deref()
+                .as_ref()
                 .map(name_of)
                 .unwrap_or_else(|| "Konnecs".into()),
             action: e.action,
@@ -258,7 +259,7 @@ pub async fn audit_log(State(state): State<AppState>, staff: Staff, Query(query)
         .iter()
         .map(|m| {
             (
-                m.user_id.clone(),
+                m.user_id.to_string(),
                 m.name.clone(),
                 actor.as_deref() == Some(m.user_id.as_str()),
             )

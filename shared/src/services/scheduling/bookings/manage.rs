@@ -2,6 +2,7 @@
 //! cancel, reschedule, no-show) and the invitee's through the manage link.
 
 use crate::domain::ids::BookingId;
+use crate::domain::ids::UserId;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
@@ -141,7 +142,7 @@ impl ListRange<'_> {
 pub async fn list_for_host(
     state: &impl HasTable,
     caller: &Caller,
-    host_user_id: Option<&str>,
+    host_user_id: Option<&UserId>,
     range: ListRange<'_>,
 ) -> Result<Vec<BookingView>, SchedulingError> {
     let host = host_user_id.unwrap_or(&caller.user_id);

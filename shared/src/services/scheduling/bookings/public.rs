@@ -2,6 +2,7 @@
 //! free slots of a range in the visitor's zone.
 
 use crate::domain::ids::EventTypeId;
+use crate::domain::ids::UserId;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -78,7 +79,7 @@ pub(super) async fn load(table: &dyn Table, p: &Pointer) -> Result<Context, Sche
         org_key(&p.org_id),
         event_type_key(&p.org_id, &p.event_type_id),
         schedule_key(&p.org_id, &p.schedule_id),
-        host_calendar_version_key(&p.org_id, &p.host_user_id),
+        host_calendar_version_key(&p.org_id, &UserId::from(&p.host_user_id)),
     ];
     let items = table.batch_get(&keys).await?;
     let find = |key: &Key| items.iter().find(|item| Key::of(item).as_ref() == Some(key)).cloned();
@@ -161,7 +162,7 @@ pub(super) fn public_location(location: &Option<Location>) -> Option<Value> {
 }
 
 /// A member's name as their organization lists it; empty once they left.
-async fn host_name(table: &dyn Table, org_id: &str, user_id: &str) -> Result<String, StoreError> {
+async fn host_name(table: &dyn Table, org_id: &str, user_id: &UserId) -> Result<String, StoreError> {
     match table.get(&member_key(org_id, user_id)).await? {
         Some(item) => Ok(from_item::<MemberRecord>(item)?.name),
         None => Ok(String::new()),

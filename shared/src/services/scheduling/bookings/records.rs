@@ -2,6 +2,7 @@
 //! the record and the views the API answers with.
 
 use crate::domain::ids::BookingId;
+use crate::domain::ids::UserId;
 use crate::domain::ids::{ContactId, EventTypeId};
 use std::collections::BTreeMap;
 
@@ -86,7 +87,7 @@ pub struct BookingRecord {
     pub org_id: String,
     pub event_type_id: EventTypeId,
     pub event_title: String,
-    pub host_user_id: String,
+    pub host_user_id: UserId,
     pub start: Timestamp,
     pub end: Timestamp,
     pub duration: u32,
@@ -194,7 +195,7 @@ pub struct BookingView {
     pub org_id: String,
     pub event_type_id: EventTypeId,
     pub event_title: String,
-    pub host_user_id: String,
+    pub host_user_id: UserId,
     pub start: Timestamp,
     pub end: Timestamp,
     pub duration: u32,
