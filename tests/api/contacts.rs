@@ -4,6 +4,7 @@
 //! timeline, list and search, and store round trips.
 
 use konnecs::domain::ids::ContactId;
+use konnecs::domain::ids::OrgId;
 use konnecs::domain::ids::UserId;
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ fn names(list: &Value) -> Vec<String> {
 }
 
 async fn audit_actions(w: &World, org_id: &str) -> Vec<String> {
-    let (entries, _) = konnecs::services::audit::list(w.state.table.as_ref(), org_id, 200, None)
+    let (entries, _) = konnecs::services::audit::list(w.state.table.as_ref(), &OrgId::from(org_id), 200, None)
         .await
         .unwrap();
     entries.into_iter().map(|e| e.action).collect()
@@ -483,7 +484,7 @@ async fn fifty_concurrent_creates_of_one_email_make_one_contact_and_49_conflicts
 fn caller_of(member: &Member) -> Caller {
     Caller {
         actor: Actor {
-            org_id: member.org_id.clone(),
+            org_id: OrgId::from(member.org_id.clone()),
             user_id: Some(UserId::from(member.user_id.clone())),
             request_id: "test".into(),
             ip: None,
@@ -524,9 +525,15 @@ async fn fifty_concurrent_creates_of_one_email_on_dynamodb_make_one_contact() {
     assert_eq!(created.len(), 1, "exactly one contact");
     assert_eq!(duplicates.len(), 49, "every loser is told the winner's id");
     assert!(duplicates.iter().all(|d| d == &created[0]));
-    let (all, _) = contacts::list(state.table.as_ref(), &dana.org_id, &ContactFilter::default(), 100, None)
-        .await
-        .unwrap();
+    let (all, _) = contacts::list(
+        state.table.as_ref(),
+        &OrgId::from(&dana.org_id),
+        &ContactFilter::default(),
+        100,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(all.len(), 1);
     // A retry of a losing create is a clean duplicate.
     let again = contacts::create(&state, &caller, new_contact("Late", "race@example.com")).await;
@@ -990,7 +997,7 @@ async fn timeline_lists_notes_tag_changes_and_appended_entries_newest_first_in_p
     // Another feature appends in its own transaction.
     w.clock.advance(SignedDuration::from_secs(10));
     let entry = contacts::timeline_entry(
-        &dana.org_id,
+        &OrgId::from(&dana.org_id),
         &ContactId::from(&cid),
         "booking.created",
         json!({"booking_id": "b1"}),
@@ -1153,11 +1160,13 @@ async fn store_round_trips_of_create_get_list_and_search_are_bounded() {
     let create_phone = counts.snapshot().total() - before.total();
 
     let before = counts.snapshot();
-    contacts::get(table, &dana.org_id, &plain.id).await.unwrap();
+    contacts::get(table, &OrgId::from(&dana.org_id), &plain.id)
+        .await
+        .unwrap();
     let get = counts.snapshot().total() - before.total();
 
     let before = counts.snapshot();
-    contacts::list(table, &dana.org_id, &ContactFilter::default(), 50, None)
+    contacts::list(table, &OrgId::from(&dana.org_id), &ContactFilter::default(), 50, None)
         .await
         .unwrap();
     let list = counts.snapshot().total() - before.total();
@@ -1167,11 +1176,15 @@ async fn store_round_trips_of_create_get_list_and_search_are_bounded() {
         tag: Some("vip".into()),
         ..ContactFilter::default()
     };
-    contacts::list(table, &dana.org_id, &by_tag, 50, None).await.unwrap();
+    contacts::list(table, &OrgId::from(&dana.org_id), &by_tag, 50, None)
+        .await
+        .unwrap();
     let list_tag = counts.snapshot().total() - before.total();
 
     let before = counts.snapshot();
-    let (hits, _) = contacts::search(table, &dana.org_id, "an", 50, None).await.unwrap();
+    let (hits, _) = contacts::search(table, &OrgId::from(&dana.org_id), "an", 50, None)
+        .await
+        .unwrap();
     let search = counts.snapshot();
     let search_calls = search.total() - before.total();
     assert_eq!(hits.len(), 1);
@@ -1188,7 +1201,7 @@ async fn store_round_trips_of_create_get_list_and_search_are_bounded() {
     // The list really ran on the index (a GSI query, newest first).
     let page = table
         .query(
-            &Query::partition(contacts::contacts_index_partition(&dana.org_id))
+            &Query::partition(contacts::contacts_index_partition(&OrgId::from(&dana.org_id)))
                 .on(Index::Gsi1)
                 .reverse(),
         )
@@ -1222,7 +1235,7 @@ async fn merge_rerun_after_a_crash_between_copy_and_commit_loses_and_duplicates_
     let table = w.state.table.as_ref();
     let b_items = table
         .query(&Query::partition(contacts::contact_partition(
-            &dana.org_id,
+            &OrgId::from(&dana.org_id),
             &ContactId::from(&b),
         )))
         .await
@@ -1231,7 +1244,7 @@ async fn merge_rerun_after_a_crash_between_copy_and_commit_loses_and_duplicates_
     for mut item in b_items.into_iter().filter(|i| i["sk"] != "PROFILE") {
         item.insert(
             "pk".into(),
-            contacts::contact_partition(&dana.org_id, &ContactId::from(&a)).into(),
+            contacts::contact_partition(&OrgId::from(&dana.org_id), &ContactId::from(&a)).into(),
         );
         table.put(item, None).await.unwrap();
     }
@@ -1270,7 +1283,7 @@ async fn merge_rerun_after_a_crash_between_copy_and_commit_loses_and_duplicates_
     // B's partition is gone: nothing of it remains to be read.
     let left = table
         .query(&Query::partition(contacts::contact_partition(
-            &dana.org_id,
+            &OrgId::from(&dana.org_id),
             &ContactId::from(&b),
         )))
         .await
@@ -1341,7 +1354,7 @@ async fn an_idempotency_key_replays_the_first_create_instead_of_making_a_second(
     assert_eq!(again.headers["etag"], first.headers["etag"]);
     let (all, _) = contacts::list(
         w.state.table.as_ref(),
-        &dana.org_id,
+        &OrgId::from(&dana.org_id),
         &ContactFilter::default(),
         50,
         None,

@@ -6,6 +6,7 @@
 //! refusing to orphan deals, optimistic concurrency and tenancy.
 
 use http::StatusCode;
+use konnecs::domain::ids::OrgId;
 use konnecs::domain::ids::PipelineId;
 use konnecs::ports::counting::CountingTable;
 use konnecs::services::pipelines;
@@ -318,9 +319,14 @@ async fn the_board_counts_and_totals_each_stage_per_currency_with_queries_only()
     let counting = CountingTable::new(w.state.table.clone());
     let counts = counting.counts();
     let org_id = org_of(&w, &b).await;
-    pipelines::board(&counting, &org_id, &PipelineId::from(p["id"].as_str().unwrap()), 50)
-        .await
-        .expect("board");
+    pipelines::board(
+        &counting,
+        &OrgId::from(&org_id),
+        &PipelineId::from(p["id"].as_str().unwrap()),
+        50,
+    )
+    .await
+    .expect("board");
     let calls = counts.snapshot();
     assert_eq!((calls.batch_get, calls.query, calls.total()), (1, 3, 4));
 
@@ -329,7 +335,7 @@ async fn the_board_counts_and_totals_each_stage_per_currency_with_queries_only()
     let counts = counting.counts();
     let (ids, cursor) = pipelines::contacts_in_stage(
         &counting,
-        &org_id,
+        &OrgId::from(&org_id),
         &PipelineId::from(p["id"].as_str().unwrap()),
         &stage_id(&p, 0),
         50,
@@ -726,14 +732,17 @@ async fn a_pipeline_older_than_its_statistics_is_counted_once_then_read_from_the
     let pid = p["id"].as_str().unwrap();
     w.state
         .table
-        .delete(&pipelines::stats_key(&org_id, &PipelineId::from(pid)), None)
+        .delete(
+            &pipelines::stats_key(&OrgId::from(&org_id), &PipelineId::from(pid)),
+            None,
+        )
         .await
         .expect("delete");
     // A change before the first view only counts itself (incomplete).
     deal(&w, &b, &p, 1, &c, 400, "EUR").await;
     let counting = CountingTable::new(w.state.table.clone());
     let counts = counting.counts();
-    let board = pipelines::board(&counting, &org_id, &PipelineId::from(pid), 2)
+    let board = pipelines::board(&counting, &OrgId::from(&org_id), &PipelineId::from(pid), 2)
         .await
         .expect("board");
     assert_eq!(board.stages[1].count, 4, "counted from the deals");
@@ -746,7 +755,7 @@ async fn a_pipeline_older_than_its_statistics_is_counted_once_then_read_from_the
         "one read of the deals, the statistics stored"
     );
     // From now on the statistics answer: no read of the deals beyond a page per stage.
-    let board = pipelines::board(&counting, &org_id, &PipelineId::from(pid), 2)
+    let board = pipelines::board(&counting, &OrgId::from(&org_id), &PipelineId::from(pid), 2)
         .await
         .expect("board");
     let second = counts.snapshot();
@@ -755,7 +764,7 @@ async fn a_pipeline_older_than_its_statistics_is_counted_once_then_read_from_the
     assert_eq!(board.stages[1].totals[0].value, 1_000);
     assert_eq!(board.stages[1].deals.len(), 2);
     deal(&w, &b, &p, 1, &c, 1, "EUR").await;
-    let board = pipelines::board(&counting, &org_id, &PipelineId::from(pid), 2)
+    let board = pipelines::board(&counting, &OrgId::from(&org_id), &PipelineId::from(pid), 2)
         .await
         .expect("board");
     assert_eq!((board.stages[1].count, board.stages[1].totals[0].value), (5, 1_001));
@@ -770,7 +779,7 @@ async fn counting_an_older_pipeline_stores_nothing_when_a_deal_changed_meanwhile
     deal(&w, &b, &p, 0, &c, 100, "EUR").await;
     let org_id = org_of(&w, &b).await;
     let pid = p["id"].as_str().unwrap();
-    let key = pipelines::stats_key(&org_id, &PipelineId::from(pid));
+    let key = pipelines::stats_key(&OrgId::from(&org_id), &PipelineId::from(pid));
     w.state.table.delete(&key, None).await.expect("delete");
     deal(&w, &b, &p, 0, &c, 200, "EUR").await;
     // The board read the statistics (one change counted), then a change
@@ -787,7 +796,7 @@ async fn counting_an_older_pipeline_stores_nothing_when_a_deal_changed_meanwhile
         inner: w.state.table.clone(),
         stale: stats,
     };
-    let board = pipelines::board(&racing, &org_id, &PipelineId::from(pid), 10)
+    let board = pipelines::board(&racing, &OrgId::from(&org_id), &PipelineId::from(pid), 10)
         .await
         .expect("board");
     assert_eq!(board.stages[0].count, 2, "this view still answers from its count");
@@ -798,9 +807,14 @@ async fn counting_an_older_pipeline_stores_nothing_when_a_deal_changed_meanwhile
         "not marked complete over a change it may have missed"
     );
     // The next view counts again and completes them.
-    pipelines::board(w.state.table.as_ref(), &org_id, &PipelineId::from(pid), 10)
-        .await
-        .expect("board");
+    pipelines::board(
+        w.state.table.as_ref(),
+        &OrgId::from(&org_id),
+        &PipelineId::from(pid),
+        10,
+    )
+    .await
+    .expect("board");
     let stored = w.state.table.get(&key).await.expect("get").expect("statistics");
     assert_eq!(stored["complete"], true);
 }

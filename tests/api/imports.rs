@@ -5,6 +5,7 @@
 //! crashes, races, S3 presigned links, the inline limit of buffered runtimes),
 //! and what the queue's last try does to an import or export that fails.
 
+use konnecs::domain::ids::OrgId;
 use konnecs::domain::ids::{ContactId, UserId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -74,7 +75,7 @@ async fn org_of(w: &World, b: &Browser) -> String {
 async fn actor_of(w: &World, b: &Browser) -> Actor {
     let me = call(w, b, "GET", "/me", None).await.body;
     Actor {
-        org_id: me["org_id"].as_str().expect("org id").to_string(),
+        org_id: OrgId::from(me["org_id"].as_str().expect("org id").to_string()),
         user_id: me["id"].as_str().map(UserId::from),
         ..Default::default()
     }
@@ -85,9 +86,15 @@ async fn all_contacts(state: &AppState, org_id: &str) -> Vec<ContactRecord> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
-        let (page, next) = contacts::list(state.table.as_ref(), org_id, &ContactFilter::default(), 100, cursor)
-            .await
-            .expect("list");
+        let (page, next) = contacts::list(
+            state.table.as_ref(),
+            &OrgId::from(org_id),
+            &ContactFilter::default(),
+            100,
+            cursor,
+        )
+        .await
+        .expect("list");
         out.extend(page);
         match next {
             Some(c) => cursor = Some(c),
@@ -212,7 +219,7 @@ async fn an_import_creates_contacts_with_its_tags_and_reports_progress() {
 
     let org = org_of(&w, &b).await;
     // The uploaded file (personal data) is gone once every row is in.
-    let file = imports::part_object_key(&org, p["id"].as_str().unwrap(), 0);
+    let file = imports::part_object_key(&OrgId::from(&org), p["id"].as_str().unwrap(), 0);
     assert!(w.state.objects.get(&file).await.unwrap().is_none());
     let all = all_contacts(&w.state, &org).await;
     assert_eq!(all.len(), 3);
@@ -416,13 +423,13 @@ async fn a_worker_crash_mid_import_resumes_from_the_checkpoint_without_duplicati
     assert_eq!(
         job,
         Job::ImportContacts {
-            org_id: org.clone(),
+            org_id: OrgId::from(org.clone()),
             import_id: id.clone()
         }
     );
     let partial = imports::process(
         &w.state,
-        &org,
+        &OrgId::from(&org),
         &id,
         Budget {
             max_rows: Some(30),
@@ -875,7 +882,7 @@ async fn a_person_repeated_in_a_later_group_is_merged_while_the_earlier_group_co
         table: counting,
         ..w.state.clone()
     };
-    let done = imports::process(&counted, &org, &record.id, Budget::UNLIMITED)
+    let done = imports::process(&counted, &OrgId::from(&org), &record.id, Budget::UNLIMITED)
         .await
         .unwrap();
     assert_eq!(
@@ -996,7 +1003,7 @@ async fn a_contact_created_during_an_import_keeps_the_rows_before_it_and_merges_
     let record = imports::create(&state, &actor, generated(75).into_bytes(), options)
         .await
         .unwrap();
-    let done = imports::process(&state, &org, &record.id, Budget::UNLIMITED)
+    let done = imports::process(&state, &OrgId::from(&org), &record.id, Budget::UNLIMITED)
         .await
         .unwrap();
 
@@ -1299,13 +1306,13 @@ async fn csv_export_of(w: &World, rows: usize) -> (Browser, String, konnecs::ser
         .await
         .unwrap();
     let export = job::create(&w.state, &actor, source).await.unwrap();
-    (a, actor.org_id, export)
+    (a, actor.org_id.into_string(), export)
 }
 
 /// A finished export's file as the local store serves it: (length, bytes).
 async fn export_file(state: &AppState, org: &str, id: &str) -> (u64, Vec<u8>) {
     use konnecs::services::exports::job::{self, Download};
-    let (_, Download::File(reader)) = job::download(state, org, id).await.unwrap() else {
+    let (_, Download::File(reader)) = job::download(state, &OrgId::from(org), id).await.unwrap() else {
         panic!("the local store serves its files itself");
     };
     let chunks: Vec<_> = futures::TryStreamExt::try_collect(reader.chunks).await.unwrap();
@@ -1475,12 +1482,17 @@ async fn a_duplicate_delivery_of_an_export_slice_yields_to_the_holder_and_queues
     let mut step = 1;
     loop {
         switch.arm(step, Lost::Answer);
-        let outcome = switch.run(job::process(&crashing, &org, &export.id, one_page)).await;
+        let outcome = switch
+            .run(job::process(&crashing, &OrgId::from(&org), &export.id, one_page))
+            .await;
         switch.disarm();
         if let Some(ended) = outcome {
             panic!("dead at store call {step}, the slice still ended: {ended:?}");
         }
-        let held = job::get(&w.state, &org, &export.id).await.unwrap().lease_until;
+        let held = job::get(&w.state, &OrgId::from(&org), &export.id)
+            .await
+            .unwrap()
+            .lease_until;
         if held.is_some() {
             break;
         }
@@ -1489,15 +1501,21 @@ async fn a_duplicate_delivery_of_an_export_slice_yields_to_the_holder_and_queues
     }
     // A duplicate message meanwhile: it yields and starts no second chain.
     let delivery = Delivery::starting_now(false);
-    job::run_job(&w.state, &org, &export.id, &delivery).await.unwrap();
+    job::run_job(&w.state, &OrgId::from(&org), &export.id, &delivery)
+        .await
+        .unwrap();
     assert_eq!(queued_exports(&w.state).await, 0);
-    let (_, turn) = job::process(&w.state, &org, &export.id, one_page).await.unwrap();
+    let (_, turn) = job::process(&w.state, &OrgId::from(&org), &export.id, one_page)
+        .await
+        .unwrap();
     assert_eq!(turn, Turn::Yielded);
 
     // The crashed slice's redelivery, after the lease ran out, carries on.
     after_the_lease(&w);
-    job::run_job(&w.state, &org, &export.id, &delivery).await.unwrap();
-    let record = job::get(&w.state, &org, &export.id).await.unwrap();
+    job::run_job(&w.state, &OrgId::from(&org), &export.id, &delivery)
+        .await
+        .unwrap();
+    let record = job::get(&w.state, &OrgId::from(&org), &export.id).await.unwrap();
     assert_eq!((record.state, record.rows_done), (ExportState::Done, 150));
     assert_eq!(queued_exports(&w.state).await, 0, "a finished export queues nothing");
 }
@@ -1514,26 +1532,33 @@ async fn an_export_whose_upload_was_completed_by_a_delivery_that_then_crashed_fi
         max_pages: Some(1),
     };
     // Up to the last page, with the upload started.
-    let mut before_last = job::get(&w.state, &org, &export.id).await.unwrap();
+    let mut before_last = job::get(&w.state, &OrgId::from(&org), &export.id).await.unwrap();
     loop {
-        let (record, _) = job::process(&w.state, &org, &export.id, budget).await.unwrap();
+        let (record, _) = job::process(&w.state, &OrgId::from(&org), &export.id, budget)
+            .await
+            .unwrap();
         if record.state == ExportState::Done {
             break;
         }
         before_last = record;
     }
     assert!(before_last.upload_id.is_some() && !before_last.parts.is_empty());
-    let done = job::get(&w.state, &org, &export.id).await.unwrap();
+    let done = job::get(&w.state, &OrgId::from(&org), &export.id).await.unwrap();
     // The completing delivery's last checkpoint is lost: the record is as
     // it was before that slice, and the upload it names is complete.
     let mut lost = before_last.clone();
     lost.version = done.version;
     w.state
         .table
-        .put(to_item(&job::export_key(&org, &export.id), &lost, &[]).unwrap(), None)
+        .put(
+            to_item(&job::export_key(&OrgId::from(&org), &export.id), &lost, &[]).unwrap(),
+            None,
+        )
         .await
         .unwrap();
-    let (record, _) = job::process(&w.state, &org, &export.id, budget).await.unwrap();
+    let (record, _) = job::process(&w.state, &OrgId::from(&org), &export.id, budget)
+        .await
+        .unwrap();
     assert_eq!(record.state, ExportState::Done);
     assert_eq!(record.rows_done, 300);
     let (length, file) = export_file(&w.state, &org, &export.id).await;
@@ -1752,7 +1777,7 @@ async fn locally_the_sweep_expires_export_files_with_their_records_and_drops_aba
         export_files(&w, &org, &id).contains(&file),
         "a 6-day-old export is kept"
     );
-    assert!(job::get(&w.state, &org, &id).await.is_ok());
+    assert!(job::get(&w.state, &OrgId::from(&org), &id).await.is_ok());
 
     w.clock.set(written + SignedDuration::from_hours(8 * 24));
     sweep().await.unwrap();
@@ -1762,7 +1787,10 @@ async fn locally_the_sweep_expires_export_files_with_their_records_and_drops_aba
         "the file is gone after 7 days"
     );
     assert!(
-        matches!(job::get(&w.state, &org, &id).await, Err(ExportError::NotFound)),
+        matches!(
+            job::get(&w.state, &OrgId::from(&org), &id).await,
+            Err(ExportError::NotFound)
+        ),
         "and so is its record"
     );
 }
@@ -1983,21 +2011,23 @@ async fn on_the_queues_last_try_a_failing_export_is_marked_failed_and_a_finished
         deadline: None,
         max_pages: Some(1),
     };
-    let (partial, _) = job::process(&state, &org, &export.id, one_page).await.unwrap();
+    let (partial, _) = job::process(&state, &OrgId::from(&org), &export.id, one_page)
+        .await
+        .unwrap();
     assert_eq!((partial.state, partial.rows_done), (ExportState::Running, 100));
     objects.set_down(true);
 
     // An earlier try fails: the export waits for the queue's next try.
-    let retry = job::run_job(&state, &org, &export.id, &Delivery::starting_now(false)).await;
+    let retry = job::run_job(&state, &OrgId::from(&org), &export.id, &Delivery::starting_now(false)).await;
     assert!(matches!(retry, Err(ExportError::Objects(_))), "{retry:?}");
-    let still = job::get(&state, &org, &export.id).await.unwrap();
+    let still = job::get(&state, &OrgId::from(&org), &export.id).await.unwrap();
     assert_eq!((still.state, still.rows_done), (ExportState::Running, 100));
 
     // The last try comes after the failed try's lease and fails too.
     after_the_lease(&w);
-    let last = job::run_job(&state, &org, &export.id, &Delivery::starting_now(true)).await;
+    let last = job::run_job(&state, &OrgId::from(&org), &export.id, &Delivery::starting_now(true)).await;
     assert!(last.is_err(), "the queue still sees the failure");
-    let failed = job::get(&state, &org, &export.id).await.unwrap();
+    let failed = job::get(&state, &OrgId::from(&org), &export.id).await.unwrap();
     assert_eq!(failed.state, ExportState::Failed);
     assert_eq!(
         failed.error.as_deref(),
@@ -2011,12 +2041,14 @@ async fn on_the_queues_last_try_a_failing_export_is_marked_failed_and_a_finished
     objects.set_down(false);
     let (actor, source) = (actor_of(&w, &b).await, export.source.clone());
     let finishing = job::create(&state, &actor, source).await.unwrap();
-    let (staged, _) = job::process(&state, &org, &finishing.id, one_page).await.unwrap();
+    let (staged, _) = job::process(&state, &OrgId::from(&org), &finishing.id, one_page)
+        .await
+        .unwrap();
     assert!(staged.staged.is_some() && staged.lease_until.is_none());
     objects.deletes_fail(true);
-    let last = job::run_job(&state, &org, &finishing.id, &Delivery::starting_now(true)).await;
+    let last = job::run_job(&state, &OrgId::from(&org), &finishing.id, &Delivery::starting_now(true)).await;
     assert!(matches!(last, Err(ExportError::Objects(_))), "{last:?}");
-    let after = job::get(&state, &org, &finishing.id).await.unwrap();
+    let after = job::get(&state, &OrgId::from(&org), &finishing.id).await.unwrap();
     assert_eq!(
         (after.state, after.rows_done, after.error),
         (ExportState::Done, 150, None)

@@ -5,6 +5,7 @@
 //! a new route with a path parameter the walker cannot fill fails it, naming
 //! the route — extend `foreign_ids()` with a producer of a foreign id.
 
+use konnecs::domain::ids::OrgId;
 use konnecs::domain::ids::UserId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -813,7 +814,7 @@ async fn a_removed_members_kept_session_is_refused_because_membership_is_read_ea
     app.state
         .table
         .delete(
-            &konnecs::services::records::member_key(&owner.org_id, &UserId::from(&member.user_id)),
+            &konnecs::services::records::member_key(&OrgId::from(&owner.org_id), &UserId::from(&member.user_id)),
             None,
         )
         .await

@@ -4,6 +4,7 @@
 //! both store backends, seats, manage links, host management, and reminders
 //! removed or replaced in the same transaction as the booking change.
 
+use konnecs::domain::ids::OrgId;
 use konnecs::domain::ids::UserId;
 use konnecs::domain::ids::{BookingId, ContactId};
 use std::sync::Arc;
@@ -155,7 +156,7 @@ impl Fixture {
     async fn booking_item(&self, id: &str) -> Item {
         self.state
             .table
-            .get(&booking_key(&self.org_id, &BookingId::from(id)))
+            .get(&booking_key(&OrgId::from(&self.org_id), &BookingId::from(id)))
             .await
             .expect("get")
             .expect("booking stored")
@@ -164,7 +165,10 @@ impl Fixture {
     async fn host_calendar(&self) -> Vec<Item> {
         query_all(
             self.state.table.as_ref(),
-            Query::partition(host_calendar_partition(&self.org_id, &UserId::from(&self.user_id))),
+            Query::partition(host_calendar_partition(
+                &OrgId::from(&self.org_id),
+                &UserId::from(&self.user_id),
+            )),
         )
         .await
     }
@@ -645,15 +649,21 @@ async fn a_booking_returns_a_manage_link_creates_the_contact_and_its_reminder_it
     let pointer = f
         .state
         .table
-        .get(&contacts::email_unique_key(&f.org_id, "sam.lee@example.com"))
+        .get(&contacts::email_unique_key(
+            &OrgId::from(&f.org_id),
+            "sam.lee@example.com",
+        ))
         .await
         .unwrap()
         .expect("contact created");
     let contact_id = pointer["contact_id"].as_str().unwrap();
     let timeline = query_all(
         f.state.table.as_ref(),
-        Query::partition(contacts::contact_partition(&f.org_id, &ContactId::from(contact_id)))
-            .sort(SortKey::BeginsWith("TL#".into())),
+        Query::partition(contacts::contact_partition(
+            &OrgId::from(&f.org_id),
+            &ContactId::from(contact_id),
+        ))
+        .sort(SortKey::BeginsWith("TL#".into())),
     )
     .await;
     let kinds: Vec<&str> = timeline.iter().filter_map(|t| t["kind"].as_str()).collect();
@@ -672,8 +682,11 @@ async fn a_booking_returns_a_manage_link_creates_the_contact_and_its_reminder_it
     assert_eq!(again.body["booking"]["contact_id"], contact_id);
     let timeline = query_all(
         f.state.table.as_ref(),
-        Query::partition(contacts::contact_partition(&f.org_id, &ContactId::from(contact_id)))
-            .sort(SortKey::BeginsWith("TL#".into())),
+        Query::partition(contacts::contact_partition(
+            &OrgId::from(&f.org_id),
+            &ContactId::from(contact_id),
+        ))
+        .sort(SortKey::BeginsWith("TL#".into())),
     )
     .await;
     assert_eq!(timeline.len(), 2);
@@ -1115,7 +1128,7 @@ async fn assert_only_winners_left(
         let pointer = f
             .state
             .table
-            .get(&contacts::email_unique_key(&f.org_id, &email))
+            .get(&contacts::email_unique_key(&OrgId::from(&f.org_id), &email))
             .await
             .unwrap();
         let pre_existing = existing_contacts.iter().any(|(j, _)| *j == i);
@@ -1126,8 +1139,11 @@ async fn assert_only_winners_left(
             let contact_id = pointer["contact_id"].as_str().unwrap();
             let timeline = query_all(
                 f.state.table.as_ref(),
-                Query::partition(contacts::contact_partition(&f.org_id, &ContactId::from(contact_id)))
-                    .sort(SortKey::BeginsWith("TL#".into())),
+                Query::partition(contacts::contact_partition(
+                    &OrgId::from(&f.org_id),
+                    &ContactId::from(contact_id),
+                ))
+                .sort(SortKey::BeginsWith("TL#".into())),
             )
             .await;
             let booked = timeline.iter().filter(|t| t["kind"] == "booking.created").count();

@@ -2,6 +2,7 @@
 //! deals, imports and exports.
 
 use http::StatusCode;
+use konnecs::domain::ids::OrgId;
 use konnecs::services::jobs::Job;
 use serde_json::{Value, json};
 
@@ -230,7 +231,7 @@ pub async fn contacts_exports_create_queues_the_export_job(name: &str) {
     assert_eq!(
         jobs,
         [Job::Export {
-            org_id: w.org_id.clone(),
+            org_id: OrgId::from(w.org_id.clone()),
             export_id: id_of(&reply.body)
         }]
     );
@@ -597,7 +598,7 @@ pub async fn imports_create_accepts_the_csv_and_queues_the_import(name: &str) {
     assert_eq!(
         w.take_jobs().await,
         [Job::ImportContacts {
-            org_id: w.org_id.clone(),
+            org_id: OrgId::from(w.org_id.clone()),
             import_id: id_of(&reply.body)
         }]
     );
@@ -626,7 +627,7 @@ pub async fn imports_append_part_adds_the_last_part_and_queues_the_import(name: 
     assert_eq!(
         w.take_jobs().await,
         [Job::ImportContacts {
-            org_id: w.org_id.clone(),
+            org_id: OrgId::from(w.org_id.clone()),
             import_id: id
         }]
     );
@@ -676,7 +677,7 @@ pub async fn imports_errors_export_queues_the_error_report(name: &str) {
     assert_eq!(
         w.take_jobs().await,
         [Job::Export {
-            org_id: w.org_id.clone(),
+            org_id: OrgId::from(w.org_id.clone()),
             export_id: id_of(&reply.body)
         }]
     );

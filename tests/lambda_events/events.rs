@@ -3,6 +3,7 @@
 //! an hour before.
 
 use konnecs::domain::ids::BookingId;
+use konnecs::domain::ids::OrgId;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -197,9 +198,13 @@ async fn tick_now(w: &World) -> u64 {
 pub async fn reminders_tick_fans_out_the_reminders_due_at_its_time(name: &str) {
     let w = World::with_dana().await;
     let booking = priya_booked(&w).await;
-    let record = bookings::get_record(w.state.table.as_ref(), &w.org_id, &BookingId::from(&booking))
-        .await
-        .expect("booking");
+    let record = bookings::get_record(
+        w.state.table.as_ref(),
+        &OrgId::from(&w.org_id),
+        &BookingId::from(&booking),
+    )
+    .await
+    .expect("booking");
     let all: Vec<Key> = record
         .reminder_keys
         .iter()

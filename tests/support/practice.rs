@@ -11,7 +11,7 @@ use axum::Router;
 use http::StatusCode;
 use konnecs::app::AppState;
 use konnecs::catalogue;
-use konnecs::domain::ids::BookingId;
+use konnecs::domain::ids::{BookingId, OrgId};
 use konnecs::ports::Key;
 use konnecs::services::scheduling::bookings::{self, BookingRecord};
 use serde_json::{Value, json};
@@ -25,7 +25,7 @@ pub struct Practice {
     pub state: AppState,
     /// The host, signed in.
     pub host: Browser,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub event_type_id: String,
     /// `/public/booking/<org>/<event>`.
     pub page: String,
@@ -67,7 +67,7 @@ impl Practice {
             .await;
         expect(&reply, StatusCode::CREATED, "sign-up");
         let host = Browser::from_reply(&reply);
-        let org_id = reply.body["org_id"].as_str().expect("org id").to_string();
+        let org_id = OrgId::from(reply.body["org_id"].as_str().expect("org id"));
         let day = json!([{"start": "08:00", "end": "18:00"}]);
         let weekly: serde_json::Map<String, Value> = [
             "monday",

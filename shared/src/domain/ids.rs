@@ -68,6 +68,18 @@ macro_rules! id_type {
             }
         }
 
+        impl From<&$name> for $name {
+            fn from(id: &$name) -> Self {
+                id.clone()
+            }
+        }
+
+        impl From<&$name> for serde_json::Value {
+            fn from(id: &$name) -> serde_json::Value {
+                serde_json::Value::String(id.0.clone())
+            }
+        }
+
         impl From<$name> for String {
             fn from(id: $name) -> String {
                 id.0

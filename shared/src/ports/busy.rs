@@ -2,6 +2,7 @@
 //! Calendar will fill it). The slot engine treats them like bookings without
 //! buffers. Until a calendar is connected, [`NoBusyTimes`] answers nothing.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -20,7 +21,7 @@ pub trait BusyTimes: Send + Sync {
     /// Busy intervals of `host_user_id` (a member of `org_id`) meeting `[from, to)`.
     async fn busy(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         host_user_id: &UserId,
         from: Timestamp,
         to: Timestamp,
@@ -33,7 +34,7 @@ pub struct NoBusyTimes;
 
 #[async_trait]
 impl BusyTimes for NoBusyTimes {
-    async fn busy(&self, _: &str, _: &UserId, _: Timestamp, _: Timestamp) -> Result<Vec<Busy>, BusyError> {
+    async fn busy(&self, _: &OrgId, _: &UserId, _: Timestamp, _: Timestamp) -> Result<Vec<Busy>, BusyError> {
         Ok(Vec::new())
     }
 }

@@ -2,6 +2,7 @@
 //! same transaction as the change they record, and only ever read within the
 //! organization they belong to.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -11,7 +12,7 @@ use crate::ports::{Item, Query, StoreError, Table, WriteOp};
 /// Who is acting and through which request. Built by the HTTP layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Actor {
-    pub org_id: String,
+    pub org_id: OrgId,
     /// None for actions of anonymous visitors (e.g. a public booking).
     pub user_id: Option<UserId>,
     pub request_id: String,
@@ -19,7 +20,7 @@ pub struct Actor {
     pub user_agent: Option<String>,
 }
 
-pub fn partition(org_id: &str) -> String {
+pub fn partition(org_id: &OrgId) -> String {
     format!("ORG#{org_id}#AUDIT")
 }
 
@@ -84,7 +85,7 @@ impl AuditEntry {
 /// One page of an organization's audit log, newest first: one query.
 pub async fn list(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     limit: u32,
     cursor: Option<String>,
 ) -> Result<(Vec<AuditEntry>, Option<String>), StoreError> {

@@ -1,7 +1,7 @@
 //! Background jobs on the jobs queue. Each job is idempotent: queues deliver
 //! at least once, so running a job twice must have the effect of once.
 
-use crate::domain::ids::BookingId;
+use crate::domain::ids::{BookingId, OrgId};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,7 @@ pub enum Job {
     /// (`services::notifications::send_sms`).
     SendSms {
         idempotency_key: String,
-        org_id: String,
+        org_id: OrgId,
         #[serde(default)]
         booking_id: Option<BookingId>,
         to: String,
@@ -39,11 +39,11 @@ pub enum Job {
     },
     /// A contacts CSV import: processes chunks from the import's checkpoint
     /// (`services::imports`); a redelivery resumes, never repeats.
-    ImportContacts { org_id: String, import_id: String },
+    ImportContacts { org_id: OrgId, import_id: String },
     /// An export (contacts or an import's error report) to the object store:
     /// one slice from the export's checkpoint (`services::exports::job`); a
     /// redelivery resumes, never repeats.
-    Export { org_id: String, export_id: String },
+    Export { org_id: OrgId, export_id: String },
 }
 
 /// The request a job was queued by, as the audit log records it.

@@ -48,7 +48,7 @@
 //! rows between parts in `exports/<org>/<export>/staging-<id>`
 //! (`services::exports::job`; the bucket expires `exports/` after 7 days).
 
-use crate::domain::ids::UserId;
+use crate::domain::ids::{OrgId, UserId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -61,13 +61,13 @@ pub fn user_key(user_id: &UserId) -> Key {
 pub fn email_key(email: &str) -> Key {
     Key::new(format!("EMAIL#{email}"), "USER")
 }
-pub fn org_key(org_id: &str) -> Key {
+pub fn org_key(org_id: &OrgId) -> Key {
     Key::new(format!("ORG#{org_id}"), "PROFILE")
 }
 pub fn slug_key(slug: &str) -> Key {
     Key::new(format!("SLUG#{slug}"), "ORG")
 }
-pub fn member_key(org_id: &str, user_id: &UserId) -> Key {
+pub fn member_key(org_id: &OrgId, user_id: &UserId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("MEMBER#{user_id}"))
 }
 pub fn user_orgs_partition(user_id: &UserId) -> String {
@@ -107,14 +107,14 @@ pub struct UserRecord {
     pub photo_key: Option<String>,
     /// The organization a new session opens in.
     #[serde(default)]
-    pub last_org_id: Option<String>,
+    pub last_org_id: Option<OrgId>,
     pub created_at: String,
     pub version: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrgRecord {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     #[serde(default)]
     pub website: Option<String>,
@@ -132,7 +132,7 @@ pub struct OrgRecord {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberRecord {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub user_id: UserId,
     pub role: Role,
     pub name: String,

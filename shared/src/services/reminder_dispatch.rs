@@ -44,6 +44,7 @@
 //! | tick cursor (`minute_s`, `minute`, `legacy_until_s`) | `REMINDERTICK` | `CURSOR` |
 
 use crate::domain::ids::BookingId;
+use crate::domain::ids::OrgId;
 use futures::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -104,7 +105,7 @@ fn floor_minute(second: i64) -> i64 {
 pub struct ReminderMessage {
     pub pk: String,
     pub sk: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub booking_id: BookingId,
     pub channel: String,
     pub offset_minutes: i64,
@@ -119,7 +120,7 @@ impl ReminderMessage {
         Some(Self {
             pk: text("pk")?,
             sk: text("sk")?,
-            org_id: text("org_id")?,
+            org_id: OrgId::new(text("org_id")?),
             booking_id: BookingId::new(text("booking_id")?),
             channel: text("channel")?,
             offset_minutes: number("offset_minutes")?,

@@ -39,6 +39,7 @@
 //! delete them on cancel and reschedule.
 
 use crate::domain::ids::BookingId;
+use crate::domain::ids::OrgId;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -127,7 +128,7 @@ pub fn legacy_partition(due: Timestamp) -> String {
     format!("{PARTITION_PREFIX}{}", minute_label(due))
 }
 
-pub fn key(due: Timestamp, org_id: &str, booking_id: &BookingId, offset_minutes: u32, channel: Channel) -> Key {
+pub fn key(due: Timestamp, org_id: &OrgId, booking_id: &BookingId, offset_minutes: u32, channel: Channel) -> Key {
     Key::new(
         partition(due, shard_of(booking_id)),
         format!("{org_id}#{booking_id}#{offset_minutes}#{}", channel.as_str()),
@@ -146,7 +147,7 @@ pub struct Planned {
 /// already due at `now` are left out (the confirmation covers them); SMS
 /// reminders only when `sms_allowed` (a phone with SMS consent).
 pub fn plan(
-    org_id: &str,
+    org_id: &OrgId,
     booking_id: &BookingId,
     starts_at: Timestamp,
     offsets: &[ReminderOffset],
@@ -215,7 +216,15 @@ mod tests {
     fn reminders_are_keyed_by_due_minute_and_skip_sms_without_consent() {
         let start = ts("2026-03-10T15:30:00Z");
         let now = ts("2026-03-01T00:00:00Z");
-        let planned = plan("o1", &BookingId::new("b1"), start, &default_plan(), false, now).unwrap();
+        let planned = plan(
+            &OrgId::new("o1"),
+            &BookingId::new("b1"),
+            start,
+            &default_plan(),
+            false,
+            now,
+        )
+        .unwrap();
         let shard = shard_of(&BookingId::new("b1"));
         let keys: Vec<(String, String)> = planned.keys.iter().map(|k| (k.pk.clone(), k.sk.clone())).collect();
         assert_eq!(
@@ -231,7 +240,15 @@ mod tests {
                 ),
             ]
         );
-        let with_sms = plan("o1", &BookingId::new("b1"), start, &default_plan(), true, now).unwrap();
+        let with_sms = plan(
+            &OrgId::new("o1"),
+            &BookingId::new("b1"),
+            start,
+            &default_plan(),
+            true,
+            now,
+        )
+        .unwrap();
         assert_eq!(with_sms.keys.len(), 4);
     }
 
@@ -239,7 +256,15 @@ mod tests {
     fn reminders_already_due_at_booking_time_are_not_created() {
         let start = ts("2026-03-10T15:30:00Z");
         let now = ts("2026-03-10T12:00:00Z");
-        let planned = plan("o1", &BookingId::new("b1"), start, &default_plan(), true, now).unwrap();
+        let planned = plan(
+            &OrgId::new("o1"),
+            &BookingId::new("b1"),
+            start,
+            &default_plan(),
+            true,
+            now,
+        )
+        .unwrap();
         assert_eq!(planned.keys.len(), 2, "only the 1 h reminders remain");
         assert!(planned.keys.iter().all(|k| k.sk.contains("#60#")));
     }
@@ -260,7 +285,7 @@ mod tests {
         );
         let key = key(
             ts("2026-03-10T14:30:59Z"),
-            "o1",
+            &OrgId::new("o1"),
             &BookingId::new("foobar"),
             60,
             Channel::Sms,

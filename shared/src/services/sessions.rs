@@ -2,6 +2,7 @@
 //! idle and absolute timeouts. A new token at every login; logout and
 //! log-out-everywhere delete them.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -21,7 +22,7 @@ pub const TOUCH_EVERY_SECONDS: i64 = 300;
 pub struct SessionRecord {
     pub id: String,
     pub user_id: UserId,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub created_at: i64,
     pub last_seen_at: i64,
     pub absolute_expires_at: i64,
@@ -40,7 +41,7 @@ fn expiry(config: &AppConfig, last_seen: i64, absolute: i64) -> i64 {
 
 /// A fresh session for `user_id` in `org_id`, as an operation of the caller's
 /// transaction (sign-up, login, accepting an invitation).
-pub fn new_session(config: &AppConfig, user_id: &UserId, org_id: &str, now: i64) -> NewSession {
+pub fn new_session(config: &AppConfig, user_id: &UserId, org_id: &OrgId, now: i64) -> NewSession {
     let token = new_token();
     let hash = token_hash(&token);
     let absolute = now + config.session_absolute_seconds;
@@ -103,7 +104,7 @@ pub async fn resolve(
 }
 
 /// Moves a session to another organization (after accepting an invitation).
-pub async fn switch_org(table: &dyn Table, token: &str, org_id: &str) -> Result<(), StoreError> {
+pub async fn switch_org(table: &dyn Table, token: &str, org_id: &OrgId) -> Result<(), StoreError> {
     let key = session_key(&token_hash(token));
     table
         .update(&key, Update::default().set("org_id", org_id), Some(Condition::Exists))

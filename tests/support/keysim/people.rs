@@ -9,6 +9,7 @@
 use http::Method;
 use jiff::Timestamp;
 use konnecs::config::AppConfig;
+use konnecs::domain::ids::OrgId;
 use konnecs::domain::ids::UserId;
 use konnecs::domain::ids::{ContactId, PipelineId};
 use konnecs::inbound::http::idempotency::record_key;
@@ -302,11 +303,11 @@ fn sign_up(rec: &mut Recorder, app: &AppConfig, day0: Timestamp, rel: i64, rng: 
     rec.get(at, &email_key(&email), 0);
     rec.get(at, &slug_key(&slug), 0);
     let session = seeded(
-        sessions::new_session(app, &UserId::from(&user_id), &org_id, now.as_second()),
+        sessions::new_session(app, &UserId::from(&user_id), &OrgId::from(&org_id), now.as_second()),
         rng,
     );
     let member = to_item(
-        &member_key(&org_id, &UserId::from(&user_id)),
+        &member_key(&OrgId::from(&org_id), &UserId::from(&user_id)),
         &json!({"org_id": org_id, "user_id": user_id, "role": "owner", "name": "Owner", "email": email}),
         &[
             ("gsi1pk", user_orgs_partition(&UserId::from(&user_id)).into()),
@@ -319,7 +320,7 @@ fn sign_up(rec: &mut Recorder, app: &AppConfig, day0: Timestamp, rel: i64, rng: 
         condition: Some(Condition::NotExists),
     };
     let actor = audit::Actor {
-        org_id: org_id.clone(),
+        org_id: OrgId::from(org_id.clone()),
         user_id: Some(UserId::from(user_id.clone())),
         request_id: rng.id(),
         ..Default::default()
@@ -334,7 +335,7 @@ fn sign_up(rec: &mut Recorder, app: &AppConfig, day0: Timestamp, rel: i64, rng: 
         )
         .unwrap_or_default()),
         put(to_item(
-            &org_key(&org_id),
+            &org_key(&OrgId::from(&org_id)),
             &json!({"id": org_id, "name": "New Business", "slug": slug}),
             &[],
         )

@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use konnecs::domain::ids::OrgId;
 use konnecs::services::reminders::{Channel, ReminderOffset};
 
 use super::Config;
@@ -95,7 +96,7 @@ pub struct EventType {
 
 #[derive(Debug, Clone)]
 pub struct Org {
-    pub id: String,
+    pub id: OrgId,
     pub slug: String,
     pub name: String,
     pub zone: &'static str,
@@ -212,7 +213,7 @@ pub fn organizations(config: &Config, rng: &mut Rng) -> Vec<Org> {
                 })
                 .collect();
             Org {
-                id: rng.id(),
+                id: OrgId::from(rng.id()),
                 slug: format!("org-{rank}"),
                 name: format!("Organization {rank}"),
                 zone,

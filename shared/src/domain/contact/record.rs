@@ -3,6 +3,7 @@
 //! records (one primary per list, no duplicate values, bounded lists).
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -66,7 +67,7 @@ pub struct Consent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContactRecord {
     pub id: ContactId,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub emails: Vec<ContactEmail>,
@@ -149,10 +150,10 @@ impl BoundedList {
 
 impl ContactRecord {
     /// A contact with nothing in it yet, first written at `now`.
-    pub fn empty(id: impl Into<ContactId>, org_id: impl Into<String>, now: jiff::Timestamp) -> Self {
+    pub fn empty(id: impl Into<ContactId>, org_id: impl Into<OrgId>, now: jiff::Timestamp) -> Self {
         ContactRecord {
             id: id.into(),
-            org_id: org_id.into(),
+            org_id: OrgId::from(org_id.into()),
             first_name: None,
             last_name: None,
             emails: Vec::new(),

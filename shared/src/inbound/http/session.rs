@@ -3,6 +3,7 @@
 //! caller without a live session and membership, nor for a cookie-carrying
 //! write without the session's CSRF token.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
@@ -109,7 +110,7 @@ pub fn actor_meta(parts: &Parts) -> Actor {
         user_agent: None,
     });
     Actor {
-        org_id: String::new(),
+        org_id: OrgId::from(String::new()),
         user_id: None,
         request_id: parts
             .extensions
@@ -125,7 +126,7 @@ pub fn actor_meta(parts: &Parts) -> Actor {
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub user_id: UserId,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub role: Role,
     /// The cookie token (never logged): needed to keep this session when
     /// revoking the others.

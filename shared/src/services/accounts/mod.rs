@@ -1,6 +1,7 @@
 //! Accounts: sign-up, login, email verification, password reset and the
 //! signed-in user's profile.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use serde::Serialize;
 use serde_json::json;
@@ -81,7 +82,7 @@ pub struct Me {
     pub email_verified: bool,
     pub pending_email: Option<String>,
     pub has_photo: bool,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub role: Role,
 }
 
@@ -89,7 +90,7 @@ pub struct Me {
 pub struct SignedIn {
     pub session: NewSession,
     pub user_id: UserId,
-    pub org_id: String,
+    pub org_id: OrgId,
 }
 
 fn email_field(raw: &str, errors: &mut Vec<FieldError>) -> Option<Email> {

@@ -2,6 +2,7 @@
 
 use super::{AccountError, Me, email_field, one_time_token, send_after_commit, user, verification_email};
 use crate::domain::email::Email;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::input::FieldError;
 use crate::domain::input::required_text;
@@ -183,7 +184,7 @@ pub(super) async fn refresh_member_names(
     }
 }
 
-pub async fn me(state: &impl HasTable, user_id: &UserId, org_id: &str, role: Role) -> Result<Me, AccountError> {
+pub async fn me(state: &impl HasTable, user_id: &UserId, org_id: &OrgId, role: Role) -> Result<Me, AccountError> {
     let user = user(state, user_id).await?;
     Ok(Me {
         id: user.id,

@@ -2,6 +2,7 @@
 
 use super::{AccountError, SignedIn};
 use crate::domain::email::Email;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::ports::{HasClock, HasConfig, HasTable};
 use crate::ports::{Index, Query, StoreError};
@@ -36,7 +37,7 @@ pub async fn user(state: &impl HasTable, user_id: &UserId) -> Result<UserRecord,
 
 /// The organization a login opens in: the last one used if still a member,
 /// else the user's first membership.
-pub(super) async fn login_org(state: &impl HasTable, user: &UserRecord) -> Result<Option<String>, StoreError> {
+pub(super) async fn login_org(state: &impl HasTable, user: &UserRecord) -> Result<Option<OrgId>, StoreError> {
     if let Some(org_id) = &user.last_org_id
         && state.table().get(&member_key(org_id, &user.id)).await?.is_some()
     {
@@ -51,7 +52,7 @@ pub(super) async fn login_org(state: &impl HasTable, user: &UserRecord) -> Resul
         .first()
         .and_then(|item| item.get("org_id"))
         .and_then(|v| v.as_str())
-        .map(str::to_string))
+        .map(OrgId::from))
 }
 
 /// Checks credentials with throttling. Unknown emails, wrong passwords and

@@ -2,6 +2,7 @@
 //! transaction, then the verification email.
 
 use super::{AccountError, SignedIn, SignupInput, email_field, one_time_token, send_after_commit, verification_email};
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::input::FieldError;
 use crate::domain::input::{optional_url, required_text};
@@ -53,7 +54,7 @@ pub async fn signup(
     let now = state.clock().now();
     let now_s = now.as_second();
     let user_id = UserId::new(new_id());
-    let org_id = new_id();
+    let org_id = OrgId::new(new_id());
     let mut slug = Slug::suggest(&business_name).as_str().to_string();
 
     // Retries only when the suggested slug is taken: a random suffix makes it unique.

@@ -1,6 +1,7 @@
 //! Custom field definitions per organization: their storage and use cases.
 //! The check of a contact's values against them is in `domain::contact`.
 
+use crate::domain::ids::OrgId;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -15,13 +16,13 @@ use crate::services::records::{from_item, new_id, to_item};
 pub const MAX_FIELDS: usize = 200;
 pub const MAX_OPTIONS: usize = 100;
 
-pub fn fields_partition(org_id: &str) -> String {
+pub fn fields_partition(org_id: &OrgId) -> String {
     format!("ORG#{org_id}#FIELDS")
 }
-pub fn field_key(org_id: &str, field_id: &str) -> Key {
+pub fn field_key(org_id: &OrgId, field_id: &str) -> Key {
     Key::new(fields_partition(org_id), format!("FIELD#{field_id}"))
 }
-pub fn field_name_key(org_id: &str, key: &str) -> Key {
+pub fn field_name_key(org_id: &OrgId, key: &str) -> Key {
     Key::new(format!("ORG#{org_id}#FIELDKEY#{key}"), "FIELD")
 }
 
@@ -47,7 +48,7 @@ pub struct FieldPatch {
 }
 
 /// All definitions of the organization: one query.
-pub async fn list(table: &dyn Table, org_id: &str) -> Result<Vec<FieldDef>, StoreError> {
+pub async fn list(table: &dyn Table, org_id: &OrgId) -> Result<Vec<FieldDef>, StoreError> {
     let page = table
         .query(
             &Query::partition(fields_partition(org_id))
@@ -193,7 +194,7 @@ pub async fn create(
     }
 }
 
-async fn get(table: &dyn Table, org_id: &str, field_id: &str) -> Result<FieldDef, ContactError> {
+async fn get(table: &dyn Table, org_id: &OrgId, field_id: &str) -> Result<FieldDef, ContactError> {
     let item = table
         .get(&field_key(org_id, field_id))
         .await?

@@ -16,6 +16,7 @@
 //!    Leftover B search keys are skipped by search (B no longer reads).
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use serde_json::{Value, json};
 
 use super::{
@@ -34,7 +35,7 @@ pub fn merge_records(a: &ContactRecord, b: &ContactRecord) -> ContactRecord {
 }
 
 /// Everything in a contact's partition except the contact itself (notes, timeline).
-async fn partition_items(table: &dyn Table, org_id: &str, contact_id: &ContactId) -> Result<Vec<Item>, StoreError> {
+async fn partition_items(table: &dyn Table, org_id: &OrgId, contact_id: &ContactId) -> Result<Vec<Item>, StoreError> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {

@@ -31,6 +31,7 @@ pub mod tags;
 pub mod views;
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::input::FieldError;
 use crate::ports::{Key, StoreError};
@@ -54,38 +55,38 @@ pub use use_cases::{PlannedUpsert, Saved, create, delete, exists, get, get_many,
 pub const MAX_PAGE: u32 = 100;
 const TOKEN_MAX_CHARS: usize = 64;
 
-pub fn contact_partition(org_id: &str, contact_id: &ContactId) -> String {
+pub fn contact_partition(org_id: &OrgId, contact_id: &ContactId) -> String {
     format!("ORG#{org_id}#CONTACT#{contact_id}")
 }
-pub fn contact_key(org_id: &str, contact_id: &ContactId) -> Key {
+pub fn contact_key(org_id: &OrgId, contact_id: &ContactId) -> Key {
     Key::new(contact_partition(org_id, contact_id), "PROFILE")
 }
-pub fn contacts_index_partition(org_id: &str) -> String {
+pub fn contacts_index_partition(org_id: &OrgId) -> String {
     format!("ORG#{org_id}#CONTACTS")
 }
-pub fn owner_index_partition(org_id: &str, user_id: &UserId) -> String {
+pub fn owner_index_partition(org_id: &OrgId, user_id: &UserId) -> String {
     format!("ORG#{org_id}#OWNER#{user_id}")
 }
-pub fn email_unique_key(org_id: &str, email: &str) -> Key {
+pub fn email_unique_key(org_id: &OrgId, email: &str) -> Key {
     Key::new(format!("ORG#{org_id}#CEMAIL#{email}"), "CONTACT")
 }
-pub fn phone_unique_key(org_id: &str, e164: &str) -> Key {
+pub fn phone_unique_key(org_id: &OrgId, e164: &str) -> Key {
     Key::new(format!("ORG#{org_id}#CPHONE#{e164}"), "CONTACT")
 }
 /// The claim of an import key (see [`ContactRecord::import_keys`]).
-pub fn import_key_unique_key(org_id: &str, import_key: &str) -> Key {
+pub fn import_key_unique_key(org_id: &OrgId, import_key: &str) -> Key {
     Key::new(format!("ORG#{org_id}#CIMPORT#{import_key}"), "CONTACT")
 }
-pub fn search_partition(org_id: &str) -> String {
+pub fn search_partition(org_id: &OrgId) -> String {
     format!("ORG#{org_id}#SEARCH")
 }
-pub fn tags_partition(org_id: &str) -> String {
+pub fn tags_partition(org_id: &OrgId) -> String {
     format!("ORG#{org_id}#TAGS")
 }
-pub fn tag_counter_key(org_id: &str, tag: &str) -> Key {
+pub fn tag_counter_key(org_id: &OrgId, tag: &str) -> Key {
     Key::new(tags_partition(org_id), tag)
 }
-pub fn tag_index_partition(org_id: &str, tag: &str) -> String {
+pub fn tag_index_partition(org_id: &OrgId, tag: &str) -> String {
     format!("ORG#{org_id}#TAG#{tag}")
 }
 fn order_key(created_ms: i64, id: &str) -> String {

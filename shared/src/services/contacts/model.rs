@@ -4,6 +4,7 @@
 //! are `domain::contact`.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use serde_json::Map;
 
@@ -28,19 +29,19 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn org_id(&self) -> &str {
+    pub fn org_id(&self) -> &OrgId {
         &self.actor.org_id
     }
 }
 
-pub(super) async fn org_region(table: &dyn Table, org_id: &str) -> Result<String, ContactError> {
+pub(super) async fn org_region(table: &dyn Table, org_id: &OrgId) -> Result<String, ContactError> {
     let org: OrgRecord = from_item(table.get(&org_key(org_id)).await?.ok_or(ContactError::NotFound)?)?;
     Ok(org.country)
 }
 
 pub(super) async fn check_owner(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     owner: Option<&str>,
     errors: &mut Errors,
 ) -> Result<(), StoreError> {
@@ -98,7 +99,7 @@ pub(super) async fn build_new(
     };
     let record = ContactRecord {
         id: ContactId::new(new_id()),
-        org_id: org_id.to_string(),
+        org_id: OrgId::from(org_id.to_string()),
         first_name: clean_text("first_name", input.first_name, 100, &mut errors),
         last_name: clean_text("last_name", input.last_name, 100, &mut errors),
         emails,

@@ -2,6 +2,7 @@
 //! `note` entry on its timeline, written (and edited, and deleted) together.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -14,7 +15,7 @@ use crate::services::records::{from_item, new_id, to_item};
 
 pub const MAX_NOTE_CHARS: usize = 10_000;
 
-pub fn note_key(org_id: &str, contact_id: &ContactId, note_id: &str) -> Key {
+pub fn note_key(org_id: &OrgId, contact_id: &ContactId, note_id: &str) -> Key {
     Key::new(contact_partition(org_id, contact_id), format!("NOTE#{note_id}"))
 }
 
@@ -46,7 +47,7 @@ fn clean_body(raw: &str) -> Result<String, ContactError> {
 /// foreign id a 404).
 pub async fn list(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     contact_id: &ContactId,
     limit: u32,
     cursor: Option<String>,

@@ -2,6 +2,7 @@
 //! filters (tag, owner, created range), or by name, email or phone tokens.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -65,7 +66,7 @@ impl ContactFilter {
 /// batch read of the contacts. `q` delegates to [`search`].
 pub async fn list(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     filter: &ContactFilter,
     limit: u32,
     cursor: Option<String>,
@@ -118,7 +119,7 @@ pub async fn list(
 /// batch read. Ordered by the matching key.
 pub async fn search(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     q: &str,
     limit: u32,
     cursor: Option<String>,

@@ -3,6 +3,7 @@
 //! caller's transaction, and the contact's timeline.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -147,7 +148,7 @@ pub fn plan(
     }
     let mut old: BTreeMap<Key, (Kind, Item)> = BTreeMap::new();
     let mut new: BTreeMap<Key, (Kind, Item)> = BTreeMap::new();
-    let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut counts: BTreeMap<(OrgId, String), i64> = BTreeMap::new();
     for (before, after) in changes {
         if let Some(b) = before {
             old.extend(derived(b));
@@ -208,14 +209,14 @@ pub fn plan(
     if parts.others {
         for ((org, tag), delta) in counts {
             if delta != 0 {
-                ops.push(tag_count_op(&org, &tag, delta));
+                ops.push(tag_count_op(&OrgId::from(&org), &tag, delta));
             }
         }
     }
     Ok(ops)
 }
 
-pub(crate) fn tag_count_op(org_id: &str, tag: &str, delta: i64) -> WriteOp {
+pub(crate) fn tag_count_op(org_id: &OrgId, tag: &str, delta: i64) -> WriteOp {
     WriteOp::Update {
         key: tag_counter_key(org_id, tag),
         update: Update::default().set("tag", tag).add("count", delta),
@@ -299,7 +300,7 @@ pub async fn commit(table: &dyn Table, ops: Vec<WriteOp>) -> Result<(), ContactE
 /// transaction. `kind` e.g. `note`, `tags.changed`, `contact.merged`,
 /// `booking.created`, `form.submitted`, `message.sent`, `deal.stage_changed`.
 pub fn timeline_entry(
-    org_id: &str,
+    org_id: &OrgId,
     contact_id: &ContactId,
     kind: &str,
     detail: Value,
@@ -310,7 +311,7 @@ pub fn timeline_entry(
 
 /// Same, with the entry id given; returns the entry's sort key too.
 pub fn timeline_entry_with_id(
-    org_id: &str,
+    org_id: &OrgId,
     contact_id: &ContactId,
     entry_id: &str,
     kind: &str,
@@ -359,7 +360,7 @@ impl TimelineEntry {
 /// contact read that turns a foreign or unknown id into NotFound).
 pub async fn timeline(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     contact_id: &ContactId,
     limit: u32,
     cursor: Option<String>,

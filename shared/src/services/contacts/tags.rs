@@ -4,6 +4,7 @@
 //! index partition, never a scan.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -27,7 +28,7 @@ pub struct TagCount {
 }
 
 /// Every tag in use with its number of contacts: one query per 1,000 tags.
-pub async fn list(table: &dyn Table, org_id: &str) -> Result<Vec<TagCount>, ContactError> {
+pub async fn list(table: &dyn Table, org_id: &OrgId) -> Result<Vec<TagCount>, ContactError> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
@@ -310,7 +311,7 @@ pub async fn delete(state: &(impl HasTable + HasClock), caller: &Caller, tag: &s
     retag_all(state, caller, &tag, None).await
 }
 
-async fn ensure_exists(table: &dyn Table, org_id: &str, tag: &str) -> Result<(), ContactError> {
+async fn ensure_exists(table: &dyn Table, org_id: &OrgId, tag: &str) -> Result<(), ContactError> {
     let counter = table.get(&super::tag_counter_key(org_id, tag)).await?;
     match counter.and_then(|i| i.get("count").and_then(Value::as_i64)) {
         Some(n) if n > 0 => Ok(()),
@@ -321,7 +322,7 @@ async fn ensure_exists(table: &dyn Table, org_id: &str, tag: &str) -> Result<(),
 /// Contacts with `tag`, newest first (index query + batch read).
 pub async fn contacts_with(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     tag: &str,
     limit: u32,
 ) -> Result<Vec<ContactRecord>, ContactError> {

@@ -2,6 +2,7 @@
 //! transaction with its audit and timeline entries.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +25,7 @@ use crate::services::records::from_item;
 // ---------------------------------------------------------------- use cases
 
 /// Reads one contact of the organization.
-pub async fn get(table: &dyn Table, org_id: &str, contact_id: &ContactId) -> Result<ContactRecord, ContactError> {
+pub async fn get(table: &dyn Table, org_id: &OrgId, contact_id: &ContactId) -> Result<ContactRecord, ContactError> {
     let item = table
         .get(&contact_key(org_id, contact_id))
         .await?
@@ -33,7 +34,7 @@ pub async fn get(table: &dyn Table, org_id: &str, contact_id: &ContactId) -> Res
 }
 
 /// Whether the contact exists in this organization (a foreign id does not).
-pub async fn exists(table: &dyn Table, org_id: &str, contact_id: &ContactId) -> Result<bool, StoreError> {
+pub async fn exists(table: &dyn Table, org_id: &OrgId, contact_id: &ContactId) -> Result<bool, StoreError> {
     if contact_id.is_empty() || contact_id.contains('#') {
         return Ok(false);
     }
@@ -42,7 +43,7 @@ pub async fn exists(table: &dyn Table, org_id: &str, contact_id: &ContactId) -> 
 
 /// Reads many contacts (any count; 100 per round trip), in the order given;
 /// unknown ids are left out.
-pub async fn get_many(table: &dyn Table, org_id: &str, ids: &[ContactId]) -> Result<Vec<ContactRecord>, StoreError> {
+pub async fn get_many(table: &dyn Table, org_id: &OrgId, ids: &[ContactId]) -> Result<Vec<ContactRecord>, StoreError> {
     let mut found: BTreeMap<ContactId, ContactRecord> = BTreeMap::new();
     let unique: Vec<&ContactId> = ids.iter().collect::<BTreeSet<_>>().into_iter().collect();
     for chunk in unique.chunks(100) {
@@ -420,7 +421,11 @@ pub async fn delete(
 }
 
 /// Removes what is left in a deleted contact's partition (notes, timeline).
-pub(crate) async fn purge_partition(table: &dyn Table, org_id: &str, contact_id: &ContactId) -> Result<(), StoreError> {
+pub(crate) async fn purge_partition(
+    table: &dyn Table,
+    org_id: &OrgId,
+    contact_id: &ContactId,
+) -> Result<(), StoreError> {
     loop {
         let page = table
             .query(&Query::partition(contact_partition(org_id, contact_id)).limit(100))

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | saved view | `ORG#<org>#MEMBER#<user>#VIEWS` | `VIEW#<id>` |
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 
@@ -20,11 +21,11 @@ pub const MAX_NAME_CHARS: usize = 60;
 /// The most characters of one filter value.
 const MAX_FILTER_CHARS: usize = 200;
 
-fn partition(org_id: &str, user_id: &UserId) -> String {
+fn partition(org_id: &OrgId, user_id: &UserId) -> String {
     format!("ORG#{org_id}#MEMBER#{user_id}#VIEWS")
 }
 
-pub fn view_key(org_id: &str, user_id: &UserId, view_id: &str) -> Key {
+pub fn view_key(org_id: &OrgId, user_id: &UserId, view_id: &str) -> Key {
     Key::new(partition(org_id, user_id), format!("VIEW#{view_id}"))
 }
 
@@ -111,7 +112,7 @@ fn clean(filters: ViewFilters) -> Result<ViewFilters, ContactError> {
 }
 
 /// The member's views, oldest first (the order their tabs keep).
-pub async fn list(table: &dyn Table, org_id: &str, user_id: &UserId) -> Result<Vec<SavedView>, ContactError> {
+pub async fn list(table: &dyn Table, org_id: &OrgId, user_id: &UserId) -> Result<Vec<SavedView>, ContactError> {
     let page = table
         .query(
             &Query::partition(partition(org_id, user_id))

@@ -25,6 +25,7 @@
 //! queue's last try. Columns are fixed when the export starts
 //! ([`super::Layout`]), so all parts agree.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use std::time::{Duration, Instant};
 
@@ -107,16 +108,16 @@ impl ExportRecord {
     pub fn file_name(&self) -> String {
         self.source.file_name(Some(&self.id))
     }
-    fn object_key(&self, org_id: &str) -> String {
+    fn object_key(&self, org_id: &OrgId) -> String {
         format!("exports/{org_id}/{}/{}", self.id, self.file_name())
     }
 }
 
-pub fn export_key(org_id: &str, export_id: &str) -> Key {
+pub fn export_key(org_id: &OrgId, export_id: &str) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("EXPORT#{export_id}"))
 }
 
-fn staging_key(org_id: &str, export_id: &str) -> String {
+fn staging_key(org_id: &OrgId, export_id: &str) -> String {
     format!("exports/{org_id}/{export_id}/staging-{}", new_id())
 }
 
@@ -193,7 +194,7 @@ pub const MAX_RUNNING_PER_ORG: usize = 3;
 
 /// The organization's exports still queued or running (one query: the
 /// exports of the last [`RETENTION_DAYS`]).
-async fn running(state: &impl HasTable, org_id: &str) -> Result<usize, ExportError> {
+async fn running(state: &impl HasTable, org_id: &OrgId) -> Result<usize, ExportError> {
     let mut count = 0;
     let mut cursor = None;
     loop {
@@ -224,11 +225,11 @@ pub(super) fn audit_detail(source: &Source) -> serde_json::Value {
     }
 }
 
-async fn queue_job(state: &impl HasJobs, org_id: &str, export_id: &str) -> Result<(), ExportError> {
+async fn queue_job(state: &impl HasJobs, org_id: &OrgId, export_id: &str) -> Result<(), ExportError> {
     jobs::enqueue(
         state.jobs().as_ref(),
         &[Job::Export {
-            org_id: org_id.to_string(),
+            org_id: org_id.clone(),
             export_id: export_id.to_string(),
         }],
     )
@@ -237,7 +238,7 @@ async fn queue_job(state: &impl HasJobs, org_id: &str, export_id: &str) -> Resul
 }
 
 /// The export, if it is this organization's and has not expired.
-pub async fn get(state: &impl HasTable, org_id: &str, export_id: &str) -> Result<ExportRecord, ExportError> {
+pub async fn get(state: &impl HasTable, org_id: &OrgId, export_id: &str) -> Result<ExportRecord, ExportError> {
     if !plausible_id(export_id) {
         return Err(ExportError::NotFound);
     }
@@ -249,7 +250,7 @@ pub async fn get(state: &impl HasTable, org_id: &str, export_id: &str) -> Result
 
 /// The organization's newest exports, newest first (ids are time-ordered):
 /// one query.
-pub async fn recent(state: &impl HasTable, org_id: &str, limit: u32) -> Result<Vec<ExportRecord>, ExportError> {
+pub async fn recent(state: &impl HasTable, org_id: &OrgId, limit: u32) -> Result<Vec<ExportRecord>, ExportError> {
     let page = state
         .table()
         .query(
@@ -272,7 +273,7 @@ pub enum Download {
 
 pub async fn download(
     state: &(impl HasTable + HasObjects),
-    org_id: &str,
+    org_id: &OrgId,
     export_id: &str,
 ) -> Result<(ExportRecord, Download), ExportError> {
     let record = get(state, org_id, export_id).await?;
@@ -332,7 +333,7 @@ pub enum Turn {
 /// redeliveries never start a second chain of slices.
 pub async fn run_job(
     state: &(impl HasTable + HasClock + HasJobs + HasObjects),
-    org_id: &str,
+    org_id: &OrgId,
     export_id: &str,
     delivery: &Delivery,
 ) -> Result<(), ExportError> {
@@ -410,7 +411,7 @@ impl ExportError {
 /// is and whether this call did the work.
 pub async fn process(
     state: &(impl HasTable + HasClock + HasObjects),
-    org_id: &str,
+    org_id: &OrgId,
     export_id: &str,
     budget: Budget,
 ) -> Result<(ExportRecord, Turn), ExportError> {
@@ -443,7 +444,7 @@ pub async fn process(
 /// out): `None` when another delivery holds it.
 async fn claim(
     state: &(impl HasTable + HasClock),
-    org_id: &str,
+    org_id: &OrgId,
     mut record: ExportRecord,
 ) -> Result<Option<ExportRecord>, ExportError> {
     let now = state.clock().now();
@@ -462,7 +463,7 @@ async fn claim(
 /// The work of one slice on a claimed export.
 async fn work(
     state: &(impl HasTable + HasClock + HasObjects),
-    org_id: &str,
+    org_id: &OrgId,
     record: &mut ExportRecord,
     budget: Budget,
 ) -> Result<Turn, ExportError> {
@@ -602,7 +603,7 @@ enum Saved {
 /// Saves the record if nobody else has since it was read.
 async fn checkpoint(
     state: &(impl HasTable + HasClock),
-    org_id: &str,
+    org_id: &OrgId,
     record: &mut ExportRecord,
 ) -> Result<Saved, ExportError> {
     let read_version = record.version;
@@ -623,7 +624,7 @@ async fn checkpoint(
 /// Marks the export done; `consumed` is the staging object its last write used.
 async fn finish(
     state: &(impl HasTable + HasClock + HasObjects),
-    org_id: &str,
+    org_id: &OrgId,
     record: &mut ExportRecord,
     consumed: Option<String>,
 ) -> Result<Turn, ExportError> {
@@ -645,7 +646,7 @@ async fn finish(
 /// dropped as abandoned (it is not, and the export starts over).
 async fn completed_before(
     state: &(impl HasTable + HasClock + HasObjects),
-    org_id: &str,
+    org_id: &OrgId,
     record: &mut ExportRecord,
     file_key: &str,
     consumed: Option<String>,
@@ -667,7 +668,7 @@ async fn completed_before(
 /// Back to the first page with a fresh file; the job carries on.
 async fn restart(
     state: &(impl HasTable + HasClock + HasObjects),
-    org_id: &str,
+    org_id: &OrgId,
     record: &mut ExportRecord,
     consumed: Option<String>,
 ) -> Result<Turn, ExportError> {
@@ -691,7 +692,7 @@ async fn restart(
 /// upload is dropped once the failure is recorded.
 async fn fail(
     state: &(impl HasTable + HasClock + HasObjects),
-    org_id: &str,
+    org_id: &OrgId,
     mut record: ExportRecord,
     reason: &str,
 ) -> Result<ExportRecord, ExportError> {

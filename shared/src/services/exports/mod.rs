@@ -13,6 +13,7 @@
 //! identity (`services::imports`, Identity; `tests/api/imports.rs`). JSON Lines
 //! carry each contact record as the API returns it.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::PipelineId;
 use bytes::Bytes;
 use futures::Stream;
@@ -148,7 +149,7 @@ fn csv_line(fields: &[String]) -> Result<Vec<u8>, StoreError> {
 /// One page of contacts and the next cursor.
 async fn page(
     state: &impl HasTable,
-    org_id: &str,
+    org_id: &OrgId,
     filter: &ExportFilter,
     cursor: Option<String>,
 ) -> Result<(Vec<ContactRecord>, Option<String>), StoreError> {
@@ -183,7 +184,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub async fn current(state: &impl HasTable, org_id: &str, format: Format) -> Result<Self, StoreError> {
+    pub async fn current(state: &impl HasTable, org_id: &OrgId, format: Format) -> Result<Self, StoreError> {
         let defs = contacts::fields::list(state.table().as_ref(), org_id).await?;
         Ok(Layout {
             format,
@@ -229,7 +230,7 @@ impl Source {
     /// The contacts `filter` selects, with the organization's custom fields as they are now.
     pub async fn contacts(
         state: &impl HasTable,
-        org_id: &str,
+        org_id: &OrgId,
         filter: ExportFilter,
         format: Format,
     ) -> Result<Self, StoreError> {
@@ -278,7 +279,7 @@ impl Pages {
     pub async fn next_into(
         &mut self,
         state: &impl HasTable,
-        org_id: &str,
+        org_id: &OrgId,
         out: &mut Vec<u8>,
     ) -> Result<u64, StoreError> {
         if self.finished {
@@ -330,7 +331,7 @@ pub async fn record_direct(
 /// response.
 pub fn stream(
     table: Arc<dyn Table>,
-    org_id: String,
+    org_id: OrgId,
     source: Source,
 ) -> impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static {
     let pages = Pages {
@@ -345,7 +346,7 @@ pub fn stream(
                 return Ok(None);
             }
             let mut out = if first { pages.source.preamble()? } else { Vec::new() };
-            pages.next_into(&table, &org_id, &mut out).await?;
+            pages.next_into(&table, &OrgId::from(&org_id), &mut out).await?;
             Ok(Some((Bytes::from(out), (pages, false))))
         }
     })

@@ -1,6 +1,7 @@
 //! The import job: reads the file's parts from the checkpoint on, plans and
 //! commits a group of rows at a time, and finishes, retries or fails the import.
 
+use crate::domain::ids::OrgId;
 use std::time::Instant;
 
 use super::mapping::parse_records;
@@ -47,7 +48,7 @@ impl Budget {
 /// then hands over to a new message if rows remain.
 pub async fn run_job(
     state: &(impl HasTable + HasClock + HasJobs + HasObjects),
-    org_id: &str,
+    org_id: &OrgId,
     import_id: &str,
     delivery: &Delivery,
 ) -> Result<(), ImportError> {
@@ -76,7 +77,7 @@ pub async fn run_job(
 /// it finished and only its clean-up failed).
 pub(super) async fn give_up(
     state: &(impl HasTable + HasClock),
-    org_id: &str,
+    org_id: &OrgId,
     import_id: &str,
     err: &ImportError,
 ) -> Result<(), ImportError> {
@@ -117,7 +118,7 @@ pub(super) async fn give_up(
 /// budget is spent; returns the import as it then is.
 pub async fn process(
     state: &(impl HasTable + HasClock + HasObjects),
-    org_id: &str,
+    org_id: &OrgId,
     import_id: &str,
     budget: Budget,
 ) -> Result<ImportRecord, ImportError> {
@@ -262,7 +263,7 @@ pub async fn process(
 /// in a row; anything else ends the delivery (the message is redelivered).
 pub(super) async fn retry_or_fail(
     state: &impl HasTable,
-    org_id: &str,
+    org_id: &OrgId,
     record: &mut ImportRecord,
     attempts: &mut u32,
     failure: ImportError,
@@ -317,7 +318,7 @@ pub(super) fn parse_rows(
 
 pub(super) async fn fail(
     state: &(impl HasTable + HasClock),
-    org_id: &str,
+    org_id: &OrgId,
     record: &ImportRecord,
     reason: &str,
 ) -> Result<ImportRecord, ImportError> {

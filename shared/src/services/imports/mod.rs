@@ -64,6 +64,7 @@
 //! pace `ORG#<org>#IMPORTPACE` / `PACE`; file parts in the object store
 //! at `imports/<org>/<id>/part-<n:05>.csv`.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use std::time::Duration;
 
@@ -172,17 +173,17 @@ pub struct ImportRecord {
     pub created_by: Option<UserId>,
 }
 
-pub fn import_key(org_id: &str, import_id: &str) -> Key {
+pub fn import_key(org_id: &OrgId, import_id: &str) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("IMPORT#{import_id}"))
 }
-pub fn errors_partition(org_id: &str, import_id: &str) -> String {
+pub fn errors_partition(org_id: &OrgId, import_id: &str) -> String {
     format!("ORG#{org_id}#IMPORT#{import_id}#ERRORS")
 }
-pub fn part_object_key(org_id: &str, import_id: &str, part: u32) -> String {
+pub fn part_object_key(org_id: &OrgId, import_id: &str, part: u32) -> String {
     format!("imports/{org_id}/{import_id}/part-{part:05}.csv")
 }
 
-pub async fn get(state: &impl HasTable, org_id: &str, import_id: &str) -> Result<ImportRecord, ImportError> {
+pub async fn get(state: &impl HasTable, org_id: &OrgId, import_id: &str) -> Result<ImportRecord, ImportError> {
     if !plausible_id(import_id) {
         return Err(ImportError::NotFound);
     }
@@ -194,7 +195,7 @@ pub async fn get(state: &impl HasTable, org_id: &str, import_id: &str) -> Result
 
 /// The organization's newest imports, newest first (ids are time-ordered):
 /// one query.
-pub async fn recent(state: &impl HasTable, org_id: &str, limit: u32) -> Result<Vec<ImportRecord>, ImportError> {
+pub async fn recent(state: &impl HasTable, org_id: &OrgId, limit: u32) -> Result<Vec<ImportRecord>, ImportError> {
     let page = state
         .table()
         .query(
@@ -210,7 +211,7 @@ pub async fn recent(state: &impl HasTable, org_id: &str, limit: u32) -> Result<V
 /// One page of an import's failed rows, by row number: (row, field, reason, message).
 pub async fn error_rows(
     state: &impl HasTable,
-    org_id: &str,
+    org_id: &OrgId,
     import_id: &str,
     cursor: Option<String>,
 ) -> Result<(Vec<(u64, String, String, String)>, Option<String>), StoreError> {
@@ -239,11 +240,11 @@ pub async fn error_rows(
     Ok((out, page.cursor))
 }
 
-pub(super) async fn queue_job(state: &impl HasJobs, org_id: &str, import_id: &str) -> Result<(), ImportError> {
+pub(super) async fn queue_job(state: &impl HasJobs, org_id: &OrgId, import_id: &str) -> Result<(), ImportError> {
     jobs::enqueue(
         state.jobs().as_ref(),
         &[Job::ImportContacts {
-            org_id: org_id.to_string(),
+            org_id: org_id.clone(),
             import_id: import_id.to_string(),
         }],
     )
@@ -254,7 +255,7 @@ pub(super) async fn queue_job(state: &impl HasJobs, org_id: &str, import_id: &st
 /// The uploaded file holds personal data: it goes once every row is in.
 pub(super) async fn discard_file(
     state: &impl HasObjects,
-    org_id: &str,
+    org_id: &OrgId,
     record: &ImportRecord,
 ) -> Result<(), ImportError> {
     for part in 0..record.parts {

@@ -1,6 +1,7 @@
 //! Pacing chunk commits on a backend that limits each partition key
 //! (DynamoDB), so an import leaves the organization's other writes room.
 
+use crate::domain::ids::OrgId;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -55,7 +56,7 @@ pub fn paced_seconds(ops: &[WriteOp], partition_write_units: u32) -> f64 {
 /// import of the organization reserves its [`paced_seconds`] here before it
 /// writes, so imports running at once share the one budget of the
 /// organization's search partition instead of each taking it.
-pub fn pace_key(org_id: &str) -> Key {
+pub fn pace_key(org_id: &OrgId) -> Key {
     Key::new(format!("ORG#{org_id}#IMPORTPACE"), "PACE")
 }
 
@@ -71,7 +72,7 @@ pub(super) fn wall_ms() -> i64 {
 /// Reserves `seconds` of the organization's import pace after what is
 /// already reserved (an optimistic, conditional write); returns how long to
 /// wait before writing.
-pub(super) async fn reserve(table: &dyn Table, org_id: &str, seconds: f64) -> Result<Duration, StoreError> {
+pub(super) async fn reserve(table: &dyn Table, org_id: &OrgId, seconds: f64) -> Result<Duration, StoreError> {
     let key = pace_key(org_id);
     for _ in 0..20 {
         let now = wall_ms();
@@ -105,7 +106,7 @@ pub(super) async fn reserve(table: &dyn Table, org_id: &str, seconds: f64) -> Re
 /// [`paced_seconds`] of the organization's import pace.
 pub(super) async fn commit_group(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     transactions: Vec<Vec<WriteOp>>,
 ) -> Result<(), PartialCommit> {
     let Some(limit) = table.partition_write_units() else {

@@ -3,6 +3,7 @@
 //! together with the checkpoint.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -49,7 +50,7 @@ impl Known {
     /// (No entry for the contact's own id: no row can name a contact this
     /// import creates, and an existing one is read from the store, then
     /// replaced by its planned version like any contact a claim names.)
-    fn planned(&mut self, org_id: &str, contact: &Arc<ContactRecord>) {
+    fn planned(&mut self, org_id: &OrgId, contact: &Arc<ContactRecord>) {
         for import_key in &contact.import_keys {
             self.owner_of
                 .insert(import_key_claim(org_id, import_key), contact.id.clone());
@@ -69,7 +70,7 @@ impl Known {
 /// The keys that say which contact a row is: its email and phone claims,
 /// and for its id the import-key claim and the contact with that id (an
 /// item whose `id` names it, where claims name it in `contact_id`).
-pub(super) fn claims_of(org_id: &str, c: &Candidate) -> Vec<Key> {
+pub(super) fn claims_of(org_id: &OrgId, c: &Candidate) -> Vec<Key> {
     let mut keys: Vec<Key> = c
         .contact
         .emails
@@ -91,7 +92,7 @@ pub(super) fn claims_of(org_id: &str, c: &Candidate) -> Vec<Key> {
 /// committed) laid over it.
 pub(super) async fn read_known(
     table: &dyn crate::ports::Table,
-    org_id: &str,
+    org_id: &OrgId,
     rows: &[Option<Parsed>],
     pending: &Known,
 ) -> Result<Known, StoreError> {
@@ -150,7 +151,7 @@ pub(super) async fn read_known(
 /// rows and the checkpoint conditioned on the value the chunk before leaves.
 /// Pure: everything it needs from the store is in `known`.
 pub(super) fn plan_group(
-    org_id: &str,
+    org_id: &OrgId,
     record: &ImportRecord,
     rows: &[Option<Parsed>],
     mut known: Known,
@@ -192,7 +193,7 @@ pub(super) struct PlannedRow {
 /// checkpoint, stopping before a row that touches a claim or contact an
 /// earlier row of the chunk touches (the next chunk sees that row's result).
 pub(super) fn plan_chunk(
-    org_id: &str,
+    org_id: &OrgId,
     mode: DedupeMode,
     rows: &[&Parsed],
     first_index: usize,
@@ -311,7 +312,7 @@ pub(super) fn changed_tags(before: Option<&ContactRecord>, after: &ContactRecord
 /// The chunk's transaction (contacts, tag counters, error rows, checkpoint)
 /// and the import as it is once that commits.
 pub(super) fn chunk_transaction(
-    org_id: &str,
+    org_id: &OrgId,
     record: &ImportRecord,
     outcomes: Vec<PlannedRow>,
     now: jiff::Timestamp,

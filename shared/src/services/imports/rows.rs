@@ -3,6 +3,7 @@
 //! contact model's own (`domain::contact`); only the reading of cells and the
 //! column names in the error report are the importer's.
 
+use crate::domain::ids::OrgId;
 use serde_json::{Map, Value};
 
 use super::ColumnMap;
@@ -178,7 +179,7 @@ pub(super) fn parse_row(ctx: &RowContext<'_>, record: &csv::StringRecord) -> Par
     }
 }
 
-pub(super) fn new_contact(org_id: &str, c: &Candidate, now: jiff::Timestamp) -> ContactRecord {
+pub(super) fn new_contact(org_id: &OrgId, c: &Candidate, now: jiff::Timestamp) -> ContactRecord {
     let mut contact = ContactRecord {
         import_keys: c.key.iter().cloned().collect(),
         ..ContactRecord::empty(new_id(), org_id, now)

@@ -1,6 +1,7 @@
 //! Uploading a CSV: the first part creates the import, later parts append,
 //! the last one queues the job.
 
+use crate::domain::ids::OrgId;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -29,7 +30,7 @@ pub struct ImportOptions {
 
 pub(super) async fn put_part(
     state: &impl HasObjects,
-    org_id: &str,
+    org_id: &OrgId,
     import_id: &str,
     part: u32,
     bytes: Vec<u8>,

@@ -20,6 +20,7 @@
 //! | SMS opt-out (read only; STOP/START write it) | `SMSOPTOUT#<sender>#<recipient>` | `OPTOUT` |
 
 use crate::domain::ids::BookingId;
+use crate::domain::ids::OrgId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -48,7 +49,7 @@ const COUNTER_ATTEMPTS: usize = 8;
 /// [`notice_item`] in it and calls [`queue_messages`] after the commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookingNotice {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub booking_id: BookingId,
     /// The business, as customers know it.
     pub org_name: String,
@@ -134,11 +135,11 @@ pub enum NotificationError {
     Invalid(String),
 }
 
-pub fn notice_key(org_id: &str, booking_id: &BookingId) -> Key {
+pub fn notice_key(org_id: &OrgId, booking_id: &BookingId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("BOOKINGNOTICE#{booking_id}"))
 }
 
-pub fn sms_counter_key(org_id: &str, booking_id: &BookingId) -> Key {
+pub fn sms_counter_key(org_id: &OrgId, booking_id: &BookingId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("SMSCOUNT#{booking_id}"))
 }
 
@@ -198,7 +199,7 @@ pub async fn queue_messages(
 /// The stored notice of a booking and whether it was cancelled.
 pub async fn find_notice(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     booking_id: &BookingId,
 ) -> Result<Option<(BookingNotice, bool)>, StoreError> {
     let Some(item) = table.get(&notice_key(org_id, booking_id)).await? else {

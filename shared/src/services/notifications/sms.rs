@@ -3,6 +3,7 @@
 
 use super::{COUNTER_ATTEMPTS, KEEP_AFTER_END_SECONDS, MAX_SMS_PER_BOOKING, sms_counter_key, sms_opt_out_key};
 use crate::domain::ids::BookingId;
+use crate::domain::ids::OrgId;
 use crate::ports::{Condition, Key, SmsError, StoreError, Table};
 use crate::ports::{HasClock, HasSms, HasTable};
 use crate::services::object;
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsRequest {
     pub idempotency_key: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     /// Counts against the booking's SMS limit when set.
     pub booking_id: Option<BookingId>,
     pub to: String,

@@ -4,6 +4,7 @@
 use super::members::member;
 use super::{OrgError, field, org};
 use crate::domain::email::Email;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::input::FieldError;
 use crate::domain::input::required_text;
@@ -27,14 +28,14 @@ use crate::services::throttle;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub fn invitation_key(org_id: &str, invitation_id: &str) -> Key {
+pub fn invitation_key(org_id: &OrgId, invitation_id: &str) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("INVITE#{invitation_id}"))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvitationRecord {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub email: String,
     pub role: Role,
     pub invited_by: UserId,
@@ -173,7 +174,7 @@ pub async fn invite(
 pub async fn list_invitations(
     state: &impl HasTable,
     actor_role: Role,
-    org_id: &str,
+    org_id: &OrgId,
     limit: u32,
     cursor: Option<String>,
 ) -> Result<(Vec<InvitationView>, Option<String>), OrgError> {
@@ -285,11 +286,11 @@ pub async fn accept_invitation(
     meta: &Actor,
 ) -> Result<SignedIn, OrgError> {
     let invitation = read_invitation_token(state, &input.token).await?;
-    let invite_key = invitation_key(&invitation.org_id, &invitation.invitation_id);
+    let invite_key = invitation_key(&OrgId::from(&invitation.org_id), &invitation.invitation_id);
     if state.table().get(&invite_key).await?.is_none() {
         return Err(OrgError::InvalidToken);
     }
-    let org = match org(state, &invitation.org_id).await {
+    let org = match org(state, &OrgId::from(&invitation.org_id)).await {
         Ok(org) => org,
         Err(OrgError::NotFound) => return Err(OrgError::InvalidToken),
         Err(err) => return Err(err),

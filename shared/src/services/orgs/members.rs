@@ -2,6 +2,7 @@
 //! organization without an owner.
 
 use super::{ATTEMPTS, OrgError, org};
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::membership;
 use crate::domain::role::Role;
@@ -13,7 +14,7 @@ use serde_json::json;
 
 pub(super) async fn member(
     state: &impl HasTable,
-    org_id: &str,
+    org_id: &OrgId,
     user_id: &UserId,
 ) -> Result<Option<MemberRecord>, OrgError> {
     match state.table().get(&member_key(org_id, user_id)).await? {
@@ -25,7 +26,7 @@ pub(super) async fn member(
 /// One page of the organization's members, by user id.
 pub async fn list_members(
     state: &impl HasTable,
-    org_id: &str,
+    org_id: &OrgId,
     limit: u32,
     cursor: Option<String>,
 ) -> Result<(Vec<MemberRecord>, Option<String>), OrgError> {
@@ -200,7 +201,7 @@ pub async fn remove_member(
 pub(super) async fn delete_org_sessions(
     state: &impl HasTable,
     user_id: &UserId,
-    org_id: &str,
+    org_id: &OrgId,
 ) -> Result<(), StoreError> {
     let mut cursor = None;
     let mut deletes = Vec::new();

@@ -2,6 +2,7 @@
 
 use super::OrgError;
 use crate::domain::country;
+use crate::domain::ids::OrgId;
 use crate::domain::input::FieldError;
 use crate::domain::input::{optional_url, required_text};
 use crate::domain::slug::Slug;
@@ -15,7 +16,7 @@ use serde_json::json;
 /// The organization as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct OrgView {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub website: Option<String>,
     pub industry: Option<String>,
@@ -42,7 +43,7 @@ impl From<OrgRecord> for OrgView {
     }
 }
 
-pub async fn org(state: &impl HasTable, org_id: &str) -> Result<OrgRecord, OrgError> {
+pub async fn org(state: &impl HasTable, org_id: &OrgId) -> Result<OrgRecord, OrgError> {
     let item = state.table().get(&org_key(org_id)).await?.ok_or(OrgError::NotFound)?;
     Ok(from_item(item)?)
 }

@@ -3,6 +3,7 @@
 //! deals' stage index.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::PipelineId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -52,7 +53,7 @@ pub struct Board {
 /// is counted from its deals once, see [`count_and_complete`].
 pub async fn board(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     pipeline_id: &PipelineId,
     per_stage: usize,
 ) -> Result<Board, PipelineError> {
@@ -104,7 +105,7 @@ pub async fn board(
 /// incomplete for the next view to count.
 async fn count_and_complete(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     pipeline: PipelineRecord,
     stats: Option<&Item>,
     per_stage: usize,
@@ -202,7 +203,7 @@ async fn count_and_complete(
 /// The contact list's stage filter calls this.
 pub async fn contacts_in_stage(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     pipeline_id: &PipelineId,
     stage_id: &str,
     limit: u32,
@@ -236,7 +237,7 @@ pub async fn contacts_in_stage(
 /// list's other filters. Two round trips: the stage query and one batch read.
 pub async fn contacts_in_stage_page(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     (pipeline_id, stage_id): (&PipelineId, &str),
     filter: &ContactFilter,
     limit: u32,

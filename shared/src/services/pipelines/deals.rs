@@ -1,6 +1,7 @@
 //! Deals: opportunities linked to a contact, placed in a stage of a
 //! pipeline; create, read, list, update (moving stages) and delete.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::ids::{ContactId, DealId, PipelineId};
 use serde::Deserialize;
@@ -119,7 +120,7 @@ fn check_date(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
 
 async fn check_contact(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     id: &ContactId,
     errors: &mut Vec<FieldError>,
 ) -> Result<(), StoreError> {
@@ -135,7 +136,7 @@ async fn check_contact(
 
 async fn check_owner(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     id: &str,
     errors: &mut Vec<FieldError>,
 ) -> Result<(), StoreError> {
@@ -152,7 +153,7 @@ async fn check_owner(
 /// The pipeline and stage a deal goes to, or field errors.
 async fn resolve_stage(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     pipeline_id: &PipelineId,
     stage_id: Option<&str>,
     errors: &mut Vec<FieldError>,
@@ -278,7 +279,7 @@ pub async fn create_deal(
     }
 }
 
-pub async fn get_deal(table: &dyn Table, org_id: &str, deal_id: &DealId) -> Result<DealRecord, PipelineError> {
+pub async fn get_deal(table: &dyn Table, org_id: &OrgId, deal_id: &DealId) -> Result<DealRecord, PipelineError> {
     if !plausible_id(deal_id) {
         return Err(PipelineError::NotFound);
     }
@@ -299,7 +300,7 @@ pub struct DealFilter {
 /// contact on gsi2. One query.
 pub async fn list_deals(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     filter: &DealFilter,
     limit: u32,
     cursor: Option<String>,

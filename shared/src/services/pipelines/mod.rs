@@ -14,6 +14,7 @@
 //! - pipeline statistics `ORG#<org>` / `PIPESTATS#<pipeline>`: counts and
 //!   totals per stage and currency, kept by every deal change (`stats.rs`).
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::ids::{ContactId, DealId, PipelineId};
 use serde::{Deserialize, Serialize};
@@ -108,14 +109,14 @@ pub struct DealRecord {
     pub version: u64,
 }
 
-pub fn pipeline_key(org_id: &str, pipeline_id: &PipelineId) -> Key {
+pub fn pipeline_key(org_id: &OrgId, pipeline_id: &PipelineId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("PIPELINE#{pipeline_id}"))
 }
-pub fn deal_key(org_id: &str, deal_id: &DealId) -> Key {
+pub fn deal_key(org_id: &OrgId, deal_id: &DealId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("DEAL#{deal_id}"))
 }
 /// gsi1 partition of a pipeline's deals.
-pub fn pipeline_deals_partition(org_id: &str, pipeline_id: &PipelineId) -> String {
+pub fn pipeline_deals_partition(org_id: &OrgId, pipeline_id: &PipelineId) -> String {
     format!("ORG#{org_id}#PIPE#{pipeline_id}")
 }
 /// gsi1 sort-key prefix of one stage's deals.
@@ -123,11 +124,11 @@ pub fn stage_prefix(stage_id: &str) -> String {
     format!("STAGE#{stage_id}#")
 }
 /// gsi2 partition of a contact's deals.
-pub fn contact_deals_partition(org_id: &str, contact_id: &ContactId) -> String {
+pub fn contact_deals_partition(org_id: &OrgId, contact_id: &ContactId) -> String {
     format!("ORG#{org_id}#CONTACT#{contact_id}#DEALS")
 }
 
-pub fn deal_item(org_id: &str, deal: &DealRecord) -> Result<crate::ports::Item, StoreError> {
+pub fn deal_item(org_id: &OrgId, deal: &DealRecord) -> Result<crate::ports::Item, StoreError> {
     to_item(
         &deal_key(org_id, &deal.id),
         deal,

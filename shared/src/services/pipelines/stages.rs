@@ -1,6 +1,7 @@
 //! Pipelines and their ordered stages: create, read, rename, reorder and
 //! delete (moving or refusing the deals of a removed stage).
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::PipelineId;
 use std::collections::{HashMap, HashSet};
 
@@ -188,7 +189,7 @@ pub async fn create_pipeline(
 
 pub async fn get_pipeline(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     pipeline_id: &PipelineId,
 ) -> Result<PipelineRecord, PipelineError> {
     if !plausible_id(pipeline_id) {
@@ -201,7 +202,7 @@ pub async fn get_pipeline(
 }
 
 /// Every pipeline of the organization (one query; an org has a handful).
-pub async fn list_pipelines(table: &dyn Table, org_id: &str) -> Result<Vec<PipelineRecord>, PipelineError> {
+pub async fn list_pipelines(table: &dyn Table, org_id: &OrgId) -> Result<Vec<PipelineRecord>, PipelineError> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
@@ -241,7 +242,7 @@ pub struct PipelineChange {
 /// Every deal of one stage (paged through), or its first `limit`.
 pub(super) async fn deals_in_stage(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     pipeline_id: &PipelineId,
     stage_id: &str,
     limit: Option<u32>,

@@ -10,6 +10,7 @@
 //! board view has counted its deals; `writes` counts the changes, so that
 //! count is stored only if no change came between.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::PipelineId;
 use std::collections::BTreeMap;
 
@@ -19,7 +20,7 @@ use super::{DealRecord, Total};
 use crate::ports::{Item, Key, StoreError, Table, Update, WriteOp};
 
 /// The pipeline's statistics (counts and totals per stage and currency).
-pub fn stats_key(org_id: &str, pipeline_id: &PipelineId) -> Key {
+pub fn stats_key(org_id: &OrgId, pipeline_id: &PipelineId) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("PIPESTATS#{pipeline_id}"))
 }
 pub(super) fn count_attribute(stage_id: &str, currency: &str) -> String {
@@ -32,7 +33,7 @@ pub(super) fn value_attribute(stage_id: &str, currency: &str) -> String {
 /// The statistics updates of deal changes (`before` → `after`, `None` =
 /// absent): one update per pipeline whose counts or totals move, with its
 /// change counter. For the transaction of the changes.
-pub fn stats_ops(org_id: &str, changes: &[(Option<&DealRecord>, Option<&DealRecord>)]) -> Vec<WriteOp> {
+pub fn stats_ops(org_id: &OrgId, changes: &[(Option<&DealRecord>, Option<&DealRecord>)]) -> Vec<WriteOp> {
     let mut deltas: BTreeMap<&PipelineId, BTreeMap<String, i64>> = BTreeMap::new();
     for (before, after) in changes {
         for (deal, sign) in [(before, -1), (after, 1)] {
@@ -63,7 +64,7 @@ pub fn stats_ops(org_id: &str, changes: &[(Option<&DealRecord>, Option<&DealReco
 }
 
 /// The statistics of a pipeline made now: complete, nothing counted yet.
-pub(super) fn new_stats_item(org_id: &str, pipeline_id: &PipelineId) -> Item {
+pub(super) fn new_stats_item(org_id: &OrgId, pipeline_id: &PipelineId) -> Item {
     let key = stats_key(org_id, pipeline_id);
     crate::services::object(
         json!({"pk": key.pk, "sk": key.sk, "pipeline_id": pipeline_id, "complete": true, "writes": 0}),

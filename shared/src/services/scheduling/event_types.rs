@@ -2,6 +2,7 @@
 //! host and schedule, the slot rules, questions and the reminder plan).
 
 use crate::domain::ids::EventTypeId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -136,7 +137,7 @@ pub struct EventTypeInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventTypeRecord {
     pub id: EventTypeId,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub title: String,
     pub slug: String,
     pub description: String,
@@ -217,7 +218,7 @@ impl EventTypeRecord {
 
 /// The slug pointer: unique per org, and it carries what the public booking
 /// path needs to read everything else in one batch.
-fn slug_pointer(org_id: &str, record: &EventTypeRecord) -> Result<WriteOp, StoreError> {
+fn slug_pointer(org_id: &OrgId, record: &EventTypeRecord) -> Result<WriteOp, StoreError> {
     let key = event_slug_key(org_id, &record.slug);
     Ok(WriteOp::Put {
         item: to_item(
@@ -516,7 +517,7 @@ fn schedule_gone() -> SchedulingError {
     SchedulingError::field("schedule_id", "not_found", "No such schedule.")
 }
 
-fn used_by(org_id: &str, schedule_id: &str, by: i64, must_exist: bool) -> WriteOp {
+fn used_by(org_id: &OrgId, schedule_id: &str, by: i64, must_exist: bool) -> WriteOp {
     WriteOp::Update {
         key: schedule_key(org_id, schedule_id),
         update: Update::default().add("used_by", by),
@@ -565,7 +566,11 @@ pub async fn create(
     }
 }
 
-pub async fn get_record(table: &dyn Table, org_id: &str, id: &EventTypeId) -> Result<EventTypeRecord, SchedulingError> {
+pub async fn get_record(
+    table: &dyn Table,
+    org_id: &OrgId,
+    id: &EventTypeId,
+) -> Result<EventTypeRecord, SchedulingError> {
     let item = table
         .get(&event_type_key(org_id, id))
         .await?

@@ -23,6 +23,7 @@ pub mod schedules;
 
 use crate::domain::ids::BookingId;
 use crate::domain::ids::EventTypeId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use serde_json::Value;
 
@@ -37,7 +38,7 @@ use crate::services::audit::Actor;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user_id: UserId,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub role: Role,
     pub actor: Actor,
 }
@@ -107,7 +108,7 @@ pub fn prefixed(prefix: &str, fields: Vec<FieldError>) -> Vec<FieldError> {
         .collect()
 }
 
-pub fn org_partition(org_id: &str) -> String {
+pub fn org_partition(org_id: &OrgId) -> String {
     format!("ORG#{org_id}")
 }
 
@@ -116,7 +117,7 @@ pub fn org_partition(org_id: &str) -> String {
 /// handful of schedules and event types).
 async fn list_in_org<T: serde::de::DeserializeOwned>(
     table: &dyn crate::ports::Table,
-    org_id: &str,
+    org_id: &OrgId,
     prefix: &str,
 ) -> Result<Vec<T>, SchedulingError> {
     let mut records = Vec::new();
@@ -141,19 +142,19 @@ async fn list_in_org<T: serde::de::DeserializeOwned>(
     Ok(records)
 }
 
-pub fn schedule_key(org_id: &str, id: &str) -> Key {
+pub fn schedule_key(org_id: &OrgId, id: &str) -> Key {
     Key::new(org_partition(org_id), format!("SCHEDULE#{id}"))
 }
 
-pub fn event_type_key(org_id: &str, id: &EventTypeId) -> Key {
+pub fn event_type_key(org_id: &OrgId, id: &EventTypeId) -> Key {
     Key::new(org_partition(org_id), format!("EVENTTYPE#{id}"))
 }
 
-pub fn event_slug_key(org_id: &str, slug: &str) -> Key {
+pub fn event_slug_key(org_id: &OrgId, slug: &str) -> Key {
     Key::new(format!("ORG#{org_id}#EVENTSLUG#{slug}"), "EVENTTYPE")
 }
 
-pub fn booking_key(org_id: &str, id: &BookingId) -> Key {
+pub fn booking_key(org_id: &OrgId, id: &BookingId) -> Key {
     Key::new(org_partition(org_id), format!("BOOKING#{id}"))
 }
 
@@ -161,15 +162,15 @@ pub fn booking_uid_key(uid: &str) -> Key {
     Key::new(format!("BOOKING#{uid}"), "BOOKING")
 }
 
-pub fn host_bookings_index(org_id: &str, host_user_id: &UserId) -> String {
+pub fn host_bookings_index(org_id: &OrgId, host_user_id: &UserId) -> String {
     format!("ORG#{org_id}#HOST#{host_user_id}#BOOKINGS")
 }
 
-pub fn host_calendar_partition(org_id: &str, host_user_id: &UserId) -> String {
+pub fn host_calendar_partition(org_id: &OrgId, host_user_id: &UserId) -> String {
     format!("ORG#{org_id}#HOSTCAL#{host_user_id}")
 }
 
-pub fn host_calendar_version_key(org_id: &str, host_user_id: &UserId) -> Key {
+pub fn host_calendar_version_key(org_id: &OrgId, host_user_id: &UserId) -> Key {
     Key::new(host_calendar_partition(org_id, host_user_id), "VERSION")
 }
 
@@ -178,7 +179,7 @@ pub fn time_sort(second: i64) -> String {
     format!("{:012}", second.max(0))
 }
 
-pub fn host_calendar_key(org_id: &str, host_user_id: &UserId, start_s: i64, booking_id: &BookingId) -> Key {
+pub fn host_calendar_key(org_id: &OrgId, host_user_id: &UserId, start_s: i64, booking_id: &BookingId) -> Key {
     Key::new(
         host_calendar_partition(org_id, host_user_id),
         format!("{}#{booking_id}", time_sort(start_s)),
@@ -216,7 +217,7 @@ fn parse_input<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Schedu
 }
 
 /// Is `user_id` a member of the org? One read.
-async fn is_member(table: &dyn crate::ports::Table, org_id: &str, user_id: &UserId) -> Result<bool, StoreError> {
+async fn is_member(table: &dyn crate::ports::Table, org_id: &OrgId, user_id: &UserId) -> Result<bool, StoreError> {
     Ok(table
         .get(&crate::services::records::member_key(org_id, user_id))
         .await?

@@ -1,6 +1,7 @@
 //! Schedules: named weekly availability in an IANA zone with date overrides.
 //! A member may have several; event types point at one of their host's.
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use std::collections::BTreeMap;
 
@@ -18,7 +19,7 @@ use crate::services::records::{from_item, new_id, to_item};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleRecord {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     /// The member (user id) whose availability this is.
     pub owner_user_id: UserId,
     pub name: String,
@@ -172,7 +173,7 @@ pub async fn create(
 }
 
 /// One schedule of the org (a foreign or unknown id is not found).
-pub async fn get_record(table: &dyn Table, org_id: &str, id: &str) -> Result<ScheduleRecord, SchedulingError> {
+pub async fn get_record(table: &dyn Table, org_id: &OrgId, id: &str) -> Result<ScheduleRecord, SchedulingError> {
     let item = table
         .get(&schedule_key(org_id, id))
         .await?

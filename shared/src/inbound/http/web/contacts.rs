@@ -4,6 +4,7 @@
 //! a plain post answered with a redirect, and htmx only swaps the table.
 
 use crate::domain::ids::ContactId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::PipelineId;
 use crate::domain::ids::UserId;
 use askama::Template;
@@ -286,7 +287,7 @@ async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<
 
 async fn filter_choices(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     query: &TableQuery,
 ) -> Result<(Vec<Choice>, Vec<Choice>, Vec<Choice>), PageError> {
     let table = state.table.as_ref();

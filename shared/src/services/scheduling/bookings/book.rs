@@ -2,6 +2,7 @@
 //! (notice, window, questions, daily limit), then one transaction.
 
 use crate::domain::ids::BookingId;
+use crate::domain::ids::OrgId;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -275,9 +276,9 @@ pub(super) fn manage_url(state: &impl HasConfig, uid: &str, token: &str) -> Stri
     )
 }
 
-pub(super) fn public_actor(org_id: &str, meta: &Actor) -> Actor {
+pub(super) fn public_actor(org_id: &OrgId, meta: &Actor) -> Actor {
     Actor {
-        org_id: org_id.to_string(),
+        org_id: OrgId::from(org_id.to_string()),
         user_id: None,
         ..meta.clone()
     }

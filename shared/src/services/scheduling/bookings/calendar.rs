@@ -1,6 +1,7 @@
 //! The host's calendar and its version item: the concurrency core that
 //! lets at most one of two racing bookings commit (see the module above).
 
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::ids::{BookingId, EventTypeId};
 use std::time::Duration;
@@ -53,7 +54,7 @@ impl CalendarEntry {
 /// consistent query (more pages only past 1,000 bookings).
 pub(super) async fn host_calendar(
     table: &dyn Table,
-    org_id: &str,
+    org_id: &OrgId,
     host_user_id: &UserId,
     from: Timestamp,
     to: Timestamp,
@@ -86,7 +87,7 @@ pub(super) fn version_of(item: Option<&Item>) -> Option<u64> {
 }
 
 /// The version bump that makes the overlap check and the commit one step.
-pub fn bump_calendar(org_id: &str, host_user_id: &UserId, read: Option<u64>) -> WriteOp {
+pub fn bump_calendar(org_id: &OrgId, host_user_id: &UserId, read: Option<u64>) -> WriteOp {
     WriteOp::Update {
         key: host_calendar_version_key(org_id, host_user_id),
         update: Update::default().add("version", 1),

@@ -2,6 +2,7 @@
 //! cancel, reschedule, no-show) and the invitee's through the manage link.
 
 use crate::domain::ids::BookingId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -60,7 +61,7 @@ impl Manager<'_> {
             Manager::Invitee { .. } => ChangedBy::Invitee,
         }
     }
-    fn actor(&self, org_id: &str) -> Actor {
+    fn actor(&self, org_id: &OrgId) -> Actor {
         match self {
             Manager::Host(caller) => caller.actor.clone(),
             Manager::Invitee { meta } => public_actor(org_id, meta),
@@ -68,7 +69,7 @@ impl Manager<'_> {
     }
 }
 
-pub async fn get_record(table: &dyn Table, org_id: &str, id: &BookingId) -> Result<BookingRecord, SchedulingError> {
+pub async fn get_record(table: &dyn Table, org_id: &OrgId, id: &BookingId) -> Result<BookingRecord, SchedulingError> {
     let item = table
         .get(&booking_key(org_id, id))
         .await?
@@ -78,7 +79,7 @@ pub async fn get_record(table: &dyn Table, org_id: &str, id: &BookingId) -> Resu
 
 /// The org of a manage link whose token matches (constant-time, on the
 /// stored hash). Unknown uid and wrong token are the same 404.
-pub async fn org_of_token(table: &dyn Table, uid: &BookingId, token: &str) -> Result<String, SchedulingError> {
+pub async fn org_of_token(table: &dyn Table, uid: &BookingId, token: &str) -> Result<OrgId, SchedulingError> {
     if uid.is_empty() || uid.len() > 64 || token.is_empty() || token.len() > 128 {
         return Err(SchedulingError::NotFound);
     }
@@ -91,7 +92,7 @@ pub async fn org_of_token(table: &dyn Table, uid: &BookingId, token: &str) -> Re
     if stored.len() != presented.len() || !bool::from(stored.as_bytes().ct_eq(presented.as_bytes())) {
         return Err(SchedulingError::NotFound);
     }
-    text(&item, "org_id").ok_or(SchedulingError::NotFound)
+    text(&item, "org_id").map(OrgId::from).ok_or(SchedulingError::NotFound)
 }
 
 pub async fn get_by_token(state: &impl HasTable, uid: &BookingId, token: &str) -> Result<BookingView, SchedulingError> {
@@ -117,7 +118,7 @@ pub struct ListRange<'a> {
 }
 
 impl ListRange<'_> {
-    async fn resolve(&self, state: &impl HasTable, org_id: &str) -> Result<(Timestamp, Timestamp), SchedulingError> {
+    async fn resolve(&self, state: &impl HasTable, org_id: &OrgId) -> Result<(Timestamp, Timestamp), SchedulingError> {
         let is_date = |raw: &str| raw.trim().parse::<jiff::civil::Date>().is_ok();
         let tz = match (self.tz, is_date(self.from) || is_date(self.to)) {
             (Some(name), _) => zone("tz", name)?,
@@ -223,7 +224,7 @@ pub(super) fn booking_put(booking: &BookingRecord, read_version: u64) -> Result<
 
 pub async fn cancel(
     state: &(impl HasTable + HasClock + HasJobs),
-    org_id: &str,
+    org_id: &OrgId,
     id: &BookingId,
     reason: Option<String>,
     manager: Manager<'_>,
@@ -283,7 +284,7 @@ pub async fn cancel(
 
 pub async fn reschedule(
     state: &(impl HasTable + HasClock + HasJobs),
-    org_id: &str,
+    org_id: &OrgId,
     id: &BookingId,
     raw_start: &str,
     manager: Manager<'_>,

@@ -2,6 +2,7 @@
 //! free slots of a range in the visitor's zone.
 
 use crate::domain::ids::EventTypeId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -38,7 +39,7 @@ pub(super) struct Context {
 
 /// The pointer behind `/book/{org}/{event}`.
 pub(super) struct Pointer {
-    org_id: String,
+    org_id: OrgId,
     event_type_id: EventTypeId,
     schedule_id: String,
     host_user_id: String,
@@ -52,7 +53,7 @@ pub(super) async fn pointer(table: &dyn Table, org_slug: &str, event_slug: &str)
         .get(&slug_key(org_slug.as_str()))
         .await?
         .ok_or(SchedulingError::NotFound)?;
-    let org_id = text(&org, "org_id").ok_or(SchedulingError::NotFound)?;
+    let org_id = text(&org, "org_id").map(OrgId::from).ok_or(SchedulingError::NotFound)?;
     let item = table
         .get(&event_slug_key(&org_id, event_slug.as_str()))
         .await?
@@ -162,7 +163,7 @@ pub(super) fn public_location(location: &Option<Location>) -> Option<Value> {
 }
 
 /// A member's name as their organization lists it; empty once they left.
-async fn host_name(table: &dyn Table, org_id: &str, user_id: &UserId) -> Result<String, StoreError> {
+async fn host_name(table: &dyn Table, org_id: &OrgId, user_id: &UserId) -> Result<String, StoreError> {
     match table.get(&member_key(org_id, user_id)).await? {
         Some(item) => Ok(from_item::<MemberRecord>(item)?.name),
         None => Ok(String::new()),

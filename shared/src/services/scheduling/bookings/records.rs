@@ -2,6 +2,7 @@
 //! the record and the views the API answers with.
 
 use crate::domain::ids::BookingId;
+use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::ids::{ContactId, EventTypeId};
 use std::collections::BTreeMap;
@@ -84,7 +85,7 @@ impl StoredKey {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BookingRecord {
     pub id: BookingId,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub event_type_id: EventTypeId,
     pub event_title: String,
     pub host_user_id: UserId,
@@ -192,7 +193,7 @@ pub struct BookingView {
     pub id: String,
     /// The public id in manage links (the same as `id`).
     pub uid: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub event_type_id: EventTypeId,
     pub event_title: String,
     pub host_user_id: UserId,
