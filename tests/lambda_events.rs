@@ -97,6 +97,8 @@ sample_tests! {
     "invitations-revoke" => account::invitations_revoke_withdraws_the_invitation,
     "invitations-accept" => account::invitations_accept_joins_the_organization_with_the_emailed_token,
     "audit-list" => account::audit_list_shows_what_the_account_did,
+    "page-billing" => billing::page_billing_shows_the_plan_and_usage,
+    "page-billing-action" => billing::page_billing_action_links_on_to_stripe_checkout,
     "billing-get" => billing::billing_get_shows_the_free_plan_and_its_limits,
     "billing-checkout" => billing::billing_checkout_returns_the_checkout_url,
     "billing-portal" => billing::billing_portal_returns_the_portal_url_for_the_customer,

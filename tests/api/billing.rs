@@ -390,6 +390,22 @@ async fn a_failed_payment_emails_the_owners_once_keeps_the_plan_through_the_grac
     // Every member sees the banner; only owners see the rest.
     let members_view = app.send(&member.browser, "GET", "/billing", None).await;
     assert_eq!(members_view.status, StatusCode::FORBIDDEN);
+    let home = app.send(&member.browser, "GET", "/app", None).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(
+        String::from_utf8_lossy(&home.bytes).contains("subscription failed"),
+        "the banner: {}",
+        String::from_utf8_lossy(&home.bytes)
+    );
+    let page = app.send(&owner.browser, "GET", "/app/settings/billing", None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        String::from_utf8_lossy(&page.bytes).contains("payment_failed"),
+        "{}",
+        String::from_utf8_lossy(&page.bytes)
+    );
+    let refused = app.send(&member.browser, "GET", "/app/settings/billing", None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
     assert_eq!(create_contact(&app, &owner, 2).await.status, StatusCode::CREATED);
     app.clock.advance(SignedDuration::from_hours(7 * 24));
@@ -412,6 +428,12 @@ async fn a_failed_payment_emails_the_owners_once_keeps_the_plan_through_the_grac
     assert_eq!(view["plan"], "starter");
     assert_eq!(view["last_invoice_status"], "paid");
     assert_eq!(view["payment_failed"], false);
+    let member = app.sign_in(&member.email).await;
+    let home = app.send(&member.browser, "GET", "/app", None).await;
+    assert!(
+        !String::from_utf8_lossy(&home.bytes).contains("subscription failed"),
+        "no banner once paid"
+    );
 }
 
 #[tokio::test]

@@ -129,3 +129,23 @@ pub async fn stripe_webhook_verifies_the_raw_body_and_applies_the_subscription(n
     again.expect(StatusCode::OK);
     assert_eq!(again.body["outcome"], "duplicate");
 }
+
+pub async fn page_billing_shows_the_plan_and_usage(name: &str) {
+    let w = world_with_stripe("http://127.0.0.1:9").await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.text.contains("<h1>Billing</h1>"), "{}", reply.text);
+    assert!(reply.text.contains("Upgrade to starter"), "{}", reply.text);
+}
+
+pub async fn page_billing_action_links_on_to_stripe_checkout(name: &str) {
+    let stripe = stripe_mock().await;
+    let w = world_with_stripe(&stripe.uri()).await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert!(
+        reply.text.contains("href=\"https://checkout.stripe.com/c/pay/cs_1\""),
+        "{}",
+        reply.text
+    );
+}

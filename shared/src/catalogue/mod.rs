@@ -1810,6 +1810,32 @@ const ENTRIES: &[Entry] = {
             area: Area::Contacts,
         },
         Entry {
+            name: "page-billing",
+            summary: "Settings → Billing (owners): the plan in force and usage against each limit, the subscription, the last invoice, and the ways to Checkout and the Customer Portal.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/settings/billing",
+                route: handler!(http::web::billing::billing),
+            },
+            access: &[TableRead, Secret(Integration::Stripe)],
+            runtime: Runtime::Both,
+            area: Area::Organization,
+        },
+        Entry {
+            name: "page-billing-action",
+            summary: "The billing page's post (owners): opens Stripe Checkout for a plan or the Customer Portal and answers the link onward.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/settings/billing",
+                route: handler!(http::web::billing::billing_action),
+            },
+            access: &[TableRead, TableWrite, Secret(Integration::Stripe)],
+            runtime: Runtime::Both,
+            area: Area::Organization,
+        },
+        Entry {
             name: "page-settings",
             summary: "The organization's settings (admins): the profile form and the members.",
             auth: Auth::Session,

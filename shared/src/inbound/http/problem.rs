@@ -211,7 +211,9 @@ impl ApiError {
                 problem.extra.insert("allowed".into(), reached.allowed.into());
                 problem.extra.insert("plan".into(), reached.plan.as_str().into());
                 problem.extra.insert("upgrade".into(), "/billing/checkout".into());
-                problem.extra.insert("upgrade_page".into(), "/settings/billing".into());
+                problem
+                    .extra
+                    .insert("upgrade_page".into(), "/app/settings/billing".into());
                 problem
             }
             ApiError::Unavailable(_) => Problem::new(

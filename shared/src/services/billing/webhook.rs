@@ -306,7 +306,7 @@ async fn notify_owners(
     event_id: &str,
     notice: Notice,
 ) -> Result<(), BillingError> {
-    let link = format!("{}/settings/billing", state.config().public_url);
+    let link = format!("{}/app/settings/billing", state.config().public_url);
     let (subject, text, kind) = match notice {
         Notice::PaymentFailed => (
             "Konnecs: your payment failed",
