@@ -248,8 +248,9 @@ pub struct PartialCredentials {
 }
 
 /// The plans with the Stripe price each paid plan sells
-/// (`STRIPE_PRICE_STARTER`, `STRIPE_PRICE_PRO`): a plan without a price is
-/// not offered at checkout. The limits are the built-in ones.
+/// (`STRIPE_PRICE_STARTER`, `STRIPE_PRICE_PRO`); a plan without one is
+/// sold by the Stripe price with its lookup key (`PlanName::lookup_key`).
+/// The limits are the built-in ones.
 fn plans_from_env() -> Plans {
     let mut plans = Plans::default();
     for (name, env) in [

@@ -592,3 +592,60 @@ async fn checkout_creates_the_customer_once_and_retries_what_stripe_fails() {
     );
     // `.expect(1)` on the customer mock is verified when `stripe` drops.
 }
+
+/// Where no price id is configured, the plan is sold by the Stripe price
+/// with its lookup key, and a subscription to that price is the plan.
+#[tokio::test]
+async fn a_plan_without_a_configured_price_is_sold_by_its_lookup_key() {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/customers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "cus_Whitfield"})))
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/prices"))
+        .and(wiremock::matchers::query_param("lookup_keys[]", "konnecs_pro"))
+        .and(header("authorization", "Bearer sk_test_51Konnecs"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"object": "list", "data": [{"id": "price_FoundByKey", "lookup_key": "konnecs_pro"}]}),
+        ))
+        .expect(1)
+        .mount(&stripe)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .and(body_string_contains("line_items%5B0%5D%5Bprice%5D=price_FoundByKey"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"url": "https://checkout.stripe.com/c/pay/cs_pro"})),
+        )
+        .expect(1)
+        .mount(&stripe)
+        .await;
+    let mut app = TestApp::new();
+    with_billing(&mut app, &stripe.uri());
+    let mut config = (*app.state.config).clone();
+    config.plans.plan_mut(PlanName::Pro).expect("pro").price_id = None;
+    let state = AppState {
+        config: Arc::new(config),
+        ..app.state.clone()
+    };
+    app.replace_state(state);
+    let owner = app.sign_up(&app.fresh_email("owner"), "Whitfield Dental").await;
+    let reply = app
+        .send(
+            &owner.browser,
+            "POST",
+            "/billing/checkout",
+            Some(&json!({"plan": "pro"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.body["url"], "https://checkout.stripe.com/c/pay/cs_pro");
+
+    let mut subscribed = subscription(&owner.org_id, "active", "price_FoundByKey", false);
+    subscribed["items"]["data"][0]["price"]["lookup_key"] = json!("konnecs_pro");
+    let body = event("evt_pro", "customer.subscription.created", now(&app), subscribed);
+    assert_eq!(deliver_signed(&app, &body).await.body["outcome"], "applied");
+    assert_eq!(billing(&app, &owner).await["plan"], "pro");
+}

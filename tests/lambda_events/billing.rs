@@ -70,7 +70,7 @@ pub async fn billing_get_shows_the_free_plan_and_its_limits(name: &str) {
     let reply = w.http(name, &[]).await;
     reply.expect(StatusCode::OK);
     assert_eq!(reply.body["plan"], "free");
-    assert_eq!(reply.body["plans_offered"], json!(["starter"]));
+    assert_eq!(reply.body["plans_offered"], json!(["starter", "pro"]));
 }
 
 pub async fn billing_checkout_returns_the_checkout_url(name: &str) {

@@ -117,8 +117,53 @@ fn required(field: Option<String>, what: &str) -> Result<String, PaymentsError> 
     field.ok_or_else(|| PaymentsError::Unavailable(format!("stripe's answer has no {what}")))
 }
 
+#[derive(Deserialize)]
+struct PriceList {
+    data: Vec<Created>,
+}
+
 #[async_trait]
 impl Payments for StripePayments {
+    async fn find_price(&self, lookup_key: &str) -> Result<Option<String>, PaymentsError> {
+        let url = format!("{}/v1/prices", self.base_url);
+        let query = [("lookup_keys[]", lookup_key), ("active", "true"), ("limit", "1")];
+        let mut backoff = FIRST_BACKOFF;
+        let mut last_error = String::new();
+        for attempt in 1..=ATTEMPTS {
+            if attempt > 1 {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+            let sent = self
+                .http
+                .get(&url)
+                .bearer_auth(self.secret_key.expose_secret())
+                .query(&query)
+                .send()
+                .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(err) => {
+                    last_error = format!("no answer from stripe: {}", err.without_url());
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                let list = response
+                    .json::<PriceList>()
+                    .await
+                    .map_err(|err| PaymentsError::Unavailable(format!("unreadable stripe answer: {err}")))?;
+                return Ok(list.data.into_iter().find_map(|price| price.id));
+            }
+            if !is_retryable(status.as_u16()) {
+                return Err(PaymentsError::Rejected(format!("stripe answered {status}")));
+            }
+            last_error = format!("stripe answered {status}");
+        }
+        Err(PaymentsError::Unavailable(last_error))
+    }
+
     async fn create_customer(&self, customer: &NewCustomer, idempotency_key: &str) -> Result<String, PaymentsError> {
         let form = [
             ("name", customer.name.as_str()),

@@ -38,6 +38,17 @@ impl PlanName {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|plan| plan.as_str() == raw.trim())
     }
+
+    /// The Stripe price `lookup_key` that sells a paid plan where no price
+    /// id is configured (`konnecs_starter`, `konnecs_pro`): prices are then
+    /// set up in Stripe alone, with no deployment setting.
+    pub fn lookup_key(self) -> String {
+        format!("konnecs_{}", self.as_str())
+    }
+
+    pub fn from_lookup_key(key: &str) -> Option<Self> {
+        Self::PAID.into_iter().find(|plan| plan.lookup_key() == key)
+    }
 }
 
 /// What a plan limits. Each limit is checked where the thing is created.

@@ -37,6 +37,9 @@ pub trait Payments: Send + Sync {
     /// Creates a customer; the same `idempotency_key` yields the same one.
     async fn create_customer(&self, customer: &NewCustomer, idempotency_key: &str) -> Result<String, PaymentsError>;
 
+    /// The active price with this `lookup_key`, if Stripe has one.
+    async fn find_price(&self, lookup_key: &str) -> Result<Option<String>, PaymentsError>;
+
     /// Opens a Checkout Session and returns its URL.
     async fn create_checkout_session(
         &self,

@@ -44,7 +44,8 @@ pub struct BillingOverview {
     pub downgraded: bool,
     pub payment_failed: bool,
     pub limits: Vec<LimitUsage>,
-    /// Paid plans on sale here (with a configured price).
+    /// The paid plans: each sold by its configured price, or else by the
+    /// Stripe price with its lookup key.
     pub plans_offered: Vec<PlanName>,
 }
 
@@ -98,10 +99,7 @@ pub async fn overview(
         downgraded: entitled.downgraded,
         payment_failed: record.payment_failed_at.is_some(),
         limits,
-        plans_offered: PlanName::PAID
-            .into_iter()
-            .filter(|name| state.config().plans.plan(*name).price_id.is_some())
-            .collect(),
+        plans_offered: PlanName::PAID.to_vec(),
     })
 }
 
@@ -125,13 +123,16 @@ pub async fn checkout(
     let payments = state.payments().ok_or(BillingError::Off)?.clone();
     let invalid = |message: &str| BillingError::Invalid(vec![FieldError::new("plan", "invalid_plan", message)]);
     let plan = PlanName::parse(plan).ok_or_else(|| invalid("Choose starter or pro."))?;
-    let price_id = state
-        .config()
-        .plans
-        .plan(plan)
-        .price_id
-        .clone()
-        .ok_or_else(|| invalid("This plan is not on sale."))?;
+    if plan == PlanName::Free {
+        return Err(invalid("The free plan needs no checkout; choose starter or pro."));
+    }
+    let price_id = match state.config().plans.plan(plan).price_id.clone() {
+        Some(price_id) => price_id,
+        None => payments
+            .find_price(&plan.lookup_key())
+            .await?
+            .ok_or_else(|| invalid("This plan is not on sale."))?,
+    };
     let owner: MemberRecord = match state.table().get(&member_key(org_id, user_id)).await? {
         Some(item) => from_item(item)?,
         None => return Err(BillingError::InsufficientRole),

@@ -14,7 +14,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::domain::billing::{SubscriptionStatus, verify_signature};
+use crate::domain::billing::{PlanName, SubscriptionStatus, verify_signature};
 use crate::domain::role::Role;
 use crate::ports::mailer::Email;
 use crate::ports::{Condition, HasClock, HasConfig, HasJobs, HasTable, StoreError, WriteOp};
@@ -235,13 +235,15 @@ fn apply(before: &BillingRecord, event: &Event, state: &impl HasConfig) -> Optio
             let price_id = string(object, "/items/data/0/price/id");
             after.customer_id = id_of(object.get("customer")).or(after.customer_id);
             after.subscription_id = subscription_id;
+            let lookup_key = string(object, "/items/data/0/price/lookup_key");
             after.plan = Some(
                 price_id
                     .as_deref()
                     .and_then(|price| state.config().plans.by_price(price))
+                    .or_else(|| lookup_key.as_deref().and_then(PlanName::from_lookup_key))
                     .unwrap_or_else(|| {
                         tracing::warn!(event_id = %event.id, "subscription to a price no plan sells: free limits apply");
-                        crate::domain::billing::PlanName::Free
+                        PlanName::Free
                     }),
             );
             after.price_id = price_id;
