@@ -510,7 +510,7 @@ async fn checkout_creates_the_customer_once_and_retries_what_stripe_fails() {
         .and(path("/v1/checkout/sessions"))
         .and(body_string_contains("mode=subscription"))
         .and(body_string_contains("customer=cus_Whitfield"))
-        .and(body_string_contains(&format!(
+        .and(body_string_contains(format!(
             "line_items%5B0%5D%5Bprice%5D={STARTER_PRICE}"
         )))
         .and(header_exists("idempotency-key"))
