@@ -194,6 +194,17 @@ async fn updated_arriving_before_created_is_not_undone(store: Store) {
     assert_eq!(view["plan"], "pro");
     assert_eq!(view["status"], "active");
     assert_eq!(view["cancel_at_period_end"], true);
+    // A live subscription changes plan in the portal, not by a second one.
+    let again = app
+        .send(
+            &owner.browser,
+            "POST",
+            "/billing/checkout",
+            Some(&json!({"plan": "starter"})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert_eq!(again.body["code"], "already_subscribed");
 }
 
 #[tokio::test]

@@ -543,6 +543,11 @@ impl From<crate::services::billing::BillingError> for ApiError {
                     "Subscribe to a plan first (POST /billing/checkout); the portal manages an existing subscription."
                         .into(),
             },
+            E::AlreadySubscribed => ApiError::Conflict {
+                code: "already_subscribed",
+                detail: "The organization has a subscription: change its plan in the customer portal (POST /billing/portal)."
+                    .into(),
+            },
             E::Signature(reason) => ApiError::BadRequest {
                 code: "invalid_signature",
                 field: Some("Stripe-Signature".into()),

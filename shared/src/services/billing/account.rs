@@ -47,12 +47,23 @@ pub struct BillingOverview {
     /// The paid plans: each sold by its configured price, or else by the
     /// Stripe price with its lookup key.
     pub plans_offered: Vec<PlanName>,
+    /// Whether Checkout may sell a plan: not while a subscription is live.
+    pub checkout_allowed: bool,
 }
 
 fn rfc3339(seconds: Option<i64>) -> Option<String> {
     seconds
         .and_then(|s| jiff::Timestamp::from_second(s).ok())
         .map(|t| t.to_string())
+}
+
+/// A subscription Stripe still bills (or retries): its plan changes in the portal.
+fn has_live_subscription(record: &BillingRecord) -> bool {
+    record.subscription_id.is_some()
+        && matches!(
+            record.status,
+            Some(SubscriptionStatus::Active | SubscriptionStatus::Trialing | SubscriptionStatus::PastDue)
+        )
 }
 
 fn owner_only(role: Role) -> Result<(), BillingError> {
@@ -100,6 +111,7 @@ pub async fn overview(
         payment_failed: record.payment_failed_at.is_some(),
         limits,
         plans_offered: PlanName::PAID.to_vec(),
+        checkout_allowed: !has_live_subscription(&record),
     })
 }
 
@@ -123,6 +135,9 @@ pub async fn checkout(
     let payments = state.payments().ok_or(BillingError::Off)?.clone();
     let invalid = |message: &str| BillingError::Invalid(vec![FieldError::new("plan", "invalid_plan", message)]);
     let plan = PlanName::parse(plan).ok_or_else(|| invalid("Choose starter or pro."))?;
+    if has_live_subscription(&record(state, org_id).await?) {
+        return Err(BillingError::AlreadySubscribed);
+    }
     if plan == PlanName::Free {
         return Err(invalid("The free plan needs no checkout; choose starter or pro."));
     }

@@ -91,6 +91,10 @@ pub enum BillingError {
     /// The Customer Portal needs a customer, made by a first checkout.
     #[error("no customer yet")]
     NoCustomer,
+    /// A live subscription changes plan in the Customer Portal, never by a
+    /// second subscription.
+    #[error("already subscribed")]
+    AlreadySubscribed,
     #[error("webhook signature refused: {0}")]
     Signature(crate::domain::billing::SignatureError),
     #[error("unreadable webhook event: {0}")]
