@@ -16,6 +16,8 @@
 
 #[path = "lambda_events/account.rs"]
 mod account;
+#[path = "lambda_events/billing.rs"]
+mod billing;
 #[path = "lambda_events/crm.rs"]
 mod crm;
 #[path = "lambda_events/events.rs"]
@@ -95,6 +97,12 @@ sample_tests! {
     "invitations-revoke" => account::invitations_revoke_withdraws_the_invitation,
     "invitations-accept" => account::invitations_accept_joins_the_organization_with_the_emailed_token,
     "audit-list" => account::audit_list_shows_what_the_account_did,
+    "page-billing" => billing::page_billing_shows_the_plan_and_usage,
+    "page-billing-action" => billing::page_billing_action_links_on_to_stripe_checkout,
+    "billing-get" => billing::billing_get_shows_the_free_plan_and_its_limits,
+    "billing-checkout" => billing::billing_checkout_returns_the_checkout_url,
+    "billing-portal" => billing::billing_portal_returns_the_portal_url_for_the_customer,
+    "stripe-webhook" => billing::stripe_webhook_verifies_the_raw_body_and_applies_the_subscription,
     "contacts-create" => crm::contacts_create_makes_the_contact_with_an_e164_phone,
     "contacts-list" => crm::contacts_list_filters_by_the_tag,
     "contacts-get" => crm::contacts_get_shows_the_contact,

@@ -213,11 +213,103 @@ async fn account_flows_and_secret_loading_log_no_secret_token_session_id_or_cook
         assert_eq!(server.received().len(), delivered, "only the right password delivers");
     }
 
+    // Billing: a checkout through Stripe's API (a mock) with the secret key,
+    // and webhooks signed with the signing secret whose payloads carry card
+    // details; neither secret nor any card field is logged.
+    let stripe_key = "sk_live_log_check_4242";
+    let stripe_whsec = "whsec_log_check_4242";
+    secrets.push(stripe_key.into());
+    secrets.push(stripe_whsec.into());
+    let card_fields = [
+        "4000056655665556",
+        "Fp9LogCardFingerprint",
+        "exp_month",
+        "last4",
+        "1 Molar Street",
+    ];
+    {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let stripe = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/customers"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "cus_LogCheck"})))
+            .mount(&stripe)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/checkout/sessions"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"url": "https://checkout.stripe.com/c/pay/cs_log"})),
+            )
+            .mount(&stripe)
+            .await;
+        let (state, _dir) = temp_state();
+        let mut config = (*state.config).clone();
+        config.stripe = Some(konnecs::config::StripeConfig {
+            secret_key: stripe_key.to_string().into(),
+            webhook_signing_secret: stripe_whsec.to_string().into(),
+        });
+        config.stripe_base_url = stripe.uri();
+        config
+            .plans
+            .plan_mut(konnecs::domain::billing::PlanName::Starter)
+            .expect("plan")
+            .price_id = Some("price_LogCheck".into());
+        tracing::info!(config = ?config, "configuration");
+        let state = konnecs::app::AppState {
+            payments: konnecs::app::payments(&config),
+            config: Arc::new(config),
+            ..state
+        };
+        let app = router(state.clone(), catalogue::entries());
+        let signup = json!({"name": "Dana", "email": "billing@whitfield-dental.example", "password": password, "business_name": "Whitfield"});
+        let reply = Browser::anonymous()
+            .send(&app, "POST", "/auth/signup", Some(&signup))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+        let owner = Browser::from_reply(&reply);
+        let checkout = owner
+            .send(&app, "POST", "/billing/checkout", Some(&json!({"plan": "starter"})))
+            .await;
+        assert_eq!(checkout.status, StatusCode::CREATED, "{}", checkout.body);
+        let now = jiff::Timestamp::now().as_second();
+        let invoice = json!({
+            "id": "evt_log_card", "object": "event", "created": now, "type": "invoice.payment_failed",
+            "data": {"object": {
+                "id": "in_log", "object": "invoice", "customer": "cus_LogCheck",
+                "charge": {"payment_method_details": {"card": {"number": card_fields[0], "fingerprint": card_fields[1], "exp_month": 4, "last4": "5556"}},
+                           "billing_details": {"address": {"line1": card_fields[4]}}}
+            }}
+        });
+        for (body, secret) in [
+            (invoice.to_string(), stripe_whsec),
+            (invoice.to_string().replace("in_log", "in_forged"), "whsec_wrong"),
+        ] {
+            let request = http::Request::builder()
+                .method("POST")
+                .uri("/webhooks/stripe")
+                .header("content-type", "application/json")
+                .header(
+                    "stripe-signature",
+                    konnecs::domain::billing::sign(body.as_bytes(), secret, now),
+                )
+                .body(axum::body::Body::from(body))
+                .expect("request");
+            let reply = konnecs_tests::http::send(&app, request).await;
+            assert!(
+                reply.status == StatusCode::OK || reply.status == StatusCode::BAD_REQUEST,
+                "{}",
+                reply.body
+            );
+        }
+        drain_jobs(&state).await;
+    }
+
     // Every flow ran to its end: three passwords tried and set, a wrong one,
     // three sessions with their CSRF tokens, two emailed tokens, a bogus
     // header, two integration secrets, and the SMTP password (listed twice)
-    // and a wrong one.
-    assert_eq!(secrets.len(), 18, "{secrets:?}");
+    // and a wrong one, and Stripe's secret key and signing secret.
+    assert_eq!(secrets.len(), 20, "{secrets:?}");
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("GetSecretValue") || logs.contains("secretsmanager"),
@@ -237,6 +329,10 @@ async fn account_flows_and_secret_loading_log_no_secret_token_session_id_or_cook
         assert!(!secret.is_empty());
         assert!(!logs.contains(secret.as_str()), "a secret reached the logs: {secret}");
         // Tokens are stored hashed; their hashes are fine but not the tokens.
+    }
+    assert!(logs.contains("stripe event applied"), "the webhook was logged");
+    for field in card_fields {
+        assert!(!logs.contains(field), "card data reached the logs: {field}");
     }
     assert!(
         !logs.contains("__Host-konnecs_session="),

@@ -16,6 +16,7 @@ use crate::adapters::resend::ResendMailer;
 use crate::adapters::smtp::SmtpMailer;
 #[cfg(feature = "local")]
 use crate::adapters::sqlite::{Database, queue::SqliteQueue, table::SqliteTable};
+use crate::adapters::stripe::StripePayments;
 use crate::adapters::twilio::TwilioSms;
 #[cfg(feature = "local")]
 use crate::config::LocalConfig;
@@ -23,7 +24,7 @@ use crate::config::{AppConfig, AwsConfig};
 pub use crate::inbound::AppState;
 #[cfg(feature = "local")]
 use crate::ports::QueueName;
-use crate::ports::{Clock, Mailer, Sms, SystemClock, Table};
+use crate::ports::{Clock, Mailer, Payments, Sms, SystemClock, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -74,6 +75,7 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
         keys: Arc::new(EnvelopeVault::new(keys)),
         clock,
         config: Arc::new(config.app.clone()),
+        payments: payments(&config.app),
         sweepers: vec![db, objects],
     })
 }
@@ -123,6 +125,7 @@ pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clo
         reminders: Arc::new(SqsQueue::new(sqs.clone(), config.reminders_queue_url.clone())),
         objects: Arc::new(S3ObjectStore::new(s3, config.objects_bucket.clone())),
         config: Arc::new(config.app.clone()),
+        payments: payments(&config.app),
         table,
         jobs: Arc::new(SqsQueue::new(sqs, config.jobs_queue_url.clone())),
         keys: Arc::new(EnvelopeVault::new(KmsDataKeys::new(kms, config.token_key_id.clone()))),
@@ -183,4 +186,15 @@ fn sms(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<
         )),
         None => Arc::new(OutboxSms::new(table, clock, OUTBOX_SMS_SENDER.into())),
     }
+}
+
+/// Stripe when it is configured; `None` leaves billing off.
+pub fn payments(config: &AppConfig) -> Option<Arc<dyn Payments>> {
+    config.stripe.as_ref().map(|stripe| {
+        Arc::new(StripePayments::new(
+            reqwest::Client::new(),
+            config.stripe_base_url.clone(),
+            stripe.secret_key.clone(),
+        )) as Arc<dyn Payments>
+    })
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
+use crate::domain::billing::{PlanName, Plans};
 use crate::domain::host::is_loopback_host;
 use crate::ports::QueueName;
 use crate::ports::secrets::Integration;
@@ -203,6 +204,10 @@ pub struct AppConfig {
     pub inline_download_limit: Option<usize>,
     /// Set only where Stripe is configured (billing).
     pub stripe: Option<StripeConfig>,
+    pub stripe_base_url: String,
+    /// The plans sold, their limits and Stripe prices, and the grace period
+    /// after a failed payment.
+    pub plans: Plans,
     /// Set only where Google's OAuth client is configured.
     pub google_oauth: Option<GoogleOAuthConfig>,
 }
@@ -240,6 +245,23 @@ pub struct GoogleOAuthConfig {
 #[error("set {fields} together, or none of them")]
 pub struct PartialCredentials {
     pub fields: String,
+}
+
+/// The plans with the Stripe price each paid plan sells
+/// (`STRIPE_PRICE_STARTER`, `STRIPE_PRICE_PRO`); a plan without one is
+/// sold by the Stripe price with its lookup key (`PlanName::lookup_key`).
+/// The limits are the built-in ones.
+fn plans_from_env() -> Plans {
+    let mut plans = Plans::default();
+    for (name, env) in [
+        (PlanName::Starter, "STRIPE_PRICE_STARTER"),
+        (PlanName::Pro, "STRIPE_PRICE_PRO"),
+    ] {
+        if let Some(plan) = plans.plan_mut(name) {
+            plan.price_id = var(env);
+        }
+    }
+    plans
 }
 
 /// `KONNECS_SMTP_URL`, parsed; the value holds a password, so it is read
@@ -306,6 +328,8 @@ impl AppConfig {
             twilio_base_url: var("TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
             inline_download_limit: (!local).then_some(LAMBDA_INLINE_DOWNLOAD_LIMIT),
             stripe: None,
+            stripe_base_url: var("STRIPE_BASE_URL").unwrap_or_else(|| "https://api.stripe.com".into()),
+            plans: plans_from_env(),
             google_oauth: None,
         };
         // Locally the integrations' credentials are environment variables;
@@ -399,6 +423,8 @@ impl AppConfig {
             twilio_base_url: "https://api.twilio.com".into(),
             inline_download_limit: None,
             stripe: None,
+            stripe_base_url: "https://api.stripe.com".into(),
+            plans: Plans::default(),
             google_oauth: None,
         }
     }

@@ -15,6 +15,7 @@
 //! every other test's logs here.
 
 mod auth;
+mod billing;
 mod contacts;
 mod conventions;
 mod deals;

@@ -12,4 +12,5 @@ pub mod resend;
 pub mod smtp;
 #[cfg(feature = "local")]
 pub mod sqlite;
+pub mod stripe;
 pub mod twilio;

@@ -1,6 +1,7 @@
 //! Pure types and rules: no I/O, no async. Ids, validated newtypes, slot
 //! computation, keyword classification and form validation live here.
 
+pub mod billing;
 pub mod contact;
 pub mod country;
 pub mod email;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::config::AppConfig;
 use crate::ports::{
-    Clock, HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasReminders, HasSms, HasTable, KeyVault,
-    Mailer, ObjectStore, Queue, QueueName, Sms, StoreSweeper, Table,
+    Clock, HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments, HasReminders, HasSms, HasTable,
+    KeyVault, Mailer, ObjectStore, Payments, Queue, QueueName, Sms, StoreSweeper, Table,
 };
 
 #[derive(Clone)]
@@ -27,6 +27,8 @@ pub struct AppState {
     /// Profile photos and exports.
     pub objects: Arc<dyn ObjectStore>,
     pub config: Arc<AppConfig>,
+    /// Stripe where billing is configured; `None` turns billing off.
+    pub payments: Option<Arc<dyn Payments>>,
     /// Physical clean-up that AWS does by itself (DynamoDB TTL, SQS
     /// retention, S3 lifecycle): only the local runtime has any.
     pub sweepers: Vec<Arc<dyn StoreSweeper>>,
@@ -92,5 +94,11 @@ impl HasObjects for AppState {
 impl HasConfig for AppState {
     fn config(&self) -> &AppConfig {
         &self.config
+    }
+}
+
+impl HasPayments for AppState {
+    fn payments(&self) -> Option<&Arc<dyn Payments>> {
+        self.payments.as_ref()
     }
 }

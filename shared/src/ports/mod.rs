@@ -10,6 +10,7 @@ pub mod counting;
 pub mod keys;
 pub mod mailer;
 pub mod object_store;
+pub mod payments;
 pub mod queue;
 pub mod reach;
 pub mod secrets;
@@ -21,8 +22,11 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use keys::{EncryptionContext, KeyError, KeyVault};
 pub use mailer::{MailError, Mailer};
 pub use object_store::{ObjectError, ObjectReader, ObjectStore, StoredObject, UploadedPart};
+pub use payments::{Payments, PaymentsError};
 pub use queue::{Queue, QueueError, QueueName, Received};
-pub use reach::{HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasReminders, HasSms, HasTable};
+pub use reach::{
+    HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments, HasReminders, HasSms, HasTable,
+};
 pub use secrets::{Integration, SecretError, SecretStore};
 pub use sms::{Sms, SmsError};
 pub use sweep::StoreSweeper;

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::config::AppConfig;
-use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Queue, Sms, Table};
+use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Payments, Queue, Sms, Table};
 
 /// The single table (DynamoDB or the embedded store).
 pub trait HasTable {
@@ -61,4 +61,9 @@ pub trait HasObjects {
 /// The settings read at start-up (public URL, sender, session limits).
 pub trait HasConfig {
     fn config(&self) -> &AppConfig;
+}
+
+/// The payment provider: `None` where billing is not configured.
+pub trait HasPayments {
+    fn payments(&self) -> Option<&Arc<dyn Payments>>;
 }

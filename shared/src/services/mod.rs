@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod billing;
 pub mod contacts;
 pub mod exports;
 pub mod health;

@@ -1,6 +1,7 @@
 //! HTTP inbound: axum handlers, shared by the local server and `lambda_http`.
 
 pub mod auth;
+pub mod billing;
 pub mod contacts;
 pub mod exports;
 pub mod extract;

@@ -115,6 +115,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("rate limited")]
     RateLimited { retry_after_seconds: u64 },
+    /// The plan in force allows no more of something (402): names the limit
+    /// and where to upgrade.
+    #[error("plan limit: {0}")]
+    PlanLimit(crate::services::billing::PlanLimitReached),
     /// A dependency is down; safe to retry (503).
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -192,6 +196,26 @@ impl ApiError {
                 "rate_limited",
                 Some("Too many attempts; wait before trying again.".into()),
             ),
+            ApiError::PlanLimit(reached) => {
+                let mut problem = Problem::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    "plan_limit",
+                    Some(format!(
+                        "The {} plan allows {} {}. An owner can upgrade in Settings → Billing.",
+                        reached.plan.as_str(),
+                        reached.allowed,
+                        reached.limit.label()
+                    )),
+                );
+                problem.extra.insert("limit".into(), reached.limit.as_str().into());
+                problem.extra.insert("allowed".into(), reached.allowed.into());
+                problem.extra.insert("plan".into(), reached.plan.as_str().into());
+                problem.extra.insert("upgrade".into(), "/billing/checkout".into());
+                problem
+                    .extra
+                    .insert("upgrade_page".into(), "/app/settings/billing".into());
+                problem
+            }
             ApiError::Unavailable(_) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -348,6 +372,7 @@ impl From<crate::services::orgs::OrgError> for ApiError {
             E::InsufficientRole => ApiError::Forbidden {
                 code: "insufficient_role",
             },
+            E::PlanLimit(reached) => ApiError::PlanLimit(reached),
             E::LastOwner => ApiError::Conflict {
                 code: "last_owner",
                 detail: "The organization must keep at least one owner; make someone else an owner first.".into(),
@@ -402,6 +427,7 @@ impl From<crate::services::contacts::ContactError> for ApiError {
             E::NotFound => ApiError::NotFound,
             E::StaleVersion => ApiError::PreconditionFailed,
             E::Forbidden => ApiError::Forbidden { code: "not_author" },
+            E::PlanLimit(reached) => ApiError::PlanLimit(reached),
             E::Conflict(code) => ApiError::Conflict {
                 code,
                 detail: "The contact changed concurrently; retry.".into(),
@@ -417,6 +443,7 @@ impl From<crate::services::scheduling::SchedulingError> for ApiError {
         match err {
             SchedulingError::Invalid(fields) => ApiError::Validation(fields),
             SchedulingError::NotFound => ApiError::NotFound,
+            SchedulingError::PlanLimit(reached) => ApiError::PlanLimit(reached),
             SchedulingError::Forbidden => ApiError::Forbidden {
                 code: "insufficient_role",
             },
@@ -486,6 +513,57 @@ impl From<crate::services::exports::job::ExportError> for ApiError {
             E::Store(err) => err.into(),
             E::Objects(err) => err.into(),
             E::Queue(reason) => ApiError::Unavailable(reason),
+        }
+    }
+}
+
+impl From<crate::services::billing::limits::LimitError> for ApiError {
+    fn from(err: crate::services::billing::limits::LimitError) -> Self {
+        use crate::services::billing::limits::LimitError as E;
+        match err {
+            E::Reached(reached) => ApiError::PlanLimit(reached),
+            E::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::services::billing::BillingError> for ApiError {
+    fn from(err: crate::services::billing::BillingError) -> Self {
+        use crate::services::billing::BillingError as E;
+        match err {
+            // Billing does not exist here: the routes are as absent as any other.
+            E::Off => ApiError::NotFound,
+            E::Invalid(fields) => ApiError::fields(fields),
+            E::InsufficientRole => ApiError::Forbidden {
+                code: "insufficient_role",
+            },
+            E::NoCustomer => ApiError::Conflict {
+                code: "no_subscription",
+                detail:
+                    "Subscribe to a plan first (POST /billing/checkout); the portal manages an existing subscription."
+                        .into(),
+            },
+            E::AlreadySubscribed => ApiError::Conflict {
+                code: "already_subscribed",
+                detail: "The organization has a subscription: change its plan in the customer portal (POST /billing/portal)."
+                    .into(),
+            },
+            E::Signature(reason) => ApiError::BadRequest {
+                code: "invalid_signature",
+                field: Some("Stripe-Signature".into()),
+                detail: reason.to_string(),
+            },
+            E::MalformedEvent(where_) => ApiError::BadRequest {
+                code: "invalid_event",
+                field: Some("body".into()),
+                detail: format!("The event is not readable JSON ({where_})."),
+            },
+            E::Payments(crate::ports::PaymentsError::Unavailable(reason)) => ApiError::Unavailable(reason),
+            E::Payments(crate::ports::PaymentsError::Rejected(reason)) => {
+                ApiError::Internal(format!("stripe refused: {reason}"))
+            }
+            E::Contention => ApiError::Unavailable("billing record busy".into()),
+            E::Store(err) => err.into(),
         }
     }
 }

@@ -111,8 +111,21 @@ pub enum ContactError {
     Forbidden,
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The plan in force allows no more contacts.
+    #[error(transparent)]
+    PlanLimit(crate::services::billing::PlanLimitReached),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<crate::services::billing::limits::LimitError> for ContactError {
+    fn from(err: crate::services::billing::limits::LimitError) -> Self {
+        use crate::services::billing::limits::LimitError as E;
+        match err {
+            E::Reached(reached) => ContactError::PlanLimit(reached),
+            E::Store(err) => ContactError::Store(err),
+        }
+    }
 }
 
 impl ContactError {

@@ -14,11 +14,12 @@ use super::{
     contact_partition, email_unique_key, phone_unique_key, plan, timeline_entry,
 };
 use super::{fields, merge};
+use crate::domain::billing::Limit;
 use crate::domain::contact::{
     BoundedList, clean_address, clean_text, consent, normalize_tags, parse_emails, parse_phones, too_many,
 };
 use crate::ports::{Condition, Key, Query, StoreError, Table, WriteOp};
-use crate::ports::{HasClock, HasTable};
+use crate::ports::{HasClock, HasConfig, HasTable};
 use crate::services::audit::{self};
 use crate::services::records::from_item;
 
@@ -77,10 +78,11 @@ pub struct Saved {
 /// One transaction (plus the org read when phones are given, the member read
 /// when an owner is given, and the field definitions when custom fields are).
 pub async fn create(
-    state: &(impl HasTable + HasClock),
+    state: &(impl HasTable + HasClock + HasConfig),
     caller: &Caller,
     input: NewContact,
 ) -> Result<ContactRecord, ContactError> {
+    crate::services::billing::limits::ensure_room(state, caller.org_id(), Limit::Contacts).await?;
     let now = state.clock().now();
     let record = build_new(state, caller, input, now).await?;
     insert(state.table().as_ref(), caller, &record, now).await?;

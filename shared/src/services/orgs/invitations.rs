@@ -3,6 +3,7 @@
 
 use super::members::member;
 use super::{OrgError, field, org};
+use crate::domain::billing::Limit;
 use crate::domain::email::Email;
 use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
@@ -102,6 +103,7 @@ pub async fn invite(
     {
         return Err(OrgError::AlreadyMember);
     }
+    crate::services::billing::limits::ensure_room(state, &actor.org_id, Limit::Members).await?;
     let org = org(state, &actor.org_id).await?;
     let inviter_id = actor.user_id.clone().unwrap_or_default();
     let inviter_name = member(state, &actor.org_id, &inviter_id)

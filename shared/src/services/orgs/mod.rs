@@ -52,6 +52,9 @@ pub enum OrgError {
     #[error("locked for {retry_after_seconds}s")]
     Locked { retry_after_seconds: i64 },
     /// Lost a race too often; the caller may retry.
+    /// The plan in force allows no more members.
+    #[error(transparent)]
+    PlanLimit(crate::services::billing::PlanLimitReached),
     #[error("concurrent change")]
     Conflict,
     #[error(transparent)]
@@ -71,4 +74,14 @@ impl From<RuleViolation> for OrgError {
 
 fn field(field: &'static str, code: &'static str, message: impl Into<String>) -> OrgError {
     OrgError::Invalid(vec![FieldError::new(field, code, message)])
+}
+
+impl From<crate::services::billing::limits::LimitError> for OrgError {
+    fn from(err: crate::services::billing::limits::LimitError) -> Self {
+        use crate::services::billing::limits::LimitError as E;
+        match err {
+            E::Reached(reached) => OrgError::PlanLimit(reached),
+            E::Store(err) => OrgError::Store(err),
+        }
+    }
 }

@@ -12,11 +12,12 @@ use super::{
     Caller, SchedulingError, event_slug_key, event_type_key, invalid, is_member, merge_patch, parse_input, prefixed,
     required_text, schedule_key,
 };
+use crate::domain::billing::Limit;
 use crate::domain::input::FieldError;
 use crate::domain::slots::{BookingWindow, MAX_DURATION_MINUTES, SlotRules, SlotRulesSpec};
 use crate::domain::slug::Slug;
 use crate::ports::{Condition, StoreError, Table, Update, WriteOp};
-use crate::ports::{HasClock, HasTable};
+use crate::ports::{HasClock, HasConfig, HasTable};
 use crate::services::audit;
 use crate::services::records::{from_item, new_id, to_item};
 use crate::services::reminders::{Channel, ReminderOffset, default_plan};
@@ -526,10 +527,11 @@ fn used_by(org_id: &OrgId, schedule_id: &str, by: i64, must_exist: bool) -> Writ
 }
 
 pub async fn create(
-    state: &(impl HasTable + HasClock),
+    state: &(impl HasTable + HasClock + HasConfig),
     caller: &Caller,
     input: EventTypeInput,
 ) -> Result<EventTypeRecord, SchedulingError> {
+    crate::services::billing::limits::ensure_room(state, &caller.org_id, Limit::EventTypes).await?;
     let Valid { record, schedule } = validate(state, caller, input, EventTypeId::new(new_id())).await?;
     let now = state.clock().now();
     let ops = vec![

@@ -66,6 +66,9 @@ pub enum SchedulingError {
     Conflict { code: &'static str, detail: String },
     /// The requested start was free when shown but is gone now (or every
     /// seat is taken, or the limit is reached).
+    /// The plan in force allows no more event types.
+    #[error(transparent)]
+    PlanLimit(crate::services::billing::PlanLimitReached),
     #[error("slot taken")]
     SlotTaken,
     /// The requested start is not one the event type offers.
@@ -222,4 +225,14 @@ async fn is_member(table: &dyn crate::ports::Table, org_id: &OrgId, user_id: &Us
         .get(&crate::services::records::member_key(org_id, user_id))
         .await?
         .is_some())
+}
+
+impl From<crate::services::billing::limits::LimitError> for SchedulingError {
+    fn from(err: crate::services::billing::limits::LimitError) -> Self {
+        use crate::services::billing::limits::LimitError as E;
+        match err {
+            E::Reached(reached) => SchedulingError::PlanLimit(reached),
+            E::Store(err) => SchedulingError::Store(err),
+        }
+    }
 }

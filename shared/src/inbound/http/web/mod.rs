@@ -8,6 +8,7 @@
 pub mod account;
 pub mod assets;
 pub mod auth;
+pub mod billing;
 pub mod calendar;
 pub mod contact_edit;
 pub mod contact_record;
@@ -54,6 +55,9 @@ pub struct Chrome {
     /// Whether the member's role may change the organization's settings:
     /// no one else is shown the way there.
     pub is_admin: bool,
+    /// A payment of the organization failed and is unpaid: every member
+    /// sees the banner, so someone tells an owner.
+    pub payment_failed: bool,
 }
 
 /// A signed-in member on a page: who they are (as the API's extractor says)
@@ -248,6 +252,9 @@ impl FromRequestParts<AppState> for Staff {
             csrf: csrf_token(&auth.session_token),
             section: "",
             is_admin: auth.role.allows(Permission::ManageSettings),
+            payment_failed: crate::services::billing::account::payment_failed(state, &auth.org_id)
+                .await
+                .map_err(|err| PageError::from(err).into_response())?,
         };
         Ok(Staff { auth, chrome })
     }
