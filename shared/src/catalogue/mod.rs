@@ -1223,6 +1223,37 @@ const ENTRIES: &[Entry] = {
             area: Area::Scheduling,
         },
         Entry {
+            name: "twilio-sms",
+            summary: "Twilio's inbound-text webhook (signature-verified): STOP/START/HELP and replies for the business, answered in TwiML.",
+            auth: Auth::WebhookSigned,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: http::twilio::SMS_PATH,
+                route: handler!(http::twilio::inbound_sms),
+            },
+            access: &[
+                TableRead,
+                TableWrite,
+                QueueSend(QueueName::Jobs),
+                Secret(Integration::Twilio),
+            ],
+            runtime: Runtime::Both,
+            area: Area::Platform,
+        },
+        Entry {
+            name: "twilio-status",
+            summary: "Twilio's message status callback (signature-verified): the status and error code of a sent text, on its contact's timeline.",
+            auth: Auth::WebhookSigned,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: http::twilio::STATUS_PATH,
+                route: handler!(http::twilio::status_callback),
+            },
+            access: &[TableRead, TableWrite, Secret(Integration::Twilio)],
+            runtime: Runtime::Both,
+            area: Area::Platform,
+        },
+        Entry {
             name: "reminders-send",
             summary: "Sends each due reminder once (pending → sent first); drops those whose appointment started; reports failures per message.",
             auth: Auth::Internal,
