@@ -217,6 +217,9 @@ sample_tests! {
     "page-accept-invitation-submit" => account::page_accept_invitation_submit_joins_signed_in,
     "twilio-sms" => sms::twilio_sms_records_the_stop_and_confirms_it_in_twiml,
     "twilio-status" => sms::twilio_status_records_the_undelivered_reminder,
+    "page-contact-sms" => sms::page_contact_sms_shows_the_consent_and_the_numbers_state,
+    "page-sms-settings" => sms::page_sms_settings_shows_the_sender_and_the_help_answer,
+    "page-sms-settings-save" => sms::page_sms_settings_save_saves_the_quiet_hours_and_help_text,
 }
 
 fn events_dir() -> PathBuf {

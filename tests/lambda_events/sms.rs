@@ -120,3 +120,63 @@ pub async fn twilio_status_records_the_undelivered_reminder(name: &str) {
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0].kind, "sms.failed");
 }
+
+/// The contact the page samples name.
+const SAMPLE_CONTACT: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c5d";
+
+#[track_caller]
+fn assert_page(reply: &super::HttpReply, contains: &str) {
+    reply.expect(StatusCode::OK);
+    assert!(reply.header("content-type").starts_with("text/html"));
+    assert!(reply.header("content-security-policy").contains("script-src 'self'"));
+    assert!(reply.text.contains(contains), "no {contains:?} in {}", reply.text);
+}
+
+pub async fn page_contact_sms_shows_the_consent_and_the_numbers_state(name: &str) {
+    let world = World::with_dana().await;
+    let contact = serde_json::json!({
+        "first_name": "Maria", "last_name": "González",
+        "phones": ["+447911123456"],
+        "sms_consent": {"status": "granted", "source": "front desk", "text": "Text me my reminders."},
+    });
+    let id = world.api("POST", "/contacts", Some(contact)).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let reply = world.http(name, &[(SAMPLE_CONTACT, &id)]).await;
+    assert_page(&reply, "Text messages with Maria");
+    assert!(reply.text.contains("front desk"), "{}", reply.text);
+    assert!(reply.text.contains("Text me my reminders."));
+    assert!(
+        reply.text.contains("+447911123456: can receive texts"),
+        "{}",
+        reply.text
+    );
+}
+
+pub async fn page_sms_settings_shows_the_sender_and_the_help_answer(name: &str) {
+    let world = World::with_dana().await;
+    let reply = world.http(name, &[]).await;
+    assert_page(&reply, OUTBOX_SMS_SENDER);
+    assert!(reply.text.contains("value=\"21:00\""), "{}", reply.text);
+    assert!(
+        reply.text.contains("Whitfield Dental: Appointment confirmations"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("Reply STOP to opt out. Help: hello@konnecs.com"));
+}
+
+pub async fn page_sms_settings_save_saves_the_quiet_hours_and_help_text(name: &str) {
+    let world = World::with_dana().await;
+    let reply = world.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert!(reply.header("location").starts_with("/app/settings/sms?notice="));
+    let settings = sms::load_settings(&world.state, &world.org_id).await.expect("settings");
+    assert_eq!(sms::settings::format_time(settings.quiet.start), "21:30");
+    assert_eq!(sms::settings::format_time(settings.quiet.end), "07:30");
+    assert_eq!(
+        settings.help_text.as_deref(),
+        Some("Appointment texts from Whitfield Dental.")
+    );
+}

@@ -25,12 +25,14 @@ use crate::ports::{Item, Key, Query, StoreError, Table, WriteOp};
 use crate::services::object;
 use crate::services::records::new_id;
 
+pub mod conversation;
 pub mod inbound;
 pub mod outbound;
 pub mod settings;
 pub mod status;
 
 pub use crate::services::notifications::sms_opt_out_key;
+pub use conversation::{Conversation, ConversationLine, conversation};
 pub use inbound::{InboundSms, receive};
 pub use outbound::{opt_out_ops, record_sent};
 pub use settings::{SmsSettings, load_settings, save_settings};
