@@ -435,7 +435,7 @@ impl World {
         let Trigger::Http { method, path, .. } = entry.trigger else {
             panic!("{name} is not an HTTP Lambda");
         };
-        let event: Value = serde_json::from_str(&text).expect("JSON");
+        let event: Value = serde_json::from_str(text).expect("JSON");
         // The sample must be the request API Gateway sends for this route.
         assert_eq!(
             event["routeKey"],
