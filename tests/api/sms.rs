@@ -698,6 +698,22 @@ async fn the_sms_settings_page_saves_quiet_hours_and_the_help_text_and_refuses_b
             && page.contains("data rates may apply. Reply STOP to opt out. Help: hello@konnecs.com"),
         "{page}"
     );
+    // Only those who may change settings see or save them.
+    let owner = konnecs_tests::app::Member {
+        browser: practice.host.clone(),
+        user_id: String::new(),
+        org_id: practice.org_id.clone(),
+        email: konnecs_tests::practice::HOST_EMAIL.into(),
+    };
+    let member = app
+        .join(
+            &owner,
+            "sam@whitfield-dental.example",
+            konnecs::domain::role::Role::Member,
+        )
+        .await;
+    let refused = app.send(&member.browser, "GET", "/app/settings/sms", None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
     // HELP now answers with the business's own words.
     practice
         .book("2026-12-03T15:00:00Z", &london_guest("ann@example.com"))
