@@ -630,7 +630,10 @@ async fn the_staff_see_the_conversation_the_consent_and_the_reply_on_the_home_pa
         .host
         .send(&practice.app, "GET", &format!("/app/contacts/{contact}"), None)
         .await;
-    assert!(html(&record).contains(&format!("href=\"/app/contacts/{contact}/sms\"")));
+    let record = html(&record);
+    assert!(record.contains(&format!("href=\"/app/contacts/{contact}/sms\"")));
+    assert!(record.contains("Opted out of texts"), "{record}");
+    assert!(record.contains("Text received"), "{record}");
 
     let home = html(&practice.host.send(&practice.app, "GET", "/app", None).await);
     assert!(
