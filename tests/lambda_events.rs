@@ -24,6 +24,8 @@ mod crm;
 mod events;
 #[path = "lambda_events/scheduling.rs"]
 mod scheduling;
+#[path = "lambda_events/sms.rs"]
+mod sms;
 #[path = "lambda_events/web.rs"]
 mod web;
 
@@ -221,6 +223,11 @@ sample_tests! {
     "page-forgot-password-submit" => account::page_forgot_password_submit_queues_the_reset_link,
     "page-reset-password-submit" => account::page_reset_password_submit_sets_the_new_password,
     "page-accept-invitation-submit" => account::page_accept_invitation_submit_joins_signed_in,
+    "twilio-sms" => sms::twilio_sms_records_the_stop_and_confirms_it_in_twiml,
+    "twilio-status" => sms::twilio_status_records_the_undelivered_reminder,
+    "page-contact-sms" => sms::page_contact_sms_shows_the_consent_and_the_numbers_state,
+    "page-sms-settings" => sms::page_sms_settings_shows_the_sender_and_the_help_answer,
+    "page-sms-settings-save" => sms::page_sms_settings_save_saves_the_quiet_hours_and_help_text,
 }
 
 fn events_dir() -> PathBuf {
@@ -426,12 +433,17 @@ impl World {
     /// An API Gateway HTTP API (v2.0) event through the entry's own router,
     /// as `lambda_http::run` does it; checks the request id comes back.
     async fn http(&self, name: &str, seeded: &[(&str, &str)]) -> HttpReply {
+        let text = self.event_text(name, seeded);
+        self.http_text(name, &text).await
+    }
+
+    /// An event of `name`'s Lambda given as its full text.
+    async fn http_text(&self, name: &str, text: &str) -> HttpReply {
         let entry = entry(name);
         let Trigger::Http { method, path, .. } = entry.trigger else {
             panic!("{name} is not an HTTP Lambda");
         };
-        let text = self.event_text(name, seeded);
-        let event: Value = serde_json::from_str(&text).expect("JSON");
+        let event: Value = serde_json::from_str(text).expect("JSON");
         // The sample must be the request API Gateway sends for this route.
         assert_eq!(
             event["routeKey"],
@@ -440,7 +452,7 @@ impl World {
         );
         assert_eq!(event["version"], "2.0", "{name}: HTTP API payload v2.0");
         let request =
-            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: not an API Gateway event: {e}"));
+            lambda_http::request::from_str(text).unwrap_or_else(|e| panic!("{name}: not an API Gateway event: {e}"));
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
         let response = konnecs::inbound::http::router(self.state.clone(), [entry])

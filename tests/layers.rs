@@ -382,3 +382,33 @@ fn the_scan_reads_grouped_relative_and_nested_paths() {
         vec![vec!["a".to_string(), "b".into(), "c".into()]]
     );
 }
+
+/// Every text goes through `services::notifications::send_sms`: the one
+/// place that claims its idempotency key and the appointment's allowance
+/// and checks the opt-out before the `Sms` port sends. A call of the port's
+/// `send` anywhere else in the production code would bypass them.
+#[test]
+fn only_the_sms_service_calls_the_sms_port() {
+    let src = shared_src();
+    let gateway = src.join("services/notifications/sms.rs");
+    let mut callers = Vec::new();
+    let mut gateway_sends = false;
+    for (module, path) in modules(&src) {
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let code: String = production_code(&text).chars().filter(|c| !c.is_whitespace()).collect();
+        let sends = ["sms().send(", ".sms.send("].iter().any(|call| code.contains(call));
+        if path == gateway {
+            gateway_sends = sends;
+        } else if sends {
+            callers.push(module);
+        }
+    }
+    assert!(
+        gateway_sends,
+        "the scan no longer recognises send_sms's own call of the port"
+    );
+    assert!(
+        callers.is_empty(),
+        "the Sms port is called outside send_sms: {callers:?}"
+    );
+}

@@ -186,3 +186,41 @@ async fn a_twilio_that_does_not_answer_in_time_is_an_unknown_outcome_never_a_ret
     assert!(!err.to_string().contains(SID), "no URL in errors: {err}");
     server.abort();
 }
+
+#[tokio::test]
+async fn error_21610_is_the_recipient_unsubscribed_and_the_status_callback_names_the_message() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("To=%2B447700900123"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "code": 21610, "message": "Attempt to send to unsubscribed recipient",
+            "more_info": "https://www.twilio.com/docs/errors/21610", "status": 400,
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let sms =
+        adapter(&server, "+15005550006").with_status_callback("https://crm.example.com/webhooks/twilio/status".into());
+    let err = sms
+        .send("+447700900123", "hi", "k-stop")
+        .await
+        .expect_err("unsubscribed");
+    assert!(matches!(err, SmsError::Unsubscribed(_)), "{err:?}");
+
+    sms.send("+14155550123", "hi", "reminder/abc").await.expect("sent");
+    let requests = server.received_requests().await.expect("recorded");
+    let callback = form(&requests[1].body)
+        .into_iter()
+        .find(|(k, _)| k == "StatusCallback")
+        .map(|(_, v)| v);
+    assert_eq!(
+        callback,
+        Some(format!(
+            "https://crm.example.com/webhooks/twilio/status?m={}",
+            konnecs::domain::sms::message_id("reminder/abc")
+        ))
+    );
+}

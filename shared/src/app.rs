@@ -177,13 +177,20 @@ pub const OUTBOX_SMS_SENDER: &str = "+15005550006";
 /// Twilio when configured; otherwise the outbox in the table.
 fn sms(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<dyn Sms> {
     match &config.twilio {
-        Some(twilio) => Arc::new(TwilioSms::new(
-            reqwest::Client::new(),
-            config.twilio_base_url.clone(),
-            twilio.account_sid.clone(),
-            twilio.auth_token.clone(),
-            twilio.from.clone(),
-        )),
+        Some(twilio) => Arc::new(
+            TwilioSms::new(
+                reqwest::Client::new(),
+                config.twilio_base_url.clone(),
+                twilio.account_sid.clone(),
+                twilio.auth_token.clone(),
+                twilio.from.clone(),
+            )
+            .with_status_callback(format!(
+                "{}{}",
+                config.public_url.trim_end_matches('/'),
+                crate::inbound::http::twilio::STATUS_PATH
+            )),
+        ),
         None => Arc::new(OutboxSms::new(table, clock, OUTBOX_SMS_SENDER.into())),
     }
 }

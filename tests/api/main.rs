@@ -26,4 +26,5 @@ mod photo;
 mod reminder_dispatch;
 mod response_headers;
 mod scheduling;
+mod sms;
 mod web;

@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::domain::sms::message_id;
 use crate::ports::sms::{Sms, SmsError};
 
 pub struct TwilioSms {
@@ -16,6 +17,9 @@ pub struct TwilioSms {
     account_sid: String,
     auth_token: SecretString,
     from: String,
+    /// Where Twilio reports each message's status (`…/webhooks/twilio/status`);
+    /// the message's id is added as `?m=`.
+    status_callback: Option<String>,
 }
 
 impl std::fmt::Debug for TwilioSms {
@@ -43,7 +47,15 @@ impl TwilioSms {
             account_sid,
             auth_token,
             from,
+            status_callback: None,
         }
+    }
+
+    /// Asks Twilio to report every message's status to `url` (the public
+    /// URL of the status webhook, exactly as its signature is checked).
+    pub fn with_status_callback(mut self, url: String) -> Self {
+        self.status_callback = Some(url);
+        self
     }
 
     fn messages_url(&self) -> String {
@@ -52,6 +64,14 @@ impl TwilioSms {
             self.base_url, self.account_sid
         )
     }
+}
+
+/// Whether Twilio's error body is error 21610: the recipient replied STOP.
+pub fn unsubscribed(body: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| value.get("code").and_then(serde_json::Value::as_i64))
+        == Some(21610)
 }
 
 /// Whether a Twilio answer is worth retrying: rate limits and server faults.
@@ -71,7 +91,14 @@ impl Sms for TwilioSms {
         } else {
             "From"
         };
-        let form = [("To", to), (sender_field, self.from.as_str()), ("Body", body)];
+        let callback = self
+            .status_callback
+            .as_ref()
+            .map(|url| format!("{url}?m={}", message_id(idempotency_key)));
+        let mut form = vec![("To", to), (sender_field, self.from.as_str()), ("Body", body)];
+        if let Some(callback) = &callback {
+            form.push(("StatusCallback", callback.as_str()));
+        }
         let response = self
             .http
             .post(self.messages_url())
@@ -102,13 +129,11 @@ impl Sms for TwilioSms {
             return Ok(());
         }
         // Twilio's error bodies name the code and reason, never our credentials.
-        let detail = response
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect::<String>();
+        let full = response.text().await.unwrap_or_default();
+        let detail = full.chars().take(300).collect::<String>();
+        if unsubscribed(&full) {
+            return Err(SmsError::Unsubscribed(format!("twilio answered {status}: {detail}")));
+        }
         if is_retryable(status.as_u16()) {
             Err(SmsError::Unavailable(format!("twilio answered {status}: {detail}")))
         } else {

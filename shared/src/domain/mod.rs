@@ -17,5 +17,6 @@ pub mod role;
 pub mod schedule;
 pub mod slots;
 pub mod slug;
+pub mod sms;
 pub mod spreadsheet;
 pub mod token;

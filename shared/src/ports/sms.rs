@@ -10,6 +10,10 @@ pub enum SmsError {
     /// sending it again will not help.
     #[error("sms rejected: {0}")]
     Rejected(String),
+    /// The recipient replied STOP to this sender (Twilio error 21610): no
+    /// text reaches them until they opt back in.
+    #[error("sms recipient unsubscribed: {0}")]
+    Unsubscribed(String),
     /// Transient: network, rate limit, provider outage. Retry later.
     #[error("sms provider unavailable: {0}")]
     Unavailable(String),

@@ -18,6 +18,7 @@ pub mod reminders;
 pub mod scheduling;
 pub mod secrets;
 pub mod sessions;
+pub mod sms;
 pub mod throttle;
 
 /// A `json!` object as a store item (non-objects become an empty item, which

@@ -50,6 +50,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::domain::sms::reminder_time;
 use crate::ports::queue::MAX_BATCH;
 use crate::ports::{Condition, Key, Query, StoreError, Update};
 use crate::ports::{HasClock, HasMailer, HasReminders, HasSms, HasTable};
@@ -57,6 +58,8 @@ use crate::services::notifications::{self, SmsOutcome, SmsRequest, SmsSendError}
 use crate::services::object;
 use crate::services::reminders;
 use crate::services::scheduling::{SchedulingError, bookings};
+use crate::services::sms;
+use jiff::tz::TimeZone;
 
 /// How far back a tick looks when the cursor is older (or missing).
 pub const CATCH_UP_MINUTES: i64 = 48 * 60;
@@ -86,6 +89,8 @@ pub const STATUS_PENDING: &str = "pending";
 pub const STATUS_SENT: &str = "sent";
 pub const STATUS_DROPPED: &str = "dropped";
 pub const STATUS_FAILED: &str = "failed";
+/// Moved to the end of the recipient's quiet hours (a pending copy exists).
+pub const STATUS_DEFERRED: &str = "deferred";
 
 pub fn cursor_key() -> Key {
     Key::new("REMINDERTICK", "CURSOR")
@@ -292,6 +297,8 @@ pub enum Delivery {
     Suppressed,
     /// The provider refused it for good.
     Failed,
+    /// Due in the recipient's quiet hours: moved to their end.
+    Deferred,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -340,6 +347,58 @@ async fn drop_reminder(state: &(impl HasTable + HasClock), key: &Key, why: &str)
     }
 }
 
+/// Moves a pending reminder to `at` (the end of the recipient's quiet
+/// hours): a copy pending in `at`'s minute, this one `deferred`, in one
+/// transaction. The booking keeps listing the original key, so a cancel or
+/// reschedule does not delete the copy; its delivery then finds the booking
+/// cancelled or moved and drops it, as for any stale reminder.
+async fn defer(
+    state: &(impl HasTable + HasClock),
+    item: &crate::ports::Item,
+    at: Timestamp,
+) -> Result<Delivery, StoreError> {
+    let text = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+    let Some(old_key) = crate::ports::Key::of(item) else {
+        return Err(StoreError::Invalid("reminder without a key".into()));
+    };
+    // The minute partition at or after `at`.
+    let due_s = (at.as_second() + 59).div_euclid(60) * 60;
+    let due = Timestamp::from_second(due_s).map_err(|err| StoreError::Invalid(err.to_string()))?;
+    let new_key = Key::new(
+        reminders::partition(due, reminders::shard_of(&BookingId::new(text("booking_id")))),
+        old_key.sk.clone(),
+    );
+    let mut moved = item.clone();
+    moved.insert("pk".into(), json!(new_key.pk));
+    moved.insert("due_at".into(), json!(due_s));
+    moved.insert("deferred_from".into(), json!(old_key.pk));
+    let ops = vec![
+        crate::ports::WriteOp::Update {
+            key: old_key.clone(),
+            update: Update::default()
+                .set("status", STATUS_DEFERRED)
+                .set("deferred_to", new_key.pk.as_str())
+                .set(format!("{STATUS_DEFERRED}_at"), state.clock().unix_seconds()),
+            condition: Some(Condition::AttributeEquals {
+                name: "status".into(),
+                value: json!(STATUS_PENDING),
+            }),
+        },
+        crate::ports::WriteOp::Put {
+            item: moved,
+            condition: Some(Condition::NotExists),
+        },
+    ];
+    match state.table().transact(ops).await {
+        Ok(()) => {
+            tracing::info!(reminder = %old_key.sk, to = %new_key.pk, "reminder deferred past quiet hours");
+            Ok(Delivery::Deferred)
+        }
+        Err(err) if err.is_condition_failure() => Ok(Delivery::Nothing),
+        Err(err) => Err(err),
+    }
+}
+
 /// Delivers one due reminder at most once.
 pub async fn deliver(
     state: &(impl HasTable + HasClock + HasMailer + HasSms),
@@ -382,6 +441,17 @@ pub async fn deliver(
         },
         _ => None,
     };
+    if sms_to.is_some() {
+        let settings = sms::load_settings(state, &message.org_id).await?;
+        let zone = TimeZone::get(&notice.customer_time_zone).unwrap_or(TimeZone::UTC);
+        let now = state.clock().now();
+        let start = Timestamp::from_second(starts_at).map_err(|err| StoreError::Invalid(err.to_string()))?;
+        match reminder_time(now, start, &zone, settings.quiet) {
+            None => return Ok(drop_reminder(state, &key, "quiet hours last until the appointment").await?),
+            Some(at) if at > now => return Ok(defer(state, &item, at).await?),
+            Some(_) => {}
+        }
+    }
     // The conditional write comes first: only one delivery gets past it.
     if !transition(state, &key, STATUS_PENDING, STATUS_SENT).await? {
         return Ok(Delivery::Nothing);

@@ -241,6 +241,12 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
     let cases: Vec<ForeignPage> = vec![
         ("page-contact", "GET", format!("/app/contacts/{contact}"), vec![]),
         (
+            "page-contact-sms",
+            "GET",
+            format!("/app/contacts/{contact}/sms"),
+            vec![],
+        ),
+        (
             "page-contact-edit",
             "GET",
             format!("/app/contacts/{contact}/edit"),

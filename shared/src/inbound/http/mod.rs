@@ -19,6 +19,7 @@ pub mod problem;
 pub mod public_booking;
 pub mod scheduling;
 pub mod session;
+pub mod twilio;
 pub mod web;
 
 use axum::Router;

@@ -278,6 +278,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::services::sms::SmsServiceError> for ApiError {
+    fn from(err: crate::services::sms::SmsServiceError) -> Self {
+        match err {
+            crate::services::sms::SmsServiceError::Store(err) => err.into(),
+        }
+    }
+}
+
 impl From<QueueError> for ApiError {
     fn from(err: QueueError) -> Self {
         match err {

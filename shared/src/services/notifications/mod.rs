@@ -17,7 +17,7 @@
 //! | booking notice (what reminders need) | `ORG#<org>` | `BOOKINGNOTICE#<booking>` |
 //! | SMS counter of a booking | `ORG#<org>` | `SMSCOUNT#<booking>` |
 //! | SMS claim without a booking | `SMSKEY#<sha256 of key>` | `SMS` |
-//! | SMS opt-out (read only; STOP/START write it) | `SMSOPTOUT#<sender>#<recipient>` | `OPTOUT` |
+//! | SMS opt-out (read here; `services::sms` writes it on STOP, START and Twilio error 21610) | `SMSOPTOUT#<sender>#<recipient>` | `OPTOUT` |
 
 use crate::domain::ids::BookingId;
 use crate::domain::ids::OrgId;

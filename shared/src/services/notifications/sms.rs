@@ -7,6 +7,7 @@ use crate::domain::ids::OrgId;
 use crate::ports::{Condition, Key, SmsError, StoreError, Table};
 use crate::ports::{HasClock, HasSms, HasTable};
 use crate::services::object;
+use crate::services::sms::{self, outbound::SentSms};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -178,7 +179,38 @@ pub async fn send_sms(
         .send(&request.to, &request.body, &request.idempotency_key)
         .await
     {
-        Ok(()) => Ok(SmsOutcome::Sent),
+        Ok(()) => {
+            let sent = SentSms {
+                idempotency_key: &request.idempotency_key,
+                org_id: &request.org_id,
+                booking_id: request.booking_id.as_ref(),
+                sender: &sender,
+                to: &request.to,
+                body: &request.body,
+            };
+            // The text is out: a failure to record it must not send it again.
+            if let Err(err) = sms::record_sent(table, &sent, state.clock().now()).await {
+                tracing::warn!(org_id = %request.org_id, error = %err, "sent sms not recorded");
+            }
+            Ok(SmsOutcome::Sent)
+        }
+        // The number replied STOP at Twilio (before we heard of it): recorded
+        // as an opt-out here too, and never retried.
+        Err(SmsError::Unsubscribed(reason)) => {
+            release(table, &counter, &request.idempotency_key).await?;
+            let now = state.clock().now();
+            table
+                .transact(sms::opt_out_ops(
+                    &sender,
+                    &request.to,
+                    "provider",
+                    "twilio error 21610",
+                    now,
+                ))
+                .await?;
+            tracing::info!(org_id = %request.org_id, %reason, "recipient unsubscribed at the provider; opt-out recorded");
+            Ok(SmsOutcome::OptedOut)
+        }
         // Perhaps delivered: the claim stays, so it is never sent twice (at
         // most once when the provider's answer is lost).
         Err(SmsError::Unknown(reason)) => {
@@ -190,7 +222,9 @@ pub async fn send_sms(
             release(table, &counter, &request.idempotency_key).await?;
             match err {
                 SmsError::Unavailable(reason) => Err(SmsSendError::Retry(reason)),
-                SmsError::Rejected(reason) | SmsError::Unknown(reason) => Err(SmsSendError::Permanent(reason)),
+                SmsError::Rejected(reason) | SmsError::Unknown(reason) | SmsError::Unsubscribed(reason) => {
+                    Err(SmsSendError::Permanent(reason))
+                }
             }
         }
     }

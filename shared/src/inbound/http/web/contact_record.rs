@@ -29,6 +29,14 @@ fn moment(kind: &str, at: &str, detail: &Value) -> Moment {
     let what = match kind {
         "created" | "contact_created" => "Contact created".to_string(),
         "note_added" | "note" => "Note".to_string(),
+        "sms.sent" => "Text sent".to_string(),
+        "sms.received" => "Text received".to_string(),
+        "sms.status" => format!(
+            "Text {}",
+            detail.get("status").and_then(Value::as_str).unwrap_or("status")
+        ),
+        "sms.opted_out" => "Opted out of texts".to_string(),
+        "sms.opted_in" => "Opted back in to texts".to_string(),
         other => {
             let mut words = other.replace('_', " ");
             if let Some(first) = words.get_mut(0..1) {

@@ -20,6 +20,7 @@ use crate::services::imports::{self, ImportState};
 use crate::services::orgs;
 use crate::services::pipelines;
 use crate::services::scheduling::bookings::{self, BookingStatus, ListRange};
+use crate::services::sms::{self, StaffNotification};
 
 pub struct Appointment {
     pub when: String,
@@ -61,6 +62,8 @@ struct HomePage {
     recent: Vec<Row>,
     pipelines: Vec<PipelineSummary>,
     jobs: Vec<Job>,
+    /// Text replies and failed reminder texts, newest first.
+    notifications: Vec<StaffNotification>,
 }
 
 fn status_words(status: BookingStatus) -> (&'static str, &'static str) {
@@ -163,6 +166,7 @@ pub async fn home(State(state): State<AppState>, staff: Staff, Query(query): Que
             });
         }
     }
+    let notifications = sms::recent_notifications(table, crm.org_id(), 5).await?;
     let staff = staff.in_section("home");
     Ok(render(
         StatusCode::OK,
@@ -191,6 +195,7 @@ pub async fn home(State(state): State<AppState>, staff: Staff, Query(query): Que
             recent: recent.iter().map(Row::of).collect(),
             pipelines: summaries,
             jobs,
+            notifications,
         },
     ))
 }

@@ -19,6 +19,7 @@ pub mod pipelines;
 pub mod profile;
 pub mod scheduling;
 pub mod settings;
+pub mod sms;
 pub mod team;
 
 use askama::Template;
@@ -458,6 +459,7 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "signed-out" => Some("You are signed out."),
         "welcome" => Some("Welcome to Konnecs."),
         "settings-saved" => Some("Settings saved."),
+        "sms-settings-saved" => Some("Text message settings saved."),
         "pipeline-created" => Some("Pipeline created."),
         "deal-moved" => Some("Deal moved."),
         "deal-created" => Some("Deal created."),
