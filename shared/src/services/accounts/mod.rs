@@ -82,6 +82,8 @@ pub struct Me {
     pub has_photo: bool,
     pub org_id: String,
     pub role: Role,
+    /// The member's own time zone, if they chose one.
+    pub time_zone: Option<String>,
 }
 
 /// What a successful sign-up or login hands to the HTTP layer.
