@@ -163,7 +163,7 @@ async fn main() {
     let board = format!("/app/pipelines/{pipeline_id}");
     let pages: [(&str, Box<dyn Fn(usize) -> String>); 3] = [
         (
-            "contacts table (/app/contacts, first 50)",
+            "contacts table (/app/contacts, first 25 rows)",
             Box::new(|_| "/app/contacts".to_string()),
         ),
         (
