@@ -522,15 +522,13 @@ async fn availability_and_an_event_type_set_in_the_editors_are_booked_by_a_visit
             .await
             .expect("unfold");
         check_page(&browser, "calendar with a booking").await;
+        let reason = browser
+            .execute("return document.querySelector('input[id^=\"reason-\"]').id;", vec![])
+            .await
+            .expect("script");
         fill(
             &browser,
-            &browser
-                .execute("return document.querySelector('input[id^=\"reason-\"]').id;", vec![])
-                .await
-                .expect("script")
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            reason.as_str().unwrap_or_default(),
             "The surgery is closed that day.",
         )
         .await;

@@ -161,7 +161,9 @@ async fn main() {
     );
 
     let board = format!("/app/pipelines/{pipeline_id}");
-    let pages: [(&str, Box<dyn Fn(usize) -> String>); 3] = [
+    // (what, the path of the i-th render)
+    type Page<'a> = (&'static str, Box<dyn Fn(usize) -> String + 'a>);
+    let pages: [Page; 3] = [
         (
             "contacts table (/app/contacts, first 25 rows)",
             Box::new(|_| "/app/contacts".to_string()),
