@@ -202,7 +202,14 @@ sample_tests! {
     "page-board" => web::page_board_shows_the_deal_in_its_stage_with_totals,
     "page-deal-move" => web::page_deal_move_moves_the_deal,
     "page-deal-create" => web::page_deal_create_opens_the_deal_for_the_contact,
+    "page-pipeline-edit" => web::page_pipeline_edit_shows_the_stages_to_edit,
+    "page-pipeline-update" => web::page_pipeline_update_renames_the_pipeline,
+    "page-schedule-edit" => scheduling::page_schedule_edit_shows_the_hours_to_edit,
+    "page-schedule-update" => scheduling::page_schedule_update_saves_the_new_hours,
+    "page-event-type-edit" => scheduling::page_event_type_edit_shows_every_setting_and_the_link,
+    "page-event-type-update" => scheduling::page_event_type_update_saves_every_setting,
     "page-calendar" => scheduling::page_calendar_shows_the_weeks_booking,
+    "page-appointments" => scheduling::page_appointments_lists_the_confirmed_booking,
     "page-appointment-action" => scheduling::page_appointment_action_cancels_with_the_reason,
     "page-team" => account::page_team_lists_members_and_invitations,
     "page-invite" => account::page_invite_invites_and_emails_the_link,
@@ -303,6 +310,31 @@ struct World {
     app: Router,
     dana: Option<Browser>,
     org_id: String,
+}
+
+/// A response body as the browser reads it: decompressed by its
+/// `Content-Encoding` (brotli or gzip, what the shared router sends).
+fn decoded(name: &str, headers: &http::HeaderMap, bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => out.extend_from_slice(bytes),
+        Some("br") => {
+            brotli_decompressor::Decompressor::new(bytes, 4096)
+                .read_to_end(&mut out)
+                .unwrap_or_else(|e| panic!("{name}: not brotli: {e}"));
+        }
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(bytes)
+                .read_to_end(&mut out)
+                .unwrap_or_else(|e| panic!("{name}: not gzip: {e}"));
+        }
+        Some(other) => panic!("{name}: an encoding the browser did not ask for: {other}"),
+    }
+    out
 }
 
 /// One answer of an HTTP Lambda to its sample.
@@ -465,6 +497,10 @@ impl World {
             .await
             .unwrap_or_else(|e| panic!("{name}: unreadable body: {e}"))
             .to_bytes();
+        // The samples accept `gzip, deflate, br`, as browsers do: the body
+        // comes compressed (lambda_http sends it base64) and is read here
+        // as the browser would.
+        let bytes = decoded(name, &parts.headers, &bytes);
         let json = parts
             .headers
             .get(http::header::CONTENT_TYPE)

@@ -360,3 +360,226 @@ async fn a_new_business_signs_up_adds_finds_and_notes_a_contact_on_a_phone() {
     drop(server);
     result
 }
+
+/// The value of a form field (or any element's `value`) by id.
+async fn value_of(browser: &Client, id: &str) -> String {
+    browser
+        .execute(
+            &format!("const e = document.getElementById({id:?}); return e ? e.value : '';"),
+            vec![],
+        )
+        .await
+        .expect("script")
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Availability and an event type set through the editors, booked from the
+/// public page in a second browser (its own cookies: a visitor, not the
+/// business), seen on the week calendar and in the appointments list,
+/// cancelled there, and signed out. The editors, the calendar and the list
+/// fit a 375 px phone and pass axe-core.
+#[tokio::test]
+async fn availability_and_an_event_type_set_in_the_editors_are_booked_by_a_visitor_and_cancelled_on_the_calendar() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = LocalServer::start(data.path());
+    let base = server.base_url.clone();
+    let driver = ChromeDriver::start_in_zone("Europe/London");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = phone_session(&driver, profile.path(), WIDTH, 800).await;
+    let visitor_profile = tempfile::tempdir().expect("visitor profile dir");
+    let visitor = phone_session(&driver, visitor_profile.path(), WIDTH, 800).await;
+
+    let result = async {
+        browser.goto(&format!("{base}/sign-up")).await.expect("sign-up");
+        wait_for_path(&browser, "/sign-up").await;
+        fill(&browser, "name", "Dana Whitfield").await;
+        fill(&browser, "business_name", "Whitfield Dental").await;
+        fill(&browser, "email", "dana@whitfield-dental.example").await;
+        fill(&browser, "password", "molar-crown-42-bridge").await;
+        click(&browser, "form[action='/sign-up'] button[type='submit']").await;
+        wait_for_path(&browser, "/app").await;
+
+        // Availability: every day, all day, so a slot is open whenever this runs.
+        browser.goto(&format!("{base}/app/scheduling")).await.expect("scheduling");
+        wait_for_path(&browser, "/app/scheduling").await;
+        fill(&browser, "name", "Surgery hours").await;
+        fill(&browser, "time_zone", "Europe/London").await;
+        for day in ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] {
+            fill(&browser, day, "00:00-12:00, 12:00-24:00").await;
+        }
+        click(&browser, "form[action='/app/schedules'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the schedule created",
+            "return document.body.innerText.includes('Schedule created.');",
+        )
+        .await;
+        // Its editor: the hours as typed, changed and saved.
+        click(&browser, "a[href^='/app/schedules/']").await;
+        wait_until(
+            &browser,
+            "the schedule editor",
+            "return location.pathname.startsWith('/app/schedules/') && document.readyState === 'complete';",
+        )
+        .await;
+        check_page(&browser, "schedule editor").await;
+        assert_eq!(value_of(&browser, "monday").await, "00:00-12:00, 12:00-24:00");
+        fill(&browser, "name", "Every day").await;
+        click(&browser, "form[action^='/app/schedules/'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the schedule saved",
+            "return location.pathname === '/app/scheduling' && document.body.innerText.includes('Schedule saved.') && document.body.innerText.includes('Every day');",
+        )
+        .await;
+
+        // An event type on it, then every setting in its editor.
+        fill(&browser, "title", "Check-up").await;
+        fill(&browser, "slug", "check-up").await;
+        fill(&browser, "durations", "30").await;
+        click(&browser, "form[action='/app/event-types'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the event type created",
+            "return document.body.innerText.includes('Event type created');",
+        )
+        .await;
+        browser
+            .execute("document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;", vec![])
+            .await
+            .expect("unfold");
+        check_page(&browser, "scheduling with an event type").await;
+        click(&browser, "a[href^='/app/event-types/']").await;
+        wait_until(
+            &browser,
+            "the event type editor",
+            "return location.pathname.startsWith('/app/event-types/') && document.readyState === 'complete';",
+        )
+        .await;
+        // The copy button is shown once its script runs (hidden without it).
+        wait_until(
+            &browser,
+            "the copy button",
+            "const b = document.querySelector('button[data-copy]'); return !!b && !b.hidden;",
+        )
+        .await;
+        check_page(&browser, "event type editor").await;
+        let link = value_of(&browser, "public-link").await;
+        assert!(link.ends_with("/check-up"), "{link}");
+        fill(&browser, "title", "Check-up and clean").await;
+        fill(&browser, "buffer_after", "10").await;
+        click(&browser, "form[action^='/app/event-types/'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the event type saved",
+            "return location.pathname === '/app/scheduling' && document.body.innerText.includes('Event type saved.') && document.body.innerText.includes('Check-up and clean');",
+        )
+        .await;
+
+        // A visitor books it from the public page, in a browser of their own.
+        let path = link.split_once("/book/").map(|(_, rest)| format!("/book/{rest}")).expect("a /book/ link");
+        visitor.goto(&format!("{base}{path}")).await.expect("booking page");
+        wait_until(&visitor, "days listed", "return !!document.querySelector('button.day');").await;
+        let day = visitor
+            .execute("return document.querySelector('button.day').dataset.date;", vec![])
+            .await
+            .expect("script")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        click(&visitor, "button.day").await;
+        wait_until(&visitor, "times listed", "return !!document.querySelector('button.time');").await;
+        click(&visitor, "button.time").await;
+        wait_until(
+            &visitor,
+            "the details form",
+            "const d = document.getElementById('details'); return !!d && !d.hidden;",
+        )
+        .await;
+        fill(&visitor, "name", "Priya Raman").await;
+        fill(&visitor, "email", "priya@example.com").await;
+        click(&visitor, "#submit").await;
+        wait_until(
+            &visitor,
+            "the confirmation",
+            "const c = document.getElementById('confirmation'); return !!c && !c.hidden;",
+        )
+        .await;
+
+        // The business sees it on the week calendar and cancels it there.
+        let week = format!("/app/calendar?week={day}");
+        browser.goto(&format!("{base}{week}")).await.expect("calendar");
+        wait_until(
+            &browser,
+            "the booking on the calendar",
+            "return location.pathname === '/app/calendar' && document.body.innerText.includes('Priya Raman') && document.body.innerText.includes('Confirmed');",
+        )
+        .await;
+        browser
+            .execute("document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;", vec![])
+            .await
+            .expect("unfold");
+        check_page(&browser, "calendar with a booking").await;
+        let reason = browser
+            .execute("return document.querySelector('input[id^=\"reason-\"]').id;", vec![])
+            .await
+            .expect("script");
+        fill(
+            &browser,
+            reason.as_str().unwrap_or_default(),
+            "The surgery is closed that day.",
+        )
+        .await;
+        click(&browser, "form[action^='/app/appointments/'] button.danger").await;
+        wait_until(
+            &browser,
+            "the booking cancelled",
+            "return location.pathname === '/app/calendar' && document.body.innerText.includes('Appointment cancelled.') && document.body.innerText.includes('Cancelled');",
+        )
+        .await;
+
+        // The list view shows it cancelled too.
+        browser
+            .goto(&format!("{base}/app/appointments?status=cancelled&from={day}&to={day}"))
+            .await
+            .expect("appointments");
+        wait_until(
+            &browser,
+            "the cancelled booking listed",
+            "return location.pathname === '/app/appointments' && document.body.innerText.includes('Priya Raman');",
+        )
+        .await;
+        check_page(&browser, "appointments list").await;
+
+        // A pipeline's editor fits the phone too.
+        browser.goto(&format!("{base}/app/pipelines")).await.expect("pipelines");
+        wait_for_path(&browser, "/app/pipelines").await;
+        fill(&browser, "name", "New patients").await;
+        fill(&browser, "stages", "Enquiry, Consultation booked, Treatment plan accepted").await;
+        click(&browser, "form[action='/app/pipelines'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the board",
+            "return document.body.innerText.includes('Pipeline created.');",
+        )
+        .await;
+        click(&browser, "a[href$='/edit']").await;
+        wait_until(
+            &browser,
+            "the pipeline editor",
+            "return location.pathname.endsWith('/edit') && document.readyState === 'complete';",
+        )
+        .await;
+        check_page(&browser, "pipeline editor").await;
+
+        click(&browser, "form[action='/sign-out'] button[type='submit']").await;
+        wait_for_path(&browser, "/sign-in").await;
+    }
+    .await;
+    visitor.close().await.expect("close the visitor's browser");
+    browser.close().await.expect("close browser");
+    drop(server);
+    result
+}

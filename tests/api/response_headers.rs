@@ -248,6 +248,8 @@ impl World {
                         Some("exports") => "export",
                         Some("appointments") => "appointment",
                         Some("settings") => "invitation",
+                        Some("schedules") => "schedule",
+                        Some("event-types") => "event",
                         other => panic!("no id for {other:?} in {template}"),
                     };
                     id(kind)

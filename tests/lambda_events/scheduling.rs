@@ -13,6 +13,8 @@ use super::{World, sample_body};
 /// the same id for the event type).
 const SAMPLE_SCHEDULE: &str = "0196f3a2b7c84d1e9f0a1b2c3d4e5f60";
 const SAMPLE_EVENT_TYPE: &str = "0196f3a2b7c84d1e9f0a1b2c3d4e5f60";
+/// The schedule the event type editor's sample chooses.
+const SAMPLE_EVENT_SCHEDULE: &str = "0196f3a2b7c84d1e9f0a1b2c3d4e5f61";
 /// Priya's booking in the appointment and public booking samples.
 const SAMPLE_BOOKING: &str = "0196f3a9c1d24e7f8a9b0c1d2e3f4a5b";
 /// Its manage token in the public booking samples.
@@ -468,6 +470,22 @@ pub async fn page_calendar_shows_the_weeks_booking(name: &str) {
     }
 }
 
+pub async fn page_appointments_lists_the_confirmed_booking(name: &str) {
+    let w = World::with_dana().await;
+    let id = booking_id(&priya_booked(&w, json!({})).await);
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    for text in [
+        "Tue 8 Dec 2026",
+        "Priya Raman",
+        "<option value=\"confirmed\" selected>",
+        &format!("action=\"/app/appointments/{id}\""),
+        "<input type=\"hidden\" name=\"view\" value=\"list\">",
+    ] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
 pub async fn page_appointment_action_cancels_with_the_reason(name: &str) {
     let w = World::with_dana().await;
     let id = booking_id(&priya_booked(&w, json!({})).await);
@@ -538,4 +556,82 @@ pub async fn page_event_type_create_offers_the_check_up(name: &str) {
         "{listed}"
     );
     assert_eq!(event["location"]["address"], "12 Harley Street, London");
+}
+
+pub async fn page_schedule_edit_shows_the_hours_to_edit(name: &str) {
+    let w = World::with_dana().await;
+    let schedule = surgery_hours(&w).await;
+    let reply = w.http(name, &[(SAMPLE_SCHEDULE, &schedule)]).await;
+    reply.expect(StatusCode::OK);
+    for text in [
+        "value=\"Surgery hours\"",
+        "value=\"09:00-12:30, 13:30-17:00\"",
+        "2026-12-25: closed",
+    ] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
+pub async fn page_schedule_update_saves_the_new_hours(name: &str) {
+    let w = World::with_dana().await;
+    let schedule = surgery_hours(&w).await;
+    let reply = w.http(name, &[(SAMPLE_SCHEDULE, &schedule)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/scheduling?notice=schedule-saved");
+    let saved = w.api("GET", &format!("/schedules/{schedule}"), None).await;
+    assert_eq!(
+        saved["weekly"]["monday"],
+        json!([{"start": "08:00", "end": "12:00"}, {"start": "13:00", "end": "18:00"}]),
+        "{saved}"
+    );
+    assert_eq!(saved["weekly"]["saturday"], json!([]));
+    // The override the form no longer lists is gone; the new one is there.
+    assert!(saved["overrides"].get("2026-12-25").is_none(), "{saved}");
+    assert_eq!(saved["overrides"]["2026-12-24"]["kind"], "hours");
+}
+
+pub async fn page_event_type_edit_shows_every_setting_and_the_link(name: &str) {
+    let w = World::with_dana().await;
+    let event = check_up(&w, json!({})).await;
+    let reply = w.http(name, &[(SAMPLE_EVENT_TYPE, &event)]).await;
+    reply.expect(StatusCode::OK);
+    for text in [
+        "/book/whitfield-dental/check-up",
+        "data-copy=\"public-link\"",
+        "name=\"weekly_limit\"",
+        "name=\"reminders\"",
+        "name=\"questions\"",
+    ] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
+pub async fn page_event_type_update_saves_every_setting(name: &str) {
+    let w = World::with_dana().await;
+    let event = check_up(&w, json!({})).await;
+    let before = w.api("GET", &format!("/event-types/{event}"), None).await;
+    let schedule = before["schedule_id"].as_str().expect("schedule").to_string();
+    let reply = w
+        .http(name, &[(SAMPLE_EVENT_TYPE, &event), (SAMPLE_EVENT_SCHEDULE, &schedule)])
+        .await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/scheduling?notice=event-type-saved");
+    let saved = w.api("GET", &format!("/event-types/{event}"), None).await;
+    assert_eq!(
+        (
+            &saved["default_duration"],
+            &saved["buffer_after"],
+            &saved["slot_interval"],
+            &saved["weekly_limit"],
+            &saved["requires_confirmation"],
+        ),
+        (&json!(45), &json!(10), &json!(15), &json!(30), &json!(true)),
+        "{saved}"
+    );
+    assert_eq!(saved["window"], json!({"kind": "rolling", "days": 90}));
+    assert_eq!(saved["questions"][0]["type"], "long_text");
+    assert_eq!(
+        saved["reminders"],
+        json!([{"offset_minutes": 1440, "channels": ["email", "sms"]}])
+    );
 }

@@ -373,6 +373,27 @@ pub async fn page_deal_move_moves_the_deal(name: &str) {
     assert_eq!(moved["stage_id"], stage, "{moved}");
 }
 
+pub async fn page_pipeline_edit_shows_the_stages_to_edit(name: &str) {
+    let w = World::with_dana().await;
+    let (pipeline, _) = maria_in_the_pipeline(&w).await;
+    let id = pipeline["id"].as_str().expect("id");
+    let reply = w.http(name, &[(SAMPLE_PIPELINE, id)]).await;
+    assert_staff_page(&reply, "Add a stage");
+    let first = pipeline["stages"][0]["name"].as_str().expect("a stage name");
+    assert!(reply.text.contains(&format!("Save {first}")), "{}", reply.text);
+}
+
+pub async fn page_pipeline_update_renames_the_pipeline(name: &str) {
+    let w = World::with_dana().await;
+    let (pipeline, _) = maria_in_the_pipeline(&w).await;
+    let id = pipeline["id"].as_str().expect("id");
+    let version = format!("version={}", pipeline["version"]);
+    let reply = w.http(name, &[(SAMPLE_PIPELINE, id), ("version=1", &version)]).await;
+    assert_redirect(&reply, &format!("/app/pipelines/{id}/edit?notice=pipeline-saved"));
+    let renamed = w.api("GET", &format!("/pipelines/{id}"), None).await;
+    assert_eq!(renamed["name"], "Rehab", "{renamed}");
+}
+
 pub async fn page_deal_create_opens_the_deal_for_the_contact(name: &str) {
     let w = World::with_dana().await;
     let id = maria(&w).await;

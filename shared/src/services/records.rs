@@ -108,6 +108,10 @@ pub struct UserRecord {
     /// The organization a new session opens in.
     #[serde(default)]
     pub last_org_id: Option<OrgId>,
+    /// The IANA zone the member reads times in; `None` (or blank): the
+    /// organization's.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     pub created_at: String,
     pub version: u64,
 }

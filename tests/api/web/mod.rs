@@ -5,8 +5,11 @@
 //! (and not offered to them), and the headers every staff page carries.
 //! In process, on the embedded store, through the shared harness.
 
+mod appointments;
 mod auth;
+mod compression;
 mod contacts;
+mod editors;
 mod security;
 mod settings;
 mod work;

@@ -232,6 +232,11 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
         .expect("user id")
         .to_string();
     let stage = pipeline["stages"][1]["id"].as_str().expect("stage").to_string();
+    let event_type = b.event_type_id.clone();
+    let schedule = api("GET", format!("/event-types/{event_type}"), json!({})).await["schedule_id"]
+        .as_str()
+        .expect("schedule")
+        .to_string();
 
     // Organization A's owner tries every page that names an id.
     let mut anna = Visitor::default();
@@ -294,10 +299,46 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
         ),
         ("page-board", "GET", format!("/app/pipelines/{}", id(&pipeline)), vec![]),
         (
+            "page-pipeline-edit",
+            "GET",
+            format!("/app/pipelines/{}/edit", id(&pipeline)),
+            vec![],
+        ),
+        (
+            "page-pipeline-update",
+            "POST",
+            format!("/app/pipelines/{}/edit", id(&pipeline)),
+            vec![("op", "rename".into()), ("name", "Mine".into())],
+        ),
+        (
             "page-deal-move",
             "POST",
             format!("/app/deals/{deal}/move"),
             vec![("stage_id", stage.clone())],
+        ),
+        (
+            "page-schedule-edit",
+            "GET",
+            format!("/app/schedules/{schedule}"),
+            vec![],
+        ),
+        (
+            "page-schedule-update",
+            "POST",
+            format!("/app/schedules/{schedule}"),
+            vec![("name", "Mine".into()), ("time_zone", "Europe/London".into())],
+        ),
+        (
+            "page-event-type-edit",
+            "GET",
+            format!("/app/event-types/{event_type}"),
+            vec![],
+        ),
+        (
+            "page-event-type-update",
+            "POST",
+            format!("/app/event-types/{event_type}"),
+            vec![("title", "Mine".into()), ("durations", "30".into())],
         ),
         ("page-export", "GET", format!("/app/exports/{export}"), vec![]),
         (

@@ -27,6 +27,7 @@ pub struct PatchMe {
     email: Option<String>,
     current_password: Option<String>,
     new_password: Option<String>,
+    time_zone: Option<String>,
 }
 
 pub async fn get_me(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
@@ -43,6 +44,7 @@ pub async fn patch_me(
         email: body.email,
         current_password: body.current_password,
         new_password: body.new_password,
+        time_zone: body.time_zone,
     };
     accounts::update_profile(&state, &auth.user_id, &auth.session_token, change, &auth.actor).await?;
     show(&state, &auth).await

@@ -25,6 +25,7 @@ pub mod web;
 use axum::Router;
 use axum::routing::{MethodFilter, MethodRouter};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::config::MAX_BODY_BYTES;
@@ -61,7 +62,8 @@ pub fn routes<'a, R: HttpRoute + 'a>(entries: impl IntoIterator<Item = &'a R>) -
 }
 
 /// The shared pipeline around any router: request ids, logs, problem bodies,
-/// the body limit and panic containment. Tests mount their own routes in it.
+/// the body limit, panic containment and response compression. Tests mount
+/// their own routes in it.
 pub fn with_pipeline(router: Router<AppState>) -> Router<AppState> {
     router
         .fallback(middleware::not_found)
@@ -69,4 +71,10 @@ pub fn with_pipeline(router: Router<AppState>) -> Router<AppState> {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::pipeline))
+        // Outermost, so every body leaves compressed (problems and error
+        // pages too), in Lambda and locally alike: brotli or gzip, only when
+        // the request's Accept-Encoding asks for it, `Vary: Accept-Encoding`
+        // always. Bodies under 32 bytes, images and event streams pass as
+        // they are (tower-http's default predicate).
+        .layer(CompressionLayer::new().br(true).gzip(true))
 }

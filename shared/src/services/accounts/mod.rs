@@ -84,6 +84,8 @@ pub struct Me {
     pub has_photo: bool,
     pub org_id: OrgId,
     pub role: Role,
+    /// The member's own time zone, if they chose one.
+    pub time_zone: Option<String>,
 }
 
 /// What a successful sign-up or login hands to the HTTP layer.

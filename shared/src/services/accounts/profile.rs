@@ -21,6 +21,9 @@ pub struct ProfileChange {
     pub email: Option<String>,
     pub current_password: Option<String>,
     pub new_password: Option<String>,
+    /// An IANA zone such as `Europe/London`; blank goes back to the
+    /// organization's.
+    pub time_zone: Option<String>,
 }
 
 /// Name changes apply at once. An email change needs the current password and
@@ -47,6 +50,17 @@ pub async fn update_profile(
         && let Err(err) = check_new_password(password, new_email.as_ref().map_or(user.email.as_str(), Email::as_str))
     {
         errors.push(FieldError::new("new_password", err.code(), err.message()));
+    }
+    let time_zone = change.time_zone.as_deref().map(str::trim);
+    if let Some(zone) = time_zone
+        && !zone.is_empty()
+        && jiff::tz::TimeZone::get(zone).is_err()
+    {
+        errors.push(FieldError::new(
+            "time_zone",
+            "invalid_time_zone",
+            "Use a time zone such as Europe/London or America/New_York.",
+        ));
     }
     if !errors.is_empty() {
         return Err(AccountError::Invalid(errors));
@@ -78,6 +92,19 @@ pub async fn update_profile(
             "account.profile_updated",
             &target,
             json!({"changed": ["name"]}),
+        ));
+    }
+    if let Some(zone) = time_zone
+        && Some(zone) != user.time_zone.as_deref().or(Some(""))
+    {
+        update = update.set("time_zone", zone);
+        changed.push("time_zone");
+        ops.push(audit::entry(
+            actor,
+            now,
+            "account.profile_updated",
+            &target,
+            json!({"changed": ["time_zone"]}),
         ));
     }
     if let Some(password) = change.new_password.clone() {
@@ -195,5 +222,6 @@ pub async fn me(state: &impl HasTable, user_id: &UserId, org_id: &OrgId, role: R
         has_photo: user.photo_key.is_some(),
         org_id: org_id.into(),
         role,
+        time_zone: user.time_zone.filter(|zone| !zone.is_empty()),
     })
 }

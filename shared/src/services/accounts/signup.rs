@@ -68,6 +68,7 @@ pub async fn signup(
             pending_email: None,
             photo_key: None,
             last_org_id: Some(org_id.clone()),
+            time_zone: None,
             created_at: now.to_string(),
             version: 1,
         };

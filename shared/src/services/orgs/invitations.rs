@@ -356,6 +356,7 @@ pub async fn accept_invitation(
                 pending_email: None,
                 photo_key: None,
                 last_org_id: Some(org.id.clone()),
+                time_zone: None,
                 created_at: now.to_string(),
                 version: 1,
             };

@@ -18,6 +18,7 @@ use super::super::problem::ApiError;
 const APP_CSS: &[u8] = include_bytes!("../../../../assets/app.css");
 const HTMX_JS: &[u8] = include_bytes!("../../../../assets/htmx-2.0.11.min.js");
 const BOARD_JS: &[u8] = include_bytes!("../../../../assets/board.js");
+const COPY_JS: &[u8] = include_bytes!("../../../../assets/copy.js");
 
 struct Asset {
     /// The hashed name the pages link to.
@@ -31,7 +32,7 @@ fn hashed(stem: &str, extension: &str, bytes: &[u8]) -> String {
     format!("{stem}-{}.{extension}", &digest[..12])
 }
 
-static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
     [
         Asset {
             name: hashed("app", "css", APP_CSS),
@@ -47,6 +48,11 @@ static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
             name: hashed("board", "js", BOARD_JS),
             content_type: "text/javascript; charset=utf-8",
             bytes: BOARD_JS,
+        },
+        Asset {
+            name: hashed("copy", "js", COPY_JS),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: COPY_JS,
         },
     ]
 });
@@ -64,6 +70,11 @@ pub fn htmx_url() -> String {
 /// The URL of the board's drag-and-drop script.
 pub fn board_script_url() -> String {
     format!("/assets/{}", ASSETS[2].name)
+}
+
+/// The URL of the copy buttons' script.
+pub fn copy_script_url() -> String {
+    format!("/assets/{}", ASSETS[3].name)
 }
 
 /// `GET /assets/{name}`: the file of that exact hashed name; a stale or

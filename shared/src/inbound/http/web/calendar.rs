@@ -13,15 +13,16 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
-use super::{Chrome, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
+use super::{Chrome, FormData, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::inbound::http::scheduling::caller;
-use crate::services::orgs;
 use crate::services::scheduling::bookings::{self, BookingStatus, BookingView, ListRange, Manager};
 
 pub struct Appointment {
     pub id: String,
+    /// The day in words ("Wed 4 Mar 2026"), for lists of several days.
+    pub date: String,
     pub time: String,
     pub who: String,
     pub email: String,
@@ -57,6 +58,13 @@ struct CalendarPage {
     count: usize,
 }
 
+impl CalendarPage {
+    /// What an action form carries to come back to this week.
+    fn back_fields(&self) -> Vec<(&'static str, String)> {
+        vec![("week", self.week.clone())]
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct WeekQuery {
     /// Any day of the week to show, `YYYY-MM-DD`; this week when absent.
@@ -66,7 +74,7 @@ pub struct WeekQuery {
     notice: Option<String>,
 }
 
-fn status_words(status: BookingStatus, no_show: bool) -> (&'static str, &'static str) {
+pub(super) fn status_words(status: BookingStatus, no_show: bool) -> (&'static str, &'static str) {
     match status {
         BookingStatus::Confirmed if no_show => ("No-show", "cancelled"),
         BookingStatus::PendingConfirmation => ("Pending", "pending_confirmation"),
@@ -82,11 +90,11 @@ fn monday_of(day: Date) -> Date {
     day.checked_sub(jiff::Span::new().days(back)).unwrap_or(day)
 }
 
-fn plus_days(day: Date, days: i64) -> Date {
+pub(super) fn plus_days(day: Date, days: i64) -> Date {
     day.checked_add(jiff::Span::new().days(days)).unwrap_or(day)
 }
 
-fn appointment(booking: &BookingView, zone: &TimeZone, now: jiff::Timestamp) -> Appointment {
+pub(super) fn appointment(booking: &BookingView, zone: &TimeZone, now: jiff::Timestamp) -> Appointment {
     let start = booking.start.to_zoned(zone.clone());
     let end = booking.end.to_zoned(zone.clone());
     let (status, status_class) = status_words(booking.status, booking.no_show);
@@ -96,6 +104,7 @@ fn appointment(booking: &BookingView, zone: &TimeZone, now: jiff::Timestamp) -> 
     );
     Appointment {
         id: booking.id.clone(),
+        date: start.strftime("%a %-d %b %Y").to_string(),
         time: format!("{}–{}", start.strftime("%H:%M"), end.strftime("%H:%M")),
         who: booking.invitee.name.clone(),
         email: booking.invitee.email.clone(),
@@ -113,8 +122,8 @@ fn appointment(booking: &BookingView, zone: &TimeZone, now: jiff::Timestamp) -> 
 /// `GET /app/calendar?week=`.
 pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query): Query<WeekQuery>) -> PageResult {
     let caller = caller(&staff.auth)?;
-    let org = orgs::org(&state, &staff.auth.org_id).await?;
-    let zone = TimeZone::get(&org.time_zone).unwrap_or(TimeZone::UTC);
+    let zone_name = staff.time_zone.clone();
+    let zone = TimeZone::get(&zone_name).unwrap_or(TimeZone::UTC);
     let now = state.clock.now();
     let today = now.to_zoned(zone.clone()).date();
     let asked = match query.week.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
@@ -136,7 +145,7 @@ pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query):
         ListRange {
             from: &from,
             to: &to,
-            tz: Some(&org.time_zone),
+            tz: Some(&zone_name),
         },
     )
     .await?;
@@ -162,7 +171,7 @@ pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query):
             title: "Calendar",
             chrome: Some(staff.chrome),
             notice: notice_text(query.notice.as_deref()),
-            zone: org.time_zone.clone(),
+            zone: zone_name.clone(),
             week: monday.to_string(),
             previous: plus_days(monday, -7).to_string(),
             next: plus_days(monday, 7).to_string(),
@@ -170,6 +179,37 @@ pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query):
             days,
         },
     ))
+}
+
+/// The status filter's choices: (value, label).
+pub const STATUSES: [(&str, &str); 6] = [
+    ("", "Any status"),
+    ("pending_confirmation", "Pending"),
+    ("confirmed", "Confirmed"),
+    ("cancelled", "Cancelled"),
+    ("declined", "Declined"),
+    ("no_show", "No-show"),
+];
+
+/// The list's address for a posted action form's filters (each one checked,
+/// so no words from the form reach the URL unchecked), ending in `&` or `?`.
+pub fn list_url(form: &FormData) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let status = form.text("status");
+    if STATUSES.iter().any(|(value, _)| *value == status && !value.is_empty()) {
+        query.append_pair("status", &status);
+    }
+    for name in ["from", "to"] {
+        if let Some(date) = form.optional(name).filter(|d| d.parse::<Date>().is_ok()) {
+            query.append_pair(name, &date);
+        }
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        "/app/appointments?".into()
+    } else {
+        format!("/app/appointments?{query}&")
+    }
 }
 
 /// A `datetime-local` value in `zone` as an RFC 3339 time; anything else
@@ -212,8 +252,7 @@ pub async fn act(
             "appointment-no-show"
         }
         "reschedule" => {
-            let org = orgs::org(&state, &org_id).await?;
-            let zone = TimeZone::get(&org.time_zone).unwrap_or(TimeZone::UTC);
+            let zone = TimeZone::get(&staff.time_zone).unwrap_or(TimeZone::UTC);
             let start = start_in_zone(&form.text("start"), &zone);
             bookings::reschedule(&state, &org_id, &id, &start, Manager::Host(&caller)).await?;
             "appointment-rescheduled"
@@ -226,6 +265,9 @@ pub async fn act(
             )));
         }
     };
+    if form.text("view") == "list" {
+        return Ok(see_other(&format!("{}notice={notice}", list_url(&form))));
+    }
     let week = form
         .optional("week")
         .filter(|w| w.parse::<Date>().is_ok())
@@ -237,6 +279,14 @@ pub async fn act(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_way_back_to_the_list_keeps_only_known_filters() {
+        let form = FormData::parse(b"view=list&status=confirmed&from=2026-03-01&to=soon");
+        assert_eq!(list_url(&form), "/app/appointments?status=confirmed&from=2026-03-01&");
+        let form = FormData::parse(b"status=%3Cscript%3E");
+        assert_eq!(list_url(&form), "/app/appointments?");
+    }
 
     #[test]
     fn weeks_start_on_monday() {

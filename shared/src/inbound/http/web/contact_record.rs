@@ -25,7 +25,7 @@ pub struct Moment {
     pub text: String,
 }
 
-fn moment(kind: &str, at: &str, detail: &Value) -> Moment {
+fn moment(kind: &str, at: &str, detail: &Value, zone: &str) -> Moment {
     let what = match kind {
         "created" | "contact_created" => "Contact created".to_string(),
         "note_added" | "note" => "Note".to_string(),
@@ -52,7 +52,7 @@ fn moment(kind: &str, at: &str, detail: &Value) -> Moment {
         .unwrap_or_default()
         .to_string();
     Moment {
-        at: at.chars().take(16).collect::<String>().replace('T', " "),
+        at: super::local_time(at, zone),
         what,
         text,
     }
@@ -153,6 +153,7 @@ async fn record_page(
         .collect();
     let row = Row::of(&contact);
     let version = contact.version;
+    let zone = staff.time_zone.clone();
     let staff = staff.in_section("contacts");
     Ok(RecordPage {
         title: row.name.clone(),
@@ -165,10 +166,13 @@ async fn record_page(
             .map(|n| NoteView {
                 id: n.id,
                 body: n.body,
-                at: n.created_at.chars().take(16).collect::<String>().replace('T', " "),
+                at: super::local_time(&n.created_at, &zone),
             })
             .collect(),
-        timeline: entries.iter().map(|e| moment(&e.kind, &e.at, &e.detail)).collect(),
+        timeline: entries
+            .iter()
+            .map(|e| moment(&e.kind, &e.at, &e.detail, &zone))
+            .collect(),
         deals: deals
             .into_iter()
             .map(|d| DealView {

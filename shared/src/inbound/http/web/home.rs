@@ -17,7 +17,6 @@ use crate::inbound::http::scheduling::caller as scheduling_caller;
 use crate::services::contacts::{self, ContactFilter};
 use crate::services::exports::job::{self as export_jobs, ExportState};
 use crate::services::imports::{self, ImportState};
-use crate::services::orgs;
 use crate::services::pipelines;
 use crate::services::scheduling::bookings::{self, BookingStatus, ListRange};
 use crate::services::sms::{self, StaffNotification};
@@ -86,8 +85,8 @@ pub fn money(value: i64, currency: &str) -> String {
 pub async fn home(State(state): State<AppState>, staff: Staff, Query(query): Query<NoticeQuery>) -> PageResult {
     let crm = crm_caller(&staff.auth)?;
     let scheduling = scheduling_caller(&staff.auth)?;
-    let org = orgs::org(&state, &staff.auth.org_id).await?;
-    let zone = TimeZone::get(&org.time_zone).unwrap_or(TimeZone::UTC);
+    let zone_name = staff.time_zone.clone();
+    let zone = TimeZone::get(&zone_name).unwrap_or(TimeZone::UTC);
     let today = state.clock.now().to_zoned(zone.clone()).date();
     let day = |offset: i64| {
         today
@@ -104,7 +103,7 @@ pub async fn home(State(state): State<AppState>, staff: Staff, Query(query): Que
         ListRange {
             from: &today_text,
             to: &tomorrow,
-            tz: Some(&org.time_zone),
+            tz: Some(&zone_name),
         },
     )
     .await?;
@@ -115,7 +114,7 @@ pub async fn home(State(state): State<AppState>, staff: Staff, Query(query): Que
         ListRange {
             from: &tomorrow,
             to: &in_eight_days,
-            tz: Some(&org.time_zone),
+            tz: Some(&zone_name),
         },
     )
     .await?;
@@ -174,7 +173,7 @@ pub async fn home(State(state): State<AppState>, staff: Staff, Query(query): Que
             title: "Home",
             chrome: Some(staff.chrome),
             notice: notice_text(query.notice.as_deref()),
-            zone: org.time_zone.clone(),
+            zone: zone_name.clone(),
             today: todays
                 .iter()
                 .map(|b| {

@@ -6,6 +6,7 @@
 //! htmx's header), form parsing, and errors rendered as pages.
 
 pub mod account;
+pub mod appointments;
 pub mod assets;
 pub mod auth;
 pub mod billing;
@@ -15,9 +16,11 @@ pub mod contact_record;
 pub mod contacts;
 pub mod exports;
 pub mod home;
+pub mod pipeline_edit;
 pub mod pipelines;
 pub mod profile;
 pub mod scheduling;
+pub mod scheduling_edit;
 pub mod settings;
 pub mod sms;
 pub mod team;
@@ -66,6 +69,9 @@ pub struct Chrome {
 pub struct Staff {
     pub auth: Authenticated,
     pub chrome: Chrome,
+    /// The IANA zone every time on the member's pages is shown in: their
+    /// own when they chose one, else the organization's.
+    pub time_zone: String,
 }
 
 impl Staff {
@@ -247,6 +253,11 @@ impl FromRequestParts<AppState> for Staff {
         let org = orgs::org(state, &auth.org_id)
             .await
             .map_err(|err| PageError::from(err).into_response())?;
+        let time_zone = user
+            .time_zone
+            .clone()
+            .filter(|zone| !zone.is_empty())
+            .unwrap_or_else(|| org.time_zone.clone());
         let chrome = Chrome {
             org_name: org.name,
             user_name: user.name,
@@ -257,7 +268,11 @@ impl FromRequestParts<AppState> for Staff {
                 .await
                 .map_err(|err| PageError::from(err).into_response())?,
         };
-        Ok(Staff { auth, chrome })
+        Ok(Staff {
+            auth,
+            chrome,
+            time_zone,
+        })
     }
 }
 
@@ -461,10 +476,12 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "settings-saved" => Some("Settings saved."),
         "sms-settings-saved" => Some("Text message settings saved."),
         "pipeline-created" => Some("Pipeline created."),
+        "pipeline-saved" => Some("Pipeline saved."),
         "deal-moved" => Some("Deal moved."),
         "deal-created" => Some("Deal created."),
         "view-saved" => Some("View saved."),
         "view-deleted" => Some("View deleted."),
+        "time-zone-saved" => Some("Your time zone is saved: times are shown in it."),
         "profile-saved" => Some("Your details are saved. A new email takes effect once you confirm it."),
         "password-saved" => Some("Your password is changed. Your other devices are signed out."),
         "signed-out-everywhere" => Some("You are signed out on every device."),
@@ -473,6 +490,8 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "role-changed" => Some("Role changed."),
         "member-removed" => Some("Member removed."),
         "schedule-created" => Some("Schedule created."),
+        "schedule-saved" => Some("Schedule saved."),
+        "event-type-saved" => Some("Event type saved."),
         "event-type-created" => Some("Event type created: share its link."),
         "appointment-confirmed" => Some("Appointment confirmed."),
         "appointment-declined" => Some("Appointment declined."),
@@ -483,6 +502,16 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "reset-sent" => Some("If an account uses that address, a link to choose a new password is on its way."),
         "password-changed" => Some("Your password is changed. Sign in with the new one."),
         _ => None,
+    }
+}
+
+/// An RFC 3339 time as the member reads it: "2026-03-04 10:00" in `zone`
+/// (an IANA name). Anything unreadable is shown as it is stored.
+pub fn local_time(at: &str, zone: &str) -> String {
+    let zone = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    match at.parse::<jiff::Timestamp>() {
+        Ok(at) => at.to_zoned(zone).strftime("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => at.chars().take(16).collect::<String>().replace('T', " "),
     }
 }
 
@@ -504,6 +533,13 @@ mod tests {
         assert!(!safe_next("https://evil.example/app"));
         assert!(!safe_next("/auth/logout"));
         assert!(!safe_next("/application"));
+    }
+
+    #[test]
+    fn times_are_shown_in_the_members_zone() {
+        assert_eq!(local_time("2026-07-01T08:30:00Z", "Europe/London"), "2026-07-01 09:30");
+        assert_eq!(local_time("2026-07-01T08:30:00Z", "Asia/Tokyo"), "2026-07-01 17:30");
+        assert_eq!(local_time("2026-07-01T08:30:00Z", "Nowhere/Else"), "2026-07-01 08:30");
     }
 
     #[test]

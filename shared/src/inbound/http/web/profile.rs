@@ -15,7 +15,7 @@ use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::inbound::http::session::{cleared_cookies, with_cookies};
 use crate::services::accounts::{self, ProfileChange};
-use crate::services::sessions;
+use crate::services::{orgs, sessions};
 
 #[derive(Template)]
 #[template(path = "staff/profile.html")]
@@ -27,6 +27,7 @@ struct ProfilePage {
     form: FormData,
     pending_email: Option<String>,
     email_verified: bool,
+    org_zone: String,
 }
 
 async fn page(
@@ -39,10 +40,15 @@ async fn page(
     let me = accounts::me(state, &staff.auth.user_id, &staff.auth.org_id, staff.auth.role).await?;
     let form = form.unwrap_or_else(|| {
         let encoded = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([("name", me.name.as_str()), ("email", me.email.as_str())])
+            .extend_pairs([
+                ("name", me.name.as_str()),
+                ("email", me.email.as_str()),
+                ("time_zone", me.time_zone.as_deref().unwrap_or_default()),
+            ])
             .finish();
         FormData::parse(encoded.as_bytes())
     });
+    let org = orgs::org(state, &staff.auth.org_id).await?;
     let staff = staff.in_section("profile");
     Ok(ProfilePage {
         title: "Profile",
@@ -52,6 +58,7 @@ async fn page(
         form,
         pending_email: me.pending_email,
         email_verified: me.email_verified,
+        org_zone: org.time_zone,
     })
 }
 
@@ -68,15 +75,26 @@ pub async fn profile(State(state): State<AppState>, staff: Staff, Query(query): 
     Ok(render(StatusCode::OK, &page))
 }
 
-/// `POST /app/profile`: the details form (name, email) or the password form.
+/// `POST /app/profile`: the details form (name, email), the password form
+/// or the time zone form.
 pub async fn save_profile(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
     let changing_password = form.optional("new_password").is_some();
-    let change = if changing_password {
+    let changing_zone = form.text("form") == "time_zone";
+    let change = if changing_zone {
+        ProfileChange {
+            name: None,
+            email: None,
+            current_password: None,
+            new_password: None,
+            time_zone: Some(form.text("time_zone")),
+        }
+    } else if changing_password {
         ProfileChange {
             name: None,
             email: None,
             current_password: form.optional("current_password"),
             new_password: form.optional("new_password"),
+            time_zone: None,
         }
     } else {
         ProfileChange {
@@ -84,6 +102,7 @@ pub async fn save_profile(State(state): State<AppState>, StaffForm { staff, form
             email: Some(form.text("email")),
             current_password: form.optional("current_password"),
             new_password: None,
+            time_zone: None,
         }
     };
     let saved = accounts::update_profile(
@@ -96,6 +115,7 @@ pub async fn save_profile(State(state): State<AppState>, StaffForm { staff, form
     .await
     .map_err(ApiError::from);
     match saved {
+        Ok(()) if changing_zone => Ok(see_other("/app/profile?notice=time-zone-saved")),
         Ok(()) if changing_password => Ok(see_other("/app/profile?notice=password-saved")),
         Ok(()) => Ok(see_other("/app/profile?notice=profile-saved")),
         Err(err @ ApiError::Validation(_)) => {

@@ -38,6 +38,7 @@ pub struct ScheduleRow {
 }
 
 pub struct EventRow {
+    pub id: String,
     pub title: String,
     pub durations: String,
     pub link: String,
@@ -144,6 +145,7 @@ async fn page(
         events: events
             .iter()
             .map(|e| EventRow {
+                id: e.id.to_string(),
                 title: e.title.clone(),
                 durations: e.durations.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
                 link: format!("{base}/book/{}/{}", org.slug, e.slug),
@@ -183,7 +185,7 @@ pub async fn scheduling(State(state): State<AppState>, staff: Staff, Query(query
 
 /// "09:00-12:30, 13:30-17:00" → intervals; blank → none (closed). A piece
 /// that is not `start-end` goes through as it is, for the service to refuse.
-fn intervals(raw: &str) -> Value {
+pub(super) fn intervals(raw: &str) -> Value {
     let list: Vec<Value> = raw
         .split(',')
         .map(str::trim)
@@ -200,7 +202,7 @@ fn intervals(raw: &str) -> Value {
 }
 
 /// Override lines "2026-12-25: closed" / "2026-12-24: 09:00-12:00".
-fn overrides(raw: &str) -> Map<String, Value> {
+pub(super) fn overrides(raw: &str) -> Map<String, Value> {
     raw.lines()
         .map(str::trim)
         .filter(|line| !line.is_empty())
@@ -218,7 +220,7 @@ fn overrides(raw: &str) -> Map<String, Value> {
 }
 
 /// The API's name of a schedule field in the form's terms.
-fn schedule_field(api_field: &str) -> String {
+pub(super) fn schedule_field(api_field: &str) -> String {
     if let Some(rest) = api_field.strip_prefix("weekly.") {
         return rest.split(['[', '.']).next().unwrap_or(rest).to_string();
     }
@@ -228,9 +230,10 @@ fn schedule_field(api_field: &str) -> String {
     api_field.to_string()
 }
 
-/// `POST /app/schedules`.
-pub async fn create_schedule(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
-    let caller = caller(&staff.auth)?;
+/// The schedule form as the API's body (`name`, `time_zone`, `weekly`,
+/// `overrides`); hours that are no times at all are refused here, each at
+/// its own day, since the service could only name the whole body.
+pub(super) fn schedule_body(form: &FormData) -> Result<Value, ApiError> {
     let weekly: Map<String, Value> = WEEKDAYS
         .iter()
         .map(|day| (day.to_string(), intervals(&form.text(day))))
@@ -241,7 +244,6 @@ pub async fn create_schedule(State(state): State<AppState>, StaffForm { staff, f
         "weekly": weekly,
         "overrides": overrides(&form.text("overrides")),
     });
-    // Hours that are no times at all are refused here, each at its own day.
     let mut unreadable = Vec::new();
     for day in WEEKDAYS {
         let alone = json!({"weekly": {day: intervals(&form.text(day))}});
@@ -261,9 +263,20 @@ pub async fn create_schedule(State(state): State<AppState>, StaffForm { staff, f
             "Use lines such as 2026-12-25: closed or 2026-12-24: 09:00-12:00.",
         ));
     }
-    let created = match serde_json::from_value(body) {
-        Ok(input) if unreadable.is_empty() => schedules::create(&state, &caller, input).await.map_err(ApiError::from),
-        _ => Err(ApiError::Validation(unreadable)),
+    if unreadable.is_empty() {
+        Ok(body)
+    } else {
+        Err(ApiError::Validation(unreadable))
+    }
+}
+
+/// `POST /app/schedules`.
+pub async fn create_schedule(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let created = match schedule_body(&form).map(serde_json::from_value) {
+        Ok(Ok(input)) => schedules::create(&state, &caller, input).await.map_err(ApiError::from),
+        Ok(Err(_)) => Err(ApiError::field("name", "invalid", "The form could not be read.")),
+        Err(err) => Err(err),
     };
     match created {
         Ok(_) => Ok(see_other("/app/scheduling?notice=schedule-created")),
@@ -277,7 +290,7 @@ pub async fn create_schedule(State(state): State<AppState>, StaffForm { staff, f
 }
 
 /// The API's name of an event type field in the form's terms.
-fn event_field(api_field: &str) -> String {
+pub(super) fn event_field(api_field: &str) -> String {
     if api_field.starts_with("durations") || api_field == "default_duration" {
         return "durations".into();
     }
@@ -287,7 +300,7 @@ fn event_field(api_field: &str) -> String {
     api_field.to_string()
 }
 
-fn number(form: &FormData, name: &str) -> Value {
+pub(super) fn number(form: &FormData, name: &str) -> Value {
     match form.optional(name) {
         None => Value::Null,
         Some(raw) => raw.parse::<u32>().map(Value::from).unwrap_or(Value::String(raw)),
