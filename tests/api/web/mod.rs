@@ -7,6 +7,7 @@
 
 mod auth;
 mod contacts;
+mod forms;
 mod security;
 mod settings;
 mod work;

@@ -135,6 +135,9 @@ struct TablePage {
     /// This page's filters, for the save-view form.
     filters: Vec<(&'static str, String)>,
     filtered: bool,
+    /// A refused save-view form: its errors and the name sent.
+    view_errors: FieldErrors,
+    view_name: String,
 }
 
 /// A saved view's filters as the table's query.
@@ -187,6 +190,12 @@ struct Results {
     filtered: bool,
     /// This page's filters, as the export form's hidden fields.
     filters: Vec<(&'static str, String)>,
+    /// This page's query string (filters and cursor), where the bulk tag
+    /// form comes back to.
+    back: Option<String>,
+    /// A refused bulk tag: its error and the tag sent.
+    bulk_error: Option<String>,
+    bulk_tag: String,
 }
 
 /// The non-blank filters, as (name, value) pairs.
@@ -275,9 +284,12 @@ async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<
         errors: FieldErrors::default(),
         csrf: staff.chrome.csrf.clone(),
         next: next.map(|cursor| query_string(query, Some(&cursor))),
-        first: cursor.map(|_| query_string(query, None)),
+        first: cursor.as_ref().map(|_| query_string(query, None)),
         filtered,
         filters: filter_fields(query),
+        back: Some(query_string(query, cursor.as_deref())).filter(|q| !q.is_empty()),
+        bulk_error: None,
+        bulk_tag: String::new(),
     })
 }
 
@@ -310,17 +322,15 @@ async fn filter_choices(
     Ok((tags, owners, stages))
 }
 
-/// `GET /app/contacts`: the table; to htmx, only the results.
-pub async fn table(
-    State(state): State<AppState>,
-    staff: Staff,
-    headers: HeaderMap,
-    Query(query): Query<TableQuery>,
-) -> PageResult {
-    let staff = staff.in_section("contacts");
-    let (results, status) = match results(&state, &staff, &query).await {
-        Ok(results) => (results, StatusCode::OK),
-        Err(PageError(err @ ApiError::Validation(_))) => (
+/// The rows of `query`, or the filters' errors in their place (422).
+async fn results_or_errors(
+    state: &AppState,
+    staff: &Staff,
+    query: &TableQuery,
+) -> Result<(Results, StatusCode), PageError> {
+    match results(state, staff, query).await {
+        Ok(results) => Ok((results, StatusCode::OK)),
+        Err(PageError(err @ ApiError::Validation(_))) => Ok((
             Results {
                 rows: Vec::new(),
                 errors: FieldErrors::from_api(&err, |field| field),
@@ -329,15 +339,26 @@ pub async fn table(
                 first: None,
                 filtered: true,
                 filters: Vec::new(),
+                back: None,
+                bulk_error: None,
+                bulk_tag: String::new(),
             },
             StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        Err(other) => return Err(other),
-    };
-    if is_htmx(&headers) {
-        return Ok(render(status, &results));
+        )),
+        Err(other) => Err(other),
     }
-    let (tags, owners, stages) = filter_choices(&state, &staff.auth.org_id, &query).await?;
+}
+
+/// The whole table page around `results`.
+async fn table_page(
+    state: &AppState,
+    staff: Staff,
+    query: TableQuery,
+    results: Results,
+    view_errors: FieldErrors,
+    view_name: String,
+) -> Result<TablePage, PageError> {
+    let (tags, owners, stages) = filter_choices(state, &staff.auth.org_id, &query).await?;
     let current = query_string(&query, None);
     let saved = views::list(state.table.as_ref(), &staff.auth.org_id, &staff.auth.user_id).await?;
     let views = saved
@@ -350,28 +371,51 @@ pub async fn table(
         .collect();
     let filters = filter_fields(&query);
     let filtered = !filters.is_empty();
-    Ok(render(
-        status,
-        &TablePage {
-            title: "Contacts",
-            notice: notice_text(query.notice.as_deref()),
-            chrome: Some(staff.chrome),
-            results,
-            query,
-            tags,
-            owners,
-            stages,
-            views,
-            filters,
-            filtered,
-        },
-    ))
+    Ok(TablePage {
+        title: "Contacts",
+        notice: notice_text(query.notice.as_deref()),
+        chrome: Some(staff.chrome),
+        results,
+        query,
+        tags,
+        owners,
+        stages,
+        views,
+        filters,
+        filtered,
+        view_errors,
+        view_name,
+    })
 }
 
-/// `POST /app/contacts/views`: saves the table's filters under a name.
-pub async fn save_view(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
-    let caller = caller(&staff.auth)?;
-    let query = TableQuery {
+/// `GET /app/contacts`: the table; to htmx, only the results.
+pub async fn table(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Query(query): Query<TableQuery>,
+) -> PageResult {
+    let staff = staff.in_section("contacts");
+    let (results, status) = results_or_errors(&state, &staff, &query).await?;
+    if is_htmx(&headers) {
+        return Ok(render(status, &results));
+    }
+    let page = table_page(&state, staff, query, results, FieldErrors::default(), String::new()).await?;
+    Ok(render(status, &page))
+}
+
+/// The table of `query` with a refused form's error over its rows (422).
+pub async fn refused_table(state: &AppState, staff: Staff, query: TableQuery, err: &ApiError) -> PageResult {
+    let staff = staff.in_section("contacts");
+    let (mut results, _) = results_or_errors(state, &staff, &query).await?;
+    results.errors = FieldErrors::from_api(err, |field| field);
+    let page = table_page(state, staff, query, results, FieldErrors::default(), String::new()).await?;
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+/// The table's filters as a form posts them (hidden fields of the page's filters).
+pub fn query_of_form(form: &FormData) -> TableQuery {
+    TableQuery {
         q: form.optional("q"),
         tag: form.optional("tag"),
         owner: form.optional("owner"),
@@ -379,15 +423,37 @@ pub async fn save_view(State(state): State<AppState>, StaffForm { staff, form }:
         created_from: form.optional("created_from"),
         created_to: form.optional("created_to"),
         ..TableQuery::default()
-    };
+    }
+}
+
+/// The save-view form's name of a field the service names.
+fn view_field(api_field: &str) -> &str {
+    if api_field == "name" { "view-name" } else { "" }
+}
+
+/// `POST /app/contacts/views`: saves the table's filters under a name.
+pub async fn save_view(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let query = query_of_form(&form);
     let input = views::NewView {
         name: form.text("name"),
         filters: view_filters_of(&query),
     };
-    views::create(&state, &caller, input).await?;
-    let back = query_string(&query, None);
-    let joiner = if back.is_empty() { "" } else { "&" };
-    Ok(see_other(&format!("/app/contacts?{back}{joiner}notice=view-saved")))
+    match views::create(&state, &caller, input).await.map_err(ApiError::from) {
+        Ok(_) => {
+            let back = query_string(&query, None);
+            let joiner = if back.is_empty() { "" } else { "&" };
+            Ok(see_other(&format!("/app/contacts?{back}{joiner}notice=view-saved")))
+        }
+        Err(err @ ApiError::Validation(_)) => {
+            let staff = staff.in_section("contacts");
+            let (results, _) = results_or_errors(&state, &staff, &query).await?;
+            let errors = FieldErrors::from_api(&err, view_field);
+            let page = table_page(&state, staff, query, results, errors, form.text("name")).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(other) => Err(PageError(other)),
+    }
 }
 
 /// `POST /app/contacts/views/{id}/delete`.
@@ -406,20 +472,42 @@ pub async fn bulk_tag(State(state): State<AppState>, StaffForm { staff, form }: 
     let caller = caller(&staff.auth)?;
     let ids = form.all("ids");
     let tag = form.text("tag");
-    if ids.is_empty() {
-        return Err(PageError(ApiError::field(
-            "ids",
-            "required",
-            "Tick at least one contact.",
-        )));
-    }
-    tags::bulk(&state, &caller, ids, vec![tag], Vec::new()).await?;
     let back = form
         .optional("back")
         .filter(|b| b.starts_with("/app/contacts"))
         .unwrap_or_else(|| "/app/contacts".into());
-    let joiner = if back.contains('?') { '&' } else { '?' };
-    Ok(see_other(&format!("{back}{joiner}notice=tagged")))
+    let tagged = if ids.is_empty() {
+        Err(ApiError::field("ids", "required", "Tick at least one contact."))
+    } else {
+        tags::bulk(&state, &caller, ids, vec![tag.clone()], Vec::new())
+            .await
+            .map_err(ApiError::from)
+    };
+    match tagged {
+        Ok(_) => {
+            let joiner = if back.contains('?') { '&' } else { '?' };
+            Ok(see_other(&format!("{back}{joiner}notice=tagged")))
+        }
+        Err(err @ ApiError::Validation(_)) => {
+            // The table the form was posted from, with the error beside the tag.
+            let query = query_of_form(&FormData::parse(
+                back.split_once('?').map(|(_, q)| q).unwrap_or_default().as_bytes(),
+            ));
+            let staff = staff.in_section("contacts");
+            let (mut results, _) = results_or_errors(&state, &staff, &query).await?;
+            let message = err
+                .problem()
+                .errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_else(|| "That did not work.".into());
+            results.bulk_error = Some(message);
+            results.bulk_tag = tag;
+            let page = table_page(&state, staff, query, results, FieldErrors::default(), String::new()).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(other) => Err(PageError(other)),
+    }
 }
 
 #[derive(Template)]
