@@ -423,3 +423,65 @@ pub async fn page_view_delete_deletes_the_view(name: &str) {
         serde_json::json!([])
     );
 }
+
+/// The import the wizard samples name.
+const SAMPLE_IMPORT: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c6a";
+
+/// An import uploaded through the wizard's sample and not started yet: its id.
+async fn uploaded_import(w: &World) -> String {
+    let reply = w.http("page-import-upload", &[]).await;
+    assert_redirect(&reply, "/app/imports/");
+    reply
+        .header("location")
+        .trim_start_matches("/app/imports/")
+        .trim_end_matches("/map")
+        .to_string()
+}
+
+pub async fn page_import_new_shows_the_upload_form(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_staff_page(&reply, "enctype=\"multipart/form-data\"");
+}
+
+pub async fn page_import_upload_stores_the_file_without_starting_it(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_redirect(&reply, "/app/imports/");
+    let id = reply
+        .header("location")
+        .trim_start_matches("/app/imports/")
+        .trim_end_matches("/map")
+        .to_string();
+    let import = w.api("GET", &format!("/imports/{id}"), None).await;
+    assert_eq!(import["state"], "uploading", "{import}");
+    assert_eq!(import["rows_total"], 2, "{import}");
+}
+
+pub async fn page_import_map_previews_the_first_rows(name: &str) {
+    let w = World::with_dana().await;
+    let id = uploaded_import(&w).await;
+    let reply = w.http(name, &[(SAMPLE_IMPORT, &id)]).await;
+    assert_staff_page(&reply, "<td>nora.quinn@example.com</td>");
+}
+
+pub async fn page_import_start_queues_the_import_and_it_runs(name: &str) {
+    let w = World::with_dana().await;
+    let id = uploaded_import(&w).await;
+    let reply = w.http(name, &[(SAMPLE_IMPORT, &id)]).await;
+    assert_redirect(&reply, &format!("/app/imports/{id}"));
+    w.run_jobs().await;
+    let import = w.api("GET", &format!("/imports/{id}"), None).await;
+    assert_eq!(import["state"], "done", "{import}");
+    assert_eq!(import["created"], 2, "{import}");
+    assert_eq!(import["tags"][0], "imported", "{import}");
+}
+
+pub async fn page_import_shows_the_finished_imports_counts(name: &str) {
+    let w = World::with_dana().await;
+    let id = uploaded_import(&w).await;
+    w.http("page-import-start", &[(SAMPLE_IMPORT, &id)]).await;
+    w.run_jobs().await;
+    let reply = w.http(name, &[(SAMPLE_IMPORT, &id)]).await;
+    assert_staff_page(&reply, "<li>2 created</li>");
+}

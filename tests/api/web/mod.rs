@@ -8,6 +8,7 @@
 mod auth;
 mod contacts;
 mod forms;
+mod imports;
 mod security;
 mod settings;
 mod work;

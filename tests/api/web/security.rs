@@ -232,6 +232,12 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
         .expect("user id")
         .to_string();
     let stage = pipeline["stages"][1]["id"].as_str().expect("stage").to_string();
+    let import = id(&api(
+        "POST",
+        "/imports/contacts".into(),
+        json!({"csv": "email\nbea@b.example\n", "more_parts": true}),
+    )
+    .await);
 
     // Organization A's owner tries every page that names an id.
     let mut anna = Visitor::default();
@@ -318,6 +324,14 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
             format!("/app/appointments/{booking}"),
             vec![("action", "cancel".into())],
         ),
+        ("page-import-map", "GET", format!("/app/imports/{import}/map"), vec![]),
+        (
+            "page-import-start",
+            "POST",
+            format!("/app/imports/{import}/start"),
+            vec![("col-0", "email".into())],
+        ),
+        ("page-import", "GET", format!("/app/imports/{import}"), vec![]),
         (
             "page-contacts-tag",
             "POST",

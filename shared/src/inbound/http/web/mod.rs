@@ -14,11 +14,13 @@ pub mod contact_record;
 pub mod contacts;
 pub mod exports;
 pub mod home;
+pub mod imports;
 pub mod pipelines;
 pub mod profile;
 pub mod scheduling;
 pub mod settings;
 pub mod team;
+pub mod upload;
 
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request};
