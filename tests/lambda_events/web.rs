@@ -485,3 +485,12 @@ pub async fn page_import_shows_the_finished_imports_counts(name: &str) {
     let reply = w.http(name, &[(SAMPLE_IMPORT, &id)]).await;
     assert_staff_page(&reply, "<li>2 created</li>");
 }
+
+pub async fn page_contacts_columns_remembers_the_members_columns(name: &str) {
+    let w = World::with_dana().await;
+    maria(&w).await;
+    assert_redirect(&w.http(name, &[]).await, "/app/contacts?tag=vip&notice=columns-saved");
+    let table = w.http("page-contacts", &[]).await;
+    assert_staff_page(&table, "<th scope=\"col\">Email</th>");
+    assert!(!table.text.contains("<th scope=\"col\">Phone</th>"), "{}", table.text);
+}

@@ -2248,6 +2248,19 @@ const ENTRIES: &[Entry] = {
             area: Area::Contacts,
         },
         Entry {
+            name: "page-contacts-columns",
+            summary: "The contacts table's column choice: the columns the member shows, remembered for them.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/contacts/columns",
+                route: handler!(http::web::contacts::save_columns),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Contacts,
+        },
+        Entry {
             name: "page-view-delete",
             summary: "A saved view's delete button.",
             auth: Auth::Session,

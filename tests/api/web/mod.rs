@@ -11,6 +11,7 @@ mod forms;
 mod imports;
 mod security;
 mod settings;
+mod table;
 mod work;
 
 use axum::body::Body;

@@ -40,10 +40,56 @@ pub struct TableQuery {
     pub created_from: Option<String>,
     #[serde(default)]
     pub created_to: Option<String>,
+    /// `newest` (the default) or `oldest`: by creation.
+    #[serde(default)]
+    pub sort: Option<String>,
     #[serde(default)]
     pub cursor: Option<String>,
     #[serde(default)]
     pub notice: Option<String>,
+}
+
+/// The table's order: whether oldest first (`sort=oldest`).
+fn oldest_first(sort: &Option<String>) -> Result<bool, ApiError> {
+    match blank_to_none(sort).as_deref() {
+        None | Some("newest") => Ok(false),
+        Some("oldest") => Ok(true),
+        Some(_) => Err(ApiError::field("sort", "unknown_sort", "Sort by newest or oldest.")),
+    }
+}
+
+/// Which of the optional columns the table shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    pub email: bool,
+    pub phone: bool,
+    pub company: bool,
+    pub tags: bool,
+    pub created: bool,
+}
+
+impl Shown {
+    fn of(columns: &[String]) -> Self {
+        let has = |name: &str| columns.iter().any(|c| c == name);
+        Shown {
+            email: has("email"),
+            phone: has("phone"),
+            company: has("company"),
+            tags: has("tags"),
+            created: has("created"),
+        }
+    }
+
+    /// (value, label, shown) of every optional column, for the choice form.
+    fn choices(&self) -> Vec<(&'static str, &'static str, bool)> {
+        vec![
+            ("email", "Email", self.email),
+            ("phone", "Phone", self.phone),
+            ("company", "Company", self.company),
+            ("tags", "Tags", self.tags),
+            ("created", "Created", self.created),
+        ]
+    }
 }
 
 fn blank_to_none(value: &Option<String>) -> Option<String> {
@@ -138,6 +184,10 @@ struct TablePage {
     /// A refused save-view form: its errors and the name sent.
     view_errors: FieldErrors,
     view_name: String,
+    /// (value, label, shown) of the optional columns.
+    column_choices: Vec<(&'static str, &'static str, bool)>,
+    /// This page's query string, where the column form comes back to.
+    here: String,
 }
 
 /// A saved view's filters as the table's query.
@@ -193,6 +243,10 @@ struct Results {
     /// This page's query string (filters and cursor), where the bulk tag
     /// form comes back to.
     back: Option<String>,
+    /// The optional columns shown.
+    shown: Shown,
+    /// Oldest first (the order the rows are in).
+    oldest_first: bool,
     /// A refused bulk tag: its error and the tag sent.
     bulk_error: Option<String>,
     bulk_tag: String,
@@ -227,6 +281,9 @@ fn query_string(query: &TableQuery, cursor: Option<&str>) -> String {
             out.append_pair(name, &value);
         }
     }
+    if blank_to_none(&query.sort).as_deref() == Some("oldest") {
+        out.append_pair("sort", "oldest");
+    }
     if let Some(cursor) = cursor {
         out.append_pair("cursor", cursor);
     }
@@ -250,6 +307,7 @@ pub fn filter_of(query: &TableQuery) -> Result<(ContactFilter, Option<(String, S
         created_from: day_bound("created_from", query.created_from.as_deref(), false)?,
         created_to: day_bound("created_to", query.created_to.as_deref(), true)?,
         q: blank_to_none(&query.q),
+        oldest_first: oldest_first(&query.sort)?,
     };
     Ok((filter, stage))
 }
@@ -288,6 +346,8 @@ async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<
         filtered,
         filters: filter_fields(query),
         back: Some(query_string(query, cursor.as_deref())).filter(|q| !q.is_empty()),
+        shown: Shown::of(&views::columns(table, caller.org_id(), &caller.user_id).await?),
+        oldest_first: filter.oldest_first,
         bulk_error: None,
         bulk_tag: String::new(),
     })
@@ -340,6 +400,8 @@ async fn results_or_errors(
                 filtered: true,
                 filters: Vec::new(),
                 back: None,
+                shown: Shown::of(&views::COLUMNS.map(str::to_string)),
+                oldest_first: false,
                 bulk_error: None,
                 bulk_tag: String::new(),
             },
@@ -359,7 +421,11 @@ async fn table_page(
     view_name: String,
 ) -> Result<TablePage, PageError> {
     let (tags, owners, stages) = filter_choices(state, &staff.auth.org_id, &query).await?;
-    let current = query_string(&query, None);
+    let unsorted = TableQuery {
+        sort: None,
+        ..query.clone()
+    };
+    let current = query_string(&unsorted, None);
     let saved = views::list(state.table.as_ref(), &staff.auth.org_id, &staff.auth.user_id).await?;
     let views = saved
         .iter()
@@ -371,6 +437,8 @@ async fn table_page(
         .collect();
     let filters = filter_fields(&query);
     let filtered = !filters.is_empty();
+    let column_choices = results.shown.choices();
+    let here = query_string(&query, blank_to_none(&query.cursor).as_deref());
     Ok(TablePage {
         title: "Contacts",
         notice: notice_text(query.notice.as_deref()),
@@ -385,6 +453,8 @@ async fn table_page(
         filtered,
         view_errors,
         view_name,
+        column_choices,
+        here,
     })
 }
 
@@ -454,6 +524,18 @@ pub async fn save_view(State(state): State<AppState>, StaffForm { staff, form }:
         }
         Err(other) => Err(PageError(other)),
     }
+}
+
+/// `POST /app/contacts/columns`: the columns the member shows, remembered.
+pub async fn save_columns(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    views::save_columns(&state, &caller, &form.all("columns")).await?;
+    let back = form
+        .optional("back")
+        .filter(|b| b.starts_with("/app/contacts") && !b.contains("//"))
+        .unwrap_or_else(|| "/app/contacts".into());
+    let joiner = if back.contains('?') { '&' } else { '?' };
+    Ok(see_other(&format!("{back}{joiner}notice=columns-saved")))
 }
 
 /// `POST /app/contacts/views/{id}/delete`.

@@ -458,6 +458,7 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "deal-created" => Some("Deal created."),
         "view-saved" => Some("View saved."),
         "view-deleted" => Some("View deleted."),
+        "columns-saved" => Some("Columns saved."),
         "profile-saved" => Some("Your details are saved. A new email takes effect once you confirm it."),
         "password-saved" => Some("Your password is changed. Your other devices are signed out."),
         "signed-out-everywhere" => Some("You are signed out on every device."),
