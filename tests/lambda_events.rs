@@ -212,6 +212,8 @@ sample_tests! {
     "contacts-views-delete" => crm::contacts_views_delete_deletes_the_view,
     "page-view-create" => web::page_view_create_saves_the_tables_filters,
     "page-view-delete" => web::page_view_delete_deletes_the_view,
+    "page-contact-merge-form" => web::page_contact_merge_form_shows_both_contacts_side_by_side,
+    "page-contact-merge" => web::page_contact_merge_merges_with_the_chosen_values,
     "page-contacts-columns" => web::page_contacts_columns_remembers_the_members_columns,
     "page-scheduling" => scheduling::page_scheduling_shows_the_event_types_link_and_the_hours,
     "page-schedule-create" => scheduling::page_schedule_create_makes_the_surgery_hours,

@@ -5,7 +5,9 @@
 //! the URL) and by the tag filter, opened, and given a note; a pipeline is
 //! made, a deal opened from the record and moved on the board by keyboard
 //! and by drag and drop; the filtered contacts are exported and the
-//! progress followed to the end; then every other page is visited, signed
+//! progress followed to the end; a CSV is imported through the wizard
+//! (upload, preview, a column mapped, progress to the result); then every
+//! other page is visited, signed
 //! in and out. Every page has no horizontal scroll and no serious or
 //! critical axe-core violation (axe-core 4.11.0, vendored under
 //! tests/vendor, injected by the test; the app never serves it), with its
@@ -106,6 +108,16 @@ async fn results_text(browser: &Client) -> String {
             "const r = document.getElementById('contact-results'); return r ? r.innerText : '';",
             vec![],
         )
+        .await
+        .expect("script")
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn results_page_text(browser: &Client) -> String {
+    browser
+        .execute("return document.body.innerText;", vec![])
         .await
         .expect("script")
         .as_str()
@@ -326,6 +338,66 @@ async fn a_new_business_signs_up_adds_finds_and_notes_a_contact_on_a_phone() {
         )
         .await;
         check_page(&browser, "export").await;
+
+        // A CSV imported through the wizard: uploaded, previewed, a column
+        // mapped by hand, started, and its progress followed to the result.
+        let files = tempfile::tempdir().expect("a folder for the file");
+        let csv = files.path().join("patients.csv");
+        std::fs::write(
+            &csv,
+            "First name,Last name,E-mail Address,Handy\nNora,Quinn,nora@example.com,+44 20 7946 0123\nOwen,Pike,owen@example.com,\nNo,Body,,\n",
+        )
+        .expect("write the CSV");
+        browser.goto(&format!("{base}/app/imports/new")).await.expect("import page");
+        wait_for_path(&browser, "/app/imports/new").await;
+        check_page(&browser, "import upload").await;
+        browser
+            .find(Locator::Id("file"))
+            .await
+            .expect("the file input")
+            .send_keys(csv.to_str().expect("a UTF-8 path"))
+            .await
+            .expect("choose the file");
+        click(&browser, "form[action='/app/imports'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the mapping page",
+            "return location.pathname.endsWith('/map') && document.readyState === 'complete' && document.body.innerText.includes('nora@example.com');",
+        )
+        .await;
+        check_page(&browser, "import mapping").await;
+        browser
+            .find(Locator::Id("col-3"))
+            .await
+            .expect("the Handy column's field")
+            .select_by_value("phone")
+            .await
+            .expect("map Handy to the phone");
+        fill(&browser, "tags", "imported").await;
+        click(&browser, "form[action$='/start'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the import finished",
+            "return location.pathname.startsWith('/app/imports/') && document.body.innerText.includes('Done: 3 rows read.');",
+        )
+        .await;
+        let result = results_page_text(&browser).await;
+        assert!(result.contains("2 created") && result.contains("1 not imported"), "{result}");
+        browser
+            .find(Locator::Css("a[href$='/errors.csv']"))
+            .await
+            .expect("the error report's link");
+        check_page(&browser, "import result").await;
+        browser.goto(&format!("{base}/app/contacts?tag=imported")).await.expect("contacts");
+        wait_for_path(&browser, "/app/contacts").await;
+        let imported = results_text(&browser).await;
+        assert!(imported.contains("Nora Quinn") && imported.contains("Owen Pike"), "{imported}");
+        // The table's column choice and order, unfolded.
+        browser
+            .execute("document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;", vec![])
+            .await
+            .expect("unfold");
+        check_page(&browser, "contacts with the column choice open").await;
         for path in [
             format!("{record}/edit"),
             "/app/contacts/new".to_string(),

@@ -494,3 +494,56 @@ pub async fn page_contacts_columns_remembers_the_members_columns(name: &str) {
     assert_staff_page(&table, "<th scope=\"col\">Email</th>");
     assert!(!table.text.contains("<th scope=\"col\">Phone</th>"), "{}", table.text);
 }
+
+/// The other contact the merge samples name.
+const SAMPLE_OTHER_CONTACT: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c7b";
+
+/// Maria, and a second record of her under another last name: (maria, other).
+async fn maria_twice(w: &World) -> (String, String) {
+    let maria = maria(w).await;
+    let other = w
+        .api(
+            "POST",
+            "/contacts",
+            Some(
+                serde_json::json!({"first_name": "Maria", "last_name": "González-Ruiz", "phones": ["+34 612 345 678"]}),
+            ),
+        )
+        .await["id"]
+        .as_str()
+        .expect("contact id")
+        .to_string();
+    (maria, other)
+}
+
+pub async fn page_contact_merge_form_shows_both_contacts_side_by_side(name: &str) {
+    let w = World::with_dana().await;
+    let (maria, other) = maria_twice(&w).await;
+    let reply = w
+        .http(name, &[(SAMPLE_CONTACT, &maria), (SAMPLE_OTHER_CONTACT, &other)])
+        .await;
+    assert_staff_page(&reply, "González-Ruiz");
+    assert!(
+        reply.text.contains("name=\"pick-last_name\" value=\"other\""),
+        "{}",
+        reply.text
+    );
+}
+
+pub async fn page_contact_merge_merges_with_the_chosen_values(name: &str) {
+    let w = World::with_dana().await;
+    let (maria, other) = maria_twice(&w).await;
+    let reply = w
+        .http(name, &[(SAMPLE_CONTACT, &maria), (SAMPLE_OTHER_CONTACT, &other)])
+        .await;
+    assert_redirect(&reply, &format!("/app/contacts/{maria}?notice=contacts-merged"));
+    let merged = w.api("GET", &format!("/contacts/{maria}"), None).await;
+    assert_eq!(merged["last_name"], "González-Ruiz", "{merged}");
+    assert_eq!(
+        merged["phones"].as_array().map(Vec::len),
+        Some(2),
+        "both phones: {merged}"
+    );
+    let gone = w.dana().send(&w.app, "GET", &format!("/contacts/{other}"), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}

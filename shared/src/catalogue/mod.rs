@@ -2261,6 +2261,32 @@ const ENTRIES: &[Entry] = {
             area: Area::Contacts,
         },
         Entry {
+            name: "page-contact-merge-form",
+            summary: "A contact's merge page: find the other contact, then both side by side with a choice per differing field.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/contacts/{id}/merge",
+                route: handler!(http::web::contact_merge::merge_form),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+            area: Area::Contacts,
+        },
+        Entry {
+            name: "page-contact-merge",
+            summary: "Merges the other contact into this one with the values chosen (the service of POST /contacts/merge).",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/contacts/{id}/merge",
+                route: handler!(http::web::contact_merge::merge_contacts),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Contacts,
+        },
+        Entry {
             name: "page-view-delete",
             summary: "A saved view's delete button.",
             auth: Auth::Session,

@@ -9,6 +9,7 @@ mod auth;
 mod contacts;
 mod forms;
 mod imports;
+mod merge;
 mod security;
 mod settings;
 mod table;

@@ -324,6 +324,18 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
             format!("/app/appointments/{booking}"),
             vec![("action", "cancel".into())],
         ),
+        (
+            "page-contact-merge-form",
+            "GET",
+            format!("/app/contacts/{contact}/merge"),
+            vec![],
+        ),
+        (
+            "page-contact-merge",
+            "POST",
+            format!("/app/contacts/{contact}/merge"),
+            vec![("other_id", contact.clone())],
+        ),
         ("page-import-map", "GET", format!("/app/imports/{import}/map"), vec![]),
         (
             "page-import-start",
