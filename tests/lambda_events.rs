@@ -212,6 +212,8 @@ sample_tests! {
     "contacts-views-delete" => crm::contacts_views_delete_deletes_the_view,
     "page-view-create" => web::page_view_create_saves_the_tables_filters,
     "page-view-delete" => web::page_view_delete_deletes_the_view,
+    "page-contact-field" => web::page_contact_field_gives_htmx_the_fields_form,
+    "page-contact-field-save" => web::page_contact_field_save_saves_the_one_field,
     "page-contact-merge-form" => web::page_contact_merge_form_shows_both_contacts_side_by_side,
     "page-contact-merge" => web::page_contact_merge_merges_with_the_chosen_values,
     "page-contacts-columns" => web::page_contacts_columns_remembers_the_members_columns,

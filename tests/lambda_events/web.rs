@@ -547,3 +547,26 @@ pub async fn page_contact_merge_merges_with_the_chosen_values(name: &str) {
     let gone = w.dana().send(&w.app, "GET", &format!("/contacts/{other}"), None).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
+
+pub async fn page_contact_field_gives_htmx_the_fields_form(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    let reply = w.http(name, &[(SAMPLE_CONTACT, &id)]).await;
+    reply.expect(StatusCode::OK);
+    assert!(
+        reply.text.contains("name=\"value\" type=\"text\" value=\"Bay Ortho\""),
+        "{}",
+        reply.text
+    );
+}
+
+pub async fn page_contact_field_save_saves_the_one_field(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    let reply = w.http(name, &[(SAMPLE_CONTACT, &id)]).await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.text.contains("<span>Bay Orthodontics</span>"), "{}", reply.text);
+    let maria = w.api("GET", &format!("/contacts/{id}"), None).await;
+    assert_eq!(maria["company"], "Bay Orthodontics", "{maria}");
+    assert_eq!(maria["last_name"], "González", "only the one field changes: {maria}");
+}

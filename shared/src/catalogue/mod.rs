@@ -2287,6 +2287,32 @@ const ENTRIES: &[Entry] = {
             area: Area::Contacts,
         },
         Entry {
+            name: "page-contact-field",
+            summary: "One field of a contact's record for htmx, shown or as its in-place form (without htmx: the edit page).",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/contacts/{id}/fields/{field}",
+                route: handler!(http::web::contact_field::field),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+            area: Area::Contacts,
+        },
+        Entry {
+            name: "page-contact-field-save",
+            summary: "Saves one field of a contact edited in place (the service of PATCH /contacts/{id}); the field shown again or its form with the error.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/contacts/{id}/fields/{field}",
+                route: handler!(http::web::contact_field::save_field),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Contacts,
+        },
+        Entry {
             name: "page-view-delete",
             summary: "A saved view's delete button.",
             auth: Auth::Session,

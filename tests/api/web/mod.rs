@@ -9,6 +9,7 @@ mod auth;
 mod contacts;
 mod forms;
 mod imports;
+mod inline;
 mod merge;
 mod security;
 mod settings;

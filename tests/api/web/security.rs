@@ -325,6 +325,18 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
             vec![("action", "cancel".into())],
         ),
         (
+            "page-contact-field",
+            "GET",
+            format!("/app/contacts/{contact}/fields/company"),
+            vec![],
+        ),
+        (
+            "page-contact-field-save",
+            "POST",
+            format!("/app/contacts/{contact}/fields/company"),
+            vec![("value", "Mine".into())],
+        ),
+        (
             "page-contact-merge-form",
             "GET",
             format!("/app/contacts/{contact}/merge"),

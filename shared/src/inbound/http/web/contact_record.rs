@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use http::StatusCode;
 use serde_json::Value;
 
+use super::contact_field::{FieldPart, part as field_part};
 use super::contacts::{NoticeQuery, Row};
 use super::{Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
 use crate::inbound::AppState;
@@ -79,6 +80,8 @@ struct RecordPage {
     /// The new-deal form as sent, and its field errors (`deal-title`, …).
     deal_form: FormData,
     deal_errors: FieldErrors,
+    /// The fields edited in place: (label, the field's part).
+    inline: Vec<(String, FieldPart)>,
     /// The version the delete form confirms.
     version: u64,
     /// (id, name) of every pipeline, for the new-deal form.
@@ -153,7 +156,27 @@ async fn record_page(
         fields.push(("Source".into(), source.clone()));
     }
     let defs = crate::services::contacts::fields::list(table, caller.org_id()).await?;
+    let mut inline: Vec<(String, FieldPart)> = Vec::new();
+    for field in ["first_name", "last_name", "company"] {
+        if let Some(part) = field_part(&contact, field, &defs, &staff.chrome.csrf, false) {
+            inline.push((part.label.clone(), part));
+        }
+    }
+    for def in &defs {
+        if let Some(part) = field_part(
+            &contact,
+            &format!("custom.{}", def.key),
+            &defs,
+            &staff.chrome.csrf,
+            false,
+        ) {
+            inline.push((part.label.clone(), part));
+        }
+    }
     for (key, value) in &contact.custom_fields {
+        if inline.iter().any(|(_, part)| part.field == format!("custom.{key}")) {
+            continue;
+        }
         let text = match value {
             Value::String(s) => s.clone(),
             Value::Bool(true) => "Yes".into(),
@@ -209,6 +232,7 @@ async fn record_page(
         note_edit,
         deal_form,
         deal_errors,
+        inline,
         version,
         pipelines: pipeline_choices,
     })

@@ -10,6 +10,7 @@ pub mod assets;
 pub mod auth;
 pub mod calendar;
 pub mod contact_edit;
+pub mod contact_field;
 pub mod contact_merge;
 pub mod contact_record;
 pub mod contacts;
