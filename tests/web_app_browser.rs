@@ -6,7 +6,8 @@
 //! made, a deal opened from the record and moved on the board by keyboard
 //! and by drag and drop; the filtered contacts are exported and the
 //! progress followed to the end; a CSV is imported through the wizard
-//! (upload, preview, a column mapped, progress to the result); then every
+//! (upload, preview, a column mapped, progress to the result); a field of
+//! the record is edited in place and the merge page opened; then every
 //! other page is visited, signed
 //! in and out. Every page has no horizontal scroll and no serious or
 //! critical axe-core violation (axe-core 4.11.0, vendored under
@@ -398,6 +399,48 @@ async fn a_new_business_signs_up_adds_finds_and_notes_a_contact_on_a_phone() {
             .await
             .expect("unfold");
         check_page(&browser, "contacts with the column choice open").await;
+
+        // A field of the record edited in place (htmx swaps in its form and back).
+        browser.goto(&format!("{base}{record}")).await.expect("the record");
+        wait_for_path(&browser, &record).await;
+        click(&browser, "#field-company a.inline-edit").await;
+        wait_until(
+            &browser,
+            "the company's form in place",
+            "return !!document.getElementById('inline-field-company');",
+        )
+        .await;
+        check_page(&browser, "record with a field being edited").await;
+        fill(&browser, "inline-field-company", "Okafor Dental").await;
+        click(&browser, "#field-company button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the company saved in place",
+            "const f = document.getElementById('field-company'); return !!f && !f.querySelector('form') && f.innerText.includes('Okafor Dental');",
+        )
+        .await;
+        browser.refresh().await.expect("reload the record");
+        wait_until(
+            &browser,
+            "the company kept",
+            "const f = document.getElementById('field-company'); return document.readyState === 'complete' && !!f && f.innerText.includes('Okafor Dental');",
+        )
+        .await;
+        // The merge page: the other contact found, then both side by side.
+        browser
+            .goto(&format!("{base}{record}/merge?q=quinn"))
+            .await
+            .expect("the merge page");
+        wait_for_path(&browser, &format!("{record}/merge")).await;
+        check_page(&browser, "merge: finding the other contact").await;
+        click(&browser, "#merge-candidates a").await;
+        wait_until(
+            &browser,
+            "both contacts side by side",
+            "return document.readyState === 'complete' && !!document.getElementById('merge-compare');",
+        )
+        .await;
+        check_page(&browser, "merge: side by side").await;
         for path in [
             format!("{record}/edit"),
             "/app/contacts/new".to_string(),
