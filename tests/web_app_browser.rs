@@ -5,7 +5,10 @@
 //! the URL) and by the tag filter, opened, and given a note; a pipeline is
 //! made, a deal opened from the record and moved on the board by keyboard
 //! and by drag and drop; the filtered contacts are exported and the
-//! progress followed to the end; then every other page is visited, signed
+//! progress followed to the end; a CSV is imported through the wizard
+//! (upload, preview, a column mapped, progress to the result); a field of
+//! the record is edited in place and the merge page opened; then every
+//! other page is visited, signed
 //! in and out. Every page has no horizontal scroll and no serious or
 //! critical axe-core violation (axe-core 4.11.0, vendored under
 //! tests/vendor, injected by the test; the app never serves it), with its
@@ -106,6 +109,16 @@ async fn results_text(browser: &Client) -> String {
             "const r = document.getElementById('contact-results'); return r ? r.innerText : '';",
             vec![],
         )
+        .await
+        .expect("script")
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn results_page_text(browser: &Client) -> String {
+    browser
+        .execute("return document.body.innerText;", vec![])
         .await
         .expect("script")
         .as_str()
@@ -326,6 +339,108 @@ async fn a_new_business_signs_up_adds_finds_and_notes_a_contact_on_a_phone() {
         )
         .await;
         check_page(&browser, "export").await;
+
+        // A CSV imported through the wizard: uploaded, previewed, a column
+        // mapped by hand, started, and its progress followed to the result.
+        let files = tempfile::tempdir().expect("a folder for the file");
+        let csv = files.path().join("patients.csv");
+        std::fs::write(
+            &csv,
+            "First name,Last name,E-mail Address,Handy\nNora,Quinn,nora@example.com,+44 20 7946 0123\nOwen,Pike,owen@example.com,\nNo,Body,,\n",
+        )
+        .expect("write the CSV");
+        browser.goto(&format!("{base}/app/imports/new")).await.expect("import page");
+        wait_for_path(&browser, "/app/imports/new").await;
+        check_page(&browser, "import upload").await;
+        browser
+            .find(Locator::Id("file"))
+            .await
+            .expect("the file input")
+            .send_keys(csv.to_str().expect("a UTF-8 path"))
+            .await
+            .expect("choose the file");
+        click(&browser, "form[action='/app/imports'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the mapping page",
+            "return location.pathname.endsWith('/map') && document.readyState === 'complete' && document.body.innerText.includes('nora@example.com');",
+        )
+        .await;
+        check_page(&browser, "import mapping").await;
+        browser
+            .find(Locator::Id("col-3"))
+            .await
+            .expect("the Handy column's field")
+            .select_by_value("phone")
+            .await
+            .expect("map Handy to the phone");
+        fill(&browser, "tags", "imported").await;
+        click(&browser, "form[action$='/start'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the import finished",
+            "return location.pathname.startsWith('/app/imports/') && document.body.innerText.includes('Done: 3 rows read.');",
+        )
+        .await;
+        let result = results_page_text(&browser).await;
+        assert!(result.contains("2 created") && result.contains("1 not imported"), "{result}");
+        browser
+            .find(Locator::Css("a[href$='/errors.csv']"))
+            .await
+            .expect("the error report's link");
+        check_page(&browser, "import result").await;
+        browser.goto(&format!("{base}/app/contacts?tag=imported")).await.expect("contacts");
+        wait_for_path(&browser, "/app/contacts").await;
+        let imported = results_text(&browser).await;
+        assert!(imported.contains("Nora Quinn") && imported.contains("Owen Pike"), "{imported}");
+        // The table's column choice and order, unfolded.
+        browser
+            .execute("document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;", vec![])
+            .await
+            .expect("unfold");
+        check_page(&browser, "contacts with the column choice open").await;
+
+        // A field of the record edited in place (htmx swaps in its form and back).
+        browser.goto(&format!("{base}{record}")).await.expect("the record");
+        wait_for_path(&browser, &record).await;
+        click(&browser, "#field-company a.inline-edit").await;
+        wait_until(
+            &browser,
+            "the company's form in place",
+            "return !!document.getElementById('inline-field-company');",
+        )
+        .await;
+        check_page(&browser, "record with a field being edited").await;
+        fill(&browser, "inline-field-company", "Okafor Dental").await;
+        click(&browser, "#field-company button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the company saved in place",
+            "const f = document.getElementById('field-company'); return !!f && !f.querySelector('form') && f.innerText.includes('Okafor Dental');",
+        )
+        .await;
+        browser.refresh().await.expect("reload the record");
+        wait_until(
+            &browser,
+            "the company kept",
+            "const f = document.getElementById('field-company'); return document.readyState === 'complete' && !!f && f.innerText.includes('Okafor Dental');",
+        )
+        .await;
+        // The merge page: the other contact found, then both side by side.
+        browser
+            .goto(&format!("{base}{record}/merge?q=quinn"))
+            .await
+            .expect("the merge page");
+        wait_for_path(&browser, &format!("{record}/merge")).await;
+        check_page(&browser, "merge: finding the other contact").await;
+        click(&browser, "#merge-candidates a").await;
+        wait_until(
+            &browser,
+            "both contacts side by side",
+            "return document.readyState === 'complete' && !!document.getElementById('merge-compare');",
+        )
+        .await;
+        check_page(&browser, "merge: side by side").await;
         for path in [
             format!("{record}/edit"),
             "/app/contacts/new".to_string(),

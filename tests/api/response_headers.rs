@@ -171,6 +171,14 @@ async fn world() -> World {
         .insert("content-type", "text/csv".parse().expect("header"));
     let import = send(&app, upload).await;
     assert_eq!(import.status, StatusCode::ACCEPTED, "{}", import.body);
+    // One not started yet, as the wizard leaves it while the columns are mapped.
+    let mut upload = host.request("POST", "/imports/contacts?more_parts=true", None);
+    *upload.body_mut() = Body::from("first_name,email\nCy,cy@example.com\n");
+    upload
+        .headers_mut()
+        .insert("content-type", "text/csv".parse().expect("header"));
+    let uploading = send(&app, upload).await;
+    assert!(uploading.status.is_success(), "{}", uploading.body);
     let export = created(&host, &app, "/contacts/exports", json!({"format": "csv"})).await;
     let mut photo = host.request("PUT", "/me/photo", None);
     *photo.body_mut() = Body::from(PNG.to_vec());
@@ -200,6 +208,7 @@ async fn world() -> World {
         ("deal", id_of(&deal)),
         ("invitation", id_of(&invitation)),
         ("import", id_of(&import.body)),
+        ("uploading import", id_of(&uploading.body)),
         ("export", id_of(&export)),
         ("schedule", id_of(&schedule)),
         ("event", id_of(&event)),
@@ -234,6 +243,7 @@ impl World {
                 "{uid}" => id("uid"),
                 "{user_id}" => id("user"),
                 "{note_id}" => id("note"),
+                "{field}" => "company".into(),
                 "{name}" => konnecs::inbound::http::web::assets::stylesheet_url()
                     .trim_start_matches("/assets/")
                     .to_string(),
@@ -246,6 +256,7 @@ impl World {
                         Some("pipelines") => "pipeline",
                         Some("deals") => "deal",
                         Some("exports") => "export",
+                        Some("imports") => "uploading import",
                         Some("appointments") => "appointment",
                         Some("settings") => "invitation",
                         Some("schedules") => "schedule",
@@ -337,7 +348,12 @@ async fn walk(w: &World, lambda_shaped: bool) -> usize {
         );
         // The reads reach their success path: that is where personal data flows.
         // (The front door only ever redirects: into the app or to sign in.)
-        if method == Method::Get && !template.ends_with("/download") && template != "/" {
+        // (A field of a record is a fragment for htmx; without it, the edit page.)
+        if method == Method::Get
+            && !template.ends_with("/download")
+            && template != "/"
+            && entry.name != "page-contact-field"
+        {
             assert!(reply.status.is_success(), "{what}: {} {}", reply.status, reply.body);
         }
         if entry.name == "web-assets" {

@@ -444,3 +444,150 @@ pub async fn page_view_delete_deletes_the_view(name: &str) {
         serde_json::json!([])
     );
 }
+
+/// The import the wizard samples name.
+const SAMPLE_IMPORT: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c6a";
+
+/// An import uploaded through the wizard's sample and not started yet: its id.
+async fn uploaded_import(w: &World) -> String {
+    let reply = w.http("page-import-upload", &[]).await;
+    assert_redirect(&reply, "/app/imports/");
+    reply
+        .header("location")
+        .trim_start_matches("/app/imports/")
+        .trim_end_matches("/map")
+        .to_string()
+}
+
+pub async fn page_import_new_shows_the_upload_form(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_staff_page(&reply, "enctype=\"multipart/form-data\"");
+}
+
+pub async fn page_import_upload_stores_the_file_without_starting_it(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_redirect(&reply, "/app/imports/");
+    let id = reply
+        .header("location")
+        .trim_start_matches("/app/imports/")
+        .trim_end_matches("/map")
+        .to_string();
+    let import = w.api("GET", &format!("/imports/{id}"), None).await;
+    assert_eq!(import["state"], "uploading", "{import}");
+    assert_eq!(import["rows_total"], 2, "{import}");
+}
+
+pub async fn page_import_map_previews_the_first_rows(name: &str) {
+    let w = World::with_dana().await;
+    let id = uploaded_import(&w).await;
+    let reply = w.http(name, &[(SAMPLE_IMPORT, &id)]).await;
+    assert_staff_page(&reply, "<td>nora.quinn@example.com</td>");
+}
+
+pub async fn page_import_start_queues_the_import_and_it_runs(name: &str) {
+    let w = World::with_dana().await;
+    let id = uploaded_import(&w).await;
+    let reply = w.http(name, &[(SAMPLE_IMPORT, &id)]).await;
+    assert_redirect(&reply, &format!("/app/imports/{id}"));
+    w.run_jobs().await;
+    let import = w.api("GET", &format!("/imports/{id}"), None).await;
+    assert_eq!(import["state"], "done", "{import}");
+    assert_eq!(import["created"], 2, "{import}");
+    assert_eq!(import["tags"][0], "imported", "{import}");
+}
+
+pub async fn page_import_shows_the_finished_imports_counts(name: &str) {
+    let w = World::with_dana().await;
+    let id = uploaded_import(&w).await;
+    w.http("page-import-start", &[(SAMPLE_IMPORT, &id)]).await;
+    w.run_jobs().await;
+    let reply = w.http(name, &[(SAMPLE_IMPORT, &id)]).await;
+    assert_staff_page(&reply, "<li>2 created</li>");
+}
+
+pub async fn page_contacts_columns_remembers_the_members_columns(name: &str) {
+    let w = World::with_dana().await;
+    maria(&w).await;
+    assert_redirect(&w.http(name, &[]).await, "/app/contacts?tag=vip&notice=columns-saved");
+    let table = w.http("page-contacts", &[]).await;
+    assert_staff_page(&table, "<th scope=\"col\">Email</th>");
+    assert!(!table.text.contains("<th scope=\"col\">Phone</th>"), "{}", table.text);
+}
+
+/// The other contact the merge samples name.
+const SAMPLE_OTHER_CONTACT: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c7b";
+
+/// Maria, and a second record of her under another last name: (maria, other).
+async fn maria_twice(w: &World) -> (String, String) {
+    let maria = maria(w).await;
+    let other = w
+        .api(
+            "POST",
+            "/contacts",
+            Some(
+                serde_json::json!({"first_name": "Maria", "last_name": "González-Ruiz", "phones": ["+34 612 345 678"]}),
+            ),
+        )
+        .await["id"]
+        .as_str()
+        .expect("contact id")
+        .to_string();
+    (maria, other)
+}
+
+pub async fn page_contact_merge_form_shows_both_contacts_side_by_side(name: &str) {
+    let w = World::with_dana().await;
+    let (maria, other) = maria_twice(&w).await;
+    let reply = w
+        .http(name, &[(SAMPLE_CONTACT, &maria), (SAMPLE_OTHER_CONTACT, &other)])
+        .await;
+    assert_staff_page(&reply, "González-Ruiz");
+    assert!(
+        reply.text.contains("name=\"pick-last_name\" value=\"other\""),
+        "{}",
+        reply.text
+    );
+}
+
+pub async fn page_contact_merge_merges_with_the_chosen_values(name: &str) {
+    let w = World::with_dana().await;
+    let (maria, other) = maria_twice(&w).await;
+    let reply = w
+        .http(name, &[(SAMPLE_CONTACT, &maria), (SAMPLE_OTHER_CONTACT, &other)])
+        .await;
+    assert_redirect(&reply, &format!("/app/contacts/{maria}?notice=contacts-merged"));
+    let merged = w.api("GET", &format!("/contacts/{maria}"), None).await;
+    assert_eq!(merged["last_name"], "González-Ruiz", "{merged}");
+    assert_eq!(
+        merged["phones"].as_array().map(Vec::len),
+        Some(2),
+        "both phones: {merged}"
+    );
+    let gone = w.dana().send(&w.app, "GET", &format!("/contacts/{other}"), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}
+
+pub async fn page_contact_field_gives_htmx_the_fields_form(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    let reply = w.http(name, &[(SAMPLE_CONTACT, &id)]).await;
+    reply.expect(StatusCode::OK);
+    assert!(
+        reply.text.contains("name=\"value\" type=\"text\" value=\"Bay Ortho\""),
+        "{}",
+        reply.text
+    );
+}
+
+pub async fn page_contact_field_save_saves_the_one_field(name: &str) {
+    let w = World::with_dana().await;
+    let id = maria(&w).await;
+    let reply = w.http(name, &[(SAMPLE_CONTACT, &id)]).await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.text.contains("<span>Bay Orthodontics</span>"), "{}", reply.text);
+    let maria = w.api("GET", &format!("/contacts/{id}"), None).await;
+    assert_eq!(maria["company"], "Bay Orthodontics", "{maria}");
+    assert_eq!(maria["last_name"], "González", "only the one field changes: {maria}");
+}

@@ -286,7 +286,9 @@ async fn a_contact_is_edited_with_its_custom_fields_noted_and_deleted_with_plain
         .contains("Contact saved.")
         .contains("<h1>Maya Okafor</h1>")
         .contains("Harbour Rowing")
-        .contains("<dt>Sessions left</dt><dd>6</dd>");
+        .contains(
+            "<dt>Sessions left</dt><dd><div class=\"inline-field\" id=\"field-custom-sessions_left\">\n<span>6</span>",
+        );
     // The same form again, with the version it was read at: someone else's change wins.
     anna.post(&app, &format!("/app/contacts/{maya}"), &good, Csrf::Field(&csrf))
         .await

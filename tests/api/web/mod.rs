@@ -10,8 +10,13 @@ mod auth;
 mod compression;
 mod contacts;
 mod editors;
+mod forms;
+mod imports;
+mod inline;
+mod merge;
 mod security;
 mod settings;
+mod table;
 mod work;
 
 use axum::body::Body;

@@ -77,6 +77,22 @@ pub struct ListParams {
     /// Not a filter: named so that it is refused rather than ignored.
     #[serde(default)]
     stage: Option<String>,
+    /// `-created` (newest first, the default) or `created` (oldest first).
+    #[serde(default)]
+    sort: Option<String>,
+}
+
+/// The list's order from its `sort` parameter: true for oldest first.
+pub fn oldest_first(sort: Option<&str>) -> Result<bool, ContactError> {
+    match sort.map(str::trim).filter(|s| !s.is_empty()) {
+        None | Some("-created") => Ok(false),
+        Some("created") => Ok(true),
+        Some(_) => Err(ContactError::field(
+            "sort",
+            "unknown_sort",
+            "Sort by created (oldest first) or -created (newest first).",
+        )),
+    }
 }
 
 /// The pipeline-stage filter of the contact list and the export: both ids or
@@ -141,6 +157,7 @@ pub async fn list(
         created_from: time_param("created_from", params.created_from.as_deref())?,
         created_to: time_param("created_to", params.created_to.as_deref())?,
         q: params.q,
+        oldest_first: oldest_first(params.sort.as_deref())?,
     };
     let limit = params.limit.unwrap_or(50);
     let table = state.table.as_ref();

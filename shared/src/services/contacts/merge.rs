@@ -58,6 +58,39 @@ async fn partition_items(table: &dyn Table, org_id: &OrgId, contact_id: &Contact
     }
 }
 
+/// The single-valued fields whose value a merge can take from B although A
+/// has one: `first_name`, `last_name`, `company`, `source`, `address` and
+/// `custom.<key>`.
+pub const CHOOSABLE: [&str; 5] = ["first_name", "last_name", "company", "source", "address"];
+
+/// A merged with B's values in the `from_secondary` fields (where B has a
+/// value), the rest by [`merge_records`] (pure).
+pub fn merge_choosing(a: &ContactRecord, b: &ContactRecord, from_secondary: &[String]) -> ContactRecord {
+    let mut m = merge_records(a, b);
+    fn take<T: Clone>(slot: &mut Option<T>, other: &Option<T>) {
+        if other.is_some() {
+            slot.clone_from(other);
+        }
+    }
+    for field in from_secondary {
+        match field.as_str() {
+            "first_name" => take(&mut m.first_name, &b.first_name),
+            "last_name" => take(&mut m.last_name, &b.last_name),
+            "company" => take(&mut m.company, &b.company),
+            "source" => take(&mut m.source, &b.source),
+            "address" => take(&mut m.address, &b.address),
+            other => {
+                if let Some(key) = other.strip_prefix("custom.")
+                    && let Some(value) = b.custom_fields.get(key).filter(|v| !v.is_null())
+                {
+                    m.custom_fields.insert(key.to_string(), value.clone());
+                }
+            }
+        }
+    }
+    m
+}
+
 /// Merges `secondary_id` (B) into `primary_id` (A); returns the merged A.
 pub async fn merge(
     state: &(impl HasTable + HasClock),
@@ -65,6 +98,28 @@ pub async fn merge(
     primary_id: &ContactId,
     secondary_id: &ContactId,
 ) -> Result<ContactRecord, ContactError> {
+    merge_with_choices(state, caller, primary_id, secondary_id, &[]).await
+}
+
+/// As [`merge`], with B's values winning in the `from_secondary` fields
+/// (see [`merge_choosing`]); a field that is not one of them is refused.
+pub async fn merge_with_choices(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    primary_id: &ContactId,
+    secondary_id: &ContactId,
+    from_secondary: &[String],
+) -> Result<ContactRecord, ContactError> {
+    if let Some(unknown) = from_secondary
+        .iter()
+        .find(|f| !CHOOSABLE.contains(&f.as_str()) && !f.starts_with("custom."))
+    {
+        return Err(ContactError::field(
+            "from_secondary",
+            "unknown_field",
+            format!("{unknown:?} is not a field a merge chooses."),
+        ));
+    }
     if primary_id == secondary_id {
         return Err(ContactError::field(
             "secondary_id",
@@ -78,7 +133,7 @@ pub async fn merge(
         let now = state.clock().now();
         let a = get(table, org_id, primary_id).await?;
         let b = get(table, org_id, secondary_id).await?;
-        let mut merged = merge_records(&a, &b);
+        let mut merged = merge_choosing(&a, &b, from_secondary);
         if !merged.lists_over_limit().is_empty() {
             return Err(ContactError::field(
                 "secondary_id",

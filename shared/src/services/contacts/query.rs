@@ -29,6 +29,10 @@ pub struct ContactFilter {
     pub created_to: Option<jiff::Timestamp>,
     /// Search text (name, email or phone prefix).
     pub q: Option<String>,
+    /// Oldest first instead of newest first (a list read from an index of
+    /// creation times; search results come in the order of the matching key).
+    #[serde(default)]
+    pub oldest_first: bool,
 }
 
 pub(super) fn created_range(filter: &ContactFilter) -> Option<SortKey> {
@@ -61,7 +65,7 @@ impl ContactFilter {
     }
 }
 
-/// One page of contacts, newest first. At most two round trips: one query on
+/// One page of contacts, newest first (or oldest first). At most two round trips: one query on
 /// the right index (all contacts, by owner, or by tag) and, for tags, one
 /// batch read of the contacts. `q` delegates to [`search`].
 pub async fn list(
@@ -79,9 +83,11 @@ pub async fn list(
     if let Some(tag) = &filter.tag {
         let tag = normalize_tag(tag).map_err(|code| ContactError::field("tag", code, "Not a valid tag."))?;
         let mut query = Query::partition(tag_index_partition(org_id, &tag))
-            .reverse()
             .limit(limit)
             .after(cursor);
+        if !filter.oldest_first {
+            query = query.reverse();
+        }
         if let Some(range) = created_range(filter) {
             query = query.sort(range);
         }
@@ -98,11 +104,10 @@ pub async fn list(
         Some(owner) => (Index::Gsi2, owner_index_partition(org_id, owner)),
         None => (Index::Gsi1, contacts_index_partition(org_id)),
     };
-    let mut query = Query::partition(partition)
-        .on(index)
-        .reverse()
-        .limit(limit)
-        .after(cursor);
+    let mut query = Query::partition(partition).on(index).limit(limit).after(cursor);
+    if !filter.oldest_first {
+        query = query.reverse();
+    }
     if let Some(range) = created_range(filter) {
         query = query.sort(range);
     }

@@ -6,8 +6,7 @@
 //! |---|---|---|
 //! | saved view | `ORG#<org>#MEMBER#<user>#VIEWS` | `VIEW#<id>` |
 
-use crate::domain::ids::OrgId;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{OrgId, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::{Caller, ContactError};
@@ -188,6 +187,63 @@ pub async fn delete(state: &impl HasTable, caller: &Caller, view_id: &str) -> Re
         Err(StoreError::TransactionConditionFailed { .. }) => Err(ContactError::NotFound),
         Err(err) => Err(err.into()),
     }
+}
+
+// ---------------------------------------------------------------- table columns
+
+/// The contact table's columns a member may show or hide (the name always shows).
+pub const COLUMNS: [&str; 5] = ["email", "phone", "company", "tags", "created"];
+
+fn columns_key(org_id: &OrgId, user_id: &UserId) -> Key {
+    Key::new(partition(org_id, user_id), "COLUMNS")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ColumnChoice {
+    columns: Vec<String>,
+}
+
+/// The columns the member chose (every one until they choose).
+pub async fn columns(table: &dyn Table, org_id: &OrgId, user_id: &UserId) -> Result<Vec<String>, ContactError> {
+    match table.get(&columns_key(org_id, user_id)).await? {
+        Some(item) => Ok(from_item::<ColumnChoice>(item)?.columns),
+        None => Ok(COLUMNS.iter().map(|c| c.to_string()).collect()),
+    }
+}
+
+/// Remembers the columns the calling member shows, in the table's order.
+pub async fn save_columns(
+    state: &impl HasTable,
+    caller: &Caller,
+    chosen: &[String],
+) -> Result<Vec<String>, ContactError> {
+    if let Some(unknown) = chosen.iter().find(|c| !COLUMNS.contains(&c.as_str())) {
+        return Err(ContactError::field(
+            "columns",
+            "unknown_column",
+            format!("No column {unknown:?}: choose from {}.", COLUMNS.join(", ")),
+        ));
+    }
+    let columns: Vec<String> = COLUMNS
+        .iter()
+        .filter(|c| chosen.iter().any(|chosen| chosen == *c))
+        .map(|c| c.to_string())
+        .collect();
+    let key = columns_key(caller.org_id(), &caller.user_id);
+    state
+        .table()
+        .transact(vec![WriteOp::Put {
+            item: to_item(
+                &key,
+                &ColumnChoice {
+                    columns: columns.clone(),
+                },
+                &[],
+            )?,
+            condition: None,
+        }])
+        .await?;
+    Ok(columns)
 }
 
 #[cfg(test)]

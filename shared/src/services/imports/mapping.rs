@@ -73,7 +73,7 @@ pub(super) fn valid_target(target: &str, custom_keys: &[String]) -> bool {
 
 /// Auto-detected mapping of every column, with the caller's overrides
 /// (header → target, header matched case-insensitively) applied.
-pub fn build_mapping(
+pub(super) fn map_columns(
     headers: &[String],
     custom_keys: &[String],
     overrides: &BTreeMap<String, String>,
@@ -117,6 +117,17 @@ pub fn build_mapping(
     if !errors.is_empty() {
         return Err(ImportError::Invalid(errors));
     }
+    Ok(mapping)
+}
+
+/// As [`map_columns`], and at least one column must say which contact a
+/// row is.
+pub fn build_mapping(
+    headers: &[String],
+    custom_keys: &[String],
+    overrides: &BTreeMap<String, String>,
+) -> Result<Vec<ColumnMap>, ImportError> {
+    let mapping = map_columns(headers, custom_keys, overrides)?;
     if !mapping
         .iter()
         .any(|c| ["email", "phone", "id"].contains(&c.target.as_str()))

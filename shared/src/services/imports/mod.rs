@@ -83,11 +83,13 @@ mod pace;
 mod plan;
 mod rows;
 mod upload;
+mod wizard;
 
 pub use job::{Budget, process, run_job};
 pub use mapping::{build_mapping, detect_target};
 pub use pace::{PARTITION_SHARE, pace_key, paced_seconds};
 pub use upload::{ImportOptions, append_part, create};
+pub use wizard::{Preview, TARGETS, preview, remembered_mapping, start, upload};
 
 /// Most data rows one import may hold.
 pub const MAX_ROWS: u64 = 100_000;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::mapping::parse_records;
+use super::mapping::{map_columns, parse_records};
 use super::{
     DedupeMode, ImportError, ImportRecord, ImportState, MAX_PARTS, MAX_ROWS, build_mapping, discard_file, get,
     import_key, invalid, part_object_key, queue_job,
@@ -42,33 +42,11 @@ pub(super) async fn put_part(
         .map_err(|err| ImportError::Objects(err.to_string()))
 }
 
-/// Starts an import from the first (or only) part of the file.
-pub async fn create(
-    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
-    actor: &Actor,
-    csv: Vec<u8>,
-    options: ImportOptions,
-) -> Result<ImportRecord, ImportError> {
-    let org_id = &actor.org_id;
-    let mut records = parse_records(&csv)?;
-    if records.is_empty() {
-        return Err(invalid("file", "empty", "The file has no header row."));
-    }
-    let headers: Vec<String> = records.remove(0).iter().map(str::to_string).collect();
-    let rows = records.len() as u64;
-    if rows > MAX_ROWS {
-        return Err(invalid(
-            "file",
-            "too_many_rows",
-            format!("Import at most {MAX_ROWS} rows at once."),
-        ));
-    }
-    let defs = contacts::fields::list(state.table().as_ref(), org_id).await?;
-    let keys: Vec<String> = defs.iter().map(|d| d.key.clone()).collect();
-    let mapping = build_mapping(&headers, &keys, &options.mapping)?;
+/// The tags every imported contact gets, normalized and checked.
+pub(super) fn import_tags(raw_tags: &[String]) -> Result<Vec<String>, ImportError> {
     let mut tags = Vec::new();
     let mut errors = Vec::new();
-    for (i, raw) in options.tags.iter().enumerate() {
+    for (i, raw) in raw_tags.iter().enumerate() {
         match crate::domain::contact::normalize_tag(raw) {
             Ok(tag) if !tags.contains(&tag) => tags.push(tag),
             Ok(_) => {}
@@ -86,9 +64,59 @@ pub async fn create(
             "Apply at most 5 tags to an import.",
         ));
     }
-    if !errors.is_empty() {
-        return Err(ImportError::Invalid(errors));
+    if errors.is_empty() {
+        Ok(tags)
+    } else {
+        Err(ImportError::Invalid(errors))
     }
+}
+
+/// Starts an import from the first (or only) part of the file.
+pub async fn create(
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
+    actor: &Actor,
+    csv: Vec<u8>,
+    options: ImportOptions,
+) -> Result<ImportRecord, ImportError> {
+    store_first_part(state, actor, csv, options, Identity::Required).await
+}
+
+/// Whether the mapping must name a column that identifies the contact yet:
+/// not while the uploader is still to choose the columns' fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Identity {
+    Required,
+    ChosenLater,
+}
+
+pub(super) async fn store_first_part(
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
+    actor: &Actor,
+    csv: Vec<u8>,
+    options: ImportOptions,
+    identity: Identity,
+) -> Result<ImportRecord, ImportError> {
+    let org_id = &actor.org_id;
+    let mut records = parse_records(&csv)?;
+    if records.is_empty() {
+        return Err(invalid("file", "empty", "The file has no header row."));
+    }
+    let headers: Vec<String> = records.remove(0).iter().map(str::to_string).collect();
+    let rows = records.len() as u64;
+    if rows > MAX_ROWS {
+        return Err(invalid(
+            "file",
+            "too_many_rows",
+            format!("Import at most {MAX_ROWS} rows at once."),
+        ));
+    }
+    let defs = contacts::fields::list(state.table().as_ref(), org_id).await?;
+    let keys: Vec<String> = defs.iter().map(|d| d.key.clone()).collect();
+    let mapping = match identity {
+        Identity::Required => build_mapping(&headers, &keys, &options.mapping)?,
+        Identity::ChosenLater => map_columns(&headers, &keys, &options.mapping)?,
+    };
+    let tags = import_tags(&options.tags)?;
     let now = state.clock().now();
     let id = new_id();
     let state_now = if options.more_parts {

@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use super::contact_record::{Refused, refused_page};
 use super::{Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, render, see_other};
 use crate::inbound::AppState;
 use crate::inbound::http::contacts::caller;
@@ -286,8 +287,23 @@ pub async fn update_note(
     StaffForm { staff, form }: StaffForm,
 ) -> PageResult {
     let caller = caller(&staff.auth)?;
-    notes::update(&state, &caller, &id, &note_id, &form.text("body")).await?;
-    Ok(see_other(&format!("/app/contacts/{id}?notice=note-saved")))
+    let body = form.text("body");
+    match notes::update(&state, &caller, &id, &note_id, &body)
+        .await
+        .map_err(ApiError::from)
+    {
+        Ok(_) => Ok(see_other(&format!("/app/contacts/{id}?notice=note-saved"))),
+        Err(err @ ApiError::Validation(_)) => {
+            let field = format!("note-{note_id}");
+            let refused = Refused {
+                errors: FieldErrors::from_api_owned(&err, |_| field.clone()),
+                note_edit: Some((note_id, body)),
+                ..Refused::default()
+            };
+            refused_page(&state, staff, &id, StatusCode::UNPROCESSABLE_ENTITY, refused).await
+        }
+        Err(other) => Err(PageError(other)),
+    }
 }
 
 /// `POST /app/contacts/{id}/notes/{note_id}/delete`.

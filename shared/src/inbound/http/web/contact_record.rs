@@ -10,8 +10,9 @@ use axum::extract::{Path, Query, State};
 use http::StatusCode;
 use serde_json::Value;
 
+use super::contact_field::{FieldPart, part as field_part};
 use super::contacts::{NoticeQuery, Row};
-use super::{Chrome, FieldErrors, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
+use super::{Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
 use crate::inbound::AppState;
 use crate::inbound::http::contacts::caller;
 use crate::inbound::http::problem::ApiError;
@@ -83,10 +84,43 @@ struct RecordPage {
     deals: Vec<DealView>,
     errors: FieldErrors,
     note_draft: String,
+    /// A refused note edit: the note's id and the words sent (its form
+    /// opens with them and its error).
+    note_edit: Option<(String, String)>,
+    /// The new-deal form as sent, and its field errors (`deal-title`, …).
+    deal_form: FormData,
+    deal_errors: FieldErrors,
+    /// The fields edited in place: (label, the field's part).
+    inline: Vec<(String, FieldPart)>,
     /// The version the delete form confirms.
     version: u64,
     /// (id, name) of every pipeline, for the new-deal form.
     pipelines: Vec<(PipelineId, String)>,
+}
+
+/// What a refused form of the record brings back to it: the words sent
+/// and the errors to show beside them.
+#[derive(Default)]
+pub struct Refused {
+    /// The add-note form's errors (field `body`) and its draft.
+    pub errors: FieldErrors,
+    pub note_draft: String,
+    /// An edited note's id and its words; its errors are at `note-<id>`.
+    pub note_edit: Option<(String, String)>,
+    pub deal_form: FormData,
+    pub deal_errors: FieldErrors,
+}
+
+/// The record with a refused form in it, at `status`.
+pub async fn refused_page(
+    state: &AppState,
+    staff: Staff,
+    id: &ContactId,
+    status: StatusCode,
+    refused: Refused,
+) -> PageResult {
+    let page = record_page(state, staff, id, None, refused).await?;
+    Ok(render(status, &page))
 }
 
 async fn record_page(
@@ -94,9 +128,15 @@ async fn record_page(
     staff: Staff,
     id: &ContactId,
     notice: Option<&'static str>,
-    errors: FieldErrors,
-    note_draft: String,
+    refused: Refused,
 ) -> Result<RecordPage, PageError> {
+    let Refused {
+        errors,
+        note_draft,
+        note_edit,
+        deal_form,
+        deal_errors,
+    } = refused;
     let caller = caller(&staff.auth)?;
     let table = state.table.as_ref();
     let contact = contacts::get(table, caller.org_id(), id).await?;
@@ -126,7 +166,27 @@ async fn record_page(
         fields.push(("Source".into(), source.clone()));
     }
     let defs = crate::services::contacts::fields::list(table, caller.org_id()).await?;
+    let mut inline: Vec<(String, FieldPart)> = Vec::new();
+    for field in ["first_name", "last_name", "company"] {
+        if let Some(part) = field_part(&contact, field, &defs, &staff.chrome.csrf, false) {
+            inline.push((part.label.clone(), part));
+        }
+    }
+    for def in &defs {
+        if let Some(part) = field_part(
+            &contact,
+            &format!("custom.{}", def.key),
+            &defs,
+            &staff.chrome.csrf,
+            false,
+        ) {
+            inline.push((part.label.clone(), part));
+        }
+    }
     for (key, value) in &contact.custom_fields {
+        if inline.iter().any(|(_, part)| part.field == format!("custom.{key}")) {
+            continue;
+        }
         let text = match value {
             Value::String(s) => s.clone(),
             Value::Bool(true) => "Yes".into(),
@@ -183,6 +243,10 @@ async fn record_page(
             .collect(),
         errors,
         note_draft,
+        note_edit,
+        deal_form,
+        deal_errors,
+        inline,
         version,
         pipelines: pipeline_choices,
     })
@@ -200,8 +264,7 @@ pub async fn record(
         staff,
         &id,
         notice_text(query.notice.as_deref()),
-        FieldErrors::default(),
-        String::new(),
+        Refused::default(),
     )
     .await?;
     Ok(render(StatusCode::OK, &page))
@@ -218,9 +281,12 @@ pub async fn add_note(
     match notes::create(&state, &caller, &id, &body).await.map_err(ApiError::from) {
         Ok(_) => Ok(see_other(&format!("/app/contacts/{id}?notice=note-added"))),
         Err(err @ ApiError::Validation(_)) => {
-            let errors = FieldErrors::from_api(&err, |_| "body");
-            let page = record_page(&state, staff, &id, None, errors, body).await?;
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+            let refused = Refused {
+                errors: FieldErrors::from_api(&err, |_| "body"),
+                note_draft: body,
+                ..Refused::default()
+            };
+            refused_page(&state, staff, &id, StatusCode::UNPROCESSABLE_ENTITY, refused).await
         }
         Err(other) => Err(PageError(other)),
     }

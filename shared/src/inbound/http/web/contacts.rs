@@ -44,10 +44,56 @@ pub struct TableQuery {
     pub created_from: Option<String>,
     #[serde(default)]
     pub created_to: Option<String>,
+    /// `newest` (the default) or `oldest`: by creation.
+    #[serde(default)]
+    pub sort: Option<String>,
     #[serde(default)]
     pub cursor: Option<String>,
     #[serde(default)]
     pub notice: Option<String>,
+}
+
+/// The table's order: whether oldest first (`sort=oldest`).
+fn oldest_first(sort: &Option<String>) -> Result<bool, ApiError> {
+    match blank_to_none(sort).as_deref() {
+        None | Some("newest") => Ok(false),
+        Some("oldest") => Ok(true),
+        Some(_) => Err(ApiError::field("sort", "unknown_sort", "Sort by newest or oldest.")),
+    }
+}
+
+/// Which of the optional columns the table shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    pub email: bool,
+    pub phone: bool,
+    pub company: bool,
+    pub tags: bool,
+    pub created: bool,
+}
+
+impl Shown {
+    fn of(columns: &[String]) -> Self {
+        let has = |name: &str| columns.iter().any(|c| c == name);
+        Shown {
+            email: has("email"),
+            phone: has("phone"),
+            company: has("company"),
+            tags: has("tags"),
+            created: has("created"),
+        }
+    }
+
+    /// (value, label, shown) of every optional column, for the choice form.
+    fn choices(&self) -> Vec<(&'static str, &'static str, bool)> {
+        vec![
+            ("email", "Email", self.email),
+            ("phone", "Phone", self.phone),
+            ("company", "Company", self.company),
+            ("tags", "Tags", self.tags),
+            ("created", "Created", self.created),
+        ]
+    }
 }
 
 fn blank_to_none(value: &Option<String>) -> Option<String> {
@@ -139,6 +185,13 @@ struct TablePage {
     /// This page's filters, for the save-view form.
     filters: Vec<(&'static str, String)>,
     filtered: bool,
+    /// A refused save-view form: its errors and the name sent.
+    view_errors: FieldErrors,
+    view_name: String,
+    /// (value, label, shown) of the optional columns.
+    column_choices: Vec<(&'static str, &'static str, bool)>,
+    /// This page's query string, where the column form comes back to.
+    here: String,
 }
 
 /// A saved view's filters as the table's query.
@@ -191,6 +244,16 @@ struct Results {
     filtered: bool,
     /// This page's filters, as the export form's hidden fields.
     filters: Vec<(&'static str, String)>,
+    /// This page's query string (filters and cursor), where the bulk tag
+    /// form comes back to.
+    back: Option<String>,
+    /// The optional columns shown.
+    shown: Shown,
+    /// Oldest first (the order the rows are in).
+    oldest_first: bool,
+    /// A refused bulk tag: its error and the tag sent.
+    bulk_error: Option<String>,
+    bulk_tag: String,
 }
 
 /// The non-blank filters, as (name, value) pairs.
@@ -222,6 +285,9 @@ fn query_string(query: &TableQuery, cursor: Option<&str>) -> String {
             out.append_pair(name, &value);
         }
     }
+    if blank_to_none(&query.sort).as_deref() == Some("oldest") {
+        out.append_pair("sort", "oldest");
+    }
     if let Some(cursor) = cursor {
         out.append_pair("cursor", cursor);
     }
@@ -245,6 +311,7 @@ pub fn filter_of(query: &TableQuery) -> Result<(ContactFilter, Option<(String, S
         created_from: day_bound("created_from", query.created_from.as_deref(), false)?,
         created_to: day_bound("created_to", query.created_to.as_deref(), true)?,
         q: blank_to_none(&query.q),
+        oldest_first: oldest_first(&query.sort)?,
     };
     Ok((filter, stage))
 }
@@ -279,9 +346,14 @@ async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<
         errors: FieldErrors::default(),
         csrf: staff.chrome.csrf.clone(),
         next: next.map(|cursor| query_string(query, Some(&cursor))),
-        first: cursor.map(|_| query_string(query, None)),
+        first: cursor.as_ref().map(|_| query_string(query, None)),
         filtered,
         filters: filter_fields(query),
+        back: Some(query_string(query, cursor.as_deref())).filter(|q| !q.is_empty()),
+        shown: Shown::of(&views::columns(table, caller.org_id(), &caller.user_id).await?),
+        oldest_first: filter.oldest_first,
+        bulk_error: None,
+        bulk_tag: String::new(),
     })
 }
 
@@ -314,17 +386,15 @@ async fn filter_choices(
     Ok((tags, owners, stages))
 }
 
-/// `GET /app/contacts`: the table; to htmx, only the results.
-pub async fn table(
-    State(state): State<AppState>,
-    staff: Staff,
-    headers: HeaderMap,
-    Query(query): Query<TableQuery>,
-) -> PageResult {
-    let staff = staff.in_section("contacts");
-    let (results, status) = match results(&state, &staff, &query).await {
-        Ok(results) => (results, StatusCode::OK),
-        Err(PageError(err @ ApiError::Validation(_))) => (
+/// The rows of `query`, or the filters' errors in their place (422).
+async fn results_or_errors(
+    state: &AppState,
+    staff: &Staff,
+    query: &TableQuery,
+) -> Result<(Results, StatusCode), PageError> {
+    match results(state, staff, query).await {
+        Ok(results) => Ok((results, StatusCode::OK)),
+        Err(PageError(err @ ApiError::Validation(_))) => Ok((
             Results {
                 rows: Vec::new(),
                 errors: FieldErrors::from_api(&err, |field| field),
@@ -333,16 +403,33 @@ pub async fn table(
                 first: None,
                 filtered: true,
                 filters: Vec::new(),
+                back: None,
+                shown: Shown::of(&views::COLUMNS.map(str::to_string)),
+                oldest_first: false,
+                bulk_error: None,
+                bulk_tag: String::new(),
             },
             StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        Err(other) => return Err(other),
-    };
-    if is_htmx(&headers) {
-        return Ok(render(status, &results));
+        )),
+        Err(other) => Err(other),
     }
-    let (tags, owners, stages) = filter_choices(&state, &staff.auth.org_id, &query).await?;
-    let current = query_string(&query, None);
+}
+
+/// The whole table page around `results`.
+async fn table_page(
+    state: &AppState,
+    staff: Staff,
+    query: TableQuery,
+    results: Results,
+    view_errors: FieldErrors,
+    view_name: String,
+) -> Result<TablePage, PageError> {
+    let (tags, owners, stages) = filter_choices(state, &staff.auth.org_id, &query).await?;
+    let unsorted = TableQuery {
+        sort: None,
+        ..query.clone()
+    };
+    let current = query_string(&unsorted, None);
     let saved = views::list(state.table.as_ref(), &staff.auth.org_id, &staff.auth.user_id).await?;
     let views = saved
         .iter()
@@ -354,28 +441,55 @@ pub async fn table(
         .collect();
     let filters = filter_fields(&query);
     let filtered = !filters.is_empty();
-    Ok(render(
-        status,
-        &TablePage {
-            title: "Contacts",
-            notice: notice_text(query.notice.as_deref()),
-            chrome: Some(staff.chrome),
-            results,
-            query,
-            tags,
-            owners,
-            stages,
-            views,
-            filters,
-            filtered,
-        },
-    ))
+    let column_choices = results.shown.choices();
+    let here = query_string(&query, blank_to_none(&query.cursor).as_deref());
+    Ok(TablePage {
+        title: "Contacts",
+        notice: notice_text(query.notice.as_deref()),
+        chrome: Some(staff.chrome),
+        results,
+        query,
+        tags,
+        owners,
+        stages,
+        views,
+        filters,
+        filtered,
+        view_errors,
+        view_name,
+        column_choices,
+        here,
+    })
 }
 
-/// `POST /app/contacts/views`: saves the table's filters under a name.
-pub async fn save_view(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
-    let caller = caller(&staff.auth)?;
-    let query = TableQuery {
+/// `GET /app/contacts`: the table; to htmx, only the results.
+pub async fn table(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Query(query): Query<TableQuery>,
+) -> PageResult {
+    let staff = staff.in_section("contacts");
+    let (results, status) = results_or_errors(&state, &staff, &query).await?;
+    if is_htmx(&headers) {
+        return Ok(render(status, &results));
+    }
+    let page = table_page(&state, staff, query, results, FieldErrors::default(), String::new()).await?;
+    Ok(render(status, &page))
+}
+
+/// The table of `query` with a refused form's error over its rows (422).
+pub async fn refused_table(state: &AppState, staff: Staff, query: TableQuery, err: &ApiError) -> PageResult {
+    let staff = staff.in_section("contacts");
+    let (mut results, _) = results_or_errors(state, &staff, &query).await?;
+    results.errors = FieldErrors::from_api(err, |field| field);
+    let page = table_page(state, staff, query, results, FieldErrors::default(), String::new()).await?;
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+/// The table's filters as a form posts them (hidden fields of the page's filters).
+pub fn query_of_form(form: &FormData) -> TableQuery {
+    TableQuery {
         q: form.optional("q"),
         tag: form.optional("tag"),
         owner: form.optional("owner"),
@@ -383,15 +497,49 @@ pub async fn save_view(State(state): State<AppState>, StaffForm { staff, form }:
         created_from: form.optional("created_from"),
         created_to: form.optional("created_to"),
         ..TableQuery::default()
-    };
+    }
+}
+
+/// The save-view form's name of a field the service names.
+fn view_field(api_field: &str) -> &str {
+    if api_field == "name" { "view-name" } else { "" }
+}
+
+/// `POST /app/contacts/views`: saves the table's filters under a name.
+pub async fn save_view(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    let query = query_of_form(&form);
     let input = views::NewView {
         name: form.text("name"),
         filters: view_filters_of(&query),
     };
-    views::create(&state, &caller, input).await?;
-    let back = query_string(&query, None);
-    let joiner = if back.is_empty() { "" } else { "&" };
-    Ok(see_other(&format!("/app/contacts?{back}{joiner}notice=view-saved")))
+    match views::create(&state, &caller, input).await.map_err(ApiError::from) {
+        Ok(_) => {
+            let back = query_string(&query, None);
+            let joiner = if back.is_empty() { "" } else { "&" };
+            Ok(see_other(&format!("/app/contacts?{back}{joiner}notice=view-saved")))
+        }
+        Err(err @ ApiError::Validation(_)) => {
+            let staff = staff.in_section("contacts");
+            let (results, _) = results_or_errors(&state, &staff, &query).await?;
+            let errors = FieldErrors::from_api(&err, view_field);
+            let page = table_page(&state, staff, query, results, errors, form.text("name")).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(other) => Err(PageError(other)),
+    }
+}
+
+/// `POST /app/contacts/columns`: the columns the member shows, remembered.
+pub async fn save_columns(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    views::save_columns(&state, &caller, &form.all("columns")).await?;
+    let back = form
+        .optional("back")
+        .filter(|b| b.starts_with("/app/contacts") && !b.contains("//"))
+        .unwrap_or_else(|| "/app/contacts".into());
+    let joiner = if back.contains('?') { '&' } else { '?' };
+    Ok(see_other(&format!("{back}{joiner}notice=columns-saved")))
 }
 
 /// `POST /app/contacts/views/{id}/delete`.
@@ -410,20 +558,42 @@ pub async fn bulk_tag(State(state): State<AppState>, StaffForm { staff, form }: 
     let caller = caller(&staff.auth)?;
     let ids: Vec<ContactId> = form.all("ids").into_iter().map(ContactId::from).collect();
     let tag = form.text("tag");
-    if ids.is_empty() {
-        return Err(PageError(ApiError::field(
-            "ids",
-            "required",
-            "Tick at least one contact.",
-        )));
-    }
-    tags::bulk(&state, &caller, ids, vec![tag], Vec::new()).await?;
     let back = form
         .optional("back")
         .filter(|b| b.starts_with("/app/contacts"))
         .unwrap_or_else(|| "/app/contacts".into());
-    let joiner = if back.contains('?') { '&' } else { '?' };
-    Ok(see_other(&format!("{back}{joiner}notice=tagged")))
+    let tagged = if ids.is_empty() {
+        Err(ApiError::field("ids", "required", "Tick at least one contact."))
+    } else {
+        tags::bulk(&state, &caller, ids, vec![tag.clone()], Vec::new())
+            .await
+            .map_err(ApiError::from)
+    };
+    match tagged {
+        Ok(_) => {
+            let joiner = if back.contains('?') { '&' } else { '?' };
+            Ok(see_other(&format!("{back}{joiner}notice=tagged")))
+        }
+        Err(err @ ApiError::Validation(_)) => {
+            // The table the form was posted from, with the error beside the tag.
+            let query = query_of_form(&FormData::parse(
+                back.split_once('?').map(|(_, q)| q).unwrap_or_default().as_bytes(),
+            ));
+            let staff = staff.in_section("contacts");
+            let (mut results, _) = results_or_errors(&state, &staff, &query).await?;
+            let message = err
+                .problem()
+                .errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_else(|| "That did not work.".into());
+            results.bulk_error = Some(message);
+            results.bulk_tag = tag;
+            let page = table_page(&state, staff, query, results, FieldErrors::default(), String::new()).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(other) => Err(PageError(other)),
+    }
 }
 
 #[derive(Template)]

@@ -7,8 +7,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use http::{HeaderMap, StatusCode};
 
-use super::contacts::{TableQuery, filter_of};
-use super::{Chrome, PageResult, Staff, StaffForm, is_htmx, render, see_other};
+use super::contacts::{TableQuery, filter_of, query_of_form, refused_table};
+use super::{Chrome, PageError, PageResult, Staff, StaffForm, is_htmx, render, see_other};
 use crate::domain::role::Permission;
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
@@ -19,22 +19,23 @@ use crate::services::exports::{ExportFilter, Format, Source};
 /// `POST /app/contacts/export`: starts the export of the table's filters.
 pub async fn export_contacts(State(state): State<AppState>, StaffForm { staff, form }: StaffForm) -> PageResult {
     staff.auth.require(Permission::UseCrm)?;
-    let query = TableQuery {
-        q: form.optional("q"),
-        tag: form.optional("tag"),
-        owner: form.optional("owner"),
-        stage: form.optional("stage"),
-        created_from: form.optional("created_from"),
-        created_to: form.optional("created_to"),
-        ..TableQuery::default()
-    };
-    let (mut filter, stage) = filter_of(&query)?;
+    let query = query_of_form(&form);
+    match start_export(&state, &staff, &query).await {
+        Ok(id) => Ok(see_other(&format!("/app/exports/{id}"))),
+        Err(err @ ApiError::Validation(_)) => refused_table(&state, staff, query, &err).await,
+        Err(other) => Err(PageError(other)),
+    }
+}
+
+/// Starts the export of the table's filters; the job's id.
+async fn start_export(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<String, ApiError> {
+    let (mut filter, stage) = filter_of(query)?;
     filter.tag = filter
         .tag
         .map(|raw| contacts::normalize_tag(&raw).map_err(|code| ApiError::field("tag", code, "Not a valid tag.")))
         .transpose()?;
     let source = Source::contacts(
-        &state,
+        state,
         &staff.auth.org_id,
         ExportFilter {
             contacts: filter,
@@ -43,8 +44,8 @@ pub async fn export_contacts(State(state): State<AppState>, StaffForm { staff, f
         Format::Csv,
     )
     .await?;
-    let record = job::create(&state, &staff.auth.actor, source).await?;
-    Ok(see_other(&format!("/app/exports/{}", record.id)))
+    let record = job::create(state, &staff.auth.actor, source).await?;
+    Ok(record.id)
 }
 
 #[derive(Template)]

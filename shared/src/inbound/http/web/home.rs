@@ -151,7 +151,7 @@ pub async fn home(State(state): State<AppState>, staff: Staff, Query(query): Que
                 what: "Contact import".into(),
                 done: import.rows_done,
                 total: import.rows_total,
-                link: None,
+                link: Some(format!("/app/imports/{}", import.id)),
             });
         }
     }

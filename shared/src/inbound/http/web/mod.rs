@@ -12,10 +12,13 @@ pub mod auth;
 pub mod billing;
 pub mod calendar;
 pub mod contact_edit;
+pub mod contact_field;
+pub mod contact_merge;
 pub mod contact_record;
 pub mod contacts;
 pub mod exports;
 pub mod home;
+pub mod imports;
 pub mod pipeline_edit;
 pub mod pipelines;
 pub mod profile;
@@ -24,6 +27,7 @@ pub mod scheduling_edit;
 pub mod settings;
 pub mod sms;
 pub mod team;
+pub mod upload;
 
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -299,6 +303,11 @@ impl FormData {
         Some(self.text(name)).filter(|value| !value.is_empty())
     }
 
+    /// Every (name, value) pair, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Every non-blank value of `name` (repeated fields, checkboxes).
     pub fn all(&self, name: &str) -> Vec<String> {
         self.0
@@ -482,6 +491,8 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "view-saved" => Some("View saved."),
         "view-deleted" => Some("View deleted."),
         "time-zone-saved" => Some("Your time zone is saved: times are shown in it."),
+        "columns-saved" => Some("Columns saved."),
+        "contacts-merged" => Some("Contacts merged."),
         "profile-saved" => Some("Your details are saved. A new email takes effect once you confirm it."),
         "password-saved" => Some("Your password is changed. Your other devices are signed out."),
         "signed-out-everywhere" => Some("You are signed out on every device."),

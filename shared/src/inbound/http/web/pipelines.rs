@@ -14,6 +14,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
 
+use super::contact_record::{Refused, refused_page};
 use super::contacts::NoticeQuery;
 use super::home::money;
 use super::{Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
@@ -241,28 +242,54 @@ pub async fn create_deal(
 ) -> PageResult {
     staff.auth.require(Permission::UseCrm)?;
     let value = match form.optional("value") {
-        None => None,
-        Some(raw) => Some(major_to_minor(&raw).ok_or_else(|| {
-            PageError(ApiError::field(
-                "value",
-                "invalid_value",
-                "Use an amount such as 1200 or 1200.50.",
-            ))
-        })?),
+        None => Ok(None),
+        Some(raw) => major_to_minor(&raw)
+            .map(Some)
+            .ok_or_else(|| ApiError::field("value", "invalid_value", "Use an amount such as 1200 or 1200.50.")),
     };
-    let input = NewDeal {
-        title: form.text("title"),
-        contact_id: id.clone(),
-        pipeline_id: PipelineId::from(form.text("pipeline_id")),
-        stage_id: None,
-        value,
-        currency: form.text("currency").to_uppercase(),
-        status: None,
-        expected_close_date: None,
-        owner_id: None,
+    let created = match value {
+        Ok(value) => {
+            let input = NewDeal {
+                title: form.text("title"),
+                contact_id: id.clone(),
+                pipeline_id: PipelineId::from(form.text("pipeline_id")),
+                stage_id: None,
+                value,
+                currency: form.text("currency").to_uppercase(),
+                status: None,
+                expected_close_date: None,
+                owner_id: None,
+            };
+            pipelines::create_deal(&state, &staff.auth.actor, input)
+                .await
+                .map_err(ApiError::from)
+        }
+        Err(err) => Err(err),
     };
-    pipelines::create_deal(&state, &staff.auth.actor, input).await?;
-    Ok(see_other(&format!("/app/contacts/{id}?notice=deal-created")))
+    match created {
+        Ok(_) => Ok(see_other(&format!("/app/contacts/{id}?notice=deal-created"))),
+        Err(err @ ApiError::Validation(_)) => {
+            let refused = Refused {
+                deal_errors: FieldErrors::from_api(&err, deal_field),
+                deal_form: form,
+                ..Refused::default()
+            };
+            refused_page(&state, staff, &id, StatusCode::UNPROCESSABLE_ENTITY, refused).await
+        }
+        Err(other) => Err(PageError(other)),
+    }
+}
+
+/// The service's name of a deal field as the record's new-deal form names
+/// its input.
+fn deal_field(api_field: &str) -> &str {
+    match api_field {
+        "title" => "deal-title",
+        "pipeline_id" | "stage_id" => "deal-pipeline",
+        "value" => "deal-value",
+        "currency" => "deal-currency",
+        _ => "",
+    }
 }
 
 /// "1200.5" → 120050 minor units (two decimals).
