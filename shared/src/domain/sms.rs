@@ -52,9 +52,10 @@ impl Keyword {
 
 /// The id of the text sent under `idempotency_key`: the store's message
 /// item and the status callback URL (`?m=`) both carry it, so a report finds
-/// its message without the provider's own id.
+/// its message without the provider's own id. 32 hex digits, the length of
+/// every other id, so one message's partition looks like any other's.
 pub fn message_id(idempotency_key: &str) -> String {
-    crate::domain::token::token_hash(idempotency_key)[..24].to_string()
+    crate::domain::token::token_hash(idempotency_key)[..32].to_string()
 }
 
 /// Twilio's `X-Twilio-Signature` of a form-encoded request: base64 of the

@@ -17,6 +17,7 @@ use konnecs::services::scheduling::{
     booking_key, booking_uid_key, event_slug_key, event_type_key, host_calendar_key, host_calendar_partition,
     host_calendar_version_key, schedule_key,
 };
+use konnecs::services::sms;
 use konnecs::services::{audit, reminders as reminder_items};
 use serde_json::json;
 
@@ -36,6 +37,9 @@ const EVENT_TYPE_BYTES: usize = 2_500;
 const SCHEDULE_BYTES: usize = 1_500;
 const MEMBER_BYTES: usize = 400;
 const CALENDAR_ENTRY_BYTES: usize = 330;
+const PEER_BYTES: usize = 300;
+/// A typical reminder text, for the size of the message item.
+const SMS_BODY: &str = "Reminder: your appointment with Whitfield Dental is tomorrow at 10:00. Reply STOP to opt out.";
 
 /// What the booking flow needs besides the recorder.
 pub struct Cx<'a> {
@@ -143,6 +147,49 @@ pub fn sms_claim(rec: &mut Recorder, at: f64, org: &Org, booking_id: &str, phone
     );
     rec.keep_item(&item, Retention::Days(30.0), Retention::Once);
     rec.get(at, &notifications::sms_opt_out_key(SMS_SENDER, phone), 0);
+    sms_sent(rec, at, org, booking_id, phone);
+}
+
+/// What a text the provider accepted writes (`sms::record_sent`): the
+/// contact that has the number, the message item (kept 400 days for its
+/// status callbacks) and the peer item that routes the customer's reply.
+fn sms_sent(rec: &mut Recorder, at: f64, org: &Org, booking_id: &str, phone: &str) {
+    rec.get(at, &contacts::phone_unique_key(&org.id, phone), POINTER_BYTES);
+    let message = sms::message_key(&sms::message_id(&format!("booking/{booking_id}/sms/{at}")));
+    let item = entities::sized(
+        &message,
+        &[
+            ("org_id", org.id.as_str()),
+            ("booking_id", booking_id),
+            ("to", phone),
+            ("body", SMS_BODY),
+            ("status", "accepted"),
+        ],
+    );
+    rec.write(
+        at,
+        &WriteOp::Put {
+            item: item.clone(),
+            condition: None,
+        },
+        0,
+    );
+    rec.keep_item(&item, Retention::Days(400.0), Retention::Once);
+    let peer = sms::peer_key(SMS_SENDER, phone);
+    rec.get(at, &peer, PEER_BYTES);
+    let item = entities::sized(
+        &peer,
+        &[("org_id", org.id.as_str()), ("bookings", &format!("[{booking_id}]"))],
+    );
+    rec.write(
+        at,
+        &WriteOp::Put {
+            item: item.clone(),
+            condition: None,
+        },
+        0,
+    );
+    rec.keep_item(&item, Retention::Days(400.0), Retention::Once);
 }
 
 fn notice_reads(cx: &mut Cx, org: &Org, booking: &BookingRecord, at: f64, stored: usize) {
