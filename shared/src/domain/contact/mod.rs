@@ -1,7 +1,6 @@
 //! A contact, validated the same way whoever writes it: the API and the
-//! pages (create, update), the CSV importer, a merge of two contacts, a
-//! booking and a form submission. Pure: storage lives in
-//! `services::contacts`.
+//! pages (create, update), the CSV importer, a merge of two contacts and a
+//! booking's invitee. Pure: storage lives in `services::contacts`.
 
 mod custom_fields;
 mod input;
