@@ -176,10 +176,14 @@ impl ContactRecord {
 
     /// Adds an email unless the contact has it; the first one is primary.
     pub fn add_email(&mut self, email: &Email) {
-        if !self.emails.iter().any(|e| e.address == email.as_str()) {
+        self.add_address(email.as_str());
+    }
+
+    fn add_address(&mut self, address: &str) {
+        if !self.emails.iter().any(|e| e.address == address) {
             let primary = self.emails.is_empty();
             self.emails.push(ContactEmail {
-                address: email.as_str().to_string(),
+                address: address.to_string(),
                 primary,
             });
         }
@@ -298,13 +302,7 @@ impl ContactRecord {
 
     fn unite_lists(&mut self, other: &ContactRecord) {
         for email in &other.emails {
-            if !self.emails.iter().any(|e| e.address == email.address) {
-                let primary = self.emails.is_empty();
-                self.emails.push(ContactEmail {
-                    primary,
-                    ..email.clone()
-                });
-            }
+            self.add_address(&email.address);
         }
         for phone in &other.phones {
             self.add_phone(phone);
