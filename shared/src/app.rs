@@ -18,6 +18,7 @@ use crate::adapters::smtp::SmtpMailer;
 use crate::adapters::sqlite::{Database, queue::SqliteQueue, table::SqliteTable};
 use crate::adapters::stripe::StripePayments;
 use crate::adapters::twilio::TwilioSms;
+use crate::adapters::webhook_http::HttpWebhooks;
 #[cfg(feature = "local")]
 use crate::config::LocalConfig;
 use crate::config::{AppConfig, AwsConfig};
@@ -76,6 +77,7 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
         clock,
         config: Arc::new(config.app.clone()),
         payments: payments(&config.app),
+        webhooks: Arc::new(HttpWebhooks::new()),
         sweepers: vec![db, objects],
     })
 }
@@ -130,6 +132,7 @@ pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clo
         jobs: Arc::new(SqsQueue::new(sqs, config.jobs_queue_url.clone())),
         keys: Arc::new(EnvelopeVault::new(KmsDataKeys::new(kms, config.token_key_id.clone()))),
         clock,
+        webhooks: Arc::new(HttpWebhooks::new()),
         sweepers: Vec::new(),
     }
 }

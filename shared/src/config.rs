@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use crate::domain::billing::{PlanName, Plans};
 use crate::domain::host::is_loopback_host;
+use crate::domain::webhook::TargetPolicy;
 use crate::ports::QueueName;
 use crate::ports::secrets::Integration;
 
@@ -210,6 +211,9 @@ pub struct AppConfig {
     pub plans: Plans,
     /// Set only where Google's OAuth client is configured.
     pub google_oauth: Option<GoogleOAuthConfig>,
+    /// Where outgoing webhooks may go: public addresses only, except in the
+    /// local server's developer mode (`run_mode`), which adds loopback.
+    pub webhook_targets: TargetPolicy,
 }
 
 /// What a buffered Lambda response may carry inline, counted as encoded in
@@ -331,6 +335,8 @@ impl AppConfig {
             stripe_base_url: var("STRIPE_BASE_URL").unwrap_or_else(|| "https://api.stripe.com".into()),
             plans: plans_from_env(),
             google_oauth: None,
+            // The local server widens this in developer mode (`local::serve`).
+            webhook_targets: TargetPolicy::PublicOnly,
         };
         // Locally the integrations' credentials are environment variables;
         // on AWS the Lambda start replaces them with the declared secrets.
@@ -426,6 +432,8 @@ impl AppConfig {
             stripe_base_url: "https://api.stripe.com".into(),
             plans: Plans::default(),
             google_oauth: None,
+            // Tests run as the developer setup does, with receivers on 127.0.0.1.
+            webhook_targets: TargetPolicy::AllowLoopback,
         }
     }
 }

@@ -51,6 +51,15 @@ pub async fn serve(
 ) -> Result<(), StartupError> {
     // Decided before anything is opened: a server that may not run opens nothing.
     let mode = mode(&config)?;
+    let mut config = config;
+    // Only the developer setup, reachable from this machine alone, may
+    // send webhooks to loopback (a receiver under test); anything others
+    // can reach sends to public addresses only.
+    config.app.webhook_targets = if mode.serves_dev_outbox() {
+        crate::domain::webhook::TargetPolicy::AllowLoopback
+    } else {
+        crate::domain::webhook::TargetPolicy::PublicOnly
+    };
     let state = app::local_state(&config, clock)?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

@@ -132,6 +132,7 @@ macro_rules! queue_suite {
             message_lands_in_dead_letter_queue_after_max_receives,
             depth_counts_waiting_and_in_flight_messages,
             receive_of_more_than_ten_is_invalid,
+            delayed_message_stays_hidden_until_its_delay_passes,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

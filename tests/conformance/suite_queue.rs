@@ -214,3 +214,25 @@ pub async fn receive_of_more_than_ten_is_invalid(q: &QueueFixture) {
     let result = q.queue.receive(0, VISIBILITY).await;
     assert!(matches!(result, Err(QueueError::Invalid(_))), "{result:?}");
 }
+
+pub async fn delayed_message_stays_hidden_until_its_delay_passes(q: &QueueFixture) {
+    let sent = body("delayed");
+    q.queue.send_delayed(sent.clone(), HIDDEN).await.unwrap();
+    assert!(
+        q.queue.receive(10, VISIBILITY).await.unwrap().is_empty(),
+        "not visible before its delay"
+    );
+    q.let_expire(HIDDEN);
+    let got = receive_at_least(q.queue.as_ref(), 1, FOR_GOOD).await;
+    assert_eq!(got.len(), 1, "visible once the delay passed");
+    assert_eq!(got[0].body, sent);
+    q.queue.ack(&got[0].receipt).await.unwrap();
+    let too_long = q
+        .queue
+        .send_delayed(
+            body("too-late"),
+            konnecs::ports::queue::MAX_DELAY + Duration::from_secs(1),
+        )
+        .await;
+    assert!(matches!(too_long, Err(QueueError::Invalid(_))), "{too_long:?}");
+}

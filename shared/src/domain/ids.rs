@@ -158,6 +158,14 @@ id_type!(
     /// A deal in a pipeline.
     DealId
 );
+id_type!(
+    /// An organization's outgoing-webhook endpoint.
+    WebhookEndpointId
+);
+id_type!(
+    /// One event's delivery to one webhook endpoint (all its attempts).
+    WebhookDeliveryId
+);
 
 #[cfg(test)]
 mod tests {

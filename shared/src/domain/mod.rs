@@ -20,3 +20,4 @@ pub mod slug;
 pub mod sms;
 pub mod spreadsheet;
 pub mod token;
+pub mod webhook;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::config::AppConfig;
 use crate::ports::{
     Clock, HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments, HasReminders, HasSms, HasTable,
-    KeyVault, Mailer, ObjectStore, Payments, Queue, QueueName, Sms, StoreSweeper, Table,
+    HasWebhooks, KeyVault, Mailer, ObjectStore, Payments, Queue, QueueName, Sms, StoreSweeper, Table, WebhookTransport,
 };
 
 #[derive(Clone)]
@@ -29,6 +29,8 @@ pub struct AppState {
     pub config: Arc<AppConfig>,
     /// Stripe where billing is configured; `None` turns billing off.
     pub payments: Option<Arc<dyn Payments>>,
+    /// Outgoing webhooks (HTTPS to customers' endpoints, SSRF-guarded).
+    pub webhooks: Arc<dyn WebhookTransport>,
     /// Physical clean-up that AWS does by itself (DynamoDB TTL, SQS
     /// retention, S3 lifecycle): only the local runtime has any.
     pub sweepers: Vec<Arc<dyn StoreSweeper>>,
@@ -100,5 +102,11 @@ impl HasConfig for AppState {
 impl HasPayments for AppState {
     fn payments(&self) -> Option<&Arc<dyn Payments>> {
         self.payments.as_ref()
+    }
+}
+
+impl HasWebhooks for AppState {
+    fn webhooks(&self) -> &Arc<dyn WebhookTransport> {
+        &self.webhooks
     }
 }

@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod sms;
 pub mod sweep;
 pub mod table;
+pub mod webhook;
 
 pub use clock::{Clock, SystemClock, TestClock};
 pub use keys::{EncryptionContext, KeyError, KeyVault};
@@ -26,6 +27,7 @@ pub use payments::{Payments, PaymentsError};
 pub use queue::{Queue, QueueError, QueueName, Received};
 pub use reach::{
     HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments, HasReminders, HasSms, HasTable,
+    HasWebhooks,
 };
 pub use secrets::{Integration, SecretError, SecretStore};
 pub use sms::{Sms, SmsError};
@@ -33,3 +35,4 @@ pub use sweep::StoreSweeper;
 pub use table::{
     BatchOp, Condition, Index, Item, Key, Page, PartialCommit, Query, SortKey, StoreError, Table, Update, WriteOp,
 };
+pub use webhook::{OutgoingWebhook, WebhookAnswer, WebhookSendError, WebhookTransport};

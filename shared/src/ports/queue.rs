@@ -49,6 +49,11 @@ impl QueueName {
 /// Most messages one send or receive call handles (SQS's limit).
 pub const MAX_BATCH: usize = 10;
 
+/// Longest delay a message can be sent with (SQS's limit, 15 minutes). Work
+/// due later is sent again each time its delay runs out (see
+/// `services::webhooks`).
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
     /// Stable across redeliveries: consumers use it for idempotency.
@@ -73,6 +78,10 @@ pub trait Queue: Send + Sync {
     /// Sends every body, in calls of at most [`MAX_BATCH`]. Fails if any message
     /// could not be sent (after retrying those the backend reported as failed).
     async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError>;
+
+    /// Sends one body that no receive returns before `delay` has passed.
+    /// A delay over [`MAX_DELAY`] is invalid.
+    async fn send_delayed(&self, body: String, delay: Duration) -> Result<(), QueueError>;
 
     /// Receives up to `max` (≤ [`MAX_BATCH`]) visible messages and hides them for
     /// `visibility`. Returns at once when none are visible.

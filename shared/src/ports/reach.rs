@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::config::AppConfig;
-use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Payments, Queue, Sms, Table};
+use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Payments, Queue, Sms, Table, WebhookTransport};
 
 /// The single table (DynamoDB or the embedded store).
 pub trait HasTable {
@@ -66,4 +66,9 @@ pub trait HasConfig {
 /// The payment provider: `None` where billing is not configured.
 pub trait HasPayments {
     fn payments(&self) -> Option<&Arc<dyn Payments>>;
+}
+
+/// Outgoing webhooks to customers' endpoints, through the SSRF guard.
+pub trait HasWebhooks {
+    fn webhooks(&self) -> &Arc<dyn WebhookTransport>;
 }

@@ -1,7 +1,8 @@
 //! Background jobs on the jobs queue. Each job is idempotent: queues deliver
 //! at least once, so running a job twice must have the effect of once.
 
-use crate::domain::ids::{BookingId, OrgId};
+use crate::domain::ids::{BookingId, OrgId, WebhookDeliveryId, WebhookEndpointId};
+use crate::domain::webhook::WebhookEvent;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,29 @@ pub enum Job {
     /// one slice from the export's checkpoint (`services::exports::job`); a
     /// redelivery resumes, never repeats.
     Export { org_id: OrgId, export_id: String },
+    /// One attempt of an outgoing webhook delivery (`services::webhooks`):
+    /// made at most once, claimed on the delivery before the HTTP call.
+    DeliverWebhook(WebhookAttempt),
+}
+
+/// Which attempt of which delivery, and from when it is due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookAttempt {
+    pub org_id: OrgId,
+    pub endpoint_id: WebhookEndpointId,
+    pub delivery_id: WebhookDeliveryId,
+    /// 1 for the first; each retry or redelivery takes the next number.
+    pub attempt: u32,
+    /// Unix ms before which the attempt is not made: until then the job is
+    /// sent again, delayed by what is left of the wait (queues cap delays).
+    pub due_at: i64,
+    /// A member's "redeliver", made even while the endpoint is off.
+    #[serde(default)]
+    pub manual: bool,
+    /// The event, on the first attempt only; later attempts send the body
+    /// stored with the delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<WebhookEvent>,
 }
 
 /// The request a job was queued by, as the audit log records it.

@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod sms;
 pub mod throttle;
+pub mod webhooks;
 
 /// A `json!` object as a store item (non-objects become an empty item, which
 /// every backend rejects for lacking keys).

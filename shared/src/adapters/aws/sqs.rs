@@ -9,7 +9,7 @@ use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::operation::delete_message::DeleteMessageError;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry};
 
-use crate::ports::queue::{MAX_BATCH, Queue, QueueError, Received};
+use crate::ports::queue::{MAX_BATCH, MAX_DELAY, Queue, QueueError, Received};
 
 /// SendMessageBatch calls made for one batch before giving up on failed entries.
 const SEND_ATTEMPTS: u32 = 5;
@@ -87,6 +87,24 @@ impl Queue for SqsQueue {
         for chunk in bodies.chunks(MAX_BATCH) {
             self.send_chunk(chunk).await?;
         }
+        Ok(())
+    }
+
+    async fn send_delayed(&self, body: String, delay: Duration) -> Result<(), QueueError> {
+        if delay > MAX_DELAY {
+            return Err(QueueError::Invalid("delay longer than 15 minutes".into()));
+        }
+        // SQS counts whole seconds; rounding up never delivers early.
+        let seconds = delay.as_secs().saturating_add(u64::from(delay.subsec_nanos() > 0));
+        self.client
+            .get()
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(i32::try_from(seconds).unwrap_or(900))
+            .send()
+            .await
+            .map_err(queue_error)?;
         Ok(())
     }
 

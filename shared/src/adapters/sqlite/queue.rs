@@ -12,7 +12,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::{Database, map_err};
 use crate::ports::clock::Clock;
-use crate::ports::queue::{MAX_BATCH, Queue, QueueError, Received};
+use crate::ports::queue::{MAX_BATCH, MAX_DELAY, Queue, QueueError, Received};
 use crate::ports::table::StoreError;
 
 /// SQS limits, kept so both backends reject the same requests.
@@ -70,6 +70,41 @@ impl SqliteQueue {
 
     fn now_ms(&self) -> i64 {
         self.clock.now().as_millisecond()
+    }
+
+    /// Stores `bodies`, visible once `delay` has passed.
+    async fn insert(&self, bodies: Vec<String>, delay: Duration) -> Result<(), QueueError> {
+        if let Some(body) = bodies.iter().find(|b| b.is_empty() || b.len() > MAX_BODY_BYTES) {
+            return Err(QueueError::Invalid(format!(
+                "message body must be 1 to {MAX_BODY_BYTES} bytes (got {})",
+                body.len()
+            )));
+        }
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        let queue = self.name.clone();
+        let now = self.now_ms();
+        let visible_at = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+        self.db
+            .run(move |conn| {
+                // All or nothing: a failed send leaves no partial batch behind.
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+                {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "INSERT INTO queue_messages (queue, id, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )
+                        .map_err(map_err)?;
+                    for body in &bodies {
+                        stmt.execute(params![queue, uuid::Uuid::new_v4().to_string(), body, now, visible_at])
+                            .map_err(map_err)?;
+                    }
+                }
+                tx.commit().map_err(map_err)
+            })
+            .await
+            .map_err(queue_error)
     }
 }
 
@@ -148,35 +183,14 @@ fn receive_in(
 #[async_trait]
 impl Queue for SqliteQueue {
     async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {
-        if let Some(body) = bodies.iter().find(|b| b.is_empty() || b.len() > MAX_BODY_BYTES) {
-            return Err(QueueError::Invalid(format!(
-                "message body must be 1 to {MAX_BODY_BYTES} bytes (got {})",
-                body.len()
-            )));
+        self.insert(bodies, Duration::ZERO).await
+    }
+
+    async fn send_delayed(&self, body: String, delay: Duration) -> Result<(), QueueError> {
+        if delay > MAX_DELAY {
+            return Err(QueueError::Invalid("delay longer than 15 minutes".into()));
         }
-        if bodies.is_empty() {
-            return Ok(());
-        }
-        let queue = self.name.clone();
-        let now = self.now_ms();
-        self.db
-            .run(move |conn| {
-                // All or nothing: a failed send leaves no partial batch behind.
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-                {
-                    let mut stmt = tx
-                        .prepare_cached(
-                            "INSERT INTO queue_messages (queue, id, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-                        )
-                        .map_err(map_err)?;
-                    for body in &bodies {
-                        stmt.execute(params![queue, uuid::Uuid::new_v4().to_string(), body, now]).map_err(map_err)?;
-                    }
-                }
-                tx.commit().map_err(map_err)
-            })
-            .await
-            .map_err(queue_error)
+        self.insert(vec![body], delay).await
     }
 
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError> {

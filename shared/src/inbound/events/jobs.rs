@@ -61,6 +61,12 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
             .await
             .map_err(|err| JobError::Retry(err.to_string()));
     }
+    if matches!(job, Job::DeliverWebhook(_)) && left < crate::services::webhooks::ATTEMPT_TIME {
+        // Not enough time for the receiver's whole timeout: a fresh batch makes the attempt.
+        return enqueue(state.jobs.as_ref(), &[job])
+            .await
+            .map_err(|err| JobError::Retry(err.to_string()));
+    }
     if left.is_zero() {
         // Out of the batch's time: a send now could run past the function's
         // timeout, which would deliver the whole batch again.
@@ -103,6 +109,9 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
                 Err(err) => Err(JobError::Retry(err.to_string())),
             }
         }
+        Job::DeliverWebhook(attempt) => crate::services::webhooks::run_attempt(state, attempt)
+            .await
+            .map_err(|crate::services::webhooks::RunError::Retry(reason)| JobError::Retry(reason)),
         Job::SendSms {
             idempotency_key,
             org_id,
