@@ -21,6 +21,7 @@ pub mod scheduling;
 pub mod session;
 pub mod twilio;
 pub mod web;
+pub mod webhooks;
 
 use axum::Router;
 use axum::routing::{MethodFilter, MethodRouter};

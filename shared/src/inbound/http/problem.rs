@@ -483,6 +483,23 @@ impl From<crate::services::pipelines::PipelineError> for ApiError {
     }
 }
 
+impl From<crate::services::webhooks::WebhookError> for ApiError {
+    fn from(err: crate::services::webhooks::WebhookError) -> Self {
+        use crate::services::webhooks::WebhookError as E;
+        match err {
+            E::Invalid(fields) => ApiError::fields(fields),
+            E::NotFound => ApiError::NotFound,
+            E::TooMany => ApiError::Conflict {
+                code: "too_many_webhook_endpoints",
+                detail: "An organization has at most 20 webhook endpoints; delete one first.".into(),
+            },
+            E::Store(err) => err.into(),
+            E::Keys(err) => err.into(),
+            E::Queue(err) => err.into(),
+        }
+    }
+}
+
 impl From<crate::services::imports::ImportError> for ApiError {
     fn from(err: crate::services::imports::ImportError) -> Self {
         use crate::services::imports::ImportError as E;

@@ -19,7 +19,7 @@ use crate::domain::contact::{
     BoundedList, clean_address, clean_text, consent, normalize_tags, parse_emails, parse_phones, too_many,
 };
 use crate::ports::{Condition, Key, Query, StoreError, Table, WriteOp};
-use crate::ports::{HasClock, HasConfig, HasTable};
+use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
 use crate::services::audit::{self};
 use crate::services::records::from_item;
 
@@ -78,7 +78,7 @@ pub struct Saved {
 /// One transaction (plus the org read when phones are given, the member read
 /// when an owner is given, and the field definitions when custom fields are).
 pub async fn create(
-    state: &(impl HasTable + HasClock + HasConfig),
+    state: &(impl HasTable + HasClock + HasConfig + HasJobs),
     caller: &Caller,
     input: NewContact,
 ) -> Result<ContactRecord, ContactError> {
@@ -86,7 +86,16 @@ pub async fn create(
     let now = state.clock().now();
     let record = build_new(state, caller, input, now).await?;
     insert(state.table().as_ref(), caller, &record, now).await?;
+    announce_created(state, &record, now).await;
     Ok(record)
+}
+
+/// Announces a committed new contact (`contact.created`) to the
+/// organization's webhook endpoints; a failure is logged, the contact stands.
+pub async fn announce_created(state: &(impl HasTable + HasJobs), record: &ContactRecord, now: jiff::Timestamp) {
+    let data = serde_json::to_value(record).unwrap_or_default();
+    let event_id = format!("contact.created:{}", record.id);
+    crate::services::webhooks::announce(state, &record.org_id, "contact.created", &event_id, now, data).await;
 }
 
 pub(super) async fn insert(

@@ -83,3 +83,18 @@ pub async fn publish(
     jobs::enqueue(state.jobs().as_ref(), &queued).await?;
     Ok(queued.len())
 }
+
+/// [`publish`] for a producer whose write has committed and must stand
+/// whatever happens to its announcement: a failure is logged, not returned.
+pub async fn announce(
+    state: &(impl HasTable + HasJobs),
+    org_id: &OrgId,
+    event_type: &str,
+    event_id: &str,
+    occurred_at: jiff::Timestamp,
+    data: Value,
+) {
+    if let Err(err) = publish(state, org_id, event_type, event_id, occurred_at, data).await {
+        tracing::error!(%org_id, event_type, event_id, error = %err, "could not queue the event's webhooks");
+    }
+}

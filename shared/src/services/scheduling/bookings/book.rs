@@ -397,6 +397,12 @@ pub async fn book(
         match state.table().transact(ops).await {
             Ok(()) => {
                 notify::queue(state, notice.map(|(_, pending)| pending)).await;
+                notify::announce(state, &booking, "booking.created", now).await;
+                if contact.created
+                    && let Some(contact_id) = &booking.contact_id
+                {
+                    contact::announce_created(state, &booking.org_id, contact_id, now).await;
+                }
                 let view = booking.view();
                 return Ok(NewBooking {
                     manage_url: link,

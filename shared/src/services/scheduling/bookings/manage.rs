@@ -279,6 +279,7 @@ pub async fn cancel(
         Err(err) => return Err(err.into()),
     }
     notify::queue(state, notice.map(|(_, pending)| pending)).await;
+    notify::announce(state, &booking, "booking.cancelled", now).await;
     Ok(booking.view())
 }
 
@@ -392,6 +393,7 @@ pub async fn reschedule(
         match state.table().transact(ops).await {
             Ok(()) => {
                 notify::queue(state, notice.map(|(_, pending)| pending)).await;
+                notify::announce(state, &booking, "booking.rescheduled", now).await;
                 return Ok(booking.view());
             }
             Err(err) if should_retry(&err, attempt).await => continue,
@@ -473,6 +475,9 @@ pub async fn decide(
         Err(err) => return Err(err.into()),
     }
     notify::queue(state, notice.map(|(_, pending)| pending)).await;
+    if !confirm {
+        notify::announce(state, &booking, "booking.cancelled", now).await;
+    }
     Ok(booking.view())
 }
 

@@ -10,6 +10,8 @@ use crate::services::records::{MemberRecord, member_key};
 use crate::services::records::{OrgRecord, from_item, org_key};
 use crate::services::scheduling::SchedulingError;
 use crate::services::scheduling::event_types::Location;
+use crate::services::webhooks;
+use jiff::Timestamp;
 
 pub(super) fn location(booking: &BookingRecord) -> Option<String> {
     Some(match booking.location.as_ref()? {
@@ -112,4 +114,13 @@ pub async fn queue(state: &(impl HasClock + HasJobs), pending: Option<Pending>) 
     if let Err(err) = notifications::queue_messages(state, &notice, &change).await {
         tracing::error!(booking_id = %notice.booking_id, error = %err, "could not queue the booking's notifications");
     }
+}
+
+/// Announces a committed change to the organization's webhook endpoints
+/// (`booking.created`, `booking.rescheduled`, `booking.cancelled`). The
+/// event id names the booking and its sequence, so each change is one event.
+pub async fn announce(state: &(impl HasTable + HasJobs), booking: &BookingRecord, event_type: &str, now: Timestamp) {
+    let event_id = format!("{event_type}:{}:{}", booking.id, booking.sequence);
+    let data = serde_json::to_value(booking.view()).unwrap_or_default();
+    webhooks::announce(state, &booking.org_id, event_type, &event_id, now, data).await;
 }

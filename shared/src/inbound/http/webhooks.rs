@@ -1,0 +1,95 @@
+//! Outgoing-webhook endpoints (admins): `GET/POST /org/webhooks`,
+//! `PATCH/DELETE /org/webhooks/{endpointId}`, `POST …/secret` (a new
+//! secret, shown once), `GET …/deliveries` (the log) and
+//! `POST …/deliveries/{deliveryId}/redeliver`. Rules live in
+//! `services::webhooks`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::extract::ApiJson;
+use super::session::Authenticated;
+use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
+use crate::domain::role::Permission;
+use crate::inbound::AppState;
+use crate::inbound::http::problem::ApiError;
+use crate::services::webhooks::{self, EndpointInput};
+
+pub async fn list_endpoints(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
+    auth.require(Permission::ManageIntegrations)?;
+    let items = webhooks::list_endpoints(&state, &auth.org_id).await?;
+    Ok::<_, ApiError>(Json(json!({ "items": items })))
+}
+
+pub async fn create_endpoint(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<EndpointInput>,
+) -> impl IntoResponse {
+    auth.require(Permission::ManageIntegrations)?;
+    let created = webhooks::create_endpoint(&state, &auth.actor, body).await?;
+    let mut body = serde_json::to_value(&created.endpoint).map_err(|err| ApiError::Internal(err.to_string()))?;
+    body["secret"] = json!(created.secret);
+    Ok::<_, ApiError>((StatusCode::CREATED, Json(body)))
+}
+
+pub async fn update_endpoint(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<WebhookEndpointId>,
+    ApiJson(body): ApiJson<EndpointInput>,
+) -> impl IntoResponse {
+    auth.require(Permission::ManageIntegrations)?;
+    let endpoint = webhooks::update_endpoint(&state, &auth.actor, &id, body).await?;
+    Ok::<_, ApiError>(Json(endpoint))
+}
+
+pub async fn delete_endpoint(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<WebhookEndpointId>,
+) -> impl IntoResponse {
+    auth.require(Permission::ManageIntegrations)?;
+    webhooks::delete_endpoint(&state, &auth.actor, &id).await?;
+    Ok::<_, ApiError>(StatusCode::NO_CONTENT)
+}
+
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<WebhookEndpointId>,
+) -> impl IntoResponse {
+    auth.require(Permission::ManageIntegrations)?;
+    let secret = webhooks::rotate_secret(&state, &auth.actor, &id).await?;
+    Ok::<_, ApiError>((StatusCode::CREATED, Json(json!({ "secret": secret }))))
+}
+
+#[derive(Deserialize)]
+pub struct DeliveriesQuery {
+    limit: Option<u32>,
+}
+
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<WebhookEndpointId>,
+    Query(query): Query<DeliveriesQuery>,
+) -> impl IntoResponse {
+    auth.require(Permission::ManageIntegrations)?;
+    let items = webhooks::list_deliveries(&state, &auth.org_id, &id, query.limit.unwrap_or(50)).await?;
+    Ok::<_, ApiError>(Json(json!({ "items": items })))
+}
+
+pub async fn redeliver(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, delivery_id)): Path<(WebhookEndpointId, WebhookDeliveryId)>,
+) -> impl IntoResponse {
+    auth.require(Permission::ManageIntegrations)?;
+    webhooks::redeliver(&state, &auth.org_id, &id, &delivery_id).await?;
+    Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(json!({ "queued": true }))))
+}
