@@ -28,3 +28,4 @@ mod response_headers;
 mod scheduling;
 mod sms;
 mod web;
+mod webhooks;

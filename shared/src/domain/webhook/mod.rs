@@ -64,16 +64,17 @@ const FIRST_RETRY: SignedDuration = SignedDuration::from_secs(30);
 const LONGEST_RETRY: SignedDuration = SignedDuration::from_hours(4);
 
 /// The wait before attempt `attempt + 1` after attempt `attempt` (1-based)
-/// failed, or `None` once the next try would fall outside the retry window
-/// that began at the delivery's first attempt (`since_first` ago).
+/// failed, or `None` once the retry window that began at the delivery's
+/// first attempt (`since_first` ago) is over. The last retry is made as
+/// the window closes, so a delivery is tried for the whole 24 hours.
 pub fn retry_after(attempt: u32, since_first: SignedDuration) -> Option<SignedDuration> {
     let doublings = attempt.saturating_sub(1).min(20);
     let wait = FIRST_RETRY
         .checked_mul(1_i32 << doublings)
         .unwrap_or(LONGEST_RETRY)
         .min(LONGEST_RETRY);
-    let at = since_first.checked_add(wait)?;
-    (at <= RETRY_WINDOW).then_some(wait)
+    let left = RETRY_WINDOW.checked_sub(since_first)?;
+    (left > SignedDuration::ZERO).then(|| wait.min(left))
 }
 
 /// An endpoint's URL, checked: `https://` with a host (an `http://`
@@ -245,17 +246,19 @@ mod tests {
         assert_eq!(retry_after(2, zero), Some(SignedDuration::from_secs(60)));
         assert_eq!(retry_after(3, zero), Some(SignedDuration::from_secs(120)));
         assert_eq!(retry_after(30, zero), Some(SignedDuration::from_hours(4)));
-        assert_eq!(retry_after(12, SignedDuration::from_hours(21)), None);
-        // Walking the schedule: every wait fits the day, and it ends.
+        // The last retry lands as the day ends, and then no more.
+        assert_eq!(
+            retry_after(12, SignedDuration::from_hours(21)),
+            Some(SignedDuration::from_hours(3))
+        );
+        assert_eq!(retry_after(13, RETRY_WINDOW), None);
+        // Walking the schedule: it fills the day exactly, and it ends.
         let (mut attempt, mut elapsed) = (1, zero);
         while let Some(wait) = retry_after(attempt, elapsed) {
             elapsed += wait;
             attempt += 1;
         }
-        assert!(
-            elapsed <= RETRY_WINDOW && elapsed > SignedDuration::from_hours(20),
-            "{elapsed:?}"
-        );
+        assert_eq!(elapsed, RETRY_WINDOW);
         assert!((10..20).contains(&attempt), "{attempt}");
     }
 }

@@ -50,7 +50,9 @@ pub use query::{ContactFilter, list, search};
 pub(crate) use store::tag_count_op;
 pub use store::{ALL_PARTS, Parts, TimelineEntry, commit, plan, timeline, timeline_entry, timeline_entry_with_id};
 pub(crate) use use_cases::purge_partition;
-pub use use_cases::{PlannedUpsert, Saved, announce_created, create, delete, exists, get, get_many, plan_upsert, update, upsert};
+pub use use_cases::{
+    PlannedUpsert, Saved, announce_created, create, delete, exists, get, get_many, plan_upsert, update, upsert,
+};
 
 pub const MAX_PAGE: u32 = 100;
 const TOKEN_MAX_CHARS: usize = 64;
