@@ -28,6 +28,8 @@ mod scheduling;
 mod sms;
 #[path = "lambda_events/web.rs"]
 mod web;
+#[path = "lambda_events/webhooks.rs"]
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -99,6 +101,13 @@ sample_tests! {
     "invitations-revoke" => account::invitations_revoke_withdraws_the_invitation,
     "invitations-accept" => account::invitations_accept_joins_the_organization_with_the_emailed_token,
     "audit-list" => account::audit_list_shows_what_the_account_did,
+    "webhooks-list" => webhooks::webhooks_list_shows_the_endpoint,
+    "webhooks-create" => webhooks::webhooks_create_adds_the_endpoint_and_shows_its_secret_once,
+    "webhooks-update" => webhooks::webhooks_update_turns_the_endpoint_off,
+    "webhooks-delete" => webhooks::webhooks_delete_deletes_the_endpoint,
+    "webhooks-rotate-secret" => webhooks::webhooks_rotate_secret_returns_a_new_secret,
+    "webhooks-deliveries" => webhooks::webhooks_deliveries_shows_the_failed_attempt,
+    "webhooks-redeliver" => webhooks::webhooks_redeliver_queues_one_more_attempt,
     "page-billing" => billing::page_billing_shows_the_plan_and_usage,
     "page-billing-action" => billing::page_billing_action_links_on_to_stripe_checkout,
     "billing-get" => billing::billing_get_shows_the_free_plan_and_its_limits,
@@ -245,6 +254,10 @@ sample_tests! {
     "page-contact-sms" => sms::page_contact_sms_shows_the_consent_and_the_numbers_state,
     "page-sms-settings" => sms::page_sms_settings_shows_the_sender_and_the_help_answer,
     "page-sms-settings-save" => sms::page_sms_settings_save_saves_the_quiet_hours_and_help_text,
+    "page-webhooks" => webhooks::page_webhooks_lists_the_endpoint,
+    "page-webhooks-create" => webhooks::page_webhooks_create_adds_the_endpoint_and_shows_its_secret_once,
+    "page-webhook" => webhooks::page_webhook_shows_the_endpoint_and_its_deliveries,
+    "page-webhook-action" => webhooks::page_webhook_action_saves_the_endpoint,
 }
 
 fn events_dir() -> PathBuf {

@@ -214,7 +214,10 @@ async fn an_endpoint_failing_for_a_day_is_turned_off_and_its_owners_emailed_once
     app.drain_jobs().await;
     for hour in 0..24 {
         let listed = app.send(&owner.browser, "GET", "/org/webhooks", None).await;
-        assert_eq!(listed.body["items"][0]["enabled"], true, "on before a day of failures (hour {hour})");
+        assert_eq!(
+            listed.body["items"][0]["enabled"], true,
+            "on before a day of failures (hour {hour})"
+        );
         app.advance(SignedDuration::from_hours(1));
         app.drain_jobs().await;
     }

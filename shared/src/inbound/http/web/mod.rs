@@ -28,6 +28,7 @@ pub mod settings;
 pub mod sms;
 pub mod team;
 pub mod upload;
+pub mod webhooks;
 
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request};
