@@ -17,6 +17,7 @@ mod merge;
 mod security;
 mod settings;
 mod table;
+mod webhooks;
 mod work;
 
 use axum::body::Body;
