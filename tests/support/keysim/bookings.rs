@@ -38,6 +38,8 @@ const SCHEDULE_BYTES: usize = 1_500;
 const MEMBER_BYTES: usize = 400;
 const CALENDAR_ENTRY_BYTES: usize = 330;
 const PEER_BYTES: usize = 300;
+/// A webhook endpoint item (URL, events, sealed secret).
+const WEBHOOK_ENDPOINT_BYTES: usize = 700;
 /// A typical reminder text, for the size of the message item.
 const SMS_BODY: &str = "Reminder: your appointment with Whitfield Dental is tomorrow at 10:00. Reply STOP to opt out.";
 
@@ -129,6 +131,16 @@ pub fn slot_reads(cx: &mut Cx, org: &Org, host: usize, event: usize, at: f64) {
         CALENDAR_ENTRY_BYTES,
         1000,
     );
+}
+
+/// What announcing a committed change to webhooks reads
+/// (`services::webhooks::publish`): the organization's endpoints, by their
+/// prefix in its partition. The simulated organizations have none, so the
+/// query returns nothing; deliveries themselves are the jobs worker's.
+fn webhook_reads(cx: &mut Cx, org: &Org, at: f64) {
+    let probe = konnecs::services::webhooks::endpoint_key(&org.id, &konnecs::domain::ids::WebhookEndpointId::new(""));
+    cx.rec
+        .query(at, Index::Primary, &probe.pk, 0, WEBHOOK_ENDPOINT_BYTES, 40);
 }
 
 /// The messages a booking change queues: emails go to the provider (no
@@ -359,6 +371,7 @@ fn book(cx: &mut Cx, org: &Org, rng: &mut Rng, [hours, minutes, active]: [&Table
     ));
     cx.rec.transact(at, &ops);
     keep_booking(cx.rec, &ops, returning);
+    webhook_reads(cx, org, at + 2.0);
     let phone = booking.invitee.phone.clone().filter(|_| booking.invitee.sms_consent);
     if let Some(phone) = &phone {
         sms_claim(cx.rec, at + 3.0, org, &booking.id, phone);
@@ -482,6 +495,7 @@ fn cancel(cx: &mut Cx, org: &Org, old: &BookingRecord, rel: i64, notice_bytes: u
         json!({}),
     ));
     cx.rec.transact(at, &ops);
+    webhook_reads(cx, org, at + 2.0);
     if let Some(phone) = booking.invitee.phone.as_ref().filter(|_| booking.invitee.sms_consent) {
         sms_claim(cx.rec, at + 3.0, org, &booking.id, phone);
     }
@@ -559,6 +573,7 @@ fn reschedule(
     ));
     cx.rec.transact(at, &ops);
     keep_booking(cx.rec, &ops, true);
+    webhook_reads(cx, org, at + 2.0);
     let phone = booking.invitee.phone.clone().filter(|_| booking.invitee.sms_consent);
     if let Some(phone) = &phone {
         sms_claim(cx.rec, at + 3.0, org, &booking.id, phone);
