@@ -38,6 +38,8 @@
 //! | failed import row | `ORG#<id>#IMPORT#<import>#ERRORS` | `<row, 9 digits>` | |
 //! | import pace: until when the organization's imports have reserved its write budget (DynamoDB only, TTL; see `services::imports`) | `ORG#<id>#IMPORTPACE` | `PACE` | |
 //! | pipeline statistics: deals and values per stage and currency (see `services::pipelines`) | `ORG#<id>` | `PIPESTATS#<pipeline>` | |
+//! | webhook endpoint, its signing secret sealed (see `services::webhooks`) | `ORG#<id>` | `WEBHOOK#<endpoint>` | |
+//! | webhook delivery and its attempts (TTL `expires_at`, 30 days) / event → delivery claim (same TTL) | `ORG#<id>#WEBHOOK#<endpoint>` | `DELIVERY#<delivery>` / `EVENT#<event id>` | |
 //!
 //! Objects (the `ObjectStore`, not the table): a profile photo is
 //! `photos/<user id>/<photo id>`, a new key per upload, referenced by
