@@ -1193,8 +1193,14 @@ async fn store_round_trips_of_create_get_list_and_search_are_bounded() {
     println!(
         "round trips: create {create_plain} (with phones: {create_phone}), get {get}, list {list}, list by tag {list_tag}, search {search_calls}"
     );
-    assert_eq!(create_plain, 1, "one transaction");
-    assert_eq!(create_phone, 2, "org region read + one transaction");
+    assert_eq!(
+        create_plain, 2,
+        "one transaction + the webhook endpoints query once it committed"
+    );
+    assert_eq!(
+        create_phone, 3,
+        "org region read + one transaction + the webhook endpoints query"
+    );
     assert_eq!(get, 1);
     assert_eq!(list, 1);
     assert!(list_tag <= 2 && search_calls <= 2);

@@ -1270,6 +1270,8 @@ fn foreign_ids() -> HashMap<&'static str, ForeignId> {
         ("appointments/{id}", foreign_booking as ForeignId),
         ("imports/{id}", foreign_import as ForeignId),
         ("views/{id}", foreign_view as ForeignId),
+        ("webhooks/{endpointId}", foreign_webhook as ForeignId),
+        ("deliveries/{deliveryId}", foreign_webhook_delivery as ForeignId),
     ])
 }
 
@@ -1551,6 +1553,46 @@ fn foreign_note(world: &World) -> BoxFuture<'_, String> {
     })
 }
 
+/// A webhook endpoint of org B for new contacts, at a closed loopback port
+/// (its deliveries fail at once, and are logged).
+fn foreign_webhook(world: &World) -> BoxFuture<'_, String> {
+    Box::pin(async move {
+        let body = json!({"url": "http://127.0.0.1:9/walker", "events": ["contact.created"]});
+        created_in_b(world, "/org/webhooks", body).await["id"]
+            .as_str()
+            .expect("endpoint id")
+            .to_string()
+    })
+}
+
+/// A logged delivery of org B's newest webhook endpoint (the one the
+/// route's `webhooks/{endpointId}` producer just made): a new contact's.
+fn foreign_webhook_delivery(world: &World) -> BoxFuture<'_, String> {
+    Box::pin(async move {
+        let listed = world.app.send(Some(&world.b_owner), "GET", "/org/webhooks", None).await;
+        listed.expect(StatusCode::OK);
+        let newest = listed.body["items"]
+            .as_array()
+            .and_then(|items| items.iter().filter_map(|e| e["id"].as_str()).max())
+            .expect("org B has an endpoint")
+            .to_string();
+        let email = world.app.fresh_email("walker-hook");
+        created_in_b(world, "/contacts", json!({"first_name": "Hook", "emails": [email]})).await;
+        world.app.drain_jobs().await;
+        let log = world
+            .app
+            .send(
+                Some(&world.b_owner),
+                "GET",
+                &format!("/org/webhooks/{newest}/deliveries"),
+                None,
+            )
+            .await;
+        log.expect(StatusCode::OK);
+        log.body["items"][0]["id"].as_str().expect("a delivery").to_string()
+    })
+}
+
 /// A saved view of org B's owner (views are each member's own).
 fn foreign_view(world: &World) -> BoxFuture<'_, String> {
     Box::pin(async move {
@@ -1824,6 +1866,11 @@ async fn every_session_route_answers_not_found_for_another_organizations_ids() {
         "imports-errors",
         "imports-errors-export",
         "contacts-views-delete",
+        "webhooks-update",
+        "webhooks-delete",
+        "webhooks-rotate-secret",
+        "webhooks-deliveries",
+        "webhooks-redeliver",
     ] {
         assert!(walked.contains(&expected), "{expected} was not walked: {walked:?}");
     }

@@ -1635,9 +1635,9 @@ async fn slots_and_booking_store_round_trips_are_bounded() {
         );
         // As BENCHMARKS.md states: (get, batch_get, query, put, total).
         let expected = if label == "new contact" {
-            (2, 3, 1, 0, 7)
+            (2, 3, 2, 0, 8)
         } else {
-            (3, 3, 1, 0, 8)
+            (3, 3, 2, 0, 9)
         };
         assert_eq!(calls, expected, "{label}");
         // The booking, its reminders, the invitee's contact (new or merged) and

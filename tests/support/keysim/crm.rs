@@ -129,6 +129,10 @@ fn create_contact(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Or
         json!({}),
     ));
     rec.transact(at, &ops);
+    // Announced once committed: one query of the organization's webhook
+    // endpoints (none in the simulation, so it returns nothing).
+    let probe = konnecs::services::webhooks::endpoint_key(&org.id, &konnecs::domain::ids::WebhookEndpointId::new(""));
+    rec.query(at + 1.0, konnecs::ports::Index::Primary, &probe.pk, 0, 700, 40);
     keep_contact_ops(rec, &ops);
 }
 

@@ -19,6 +19,13 @@ use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::services::webhooks::{self, EndpointInput};
 
+/// Another organization's endpoint is a 404 whatever the caller's role
+/// (never a 403 that would confirm it exists); then admins only.
+async fn admin_of(state: &AppState, auth: &Authenticated, id: &WebhookEndpointId) -> Result<(), ApiError> {
+    webhooks::get_endpoint(state, &auth.org_id, id).await?;
+    auth.require(Permission::ManageIntegrations)
+}
+
 pub async fn list_endpoints(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
     auth.require(Permission::ManageIntegrations)?;
     let items = webhooks::list_endpoints(&state, &auth.org_id).await?;
@@ -43,7 +50,7 @@ pub async fn update_endpoint(
     Path(id): Path<WebhookEndpointId>,
     ApiJson(body): ApiJson<EndpointInput>,
 ) -> impl IntoResponse {
-    auth.require(Permission::ManageIntegrations)?;
+    admin_of(&state, &auth, &id).await?;
     let endpoint = webhooks::update_endpoint(&state, &auth.actor, &id, body).await?;
     Ok::<_, ApiError>(Json(endpoint))
 }
@@ -53,7 +60,7 @@ pub async fn delete_endpoint(
     auth: Authenticated,
     Path(id): Path<WebhookEndpointId>,
 ) -> impl IntoResponse {
-    auth.require(Permission::ManageIntegrations)?;
+    admin_of(&state, &auth, &id).await?;
     webhooks::delete_endpoint(&state, &auth.actor, &id).await?;
     Ok::<_, ApiError>(StatusCode::NO_CONTENT)
 }
@@ -63,7 +70,7 @@ pub async fn rotate_secret(
     auth: Authenticated,
     Path(id): Path<WebhookEndpointId>,
 ) -> impl IntoResponse {
-    auth.require(Permission::ManageIntegrations)?;
+    admin_of(&state, &auth, &id).await?;
     let secret = webhooks::rotate_secret(&state, &auth.actor, &id).await?;
     Ok::<_, ApiError>((StatusCode::CREATED, Json(json!({ "secret": secret }))))
 }
@@ -79,7 +86,7 @@ pub async fn list_deliveries(
     Path(id): Path<WebhookEndpointId>,
     Query(query): Query<DeliveriesQuery>,
 ) -> impl IntoResponse {
-    auth.require(Permission::ManageIntegrations)?;
+    admin_of(&state, &auth, &id).await?;
     let items = webhooks::list_deliveries(&state, &auth.org_id, &id, query.limit.unwrap_or(50)).await?;
     Ok::<_, ApiError>(Json(json!({ "items": items })))
 }
@@ -89,7 +96,7 @@ pub async fn redeliver(
     auth: Authenticated,
     Path((id, delivery_id)): Path<(WebhookEndpointId, WebhookDeliveryId)>,
 ) -> impl IntoResponse {
-    auth.require(Permission::ManageIntegrations)?;
+    admin_of(&state, &auth, &id).await?;
     webhooks::redeliver(&state, &auth.org_id, &id, &delivery_id).await?;
     Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(json!({ "queued": true }))))
 }

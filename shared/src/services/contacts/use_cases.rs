@@ -90,12 +90,17 @@ pub async fn create(
     Ok(record)
 }
 
-/// Announces a committed new contact (`contact.created`) to the
-/// organization's webhook endpoints; a failure is logged, the contact stands.
-pub async fn announce_created(state: &(impl HasTable + HasJobs), record: &ContactRecord, now: jiff::Timestamp) {
+/// A committed new contact as a webhook event (`contact.created`).
+pub fn created_event(record: &ContactRecord, now: jiff::Timestamp) -> crate::domain::webhook::WebhookEvent {
     let data = serde_json::to_value(record).unwrap_or_default();
     let event_id = format!("contact.created:{}", record.id);
-    crate::services::webhooks::announce(state, &record.org_id, "contact.created", &event_id, now, data).await;
+    crate::services::webhooks::event("contact.created", &event_id, now, data)
+}
+
+/// Announces a committed new contact to the organization's webhook
+/// endpoints; a failure is logged, the contact stands.
+pub async fn announce_created(state: &(impl HasTable + HasJobs), record: &ContactRecord, now: jiff::Timestamp) {
+    crate::services::webhooks::announce(state, &record.org_id, vec![created_event(record, now)]).await;
 }
 
 pub(super) async fn insert(

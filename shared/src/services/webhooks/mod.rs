@@ -56,7 +56,7 @@ pub use endpoints::{
     CreatedEndpoint, DeliveryView, EndpointInput, EndpointView, create_endpoint, delete_endpoint, get_endpoint,
     list_deliveries, list_endpoints, rotate_secret, update_endpoint,
 };
-pub use publish::{announce, publish};
+pub use publish::{announce, event, publish, publish_all};
 
 /// Deliveries kept in an endpoint's log.
 pub const LOG_DAYS: i64 = 30;

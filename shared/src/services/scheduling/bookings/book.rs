@@ -35,6 +35,7 @@ use crate::services::reminders;
 use crate::services::scheduling::event_types::{EventTypeRecord, QuestionKind};
 use crate::services::scheduling::{SchedulingError, booking_uid_key, invalid};
 use crate::services::secrets::new_token;
+use crate::services::{contacts, webhooks};
 
 // ---------------------------------------------------------------------------
 // Booking
@@ -397,12 +398,10 @@ pub async fn book(
         match state.table().transact(ops).await {
             Ok(()) => {
                 notify::queue(state, notice.map(|(_, pending)| pending)).await;
-                notify::announce(state, &booking, "booking.created", now).await;
-                if contact.created
-                    && let Some(contact_id) = &booking.contact_id
-                {
-                    contact::announce_created(state, &booking.org_id, contact_id, now).await;
-                }
+                // One query of the endpoints for both: the booking, and the contact it made.
+                let mut events = vec![notify::event(&booking, "booking.created", now)];
+                events.extend(contact.created.as_ref().map(|new| contacts::created_event(new, now)));
+                webhooks::announce(state, &booking.org_id, events).await;
                 let view = booking.view();
                 return Ok(NewBooking {
                     manage_url: link,

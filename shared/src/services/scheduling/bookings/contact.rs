@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::BookingRecord;
+use crate::domain::contact::ContactRecord;
 use crate::ports::HasTable;
 use crate::ports::{StoreError, WriteOp};
 use crate::services::audit::Actor;
@@ -17,23 +18,10 @@ use crate::services::scheduling::SchedulingError;
 pub struct ContactStep {
     /// The invitee's contact (new or existing), when it could be planned.
     pub contact_id: Option<ContactId>,
-    /// The booking makes the contact (rather than adding to one).
-    pub created: bool,
+    /// The contact as the booking makes it, when it makes one (rather
+    /// than adding to one): what `contact.created` announces.
+    pub created: Option<ContactRecord>,
     pub ops: Vec<WriteOp>,
-}
-
-/// Announces a contact the booking's committed transaction made
-/// (`contact.created`) to the organization's webhook endpoints.
-pub async fn announce_created(
-    state: &(impl HasTable + crate::ports::HasJobs),
-    org_id: &crate::domain::ids::OrgId,
-    contact_id: &ContactId,
-    now: Timestamp,
-) {
-    match contacts::get(state.table().as_ref(), org_id, contact_id).await {
-        Ok(contact) => contacts::announce_created(state, &contact, now).await,
-        Err(err) => tracing::error!(%contact_id, error = %err, "could not read the new contact to announce it"),
-    }
 }
 
 /// Read phase: the invitee becomes a contact (created, or merged into the
@@ -76,13 +64,13 @@ pub async fn on_booked(
             tracing::warn!(booking_id = %booking.id, error = %err, "booking kept without a contact");
             return Ok(ContactStep {
                 contact_id: None,
-                created: false,
+                created: None,
                 ops: Vec::new(),
             });
         }
     };
     let contact_id = planned.contact.id.clone();
-    let created = planned.created;
+    let created = planned.created.then(|| planned.contact.clone());
     let mut ops = planned.ops;
     ops.push(contacts::timeline_entry(
         &booking.org_id,

@@ -116,11 +116,16 @@ pub async fn queue(state: &(impl HasClock + HasJobs), pending: Option<Pending>) 
     }
 }
 
-/// Announces a committed change to the organization's webhook endpoints
-/// (`booking.created`, `booking.rescheduled`, `booking.cancelled`). The
-/// event id names the booking and its sequence, so each change is one event.
-pub async fn announce(state: &(impl HasTable + HasJobs), booking: &BookingRecord, event_type: &str, now: Timestamp) {
+/// A committed change as a webhook event (`booking.created`,
+/// `booking.rescheduled`, `booking.cancelled`). The event id names the
+/// booking and its sequence, so each change is one event.
+pub fn event(booking: &BookingRecord, event_type: &str, now: Timestamp) -> crate::domain::webhook::WebhookEvent {
     let event_id = format!("{event_type}:{}:{}", booking.id, booking.sequence);
     let data = serde_json::to_value(booking.view()).unwrap_or_default();
-    webhooks::announce(state, &booking.org_id, event_type, &event_id, now, data).await;
+    webhooks::event(event_type, &event_id, now, data)
+}
+
+/// Announces a committed change to the organization's webhook endpoints.
+pub async fn announce(state: &(impl HasTable + HasJobs), booking: &BookingRecord, event_type: &str, now: Timestamp) {
+    webhooks::announce(state, &booking.org_id, vec![event(booking, event_type, now)]).await;
 }
