@@ -186,6 +186,21 @@ async fn world() -> World {
         .headers_mut()
         .insert("content-type", "image/png".parse().expect("header"));
     assert_eq!(send(&app, photo).await.status, StatusCode::OK);
+    // A webhook endpoint (at a closed port) and the delivery a new contact makes.
+    let webhook = created(
+        &host,
+        &app,
+        "/org/webhooks",
+        json!({"url": "http://127.0.0.1:9/headers", "events": ["contact.created"]}),
+    )
+    .await;
+    created(
+        &host,
+        &app,
+        "/contacts",
+        json!({"first_name": "Hook", "emails": ["hook@example.com"]}),
+    )
+    .await;
     let view = created(
         &host,
         &app,
@@ -197,6 +212,18 @@ async fn world() -> World {
     let message = outbox(&state).await.first().expect("an outbox message")["id"]
         .as_str()
         .expect("message id")
+        .to_string();
+    let deliveries = host
+        .send(
+            &app,
+            "GET",
+            &format!("/org/webhooks/{}/deliveries", id_of(&webhook)),
+            None,
+        )
+        .await;
+    let delivery = deliveries.body["items"][0]["id"]
+        .as_str()
+        .expect("a delivery")
         .to_string();
 
     let ids = BTreeMap::from([
@@ -216,6 +243,8 @@ async fn world() -> World {
         ("uid", uid),
         ("message", message),
         ("view", id_of(&view)),
+        ("webhook", id_of(&webhook)),
+        ("delivery", delivery),
     ]);
     World {
         base,
@@ -247,6 +276,9 @@ impl World {
                 "{name}" => konnecs::inbound::http::web::assets::stylesheet_url()
                     .trim_start_matches("/assets/")
                     .to_string(),
+                "{endpointId}" => id("webhook"),
+                "{deliveryId}" => id("delivery"),
+                "{id}" if template.starts_with("/app/settings/webhooks/") => id("webhook"),
                 "{id}" if template.starts_with("/contacts/views/") || template.starts_with("/app/contacts/views/") => {
                     id("view")
                 }

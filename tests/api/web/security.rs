@@ -243,6 +243,12 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
         json!({"csv": "email\nbea@b.example\n", "more_parts": true}),
     )
     .await);
+    let webhook = id(&api(
+        "POST",
+        "/org/webhooks".into(),
+        json!({"url": "https://hooks.b.example/in", "events": ["contact.created"]}),
+    )
+    .await);
 
     // Organization A's owner tries every page that names an id.
     let mut anna = Visitor::default();
@@ -403,6 +409,18 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
             vec![("col-0", "email".into())],
         ),
         ("page-import", "GET", format!("/app/imports/{import}"), vec![]),
+        (
+            "page-webhook",
+            "GET",
+            format!("/app/settings/webhooks/{webhook}"),
+            vec![],
+        ),
+        (
+            "page-webhook-action",
+            "POST",
+            format!("/app/settings/webhooks/{webhook}"),
+            vec![("action", "delete".into())],
+        ),
         (
             "page-contacts-tag",
             "POST",
