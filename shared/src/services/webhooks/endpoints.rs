@@ -238,11 +238,11 @@ pub async fn update_endpoint(
     let mut record = load(state, &actor.org_id, endpoint_id).await?;
     let mut errors = Vec::new();
     let mut changed = Vec::new();
-    if let Some(raw) = &input.url {
-        if let Some(url) = validate_url(raw, state.config().webhook_targets, &mut errors) {
-            record.url = url;
-            changed.push("url");
-        }
+    if let Some(raw) = &input.url
+        && let Some(url) = validate_url(raw, state.config().webhook_targets, &mut errors)
+    {
+        record.url = url;
+        changed.push("url");
     }
     if let Some(raw) = &input.events {
         record.events = validate_events(raw, &mut errors);

@@ -95,7 +95,7 @@ pub async fn publish_all(
             .map(|at| at.as_millisecond())
             .unwrap_or_default();
         for endpoint in &endpoints {
-            if endpoint.enabled && endpoint.events.iter().any(|e| *e == event.event_type) {
+            if endpoint.enabled && endpoint.events.contains(&event.event_type) {
                 queued.push(Job::DeliverWebhook(WebhookAttempt {
                     org_id: org_id.clone(),
                     endpoint_id: endpoint.id.clone(),
