@@ -4,8 +4,14 @@
 //! # Producing events: [`publish`]
 //!
 //! ```ignore
+//! // Fails with the reason (the caller decides, e.g. a consumer retries):
 //! webhooks::publish(state, &org_id, "form.submitted", &event_id, occurred_at, payload).await?;
+//! // Or, right after a committed write that must stand: logs a failure.
+//! webhooks::announce(state, &org_id, vec![webhooks::event("form.submitted", &event_id, occurred_at, payload)]).await;
 //! ```
+//!
+//! (`publish_all`/`announce` take several events of one organization and
+//! read its endpoints once: a booking that also made a contact.)
 //!
 //! Call it AFTER the write the event reports has committed (never inside
 //! its transaction: a loser of a race must not announce anything), or from
