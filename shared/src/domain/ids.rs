@@ -158,6 +158,14 @@ id_type!(
     /// A deal in a pipeline.
     DealId
 );
+id_type!(
+    /// An embedded form.
+    FormId
+);
+id_type!(
+    /// One submission of an embedded form.
+    SubmissionId
+);
 
 #[cfg(test)]
 mod tests {

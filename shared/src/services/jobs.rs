@@ -1,7 +1,7 @@
 //! Background jobs on the jobs queue. Each job is idempotent: queues deliver
 //! at least once, so running a job twice must have the effect of once.
 
-use crate::domain::ids::{BookingId, OrgId};
+use crate::domain::ids::{BookingId, FormId, OrgId, SubmissionId};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,13 @@ pub enum Job {
     /// one slice from the export's checkpoint (`services::exports::job`); a
     /// redelivery resumes, never repeats.
     Export { org_id: OrgId, export_id: String },
+    /// A form submission committed: its recipients' alert, sent once
+    /// however often the queue delivers it (`services::forms::send_alert`).
+    FormSubmitted {
+        org_id: OrgId,
+        form_id: FormId,
+        submission_id: SubmissionId,
+    },
 }
 
 /// The request a job was queued by, as the audit log records it.

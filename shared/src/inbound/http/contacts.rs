@@ -230,6 +230,10 @@ pub async fn remove(
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     contacts::delete(&state, &caller, &id, if_match(&headers)).await?;
+    // The contact's form submissions go with the contact (erasure).
+    crate::services::forms::submissions::erase_for_contact(state.table.as_ref(), caller.org_id(), &id)
+        .await
+        .map_err(ApiError::from)?;
     Outcome::Ok(StatusCode::NO_CONTENT.into_response())
 }
 

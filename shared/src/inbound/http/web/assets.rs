@@ -19,6 +19,8 @@ const APP_CSS: &[u8] = include_bytes!("../../../../assets/app.css");
 const HTMX_JS: &[u8] = include_bytes!("../../../../assets/htmx-2.0.11.min.js");
 const BOARD_JS: &[u8] = include_bytes!("../../../../assets/board.js");
 const COPY_JS: &[u8] = include_bytes!("../../../../assets/copy.js");
+const FORM_EMBED_JS: &[u8] = include_bytes!("../../../../assets/form-embed.js");
+const FORM_FRAME_JS: &[u8] = include_bytes!("../../../../assets/form-frame.js");
 
 struct Asset {
     /// The hashed name the pages link to.
@@ -32,7 +34,7 @@ fn hashed(stem: &str, extension: &str, bytes: &[u8]) -> String {
     format!("{stem}-{}.{extension}", &digest[..12])
 }
 
-static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 6]> = LazyLock::new(|| {
     [
         Asset {
             name: hashed("app", "css", APP_CSS),
@@ -53,6 +55,16 @@ static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
             name: hashed("copy", "js", COPY_JS),
             content_type: "text/javascript; charset=utf-8",
             bytes: COPY_JS,
+        },
+        Asset {
+            name: hashed("form-embed", "js", FORM_EMBED_JS),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: FORM_EMBED_JS,
+        },
+        Asset {
+            name: hashed("form-frame", "js", FORM_FRAME_JS),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: FORM_FRAME_JS,
         },
     ]
 });
@@ -75,6 +87,16 @@ pub fn board_script_url() -> String {
 /// The URL of the copy buttons' script.
 pub fn copy_script_url() -> String {
     format!("/assets/{}", ASSETS[3].name)
+}
+
+/// The URL of the one-line embed script embedding sites load.
+pub fn form_embed_script_url() -> String {
+    format!("/assets/{}", ASSETS[4].name)
+}
+
+/// The URL of the script inside a hosted form that reports its height.
+pub fn form_frame_script_url() -> String {
+    format!("/assets/{}", ASSETS[5].name)
 }
 
 /// `GET /assets/{name}`: the file of that exact hashed name; a stale or
