@@ -205,22 +205,22 @@ fn see_other(target: &str) -> Response {
     response
 }
 
-/// One field as the page draws it.
-struct PageField {
-    key: String,
-    kind: &'static str,
-    input_type: &'static str,
-    autocomplete: Option<&'static str>,
-    label: String,
-    help: Option<String>,
-    placeholder: Option<String>,
-    required: bool,
-    value: String,
-    checked: bool,
-    options: Vec<(usize, String, bool)>,
-    consent_text: Option<String>,
-    error: Option<String>,
-    described_by: String,
+/// One field as the page draws it (the hosted page and the builder's preview).
+pub(crate) struct PageField {
+    pub(crate) key: String,
+    pub(crate) kind: &'static str,
+    pub(crate) input_type: &'static str,
+    pub(crate) autocomplete: Option<&'static str>,
+    pub(crate) label: String,
+    pub(crate) help: Option<String>,
+    pub(crate) placeholder: Option<String>,
+    pub(crate) required: bool,
+    pub(crate) value: String,
+    pub(crate) checked: bool,
+    pub(crate) options: Vec<(usize, String, bool)>,
+    pub(crate) consent_text: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) described_by: String,
 }
 
 #[derive(Template)]
@@ -239,7 +239,11 @@ struct FormPage {
     thanks: Option<String>,
 }
 
-fn page_fields(form: &FormRecord, answers: &BTreeMap<String, Value>, errors: &[(String, String)]) -> Vec<PageField> {
+pub(crate) fn page_fields(
+    form: &FormRecord,
+    answers: &BTreeMap<String, Value>,
+    errors: &[(String, String)],
+) -> Vec<PageField> {
     form.spec
         .fields
         .iter()
