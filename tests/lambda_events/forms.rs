@@ -213,3 +213,76 @@ pub async fn page_form_serves_the_hosted_form_frameable(name: &str) {
         "{csp}"
     );
 }
+
+fn staff_page(reply: &super::HttpReply, contains: &str) {
+    reply.expect(StatusCode::OK);
+    assert!(reply.header("content-security-policy").contains("script-src 'self'"));
+    assert_eq!(reply.header("x-frame-options"), "DENY");
+    assert!(reply.text.contains(contains), "no {contains:?} in {}", reply.text);
+}
+
+pub async fn page_forms_lists_the_form_with_its_count(name: &str) {
+    let w = World::with_dana().await;
+    let (form, _) = submitted(&w).await;
+    let reply = w.http(name, &[]).await;
+    staff_page(&reply, &format!("href=\"/app/forms/{}\"", text(&form, "id")));
+    assert!(
+        reply.text.contains(">1<span class=\"visually-hidden\"> submissions"),
+        "{}",
+        reply.text
+    );
+}
+
+pub async fn page_forms_create_makes_the_form_and_opens_its_builder(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert!(
+        reply.header("location").starts_with("/app/forms/"),
+        "{}",
+        reply.header("location")
+    );
+    let listed = w.api("GET", "/forms", None).await;
+    assert_eq!(listed["items"][0]["title"], "Request a quote", "{listed}");
+}
+
+pub async fn page_form_builder_shows_fields_preview_and_snippets(name: &str) {
+    let w = World::with_dana().await;
+    let form = quote_form(&w).await;
+    let reply = w.http(name, &[(SAMPLE_FORM, &text(&form, "id"))]).await;
+    staff_page(&reply, "<li data-key=\"service\"");
+    assert!(reply.text.contains("id=\"f-email\"") && reply.text.contains("data-copy=\"embed-script\""));
+}
+
+pub async fn page_form_save_adds_the_phone_field_as_version_two(name: &str) {
+    let w = World::with_dana().await;
+    let mut body = sample_body("forms-create");
+    body["fields"].as_array_mut().expect("fields").remove(2);
+    let form = w.api("POST", "/forms", Some(body)).await;
+    let id = text(&form, "id");
+    let reply = w.http(name, &[(SAMPLE_FORM, &id)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    let saved = w.api("GET", &format!("/forms/{id}"), None).await;
+    assert_eq!(saved["version"], 2);
+    let keys: Vec<&str> = saved["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["name", "email", "service", "texts", "phone"]);
+}
+
+pub async fn page_form_submissions_links_the_contact(name: &str) {
+    let w = World::with_dana().await;
+    let (form, submission) = submitted(&w).await;
+    let got = w
+        .api(
+            "GET",
+            &format!("/forms/{}/submissions/{submission}", text(&form, "id")),
+            None,
+        )
+        .await;
+    let reply = w.http(name, &[(SAMPLE_FORM, &text(&form, "id"))]).await;
+    staff_page(&reply, &format!("href=\"/app/contacts/{}\"", text(&got, "contact_id")));
+}
