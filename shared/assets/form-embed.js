@@ -20,7 +20,6 @@
   var frame = document.createElement("iframe");
   frame.src = origin + "/f/" + id + "?" + query.toString();
   frame.title = script.getAttribute("data-title") || "Form";
-  frame.loading = "lazy";
   frame.style.width = "100%";
   frame.style.border = "0";
   frame.style.height = "480px";

@@ -8,7 +8,9 @@
     if (window.parent === window) return;
     var id = (location.pathname.match(/\/f\/([A-Za-z0-9]+)/) || [])[1];
     if (!id) return;
-    var height = document.documentElement.scrollHeight;
+    // The content's own height (the document's would be at least the
+    // iframe's current height, so it could never shrink).
+    var height = Math.ceil(document.body.getBoundingClientRect().height);
     window.parent.postMessage({ konnecsForm: id, height: height }, "*");
   }
   function init() {

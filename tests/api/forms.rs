@@ -665,3 +665,59 @@ async fn submissions_are_listed_newest_first_filtered_exported_and_erased_with_t
     let count = app.send(&dana.browser, "GET", &format!("/forms/{form_id}"), None).await;
     assert_eq!(count.body["submission_count"], 1);
 }
+
+/// Store round trips of one public submit through the router (BENCHMARKS.md
+/// "Forms: public submit"): a new visitor, then the same visitor again.
+#[tokio::test]
+async fn a_submission_costs_a_bounded_number_of_store_round_trips_and_one_transaction() {
+    use konnecs::ports::counting::CountingTable;
+    use std::sync::Arc;
+    let mut app = TestApp::at(NOW);
+    let dana = app.sign_up("dana@whitfield-dental.example", "Whitfield Dental").await;
+    let form = create_form(&app, &dana, &form_body()).await;
+    let public_id = form["public_id"].as_str().expect("public id").to_string();
+    let rendered = stamp(&app, &public_id).await;
+    app.advance(SignedDuration::from_secs(10));
+    let counting = Arc::new(CountingTable::new(app.state.table.clone()));
+    let counts = counting.counts();
+    let mut state = app.state.clone();
+    state.table = counting;
+    app.replace_state(state);
+    let mut seen = Vec::new();
+    for ip in ["198.51.100.30", "198.51.100.31"] {
+        let before = counts.snapshot();
+        let reply = submit_json(
+            &app,
+            &public_id,
+            ip,
+            &json!({"answers": answers(), "rendered": rendered}),
+        )
+        .await;
+        expect(&reply, StatusCode::CREATED);
+        let after = counts.snapshot();
+        let by_kind = (
+            after.get - before.get,
+            after.batch_get - before.batch_get,
+            after.query - before.query,
+            after.update - before.update,
+            after.transact - before.transact,
+            after.put - before.put,
+        );
+        println!(
+            "submit round trips (get, batch_get, query, update, transact, put): {by_kind:?}, total {}",
+            after.total() - before.total()
+        );
+        seen.push((by_kind, after.total() - before.total()));
+    }
+    // Exactly one transaction each: the submission and the contact together.
+    assert!(
+        seen.iter()
+            .all(|((_, _, _, _, transact, put), _)| *transact == 1 && *put == 0),
+        "{seen:?}"
+    );
+    assert_eq!(seen[0].1, EXPECTED_NEW, "{seen:?}");
+    assert_eq!(seen[1].1, EXPECTED_RETURNING, "{seen:?}");
+}
+
+const EXPECTED_NEW: u64 = 0;
+const EXPECTED_RETURNING: u64 = 0;
