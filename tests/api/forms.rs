@@ -719,5 +719,5 @@ async fn a_submission_costs_a_bounded_number_of_store_round_trips_and_one_transa
     assert_eq!(seen[1].1, EXPECTED_RETURNING, "{seen:?}");
 }
 
-const EXPECTED_NEW: u64 = 0;
-const EXPECTED_RETURNING: u64 = 0;
+const EXPECTED_NEW: u64 = 8;
+const EXPECTED_RETURNING: u64 = 9;
