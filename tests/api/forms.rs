@@ -721,3 +721,61 @@ async fn a_submission_costs_a_bounded_number_of_store_round_trips_and_one_transa
 
 const EXPECTED_NEW: u64 = 8;
 const EXPECTED_RETURNING: u64 = 9;
+
+#[tokio::test]
+async fn a_merged_contacts_submissions_follow_it_and_go_when_it_is_erased() {
+    let app = TestApp::at(NOW);
+    let dana = app.sign_up("dana@whitfield-dental.example", "Whitfield Dental").await;
+    let form = create_form(&app, &dana, &form_body()).await;
+    let public_id = form["public_id"].as_str().expect("public id").to_string();
+    let form_id = form["id"].as_str().expect("id").to_string();
+    let rendered = stamp(&app, &public_id).await;
+    app.advance(SignedDuration::from_secs(10));
+    let mut made = Vec::new();
+    for (ip, email) in [
+        ("198.51.100.40", "ann@example.com"),
+        ("198.51.100.41", "ann.work@example.com"),
+    ] {
+        let body = json!({"answers": {"name": "Ann Lee", "email": email}, "rendered": rendered});
+        let reply = submit_json(&app, &public_id, ip, &body).await;
+        expect(&reply, StatusCode::CREATED);
+        let id = reply.body["submission_id"].as_str().expect("id").to_string();
+        let got = app
+            .send(
+                &dana.browser,
+                "GET",
+                &format!("/forms/{form_id}/submissions/{id}"),
+                None,
+            )
+            .await;
+        made.push((id, got.body["contact_id"].as_str().expect("contact").to_string()));
+    }
+    assert_ne!(made[0].1, made[1].1);
+    let merge = json!({"primary_id": made[0].1, "secondary_id": made[1].1});
+    let reply = app.send(&dana.browser, "POST", "/contacts/merge", Some(&merge)).await;
+    expect(&reply, StatusCode::OK);
+    let moved = app
+        .send(
+            &dana.browser,
+            "GET",
+            &format!("/forms/{form_id}/submissions/{}", made[1].0),
+            None,
+        )
+        .await;
+    assert_eq!(moved.body["contact_id"], made[0].1.as_str());
+    let reply = app
+        .send(&dana.browser, "DELETE", &format!("/contacts/{}", made[0].1), None)
+        .await;
+    expect(&reply, StatusCode::NO_CONTENT);
+    for (id, _) in &made {
+        let gone = app
+            .send(
+                &dana.browser,
+                "GET",
+                &format!("/forms/{form_id}/submissions/{id}"),
+                None,
+            )
+            .await;
+        problem(&gone, StatusCode::NOT_FOUND, "not_found");
+    }
+}

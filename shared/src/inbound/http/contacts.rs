@@ -251,6 +251,15 @@ pub async fn merge_contacts(
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let contact = merge::merge(&state, &caller, &body.primary_id, &body.secondary_id).await?;
+    // The merged-away contact's form submissions follow it.
+    crate::services::forms::submissions::reassign_contact(
+        state.table.as_ref(),
+        caller.org_id(),
+        &body.secondary_id,
+        &body.primary_id,
+    )
+    .await
+    .map_err(ApiError::from)?;
     Outcome::Ok(with_etag(StatusCode::OK, &contact))
 }
 

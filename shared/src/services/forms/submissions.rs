@@ -171,6 +171,49 @@ pub async fn erase_for_contact(table: &dyn Table, org_id: &OrgId, contact_id: &C
     }
 }
 
+/// Moves a merged-away contact's submissions to the contact it was merged
+/// into, so they stay on a contact (and go with it when it is erased).
+pub async fn reassign_contact(
+    table: &dyn Table,
+    org_id: &OrgId,
+    from: &ContactId,
+    to: &ContactId,
+) -> Result<usize, StoreError> {
+    let mut moved = 0;
+    loop {
+        let page = table
+            .query(
+                &Query::partition(contact_submissions_partition(org_id, from))
+                    .on(Index::Gsi2)
+                    .limit(25),
+            )
+            .await?;
+        if page.items.is_empty() {
+            return Ok(moved);
+        }
+        for item in page.items {
+            let Some(key) = Key::of(&item) else { continue };
+            table
+                .update(
+                    &key,
+                    Update::default()
+                        .set("contact_id", to.to_string())
+                        .set("gsi2pk", contact_submissions_partition(org_id, to)),
+                    Some(crate::ports::Condition::Exists),
+                )
+                .await
+                .or_else(|err| {
+                    if err.is_condition_failure() {
+                        Ok(Default::default())
+                    } else {
+                        Err(err)
+                    }
+                })?;
+            moved += 1;
+        }
+    }
+}
+
 /// Every submission of a contact (for their data export).
 pub async fn of_contact(
     table: &dyn Table,
