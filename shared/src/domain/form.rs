@@ -282,14 +282,14 @@ fn check_field(index: usize, field: &mut FormField, errors: &mut Vec<FieldError>
             "Length and pattern checks apply to text fields.",
         ));
     }
-    if let Some(pattern) = &field.pattern {
-        if pattern.len() > 200 || compile_pattern(pattern).is_err() {
-            errors.push(err(
-                at("pattern"),
-                "invalid_pattern",
-                "Use a valid regular expression of at most 200 characters.",
-            ));
-        }
+    if let Some(pattern) = &field.pattern
+        && (pattern.len() > 200 || compile_pattern(pattern).is_err())
+    {
+        errors.push(err(
+            at("pattern"),
+            "invalid_pattern",
+            "Use a valid regular expression of at most 200 characters.",
+        ));
     }
     if field.min.is_some() || field.max.is_some() {
         if field.kind != FieldKind::Number {

@@ -435,8 +435,12 @@ fn field_from(form: &FormData, errors: &mut Vec<(String, String)>) -> FormField 
     }
 }
 
+/// Which of the builder's forms a post came from ("settings", "add", a
+/// field's key), and the fields it could not even read (not numbers).
+type Applied = (String, Vec<(String, String)>);
+
 /// What one post of the builder changes in the form's settings.
-fn apply(spec: &mut FormSpec, form: &FormData) -> Result<(String, Vec<(String, String)>), &'static str> {
+fn apply(spec: &mut FormSpec, form: &FormData) -> Result<Applied, &'static str> {
     let mut errors = Vec::new();
     let action = form.text("action");
     let key = form.text("field");
@@ -488,10 +492,10 @@ fn apply(spec: &mut FormSpec, form: &FormData) -> Result<(String, Vec<(String, S
             let order = list_of(&form.text("order"));
             let mut sorted = Vec::with_capacity(spec.fields.len());
             for key in &order {
-                if let Some(f) = spec.fields.iter().find(|f| &f.key == key) {
-                    if !sorted.iter().any(|s: &FormField| &s.key == key) {
-                        sorted.push(f.clone());
-                    }
+                if let Some(f) = spec.fields.iter().find(|f| &f.key == key)
+                    && !sorted.iter().any(|s: &FormField| &s.key == key)
+                {
+                    sorted.push(f.clone());
                 }
             }
             if sorted.len() != spec.fields.len() {
