@@ -22,6 +22,8 @@ mod billing;
 mod crm;
 #[path = "lambda_events/events.rs"]
 mod events;
+#[path = "lambda_events/forms.rs"]
+mod forms;
 #[path = "lambda_events/scheduling.rs"]
 mod scheduling;
 #[path = "lambda_events/sms.rs"]
@@ -119,6 +121,22 @@ sample_tests! {
     "contacts-get" => crm::contacts_get_shows_the_contact,
     "contacts-update" => crm::contacts_update_changes_the_company_and_adds_the_tag,
     "contacts-delete" => crm::contacts_delete_deletes_the_contact,
+    "forms-list" => forms::forms_list_lists_the_form_with_its_count,
+    "forms-create" => forms::forms_create_creates_version_one_with_its_embed_snippets,
+    "forms-get" => forms::forms_get_shows_the_form,
+    "forms-update" => forms::forms_update_makes_version_two,
+    "forms-delete" => forms::forms_delete_deletes_the_form,
+    "form-submissions-list" => forms::form_submissions_list_lists_the_submission,
+    "form-submissions-get" => forms::form_submissions_get_shows_the_submission_with_its_fields,
+    "form-submissions-delete" => forms::form_submissions_delete_erases_the_submission,
+    "form-submissions-export" => forms::form_submissions_export_answers_csv,
+    "public-form-submit" => forms::public_form_submit_captures_the_contact_and_queues_the_alert,
+    "page-form" => forms::page_form_serves_the_hosted_form_frameable,
+    "page-forms" => forms::page_forms_lists_the_form_with_its_count,
+    "page-forms-create" => forms::page_forms_create_makes_the_form_and_opens_its_builder,
+    "page-form-builder" => forms::page_form_builder_shows_fields_preview_and_snippets,
+    "page-form-save" => forms::page_form_save_adds_the_phone_field_as_version_two,
+    "page-form-submissions" => forms::page_form_submissions_links_the_contact,
     "contacts-timeline" => crm::contacts_timeline_lists_the_contacts_entries,
     "contacts-merge" => crm::contacts_merge_merges_the_duplicate_into_the_contact,
     "contacts-tags-bulk" => crm::contacts_tags_bulk_tags_the_contact,

@@ -1272,6 +1272,8 @@ fn foreign_ids() -> HashMap<&'static str, ForeignId> {
         ("views/{id}", foreign_view as ForeignId),
         ("webhooks/{endpointId}", foreign_webhook as ForeignId),
         ("deliveries/{deliveryId}", foreign_webhook_delivery as ForeignId),
+        ("forms/{formId}", foreign_form as ForeignId),
+        ("submissions/{submissionId}", foreign_submission as ForeignId),
     ])
 }
 
@@ -1594,6 +1596,55 @@ fn foreign_webhook_delivery(world: &World) -> BoxFuture<'_, String> {
 }
 
 /// A saved view of org B's owner (views are each member's own).
+fn walker_form_body(title: &str) -> Value {
+    json!({"title": title, "fields": [{"key": "email", "kind": "email", "label": "Email", "required": true}]})
+}
+
+fn foreign_form(world: &World) -> BoxFuture<'_, String> {
+    Box::pin(async move {
+        let form = created_in_b(world, "/forms", walker_form_body("Walker form")).await;
+        form["id"].as_str().expect("form id").to_string()
+    })
+}
+
+/// A submission to org B's newest form (the one the route's `formId` names:
+/// the walker produces the form's id first).
+fn foreign_submission(world: &World) -> BoxFuture<'_, String> {
+    Box::pin(async move {
+        use konnecs::domain::ids::FormId;
+        use konnecs::services::forms::{definitions, render_token};
+        let listed = world.app.send(Some(&world.b_owner), "GET", "/forms", None).await;
+        listed.expect(StatusCode::OK);
+        let newest = listed.body["items"]
+            .as_array()
+            .and_then(|items| items.last())
+            .expect("a form of org B")
+            .clone();
+        let form_id = FormId::from(newest["id"].as_str().expect("form id"));
+        let record = definitions::get_record(
+            world.app.state.table.as_ref(),
+            &OrgId::from(world.b_owner.org_id.as_str()),
+            &form_id,
+        )
+        .await
+        .expect("the form");
+        let now_ms = world.clock.now().as_millisecond();
+        let rendered = render_token::stamp(&record.render_secret, &record.public_id, now_ms - 10_000);
+        let body = json!({"answers": {"email": format!("walker-{}@tenant-b.example", uuid::Uuid::now_v7().simple())}, "rendered": rendered});
+        let reply = world
+            .app
+            .send(
+                None,
+                "POST",
+                &format!("/public/forms/{}/submissions", record.public_id),
+                Some(body),
+            )
+            .await;
+        reply.expect(StatusCode::CREATED);
+        reply.body["submission_id"].as_str().expect("submission id").to_string()
+    })
+}
+
 fn foreign_view(world: &World) -> BoxFuture<'_, String> {
     Box::pin(async move {
         let reply = world
@@ -1666,6 +1717,7 @@ fn sample_body(entry_name: &str) -> Option<Value> {
         "deals-update" => Some(json!({"title": "Walker deal, renamed"})),
         "schedules-update" => Some(json!({"name": "Walker hours, renamed"})),
         "event-types-update" => Some(json!({"title": "Walker visit, renamed"})),
+        "forms-update" => Some(walker_form_body("Walker form, renamed")),
         _ => Some(json!({})),
     }
 }
@@ -1871,6 +1923,13 @@ async fn every_session_route_answers_not_found_for_another_organizations_ids() {
         "webhooks-rotate-secret",
         "webhooks-deliveries",
         "webhooks-redeliver",
+        "forms-get",
+        "forms-update",
+        "forms-delete",
+        "form-submissions-list",
+        "form-submissions-get",
+        "form-submissions-delete",
+        "form-submissions-export",
     ] {
         assert!(walked.contains(&expected), "{expected} was not walked: {walked:?}");
     }

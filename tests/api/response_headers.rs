@@ -208,6 +208,35 @@ async fn world() -> World {
         json!({"name": "VIP", "filters": {"tag": "vip"}}),
     )
     .await;
+    let form = created(
+        &host,
+        &app,
+        "/forms",
+        json!({"title": "Call back", "fields": [{"key": "email", "kind": "email", "label": "Email", "required": true}]}),
+    )
+    .await;
+    let public_id = form["public_id"].as_str().expect("public id").to_string();
+    let record = konnecs::services::forms::definitions::get_record(
+        state.table.as_ref(),
+        &konnecs::domain::ids::OrgId::from(reply.body["org_id"].as_str().expect("org id")),
+        &konnecs::domain::ids::FormId::from(id_of(&form)),
+    )
+    .await
+    .expect("form");
+    let rendered = konnecs::services::forms::render_token::stamp(
+        &record.render_secret,
+        &public_id,
+        base.now().as_millisecond() - 10_000,
+    );
+    let submitted = Browser::anonymous()
+        .send(
+            &app,
+            "POST",
+            &format!("/public/forms/{public_id}/submissions"),
+            Some(&json!({"answers": {"email": "walk@example.com"}, "rendered": rendered})),
+        )
+        .await;
+    assert_eq!(submitted.status, StatusCode::CREATED, "{}", submitted.body);
     drain_jobs(&state).await;
     let message = outbox(&state).await.first().expect("an outbox message")["id"]
         .as_str()
@@ -245,6 +274,15 @@ async fn world() -> World {
         ("view", id_of(&view)),
         ("webhook", id_of(&webhook)),
         ("delivery", delivery),
+        ("form", id_of(&form)),
+        ("public", public_id),
+        (
+            "submission",
+            submitted.body["submission_id"]
+                .as_str()
+                .expect("submission id")
+                .to_string(),
+        ),
     ]);
     World {
         base,
@@ -273,6 +311,9 @@ impl World {
                 "{user_id}" => id("user"),
                 "{note_id}" => id("note"),
                 "{field}" => "company".into(),
+                "{formId}" => id("form"),
+                "{submissionId}" => id("submission"),
+                "{publicId}" => id("public"),
                 "{name}" => konnecs::inbound::http::web::assets::stylesheet_url()
                     .trim_start_matches("/assets/")
                     .to_string(),

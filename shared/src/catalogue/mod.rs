@@ -124,10 +124,12 @@ pub enum Area {
     Scheduling,
     /// The public booking pages and API.
     Booking,
+    /// Embedded forms: their definitions, hosted pages, submit and submissions.
+    Forms,
 }
 
 impl Area {
-    pub const ALL: [Area; 8] = [
+    pub const ALL: [Area; 9] = [
         Area::Platform,
         Area::Accounts,
         Area::Organization,
@@ -136,6 +138,7 @@ impl Area {
         Area::Transfers,
         Area::Scheduling,
         Area::Booking,
+        Area::Forms,
     ];
 
     /// Stem of the area's stack file and logical ids.
@@ -149,6 +152,7 @@ impl Area {
             Area::Transfers => "transfers",
             Area::Scheduling => "scheduling",
             Area::Booking => "booking",
+            Area::Forms => "forms",
         }
     }
 }
@@ -1755,6 +1759,216 @@ const ENTRIES: &[Entry] = {
             access: &[TableRead],
             runtime: Runtime::Both,
             area: Area::Booking,
+        },
+        Entry {
+            name: "page-forms",
+            summary: "The organization's forms with their submission counts, and the form that creates one.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/forms",
+                route: handler!(http::web::forms::list),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "page-forms-create",
+            summary: "Creates a form (a name and an email field to start) and opens its builder; a refused title comes back beside its field.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/forms",
+                route: handler!(http::web::forms::create),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "page-form-builder",
+            summary: "A form's builder: its fields (drag or Move buttons to reorder, edit, remove, add), settings, a preview drawn by the hosted page's template, and the embed snippets with copy buttons.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/forms/{formId}",
+                route: handler!(http::web::forms::show),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "page-form-save",
+            summary: "One change of the builder (settings, add, edit, remove, move, order) saved as a new version; refused input comes back beside its field.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/forms/{formId}",
+                route: handler!(http::web::forms::save),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "page-form-submissions",
+            summary: "A form's submissions, newest first, with their contacts linked and the CSV download.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/forms/{formId}/submissions",
+                route: handler!(http::web::forms::submissions_page),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "forms-list",
+            summary: "The organization's forms with their submission counts and embed snippets.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/forms",
+                route: handler!(http::forms::list),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "forms-create",
+            summary: "Creates a form (fields, thank-you message or https redirect, tags, owner, recipients, allowed origins) as version 1 with its public id.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/forms",
+                route: handler!(http::forms::create),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "forms-get",
+            summary: "One form: its current version, submission count, hosted address and embed snippets.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/forms/{formId}",
+                route: handler!(http::forms::get),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "forms-update",
+            summary: "Replaces a form's settings as a new version (If-Match refuses a lost update); older submissions keep their version.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Put,
+                path: "/forms/{formId}",
+                route: handler!(http::forms::update),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "forms-delete",
+            summary: "Deletes a form with its public address, versions and submissions.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Delete,
+                path: "/forms/{formId}",
+                route: handler!(http::forms::delete),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "form-submissions-list",
+            summary: "A form's submissions, newest first, paged, optionally between ?from and ?to.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/forms/{formId}/submissions",
+                route: handler!(http::forms::submissions_list),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "form-submissions-get",
+            summary: "One submission with the fields of the form version it was made against.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/forms/{formId}/submissions/{submissionId}",
+                route: handler!(http::forms::submission_get),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "form-submissions-delete",
+            summary: "Erases one submission (answers, consent details, attribution).",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Delete,
+                path: "/forms/{formId}/submissions/{submissionId}",
+                route: handler!(http::forms::submission_delete),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "form-submissions-export",
+            summary: "A form's submissions as CSV (one column per field, attribution columns), optionally between ?from and ?to.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/forms/{formId}/submissions.csv",
+                route: handler!(http::forms::submissions_csv),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "public-form-submit",
+            summary: "Public: submits answers to an active form (JSON or form post; honeypot, minimum fill time, per-IP and per-form rate limits, CORS for embedding sites); captures the contact and queues the alert.",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/public/forms/{publicId}/submissions",
+                route: |method: MethodFilter| {
+                    axum::routing::on(method, http::public_forms::submit).options(http::public_forms::preflight)
+                },
+            },
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+            area: Area::Forms,
+        },
+        Entry {
+            name: "page-form",
+            summary: "The hosted form page of an active form, rendered on the server (works without JavaScript, frameable by embedding sites; ?embed=1 for the iframe).",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/f/{publicId}",
+                route: handler!(http::public_forms::page),
+            },
+            access: &[TableRead],
+            runtime: Runtime::Both,
+            area: Area::Forms,
         },
         Entry {
             name: "web-assets",

@@ -165,6 +165,10 @@ id_type!(
 id_type!(
     /// One event's delivery to one webhook endpoint (all its attempts).
     WebhookDeliveryId
+    /// An embedded form.
+    FormId
+    /// One submission of an embedded form.
+    SubmissionId
 );
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Background jobs on the jobs queue. Each job is idempotent: queues deliver
 //! at least once, so running a job twice must have the effect of once.
 
-use crate::domain::ids::{BookingId, OrgId, WebhookDeliveryId, WebhookEndpointId};
+use crate::domain::ids::{BookingId, FormId, OrgId, SubmissionId, WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::webhook::WebhookEvent;
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,13 @@ pub enum Job {
     /// One attempt of an outgoing webhook delivery (`services::webhooks`):
     /// made at most once, claimed on the delivery before the HTTP call.
     DeliverWebhook(WebhookAttempt),
+    /// A form submission committed: its recipients' alert, sent once
+    /// however often the queue delivers it (`services::forms::send_alert`).
+    FormSubmitted {
+        org_id: OrgId,
+        form_id: FormId,
+        submission_id: SubmissionId,
+    },
 }
 
 /// Which attempt of which delivery, and from when it is due.

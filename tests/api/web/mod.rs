@@ -10,6 +10,7 @@ mod auth;
 mod compression;
 mod contacts;
 mod editors;
+mod form_builder;
 mod forms;
 mod imports;
 mod inline;

@@ -250,6 +250,13 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
     )
     .await);
 
+    let form = id(&api(
+        "POST",
+        "/forms".into(),
+        json!({"title": "B form", "fields": [{"key": "email", "kind": "email", "label": "Email"}]}),
+    )
+    .await);
+
     // Organization A's owner tries every page that names an id.
     let mut anna = Visitor::default();
     let csrf = anna
@@ -409,6 +416,19 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
             vec![("col-0", "email".into())],
         ),
         ("page-import", "GET", format!("/app/imports/{import}"), vec![]),
+        ("page-form-builder", "GET", format!("/app/forms/{form}"), vec![]),
+        (
+            "page-form-save",
+            "POST",
+            format!("/app/forms/{form}"),
+            vec![("action", "remove".into()), ("field", "email".into())],
+        ),
+        (
+            "page-form-submissions",
+            "GET",
+            format!("/app/forms/{form}/submissions"),
+            vec![],
+        ),
         (
             "page-webhook",
             "GET",

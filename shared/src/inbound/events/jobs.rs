@@ -91,6 +91,27 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
                 Err(err) => Err(JobError::Retry(err.to_string())),
             }
         }
+        Job::FormSubmitted {
+            org_id,
+            form_id,
+            submission_id,
+        } => {
+            use crate::services::forms::notify::{AlertError, AlertOutcome};
+            match crate::services::forms::send_alert(state, &org_id, &form_id, &submission_id).await {
+                Ok(AlertOutcome::Sent { payload }) => {
+                    // OUTGOING WEBHOOKS: publish the `form.submitted` event here,
+                    // once per submission (this arm runs for the delivery that
+                    // sent the alert only):
+                    //     webhooks::publish(state, &org_id, "form.submitted", payload).await
+                    // `payload` is `services::forms::form_submitted_payload`.
+                    let _form_submitted_event = payload;
+                    Ok(())
+                }
+                Ok(AlertOutcome::AlreadySent | AlertOutcome::Gone) => Ok(()),
+                Err(AlertError::Mail(MailError::Rejected(reason))) => Err(JobError::Permanent(reason)),
+                Err(err) => Err(JobError::Retry(err.to_string())),
+            }
+        }
         Job::SendEmail { idempotency_key, email } => match state.mailer.send(&email, &idempotency_key).await {
             Ok(()) => Ok(()),
             Err(MailError::Unavailable(reason)) => Err(JobError::Retry(reason)),

@@ -230,6 +230,10 @@ pub async fn remove(
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     contacts::delete(&state, &caller, &id, if_match(&headers)).await?;
+    // The contact's form submissions go with the contact (erasure).
+    crate::services::forms::submissions::erase_for_contact(state.table.as_ref(), caller.org_id(), &id)
+        .await
+        .map_err(ApiError::from)?;
     Outcome::Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -247,6 +251,15 @@ pub async fn merge_contacts(
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let contact = merge::merge(&state, &caller, &body.primary_id, &body.secondary_id).await?;
+    // The merged-away contact's form submissions follow it.
+    crate::services::forms::submissions::reassign_contact(
+        state.table.as_ref(),
+        caller.org_id(),
+        &body.secondary_id,
+        &body.primary_id,
+    )
+    .await
+    .map_err(ApiError::from)?;
     Outcome::Ok(with_etag(StatusCode::OK, &contact))
 }
 

@@ -417,6 +417,28 @@ impl From<crate::services::orgs::OrgError> for ApiError {
     }
 }
 
+impl From<crate::services::forms::FormError> for ApiError {
+    fn from(err: crate::services::forms::FormError) -> Self {
+        use crate::services::forms::FormError as E;
+        match err {
+            E::Invalid(fields) => ApiError::fields(fields),
+            E::NotFound => ApiError::NotFound,
+            E::Conflict => ApiError::Conflict {
+                code: "form_changed",
+                detail: "The form changed since it was read; read it again.".into(),
+            },
+            E::RateLimited { retry_after_seconds } => ApiError::RateLimited { retry_after_seconds },
+            E::TooFast => ApiError::BadRequest {
+                code: "too_fast",
+                field: Some("rendered".into()),
+                detail: "The form was sent too soon after it was shown (or without its page's stamp); wait a moment and send it again.".into(),
+            },
+            E::Store(err) => err.into(),
+            E::Internal(reason) => ApiError::Internal(reason),
+        }
+    }
+}
+
 impl From<crate::services::contacts::ContactError> for ApiError {
     fn from(err: crate::services::contacts::ContactError) -> Self {
         use crate::services::contacts::ContactError as E;

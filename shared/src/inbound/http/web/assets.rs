@@ -19,6 +19,9 @@ const APP_CSS: &[u8] = include_bytes!("../../../../assets/app.css");
 const HTMX_JS: &[u8] = include_bytes!("../../../../assets/htmx-2.0.11.min.js");
 const BOARD_JS: &[u8] = include_bytes!("../../../../assets/board.js");
 const COPY_JS: &[u8] = include_bytes!("../../../../assets/copy.js");
+const FORM_EMBED_JS: &[u8] = include_bytes!("../../../../assets/form-embed.js");
+const FORM_FRAME_JS: &[u8] = include_bytes!("../../../../assets/form-frame.js");
+const FORM_BUILDER_JS: &[u8] = include_bytes!("../../../../assets/form-builder.js");
 
 struct Asset {
     /// The hashed name the pages link to.
@@ -32,7 +35,7 @@ fn hashed(stem: &str, extension: &str, bytes: &[u8]) -> String {
     format!("{stem}-{}.{extension}", &digest[..12])
 }
 
-static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 7]> = LazyLock::new(|| {
     [
         Asset {
             name: hashed("app", "css", APP_CSS),
@@ -53,6 +56,21 @@ static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
             name: hashed("copy", "js", COPY_JS),
             content_type: "text/javascript; charset=utf-8",
             bytes: COPY_JS,
+        },
+        Asset {
+            name: hashed("form-embed", "js", FORM_EMBED_JS),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: FORM_EMBED_JS,
+        },
+        Asset {
+            name: hashed("form-frame", "js", FORM_FRAME_JS),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: FORM_FRAME_JS,
+        },
+        Asset {
+            name: hashed("form-builder", "js", FORM_BUILDER_JS),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: FORM_BUILDER_JS,
         },
     ]
 });
@@ -75,6 +93,21 @@ pub fn board_script_url() -> String {
 /// The URL of the copy buttons' script.
 pub fn copy_script_url() -> String {
     format!("/assets/{}", ASSETS[3].name)
+}
+
+/// The URL of the one-line embed script embedding sites load.
+pub fn form_embed_script_url() -> String {
+    format!("/assets/{}", ASSETS[4].name)
+}
+
+/// The URL of the script inside a hosted form that reports its height.
+pub fn form_frame_script_url() -> String {
+    format!("/assets/{}", ASSETS[5].name)
+}
+
+/// The URL of the form builder's drag-and-drop script.
+pub fn form_builder_script_url() -> String {
+    format!("/assets/{}", ASSETS[6].name)
 }
 
 /// `GET /assets/{name}`: the file of that exact hashed name; a stale or

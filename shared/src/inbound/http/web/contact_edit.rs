@@ -277,6 +277,10 @@ pub async fn delete(
     let caller = caller(&staff.auth)?;
     let version = form.text("version").parse::<u64>().ok();
     contacts::delete(&state, &caller, &id, version).await?;
+    // The contact's form submissions go with the contact (erasure).
+    crate::services::forms::submissions::erase_for_contact(state.table.as_ref(), caller.org_id(), &id)
+        .await
+        .map_err(crate::inbound::http::problem::ApiError::from)?;
     Ok(see_other("/app/contacts?notice=contact-deleted"))
 }
 

@@ -246,7 +246,13 @@ pub async fn merge_contacts(
         .await
         .map_err(ApiError::from)
     {
-        Ok(_) => Ok(see_other(&format!("/app/contacts/{id}?notice=contacts-merged"))),
+        Ok(_) => {
+            // The merged-away contact's form submissions follow it.
+            crate::services::forms::submissions::reassign_contact(state.table.as_ref(), caller.org_id(), &other, &id)
+                .await
+                .map_err(ApiError::from)?;
+            Ok(see_other(&format!("/app/contacts/{id}?notice=contacts-merged")))
+        }
         Err(err @ ApiError::Validation(_)) => {
             let errors = FieldErrors::from_api(&err, |_| "");
             let query = MergeQuery {

@@ -38,6 +38,10 @@ fn moment(kind: &str, at: &str, detail: &Value, zone: &str) -> Moment {
         ),
         "sms.opted_out" => "Opted out of texts".to_string(),
         "sms.opted_in" => "Opted back in to texts".to_string(),
+        "form.submitted" => format!(
+            "Form submitted: {}",
+            detail.get("form_title").and_then(Value::as_str).unwrap_or("a form")
+        ),
         other => {
             let mut words = other.replace('_', " ");
             if let Some(first) = words.get_mut(0..1) {

@@ -17,6 +17,7 @@ pub mod contact_merge;
 pub mod contact_record;
 pub mod contacts;
 pub mod exports;
+pub mod forms;
 pub mod home;
 pub mod imports;
 pub mod pipeline_edit;

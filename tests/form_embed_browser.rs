@@ -1,0 +1,453 @@
+//! Embedded forms end to end in headless Chromium on a 375 px phone screen,
+//! against the real `konnecs-local` binary: a business signs up, builds a
+//! form in the builder (fields added, one moved up with the keyboard and one
+//! dragged), copies its embed snippets, and a static page on another origin
+//! (a second loopback port) embeds it twice: by the one-line script, which
+//! sizes its iframe from the form's height, and by the iframe snippet.
+//! Visitors submit in both; then the contacts, their timeline entries, the
+//! submissions table and the alerts in the outbox are checked. The builder
+//! and the hosted form have no horizontal scroll and no serious or critical
+//! axe-core violation (axe-core 4.11.0, vendored under tests/vendor).
+//!
+//! Every wait is for a condition, bounded; none is a fixed sleep.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use konnecs_tests::chrome::{ChromeDriver, phone_session};
+use konnecs_tests::local::LocalServer;
+use serde_json::Value;
+
+const AXE: &str = include_str!("vendor/axe-core-4.11.0.min.js");
+const WIDTH: u32 = 375;
+
+async fn wait_until(browser: &Client, what: &str, script: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let done = browser.execute(script, vec![]).await.expect("script");
+        if done == Value::Bool(true) {
+            return;
+        }
+        if Instant::now() > deadline {
+            let url = browser.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let text = browser
+                .execute("return document.body ? document.body.innerText + ' | ' + document.body.innerHTML.slice(0, 1500) : '';", vec![])
+                .await
+                .unwrap_or(Value::Null);
+            panic!("{what}: not within 20 s at {url}; the page says {text}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn check_page(browser: &Client, name: &str) {
+    let fits = browser
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .expect("script");
+    let (content, viewport) = (fits[0].as_i64().unwrap_or(i64::MAX), fits[1].as_i64().unwrap_or(0));
+    assert_eq!(viewport, i64::from(WIDTH), "{name}: the viewport is the phone's");
+    assert!(
+        content <= viewport,
+        "{name}: content {content}px wide in a {viewport}px viewport"
+    );
+    browser.execute(AXE, vec![]).await.expect("inject axe-core");
+    let found = browser
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+document.querySelectorAll('details').forEach(d => d.open = true);
+axe.run(document, {resultTypes: ['violations']})
+  .then(r => done(r.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))))
+  .catch(e => done([{id: 'axe-error', help: String(e)}]));"#,
+            vec![],
+        )
+        .await
+        .expect("axe run");
+    assert_eq!(found, Value::Array(Vec::new()), "{name}: accessibility violations");
+}
+
+async fn fill(browser: &Client, id: &str, text: &str) {
+    let field = browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"));
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn eval(browser: &Client, script: &str) -> Value {
+    browser.execute(script, vec![]).await.expect("script")
+}
+
+/// The builder's field names in order.
+async fn field_order(browser: &Client) -> Vec<String> {
+    let keys = eval(
+        browser,
+        "return Array.from(document.querySelectorAll('#field-list li[data-key]')).map(li => li.dataset.key);",
+    )
+    .await;
+    keys.as_array()
+        .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// A static page on its own loopback port (another origin than the app).
+async fn embedding_site(pages: Vec<(&'static str, String)>) -> (String, tokio::task::JoinHandle<()>) {
+    let mut router = axum::Router::new();
+    for (path, html) in pages {
+        router = router.route(
+            path,
+            axum::routing::get(move || async move { axum::response::Html(html) }),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (format!("http://127.0.0.1:{}", addr.port()), task)
+}
+
+/// In the form's frame: waits until the page is old enough for a person to
+/// have filled it (the server's minimum fill time, read from the page's own
+/// render stamp), fills it in and sends it; waits for the thanks.
+async fn fill_and_send(browser: &Client, name: &str, email: &str) {
+    wait_until(
+        browser,
+        "the form in the frame",
+        "return !!document.querySelector('input[name=rendered]');",
+    )
+    .await;
+    fill(browser, "f-name", name).await;
+    fill(browser, "f-email", email).await;
+    click(browser, "#f-topic-1").await;
+    click(browser, "#f-news").await;
+    wait_until(
+        browser,
+        "the minimum fill time",
+        "const s = document.querySelector('input[name=rendered]').value; return Date.now() - parseInt(s.split('.')[0], 10) > 4000;",
+    )
+    .await;
+    click(browser, "form.form-public button[type='submit']").await;
+    wait_until(
+        browser,
+        "the thanks",
+        "return document.body.innerText.includes('Thanks! We will call you back today.');",
+    )
+    .await;
+}
+
+async fn wait_for_outbox(base: &str, what: &str, found: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let outbox: Value = reqwest::get(format!("{base}/dev/outbox.json?limit=200"))
+            .await
+            .expect("outbox")
+            .json()
+            .await
+            .expect("outbox JSON");
+        let messages = outbox["messages"].as_array().cloned().unwrap_or_default();
+        if found(&messages) {
+            return messages;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {what} in the outbox within 30 s: {messages:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_form_built_in_the_builder_is_embedded_on_another_site_by_script_and_iframe_and_submitted_there() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = LocalServer::start(data.path());
+    let base = server.base_url.clone();
+    let driver = ChromeDriver::start_in_zone("Europe/London");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = phone_session(&driver, profile.path(), WIDTH, 800).await;
+
+    let result = async {
+        browser.goto(&format!("{base}/sign-up")).await.expect("sign-up");
+        fill(&browser, "name", "Dana Whitfield").await;
+        fill(&browser, "business_name", "Whitfield Dental").await;
+        fill(&browser, "email", "dana@whitfield-dental.example").await;
+        fill(&browser, "password", "molar-crown-42-bridge").await;
+        click(&browser, "form[action='/sign-up'] button[type='submit']").await;
+        wait_until(&browser, "the app", "return location.pathname === '/app';").await;
+
+        // The builder: a new form, with a choice, a consent, reordered.
+        browser.goto(&format!("{base}/app/forms")).await.expect("forms");
+        wait_until(
+            &browser,
+            "the forms page",
+            "return location.pathname === '/app/forms' && document.readyState === 'complete';",
+        )
+        .await;
+        fill(&browser, "new-title", "Request a call back").await;
+        click(&browser, "form[action='/app/forms'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the builder",
+            "return /^\\/app\\/forms\\/[0-9a-f]+$/.test(location.pathname) && document.readyState === 'complete';",
+        )
+        .await;
+        let builder_url = browser.current_url().await.expect("url").to_string();
+        let builder_path = builder_url.split('?').next().unwrap_or_default().to_string();
+
+        let add_field = |kind: &'static str, key: &'static str, label: &'static str, extra: &'static str| {
+            let browser = browser.clone();
+            async move {
+                eval(
+                    &browser,
+                    "document.querySelectorAll('details').forEach(d => d.open = true); return true;",
+                )
+                .await;
+                eval(
+                    &browser,
+                    &format!("document.getElementById('add-kind').value = '{kind}'; return true;"),
+                )
+                .await;
+                fill(&browser, "add-label", label).await;
+                fill(&browser, "add-key", key).await;
+                if !extra.is_empty() {
+                    let target = if kind == "consent" {
+                        "add-consent_text"
+                    } else {
+                        "add-options"
+                    };
+                    let field = browser.find(Locator::Id(target)).await.expect("extra field");
+                    field.clear().await.expect("clear");
+                    field.send_keys(extra).await.expect("type");
+                }
+                if kind == "consent" {
+                    eval(
+                        &browser,
+                        "document.getElementById('add-consent_channel').value = 'email'; return true;",
+                    )
+                    .await;
+                }
+                click(
+                    &browser,
+                    "details form:has(input[name=action][value=add]) button[type=submit]",
+                )
+                .await;
+                wait_until(
+                    &browser,
+                    "the field added",
+                    &format!("return !!document.querySelector('#field-list li[data-key={key}]');"),
+                )
+                .await;
+            }
+        };
+        add_field("single_select", "topic", "What is it about?", "Check-up\nWhitening").await;
+        add_field("consent", "news", "News", "Send me occasional news by email.").await;
+        assert_eq!(field_order(&browser).await, ["name", "email", "topic", "news"]);
+        check_page(&browser, "builder").await;
+
+        // Keyboard: Enter on "Move up" of the choice field.
+        browser
+            .find(Locator::Css("#field-list li[data-key=topic] button[value=up]"))
+            .await
+            .expect("move up")
+            .send_keys("\u{E007}")
+            .await
+            .expect("press Enter");
+        wait_until(&browser, "topic moved up", "return Array.from(document.querySelectorAll('#field-list li[data-key]')).map(li => li.dataset.key).join() === 'name,topic,email,news';").await;
+
+        // Drag: the consent dragged above the email (the builder's own drag script).
+        eval(
+            &browser,
+            r#"const list = document.getElementById('field-list');
+const item = list.querySelector('li[data-key=news]'), target = list.querySelector('li[data-key=email]');
+const dt = new DataTransfer();
+item.dispatchEvent(new DragEvent('dragstart', {bubbles: true, dataTransfer: dt}));
+const box = target.getBoundingClientRect();
+target.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: dt, clientY: box.top + 1}));
+target.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: dt}));
+item.dispatchEvent(new DragEvent('dragend', {bubbles: true, dataTransfer: dt}));
+return true;"#,
+        )
+        .await;
+        wait_until(&browser, "the dragged order saved", "return document.readyState === 'complete' && document.body.innerText.includes('Form saved') && Array.from(document.querySelectorAll('#field-list li[data-key]')).map(li => li.dataset.key).join() === 'name,topic,news,email';").await;
+
+        // Settings: the thank-you message.
+        eval(
+            &browser,
+            "document.querySelectorAll('details').forEach(d => d.open = true); return true;",
+        )
+        .await;
+        fill(&browser, "thank_you_message", "Thanks! We will call you back today.").await;
+        click(
+            &browser,
+            "form:has(input[name=action][value=settings]) button[type=submit]",
+        )
+        .await;
+        wait_until(&browser, "settings saved", "return document.body.innerText.includes('Form saved') && document.getElementById('thank_you_message').value.includes('call you back today');").await;
+        // The preview follows: the consent's words are shown in it.
+        assert_eq!(
+            eval(
+                &browser,
+                "return document.getElementById('preview').innerText.includes('Send me occasional news by email.');"
+            )
+            .await,
+            Value::Bool(true)
+        );
+
+        let script = eval(&browser, "return document.getElementById('embed-script').value;").await;
+        let iframe = eval(&browser, "return document.getElementById('embed-iframe').value;").await;
+        let hosted = eval(&browser, "return document.getElementById('embed-link').value;").await;
+        let (script, iframe, hosted) = (
+            script.as_str().expect("script").to_string(),
+            iframe.as_str().expect("iframe").to_string(),
+            hosted.as_str().expect("hosted").to_string(),
+        );
+        assert!(
+            script.contains("data-form=") && iframe.starts_with("<iframe"),
+            "{script} {iframe}"
+        );
+        // The snippets name the configured public address (KONNECS_PUBLIC_URL,
+        // 127.0.0.1:3000 by default); this server listens on a free port.
+        let configured = hosted.split("/f/").next().expect("public address").to_string();
+        let (script, iframe, hosted) = (
+            script.replace(&configured, &base),
+            iframe.replace(&configured, &base),
+            hosted.replace(&configured, &base),
+        );
+
+        // The hosted form itself on the phone.
+        browser.goto(&hosted).await.expect("hosted form");
+        wait_until(
+            &browser,
+            "the hosted form",
+            "return !!document.querySelector('form.form-public');",
+        )
+        .await;
+        check_page(&browser, "hosted form").await;
+
+        // Another origin embeds it, by script and by iframe.
+        let page = |body: &str| {
+            format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Whitfield Dental</title></head><body><h1>Call us back</h1>{body}</body></html>"
+            )
+        };
+        let (site, site_task) =
+            embedding_site(vec![("/script.html", page(&script)), ("/iframe.html", page(&iframe))]).await;
+        assert_ne!(site, base);
+
+        browser
+            .goto(&format!("{site}/script.html?utm_source=partner-site"))
+            .await
+            .expect("script page");
+        wait_until(
+            &browser,
+            "the script's iframe",
+            "return !!document.querySelector('iframe[data-konnecs-form]');",
+        )
+        .await;
+        browser.enter_frame(0).await.expect("enter the form's frame");
+        wait_until(
+            &browser,
+            "the form in the script's iframe",
+            "return !!document.querySelector('form.form-public') && document.readyState === 'complete';",
+        )
+        .await;
+        let content = eval(
+            &browser,
+            "return Math.ceil(document.body.getBoundingClientRect().height);",
+        )
+        .await;
+        let content = content.as_i64().expect("height");
+        assert_ne!(
+            content, 480,
+            "the form happens to be as tall as the default: the sizing would prove nothing"
+        );
+        browser.enter_parent_frame().await.expect("leave the frame");
+        // The embed script sized its iframe to what the form reported.
+        wait_until(
+            &browser,
+            "the script's iframe sized to the form",
+            &format!(
+                "return document.querySelector('iframe[data-konnecs-form]').style.height === '{}px';",
+                content.clamp(100, 20000)
+            ),
+        )
+        .await;
+        browser.enter_frame(0).await.expect("enter the form's frame");
+        fill_and_send(&browser, "Maya Okafor", "maya@example.com").await;
+        browser.enter_parent_frame().await.expect("leave the frame");
+
+        browser.goto(&format!("{site}/iframe.html")).await.expect("iframe page");
+        wait_until(&browser, "the iframe", "return !!document.querySelector('iframe');").await;
+        browser.enter_frame(0).await.expect("enter the iframe");
+        fill_and_send(&browser, "Tom Berg", "tom@example.com").await;
+        browser.enter_parent_frame().await.expect("leave the frame");
+        site_task.abort();
+
+        // The alerts, once each, to the member (the form names no recipients).
+        let messages = wait_for_outbox(&base, "two form alerts", |m| {
+            m.iter().filter(|m| m["kind"] == "form_submission").count() >= 2
+        })
+        .await;
+        let alerts: Vec<&Value> = messages.iter().filter(|m| m["kind"] == "form_submission").collect();
+        assert_eq!(alerts.len(), 2, "{alerts:#?}");
+        assert!(alerts.iter().all(
+            |m| m["to"] == "dana@whitfield-dental.example" && m["subject"] == "New submission: Request a call back"
+        ));
+
+        // The submissions table, the attribution, the contacts and their timelines.
+        browser
+            .goto(&format!("{builder_path}/submissions"))
+            .await
+            .expect("submissions");
+        wait_until(
+            &browser,
+            "two submissions",
+            "return document.querySelectorAll('#submissions tbody tr').length === 2;",
+        )
+        .await;
+        let form_id = builder_path.rsplit('/').next().expect("form id").to_string();
+        let listed = browser
+            .execute_async(
+                &format!("const done = arguments[arguments.length - 1]; fetch('/forms/{form_id}/submissions').then(r => r.json()).then(done, e => done(String(e)));"),
+                vec![],
+            )
+            .await
+            .expect("fetch");
+        let items = listed["items"].as_array().expect("items").clone();
+        let maya = items
+            .iter()
+            .find(|s| s["answers"]["email"] == "maya@example.com")
+            .expect("Maya's submission");
+        assert_eq!(maya["attribution"]["utm_source"], "partner-site", "{maya}");
+        assert!(
+            maya["attribution"]["page_url"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(&format!("{site}/script.html")),
+            "{maya}"
+        );
+        assert_eq!(maya["consents"][0]["text"], "Send me occasional news by email.");
+        let contact = maya["contact_id"].as_str().expect("contact").to_string();
+        click(&browser, &format!("a[href='/app/contacts/{contact}']")).await;
+        wait_until(&browser, "Maya's record with the form entry", "return document.querySelector('h1') && document.querySelector('h1').innerText === 'Maya Okafor' && document.body.innerText.includes('Form submitted: Request a call back');").await;
+    };
+    result.await;
+    let _ = browser.close().await;
+    drop(server);
+}
