@@ -19,6 +19,7 @@ const NOW: &str = "2026-03-02T08:00:00Z";
 
 konnecs_tests::on_both_stores!(
     a_submission_captures_the_contact_with_consent_and_timeline_and_alerts_the_recipients_once,
+    a_submission_sends_one_signed_form_submitted_webhook_however_often_its_job_is_delivered,
 );
 
 fn form_body() -> Value {
@@ -194,6 +195,59 @@ async fn a_submission_captures_the_contact_with_consent_and_timeline_and_alerts_
     assert_eq!(got.body["fields"][3]["label"], "Service", "{}", got.body);
     let listed = app.send(&dana.browser, "GET", "/forms", None).await;
     assert_eq!(listed.body["items"][0]["submission_count"], 1, "{}", listed.body);
+}
+
+async fn a_submission_sends_one_signed_form_submitted_webhook_however_often_its_job_is_delivered(store: Store) {
+    use super::webhooks::{Receiver, add_endpoint, signature_is_valid};
+    let app = TestApp::on(store, NOW).await;
+    let dana = app.sign_up("dana@whitfield-dental.example", "Whitfield Dental").await;
+    let receiver = Receiver::start(&[], 200).await;
+    let (_, secret) = add_endpoint(&app, &dana, &receiver.url, &["form.submitted"]).await;
+    let form = create_form(&app, &dana, &form_body()).await;
+    let public_id = form["public_id"].as_str().expect("public id").to_string();
+    let form_id = form["id"].as_str().expect("id").to_string();
+    let rendered = stamp(&app, &public_id).await;
+    app.advance(SignedDuration::from_secs(8));
+    let reply = submit_json(
+        &app,
+        &public_id,
+        "198.51.100.7",
+        &json!({"answers": answers(), "rendered": rendered}),
+    )
+    .await;
+    expect(&reply, StatusCode::CREATED);
+    let submission_id = reply.body["submission_id"].as_str().expect("submission id").to_string();
+    app.drain_jobs().await;
+
+    let calls = receiver.calls();
+    assert_eq!(calls.len(), 1, "one webhook for the submission");
+    assert!(
+        signature_is_valid(&secret, &calls[0]),
+        "the receiver verifies the signature"
+    );
+    assert_eq!(calls[0].header("webhook-id"), format!("form.submitted:{submission_id}"));
+    let body = calls[0].json();
+    assert_eq!(body["type"], "form.submitted");
+    assert_eq!(body["data"]["submission_id"], submission_id.as_str());
+    assert_eq!(body["data"]["form_id"], form_id.as_str());
+    assert_eq!(body["data"]["answers"]["service"], "Whitening");
+
+    // The queue delivers the submission's job again: no second alert, no second webhook.
+    let again = Job::FormSubmitted {
+        org_id: OrgId::from(dana.org_id.as_str()),
+        form_id: FormId::from(form_id.as_str()),
+        submission_id: SubmissionId::from(submission_id.as_str()),
+    };
+    jobs::enqueue(app.state.jobs.as_ref(), &[again]).await.expect("enqueue");
+    app.drain_jobs().await;
+    assert_eq!(receiver.calls().len(), 1, "a redelivered job sends no second webhook");
+    let alerts = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| m["kind"] == "form_submission")
+        .count();
+    assert_eq!(alerts, 1, "nor a second alert");
 }
 
 #[tokio::test]

@@ -165,8 +165,12 @@ id_type!(
 id_type!(
     /// One event's delivery to one webhook endpoint (all its attempts).
     WebhookDeliveryId
+);
+id_type!(
     /// An embedded form.
     FormId
+);
+id_type!(
     /// One submission of an embedded form.
     SubmissionId
 );

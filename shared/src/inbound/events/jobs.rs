@@ -98,16 +98,33 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
         } => {
             use crate::services::forms::notify::{AlertError, AlertOutcome};
             match crate::services::forms::send_alert(state, &org_id, &form_id, &submission_id).await {
-                Ok(AlertOutcome::Sent { payload }) => {
-                    // OUTGOING WEBHOOKS: publish the `form.submitted` event here,
-                    // once per submission (this arm runs for the delivery that
-                    // sent the alert only):
-                    //     webhooks::publish(state, &org_id, "form.submitted", payload).await
-                    // `payload` is `services::forms::form_submitted_payload`.
-                    let _form_submitted_event = payload;
-                    Ok(())
+                Ok(AlertOutcome::Sent { payload } | AlertOutcome::AlreadySent { payload }) => {
+                    // Published on every delivery, not only the one that sent
+                    // the alert: a delivery that stopped in between must not
+                    // lose the event, and the event id makes a second
+                    // publish deliver nothing new.
+                    let event_id = format!("form.submitted:{submission_id}");
+                    let occurred_at = payload["submitted_at"]
+                        .as_str()
+                        .and_then(|at| at.parse::<jiff::Timestamp>().ok())
+                        .unwrap_or_else(|| state.clock.now());
+                    crate::services::webhooks::publish(
+                        state,
+                        &org_id,
+                        "form.submitted",
+                        &event_id,
+                        occurred_at,
+                        payload,
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| match err {
+                        // An event the endpoints can never take (too large): recorded, dropped.
+                        crate::services::webhooks::WebhookError::Invalid(_) => JobError::Permanent(err.to_string()),
+                        err => JobError::Retry(err.to_string()),
+                    })
                 }
-                Ok(AlertOutcome::AlreadySent | AlertOutcome::Gone) => Ok(()),
+                Ok(AlertOutcome::Gone) => Ok(()),
                 Err(AlertError::Mail(MailError::Rejected(reason))) => Err(JobError::Permanent(reason)),
                 Err(err) => Err(JobError::Retry(err.to_string())),
             }

@@ -30,8 +30,10 @@ pub enum AlertError {
 pub enum AlertOutcome {
     /// This delivery sent the alert; `payload` is the `form.submitted` event.
     Sent { payload: Value },
-    /// An earlier delivery sent it already.
-    AlreadySent,
+    /// An earlier delivery sent it already. The event comes back all the
+    /// same: that delivery may have stopped before publishing it, and
+    /// publishing is idempotent by the submission's event id.
+    AlreadySent { payload: Value },
     /// The submission or its form was erased meanwhile.
     Gone,
 }
@@ -85,14 +87,16 @@ pub async fn send_alert(
         return Ok(AlertOutcome::Gone);
     };
     let submission: SubmissionRecord = from_item(item)?;
-    if submission.notification == "sent" {
-        return Ok(AlertOutcome::AlreadySent);
-    }
     let form = match get_record(table, org_id, form_id).await {
         Ok(form) => form,
         Err(FormError::NotFound) => return Ok(AlertOutcome::Gone),
         Err(err) => return Err(err.into()),
     };
+    if submission.notification == "sent" {
+        return Ok(AlertOutcome::AlreadySent {
+            payload: form_submitted_payload(&form, &submission),
+        });
+    }
     // The labels of the version the visitor answered.
     let spec = match get_version(state, org_id, form_id, submission.form_version).await {
         Ok(version) => version.spec,
@@ -154,8 +158,10 @@ pub async fn send_alert(
         Ok(_) => Ok(AlertOutcome::Sent {
             payload: form_submitted_payload(&form, &submission),
         }),
-        // A concurrent delivery marked it (or it was erased): that one reports it.
-        Err(StoreError::ConditionFailed) => Ok(AlertOutcome::AlreadySent),
+        // A concurrent delivery marked it (or it was erased meanwhile).
+        Err(StoreError::ConditionFailed) => Ok(AlertOutcome::AlreadySent {
+            payload: form_submitted_payload(&form, &submission),
+        }),
         Err(err) => Err(err.into()),
     }
 }
