@@ -13,7 +13,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
-use super::{Chrome, FormData, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
+use super::{Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::inbound::http::scheduling::caller;
@@ -33,8 +33,30 @@ pub struct Appointment {
     pub pending: bool,
     pub live: bool,
     pub started: bool,
-    /// The start as a `datetime-local` value in the organization's zone.
+    /// The start as a `datetime-local` value in the organization's zone
+    /// (or the value a refused reschedule sent).
     pub start_local: String,
+    /// Why a reschedule of this appointment was refused: shown beside its
+    /// field, with its actions open.
+    pub start_error: Option<String>,
+}
+
+/// A reschedule the service refused: which appointment, the start as typed
+/// and why, to show beside the field.
+pub struct RefusedStart {
+    pub id: BookingId,
+    pub start: String,
+    pub message: String,
+}
+
+impl RefusedStart {
+    /// Puts the refusal on its appointment.
+    pub fn mark(refused: Option<&RefusedStart>, appointment: &mut Appointment) {
+        if let Some(refused) = refused.filter(|r| r.id.as_str() == appointment.id) {
+            appointment.start_local = refused.start.clone();
+            appointment.start_error = Some(refused.message.clone());
+        }
+    }
 }
 
 pub struct Day {
@@ -116,17 +138,32 @@ pub(super) fn appointment(booking: &BookingView, zone: &TimeZone, now: jiff::Tim
         live,
         started: booking.status == BookingStatus::Confirmed && !booking.no_show && booking.start <= now,
         start_local: start.strftime("%Y-%m-%dT%H:%M").to_string(),
+        start_error: None,
     }
 }
 
 /// `GET /app/calendar?week=`.
 pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query): Query<WeekQuery>) -> PageResult {
+    let notice = notice_text(query.notice.as_deref());
+    week_page(&state, staff, query.week.as_deref(), notice, None, StatusCode::OK).await
+}
+
+/// The week of `week` (any day of it; this week when absent), with a
+/// refused reschedule beside its field when there is one.
+async fn week_page(
+    state: &AppState,
+    staff: Staff,
+    week: Option<&str>,
+    notice: Option<&'static str>,
+    refused: Option<RefusedStart>,
+    status: StatusCode,
+) -> PageResult {
     let caller = caller(&staff.auth)?;
     let zone_name = staff.time_zone.clone();
     let zone = TimeZone::get(&zone_name).unwrap_or(TimeZone::UTC);
     let now = state.clock.now();
     let today = now.to_zoned(zone.clone()).date();
-    let asked = match query.week.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+    let asked = match week.map(str::trim).filter(|w| !w.is_empty()) {
         None => today,
         Some(raw) => raw.parse::<Date>().map_err(|_| {
             PageError(ApiError::field(
@@ -139,7 +176,7 @@ pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query):
     let monday = monday_of(asked);
     let (from, to) = (monday.to_string(), plus_days(monday, 7).to_string());
     let bookings = bookings::list_for_host(
-        &state,
+        state,
         &caller,
         None,
         ListRange {
@@ -159,18 +196,22 @@ pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query):
                 appointments: bookings
                     .iter()
                     .filter(|b| b.start.to_zoned(zone.clone()).date() == date)
-                    .map(|b| appointment(b, &zone, now))
+                    .map(|b| {
+                        let mut shown = appointment(b, &zone, now);
+                        RefusedStart::mark(refused.as_ref(), &mut shown);
+                        shown
+                    })
                     .collect(),
             }
         })
         .collect();
     let staff = staff.in_section("calendar");
     Ok(render(
-        StatusCode::OK,
+        status,
         &CalendarPage {
             title: "Calendar",
             chrome: Some(staff.chrome),
-            notice: notice_text(query.notice.as_deref()),
+            notice,
             zone: zone_name.clone(),
             week: monday.to_string(),
             previous: plus_days(monday, -7).to_string(),
@@ -253,9 +294,32 @@ pub async fn act(
         }
         "reschedule" => {
             let zone = TimeZone::get(&staff.time_zone).unwrap_or(TimeZone::UTC);
-            let start = start_in_zone(&form.text("start"), &zone);
-            bookings::reschedule(&state, &org_id, &id, &start, Manager::Host(&caller)).await?;
-            "appointment-rescheduled"
+            let typed = form.text("start");
+            let start = start_in_zone(&typed, &zone);
+            match bookings::reschedule(&state, &org_id, &id, &start, Manager::Host(&caller))
+                .await
+                .map_err(ApiError::from)
+            {
+                Ok(_) => "appointment-rescheduled",
+                // A start that is malformed, not offered or just taken: the
+                // page again with the reason beside the field.
+                Err(err @ (ApiError::Validation(_) | ApiError::Conflict { code: "slot_taken", .. })) => {
+                    let status = StatusCode::from_u16(err.problem().status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+                    let errors = FieldErrors::from_api(&err, |_| "start");
+                    let message = errors.all().first().map(|(_, m)| m.clone()).unwrap_or_default();
+                    let refused = RefusedStart {
+                        id: id.clone(),
+                        start: typed,
+                        message,
+                    };
+                    if form.text("view") == "list" {
+                        return super::appointments::list_page(&state, staff, &form, None, Some(refused), status).await;
+                    }
+                    let week = form.optional("week");
+                    return week_page(&state, staff, week.as_deref(), None, Some(refused), status).await;
+                }
+                Err(other) => return Err(PageError(other)),
+            }
         }
         _ => {
             return Err(PageError(ApiError::field(

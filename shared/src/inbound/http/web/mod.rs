@@ -289,6 +289,11 @@ impl FormData {
         Self(url::form_urlencoded::parse(body).into_owned().collect())
     }
 
+    /// A form of the given pairs (a query's filters read like a form's).
+    pub fn from_pairs<const N: usize>(pairs: [(&str, String); N]) -> Self {
+        Self(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
     /// The first value of `name`, trimmed; empty when absent.
     pub fn text(&self, name: &str) -> String {
         self.0
