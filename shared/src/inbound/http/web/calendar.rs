@@ -301,9 +301,16 @@ pub async fn act(
                 .map_err(ApiError::from)
             {
                 Ok(_) => "appointment-rescheduled",
-                // A start that is malformed, not offered or just taken: the
-                // page again with the reason beside the field.
-                Err(err @ (ApiError::Validation(_) | ApiError::Conflict { code: "slot_taken", .. })) => {
+                // A start that is malformed, not offered or just taken (or an
+                // event type deleted since): the page again with the reason
+                // beside the field.
+                Err(
+                    err @ (ApiError::Validation(_)
+                    | ApiError::Conflict {
+                        code: "slot_taken" | "event_type_gone",
+                        ..
+                    }),
+                ) => {
                     let status = StatusCode::from_u16(err.problem().status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
                     let errors = FieldErrors::from_api(&err, |_| "start");
                     let message = errors.all().first().map(|(_, m)| m.clone()).unwrap_or_default();

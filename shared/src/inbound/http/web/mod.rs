@@ -11,6 +11,7 @@ pub mod assets;
 pub mod auth;
 pub mod billing;
 pub mod calendar;
+pub mod contact_booking;
 pub mod contact_edit;
 pub mod contact_field;
 pub mod contact_merge;
@@ -499,6 +500,8 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "columns-saved" => Some("Columns saved."),
         "contacts-merged" => Some("Contacts merged."),
         "profile-saved" => Some("Your details are saved. A new email takes effect once you confirm it."),
+        "photo-saved" => Some("Your photo is saved."),
+        "photo-removed" => Some("Your photo is removed."),
         "password-saved" => Some("Your password is changed. Your other devices are signed out."),
         "signed-out-everywhere" => Some("You are signed out on every device."),
         "invited" => Some("Invitation sent."),
@@ -507,6 +510,9 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "member-removed" => Some("Member removed."),
         "schedule-created" => Some("Schedule created."),
         "schedule-saved" => Some("Schedule saved."),
+        "schedule-deleted" => Some("Schedule deleted."),
+        "event-type-deleted" => Some("Event type deleted: its link no longer takes bookings."),
+        "appointment-booked" => Some("Appointment booked: the confirmation is on its way."),
         "event-type-saved" => Some("Event type saved."),
         "event-type-created" => Some("Event type created: share its link."),
         "appointment-confirmed" => Some("Appointment confirmed."),
