@@ -154,6 +154,25 @@ async fn an_admin_picks_the_host_and_schedules_and_event_types_are_deleted_from_
         json!({"title": "Check-up", "slug": "check-up", "durations": [30], "schedule_id": owners_hours}),
     )
     .await;
+    // Sam, a member, is offered no save or delete on what Dana hosts or
+    // owns, and the server refuses the delete anyway.
+    sam_page
+        .get(&app, &format!("/app/event-types/{danas}"))
+        .await
+        .expect(StatusCode::OK)
+        .contains("Only Dana Whitfield, who hosts it, or an admin can change this event type.")
+        .lacks("Save event type")
+        .lacks("Delete this event type");
+    sam_page
+        .get(&app, &format!("/app/schedules/{owners_hours}"))
+        .await
+        .expect(StatusCode::OK)
+        .lacks("Save schedule")
+        .lacks("Delete this schedule");
+    dana.get(&app, &format!("/app/event-types/{danas}"))
+        .await
+        .contains("Save event type")
+        .contains("Delete this event type");
     sam_page
         .post(
             &app,

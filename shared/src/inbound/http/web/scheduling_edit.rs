@@ -88,6 +88,9 @@ struct SchedulePage {
     /// Titles of the event types on this schedule: it cannot be deleted
     /// while there are any.
     in_use: Vec<String>,
+    /// Whether the member may change it (its owner, or an admin): no one
+    /// else is offered the save and delete buttons.
+    can_change: bool,
     errors: FieldErrors,
     form: FormData,
     weekdays: [&'static str; 7],
@@ -100,6 +103,7 @@ fn schedule_page(
     errors: FieldErrors,
     form: FormData,
 ) -> SchedulePage {
+    let can_change = staff.chrome.is_admin || view.owner_user_id == staff.auth.user_id;
     let staff = staff.in_section("scheduling");
     SchedulePage {
         title: format!("Edit {}", view.name),
@@ -108,6 +112,7 @@ fn schedule_page(
         id: view.id.clone(),
         name: view.name.clone(),
         in_use,
+        can_change,
         errors,
         form,
         weekdays: WEEKDAYS,
@@ -238,6 +243,9 @@ struct EventTypePage {
     hosts: Vec<(String, String)>,
     /// Who hosts it now, by name.
     host_name: String,
+    /// Whether the member may change it (its host, or an admin): no one
+    /// else is offered the save and delete buttons.
+    can_change: bool,
 }
 
 const LOCATION_KINDS: [(&str, &str); 4] = [
@@ -536,6 +544,7 @@ async fn event_page(
         Vec::new()
     };
     let host_name = name_of(&record.host_user_id);
+    let can_change = is_admin || record.host_user_id == staff.auth.user_id;
     let base = state.config.public_url.trim_end_matches('/');
     let staff = staff.in_section("scheduling");
     Ok(EventTypePage {
@@ -549,6 +558,7 @@ async fn event_page(
         schedules,
         hosts,
         host_name,
+        can_change,
     })
 }
 
