@@ -2308,7 +2308,7 @@ const ENTRIES: &[Entry] = {
             trigger: Trigger::Http {
                 method: Method::Post,
                 path: "/app/appointments/{id}",
-                route: handler!(http::web::calendar::act),
+                route: handler!(http::web::appointment_actions::act),
             },
             access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,

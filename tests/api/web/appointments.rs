@@ -173,6 +173,13 @@ async fn times_are_shown_in_the_members_own_time_zone_once_chosen() {
         .contains("times in Asia/Tokyo")
         .contains("<strong>Wed 4 Mar 2026 19:00–19:30</strong>");
     dana.get(&app, "/app").await.contains("19:00");
+    // The audit log too (the clock stands at 08:00 UTC, 17:00 in Tokyo), and
+    // its day filter is a Tokyo day.
+    dana.get(&app, "/app/settings/audit?date=2026-03-04")
+        .await
+        .expect(StatusCode::OK)
+        .contains("<td>2026-03-04 17:00</td>")
+        .lacks("(UTC)");
     // A reschedule typed on the page is read in Tokyo time.
     dana.post(
         &app,

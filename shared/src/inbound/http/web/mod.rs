@@ -6,6 +6,7 @@
 //! htmx's header), form parsing, and errors rendered as pages.
 
 pub mod account;
+pub mod appointment_actions;
 pub mod appointments;
 pub mod assets;
 pub mod auth;
