@@ -668,6 +668,51 @@ async fn availability_and_an_event_type_set_in_the_editors_are_booked_by_a_visit
         .await;
         check_page(&browser, "appointments list").await;
 
+        // Priya is a contact now: her next visit is booked from her record,
+        // at one of the free times the public page offers.
+        click(&browser, "li.appointment a[href^='/app/contacts/']").await;
+        wait_until(
+            &browser,
+            "Priya's record",
+            "return location.pathname.startsWith('/app/contacts/') && document.body.innerText.includes('Book an appointment');",
+        )
+        .await;
+        check_page(&browser, "contact record with appointments").await;
+        click(&browser, "a[href$='/book']").await;
+        wait_until(
+            &browser,
+            "the free times",
+            "return location.pathname.endsWith('/book') && !!document.querySelector('input[name=\"start\"]');",
+        )
+        .await;
+        check_page(&browser, "booking for a contact").await;
+        // A week on, so the first free time is nowhere near the minimum
+        // notice of the real clock this test runs on.
+        let first_day = browser
+            .execute("return document.getElementById('from').value;", vec![])
+            .await
+            .expect("script")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        click(&browser, "nav[aria-label='Days'] a:last-child").await;
+        wait_until(
+            &browser,
+            "the free times a week on",
+            &format!(
+                "return location.pathname.endsWith('/book') && document.getElementById('from').value !== {first_day:?} && !!document.querySelector('input[name=\"start\"]');"
+            ),
+        )
+        .await;
+        click(&browser, "input[name='start']").await;
+        click(&browser, "form[method='post'][action$='/book'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "booked for the contact",
+            "return location.pathname.startsWith('/app/contacts/') && document.body.innerText.includes('Appointment booked');",
+        )
+        .await;
+
         // A pipeline's editor fits the phone too.
         browser.goto(&format!("{base}/app/pipelines")).await.expect("pipelines");
         wait_for_path(&browser, "/app/pipelines").await;

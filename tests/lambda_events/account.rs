@@ -19,7 +19,7 @@ const SAMPLE_INVITATION: &str = "0193a6f3d2e97c4fa05b63d7e9f2c8b1";
 const PRIYA: &str = "priya@whitfield-dental.example";
 
 /// A 1×1 PNG, as `me-photo-put` uploads it.
-fn sample_png() -> Vec<u8> {
+pub(super) fn sample_png() -> Vec<u8> {
     use base64::Engine;
     let event: Value = serde_json::from_str(&super::sample("me-photo-put.json")).expect("JSON");
     base64::engine::general_purpose::STANDARD

@@ -635,3 +635,72 @@ pub async fn page_event_type_update_saves_every_setting(name: &str) {
         json!([{"offset_minutes": 1440, "channels": ["email", "sms"]}])
     );
 }
+
+pub async fn page_schedule_delete_deletes_the_unused_schedule(name: &str) {
+    let w = World::with_dana().await;
+    let schedule = surgery_hours(&w).await;
+    let reply = w.http(name, &[(SAMPLE_SCHEDULE, &schedule)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/scheduling?notice=schedule-deleted");
+    let gone = w
+        .dana()
+        .send(&w.app, "GET", &format!("/schedules/{schedule}"), None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}
+
+pub async fn page_event_type_delete_deletes_the_event_type(name: &str) {
+    let w = World::with_dana().await;
+    let event = check_up(&w, json!({})).await;
+    let reply = w.http(name, &[(SAMPLE_EVENT_TYPE, &event)]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app/scheduling?notice=event-type-deleted");
+    let gone = w
+        .dana()
+        .send(&w.app, "GET", &format!("/event-types/{event}"), None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}
+
+/// Maria, the contact of the record samples.
+const SAMPLE_RECORD_CONTACT: &str = "0193a4c2e1f07b5a9d3c6e8f1a2b4c5d";
+
+async fn maria(w: &World) -> String {
+    id_of(&w.api("POST", "/contacts", Some(sample_body("contacts-create"))).await)
+}
+
+pub async fn page_contact_book_form_lists_the_free_times_for_the_contact(name: &str) {
+    let w = World::with_dana().await;
+    let event = check_up(&w, json!({})).await;
+    let contact = maria(&w).await;
+    let reply = w
+        .http(name, &[(SAMPLE_RECORD_CONTACT, &contact), (SAMPLE_EVENT_TYPE, &event)])
+        .await;
+    reply.expect(StatusCode::OK);
+    for text in [
+        "Book an appointment for Maria González",
+        "Free times from 2026-12-08",
+        "Tuesday 8 December",
+        "value=\"2026-12-08T11:00:00Z\"",
+    ] {
+        assert!(reply.text.contains(text), "no {text:?} in {}", reply.text);
+    }
+}
+
+pub async fn page_contact_book_books_the_time_for_the_contact(name: &str) {
+    let w = World::with_dana().await;
+    let event = check_up(&w, json!({})).await;
+    let contact = maria(&w).await;
+    let reply = w
+        .http(name, &[(SAMPLE_RECORD_CONTACT, &contact), (SAMPLE_EVENT_TYPE, &event)])
+        .await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(
+        reply.header("location"),
+        format!("/app/contacts/{contact}?notice=appointment-booked")
+    );
+    let list = w.api("GET", "/appointments?from=2026-12-08&to=2026-12-08", None).await;
+    assert_eq!(list["items"][0]["contact_id"], contact.as_str(), "{list}");
+    assert_eq!(list["items"][0]["start"], "2026-12-08T11:00:00Z");
+    assert_eq!(list["items"][0]["invitee"]["email"], "maria.gonzalez@example.com");
+}

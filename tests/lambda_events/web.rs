@@ -591,3 +591,14 @@ pub async fn page_contact_field_save_saves_the_one_field(name: &str) {
     assert_eq!(maria["company"], "Bay Orthodontics", "{maria}");
     assert_eq!(maria["last_name"], "González", "only the one field changes: {maria}");
 }
+
+pub async fn page_profile_photo_removes_the_photo(name: &str) {
+    let w = World::with_dana().await;
+    w.api_raw("PUT", "/me/photo", "image/png", super::account::sample_png())
+        .await;
+    assert_eq!(w.api("GET", "/me", None).await["has_photo"], true);
+    let reply = w.http(name, &[]).await;
+    assert_redirect(&reply, "/app/profile?notice=photo-removed");
+    let gone = w.dana().send(&w.app, "GET", "/me/photo", None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}

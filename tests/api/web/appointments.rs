@@ -173,6 +173,13 @@ async fn times_are_shown_in_the_members_own_time_zone_once_chosen() {
         .contains("times in Asia/Tokyo")
         .contains("<strong>Wed 4 Mar 2026 19:00–19:30</strong>");
     dana.get(&app, "/app").await.contains("19:00");
+    // The audit log too (the clock stands at 08:00 UTC, 17:00 in Tokyo), and
+    // its day filter is a Tokyo day.
+    dana.get(&app, "/app/settings/audit?date=2026-03-04")
+        .await
+        .expect(StatusCode::OK)
+        .contains("<td>2026-03-04 17:00</td>")
+        .lacks("(UTC)");
     // A reschedule typed on the page is read in Tokyo time.
     dana.post(
         &app,
@@ -201,4 +208,82 @@ async fn times_are_shown_in_the_members_own_time_zone_once_chosen() {
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(refused.body["errors"][0]["field"], "time_zone", "{}", refused.body);
+}
+
+#[tokio::test]
+async fn a_refused_reschedule_comes_back_with_the_reason_beside_its_field() {
+    use konnecs::ports::TestClock;
+    use konnecs_tests::practice::{Practice, booking_id, guest};
+
+    // Wednesday 4 March 2026, 08:00 UTC (London is on GMT).
+    let clock = TestClock::at("2026-03-04T08:00:00Z".parse().expect("time"));
+    let (state, dir) = konnecs_tests::local::temp_state_with_clock(std::sync::Arc::new(clock.clone()));
+    let practice = Practice::open(&state, json!({})).await;
+    let app = TestApp::with(state.clone(), clock.clone(), dir);
+    let mut dana = Visitor {
+        cookies: vec![(
+            konnecs_tests::http::SESSION_COOKIE.to_string(),
+            practice.host.session.clone().expect("session"),
+        )],
+    };
+    let london = json!({"time_zone": "Europe/London"});
+    practice.host.send(&app.router, "PATCH", "/org", Some(&london)).await;
+    let ann = booking_id(
+        &practice
+            .book(
+                "2026-03-04T10:00:00Z",
+                &guest("Ann Lee", "ann@example.com", "Europe/London"),
+            )
+            .await,
+    );
+    booking_id(
+        &practice
+            .book(
+                "2026-03-04T14:00:00Z",
+                &guest("Bo Chen", "bo@example.com", "Europe/London"),
+            )
+            .await,
+    );
+    let csrf = dana.get(&app, "/app/calendar").await.csrf_field();
+    let field = format!("id=\"start-{ann}\"");
+    let error = format!("id=\"start-{ann}-error\"");
+
+    // Not a time at all: the week again, Ann's actions open, the error beside the field.
+    let bad = dana
+        .post(
+            &app,
+            &format!("/app/appointments/{ann}"),
+            &[("week", "2026-03-02"), ("action", "reschedule"), ("start", "soon")],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    bad.expect(StatusCode::UNPROCESSABLE_ENTITY)
+        .contains("Week of 2026-03-02")
+        .contains(&format!(
+            "{field} name=\"start\" type=\"datetime-local\" value=\"soon\" aria-invalid=\"true\" aria-describedby=\"start-{ann}-error\">"
+        ))
+        .contains(&format!("<p class=\"field-error\" {error}>"))
+        .contains("<details open>");
+
+    // Bo's time, already taken: refused beside the field, from the list too.
+    let taken = dana
+        .post(
+            &app,
+            &format!("/app/appointments/{ann}"),
+            &[
+                ("view", "list"),
+                ("status", "confirmed"),
+                ("action", "reschedule"),
+                ("start", "2026-03-04T14:00"),
+            ],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    assert!(taken.status.is_client_error(), "{}", taken.status);
+    taken
+        .contains("<h1>Appointments</h1>")
+        .contains(&format!("value=\"2026-03-04T14:00\" aria-invalid=\"true\""))
+        .contains(&error)
+        .contains("<option value=\"confirmed\" selected>");
+    assert_eq!(practice.record(&ann).await.start.to_string(), "2026-03-04T10:00:00Z");
 }

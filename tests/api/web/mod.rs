@@ -7,6 +7,7 @@
 
 mod appointments;
 mod auth;
+mod booking;
 mod compression;
 mod contacts;
 mod editors;
@@ -15,6 +16,8 @@ mod forms;
 mod imports;
 mod inline;
 mod merge;
+mod photo;
+mod scheduling_delete;
 mod security;
 mod settings;
 mod table;

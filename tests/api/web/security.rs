@@ -442,6 +442,33 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
             vec![("action", "delete".into())],
         ),
         (
+            "page-contact-book-form",
+            "GET",
+            format!("/app/contacts/{contact}/book?event_type={event_type}"),
+            vec![],
+        ),
+        (
+            "page-contact-book",
+            "POST",
+            format!("/app/contacts/{contact}/book"),
+            vec![
+                ("event_type", event_type.clone()),
+                ("start", "2026-03-03T11:00:00Z".into()),
+            ],
+        ),
+        (
+            "page-schedule-delete",
+            "POST",
+            format!("/app/schedules/{schedule}/delete"),
+            vec![],
+        ),
+        (
+            "page-event-type-delete",
+            "POST",
+            format!("/app/event-types/{event_type}/delete"),
+            vec![],
+        ),
+        (
             "page-contacts-tag",
             "POST",
             "/app/contacts/tags".into(),
@@ -483,6 +510,8 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
         format!("/deals/{deal}"),
         format!("/exports/{export}"),
         format!("/appointments/{booking}"),
+        format!("/event-types/{event_type}"),
+        format!("/schedules/{schedule}"),
     ] {
         let reply = b.host.send(&b.app, "GET", &path, None).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);

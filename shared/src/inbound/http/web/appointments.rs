@@ -11,8 +11,8 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
-use super::calendar::{Appointment, STATUSES, appointment, plus_days};
-use super::{Chrome, PageError, PageResult, Staff, notice_text, render};
+use super::calendar::{Appointment, RefusedStart, STATUSES, appointment, plus_days};
+use super::{Chrome, FormData, PageError, PageResult, Staff, notice_text, render};
 use crate::inbound::AppState;
 use crate::inbound::http::problem::{ApiError, FieldError};
 use crate::inbound::http::scheduling::caller;
@@ -83,12 +83,31 @@ fn date_field(name: &str, raw: Option<&str>, default: Date) -> Result<Date, Fiel
 
 /// `GET /app/appointments?status=&from=&to=`.
 pub async fn list(State(state): State<AppState>, staff: Staff, Query(query): Query<ListQuery>) -> PageResult {
+    let notice = notice_text(query.notice.as_deref());
+    let filters = FormData::from_pairs([
+        ("status", query.status.unwrap_or_default()),
+        ("from", query.from.unwrap_or_default()),
+        ("to", query.to.unwrap_or_default()),
+    ]);
+    list_page(&state, staff, &filters, notice, None, StatusCode::OK).await
+}
+
+/// The list for the filters in `filters` (`status`, `from`, `to`), with a
+/// refused reschedule beside its field when there is one.
+pub(super) async fn list_page(
+    state: &AppState,
+    staff: Staff,
+    filters: &FormData,
+    notice: Option<&'static str>,
+    refused: Option<RefusedStart>,
+    page_status: StatusCode,
+) -> PageResult {
     let caller = caller(&staff.auth)?;
     let zone_name = staff.time_zone.clone();
     let zone = TimeZone::get(&zone_name).unwrap_or(TimeZone::UTC);
     let now = state.clock.now();
     let today = now.to_zoned(zone.clone()).date();
-    let status = query.status.unwrap_or_default();
+    let status = filters.text("status");
     let mut errors = Vec::new();
     if !STATUSES.iter().any(|(value, _)| *value == status) {
         errors.push(FieldError::new(
@@ -97,9 +116,13 @@ pub async fn list(State(state): State<AppState>, staff: Staff, Query(query): Que
             "Choose one of the listed statuses.",
         ));
     }
-    let from = date_field("from", query.from.as_deref(), today);
+    let from = date_field("from", filters.optional("from").as_deref(), today);
     let from_date = from.as_ref().copied().unwrap_or(today);
-    let to = date_field("to", query.to.as_deref(), plus_days(from_date, DEFAULT_DAYS));
+    let to = date_field(
+        "to",
+        filters.optional("to").as_deref(),
+        plus_days(from_date, DEFAULT_DAYS),
+    );
     let (from, to) = match (from, to) {
         (Ok(from), Ok(to)) if errors.is_empty() => (from, to),
         (from, to) => {
@@ -111,7 +134,7 @@ pub async fn list(State(state): State<AppState>, staff: Staff, Query(query): Que
     // The end date is included: the service's range ends before `to`.
     let (from_text, to_text) = (from.to_string(), plus_days(to, 1).to_string());
     let bookings = bookings::list_for_host(
-        &state,
+        state,
         &caller,
         None,
         ListRange {
@@ -124,15 +147,19 @@ pub async fn list(State(state): State<AppState>, staff: Staff, Query(query): Que
     let rows = bookings
         .iter()
         .filter(|b| has_status(b, &status))
-        .map(|b| appointment(b, &zone, now))
+        .map(|b| {
+            let mut shown = appointment(b, &zone, now);
+            RefusedStart::mark(refused.as_ref(), &mut shown);
+            shown
+        })
         .collect();
     let staff = staff.in_section("calendar");
     Ok(render(
-        StatusCode::OK,
+        page_status,
         &ListPage {
             title: "Appointments",
             chrome: Some(staff.chrome),
-            notice: notice_text(query.notice.as_deref()),
+            notice,
             zone: zone_name,
             status,
             from: from.to_string(),

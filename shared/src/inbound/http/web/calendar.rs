@@ -2,22 +2,23 @@
 //! time zone (shown once), as seven days side by side on a wide screen and a
 //! list of days on a phone, each appointment with its status in words and
 //! its actions (confirm, decline, reschedule, cancel, no-show) as plain
-//! forms. The same services as `/appointments`.
+//! forms (handled in `appointment_actions`). The same services as
+//! `/appointments`.
 
 use crate::domain::ids::BookingId;
 use crate::domain::ids::ContactId;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use http::StatusCode;
-use jiff::civil::{Date, DateTime};
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
-use super::{Chrome, FormData, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
+use super::{Chrome, PageError, PageResult, Staff, notice_text, render};
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::inbound::http::scheduling::caller;
-use crate::services::scheduling::bookings::{self, BookingStatus, BookingView, ListRange, Manager};
+use crate::services::scheduling::bookings::{self, BookingStatus, BookingView, ListRange};
 
 pub struct Appointment {
     pub id: String,
@@ -33,8 +34,30 @@ pub struct Appointment {
     pub pending: bool,
     pub live: bool,
     pub started: bool,
-    /// The start as a `datetime-local` value in the organization's zone.
+    /// The start as a `datetime-local` value in the organization's zone
+    /// (or the value a refused reschedule sent).
     pub start_local: String,
+    /// Why a reschedule of this appointment was refused: shown beside its
+    /// field, with its actions open.
+    pub start_error: Option<String>,
+}
+
+/// A reschedule the service refused: which appointment, the start as typed
+/// and why, to show beside the field.
+pub struct RefusedStart {
+    pub id: BookingId,
+    pub start: String,
+    pub message: String,
+}
+
+impl RefusedStart {
+    /// Puts the refusal on its appointment.
+    pub fn mark(refused: Option<&RefusedStart>, appointment: &mut Appointment) {
+        if let Some(refused) = refused.filter(|r| r.id.as_str() == appointment.id) {
+            appointment.start_local = refused.start.clone();
+            appointment.start_error = Some(refused.message.clone());
+        }
+    }
 }
 
 pub struct Day {
@@ -116,17 +139,32 @@ pub(super) fn appointment(booking: &BookingView, zone: &TimeZone, now: jiff::Tim
         live,
         started: booking.status == BookingStatus::Confirmed && !booking.no_show && booking.start <= now,
         start_local: start.strftime("%Y-%m-%dT%H:%M").to_string(),
+        start_error: None,
     }
 }
 
 /// `GET /app/calendar?week=`.
 pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query): Query<WeekQuery>) -> PageResult {
+    let notice = notice_text(query.notice.as_deref());
+    week_page(&state, staff, query.week.as_deref(), notice, None, StatusCode::OK).await
+}
+
+/// The week of `week` (any day of it; this week when absent), with a
+/// refused reschedule beside its field when there is one.
+pub(super) async fn week_page(
+    state: &AppState,
+    staff: Staff,
+    week: Option<&str>,
+    notice: Option<&'static str>,
+    refused: Option<RefusedStart>,
+    status: StatusCode,
+) -> PageResult {
     let caller = caller(&staff.auth)?;
     let zone_name = staff.time_zone.clone();
     let zone = TimeZone::get(&zone_name).unwrap_or(TimeZone::UTC);
     let now = state.clock.now();
     let today = now.to_zoned(zone.clone()).date();
-    let asked = match query.week.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+    let asked = match week.map(str::trim).filter(|w| !w.is_empty()) {
         None => today,
         Some(raw) => raw.parse::<Date>().map_err(|_| {
             PageError(ApiError::field(
@@ -139,7 +177,7 @@ pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query):
     let monday = monday_of(asked);
     let (from, to) = (monday.to_string(), plus_days(monday, 7).to_string());
     let bookings = bookings::list_for_host(
-        &state,
+        state,
         &caller,
         None,
         ListRange {
@@ -159,18 +197,22 @@ pub async fn calendar(State(state): State<AppState>, staff: Staff, Query(query):
                 appointments: bookings
                     .iter()
                     .filter(|b| b.start.to_zoned(zone.clone()).date() == date)
-                    .map(|b| appointment(b, &zone, now))
+                    .map(|b| {
+                        let mut shown = appointment(b, &zone, now);
+                        RefusedStart::mark(refused.as_ref(), &mut shown);
+                        shown
+                    })
                     .collect(),
             }
         })
         .collect();
     let staff = staff.in_section("calendar");
     Ok(render(
-        StatusCode::OK,
+        status,
         &CalendarPage {
             title: "Calendar",
             chrome: Some(staff.chrome),
-            notice: notice_text(query.notice.as_deref()),
+            notice,
             zone: zone_name.clone(),
             week: monday.to_string(),
             previous: plus_days(monday, -7).to_string(),
@@ -191,102 +233,9 @@ pub const STATUSES: [(&str, &str); 6] = [
     ("no_show", "No-show"),
 ];
 
-/// The list's address for a posted action form's filters (each one checked,
-/// so no words from the form reach the URL unchecked), ending in `&` or `?`.
-pub fn list_url(form: &FormData) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    let status = form.text("status");
-    if STATUSES.iter().any(|(value, _)| *value == status && !value.is_empty()) {
-        query.append_pair("status", &status);
-    }
-    for name in ["from", "to"] {
-        if let Some(date) = form.optional(name).filter(|d| d.parse::<Date>().is_ok()) {
-            query.append_pair(name, &date);
-        }
-    }
-    let query = query.finish();
-    if query.is_empty() {
-        "/app/appointments?".into()
-    } else {
-        format!("/app/appointments?{query}&")
-    }
-}
-
-/// A `datetime-local` value in `zone` as an RFC 3339 time; anything else
-/// goes to the service as it is, to be refused at its field.
-fn start_in_zone(raw: &str, zone: &TimeZone) -> String {
-    raw.trim()
-        .parse::<DateTime>()
-        .ok()
-        .and_then(|local| local.to_zoned(zone.clone()).ok())
-        .map(|zoned| zoned.timestamp().to_string())
-        .unwrap_or_else(|| raw.to_string())
-}
-
-/// `POST /app/appointments/{id}`: one of the appointment's actions (`action`
-/// = confirm, decline, cancel, no_show or reschedule), back to its week.
-pub async fn act(
-    State(state): State<AppState>,
-    Path(id): Path<BookingId>,
-    StaffForm { staff, form }: StaffForm,
-) -> PageResult {
-    let caller = caller(&staff.auth)?;
-    let org_id = caller.org_id.clone();
-    let reason = form.optional("reason");
-    let action = form.text("action");
-    let notice = match action.as_str() {
-        "confirm" => {
-            bookings::decide(&state, &caller, &id, true, None).await?;
-            "appointment-confirmed"
-        }
-        "decline" => {
-            bookings::decide(&state, &caller, &id, false, reason).await?;
-            "appointment-declined"
-        }
-        "cancel" => {
-            bookings::cancel(&state, &org_id, &id, reason, Manager::Host(&caller)).await?;
-            "appointment-cancelled"
-        }
-        "no_show" => {
-            bookings::mark_no_show(&state, &caller, &id).await?;
-            "appointment-no-show"
-        }
-        "reschedule" => {
-            let zone = TimeZone::get(&staff.time_zone).unwrap_or(TimeZone::UTC);
-            let start = start_in_zone(&form.text("start"), &zone);
-            bookings::reschedule(&state, &org_id, &id, &start, Manager::Host(&caller)).await?;
-            "appointment-rescheduled"
-        }
-        _ => {
-            return Err(PageError(ApiError::field(
-                "action",
-                "unknown_action",
-                "Choose confirm, decline, cancel, no_show or reschedule.",
-            )));
-        }
-    };
-    if form.text("view") == "list" {
-        return Ok(see_other(&format!("{}notice={notice}", list_url(&form))));
-    }
-    let week = form
-        .optional("week")
-        .filter(|w| w.parse::<Date>().is_ok())
-        .map(|w| format!("week={w}&"))
-        .unwrap_or_default();
-    Ok(see_other(&format!("/app/calendar?{week}notice={notice}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_way_back_to_the_list_keeps_only_known_filters() {
-        let form = FormData::parse(b"view=list&status=confirmed&from=2026-03-01&to=soon");
-        assert_eq!(list_url(&form), "/app/appointments?status=confirmed&from=2026-03-01&");
-        let form = FormData::parse(b"status=%3Cscript%3E");
-        assert_eq!(list_url(&form), "/app/appointments?");
-    }
 
     #[test]
     fn weeks_start_on_monday() {
@@ -294,12 +243,5 @@ mod tests {
         assert_eq!(monday_of(sunday).to_string(), "2026-03-02");
         let monday: Date = "2026-03-02".parse().unwrap();
         assert_eq!(monday_of(monday), monday);
-    }
-
-    #[test]
-    fn a_local_start_is_read_in_the_organizations_zone() {
-        let london = TimeZone::get("Europe/London").unwrap();
-        assert_eq!(start_in_zone("2026-07-01T09:30", &london), "2026-07-01T08:30:00Z");
-        assert_eq!(start_in_zone("soon", &london), "soon");
     }
 }

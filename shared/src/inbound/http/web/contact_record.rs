@@ -3,8 +3,8 @@
 //! opens one). The same services as `GET /contacts/{id}`, its notes,
 //! timeline and deals; a refused note comes back with its error.
 
-use crate::domain::ids::ContactId;
 use crate::domain::ids::PipelineId;
+use crate::domain::ids::{BookingId, ContactId};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
@@ -18,6 +18,10 @@ use crate::inbound::http::contacts::caller;
 use crate::inbound::http::problem::ApiError;
 use crate::services::contacts::{self, notes};
 use crate::services::pipelines::{self, DealFilter};
+use crate::services::scheduling::bookings;
+use jiff::tz::TimeZone;
+
+use super::calendar::status_words;
 
 /// An entry of the record's timeline, in words.
 pub struct Moment {
@@ -69,6 +73,16 @@ pub struct NoteView {
     pub at: String,
 }
 
+/// One of the contact's appointments, in the member's zone.
+pub struct AppointmentView {
+    pub when: String,
+    pub what: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    /// The calendar week it is on.
+    pub week: String,
+}
+
 pub struct DealView {
     pub title: String,
     pub status: String,
@@ -86,6 +100,8 @@ struct RecordPage {
     notes: Vec<NoteView>,
     timeline: Vec<Moment>,
     deals: Vec<DealView>,
+    /// The contact's appointments, found through their timeline.
+    appointments: Vec<AppointmentView>,
     errors: FieldErrors,
     note_draft: String,
     /// A refused note edit: the note's id and the words sent (its form
@@ -151,6 +167,29 @@ async fn record_page(
         ..DealFilter::default()
     };
     let (deals, _) = pipelines::list_deals(table, caller.org_id(), &deal_filter, 20, None).await?;
+    let booked: Vec<BookingId> = entries
+        .iter()
+        .filter(|e| e.kind == "booking.created")
+        .filter_map(|e| e.detail.get("booking_id").and_then(Value::as_str))
+        .map(BookingId::from)
+        .collect();
+    let zone_of_member = TimeZone::get(&staff.time_zone).unwrap_or(TimeZone::UTC);
+    let appointments = bookings::get_many(table, caller.org_id(), &booked)
+        .await?
+        .iter()
+        .filter(|b| b.contact_id.as_ref() == Some(id))
+        .map(|b| {
+            let (status, status_class) = status_words(b.status, b.no_show);
+            let start = b.start.to_zoned(zone_of_member.clone());
+            AppointmentView {
+                when: start.strftime("%a %-d %b %Y %H:%M").to_string(),
+                what: b.event_title.clone(),
+                status,
+                status_class,
+                week: start.date().to_string(),
+            }
+        })
+        .collect();
     let mut fields: Vec<(String, String)> = Vec::new();
     if let Some(address) = &contact.address {
         let text = serde_json::to_value(address)
@@ -245,6 +284,7 @@ async fn record_page(
                 value: format!("{}.{:02} {}", d.value / 100, (d.value % 100).abs(), d.currency),
             })
             .collect(),
+        appointments,
         errors,
         note_draft,
         note_edit,

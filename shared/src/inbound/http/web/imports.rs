@@ -60,7 +60,7 @@ async fn upload_page(state: &AppState, staff: Staff, errors: FieldErrors) -> Res
         .await?
         .into_iter()
         .map(|record| ImportLine {
-            when: record.created_at.chars().take(16).collect::<String>().replace('T', " "),
+            when: super::local_time(&record.created_at, &staff.time_zone),
             state: state_word(record.state),
             rows: record.rows_total,
             id: record.id,

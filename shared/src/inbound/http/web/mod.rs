@@ -6,11 +6,13 @@
 //! htmx's header), form parsing, and errors rendered as pages.
 
 pub mod account;
+pub mod appointment_actions;
 pub mod appointments;
 pub mod assets;
 pub mod auth;
 pub mod billing;
 pub mod calendar;
+pub mod contact_booking;
 pub mod contact_edit;
 pub mod contact_field;
 pub mod contact_merge;
@@ -291,6 +293,11 @@ impl FormData {
         Self(url::form_urlencoded::parse(body).into_owned().collect())
     }
 
+    /// A form of the given pairs (a query's filters read like a form's).
+    pub fn from_pairs<const N: usize>(pairs: [(&str, String); N]) -> Self {
+        Self(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
     /// The first value of `name`, trimmed; empty when absent.
     pub fn text(&self, name: &str) -> String {
         self.0
@@ -496,6 +503,8 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "columns-saved" => Some("Columns saved."),
         "contacts-merged" => Some("Contacts merged."),
         "profile-saved" => Some("Your details are saved. A new email takes effect once you confirm it."),
+        "photo-saved" => Some("Your photo is saved."),
+        "photo-removed" => Some("Your photo is removed."),
         "password-saved" => Some("Your password is changed. Your other devices are signed out."),
         "signed-out-everywhere" => Some("You are signed out on every device."),
         "invited" => Some("Invitation sent."),
@@ -504,6 +513,9 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "member-removed" => Some("Member removed."),
         "schedule-created" => Some("Schedule created."),
         "schedule-saved" => Some("Schedule saved."),
+        "schedule-deleted" => Some("Schedule deleted."),
+        "event-type-deleted" => Some("Event type deleted: its link no longer takes bookings."),
+        "appointment-booked" => Some("Appointment booked: the confirmation is on its way."),
         "event-type-saved" => Some("Event type saved."),
         "event-type-created" => Some("Event type created: share its link."),
         "appointment-confirmed" => Some("Appointment confirmed."),

@@ -1,6 +1,7 @@
-//! `/app/profile`: the member's name and email, their password, and signing
-//! out every device. The same services as `PATCH /me` and
-//! `POST /auth/logout-all`: a new email takes effect once verified, a new
+//! `/app/profile`: the member's name and email, their photo, their
+//! password, and signing out every device. The same services as
+//! `PATCH /me`, `PUT`/`DELETE /me/photo` and `POST /auth/logout-all`: a new
+//! email takes effect once verified, a photo is typed from its bytes, a new
 //! password needs the current one and signs the other devices out.
 
 use askama::Template;
@@ -8,6 +9,7 @@ use axum::extract::{Query, State};
 use http::StatusCode;
 
 use super::contacts::NoticeQuery;
+use super::upload::StaffUpload;
 use super::{
     Chrome, FieldErrors, FormData, PageError, PageResult, SIGN_IN, Staff, StaffForm, notice_text, render, see_other,
 };
@@ -15,6 +17,7 @@ use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::inbound::http::session::{cleared_cookies, with_cookies};
 use crate::services::accounts::{self, ProfileChange};
+use crate::services::photos::{self, PhotoType};
 use crate::services::{orgs, sessions};
 
 #[derive(Template)]
@@ -28,6 +31,7 @@ struct ProfilePage {
     pending_email: Option<String>,
     email_verified: bool,
     org_zone: String,
+    has_photo: bool,
 }
 
 async fn page(
@@ -59,6 +63,7 @@ async fn page(
         pending_email: me.pending_email,
         email_verified: me.email_verified,
         org_zone: org.time_zone,
+        has_photo: me.has_photo,
     })
 }
 
@@ -121,6 +126,55 @@ pub async fn save_profile(State(state): State<AppState>, StaffForm { staff, form
         Err(err @ ApiError::Validation(_)) => {
             let errors = FieldErrors::from_api(&err, |field| field);
             let page = page(&state, staff, None, errors, Some(form)).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(other) => Err(PageError(other)),
+    }
+}
+
+/// `POST /app/profile/photo`: the photo form (a file, as a multipart
+/// form): stores the chosen image, or removes the photo (`action=remove`);
+/// a file that is no PNG, JPEG or WebP image comes back beside the field.
+pub async fn save_photo(State(state): State<AppState>, upload: StaffUpload) -> PageResult {
+    let StaffUpload { staff, form, files } = upload;
+    let user = staff.auth.user_id.clone();
+    let actor = staff.auth.actor.clone();
+    if form.text("action") == "remove" {
+        photos::remove(&state, &user, &actor).await?;
+        return Ok(see_other("/app/profile?notice=photo-removed"));
+    }
+    let chosen = files
+        .into_iter()
+        .find(|part| part.name == "photo" && part.filename.as_deref().is_some_and(|f| !f.is_empty()));
+    let saved = match chosen {
+        None => Err(ApiError::field("photo", "required", "Choose an image file.")),
+        Some(file) => {
+            // A browser names the part's type from the file's extension; the
+            // bytes decide, and anything else is refused by the service.
+            let kind = PhotoType::sniff(&file.bytes).map(PhotoType::mime);
+            photos::replace(
+                &state,
+                &user,
+                kind.or(Some("application/octet-stream")),
+                file.bytes,
+                &actor,
+            )
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from)
+        }
+    };
+    match saved {
+        Ok(()) => Ok(see_other("/app/profile?notice=photo-saved")),
+        Err(err @ (ApiError::Validation(_) | ApiError::PayloadTooLarge)) => {
+            let errors = match err {
+                ApiError::PayloadTooLarge => FieldErrors::from_api(
+                    &ApiError::field("photo", "too_large", "Choose an image of at most 1 MiB."),
+                    |field| field,
+                ),
+                other => FieldErrors::from_api(&other, |_| "photo"),
+            };
+            let page = page(&state, staff, None, errors, None).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(other) => Err(PageError(other)),

@@ -8,18 +8,20 @@
 //! the API's merge patch; a refused form comes back with the errors at its
 //! fields. Members edit their own, admins anyone's, as the API.
 
-use crate::domain::ids::EventTypeId;
+use crate::domain::ids::{EventTypeId, UserId};
 use askama::Template;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use serde_json::{Value, json};
 
+use super::contact_booking::host_names;
 use super::scheduling::{WEEKDAYS, event_field, number, schedule_body, schedule_field};
 use super::{Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, render, see_other};
 use crate::inbound::AppState;
 use crate::inbound::http::problem::{ApiError, FieldError};
 use crate::inbound::http::scheduling::caller;
 use crate::services::orgs;
+use crate::services::scheduling::Caller;
 use crate::services::scheduling::event_types::{self, EventTypeRecord};
 use crate::services::scheduling::schedules::{self, ScheduleView};
 
@@ -82,18 +84,35 @@ struct SchedulePage {
     chrome: Option<Chrome>,
     notice: Option<&'static str>,
     id: String,
+    name: String,
+    /// Titles of the event types on this schedule: it cannot be deleted
+    /// while there are any.
+    in_use: Vec<String>,
+    /// Whether the member may change it (its owner, or an admin): no one
+    /// else is offered the save and delete buttons.
+    can_change: bool,
     errors: FieldErrors,
     form: FormData,
     weekdays: [&'static str; 7],
 }
 
-fn schedule_page(staff: Staff, view: &ScheduleView, errors: FieldErrors, form: FormData) -> SchedulePage {
+fn schedule_page(
+    staff: Staff,
+    view: &ScheduleView,
+    in_use: Vec<String>,
+    errors: FieldErrors,
+    form: FormData,
+) -> SchedulePage {
+    let can_change = staff.chrome.is_admin || view.owner_user_id == staff.auth.user_id;
     let staff = staff.in_section("scheduling");
     SchedulePage {
         title: format!("Edit {}", view.name),
         chrome: Some(staff.chrome),
         notice: None,
         id: view.id.clone(),
+        name: view.name.clone(),
+        in_use,
+        can_change,
         errors,
         form,
         weekdays: WEEKDAYS,
@@ -105,10 +124,75 @@ pub async fn schedule_editor(State(state): State<AppState>, staff: Staff, Path(i
     let caller = caller(&staff.auth)?;
     let view = schedules::get(&state, &caller, &id).await?;
     let form = schedule_form(&view);
+    let in_use = event_types_on(&state, &caller, &id).await?;
     Ok(render(
         StatusCode::OK,
-        &schedule_page(staff, &view, FieldErrors::default(), form),
+        &schedule_page(staff, &view, in_use, FieldErrors::default(), form),
     ))
+}
+
+/// Titles of the event types that book on schedule `id`.
+async fn event_types_on(state: &AppState, caller: &Caller, id: &str) -> Result<Vec<String>, PageError> {
+    Ok(event_types::list(state, caller)
+        .await?
+        .into_iter()
+        .filter(|e| e.schedule_id == id)
+        .map(|e| e.title)
+        .collect())
+}
+
+/// `POST /app/schedules/{id}/delete`: the confirmed delete. A schedule
+/// event types still book on is refused, and its editor says which.
+pub async fn delete_schedule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StaffForm { staff, .. }: StaffForm,
+) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    match schedules::delete(&state, &caller, &id).await.map_err(ApiError::from) {
+        Ok(()) => Ok(see_other("/app/scheduling?notice=schedule-deleted")),
+        Err(ApiError::Conflict {
+            code: "schedule_in_use",
+            ..
+        }) => {
+            let view = schedules::get(&state, &caller, &id).await?;
+            let in_use = event_types_on(&state, &caller, &id).await?;
+            let message = format!(
+                "{} cannot be deleted: {} book{} on it. Choose another schedule for {} first, or delete {}.",
+                view.name,
+                in_use.join(", "),
+                if in_use.len() == 1 { "s" } else { "" },
+                if in_use.len() == 1 { "it" } else { "them" },
+                if in_use.len() == 1 { "it" } else { "them" },
+            );
+            let errors = FieldErrors::from_api(
+                &ApiError::Conflict {
+                    code: "schedule_in_use",
+                    detail: message,
+                },
+                |field| field,
+            );
+            let form = schedule_form(&view);
+            Ok(render(
+                StatusCode::CONFLICT,
+                &schedule_page(staff, &view, in_use, errors, form),
+            ))
+        }
+        Err(other) => Err(PageError(other)),
+    }
+}
+
+/// `POST /app/event-types/{id}/delete`: the confirmed delete, as the API's
+/// (the link stops taking bookings; bookings made stay, and can still be
+/// cancelled).
+pub async fn delete_event_type(
+    State(state): State<AppState>,
+    Path(id): Path<EventTypeId>,
+    StaffForm { staff, .. }: StaffForm,
+) -> PageResult {
+    let caller = caller(&staff.auth)?;
+    event_types::delete(&state, &caller, &id).await?;
+    Ok(see_other("/app/scheduling?notice=event-type-deleted"))
 }
 
 /// `POST /app/schedules/{id}`: the whole schedule as the API's patch (each
@@ -131,9 +215,10 @@ pub async fn save_schedule(
         Ok(()) => Ok(see_other("/app/scheduling?notice=schedule-saved")),
         Err(err @ ApiError::Validation(_)) => {
             let errors = FieldErrors::from_api_owned(&err, schedule_field);
+            let in_use = event_types_on(&state, &caller, &id).await?;
             Ok(render(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &schedule_page(staff, &current, errors, form),
+                &schedule_page(staff, &current, in_use, errors, form),
             ))
         }
         Err(other) => Err(PageError(other)),
@@ -152,6 +237,15 @@ struct EventTypePage {
     form: FormData,
     /// (id, name) of the schedules to choose from.
     schedules: Vec<(String, String)>,
+    /// (user id, name) of the members who may host it: every member for an
+    /// admin, none for a member (who hosts only their own, so sees no
+    /// choice).
+    hosts: Vec<(String, String)>,
+    /// Who hosts it now, by name.
+    host_name: String,
+    /// Whether the member may change it (its host, or an admin): no one
+    /// else is offered the save and delete buttons.
+    can_change: bool,
 }
 
 const LOCATION_KINDS: [(&str, &str); 4] = [
@@ -221,6 +315,7 @@ fn event_form(record: &EventTypeRecord) -> FormData {
         ),
         ("location_detail", detail),
         ("schedule_id", record.schedule_id.clone()),
+        ("host_user_id", record.host_user_id.to_string()),
         ("buffer_before", record.buffer_before.to_string()),
         ("buffer_after", record.buffer_after.to_string()),
         ("minimum_notice", record.minimum_notice.to_string()),
@@ -348,6 +443,8 @@ fn event_body(form: &FormData) -> Result<Value, ApiError> {
         if v.is_null() { json!(0) } else { v }
     };
     let detail = form.text("location_detail");
+    // Only an admin's form has the host picker; without it the host stays.
+    let host = form.optional("host_user_id");
     let location = match form.text("location_kind").as_str() {
         "in_person" => json!({"kind": "in_person", "address": detail}),
         "phone" => json!({"kind": "phone", "number": form.optional("location_detail")}),
@@ -361,7 +458,7 @@ fn event_body(form: &FormData) -> Result<Value, ApiError> {
         let days = value("window_days");
         json!({"kind": "rolling", "days": if days.is_null() { json!(60) } else { days }})
     };
-    Ok(json!({
+    let mut body = json!({
         "title": form.text("title"),
         "slug": form.optional("slug"),
         "description": form.text("description"),
@@ -381,7 +478,11 @@ fn event_body(form: &FormData) -> Result<Value, ApiError> {
         "active": form.text("active") == "true",
         "questions": question_list(&form.text("questions")),
         "reminders": reminders,
-    }))
+    });
+    if let Some(host) = host {
+        body["host_user_id"] = json!(host);
+    }
+    Ok(body)
 }
 
 /// The API's name of an event type field in the editor's terms.
@@ -412,11 +513,38 @@ async fn event_page(
 ) -> Result<EventTypePage, PageError> {
     let caller = caller(&staff.auth)?;
     let org = orgs::org(state, &caller.org_id).await?;
+    let members = host_names(state, &caller.org_id).await?;
+    let name_of = |user: &UserId| {
+        members
+            .iter()
+            .find(|(id, _)| id == user)
+            .map(|(_, name)| name.clone())
+            .unwrap_or_default()
+    };
+    let is_admin = staff.chrome.is_admin;
+    // An admin sees whose each schedule is: the host's own must be chosen.
     let schedules = schedules::list(state, &caller)
         .await?
         .into_iter()
-        .map(|s| (s.id, s.name))
+        .map(|s| {
+            let label = if is_admin {
+                format!("{} ({})", s.name, name_of(&s.owner_user_id))
+            } else {
+                s.name
+            };
+            (s.id, label)
+        })
         .collect();
+    let hosts = if is_admin {
+        members
+            .iter()
+            .map(|(id, name)| (id.to_string(), name.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let host_name = name_of(&record.host_user_id);
+    let can_change = is_admin || record.host_user_id == staff.auth.user_id;
     let base = state.config.public_url.trim_end_matches('/');
     let staff = staff.in_section("scheduling");
     Ok(EventTypePage {
@@ -428,6 +556,9 @@ async fn event_page(
         errors,
         form,
         schedules,
+        hosts,
+        host_name,
+        can_change,
     })
 }
 

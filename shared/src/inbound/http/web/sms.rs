@@ -19,10 +19,6 @@ use crate::services::orgs;
 use crate::services::sms::settings::{SaveSettingsError, format_time};
 use crate::services::sms::{self, ConversationLine};
 
-fn minute(at: &str) -> String {
-    at.chars().take(16).collect::<String>().replace('T', " ")
-}
-
 pub struct ConsentView {
     pub status: String,
     pub at: String,
@@ -54,6 +50,7 @@ pub async fn conversation(State(state): State<AppState>, staff: Staff, Path(id):
         .await
         .map_err(ApiError::from)?;
     let row = Row::of(&contact);
+    let zone = staff.time_zone.clone();
     let staff = staff.in_section("contacts");
     Ok(render(
         StatusCode::OK,
@@ -66,13 +63,13 @@ pub async fn conversation(State(state): State<AppState>, staff: Staff, Path(id):
                 .lines
                 .into_iter()
                 .map(|line| ConversationLine {
-                    at: minute(&line.at),
+                    at: super::local_time(&line.at, &zone),
                     ..line
                 })
                 .collect(),
             consent: talk.consent.map(|c| ConsentView {
                 status: format!("{:?}", c.status).to_lowercase(),
-                at: minute(&c.at),
+                at: super::local_time(&c.at, &zone),
                 source: c.source,
                 ip: c.ip.unwrap_or_default(),
                 text: c.text.unwrap_or_default(),

@@ -192,7 +192,7 @@ pub struct AuditQuery {
     pub actor: Option<String>,
     #[serde(default)]
     pub action: Option<String>,
-    /// `YYYY-MM-DD` (UTC).
+    /// `YYYY-MM-DD`, a day in the member's time zone.
     #[serde(default)]
     pub date: Option<String>,
 }
@@ -243,9 +243,12 @@ pub async fn audit_log(State(state): State<AppState>, staff: Staff, Query(query)
         .into_iter()
         .filter(|e| actor.as_deref().is_none_or(|a| e.actor_user_id.as_deref() == Some(a)))
         .filter(|e| action.as_deref().is_none_or(|a| e.action.contains(a)))
-        .filter(|e| date.as_deref().is_none_or(|d| e.at.starts_with(d)))
+        .filter(|e| {
+            date.as_deref()
+                .is_none_or(|d| super::local_time(&e.at, &staff.time_zone).starts_with(d))
+        })
         .map(|e| AuditRow {
-            at: e.at.chars().take(19).collect::<String>().replace('T', " "),
+            at: super::local_time(&e.at, &staff.time_zone),
             actor: e
                 .actor_user_id
                 .as_ref()

@@ -2,6 +2,7 @@
 //! (notice, window, questions, daily limit), then one transaction.
 
 use crate::domain::ids::BookingId;
+use crate::domain::ids::ContactId;
 use crate::domain::ids::OrgId;
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use super::calendar::host_calendar;
 use super::calendar::rejection;
 use super::calendar::should_retry;
 use super::public::Context;
+use super::public::Pointer;
 use super::public::load;
 use super::public::public_context;
 use super::public::zone;
@@ -30,6 +32,7 @@ use crate::domain::token::token_hash;
 use crate::ports::{Condition, WriteOp};
 use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
 use crate::services::audit::{self, Actor};
+use crate::services::contacts;
 use crate::services::records::{new_id, to_item};
 use crate::services::reminders;
 use crate::services::scheduling::event_types::{EventTypeRecord, QuestionKind};
@@ -90,11 +93,21 @@ pub(super) fn is_blank(value: Option<&Value>) -> bool {
     }
 }
 
+/// Whether a booking must answer the event type's required questions: the
+/// invitee on the public page must; a member booking for a contact books
+/// what the contact asked for and is not the one being asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Questions {
+    Asked,
+    NotAsked,
+}
+
 /// Checks answers against the event type's questions; returns them cleaned.
 pub(super) fn check_answers(
     event: &EventTypeRecord,
     answers: &BTreeMap<String, Value>,
     country: &str,
+    questions: Questions,
     errors: &mut Vec<FieldError>,
 ) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
@@ -111,7 +124,7 @@ pub(super) fn check_answers(
         let field = format!("answers.{}", q.id);
         let value = answers.get(&q.id);
         if is_blank(value) {
-            if q.required {
+            if q.required && questions == Questions::Asked {
                 errors.push(invalid(field, "required", "This question needs an answer."));
             }
             continue;
@@ -154,7 +167,11 @@ pub(super) struct ValidRequest {
     answers: BTreeMap<String, Value>,
 }
 
-pub(super) fn validate_request(ctx: &Context, request: &BookingRequest) -> Result<ValidRequest, SchedulingError> {
+pub(super) fn validate_request(
+    ctx: &Context,
+    request: &BookingRequest,
+    questions: Questions,
+) -> Result<ValidRequest, SchedulingError> {
     let mut errors = Vec::new();
     let start = parse_start("start", &request.start, &mut errors);
     let duration = request.duration.unwrap_or(ctx.event.default_duration);
@@ -219,7 +236,7 @@ pub(super) fn validate_request(ctx: &Context, request: &BookingRequest) -> Resul
         }
         None => ctx.schedule.schedule.time_zone_name().to_string(),
     };
-    let answers = check_answers(&ctx.event, &request.answers, &ctx.org.country, &mut errors);
+    let answers = check_answers(&ctx.event, &request.answers, &ctx.org.country, questions, &mut errors);
     match start {
         Some(start) if errors.is_empty() => Ok(ValidRequest {
             start,
@@ -293,9 +310,33 @@ pub async fn book(
     request: BookingRequest,
     meta: &Actor,
 ) -> Result<NewBooking, SchedulingError> {
-    let (p, mut ctx) = public_context(state, org_slug, event_slug).await?;
-    let valid = validate_request(&ctx, &request)?;
+    let (p, ctx) = public_context(state, org_slug, event_slug).await?;
+    let valid = validate_request(&ctx, &request, Questions::Asked)?;
     let actor = public_actor(&ctx.org.id, meta);
+    commit(state, &p, ctx, valid, &actor, Booker::Invitee).await
+}
+
+/// Whose booking it is, for the contact step of the transaction.
+pub(super) enum Booker<'a> {
+    /// The invitee of the public page: they become a contact (new, or
+    /// merged into the one with their email).
+    Invitee,
+    /// A member booking for this contact of the organization: the booking
+    /// is theirs as they are.
+    Member { contact_id: &'a ContactId },
+}
+
+/// The read-check-commit rounds of a validated booking: the host's
+/// calendar re-read and the start re-checked on every round, then one
+/// transaction; the confirmation queued once it committed.
+pub(super) async fn commit(
+    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
+    p: &Pointer,
+    mut ctx: Context,
+    valid: ValidRequest,
+    actor: &Actor,
+    booker: Booker<'_>,
+) -> Result<NewBooking, SchedulingError> {
     let token = new_token();
     let end = valid
         .start
@@ -303,7 +344,7 @@ pub async fn book(
         .map_err(|_| SchedulingError::NotOffered(SlotRejection::OutsideWindow))?;
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
-            ctx = load(state.table().as_ref(), &p).await?;
+            ctx = load(state.table().as_ref(), p).await?;
             if !ctx.event.active {
                 return Err(SchedulingError::NotFound);
             }
@@ -356,11 +397,20 @@ pub async fn book(
             reminders::Planned::default()
         };
         booking.reminder_keys = planned.keys.iter().map(StoredKey::from).collect();
-        let contact = match contact::on_booked(state, &booking, &actor, now).await {
-            Ok(contact) => contact,
-            // The invitee's contact is changing right now: plan the booking again.
-            Err(SchedulingError::Store(err)) if should_retry(&err, attempt).await => continue,
-            Err(err) => return Err(err),
+        let contact = match booker {
+            Booker::Invitee => match contact::on_booked(state, &booking, actor, now).await {
+                Ok(contact) => contact,
+                // The invitee's contact is changing right now: plan the booking again.
+                Err(SchedulingError::Store(err)) if should_retry(&err, attempt).await => continue,
+                Err(err) => return Err(err),
+            },
+            Booker::Member { contact_id } => {
+                // A round lost to the contact's deletion ends here, not in retries.
+                if attempt > 0 && !contacts::exists(state.table().as_ref(), &booking.org_id, contact_id).await? {
+                    return Err(SchedulingError::NotFound);
+                }
+                contact::for_contact(&booking, contact_id, now)
+            }
         };
         booking.contact_id = contact.contact_id.clone();
 
@@ -389,7 +439,7 @@ pub async fn book(
         let notice = notify::prepare(state, &booking, &BookingChange::Booked, Some(&link), false).await?;
         ops.extend(notice.as_ref().map(|(op, _)| op.clone()));
         ops.push(audit::entry(
-            &actor,
+            actor,
             now,
             "booking.create",
             &format!("booking:{id}"),

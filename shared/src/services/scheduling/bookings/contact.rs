@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::BookingRecord;
 use crate::domain::contact::ContactRecord;
 use crate::ports::HasTable;
-use crate::ports::{StoreError, WriteOp};
+use crate::ports::{Condition, StoreError, WriteOp};
 use crate::services::audit::Actor;
 use crate::services::contacts::{self, ConsentInput, ConsentStatus, ContactError, EmailInput, NewContact, PhoneInput};
 use crate::services::scheduling::SchedulingError;
@@ -84,6 +84,22 @@ pub async fn on_booked(
         created,
         ops,
     })
+}
+
+/// The contact step of a booking a member makes for a contact: the
+/// booking is that contact's, with its timeline entry; the contact must
+/// still exist when the transaction commits.
+pub fn for_contact(booking: &BookingRecord, contact_id: &ContactId, now: Timestamp) -> ContactStep {
+    ContactStep {
+        contact_id: Some(contact_id.clone()),
+        ops: vec![
+            WriteOp::Check {
+                key: contacts::contact_key(&booking.org_id, contact_id),
+                condition: Condition::Exists,
+            },
+            contacts::timeline_entry(&booking.org_id, contact_id, "booking.created", detail(booking), now),
+        ],
+    }
 }
 
 pub(super) fn detail(booking: &BookingRecord) -> Value {

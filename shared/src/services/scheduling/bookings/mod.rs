@@ -20,6 +20,7 @@ use crate::ports::busy::{BusyTimes, NoBusyTimes};
 mod book;
 mod calendar;
 mod contact;
+mod for_contact;
 mod manage;
 mod notify;
 mod public;
@@ -27,11 +28,12 @@ mod records;
 
 pub use book::{BookingRequest, book};
 pub use calendar::bump_calendar;
+pub use for_contact::{ContactBooking, book_for_contact};
 pub use manage::{
-    ListRange, Manager, cancel, decide, get_by_token, get_for_host, get_record, list_for_host, mark_no_show,
+    ListRange, Manager, cancel, decide, get_by_token, get_for_host, get_many, get_record, list_for_host, mark_no_show,
     org_of_token, reschedule,
 };
-pub use public::{DayView, PublicEvent, SlotView, SlotsQuery, SlotsView, public_event, slots};
+pub use public::{DayView, PublicEvent, SlotView, SlotsQuery, SlotsView, member_slots, public_event, slots};
 pub use records::{
     BookingChange, BookingRecord, BookingStatus, BookingView, ChangedBy, Invitee, NewBooking, StoredKey,
 };

@@ -22,7 +22,7 @@ use crate::services::records::{OrgRecord, from_item, org_key, slug_key};
 use crate::services::scheduling::event_types::{self, EventTypeRecord, Location};
 use crate::services::scheduling::schedules::ScheduleRecord;
 use crate::services::scheduling::{
-    SchedulingError, event_slug_key, event_type_key, host_calendar_version_key, schedule_key,
+    Caller, SchedulingError, event_slug_key, event_type_key, host_calendar_version_key, schedule_key,
 };
 
 // ---------------------------------------------------------------------------
@@ -130,6 +130,28 @@ pub(super) async fn public_context(
         return Err(SchedulingError::NotFound);
     }
     Ok((p, ctx))
+}
+
+/// An event type of the caller's organization with what its slots depend
+/// on, for a member booking on a contact's behalf: unknown, foreign or not
+/// taking bookings is not found, as on the public page.
+pub(super) async fn member_context(
+    table: &dyn Table,
+    org_id: &OrgId,
+    event_type_id: &EventTypeId,
+) -> Result<(Pointer, Context), SchedulingError> {
+    let event = event_types::get_record(table, org_id, event_type_id).await?;
+    if !event.active {
+        return Err(SchedulingError::NotFound);
+    }
+    let org: OrgRecord = from_item(table.get(&org_key(org_id)).await?.ok_or(SchedulingError::NotFound)?)?;
+    let p = Pointer {
+        org_id: org_id.clone(),
+        event_type_id: event.id.clone(),
+        schedule_id: event.schedule_id.clone(),
+        host_user_id: event.host_user_id.to_string(),
+    };
+    Ok((p, load_for_event(table, org, event).await?))
 }
 
 /// Event info for the public page.
@@ -267,6 +289,26 @@ pub async fn slots(
     query: SlotsQuery,
 ) -> Result<SlotsView, SchedulingError> {
     let (_, ctx) = public_context(state, org_slug, event_slug).await?;
+    slots_of(state, &ctx, query).await
+}
+
+/// The free slots of an event type of the caller's organization, exactly
+/// as its public page lists them (`tz` is the zone to show them in).
+pub async fn member_slots(
+    state: &(impl HasTable + HasClock),
+    caller: &Caller,
+    event_type_id: &EventTypeId,
+    query: SlotsQuery,
+) -> Result<SlotsView, SchedulingError> {
+    let (_, ctx) = member_context(state.table().as_ref(), &caller.org_id, event_type_id).await?;
+    slots_of(state, &ctx, query).await
+}
+
+async fn slots_of(
+    state: &(impl HasTable + HasClock),
+    ctx: &Context,
+    query: SlotsQuery,
+) -> Result<SlotsView, SchedulingError> {
     let tz = match &query.tz {
         Some(name) if !name.trim().is_empty() => zone("tz", name)?,
         _ => ctx.schedule.schedule.time_zone().clone(),
