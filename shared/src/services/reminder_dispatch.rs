@@ -53,7 +53,7 @@ use serde_json::{Value, json};
 use crate::domain::sms::reminder_time;
 use crate::ports::queue::MAX_BATCH;
 use crate::ports::{Condition, Key, Query, StoreError, Update};
-use crate::ports::{HasClock, HasMailer, HasReminders, HasSms, HasTable};
+use crate::ports::{HasClock, HasConfig, HasMailer, HasReminders, HasSms, HasTable};
 use crate::services::notifications::{self, SmsOutcome, SmsRequest, SmsSendError};
 use crate::services::object;
 use crate::services::reminders;
@@ -401,7 +401,7 @@ async fn defer(
 
 /// Delivers one due reminder at most once.
 pub async fn deliver(
-    state: &(impl HasTable + HasClock + HasMailer + HasSms),
+    state: &(impl HasTable + HasClock + HasMailer + HasSms + HasConfig),
     message: &ReminderMessage,
 ) -> Result<Delivery, DeliveryError> {
     let key = message.key();
@@ -468,7 +468,9 @@ pub async fn deliver(
             };
             match notifications::send_sms(state, &request).await {
                 Ok(SmsOutcome::Sent | SmsOutcome::AlreadySent) => Ok(Delivery::Sent),
-                Ok(SmsOutcome::OptedOut | SmsOutcome::LimitReached) => Ok(Delivery::Suppressed),
+                Ok(SmsOutcome::OptedOut | SmsOutcome::LimitReached | SmsOutcome::NoConsent | SmsOutcome::PlanLimit) => {
+                    Ok(Delivery::Suppressed)
+                }
                 Err(SmsSendError::Retry(reason)) => Err(reason),
                 Err(SmsSendError::Permanent(reason)) => {
                     tracing::error!(reminder = %key.sk, %reason, "reminder sms rejected");

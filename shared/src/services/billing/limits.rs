@@ -7,7 +7,7 @@ use crate::domain::billing::{Limit, PlanName};
 use crate::domain::ids::OrgId;
 use crate::ports::table::is_expired;
 use crate::ports::{HasClock, HasConfig, HasTable, Index, Query, SortKey, StoreError, Table};
-use crate::services::billing::current_entitlement;
+use crate::services::billing::{current_entitlement, usage};
 
 /// Creating one more would pass the plan's limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,16 +26,32 @@ pub enum LimitError {
     Store(#[from] StoreError),
 }
 
+/// How many of `limit`'s kind the organization's plan allows now, and the
+/// plan: `None` where billing is off or the plan sets no such limit.
+pub async fn allowance(
+    state: &(impl HasTable + HasClock + HasConfig),
+    org_id: &OrgId,
+    limit: Limit,
+) -> Result<Option<(u64, PlanName)>, StoreError> {
+    let Some((_, entitled)) = current_entitlement(state, org_id).await? else {
+        return Ok(None);
+    };
+    Ok(state
+        .config()
+        .plans
+        .plan(entitled.plan)
+        .limits
+        .of(limit)
+        .map(|allowed| (allowed, entitled.plan)))
+}
+
 /// Ok when the organization may create one more of `limit`'s kind.
 pub async fn ensure_room(
     state: &(impl HasTable + HasClock + HasConfig),
     org_id: &OrgId,
     limit: Limit,
 ) -> Result<(), LimitError> {
-    let Some((_, entitled)) = current_entitlement(state, org_id).await? else {
-        return Ok(());
-    };
-    let Some(allowed) = state.config().plans.plan(entitled.plan).limits.of(limit) else {
+    let Some((allowed, plan)) = allowance(state, org_id, limit).await? else {
         return Ok(());
     };
     let used = usage(
@@ -47,19 +63,15 @@ pub async fn ensure_room(
     )
     .await?;
     if used >= allowed {
-        return Err(PlanLimitReached {
-            limit,
-            allowed,
-            plan: entitled.plan,
-        }
-        .into());
+        return Err(PlanLimitReached { limit, allowed, plan }.into());
     }
     Ok(())
 }
 
 /// How many of `limit`'s kind the organization has, counted up to `cap`.
 /// Members count their pending invitations: each may become a member.
-/// SMS and workflows are not counted here (0).
+/// Texts are those of the current calendar month (their counter); workflows
+/// do not exist yet (0).
 pub async fn usage(table: &dyn Table, org_id: &OrgId, limit: Limit, cap: u64, now: i64) -> Result<u64, StoreError> {
     match limit {
         Limit::Contacts => {
@@ -77,7 +89,15 @@ pub async fn usage(table: &dyn Table, org_id: &OrgId, limit: Limit, cap: u64, no
             Ok(members + invited)
         }
         Limit::EventTypes => count(table, org_prefix(org_id, "EVENTTYPE#"), cap, now).await,
-        Limit::SmsPerMonth | Limit::Workflows => Ok(0),
+        Limit::SmsPerMonth => {
+            let month = jiff::Timestamp::from_second(now)
+                .map(usage::month_of)
+                .map_err(|err| StoreError::Invalid(err.to_string()))?;
+            Ok(usage::count_of(
+                table.get(&usage::sms_month_key(org_id, &month)).await?.as_ref(),
+            ))
+        }
+        Limit::Workflows => Ok(0),
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod limits;
+pub mod usage;
 pub mod webhook;
 
 use crate::domain::ids::OrgId;

@@ -31,6 +31,7 @@ use crate::services::records;
 
 mod calendar;
 mod messages;
+mod monthly;
 mod sms;
 
 pub use calendar::{ical_uid, local_time, render_ics};
