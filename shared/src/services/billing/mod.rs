@@ -126,7 +126,7 @@ pub async fn current_entitlement(
     state: &(impl HasTable + HasClock + HasConfig),
     org_id: &OrgId,
 ) -> Result<Option<(BillingRecord, Entitlement)>, StoreError> {
-    if state.config().stripe.is_none() {
+    if !state.config().billing_enabled() {
         return Ok(None);
     }
     let record = record(state, org_id).await?;

@@ -7,9 +7,11 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::BookingRecord;
-use crate::ports::HasTable;
+use crate::domain::billing::Limit;
+use crate::ports::{HasClock, HasConfig, HasTable};
 use crate::ports::{StoreError, WriteOp};
 use crate::services::audit::Actor;
+use crate::services::billing::limits::{self, Room};
 use crate::services::contacts::{self, ConsentInput, ConsentStatus, ContactError, EmailInput, NewContact, PhoneInput};
 use crate::services::scheduling::SchedulingError;
 
@@ -26,8 +28,13 @@ pub struct ContactStep {
 /// booking's own transaction. A booking that loses its race therefore
 /// leaves no contact and no timeline entry behind, and a crash cannot
 /// leave a booking without its contact.
+///
+/// A new contact past the plan's contact limit is not made: the booking is
+/// the invitee's, and the business's plan must not cost them their
+/// appointment (its notice still holds the phone and the SMS consent the
+/// texts need). An invitee who is a contact already is merged as always.
 pub async fn on_booked(
-    state: &impl HasTable,
+    state: &(impl HasTable + HasClock + HasConfig),
     booking: &BookingRecord,
     actor: &Actor,
     now: Timestamp,
@@ -64,6 +71,15 @@ pub async fn on_booked(
             });
         }
     };
+    if planned.created
+        && let Some(Room { left: 0, allowed, .. }) = limits::room(state, &booking.org_id, Limit::Contacts).await?
+    {
+        tracing::info!(booking_id = %booking.id, allowed, "booking kept without a new contact: the plan's contact limit is reached");
+        return Ok(ContactStep {
+            contact_id: None,
+            ops: Vec::new(),
+        });
+    }
     let contact_id = planned.contact.id.clone();
     let mut ops = planned.ops;
     ops.push(contacts::timeline_entry(
