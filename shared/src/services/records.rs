@@ -38,6 +38,7 @@
 //! | failed import row | `ORG#<id>#IMPORT#<import>#ERRORS` | `<row, 9 digits>` | |
 //! | import pace: until when the organization's imports have reserved its write budget (DynamoDB only, TTL; see `services::imports`) | `ORG#<id>#IMPORTPACE` | `PACE` | |
 //! | pipeline statistics: deals and values per stage and currency (see `services::pipelines`) | `ORG#<id>` | `PIPESTATS#<pipeline>` | |
+//! | usage counters for plan limits: contacts, texts of a month, the month's "texts used up" notice (see `services::billing::usage`) | `ORG#<id>#USAGE` | `CONTACTS` / `SMS#<YYYY-MM>` / `SMSLIMIT#<YYYY-MM>` | |
 //!
 //! Objects (the `ObjectStore`, not the table): a profile photo is
 //! `photos/<user id>/<photo id>`, a new key per upload, referenced by

@@ -14,7 +14,7 @@
 //! |---|---|---|
 //! | opt-out of (sender, recipient) | `SMSOPTOUT#<sender>#<recipient>` | `OPTOUT` |
 //! | who last texted a number | `SMSPEER#<sender>#<recipient>` | `PEER` |
-//! | one sent message (status, contact) | `SMSMSG#<message id>` | `MESSAGE` |
+//! | one sent (or skipped, with the reason) message (status, contact) | `SMSMSG#<message id>` | `MESSAGE` |
 //! | an inbound message seen (Twilio retries) | `SMSIN#<MessageSid>` | `INBOUND` |
 //! | a notification for the staff's home page | `ORG#<org>#NOTIFY` | `N#<ms>#<id>` |
 //! | the organization's SMS settings | `ORG#<org>` | `SMSSETTINGS` |
