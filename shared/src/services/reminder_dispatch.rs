@@ -380,7 +380,7 @@ async fn defer(
     let listed: Vec<StoredKey> = booking.reminder_keys.clone();
     if !listed.iter().any(|k| k.pk == old_key.pk && k.sk == old_key.sk) {
         // The booking no longer lists it (changed since): not its reminder.
-        return Ok(drop_reminder(state, &old_key, "booking changed").await?);
+        return drop_reminder(state, &old_key, "booking changed").await;
     }
     let relisted: Vec<StoredKey> = listed
         .into_iter()
