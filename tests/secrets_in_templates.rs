@@ -177,6 +177,56 @@ fn functions_that_declare_secrets_get_their_arns() {
     assert_eq!(variables["TWILIO_SECRET_ARN"], json!({ "Ref": "TwilioSecretArn" }));
 }
 
+/// Only the billing functions (Stripe's API and webhook, the billing page)
+/// hold Stripe's keys. A function that checks a plan limit learns that
+/// billing is on from `KONNECS_BILLING`, a plain setting every function
+/// gets from the `Billing` parameter.
+#[test]
+fn only_the_billing_functions_read_the_stripe_secret() {
+    let templates = committed();
+    let mut holders = Vec::new();
+    for (path, template) in &templates {
+        for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
+            if resource["Type"] != "AWS::Serverless::Function" {
+                continue;
+            }
+            if resource["Properties"]["Environment"]["Variables"]
+                .get("STRIPE_SECRET_ARN")
+                .is_some()
+            {
+                holders.push(id.clone());
+            }
+        }
+        if template["Resources"]
+            .as_object()
+            .is_some_and(|r| r.values().any(|v| v["Type"] == "AWS::Serverless::Function"))
+        {
+            assert_eq!(
+                template["Globals"]["Function"]["Environment"]["Variables"]["KONNECS_BILLING"],
+                json!({ "Ref": "Billing" }),
+                "{path}"
+            );
+        }
+    }
+    holders.sort();
+    assert_eq!(
+        holders,
+        [
+            "BillingCheckoutFunction",
+            "BillingGetFunction",
+            "BillingPortalFunction",
+            "PageBillingActionFunction",
+            "PageBillingFunction",
+            "StripeWebhookFunction",
+        ]
+    );
+    let (_, root) = templates
+        .iter()
+        .find(|(path, _)| path.ends_with("template.yaml"))
+        .expect("root");
+    assert_eq!(root["Parameters"]["Billing"]["Default"], "off");
+}
+
 // The checks bite: each way of leaking a secret into a template is caught.
 
 fn mutated(mutate: impl FnOnce(&mut Templates)) -> Vec<String> {

@@ -62,6 +62,10 @@ pub const HTTP_API_STAGE: &str = "HttpApiStage";
 pub const OBJECTS_BUCKET: &str = "ObjectsBucket";
 /// Stack parameter: the public base URL of links in emails.
 pub const PUBLIC_URL_PARAMETER: &str = "PublicUrl";
+/// Stack parameter: `on` where plans and their limits apply (set it with
+/// the Stripe secret). Every function reads it as `KONNECS_BILLING`, so
+/// checking a limit needs no Stripe key.
+pub const BILLING_PARAMETER: &str = "Billing";
 /// Where the operators' alarms (dead-letter queues) are published.
 pub const ALERTS_TOPIC: &str = "OperatorAlerts";
 /// Stack parameter: an email address subscribed to the alerts (optional).
@@ -156,6 +160,11 @@ pub fn shared_parameters() -> Vec<(String, Value, String)> {
             PUBLIC_URL_PARAMETER.to_owned(),
             reference(PUBLIC_URL_PARAMETER),
             "Public base URL of links in emails".to_owned(),
+        ),
+        (
+            BILLING_PARAMETER.to_owned(),
+            reference(BILLING_PARAMETER),
+            "on where plans and their limits apply".to_owned(),
         ),
         (
             TABLE_NAME_PARAMETER.to_owned(),

@@ -415,6 +415,12 @@ pub fn root_template(plans: &[stacks::StackPlan]) -> Value {
                 "Description": "Public base URL of the app, used in links in emails, e.g. https://app.konnecs.com",
                 "AllowedPattern": "^https://[^/]+(/.*)?$"
             },
+            BILLING_PARAMETER: {
+                "Type": "String",
+                "Description": "on where plans and their limits apply (fill the Stripe secret too); off to sell nothing",
+                "Default": "off",
+                "AllowedValues": ["on", "off"]
+            },
             ALERT_EMAIL_PARAMETER: {
                 "Type": "String",
                 "Description": "Email address told of alarms (a dead-letter queue holding messages); empty for none",

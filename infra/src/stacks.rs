@@ -8,7 +8,7 @@ use konnecs::catalogue::{Area, Entry, Trigger};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS, HTTP_API_ID_PARAMETER, LOG_RETENTION_DAYS,
+    BILLING_PARAMETER, FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS, HTTP_API_ID_PARAMETER, LOG_RETENTION_DAYS,
     OBJECTS_BUCKET_NAME_PARAMETER, PUBLIC_URL_PARAMETER, SQS_BATCH_SIZE, STACK_RESOURCE_BUDGET, STACKS_DIR,
     TABLE_NAME_PARAMETER, TOKEN_KEY_ID_PARAMETER, arn_parameter, function_id, get_att, pascal_case, queue_id,
     queue_url_parameter, reference, secret_id, shared_parameters, statements, sub,
@@ -250,6 +250,8 @@ fn environment() -> Map<String, Value> {
     // that depends on them (a cycle); a custom domain is the usual value anyway.
     variables.insert("KONNECS_PUBLIC_URL".into(), reference(PUBLIC_URL_PARAMETER));
     variables.insert("KONNECS_LOG".into(), json!("info"));
+    // Not a secret: limits are checked by functions that hold no Stripe key.
+    variables.insert("KONNECS_BILLING".into(), reference(BILLING_PARAMETER));
     variables
 }
 

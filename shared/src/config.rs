@@ -203,7 +203,11 @@ pub struct AppConfig {
     /// may answer with inline. Larger downloads go through export jobs.
     /// `None`: responses stream.
     pub inline_download_limit: Option<usize>,
-    /// Set only where Stripe is configured (billing).
+    /// `KONNECS_BILLING=on`: plans and their limits apply. Not a secret, so
+    /// every function that checks a limit knows billing is on without
+    /// holding Stripe's keys; only the billing functions declare those.
+    pub billing_on: bool,
+    /// Set only where Stripe is configured (the billing functions).
     pub stripe: Option<StripeConfig>,
     pub stripe_base_url: String,
     /// The plans sold, their limits and Stripe prices, and the grace period
@@ -331,6 +335,16 @@ impl AppConfig {
             twilio: None,
             twilio_base_url: var("TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
             inline_download_limit: (!local).then_some(LAMBDA_INLINE_DOWNLOAD_LIMIT),
+            billing_on: match var("KONNECS_BILLING").as_deref() {
+                None | Some("off") => false,
+                Some("on") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "KONNECS_BILLING",
+                        reason: format!("{other:?} is neither \"on\" nor \"off\""),
+                    });
+                }
+            },
             stripe: None,
             stripe_base_url: var("STRIPE_BASE_URL").unwrap_or_else(|| "https://api.stripe.com".into()),
             plans: plans_from_env(),
@@ -404,6 +418,13 @@ impl AppConfig {
         Ok(())
     }
 
+    /// Whether plans and their limits apply: `KONNECS_BILLING=on`, or Stripe
+    /// configured here (the local server, where its keys are plain
+    /// environment variables).
+    pub fn billing_enabled(&self) -> bool {
+        self.billing_on || self.stripe.is_some()
+    }
+
     /// Whether an integration's credentials are set.
     pub fn has_integration(&self, integration: Integration) -> bool {
         match integration {
@@ -428,6 +449,7 @@ impl AppConfig {
             twilio: None,
             twilio_base_url: "https://api.twilio.com".into(),
             inline_download_limit: None,
+            billing_on: false,
             stripe: None,
             stripe_base_url: "https://api.stripe.com".into(),
             plans: Plans::default(),

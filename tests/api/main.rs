@@ -16,6 +16,7 @@
 
 mod auth;
 mod billing;
+mod billing_limits;
 mod contacts;
 mod conventions;
 mod deals;

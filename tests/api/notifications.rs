@@ -204,8 +204,10 @@ async fn an_appointment_never_gets_more_than_three_sms() {
 async fn concurrent_sms_for_one_appointment_stay_within_the_limit() {
     let (state, _app) = state();
     let practice = Practice::open(&state, json!({})).await;
-    // Booked without a phone: none of the allowance is used yet.
+    // Booked without a phone: none of the allowance is used yet. The number
+    // agreed to texts at the front desk.
     let id = booking_id(&practice.book("2026-12-03T15:00:00Z", &ann()).await);
+    practice.contact_consenting_to_texts("Ann", PHONE).await;
     let sends = (0..12).map(|i| {
         let state = state.clone();
         let request = SmsRequest {
@@ -287,9 +289,11 @@ async fn an_sms_whose_outcome_is_unknown_is_not_sent_again_on_redelivery() {
         calls: Default::default(),
     });
     state.sms = provider.clone();
+    let practice = Practice::open(&state, json!({})).await;
+    practice.contact_consenting_to_texts("Ann", "+447911123456").await;
     let request = konnecs::services::notifications::SmsRequest {
         idempotency_key: "booking/b1/booked/0/customer/sms".into(),
-        org_id: "org1".into(),
+        org_id: practice.org_id.clone(),
         booking_id: Some("b1".into()),
         to: "+447911123456".into(),
         body: "Harbour Physio: your Assessment is confirmed.".into(),

@@ -157,6 +157,18 @@ impl Practice {
             .expect("the booking is stored")
     }
 
+    /// A contact of the practice with `phone` and a granted SMS consent, as
+    /// the front desk records one (texts need a consent record); its id.
+    pub async fn contact_consenting_to_texts(&self, name: &str, phone: &str) -> String {
+        let contact = json!({
+            "first_name": name, "phones": [phone],
+            "sms_consent": {"status": "granted", "source": "front desk", "text": "Text me about my appointments. Reply STOP to opt out."},
+        });
+        let reply = self.host.send(&self.app, "POST", "/contacts", Some(&contact)).await;
+        expect(&reply, StatusCode::CREATED, "contact with sms consent");
+        reply.body["id"].as_str().expect("contact id").to_string()
+    }
+
     /// The keys of a booking's pending reminders, as the booking lists them.
     pub async fn reminder_keys(&self, booking_id: &str) -> Vec<Key> {
         self.record(booking_id)

@@ -40,6 +40,7 @@
 //! | pipeline statistics: deals and values per stage and currency (see `services::pipelines`) | `ORG#<id>` | `PIPESTATS#<pipeline>` | |
 //! | webhook endpoint, its signing secret sealed (see `services::webhooks`) | `ORG#<id>` | `WEBHOOK#<endpoint>` | |
 //! | webhook delivery and its attempts (TTL `expires_at`, 30 days) / event → delivery claim (same TTL) | `ORG#<id>#WEBHOOK#<endpoint>` | `DELIVERY#<delivery>` / `EVENT#<event id>` | |
+//! | usage counters for plan limits: contacts, texts of a month, the month's "texts used up" notice (see `services::billing::usage`) | `ORG#<id>#USAGE` | `CONTACTS` / `SMS#<YYYY-MM>` / `SMSLIMIT#<YYYY-MM>` | |
 //!
 //! Objects (the `ObjectStore`, not the table): a profile photo is
 //! `photos/<user id>/<photo id>`, a new key per upload, referenced by

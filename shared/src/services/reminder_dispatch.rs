@@ -53,11 +53,12 @@ use serde_json::{Value, json};
 use crate::domain::sms::reminder_time;
 use crate::ports::queue::MAX_BATCH;
 use crate::ports::{Condition, Key, Query, StoreError, Update};
-use crate::ports::{HasClock, HasMailer, HasReminders, HasSms, HasTable};
+use crate::ports::{HasClock, HasConfig, HasMailer, HasReminders, HasSms, HasTable};
 use crate::services::notifications::{self, SmsOutcome, SmsRequest, SmsSendError};
 use crate::services::object;
 use crate::services::reminders;
-use crate::services::scheduling::{SchedulingError, bookings};
+use crate::services::scheduling::bookings::{BookingRecord, StoredKey};
+use crate::services::scheduling::{SchedulingError, booking_key, bookings};
 use crate::services::sms;
 use jiff::tz::TimeZone;
 
@@ -348,13 +349,17 @@ async fn drop_reminder(state: &(impl HasTable + HasClock), key: &Key, why: &str)
 }
 
 /// Moves a pending reminder to `at` (the end of the recipient's quiet
-/// hours): a copy pending in `at`'s minute, this one `deferred`, in one
-/// transaction. The booking keeps listing the original key, so a cancel or
-/// reschedule does not delete the copy; its delivery then finds the booking
-/// cancelled or moved and drops it, as for any stale reminder.
+/// hours): a copy pending in `at`'s minute, this one `deferred`, and the
+/// booking listing the copy's key instead of this one's, in one transaction
+/// conditioned on the booking's version. So the copy stays tied to its
+/// booking: a cancel, a reschedule or a STOP deletes (or drops) it like any
+/// of the booking's reminders, and a booking change racing the move either
+/// commits first (this move then finds the reminder gone or the booking
+/// changed) or fails its version check and plans again from the new keys.
 async fn defer(
     state: &(impl HasTable + HasClock),
     item: &crate::ports::Item,
+    booking: &BookingRecord,
     at: Timestamp,
 ) -> Result<Delivery, StoreError> {
     let text = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
@@ -372,7 +377,28 @@ async fn defer(
     moved.insert("pk".into(), json!(new_key.pk));
     moved.insert("due_at".into(), json!(due_s));
     moved.insert("deferred_from".into(), json!(old_key.pk));
+    let listed: Vec<StoredKey> = booking.reminder_keys.clone();
+    if !listed.iter().any(|k| k.pk == old_key.pk && k.sk == old_key.sk) {
+        // The booking no longer lists it (changed since): not its reminder.
+        return drop_reminder(state, &old_key, "booking changed").await;
+    }
+    let relisted: Vec<StoredKey> = listed
+        .into_iter()
+        .map(|k| {
+            if k.pk == old_key.pk && k.sk == old_key.sk {
+                StoredKey::from(&new_key)
+            } else {
+                k
+            }
+        })
+        .collect();
+    let relisted = serde_json::to_value(&relisted).map_err(|err| StoreError::Invalid(err.to_string()))?;
     let ops = vec![
+        crate::ports::WriteOp::Update {
+            key: booking_key(&booking.org_id, &booking.id),
+            update: Update::default().set("reminder_keys", relisted).add("version", 1),
+            condition: Some(Condition::VersionEquals(booking.version)),
+        },
         crate::ports::WriteOp::Update {
             key: old_key.clone(),
             update: Update::default()
@@ -394,14 +420,16 @@ async fn defer(
             tracing::info!(reminder = %old_key.sk, to = %new_key.pk, "reminder deferred past quiet hours");
             Ok(Delivery::Deferred)
         }
-        Err(err) if err.is_condition_failure() => Ok(Delivery::Nothing),
+        // The reminder or its booking changed since they were read: decided
+        // again on the redelivery (a reminder no longer pending is then left).
+        Err(err) if err.is_condition_failure() => Err(StoreError::Contention),
         Err(err) => Err(err),
     }
 }
 
 /// Delivers one due reminder at most once.
 pub async fn deliver(
-    state: &(impl HasTable + HasClock + HasMailer + HasSms),
+    state: &(impl HasTable + HasClock + HasMailer + HasSms + HasConfig),
     message: &ReminderMessage,
 ) -> Result<Delivery, DeliveryError> {
     let key = message.key();
@@ -448,7 +476,13 @@ pub async fn deliver(
         let start = Timestamp::from_second(starts_at).map_err(|err| StoreError::Invalid(err.to_string()))?;
         match reminder_time(now, start, &zone, settings.quiet) {
             None => return Ok(drop_reminder(state, &key, "quiet hours last until the appointment").await?),
-            Some(at) if at > now => return Ok(defer(state, &item, at).await?),
+            Some(at) if at > now => {
+                return match bookings::get_record(state.table().as_ref(), &message.org_id, &message.booking_id).await {
+                    Ok(booking) => Ok(defer(state, &item, &booking, at).await?),
+                    Err(SchedulingError::NotFound) => Ok(drop_reminder(state, &key, "booking gone").await?),
+                    Err(err) => Err(DeliveryError::Retry(err.to_string())),
+                };
+            }
             Some(_) => {}
         }
     }
@@ -468,7 +502,9 @@ pub async fn deliver(
             };
             match notifications::send_sms(state, &request).await {
                 Ok(SmsOutcome::Sent | SmsOutcome::AlreadySent) => Ok(Delivery::Sent),
-                Ok(SmsOutcome::OptedOut | SmsOutcome::LimitReached) => Ok(Delivery::Suppressed),
+                Ok(SmsOutcome::OptedOut | SmsOutcome::LimitReached | SmsOutcome::NoConsent | SmsOutcome::PlanLimit) => {
+                    Ok(Delivery::Suppressed)
+                }
                 Err(SmsSendError::Retry(reason)) => Err(reason),
                 Err(SmsSendError::Permanent(reason)) => {
                     tracing::error!(reminder = %key.sk, %reason, "reminder sms rejected");

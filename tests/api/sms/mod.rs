@@ -16,13 +16,15 @@ use konnecs::config::TwilioConfig;
 use konnecs::domain::sms::twilio_signature;
 use konnecs::ports::{Sms, SmsError};
 use konnecs::services::notifications::{self, SmsOutcome, SmsRequest};
-use konnecs::services::sms;
+use konnecs::services::sms::{self, outbound::SentSms};
 use konnecs_tests::app::{Store, TestApp};
 use konnecs_tests::http::Reply;
 use konnecs_tests::local::outbox;
 use konnecs_tests::practice::{Practice, booking_id, texting_guest};
 use serde_json::{Value, json};
 
+mod consent;
+mod erasure;
 mod pages;
 mod quiet_hours;
 
@@ -399,9 +401,11 @@ async fn twilio_error_21610_records_the_opt_out_and_is_not_retried() {
     });
     let mut state = app.state.clone();
     state.sms = provider.clone();
+    let practice = Practice::open(&state, json!({})).await;
+    practice.contact_consenting_to_texts("Ann", PHONE).await;
     let request = |key: &str| SmsRequest {
         idempotency_key: key.into(),
-        org_id: "org1".into(),
+        org_id: practice.org_id.clone(),
         booking_id: Some("b1".into()),
         to: PHONE.into(),
         body: "Whitfield Dental: your Cleaning is confirmed.".into(),
@@ -429,10 +433,7 @@ async fn twilio_error_21610_records_the_opt_out_and_is_not_retried() {
     assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
     let counter = state
         .table
-        .get(&notifications::sms_counter_key(
-            &OrgId::new("org1"),
-            &BookingId::new("b1"),
-        ))
+        .get(&notifications::sms_counter_key(&practice.org_id, &BookingId::new("b1")))
         .await
         .expect("read");
     let used = counter

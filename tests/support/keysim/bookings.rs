@@ -8,7 +8,8 @@
 use jiff::Timestamp;
 use konnecs::domain::ids::UserId;
 use konnecs::domain::ids::{BookingId, ContactId, EventTypeId};
-use konnecs::ports::{Condition, Index, Item, Key, WriteOp};
+use konnecs::ports::{Condition, Index, Item, Key, Update, WriteOp};
+use konnecs::services::billing::{billing_key, usage};
 use konnecs::services::contacts::{self, ALL_PARTS};
 use konnecs::services::notifications::{self, BookingChange};
 use konnecs::services::records::{member_key, org_key, slug_key, to_item};
@@ -40,6 +41,9 @@ const CALENDAR_ENTRY_BYTES: usize = 330;
 const PEER_BYTES: usize = 300;
 /// A webhook endpoint item (URL, events, sealed secret).
 const WEBHOOK_ENDPOINT_BYTES: usize = 700;
+/// The organization's billing record (plan, status, dates).
+pub const BILLING_BYTES: usize = 500;
+const CONTACT_BYTES: usize = 1_200;
 /// A typical reminder text, for the size of the message item.
 const SMS_BODY: &str = "Reminder: your appointment with Whitfield Dental is tomorrow at 10:00. Reply STOP to opt out.";
 
@@ -159,6 +163,27 @@ pub fn sms_claim(rec: &mut Recorder, at: f64, org: &Org, booking_id: &str, phone
     );
     rec.keep_item(&item, Retention::Days(30.0), Retention::Once);
     rec.get(at, &notifications::sms_opt_out_key(SMS_SENDER, phone), 0);
+    // The consent check: the contact with the number and its consent record
+    // (a booking's contact has the booking's consent, so the notice is not read).
+    rec.get(at, &contacts::phone_unique_key(&org.id, phone), POINTER_BYTES);
+    rec.batch_get(
+        at,
+        &[(
+            contacts::contact_key(&org.id, &ContactId::from(booking_id)),
+            CONTACT_BYTES,
+        )],
+    );
+    // The plan's texts of the month: the billing record, then one count.
+    rec.get(at, &billing_key(&org.id), BILLING_BYTES);
+    rec.write(
+        at,
+        &WriteOp::Update {
+            key: usage::sms_month_key(&org.id, "2026-10"),
+            update: Update::default().add("count", 1),
+            condition: None,
+        },
+        POINTER_BYTES,
+    );
     sms_sent(rec, at, org, booking_id, phone);
 }
 
@@ -328,6 +353,10 @@ fn book(cx: &mut Cx, org: &Org, rng: &mut Rng, [hours, minutes, active]: [&Table
         contact_after.version += 1;
         contacts::plan(&[(Some(&existing), Some(&contact_after))], ALL_PARTS)
     } else {
+        // A new contact: the plan's contact limit first (the billing record
+        // and the contact counter the plan's transaction moves).
+        cx.rec.get(at, &billing_key(&org.id), BILLING_BYTES);
+        cx.rec.get(at, &usage::contacts_counter_key(&org.id), POINTER_BYTES);
         contacts::plan(&[(None, Some(&contact_after))], ALL_PARTS)
     }
     .unwrap_or_default();

@@ -11,9 +11,11 @@ use konnecs::domain::ids::UserId;
 use konnecs::domain::ids::{ContactId, DealId, PipelineId};
 use std::collections::BTreeMap;
 
+use super::bookings::BILLING_BYTES;
 use jiff::Timestamp;
 use konnecs::adapters::aws::dynamodb::PARTITION_WRITE_UNITS;
 use konnecs::ports::{Condition, Index, Item, Key, Update, WriteOp};
+use konnecs::services::billing::{billing_key, usage};
 use konnecs::services::contacts::{self, ALL_PARTS};
 use konnecs::services::exports::job::export_key;
 use konnecs::services::imports::{errors_partition, import_key, pace_key, paced_seconds};
@@ -120,6 +122,9 @@ fn create_contact(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Or
         Vec::new()
     };
     let record = entities::contact(org, rng.id(), &who, instant(day0, rel), tags, owner, false);
+    // The plan's contact limit: the billing record and the contact counter.
+    rec.get(at, &billing_key(&org.id), BILLING_BYTES);
+    rec.get(at, &usage::contacts_counter_key(&org.id), 200);
     let mut ops = contacts::plan(&[(None, Some(&record))], ALL_PARTS).unwrap_or_default();
     ops.push(audit::entry(
         &actor(org, user, rng),
@@ -242,6 +247,9 @@ fn imports(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Org, star
                 .map(|key| (key, 0))
                 .collect();
             rec.batch_get(t, &claims);
+            // The plan's contact limit, once a group.
+            rec.get(t, &billing_key(&org.id), BILLING_BYTES);
+            rec.get(t, &usage::contacts_counter_key(&org.id), 200);
         }
         let chunk: Vec<Person> = import.pending.drain(..CHUNK_ROWS.min(import.pending.len())).collect();
         let now = instant(day0, t as i64);
@@ -268,6 +276,8 @@ fn imports(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Org, star
             update: Update::default().add("count", chunk.len() as i64),
             condition: None,
         });
+        // The chunk's new contacts on the organization's contact counter.
+        ops.push(usage::contact_count_op(&org.id, chunk.len() as i64));
         ops.push(WriteOp::Update {
             key: import_key(&org.id, &import.id),
             update: Update::default().set("rows_done", (import.done + chunk.len()) as u64),

@@ -94,7 +94,7 @@ pub async fn overview(
     for limit in Limit::ALL {
         let allowed = plan.limits.of(limit);
         let used = match limit {
-            Limit::SmsPerMonth | Limit::Workflows => None,
+            Limit::Workflows => None,
             _ => Some(usage(state.table().as_ref(), org_id, limit, allowed.unwrap_or(10_000), now).await?),
         };
         limits.push(LimitUsage { limit, allowed, used });

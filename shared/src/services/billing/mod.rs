@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod limits;
+pub mod usage;
 pub mod webhook;
 
 use crate::domain::ids::OrgId;
@@ -125,7 +126,7 @@ pub async fn current_entitlement(
     state: &(impl HasTable + HasClock + HasConfig),
     org_id: &OrgId,
 ) -> Result<Option<(BillingRecord, Entitlement)>, StoreError> {
-    if state.config().stripe.is_none() {
+    if !state.config().billing_enabled() {
         return Ok(None);
     }
     let record = record(state, org_id).await?;

@@ -17,6 +17,7 @@ use super::{
 use crate::domain::fold::fold;
 use crate::domain::phone::digits;
 use crate::ports::{Condition, Item, Key, Query, SortKey, StoreError, Table, Update, WriteOp};
+use crate::services::billing::usage::contact_count_op;
 use crate::services::records::{new_id, to_item};
 
 // ---------------------------------------------------------------- derived items
@@ -149,7 +150,13 @@ pub fn plan(
     let mut old: BTreeMap<Key, (Kind, Item)> = BTreeMap::new();
     let mut new: BTreeMap<Key, (Kind, Item)> = BTreeMap::new();
     let mut counts: BTreeMap<(OrgId, String), i64> = BTreeMap::new();
+    let mut contacts_delta: BTreeMap<OrgId, i64> = BTreeMap::new();
     for (before, after) in changes {
+        match (before, after) {
+            (None, Some(a)) => *contacts_delta.entry(a.org_id.clone()).or_default() += 1,
+            (Some(b), None) => *contacts_delta.entry(b.org_id.clone()).or_default() -= 1,
+            _ => {}
+        }
         if let Some(b) = before {
             old.extend(derived(b));
             for tag in &b.tags {
@@ -210,6 +217,12 @@ pub fn plan(
         for ((org, tag), delta) in counts {
             if delta != 0 {
                 ops.push(tag_count_op(&OrgId::from(&org), &tag, delta));
+            }
+        }
+        // The organization's contact counter, for plan limits.
+        for (org, delta) in contacts_delta {
+            if delta != 0 {
+                ops.push(contact_count_op(&org, delta));
             }
         }
     }

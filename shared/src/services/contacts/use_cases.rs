@@ -19,9 +19,10 @@ use crate::domain::contact::{
     BoundedList, clean_address, clean_text, consent, normalize_tags, parse_emails, parse_phones, too_many,
 };
 use crate::ports::{Condition, Key, Query, StoreError, Table, WriteOp};
-use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
+use crate::ports::{HasClock, HasConfig, HasJobs, HasSms, HasTable, SortKey};
 use crate::services::audit::{self};
 use crate::services::records::from_item;
+use crate::services::sms::{SmsTraces, erase_contact_texts};
 
 // ---------------------------------------------------------------- use cases
 
@@ -402,8 +403,11 @@ pub(super) fn changed_fields(before: &ContactRecord, after: &ContactRecord) -> V
 
 /// Deletes a contact with its uniqueness claims, search keys and tag index
 /// items (one transaction), then its notes and timeline (bounded batches).
+/// What its texts left outside its partition (messages, peer items, inbound
+/// markers, staff notifications: numbers and words) is erased first, so a
+/// deletion that fails half-way and is retried still finds it.
 pub async fn delete(
-    state: &(impl HasTable + HasClock),
+    state: &(impl HasTable + HasClock + HasSms),
     caller: &Caller,
     contact_id: &ContactId,
     if_match: Option<u64>,
@@ -416,6 +420,7 @@ pub async fn delete(
         if if_match.is_some_and(|v| v != before.version) {
             return Err(ContactError::StaleVersion);
         }
+        erase_texts(state, org_id, contact_id, &before).await?;
         let mut ops = plan(&[(Some(&before), None)], ALL_PARTS)?;
         ops.push(audit::entry(
             &caller.actor,
@@ -434,6 +439,50 @@ pub async fn delete(
         }
     }
     Err(ContactError::Conflict("contact_changed"))
+}
+
+/// Erases what the contact's texts left outside its partition (see
+/// `sms::erase`): the message and inbound items its timeline names, and the
+/// peer items of its numbers that no other contact of the organization holds.
+async fn erase_texts(
+    state: &(impl HasTable + HasSms),
+    org_id: &OrgId,
+    contact_id: &ContactId,
+    contact: &ContactRecord,
+) -> Result<(), StoreError> {
+    let table = state.table().as_ref();
+    let mut traces = SmsTraces::default();
+    for phone in &contact.phones {
+        traces.note_number(&phone.e164);
+    }
+    let mut cursor = None;
+    loop {
+        let page = table
+            .query(
+                &Query::partition(contact_partition(org_id, contact_id))
+                    .sort(SortKey::BeginsWith("TL#".into()))
+                    .limit(500)
+                    .after(cursor),
+            )
+            .await?;
+        page.items.iter().for_each(|item| traces.note(item));
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut still_held = BTreeSet::new();
+    for number in &traces.numbers {
+        let holder = table.get(&super::phone_unique_key(org_id, number)).await?;
+        let holder = holder
+            .as_ref()
+            .and_then(|item| item.get("contact_id"))
+            .and_then(Value::as_str);
+        if holder.is_some_and(|holder| holder != contact_id.as_str()) {
+            still_held.insert(number.clone());
+        }
+    }
+    erase_contact_texts(table, state.sms().sender(), org_id, contact_id, &traces, &still_held).await
 }
 
 /// Removes what is left in a deleted contact's partition (notes, timeline).

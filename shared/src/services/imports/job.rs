@@ -9,8 +9,10 @@ use super::pace::commit_group;
 use super::plan::{Group, Known, plan_group, read_known};
 use super::rows::{Parsed, RowContext, parse_row};
 use super::{ImportError, ImportRecord, ImportState, SLICE, discard_file, get, import_key, part_object_key, queue_job};
+use crate::domain::billing::Limit;
 use crate::ports::{Condition, PartialCommit, Update};
-use crate::ports::{HasClock, HasJobs, HasObjects, HasTable};
+use crate::ports::{HasClock, HasConfig, HasJobs, HasObjects, HasTable};
+use crate::services::billing::limits::room;
 use crate::services::contacts;
 use crate::services::jobs::Delivery;
 use crate::services::records::{OrgRecord, from_item, org_key};
@@ -47,7 +49,7 @@ impl Budget {
 /// Runs one delivery of the import job: as many rows as the slice allows,
 /// then hands over to a new message if rows remain.
 pub async fn run_job(
-    state: &(impl HasTable + HasClock + HasJobs + HasObjects),
+    state: &(impl HasTable + HasClock + HasJobs + HasObjects + HasConfig),
     org_id: &OrgId,
     import_id: &str,
     delivery: &Delivery,
@@ -117,7 +119,7 @@ pub(super) async fn give_up(
 /// Processes rows from the checkpoint until the import is done or the
 /// budget is spent; returns the import as it then is.
 pub async fn process(
-    state: &(impl HasTable + HasClock + HasObjects),
+    state: &(impl HasTable + HasClock + HasObjects + HasConfig),
     org_id: &OrgId,
     import_id: &str,
     budget: Budget,
@@ -195,7 +197,14 @@ pub async fn process(
                         continue;
                     }
                 };
-                match plan_group(org_id, &record, &parsed[range], known, state.clock().now()) {
+                let room = match room(state, org_id, Limit::Contacts).await {
+                    Ok(room) => room,
+                    Err(err) => {
+                        retry_or_fail(state, org_id, &mut record, &mut attempts, err.into()).await?;
+                        continue;
+                    }
+                };
+                match plan_group(org_id, &record, &parsed[range], known, room, state.clock().now()) {
                     Ok(group) => group,
                     Err(err) => {
                         retry_or_fail(state, org_id, &mut record, &mut attempts, err).await?;
@@ -226,7 +235,16 @@ pub async fn process(
             let known = read_known(table, org_id, &parsed[range.clone()], &group.overlay)
                 .await
                 .ok()?;
-            let planned = plan_group(org_id, &group.after, &parsed[range.clone()], known, now);
+            // The limit's room as this group leaves it: the store may not show
+            // the committing group's contacts yet.
+            let planned = plan_group(
+                org_id,
+                &group.after,
+                &parsed[range.clone()],
+                known,
+                group.room_after,
+                now,
+            );
             // The rows of the group after it are parsed now too, not while the
             // store waits for them (a deadline may make that group smaller).
             parse_rows(

@@ -11,8 +11,11 @@ use serde_json::{Value, json};
 
 use super::rows::{Candidate, Parsed, merged, new_contact};
 use super::{DedupeMode, ImportError, ImportRecord, ImportState, errors_partition, import_key};
+use crate::domain::billing::PlanName;
 use crate::domain::input::FieldError;
 use crate::ports::{Condition, Key, StoreError, Update, WriteOp};
+use crate::services::billing::limits::Room;
+use crate::services::billing::usage::{contact_count_op, contacts_counter_key};
 use crate::services::contacts::{self, ContactRecord};
 use crate::services::contacts::{
     email_unique_key as email_claim, import_key_unique_key as import_key_claim, phone_unique_key as phone_claim,
@@ -34,6 +37,8 @@ pub(super) struct Group {
     pub(super) transactions: Vec<Vec<WriteOp>>,
     pub(super) after: ImportRecord,
     pub(super) overlay: Known,
+    /// The plan's contact limit once this group commits.
+    pub(super) room_after: Option<Room>,
 }
 
 /// What a plan knows of the store: which contact holds each email/phone
@@ -150,11 +155,16 @@ pub(super) async fn read_known(
 /// chunk transactions, each holding its contacts' full write plan, its error
 /// rows and the checkpoint conditioned on the value the chunk before leaves.
 /// Pure: everything it needs from the store is in `known`.
+///
+/// `room` is what the plan's contact limit leaves (`None`: no limit): a row
+/// that would create a contact past it fails with `plan_limit`, reported
+/// in the error rows like any refused row, never dropped silently.
 pub(super) fn plan_group(
     org_id: &OrgId,
     record: &ImportRecord,
     rows: &[Option<Parsed>],
     mut known: Known,
+    mut room: Option<Room>,
     now: jiff::Timestamp,
 ) -> Result<Group, ImportError> {
     let parsed: Vec<&Parsed> = rows.iter().flatten().collect();
@@ -164,7 +174,15 @@ pub(super) fn plan_group(
     let mut at = record.clone();
     let mut next = 0;
     while next < parsed.len() {
-        let outcomes = plan_chunk(org_id, record.mode, &parsed[next..], start + next, &mut known, now)?;
+        let outcomes = plan_chunk(
+            org_id,
+            record.mode,
+            &parsed[next..],
+            start + next,
+            &mut known,
+            &mut room,
+            now,
+        )?;
         for planned in &outcomes {
             if let Outcome::Create(after) | Outcome::Update(_, after) = &planned.outcome {
                 overlay.planned(org_id, after);
@@ -179,6 +197,7 @@ pub(super) fn plan_group(
         transactions,
         after: at,
         overlay,
+        room_after: room,
     })
 }
 
@@ -198,6 +217,7 @@ pub(super) fn plan_chunk(
     rows: &[&Parsed],
     first_index: usize,
     known: &mut Known,
+    room: &mut Option<Room>,
     now: jiff::Timestamp,
 ) -> Result<Vec<PlannedRow>, ImportError> {
     let mut outcomes: Vec<PlannedRow> = Vec::new();
@@ -221,7 +241,10 @@ pub(super) fn plan_chunk(
                     break;
                 }
                 let outcome = match owners.as_slice() {
-                    [] => Outcome::Create(Arc::new(new_contact(org_id, c, now))),
+                    [] => match room {
+                        Some(Room { left: 0, allowed, plan }) => Outcome::Fail(vec![over_limit(*allowed, *plan)]),
+                        _ => Outcome::Create(Arc::new(new_contact(org_id, c, now))),
+                    },
                     [id] => match (mode, known.contacts.get(*id)) {
                         (DedupeMode::Skip, _) => Outcome::Skip,
                         (DedupeMode::Update, Some(before)) => match merged(before, c) {
@@ -262,7 +285,8 @@ pub(super) fn plan_chunk(
             ops.len()
         };
         let new_counters = tags.iter().filter(|t| !counter_tags.contains(*t)).count();
-        if ops_so_far + own_ops + new_counters + 1 > crate::ports::table::MAX_TRANSACTION_OPS {
+        // With the checkpoint and the contact counter.
+        if ops_so_far + own_ops + new_counters + 2 > crate::ports::table::MAX_TRANSACTION_OPS {
             if outcomes.is_empty() {
                 // Alone too big for a transaction: report it rather than stall.
                 outcomes.push(PlannedRow {
@@ -279,6 +303,9 @@ pub(super) fn plan_chunk(
         }
         ops_so_far += own_ops + new_counters;
         counter_tags.extend(tags);
+        if let (Outcome::Create(_), Some(room)) = (&outcome, room.as_mut()) {
+            room.left = room.left.saturating_sub(1);
+        }
         match &outcome {
             Outcome::Create(after) | Outcome::Update(_, after) => known.planned(org_id, after),
             Outcome::Skip | Outcome::Fail(_) => {}
@@ -292,11 +319,24 @@ pub(super) fn plan_chunk(
     Ok(outcomes)
 }
 
-/// One contact's change as the contacts core plans it, minus the tag
-/// counters, which the chunk sums over its rows (one update per tag).
+/// The row error of a contact the plan has no room for.
+fn over_limit(allowed: u64, plan: PlanName) -> FieldError {
+    FieldError::new(
+        "email",
+        "plan_limit",
+        format!(
+            "The {} plan allows {allowed} contacts: this row would make one more. Upgrade under Settings → Billing, then import the rows that failed.",
+            plan.as_str()
+        ),
+    )
+}
+
+/// One contact's change as the contacts core plans it, minus the tag and
+/// contact counters, which the chunk sums over its rows (one update each).
 pub(super) fn contact_ops(before: Option<&ContactRecord>, after: &ContactRecord) -> Result<Vec<WriteOp>, StoreError> {
     let mut ops = contacts::plan(&[(before, Some(after))], contacts::ALL_PARTS)?;
-    let counter = |key: &Key| key.pk == contacts::tags_partition(&after.org_id);
+    let contacts_counter = contacts_counter_key(&after.org_id);
+    let counter = |key: &Key| key.pk == contacts::tags_partition(&after.org_id) || *key == contacts_counter;
     ops.retain(|op| !matches!(op, WriteOp::Update { key, .. } if counter(key)));
     Ok(ops)
 }
@@ -369,6 +409,9 @@ pub(super) fn chunk_transaction(
             .filter(|(_, delta)| **delta != 0)
             .map(|(tag, delta)| contacts::tag_count_op(org_id, tag, *delta)),
     );
+    if created > 0 {
+        ops.push(contact_count_op(org_id, created as i64));
+    }
 
     let mut next = record.clone();
     next.rows_done = record.rows_done + rows;

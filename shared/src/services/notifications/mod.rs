@@ -5,10 +5,14 @@
 //! derived from (booking, change, sequence, recipient, channel), so a
 //! redelivered job or a repeated [`booking_changed`] call sends nothing twice.
 //!
-//! SMS rules (privacy policy §6): at most [`MAX_SMS_PER_BOOKING`] text
+//! SMS rules (privacy policy §6), all checked in [`send_sms`], the one
+//! function that calls the `Sms` port: at most [`MAX_SMS_PER_BOOKING`] text
 //! messages per appointment in total (confirmation, reminders, notices),
 //! enforced by a conditional counter; an opted-out (sender, recipient) pair
-//! receives nothing, checked right before each send.
+//! receives nothing, checked right before each send; a number without a
+//! recorded consent receives nothing; and an organization's plan may cap its
+//! texts per calendar month. A text not sent for one of these reasons is
+//! recorded as skipped, with the reason.
 //!
 //! Items written here:
 //!
@@ -31,6 +35,7 @@ use crate::services::records;
 
 mod calendar;
 mod messages;
+mod monthly;
 mod sms;
 
 pub use calendar::{ical_uid, local_time, render_ics};

@@ -1,11 +1,13 @@
 //! Sending one booking text at most once, at most a few per appointment, never
 //! to a number that opted out: a per-booking counter claimed before the send.
 
+use super::monthly;
 use super::{COUNTER_ATTEMPTS, KEEP_AFTER_END_SECONDS, MAX_SMS_PER_BOOKING, sms_counter_key, sms_opt_out_key};
+use crate::domain::contact::ConsentStatus;
 use crate::domain::ids::BookingId;
 use crate::domain::ids::OrgId;
 use crate::ports::{Condition, Key, SmsError, StoreError, Table};
-use crate::ports::{HasClock, HasSms, HasTable};
+use crate::ports::{HasClock, HasConfig, HasSms, HasTable};
 use crate::services::object;
 use crate::services::sms::{self, outbound::SentSms};
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,23 @@ pub enum SmsOutcome {
     OptedOut,
     /// The appointment used up its SMS allowance.
     LimitReached,
+    /// No consent to texts is recorded for the number.
+    NoConsent,
+    /// The organization's plan allows no more texts this calendar month.
+    PlanLimit,
+}
+
+impl SmsOutcome {
+    /// Why a text was not sent, as recorded on its message item (`reason`).
+    pub fn skip_reason(self) -> Option<&'static str> {
+        match self {
+            SmsOutcome::Sent | SmsOutcome::AlreadySent => None,
+            SmsOutcome::OptedOut => Some("opted_out"),
+            SmsOutcome::LimitReached => Some("appointment_limit"),
+            SmsOutcome::NoConsent => Some("no_consent"),
+            SmsOutcome::PlanLimit => Some("plan_limit"),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,10 +153,35 @@ pub(super) async fn release(table: &dyn Table, key: &Key, idempotency_key: &str)
 }
 
 /// Sends one SMS at most once: claims the key (and one of the booking's
-/// [`MAX_SMS_PER_BOOKING`]) in the store, checks the opt-out right before
-/// sending, and releases the claim when the message did not go out.
+/// [`MAX_SMS_PER_BOOKING`]) in the store, then checks, right before sending,
+/// the opt-out, the consent and the plan's texts of the month, and releases
+/// the claim when the message did not go out. A text not sent for one of
+/// those reasons is recorded as skipped, with the reason.
 pub async fn send_sms(
-    state: &(impl HasTable + HasClock + HasSms),
+    state: &(impl HasTable + HasClock + HasSms + HasConfig),
+    request: &SmsRequest,
+) -> Result<SmsOutcome, SmsSendError> {
+    let outcome = send_checked(state, request).await?;
+    if let Some(reason) = outcome.skip_reason() {
+        let sender = state.sms().sender().to_string();
+        let skipped = SentSms {
+            idempotency_key: &request.idempotency_key,
+            org_id: &request.org_id,
+            booking_id: request.booking_id.as_ref(),
+            sender: &sender,
+            to: &request.to,
+            body: &request.body,
+        };
+        // The outcome stands even when its record fails.
+        if let Err(err) = sms::record_skipped(state.table().as_ref(), &skipped, reason, state.clock().now()).await {
+            tracing::warn!(org_id = %request.org_id, error = %err, "skipped sms not recorded");
+        }
+    }
+    Ok(outcome)
+}
+
+async fn send_checked(
+    state: &(impl HasTable + HasClock + HasSms + HasConfig),
     request: &SmsRequest,
 ) -> Result<SmsOutcome, SmsSendError> {
     let table = state.table().as_ref();
@@ -174,6 +218,75 @@ pub async fn send_sms(
         tracing::info!(org_id = %request.org_id, "recipient opted out of sms; not sent");
         return Ok(SmsOutcome::OptedOut);
     }
+    if !has_consent(table, request).await? {
+        release(table, &counter, &request.idempotency_key).await?;
+        tracing::info!(org_id = %request.org_id, "no sms consent recorded for the number; not sent");
+        return Ok(SmsOutcome::NoConsent);
+    }
+    let month = match monthly::take(state, &request.org_id).await? {
+        monthly::Taken::Within(month) => month,
+        monthly::Taken::OverLimit => {
+            release(table, &counter, &request.idempotency_key).await?;
+            tracing::info!(org_id = %request.org_id, "the plan's texts of the month are used up; not sent");
+            return Ok(SmsOutcome::PlanLimit);
+        }
+    };
+    let result = deliver(state, request, &counter, &sender).await;
+    // A text that did not go out does not count against the month.
+    if !matches!(result, Ok(SmsOutcome::Sent) | Err(SmsSendError::Permanent(_)))
+        && let Some(month) = month
+    {
+        monthly::give_back(state, &request.org_id, &month).await?;
+    }
+    result
+}
+
+/// Whether the number agreed to texts: the organization's contact with this
+/// number has an SMS consent record that is granted, or the booking the text
+/// is about recorded the invitee's consent for exactly this number and the
+/// contact records no refusal. A consent the staff recorded as revoked or
+/// denied wins over a booking's tick box: the safer reading of a
+/// withdrawal (the person can ask the business to record it again).
+///
+/// Every text Konnecs sends through here is transactional (confirmation,
+/// reminder, reschedule or cancellation notice), and privacy policy §6
+/// promises those only to people who gave their number *and* consent: so
+/// none is exempt, a cancellation included. The only texts that go without
+/// a consent record are the answers to STOP, START and HELP, which carriers
+/// require and which are the webhook's own reply to the person's text, not
+/// a send through here.
+async fn has_consent(table: &dyn Table, request: &SmsRequest) -> Result<bool, StoreError> {
+    let contact_consent = match sms::contact_with_phone(table, &request.org_id, &request.to).await? {
+        Some(contact_id) => crate::services::contacts::get_many(table, &request.org_id, &[contact_id])
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|contact| contact.sms_consent)
+            .map(|consent| consent.status),
+        None => None,
+    };
+    match contact_consent {
+        Some(ConsentStatus::Granted) => return Ok(true),
+        Some(ConsentStatus::Denied | ConsentStatus::Revoked) => return Ok(false),
+        None => {}
+    }
+    let Some(booking_id) = &request.booking_id else {
+        return Ok(false);
+    };
+    Ok(super::find_notice(table, &request.org_id, booking_id)
+        .await?
+        .is_some_and(|(notice, _)| notice.sms_phone() == Some(request.to.as_str())))
+}
+
+/// Hands the text to the provider and records the outcome.
+async fn deliver(
+    state: &(impl HasTable + HasClock + HasSms),
+    request: &SmsRequest,
+    counter: &Key,
+    sender: &str,
+) -> Result<SmsOutcome, SmsSendError> {
+    let table = state.table().as_ref();
+    let sender = sender.to_string();
     match state
         .sms()
         .send(&request.to, &request.body, &request.idempotency_key)
@@ -197,7 +310,7 @@ pub async fn send_sms(
         // The number replied STOP at Twilio (before we heard of it): recorded
         // as an opt-out here too, and never retried.
         Err(SmsError::Unsubscribed(reason)) => {
-            release(table, &counter, &request.idempotency_key).await?;
+            release(table, counter, &request.idempotency_key).await?;
             let now = state.clock().now();
             table
                 .transact(sms::opt_out_ops(
@@ -219,7 +332,7 @@ pub async fn send_sms(
         }
         Err(err) => {
             // Not delivered: the allowance and the key are free again.
-            release(table, &counter, &request.idempotency_key).await?;
+            release(table, counter, &request.idempotency_key).await?;
             match err {
                 SmsError::Unavailable(reason) => Err(SmsSendError::Retry(reason)),
                 SmsError::Rejected(reason) | SmsError::Unknown(reason) | SmsError::Unsubscribed(reason) => {

@@ -15,7 +15,8 @@ const MAX_PAGES: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationLine {
-    /// `sent`, `received`, `opted_out`, `opted_in`.
+    /// `sent`, `skipped` (not sent: no consent, opted out, a limit), `received`,
+    /// `opted_out`, `opted_in`.
     pub kind: String,
     pub at: String,
     pub text: String,
@@ -70,15 +71,22 @@ pub async fn conversation(
                     Some(code) => format!("{status} (error {code})"),
                     None => status,
                 })
+            } else if kind == "skipped" {
+                Some(format!("skipped: {}", text("reason").replace('_', " ")))
             } else {
                 None
             };
             lines.push(ConversationLine {
                 text: match kind.as_str() {
                     "opted_out" | "opted_in" => text("keyword"),
+                    "skipped" => "(not sent)".to_string(),
                     _ => text("body"),
                 },
-                number: if kind == "sent" { text("to") } else { text("from") },
+                number: if matches!(kind.as_str(), "sent" | "skipped") {
+                    text("to")
+                } else {
+                    text("from")
+                },
                 kind,
                 at: entry.at.clone(),
                 status,

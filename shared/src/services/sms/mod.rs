@@ -14,7 +14,7 @@
 //! |---|---|---|
 //! | opt-out of (sender, recipient) | `SMSOPTOUT#<sender>#<recipient>` | `OPTOUT` |
 //! | who last texted a number | `SMSPEER#<sender>#<recipient>` | `PEER` |
-//! | one sent message (status, contact) | `SMSMSG#<message id>` | `MESSAGE` |
+//! | one sent (or skipped, with the reason) message (status, contact) | `SMSMSG#<message id>` | `MESSAGE` |
 //! | an inbound message seen (Twilio retries) | `SMSIN#<MessageSid>` | `INBOUND` |
 //! | a notification for the staff's home page | `ORG#<org>#NOTIFY` | `N#<ms>#<id>` |
 //! | the organization's SMS settings | `ORG#<org>` | `SMSSETTINGS` |
@@ -22,20 +22,24 @@
 use crate::domain::ids::{ContactId, OrgId};
 use serde_json::{Value, json};
 
-use crate::ports::{Item, Key, Query, StoreError, Table, WriteOp};
+use crate::ports::{Item, Query, StoreError, Table, WriteOp};
 use crate::services::object;
 use crate::services::records::new_id;
 
 pub mod conversation;
+pub mod erase;
 pub mod inbound;
+pub mod keys;
 pub mod outbound;
 pub mod settings;
 pub mod status;
 
 pub use crate::services::notifications::sms_opt_out_key;
 pub use conversation::{Conversation, ConversationLine, conversation};
+pub use erase::{SmsTraces, erase_contact_texts};
 pub use inbound::{InboundSms, receive};
-pub use outbound::{opt_out_ops, record_sent};
+pub use keys::{inbound_key, message_key, notifications_partition, peer_key};
+pub use outbound::{opt_out_ops, record_sent, record_skipped};
 pub use settings::{SmsSettings, load_settings, save_settings};
 pub use status::{StatusReport, record_status};
 
@@ -53,22 +57,6 @@ pub const PEER_BOOKINGS: usize = 20;
 pub enum SmsServiceError {
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-pub fn peer_key(sender: &str, recipient: &str) -> Key {
-    Key::new(format!("SMSPEER#{sender}#{recipient}"), "PEER")
-}
-
-pub fn message_key(message_id: &str) -> Key {
-    Key::new(format!("SMSMSG#{message_id}"), "MESSAGE")
-}
-
-pub fn inbound_key(message_sid: &str) -> Key {
-    Key::new(format!("SMSIN#{message_sid}"), "INBOUND")
-}
-
-pub fn notifications_partition(org_id: &OrgId) -> String {
-    format!("ORG#{org_id}#NOTIFY")
 }
 
 pub use crate::domain::sms::message_id;

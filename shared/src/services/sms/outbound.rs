@@ -108,3 +108,48 @@ async fn peer_op(table: &dyn Table, sent: &SentSms<'_>, now: jiff::Timestamp) ->
         condition: None,
     })
 }
+
+/// Records a text that was not sent, and why (`reason`: `opted_out`,
+/// `no_consent`, `appointment_limit`, `plan_limit`): the message item with
+/// status `skipped`, and a timeline entry when a contact has the number.
+/// Once per idempotency key: a redelivered job records nothing new.
+pub async fn record_skipped(
+    table: &dyn Table,
+    skipped: &SentSms<'_>,
+    reason: &str,
+    now: jiff::Timestamp,
+) -> Result<(), StoreError> {
+    let id = message_id(skipped.idempotency_key);
+    let contact_id = contact_with_phone(table, skipped.org_id, skipped.to).await?;
+    let key = message_key(&id);
+    let mut ops = vec![WriteOp::Put {
+        item: object(json!({
+            "pk": key.pk, "sk": key.sk,
+            "id": id,
+            "org_id": skipped.org_id,
+            "booking_id": skipped.booking_id,
+            "contact_id": contact_id,
+            "to": skipped.to,
+            "kind": if is_reminder(skipped.idempotency_key) { "reminder" } else { "notice" },
+            "status": "skipped",
+            "reason": reason,
+            "skipped_at": now.to_string(),
+            "expires_at": now.as_second() + KEEP_SECONDS,
+        })),
+        condition: Some(crate::ports::Condition::NotExists),
+    }];
+    if let Some(contact_id) = &contact_id {
+        ops.push(contacts::timeline_entry(
+            skipped.org_id,
+            contact_id,
+            "sms.skipped",
+            json!({"message_id": id, "to": skipped.to, "reason": reason, "booking_id": skipped.booking_id}),
+            now,
+        ));
+    }
+    match table.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::TransactionConditionFailed { index: 0 }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}

@@ -38,7 +38,7 @@ use crate::services::reminders;
 use crate::services::scheduling::event_types::{EventTypeRecord, QuestionKind};
 use crate::services::scheduling::{SchedulingError, booking_uid_key, invalid};
 use crate::services::secrets::new_token;
-use crate::services::{contacts, webhooks};
+use crate::services::webhooks;
 
 // ---------------------------------------------------------------------------
 // Booking

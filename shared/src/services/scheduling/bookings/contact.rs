@@ -7,10 +7,12 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::BookingRecord;
+use crate::domain::billing::Limit;
 use crate::domain::contact::ContactRecord;
-use crate::ports::HasTable;
 use crate::ports::{Condition, StoreError, WriteOp};
+use crate::ports::{HasClock, HasConfig, HasTable};
 use crate::services::audit::Actor;
+use crate::services::billing::limits::{self, Room};
 use crate::services::contacts::{self, ConsentInput, ConsentStatus, ContactError, EmailInput, NewContact, PhoneInput};
 use crate::services::scheduling::SchedulingError;
 
@@ -30,8 +32,13 @@ pub struct ContactStep {
 /// booking's own transaction. A booking that loses its race therefore
 /// leaves no contact and no timeline entry behind, and a crash cannot
 /// leave a booking without its contact.
+///
+/// A new contact past the plan's contact limit is not made: the booking is
+/// the invitee's, and the business's plan must not cost them their
+/// appointment (its notice still holds the phone and the SMS consent the
+/// texts need). An invitee who is a contact already is merged as always.
 pub async fn on_booked(
-    state: &impl HasTable,
+    state: &(impl HasTable + HasClock + HasConfig),
     booking: &BookingRecord,
     actor: &Actor,
     now: Timestamp,
@@ -69,6 +76,16 @@ pub async fn on_booked(
             });
         }
     };
+    if planned.created
+        && let Some(Room { left: 0, allowed, .. }) = limits::room(state, &booking.org_id, Limit::Contacts).await?
+    {
+        tracing::info!(booking_id = %booking.id, allowed, "booking kept without a new contact: the plan's contact limit is reached");
+        return Ok(ContactStep {
+            contact_id: None,
+            created: None,
+            ops: Vec::new(),
+        });
+    }
     let contact_id = planned.contact.id.clone();
     let created = planned.created.then(|| planned.contact.clone());
     let mut ops = planned.ops;
@@ -92,6 +109,7 @@ pub async fn on_booked(
 pub fn for_contact(booking: &BookingRecord, contact_id: &ContactId, now: Timestamp) -> ContactStep {
     ContactStep {
         contact_id: Some(contact_id.clone()),
+        created: None,
         ops: vec![
             WriteOp::Check {
                 key: contacts::contact_key(&booking.org_id, contact_id),
