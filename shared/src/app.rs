@@ -154,7 +154,7 @@ fn local_mailer(
 fn mailer(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<dyn Mailer> {
     match &config.resend_api_key {
         Some(key) => Arc::new(ResendMailer::new(
-            reqwest::Client::new(),
+            provider_http(),
             config.resend_base_url.clone(),
             key.clone(),
             config.mail_from.clone(),
@@ -179,7 +179,7 @@ fn sms(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<
     match &config.twilio {
         Some(twilio) => Arc::new(
             TwilioSms::new(
-                reqwest::Client::new(),
+                provider_http(),
                 config.twilio_base_url.clone(),
                 twilio.account_sid.clone(),
                 twilio.auth_token.clone(),
@@ -195,11 +195,20 @@ fn sms(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<
     }
 }
 
+/// The HTTPS client of the providers' APIs (Resend, Twilio, Stripe), one
+/// per process and built on the first call to any of them: building it
+/// parses the TLS trust roots, work a cold start skips when its invocations
+/// never reach a provider.
+fn provider_http() -> LazyClient<reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    LazyClient::new(|| CLIENT.get_or_init(reqwest::Client::new).clone())
+}
+
 /// Stripe when it is configured; `None` leaves billing off.
 pub fn payments(config: &AppConfig) -> Option<Arc<dyn Payments>> {
     config.stripe.as_ref().map(|stripe| {
         Arc::new(StripePayments::new(
-            reqwest::Client::new(),
+            provider_http(),
             config.stripe_base_url.clone(),
             stripe.secret_key.clone(),
         )) as Arc<dyn Payments>

@@ -3,6 +3,9 @@
 //! (`catalogue::entry`); the pieces below are public so tests can invoke a
 //! function's handler with its sample event.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -20,11 +23,58 @@ use crate::ports::secrets::{Integration, SecretError, SecretStore};
 
 pub type Error = lambda_runtime::Error;
 
+/// What a function's process runs until the runtime stops it.
+pub type Served = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+
 /// Cold start: telemetry, configuration and the declared secrets once (SDK
 /// clients on first use); then serve invocations of `entry` until the
 /// runtime stops the process. A main passes its entry as a constant
 /// (`catalogue::entry`), so only that entry's code is in its binary.
-pub async fn run(entry: Entry) -> Result<(), Error> {
+///
+/// Always inlined, so the trigger is matched in the main itself, on its
+/// constant entry: the compiler keeps one arm, and a binary links only its
+/// own kind's runtime (a consumer or a tick neither the HTTP router, its
+/// compression and `lambda_http`, nor an HTTP route the SQS or EventBridge
+/// loop).
+#[inline(always)]
+pub fn run(entry: Entry) -> Served {
+    match entry.trigger {
+        Trigger::Http { .. } => Box::pin(serve_http(entry)),
+        Trigger::Queue { consumer, .. } => Box::pin(serve_queue(entry, consumer)),
+        Trigger::Schedule { tick, .. } => Box::pin(serve_schedule(entry, tick)),
+    }
+}
+
+async fn serve_http(entry: Entry) -> Result<(), Error> {
+    let state = start(&entry).await?;
+    lambda_http::run(http::router(state, [&entry])).await
+}
+
+async fn serve_queue(entry: Entry, consumer: Consumer) -> Result<(), Error> {
+    let state = start(&entry).await?;
+    let name = entry.name;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let state = state.clone();
+        let span = tracing::info_span!("invocation", function = name);
+        async move { Ok::<_, Error>(handle_sqs(state, consumer, event.payload).await) }.instrument(span)
+    }))
+    .await
+}
+
+async fn serve_schedule(entry: Entry, tick: Tick) -> Result<(), Error> {
+    let state = start(&entry).await?;
+    let name = entry.name;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| {
+        let state = state.clone();
+        let span = tracing::info_span!("invocation", function = name);
+        async move { handle_schedule(state, name, tick, event.payload).await }.instrument(span)
+    }))
+    .await
+}
+
+/// The init phase every kind shares: telemetry, configuration, the declared
+/// secrets and the state (its SDK clients built on first use).
+async fn start(entry: &Entry) -> Result<AppState, Error> {
     let name = entry.name;
     crate::telemetry::init(LogFormat::Json, name);
     // Local-only entries (the developer outbox among them) never run as a
@@ -42,26 +92,7 @@ pub async fn run(entry: Entry) -> Result<(), Error> {
         Box::new(SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk)))
     };
     load_secrets(name, &declared, store.as_ref(), secret_id_from_env, &mut config.app).await?;
-    let state = app::aws_state_from(&sdk, &config);
-    match entry.trigger {
-        Trigger::Http { .. } => lambda_http::run(http::router(state, [&entry])).await,
-        Trigger::Queue { consumer, .. } => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-                let state = state.clone();
-                let span = tracing::info_span!("invocation", function = name);
-                async move { Ok::<_, Error>(handle_sqs(state, consumer, event.payload).await) }.instrument(span)
-            }))
-            .await
-        }
-        Trigger::Schedule { tick, .. } => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| {
-                let state = state.clone();
-                let span = tracing::info_span!("invocation", function = name);
-                async move { handle_schedule(state, name, tick, event.payload).await }.instrument(span)
-            }))
-            .await
-        }
-    }
+    Ok(app::aws_state_from(&sdk, &config))
 }
 
 /// The declared integrations' secrets from `store` (Secrets Manager), by
