@@ -12,6 +12,9 @@ declared secrets included, and warm invocations do real store and queue work.
   `GET /2018-06-01/runtime/invocation/next`; `--runs` cold starts per
   function, the functions interleaved round by round so load changes on the
   machine hit them alike; median, min, max.
+- first invocation: in that same process, the time from handing it the
+  first event to its answer (what init left for later, the first
+  connection's trust roots among them, shows here).
 - memory: one process serves `--invocations` warm invocations of the
   function's sample event (`events/<name>.json`; `hello` echoes `{}`), then
   its peak resident set (`VmHWM` in /proc) is read.
@@ -207,14 +210,18 @@ def warm(binary, name, env, invocations, timeout):
         if not runtime.first_poll.wait(timeout):
             sys.exit(f"{name} never polled")
         after_init = peak_rss_kib(process.pid)
+        first = None
         for _ in range(invocations):
+            sent = time.perf_counter_ns()
             runtime.events.put((str(uuid.uuid4()), event))
             kind, _, body = runtime.answers.get(timeout=timeout)
+            if first is None:
+                first = (time.perf_counter_ns() - sent) / 1e6
             if kind == "error":
                 errors += 1
                 if errors == 1:
                     print(f"  {name}: invocation error {body[:300]!r}", file=sys.stderr)
-        return after_init, peak_rss_kib(process.pid), errors
+        return after_init, peak_rss_kib(process.pid), errors, first
     finally:
         process.kill()
         _, err = process.communicate()
@@ -244,14 +251,17 @@ def main():
     base = args.functions[0]
     base_init = statistics.median(times[base])
     base_rss = memory[base][1]
-    print(f"| function | init median | min | max | × {base} | RSS after init | peak RSS after {args.invocations} | × {base} | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| function | init median | min | max | × {base} | first invocation | RSS after init "
+        f"| peak RSS after {args.invocations} | × {base} | errors |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.functions:
         median = statistics.median(times[name])
-        after_init, peak, errors = memory[name]
+        after_init, peak, errors, first = memory[name]
         print(
             f"| `{name}` | {median:.2f} ms | {min(times[name]):.2f} ms | {max(times[name]):.2f} ms "
-            f"| {median / base_init:.2f} | {after_init / 1024:.1f} MiB | {peak / 1024:.1f} MiB "
+            f"| {median / base_init:.2f} | {first:.2f} ms | {after_init / 1024:.1f} MiB | {peak / 1024:.1f} MiB "
             f"| {peak / base_rss:.2f} | {errors} |"
         )
 

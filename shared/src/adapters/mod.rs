@@ -14,3 +14,4 @@ pub mod smtp;
 pub mod sqlite;
 pub mod stripe;
 pub mod twilio;
+pub mod undeclared;
