@@ -17,7 +17,10 @@ declared secrets included, and warm invocations do real store and queue work.
   connection's trust roots among them, shows here).
 - memory: one process serves `--invocations` warm invocations of the
   function's sample event (`events/<name>.json`; `hello` echoes `{}`), then
-  its peak resident set (`VmHWM` in /proc) is read.
+  its peak resident set (`VmHWM` in /proc) is read, and what is resident
+  then is split (`/proc/<pid>/smaps`): pages of the binary itself, other
+  file pages (the C library, the loader), anonymous memory (heap, stacks,
+  relocated data).
 
     infra/bench/lambda_bench.py --endpoint http://127.0.0.1:PORT \\
         --dir /var/tmp/konnecs-lambda/x86-64 hello health jobs-worker reminders-tick
@@ -197,6 +200,34 @@ def peak_rss_kib(pid):
     return 0
 
 
+def resident_kib(pid, binary):
+    """Resident KiB now: (the binary's file pages, other file pages, anonymous).
+
+    A file mapping's copied-on-write pages (relocated data) count as anonymous.
+    """
+    own = other = anon = 0
+    path = None
+    rss = 0
+    binary = os.path.realpath(binary)
+    with open(f"/proc/{pid}/smaps") as handle:
+        for line in handle:
+            fields = line.split()
+            if not fields:
+                continue
+            if "-" in fields[0] and not fields[0].endswith(":"):
+                path = fields[5] if len(fields) > 5 else None
+            elif fields[0] == "Rss:":
+                rss = int(fields[1])
+            elif fields[0] == "Anonymous:":
+                private = int(fields[1])
+                anon += private
+                if path == binary:
+                    own += rss - private
+                elif path and path.startswith("/"):
+                    other += rss - private
+    return own, other, anon
+
+
 def warm(binary, name, env, invocations, timeout):
     path = os.path.join(REPO, "events", f"{name}.json")
     event = {}
@@ -221,7 +252,7 @@ def warm(binary, name, env, invocations, timeout):
                 errors += 1
                 if errors == 1:
                     print(f"  {name}: invocation error {body[:300]!r}", file=sys.stderr)
-        return after_init, peak_rss_kib(process.pid), errors, first
+        return after_init, peak_rss_kib(process.pid), errors, first, resident_kib(process.pid, binary)
     finally:
         process.kill()
         _, err = process.communicate()
@@ -258,11 +289,23 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.functions:
         median = statistics.median(times[name])
-        after_init, peak, errors, first = memory[name]
+        after_init, peak, errors, first, _ = memory[name]
         print(
             f"| `{name}` | {median:.2f} ms | {min(times[name]):.2f} ms | {max(times[name]):.2f} ms "
             f"| {median / base_init:.2f} | {first:.2f} ms | {after_init / 1024:.1f} MiB | {peak / 1024:.1f} MiB "
             f"| {peak / base_rss:.2f} | {errors} |"
+        )
+    print()
+    print(f"Resident after {args.invocations} invocations:")
+    print()
+    print("| function | `bootstrap` size | its file pages | other file pages | anonymous |")
+    print("|---|---:|---:|---:|---:|")
+    for name in args.functions:
+        own, other, anon = memory[name][4]
+        size = os.path.getsize(binaries[name])
+        print(
+            f"| `{name}` | {size / 1048576:.1f} MiB | {own / 1024:.1f} MiB | {other / 1024:.1f} MiB "
+            f"| {anon / 1024:.1f} MiB |"
         )
 
 
