@@ -12,9 +12,15 @@ declared secrets included, and warm invocations do real store and queue work.
   `GET /2018-06-01/runtime/invocation/next`; `--runs` cold starts per
   function, the functions interleaved round by round so load changes on the
   machine hit them alike; median, min, max.
+- first invocation: in that same process, the time from handing it the
+  first event to its answer (what init left for later, the first
+  connection's trust roots among them, shows here).
 - memory: one process serves `--invocations` warm invocations of the
   function's sample event (`events/<name>.json`; `hello` echoes `{}`), then
-  its peak resident set (`VmHWM` in /proc) is read.
+  its peak resident set (`VmHWM` in /proc) is read, and what is resident
+  then is split (`/proc/<pid>/smaps`): pages of the binary itself, other
+  file pages (the C library, the loader), anonymous memory (heap, stacks,
+  relocated data).
 
     infra/bench/lambda_bench.py --endpoint http://127.0.0.1:PORT \\
         --dir /var/tmp/konnecs-lambda/x86-64 hello health jobs-worker reminders-tick
@@ -194,6 +200,34 @@ def peak_rss_kib(pid):
     return 0
 
 
+def resident_kib(pid, binary):
+    """Resident KiB now: (the binary's file pages, other file pages, anonymous).
+
+    A file mapping's copied-on-write pages (relocated data) count as anonymous.
+    """
+    own = other = anon = 0
+    path = None
+    rss = 0
+    binary = os.path.realpath(binary)
+    with open(f"/proc/{pid}/smaps") as handle:
+        for line in handle:
+            fields = line.split()
+            if not fields:
+                continue
+            if "-" in fields[0] and not fields[0].endswith(":"):
+                path = fields[5] if len(fields) > 5 else None
+            elif fields[0] == "Rss:":
+                rss = int(fields[1])
+            elif fields[0] == "Anonymous:":
+                private = int(fields[1])
+                anon += private
+                if path == binary:
+                    own += rss - private
+                elif path and path.startswith("/"):
+                    other += rss - private
+    return own, other, anon
+
+
 def warm(binary, name, env, invocations, timeout):
     path = os.path.join(REPO, "events", f"{name}.json")
     event = {}
@@ -207,14 +241,18 @@ def warm(binary, name, env, invocations, timeout):
         if not runtime.first_poll.wait(timeout):
             sys.exit(f"{name} never polled")
         after_init = peak_rss_kib(process.pid)
+        first = None
         for _ in range(invocations):
+            sent = time.perf_counter_ns()
             runtime.events.put((str(uuid.uuid4()), event))
             kind, _, body = runtime.answers.get(timeout=timeout)
+            if first is None:
+                first = (time.perf_counter_ns() - sent) / 1e6
             if kind == "error":
                 errors += 1
                 if errors == 1:
                     print(f"  {name}: invocation error {body[:300]!r}", file=sys.stderr)
-        return after_init, peak_rss_kib(process.pid), errors
+        return after_init, peak_rss_kib(process.pid), errors, first, resident_kib(process.pid, binary)
     finally:
         process.kill()
         _, err = process.communicate()
@@ -244,15 +282,30 @@ def main():
     base = args.functions[0]
     base_init = statistics.median(times[base])
     base_rss = memory[base][1]
-    print(f"| function | init median | min | max | × {base} | RSS after init | peak RSS after {args.invocations} | × {base} | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| function | init median | min | max | × {base} | first invocation | RSS after init "
+        f"| peak RSS after {args.invocations} | × {base} | errors |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.functions:
         median = statistics.median(times[name])
-        after_init, peak, errors = memory[name]
+        after_init, peak, errors, first, _ = memory[name]
         print(
             f"| `{name}` | {median:.2f} ms | {min(times[name]):.2f} ms | {max(times[name]):.2f} ms "
-            f"| {median / base_init:.2f} | {after_init / 1024:.1f} MiB | {peak / 1024:.1f} MiB "
+            f"| {median / base_init:.2f} | {first:.2f} ms | {after_init / 1024:.1f} MiB | {peak / 1024:.1f} MiB "
             f"| {peak / base_rss:.2f} | {errors} |"
+        )
+    print()
+    print(f"Resident after {args.invocations} invocations:")
+    print()
+    print("| function | `bootstrap` size | its file pages | other file pages | anonymous |")
+    print("|---|---:|---:|---:|---:|")
+    for name in args.functions:
+        own, other, anon = memory[name][4]
+        size = os.path.getsize(binaries[name])
+        print(
+            f"| `{name}` | {size / 1048576:.1f} MiB | {own / 1024:.1f} MiB | {other / 1024:.1f} MiB "
+            f"| {anon / 1024:.1f} MiB |"
         )
 
 

@@ -18,6 +18,7 @@ use crate::adapters::smtp::SmtpMailer;
 use crate::adapters::sqlite::{Database, queue::SqliteQueue, table::SqliteTable};
 use crate::adapters::stripe::StripePayments;
 use crate::adapters::twilio::TwilioSms;
+use crate::adapters::undeclared::Undeclared;
 use crate::adapters::webhook_http::HttpWebhooks;
 #[cfg(feature = "local")]
 use crate::config::LocalConfig;
@@ -25,7 +26,7 @@ use crate::config::{AppConfig, AwsConfig};
 pub use crate::inbound::AppState;
 #[cfg(feature = "local")]
 use crate::ports::QueueName;
-use crate::ports::{Clock, Mailer, Payments, Sms, SystemClock, Table};
+use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Payments, Sms, SystemClock, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -94,9 +95,71 @@ pub fn aws_state_from(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> AppSta
 }
 
 /// As [`aws_state_from`], on `clock` (tests pin the time).
-/// Each SDK client is built on its first call ([`LazyClient`]), so a cold
-/// start pays only for the services its invocations reach.
 pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clock: Arc<dyn Clock>) -> AppState {
+    aws_state_wired(sdk, config, clock, Wiring::ALL)
+}
+
+/// Which adapter each optional port of a Lambda's state gets: the real one
+/// where the function's catalogue entry declares the access (or reads the
+/// provider's secret), else the one that refuses (an undeclared AWS service,
+/// which IAM would refuse anyway) or falls back (the outbox, billing off:
+/// what an undeclared provider's unread secret leaves). Function pointers,
+/// picked by `lambda::run` on the main's constant entry, so a binary links
+/// only the adapters, and the SDK clients, it wires.
+#[derive(Clone, Copy)]
+pub struct Wiring {
+    pub objects: fn(&aws_config::SdkConfig, &AwsConfig) -> Arc<dyn ObjectStore>,
+    pub keys: fn(&aws_config::SdkConfig, &AwsConfig) -> Arc<dyn KeyVault>,
+    pub mailer: fn(&AppConfig, Arc<dyn Table>, Arc<dyn Clock>) -> Arc<dyn Mailer>,
+    pub sms: fn(&AppConfig, Arc<dyn Table>, Arc<dyn Clock>) -> Arc<dyn Sms>,
+    pub payments: fn(&AppConfig) -> Option<Arc<dyn Payments>>,
+}
+
+impl Wiring {
+    /// Every adapter real: tests and tools, which reach every service.
+    pub const ALL: Wiring = Wiring {
+        objects: s3_objects,
+        keys: kms_keys,
+        mailer,
+        sms,
+        payments,
+    };
+
+    /// The objects bucket refused.
+    pub fn undeclared_objects(_: &aws_config::SdkConfig, _: &AwsConfig) -> Arc<dyn ObjectStore> {
+        Arc::new(Undeclared)
+    }
+
+    /// The token key refused.
+    pub fn undeclared_keys(_: &aws_config::SdkConfig, _: &AwsConfig) -> Arc<dyn KeyVault> {
+        Arc::new(Undeclared)
+    }
+
+    /// The outbox, whatever the configuration: the mail provider's secret is not read.
+    pub fn outbox_mailer(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<dyn Mailer> {
+        Arc::new(OutboxMailer::new(table, clock, config.mail_from.clone()))
+    }
+
+    /// The outbox, whatever the configuration: the SMS provider's secret is not read.
+    pub fn outbox_sms(_: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<dyn Sms> {
+        Arc::new(OutboxSms::new(table, clock, OUTBOX_SMS_SENDER.into()))
+    }
+
+    /// Billing off: the payment provider's secret is not read.
+    pub fn no_payments(_: &AppConfig) -> Option<Arc<dyn Payments>> {
+        None
+    }
+}
+
+/// The AWS runtime with the adapters `wiring` picks. Each SDK client is
+/// built on its first call ([`LazyClient`]), so a cold start pays only for
+/// the services its invocations reach.
+pub fn aws_state_wired(
+    sdk: &aws_config::SdkConfig,
+    config: &AwsConfig,
+    clock: Arc<dyn Clock>,
+    wiring: Wiring,
+) -> AppState {
     let dynamodb = LazyClient::new({
         let sdk = sdk.clone();
         move || aws_sdk_dynamodb::Client::new(&sdk)
@@ -105,10 +168,25 @@ pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clo
         let sdk = sdk.clone();
         move || aws_sdk_sqs::Client::new(&sdk)
     });
-    let kms = LazyClient::new({
-        let sdk = sdk.clone();
-        move || aws_sdk_kms::Client::new(&sdk)
-    });
+    let table: Arc<dyn Table> = Arc::new(DynamoTable::new(dynamodb, config.table_name.clone(), clock.clone()));
+    AppState {
+        mailer: (wiring.mailer)(&config.app, table.clone(), clock.clone()),
+        sms: (wiring.sms)(&config.app, table.clone(), clock.clone()),
+        reminders: Arc::new(SqsQueue::new(sqs.clone(), config.reminders_queue_url.clone())),
+        objects: (wiring.objects)(sdk, config),
+        config: Arc::new(config.app.clone()),
+        payments: (wiring.payments)(&config.app),
+        table,
+        jobs: Arc::new(SqsQueue::new(sqs, config.jobs_queue_url.clone())),
+        keys: (wiring.keys)(sdk, config),
+        clock,
+        webhooks: Arc::new(HttpWebhooks::new()),
+        sweepers: Vec::new(),
+    }
+}
+
+/// The objects bucket on S3.
+fn s3_objects(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> Arc<dyn ObjectStore> {
     let s3 = LazyClient::new({
         let sdk = sdk.clone();
         move || {
@@ -120,21 +198,16 @@ pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clo
             aws_sdk_s3::Client::from_conf(s3_config)
         }
     });
-    let table: Arc<dyn Table> = Arc::new(DynamoTable::new(dynamodb, config.table_name.clone(), clock.clone()));
-    AppState {
-        mailer: mailer(&config.app, table.clone(), clock.clone()),
-        sms: sms(&config.app, table.clone(), clock.clone()),
-        reminders: Arc::new(SqsQueue::new(sqs.clone(), config.reminders_queue_url.clone())),
-        objects: Arc::new(S3ObjectStore::new(s3, config.objects_bucket.clone())),
-        config: Arc::new(config.app.clone()),
-        payments: payments(&config.app),
-        table,
-        jobs: Arc::new(SqsQueue::new(sqs, config.jobs_queue_url.clone())),
-        keys: Arc::new(EnvelopeVault::new(KmsDataKeys::new(kms, config.token_key_id.clone()))),
-        clock,
-        webhooks: Arc::new(HttpWebhooks::new()),
-        sweepers: Vec::new(),
-    }
+    Arc::new(S3ObjectStore::new(s3, config.objects_bucket.clone()))
+}
+
+/// Envelope encryption under the token key in KMS.
+fn kms_keys(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> Arc<dyn KeyVault> {
+    let kms = LazyClient::new({
+        let sdk = sdk.clone();
+        move || aws_sdk_kms::Client::new(&sdk)
+    });
+    Arc::new(EnvelopeVault::new(KmsDataKeys::new(kms, config.token_key_id.clone())))
 }
 
 /// The local server's mailer: SMTP when configured (the configuration
@@ -157,7 +230,7 @@ fn local_mailer(
 fn mailer(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<dyn Mailer> {
     match &config.resend_api_key {
         Some(key) => Arc::new(ResendMailer::new(
-            reqwest::Client::new(),
+            provider_http(),
             config.resend_base_url.clone(),
             key.clone(),
             config.mail_from.clone(),
@@ -182,7 +255,7 @@ fn sms(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<
     match &config.twilio {
         Some(twilio) => Arc::new(
             TwilioSms::new(
-                reqwest::Client::new(),
+                provider_http(),
                 config.twilio_base_url.clone(),
                 twilio.account_sid.clone(),
                 twilio.auth_token.clone(),
@@ -198,11 +271,20 @@ fn sms(config: &AppConfig, table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Arc<
     }
 }
 
+/// The HTTPS client of the providers' APIs (Resend, Twilio, Stripe), one
+/// per process and built on the first call to any of them: building it
+/// parses the TLS trust roots, work a cold start skips when its invocations
+/// never reach a provider.
+fn provider_http() -> LazyClient<reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    LazyClient::new(|| CLIENT.get_or_init(reqwest::Client::new).clone())
+}
+
 /// Stripe when it is configured; `None` leaves billing off.
 pub fn payments(config: &AppConfig) -> Option<Arc<dyn Payments>> {
     config.stripe.as_ref().map(|stripe| {
         Arc::new(StripePayments::new(
-            reqwest::Client::new(),
+            provider_http(),
             config.stripe_base_url.clone(),
             stripe.secret_key.clone(),
         )) as Arc<dyn Payments>

@@ -3,6 +3,10 @@
 //! (`catalogue::entry`); the pieces below are public so tests can invoke a
 //! function's handler with its sample event.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -10,21 +14,167 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::adapters::aws::secrets_manager::SecretsManagerStore;
-use crate::app::{self, AppState};
-use crate::catalogue::{Entry, Runtime, Trigger};
+use crate::app::{self, AppState, Wiring};
+use crate::catalogue::{Access, Entry, Method, Runtime, Trigger};
 use crate::config::{AppConfig, AwsConfig, LogFormat};
 use crate::inbound::events::{Consumer, Message, Tick, TickReport};
 use crate::inbound::http;
 use crate::integrations;
+use crate::ports::SystemClock;
 use crate::ports::secrets::{Integration, SecretError, SecretStore};
 
 pub type Error = lambda_runtime::Error;
+
+/// What a function's process runs until the runtime stops it.
+pub type Served = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
 
 /// Cold start: telemetry, configuration and the declared secrets once (SDK
 /// clients on first use); then serve invocations of `entry` until the
 /// runtime stops the process. A main passes its entry as a constant
 /// (`catalogue::entry`), so only that entry's code is in its binary.
-pub async fn run(entry: Entry) -> Result<(), Error> {
+///
+/// Always inlined, so the trigger is matched in the main itself, on its
+/// constant entry: the compiler keeps one arm, and a binary links only its
+/// own kind's runtime (a consumer or a tick neither the HTTP router, its
+/// compression and `lambda_http`, nor an HTTP route the SQS or EventBridge
+/// loop).
+#[inline(always)]
+pub fn run(entry: Entry) -> Served {
+    let wiring = Start::declared(&entry);
+    match entry.trigger {
+        Trigger::Http { .. } => Box::pin(serve_http(entry, wiring)),
+        Trigger::Queue { consumer, .. } => Box::pin(serve_queue(entry, wiring, consumer)),
+        Trigger::Schedule { tick, .. } => Box::pin(serve_schedule(entry, wiring, tick)),
+    }
+}
+
+async fn serve_http(entry: Entry, wiring: Start) -> Result<(), Error> {
+    let state = start(&entry, wiring).await?;
+    lambda_http::run(http::router(state, [&entry])).await
+}
+
+async fn serve_queue(entry: Entry, wiring: Start, consumer: Consumer) -> Result<(), Error> {
+    let state = start(&entry, wiring).await?;
+    let name = entry.name;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let state = state.clone();
+        let span = tracing::info_span!("invocation", function = name);
+        async move { Ok::<_, Error>(handle_sqs(state, consumer, event.payload).await) }.instrument(span)
+    }))
+    .await
+}
+
+async fn serve_schedule(entry: Entry, wiring: Start, tick: Tick) -> Result<(), Error> {
+    let state = start(&entry, wiring).await?;
+    let name = entry.name;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| {
+        let state = state.clone();
+        let span = tracing::info_span!("invocation", function = name);
+        async move { handle_schedule(state, name, tick, event.payload).await }.instrument(span)
+    }))
+    .await
+}
+
+/// What a function's init builds, picked from its entry's declared access:
+/// the secret store and the state's adapters ([`Wiring`]).
+#[derive(Clone, Copy)]
+pub struct Start {
+    secrets: fn(&aws_config::SdkConfig) -> Box<dyn SecretStore>,
+    state: Wiring,
+}
+
+impl Start {
+    /// The pick for `entry`. Always inlined into [`run`], itself inlined
+    /// into the main, where the entry is a constant: each test below folds
+    /// to a constant and only the picked functions are referenced, so the
+    /// binary carries no adapter its function does not declare.
+    #[inline(always)]
+    pub fn declared(entry: &Entry) -> Start {
+        let access = entry.access;
+        // The shared layers of a POST route seal idempotent answers with the key vault.
+        let post = matches!(
+            entry.trigger,
+            Trigger::Http {
+                method: Method::Post,
+                ..
+            }
+        );
+        let objects = declares(access, |a| {
+            matches!(
+                a,
+                Access::ObjectRead | Access::ObjectWrite | Access::ExportRead | Access::ExportWrite
+            )
+        });
+        let keys = post
+            || declares(access, |a| {
+                matches!(
+                    a,
+                    Access::TokenKeyEncrypt | Access::TokenKeyDecrypt | Access::TokenKeyDescribe
+                )
+            });
+        let secret = |integration: Integration| declares(access, move |a| *a == Access::Secret(integration));
+        Start {
+            secrets: if declares(access, |a| matches!(a, Access::Secret(_))) {
+                secrets_manager
+            } else {
+                no_secrets
+            },
+            state: Wiring {
+                objects: if objects {
+                    Wiring::ALL.objects
+                } else {
+                    Wiring::undeclared_objects
+                },
+                keys: if keys {
+                    Wiring::ALL.keys
+                } else {
+                    Wiring::undeclared_keys
+                },
+                mailer: if secret(Integration::Resend) {
+                    Wiring::ALL.mailer
+                } else {
+                    Wiring::outbox_mailer
+                },
+                sms: if secret(Integration::Twilio) {
+                    Wiring::ALL.sms
+                } else {
+                    Wiring::outbox_sms
+                },
+                payments: if secret(Integration::Stripe) {
+                    Wiring::ALL.payments
+                } else {
+                    Wiring::no_payments
+                },
+            },
+        }
+    }
+}
+
+/// Whether `access` holds an item `wanted` accepts. Written out for the
+/// first 24 items, not as a loop: on a constant list each test then folds
+/// while compiling, which a loop (not unrolled when optimising for size)
+/// would not; the rare longer list is searched on.
+#[inline(always)]
+fn declares(access: &[Access], wanted: impl Fn(&Access) -> bool) -> bool {
+    macro_rules! at {
+        ($($i:literal)*) => { false $(|| (access.len() > $i && wanted(&access[$i])))* };
+    }
+    at!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23)
+        || (access.len() > 24 && access[24..].iter().any(&wanted))
+}
+
+fn secrets_manager(sdk: &aws_config::SdkConfig) -> Box<dyn SecretStore> {
+    Box::new(SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk)))
+}
+
+/// No client, and no call, in a function that declares no secret.
+fn no_secrets(_: &aws_config::SdkConfig) -> Box<dyn SecretStore> {
+    Box::new(NoSecrets)
+}
+
+/// The init phase every kind shares: telemetry, configuration, the declared
+/// secrets and the state (its SDK clients built on first use).
+async fn start(entry: &Entry, wiring: Start) -> Result<AppState, Error> {
     let name = entry.name;
     crate::telemetry::init(LogFormat::Json, name);
     // Local-only entries (the developer outbox among them) never run as a
@@ -34,34 +184,16 @@ pub async fn run(entry: Entry) -> Result<(), Error> {
     }
     let mut config = AwsConfig::from_env()?;
     let sdk = crate::adapters::aws::sdk_config().await;
-    let declared = entry.secrets();
-    // No client, and no call, in a function that declares no secret.
-    let store: Box<dyn SecretStore> = if declared.is_empty() {
-        Box::new(NoSecrets)
-    } else {
-        Box::new(SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk)))
-    };
-    load_secrets(name, &declared, store.as_ref(), secret_id_from_env, &mut config.app).await?;
-    let state = app::aws_state_from(&sdk, &config);
-    match entry.trigger {
-        Trigger::Http { .. } => lambda_http::run(http::router(state, [&entry])).await,
-        Trigger::Queue { consumer, .. } => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-                let state = state.clone();
-                let span = tracing::info_span!("invocation", function = name);
-                async move { Ok::<_, Error>(handle_sqs(state, consumer, event.payload).await) }.instrument(span)
-            }))
-            .await
-        }
-        Trigger::Schedule { tick, .. } => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| {
-                let state = state.clone();
-                let span = tracing::info_span!("invocation", function = name);
-                async move { handle_schedule(state, name, tick, event.payload).await }.instrument(span)
-            }))
-            .await
-        }
-    }
+    let store = (wiring.secrets)(&sdk);
+    load_secrets(
+        name,
+        &entry.secrets(),
+        store.as_ref(),
+        secret_id_from_env,
+        &mut config.app,
+    )
+    .await?;
+    Ok(app::aws_state_wired(&sdk, &config, Arc::new(SystemClock), wiring.state))
 }
 
 /// The declared integrations' secrets from `store` (Secrets Manager), by
@@ -156,4 +288,75 @@ pub async fn handle_schedule(
     let report = tick(state).await?;
     tracing::info!(function = name, processed = report.processed, "tick done");
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::catalogue;
+    use crate::config::StripeConfig;
+
+    /// The state `name`'s Lambda starts with, Stripe configured. The SDK
+    /// configuration has no credentials: a real adapter fails on them, at
+    /// once and without a connection, never with "declares no access".
+    fn state_of(name: &str) -> AppState {
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build();
+        let mut app = AppConfig::for_tests();
+        app.stripe = Some(StripeConfig {
+            secret_key: SecretString::from("sk_test_1"),
+            webhook_signing_secret: SecretString::from("whsec_1"),
+        });
+        let config = AwsConfig {
+            table_name: "t".into(),
+            jobs_queue_url: "http://127.0.0.1:9/q/jobs".into(),
+            reminders_queue_url: "http://127.0.0.1:9/q/reminders".into(),
+            token_key_id: "k".into(),
+            objects_bucket: "b".into(),
+            app,
+        };
+        let start = Start::declared(catalogue::find(name).expect("in the catalogue"));
+        app::aws_state_wired(&sdk, &config, Arc::new(SystemClock), start.state)
+    }
+
+    async fn objects_refused(state: &AppState) -> bool {
+        let err = state
+            .objects
+            .exists("a/b")
+            .await
+            .expect_err("no credentials, no bucket");
+        err.to_string().contains("declares no access")
+    }
+
+    async fn keys_refused(state: &AppState) -> bool {
+        let err = state.keys.ping().await.expect_err("no credentials, no key");
+        err.to_string().contains("declares no access")
+    }
+
+    #[tokio::test]
+    async fn a_function_wires_only_the_adapters_its_entry_declares() {
+        // A tick: no bucket, no key, no provider.
+        let tick = state_of("reminders-tick");
+        assert!(objects_refused(&tick).await);
+        assert!(keys_refused(&tick).await);
+        assert!(tick.payments.is_none(), "Stripe configured but its secret not declared");
+
+        // The jobs worker reads and writes objects, never the token key.
+        let jobs = state_of("jobs-worker");
+        assert!(!objects_refused(&jobs).await);
+        assert!(keys_refused(&jobs).await);
+
+        // Health describes the key; a POST route seals idempotent answers with it.
+        assert!(!keys_refused(&state_of("health")).await);
+        assert!(objects_refused(&state_of("health")).await);
+        assert!(!keys_refused(&state_of("auth-login")).await);
+
+        // A route that declares Stripe's secret has billing.
+        assert!(state_of("invitations-create").payments.is_some());
+    }
 }

@@ -14,4 +14,5 @@ pub mod smtp;
 pub mod sqlite;
 pub mod stripe;
 pub mod twilio;
+pub mod undeclared;
 pub mod webhook_http;

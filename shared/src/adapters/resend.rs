@@ -5,10 +5,13 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
+use crate::adapters::aws::LazyClient;
 use crate::ports::mailer::{Email, MailError, Mailer};
 
 pub struct ResendMailer {
-    http: reqwest::Client,
+    /// Built on the first send: its TLS trust roots are parsed then, not at
+    /// a cold start whose invocations may never reach the provider.
+    http: LazyClient<reqwest::Client>,
     base_url: String,
     api_key: SecretString,
     from: String,
@@ -16,9 +19,14 @@ pub struct ResendMailer {
 
 impl ResendMailer {
     /// `base_url` is `https://api.resend.com` in production; tests point it at a mock.
-    pub fn new(http: reqwest::Client, base_url: String, api_key: SecretString, from: String) -> Self {
+    pub fn new(
+        http: impl Into<LazyClient<reqwest::Client>>,
+        base_url: String,
+        api_key: SecretString,
+        from: String,
+    ) -> Self {
         Self {
-            http,
+            http: http.into(),
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key,
             from,
@@ -49,6 +57,7 @@ impl Mailer for ResendMailer {
         }
         let response = self
             .http
+            .get()
             .post(format!("{}/emails", self.base_url))
             .bearer_auth(self.api_key.expose_secret())
             // Resend keeps idempotency keys for 24 hours: a redelivered job sends nothing new.

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::adapters::aws::LazyClient;
 use crate::ports::payments::{CheckoutRequest, NewCustomer, Payments, PaymentsError};
 
 /// Attempts per call, the first included.
@@ -21,7 +22,9 @@ const ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
 pub struct StripePayments {
-    http: reqwest::Client,
+    /// Built on the first send: its TLS trust roots are parsed then, not at
+    /// a cold start whose invocations may never reach the provider.
+    http: LazyClient<reqwest::Client>,
     base_url: String,
     secret_key: SecretString,
 }
@@ -48,9 +51,9 @@ struct Created {
 
 impl StripePayments {
     /// `base_url` is `https://api.stripe.com` in production; tests point it at a mock.
-    pub fn new(http: reqwest::Client, base_url: String, secret_key: SecretString) -> Self {
+    pub fn new(http: impl Into<LazyClient<reqwest::Client>>, base_url: String, secret_key: SecretString) -> Self {
         Self {
-            http,
+            http: http.into(),
             base_url: base_url.trim_end_matches('/').to_string(),
             secret_key,
         }
@@ -69,6 +72,7 @@ impl StripePayments {
             }
             let sent = self
                 .http
+                .get()
                 .post(&url)
                 .bearer_auth(self.secret_key.expose_secret())
                 .header("Idempotency-Key", idempotency_key)
@@ -136,6 +140,7 @@ impl Payments for StripePayments {
             }
             let sent = self
                 .http
+                .get()
                 .get(&url)
                 .bearer_auth(self.secret_key.expose_secret())
                 .query(&query)

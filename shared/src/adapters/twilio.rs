@@ -8,11 +8,14 @@
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::adapters::aws::LazyClient;
 use crate::domain::sms::message_id;
 use crate::ports::sms::{Sms, SmsError};
 
 pub struct TwilioSms {
-    http: reqwest::Client,
+    /// Built on the first send: its TLS trust roots are parsed then, not at
+    /// a cold start whose invocations may never reach the provider.
+    http: LazyClient<reqwest::Client>,
     base_url: String,
     account_sid: String,
     auth_token: SecretString,
@@ -35,14 +38,14 @@ impl std::fmt::Debug for TwilioSms {
 impl TwilioSms {
     /// `base_url` is `https://api.twilio.com` in production; tests point it at a mock.
     pub fn new(
-        http: reqwest::Client,
+        http: impl Into<LazyClient<reqwest::Client>>,
         base_url: String,
         account_sid: String,
         auth_token: SecretString,
         from: String,
     ) -> Self {
         Self {
-            http,
+            http: http.into(),
             base_url: base_url.trim_end_matches('/').to_string(),
             account_sid,
             auth_token,
@@ -101,6 +104,7 @@ impl Sms for TwilioSms {
         }
         let response = self
             .http
+            .get()
             .post(self.messages_url())
             .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
             .form(&form)

@@ -58,17 +58,19 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// One client per policy, built once.
+/// One client per policy, built on its first use: every Lambda's state
+/// holds this adapter, and only the jobs worker sends, so no other
+/// function pays for a client (and its trust roots) at cold start.
 pub struct HttpWebhooks {
-    strict: reqwest::Client,
-    loopback: reqwest::Client,
+    strict: std::sync::OnceLock<reqwest::Client>,
+    loopback: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl HttpWebhooks {
     pub fn new() -> Self {
         Self {
-            strict: client(TargetPolicy::PublicOnly),
-            loopback: client(TargetPolicy::AllowLoopback),
+            strict: std::sync::OnceLock::new(),
+            loopback: std::sync::OnceLock::new(),
         }
     }
 }
@@ -114,8 +116,8 @@ impl WebhookTransport for HttpWebhooks {
             return Err(WebhookSendError::Refused(format!("{ip} is not a public address")));
         }
         let client = match request.policy {
-            TargetPolicy::PublicOnly => &self.strict,
-            TargetPolicy::AllowLoopback => &self.loopback,
+            TargetPolicy::PublicOnly => self.strict.get_or_init(|| client(TargetPolicy::PublicOnly)),
+            TargetPolicy::AllowLoopback => self.loopback.get_or_init(|| client(TargetPolicy::AllowLoopback)),
         };
         let mut builder = client.post(url).timeout(request.timeout).body(request.body.clone());
         for (name, value) in &request.headers {

@@ -4,6 +4,11 @@
 use std::sync::{Arc, OnceLock};
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::ConfigBag;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tokio::sync::OnceCell;
 
 pub mod dynamodb;
@@ -31,12 +36,40 @@ pub async fn sdk_config() -> SdkConfig {
 /// The SDK's HTTPS client: rustls with ring, the crypto provider the rest of
 /// the crate already links (reqwest), instead of the SDK's default aws-lc,
 /// so a Lambda binary carries one crypto library. Connections and trust
-/// roots are set up on the first request, not here.
+/// roots are set up with the first connection, not here (see
+/// [`RootsOnFirstConnection`]).
 pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     use aws_smithy_http_client::tls;
-    aws_smithy_http_client::Builder::new()
+    let client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .build_https()
+        .build_https();
+    SharedHttpClient::new(RootsOnFirstConnection(client))
+}
+
+/// The SDK's client minus one eager step. The stock client builds a
+/// connector, which reads and parses every trust root of the system (a
+/// 200 KB bundle plus, where there is one, a directory of certificates),
+/// as soon as an SDK configuration or client is set up
+/// (`validate_base_client_config`): at every cold start, whether or not an
+/// invocation ever opens a connection. Here the connector, and the roots
+/// with it, are built for the first request instead (`http_connector`,
+/// cached by the inner client), so a function that never calls AWS never
+/// reads them and one that does reads them once, on its first call.
+#[derive(Debug)]
+struct RootsOnFirstConnection(SharedHttpClient);
+
+impl HttpClient for RootsOnFirstConnection {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn validate_final_config(&self, components: &RuntimeComponents, cfg: &ConfigBag) -> Result<(), BoxError> {
+        self.0.validate_final_config(components, cfg)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// An SDK client built on its first call. Building one (its configuration,
@@ -113,5 +146,64 @@ mod tests {
         let lazy = LazyClient::from(String::from("emulator"));
         assert!(lazy.is_built());
         assert_eq!(lazy.get(), "emulator");
+    }
+}
+
+#[cfg(test)]
+mod roots_tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A client that counts what the SDK asks of it while a service client
+    /// is set up.
+    #[derive(Debug, Default)]
+    struct Counting {
+        validations: Arc<AtomicUsize>,
+    }
+
+    impl HttpClient for Counting {
+        fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+            panic!("a connector was built while setting up a client, before any request");
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
+            _: &ConfigBag,
+        ) -> Result<(), BoxError> {
+            // The stock client builds its connector, trust roots and all, here.
+            self.validations.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    fn dynamodb_client(http: SharedHttpClient) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .http_client(http)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    #[test]
+    fn setting_up_a_client_leaves_the_connector_and_its_roots_to_the_first_request() {
+        let stock = Counting::default();
+        let asked = stock.validations.clone();
+        let _client = dynamodb_client(SharedHttpClient::new(stock));
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "the SDK asks a bare client at set-up");
+
+        let inner = Counting::default();
+        let asked = inner.validations.clone();
+        let _client = dynamodb_client(SharedHttpClient::new(RootsOnFirstConnection(SharedHttpClient::new(
+            inner,
+        ))));
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            0,
+            "the wrapper defers it to the first request"
+        );
     }
 }
