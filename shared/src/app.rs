@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::adapters::aws::s3::S3ObjectStore;
 use crate::adapters::aws::{LazyClient, dynamodb::DynamoTable, kms::KmsDataKeys, sqs::SqsQueue};
 use crate::adapters::envelope::EnvelopeVault;
+use crate::adapters::google::GoogleOAuthClient;
 #[cfg(feature = "local")]
 use crate::adapters::local_keys::LocalDataKeys;
 #[cfg(feature = "local")]
@@ -24,7 +25,7 @@ use crate::config::{AppConfig, AwsConfig};
 pub use crate::inbound::AppState;
 #[cfg(feature = "local")]
 use crate::ports::QueueName;
-use crate::ports::{Clock, Mailer, Payments, Sms, SystemClock, Table};
+use crate::ports::{Clock, GoogleOAuth, Mailer, Payments, Sms, SystemClock, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -76,6 +77,7 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
         clock,
         config: Arc::new(config.app.clone()),
         payments: payments(&config.app),
+        google: google(&config.app),
         sweepers: vec![db, objects],
     })
 }
@@ -126,6 +128,7 @@ pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clo
         objects: Arc::new(S3ObjectStore::new(s3, config.objects_bucket.clone())),
         config: Arc::new(config.app.clone()),
         payments: payments(&config.app),
+        google: google(&config.app),
         table,
         jobs: Arc::new(SqsQueue::new(sqs, config.jobs_queue_url.clone())),
         keys: Arc::new(EnvelopeVault::new(KmsDataKeys::new(kms, config.token_key_id.clone()))),
@@ -203,5 +206,18 @@ pub fn payments(config: &AppConfig) -> Option<Arc<dyn Payments>> {
             config.stripe_base_url.clone(),
             stripe.secret_key.clone(),
         )) as Arc<dyn Payments>
+    })
+}
+
+/// Google's OAuth client when it is configured; `None` leaves Google off.
+pub fn google(config: &AppConfig) -> Option<Arc<dyn GoogleOAuth>> {
+    config.google_oauth.as_ref().map(|google| {
+        Arc::new(GoogleOAuthClient::new(
+            reqwest::Client::new(),
+            &config.google_accounts_base_url,
+            &config.google_oauth_base_url,
+            google.client_id.clone(),
+            google.client_secret.clone(),
+        )) as Arc<dyn GoogleOAuth>
     })
 }

@@ -210,6 +210,10 @@ pub struct AppConfig {
     pub plans: Plans,
     /// Set only where Google's OAuth client is configured.
     pub google_oauth: Option<GoogleOAuthConfig>,
+    /// Google's consent pages (`/o/oauth2/v2/auth`).
+    pub google_accounts_base_url: String,
+    /// Google's token and revocation endpoints (`/token`, `/revoke`).
+    pub google_oauth_base_url: String,
 }
 
 /// What a buffered Lambda response may carry inline, counted as encoded in
@@ -232,6 +236,11 @@ pub struct StripeConfig {
     pub secret_key: secrecy::SecretString,
     pub webhook_signing_secret: secrecy::SecretString,
 }
+
+/// Where Google's consent pages are.
+pub const GOOGLE_ACCOUNTS_BASE_URL: &str = "https://accounts.google.com";
+/// Where Google's OAuth token and revocation endpoints are.
+pub const GOOGLE_OAUTH_BASE_URL: &str = "https://oauth2.googleapis.com";
 
 /// Google's OAuth client (sign-in and calendar access).
 #[derive(Debug, Clone)]
@@ -331,6 +340,9 @@ impl AppConfig {
             stripe_base_url: var("STRIPE_BASE_URL").unwrap_or_else(|| "https://api.stripe.com".into()),
             plans: plans_from_env(),
             google_oauth: None,
+            google_accounts_base_url: var("GOOGLE_ACCOUNTS_BASE_URL")
+                .unwrap_or_else(|| GOOGLE_ACCOUNTS_BASE_URL.into()),
+            google_oauth_base_url: var("GOOGLE_OAUTH_BASE_URL").unwrap_or_else(|| GOOGLE_OAUTH_BASE_URL.into()),
         };
         // Locally the integrations' credentials are environment variables;
         // on AWS the Lambda start replaces them with the declared secrets.
@@ -426,6 +438,8 @@ impl AppConfig {
             stripe_base_url: "https://api.stripe.com".into(),
             plans: Plans::default(),
             google_oauth: None,
+            google_accounts_base_url: GOOGLE_ACCOUNTS_BASE_URL.into(),
+            google_oauth_base_url: GOOGLE_OAUTH_BASE_URL.into(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod billing;
 mod contacts;
 mod conventions;
 mod deals;
+mod google;
 mod imports;
 mod notifications;
 mod org;

@@ -6,6 +6,7 @@ pub mod contact;
 pub mod country;
 pub mod email;
 pub mod fold;
+pub mod google;
 pub mod host;
 pub mod ids;
 pub mod input;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use crate::config::AppConfig;
 use crate::ports::{
-    Clock, HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments, HasReminders, HasSms, HasTable,
-    KeyVault, Mailer, ObjectStore, Payments, Queue, QueueName, Sms, StoreSweeper, Table,
+    Clock, GoogleOAuth, HasClock, HasConfig, HasGoogle, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments,
+    HasReminders, HasSms, HasTable, KeyVault, Mailer, ObjectStore, Payments, Queue, QueueName, Sms, StoreSweeper,
+    Table,
 };
 
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct AppState {
     pub config: Arc<AppConfig>,
     /// Stripe where billing is configured; `None` turns billing off.
     pub payments: Option<Arc<dyn Payments>>,
+    /// Google's OAuth endpoints where a Google client is configured.
+    pub google: Option<Arc<dyn GoogleOAuth>>,
     /// Physical clean-up that AWS does by itself (DynamoDB TTL, SQS
     /// retention, S3 lifecycle): only the local runtime has any.
     pub sweepers: Vec<Arc<dyn StoreSweeper>>,
@@ -100,5 +103,11 @@ impl HasConfig for AppState {
 impl HasPayments for AppState {
     fn payments(&self) -> Option<&Arc<dyn Payments>> {
         self.payments.as_ref()
+    }
+}
+
+impl HasGoogle for AppState {
+    fn google(&self) -> Option<&Arc<dyn GoogleOAuth>> {
+        self.google.as_ref()
     }
 }

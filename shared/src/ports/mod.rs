@@ -7,6 +7,7 @@
 pub mod busy;
 pub mod clock;
 pub mod counting;
+pub mod google;
 pub mod keys;
 pub mod mailer;
 pub mod object_store;
@@ -19,13 +20,15 @@ pub mod sweep;
 pub mod table;
 
 pub use clock::{Clock, SystemClock, TestClock};
+pub use google::{GoogleError, GoogleOAuth};
 pub use keys::{EncryptionContext, KeyError, KeyVault};
 pub use mailer::{MailError, Mailer};
 pub use object_store::{ObjectError, ObjectReader, ObjectStore, StoredObject, UploadedPart};
 pub use payments::{Payments, PaymentsError};
 pub use queue::{Queue, QueueError, QueueName, Received};
 pub use reach::{
-    HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments, HasReminders, HasSms, HasTable,
+    HasClock, HasConfig, HasGoogle, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments, HasReminders, HasSms,
+    HasTable,
 };
 pub use secrets::{Integration, SecretError, SecretStore};
 pub use sms::{Sms, SmsError};

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::config::AppConfig;
-use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Payments, Queue, Sms, Table};
+use crate::ports::{Clock, GoogleOAuth, KeyVault, Mailer, ObjectStore, Payments, Queue, Sms, Table};
 
 /// The single table (DynamoDB or the embedded store).
 pub trait HasTable {
@@ -66,4 +66,9 @@ pub trait HasConfig {
 /// The payment provider: `None` where billing is not configured.
 pub trait HasPayments {
     fn payments(&self) -> Option<&Arc<dyn Payments>>;
+}
+
+/// Google's OAuth endpoints: `None` where no Google client is configured.
+pub trait HasGoogle {
+    fn google(&self) -> Option<&Arc<dyn GoogleOAuth>>;
 }

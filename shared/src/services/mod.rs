@@ -5,6 +5,7 @@ pub mod audit;
 pub mod billing;
 pub mod contacts;
 pub mod exports;
+pub mod google;
 pub mod health;
 pub mod imports;
 pub mod jobs;

@@ -5,6 +5,7 @@ pub mod billing;
 pub mod contacts;
 pub mod exports;
 pub mod extract;
+pub mod google;
 pub mod health;
 pub mod idempotency;
 pub mod imports;

@@ -575,3 +575,32 @@ impl From<crate::services::billing::BillingError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::google::GoogleConnectionError> for ApiError {
+    fn from(err: crate::services::google::GoogleConnectionError) -> Self {
+        use crate::services::google::GoogleConnectionError as E;
+        match err {
+            // Google is not configured here: its routes are as absent as any other.
+            E::Off | E::NotConnected => ApiError::NotFound,
+            E::Invalid(fields) => ApiError::fields(fields),
+            E::UnknownState => ApiError::BadRequest {
+                code: "invalid_state",
+                field: Some("state".into()),
+                detail: "This Google sign-in link is unknown, used or expired: start connecting again.".into(),
+            },
+            E::Declined => ApiError::BadRequest {
+                code: "access_declined",
+                field: Some("code".into()),
+                detail: "Google did not grant access, so nothing was connected.".into(),
+            },
+            E::Broken(reason) => ApiError::Conflict {
+                code: "google_connection_broken",
+                detail: reason,
+            },
+            E::Google(err) => ApiError::Unavailable(err.to_string()),
+            E::Keys(err) => err.into(),
+            E::Store(err) => err.into(),
+            E::Queue(err) => err.into(),
+        }
+    }
+}

@@ -19,6 +19,7 @@ pub mod contacts;
 pub mod exports;
 pub mod home;
 pub mod imports;
+pub mod integrations;
 pub mod pipeline_edit;
 pub mod pipelines;
 pub mod profile;
@@ -484,6 +485,11 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "welcome" => Some("Welcome to Konnecs."),
         "settings-saved" => Some("Settings saved."),
         "sms-settings-saved" => Some("Text message settings saved."),
+        "google-connected" => Some("Google is connected."),
+        "google-declined" => Some("Google did not grant access, so nothing changed."),
+        "google-disconnected" => {
+            Some("Google is disconnected: its access is withdrawn and the stored tokens are deleted.")
+        }
         "pipeline-created" => Some("Pipeline created."),
         "pipeline-saved" => Some("Pipeline saved."),
         "deal-moved" => Some("Deal moved."),

@@ -1,0 +1,191 @@
+//! The production `GoogleOAuth`: Google's OAuth 2.0 endpoints over reqwest
+//! (rustls). https://developers.google.com/identity/protocols/oauth2/web-server
+//!
+//! Both base URLs are configurable so tests put a local mock in Google's
+//! place: the consent page under `accounts_base_url`
+//! (`/o/oauth2/v2/auth`), the token and revocation endpoints under
+//! `oauth_base_url` (`/token`, `/revoke`).
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::ports::google::{AuthorizationRequest, GoogleError, GoogleOAuth, TokenGrant};
+
+pub struct GoogleOAuthClient {
+    http: reqwest::Client,
+    accounts_base_url: String,
+    oauth_base_url: String,
+    client_id: String,
+    client_secret: SecretString,
+}
+
+impl std::fmt::Debug for GoogleOAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client secret never reaches a log line.
+        f.debug_struct("GoogleOAuthClient")
+            .field("oauth_base_url", &self.oauth_base_url)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GoogleOAuthClient {
+    pub fn new(
+        http: reqwest::Client,
+        accounts_base_url: &str,
+        oauth_base_url: &str,
+        client_id: String,
+        client_secret: SecretString,
+    ) -> Self {
+        Self {
+            http,
+            accounts_base_url: accounts_base_url.trim_end_matches('/').to_string(),
+            oauth_base_url: oauth_base_url.trim_end_matches('/').to_string(),
+            client_id,
+            client_secret,
+        }
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> Result<TokenGrant, GoogleError> {
+        let response = self
+            .http
+            .post(format!("{}/token", self.oauth_base_url))
+            .form(form)
+            .send()
+            .await
+            .map_err(|err| GoogleError::Unavailable(format!("no answer from google: {}", err.without_url())))?;
+        let status = response.status();
+        if status.is_success() {
+            let answer: TokenAnswer = response
+                .json()
+                .await
+                .map_err(|err| GoogleError::Unavailable(format!("unreadable token answer: {err}")))?;
+            return Ok(TokenGrant {
+                access_token: SecretString::from(answer.access_token),
+                refresh_token: answer.refresh_token.map(SecretString::from),
+                expires_in: answer.expires_in.unwrap_or(3600),
+                scope: answer.scope.unwrap_or_default(),
+                id_token: answer.id_token,
+            });
+        }
+        Err(refusal(status, response.text().await.unwrap_or_default()))
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    id_token: Option<String>,
+}
+
+/// Google's OAuth error body: `{"error": "...", "error_description": "..."}`.
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Error bodies name the error, never a token; only the code and a short
+/// description are kept.
+fn refusal(status: reqwest::StatusCode, body: String) -> GoogleError {
+    let parsed = serde_json::from_str::<ErrorAnswer>(&body).ok();
+    if parsed.as_ref().is_some_and(|e| e.error == "invalid_grant") {
+        return GoogleError::InvalidGrant;
+    }
+    let detail = match parsed {
+        Some(e) => format!(
+            "{} {}",
+            e.error,
+            e.error_description
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ),
+        None => format!("status {status}"),
+    };
+    if status.as_u16() == 429 || status.is_server_error() {
+        GoogleError::Unavailable(detail)
+    } else {
+        GoogleError::Rejected(detail)
+    }
+}
+
+#[async_trait]
+impl GoogleOAuth for GoogleOAuthClient {
+    fn authorization_url(&self, request: &AuthorizationRequest) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", &request.redirect_uri)
+            .append_pair("response_type", "code")
+            .append_pair("scope", &request.scope)
+            .append_pair("state", &request.state)
+            .append_pair("code_challenge", &request.code_challenge)
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("access_type", "offline")
+            .append_pair("include_granted_scopes", "true")
+            // Consent each time, so Google hands a refresh token back.
+            .append_pair("prompt", "consent");
+        if let Some(hint) = &request.login_hint {
+            query.append_pair("login_hint", hint);
+        }
+        format!("{}/o/oauth2/v2/auth?{}", self.accounts_base_url, query.finish())
+    }
+
+    async fn exchange_code(
+        &self,
+        code: &str,
+        code_verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<TokenGrant, GoogleError> {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("code_verifier", code_verifier),
+            ("redirect_uri", redirect_uri),
+            ("client_id", &self.client_id),
+            ("client_secret", self.client_secret.expose_secret()),
+        ])
+        .await
+    }
+
+    async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, GoogleError> {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose_secret()),
+            ("client_id", &self.client_id),
+            ("client_secret", self.client_secret.expose_secret()),
+        ])
+        .await
+    }
+
+    async fn revoke(&self, token: &SecretString) -> Result<(), GoogleError> {
+        let response = self
+            .http
+            .post(format!("{}/revoke", self.oauth_base_url))
+            .form(&[("token", token.expose_secret())])
+            .send()
+            .await
+            .map_err(|err| GoogleError::Unavailable(format!("no answer from google: {}", err.without_url())))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        // A token Google no longer knows has no grant left to revoke.
+        if serde_json::from_str::<ErrorAnswer>(&body).is_ok_and(|e| e.error == "invalid_token") {
+            return Ok(());
+        }
+        Err(refusal(status, body))
+    }
+}

@@ -1,0 +1,143 @@
+//! A local stand-in for Google's OAuth 2.0 endpoints (wiremock on
+//! 127.0.0.1), answering in the shapes Google documents
+//! (https://developers.google.com/identity/protocols/oauth2/web-server):
+//! `POST /token` for the code exchange and refresh, `POST /revoke`.
+//! The consent page itself is not served: a test reads the state and PKCE
+//! challenge from the authorization URL and comes back with a code, as
+//! Google's redirect would.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use konnecs::app::AppState;
+use konnecs::config::GoogleOAuthConfig;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+pub const CLIENT_ID: &str = "1234567890-konnecs.apps.googleusercontent.com";
+pub const CLIENT_SECRET: &str = "GOCSPX-konnecs-test-secret";
+/// What the mock hands out on a code exchange.
+pub const ACCESS_TOKEN: &str = "ya29.a0AfB_byC-first-access-token";
+pub const REFRESH_TOKEN: &str = "1//0gKonnecsRefreshToken-xyz";
+/// What the mock hands out on a refresh.
+pub const REFRESHED_ACCESS_TOKEN: &str = "ya29.a0AfB_byC-refreshed-access-token";
+pub const GOOGLE_EMAIL: &str = "dana.whitfield@gmail.com";
+
+pub struct MockGoogle {
+    pub server: MockServer,
+}
+
+/// An unsigned ID token carrying `email` (only its payload is read here:
+/// it comes straight from the token endpoint).
+pub fn id_token(email: &str) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(
+        json!({"iss": "https://accounts.google.com", "aud": CLIENT_ID, "sub": "1100", "email": email, "email_verified": true})
+            .to_string(),
+    );
+    format!("{header}.{payload}.c2lnbmF0dXJl")
+}
+
+impl MockGoogle {
+    /// Google granting `scope` on a code exchange, refreshing with
+    /// `refresh` (an answer), and revoking anything.
+    pub async fn start(scope: &str, refresh: ResponseTemplate) -> Self {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains("grant_type=authorization_code"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": ACCESS_TOKEN,
+                "expires_in": 3599,
+                "refresh_token": REFRESH_TOKEN,
+                "scope": scope,
+                "token_type": "Bearer",
+                "id_token": id_token(GOOGLE_EMAIL),
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains("grant_type=refresh_token"))
+            .respond_with(refresh)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/revoke"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        Self { server }
+    }
+
+    /// A successful refresh answer (no new refresh token, as Google does).
+    pub fn refreshed(scope: &str) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": REFRESHED_ACCESS_TOKEN,
+            "expires_in": 3599,
+            "scope": scope,
+            "token_type": "Bearer",
+        }))
+    }
+
+    /// Google's answer for a revoked or expired refresh token.
+    pub fn invalid_grant() -> ResponseTemplate {
+        ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant",
+            "error_description": "Token has been expired or revoked.",
+        }))
+    }
+
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Every request the mock received so far.
+    pub async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+
+    /// The form fields of the requests to `path`, in order.
+    pub async fn forms(&self, at: &str) -> Vec<Vec<(String, String)>> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.url.path() == at)
+            .map(|r| url::form_urlencoded::parse(&r.body).into_owned().collect())
+            .collect()
+    }
+}
+
+/// `state` with Google's OAuth client configured and both base URLs at `base`.
+pub fn with_google(state: &AppState, base: &str) -> AppState {
+    let mut config = (*state.config).clone();
+    config.google_oauth = Some(GoogleOAuthConfig {
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.to_string().into(),
+    });
+    config.google_accounts_base_url = base.to_string();
+    config.google_oauth_base_url = base.to_string();
+    AppState {
+        google: konnecs::app::google(&config),
+        config: Arc::new(config),
+        ..state.clone()
+    }
+}
+
+/// The query parameters of a URL.
+pub fn query_of(url: &str) -> Vec<(String, String)> {
+    url::Url::parse(url)
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
+
+pub fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+/// A JSON value's text, for "contains no plaintext" checks.
+pub fn text_of(value: &Value) -> String {
+    value.to_string()
+}
