@@ -17,6 +17,7 @@ use konnecs_tests::app::{Member, START, Store, TestApp};
 use konnecs_tests::google::{
     ACCESS_TOKEN, GOOGLE_EMAIL, MockGoogle, REFRESH_TOKEN, REFRESHED_ACCESS_TOKEN, param, query_of, with_google,
 };
+use konnecs_tests::http::Browser;
 use konnecs_tests::on_both_stores;
 use serde_json::{Value, json};
 
@@ -48,7 +49,7 @@ async fn start(app: &TestApp, who: &Member, features: Value) -> Vec<(String, Str
 
 /// Google's redirect back with a code for `state`.
 async fn come_back(app: &TestApp, who: &Member, state: &str) -> konnecs_tests::http::Reply {
-    let path = format!("/integrations/google/callback?state={state}&code=4%2F0AeanS0bcode&scope=email");
+    let path = format!("/app/settings/integrations/google/callback?state={state}&code=4%2F0AeanS0bcode&scope=email");
     app.send(&who.browser, "GET", &path, None).await
 }
 
@@ -96,7 +97,7 @@ async fn connect_asks_for_the_features_scopes_only_with_pkce_state_and_offline_a
     assert_eq!(param(&params, "include_granted_scopes").as_deref(), Some("true"));
     assert_eq!(
         param(&params, "redirect_uri").as_deref(),
-        Some("http://127.0.0.1:3000/integrations/google/callback")
+        Some("http://127.0.0.1:3000/app/settings/integrations/google/callback")
     );
     let scope = param(&params, "scope").expect("scope");
     assert!(scope.split(' ').any(|s| s == CALENDAR_SCOPE), "{scope}");
@@ -183,7 +184,7 @@ async fn a_declined_consent_connects_nothing() {
     let google = MockGoogle::start(GRANTED, MockGoogle::refreshed(GRANTED)).await;
     let (app, owner) = google_app(Store::Sqlite, &google).await;
     let state = param(&start(&app, &owner, json!(["calendar"])).await, "state").expect("state");
-    let path = format!("/integrations/google/callback?state={state}&error=access_denied");
+    let path = format!("/app/settings/integrations/google/callback?state={state}&error=access_denied");
     let reply = app.send(&owner.browser, "GET", &path, None).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(
@@ -413,4 +414,132 @@ async fn on_aws_the_tokens_are_sealed_with_a_kms_data_key_bound_to_org_and_user(
         app.state.keys.decrypt(&sealed, &foreign).await,
         Err(KeyError::Undecryptable)
     ));
+}
+
+// ------------------------------------------------------------ the page
+
+/// A form post as a browser without JavaScript sends it (the hidden `_csrf`).
+async fn post_form(app: &TestApp, who: &Member, path: &str, fields: &[(&str, &str)]) -> konnecs_tests::http::Reply {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("_csrf", who.browser.csrf.as_deref().unwrap_or_default());
+    for (name, value) in fields {
+        form.append_pair(name, value);
+    }
+    let mut request = Browser {
+        csrf: None,
+        ..who.browser.clone()
+    }
+    .request("POST", path, None);
+    let headers = request.headers_mut();
+    headers.insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().expect("header"),
+    );
+    headers.insert("host", "konnecs.test".parse().expect("header"));
+    headers.insert("origin", "http://konnecs.test".parse().expect("header"));
+    headers.insert("sec-fetch-site", "same-origin".parse().expect("header"));
+    *request.body_mut() = axum::body::Body::from(form.finish());
+    app.request(request).await
+}
+
+fn html(reply: &konnecs_tests::http::Reply) -> String {
+    String::from_utf8_lossy(&reply.bytes).into_owned()
+}
+
+#[tokio::test]
+async fn the_integrations_page_explains_connects_shows_the_state_and_disconnects_before_answering() {
+    let google = MockGoogle::start(GRANTED, MockGoogle::refreshed(GRANTED)).await;
+    let (app, owner) = google_app(Store::Sqlite, &google).await;
+    // Every member manages their own connection, not only admins.
+    let member = app.join(&owner, &app.fresh_email("member"), Role::Member).await;
+    let page = app
+        .send(&member.browser, "GET", "/app/settings/integrations", None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = html(&page);
+    for words in [
+        "Not connected",
+        "never changes or deletes events it did not create",
+        "reads nothing else in your mailbox",
+        "does not read them again unless you start another import",
+        "calendar.events",
+    ] {
+        assert!(text.contains(words), "no {words:?} in {text}");
+    }
+    assert!(!text.contains("Disconnect Google"), "nothing to disconnect yet");
+    assert!(
+        !text.contains("/app/settings/billing"),
+        "no admin settings offered to a member"
+    );
+
+    // No feature checked: the page says so, nothing is started.
+    let none = post_form(&app, &member, "/app/settings/integrations", &[("action", "connect")]).await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html(&none).contains("Choose at least one feature"));
+
+    let continuing = post_form(
+        &app,
+        &member,
+        "/app/settings/integrations",
+        &[("action", "connect"), ("features", "calendar")],
+    )
+    .await;
+    assert_eq!(continuing.status, StatusCode::OK);
+    let text = html(&continuing);
+    let start = text
+        .find(&format!("{}/o/oauth2/v2/auth?", google.uri()))
+        .expect("link to Google");
+    let link: String = text[start..].chars().take_while(|c| *c != '"').collect();
+    let link = link.replace("&#38;", "&").replace("&amp;", "&");
+    let state = param(&query_of(&link), "state").expect("state");
+    assert_eq!(come_back(&app, &member, &state).await.status, StatusCode::SEE_OTHER);
+
+    let page = app
+        .send(
+            &member.browser,
+            "GET",
+            "/app/settings/integrations?notice=google-connected",
+            None,
+        )
+        .await;
+    let text = html(&page);
+    assert!(
+        text.contains("Google is connected.") && text.contains("Connected"),
+        "{text}"
+    );
+    assert!(text.contains(GOOGLE_EMAIL) && text.contains("Disconnect Google"));
+
+    let done = post_form(&app, &member, "/app/settings/integrations", &[("action", "disconnect")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    // Gone before the answer: revoked at Google and no token item left.
+    assert_eq!(google.forms("/revoke").await.len(), 1);
+    assert!(raw_item(&app, &member).await.is_none());
+    let page = app
+        .send(
+            &member.browser,
+            "GET",
+            done.headers["location"].to_str().expect("location"),
+            None,
+        )
+        .await;
+    assert!(html(&page).contains("Google is disconnected"));
+}
+
+#[tokio::test]
+async fn the_integrations_page_shows_a_broken_connection_with_its_reason() {
+    let google = MockGoogle::start(GRANTED, MockGoogle::invalid_grant()).await;
+    let (app, owner) = google_app(Store::Sqlite, &google).await;
+    connect(&app, &owner).await;
+    app.clock.advance(SignedDuration::from_hours(2));
+    let org = OrgId::from(owner.org_id.as_str());
+    let user = UserId::from(owner.user_id.as_str());
+    assert!(google::access_token(&app.state, &org, &user).await.is_err());
+    let page = app
+        .send(&owner.browser, "GET", "/app/settings/integrations", None)
+        .await;
+    let text = html(&page);
+    assert!(
+        text.contains("Broken") && text.contains("Why it stopped") && text.contains("Connect again"),
+        "{text}"
+    );
 }

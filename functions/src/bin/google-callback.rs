@@ -1,4 +1,4 @@
-//! Lambda `google-callback`: GET /integrations/google/callback.
+//! Lambda `google-callback`: GET /app/settings/integrations/google/callback.
 #[tokio::main]
 async fn main() -> Result<(), konnecs::lambda::Error> {
     // Picked while compiling (never looked up at run time), so the binary

@@ -1937,7 +1937,7 @@ const ENTRIES: &[Entry] = {
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Get,
-                path: "/integrations/google/callback",
+                path: "/app/settings/integrations/google/callback",
                 route: handler!(http::web::integrations::callback),
             },
             access: &[

@@ -38,6 +38,8 @@
 //! | failed import row | `ORG#<id>#IMPORT#<import>#ERRORS` | `<row, 9 digits>` | |
 //! | import pace: until when the organization's imports have reserved its write budget (DynamoDB only, TTL; see `services::imports`) | `ORG#<id>#IMPORTPACE` | `PACE` | |
 //! | pipeline statistics: deals and values per stage and currency (see `services::pipelines`) | `ORG#<id>` | `PIPESTATS#<pipeline>` | |
+//! | a member's Google connection, tokens sealed by the key vault (see `services::google`) | `ORG#<id>` | `GOOGLE#<user>` | |
+//! | a started Google connect, single use (TTL 10 minutes; see `services::google`) | `TOKEN#<sha256 of state>` | `GOOGLE_CONNECT` | |
 //!
 //! Objects (the `ObjectStore`, not the table): a profile photo is
 //! `photos/<user id>/<photo id>`, a new key per upload, referenced by

@@ -40,7 +40,7 @@ const CONNECT_LIFETIME_SECONDS: i64 = 600;
 /// An access token this close to its expiry is refreshed before use.
 const EXPIRY_MARGIN_SECONDS: i64 = 60;
 /// The callback Google sends the member back to.
-pub const CALLBACK_PATH: &str = "/integrations/google/callback";
+pub const CALLBACK_PATH: &str = "/app/settings/integrations/google/callback";
 /// What the sealed tokens are for: part of their encryption context.
 const TOKEN_PURPOSE: &str = "google-oauth-tokens";
 

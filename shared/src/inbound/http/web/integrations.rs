@@ -160,7 +160,7 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-/// `GET /integrations/google/callback`: Google sends the member back here.
+/// `GET /app/settings/integrations/google/callback`: Google sends the member back here.
 /// The state must be the one this member's connect started (single use);
 /// then the code is exchanged and the tokens stored, sealed.
 pub async fn callback(State(state): State<AppState>, staff: Staff, Query(query): Query<CallbackQuery>) -> PageResult {
