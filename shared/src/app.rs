@@ -216,6 +216,7 @@ pub fn google(config: &AppConfig) -> Option<Arc<dyn GoogleOAuth>> {
             reqwest::Client::new(),
             &config.google_accounts_base_url,
             &config.google_oauth_base_url,
+            &config.google_certs_url,
             google.client_id.clone(),
             google.client_secret.clone(),
         )) as Arc<dyn GoogleOAuth>

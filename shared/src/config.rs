@@ -214,6 +214,8 @@ pub struct AppConfig {
     pub google_accounts_base_url: String,
     /// Google's token and revocation endpoints (`/token`, `/revoke`).
     pub google_oauth_base_url: String,
+    /// Google's JWK set, the keys that sign ID tokens.
+    pub google_certs_url: String,
 }
 
 /// What a buffered Lambda response may carry inline, counted as encoded in
@@ -241,6 +243,8 @@ pub struct StripeConfig {
 pub const GOOGLE_ACCOUNTS_BASE_URL: &str = "https://accounts.google.com";
 /// Where Google's OAuth token and revocation endpoints are.
 pub const GOOGLE_OAUTH_BASE_URL: &str = "https://oauth2.googleapis.com";
+/// Where Google publishes the keys that sign its ID tokens.
+pub const GOOGLE_CERTS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 
 /// Google's OAuth client (sign-in and calendar access).
 #[derive(Debug, Clone)]
@@ -343,6 +347,7 @@ impl AppConfig {
             google_accounts_base_url: var("GOOGLE_ACCOUNTS_BASE_URL")
                 .unwrap_or_else(|| GOOGLE_ACCOUNTS_BASE_URL.into()),
             google_oauth_base_url: var("GOOGLE_OAUTH_BASE_URL").unwrap_or_else(|| GOOGLE_OAUTH_BASE_URL.into()),
+            google_certs_url: var("GOOGLE_CERTS_URL").unwrap_or_else(|| GOOGLE_CERTS_URL.into()),
         };
         // Locally the integrations' credentials are environment variables;
         // on AWS the Lambda start replaces them with the declared secrets.
@@ -440,6 +445,7 @@ impl AppConfig {
             google_oauth: None,
             google_accounts_base_url: GOOGLE_ACCOUNTS_BASE_URL.into(),
             google_oauth_base_url: GOOGLE_OAUTH_BASE_URL.into(),
+            google_certs_url: GOOGLE_CERTS_URL.into(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use http::StatusCode;
 use konnecs::domain::ids::{OrgId, UserId};
+use konnecs::ports::Clock;
 use konnecs::services::google::connection_key;
 use konnecs_tests::google::{GOOGLE_EMAIL, MockGoogle, REFRESH_TOKEN, param, query_of, with_google};
 use serde_json::{Value, json};
@@ -150,4 +151,99 @@ pub async fn page_integrations_action_links_on_to_googles_consent_page(name: &st
         "{scope}"
     );
     assert!(!scope.contains("contacts"), "{scope}");
+}
+
+// ---------------------------------------------------------- sign in with Google
+
+const CSRF_COOKIE: &str = "__Host-konnecs_csrf";
+
+/// A sign-in started in a browser through the API router: the browser's
+/// binding, the state and the nonce.
+async fn sign_in_started(world: &World) -> (String, String, String) {
+    let request = http::Request::get("/sign-in/google")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let reply = konnecs_tests::http::send(&world.app, request).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let params = query_of(reply.headers["location"].to_str().expect("location"));
+    (
+        reply.cookie(CSRF_COOKIE).expect("binding"),
+        param(&params, "state").expect("state"),
+        param(&params, "nonce").expect("nonce"),
+    )
+}
+
+async fn google_answers_for(world: &World, google: &MockGoogle, email: &str, nonce: &str) {
+    let now = world.clock.now().as_second();
+    let token = konnecs_tests::google::signed_id_token(
+        1,
+        konnecs_tests::google::KID_1,
+        &konnecs_tests::google::id_claims(email, nonce, now),
+    );
+    google.answer_next_exchange(&token).await;
+}
+
+pub async fn page_sign_in_google_redirects_to_googles_sign_in_page(name: &str) {
+    let google = MockGoogle::start(GRANTED, MockGoogle::refreshed(GRANTED)).await;
+    let world = world_with_google(&google).await;
+    let reply = world.http(name, &[]).await;
+    reply.expect(StatusCode::SEE_OTHER);
+    let location = reply.header("location");
+    assert!(
+        location.starts_with(&format!("{}/o/oauth2/v2/auth?", google.uri())),
+        "{location}"
+    );
+    let params = query_of(location);
+    assert!(param(&params, "nonce").is_some() && param(&params, "state").is_some());
+    assert_eq!(param(&params, "code_challenge_method").as_deref(), Some("S256"));
+    assert!(
+        reply.header("set-cookie").starts_with(CSRF_COOKIE),
+        "the browser is bound"
+    );
+}
+
+pub async fn page_sign_in_google_callback_signs_dana_in_by_her_verified_address(name: &str) {
+    let google = MockGoogle::start(GRANTED, MockGoogle::refreshed(GRANTED)).await;
+    google.publish_keys(&[(1, konnecs_tests::google::KID_1)]).await;
+    let world = world_with_google(&google).await;
+    let (binding, state, nonce) = sign_in_started(&world).await;
+    google_answers_for(&world, &google, super::DANA_EMAIL, &nonce).await;
+    let reply = world
+        .http(name, &[("OAUTH_STATE", &state), ("BROWSER_BINDING", &binding)])
+        .await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app");
+    let cookies: Vec<&str> = reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert!(
+        cookies.iter().any(|c| c.starts_with("__Host-konnecs_session=")),
+        "{cookies:?}"
+    );
+}
+
+pub async fn page_sign_in_google_finish_creates_the_account_and_organization(name: &str) {
+    let google = MockGoogle::start(GRANTED, MockGoogle::refreshed(GRANTED)).await;
+    google.publish_keys(&[(1, konnecs_tests::google::KID_1)]).await;
+    let world = world_with_google(&google).await;
+    let (binding, state, nonce) = sign_in_started(&world).await;
+    google_answers_for(&world, &google, "dana.whitfield.new@gmail.com", &nonce).await;
+    let request = http::Request::get(format!("/sign-in/google/callback?state={state}&code=c"))
+        .header("cookie", format!("{CSRF_COOKIE}={binding}"))
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let page = konnecs_tests::http::send(&world.app, request).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&page.bytes).into_owned();
+    let marker = "name=\"token\" value=\"";
+    let at = html.find(marker).expect("token") + marker.len();
+    let token: String = html[at..].chars().take_while(|c| *c != '"').collect();
+    let reply = world
+        .http(name, &[("SIGN_UP_TOKEN", &token), ("BROWSER_BINDING", &binding)])
+        .await;
+    reply.expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/app?notice=welcome");
 }

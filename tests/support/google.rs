@@ -24,6 +24,11 @@ pub const REFRESH_TOKEN: &str = "1//0gKonnecsRefreshToken-xyz";
 /// What the mock hands out on a refresh.
 pub const REFRESHED_ACCESS_TOKEN: &str = "ya29.a0AfB_byC-refreshed-access-token";
 pub const GOOGLE_EMAIL: &str = "dana.whitfield@gmail.com";
+/// Where the mock publishes its JWK set.
+pub const CERTS_PATH: &str = "/oauth2/v3/certs";
+/// The key ids of the two test keys (`google_keys`).
+pub const KID_1: &str = "f5f4bf46e52b31d9b6249f7309ad0338400680cd";
+pub const KID_2: &str = "2c8a2a6b7b9a4e0d1f3c5e7a9b1d3f5a7c9e1b3d";
 
 pub struct MockGoogle {
     pub server: MockServer,
@@ -119,6 +124,7 @@ pub fn with_google(state: &AppState, base: &str) -> AppState {
     });
     config.google_accounts_base_url = base.to_string();
     config.google_oauth_base_url = base.to_string();
+    config.google_certs_url = format!("{base}{CERTS_PATH}");
     AppState {
         google: konnecs::app::google(&config),
         config: Arc::new(config),
@@ -140,4 +146,92 @@ pub fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
 /// A JSON value's text, for "contains no plaintext" checks.
 pub fn text_of(value: &Value) -> String {
     value.to_string()
+}
+
+/// An ID token signed RS256 by test key `key` (1 or 2) under `kid`.
+pub fn signed_id_token(key: u8, kid: &str, claims: &Value) -> String {
+    use base64::engine::general_purpose::STANDARD;
+    let der = match key {
+        1 => crate::google_keys::KEY1_PKCS1_DER_BASE64,
+        _ => crate::google_keys::KEY2_PKCS1_DER_BASE64,
+    };
+    let der = STANDARD.decode(der).expect("test key");
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_rsa_der(&der)).expect("signed")
+}
+
+/// Claims as Google's ID token has them, for `email`, valid an hour from `now`.
+pub fn id_claims(email: &str, nonce: &str, now: i64) -> Value {
+    json!({
+        "iss": "https://accounts.google.com",
+        "azp": CLIENT_ID,
+        "aud": CLIENT_ID,
+        "sub": "110169484474386276334",
+        "email": email,
+        "email_verified": true,
+        "at_hash": "HK6E_P6Dh8Y93mRNtsDB1Q",
+        "nonce": nonce,
+        "name": "Dana Whitfield",
+        "given_name": "Dana",
+        "family_name": "Whitfield",
+        "iat": now,
+        "exp": now + 3600,
+    })
+}
+
+impl MockGoogle {
+    /// Publishes the JWK set of the test keys named (`(key, kid)`), as
+    /// Google's certs endpoint does (with a `max-age`).
+    pub async fn publish_keys(&self, keys: &[(u8, &str)]) {
+        let jwks: Vec<Value> = keys
+            .iter()
+            .map(|(key, kid)| {
+                let n = match key {
+                    1 => crate::google_keys::KEY1_N,
+                    _ => crate::google_keys::KEY2_N,
+                };
+                json!({"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": n, "e": crate::google_keys::E})
+            })
+            .collect();
+        Mock::given(method("GET"))
+            .and(path(CERTS_PATH))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("cache-control", "public, max-age=19845, must-revalidate, no-transform")
+                    .set_body_json(json!({"keys": jwks})),
+            )
+            // A later set (more keys: a rotation) takes precedence.
+            .with_priority(5u8.saturating_sub(keys.len() as u8).max(1))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The next code exchange answers `id_token` (a sign-in's answer: no
+    /// refresh token, as without offline access).
+    pub async fn answer_next_exchange(&self, id_token: &str) {
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains("grant_type=authorization_code"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "ya29.a0AfB_sign-in-access-token",
+                "expires_in": 3599,
+                "scope": "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
+                "token_type": "Bearer",
+                "id_token": id_token,
+            })))
+            .with_priority(1)
+            .up_to_n_times(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// How many times the JWK set was fetched.
+    pub async fn key_fetches(&self) -> usize {
+        self.requests()
+            .await
+            .iter()
+            .filter(|r| r.url.path() == CERTS_PATH)
+            .count()
+    }
 }

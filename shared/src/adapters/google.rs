@@ -4,20 +4,34 @@
 //! Both base URLs are configurable so tests put a local mock in Google's
 //! place: the consent page under `accounts_base_url`
 //! (`/o/oauth2/v2/auth`), the token and revocation endpoints under
-//! `oauth_base_url` (`/token`, `/revoke`).
+//! `oauth_base_url` (`/token`, `/revoke`); the ID tokens' signing keys at
+//! `certs_url`, cached for the `max-age` Google sends and fetched again
+//! when a token names a key the cache lacks (Google rotates them).
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::ports::google::{AuthorizationRequest, GoogleError, GoogleOAuth, TokenGrant};
+use std::time::{Duration, Instant};
+
+use crate::ports::google::{AuthorizationRequest, GoogleError, GoogleOAuth, SigningKey, TokenGrant};
+
+/// How long the key set is kept when Google's answer names no `max-age`.
+const DEFAULT_KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
+
+struct CachedKeys {
+    keys: Vec<SigningKey>,
+    fresh_until: Instant,
+}
 
 pub struct GoogleOAuthClient {
     http: reqwest::Client,
     accounts_base_url: String,
     oauth_base_url: String,
+    certs_url: String,
     client_id: String,
     client_secret: SecretString,
+    keys: tokio::sync::Mutex<Option<CachedKeys>>,
 }
 
 impl std::fmt::Debug for GoogleOAuthClient {
@@ -35,6 +49,7 @@ impl GoogleOAuthClient {
         http: reqwest::Client,
         accounts_base_url: &str,
         oauth_base_url: &str,
+        certs_url: &str,
         client_id: String,
         client_secret: SecretString,
     ) -> Self {
@@ -42,9 +57,54 @@ impl GoogleOAuthClient {
             http,
             accounts_base_url: accounts_base_url.trim_end_matches('/').to_string(),
             oauth_base_url: oauth_base_url.trim_end_matches('/').to_string(),
+            certs_url: certs_url.to_string(),
             client_id,
             client_secret,
+            keys: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Google's JWK set (RSA keys only) and how long it may be kept.
+    async fn fetch_keys(&self) -> Result<CachedKeys, GoogleError> {
+        let response = self
+            .http
+            .get(&self.certs_url)
+            .send()
+            .await
+            .map_err(|err| GoogleError::Unavailable(format!("no answer from google: {}", err.without_url())))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(GoogleError::Unavailable(format!("google's keys answered {status}")));
+        }
+        let max_age = response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                value
+                    .split(',')
+                    .find_map(|part| part.trim().strip_prefix("max-age=")?.parse::<u64>().ok())
+            })
+            .map_or(DEFAULT_KEYS_MAX_AGE, Duration::from_secs);
+        let set: JwkSet = response
+            .json()
+            .await
+            .map_err(|err| GoogleError::Unavailable(format!("unreadable key set: {err}")))?;
+        Ok(CachedKeys {
+            keys: set
+                .keys
+                .into_iter()
+                .filter(|key| key.kty == "RSA")
+                .filter_map(|key| {
+                    Some(SigningKey {
+                        kid: key.kid?,
+                        n: key.n?,
+                        e: key.e?,
+                    })
+                })
+                .collect(),
+            fresh_until: Instant::now() + max_age,
+        })
     }
 
     async fn token(&self, form: &[(&str, &str)]) -> Result<TokenGrant, GoogleError> {
@@ -84,6 +144,22 @@ struct TokenAnswer {
     scope: Option<String>,
     #[serde(default)]
     id_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct JwkSet {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
 }
 
 /// Google's OAuth error body: `{"error": "...", "error_description": "..."}`.
@@ -132,10 +208,18 @@ impl GoogleOAuth for GoogleOAuthClient {
             .append_pair("state", &request.state)
             .append_pair("code_challenge", &request.code_challenge)
             .append_pair("code_challenge_method", "S256")
-            .append_pair("access_type", "offline")
-            .append_pair("include_granted_scopes", "true")
+            .append_pair("include_granted_scopes", "true");
+        if request.offline {
             // Consent each time, so Google hands a refresh token back.
-            .append_pair("prompt", "consent");
+            query
+                .append_pair("access_type", "offline")
+                .append_pair("prompt", "consent");
+        } else {
+            query.append_pair("prompt", "select_account");
+        }
+        if let Some(nonce) = &request.nonce {
+            query.append_pair("nonce", nonce);
+        }
         if let Some(hint) = &request.login_hint {
             query.append_pair("login_hint", hint);
         }
@@ -167,6 +251,20 @@ impl GoogleOAuth for GoogleOAuthClient {
             ("client_secret", self.client_secret.expose_secret()),
         ])
         .await
+    }
+
+    async fn signing_key(&self, kid: &str) -> Result<Option<SigningKey>, GoogleError> {
+        let mut cache = self.keys.lock().await;
+        if let Some(cached) = cache.as_ref()
+            && cached.fresh_until > Instant::now()
+            && let Some(key) = cached.keys.iter().find(|key| key.kid == kid)
+        {
+            return Ok(Some(key.clone()));
+        }
+        let fetched = self.fetch_keys().await?;
+        let key = fetched.keys.iter().find(|key| key.kid == kid).cloned();
+        *cache = Some(fetched);
+        Ok(key)
     }
 
     async fn revoke(&self, token: &SecretString) -> Result<(), GoogleError> {

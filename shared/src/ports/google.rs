@@ -30,6 +30,20 @@ pub struct AuthorizationRequest {
     pub code_challenge: String,
     /// The address of the account to preselect, when known.
     pub login_hint: Option<String>,
+    /// OpenID Connect's nonce, echoed in the ID token (sign-in only).
+    pub nonce: Option<String>,
+    /// Whether to ask for a refresh token (`access_type=offline`): for
+    /// connecting features, not for signing in.
+    pub offline: bool,
+}
+
+/// One of Google's RSA signing keys for ID tokens, as its JWK set gives it
+/// (`n` and `e` base64url).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub n: String,
+    pub e: String,
 }
 
 /// Google's answer from the token endpoint. `Debug` shows no token.
@@ -70,6 +84,11 @@ pub trait GoogleOAuth: Send + Sync {
 
     /// A fresh access token for a refresh token.
     async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, GoogleError>;
+
+    /// The signing key `kid` of Google's published JWK set: from the
+    /// cached set, fetched again when the key is unknown (keys rotate) or
+    /// the cache is stale. `None` when Google does not publish it.
+    async fn signing_key(&self, kid: &str) -> Result<Option<SigningKey>, GoogleError>;
 
     /// Revokes the grant a token belongs to (a refresh token revokes it all).
     /// A token Google no longer knows counts as revoked.

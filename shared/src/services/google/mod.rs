@@ -259,6 +259,8 @@ pub async fn start_connect(
         state: oauth_state,
         code_challenge: pkce_challenge(&code_verifier),
         login_hint,
+        nonce: None,
+        offline: true,
     }))
 }
 

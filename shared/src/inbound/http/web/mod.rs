@@ -17,6 +17,7 @@ pub mod contact_merge;
 pub mod contact_record;
 pub mod contacts;
 pub mod exports;
+pub mod google_sign_in;
 pub mod home;
 pub mod imports;
 pub mod integrations;
@@ -485,6 +486,7 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "welcome" => Some("Welcome to Konnecs."),
         "settings-saved" => Some("Settings saved."),
         "sms-settings-saved" => Some("Text message settings saved."),
+        "google-declined-sign-in" => Some("Google did not sign you in."),
         "google-connected" => Some("Google is connected."),
         "google-declined" => Some("Google did not grant access, so nothing changed."),
         "google-disconnected" => {
