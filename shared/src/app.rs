@@ -217,6 +217,7 @@ pub fn google(config: &AppConfig) -> Option<Arc<dyn GoogleOAuth>> {
             &config.google_accounts_base_url,
             &config.google_oauth_base_url,
             &config.google_certs_url,
+            &config.google_calendar_base_url,
             google.client_id.clone(),
             google.client_secret.clone(),
         )) as Arc<dyn GoogleOAuth>

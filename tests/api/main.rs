@@ -20,6 +20,7 @@ mod contacts;
 mod conventions;
 mod deals;
 mod google;
+mod google_calendar;
 mod google_sign_in;
 mod imports;
 mod notifications;

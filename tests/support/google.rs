@@ -125,6 +125,7 @@ pub fn with_google(state: &AppState, base: &str) -> AppState {
     config.google_accounts_base_url = base.to_string();
     config.google_oauth_base_url = base.to_string();
     config.google_certs_url = format!("{base}{CERTS_PATH}");
+    config.google_calendar_base_url = format!("{base}{CALENDAR_PREFIX}");
     AppState {
         google: konnecs::app::google(&config),
         config: Arc::new(config),
@@ -233,5 +234,63 @@ impl MockGoogle {
             .iter()
             .filter(|r| r.url.path() == CERTS_PATH)
             .count()
+    }
+}
+
+/// The Calendar API's path prefix on the mock (`GOOGLE_CALENDAR_BASE_URL`).
+pub const CALENDAR_PREFIX: &str = "/calendar/v3";
+/// The member's main calendar and a shared one they only read.
+pub const PRIMARY_ID: &str = "dana.whitfield@gmail.com";
+pub const HOLIDAYS_ID: &str = "en.uk#holiday@group.v.calendar.google.com";
+
+impl MockGoogle {
+    /// Serves the member's calendar list, and free/busy answering `busy`
+    /// (RFC 3339 pairs) for every calendar asked about.
+    pub async fn serve_calendars(&self, busy: &[(&str, &str)]) {
+        Mock::given(method("GET"))
+            .and(path(format!("{CALENDAR_PREFIX}/users/me/calendarList")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "kind": "calendar#calendarList",
+                "etag": "\"p33c9fhh6vqqu80o\"",
+                "items": [
+                    {"kind": "calendar#calendarListEntry", "id": PRIMARY_ID, "summary": PRIMARY_ID,
+                     "timeZone": "Europe/London", "accessRole": "owner", "primary": true},
+                    {"kind": "calendar#calendarListEntry", "id": HOLIDAYS_ID, "summary": "Holidays in United Kingdom",
+                     "timeZone": "Europe/London", "accessRole": "reader"},
+                ],
+            })))
+            .mount(&self.server)
+            .await;
+        let intervals: Vec<Value> = busy.iter().map(|(s, e)| json!({"start": s, "end": e})).collect();
+        let busy = intervals.clone();
+        Mock::given(method("POST"))
+            .and(path(format!("{CALENDAR_PREFIX}/freeBusy")))
+            .respond_with(move |request: &Request| {
+                let asked: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+                let mut calendars = serde_json::Map::new();
+                for item in asked["items"].as_array().cloned().unwrap_or_default() {
+                    if let Some(id) = item["id"].as_str() {
+                        calendars.insert(id.to_string(), json!({"busy": busy}));
+                    }
+                }
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "kind": "calendar#freeBusy",
+                    "timeMin": asked["timeMin"],
+                    "timeMax": asked["timeMax"],
+                    "calendars": calendars,
+                }))
+            })
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The bodies of the free/busy queries, in order.
+    pub async fn free_busy_queries(&self) -> Vec<Value> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.url.path() == format!("{CALENDAR_PREFIX}/freeBusy"))
+            .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
+            .collect()
     }
 }

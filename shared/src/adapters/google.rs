@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use std::time::{Duration, Instant};
 
-use crate::ports::google::{AuthorizationRequest, GoogleError, GoogleOAuth, SigningKey, TokenGrant};
+use crate::ports::google::{AuthorizationRequest, CalendarEntry, GoogleError, GoogleOAuth, SigningKey, TokenGrant};
 
 /// How long the key set is kept when Google's answer names no `max-age`.
 const DEFAULT_KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
@@ -29,6 +29,7 @@ pub struct GoogleOAuthClient {
     accounts_base_url: String,
     oauth_base_url: String,
     certs_url: String,
+    calendar_base_url: String,
     client_id: String,
     client_secret: SecretString,
     keys: tokio::sync::Mutex<Option<CachedKeys>>,
@@ -50,6 +51,7 @@ impl GoogleOAuthClient {
         accounts_base_url: &str,
         oauth_base_url: &str,
         certs_url: &str,
+        calendar_base_url: &str,
         client_id: String,
         client_secret: SecretString,
     ) -> Self {
@@ -58,6 +60,7 @@ impl GoogleOAuthClient {
             accounts_base_url: accounts_base_url.trim_end_matches('/').to_string(),
             oauth_base_url: oauth_base_url.trim_end_matches('/').to_string(),
             certs_url: certs_url.to_string(),
+            calendar_base_url: calendar_base_url.trim_end_matches('/').to_string(),
             client_id,
             client_secret,
             keys: tokio::sync::Mutex::new(None),
@@ -160,6 +163,69 @@ struct Jwk {
     n: Option<String>,
     #[serde(default)]
     e: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CalendarList {
+    #[serde(default)]
+    items: Vec<CalendarListEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CalendarListEntry {
+    id: String,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    summary_override: Option<String>,
+    #[serde(default)]
+    primary: bool,
+    #[serde(default)]
+    access_role: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FreeBusyAnswer {
+    #[serde(default)]
+    calendars: std::collections::BTreeMap<String, FreeBusyCalendar>,
+}
+
+#[derive(Deserialize)]
+struct FreeBusyCalendar {
+    #[serde(default)]
+    busy: Vec<FreeBusyInterval>,
+    #[serde(default)]
+    errors: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct FreeBusyInterval {
+    start: String,
+    end: String,
+}
+
+/// A Calendar API error answer (`{"error": {"code", "message"}}`), kept short.
+async fn api_refusal(response: reqwest::Response) -> GoogleError {
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v["error"]["message"]
+                .as_str()
+                .map(|m| m.chars().take(200).collect::<String>())
+        })
+        .unwrap_or_default();
+    let detail = format!("calendar api answered {status}: {message}");
+    if status.as_u16() == 429 || status.is_server_error() {
+        GoogleError::Unavailable(detail)
+    } else if status.as_u16() == 401 {
+        // The access token was refused; the next call refreshes it.
+        GoogleError::Unavailable(detail)
+    } else {
+        GoogleError::Rejected(detail)
+    }
 }
 
 /// Google's OAuth error body: `{"error": "...", "error_description": "..."}`.
@@ -265,6 +331,81 @@ impl GoogleOAuth for GoogleOAuthClient {
         let key = fetched.keys.iter().find(|key| key.kid == kid).cloned();
         *cache = Some(fetched);
         Ok(key)
+    }
+
+    async fn calendars(&self, access_token: &SecretString) -> Result<Vec<CalendarEntry>, GoogleError> {
+        let response = self
+            .http
+            .get(format!("{}/users/me/calendarList", self.calendar_base_url))
+            .query(&[("minAccessRole", "freeBusyReader"), ("maxResults", "250")])
+            .bearer_auth(access_token.expose_secret())
+            .send()
+            .await
+            .map_err(|err| GoogleError::Unavailable(format!("no answer from google: {}", err.without_url())))?;
+        if !response.status().is_success() {
+            return Err(api_refusal(response).await);
+        }
+        let list: CalendarList = response
+            .json()
+            .await
+            .map_err(|err| GoogleError::Unavailable(format!("unreadable calendar list: {err}")))?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|entry| CalendarEntry {
+                summary: entry
+                    .summary_override
+                    .or(entry.summary)
+                    .unwrap_or_else(|| entry.id.clone()),
+                writable: matches!(entry.access_role.as_deref(), Some("owner" | "writer")),
+                primary: entry.primary,
+                id: entry.id,
+            })
+            .collect())
+    }
+
+    async fn free_busy(
+        &self,
+        access_token: &SecretString,
+        calendars: &[String],
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<(jiff::Timestamp, jiff::Timestamp)>, GoogleError> {
+        let items: Vec<serde_json::Value> = calendars.iter().map(|id| serde_json::json!({ "id": id })).collect();
+        let response = self
+            .http
+            .post(format!("{}/freeBusy", self.calendar_base_url))
+            .bearer_auth(access_token.expose_secret())
+            .json(&serde_json::json!({
+                "timeMin": from.to_string(),
+                "timeMax": to.to_string(),
+                "items": items,
+            }))
+            .send()
+            .await
+            .map_err(|err| GoogleError::Unavailable(format!("no answer from google: {}", err.without_url())))?;
+        if !response.status().is_success() {
+            return Err(api_refusal(response).await);
+        }
+        let answer: FreeBusyAnswer = response
+            .json()
+            .await
+            .map_err(|err| GoogleError::Unavailable(format!("unreadable free/busy answer: {err}")))?;
+        let mut busy = Vec::new();
+        for (id, calendar) in answer.calendars {
+            // A calendar Google could not read is unknown time, not free time.
+            if !calendar.errors.is_empty() {
+                return Err(GoogleError::Unavailable(format!("free/busy of calendar {id} failed")));
+            }
+            for interval in calendar.busy {
+                let (Ok(start), Ok(end)) = (interval.start.parse(), interval.end.parse()) else {
+                    return Err(GoogleError::Unavailable("unreadable busy interval".into()));
+                };
+                busy.push((start, end));
+            }
+        }
+        busy.sort();
+        Ok(busy)
     }
 
     async fn revoke(&self, token: &SecretString) -> Result<(), GoogleError> {

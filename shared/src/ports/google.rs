@@ -1,6 +1,7 @@
 //! The `GoogleOAuth` port: Google's OAuth 2.0 endpoints for web server
-//! applications (authorization, token, revocation).
-//! https://developers.google.com/identity/protocols/oauth2/web-server
+//! applications (authorization, token, revocation, the ID tokens' keys),
+//! https://developers.google.com/identity/protocols/oauth2/web-server, and
+//! the Calendar API calls made with a member's access token.
 
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -68,6 +69,16 @@ impl std::fmt::Debug for TokenGrant {
     }
 }
 
+/// One of the member's calendars, as their calendar list names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarEntry {
+    pub id: String,
+    pub summary: String,
+    pub primary: bool,
+    /// Whether Konnecs could write events into it (owner or writer).
+    pub writable: bool,
+}
+
 #[async_trait]
 pub trait GoogleOAuth: Send + Sync {
     /// The consent page's URL: authorization code with PKCE, offline
@@ -93,4 +104,17 @@ pub trait GoogleOAuth: Send + Sync {
     /// Revokes the grant a token belongs to (a refresh token revokes it all).
     /// A token Google no longer knows counts as revoked.
     async fn revoke(&self, token: &SecretString) -> Result<(), GoogleError>;
+
+    /// The member's calendars (Calendar API `calendarList.list`).
+    async fn calendars(&self, access_token: &SecretString) -> Result<Vec<CalendarEntry>, GoogleError>;
+
+    /// Busy intervals of `calendars` meeting `[from, to)` (Calendar API
+    /// `freebusy.query`): times only, never what the events are.
+    async fn free_busy(
+        &self,
+        access_token: &SecretString,
+        calendars: &[String],
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<(jiff::Timestamp, jiff::Timestamp)>, GoogleError>;
 }

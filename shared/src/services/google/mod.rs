@@ -14,6 +14,8 @@
 //! connection makes no call to Google until the member connects again;
 //! a disconnected one has no item, so nothing can call Google for it.
 
+pub mod calendar;
+
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jiff::Timestamp;
@@ -41,6 +43,8 @@ const CONNECT_LIFETIME_SECONDS: i64 = 600;
 const EXPIRY_MARGIN_SECONDS: i64 = 60;
 /// The callback Google sends the member back to.
 pub const CALLBACK_PATH: &str = "/app/settings/integrations/google/callback";
+/// Google's name for a member's main calendar.
+pub const PRIMARY_CALENDAR: &str = "primary";
 /// What the sealed tokens are for: part of their encryption context.
 const TOKEN_PURPOSE: &str = "google-oauth-tokens";
 
@@ -117,6 +121,12 @@ pub struct ConnectionRecord {
     pub broken_reason: Option<String>,
     #[serde(default)]
     pub broken_at: Option<String>,
+    /// The calendars whose busy times keep slots free (`primary` at first).
+    #[serde(default)]
+    pub busy_calendars: Vec<String>,
+    /// The calendar bookings are written into.
+    #[serde(default)]
+    pub write_calendar: Option<String>,
     pub version: u64,
 }
 
@@ -159,7 +169,7 @@ fn redirect_uri(state: &impl HasConfig) -> String {
     format!("{}{CALLBACK_PATH}", state.config().public_url.trim_end_matches('/'))
 }
 
-async fn read_connection(
+pub(crate) async fn read_connection(
     state: &impl HasTable,
     org_id: &OrgId,
     user_id: &UserId,
@@ -345,6 +355,13 @@ pub async fn finish_connect(
         connected_at: now.to_string(),
         broken_reason: None,
         broken_at: None,
+        // A reconnect keeps the member's calendar choice.
+        busy_calendars: existing
+            .as_ref()
+            .map_or_else(|| vec![PRIMARY_CALENDAR.to_owned()], |r| r.busy_calendars.clone()),
+        write_calendar: existing
+            .as_ref()
+            .map_or_else(|| Some(PRIMARY_CALENDAR.to_owned()), |r| r.write_calendar.clone()),
         version: existing.as_ref().map_or(1, |r| r.version + 1),
     };
     let condition = match &existing {

@@ -19,6 +19,7 @@ use super::{Chrome, PageError, PageResult, Staff, StaffForm, notice_text, render
 use crate::domain::google::GoogleFeature;
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
+use crate::services::google::calendar::{self, CalendarChoice};
 use crate::services::google::{self, Callback, ConnectionView, GoogleConnectionError};
 
 /// Where the page is.
@@ -41,6 +42,10 @@ struct IntegrationsPage {
     google: ConnectionView,
     features: Vec<FeatureRow>,
     error: Option<String>,
+    /// With Calendar access: the member's calendars (`None` without it).
+    calendars: Option<Vec<CalendarChoice>>,
+    /// Why the calendars could not be read just now.
+    calendars_error: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -80,6 +85,22 @@ async fn page(
     let google = google::status(state, &staff.auth.org_id, &staff.auth.user_id)
         .await
         .map_err(ApiError::from)?;
+    // Reading the calendars is this member's own action: opening the page.
+    let (calendars, calendars_error) =
+        if google.state == "connected" && google.features.contains(&GoogleFeature::Calendar) {
+            match calendar::calendars(state, &staff.auth.org_id, &staff.auth.user_id).await {
+                Ok(list) => (Some(list), None),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the member's calendars could not be read");
+                    (
+                        None,
+                        Some("Your calendars could not be read from Google just now. Try again in a moment."),
+                    )
+                }
+            }
+        } else {
+            (None, None)
+        };
     let staff = staff.in_section("settings");
     Ok(render(
         status,
@@ -90,6 +111,8 @@ async fn page(
             features: feature_rows(&google),
             google,
             error,
+            calendars,
+            calendars_error,
         },
     ))
 }
@@ -129,6 +152,17 @@ pub async fn integrations_action(State(state): State<AppState>, StaffForm { staf
                         },
                     ))
                 }
+                Err(GoogleConnectionError::Invalid(fields)) => {
+                    let message = fields.first().map(|f| f.message.clone());
+                    page(&state, staff, None, message, StatusCode::UNPROCESSABLE_ENTITY).await
+                }
+                Err(err) => Err(PageError(err.into())),
+            }
+        }
+        "calendars" => {
+            let busy = form.all("busy");
+            match calendar::choose_calendars(&state, &staff.auth.actor, &staff.auth.user_id, &busy, None).await {
+                Ok(()) => Ok(see_other(&format!("{PAGE}?notice=google-calendars-saved"))),
                 Err(GoogleConnectionError::Invalid(fields)) => {
                     let message = fields.first().map(|f| f.message.clone());
                     page(&state, staff, None, message, StatusCode::UNPROCESSABLE_ENTITY).await

@@ -487,6 +487,7 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "settings-saved" => Some("Settings saved."),
         "sms-settings-saved" => Some("Text message settings saved."),
         "google-declined-sign-in" => Some("Google did not sign you in."),
+        "google-calendars-saved" => Some("Calendars saved: slots stay free of the busy times in them."),
         "google-connected" => Some("Google is connected."),
         "google-declined" => Some("Google did not grant access, so nothing changed."),
         "google-disconnected" => {

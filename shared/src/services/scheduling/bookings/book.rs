@@ -3,6 +3,8 @@
 
 use crate::domain::ids::BookingId;
 use crate::domain::ids::OrgId;
+use crate::ports::busy::BusyTimes;
+use crate::services::google::calendar::CalendarReach;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -27,8 +29,8 @@ use crate::domain::input::FieldError;
 use crate::domain::phone::Phone;
 use crate::domain::slots::{Booked, SlotInputs, SlotRejection, is_bookable, lookup_range};
 use crate::domain::token::token_hash;
+use crate::ports::HasConfig;
 use crate::ports::{Condition, WriteOp};
-use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
 use crate::services::audit::{self, Actor};
 use crate::services::records::{new_id, to_item};
 use crate::services::reminders;
@@ -239,7 +241,7 @@ pub(super) fn validate_request(ctx: &Context, request: &BookingRequest) -> Resul
 
 /// Checks `start` against the host's calendar as read now.
 pub(super) async fn check_free(
-    state: &(impl HasTable + HasClock),
+    state: &impl CalendarReach,
     ctx: &Context,
     duration: u32,
     start: Timestamp,
@@ -286,7 +288,7 @@ pub(super) fn public_actor(org_id: &OrgId, meta: &Actor) -> Actor {
 
 /// `POST /public/booking/{org}/{event}/bookings`.
 pub async fn book(
-    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
+    state: &impl CalendarReach,
     org_slug: &str,
     event_slug: &str,
     request: BookingRequest,

@@ -4,6 +4,8 @@
 use crate::domain::ids::EventTypeId;
 use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
+use crate::ports::busy::BusyTimes;
+use crate::services::google::calendar::CalendarReach;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -15,7 +17,7 @@ use super::calendar::version_of;
 use super::{MAX_SLOT_RANGE_DAYS, busy_source};
 use crate::domain::slots::{Booked, Busy, SlotInputs, compute_slots, lookup_range};
 use crate::domain::slug::Slug;
-use crate::ports::{HasClock, HasTable};
+use crate::ports::HasTable;
 use crate::ports::{Item, Key, StoreError, Table};
 use crate::services::records::{MemberRecord, member_key};
 use crate::services::records::{OrgRecord, from_item, org_key, slug_key};
@@ -261,7 +263,7 @@ pub(super) fn bound(field: &str, raw: &str, tz: &TimeZone, end: bool) -> Result<
 }
 
 pub async fn slots(
-    state: &(impl HasTable + HasClock),
+    state: &impl CalendarReach,
     org_slug: &str,
     event_slug: &str,
     query: SlotsQuery,
