@@ -24,6 +24,8 @@ mod crm;
 mod events;
 #[path = "lambda_events/forms.rs"]
 mod forms;
+#[path = "lambda_events/google.rs"]
+mod google;
 #[path = "lambda_events/scheduling.rs"]
 mod scheduling;
 #[path = "lambda_events/sms.rs"]
@@ -116,6 +118,15 @@ sample_tests! {
     "billing-checkout" => billing::billing_checkout_returns_the_checkout_url,
     "billing-portal" => billing::billing_portal_returns_the_portal_url_for_the_customer,
     "stripe-webhook" => billing::stripe_webhook_verifies_the_raw_body_and_applies_the_subscription,
+    "google-status" => google::google_status_shows_the_connected_account_and_features,
+    "google-connect" => google::google_connect_answers_googles_consent_url_for_the_calendar,
+    "google-callback" => google::google_callback_stores_the_tokens_sealed_by_kms,
+    "google-disconnect" => google::google_disconnect_revokes_and_deletes_the_tokens,
+    "page-integrations" => google::page_integrations_explains_each_features_access,
+    "page-integrations-action" => google::page_integrations_action_links_on_to_googles_consent_page,
+    "page-sign-in-google" => google::page_sign_in_google_redirects_to_googles_sign_in_page,
+    "page-sign-in-google-callback" => google::page_sign_in_google_callback_signs_dana_in_by_her_verified_address,
+    "page-sign-in-google-finish" => google::page_sign_in_google_finish_creates_the_account_and_organization,
     "contacts-create" => crm::contacts_create_makes_the_contact_with_an_e164_phone,
     "contacts-list" => crm::contacts_list_filters_by_the_tag,
     "contacts-get" => crm::contacts_get_shows_the_contact,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::adapters::aws::s3::S3ObjectStore;
 use crate::adapters::aws::{LazyClient, dynamodb::DynamoTable, kms::KmsDataKeys, sqs::SqsQueue};
 use crate::adapters::envelope::EnvelopeVault;
+use crate::adapters::google::GoogleOAuthClient;
 #[cfg(feature = "local")]
 use crate::adapters::local_keys::LocalDataKeys;
 #[cfg(feature = "local")]
@@ -26,7 +27,7 @@ use crate::config::{AppConfig, AwsConfig};
 pub use crate::inbound::AppState;
 #[cfg(feature = "local")]
 use crate::ports::QueueName;
-use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Payments, Sms, SystemClock, Table};
+use crate::ports::{Clock, GoogleOAuth, KeyVault, Mailer, ObjectStore, Payments, Sms, SystemClock, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -79,6 +80,7 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
         config: Arc::new(config.app.clone()),
         payments: payments(&config.app),
         webhooks: Arc::new(HttpWebhooks::new()),
+        google: google(&config.app),
         sweepers: vec![db, objects],
     })
 }
@@ -181,6 +183,7 @@ pub fn aws_state_wired(
         keys: (wiring.keys)(sdk, config),
         clock,
         webhooks: Arc::new(HttpWebhooks::new()),
+        google: google(&config.app),
         sweepers: Vec::new(),
     }
 }
@@ -288,5 +291,20 @@ pub fn payments(config: &AppConfig) -> Option<Arc<dyn Payments>> {
             config.stripe_base_url.clone(),
             stripe.secret_key.clone(),
         )) as Arc<dyn Payments>
+    })
+}
+
+/// Google's OAuth client when it is configured; `None` leaves Google off.
+pub fn google(config: &AppConfig) -> Option<Arc<dyn GoogleOAuth>> {
+    config.google_oauth.as_ref().map(|google| {
+        Arc::new(GoogleOAuthClient::new(
+            provider_http(),
+            &config.google_accounts_base_url,
+            &config.google_oauth_base_url,
+            &config.google_certs_url,
+            &config.google_calendar_base_url,
+            google.client_id.clone(),
+            google.client_secret.clone(),
+        )) as Arc<dyn GoogleOAuth>
     })
 }

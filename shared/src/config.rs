@@ -218,6 +218,14 @@ pub struct AppConfig {
     /// Where outgoing webhooks may go: public addresses only, except in the
     /// local server's developer mode (`run_mode`), which adds loopback.
     pub webhook_targets: TargetPolicy,
+    /// Google's consent pages (`/o/oauth2/v2/auth`).
+    pub google_accounts_base_url: String,
+    /// Google's token and revocation endpoints (`/token`, `/revoke`).
+    pub google_oauth_base_url: String,
+    /// Google's JWK set, the keys that sign ID tokens.
+    pub google_certs_url: String,
+    /// The Google Calendar API (`/users/me/calendarList`, `/freeBusy`).
+    pub google_calendar_base_url: String,
 }
 
 /// What a buffered Lambda response may carry inline, counted as encoded in
@@ -240,6 +248,15 @@ pub struct StripeConfig {
     pub secret_key: secrecy::SecretString,
     pub webhook_signing_secret: secrecy::SecretString,
 }
+
+/// Where Google's consent pages are.
+pub const GOOGLE_ACCOUNTS_BASE_URL: &str = "https://accounts.google.com";
+/// Where Google's OAuth token and revocation endpoints are.
+pub const GOOGLE_OAUTH_BASE_URL: &str = "https://oauth2.googleapis.com";
+/// Where the Google Calendar API is.
+pub const GOOGLE_CALENDAR_BASE_URL: &str = "https://www.googleapis.com/calendar/v3";
+/// Where Google publishes the keys that sign its ID tokens.
+pub const GOOGLE_CERTS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 
 /// Google's OAuth client (sign-in and calendar access).
 #[derive(Debug, Clone)]
@@ -351,6 +368,12 @@ impl AppConfig {
             google_oauth: None,
             // The local server widens this in developer mode (`local::serve`).
             webhook_targets: TargetPolicy::PublicOnly,
+            google_accounts_base_url: var("GOOGLE_ACCOUNTS_BASE_URL")
+                .unwrap_or_else(|| GOOGLE_ACCOUNTS_BASE_URL.into()),
+            google_oauth_base_url: var("GOOGLE_OAUTH_BASE_URL").unwrap_or_else(|| GOOGLE_OAUTH_BASE_URL.into()),
+            google_certs_url: var("GOOGLE_CERTS_URL").unwrap_or_else(|| GOOGLE_CERTS_URL.into()),
+            google_calendar_base_url: var("GOOGLE_CALENDAR_BASE_URL")
+                .unwrap_or_else(|| GOOGLE_CALENDAR_BASE_URL.into()),
         };
         // Locally the integrations' credentials are environment variables;
         // on AWS the Lambda start replaces them with the declared secrets.
@@ -456,6 +479,10 @@ impl AppConfig {
             google_oauth: None,
             // Tests run as the developer setup does, with receivers on 127.0.0.1.
             webhook_targets: TargetPolicy::AllowLoopback,
+            google_accounts_base_url: GOOGLE_ACCOUNTS_BASE_URL.into(),
+            google_oauth_base_url: GOOGLE_OAUTH_BASE_URL.into(),
+            google_certs_url: GOOGLE_CERTS_URL.into(),
+            google_calendar_base_url: GOOGLE_CALENDAR_BASE_URL.into(),
         }
     }
 }

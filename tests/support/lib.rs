@@ -5,6 +5,8 @@ pub mod app;
 pub mod aws;
 pub mod chrome;
 pub mod crash;
+pub mod google;
+pub mod google_keys;
 pub mod http;
 pub mod keysim;
 pub mod local;

@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod envelope;
+pub mod google;
 pub mod local_keys;
 pub mod mime;
 pub mod object_dir;

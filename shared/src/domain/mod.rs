@@ -7,6 +7,7 @@ pub mod country;
 pub mod email;
 pub mod fold;
 pub mod form;
+pub mod google;
 pub mod host;
 pub mod ids;
 pub mod input;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use crate::config::AppConfig;
 use crate::ports::{
-    Clock, HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments, HasReminders, HasSms, HasTable,
-    HasWebhooks, KeyVault, Mailer, ObjectStore, Payments, Queue, QueueName, Sms, StoreSweeper, Table, WebhookTransport,
+    Clock, GoogleOAuth, HasClock, HasConfig, HasGoogle, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments,
+    HasReminders, HasSms, HasTable, HasWebhooks, KeyVault, Mailer, ObjectStore, Payments, Queue, QueueName, Sms,
+    StoreSweeper, Table, WebhookTransport,
 };
 
 #[derive(Clone)]
@@ -31,6 +32,8 @@ pub struct AppState {
     pub payments: Option<Arc<dyn Payments>>,
     /// Outgoing webhooks (HTTPS to customers' endpoints, SSRF-guarded).
     pub webhooks: Arc<dyn WebhookTransport>,
+    /// Google's OAuth endpoints where a Google client is configured.
+    pub google: Option<Arc<dyn GoogleOAuth>>,
     /// Physical clean-up that AWS does by itself (DynamoDB TTL, SQS
     /// retention, S3 lifecycle): only the local runtime has any.
     pub sweepers: Vec<Arc<dyn StoreSweeper>>,
@@ -108,5 +111,11 @@ impl HasPayments for AppState {
 impl HasWebhooks for AppState {
     fn webhooks(&self) -> &Arc<dyn WebhookTransport> {
         &self.webhooks
+    }
+}
+
+impl HasGoogle for AppState {
+    fn google(&self) -> Option<&Arc<dyn GoogleOAuth>> {
+        self.google.as_ref()
     }
 }

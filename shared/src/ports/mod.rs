@@ -7,6 +7,7 @@
 pub mod busy;
 pub mod clock;
 pub mod counting;
+pub mod google;
 pub mod keys;
 pub mod mailer;
 pub mod object_store;
@@ -20,14 +21,15 @@ pub mod table;
 pub mod webhook;
 
 pub use clock::{Clock, SystemClock, TestClock};
+pub use google::{GoogleError, GoogleOAuth};
 pub use keys::{EncryptionContext, KeyError, KeyVault};
 pub use mailer::{MailError, Mailer};
 pub use object_store::{ObjectError, ObjectReader, ObjectStore, StoredObject, UploadedPart};
 pub use payments::{Payments, PaymentsError};
 pub use queue::{Queue, QueueError, QueueName, Received};
 pub use reach::{
-    HasClock, HasConfig, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments, HasReminders, HasSms, HasTable,
-    HasWebhooks,
+    HasClock, HasConfig, HasGoogle, HasJobs, HasKeys, HasMailer, HasObjects, HasPayments, HasReminders, HasSms,
+    HasTable, HasWebhooks,
 };
 pub use secrets::{Integration, SecretError, SecretStore};
 pub use sms::{Sms, SmsError};

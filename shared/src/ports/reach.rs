@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::config::AppConfig;
-use crate::ports::{Clock, KeyVault, Mailer, ObjectStore, Payments, Queue, Sms, Table, WebhookTransport};
+use crate::ports::{Clock, GoogleOAuth, KeyVault, Mailer, ObjectStore, Payments, Queue, Sms, Table, WebhookTransport};
 
 /// The single table (DynamoDB or the embedded store).
 pub trait HasTable {
@@ -71,4 +71,9 @@ pub trait HasPayments {
 /// Outgoing webhooks to customers' endpoints, through the SSRF guard.
 pub trait HasWebhooks {
     fn webhooks(&self) -> &Arc<dyn WebhookTransport>;
+}
+
+/// Google's OAuth endpoints: `None` where no Google client is configured.
+pub trait HasGoogle {
+    fn google(&self) -> Option<&Arc<dyn GoogleOAuth>>;
 }

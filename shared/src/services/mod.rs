@@ -6,6 +6,7 @@ pub mod billing;
 pub mod contacts;
 pub mod exports;
 pub mod forms;
+pub mod google;
 pub mod health;
 pub mod imports;
 pub mod jobs;

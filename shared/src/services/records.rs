@@ -41,6 +41,8 @@
 //! | webhook endpoint, its signing secret sealed (see `services::webhooks`) | `ORG#<id>` | `WEBHOOK#<endpoint>` | |
 //! | webhook delivery and its attempts (TTL `expires_at`, 30 days) / event → delivery claim (same TTL) | `ORG#<id>#WEBHOOK#<endpoint>` | `DELIVERY#<delivery>` / `EVENT#<event id>` | |
 //! | usage counters for plan limits: contacts, texts of a month, the month's "texts used up" notice (see `services::billing::usage`) | `ORG#<id>#USAGE` | `CONTACTS` / `SMS#<YYYY-MM>` / `SMSLIMIT#<YYYY-MM>` | |
+//! | a member's Google connection, tokens sealed by the key vault (see `services::google`) | `ORG#<id>` | `GOOGLE#<user>` | |
+//! | a started Google connect, single use (TTL 10 minutes; see `services::google`) | `TOKEN#<sha256 of state>` | `GOOGLE_CONNECT` | |
 //!
 //! Objects (the `ObjectStore`, not the table): a profile photo is
 //! `photos/<user id>/<photo id>`, a new key per upload, referenced by

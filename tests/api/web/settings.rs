@@ -54,7 +54,9 @@ async fn a_member_is_not_offered_and_is_refused_the_admin_settings() {
     .await
     .expect(StatusCode::SEE_OTHER);
     let home = ben.get(&app, "/app").await;
-    home.expect(StatusCode::OK).lacks("/app/settings");
+    home.expect(StatusCode::OK)
+        .lacks("href=\"/app/settings\"")
+        .lacks("/app/settings/team");
     let ben_csrf = home.csrf_field();
     ben.get(&app, "/app/settings")
         .await
@@ -192,7 +194,8 @@ async fn admins_invite_change_roles_and_read_the_audit_log_and_members_are_refus
     ben_home
         .expect(StatusCode::OK)
         .contains("Lee Physio")
-        .lacks("/app/settings");
+        .lacks("href=\"/app/settings\"")
+        .lacks("/app/settings/team");
     let ben_csrf = ben_home.csrf_field();
 
     // Every admin page and form refuses a member.

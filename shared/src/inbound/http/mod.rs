@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod exports;
 pub mod extract;
 pub mod forms;
+pub mod google;
 pub mod health;
 pub mod idempotency;
 pub mod imports;

@@ -614,3 +614,67 @@ impl From<crate::services::billing::BillingError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::google::GoogleConnectionError> for ApiError {
+    fn from(err: crate::services::google::GoogleConnectionError) -> Self {
+        use crate::services::google::GoogleConnectionError as E;
+        match err {
+            // Google is not configured here: its routes are as absent as any other.
+            E::Off | E::NotConnected => ApiError::NotFound,
+            E::Invalid(fields) => ApiError::fields(fields),
+            E::UnknownState => ApiError::BadRequest {
+                code: "invalid_state",
+                field: Some("state".into()),
+                detail: "This Google sign-in link is unknown, used or expired: start connecting again.".into(),
+            },
+            E::Declined => ApiError::BadRequest {
+                code: "access_declined",
+                field: Some("code".into()),
+                detail: "Google did not grant access, so nothing was connected.".into(),
+            },
+            E::Broken(reason) => ApiError::Conflict {
+                code: "google_connection_broken",
+                detail: reason,
+            },
+            E::Google(err) => ApiError::Unavailable(err.to_string()),
+            E::Keys(err) => err.into(),
+            E::Store(err) => err.into(),
+            E::Queue(err) => err.into(),
+        }
+    }
+}
+
+impl From<crate::services::accounts::google_sign_in::GoogleSignInError> for ApiError {
+    fn from(err: crate::services::accounts::google_sign_in::GoogleSignInError) -> Self {
+        use crate::services::accounts::google_sign_in::GoogleSignInError as E;
+        match err {
+            E::Off => ApiError::NotFound,
+            E::UnknownState => ApiError::BadRequest {
+                code: "invalid_state",
+                field: Some("state".into()),
+                detail:
+                    "This Google sign-in is unknown, used, expired or was started in another browser: sign in again."
+                        .into(),
+            },
+            E::Declined => ApiError::BadRequest {
+                code: "access_declined",
+                field: Some("code".into()),
+                detail: "Google did not sign you in.".into(),
+            },
+            E::InvalidIdToken(why) => ApiError::BadRequest {
+                code: "invalid_id_token",
+                field: Some("id_token".into()),
+                detail: format!("Google's answer could not be trusted ({why}): sign in again."),
+            },
+            E::UnverifiedEmail => ApiError::BadRequest {
+                code: "email_not_verified",
+                field: Some("email".into()),
+                detail: "Google has not verified this account's email address, so it cannot sign you in.".into(),
+            },
+            E::NoOrganization => ApiError::InvalidCredentials,
+            E::Google(err) => ApiError::Unavailable(err.to_string()),
+            E::Account(err) => err.into(),
+            E::Store(err) => err.into(),
+        }
+    }
+}

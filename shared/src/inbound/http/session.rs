@@ -103,6 +103,36 @@ pub fn session_token(parts: &Parts, config: &AppConfig) -> Option<String> {
         .map(|cookie| cookie.value().to_string())
 }
 
+/// The CSRF cookie's value, if the browser has one. Before a session it
+/// binds a Google sign-in to the browser that started it (login CSRF), so
+/// no cookie beyond the session's two is needed.
+pub fn csrf_cookie(headers: &http::HeaderMap, config: &AppConfig) -> Option<String> {
+    let name = csrf_cookie_name(config);
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| Cookie::split_parse(header.to_string()))
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value().to_string())
+        .filter(|value| !value.is_empty())
+}
+
+/// `Set-Cookie` of a CSRF cookie before any session: the browser's
+/// binding for a Google sign-in, kept half an hour (replaced by the
+/// session's own when one starts).
+pub fn pre_session_csrf_cookie(config: &AppConfig, value: &str) -> Option<HeaderValue> {
+    let cookie = Cookie::build((csrf_cookie_name(config), value.to_string()))
+        .path("/")
+        .http_only(false)
+        .secure(!config.insecure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::minutes(30))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).ok()
+}
+
 /// Request id, IP and user agent, as the audit log records them.
 pub fn actor_meta(parts: &Parts) -> Actor {
     let client = parts.extensions.get::<ClientInfo>().cloned().unwrap_or(ClientInfo {

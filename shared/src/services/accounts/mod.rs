@@ -19,6 +19,7 @@ use crate::ports::{Condition, StoreError, WriteOp};
 use crate::ports::{HasConfig, HasJobs};
 use crate::services::records::{TokenPurpose, token_key};
 
+pub mod google_sign_in;
 mod password;
 mod profile;
 mod sign_in;

@@ -2,6 +2,7 @@
 //! transaction, then the verification email.
 
 use super::{AccountError, SignedIn, SignupInput, email_field, one_time_token, send_after_commit, verification_email};
+use crate::domain::email::Email;
 use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::input::FieldError;
@@ -51,6 +52,53 @@ pub async fn signup(
     let password_hash = secrets::hash_password(input.password)
         .await
         .map_err(|e| AccountError::Internal(e.to_string()))?;
+    create_account(
+        state,
+        NewAccount {
+            name,
+            email,
+            password_hash,
+            email_verified: false,
+            business_name,
+            website,
+            industry,
+        },
+        meta,
+    )
+    .await
+}
+
+/// A new account whose input is valid: who, and the organization they own.
+pub(crate) struct NewAccount {
+    pub name: String,
+    pub email: Email,
+    /// A PHC string, or a marker no password matches (an account made by
+    /// signing in with Google has no password until one is reset).
+    pub password_hash: String,
+    /// Already proven (Google's verified address): no verification email.
+    pub email_verified: bool,
+    pub business_name: String,
+    pub website: Option<String>,
+    pub industry: Option<String>,
+}
+
+/// Creates the user, the organization and the owner membership, a session
+/// and the audit entry in one transaction; then the verification email,
+/// unless the address is already verified.
+pub(crate) async fn create_account(
+    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
+    account: NewAccount,
+    meta: &Actor,
+) -> Result<SignedIn, AccountError> {
+    let NewAccount {
+        name,
+        email,
+        password_hash,
+        email_verified,
+        business_name,
+        website,
+        industry,
+    } = account;
     let now = state.clock().now();
     let now_s = now.as_second();
     let user_id = UserId::new(new_id());
@@ -64,7 +112,7 @@ pub async fn signup(
             email: email.as_str().into(),
             name: name.clone(),
             password_hash: password_hash.clone(),
-            email_verified: false,
+            email_verified,
             pending_email: None,
             photo_key: None,
             last_org_id: Some(org_id.clone()),
@@ -100,7 +148,7 @@ pub async fn signup(
             ..meta.clone()
         };
         let member_key = member_key(&org_id, &user_id);
-        let ops = vec![
+        let mut ops = vec![
             WriteOp::Put {
                 item: to_item(&email_key(email.as_str()), &json!({"user_id": user_id}), &[])?,
                 condition: Some(Condition::NotExists),
@@ -129,22 +177,30 @@ pub async fn signup(
                 condition: Some(Condition::NotExists),
             },
             session.put.clone(),
-            verify_put,
-            audit::entry(
-                &actor,
-                now,
-                "account.signup",
-                &format!("user:{user_id}"),
-                json!({"org_id": org_id}),
-            ),
         ];
+        if !email_verified {
+            ops.push(verify_put);
+        }
+        ops.push(audit::entry(
+            &actor,
+            now,
+            "account.signup",
+            &format!("user:{user_id}"),
+            if email_verified {
+                json!({"org_id": org_id, "email_verified": true})
+            } else {
+                json!({"org_id": org_id})
+            },
+        ));
         match state.table().transact(ops).await {
             Ok(()) => {
-                send_after_commit(
-                    state,
-                    &[verification_email(state, email.as_str(), &name, &verify_token)],
-                )
-                .await;
+                if !email_verified {
+                    send_after_commit(
+                        state,
+                        &[verification_email(state, email.as_str(), &name, &verify_token)],
+                    )
+                    .await;
+                }
                 return Ok(SignedIn {
                     session,
                     user_id,

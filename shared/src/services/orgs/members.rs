@@ -176,6 +176,11 @@ pub async fn remove_member(
             }),
         };
         let mut ops = guarded_ops(actor, &snap, target_op, membership::owner_delta(snap.target.role, None));
+        // The member's Google tokens go with the membership they were granted under.
+        ops.push(crate::services::google::delete_connection_op(
+            &actor.org_id,
+            target_user_id,
+        ));
         ops.push(audit::entry(
             actor,
             state.clock().now(),

@@ -36,6 +36,8 @@ struct SignInPage {
     errors: FieldErrors,
     email: String,
     next: String,
+    /// Whether "Sign in with Google" is offered (a Google client is configured).
+    google: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +49,7 @@ pub struct SignInQuery {
 }
 
 fn sign_in_page(
+    state: &AppState,
     status: StatusCode,
     errors: FieldErrors,
     email: String,
@@ -62,13 +65,15 @@ fn sign_in_page(
             errors,
             email,
             next,
+            google: state.google.is_some(),
         },
     )
 }
 
-pub async fn sign_in_form(Query(query): Query<SignInQuery>) -> Response {
+pub async fn sign_in_form(State(state): State<AppState>, Query(query): Query<SignInQuery>) -> Response {
     let next = query.next.filter(|n| safe_next(n)).unwrap_or_default();
     sign_in_page(
+        &state,
         StatusCode::OK,
         FieldErrors::default(),
         String::new(),
@@ -94,7 +99,14 @@ pub async fn sign_in(State(state): State<AppState>, PublicForm { meta, form }: P
         Err(err) => {
             let err = ApiError::from(err);
             let status = StatusCode::from_u16(err.problem().status).unwrap_or(StatusCode::BAD_REQUEST);
-            let mut response = sign_in_page(status, FieldErrors::from_api(&err, |field| field), email, next, None);
+            let mut response = sign_in_page(
+                &state,
+                status,
+                FieldErrors::from_api(&err, |field| field),
+                email,
+                next,
+                None,
+            );
             if let Some(retry) = err.into_response().headers().get(http::header::RETRY_AFTER).cloned() {
                 response.headers_mut().insert(http::header::RETRY_AFTER, retry);
             }

@@ -20,8 +20,10 @@ pub mod contact_record;
 pub mod contacts;
 pub mod exports;
 pub mod forms;
+pub mod google_sign_in;
 pub mod home;
 pub mod imports;
+pub mod integrations;
 pub mod pipeline_edit;
 pub mod pipelines;
 pub mod profile;
@@ -493,6 +495,13 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "welcome" => Some("Welcome to Konnecs."),
         "settings-saved" => Some("Settings saved."),
         "sms-settings-saved" => Some("Text message settings saved."),
+        "google-declined-sign-in" => Some("Google did not sign you in."),
+        "google-calendars-saved" => Some("Calendars saved: slots stay free of the busy times in them."),
+        "google-connected" => Some("Google is connected."),
+        "google-declined" => Some("Google did not grant access, so nothing changed."),
+        "google-disconnected" => {
+            Some("Google is disconnected: its access is withdrawn and the stored tokens are deleted.")
+        }
         "pipeline-created" => Some("Pipeline created."),
         "pipeline-saved" => Some("Pipeline saved."),
         "deal-moved" => Some("Deal moved."),

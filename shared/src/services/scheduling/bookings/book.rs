@@ -4,6 +4,8 @@
 use crate::domain::ids::BookingId;
 use crate::domain::ids::ContactId;
 use crate::domain::ids::OrgId;
+use crate::ports::busy::BusyTimes;
+use crate::services::google::calendar::CalendarReach;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -29,8 +31,8 @@ use crate::domain::input::FieldError;
 use crate::domain::phone::Phone;
 use crate::domain::slots::{Booked, SlotInputs, SlotRejection, is_bookable, lookup_range};
 use crate::domain::token::token_hash;
+use crate::ports::HasConfig;
 use crate::ports::{Condition, WriteOp};
-use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
 use crate::services::audit::{self, Actor};
 use crate::services::contacts;
 use crate::services::records::{new_id, to_item};
@@ -257,7 +259,7 @@ pub(super) fn validate_request(
 
 /// Checks `start` against the host's calendar as read now.
 pub(super) async fn check_free(
-    state: &(impl HasTable + HasClock),
+    state: &impl CalendarReach,
     ctx: &Context,
     duration: u32,
     start: Timestamp,
@@ -304,7 +306,7 @@ pub(super) fn public_actor(org_id: &OrgId, meta: &Actor) -> Actor {
 
 /// `POST /public/booking/{org}/{event}/bookings`.
 pub async fn book(
-    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
+    state: &impl CalendarReach,
     org_slug: &str,
     event_slug: &str,
     request: BookingRequest,
@@ -330,7 +332,7 @@ pub(super) enum Booker<'a> {
 /// calendar re-read and the start re-checked on every round, then one
 /// transaction; the confirmation queued once it committed.
 pub(super) async fn commit(
-    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
+    state: &impl CalendarReach,
     p: &Pointer,
     mut ctx: Context,
     valid: ValidRequest,

@@ -12,8 +12,8 @@ use super::NewBooking;
 use super::book::{Booker, BookingRequest, Questions, commit, validate_request};
 use super::public::member_context;
 use crate::domain::contact::ConsentStatus;
-use crate::ports::{HasClock, HasConfig, HasJobs, HasTable};
 use crate::services::contacts::{self, ContactError};
+use crate::services::google::calendar::CalendarReach;
 use crate::services::scheduling::{Caller, SchedulingError, invalid};
 
 /// What the member chose: the event type, a start the slots listed (RFC
@@ -30,7 +30,7 @@ pub struct ContactBooking {
 /// a contact without an email is refused at `contact` (the confirmation and
 /// the manage link go there).
 pub async fn book_for_contact(
-    state: &(impl HasTable + HasClock + HasJobs + HasConfig),
+    state: &impl CalendarReach,
     caller: &Caller,
     contact_id: &ContactId,
     request: ContactBooking,

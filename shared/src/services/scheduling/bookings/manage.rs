@@ -4,6 +4,7 @@
 use crate::domain::ids::BookingId;
 use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
+use crate::services::google::calendar::CalendarReach;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
@@ -306,7 +307,7 @@ pub async fn cancel(
 }
 
 pub async fn reschedule(
-    state: &(impl HasTable + HasClock + HasJobs),
+    state: &impl CalendarReach,
     org_id: &OrgId,
     id: &BookingId,
     raw_start: &str,

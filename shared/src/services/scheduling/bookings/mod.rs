@@ -14,8 +14,7 @@
 //! A loser writes nothing: everything it would leave is in the transaction
 //! that failed, and notifications are queued only after a commit.
 
-use crate::ports::HasTable;
-use crate::ports::busy::{BusyTimes, NoBusyTimes};
+use crate::services::google::calendar::{CalendarReach, GoogleBusyTimes};
 
 mod book;
 mod calendar;
@@ -45,9 +44,8 @@ pub const MAX_ATTEMPTS: usize = 12;
 /// Longest slot range one request may ask for.
 pub const MAX_SLOT_RANGE_DAYS: i64 = 62;
 
-/// Where external busy times come from. Google Calendar fills this later;
-/// until then no host is ever busy outside Konnecs.
-pub fn busy_source(_state: &impl HasTable) -> &'static dyn BusyTimes {
-    static NONE: NoBusyTimes = NoBusyTimes;
-    &NONE
+/// Where external busy times come from: the host's chosen Google
+/// calendars (none for a host without a Calendar connection).
+pub fn busy_source<S: CalendarReach>(state: &S) -> GoogleBusyTimes<'_, S> {
+    GoogleBusyTimes { state }
 }

@@ -4,6 +4,8 @@
 use crate::domain::ids::EventTypeId;
 use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
+use crate::ports::busy::BusyTimes;
+use crate::services::google::calendar::CalendarReach;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -15,7 +17,7 @@ use super::calendar::version_of;
 use super::{MAX_SLOT_RANGE_DAYS, busy_source};
 use crate::domain::slots::{Booked, Busy, SlotInputs, compute_slots, lookup_range};
 use crate::domain::slug::Slug;
-use crate::ports::{HasClock, HasTable};
+use crate::ports::HasTable;
 use crate::ports::{Item, Key, StoreError, Table};
 use crate::services::records::{MemberRecord, member_key};
 use crate::services::records::{OrgRecord, from_item, org_key, slug_key};
@@ -283,7 +285,7 @@ pub(super) fn bound(field: &str, raw: &str, tz: &TimeZone, end: bool) -> Result<
 }
 
 pub async fn slots(
-    state: &(impl HasTable + HasClock),
+    state: &impl CalendarReach,
     org_slug: &str,
     event_slug: &str,
     query: SlotsQuery,
@@ -295,7 +297,7 @@ pub async fn slots(
 /// The free slots of an event type of the caller's organization, exactly
 /// as its public page lists them (`tz` is the zone to show them in).
 pub async fn member_slots(
-    state: &(impl HasTable + HasClock),
+    state: &impl CalendarReach,
     caller: &Caller,
     event_type_id: &EventTypeId,
     query: SlotsQuery,
@@ -304,11 +306,7 @@ pub async fn member_slots(
     slots_of(state, &ctx, query).await
 }
 
-async fn slots_of(
-    state: &(impl HasTable + HasClock),
-    ctx: &Context,
-    query: SlotsQuery,
-) -> Result<SlotsView, SchedulingError> {
+async fn slots_of(state: &impl CalendarReach, ctx: &Context, query: SlotsQuery) -> Result<SlotsView, SchedulingError> {
     let tz = match &query.tz {
         Some(name) if !name.trim().is_empty() => zone("tz", name)?,
         _ => ctx.schedule.schedule.time_zone().clone(),
