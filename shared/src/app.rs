@@ -101,6 +101,10 @@ pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clo
     aws_state_wired(sdk, config, clock, Wiring::ALL)
 }
 
+/// Builds a provider's port from the configuration, or the outbox on the
+/// table and clock.
+pub type ProviderPort<P> = fn(&AppConfig, Arc<dyn Table>, Arc<dyn Clock>) -> Arc<P>;
+
 /// Which adapter each optional port of a Lambda's state gets: the real one
 /// where the function's catalogue entry declares the access (or reads the
 /// provider's secret), else the one that refuses (an undeclared AWS service,
@@ -112,8 +116,8 @@ pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clo
 pub struct Wiring {
     pub objects: fn(&aws_config::SdkConfig, &AwsConfig) -> Arc<dyn ObjectStore>,
     pub keys: fn(&aws_config::SdkConfig, &AwsConfig) -> Arc<dyn KeyVault>,
-    pub mailer: fn(&AppConfig, Arc<dyn Table>, Arc<dyn Clock>) -> Arc<dyn Mailer>,
-    pub sms: fn(&AppConfig, Arc<dyn Table>, Arc<dyn Clock>) -> Arc<dyn Sms>,
+    pub mailer: ProviderPort<dyn Mailer>,
+    pub sms: ProviderPort<dyn Sms>,
     pub payments: fn(&AppConfig) -> Option<Arc<dyn Payments>>,
 }
 
