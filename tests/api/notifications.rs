@@ -310,3 +310,40 @@ async fn an_sms_whose_outcome_is_unknown_is_not_sent_again_on_redelivery() {
     );
     assert_eq!(provider.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// A job reached when its batch has no time left is queued again for a
+/// fresh batch: not sent now (it could outrun the function's timeout), not
+/// failed (that would wait out the visibility timeout and count a try
+/// towards the dead-letter queue), and sent once by the next batch.
+#[tokio::test]
+async fn a_job_out_of_batch_time_is_queued_again_and_sent_once_by_the_next_batch() {
+    use konnecs::ports::mailer::Email;
+    use konnecs::services::jobs::{Delivery, Job};
+    let (state, _app) = state();
+    let job = Job::SendEmail {
+        idempotency_key: "late-batch-1".into(),
+        email: Email {
+            to: "ann@example.com".into(),
+            subject: "Your appointment".into(),
+            text: "See you soon.".into(),
+            html: None,
+            attachments: Vec::new(),
+            kind: "booking_confirmation".into(),
+        },
+    };
+    let spent = Delivery {
+        deadline: std::time::Instant::now(),
+        last_attempt: false,
+    };
+    jobs::run(&state, job, &spent).await.expect("queued again, not failed");
+    let sent = |all: Vec<Value>| all.iter().filter(|m| m["subject"] == "Your appointment").count();
+    let (items, _) = konnecs::adapters::outbox::list(state.table.as_ref(), 50, None)
+        .await
+        .expect("outbox");
+    assert_eq!(
+        sent(items.into_iter().map(Value::Object).collect()),
+        0,
+        "nothing sent from a spent batch"
+    );
+    assert_eq!(sent(outbox(&state).await), 1, "the next batch sends it once");
+}

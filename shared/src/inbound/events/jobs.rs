@@ -69,8 +69,13 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
     }
     if left.is_zero() {
         // Out of the batch's time: a send now could run past the function's
-        // timeout, which would deliver the whole batch again.
-        return Err(JobError::Retry("the batch ran out of time; delivered again".into()));
+        // timeout, which would deliver the whole batch again. A fresh copy
+        // starts a new batch at once; failing the message instead would
+        // hold it for the visibility timeout and count a try towards the
+        // dead-letter queue for what is no fault of the job.
+        return enqueue(state.jobs.as_ref(), &[job])
+            .await
+            .map_err(|err| JobError::Retry(err.to_string()));
     }
     match job {
         Job::ImportContacts { org_id, import_id } => {
