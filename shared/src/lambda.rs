@@ -346,17 +346,24 @@ mod tests {
         assert!(keys_refused(&tick).await);
         assert!(tick.payments.is_none(), "Stripe configured but its secret not declared");
 
-        // The jobs worker reads and writes objects, never the token key.
+        // The jobs worker reads and writes objects, and opens webhook
+        // signing secrets with the token key.
         let jobs = state_of("jobs-worker");
         assert!(!objects_refused(&jobs).await);
-        assert!(keys_refused(&jobs).await);
+        assert!(!keys_refused(&jobs).await);
+        // A read route that declares neither gets neither.
+        let list = state_of("contacts-list");
+        assert!(objects_refused(&list).await);
+        assert!(keys_refused(&list).await);
 
         // Health describes the key; a POST route seals idempotent answers with it.
         assert!(!keys_refused(&state_of("health")).await);
         assert!(objects_refused(&state_of("health")).await);
         assert!(!keys_refused(&state_of("auth-login")).await);
 
-        // A route that declares Stripe's secret has billing.
-        assert!(state_of("invitations-create").payments.is_some());
+        // A route that declares Stripe's secret has the provider; one that
+        // only checks plan limits (a plain setting) does not.
+        assert!(state_of("billing-checkout").payments.is_some());
+        assert!(state_of("invitations-create").payments.is_none());
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! # Producing events: [`publish`]
 //!
-//! ```ignore
+//! ```text
 //! // Fails with the reason (the caller decides, e.g. a consumer retries):
 //! webhooks::publish(state, &org_id, "form.submitted", &event_id, occurred_at, payload).await?;
 //! // Or, right after a committed write that must stand: logs a failure.
