@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use konnecs::app::local_state;
 use konnecs::config::LocalConfig;
+use konnecs::domain::ids::{BookingId, OrgId};
 use konnecs::inbound::events::{Message, reminders};
 use konnecs::ports::counting::CountingTable;
 use konnecs::ports::{BatchOp, TestClock};
@@ -51,8 +52,9 @@ async fn run() {
     // Setup (not timed): notices and reminder items, written in batches.
     let starts = start.as_second() + 2 * 3600;
     let mut ops = Vec::with_capacity(BOOKINGS * 3);
+    let org_id = OrgId::from("org1");
     for i in 0..BOOKINGS {
-        let booking_id = format!("b{i:05}");
+        let booking_id = BookingId::from(format!("b{i:05}"));
         let booking_start = starts + (i as i64 % MINUTES) * 60;
         let notice = BookingNotice {
             org_id: "org1".into(),
@@ -75,7 +77,7 @@ async fn run() {
         };
         ops.push(BatchOp::Put(
             records::to_item(
-                &notice_key("org1", &booking_id),
+                &notice_key(&org_id, &booking_id),
                 &notice,
                 &[("status", json!("active")), ("version", json!(1))],
             )
@@ -85,7 +87,7 @@ async fn run() {
         for channel in [Channel::Email, Channel::Sms] {
             let key = reminder_items::key(
                 Timestamp::from_second(due).expect("due"),
-                "org1",
+                &org_id,
                 &booking_id,
                 60,
                 channel,
