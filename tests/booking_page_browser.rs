@@ -7,7 +7,7 @@
 //! Needs `chromium` and `chromium-driver` (installed by `infra/test-tools.sh`);
 //! without them the test fails, it never skips.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,6 +15,7 @@ use fantoccini::{ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use konnecs_tests::chrome::{CHROMIUM_FLAGS, ChromeDriver, find_binary};
 use konnecs_tests::local::LocalServer;
+use konnecs_tests::page::wait_for_outbox;
 use serde_json::{Value, json};
 
 /// A signed-in API client: the session cookies and the CSRF token.
@@ -71,28 +72,6 @@ impl Api {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "{method} {path}: {status} {body}");
         body
-    }
-}
-
-/// Polls the outbox JSON until `found` matches, bounded.
-async fn wait_for_outbox(base: &str, what: &str, found: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let outbox: Value = reqwest::get(format!("{base}/dev/outbox.json?limit=200"))
-            .await
-            .expect("outbox")
-            .json()
-            .await
-            .expect("json");
-        let messages = outbox["messages"].as_array().cloned().unwrap_or_default();
-        if found(&messages) {
-            return messages;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {what} in the outbox within 30 s: {messages:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

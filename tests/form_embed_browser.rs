@@ -11,84 +11,11 @@
 //!
 //! Every wait is for a condition, bounded; none is a fixed sleep.
 
-use std::time::{Duration, Instant};
-
 use fantoccini::{Client, Locator};
 use konnecs_tests::chrome::{ChromeDriver, phone_session};
 use konnecs_tests::local::LocalServer;
+use konnecs_tests::page::{PHONE_WIDTH, check_page, click, fill, open_all_details, wait_for_outbox, wait_until};
 use serde_json::Value;
-
-const AXE: &str = include_str!("vendor/axe-core-4.11.0.min.js");
-const WIDTH: u32 = 375;
-
-async fn wait_until(browser: &Client, what: &str, script: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let done = browser.execute(script, vec![]).await.expect("script");
-        if done == Value::Bool(true) {
-            return;
-        }
-        if Instant::now() > deadline {
-            let url = browser.current_url().await.map(|u| u.to_string()).unwrap_or_default();
-            let text = browser
-                .execute("return document.body ? document.body.innerText + ' | ' + document.body.innerHTML.slice(0, 1500) : '';", vec![])
-                .await
-                .unwrap_or(Value::Null);
-            panic!("{what}: not within 20 s at {url}; the page says {text}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn check_page(browser: &Client, name: &str) {
-    let fits = browser
-        .execute(
-            "return [document.documentElement.scrollWidth, window.innerWidth];",
-            vec![],
-        )
-        .await
-        .expect("script");
-    let (content, viewport) = (fits[0].as_i64().unwrap_or(i64::MAX), fits[1].as_i64().unwrap_or(0));
-    assert_eq!(viewport, i64::from(WIDTH), "{name}: the viewport is the phone's");
-    assert!(
-        content <= viewport,
-        "{name}: content {content}px wide in a {viewport}px viewport"
-    );
-    browser.execute(AXE, vec![]).await.expect("inject axe-core");
-    let found = browser
-        .execute_async(
-            r#"const done = arguments[arguments.length - 1];
-document.querySelectorAll('details').forEach(d => d.open = true);
-axe.run(document, {resultTypes: ['violations']})
-  .then(r => done(r.violations
-    .filter(v => v.impact === 'serious' || v.impact === 'critical')
-    .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))))
-  .catch(e => done([{id: 'axe-error', help: String(e)}]));"#,
-            vec![],
-        )
-        .await
-        .expect("axe run");
-    assert_eq!(found, Value::Array(Vec::new()), "{name}: accessibility violations");
-}
-
-async fn fill(browser: &Client, id: &str, text: &str) {
-    let field = browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"));
-    field.clear().await.expect("clear");
-    field.send_keys(text).await.expect("type");
-}
-
-async fn click(browser: &Client, css: &str) {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
 
 async fn eval(browser: &Client, script: &str) -> Value {
     browser.execute(script, vec![]).await.expect("script")
@@ -152,27 +79,6 @@ async fn fill_and_send(browser: &Client, name: &str, email: &str) {
     .await;
 }
 
-async fn wait_for_outbox(base: &str, what: &str, found: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let outbox: Value = reqwest::get(format!("{base}/dev/outbox.json?limit=200"))
-            .await
-            .expect("outbox")
-            .json()
-            .await
-            .expect("outbox JSON");
-        let messages = outbox["messages"].as_array().cloned().unwrap_or_default();
-        if found(&messages) {
-            return messages;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {what} in the outbox within 30 s: {messages:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_form_built_in_the_builder_is_embedded_on_another_site_by_script_and_iframe_and_submitted_there() {
     let data = tempfile::tempdir().expect("temp dir");
@@ -180,7 +86,7 @@ async fn a_form_built_in_the_builder_is_embedded_on_another_site_by_script_and_i
     let base = server.base_url.clone();
     let driver = ChromeDriver::start_in_zone("Europe/London");
     let profile = tempfile::tempdir().expect("profile dir");
-    let browser = phone_session(&driver, profile.path(), WIDTH, 800).await;
+    let browser = phone_session(&driver, profile.path(), PHONE_WIDTH, 800).await;
 
     let result = async {
         browser.goto(&format!("{base}/sign-up")).await.expect("sign-up");
@@ -258,6 +164,7 @@ async fn a_form_built_in_the_builder_is_embedded_on_another_site_by_script_and_i
         add_field("single_select", "topic", "What is it about?", "Check-up\nWhitening").await;
         add_field("consent", "news", "News", "Send me occasional news by email.").await;
         assert_eq!(field_order(&browser).await, ["name", "email", "topic", "news"]);
+        open_all_details(&browser).await;
         check_page(&browser, "builder").await;
 
         // Keyboard: Enter on "Move up" of the choice field.
@@ -338,6 +245,7 @@ return true;"#,
             "return !!document.querySelector('form.form-public');",
         )
         .await;
+        open_all_details(&browser).await;
         check_page(&browser, "hosted form").await;
 
         // Another origin embeds it, by script and by iframe.

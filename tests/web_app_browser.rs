@@ -16,91 +16,15 @@
 //!
 //! Every wait is for a condition, bounded; none is a fixed sleep.
 
-use std::time::{Duration, Instant};
-
 use fantoccini::{Client, Locator};
 use konnecs_tests::chrome::{ChromeDriver, phone_session};
 use konnecs_tests::local::LocalServer;
-use serde_json::Value;
-
-const AXE: &str = include_str!("vendor/axe-core-4.11.0.min.js");
-const WIDTH: u32 = 375;
-
-/// Waits, bounded, until `script` (a function body returning a boolean) is true.
-async fn wait_until(browser: &Client, what: &str, script: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let done = browser.execute(script, vec![]).await.expect("script");
-        if done == Value::Bool(true) {
-            return;
-        }
-        if Instant::now() > deadline {
-            let url = browser.current_url().await.map(|u| u.to_string()).unwrap_or_default();
-            let text = browser
-                .execute("return document.body ? document.body.innerText : '';", vec![])
-                .await
-                .unwrap_or(Value::Null);
-            panic!("{what}: not within 20 s at {url}; the page says {text}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use konnecs_tests::page::{PHONE_WIDTH, check_page, click, fill, wait_until};
 
 /// Waits for the page at a path (after a redirect or a click) to be loaded.
 async fn wait_for_path(browser: &Client, path: &str) {
     let script = format!("return location.pathname === {path:?} && document.readyState === 'complete';");
     wait_until(browser, &format!("page {path}"), &script).await;
-}
-
-/// The page fits the phone's width, and axe-core finds nothing serious.
-async fn check_page(browser: &Client, name: &str) {
-    let fits = browser
-        .execute(
-            "return [document.documentElement.scrollWidth, window.innerWidth];",
-            vec![],
-        )
-        .await
-        .expect("script");
-    let (content, viewport) = (fits[0].as_i64().unwrap_or(i64::MAX), fits[1].as_i64().unwrap_or(0));
-    assert_eq!(viewport, i64::from(WIDTH), "{name}: the viewport is the phone's");
-    assert!(
-        content <= viewport,
-        "{name}: content {content}px wide in a {viewport}px viewport"
-    );
-
-    browser.execute(AXE, vec![]).await.expect("inject axe-core");
-    let found = browser
-        .execute_async(
-            r#"const done = arguments[arguments.length - 1];
-axe.run(document, {resultTypes: ['violations']})
-  .then(r => done(r.violations
-    .filter(v => v.impact === 'serious' || v.impact === 'critical')
-    .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))))
-  .catch(e => done([{id: 'axe-error', help: String(e)}]));"#,
-            vec![],
-        )
-        .await
-        .expect("axe run");
-    assert_eq!(found, Value::Array(Vec::new()), "{name}: accessibility violations");
-}
-
-async fn fill(browser: &Client, id: &str, text: &str) {
-    let field = browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"));
-    field.clear().await.expect("clear");
-    field.send_keys(text).await.expect("type");
-}
-
-async fn click(browser: &Client, css: &str) {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
 async fn results_text(browser: &Client) -> String {
@@ -151,7 +75,7 @@ async fn a_new_business_signs_up_adds_finds_and_notes_a_contact_on_a_phone() {
     let base = server.base_url.clone();
     let driver = ChromeDriver::start_in_zone("Europe/London");
     let profile = tempfile::tempdir().expect("profile dir");
-    let browser = phone_session(&driver, profile.path(), WIDTH, 800).await;
+    let browser = phone_session(&driver, profile.path(), PHONE_WIDTH, 800).await;
 
     let result = async {
         // The front door leads to sign-in, and from there to sign-up.
@@ -502,9 +426,9 @@ async fn availability_and_an_event_type_set_in_the_editors_are_booked_by_a_visit
     let base = server.base_url.clone();
     let driver = ChromeDriver::start_in_zone("Europe/London");
     let profile = tempfile::tempdir().expect("profile dir");
-    let browser = phone_session(&driver, profile.path(), WIDTH, 800).await;
+    let browser = phone_session(&driver, profile.path(), PHONE_WIDTH, 800).await;
     let visitor_profile = tempfile::tempdir().expect("visitor profile dir");
-    let visitor = phone_session(&driver, visitor_profile.path(), WIDTH, 800).await;
+    let visitor = phone_session(&driver, visitor_profile.path(), PHONE_WIDTH, 800).await;
 
     let result = async {
         browser.goto(&format!("{base}/sign-up")).await.expect("sign-up");

@@ -10,5 +10,6 @@ pub mod google_keys;
 pub mod http;
 pub mod keysim;
 pub mod local;
+pub mod page;
 pub mod practice;
 pub mod smtp;
