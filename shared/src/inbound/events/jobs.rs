@@ -53,26 +53,25 @@ pub fn consume(state: AppState, messages: Vec<Message>) -> BoxFuture<'static, Ba
 /// the job is queued again to start a fresh one.
 const MIN_SLICE_TIME: Duration = Duration::from_secs(2);
 
+/// The least time a job needs left in its batch to start in it: a slice
+/// its minimum, a webhook attempt the receiver's whole timeout, any other
+/// job some time at all.
+fn time_needed(job: &Job) -> Duration {
+    match job {
+        Job::ImportContacts { .. } | Job::Export { .. } => MIN_SLICE_TIME,
+        Job::DeliverWebhook(_) => crate::services::webhooks::ATTEMPT_TIME,
+        _ => Duration::from_millis(1),
+    }
+}
+
 pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), JobError> {
-    let is_slice = matches!(job, Job::ImportContacts { .. } | Job::Export { .. });
     let left = delivery.deadline.saturating_duration_since(Instant::now());
-    if is_slice && left < MIN_SLICE_TIME {
-        return enqueue(state.jobs.as_ref(), &[job])
-            .await
-            .map_err(|err| JobError::Retry(err.to_string()));
-    }
-    if matches!(job, Job::DeliverWebhook(_)) && left < crate::services::webhooks::ATTEMPT_TIME {
-        // Not enough time for the receiver's whole timeout: a fresh batch makes the attempt.
-        return enqueue(state.jobs.as_ref(), &[job])
-            .await
-            .map_err(|err| JobError::Retry(err.to_string()));
-    }
-    if left.is_zero() {
-        // Out of the batch's time: a send now could run past the function's
-        // timeout, which would deliver the whole batch again. A fresh copy
-        // starts a new batch at once; failing the message instead would
-        // hold it for the visibility timeout and count a try towards the
-        // dead-letter queue for what is no fault of the job.
+    if left < time_needed(&job) {
+        // Too little of the batch's time left: work started now could run
+        // past the function's timeout, which would deliver the whole batch
+        // again. A fresh copy starts a new batch at once; failing the
+        // message instead would hold it for the visibility timeout and count
+        // a try towards the dead-letter queue for what is no fault of the job.
         return enqueue(state.jobs.as_ref(), &[job])
             .await
             .map_err(|err| JobError::Retry(err.to_string()));
