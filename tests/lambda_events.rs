@@ -294,6 +294,37 @@ sample_tests! {
     "page-webhook-action" => webhooks::page_webhook_action_saves_the_endpoint,
 }
 
+/// What every answer through API Gateway carries: no type sniffing, no full
+/// URL sent to other sites, HSTS (API Gateway serves HTTPS only) and a
+/// content policy on every page.
+fn assert_security_headers(name: &str, headers: &http::HeaderMap) {
+    let header = |key: &str| headers.get(key).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert_eq!(header("x-content-type-options"), "nosniff", "{name}");
+    assert!(
+        [
+            "no-referrer",
+            "same-origin",
+            "strict-origin",
+            "strict-origin-when-cross-origin"
+        ]
+        .contains(&header("referrer-policy")),
+        "{name}: Referrer-Policy {:?}",
+        header("referrer-policy")
+    );
+    assert!(
+        header("strict-transport-security").starts_with("max-age=31536000"),
+        "{name}: HSTS {:?}",
+        header("strict-transport-security")
+    );
+    if header("content-type").starts_with("text/html") {
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors"),
+            "{name}: CSP {csp:?}"
+        );
+    }
+}
+
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
@@ -575,6 +606,7 @@ impl World {
             event["requestContext"]["requestId"].as_str(),
             "{name}: request id"
         );
+        assert_security_headers(name, &parts.headers);
         HttpReply {
             status: parts.status,
             headers: parts.headers,

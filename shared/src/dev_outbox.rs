@@ -39,6 +39,12 @@ pub struct Paging {
     limit: Option<u32>,
 }
 
+/// The outbox pages' own policy: their one inline stylesheet, nothing else.
+const OUTBOX_CSP: (http::HeaderName, &str) = (
+    http::header::CONTENT_SECURITY_POLICY,
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+);
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -93,7 +99,7 @@ pub async fn list_html(State(state): State<AppState>, headers: HeaderMap) -> imp
          <table><thead><tr><th>When</th><th>To</th><th>Subject</th><th>Kind</th></tr></thead><tbody>{rows}</tbody></table></body></html>",
         items.len()
     );
-    Ok::<_, ApiError>(Html(page))
+    Ok::<_, ApiError>(([OUTBOX_CSP], Html(page)))
 }
 
 pub async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> impl IntoResponse {
@@ -128,5 +134,5 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, Path(id): P
         text = escape(field(&item, "text")),
         mime = escape(field(&item, "mime")),
     );
-    Ok::<_, ApiError>(Html(page).into_response())
+    Ok::<_, ApiError>(([OUTBOX_CSP], Html(page)).into_response())
 }

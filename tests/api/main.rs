@@ -28,6 +28,7 @@ mod imports;
 mod notifications;
 mod org;
 mod photo;
+mod rate_limits;
 mod reminder_dispatch;
 mod response_headers;
 mod scheduling;

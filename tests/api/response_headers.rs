@@ -22,7 +22,48 @@ const NOW: &str = "2026-03-02T08:00:00Z";
 const PASSWORD: &str = "harbour-physio-42-knee";
 const HOST_EMAIL: &str = "morgan@harbour-physio.example";
 
+/// Every answer, static files included: no type sniffing, no full URL (a
+/// manage link's token) sent to other sites, and a content policy that
+/// forbids other origins' scripts and decides who may frame it on every
+/// page. HSTS is checked where the request came over HTTPS (below).
+fn assert_security_headers(reply: &Reply, what: &str) {
+    let header = |key: &str| {
+        reply
+            .headers
+            .get(key)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+    let referrer = header("referrer-policy");
+    assert!(
+        [
+            "no-referrer",
+            "same-origin",
+            "strict-origin",
+            "strict-origin-when-cross-origin"
+        ]
+        .contains(&referrer.as_str()),
+        "{what} answered {} with Referrer-Policy {referrer:?}",
+        reply.status
+    );
+    if header("content-type").starts_with("text/html") {
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors") && csp.contains("base-uri 'none'"),
+            "{what}: page answered {} with CSP {csp:?}",
+            reply.status
+        );
+    }
+    assert!(
+        reply.headers.get("strict-transport-security").is_none(),
+        "{what}: HSTS over plain HTTP"
+    );
+}
+
 fn assert_headers(reply: &Reply, what: &str) {
+    assert_security_headers(reply, what);
     let cache = reply
         .headers
         .get("cache-control")
@@ -392,8 +433,10 @@ fn http_entries() -> Vec<&'static Entry> {
     entries
 }
 
-async fn walk(w: &World, lambda_shaped: bool) -> usize {
+/// Walks the routes; how many answered, and how many of those were pages.
+async fn walk(w: &World, lambda_shaped: bool) -> (usize, usize) {
     let mut checked = 0;
+    let mut pages = 0;
     for entry in http_entries() {
         if lambda_shaped && entry.runtime != Runtime::Both {
             continue;
@@ -444,30 +487,74 @@ async fn walk(w: &World, lambda_shaped: bool) -> usize {
                 Some("public, max-age=31536000, immutable"),
                 "{what}"
             );
+            assert_security_headers(&reply, &what);
         } else {
             assert_headers(&reply, &what);
         }
+        if reply
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("text/html"))
+        {
+            pages += 1;
+        }
         checked += 1;
     }
-    checked
+    (checked, pages)
 }
 
 #[tokio::test]
 async fn every_route_of_the_local_router_answers_no_store_and_nosniff() {
     let w = world().await;
-    let checked = walk(&w, false).await;
+    let (checked, pages) = walk(&w, false).await;
     let routes = catalogue::entries().iter().filter(|e| e.http().is_some()).count();
     assert_eq!(checked, routes);
+    // The staff, account, booking and form pages all answered as pages.
+    assert!(pages > 20, "only {pages} pages walked");
     // Unknown routes and framework answers go through the same pipeline.
     let missing = Browser::anonymous().send(&w.router, "GET", "/nowhere", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_headers(&missing, "GET /nowhere");
 }
 
+/// Behind a TLS-terminating proxy (`X-Forwarded-Proto: https`) every
+/// answer, JSON, problem or page, asks browsers to keep to HTTPS; over
+/// plain HTTP none does (browsers would ignore it). Through API Gateway
+/// it always does (tests/lambda_events.rs).
+#[tokio::test]
+async fn answers_over_https_carry_hsts() {
+    let w = world().await;
+    for (path, proto, hsts) in [
+        ("/health", "https", true),
+        ("/nowhere", "https", true),
+        ("/sign-in", "HTTPS", true),
+        ("/health", "http", false),
+        ("/sign-in", "http", false),
+    ] {
+        let mut request = Browser::anonymous().request("GET", path, None);
+        request
+            .headers_mut()
+            .insert("x-forwarded-proto", http::HeaderValue::from_static(proto));
+        let reply = send(&w.router, request).await;
+        let got = reply
+            .headers
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        assert_eq!(
+            got.as_deref() == Some("max-age=31536000; includeSubDomains"),
+            hsts,
+            "{path} over {proto}: {got:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_lambda_router_answers_no_store_and_nosniff() {
     let w = world().await;
-    let checked = walk(&w, true).await;
+    let (checked, pages) = walk(&w, true).await;
+    assert!(pages > 20, "only {pages} pages walked");
     let deployed = catalogue::entries()
         .iter()
         .filter(|e| e.http().is_some() && e.runtime == Runtime::Both)

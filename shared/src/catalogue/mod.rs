@@ -12,6 +12,7 @@
 //! - `/openapi.json` describes every HTTP entry (`openapi`).
 
 pub mod openapi;
+pub mod throttles;
 
 pub use crate::ports::QueueName;
 
@@ -249,6 +250,13 @@ impl HttpRoute for Entry {
     fn http_route(&self) -> Option<(&'static str, &'static str, MethodRouter<AppState>)> {
         match self.trigger {
             Trigger::Http { method, path, route } => Some((self.name, path, route(method.filter()))),
+            _ => None,
+        }
+    }
+
+    fn throttle(&self) -> Option<crate::services::rate_limit::Throttle> {
+        match throttles::limits(self.name) {
+            Some(throttles::Limits::Layer(throttle)) => Some(throttle),
             _ => None,
         }
     }

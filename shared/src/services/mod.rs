@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod orgs;
 pub mod photos;
 pub mod pipelines;
+pub mod rate_limit;
 pub mod records;
 pub mod reminder_dispatch;
 pub mod reminders;

@@ -6,12 +6,14 @@
 //! [`super::reminders`].
 
 use jiff::Timestamp;
+use konnecs::catalogue::throttles::{self, Limits};
 use konnecs::domain::ids::UserId;
 use konnecs::domain::ids::{BookingId, ContactId, EventTypeId};
 use konnecs::ports::{Condition, Index, Item, Key, Update, WriteOp};
 use konnecs::services::billing::{billing_key, usage};
 use konnecs::services::contacts::{self, ALL_PARTS};
 use konnecs::services::notifications::{self, BookingChange};
+use konnecs::services::rate_limit::{self, Caller};
 use konnecs::services::records::{member_key, org_key, slug_key, to_item};
 use konnecs::services::scheduling::bookings::{BookingRecord, BookingStatus, StoredKey, bump_calendar};
 use konnecs::services::scheduling::{
@@ -283,6 +285,30 @@ fn put(item: Item, condition: Option<Condition>) -> WriteOp {
     WriteOp::Put { item, condition }
 }
 
+/// The rate-limit layer in front of a public route (`inbound::http::rate_limit`,
+/// budgets from `catalogue::throttles`): one atomic add on the visitor's IP
+/// bucket and one on the page's, in the minute's window. The visitor's
+/// address stands in for their IP.
+fn rate_limit_counts(cx: &mut Cx, route: &str, visitor: &str, target: &str, at: f64) {
+    let Some(Limits::Layer(throttle)) = throttles::limits(route) else {
+        panic!("{route} has no rate-limit layer");
+    };
+    let caller = Caller::new(Some(visitor), Some(target));
+    let minute = cx.at(at as i64).as_second().div_euclid(60);
+    for (scope, hashed) in [("IP", caller.ip), ("T", caller.target)] {
+        let Some(hashed) = hashed else { continue };
+        let op = WriteOp::Update {
+            key: rate_limit::request_key(throttle.family, scope, &hashed, minute),
+            update: Update::default().add("hits", 1).set("expires_at", (minute + 2) * 60),
+            condition: None,
+        };
+        cx.rec.write(at, &op, RATE_ITEM_BYTES);
+    }
+}
+
+/// A rate-limit bucket: its key, a count and an expiry.
+const RATE_ITEM_BYTES: usize = 120;
+
 /// `bookings::book`: reads, then ONE transaction, then the messages.
 fn book(cx: &mut Cx, org: &Org, rng: &mut Rng, [hours, minutes, active]: [&Table; 3]) {
     let host = rng.below(org.hosts as u64) as usize;
@@ -298,8 +324,10 @@ fn book(cx: &mut Cx, org: &Org, rng: &mut Rng, [hours, minutes, active]: [&Table
     let consent = rng.chance(cx.config.sms_consent_share);
     let returning = rng.chance(cx.config.returning_share);
     let views = rng.round(cx.config.slot_views_per_booking);
+    let page = format!("{}/{}", org.slug, org.event_types[event].slug);
     for _ in 0..views {
         let at = (create_rel - 30 - rng.below(900) as i64) as f64;
+        rate_limit_counts(cx, "public-booking-slots", &who.email, &page, at);
         slot_reads(cx, org, host, event, at);
     }
 
@@ -308,6 +336,7 @@ fn book(cx: &mut Cx, org: &Org, rng: &mut Rng, [hours, minutes, active]: [&Table
     let start = cx.at(start_rel);
     let duration = if rng.chance(0.7) { 30 } else { 60 };
     let mut booking = entities::booking(org, rng.id(), event, host, &who, consent, start, duration, now);
+    rate_limit_counts(cx, "public-booking-create", &who.email, &page, at);
     slot_reads(cx, org, host, event, at);
     let mut claims = vec![(
         contacts::email_unique_key(&org.id, &who.email),

@@ -9,7 +9,10 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, USER_AGENT, X_CONTENT_TYPE_OPTIONS};
+use http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, USER_AGENT,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use http::{HeaderValue, StatusCode};
 use tracing::Instrument;
 
@@ -80,6 +83,7 @@ pub async fn pipeline(mut request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_string());
     let method = request.method().clone();
+    let https = served_over_https(&request);
     let client = ClientInfo {
         ip: client_ip(&request),
         user_agent: request
@@ -105,7 +109,7 @@ pub async fn pipeline(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
-    set_security_headers(&mut response);
+    set_security_headers(&mut response, https);
 
     let _entered = span.enter();
     tracing::info!(
@@ -129,16 +133,57 @@ pub async fn name_function(function: &'static str, request: Request, next: Next)
     next.run(request).await
 }
 
+/// Whether the client reached us over HTTPS: through API Gateway (which
+/// serves HTTPS only), or through a TLS-terminating proxy saying so in
+/// `X-Forwarded-Proto`. Browsers ignore HSTS received over plain HTTP
+/// (RFC 6797 §8.1), so a forged header gains its sender nothing.
+fn served_over_https(request: &Request) -> bool {
+    lambda_context(request).is_some()
+        || request.uri().scheme_str() == Some("https")
+        || request
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// Every HTML page without a policy of its own (the pages that embed or are
+/// embedded set theirs): nothing but its own scripts, styles and images,
+/// never framed.
+pub const DEFAULT_PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// A year, with subdomains: the HSTS lifetime once served over HTTPS.
+const HSTS: &str = "max-age=31536000; includeSubDomains";
+
 /// Browsers must not guess a content type other than the one declared (an
-/// upload served as a script). Nothing is cached unless its handler says so:
-/// most answers carry a session, a token or personal data, and a stored copy
-/// would outlive the sign-out on a shared computer or sit in a proxy. The
-/// handlers that choose their own caching all keep `no-store` too.
-fn set_security_headers(response: &mut Response) {
+/// upload served as a script), nor send a full URL (which may hold a manage
+/// link's token) to another site. Nothing is cached unless its handler says
+/// so: most answers carry a session, a token or personal data, and a stored
+/// copy would outlive the sign-out on a shared computer or sit in a proxy.
+/// The handlers that choose their own caching, referrer or content policy
+/// keep theirs (all stricter or as strict).
+fn set_security_headers(response: &mut Response, https: bool) {
+    let is_html = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
     let headers = response.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if !headers.contains_key(REFERRER_POLICY) {
+        headers.insert(
+            REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        );
+    }
+    if is_html && !headers.contains_key(CONTENT_SECURITY_POLICY) {
+        headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_PAGE_CSP));
+    }
+    if https {
+        headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     }
 }
 

@@ -20,6 +20,7 @@ pub mod pipelines;
 pub mod problem;
 pub mod public_booking;
 pub mod public_forms;
+pub mod rate_limit;
 pub mod scheduling;
 pub mod session;
 pub mod twilio;
@@ -34,6 +35,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::config::MAX_BODY_BYTES;
 use crate::inbound::AppState;
+use crate::services::rate_limit::Throttle;
 
 /// Mounts one handler under the method its catalogue entry names, so the
 /// method is written once, in the catalogue.
@@ -46,19 +48,43 @@ pub trait HttpRoute {
     /// The function's name, the path and its method router, if this is an
     /// HTTP route.
     fn http_route(&self) -> Option<(&'static str, &'static str, MethodRouter<AppState>)>;
+
+    /// The request budgets of the route, if the rate-limit layer applies any.
+    fn throttle(&self) -> Option<Throttle>;
 }
 
 /// A router serving the HTTP entries given (all of them locally, one in a
-/// Lambda), with the shared pipeline: request ids, logs, problems, body limit.
+/// Lambda), with the shared pipeline: request ids, logs, problems, body
+/// limit, and each route's rate limits.
 pub fn router<'a, R: HttpRoute + 'a>(state: AppState, entries: impl IntoIterator<Item = &'a R>) -> Router {
-    let routes = routes(entries).layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::replay));
+    let routes =
+        mount(entries, Some(&state)).layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::replay));
     with_pipeline(routes).with_state(state)
 }
 
-/// The bare routes of the HTTP entries given, without the pipeline.
+/// The bare routes of the HTTP entries given, without the pipeline or the
+/// rate limits (tests mount them next to their own routes).
 pub fn routes<'a, R: HttpRoute + 'a>(entries: impl IntoIterator<Item = &'a R>) -> Router<AppState> {
+    mount(entries, None)
+}
+
+fn mount<'a, R: HttpRoute + 'a>(
+    entries: impl IntoIterator<Item = &'a R>,
+    limits: Option<&AppState>,
+) -> Router<AppState> {
     let mut router = Router::new();
-    for (function, path, method_router) in entries.into_iter().filter_map(HttpRoute::http_route) {
+    let refusals = std::sync::Arc::new(rate_limit::Refusals::default());
+    for entry in entries {
+        let Some((function, path, mut method_router)) = entry.http_route() else {
+            continue;
+        };
+        if let (Some(state), Some(throttle)) = (limits, entry.throttle()) {
+            let refusals = refusals.clone();
+            method_router = method_router.layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                move |state, request, next| rate_limit::limit(state, refusals.clone(), throttle, request, next),
+            ));
+        }
         let named = axum::middleware::from_fn(move |request, next| middleware::name_function(function, request, next));
         router = router.route(path, method_router.layer(named));
     }
