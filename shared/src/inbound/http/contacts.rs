@@ -194,13 +194,10 @@ pub async fn list(
         ascending,
     };
     let limit = params.limit.unwrap_or(50);
-    if sort_by != SortBy::Created {
-        contacts::order_backfill::ensure_started(&state, caller.org_id()).await?;
-    }
     let table = state.table.as_ref();
-    let (items, cursor) = match &stage {
-        Some((pipeline_id, stage_id)) => {
-            pipelines::contacts_in_stage_page(
+    let listing = async {
+        match &stage {
+            Some((pipeline_id, stage_id)) => pipelines::contacts_in_stage_page(
                 table,
                 caller.org_id(),
                 (&PipelineId::from(pipeline_id), stage_id),
@@ -208,10 +205,23 @@ pub async fn list(
                 limit.clamp(1, contacts::MAX_PAGE),
                 params.cursor,
             )
-            .await?
+            .await
+            .map_err(ApiError::from),
+            None => contacts::list(table, caller.org_id(), &filter, limit, params.cursor)
+                .await
+                .map_err(ApiError::from),
         }
-        None => contacts::list(table, caller.org_id(), &filter, limit, params.cursor).await?,
     };
+    // The back-fill check (one get) runs beside the page's own reads.
+    let backfill = async {
+        match sort_by {
+            SortBy::Created => Ok(true),
+            _ => contacts::order_backfill::ensure_started(&state, caller.org_id()).await,
+        }
+    };
+    let (page, backfill) = futures::join!(listing, backfill);
+    backfill?;
+    let (items, cursor) = page?;
     Ok::<_, ApiError>(Json(json!({ "contacts": items, "cursor": cursor })).into_response())
 }
 

@@ -35,9 +35,9 @@ use crate::services::jobs::{self, Job};
 use crate::services::records::from_item;
 
 /// Contacts read per page of the creation index.
-const PAGE: u32 = 100;
+pub const PAGE: u32 = 100;
 /// Contacts whose keys one transaction writes (two operations each).
-const PER_TRANSACTION: usize = 20;
+pub const PER_TRANSACTION: usize = 20;
 /// A marker still `running` but untouched this long lost its job (a queue
 /// failure after the claim): the next request queues it again.
 const STALE_MS: i64 = 10 * 60 * 1000;
@@ -185,8 +185,9 @@ fn missing(item: &Item, record: &ContactRecord, names: &std::collections::BTreeS
         || !names.contains(&name_index_key(record))
 }
 
-/// The operations giving `record` (read at its version) its keys.
-fn ops_of(record: &ContactRecord) -> Result<Vec<WriteOp>, StoreError> {
+/// The operations giving `record` (read at its version) its keys: the
+/// contact's gsi3 keys set (on its version) and its by-name item put.
+pub fn ops_of(record: &ContactRecord) -> Result<Vec<WriteOp>, StoreError> {
     let item = contact_item(record)?;
     let mut update = Update::default();
     for name in ["gsi3pk", "gsi3sk"] {
@@ -212,7 +213,7 @@ fn ops_of(record: &ContactRecord) -> Result<Vec<WriteOp>, StoreError> {
 /// How long a transaction of these contacts' keys must take on a backend
 /// limiting keys: the updates rewrite each contact's index copies (gsi1,
 /// gsi2, gsi3), so they count as puts of the whole item.
-fn pace_of(records: &[&ContactRecord], partition_write_units: u32) -> Result<f64, StoreError> {
+pub fn pace_of(records: &[&ContactRecord], partition_write_units: u32) -> Result<f64, StoreError> {
     let mut model = Vec::new();
     for record in records {
         model.push(WriteOp::Put {
