@@ -14,7 +14,7 @@ use konnecs::domain::role::Role;
 use konnecs::ports::counting::CountingTable;
 use konnecs::ports::{Clock, Index, Query, Table};
 use konnecs::services::audit::Actor;
-use konnecs::services::contacts::{self, Caller, ContactError, ContactFilter, NewContact};
+use konnecs::services::contacts::{self, Caller, ContactError, ContactFilter, NewContact, SortBy};
 use konnecs_tests::app::{Member, Store, TestApp, expect, field_errors, problem};
 use konnecs_tests::http::Reply;
 use serde_json::{Value, json};
@@ -1181,6 +1181,33 @@ async fn store_round_trips_of_create_get_list_and_search_are_bounded() {
         .unwrap();
     let list_tag = counts.snapshot().total() - before.total();
 
+    let sorted = |sort_by, ascending| ContactFilter {
+        sort_by,
+        ascending,
+        ..ContactFilter::default()
+    };
+    let before = counts.snapshot();
+    let (by_name, _) = contacts::list(table, &OrgId::from(&dana.org_id), &sorted(SortBy::Name, true), 50, None)
+        .await
+        .unwrap();
+    let list_name = counts.snapshot();
+    assert_eq!(by_name.len(), 2);
+    assert_eq!(list_name.query - before.query, 1, "by name is one query, never a scan");
+    let list_name = list_name.total() - before.total();
+
+    let before = counts.snapshot();
+    let (by_update, _) = contacts::list(
+        table,
+        &OrgId::from(&dana.org_id),
+        &sorted(SortBy::Updated, false),
+        50,
+        None,
+    )
+    .await
+    .unwrap();
+    let list_updated = counts.snapshot().total() - before.total();
+    assert_eq!(by_update.len(), 2);
+
     let before = counts.snapshot();
     let (hits, _) = contacts::search(table, &OrgId::from(&dana.org_id), "an", 50, None)
         .await
@@ -1191,8 +1218,10 @@ async fn store_round_trips_of_create_get_list_and_search_are_bounded() {
     assert_eq!(search.query - before.query, 1, "search is one query, never a scan");
 
     println!(
-        "round trips: create {create_plain} (with phones: {create_phone}), get {get}, list {list}, list by tag {list_tag}, search {search_calls}"
+        "round trips: create {create_plain} (with phones: {create_phone}), get {get}, list {list}, list by tag {list_tag}, by name {list_name}, by last update {list_updated}, search {search_calls}"
     );
+    assert_eq!(list_name, 2, "the by-name items' query + one batch read of the page");
+    assert_eq!(list_updated, 1, "one query of the last-update index");
     assert_eq!(
         create_plain, 2,
         "one transaction + the webhook endpoints query once it committed"

@@ -41,6 +41,10 @@ pub enum Job {
     /// A contacts CSV import: processes chunks from the import's checkpoint
     /// (`services::imports`); a redelivery resumes, never repeats.
     ImportContacts { org_id: OrgId, import_id: String },
+    /// The organization's contacts get the sort keys of the by-name and
+    /// by-last-update orders, from the cursor kept on its marker
+    /// (`services::contacts::order_backfill`); a redelivery resumes.
+    BackfillContactOrder { org_id: OrgId },
     /// An export (contacts or an import's error report) to the object store:
     /// one slice from the export's checkpoint (`services::exports::job`); a
     /// redelivery resumes, never repeats.

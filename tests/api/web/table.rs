@@ -72,12 +72,118 @@ async fn the_table_sorts_newest_or_oldest_first_and_pages_in_that_order() {
     let api = anna.get(&app, "/contacts?sort=-created&limit=1").await;
     let body: serde_json::Value = serde_json::from_str(&api.html).expect("JSON");
     assert_eq!(body["contacts"][0]["first_name"], "P26", "{body}");
-    let refused = anna.get(&app, "/contacts?sort=name").await;
+    let refused = anna.get(&app, "/contacts?sort=shoe-size").await;
     refused.expect(StatusCode::UNPROCESSABLE_ENTITY).contains("\"sort\"");
     anna.get(&app, "/app/contacts?sort=sideways")
         .await
         .expect(StatusCode::UNPROCESSABLE_ENTITY)
-        .contains("Sort by newest or oldest.");
+        .contains("Sort by newest, oldest, name, -name, -updated or updated.");
+}
+
+/// The query string a column header's link asks for.
+fn header_link(html: &str, label: &str) -> String {
+    let end = html
+        .find(&format!("\">{label}</a></th>"))
+        .unwrap_or_else(|| panic!("no {label} header link"));
+    let marker = "<a href=\"/app/contacts?";
+    let start = html[..end].rfind(marker).expect("a header link") + marker.len();
+    html[start..end]
+        .split('"')
+        .next()
+        .expect("href")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
+/// The opening tag of a column header.
+fn header(html: &str, label: &str) -> String {
+    let end = html
+        .find(&format!("\">{label}</a></th>"))
+        .unwrap_or_else(|| panic!("no {label} header"));
+    let start = html[..end].rfind("<th ").expect("th");
+    let tag = &html[start..end];
+    tag[..tag.find('>').expect("th end")].to_string()
+}
+
+#[tokio::test]
+async fn the_headers_sort_by_name_or_last_update_and_the_order_stays_with_filters_and_pages() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    // 27 contacts whose names run against their creation order.
+    for i in 0..27 {
+        app.advance(jiff::SignedDuration::from_secs(1));
+        let name = format!("{}{}", if i % 2 == 0 { "n" } else { "N" }, 99 - i);
+        anna.post(
+            &app,
+            "/app/contacts",
+            &[("first_name", name.as_str()), ("tags", "all")],
+            Csrf::Field(&csrf),
+        )
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    }
+    let newest = anna.get(&app, "/app/contacts").await;
+    newest.expect(StatusCode::OK);
+    assert_eq!(
+        header(&newest.html, "Created"),
+        "<th scope=\"col\" aria-sort=\"descending\""
+    );
+    assert_eq!(header(&newest.html, "Name"), "<th scope=\"col\"", "not in name order");
+    let by_name = header_link(&newest.html, "Name");
+    assert_eq!(by_name, "sort=name");
+
+    // The link works without JavaScript: the whole page, A to Z.
+    let a_to_z = anna.get(&app, &format!("/app/contacts?{by_name}")).await;
+    a_to_z
+        .expect(StatusCode::OK)
+        .contains("<option value=\"name\" selected>");
+    assert_eq!(
+        header(&a_to_z.html, "Name"),
+        "<th scope=\"col\" aria-sort=\"ascending\""
+    );
+    assert_eq!(header(&a_to_z.html, "Created"), "<th scope=\"col\"");
+    let first = names(&a_to_z.html);
+    assert_eq!(first.len(), 25);
+    assert_eq!(first[0], "n73");
+    assert_eq!(first[1], "N74");
+    let next = next_page(&a_to_z.html).expect("a next page");
+    assert!(next.contains("sort=name"), "{next}");
+    let second = anna.get_htmx(&app, &format!("/app/contacts?{next}")).await;
+    assert_eq!(names(&second.html), ["N98", "n99"]);
+    // The htmx fragment brings the form's order choice along (out of band).
+    second.contains("<select id=\"sort\" name=\"sort\" hx-swap-oob=\"true\">");
+    // A second click reverses it.
+    assert_eq!(header_link(&a_to_z.html, "Name"), "sort=-name");
+    let z_to_a = anna.get(&app, "/app/contacts?sort=-name").await;
+    assert_eq!(
+        header(&z_to_a.html, "Name"),
+        "<th scope=\"col\" aria-sort=\"descending\""
+    );
+    assert_eq!(names(&z_to_a.html)[0], "n99");
+
+    // With a filter: the links keep both.
+    let tagged = anna.get(&app, "/app/contacts?tag=all&sort=name").await;
+    assert_eq!(names(&tagged.html)[0], "n73");
+    let next = next_page(&tagged.html).expect("a next page");
+    assert!(next.contains("tag=all") && next.contains("sort=name"), "{next}");
+    let updated = header_link(&tagged.html, "Updated");
+    assert!(
+        updated.contains("tag=all") && updated.contains("sort=-updated"),
+        "{updated}"
+    );
+    let recent = anna.get(&app, &format!("/app/contacts?{updated}")).await;
+    assert_eq!(
+        header(&recent.html, "Updated"),
+        "<th scope=\"col\" aria-sort=\"descending\""
+    );
+    assert_eq!(names(&recent.html)[0], "n73", "the last written first");
+    // A pipeline stage lists by creation only.
+    anna.get(&app, "/app/contacts?stage=p/s&sort=name")
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]

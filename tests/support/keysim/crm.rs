@@ -1,4 +1,6 @@
-//! The CRM's own writes: contacts created one by one (`contacts::create`),
+//! The CRM's own writes: contacts created one by one (`contacts::create`)
+//! and edited (`contacts::update`, which moves the contact's place in the
+//! last-update index and, for a rename, its by-name item),
 //! CSV imports (`imports::process`: groups of rows, chunk transactions of
 //! about nine contacts with the tag counters and the checkpoint, paced by
 //! `imports::paced_seconds` on the organization's pace item as on DynamoDB),
@@ -73,6 +75,17 @@ pub fn run(sim: &mut Sim) {
         let at = at_local(&mut rng, org);
         deal(rec, day0, org, at, &mut rng);
     }
+    for _ in 0..config.contact_edits_per_day {
+        let org = &sim.orgs[table.draw(&mut rng)];
+        let at = at_local(&mut rng, org);
+        edit_contact(rec, config, day0, org, at, &mut rng);
+    }
+    for n in 0..config.order_backfills_per_day {
+        let org = if n == 0 { 0 } else { table.draw(&mut rng) };
+        let org = &sim.orgs[org];
+        let at = at_local(&mut rng, org);
+        order_backfill(rec, config, day0, org, at as f64, &mut rng);
+    }
     for _ in 0..config.notes_per_day {
         let org = &sim.orgs[table.draw(&mut rng)];
         let at = at_local(&mut rng, org);
@@ -139,6 +152,124 @@ fn create_contact(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Or
     let probe = konnecs::services::webhooks::endpoint_key(&org.id, &konnecs::domain::ids::WebhookEndpointId::new(""));
     rec.query(at + 1.0, konnecs::ports::Index::Primary, &probe.pk, 0, 700, 40);
     keep_contact_ops(rec, &ops);
+}
+
+/// `contacts::update`: the session's reads, the contact, then ONE
+/// transaction: the contact put anew (its index copies, the last-update one
+/// at its new place), a rename's by-name item moved and search keys
+/// changed, and the audit entry.
+fn edit_contact(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Org, rel: i64, rng: &mut Rng) {
+    let at = rel as f64;
+    let user = member(org, rng);
+    people::request(rec, org, user, at, rng);
+    let id = org.some_contact(rng);
+    let who: Person = entities::person(rng, config.phone_share);
+    let created = instant(day0, rel - 86_400 * (1 + rng.below(300) as i64));
+    let before = entities::contact(org, id, &who, created, Vec::new(), None, false);
+    rec.get(at, &contacts::contact_key(&org.id, &before.id), CONTACT_BYTES);
+    let mut after = before.clone();
+    after.updated_at = instant(day0, rel).to_string();
+    after.version += 1;
+    if rng.chance(0.1) {
+        after.first_name = Some(entities::person(rng, config.phone_share).first);
+    } else {
+        after.company = Some("Harbour Physio Ltd".into());
+    }
+    let mut ops = contacts::plan(&[(Some(&before), Some(&after))], ALL_PARTS).unwrap_or_default();
+    ops.push(audit::entry(
+        &actor(org, user, rng),
+        instant(day0, rel),
+        "contact.updated",
+        "contact",
+        json!({}),
+    ));
+    rec.transact(at, &ops);
+}
+
+/// `contacts::order_backfill` of an organization all of whose contacts
+/// lack their sort keys: the marker claimed, then per page of the creation
+/// index the page and its contacts' by-name keys read, and transactions of
+/// [`order_backfill::PER_TRANSACTION`] contacts, each after reserving its
+/// `order_backfill::pace_of` on the organization's import pace; the update
+/// of a contact rewrites its index copies (gsi1, gsi3).
+fn order_backfill(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Org, at: f64, rng: &mut Rng) {
+    use konnecs::services::contacts::order_backfill::{self, PAGE, PER_TRANSACTION};
+    let marker = order_backfill::marker_key(&org.id);
+    let marker_item = entities::sized(&marker, &[("state", "running"), ("cursor", "eyJwayI6Ik9SRyM…")]);
+    rec.get(at, &marker, 150);
+    rec.write(
+        at,
+        &WriteOp::Put {
+            item: marker_item.clone(),
+            condition: Some(Condition::NotExists),
+        },
+        0,
+    );
+    let pace = pace_key(&org.id);
+    let pace_item = entities::sized(&pace, &[("next_at_ms", "1791883800000"), ("expires_at", "1791887400")]);
+    let index = contacts::contacts_index_partition(&org.id);
+    let by_update = contacts::contacts_by_update_partition(&org.id);
+    let created = instant(day0, -86_400 * 30);
+    let (mut t, mut free_at) = (at + 1.0, f64::MIN);
+    let mut left = org.contacts as usize;
+    while left > 0 {
+        let page = left.min(PAGE as usize);
+        left -= page;
+        rec.query(t, Index::Gsi1, &index, page, CONTACT_BYTES, PAGE as usize);
+        let records: Vec<_> = (0..page)
+            .map(|_| {
+                let who = entities::person(rng, config.phone_share);
+                entities::contact(org, rng.id(), &who, created, Vec::new(), None, false)
+            })
+            .collect();
+        let names: Vec<(Key, usize)> = records
+            .iter()
+            .map(|r| {
+                let item = &order_backfill::ops_of(r).unwrap_or_default()[1];
+                (item.key().unwrap_or_else(|| Key::new("", "")), 0)
+            })
+            .collect();
+        rec.batch_get(t, &names);
+        for group in records.chunks(PER_TRANSACTION) {
+            let refs: Vec<&_> = group.iter().collect();
+            let seconds = order_backfill::pace_of(&refs, PARTITION_WRITE_UNITS).unwrap_or(0.0);
+            rec.get(t, &pace, 100);
+            rec.write(
+                t,
+                &WriteOp::Put {
+                    item: pace_item.clone(),
+                    condition: None,
+                },
+                0,
+            );
+            let start = t.max(free_at);
+            free_at = start + seconds;
+            let ops: Vec<WriteOp> = group
+                .iter()
+                .flat_map(|r| order_backfill::ops_of(r).unwrap_or_default())
+                .collect();
+            rec.transact(start, &ops);
+            for _ in group {
+                let milli = (CONTACT_BYTES.div_ceil(1024) as u64) * 1000;
+                rec.write_units(start, Index::Gsi1, &index, milli);
+                rec.write_units(start, Index::Gsi3, &by_update, milli);
+            }
+            for op in &ops {
+                if let WriteOp::Put { item, .. } = op {
+                    rec.keep_item(item, Retention::Forever, Retention::Forever);
+                }
+            }
+            t = start + config.transaction_seconds;
+        }
+        rec.write(
+            t,
+            &WriteOp::Put {
+                item: marker_item.clone(),
+                condition: None,
+            },
+            0,
+        );
+    }
 }
 
 /// Item collections of a contact write: the contact's own partitions hold

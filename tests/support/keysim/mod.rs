@@ -14,7 +14,7 @@
 //! booked up to two weeks ahead during people's waking hours, each with the
 //! organization's plan of 2 or 3 reminders (by email, and by SMS where the
 //! invitee gave a phone and consent); cancellations and reschedules; contact
-//! creation, CSV imports (up to 100,000 rows) and exports; deals, notes;
+//! creation and edits, CSV imports (up to 100,000 rows) and exports; deals, notes;
 //! sign-ups, sign-ins (with some failures), and the staff's API requests with
 //! their sessions; audit entries with every change. [`Config::reduced`] is
 //! the same model at a hundredth of the size, for the test suite.
@@ -105,6 +105,13 @@ pub struct Config {
     pub exports_per_day: u64,
     pub deals_per_day: u64,
     pub notes_per_day: u64,
+    /// Contacts edited (`contacts::update`), a tenth of them renamed.
+    pub contact_edits_per_day: u64,
+    /// Organizations whose contacts are back-filled with their sort keys
+    /// this day (`contacts::order_backfill`), the largest among them, every
+    /// contact lacking them (the release day of the by-name and
+    /// last-update orders).
+    pub order_backfills_per_day: u64,
     pub sign_ups_per_day: u64,
     /// Sign-ins per staff member a day, and the share that fail.
     pub sign_ins_per_user: f64,
@@ -141,6 +148,8 @@ impl Config {
             exports_per_day: 20,
             deals_per_day: 50_000,
             notes_per_day: 100_000,
+            contact_edits_per_day: 100_000,
+            order_backfills_per_day: 100,
             sign_ups_per_day: 300,
             sign_ins_per_user: 1.2,
             failed_sign_in_share: 0.03,
@@ -162,6 +171,8 @@ impl Config {
             exports_per_day: 1,
             deals_per_day: full.deals_per_day / 100,
             notes_per_day: full.notes_per_day / 100,
+            contact_edits_per_day: full.contact_edits_per_day / 100,
+            order_backfills_per_day: 3,
             sign_ups_per_day: 5,
             ..full
         }
@@ -177,6 +188,8 @@ impl Config {
             import_rows: (100, 2_000),
             deals_per_day: 100,
             notes_per_day: 200,
+            contact_edits_per_day: 200,
+            order_backfills_per_day: 2,
             sign_ups_per_day: 3,
             requests_per_user: 20.0,
             ..Self::reduced()

@@ -141,7 +141,41 @@ fn seeded(mut session: sessions::NewSession, rng: &mut Rng) -> sessions::NewSess
 
 /// The request's own reads, from the mix of what staff do in the app.
 fn work(rec: &mut Recorder, org: &Org, user: usize, at: f64, rng: &mut Rng) {
-    match rng.weighted(&[0.35, 0.10, 0.20, 0.15, 0.10, 0.05, 0.05]) {
+    match rng.weighted(&[0.25, 0.10, 0.20, 0.15, 0.10, 0.05, 0.05, 0.06, 0.04]) {
+        // Contacts by name (`contacts::list`): the back-fill marker, a page
+        // of the by-name items, then the page's contacts.
+        7 => {
+            rec.get(at, &contacts::order_backfill::marker_key(&org.id), 150);
+            rec.query(
+                at,
+                Index::Primary,
+                &contacts::contacts_by_name_partition(&org.id),
+                50,
+                120,
+                50,
+            );
+            let keys: Vec<(Key, usize)> = (0..50)
+                .map(|_| {
+                    (
+                        contacts::contact_key(&org.id, &ContactId::new(org.some_contact(rng))),
+                        1_200,
+                    )
+                })
+                .collect();
+            rec.batch_get(at, &keys);
+        }
+        // Contacts by last update: the marker, one page of gsi3.
+        8 => {
+            rec.get(at, &contacts::order_backfill::marker_key(&org.id), 150);
+            rec.query(
+                at,
+                Index::Gsi3,
+                &contacts::contacts_by_update_partition(&org.id),
+                50,
+                1_200,
+                50,
+            );
+        }
         // Contacts, newest first: one page of the creation index.
         0 => rec.query(
             at,

@@ -58,7 +58,7 @@ const MIN_SLICE_TIME: Duration = Duration::from_secs(2);
 /// job some time at all.
 fn time_needed(job: &Job) -> Duration {
     match job {
-        Job::ImportContacts { .. } | Job::Export { .. } => MIN_SLICE_TIME,
+        Job::ImportContacts { .. } | Job::Export { .. } | Job::BackfillContactOrder { .. } => MIN_SLICE_TIME,
         Job::DeliverWebhook(_) => crate::services::webhooks::ATTEMPT_TIME,
         _ => Duration::from_millis(1),
     }
@@ -92,6 +92,17 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
                 Ok(()) => Ok(()),
                 // Expired or its organization deleted: nothing left to do.
                 Err(ExportError::NotFound) => Err(JobError::Permanent(format!("export {export_id} not found"))),
+                Err(err) => Err(JobError::Retry(err.to_string())),
+            }
+        }
+        Job::BackfillContactOrder { org_id } => {
+            use crate::services::contacts::order_backfill::{self, Slice};
+            let deadline = delivery.deadline.min(Instant::now() + order_backfill::SLICE);
+            match order_backfill::run_slice(state, &org_id, deadline).await {
+                Ok(Slice::More) => enqueue(state.jobs.as_ref(), &[Job::BackfillContactOrder { org_id }])
+                    .await
+                    .map_err(|err| JobError::Retry(err.to_string())),
+                Ok(Slice::Done | Slice::Yielded) => Ok(()),
                 Err(err) => Err(JobError::Retry(err.to_string())),
             }
         }

@@ -18,8 +18,8 @@ use crate::domain::role::{Permission, Role};
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::services::contacts::{
-    self, Caller, ContactError, ContactFilter, ContactPatch, ContactRecord, NewContact, fields, merge, notes, tags,
-    views,
+    self, Caller, ContactError, ContactFilter, ContactPatch, ContactRecord, NewContact, SortBy, fields, merge, notes,
+    tags, views,
 };
 use crate::services::pipelines;
 
@@ -77,21 +77,46 @@ pub struct ListParams {
     /// Not a filter: named so that it is refused rather than ignored.
     #[serde(default)]
     stage: Option<String>,
-    /// `-created` (newest first, the default) or `created` (oldest first).
+    /// `-created` (newest first, the default), `created`, `name` (A to Z),
+    /// `-name`, `-updated` (most recently updated first) or `updated`.
     #[serde(default)]
     sort: Option<String>,
 }
 
-/// The list's order from its `sort` parameter: true for oldest first.
-pub fn oldest_first(sort: Option<&str>) -> Result<bool, ContactError> {
-    match sort.map(str::trim).filter(|s| !s.is_empty()) {
-        None | Some("-created") => Ok(false),
-        Some("created") => Ok(true),
-        Some(_) => Err(ContactError::field(
-            "sort",
-            "unknown_sort",
-            "Sort by created (oldest first) or -created (newest first).",
-        )),
+/// The list's order from its `sort` parameter: a field, ascending unless
+/// `-` comes before it.
+pub fn sort_order(sort: Option<&str>) -> Result<(SortBy, bool), ContactError> {
+    let raw = sort.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("-created");
+    let (field, ascending) = match raw.strip_prefix('-') {
+        Some(field) => (field, false),
+        None => (raw, true),
+    };
+    let by = match field {
+        "created" => SortBy::Created,
+        "name" => SortBy::Name,
+        "updated" => SortBy::Updated,
+        _ => {
+            return Err(ContactError::field(
+                "sort",
+                "unknown_sort",
+                "Sort by created, name or updated; a leading - reverses the order.",
+            ));
+        }
+    };
+    Ok((by, ascending))
+}
+
+/// The `sort` parameter of an order (the inverse of [`sort_order`]).
+pub fn sort_param(by: SortBy, ascending: bool) -> String {
+    let field = match by {
+        SortBy::Created => "created",
+        SortBy::Name => "name",
+        SortBy::Updated => "updated",
+    };
+    if ascending {
+        field.to_string()
+    } else {
+        format!("-{field}")
     }
 }
 
@@ -151,19 +176,28 @@ pub async fn list(
         ));
     }
     let stage = stage_filter(params.pipeline_id, params.stage_id, params.q.as_deref())?;
+    let (sort_by, ascending) = sort_order(params.sort.as_deref())?;
+    if stage.is_some() && sort_by != SortBy::Created {
+        return Err(ApiError::field(
+            "sort",
+            "not_with_stage",
+            "A pipeline stage lists its contacts by creation; sort by created or -created.",
+        ));
+    }
     let filter = ContactFilter {
         tag: params.tag,
         owner_id: params.owner_id.map(UserId::from),
         created_from: time_param("created_from", params.created_from.as_deref())?,
         created_to: time_param("created_to", params.created_to.as_deref())?,
         q: params.q,
-        oldest_first: oldest_first(params.sort.as_deref())?,
+        sort_by,
+        ascending,
     };
     let limit = params.limit.unwrap_or(50);
     let table = state.table.as_ref();
-    let (items, cursor) = match &stage {
-        Some((pipeline_id, stage_id)) => {
-            pipelines::contacts_in_stage_page(
+    let listing = async {
+        match &stage {
+            Some((pipeline_id, stage_id)) => pipelines::contacts_in_stage_page(
                 table,
                 caller.org_id(),
                 (&PipelineId::from(pipeline_id), stage_id),
@@ -171,10 +205,23 @@ pub async fn list(
                 limit.clamp(1, contacts::MAX_PAGE),
                 params.cursor,
             )
-            .await?
+            .await
+            .map_err(ApiError::from),
+            None => contacts::list(table, caller.org_id(), &filter, limit, params.cursor)
+                .await
+                .map_err(ApiError::from),
         }
-        None => contacts::list(table, caller.org_id(), &filter, limit, params.cursor).await?,
     };
+    // The back-fill check (one get) runs beside the page's own reads.
+    let backfill = async {
+        match sort_by {
+            SortBy::Created => Ok(true),
+            _ => contacts::order_backfill::ensure_started(&state, caller.org_id()).await,
+        }
+    };
+    let (page, backfill) = futures::join!(listing, backfill);
+    backfill?;
+    let (items, cursor) = page?;
     Ok::<_, ApiError>(Json(json!({ "contacts": items, "cursor": cursor })).into_response())
 }
 

@@ -67,7 +67,7 @@ impl ExportParams {
                 created_from: time_param("created_from", self.created_from.as_deref())?,
                 created_to: time_param("created_to", self.created_to.as_deref())?,
                 q: self.q,
-                oldest_first: false,
+                ..ContactFilter::default()
             },
             stage,
         };

@@ -7,7 +7,9 @@
 //!
 //! | item | pk | sk | index |
 //! |---|---|---|---|
-//! | contact | `ORG#<org>#CONTACT#<id>` | `PROFILE` | gsi1 `ORG#<org>#CONTACTS` / `<created ms>#<id>`; gsi2 `ORG#<org>#OWNER#<user>` / same |
+//! | contact | `ORG#<org>#CONTACT#<id>` | `PROFILE` | gsi1 `ORG#<org>#CONTACTS` / `<created ms>#<id>`; gsi2 `ORG#<org>#OWNER#<user>` / same; gsi3 `ORG#<org>#CONTACTS#BYUPDATE` / `<updated ms>#<id>` |
+//! | contact by name | `ORG#<org>#CONTACTS#BYNAME` | `<folded name> #<id>` | |
+//! | sort keys back-filled (`order_backfill`) | `ORG#<org>#CONTACTS#BYNAME` | `~BACKFILL` | |
 //! | note | `ORG#<org>#CONTACT#<id>` | `NOTE#<note id>` | |
 //! | timeline entry | `ORG#<org>#CONTACT#<id>` | `TL#<ms>#<entry id>` | |
 //! | email → contact (unique) | `ORG#<org>#CEMAIL#<email>` | `CONTACT` | |
@@ -27,6 +29,7 @@
 pub mod fields;
 pub mod merge;
 pub mod notes;
+pub mod order_backfill;
 pub mod tags;
 pub mod views;
 
@@ -46,7 +49,7 @@ pub use crate::domain::contact::{
     MAX_EMAILS, MAX_PHONES, MAX_TAGS, NewContact, PhoneInput, normalize_tag,
 };
 pub use model::Caller;
-pub use query::{ContactFilter, list, search};
+pub use query::{ContactFilter, SortBy, list, search};
 pub(crate) use store::tag_count_op;
 pub use store::{ALL_PARTS, Parts, TimelineEntry, commit, plan, timeline, timeline_entry, timeline_entry_with_id};
 pub(crate) use use_cases::purge_partition;
@@ -66,6 +69,16 @@ pub fn contact_key(org_id: &OrgId, contact_id: &ContactId) -> Key {
 }
 pub fn contacts_index_partition(org_id: &OrgId) -> String {
     format!("ORG#{org_id}#CONTACTS")
+}
+/// The gsi3 partition of the contacts by last update (the sort key changes
+/// with every write of the contact, so DynamoDB moves the index copy itself).
+pub fn contacts_by_update_partition(org_id: &OrgId) -> String {
+    format!("ORG#{org_id}#CONTACTS#BYUPDATE")
+}
+/// The partition of the contacts' name index items: a name seldom changes,
+/// so one small item per contact, rewritten only with its name.
+pub fn contacts_by_name_partition(org_id: &OrgId) -> String {
+    format!("ORG#{org_id}#CONTACTS#BYNAME")
 }
 pub fn owner_index_partition(org_id: &OrgId, user_id: &UserId) -> String {
     format!("ORG#{org_id}#OWNER#{user_id}")

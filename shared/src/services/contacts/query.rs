@@ -1,5 +1,6 @@
-//! Listing and searching an organization's contacts: newest first with
-//! filters (tag, owner, created range), or by name, email or phone tokens.
+//! Listing and searching an organization's contacts: by creation, name or
+//! last update (either way) with filters (tag, owner, created range), or by
+//! name, email or phone tokens.
 
 use crate::domain::ids::ContactId;
 use crate::domain::ids::OrgId;
@@ -8,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    ContactError, ContactRecord, MAX_PAGE, TOKEN_MAX_CHARS, contacts_index_partition, get_many, normalize_tag,
-    owner_index_partition, search_partition, tag_index_partition,
+    ContactError, ContactRecord, MAX_PAGE, TOKEN_MAX_CHARS, contacts_by_name_partition, contacts_by_update_partition,
+    contacts_index_partition, get_many, normalize_tag, owner_index_partition, search_partition, tag_index_partition,
 };
 use crate::domain::fold::{fold, is_phone_query};
 use crate::domain::phone::digits;
@@ -29,10 +30,27 @@ pub struct ContactFilter {
     pub created_to: Option<jiff::Timestamp>,
     /// Search text (name, email or phone prefix).
     pub q: Option<String>,
-    /// Oldest first instead of newest first (a list read from an index of
-    /// creation times; search results come in the order of the matching key).
+    /// The order of the list (search results come in the order of the
+    /// matching key whatever it says).
     #[serde(default)]
-    pub oldest_first: bool,
+    pub sort_by: SortBy,
+    /// Ascending: oldest first, A to Z, least recently updated first.
+    #[serde(default, alias = "oldest_first")]
+    pub ascending: bool,
+}
+
+/// What the list is ordered by; each is one index read in key order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortBy {
+    /// The creation index (gsi1, or gsi2 for one owner, or a tag's index),
+    /// which the tag, owner and created-range filters narrow by key.
+    #[default]
+    Created,
+    /// The name index items (folded name, then id).
+    Name,
+    /// The last-update index (gsi3).
+    Updated,
 }
 
 pub(super) fn created_range(filter: &ContactFilter) -> Option<SortKey> {
@@ -65,9 +83,13 @@ impl ContactFilter {
     }
 }
 
-/// One page of contacts, newest first (or oldest first). At most two round trips: one query on
-/// the right index (all contacts, by owner, or by tag) and, for tags, one
-/// batch read of the contacts. `q` delegates to [`search`].
+/// One page of contacts in the filter's order. At most two round trips: one
+/// query on the right index (all contacts, by owner or by tag when by
+/// creation; the name or last-update index otherwise) and, for tags and
+/// names, one batch read of the contacts. By name or last update the tag,
+/// owner and created-range filters are applied to the page read (no index
+/// holds both), so such a page may hold fewer rows than `limit` while its
+/// cursor goes on. `q` delegates to [`search`].
 pub async fn list(
     table: &dyn Table,
     org_id: &OrgId,
@@ -81,11 +103,52 @@ pub async fn list(
         return Ok((found.into_iter().filter(|c| filter.matches(c)).collect(), next));
     }
     if let Some(tag) = &filter.tag {
+        // Refused here whatever the order, so a bad tag never lists everyone.
+        normalize_tag(tag).map_err(|code| ContactError::field("tag", code, "Not a valid tag."))?;
+    }
+    match filter.sort_by {
+        SortBy::Created => {}
+        SortBy::Name => {
+            let mut query = Query::partition(contacts_by_name_partition(org_id))
+                .limit(limit)
+                .after(cursor);
+            if !filter.ascending {
+                query = query.reverse();
+            }
+            let page = table.query(&query).await?;
+            let ids: Vec<ContactId> = page
+                .items
+                .iter()
+                .filter_map(|i| i.get("contact_id").and_then(Value::as_str).map(ContactId::from))
+                .collect();
+            let found = get_many(table, org_id, &ids).await?;
+            return Ok((found.into_iter().filter(|c| filter.matches(c)).collect(), page.cursor));
+        }
+        SortBy::Updated => {
+            let mut query = Query::partition(contacts_by_update_partition(org_id))
+                .on(Index::Gsi3)
+                .limit(limit)
+                .after(cursor);
+            if !filter.ascending {
+                query = query.reverse();
+            }
+            let page = table.query(&query).await?;
+            let mut out = Vec::with_capacity(page.items.len());
+            for item in page.items {
+                let record = from_item::<ContactRecord>(item)?;
+                if filter.matches(&record) {
+                    out.push(record);
+                }
+            }
+            return Ok((out, page.cursor));
+        }
+    }
+    if let Some(tag) = &filter.tag {
         let tag = normalize_tag(tag).map_err(|code| ContactError::field("tag", code, "Not a valid tag."))?;
         let mut query = Query::partition(tag_index_partition(org_id, &tag))
             .limit(limit)
             .after(cursor);
-        if !filter.oldest_first {
+        if !filter.ascending {
             query = query.reverse();
         }
         if let Some(range) = created_range(filter) {
@@ -105,7 +168,7 @@ pub async fn list(
         None => (Index::Gsi1, contacts_index_partition(org_id)),
     };
     let mut query = Query::partition(partition).on(index).limit(limit).after(cursor);
-    if !filter.oldest_first {
+    if !filter.ascending {
         query = query.reverse();
     }
     if let Some(range) = created_range(filter) {

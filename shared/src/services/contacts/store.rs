@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{
-    ContactError, ContactRecord, MAX_PAGE, TOKEN_MAX_CHARS, contact_key, contact_partition, contacts_index_partition,
-    email_unique_key, import_key_unique_key, order_key, owner_index_partition, phone_unique_key, search_partition,
-    tag_counter_key, tag_index_partition,
+    ContactError, ContactRecord, MAX_PAGE, TOKEN_MAX_CHARS, contact_key, contact_partition, contacts_by_name_partition,
+    contacts_by_update_partition, contacts_index_partition, email_unique_key, import_key_unique_key, order_key,
+    owner_index_partition, phone_unique_key, search_partition, tag_counter_key, tag_index_partition,
 };
 use crate::domain::fold::fold;
 use crate::domain::phone::digits;
@@ -28,6 +28,48 @@ pub(super) enum Kind {
     Unique,
     Search,
     TagIndex,
+    /// The contact's place in the by-name order.
+    NameIndex,
+}
+
+/// Characters of a folded name kept in its sort key (DynamoDB allows 1 KB).
+const NAME_KEY_MAX_CHARS: usize = 200;
+
+/// Sorts contacts without a name after every name (the highest code point;
+/// keys compare by UTF-8 bytes, which is code point order).
+const NAMELESS: char = char::MAX;
+
+/// The contact's sort key in the by-name order: the folded (case- and
+/// accent-insensitive) display name, then ` #` and the id. The space sorts
+/// below any other character a folded name holds, so `Ana` comes before
+/// `Ana B` and `Anab`; the id orders namesakes and makes the key unique.
+/// Contacts without a name come last, by their folded primary email.
+pub fn name_order_key(record: &ContactRecord) -> String {
+    let name = fold(&record.display_name());
+    let name: String = if name.is_empty() {
+        let fallback = record.primary_email().or(record.primary_phone()).unwrap_or_default();
+        std::iter::once(NAMELESS)
+            .chain(fold(fallback).chars().take(NAME_KEY_MAX_CHARS))
+            .collect()
+    } else {
+        name.chars().take(NAME_KEY_MAX_CHARS).collect()
+    };
+    format!("{name} #{}", record.id)
+}
+
+/// The contact's sort key in the by-last-update order: its `updated_at` in
+/// milliseconds (13 digits), then the id.
+pub fn update_order_key(record: &ContactRecord) -> String {
+    let ms = record
+        .updated_at
+        .parse::<jiff::Timestamp>()
+        .map_or(record.created_ms, |t| t.as_millisecond());
+    order_key(ms, &record.id)
+}
+
+/// The contact's by-name index item.
+pub(super) fn name_index_key(record: &ContactRecord) -> Key {
+    Key::new(contacts_by_name_partition(&record.org_id), name_order_key(record))
 }
 
 pub(super) fn search_tokens(record: &ContactRecord) -> BTreeSet<String> {
@@ -92,6 +134,7 @@ pub(super) fn derived(record: &ContactRecord) -> BTreeMap<Key, (Kind, Item)> {
             Some(tag),
         );
     }
+    add(name_index_key(record), Kind::NameIndex, None);
     out
 }
 
@@ -100,6 +143,8 @@ pub(super) fn contact_item(record: &ContactRecord) -> Result<Item, StoreError> {
     let mut extra = vec![
         ("gsi1pk", Value::from(contacts_index_partition(&record.org_id))),
         ("gsi1sk", Value::from(order.clone())),
+        ("gsi3pk", Value::from(contacts_by_update_partition(&record.org_id))),
+        ("gsi3sk", Value::from(update_order_key(record))),
     ];
     if let Some(owner) = &record.owner_id {
         extra.push(("gsi2pk", owner_index_partition(&record.org_id, owner).into()));

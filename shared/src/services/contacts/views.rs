@@ -192,7 +192,7 @@ pub async fn delete(state: &impl HasTable, caller: &Caller, view_id: &str) -> Re
 // ---------------------------------------------------------------- table columns
 
 /// The contact table's columns a member may show or hide (the name always shows).
-pub const COLUMNS: [&str; 5] = ["email", "phone", "company", "tags", "created"];
+pub const COLUMNS: [&str; 6] = ["email", "phone", "company", "tags", "created", "updated"];
 
 fn columns_key(org_id: &OrgId, user_id: &UserId) -> Key {
     Key::new(partition(org_id, user_id), "COLUMNS")

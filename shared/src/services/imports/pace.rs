@@ -72,7 +72,7 @@ pub(super) fn wall_ms() -> i64 {
 /// Reserves `seconds` of the organization's import pace after what is
 /// already reserved (an optimistic, conditional write); returns how long to
 /// wait before writing.
-pub(super) async fn reserve(table: &dyn Table, org_id: &OrgId, seconds: f64) -> Result<Duration, StoreError> {
+pub(crate) async fn reserve(table: &dyn Table, org_id: &OrgId, seconds: f64) -> Result<Duration, StoreError> {
     let key = pace_key(org_id);
     for _ in 0..20 {
         let now = wall_ms();

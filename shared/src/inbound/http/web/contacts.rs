@@ -17,9 +17,9 @@ use super::{
     Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, is_htmx, notice_text, render, see_other,
 };
 use crate::inbound::AppState;
-use crate::inbound::http::contacts::{caller, stage_filter};
+use crate::inbound::http::contacts::{caller, sort_order, sort_param, stage_filter};
 use crate::inbound::http::problem::ApiError;
-use crate::services::contacts::{self, ContactFilter, ContactRecord, NewContact, tags, views};
+use crate::services::contacts::{self, ContactFilter, ContactRecord, NewContact, SortBy, tags, views};
 use crate::services::orgs;
 use crate::services::pipelines;
 
@@ -44,7 +44,7 @@ pub struct TableQuery {
     pub created_from: Option<String>,
     #[serde(default)]
     pub created_to: Option<String>,
-    /// `newest` (the default) or `oldest`: by creation.
+    /// The order (see [`sort_of`]).
     #[serde(default)]
     pub sort: Option<String>,
     #[serde(default)]
@@ -53,12 +53,91 @@ pub struct TableQuery {
     pub notice: Option<String>,
 }
 
-/// The table's order: whether oldest first (`sort=oldest`).
-fn oldest_first(sort: &Option<String>) -> Result<bool, ApiError> {
+/// The table's order from its `sort` parameter: `newest` (the default) or
+/// `oldest` by creation, `name` (A to Z) or `-name`, `-updated` (most
+/// recently updated first) or `updated`; the API's `created`/`-created`
+/// are understood too.
+fn sort_of(sort: &Option<String>) -> Result<(SortBy, bool), ApiError> {
     match blank_to_none(sort).as_deref() {
-        None | Some("newest") => Ok(false),
-        Some("oldest") => Ok(true),
-        Some(_) => Err(ApiError::field("sort", "unknown_sort", "Sort by newest or oldest.")),
+        None | Some("newest") => Ok((SortBy::Created, false)),
+        Some("oldest") => Ok((SortBy::Created, true)),
+        Some(other) => sort_order(Some(other)).map_err(|_| {
+            ApiError::field(
+                "sort",
+                "unknown_sort",
+                "Sort by newest, oldest, name, -name, -updated or updated.",
+            )
+        }),
+    }
+}
+
+/// The `sort` parameter of an order in the table's URLs.
+fn sort_token(by: SortBy, ascending: bool) -> String {
+    match (by, ascending) {
+        (SortBy::Created, false) => "newest".into(),
+        (SortBy::Created, true) => "oldest".into(),
+        (by, ascending) => sort_param(by, ascending),
+    }
+}
+
+/// The orders of the filter form's `<select>`: (value, label).
+const SORT_CHOICES: [(&str, &str); 6] = [
+    ("newest", "Newest first"),
+    ("oldest", "Oldest first"),
+    ("name", "Name, A to Z"),
+    ("-name", "Name, Z to A"),
+    ("-updated", "Recently updated first"),
+    ("updated", "Least recently updated first"),
+];
+
+/// A sortable column's header: its `aria-sort` (when the rows are in its
+/// order) and the query string of the order a click asks for.
+pub struct SortHeader {
+    pub aria: Option<&'static str>,
+    pub href: String,
+}
+
+/// The table's sortable headers and the order choices, for the results
+/// fragment (which also refreshes the filter form's order choice when htmx
+/// swaps it, so a later filter change keeps the order).
+pub struct Sorting {
+    pub name: SortHeader,
+    pub created: SortHeader,
+    pub updated: SortHeader,
+    /// (value, label, selected) of the filter form's order choice.
+    pub choices: Vec<(&'static str, &'static str, bool)>,
+    /// Send the order choice out of band (an htmx swap of the results).
+    pub oob: bool,
+}
+
+impl Sorting {
+    fn of(query: &TableQuery, (by, ascending): (SortBy, bool), oob: bool) -> Self {
+        let header = |column: SortBy, first_ascending: bool| {
+            let current = by == column;
+            let wanted = if current { !ascending } else { first_ascending };
+            let href = query_string(
+                &TableQuery {
+                    sort: Some(sort_token(column, wanted)),
+                    ..query.clone()
+                },
+                None,
+            );
+            SortHeader {
+                aria: current.then_some(if ascending { "ascending" } else { "descending" }),
+                href,
+            }
+        };
+        let token = sort_token(by, ascending);
+        Sorting {
+            name: header(SortBy::Name, true),
+            created: header(SortBy::Created, false),
+            updated: header(SortBy::Updated, false),
+            choices: SORT_CHOICES
+                .iter()
+                .map(|(value, label)| (*value, *label, *value == token))
+                .collect(),
+            oob,
+        }
     }
 }
 
@@ -70,6 +149,7 @@ pub struct Shown {
     pub company: bool,
     pub tags: bool,
     pub created: bool,
+    pub updated: bool,
 }
 
 impl Shown {
@@ -81,6 +161,7 @@ impl Shown {
             company: has("company"),
             tags: has("tags"),
             created: has("created"),
+            updated: has("updated"),
         }
     }
 
@@ -92,6 +173,7 @@ impl Shown {
             ("company", "Company", self.company),
             ("tags", "Tags", self.tags),
             ("created", "Created", self.created),
+            ("updated", "Updated", self.updated),
         ]
     }
 }
@@ -138,6 +220,7 @@ pub struct Row {
     pub company: String,
     pub tags: Vec<String>,
     pub created: String,
+    pub updated: String,
 }
 
 impl Row {
@@ -151,6 +234,7 @@ impl Row {
             company: contact.company.clone().unwrap_or_default(),
             tags: contact.tags.clone(),
             created: contact.created_at.chars().take(10).collect(),
+            updated: contact.updated_at.chars().take(10).collect(),
         }
     }
 }
@@ -249,8 +333,8 @@ struct Results {
     back: Option<String>,
     /// The optional columns shown.
     shown: Shown,
-    /// Oldest first (the order the rows are in).
-    oldest_first: bool,
+    /// The sortable headers (the order the rows are in).
+    sorting: Sorting,
     /// A refused bulk tag: its error and the tag sent.
     bulk_error: Option<String>,
     bulk_tag: String,
@@ -285,8 +369,10 @@ fn query_string(query: &TableQuery, cursor: Option<&str>) -> String {
             out.append_pair(name, &value);
         }
     }
-    if blank_to_none(&query.sort).as_deref() == Some("oldest") {
-        out.append_pair("sort", "oldest");
+    if let Ok(order) = sort_of(&query.sort)
+        && order != (SortBy::Created, false)
+    {
+        out.append_pair("sort", &sort_token(order.0, order.1));
     }
     if let Some(cursor) = cursor {
         out.append_pair("cursor", cursor);
@@ -305,21 +391,35 @@ pub fn filter_of(query: &TableQuery) -> Result<(ContactFilter, Option<(String, S
         }
         None => None,
     };
+    let (sort_by, ascending) = sort_of(&query.sort)?;
+    if stage.is_some() && sort_by != SortBy::Created {
+        return Err(ApiError::field(
+            "sort",
+            "not_with_stage",
+            "A pipeline stage lists its contacts by creation: sort by newest or oldest.",
+        ));
+    }
     let filter = ContactFilter {
         tag: blank_to_none(&query.tag),
         owner_id: blank_to_none(&query.owner).map(UserId::from),
         created_from: day_bound("created_from", query.created_from.as_deref(), false)?,
         created_to: day_bound("created_to", query.created_to.as_deref(), true)?,
         q: blank_to_none(&query.q),
-        oldest_first: oldest_first(&query.sort)?,
+        sort_by,
+        ascending,
     };
     Ok((filter, stage))
 }
 
-async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<Results, PageError> {
+async fn results(state: &AppState, staff: &Staff, query: &TableQuery, oob: bool) -> Result<Results, PageError> {
     let caller = caller(&staff.auth)?;
     let (filter, stage) = filter_of(query)?;
     let table = state.table.as_ref();
+    if filter.sort_by != SortBy::Created {
+        contacts::order_backfill::ensure_started(state, caller.org_id())
+            .await
+            .map_err(ApiError::from)?;
+    }
     let cursor = blank_to_none(&query.cursor);
     let (items, next) = match &stage {
         Some((pipeline_id, stage_id)) => {
@@ -351,7 +451,7 @@ async fn results(state: &AppState, staff: &Staff, query: &TableQuery) -> Result<
         filters: filter_fields(query),
         back: Some(query_string(query, cursor.as_deref())).filter(|q| !q.is_empty()),
         shown: Shown::of(&views::columns(table, caller.org_id(), &caller.user_id).await?),
-        oldest_first: filter.oldest_first,
+        sorting: Sorting::of(query, (filter.sort_by, filter.ascending), oob),
         bulk_error: None,
         bulk_tag: String::new(),
     })
@@ -391,8 +491,9 @@ async fn results_or_errors(
     state: &AppState,
     staff: &Staff,
     query: &TableQuery,
+    oob: bool,
 ) -> Result<(Results, StatusCode), PageError> {
-    match results(state, staff, query).await {
+    match results(state, staff, query, oob).await {
         Ok(results) => Ok((results, StatusCode::OK)),
         Err(PageError(err @ ApiError::Validation(_))) => Ok((
             Results {
@@ -405,7 +506,7 @@ async fn results_or_errors(
                 filters: Vec::new(),
                 back: None,
                 shown: Shown::of(&views::COLUMNS.map(str::to_string)),
-                oldest_first: false,
+                sorting: Sorting::of(query, (SortBy::Created, false), false),
                 bulk_error: None,
                 bulk_tag: String::new(),
             },
@@ -470,7 +571,7 @@ pub async fn table(
     Query(query): Query<TableQuery>,
 ) -> PageResult {
     let staff = staff.in_section("contacts");
-    let (results, status) = results_or_errors(&state, &staff, &query).await?;
+    let (results, status) = results_or_errors(&state, &staff, &query, is_htmx(&headers)).await?;
     if is_htmx(&headers) {
         return Ok(render(status, &results));
     }
@@ -481,7 +582,7 @@ pub async fn table(
 /// The table of `query` with a refused form's error over its rows (422).
 pub async fn refused_table(state: &AppState, staff: Staff, query: TableQuery, err: &ApiError) -> PageResult {
     let staff = staff.in_section("contacts");
-    let (mut results, _) = results_or_errors(state, &staff, &query).await?;
+    let (mut results, _) = results_or_errors(state, &staff, &query, false).await?;
     results.errors = FieldErrors::from_api(err, |field| field);
     let page = table_page(state, staff, query, results, FieldErrors::default(), String::new()).await?;
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
@@ -521,7 +622,7 @@ pub async fn save_view(State(state): State<AppState>, StaffForm { staff, form }:
         }
         Err(err @ ApiError::Validation(_)) => {
             let staff = staff.in_section("contacts");
-            let (results, _) = results_or_errors(&state, &staff, &query).await?;
+            let (results, _) = results_or_errors(&state, &staff, &query, false).await?;
             let errors = FieldErrors::from_api(&err, view_field);
             let page = table_page(&state, staff, query, results, errors, form.text("name")).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
@@ -580,7 +681,7 @@ pub async fn bulk_tag(State(state): State<AppState>, StaffForm { staff, form }: 
                 back.split_once('?').map(|(_, q)| q).unwrap_or_default().as_bytes(),
             ));
             let staff = staff.in_section("contacts");
-            let (mut results, _) = results_or_errors(&state, &staff, &query).await?;
+            let (mut results, _) = results_or_errors(&state, &staff, &query, false).await?;
             let message = err
                 .problem()
                 .errors
