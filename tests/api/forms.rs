@@ -773,8 +773,8 @@ async fn a_submission_costs_a_bounded_number_of_store_round_trips_and_one_transa
     assert_eq!(seen[1].1, EXPECTED_RETURNING, "{seen:?}");
 }
 
-const EXPECTED_NEW: u64 = 8;
-const EXPECTED_RETURNING: u64 = 9;
+const EXPECTED_NEW: u64 = 7;
+const EXPECTED_RETURNING: u64 = 8;
 
 #[tokio::test]
 async fn a_merged_contacts_submissions_follow_it_and_go_when_it_is_erased() {

@@ -216,6 +216,7 @@ fn new_contact(
 async fn plan_contact(
     state: &impl HasTable,
     form: &FormRecord,
+    country: &str,
     mut input: NewContact,
     actor: &Actor,
     now: jiff::Timestamp,
@@ -228,12 +229,12 @@ async fn plan_contact(
         user_id: form.spec.owner_id.clone().unwrap_or_else(|| form.created_by.clone()),
         is_admin: false,
     };
-    let planned = match contacts::plan_upsert(state, &caller, input.clone(), now).await {
+    let planned = match contacts::plan_upsert(state, &caller, country, input.clone(), now).await {
         // The phone is another contact's: the email decides, the phone stays where it is.
         Err(ContactError::Duplicate { field, .. }) if field == "phones" && !input.emails.is_empty() => {
             input.phones.clear();
             input.sms_consent = None;
-            contacts::plan_upsert(state, &caller, input, now).await
+            contacts::plan_upsert(state, &caller, country, input, now).await
         }
         other => other,
     };
@@ -312,7 +313,7 @@ pub async fn submit_to(
             })
             .collect();
         let contact = new_contact(form, &checked, &answers, &actor, &at);
-        let contact = match plan_contact(state, form, contact, &actor, now).await {
+        let contact = match plan_contact(state, form, &org.country, contact, &actor, now).await {
             Err(FormError::Store(err)) if err.is_condition_failure() && attempt + 1 < ATTEMPTS => continue,
             other => other?,
         };
