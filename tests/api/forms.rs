@@ -20,6 +20,7 @@ const NOW: &str = "2026-03-02T08:00:00Z";
 konnecs_tests::on_both_stores!(
     a_submission_captures_the_contact_with_consent_and_timeline_and_alerts_the_recipients_once,
     a_submission_sends_one_signed_form_submitted_webhook_however_often_its_job_is_delivered,
+    a_contact_made_by_a_submission_is_announced_once_as_contact_created_and_a_merged_one_not_at_all,
 );
 
 fn form_body() -> Value {
@@ -248,6 +249,78 @@ async fn a_submission_sends_one_signed_form_submitted_webhook_however_often_its_
         .filter(|m| m["kind"] == "form_submission")
         .count();
     assert_eq!(alerts, 1, "nor a second alert");
+}
+
+async fn a_contact_made_by_a_submission_is_announced_once_as_contact_created_and_a_merged_one_not_at_all(store: Store) {
+    use super::webhooks::{Receiver, add_endpoint, signature_is_valid};
+    let app = TestApp::on(store, NOW).await;
+    let dana = app.sign_up("dana@whitfield-dental.example", "Whitfield Dental").await;
+    let receiver = Receiver::start(&[], 200).await;
+    let (_, secret) = add_endpoint(&app, &dana, &receiver.url, &["contact.created"]).await;
+    let form = create_form(&app, &dana, &form_body()).await;
+    let public_id = form["public_id"].as_str().expect("public id").to_string();
+    let form_id = form["id"].as_str().expect("id").to_string();
+    let send = |ip: &'static str| {
+        let (app, dana, public_id, form_id) = (&app, &dana, public_id.clone(), form_id.clone());
+        async move {
+            let rendered = stamp(app, &public_id).await;
+            app.advance(SignedDuration::from_secs(8));
+            let reply = submit_json(
+                app,
+                &public_id,
+                ip,
+                &json!({"answers": answers(), "rendered": rendered}),
+            )
+            .await;
+            expect(&reply, StatusCode::CREATED);
+            let id = reply.body["submission_id"].as_str().expect("submission id").to_string();
+            let got = app
+                .send(
+                    &dana.browser,
+                    "GET",
+                    &format!("/forms/{form_id}/submissions/{id}"),
+                    None,
+                )
+                .await;
+            expect(&got, StatusCode::OK);
+            (id, got.body["contact_id"].as_str().expect("contact id").to_string())
+        }
+    };
+    let (first, contact_id) = send("198.51.100.7").await;
+    app.drain_jobs().await;
+    let calls = receiver.calls();
+    assert_eq!(calls.len(), 1, "the new contact is announced");
+    assert!(signature_is_valid(&secret, &calls[0]));
+    assert_eq!(calls[0].header("webhook-id"), format!("contact.created:{contact_id}"));
+    let body = calls[0].json();
+    assert_eq!(body["type"], "contact.created");
+    assert_eq!(body["data"]["id"], contact_id.as_str());
+    assert!(
+        body["data"]["emails"][0]["address"]
+            .as_str()
+            .is_some_and(|a| a.eq_ignore_ascii_case("maria@example.com")),
+        "{body}"
+    );
+
+    // The queue delivers the submission's job again: nothing new.
+    let again = Job::FormSubmitted {
+        org_id: OrgId::from(dana.org_id.as_str()),
+        form_id: FormId::from(form_id.as_str()),
+        submission_id: SubmissionId::from(first.as_str()),
+    };
+    jobs::enqueue(app.state.jobs.as_ref(), &[again]).await.expect("enqueue");
+    app.drain_jobs().await;
+    assert_eq!(receiver.calls().len(), 1, "a redelivered job announces nothing again");
+
+    // The same visitor again: merged into that contact, which is not new.
+    let (_, merged_into) = send("198.51.100.8").await;
+    assert_eq!(merged_into, contact_id);
+    app.drain_jobs().await;
+    assert_eq!(
+        receiver.calls().len(),
+        1,
+        "a merged contact is not announced as created"
+    );
 }
 
 #[tokio::test]
