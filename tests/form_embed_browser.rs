@@ -8,7 +8,9 @@
 //! submissions table and the alerts in the outbox are checked, and the
 //! signed `form.submitted` webhooks arrive at a receiver on 127.0.0.1 (its
 //! endpoint added in Settings → Webhooks, the secret read off the page that
-//! shows it once), which checks each signature with its own HMAC. The builder
+//! shows it once), which checks each signature with its own HMAC. Last, the
+//! form gets a redirect address, and a send in the script's frame takes the
+//! embedding page there. The builder
 //! and the hosted form have no horizontal scroll and no serious or critical
 //! axe-core violation (axe-core 4.11.0, vendored under tests/vendor).
 //!
@@ -302,8 +304,16 @@ return true;"#,
                 "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Whitfield Dental</title></head><body><h1>Call us back</h1>{body}</body></html>"
             )
         };
-        let (site, site_task) =
-            embedding_site(vec![("/script.html", page(&script)), ("/iframe.html", page(&iframe))]).await;
+        // The redirect page records where the embed script sends the page
+        // and stops it there (the Navigation API's navigate event), so the
+        // https address need not exist.
+        let watcher = "<script>window.konnecsWentTo = null; navigation.addEventListener('navigate', function (e) { window.konnecsWentTo = e.destination.url; e.preventDefault(); });</script>";
+        let (site, site_task) = embedding_site(vec![
+            ("/script.html", page(&script)),
+            ("/iframe.html", page(&iframe)),
+            ("/redirect.html", page(&format!("{watcher}{script}"))),
+        ])
+        .await;
         assert_ne!(site, base);
 
         browser
@@ -353,7 +363,6 @@ return true;"#,
         browser.enter_frame(0).await.expect("enter the iframe");
         fill_and_send(&browser, "Tom Berg", "tom@example.com").await;
         browser.enter_parent_frame().await.expect("leave the frame");
-        site_task.abort();
 
         // The alerts, once each, to the member (the form names no recipients).
         let messages = wait_for_outbox(&base, "two form alerts", |m| {
@@ -447,6 +456,49 @@ return true;"#,
         let contact = maya["contact_id"].as_str().expect("contact").to_string();
         click(&browser, &format!("a[href='/app/contacts/{contact}']")).await;
         wait_until(&browser, "Maya's record with the form entry", "return document.querySelector('h1') && document.querySelector('h1').innerText === 'Maya Okafor' && document.body.innerText.includes('Form submitted: Request a call back');").await;
+
+        // A redirect address: after a send in the script's frame, the frame
+        // asks the embed script to take the embedding page there.
+        browser.goto(&builder_path).await.expect("builder");
+        wait_until(
+            &browser,
+            "the builder",
+            "return document.readyState === 'complete' && !!document.getElementById('redirect_url');",
+        )
+        .await;
+        open_all_details(&browser).await;
+        fill(&browser, "redirect_url", "https://www.whitfield-dental.example/thanks").await;
+        click(
+            &browser,
+            "form:has(input[name=action][value=settings]) button[type=submit]",
+        )
+        .await;
+        wait_until(&browser, "the redirect saved", "return document.body.innerText.includes('Form saved') && document.getElementById('redirect_url').value === 'https://www.whitfield-dental.example/thanks';").await;
+        browser
+            .goto(&format!("{site}/redirect.html"))
+            .await
+            .expect("redirect page");
+        wait_until(
+            &browser,
+            "the script's iframe",
+            "return !!document.querySelector('iframe[data-konnecs-form]');",
+        )
+        .await;
+        browser.enter_frame(0).await.expect("enter the form's frame");
+        fill_and_send(&browser, "Ana Lima", "ana@example.com").await;
+        assert_eq!(
+            eval(&browser, "return document.getElementById('form-continue').target;").await,
+            Value::String("_top".into()),
+            "the thanks page links the top window onwards (where no embed script listens)"
+        );
+        browser.enter_parent_frame().await.expect("leave the frame");
+        wait_until(
+            &browser,
+            "the embedding page sent to the form's address",
+            "return window.konnecsWentTo === 'https://www.whitfield-dental.example/thanks';",
+        )
+        .await;
+        site_task.abort();
     };
     result.await;
     let _ = browser.close().await;

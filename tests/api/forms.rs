@@ -525,6 +525,80 @@ async fn spam_defences_refuse_bots_and_floods_with_retry_after() {
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", reply.body);
 }
 
+/// A form with a redirect address: the hosted page (no JavaScript) is sent
+/// there by the submit's see-other; in a frame, where a see-other would
+/// only move the frame, the thanks page links the top window there and the
+/// frame and embed scripts carry it to the embedding page.
+#[tokio::test]
+async fn a_form_with_a_redirect_address_sends_the_hosted_page_there_and_a_framed_one_to_its_top_window() {
+    let app = TestApp::at(NOW);
+    let dana = app.sign_up("dana@whitfield-dental.example", "Whitfield Dental").await;
+    let mut body = form_body();
+    body["redirect_url"] = json!("https://www.whitfield-dental.example/thanks");
+    body["thank_you_message"] = Value::Null;
+    let form = create_form(&app, &dana, &body).await;
+    let public_id = form["public_id"].as_str().expect("public id").to_string();
+    let rendered = stamp(&app, &public_id).await;
+    app.advance(SignedDuration::from_secs(6));
+    let send = |embed: &str, ip: &str| {
+        let body = format!(
+            "rendered={}&name=Maria+Gonzalez&email=maria%40example.com&service=Cleaning{embed}",
+            urlencode(&rendered)
+        );
+        let request = post(
+            &format!("/public/forms/{public_id}/submissions"),
+            "application/x-www-form-urlencoded",
+            "text/html",
+            body,
+        );
+        app.request(from_ip(request, ip))
+    };
+
+    // The hosted page, no JavaScript: see-other to the form's address.
+    let reply = send("", "198.51.100.40").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        reply.headers["location"].to_str().expect("location"),
+        "https://www.whitfield-dental.example/thanks"
+    );
+    // The hosted thanks page (reached without a send) has no top-window link.
+    let hosted = app
+        .send_anonymous("GET", &format!("/f/{public_id}?submitted=1"), None)
+        .await;
+    assert!(!String::from_utf8_lossy(&hosted.bytes).contains("form-continue"));
+
+    // In a frame: the frame's thanks page, linking the top window onwards.
+    let reply = send("&embed=1", "198.51.100.41").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let location = reply.headers["location"].to_str().expect("location").to_string();
+    assert_eq!(location, format!("/f/{public_id}?submitted=1&embed=1"));
+    let thanks = app.send_anonymous("GET", &location, None).await;
+    expect(&thanks, StatusCode::OK);
+    let html = String::from_utf8_lossy(&thanks.bytes).to_string();
+    assert!(
+        html.contains(
+            "<a class=\"button primary\" id=\"form-continue\" href=\"https://www.whitfield-dental.example/thanks\" target=\"_top\">Continue</a>"
+        ),
+        "{html}"
+    );
+    // The frame script that passes it to the embed script is the page's own
+    // (no inline script under its CSP), and it posts the link's address.
+    assert!(!html.contains("<script>"), "{html}");
+    let frame_script = html
+        .split("<script src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the frame script")
+        .to_string();
+    let script = app.send_anonymous("GET", &frame_script, None).await;
+    expect(&script, StatusCode::OK);
+    let script = String::from_utf8_lossy(&script.bytes).to_string();
+    assert!(
+        script.contains("getElementById(\"form-continue\")") && script.contains("redirect: link.href"),
+        "{script}"
+    );
+}
+
 #[tokio::test]
 async fn the_hosted_page_works_without_javascript_and_may_be_framed() {
     let app = TestApp::at(NOW);
