@@ -1,18 +1,19 @@
 //! Embedded forms end to end in headless Chromium on a 375 px phone screen,
-//! against the real `konnecs-local` binary: a business signs up, builds a
-//! form in the builder (fields added, one moved up with the keyboard and one
-//! dragged), copies its embed snippets, and a static page on another origin
-//! (a second loopback port) embeds it twice: by the one-line script, which
-//! sizes its iframe from the form's height, and by the iframe snippet.
-//! Visitors submit in both; then the contacts, their timeline entries, the
-//! submissions table and the alerts in the outbox are checked, and the
-//! signed `form.submitted` webhooks arrive at a receiver on 127.0.0.1 (its
-//! endpoint added in Settings → Webhooks, the secret read off the page that
-//! shows it once), which checks each signature with its own HMAC. Last, the
-//! form gets a redirect address, and a send in the script's frame takes the
-//! embedding page there. The builder
-//! and the hosted form have no horizontal scroll and no serious or critical
-//! axe-core violation (axe-core 4.11.0, vendored under tests/vendor).
+//! against the real `konnecs-local` binary: a business signs up, adds a
+//! webhook endpoint in Settings → Webhooks (on a receiver on 127.0.0.1; the
+//! signing secret read off the page that shows it once), builds a form in
+//! the builder (fields added, one moved up with the keyboard and one
+//! dragged; the preview follows typing before a save), copies its embed
+//! snippets, and a static page on another origin (a second loopback port)
+//! embeds it twice: by the one-line script, which sizes its iframe from the
+//! form's height, and by the iframe snippet. Visitors submit in both; then
+//! the contacts, their timeline entries, the submissions table, the alerts
+//! in the outbox and the signed `form.submitted` webhooks are checked, each
+//! signature by the receiver's own HMAC. Last, the form gets a redirect
+//! address, and a send in the script's frame takes the embedding page
+//! there. The builder and the hosted form have no horizontal scroll and no
+//! serious or critical axe-core violation (axe-core 4.11.0, vendored under
+//! tests/vendor).
 //!
 //! Every wait is for a condition, bounded; none is a fixed sleep.
 
@@ -242,6 +243,16 @@ return true;"#,
         )
         .await;
         wait_until(&browser, "the dragged order saved", "return document.readyState === 'complete' && document.body.innerText.includes('Form saved') && Array.from(document.querySelectorAll('#field-list li[data-key]')).map(li => li.dataset.key).join() === 'name,topic,news,email';").await;
+
+        // The preview follows typing in a field's settings, before a save.
+        open_all_details(&browser).await;
+        fill(&browser, "topic-help", "Pick the closest one").await;
+        wait_until(
+            &browser,
+            "the preview following the typing",
+            "return document.getElementById('preview').innerText.includes('Pick the closest one');",
+        )
+        .await;
 
         // Settings: the thank-you message.
         eval(
