@@ -1,13 +1,19 @@
 //! Embedded forms end to end in headless Chromium on a 375 px phone screen,
-//! against the real `konnecs-local` binary: a business signs up, builds a
-//! form in the builder (fields added, one moved up with the keyboard and one
-//! dragged), copies its embed snippets, and a static page on another origin
-//! (a second loopback port) embeds it twice: by the one-line script, which
-//! sizes its iframe from the form's height, and by the iframe snippet.
-//! Visitors submit in both; then the contacts, their timeline entries, the
-//! submissions table and the alerts in the outbox are checked. The builder
-//! and the hosted form have no horizontal scroll and no serious or critical
-//! axe-core violation (axe-core 4.11.0, vendored under tests/vendor).
+//! against the real `konnecs-local` binary: a business signs up, adds a
+//! webhook endpoint in Settings → Webhooks (on a receiver on 127.0.0.1; the
+//! signing secret read off the page that shows it once), builds a form in
+//! the builder (fields added, one moved up with the keyboard and one
+//! dragged; the preview follows typing before a save), copies its embed
+//! snippets, and a static page on another origin (a second loopback port)
+//! embeds it twice: by the one-line script, which sizes its iframe from the
+//! form's height, and by the iframe snippet. Visitors submit in both; then
+//! the contacts, their timeline entries, the submissions table, the alerts
+//! in the outbox and the signed `form.submitted` webhooks are checked, each
+//! signature by the receiver's own HMAC. Last, the form gets a redirect
+//! address, and a send in the script's frame takes the embedding page
+//! there. The builder and the hosted form have no horizontal scroll and no
+//! serious or critical axe-core violation (axe-core 4.11.0, vendored under
+//! tests/vendor).
 //!
 //! Every wait is for a condition, bounded; none is a fixed sleep.
 
@@ -15,6 +21,7 @@ use fantoccini::{Client, Locator};
 use konnecs_tests::chrome::{ChromeDriver, phone_session};
 use konnecs_tests::local::LocalServer;
 use konnecs_tests::page::{PHONE_WIDTH, check_page, click, fill, open_all_details, wait_for_outbox, wait_until};
+use konnecs_tests::webhook_receiver::{Call, Receiver, signature_is_valid};
 use serde_json::Value;
 
 async fn eval(browser: &Client, script: &str) -> Value {
@@ -31,6 +38,24 @@ async fn field_order(browser: &Client) -> Vec<String> {
     keys.as_array()
         .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
         .unwrap_or_default()
+}
+
+/// The receiver's calls once there are `count`, polled for at most 30 s
+/// (the local server's jobs worker delivers them).
+async fn wait_for_webhooks(receiver: &Receiver, count: usize) -> Vec<Call> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let calls = receiver.calls();
+        if calls.len() >= count {
+            return calls;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {count} webhooks within 30 s",
+            calls.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// A static page on its own loopback port (another origin than the app).
@@ -96,6 +121,32 @@ async fn a_form_built_in_the_builder_is_embedded_on_another_site_by_script_and_i
         fill(&browser, "password", "molar-crown-42-bridge").await;
         click(&browser, "form[action='/sign-up'] button[type='submit']").await;
         wait_until(&browser, "the app", "return location.pathname === '/app';").await;
+
+        // Settings → Webhooks: an endpoint for form.submitted on a local
+        // receiver; its signing secret is on the answer page, this once.
+        let receiver = Receiver::start(&[], 200).await;
+        browser
+            .goto(&format!("{base}/app/settings/webhooks"))
+            .await
+            .expect("webhooks");
+        wait_until(
+            &browser,
+            "the webhooks page",
+            "return location.pathname === '/app/settings/webhooks' && document.readyState === 'complete';",
+        )
+        .await;
+        fill(&browser, "url", &receiver.url).await;
+        click(&browser, "input[name=events][value='form.submitted']").await;
+        click(&browser, "form[action='/app/settings/webhooks'] button[type='submit']").await;
+        wait_until(
+            &browser,
+            "the signing secret",
+            "return !!document.getElementById('secret');",
+        )
+        .await;
+        let secret = eval(&browser, "return document.getElementById('secret').value;").await;
+        let secret = secret.as_str().expect("secret").to_string();
+        assert!(secret.starts_with("whsec_"), "{secret}");
 
         // The builder: a new form, with a choice, a consent, reordered.
         browser.goto(&format!("{base}/app/forms")).await.expect("forms");
@@ -193,6 +244,16 @@ return true;"#,
         .await;
         wait_until(&browser, "the dragged order saved", "return document.readyState === 'complete' && document.body.innerText.includes('Form saved') && Array.from(document.querySelectorAll('#field-list li[data-key]')).map(li => li.dataset.key).join() === 'name,topic,news,email';").await;
 
+        // The preview follows typing in a field's settings, before a save.
+        open_all_details(&browser).await;
+        fill(&browser, "topic-help", "Pick the closest one").await;
+        wait_until(
+            &browser,
+            "the preview following the typing",
+            "return document.getElementById('preview').innerText.includes('Pick the closest one');",
+        )
+        .await;
+
         // Settings: the thank-you message.
         eval(
             &browser,
@@ -254,8 +315,16 @@ return true;"#,
                 "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Whitfield Dental</title></head><body><h1>Call us back</h1>{body}</body></html>"
             )
         };
-        let (site, site_task) =
-            embedding_site(vec![("/script.html", page(&script)), ("/iframe.html", page(&iframe))]).await;
+        // The redirect page records where the embed script sends the page
+        // and stops it there (the Navigation API's navigate event), so the
+        // https address need not exist.
+        let watcher = "<script>window.konnecsWentTo = null; navigation.addEventListener('navigate', function (e) { window.konnecsWentTo = e.destination.url; e.preventDefault(); });</script>";
+        let (site, site_task) = embedding_site(vec![
+            ("/script.html", page(&script)),
+            ("/iframe.html", page(&iframe)),
+            ("/redirect.html", page(&format!("{watcher}{script}"))),
+        ])
+        .await;
         assert_ne!(site, base);
 
         browser
@@ -305,7 +374,6 @@ return true;"#,
         browser.enter_frame(0).await.expect("enter the iframe");
         fill_and_send(&browser, "Tom Berg", "tom@example.com").await;
         browser.enter_parent_frame().await.expect("leave the frame");
-        site_task.abort();
 
         // The alerts, once each, to the member (the form names no recipients).
         let messages = wait_for_outbox(&base, "two form alerts", |m| {
@@ -351,9 +419,97 @@ return true;"#,
             "{maya}"
         );
         assert_eq!(maya["consents"][0]["text"], "Send me occasional news by email.");
+
+        // One signed webhook per submission, each verified by the receiver's
+        // own HMAC over `id.timestamp.body` with the secret the page showed.
+        let calls = wait_for_webhooks(&receiver, 2).await;
+        assert_eq!(calls.len(), 2, "one webhook per submission");
+        for call in &calls {
+            assert!(signature_is_valid(&secret, call), "the receiver verifies {call:?}");
+            let mut forged = call.clone();
+            forged.body.push(b' ');
+            assert!(!signature_is_valid(&secret, &forged), "an altered body fails the check");
+        }
+        let mut delivered: Vec<(String, String, String)> = calls
+            .iter()
+            .map(|call| {
+                let body = call.json();
+                assert_eq!(body["type"], "form.submitted", "{body}");
+                assert_eq!(body["data"]["form_id"], form_id.as_str(), "{body}");
+                (
+                    call.header("webhook-id").to_string(),
+                    body["data"]["submission_id"].as_str().unwrap_or_default().to_string(),
+                    body["data"]["answers"]["email"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect();
+        delivered.sort_by(|a, b| a.2.cmp(&b.2));
+        let mut submitted: Vec<(String, String, String)> = items
+            .iter()
+            .map(|s| {
+                let id = s["id"].as_str().expect("submission id").to_string();
+                (
+                    format!("form.submitted:{id}"),
+                    id,
+                    s["answers"]["email"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        submitted.sort_by(|a, b| a.2.cmp(&b.2));
+        assert_eq!(
+            delivered, submitted,
+            "the webhooks carry the submissions made in the browser"
+        );
+
         let contact = maya["contact_id"].as_str().expect("contact").to_string();
         click(&browser, &format!("a[href='/app/contacts/{contact}']")).await;
         wait_until(&browser, "Maya's record with the form entry", "return document.querySelector('h1') && document.querySelector('h1').innerText === 'Maya Okafor' && document.body.innerText.includes('Form submitted: Request a call back');").await;
+
+        // A redirect address: after a send in the script's frame, the frame
+        // asks the embed script to take the embedding page there.
+        browser.goto(&builder_path).await.expect("builder");
+        wait_until(
+            &browser,
+            "the builder",
+            "return document.readyState === 'complete' && !!document.getElementById('redirect_url');",
+        )
+        .await;
+        open_all_details(&browser).await;
+        fill(&browser, "redirect_url", "https://www.whitfield-dental.example/thanks").await;
+        click(
+            &browser,
+            "form:has(input[name=action][value=settings]) button[type=submit]",
+        )
+        .await;
+        wait_until(&browser, "the redirect saved", "return document.body.innerText.includes('Form saved') && document.getElementById('redirect_url').value === 'https://www.whitfield-dental.example/thanks';").await;
+        browser
+            .goto(&format!("{site}/redirect.html"))
+            .await
+            .expect("redirect page");
+        wait_until(
+            &browser,
+            "the script's iframe",
+            "return !!document.querySelector('iframe[data-konnecs-form]');",
+        )
+        .await;
+        browser.enter_frame(0).await.expect("enter the form's frame");
+        fill_and_send(&browser, "Ana Lima", "ana@example.com").await;
+        assert_eq!(
+            eval(&browser, "return document.getElementById('form-continue').target;").await,
+            Value::String("_top".into()),
+            "the thanks page links the top window onwards (where no embed script listens)"
+        );
+        browser.enter_parent_frame().await.expect("leave the frame");
+        wait_until(
+            &browser,
+            "the embedding page sent to the form's address",
+            "return window.konnecsWentTo === 'https://www.whitfield-dental.example/thanks';",
+        )
+        .await;
+        site_task.abort();
     };
     result.await;
     let _ = browser.close().await;

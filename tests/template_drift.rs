@@ -548,14 +548,38 @@ fn nested_problems(
                     && integrations[0]["Properties"]["IntegrationType"] == "AWS_PROXY"
                     && integrations[0]["Properties"]["PayloadFormatVersion"] == "2.0"
                     && api_bound(&integrations[0]["Properties"]["ApiId"])
-                    && routes.len() == 1
-                    && routes[0]["Properties"]["RouteKey"] == format!("{} {route_path}", method.as_str())
-                    && api_bound(&routes[0]["Properties"]["ApiId"])
-                    && permissions.len() == 1
-                    && permissions[0]["Properties"]["Principal"] == "apigateway.amazonaws.com"
-                    && permissions[0]["Properties"]["SourceArn"]["Fn::Sub"]
-                        .as_str()
-                        .is_some_and(|arn| arn.contains(&format!("/*/{}/", method.as_str())))
+                    && {
+                        // Its method, and OPTIONS when it answers its own CORS preflight.
+                        let mut expected = vec![method.as_str()];
+                        if entry.answers_preflight() {
+                            expected.push("OPTIONS");
+                        }
+                        let mut keys: Vec<String> = routes
+                            .iter()
+                            .filter(|r| api_bound(&r["Properties"]["ApiId"]))
+                            .map(|r| r["Properties"]["RouteKey"].as_str().unwrap_or_default().to_string())
+                            .collect();
+                        keys.sort();
+                        let mut wanted: Vec<String> = expected.iter().map(|m| format!("{m} {route_path}")).collect();
+                        wanted.sort();
+                        let mut granted: Vec<&str> = expected
+                            .iter()
+                            .copied()
+                            .filter(|m| {
+                                permissions.iter().any(|p| {
+                                    p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+                                        && p["Properties"]["SourceArn"]["Fn::Sub"]
+                                            .as_str()
+                                            .is_some_and(|arn| arn.contains(&format!("/*/{m}/")))
+                                })
+                            })
+                            .collect();
+                        granted.dedup();
+                        routes.len() == expected.len()
+                            && keys == wanted
+                            && permissions.len() == expected.len()
+                            && granted.len() == expected.len()
+                    }
             }
             Trigger::Schedule { every, .. } => {
                 let props = events.first().map(|e| &e["Properties"]);
@@ -858,6 +882,32 @@ fn a_route_on_the_wrong_path_or_api_is_drift() {
     );
     assert!(
         problems.iter().any(|p| p.contains("ContactsUpdateFunction")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_missing_or_unpermitted_preflight_route_is_drift() {
+    // The public submit answers its CORS preflight: without its OPTIONS
+    // route a cross-site JSON post fails on AWS (it works locally).
+    let problems = mutated(|t| {
+        let stack = holding(t, "PublicFormSubmitPreflightRoute");
+        if let Some(resources) = stack["Resources"].as_object_mut() {
+            resources.remove("PublicFormSubmitPreflightRoute");
+        }
+    });
+    assert!(
+        problems.iter().any(|p| p.contains("PublicFormSubmitFunction")),
+        "{problems:?}"
+    );
+    let problems = mutated(|t| {
+        let stack = holding(t, "PublicFormSubmitPreflightPermission");
+        if let Some(resources) = stack["Resources"].as_object_mut() {
+            resources.remove("PublicFormSubmitPreflightPermission");
+        }
+    });
+    assert!(
+        problems.iter().any(|p| p.contains("PublicFormSubmitFunction")),
         "{problems:?}"
     );
 }

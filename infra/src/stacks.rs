@@ -60,11 +60,14 @@ pub const STACK_OVERHEAD_RESOURCES: usize = 1;
 /// the function and its role, plus its trigger's (route, integration and
 /// invoke permission; rule and permission; event source mapping).
 pub fn transformed_resources(entry: &Entry) -> usize {
-    2 + match entry.trigger {
-        Trigger::Http { .. } => 3,
-        Trigger::Schedule { .. } => 2,
-        Trigger::Queue { .. } => 1,
-    }
+    // A preflighted route adds its OPTIONS route and that route's permission.
+    let preflight = if entry.answers_preflight() { 2 } else { 0 };
+    2 + preflight
+        + match entry.trigger {
+            Trigger::Http { .. } => 3,
+            Trigger::Schedule { .. } => 2,
+            Trigger::Queue { .. } => 1,
+        }
 }
 
 /// The stacks for these Lambda entries: areas in `Area` order, each split
@@ -114,6 +117,15 @@ pub fn permission_id(name: &str) -> String {
     format!("{}Permission", pascal_case(name))
 }
 
+/// The `OPTIONS` route of an entry that answers its CORS preflight.
+pub fn preflight_route_id(name: &str) -> String {
+    format!("{}PreflightRoute", pascal_case(name))
+}
+
+pub fn preflight_permission_id(name: &str) -> String {
+    format!("{}PreflightPermission", pascal_case(name))
+}
+
 /// Logical id of a queue consumer's event source mapping.
 pub fn event_source_id(name: &str) -> String {
     format!("{}EventSource", pascal_case(name))
@@ -129,7 +141,8 @@ fn arn_path(path: &str) -> String {
 }
 
 /// An HTTP entry's route on the root's API: integration, route, and the
-/// API's permission to invoke the function for that route only.
+/// API's permission to invoke the function for that route only; for an
+/// entry that answers its CORS preflight, the same for its `OPTIONS`.
 fn route_resources(entry: &Entry, resources: &mut Map<String, Value>) {
     let Trigger::Http { method, path, .. } = entry.trigger else {
         return;
@@ -148,33 +161,42 @@ fn route_resources(entry: &Entry, resources: &mut Map<String, Value>) {
             }
         }),
     );
-    resources.insert(
-        route_id(entry.name),
-        json!({
-            "Type": "AWS::ApiGatewayV2::Route",
-            "Properties": {
-                "ApiId": reference(HTTP_API_ID_PARAMETER),
-                "RouteKey": format!("{} {path}", method.as_str()),
-                "Target": sub(&format!("integrations/${{{integration}}}"))
-            }
-        }),
-    );
-    resources.insert(
-        permission_id(entry.name),
-        json!({
-            "Type": "AWS::Lambda::Permission",
-            "Properties": {
-                "Action": "lambda:InvokeFunction",
-                "FunctionName": reference(&function),
-                "Principal": "apigateway.amazonaws.com",
-                "SourceArn": sub(&format!(
-                    "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{HTTP_API_ID_PARAMETER}}}/*/{}{}",
-                    method.as_str(),
-                    arn_path(path)
-                ))
-            }
-        }),
-    );
+    let mut methods = vec![(method.as_str(), route_id(entry.name), permission_id(entry.name))];
+    if entry.answers_preflight() {
+        methods.push((
+            "OPTIONS",
+            preflight_route_id(entry.name),
+            preflight_permission_id(entry.name),
+        ));
+    }
+    for (method, route, permission) in methods {
+        resources.insert(
+            route,
+            json!({
+                "Type": "AWS::ApiGatewayV2::Route",
+                "Properties": {
+                    "ApiId": reference(HTTP_API_ID_PARAMETER),
+                    "RouteKey": format!("{method} {path}"),
+                    "Target": sub(&format!("integrations/${{{integration}}}"))
+                }
+            }),
+        );
+        resources.insert(
+            permission,
+            json!({
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": reference(&function),
+                    "Principal": "apigateway.amazonaws.com",
+                    "SourceArn": sub(&format!(
+                        "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{HTTP_API_ID_PARAMETER}}}/*/{method}{}",
+                        arn_path(path)
+                    ))
+                }
+            }),
+        );
+    }
 }
 
 /// A queue consumer's trigger, declared as a plain event source mapping

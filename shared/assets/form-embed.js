@@ -1,8 +1,10 @@
 // The one-line embed of a Konnecs form: <script src=".../form-embed-HASH.js"
 // data-form="PUBLIC_ID" async></script> puts the hosted form in an iframe
 // right after the script tag, passes the page's address, referrer and UTM
-// parameters to it, and sizes the iframe to the form's height as the form
-// reports it (postMessage from the form's own origin only).
+// parameters to it, sizes the iframe to the form's height as the form
+// reports it, and after a send of a form with a redirect address takes the
+// page there (postMessage from the form's own origin and frame only; https
+// addresses only, as the form's settings allow).
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -28,7 +30,18 @@
   window.addEventListener("message", function (event) {
     if (event.origin !== origin || event.source !== frame.contentWindow) return;
     var data = event.data;
-    if (!data || data.konnecsForm !== id || typeof data.height !== "number") return;
+    if (!data || data.konnecsForm !== id) return;
+    if (typeof data.redirect === "string") {
+      var target;
+      try {
+        target = new URL(data.redirect);
+      } catch (e) {
+        return;
+      }
+      if (target.protocol === "https:") window.location.assign(target.href);
+      return;
+    }
+    if (typeof data.height !== "number") return;
     frame.style.height = Math.max(100, Math.min(20000, Math.ceil(data.height))) + "px";
   });
 })();

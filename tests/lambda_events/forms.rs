@@ -194,6 +194,42 @@ pub async fn public_form_submit_captures_the_contact_and_queues_the_alert(name: 
     assert_eq!(contact["tags"], json!(["web-lead"]));
 }
 
+/// The browser's preflight of the sample's cross-site JSON post, as API
+/// Gateway hands it to the function over the template's `OPTIONS` route:
+/// answered for the site the form names, and for no other.
+pub async fn public_form_submit_answers_the_cors_preflight_for_the_forms_own_sites_only(name: &str) {
+    assert!(konnecs::catalogue::entry(name).answers_preflight());
+    let w = World::with_dana().await;
+    let form = quote_form(&w).await;
+    let public_id = text(&form, "public_id");
+    let preflight = |origin: &str| {
+        let mut event: Value =
+            serde_json::from_str(&w.event_text(name, &[(SAMPLE_PUBLIC_ID, &public_id), ("RENDER_STAMP", "unused")]))
+                .expect("JSON");
+        event["routeKey"] = json!("OPTIONS /public/forms/{publicId}/submissions");
+        event["requestContext"]["http"]["method"] = json!("OPTIONS");
+        event["body"] = Value::Null;
+        let headers = event["headers"].as_object_mut().expect("headers");
+        headers.remove("content-type");
+        headers.remove("content-length");
+        headers.insert("origin".into(), json!(origin));
+        headers.insert("access-control-request-method".into(), json!("POST"));
+        headers.insert("access-control-request-headers".into(), json!("content-type"));
+        event.to_string()
+    };
+    let site = "https://www.whitfield-dental.example";
+    let reply = w.http_text(name, &preflight(site)).await;
+    reply.expect(StatusCode::NO_CONTENT);
+    assert_eq!(reply.header("access-control-allow-origin"), site);
+    assert!(reply.header("access-control-allow-methods").contains("POST"));
+    assert!(reply.header("access-control-allow-headers").contains("content-type"));
+
+    let other = w.http_text(name, &preflight("https://elsewhere.example")).await;
+    other.expect(StatusCode::NO_CONTENT);
+    assert_eq!(other.header("access-control-allow-origin"), "");
+    assert_eq!(other.header("access-control-allow-methods"), "");
+}
+
 pub async fn page_form_serves_the_hosted_form_frameable(name: &str) {
     let w = World::with_dana().await;
     let form = quote_form(&w).await;

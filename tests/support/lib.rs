@@ -13,3 +13,4 @@ pub mod local;
 pub mod page;
 pub mod practice;
 pub mod smtp;
+pub mod webhook_receiver;

@@ -212,12 +212,24 @@ const IDEMPOTENT_POST_ACCESS: [Access; 4] = [
     Access::TokenKeyDecrypt,
 ];
 
+/// HTTP entries that pages on other sites call with a CORS preflight (a
+/// JSON post) which the function answers itself, because the origins it
+/// allows are per record (a form's embedding sites): API Gateway routes
+/// their `OPTIONS` to the same function, whose route answers it.
+const PREFLIGHTED: &[&str] = &["public-form-submit"];
+
 impl Entry {
     pub fn http(&self) -> Option<(Method, &'static str)> {
         match self.trigger {
             Trigger::Http { method, path, .. } => Some((method, path)),
             _ => None,
         }
+    }
+
+    /// Whether its route's `OPTIONS` (the CORS preflight) goes to this
+    /// function too (see [`PREFLIGHTED`]).
+    pub fn answers_preflight(&self) -> bool {
+        self.http().is_some() && PREFLIGHTED.contains(&self.name)
     }
 
     /// The declared access plus what the shared HTTP layers of the entry's

@@ -245,3 +245,75 @@ async fn a_form_is_built_reordered_by_buttons_and_by_drag_and_its_submissions_li
         .contains("Back pain")
         .contains("submissions.csv");
 }
+
+/// The builder's live preview: a field's form posts each pause in typing
+/// (htmx, debounced, no inline script) with `preview=1`, answered with the
+/// preview alone, drawn from the change as typed, and nothing saved.
+#[tokio::test]
+async fn the_builder_previews_a_fields_settings_as_they_are_typed_without_saving_them() {
+    let app = App::new();
+    let mut anna = Visitor::default();
+    let csrf = anna
+        .sign_up(&app, "Anna Lee", "anna@lee-physio.example", "Lee Physio")
+        .await;
+    let created = anna
+        .post(&app, "/app/forms", &[("title", "Book a call back")], Csrf::Field(&csrf))
+        .await;
+    created.expect(StatusCode::SEE_OTHER);
+    let path = created.location().split('?').next().unwrap_or_default().to_string();
+    let builder = anna.get(&app, &path).await;
+    builder
+        .expect(StatusCode::OK)
+        .contains(&format!(
+            "hx-post=\"{path}\" hx-trigger=\"input delay:300ms\" hx-vals='{{\"preview\": \"1\"}}' hx-target=\"#preview\""
+        ))
+        .contains("<div class=\"form-preview\" id=\"preview\">");
+    assert!(!builder.html.contains("<script>"), "no inline script");
+    let v = version_of(&builder);
+
+    let preview = anna
+        .post(
+            &app,
+            &path,
+            &[
+                ("version", &v),
+                ("action", "edit"),
+                ("field", "email"),
+                ("label", "Work email"),
+                ("help", "We reply within a day"),
+                ("required", "on"),
+                ("preview", "1"),
+            ],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    preview
+        .expect(StatusCode::OK)
+        .contains("<div class=\"form-preview\" id=\"preview\">")
+        .contains("<label for=\"f-email\">Work email")
+        .contains("We reply within a day");
+    assert!(!preview.html.contains("<h1>"), "the preview alone: {}", preview.html);
+    let added = anna
+        .post(
+            &app,
+            &path,
+            &[
+                ("version", &v),
+                ("action", "add"),
+                ("kind", "short_text"),
+                ("label", "Your practice"),
+                ("key", "practice"),
+                ("preview", "1"),
+            ],
+            Csrf::Field(&csrf),
+        )
+        .await;
+    added
+        .expect(StatusCode::OK)
+        .contains("<label for=\"f-practice\">Your practice");
+
+    let builder = anna.get(&app, &path).await;
+    assert_eq!(version_of(&builder), v, "nothing saved");
+    assert_eq!(form_keys(&builder), ["name", "email"]);
+    assert!(!builder.html.contains("Work email"), "{}", builder.html);
+}

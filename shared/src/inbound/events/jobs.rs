@@ -116,28 +116,20 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
                 Ok(AlertOutcome::Sent { payload } | AlertOutcome::AlreadySent { payload }) => {
                     // Published on every delivery, not only the one that sent
                     // the alert: a delivery that stopped in between must not
-                    // lose the event, and the event id makes a second
-                    // publish deliver nothing new.
-                    let event_id = format!("form.submitted:{submission_id}");
-                    let occurred_at = payload["submitted_at"]
-                        .as_str()
-                        .and_then(|at| at.parse::<jiff::Timestamp>().ok())
-                        .unwrap_or_else(|| state.clock.now());
-                    crate::services::webhooks::publish(
-                        state,
-                        &org_id,
-                        "form.submitted",
-                        &event_id,
-                        occurred_at,
-                        payload,
-                    )
-                    .await
-                    .map(|_| ())
-                    .map_err(|err| match err {
-                        // An event the endpoints can never take (too large): recorded, dropped.
-                        crate::services::webhooks::WebhookError::Invalid(_) => JobError::Permanent(err.to_string()),
-                        err => JobError::Retry(err.to_string()),
-                    })
+                    // lose the events, and their ids make a second publish
+                    // deliver nothing new.
+                    let events =
+                        crate::services::forms::notify::submission_events(state, &org_id, &submission_id, payload)
+                            .await
+                            .map_err(|err| JobError::Retry(err.to_string()))?;
+                    crate::services::webhooks::publish_all(state, &org_id, events)
+                        .await
+                        .map(|_| ())
+                        .map_err(|err| match err {
+                            // An event the endpoints can never take (too large): recorded, dropped.
+                            crate::services::webhooks::WebhookError::Invalid(_) => JobError::Permanent(err.to_string()),
+                            err => JobError::Retry(err.to_string()),
+                        })
                 }
                 Ok(AlertOutcome::Gone) => Ok(()),
                 Err(AlertError::Mail(MailError::Rejected(reason))) => Err(JobError::Permanent(reason)),

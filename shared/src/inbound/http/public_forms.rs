@@ -237,6 +237,10 @@ struct FormPage {
     errors: Vec<(String, String)>,
     notice: Option<&'static str>,
     thanks: Option<String>,
+    /// In a frame, after a send, the form's redirect address: the thanks
+    /// link it to the top window, and the frame script asks the embed
+    /// script to go there (a frame cannot move its parent by itself).
+    redirect: Option<String>,
 }
 
 pub(crate) fn page_fields(
@@ -332,6 +336,7 @@ fn render(
         errors: errors.to_vec(),
         notice,
         thanks: None,
+        redirect: None,
     };
     page_response(form, status, &page)
 }
@@ -421,6 +426,8 @@ pub async fn page(
                     .clone()
                     .unwrap_or_else(|| "Thank you! We received your answers.".into()),
             ),
+            // Only in a frame: the hosted page itself was redirected already.
+            redirect: form.spec.redirect_url.clone().filter(|_| embedded),
         };
         return page_response(&form, StatusCode::OK, &page);
     }

@@ -64,20 +64,24 @@ pub(super) fn require_identity(record: &ContactRecord, errors: &mut Errors) {
     }
 }
 
-/// Builds (but does not store) a contact from input, validated.
+/// Builds (but does not store) a contact from input, validated. `country`
+/// is the organization's (the region its phone numbers are read in) when
+/// the caller has the organization already; `None` reads it if phones are
+/// given.
 pub(super) async fn build_new(
     state: &impl HasTable,
     caller: &Caller,
     input: NewContact,
     now: jiff::Timestamp,
+    country: Option<&str>,
 ) -> Result<ContactRecord, ContactError> {
     let table = state.table().as_ref();
     let org_id = caller.org_id();
     let mut errors = Errors::new();
-    let region = if input.phones.is_empty() {
-        String::new()
-    } else {
-        org_region(table, org_id).await?
+    let region = match country {
+        _ if input.phones.is_empty() => String::new(),
+        Some(country) => country.to_string(),
+        None => org_region(table, org_id).await?,
     };
     let emails = parse_emails(&input.emails, &mut errors);
     let phones = parse_phones(&input.phones, &region, &mut errors);

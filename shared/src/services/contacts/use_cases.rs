@@ -85,7 +85,7 @@ pub async fn create(
 ) -> Result<ContactRecord, ContactError> {
     crate::services::billing::limits::ensure_room(state, caller.org_id(), Limit::Contacts).await?;
     let now = state.clock().now();
-    let record = build_new(state, caller, input, now).await?;
+    let record = build_new(state, caller, input, now, None).await?;
     insert(state.table().as_ref(), caller, &record, now).await?;
     announce_created(state, &record, now).await;
     Ok(record)
@@ -140,14 +140,19 @@ pub struct PlannedUpsert {
 /// phone held by a contact → merge into it (existing values win, the new ones
 /// fill blanks; emails, phones and tags are united); held by two different
 /// contacts → `Duplicate` naming the second.
+///
+/// `country` is the caller's organization's (the region its phone numbers
+/// are read in): the caller has read the organization already (a form's
+/// submit, a booking), so the plan does not read it again.
 pub async fn plan_upsert(
     state: &impl HasTable,
     caller: &Caller,
+    country: &str,
     input: NewContact,
     now: jiff::Timestamp,
 ) -> Result<PlannedUpsert, ContactError> {
     let table = state.table().as_ref();
-    let incoming = build_new(state, caller, input, now).await?;
+    let incoming = build_new(state, caller, input, now, Some(country)).await?;
     let org_id = caller.org_id();
     let claims: Vec<(Key, &'static str)> = incoming
         .emails
@@ -248,8 +253,14 @@ pub async fn upsert(
     input: NewContact,
 ) -> Result<Saved, ContactError> {
     let now = state.clock().now();
+    // Read once for every round (only phones need it).
+    let country = if input.phones.is_empty() {
+        String::new()
+    } else {
+        org_region(state.table().as_ref(), caller.org_id()).await?
+    };
     for _ in 0..3 {
-        let planned = plan_upsert(state, caller, input.clone(), now).await?;
+        let planned = plan_upsert(state, caller, &country, input.clone(), now).await?;
         match commit(state.table().as_ref(), planned.ops).await {
             Ok(()) => {
                 return Ok(Saved {

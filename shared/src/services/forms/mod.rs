@@ -105,6 +105,10 @@ pub struct SubmissionRecord {
     pub answers: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub contact_id: Option<ContactId>,
+    /// The submission made its contact (rather than merging into one): its
+    /// job announces `contact.created` as well as `form.submitted`.
+    #[serde(default)]
+    pub contact_created: bool,
     /// UTM parameters, referrer and page URL, as the visitor's page sent them.
     #[serde(default)]
     pub attribution: serde_json::Map<String, serde_json::Value>,

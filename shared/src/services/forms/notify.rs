@@ -10,10 +10,13 @@ use super::definitions::{get_record, get_version};
 use super::submit::alert_fallback;
 use super::{FormError, FormRecord, SubmissionRecord, submission_key};
 use crate::domain::form::answer_text;
-use crate::domain::ids::{FormId, OrgId, SubmissionId};
+use crate::domain::ids::{ContactId, FormId, OrgId, SubmissionId};
+use crate::domain::webhook::WebhookEvent;
 use crate::ports::mailer::{Email, MailError};
 use crate::ports::{Condition, HasConfig, HasMailer, HasTable, StoreError, Update};
+use crate::services::contacts::{self, ContactError};
 use crate::services::records::{MemberRecord, from_item, member_key};
+use crate::services::webhooks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
@@ -47,8 +50,42 @@ pub fn form_submitted_payload(form: &FormRecord, submission: &SubmissionRecord) 
         "submission_id": submission.id,
         "answers": submission.answers,
         "contact_id": submission.contact_id,
+        "contact_created": submission.contact_created,
         "submitted_at": submission.submitted_at,
     })
+}
+
+/// The webhook events of a submission, from its `form.submitted` payload:
+/// that event, and `contact.created` when the submission made its contact
+/// (one read of the contact; none if it is gone meanwhile). Both ids are
+/// stable (`form.submitted:<submission>`, `contact.created:<contact>`, as a
+/// contact made through the API announces itself), so publishing them on
+/// every delivery of the job delivers each once per endpoint.
+pub async fn submission_events(
+    state: &impl HasTable,
+    org_id: &OrgId,
+    submission_id: &SubmissionId,
+    payload: Value,
+) -> Result<Vec<WebhookEvent>, StoreError> {
+    let occurred_at = |at: &Value| at.as_str().and_then(|at| at.parse::<jiff::Timestamp>().ok());
+    let submitted_at = occurred_at(&payload["submitted_at"]).unwrap_or_default();
+    let mut events = Vec::new();
+    if payload["contact_created"] == Value::Bool(true)
+        && let Some(contact_id) = payload["contact_id"].as_str()
+    {
+        match contacts::get(state.table().as_ref(), org_id, &ContactId::from(contact_id)).await {
+            Ok(contact) => {
+                let created_at = occurred_at(&Value::String(contact.created_at.clone())).unwrap_or(submitted_at);
+                events.push(contacts::created_event(&contact, created_at));
+            }
+            Err(ContactError::NotFound) => {}
+            Err(ContactError::Store(err)) => return Err(err),
+            Err(err) => return Err(StoreError::Unavailable(err.to_string())),
+        }
+    }
+    let event_id = format!("form.submitted:{submission_id}");
+    events.insert(0, webhooks::event("form.submitted", &event_id, submitted_at, payload));
+    Ok(events)
 }
 
 /// The alert's subject and body: the answers, labelled as the visitor saw

@@ -212,14 +212,23 @@ fn new_contact(
     }
 }
 
+/// The submission's contact: its id, whether the submission makes it (not
+/// merges into it), and the operations of the submission's transaction.
+struct PlannedContact {
+    id: ContactId,
+    created: bool,
+    ops: Vec<WriteOp>,
+}
+
 /// The contact step, planned as operations of the submission's transaction.
 async fn plan_contact(
     state: &impl HasTable,
     form: &FormRecord,
+    country: &str,
     mut input: NewContact,
     actor: &Actor,
     now: jiff::Timestamp,
-) -> Result<Option<(ContactId, Vec<WriteOp>)>, FormError> {
+) -> Result<Option<PlannedContact>, FormError> {
     if input.emails.is_empty() && input.phones.is_empty() {
         return Ok(None);
     }
@@ -228,17 +237,21 @@ async fn plan_contact(
         user_id: form.spec.owner_id.clone().unwrap_or_else(|| form.created_by.clone()),
         is_admin: false,
     };
-    let planned = match contacts::plan_upsert(state, &caller, input.clone(), now).await {
+    let planned = match contacts::plan_upsert(state, &caller, country, input.clone(), now).await {
         // The phone is another contact's: the email decides, the phone stays where it is.
         Err(ContactError::Duplicate { field, .. }) if field == "phones" && !input.emails.is_empty() => {
             input.phones.clear();
             input.sms_consent = None;
-            contacts::plan_upsert(state, &caller, input, now).await
+            contacts::plan_upsert(state, &caller, country, input, now).await
         }
         other => other,
     };
     match planned {
-        Ok(planned) => Ok(Some((planned.contact.id.clone(), planned.ops))),
+        Ok(planned) => Ok(Some(PlannedContact {
+            id: planned.contact.id.clone(),
+            created: planned.created,
+            ops: planned.ops,
+        })),
         Err(ContactError::Store(err)) => Err(err.into()),
         Err(ContactError::Conflict(_)) => Err(StoreError::ConditionFailed.into()),
         Err(err) => {
@@ -312,7 +325,7 @@ pub async fn submit_to(
             })
             .collect();
         let contact = new_contact(form, &checked, &answers, &actor, &at);
-        let contact = match plan_contact(state, form, contact, &actor, now).await {
+        let contact = match plan_contact(state, form, &org.country, contact, &actor, now).await {
             Err(FormError::Store(err)) if err.is_condition_failure() && attempt + 1 < ATTEMPTS => continue,
             other => other?,
         };
@@ -322,7 +335,8 @@ pub async fn submit_to(
             form_id: form.id.clone(),
             form_version: form.version,
             answers: answers.clone(),
-            contact_id: contact.as_ref().map(|(id, _)| id.clone()),
+            contact_id: contact.as_ref().map(|c| c.id.clone()),
+            contact_created: contact.as_ref().is_some_and(|c| c.created),
             attribution: attribution.clone(),
             ip: actor.ip.clone(),
             user_agent: actor.user_agent.clone(),
@@ -355,7 +369,7 @@ pub fn index_sort(submitted_ms: i64, id: &SubmissionId) -> String {
 fn submission_ops(
     form: &FormRecord,
     record: &SubmissionRecord,
-    contact: Option<(ContactId, Vec<WriteOp>)>,
+    contact: Option<PlannedContact>,
     now: jiff::Timestamp,
 ) -> Result<Vec<WriteOp>, FormError> {
     let sort = index_sort(now.as_millisecond(), &record.id);
@@ -381,11 +395,11 @@ fn submission_ops(
             condition: None,
         },
     ];
-    if let Some((contact_id, contact_ops)) = contact {
-        ops.extend(contact_ops);
+    if let Some(contact) = contact {
+        ops.extend(contact.ops);
         ops.push(contacts::timeline_entry(
             &form.org_id,
-            &contact_id,
+            &contact.id,
             "form.submitted",
             json!({
                 "form_id": form.id,

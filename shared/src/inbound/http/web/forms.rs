@@ -194,6 +194,15 @@ pub struct FieldRow {
     pub last: bool,
 }
 
+/// The builder's preview alone: what the builder's htmx swaps in while a
+/// field's settings are typed, before they are saved.
+#[derive(Template)]
+#[template(path = "staff/form_preview.html")]
+struct PreviewFragment {
+    title: String,
+    fields: Vec<PageField>,
+}
+
 #[derive(Template)]
 #[template(path = "staff/form_builder.html")]
 struct BuilderPage {
@@ -527,7 +536,9 @@ fn rename(field: &str) -> String {
 }
 
 /// `POST /app/forms/{formId}`: one change (settings, add, edit, remove,
-/// up, down, order), saved as a new version of the form.
+/// up, down, order), saved as a new version of the form; with `preview=1`
+/// (the builder's htmx, per keystroke, debounced) only the preview of the
+/// change is answered and nothing is saved.
 pub async fn save(
     State(state): State<AppState>,
     Path(id): Path<FormId>,
@@ -543,6 +554,16 @@ pub async fn save(
         field: Some("action".into()),
         detail: reason.into(),
     })?;
+    if form.text("preview") == "1" {
+        // The change as typed so far, drawn and not saved (nor validated:
+        // the save says what is wrong).
+        let preview = FormRecord { spec, ..record };
+        let fragment = PreviewFragment {
+            title: preview.spec.title.clone(),
+            fields: page_fields(&preview, &BTreeMap::new(), &[]),
+        };
+        return Ok(render(StatusCode::OK, &fragment));
+    }
     let expected = form.text("version").parse::<u64>().ok();
     let result = if parse_errors.is_empty() {
         forms::update(&state, &caller, &id, spec, expected)

@@ -400,7 +400,7 @@ pub(super) async fn commit(
         };
         booking.reminder_keys = planned.keys.iter().map(StoredKey::from).collect();
         let contact = match booker {
-            Booker::Invitee => match contact::on_booked(state, &booking, actor, now).await {
+            Booker::Invitee => match contact::on_booked(state, &booking, &ctx.org.country, actor, now).await {
                 Ok(contact) => contact,
                 // The invitee's contact is changing right now: plan the booking again.
                 Err(SchedulingError::Store(err)) if should_retry(&err, attempt).await => continue,

@@ -37,9 +37,12 @@ pub struct ContactStep {
 /// the invitee's, and the business's plan must not cost them their
 /// appointment (its notice still holds the phone and the SMS consent the
 /// texts need). An invitee who is a contact already is merged as always.
+/// `country` is the organization's, which the booking has read already
+/// (the region the invitee's phone is read in).
 pub async fn on_booked(
     state: &(impl HasTable + HasClock + HasConfig),
     booking: &BookingRecord,
+    country: &str,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<ContactStep, SchedulingError> {
@@ -49,13 +52,13 @@ pub async fn on_booked(
         is_admin: false,
     };
     let mut input = new_contact(booking);
-    let planned = match contacts::plan_upsert(state, &caller, input.clone(), now).await {
+    let planned = match contacts::plan_upsert(state, &caller, country, input.clone(), now).await {
         // The phone belongs to another contact: the booking is by email, so
         // the email's contact gets the booking and the phone stays where it is.
         Err(ContactError::Duplicate { field, .. }) if field == "phones" => {
             input.phones.clear();
             input.sms_consent = None;
-            contacts::plan_upsert(state, &caller, input, now).await
+            contacts::plan_upsert(state, &caller, country, input, now).await
         }
         other => other,
     };
