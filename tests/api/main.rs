@@ -27,6 +27,7 @@ mod google_sign_in;
 mod imports;
 mod notifications;
 mod org;
+mod org_deletion;
 mod photo;
 mod reminder_dispatch;
 mod response_headers;
