@@ -548,6 +548,8 @@ async fn a_deleted_organization_is_purged_completely_and_only_it(store: Store) {
         .map(|(key, _)| key)
         .collect();
     assert!(changed.is_empty(), "the other organization changed: {changed:?}");
+    let bea_again = app.sign_in("bea.keeps@other.example").await;
+    assert_eq!(bea_again.org_id, bea.org_id);
     let contact = send(
         &app,
         &bea_again,
@@ -558,7 +560,6 @@ async fn a_deleted_organization_is_purged_completely_and_only_it(store: Store) {
     .await;
     expect(&contact, StatusCode::OK);
     // The user of both organizations keeps their account; the others cannot sign in.
-    app.sign_in("bea.keeps@other.example").await;
     for gone in ["dana.purgeable@whitfield.example", "sam.purgeable@whitfield.example"] {
         let reply = app
             .send_anonymous("POST", "/auth/login", Some(&json!({"email": gone, "password": PASSWORD})))
