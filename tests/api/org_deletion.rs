@@ -89,7 +89,7 @@ impl Raw {
                         items.push(RawItem {
                             pk: s("pk"),
                             sk: s("sk"),
-                            text: format!("{item:?}"),
+                            text: attributes(item).to_string(),
                             expires_at: item
                                 .get("expires_at")
                                 .and_then(|v| v.as_n().ok())
@@ -104,6 +104,28 @@ impl Raw {
             }
         }
     }
+}
+
+/// A DynamoDB item as JSON with sorted keys, so equal items read equal.
+fn attributes(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> Value {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    fn one(value: &A) -> Value {
+        match value {
+            A::S(s) => json!(s),
+            A::N(n) => json!(n),
+            A::Bool(b) => json!(b),
+            A::Null(_) => Value::Null,
+            A::L(list) => Value::Array(list.iter().map(one).collect()),
+            A::M(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), one(v))).collect()),
+            A::Ss(set) => {
+                let mut set = set.clone();
+                set.sort();
+                json!(set)
+            }
+            other => json!(format!("{other:?}")),
+        }
+    }
+    Value::Object(item.iter().map(|(k, v)| (k.clone(), one(v))).collect())
 }
 
 async fn world(store: Store, google: &MockGoogle, stripe: &MockServer) -> (TestApp, Raw) {
@@ -149,7 +171,13 @@ async fn world(store: Store, google: &MockGoogle, stripe: &MockServer) -> (TestA
     (app, raw)
 }
 
-async fn send(app: &TestApp, who: &Member, method: &str, path: &str, body: Option<Value>) -> konnecs_tests::http::Reply {
+async fn send(
+    app: &TestApp,
+    who: &Member,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> konnecs_tests::http::Reply {
     app.send(&who.browser, method, path, body.as_ref()).await
 }
 
@@ -182,15 +210,26 @@ async fn subscribe(app: &TestApp, owner: &Member) {
 /// Data of the organization in every family the product has.
 async fn fill(app: &TestApp, owner: &Member) -> Built {
     // Contacts: tags, a custom field, a note, a saved view, a pipeline and a deal.
-    created(&send(app, owner, "POST", "/fields", Some(json!({"label": "Nickname", "type": "text"}))).await);
+    created(
+        &send(
+            app,
+            owner,
+            "POST",
+            "/fields",
+            Some(json!({"label": "Nickname", "type": "text"})),
+        )
+        .await,
+    );
     let contact = created(
         &send(
             app,
             owner,
             "POST",
             "/contacts",
-            Some(json!({"first_name": "Maria", "last_name": "Purgeable", "emails": ["maria.purgeable@example.com"],
-                "phones": ["+14155550123"], "tags": ["vip", "spring"]})),
+            Some(
+                json!({"first_name": "Maria", "last_name": "Purgeable", "emails": ["maria.purgeable@example.com"],
+                "phones": ["+14155550123"], "tags": ["vip", "spring"]}),
+            ),
         )
         .await,
     );
@@ -231,8 +270,10 @@ async fn fill(app: &TestApp, owner: &Member) -> Built {
             owner,
             "POST",
             "/deals",
-            Some(json!({"title": "Implants", "contact_id": contact_id, "pipeline_id": pipeline["id"],
-                "stage_id": pipeline["stages"][0]["id"], "value": 120000, "currency": "USD"})),
+            Some(
+                json!({"title": "Implants", "contact_id": contact_id, "pipeline_id": pipeline["id"],
+                "stage_id": pipeline["stages"][0]["id"], "value": 120000, "currency": "USD"}),
+            ),
         )
         .await,
     );
@@ -242,11 +283,18 @@ async fn fill(app: &TestApp, owner: &Member) -> Built {
     super::webhooks::create_contact(app, owner, "ann.purgeable@example.com").await;
     // Scheduling: a schedule, an event type, a booking with texts and reminders.
     let day = json!([{"start": "08:00", "end": "18:00"}]);
-    let weekly: serde_json::Map<String, Value> =
-        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-            .into_iter()
-            .map(|d| (d.to_string(), day.clone()))
-            .collect();
+    let weekly: serde_json::Map<String, Value> = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .into_iter()
+    .map(|d| (d.to_string(), day.clone()))
+    .collect();
     let schedule = created(
         &send(
             app,
@@ -263,8 +311,10 @@ async fn fill(app: &TestApp, owner: &Member) -> Built {
             owner,
             "POST",
             "/event-types",
-            Some(json!({"title": "Cleaning", "slug": "cleaning", "durations": [30], "schedule_id": schedule["id"],
-                "location": {"kind": "in_person", "address": "12 High St, Leeds"}})),
+            Some(
+                json!({"title": "Cleaning", "slug": "cleaning", "durations": [30], "schedule_id": schedule["id"],
+                "location": {"kind": "in_person", "address": "12 High St, Leeds"}}),
+            ),
         )
         .await,
     );
@@ -274,11 +324,15 @@ async fn fill(app: &TestApp, owner: &Member) -> Built {
         org_view["slug"].as_str().expect("slug"),
         event["slug"].as_str().expect("event slug")
     );
-    let mut booking = texting_guest("Zoe Purgeable", "zoe.purgeable@example.com", "Europe/London", "+14155550188");
+    let mut booking = texting_guest(
+        "Zoe Purgeable",
+        "zoe.purgeable@example.com",
+        "Europe/London",
+        "+14155550188",
+    );
     booking["start"] = json!("2026-11-26T10:00:00Z");
     created(
-        &app
-            .send_anonymous("POST", &format!("{booking_page}/bookings"), Some(&booking))
+        &app.send_anonymous("POST", &format!("{booking_page}/bookings"), Some(&booking))
             .await,
     );
     // Forms, with a submission.
@@ -394,7 +448,9 @@ async fn a_deleted_organization_is_purged_completely_and_only_it(store: Store) {
         .await,
     );
 
-    let dana = app.sign_up("dana.purgeable@whitfield.example", "Whitfield Dental").await;
+    let dana = app
+        .sign_up("dana.purgeable@whitfield.example", "Whitfield Dental")
+        .await;
     subscribe(&app, &dana).await;
     let sam = app.join(&dana, "sam.purgeable@whitfield.example", Role::Member).await;
     let bea_in_dana = app.join(&dana, "bea.keeps@other.example", Role::Admin).await;
@@ -442,7 +498,11 @@ async fn a_deleted_organization_is_purged_completely_and_only_it(store: Store) {
     .await;
     expect(&reply, StatusCode::ACCEPTED);
     assert_eq!(reply.body["deletion"]["grace_days"], GRACE_DAYS);
-    assert_eq!(google.forms("/revoke").await.len(), revokes_before + 1, "Google revoked at once");
+    assert_eq!(
+        google.forms("/revoke").await.len(),
+        revokes_before + 1,
+        "Google revoked at once"
+    );
 
     // At once: members are out, public pages gone, the owner sees only the deletion.
     problem(
@@ -462,8 +522,12 @@ async fn a_deleted_organization_is_purged_completely_and_only_it(store: Store) {
     );
     expect(&send(&app, &dana, "GET", "/org/deletion", None).await, StatusCode::OK);
     expect(
-        &app.send_anonymous("GET", &format!("{}/slots?from=2026-11-20&to=2026-11-21", built.booking_page), None)
-            .await,
+        &app.send_anonymous(
+            "GET",
+            &format!("{}/slots?from=2026-11-20&to=2026-11-21", built.booking_page),
+            None,
+        )
+        .await,
         StatusCode::NOT_FOUND,
     );
     expect(
@@ -489,9 +553,12 @@ async fn a_deleted_organization_is_purged_completely_and_only_it(store: Store) {
     // ... the tick queues the purge once, the queue delivers it twice ...
     assert_eq!(purge::tick(&app.state).await.expect("tick"), 1);
     assert_eq!(purge::tick(&app.state).await.expect("tick"), 0, "queued once");
-    jobs::enqueue(app.state.jobs.as_ref(), &[Job::PurgeOrganization { org_id: org.clone() }])
-        .await
-        .expect("enqueue");
+    jobs::enqueue(
+        app.state.jobs.as_ref(),
+        &[Job::PurgeOrganization { org_id: org.clone() }],
+    )
+    .await
+    .expect("enqueue");
     app.drain_jobs().await;
     // ... and a late copy finds nothing left to do.
     assert_eq!(purge::slice(&app.state, &org, 5).await.expect("slice"), Slice::Done);
@@ -562,7 +629,11 @@ async fn a_deleted_organization_is_purged_completely_and_only_it(store: Store) {
     // The user of both organizations keeps their account; the others cannot sign in.
     for gone in ["dana.purgeable@whitfield.example", "sam.purgeable@whitfield.example"] {
         let reply = app
-            .send_anonymous("POST", "/auth/login", Some(&json!({"email": gone, "password": PASSWORD})))
+            .send_anonymous(
+                "POST",
+                "/auth/login",
+                Some(&json!({"email": gone, "password": PASSWORD})),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{gone}: {}", reply.body);
     }

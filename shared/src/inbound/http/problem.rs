@@ -413,7 +413,9 @@ impl From<crate::services::orgs::OrgError> for ApiError {
             },
             E::PurgeStarted => ApiError::Conflict {
                 code: "purge_started",
-                detail: "The grace window has ended and the organization is being deleted; it can no longer be restored.".into(),
+                detail:
+                    "The grace window has ended and the organization is being deleted; it can no longer be restored."
+                        .into(),
             },
             E::Unavailable(reason) => ApiError::Unavailable(reason),
             E::Store(err) => err.into(),

@@ -50,7 +50,11 @@ pub(super) async fn login_org(state: &impl HasTable, user: &UserRecord) -> Resul
     }
     let page = state
         .table()
-        .query(&Query::partition(user_orgs_partition(&user.id)).on(Index::Gsi1).limit(20))
+        .query(
+            &Query::partition(user_orgs_partition(&user.id))
+                .on(Index::Gsi1)
+                .limit(20),
+        )
         .await?;
     let memberships: Vec<MemberRecord> = page.items.into_iter().filter_map(|item| from_item(item).ok()).collect();
     let open = memberships.iter().find(|member| !member.closing);

@@ -514,7 +514,11 @@ pub(crate) async fn purge_partition(
 /// items and, last, its profile, so a purge stopped half-way finds the
 /// contact again and finishes it. No audit entry or counter change: the
 /// organization's log and counters go too. `false` when it was gone.
-pub async fn purge(state: &(impl HasTable + HasSms), org_id: &OrgId, contact_id: &ContactId) -> Result<bool, StoreError> {
+pub async fn purge(
+    state: &(impl HasTable + HasSms),
+    org_id: &OrgId,
+    contact_id: &ContactId,
+) -> Result<bool, StoreError> {
     let table = state.table().as_ref();
     let before = match get(table, org_id, contact_id).await {
         Ok(record) => record,

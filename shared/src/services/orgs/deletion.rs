@@ -35,8 +35,7 @@ use crate::ports::{
 };
 use crate::services::audit::{self, Actor};
 use crate::services::records::{
-    MemberRecord, OrgDeletion, from_item, org_key, session_key, to_item, user_key,
-    user_sessions_partition,
+    MemberRecord, OrgDeletion, from_item, org_key, session_key, to_item, user_key, user_sessions_partition,
 };
 use crate::services::sessions::SessionRecord;
 
@@ -134,7 +133,10 @@ pub async fn request(
         WriteOp::Update {
             key: org_key(&actor.org_id),
             update: Update::default()
-                .set("deletion", serde_json::to_value(&deletion).map_err(|e| OrgError::Internal(e.to_string()))?)
+                .set(
+                    "deletion",
+                    serde_json::to_value(&deletion).map_err(|e| OrgError::Internal(e.to_string()))?,
+                )
                 .add("version", 1),
             condition: Some(Condition::VersionEquals(org.version)),
         },
@@ -175,7 +177,11 @@ async fn reauthenticate(
             Err(field("password", "invalid", "That is not your password."))
         };
     }
-    let session: Option<SessionRecord> = match state.table().get(&session_key(&token_hash(&reauth.session_token))).await? {
+    let session: Option<SessionRecord> = match state
+        .table()
+        .get(&session_key(&token_hash(&reauth.session_token)))
+        .await?
+    {
         Some(item) => Some(from_item(item)?),
         None => None,
     };

@@ -13,8 +13,8 @@ use crate::ports::StoreError;
 pub mod deletion;
 mod invitations;
 mod members;
-pub mod purge;
 mod profile;
+pub mod purge;
 
 pub use invitations::{
     Acceptance, InvitationRecord, InvitationView, accept_invitation, invitation_key, invite, list_invitations,

@@ -616,11 +616,7 @@ async fn purge_user_if_orphaned(
 ) -> Result<usize, PurgeError> {
     let table = state.table().as_ref();
     let others = table
-        .query(
-            &Query::partition(user_orgs_partition(user_id))
-                .on(Index::Gsi1)
-                .limit(10),
-        )
+        .query(&Query::partition(user_orgs_partition(user_id)).on(Index::Gsi1).limit(10))
         .await?;
     // The index may still list the membership just deleted.
     let member_elsewhere = others
@@ -657,7 +653,10 @@ async fn purge_user_if_orphaned(
             .map_err(|err| PurgeError::Objects(err.to_string()))?;
     }
     let mut keys = Vec::new();
-    for email in [text(&user, "email"), text(&user, "pending_email")].into_iter().flatten() {
+    for email in [text(&user, "email"), text(&user, "pending_email")]
+        .into_iter()
+        .flatten()
+    {
         let email_key = crate::services::records::email_key(email);
         // Only the user's own claim: a pending address may be someone else's.
         match table
