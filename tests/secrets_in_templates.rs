@@ -178,7 +178,8 @@ fn functions_that_declare_secrets_get_their_arns() {
 }
 
 /// Only the billing functions (Stripe's API and webhook, the billing page)
-/// hold Stripe's keys. A function that checks a plan limit learns that
+/// and the organization's deletion (which cancels the subscription) hold
+/// Stripe's keys. A function that checks a plan limit learns that
 /// billing is on from `KONNECS_BILLING`, a plain setting every function
 /// gets from the `Billing` parameter.
 #[test]
@@ -215,6 +216,7 @@ fn only_the_billing_functions_read_the_stripe_secret() {
             "BillingCheckoutFunction",
             "BillingGetFunction",
             "BillingPortalFunction",
+            "OrgDeletionRequestFunction",
             "PageBillingActionFunction",
             "PageBillingFunction",
             "StripeWebhookFunction",

@@ -27,6 +27,7 @@ mod google_sign_in;
 mod imports;
 mod notifications;
 mod org;
+mod org_deletion;
 mod photo;
 mod rate_limits;
 mod reminder_dispatch;

@@ -643,3 +643,34 @@ pub async fn page_sign_out_everywhere_ends_every_session(name: &str) {
         assert_eq!(me_status(&w, &session).await, StatusCode::UNAUTHORIZED);
     }
 }
+
+pub async fn org_deletion_get_shows_no_deletion_pending(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(reply.body["deletion"], Value::Null, "{}", reply.body);
+}
+
+pub async fn org_deletion_request_schedules_the_purge_after_the_grace_window(name: &str) {
+    // Dana signed up a moment ago: the sign-in is recent enough to stand for her password.
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::ACCEPTED);
+    assert_eq!(reply.body["deletion"]["grace_days"], 7, "{}", reply.body);
+    let status = w.api("GET", "/org/deletion", None).await;
+    assert_eq!(status["deletion"], reply.body["deletion"]);
+}
+
+pub async fn org_deletion_cancel_restores_the_organization(name: &str) {
+    let w = World::with_dana().await;
+    w.api(
+        "POST",
+        "/org/deletion",
+        Some(json!({"confirm_name": "Whitfield Dental"})),
+    )
+    .await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::NO_CONTENT);
+    assert_eq!(w.api("GET", "/org/deletion", None).await["deletion"], Value::Null);
+    assert_eq!(w.api("GET", "/org", None).await["name"], "Whitfield Dental");
+}

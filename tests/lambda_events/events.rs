@@ -253,3 +253,16 @@ impl Sms for CountingSms {
         self.0.send(to, body, key).await
     }
 }
+
+pub async fn org_purge_tick_queues_the_purge_of_the_organization_past_its_grace_window(name: &str) {
+    let w = World::with_dana().await;
+    w.api(
+        "POST",
+        "/org/deletion",
+        Some(json!({"confirm_name": "Whitfield Dental"})),
+    )
+    .await;
+    // The sample's time is past the seven days: one purge queued, once.
+    assert_eq!(tick_at_the_samples_time(&w, name).await, 1);
+    assert_eq!(tick_at_the_samples_time(&w, name).await, 0, "queued once");
+}

@@ -62,6 +62,17 @@ impl StripePayments {
     /// POSTs `form` to `path` with the idempotency key, retrying what may
     /// succeed later. The same key on every attempt makes them one request.
     async fn post(&self, path: &str, form: &[(&str, &str)], idempotency_key: &str) -> Result<Created, PaymentsError> {
+        self.send(reqwest::Method::POST, path, form, idempotency_key).await
+    }
+
+    /// `post` under any method (Stripe cancels a subscription with DELETE).
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: &str,
+    ) -> Result<Created, PaymentsError> {
         let url = format!("{}{path}", self.base_url);
         let mut backoff = FIRST_BACKOFF;
         let mut last_error = String::new();
@@ -73,7 +84,7 @@ impl StripePayments {
             let sent = self
                 .http
                 .get()
-                .post(&url)
+                .request(method.clone(), &url)
                 .bearer_auth(self.secret_key.expose_secret())
                 .header("Idempotency-Key", idempotency_key)
                 .form(form)
@@ -197,6 +208,20 @@ impl Payments for StripePayments {
             self.post("/v1/checkout/sessions", &form, idempotency_key).await?.url,
             "url",
         )
+    }
+
+    async fn cancel_subscription(&self, subscription_id: &str, idempotency_key: &str) -> Result<(), PaymentsError> {
+        // Ids are Stripe's own (`sub_...`); anything else would change the path.
+        if subscription_id.is_empty() || !subscription_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(PaymentsError::Rejected("not a subscription id".into()));
+        }
+        let path = format!("/v1/subscriptions/{subscription_id}");
+        match self.send(reqwest::Method::DELETE, &path, &[], idempotency_key).await {
+            Ok(_) => Ok(()),
+            // Already gone (cancelled long ago, or deleted in the dashboard): done.
+            Err(PaymentsError::Rejected(reason)) if reason.starts_with("stripe answered 404") => Ok(()),
+            Err(err) => Err(err),
+        }
     }
 
     async fn create_portal_session(

@@ -54,4 +54,9 @@ pub trait Payments: Send + Sync {
         return_url: &str,
         idempotency_key: &str,
     ) -> Result<String, PaymentsError>;
+
+    /// Cancels a subscription at once (no proration, no further invoices);
+    /// one already gone counts as cancelled, and the same `idempotency_key`
+    /// makes a repeat one request.
+    async fn cancel_subscription(&self, subscription_id: &str, idempotency_key: &str) -> Result<(), PaymentsError>;
 }

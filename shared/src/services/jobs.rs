@@ -59,6 +59,25 @@ pub enum Job {
         form_id: FormId,
         submission_id: SubmissionId,
     },
+    /// Slices of a deleted organization's purge, after its grace window
+    /// (`services::orgs::purge`): each reads afresh where the data is, so a
+    /// redelivery or a second copy deletes nothing twice and misses nothing.
+    PurgeOrganization { org_id: OrgId },
+}
+
+impl Job {
+    /// The organization whose data or customers the job concerns: none of
+    /// its work runs once that organization is closing (its purge aside).
+    pub fn organization(&self) -> Option<&OrgId> {
+        match self {
+            Job::SendSms { org_id, .. }
+            | Job::ImportContacts { org_id, .. }
+            | Job::Export { org_id, .. }
+            | Job::FormSubmitted { org_id, .. } => Some(org_id),
+            Job::DeliverWebhook(attempt) => Some(&attempt.org_id),
+            Job::SendEmail { .. } | Job::PasswordReset { .. } | Job::PurgeOrganization { .. } => None,
+        }
+    }
 }
 
 /// Which attempt of which delivery, and from when it is due.

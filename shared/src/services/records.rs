@@ -43,6 +43,8 @@
 //! | usage counters for plan limits: contacts, texts of a month, the month's "texts used up" notice (see `services::billing::usage`) | `ORG#<id>#USAGE` | `CONTACTS` / `SMS#<YYYY-MM>` / `SMSLIMIT#<YYYY-MM>` | |
 //! | a member's Google connection, tokens sealed by the key vault (see `services::google`) | `ORG#<id>` | `GOOGLE#<user>` | |
 //! | a started Google connect, single use (TTL 10 minutes; see `services::google`) | `TOKEN#<sha256 of state>` | `GOOGLE_CONNECT` | |
+//! | an organization being deleted, by when its purge may start (see `services::orgs::deletion`) | `ORGPURGE` | `<purge after s, 12 digits>#<org>` | |
+//! | what is left of a purged organization: its id and dates, nothing personal | `ORG#<id>` | `PURGED` | |
 //!
 //! Objects (the `ObjectStore`, not the table): a profile photo is
 //! `photos/<user id>/<photo id>`, a new key per upload, referenced by
@@ -58,7 +60,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::role::Role;
-use crate::ports::{Item, Key, StoreError};
+use crate::ports::{Item, Key, StoreError, Table};
 
 pub fn user_key(user_id: &UserId) -> Key {
     Key::new(format!("USER#{user_id}"), "PROFILE")
@@ -137,6 +139,20 @@ pub struct OrgRecord {
     pub owner_count: i64,
     pub created_at: String,
     pub version: u64,
+    /// Set while the organization is being deleted (`services::orgs::deletion`):
+    /// nobody but an owner cancelling it reaches it any more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion: Option<OrgDeletion>,
+}
+
+/// An owner's request to delete the organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgDeletion {
+    pub requested_by: UserId,
+    /// Unix seconds.
+    pub requested_at: i64,
+    /// Unix seconds: the end of the grace window, when the purge may start.
+    pub purge_after: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,6 +163,10 @@ pub struct MemberRecord {
     pub name: String,
     pub email: String,
     pub joined_at: String,
+    /// The organization is being deleted: only an owner may still act, and
+    /// only to cancel it (set and cleared with `OrgRecord::deletion`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,4 +213,13 @@ pub fn to_item<T: Serialize>(key: &Key, record: &T, extra: &[(&str, serde_json::
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_json::from_value(serde_json::Value::Object(item))
         .map_err(|err| StoreError::Invalid(format!("corrupt record: {err}")))
+}
+
+/// Whether the organization is gone or being deleted
+/// (`services::orgs::deletion`): nothing is sent, shown or run for it any more.
+pub async fn org_closing(table: &dyn Table, org_id: &OrgId) -> Result<bool, StoreError> {
+    match table.get(&org_key(org_id)).await? {
+        None => Ok(true),
+        Some(item) => Ok(from_item::<OrgRecord>(item)?.deletion.is_some()),
+    }
 }

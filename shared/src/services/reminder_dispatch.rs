@@ -447,6 +447,9 @@ pub async fn deliver(
     if starts_at <= state.clock().unix_seconds() {
         return Ok(drop_reminder(state, &key, "appointment already started").await?);
     }
+    if crate::services::records::org_closing(state.table().as_ref(), &message.org_id).await? {
+        return Ok(drop_reminder(state, &key, "organization deleted").await?);
+    }
     let Some((notice, cancelled)) =
         notifications::find_notice(state.table().as_ref(), &message.org_id, &message.booking_id).await?
     else {

@@ -58,7 +58,10 @@ const MIN_SLICE_TIME: Duration = Duration::from_secs(2);
 /// job some time at all.
 fn time_needed(job: &Job) -> Duration {
     match job {
-        Job::ImportContacts { .. } | Job::Export { .. } | Job::BackfillContactOrder { .. } => MIN_SLICE_TIME,
+        Job::ImportContacts { .. }
+        | Job::Export { .. }
+        | Job::BackfillContactOrder { .. }
+        | Job::PurgeOrganization { .. } => MIN_SLICE_TIME,
         Job::DeliverWebhook(_) => crate::services::webhooks::ATTEMPT_TIME,
         _ => Duration::from_millis(1),
     }
@@ -76,7 +79,25 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
             .await
             .map_err(|err| JobError::Retry(err.to_string()));
     }
+    if let Some(org_id) = job.organization() {
+        // A deleted organization's customers hear nothing more from it, and
+        // its imports, exports and webhooks stop (the purge removes them).
+        match crate::services::records::org_closing(state.table.as_ref(), org_id).await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!(%org_id, "organization closing; job dropped");
+                return Ok(());
+            }
+            Err(err) => return Err(JobError::Retry(err.to_string())),
+        }
+    }
     match job {
+        Job::PurgeOrganization { org_id } => {
+            crate::services::orgs::purge::run_job(state, &org_id, delivery.deadline, MIN_SLICE_TIME)
+                .await
+                .map(|_| ())
+                .map_err(|err| JobError::Retry(err.to_string()))
+        }
         Job::ImportContacts { org_id, import_id } => {
             use crate::services::imports::{self, ImportError};
             match imports::run_job(state, &org_id, &import_id, delivery).await {

@@ -3,6 +3,7 @@
 //! (in-process worker loops, tokio intervals).
 
 pub mod jobs;
+pub mod purge;
 pub mod reminders;
 pub mod sweep;
 

@@ -14,6 +14,7 @@ pub mod invitations;
 pub mod me;
 pub mod middleware;
 pub mod org;
+pub mod org_deletion;
 pub mod pages;
 pub mod photo;
 pub mod pipelines;

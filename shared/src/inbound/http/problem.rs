@@ -411,6 +411,13 @@ impl From<crate::services::orgs::OrgError> for ApiError {
                 code: "conflict",
                 detail: "The resource changed concurrently; retry.".into(),
             },
+            E::PurgeStarted => ApiError::Conflict {
+                code: "purge_started",
+                detail:
+                    "The grace window has ended and the organization is being deleted; it can no longer be restored."
+                        .into(),
+            },
+            E::Unavailable(reason) => ApiError::Unavailable(reason),
             E::Store(err) => err.into(),
             E::Internal(reason) => ApiError::Internal(reason),
         }

@@ -177,6 +177,10 @@ impl Authenticated {
     }
 }
 
+/// What an owner of an organization being deleted may still reach: the
+/// deletion itself (to cancel it) and signing out.
+pub const CLOSING_OWNER_PATHS: [&str; 3] = ["/org/deletion", "/app/settings/deletion", "/auth/logout"];
+
 fn is_state_changing(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -210,6 +214,15 @@ impl FromRequestParts<AppState> for Authenticated {
             Ok(None) => return Err(ApiError::Unauthenticated.into_response()),
             Err(err) => return Err(ApiError::from(err).into_response()),
         };
+        if member.closing && !(member.role == Role::Owner && CLOSING_OWNER_PATHS.contains(&parts.uri.path())) {
+            // The organization is being deleted: only its owners may still
+            // come in, and only to see the deletion or cancel it.
+            return Err(if member.role == Role::Owner {
+                ApiError::Forbidden { code: "org_closing" }.into_response()
+            } else {
+                ApiError::Unauthenticated.into_response()
+            });
+        }
         let actor = Actor {
             org_id: session.org_id.clone(),
             user_id: Some(session.user_id.clone()),

@@ -7,7 +7,9 @@ use crate::domain::ids::UserId;
 use crate::ports::{HasClock, HasConfig, HasTable};
 use crate::ports::{Index, Query, StoreError};
 use crate::services::audit::{self, Actor};
-use crate::services::records::{UserRecord, email_key, from_item, member_key, user_key, user_orgs_partition};
+use crate::services::records::{
+    MemberRecord, UserRecord, email_key, from_item, member_key, user_key, user_orgs_partition,
+};
 use crate::services::secrets;
 use crate::services::sessions;
 use crate::services::throttle;
@@ -36,23 +38,30 @@ pub async fn user(state: &impl HasTable, user_id: &UserId) -> Result<UserRecord,
 }
 
 /// The organization a login opens in: the last one used if still a member,
-/// else the user's first membership.
+/// else the user's first membership. An organization being deleted opens
+/// only for its owners (to cancel the deletion), and only when the user has
+/// no other.
 pub(super) async fn login_org(state: &impl HasTable, user: &UserRecord) -> Result<Option<OrgId>, StoreError> {
     if let Some(org_id) = &user.last_org_id
-        && state.table().get(&member_key(org_id, &user.id)).await?.is_some()
+        && let Some(item) = state.table().get(&member_key(org_id, &user.id)).await?
+        && !from_item::<MemberRecord>(item)?.closing
     {
         return Ok(Some(org_id.clone()));
     }
     let page = state
         .table()
-        .query(&Query::partition(user_orgs_partition(&user.id)).on(Index::Gsi1).limit(1))
+        .query(
+            &Query::partition(user_orgs_partition(&user.id))
+                .on(Index::Gsi1)
+                .limit(20),
+        )
         .await?;
-    Ok(page
-        .items
-        .first()
-        .and_then(|item| item.get("org_id"))
-        .and_then(|v| v.as_str())
-        .map(OrgId::from))
+    let memberships: Vec<MemberRecord> = page.items.into_iter().filter_map(|item| from_item(item).ok()).collect();
+    let open = memberships.iter().find(|member| !member.closing);
+    let closing_owned = memberships
+        .iter()
+        .find(|member| member.closing && member.role == crate::domain::role::Role::Owner);
+    Ok(open.or(closing_owned).map(|member| member.org_id.clone()))
 }
 
 /// Checks credentials with throttling. Unknown emails, wrong passwords and

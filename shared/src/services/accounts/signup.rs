@@ -131,6 +131,7 @@ pub(crate) async fn create_account(
             owner_count: 1,
             created_at: now.to_string(),
             version: 1,
+            deletion: None,
         };
         let member = MemberRecord {
             org_id: org_id.clone(),
@@ -139,6 +140,7 @@ pub(crate) async fn create_account(
             name: name.clone(),
             email: email.as_str().into(),
             joined_at: now.to_string(),
+            closing: false,
         };
         let session = sessions::new_session(state.config(), &user_id, &org_id, now_s);
         let (verify_token, verify_put) = one_time_token(TokenPurpose::VerifyEmail, &user_id, email.as_str(), now_s);

@@ -54,8 +54,8 @@ pub(crate) use store::tag_count_op;
 pub use store::{ALL_PARTS, Parts, TimelineEntry, commit, plan, timeline, timeline_entry, timeline_entry_with_id};
 pub(crate) use use_cases::purge_partition;
 pub use use_cases::{
-    PlannedUpsert, Saved, announce_created, create, created_event, delete, exists, get, get_many, plan_upsert, update,
-    upsert,
+    PlannedUpsert, Saved, announce_created, create, created_event, delete, exists, get, get_many, plan_upsert, purge,
+    update, upsert,
 };
 
 pub const MAX_PAGE: u32 = 100;

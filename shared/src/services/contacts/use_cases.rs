@@ -519,3 +519,33 @@ pub(crate) async fn purge_partition(
         table.batch_write(keys).await?;
     }
 }
+
+/// Deletes a contact of an organization being purged, and everything it
+/// left anywhere: its texts' traces, notes and timeline, then its index
+/// items and, last, its profile, so a purge stopped half-way finds the
+/// contact again and finishes it. No audit entry or counter change: the
+/// organization's log and counters go too. `false` when it was gone.
+pub async fn purge(
+    state: &(impl HasTable + HasSms),
+    org_id: &OrgId,
+    contact_id: &ContactId,
+) -> Result<bool, StoreError> {
+    let table = state.table().as_ref();
+    let before = match get(table, org_id, contact_id).await {
+        Ok(record) => record,
+        Err(ContactError::NotFound) => return Ok(false),
+        Err(ContactError::Store(err)) => return Err(err),
+        Err(err) => return Err(StoreError::Invalid(err.to_string())),
+    };
+    erase_texts(state, org_id, contact_id, &before).await?;
+    purge_partition(table, org_id, contact_id).await?;
+    let derived: Vec<crate::ports::BatchOp> = super::store::derived(&before)
+        .into_keys()
+        .map(crate::ports::BatchOp::Delete)
+        .collect();
+    if !derived.is_empty() {
+        table.batch_write(derived).await?;
+    }
+    table.delete(&contact_key(org_id, contact_id), None).await?;
+    Ok(true)
+}

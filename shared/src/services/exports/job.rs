@@ -113,6 +113,18 @@ impl ExportRecord {
     }
 }
 
+/// The objects an export may have left (its file, its staging rows), from
+/// its stored item, for the purge of its organization. An unfinished
+/// multipart upload is dropped by the bucket's lifecycle rule on `exports/`.
+pub fn object_keys(org_id: &OrgId, item: &crate::ports::Item) -> Vec<String> {
+    let Ok(record) = crate::services::records::from_item::<ExportRecord>(item.clone()) else {
+        return Vec::new();
+    };
+    let mut keys = vec![record.object_key(org_id)];
+    keys.extend(record.staged.clone());
+    keys
+}
+
 pub fn export_key(org_id: &OrgId, export_id: &str) -> Key {
     Key::new(format!("ORG#{org_id}"), format!("EXPORT#{export_id}"))
 }

@@ -306,5 +306,23 @@ pub async fn by_public_id(table: &dyn Table, public_id: &str) -> Result<FormReco
         .get("form_id")
         .and_then(Value::as_str)
         .ok_or(FormError::NotFound)?;
-    get_record(table, &OrgId::from(org_id), &FormId::from(form_id)).await
+    let (org_id, form_id) = (OrgId::from(org_id), FormId::from(form_id));
+    if !plausible_id(&form_id) {
+        return Err(FormError::NotFound);
+    }
+    // The organization with the form, in the same round trip: a deleted
+    // organization's forms are gone for the public at once.
+    let keys = [form_key(&org_id, &form_id), crate::services::records::org_key(&org_id)];
+    let items = table.batch_get(&keys).await?;
+    let find = |key: &crate::ports::Key| {
+        items
+            .iter()
+            .find(|item| crate::ports::Key::of(item).as_ref() == Some(key))
+            .cloned()
+    };
+    let org: crate::services::records::OrgRecord = from_item(find(&keys[1]).ok_or(FormError::NotFound)?)?;
+    if org.deletion.is_some() {
+        return Err(FormError::NotFound);
+    }
+    Ok(from_item(find(&keys[0]).ok_or(FormError::NotFound)?)?)
 }

@@ -297,6 +297,10 @@ pub async fn accept_invitation(
         Err(OrgError::NotFound) => return Err(OrgError::InvalidToken),
         Err(err) => return Err(err),
     };
+    // An organization being deleted takes nobody in.
+    if org.deletion.is_some() {
+        return Err(OrgError::InvalidToken);
+    }
     let now = state.clock().now();
     let now_s = now.as_second();
     let mut ops = vec![
@@ -379,6 +383,7 @@ pub async fn accept_invitation(
         name,
         email,
         joined_at: now.to_string(),
+        closing: false,
     };
     ops.push(WriteOp::Put {
         item: to_item(
@@ -391,12 +396,20 @@ pub async fn accept_invitation(
         )?,
         condition: Some(Condition::NotExists),
     });
+    // The organization as read (a deletion request bumps its version), so a
+    // deletion committed meanwhile refuses the new member.
+    let org_index = ops.len();
     if invitation.role == Role::Owner {
         // An increment never breaks the one-owner invariant; ADD is atomic.
         ops.push(WriteOp::Update {
             key: org_key(&org.id),
             update: Update::default().add("owner_count", 1),
-            condition: Some(Condition::Exists),
+            condition: Some(Condition::VersionEquals(org.version)),
+        });
+    } else {
+        ops.push(WriteOp::Check {
+            key: org_key(&org.id),
+            condition: Condition::VersionEquals(org.version),
         });
     }
     let session = sessions::new_session(state.config(), &user_id, &org.id, now_s);
@@ -430,6 +443,7 @@ pub async fn accept_invitation(
         }),
         Err(StoreError::TransactionConditionFailed { index: 0 | 1 }) => Err(OrgError::InvalidToken),
         Err(StoreError::TransactionConditionFailed { index }) if index == member_index => Err(OrgError::AlreadyMember),
+        Err(StoreError::TransactionConditionFailed { index }) if index == org_index => Err(OrgError::Conflict),
         Err(StoreError::TransactionConditionFailed { index: 2 }) if new_account => Err(OrgError::EmailTaken),
         Err(err) => Err(err.into()),
     }

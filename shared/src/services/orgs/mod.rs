@@ -10,9 +10,11 @@ use crate::domain::input::FieldError;
 use crate::domain::membership::RuleViolation;
 use crate::ports::StoreError;
 
+pub mod deletion;
 mod invitations;
 mod members;
 mod profile;
+pub mod purge;
 
 pub use invitations::{
     Acceptance, InvitationRecord, InvitationView, accept_invitation, invitation_key, invite, list_invitations,
@@ -59,6 +61,12 @@ pub enum OrgError {
     Conflict,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The organization's deletion passed its grace window: too late to cancel.
+    #[error("purge started")]
+    PurgeStarted,
+    /// A provider (Stripe) did not answer; nothing changed, retry.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("internal: {0}")]
     Internal(String),
 }

@@ -115,7 +115,14 @@ pub async fn org_of_token(table: &dyn Table, uid: &BookingId, token: &str) -> Re
     if stored.len() != presented.len() || !bool::from(stored.as_bytes().ct_eq(presented.as_bytes())) {
         return Err(SchedulingError::NotFound);
     }
-    text(&item, "org_id").map(OrgId::from).ok_or(SchedulingError::NotFound)
+    let org_id = text(&item, "org_id")
+        .map(OrgId::from)
+        .ok_or(SchedulingError::NotFound)?;
+    // A deleted organization's manage links lead nowhere.
+    if crate::services::records::org_closing(table, &org_id).await? {
+        return Err(SchedulingError::NotFound);
+    }
+    Ok(org_id)
 }
 
 pub async fn get_by_token(state: &impl HasTable, uid: &BookingId, token: &str) -> Result<BookingView, SchedulingError> {

@@ -87,6 +87,10 @@ pub(super) async fn load(table: &dyn Table, p: &Pointer) -> Result<Context, Sche
     let items = table.batch_get(&keys).await?;
     let find = |key: &Key| items.iter().find(|item| Key::of(item).as_ref() == Some(key)).cloned();
     let org: OrgRecord = from_item(find(&keys[0]).ok_or(SchedulingError::NotFound)?)?;
+    // A deleted organization takes no bookings.
+    if org.deletion.is_some() {
+        return Err(SchedulingError::NotFound);
+    }
     let event: EventTypeRecord = from_item(find(&keys[1]).ok_or(SchedulingError::NotFound)?)?;
     if event.schedule_id != p.schedule_id || event.host_user_id != p.host_user_id {
         return load_for_event(table, org, event).await;
@@ -147,6 +151,9 @@ pub(super) async fn member_context(
         return Err(SchedulingError::NotFound);
     }
     let org: OrgRecord = from_item(table.get(&org_key(org_id)).await?.ok_or(SchedulingError::NotFound)?)?;
+    if org.deletion.is_some() {
+        return Err(SchedulingError::NotFound);
+    }
     let p = Pointer {
         org_id: org_id.clone(),
         event_type_id: event.id.clone(),
