@@ -79,8 +79,10 @@ pub struct CalendarEntry {
     pub writable: bool,
 }
 
+/// Google's OAuth endpoints, and the Calendar API's events
+/// ([`CalendarEvents`](super::calendar_events::CalendarEvents)) on the same client.
 #[async_trait]
-pub trait GoogleOAuth: Send + Sync {
+pub trait GoogleOAuth: super::calendar_events::CalendarEvents + Send + Sync {
     /// The consent page's URL: authorization code with PKCE, offline
     /// access, scopes granted earlier kept.
     fn authorization_url(&self, request: &AuthorizationRequest) -> String;

@@ -5,6 +5,7 @@
 //! file each.
 
 pub mod busy;
+pub mod calendar_events;
 pub mod clock;
 pub mod counting;
 pub mod google;

@@ -1,7 +1,7 @@
 //! Background jobs on the jobs queue. Each job is idempotent: queues deliver
 //! at least once, so running a job twice must have the effect of once.
 
-use crate::domain::ids::{BookingId, FormId, OrgId, SubmissionId, WebhookDeliveryId, WebhookEndpointId};
+use crate::domain::ids::{BookingId, FormId, OrgId, SubmissionId, UserId, WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::webhook::WebhookEvent;
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,13 @@ pub enum Job {
         form_id: FormId,
         submission_id: SubmissionId,
     },
+    /// A booking changed: its event in the host's Google calendar is
+    /// brought in step with it as it is when the job runs
+    /// (`services::scheduling::bookings::sync_booking_event`).
+    BookingCalendarEvent { org_id: OrgId, booking_id: BookingId },
+    /// One run of the two-way sync of a member's Google calendar
+    /// (`services::scheduling::bookings::sync_host_calendar`).
+    CalendarSync { org_id: OrgId, user_id: UserId },
 }
 
 /// Which attempt of which delivery, and from when it is due.

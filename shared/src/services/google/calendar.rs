@@ -129,8 +129,12 @@ pub async fn choose_calendars(
     let mut update = Update::default()
         .set("busy_calendars", json!(busy))
         .set("version", record.version + 1);
-    if let Some(write) = write {
-        update = update.set("write_calendar", write);
+    if let Some(write) = write
+        && record.write_calendar.as_deref() != Some(write)
+    {
+        // Another calendar: its listing starts over. Bookings already
+        // written stay where they are (each remembers its calendar).
+        update = update.set("write_calendar", write).remove("events_sync");
     }
     let ops = vec![
         WriteOp::Update {
