@@ -422,6 +422,16 @@ async fn an_event_moved_in_google_flags_the_booking_for_staff() {
         shown.body
     );
     assert!(audit_actions(&f).await.iter().any(|a| a == "booking.moved_in_google"));
+    // Staff see it on the calendar page, in the organization's zone.
+    let page = f
+        .app
+        .send(&f.dana.browser, "GET", "/app/calendar?week=2026-11-19", None)
+        .await;
+    let html = String::from_utf8_lossy(&page.bytes).into_owned();
+    assert!(
+        html.contains("Moved in Google Calendar to Thu 19 Nov 2026 14:00–14:30"),
+        "{html}"
+    );
     // The customer's own view does not show it.
     let theirs = f
         .app
