@@ -5,7 +5,6 @@
 //! file each.
 
 pub mod busy;
-pub mod calendar_events;
 pub mod clock;
 pub mod counting;
 pub mod google;

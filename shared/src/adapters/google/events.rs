@@ -11,10 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{GoogleOAuthClient, api_refusal};
-use crate::ports::calendar_events::{
-    CalendarEvent, CalendarEvents, EventWrite, EventsPage, Inserted, ListFrom, Listing,
-};
 use crate::ports::google::GoogleError;
+use crate::ports::google::{CalendarEvent, CalendarEvents, EventWrite, EventsPage, Inserted, ListFrom, Listing};
 
 /// Events per page of a listing (Google's maximum is 2500).
 const PAGE_SIZE: &str = "250";

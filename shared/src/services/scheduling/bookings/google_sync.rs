@@ -30,7 +30,7 @@ use super::google_event::{BOOKING_PROPERTY, GoogleEventError, ORG_PROPERTY, SEQU
 use super::manage::{Manager, cancel};
 use super::{BookingRecord, GoogleEventLink, MovedInGoogle, get_record};
 use crate::domain::ids::{BookingId, OrgId, UserId};
-use crate::ports::calendar_events::{CalendarEvent, ListFrom, Listing};
+use crate::ports::google::{CalendarEvent, ListFrom, Listing};
 use crate::services::audit::{self, Actor};
 use crate::services::google::calendar::CalendarReach;
 use crate::services::google::calendar_sync::{EventsSync, calendar_access, save_events_sync};
