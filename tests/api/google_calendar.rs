@@ -1,8 +1,9 @@
 //! The host's Google calendars against a mock Google: the busy times of the
 //! calendars they check keep those slots free (times only, through
 //! free/busy), read again after a brief cache, chosen on the Integrations
-//! page; a Google that does not answer fails the lookup rather than guess,
-//! and a broken connection stops the calls.
+//! page; when Google does not answer, times read in the last fifteen
+//! minutes stand in, else the lookup fails (503 `calendar_unavailable`
+//! with Retry-After) rather than guess; a broken connection stops the calls.
 
 use http::StatusCode;
 use jiff::SignedDuration;
@@ -181,6 +182,8 @@ async fn a_google_that_does_not_answer_fails_the_slots_and_a_broken_connection_s
     // No free/busy mock: Google answers 404 to it, which is no busy time to trust.
     let reply = app.send_anonymous("GET", SLOTS, None).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+    assert_eq!(reply.body["code"], "calendar_unavailable", "{}", reply.body);
+    assert_eq!(reply.headers["retry-after"], "60");
 
     // Two hours on the access token has expired and Google refuses the grant:
     // the connection breaks, slots are computed without it, and Google hears no more.
@@ -207,4 +210,41 @@ async fn another_members_calendar_never_shows_on_the_page() {
         !html.contains("Holidays in United Kingdom") && html.contains("Not connected"),
         "{html}"
     );
+}
+
+#[tokio::test]
+async fn busy_times_read_in_the_last_fifteen_minutes_stand_in_for_a_google_that_does_not_answer() {
+    let google = MockGoogle::start(GRANTED, MockGoogle::refreshed(GRANTED)).await;
+    google
+        .serve_calendars(&[("2026-11-19T10:00:00Z", "2026-11-19T11:00:00Z")])
+        .await;
+    let (app, dana) = host(&google).await;
+    connect(&app, &dana).await;
+    assert_eq!(slot_times(&app).await, ["09:00", "09:30", "11:00", "11:30"]);
+    // Google's free/busy starts failing.
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path(format!(
+            "{}/freeBusy",
+            konnecs_tests::google::CALENDAR_PREFIX
+        )))
+        .respond_with(wiremock::ResponseTemplate::new(503))
+        .with_priority(1)
+        .mount(&google.server)
+        .await;
+    // Past the two fresh minutes Google is asked, fails, and the times read
+    // five minutes ago still keep the busy hour out.
+    app.clock.advance(SignedDuration::from_mins(5));
+    let asked = google.free_busy_queries().await.len();
+    assert_eq!(slot_times(&app).await, ["09:00", "09:30", "11:00", "11:30"]);
+    assert_eq!(
+        google.free_busy_queries().await.len(),
+        asked + 1,
+        "Google was asked first"
+    );
+    // Sixteen minutes on, nothing recent enough: no guess.
+    app.clock.advance(SignedDuration::from_mins(11));
+    let reply = app.send_anonymous("GET", SLOTS, None).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+    assert_eq!(reply.body["code"], "calendar_unavailable");
+    assert_eq!(reply.headers["retry-after"], "60");
 }

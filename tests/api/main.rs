@@ -23,6 +23,7 @@ mod deals;
 mod forms;
 mod google;
 mod google_calendar;
+mod google_calendar_events;
 mod google_sign_in;
 mod imports;
 mod notifications;

@@ -247,3 +247,33 @@ pub async fn page_sign_in_google_finish_creates_the_account_and_organization(nam
     reply.expect(StatusCode::SEE_OTHER);
     assert_eq!(reply.header("location"), "/app?notice=welcome");
 }
+
+pub async fn google_calendar_sync_queues_a_sync_job_per_connected_member(name: &str) {
+    use aws_lambda_events::eventbridge::EventBridgeEvent;
+    use konnecs::catalogue::Trigger;
+    use konnecs_tests::google_events::MockCalendarEvents;
+
+    let google = MockGoogle::start(GRANTED, MockGoogle::refreshed(GRANTED)).await;
+    let _events = MockCalendarEvents::mount(&google).await;
+    let world = world_with_google(&google).await;
+    connected(&world).await;
+    let text = super::sample(&format!("{name}.json"));
+    let event: EventBridgeEvent<Value> = serde_json::from_str(&text).expect("an EventBridge event");
+    let Trigger::Schedule { tick, .. } = super::entry(name).trigger else {
+        panic!("{name} is not a scheduled Lambda");
+    };
+    let report = konnecs::lambda::handle_schedule(world.state.clone(), name, tick, event)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: tick failed: {e}"));
+    assert_eq!(report.processed, 1, "one job for Dana's connection");
+    // Her job lists her booking calendar in full, the first time.
+    world.run_jobs().await;
+    let listings: Vec<_> = google
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.url.path().ends_with("/calendars/primary/events"))
+        .collect();
+    assert_eq!(listings.len(), 1, "{listings:?}");
+    assert!(!listings[0].url.query().unwrap_or_default().contains("syncToken"));
+}

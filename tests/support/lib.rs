@@ -6,6 +6,7 @@ pub mod aws;
 pub mod chrome;
 pub mod crash;
 pub mod google;
+pub mod google_events;
 pub mod google_keys;
 pub mod http;
 pub mod keysim;

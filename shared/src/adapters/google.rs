@@ -8,6 +8,8 @@
 //! `certs_url`, cached for the `max-age` Google sends and fetched again
 //! when a token names a key the cache lacks (Google rotates them).
 
+mod events;
+
 use async_trait::async_trait;
 
 use crate::adapters::aws::LazyClient;

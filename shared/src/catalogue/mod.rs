@@ -1419,7 +1419,7 @@ const ENTRIES: &[Entry] = {
         },
         Entry {
             name: "jobs-worker",
-            summary: "Runs background jobs (email, SMS and webhook delivery, contact imports and exports) from the jobs queue; reports failures per message.",
+            summary: "Runs background jobs (email, SMS and webhook delivery, contact imports and exports, bookings' Google Calendar events and the calendar sync) from the jobs queue; reports failures per message.",
             auth: Auth::Internal,
             trigger: Trigger::Queue {
                 queue: QueueName::Jobs,
@@ -1434,13 +1434,29 @@ const ENTRIES: &[Entry] = {
                 ObjectWrite,
                 ExportRead,
                 ExportWrite,
-                // Webhook endpoints' signing secrets.
+                // Webhook endpoints' signing secrets, and members' Google tokens.
                 TokenKeyDecrypt,
+                // A refreshed Google access token is sealed again.
+                TokenKeyEncrypt,
                 Secret(Integration::Resend),
                 Secret(Integration::Twilio),
+                // Bookings' events in their hosts' Google calendars, and the calendar sync.
+                Secret(Integration::Google),
             ],
             runtime: Runtime::Both,
             area: Area::Platform,
+        },
+        Entry {
+            name: "google-calendar-sync",
+            summary: "Every five minutes: queues one calendar-sync job per member with a Google connection (from the sharded connections index); each job lists what changed in the member's booking calendar since its sync token and cancels or flags bookings whose event was deleted or moved in Google.",
+            auth: Auth::Internal,
+            trigger: Trigger::Schedule {
+                every: "rate(5 minutes)",
+                tick: events::calendar_sync::tick,
+            },
+            access: &[TableRead, QueueSend(QueueName::Jobs)],
+            runtime: Runtime::Both,
+            area: Area::Scheduling,
         },
         Entry {
             name: "reminders-tick",

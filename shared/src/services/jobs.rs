@@ -1,7 +1,7 @@
 //! Background jobs on the jobs queue. Each job is idempotent: queues deliver
 //! at least once, so running a job twice must have the effect of once.
 
-use crate::domain::ids::{BookingId, FormId, OrgId, SubmissionId, WebhookDeliveryId, WebhookEndpointId};
+use crate::domain::ids::{BookingId, FormId, OrgId, SubmissionId, UserId, WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::webhook::WebhookEvent;
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,13 @@ pub enum Job {
     /// (`services::orgs::purge`): each reads afresh where the data is, so a
     /// redelivery or a second copy deletes nothing twice and misses nothing.
     PurgeOrganization { org_id: OrgId },
+    /// A booking changed: its event in the host's Google calendar is
+    /// brought in step with it as it is when the job runs
+    /// (`services::scheduling::bookings::sync_booking_event`).
+    BookingCalendarEvent { org_id: OrgId, booking_id: BookingId },
+    /// One run of the two-way sync of a member's Google calendar
+    /// (`services::scheduling::bookings::sync_host_calendar`).
+    CalendarSync { org_id: OrgId, user_id: UserId },
 }
 
 impl Job {
@@ -73,7 +80,10 @@ impl Job {
             Job::SendSms { org_id, .. }
             | Job::ImportContacts { org_id, .. }
             | Job::Export { org_id, .. }
-            | Job::FormSubmitted { org_id, .. } => Some(org_id),
+            | Job::BackfillContactOrder { org_id }
+            | Job::FormSubmitted { org_id, .. }
+            | Job::BookingCalendarEvent { org_id, .. }
+            | Job::CalendarSync { org_id, .. } => Some(org_id),
             Job::DeliverWebhook(attempt) => Some(&attempt.org_id),
             Job::SendEmail { .. } | Job::PasswordReset { .. } | Job::PurgeOrganization { .. } => None,
         }

@@ -430,6 +430,7 @@ fn book(cx: &mut Cx, org: &Org, rng: &mut Rng, [hours, minutes, active]: [&Table
     cx.rec.transact(at, &ops);
     keep_booking(cx.rec, &ops, returning);
     webhook_reads(cx, org, at + 2.0);
+    super::google::event_job(cx.rec, at + 4.0, org, &booking, true);
     let phone = booking.invitee.phone.clone().filter(|_| booking.invitee.sms_consent);
     if let Some(phone) = &phone {
         sms_claim(cx.rec, at + 3.0, org, &booking.id, phone);
@@ -554,6 +555,7 @@ fn cancel(cx: &mut Cx, org: &Org, old: &BookingRecord, rel: i64, notice_bytes: u
     ));
     cx.rec.transact(at, &ops);
     webhook_reads(cx, org, at + 2.0);
+    super::google::event_job(cx.rec, at + 4.0, org, &booking, false);
     if let Some(phone) = booking.invitee.phone.as_ref().filter(|_| booking.invitee.sms_consent) {
         sms_claim(cx.rec, at + 3.0, org, &booking.id, phone);
     }
@@ -632,6 +634,7 @@ fn reschedule(
     cx.rec.transact(at, &ops);
     keep_booking(cx.rec, &ops, true);
     webhook_reads(cx, org, at + 2.0);
+    super::google::event_job(cx.rec, at + 4.0, org, &booking, false);
     let phone = booking.invitee.phone.clone().filter(|_| booking.invitee.sms_consent);
     if let Some(phone) = &phone {
         sms_claim(cx.rec, at + 3.0, org, &booking.id, phone);

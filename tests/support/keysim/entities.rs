@@ -149,6 +149,7 @@ pub fn booking(
         created_at: now.to_string(),
         updated_at: now.to_string(),
         version: 1,
+        google_event: None,
     }
 }
 

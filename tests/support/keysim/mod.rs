@@ -48,6 +48,7 @@
 pub mod bookings;
 pub mod crm;
 pub mod entities;
+pub mod google;
 pub mod meter;
 pub mod people;
 pub mod population;
@@ -252,6 +253,8 @@ pub fn run(config: &Config) -> Report {
     lap("contacts, imports, exports, deals, notes");
     people::run(&mut sim);
     lap("sign-ups, sign-ins, requests");
+    google::run(&mut sim);
+    lap("google calendar");
     let mut report = Report::collect(config.clone(), sim.rec, sim.tick);
     lap("measuring the keys");
     report.phases = phases;

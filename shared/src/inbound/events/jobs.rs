@@ -198,5 +198,40 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
                 Err(notifications::SmsSendError::Permanent(reason)) => Err(JobError::Permanent(reason)),
             }
         }
+        Job::BookingCalendarEvent { org_id, booking_id } => {
+            use crate::services::scheduling::bookings::sync_booking_event;
+            match sync_booking_event(state, &org_id, &booking_id).await {
+                Ok(outcome) => {
+                    tracing::info!(%booking_id, ?outcome, "booking's google event in step");
+                    Ok(())
+                }
+                Err(err) => Err(google_job_error(err)),
+            }
+        }
+        Job::CalendarSync { org_id, user_id } => {
+            use crate::services::scheduling::bookings::sync_host_calendar;
+            match sync_host_calendar(state, &org_id, &user_id).await {
+                Ok(outcome) => {
+                    tracing::info!(%user_id, ?outcome, "google calendar synced");
+                    Ok(())
+                }
+                Err(err) => Err(google_job_error(err)),
+            }
+        }
+    }
+}
+
+/// A Google refusal (a bad request, a calendar gone) will not pass on
+/// another try; an outage, a rate limit or the store will.
+fn google_job_error(err: crate::services::scheduling::bookings::GoogleEventError) -> JobError {
+    use crate::ports::GoogleError;
+    use crate::services::google::GoogleConnectionError;
+    use crate::services::scheduling::bookings::GoogleEventError;
+    match err {
+        GoogleEventError::Google(GoogleError::Rejected(reason))
+        | GoogleEventError::Connection(GoogleConnectionError::Google(GoogleError::Rejected(reason))) => {
+            JobError::Permanent(reason)
+        }
+        err => JobError::Retry(err.to_string()),
     }
 }

@@ -122,10 +122,19 @@ pub enum ApiError {
     /// A dependency is down; safe to retry (503).
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The host's external calendar could not be read, and no busy times
+    /// recent enough stand in: no slot is offered on a guess (503, with
+    /// `Retry-After`).
+    #[error("calendar unavailable: {0}")]
+    CalendarUnavailable(String),
     /// Our bug. The reason is logged, never returned.
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// Seconds a client waits before asking again after `calendar_unavailable`:
+/// about when Google's outage may be over and the busy times fresh again.
+const CALENDAR_RETRY_AFTER: &str = "60";
 
 impl ApiError {
     pub fn field(field: &str, code: &str, message: &str) -> Self {
@@ -221,6 +230,11 @@ impl ApiError {
                 "unavailable",
                 Some("A dependency is unavailable; try again shortly.".into()),
             ),
+            ApiError::CalendarUnavailable(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "calendar_unavailable",
+                Some("The host's calendar cannot be read right now, so no times can be offered safely; try again in a minute.".into()),
+            ),
             ApiError::Internal(_) => Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -239,6 +253,12 @@ impl IntoResponse for ApiError {
                 if let Ok(value) = http::HeaderValue::from_str(&retry_after_seconds.to_string()) {
                     response.headers_mut().insert(http::header::RETRY_AFTER, value);
                 }
+            }
+            ApiError::CalendarUnavailable(_) => {
+                response.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static(CALENDAR_RETRY_AFTER),
+                );
             }
             ApiError::Duplicate { location, .. } => {
                 if let Ok(value) = http::HeaderValue::from_str(location) {
@@ -492,7 +512,7 @@ impl From<crate::services::scheduling::SchedulingError> for ApiError {
             SchedulingError::NotOffered(reason) => {
                 ApiError::Validation(vec![FieldError::new("start", reason.code(), reason.to_string())])
             }
-            SchedulingError::Busy(err) => ApiError::Unavailable(err.to_string()),
+            SchedulingError::Busy(err) => ApiError::CalendarUnavailable(err.to_string()),
             SchedulingError::Store(err) => err.into(),
             SchedulingError::Internal(reason) => ApiError::Internal(reason),
         }

@@ -2,11 +2,12 @@
 //! times, read through free/busy, never event titles) and which one
 //! bookings are written into. Busy times feed the slot computation through
 //! the `BusyTimes` port, cached for two minutes so a booking page's slot
-//! requests do not each reach Google.
+//! requests do not each reach Google, and kept fifteen minutes to stand in
+//! for a Google that does not answer.
 //!
 //! | item | pk | sk |
 //! |---|---|---|
-//! | busy times of a member for one window (TTL 2 minutes) | `ORG#<id>#GBUSY#<user>` | `<from s>#<to s>` |
+//! | busy times of a member for one window (fresh 2 minutes, TTL 15) | `ORG#<id>#GBUSY#<user>` | `<from s>#<to s>` |
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -26,6 +27,11 @@ use crate::services::records::{from_item, to_item};
 
 /// How long fetched busy times are reused.
 const BUSY_CACHE_SECONDS: i64 = 120;
+/// How long fetched busy times may stand in for a Google that does not
+/// answer. Older than this, the lookup fails rather than guess: a host's
+/// calendar fills up within the hour, and a double booking costs more than
+/// a page that asks to try again in a minute.
+const BUSY_STALE_SECONDS: i64 = 900;
 
 fn busy_cache_key(org_id: &OrgId, user_id: &UserId, from: Timestamp, to: Timestamp) -> Key {
     Key::new(
@@ -40,6 +46,10 @@ struct CachedBusy {
     /// choice (a new version) does not reuse them.
     version: u64,
     busy: Vec<(i64, i64)>,
+    /// Until when the times are reused without asking Google.
+    #[serde(default)]
+    fresh_until: i64,
+    /// The store's expiry: until then they stand in for a Google that does not answer.
     expires_at: i64,
 }
 
@@ -129,8 +139,12 @@ pub async fn choose_calendars(
     let mut update = Update::default()
         .set("busy_calendars", json!(busy))
         .set("version", record.version + 1);
-    if let Some(write) = write {
-        update = update.set("write_calendar", write);
+    if let Some(write) = write
+        && record.write_calendar.as_deref() != Some(write)
+    {
+        // Another calendar: its listing starts over. Bookings already
+        // written stay where they are (each remembers its calendar).
+        update = update.set("write_calendar", write).remove("events_sync");
     }
     let ops = vec![
         WriteOp::Update {
@@ -157,8 +171,10 @@ pub trait CalendarReach: HasTable + HasClock + HasGoogle + HasKeys + HasJobs + H
 impl<S: HasTable + HasClock + HasGoogle + HasKeys + HasJobs + HasConfig + Sync> CalendarReach for S {}
 
 /// Busy times from the host's chosen Google calendars. A host without a
-/// working Calendar connection has none; a Google that does not answer
-/// fails the lookup (a booking must not guess).
+/// working Calendar connection has none. When Google does not answer, the
+/// times read within the last fifteen minutes stand in; with none that
+/// recent the lookup fails (a booking must not guess), which the API
+/// answers with 503 `calendar_unavailable` and `Retry-After`.
 pub struct GoogleBusyTimes<'a, S> {
     pub state: &'a S,
 }
@@ -193,30 +209,46 @@ where
             return Ok(Vec::new());
         }
         let key = busy_cache_key(org_id, host_user_id, from, to);
-        if let Some(item) = state.table().get(&key).await.map_err(|err| unavailable(&err))?
-            && let Ok(cached) = from_item::<CachedBusy>(item)
-            && cached.version == record.version
+        let now = state.clock().now().as_second();
+        let cached = match state.table().get(&key).await.map_err(|err| unavailable(&err))? {
+            Some(item) => from_item::<CachedBusy>(item)
+                .ok()
+                .filter(|cached| cached.version == record.version),
+            None => None,
+        };
+        if let Some(cached) = &cached
+            && cached.fresh_until > now
         {
             return Ok(to_busy(&cached.busy));
         }
-        let token = match access_token(state, org_id, host_user_id).await {
-            Ok(token) => token,
+        let fetched = match access_token(state, org_id, host_user_id).await {
+            Ok(token) => match state.google() {
+                Some(google) => google
+                    .free_busy(&token, &record.busy_calendars, from, to)
+                    .await
+                    .map_err(|err| unavailable(&err)),
+                None => Err(BusyError::Unavailable("google is off".into())),
+            },
             // Just broken (the member is told): no calendar to read any more.
             Err(GoogleConnectionError::Broken(_) | GoogleConnectionError::NotConnected) => return Ok(Vec::new()),
-            Err(err) => return Err(unavailable(&err)),
+            Err(err) => Err(unavailable(&err)),
         };
-        let google = state
-            .google()
-            .ok_or_else(|| BusyError::Unavailable("google is off".into()))?;
-        let intervals = google
-            .free_busy(&token, &record.busy_calendars, from, to)
-            .await
-            .map_err(|err| unavailable(&err))?;
+        let intervals = match (fetched, cached) {
+            (Ok(intervals), _) => intervals,
+            // Google is down: times read within the stale limit (the store
+            // hides older ones) still keep those slots free.
+            (Err(err), Some(stale)) => {
+                tracing::warn!(error = %err, "google did not answer; using busy times read earlier");
+                return Ok(to_busy(&stale.busy));
+            }
+            (Err(err), None) => return Err(err),
+        };
         let busy: Vec<(i64, i64)> = intervals.iter().map(|(s, e)| (s.as_second(), e.as_second())).collect();
         let cached = CachedBusy {
             version: record.version,
             busy: busy.clone(),
-            expires_at: state.clock().now().as_second() + BUSY_CACHE_SECONDS,
+            fresh_until: now + BUSY_CACHE_SECONDS,
+            expires_at: now + BUSY_STALE_SECONDS,
         };
         if let Ok(item) = to_item(&key, &cached, &[])
             && let Err(err) = state.table().put(item, None).await

@@ -15,6 +15,7 @@
 //! a disconnected one has no item, so nothing can call Google for it.
 
 pub mod calendar;
+pub mod calendar_sync;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -127,6 +128,10 @@ pub struct ConnectionRecord {
     /// The calendar bookings are written into.
     #[serde(default)]
     pub write_calendar: Option<String>,
+    /// Where the calendar sync's listing of the written calendar stands.
+    /// Written without a version change (it is not the member's choice).
+    #[serde(default)]
+    pub events_sync: Option<calendar_sync::EventsSync>,
     pub version: u64,
 }
 
@@ -362,6 +367,8 @@ pub async fn finish_connect(
         write_calendar: existing
             .as_ref()
             .map_or_else(|| Some(PRIMARY_CALENDAR.to_owned()), |r| r.write_calendar.clone()),
+        // A new grant lists the calendar in full again.
+        events_sync: None,
         version: existing.as_ref().map_or(1, |r| r.version + 1),
     };
     let condition = match &existing {
@@ -371,7 +378,11 @@ pub async fn finish_connect(
     let features = GoogleFeature::granted_in(&record.scopes);
     let ops = vec![
         WriteOp::Put {
-            item: to_item(&connection_key(&actor.org_id, user_id), &record, &[])?,
+            item: to_item(
+                &connection_key(&actor.org_id, user_id),
+                &record,
+                &calendar_sync::connections_index(&actor.org_id, user_id),
+            )?,
             condition: Some(condition),
         },
         audit::entry(

@@ -40,6 +40,8 @@ pub struct Appointment {
     /// Why a reschedule of this appointment was refused: shown beside its
     /// field, with its actions open.
     pub start_error: Option<String>,
+    /// The host moved its Google Calendar event: where it is there.
+    pub moved_in_google: Option<String>,
 }
 
 /// A reschedule the service refused: which appointment, the start as typed
@@ -140,6 +142,20 @@ pub(super) fn appointment(booking: &BookingView, zone: &TimeZone, now: jiff::Tim
         started: booking.status == BookingStatus::Confirmed && !booking.no_show && booking.start <= now,
         start_local: start.strftime("%Y-%m-%dT%H:%M").to_string(),
         start_error: None,
+        moved_in_google: booking
+            .google_calendar
+            .as_ref()
+            .and_then(|google| google.moved.as_ref())
+            .filter(|_| live)
+            .map(|moved| {
+                let (start, end) = (moved.start.to_zoned(zone.clone()), moved.end.to_zoned(zone.clone()));
+                format!(
+                    "{} {}–{}",
+                    start.strftime("%a %-d %b %Y"),
+                    start.strftime("%H:%M"),
+                    end.strftime("%H:%M")
+                )
+            }),
     }
 }
 

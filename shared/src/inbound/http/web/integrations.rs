@@ -161,7 +161,10 @@ pub async fn integrations_action(State(state): State<AppState>, StaffForm { staf
         }
         "calendars" => {
             let busy = form.all("busy");
-            match calendar::choose_calendars(&state, &staff.auth.actor, &staff.auth.user_id, &busy, None).await {
+            let write = form.optional("write");
+            match calendar::choose_calendars(&state, &staff.auth.actor, &staff.auth.user_id, &busy, write.as_deref())
+                .await
+            {
                 Ok(()) => Ok(see_other(&format!("{PAGE}?notice=google-calendars-saved"))),
                 Err(GoogleConnectionError::Invalid(fields)) => {
                     let message = fields.first().map(|f| f.message.clone());

@@ -17,6 +17,7 @@ use super::calendar::exhausted;
 use super::calendar::host_calendar;
 use super::calendar::rejection;
 use super::calendar::should_retry;
+use super::google_event;
 use super::public::Context;
 use super::public::Pointer;
 use super::public::load;
@@ -385,6 +386,7 @@ pub(super) async fn commit(
             created_at: now.to_string(),
             updated_at: now.to_string(),
             version: 1,
+            google_event: None,
         };
         let planned = if status == BookingStatus::Confirmed {
             reminders::plan(
@@ -454,6 +456,7 @@ pub(super) async fn commit(
                 let mut events = vec![notify::event(&booking, "booking.created", now)];
                 events.extend(contact.created.as_ref().map(|new| contacts::created_event(new, now)));
                 webhooks::announce(state, &booking.org_id, events).await;
+                google_event::queue(state, &booking).await;
                 let view = booking.view();
                 return Ok(NewBooking {
                     manage_url: link,

@@ -21,7 +21,8 @@ use super::public::load_for_event;
 use super::public::text;
 use super::public::zone;
 use super::{
-    BookingChange, BookingRecord, BookingStatus, BookingView, ChangedBy, MAX_ATTEMPTS, StoredKey, contact, notify,
+    BookingChange, BookingRecord, BookingStatus, BookingView, ChangedBy, MAX_ATTEMPTS, StoredKey, contact,
+    google_event, notify,
 };
 use crate::domain::slots::SlotRejection;
 use crate::domain::token::token_hash;
@@ -45,6 +46,11 @@ pub enum Manager<'a> {
     Invitee {
         meta: &'a Actor,
     },
+    /// The host, through their Google calendar (the calendar sync): the
+    /// event Konnecs wrote for the booking was deleted there.
+    Calendar {
+        actor: &'a Actor,
+    },
 }
 
 impl Manager<'_> {
@@ -53,12 +59,12 @@ impl Manager<'_> {
     fn may_change(&self, booking: &BookingRecord) -> Result<(), SchedulingError> {
         match self {
             Manager::Host(caller) => caller.may_manage_for(&booking.host_user_id),
-            Manager::Invitee { .. } => Ok(()),
+            Manager::Invitee { .. } | Manager::Calendar { .. } => Ok(()),
         }
     }
     fn by(&self) -> ChangedBy {
         match self {
-            Manager::Host(_) => ChangedBy::Host,
+            Manager::Host(_) | Manager::Calendar { .. } => ChangedBy::Host,
             Manager::Invitee { .. } => ChangedBy::Invitee,
         }
     }
@@ -66,6 +72,7 @@ impl Manager<'_> {
         match self {
             Manager::Host(caller) => caller.actor.clone(),
             Manager::Invitee { meta } => public_actor(org_id, meta),
+            Manager::Calendar { actor } => (*actor).clone(),
         }
     }
 }
@@ -135,7 +142,9 @@ pub async fn get_for_host(
     caller: &Caller,
     id: &BookingId,
 ) -> Result<BookingView, SchedulingError> {
-    Ok(get_record(state.table().as_ref(), &caller.org_id, id).await?.view())
+    Ok(get_record(state.table().as_ref(), &caller.org_id, id)
+        .await?
+        .host_view())
 }
 
 /// `GET /appointments?from&to[&tz]`: RFC 3339 instants, or dates (`from`
@@ -200,7 +209,7 @@ pub async fn list_for_host(
             )
             .await?;
         for item in page.items {
-            views.push(from_item::<BookingRecord>(item)?.view());
+            views.push(from_item::<BookingRecord>(item)?.host_view());
         }
         cursor = page.cursor;
         if cursor.is_none() {
@@ -310,6 +319,7 @@ pub async fn cancel(
     }
     notify::queue(state, notice.map(|(_, pending)| pending)).await;
     notify::announce(state, &booking, "booking.cancelled", now).await;
+    google_event::queue(state, &booking).await;
     Ok(booking.view())
 }
 
@@ -424,6 +434,7 @@ pub async fn reschedule(
             Ok(()) => {
                 notify::queue(state, notice.map(|(_, pending)| pending)).await;
                 notify::announce(state, &booking, "booking.rescheduled", now).await;
+                google_event::queue(state, &booking).await;
                 return Ok(booking.view());
             }
             Err(err) if should_retry(&err, attempt).await => continue,
@@ -508,6 +519,7 @@ pub async fn decide(
     if !confirm {
         notify::announce(state, &booking, "booking.cancelled", now).await;
     }
+    google_event::queue(state, &booking).await;
     Ok(booking.view())
 }
 

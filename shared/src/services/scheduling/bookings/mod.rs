@@ -20,6 +20,8 @@ mod book;
 mod calendar;
 mod contact;
 mod for_contact;
+mod google_event;
+mod google_sync;
 mod manage;
 mod notify;
 mod public;
@@ -28,13 +30,16 @@ mod records;
 pub use book::{BookingRequest, book};
 pub use calendar::bump_calendar;
 pub use for_contact::{ContactBooking, book_for_contact};
+pub use google_event::{GoogleEventError, GoogleEventOutcome, event_id, sync_booking_event};
+pub use google_sync::{CalendarSyncOutcome, sync_host_calendar};
 pub use manage::{
     ListRange, Manager, cancel, decide, get_by_token, get_for_host, get_many, get_record, list_for_host, mark_no_show,
     org_of_token, reschedule,
 };
 pub use public::{DayView, PublicEvent, SlotView, SlotsQuery, SlotsView, member_slots, public_event, slots};
 pub use records::{
-    BookingChange, BookingRecord, BookingStatus, BookingView, ChangedBy, Invitee, NewBooking, StoredKey,
+    BookingChange, BookingRecord, BookingStatus, BookingView, ChangedBy, GoogleCalendarView, GoogleEventLink, Invitee,
+    MovedInGoogle, NewBooking, StoredKey,
 };
 
 /// Attempts of one booking change before giving up on a busy host calendar.

@@ -120,6 +120,38 @@ pub struct BookingRecord {
     pub created_at: String,
     pub updated_at: String,
     pub version: u64,
+    /// The booking's event in the host's Google calendar, once written.
+    /// Set by the calendar job without a version change (a change racing
+    /// it may drop it; that change's own job sets it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_event: Option<GoogleEventLink>,
+}
+
+/// Where the booking's Google event is, and what the calendar sync noticed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoogleEventLink {
+    pub calendar_id: String,
+    pub event_id: String,
+    /// The host moved the event in Google: its times there, for staff to
+    /// act on (the booking itself keeps its time until someone reschedules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<MovedInGoogle>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovedInGoogle {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub noticed_at: String,
+}
+
+/// What staff see of the booking's Google event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoogleCalendarView {
+    /// Written into the host's Google calendar.
+    pub written: bool,
+    /// Moved in Google to these times: the booking needs a look.
+    pub moved: Option<MovedInGoogle>,
 }
 
 impl BookingRecord {
@@ -183,6 +215,19 @@ impl BookingRecord {
             cancelled_by: self.cancelled_by,
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
+            google_calendar: None,
+        }
+    }
+
+    /// The view staff see: with the state of the booking's Google event,
+    /// which the invitee's answers and webhooks leave out.
+    pub fn host_view(&self) -> BookingView {
+        BookingView {
+            google_calendar: self.google_event.as_ref().map(|link| GoogleCalendarView {
+                written: true,
+                moved: link.moved.clone(),
+            }),
+            ..self.view()
         }
     }
 }
@@ -211,6 +256,9 @@ pub struct BookingView {
     pub cancelled_by: Option<ChangedBy>,
     pub created_at: String,
     pub updated_at: String,
+    /// Staff views only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_calendar: Option<GoogleCalendarView>,
 }
 
 /// What happened to a booking, for notifications.
