@@ -79,8 +79,9 @@ pub struct CalendarEntry {
     pub writable: bool,
 }
 
+/// The Gmail calls travel with the same client and tokens.
 #[async_trait]
-pub trait GoogleOAuth: Send + Sync {
+pub trait GoogleOAuth: super::gmail::GmailApi + Send + Sync {
     /// The consent page's URL: authorization code with PKCE, offline
     /// access, scopes granted earlier kept.
     fn authorization_url(&self, request: &AuthorizationRequest) -> String;

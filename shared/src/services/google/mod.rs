@@ -15,6 +15,8 @@
 //! a disconnected one has no item, so nothing can call Google for it.
 
 pub mod calendar;
+pub mod gmail;
+pub mod gmail_replies;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
