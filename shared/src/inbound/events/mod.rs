@@ -2,6 +2,7 @@
 //! under Lambda (SQS event source, EventBridge) and in the local runtime
 //! (in-process worker loops, tokio intervals).
 
+pub mod gmail;
 pub mod jobs;
 pub mod reminders;
 pub mod sweep;

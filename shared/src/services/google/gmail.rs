@@ -183,6 +183,40 @@ where
     }
 }
 
+/// Whether the member can email from their Gmail now, for the record page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendReadiness {
+    /// Google is not configured here.
+    Off,
+    NotConnected,
+    /// Google refused the grant; connect again.
+    Broken,
+    /// Connected, but without Gmail's sending scope.
+    ScopeMissing,
+    /// Sends from this address.
+    Ready {
+        from: String,
+    },
+}
+
+pub async fn readiness(
+    state: &(impl HasTable + HasGoogle),
+    org_id: &OrgId,
+    user_id: &UserId,
+) -> Result<SendReadiness, StoreError> {
+    if state.google().is_none() {
+        return Ok(SendReadiness::Off);
+    }
+    Ok(match read_connection(state, org_id, user_id).await? {
+        None => SendReadiness::NotConnected,
+        Some(record) if record.status == ConnectionStatus::Broken => SendReadiness::Broken,
+        Some(record) if !record.scopes.split_whitespace().any(|s| s == SEND_SCOPE) => SendReadiness::ScopeMissing,
+        Some(record) => SendReadiness::Ready {
+            from: record.google_email.unwrap_or_default(),
+        },
+    })
+}
+
 /// What the member wrote.
 #[derive(Debug, Clone, Default)]
 pub struct ContactEmailInput {
