@@ -556,3 +556,71 @@ async fn a_disconnected_mailbox_is_never_called_again() {
     assert_eq!(summary.mailboxes, 0);
     assert_eq!(google.requests().await.len(), before);
 }
+
+#[tokio::test]
+async fn a_reply_sent_as_the_member_names_its_parent_and_stays_in_gmails_thread() {
+    use konnecs::ports::member_mailer::{MemberEmail, MemberMailer, ReplyContext};
+    use konnecs::services::google::gmail::GmailMemberMailer;
+    let google = MockGoogle::start(GMAIL_GRANTED, MockGoogle::refreshed(GMAIL_GRANTED)).await;
+    google.accept_sends().await;
+    let (app, dana) = connected(Store::Sqlite, &google, json!(["gmail"])).await;
+    let mailer = GmailMemberMailer { state: &app.state };
+    let email = MemberEmail {
+        to_address: ZOE.into(),
+        to_name: Some("Zoë Ångström".into()),
+        subject: format!("Re: {SUBJECT}"),
+        text: "Donnerstag um 10 Uhr passt.".into(),
+        reply_to: Some(ReplyContext {
+            thread_id: "18c5f0a1b2c3e100".into(),
+            message_id: "<CAF=zoe-reply@mail.example.org>".into(),
+            references: vec!["<first@gmail.com>".into()],
+        }),
+    };
+    let sent = mailer
+        .send_as(
+            &OrgId::from(dana.org_id.as_str()),
+            &UserId::from(dana.user_id.as_str()),
+            &email,
+        )
+        .await
+        .expect("sent");
+    assert_eq!(sent.thread_id, "18c5f0a1b2c3e100", "Gmail kept the conversation");
+    let raw = google.sent_raw().await;
+    let (text, thread) = &raw[0];
+    assert_eq!(thread.as_deref(), Some("18c5f0a1b2c3e100"));
+    let message = ReadMessage::parse(text);
+    assert_eq!(message.header("In-Reply-To"), Some("<CAF=zoe-reply@mail.example.org>"));
+    assert_eq!(
+        message.header("References"),
+        Some("<first@gmail.com> <CAF=zoe-reply@mail.example.org>")
+    );
+    assert_eq!(message.header("Message-ID"), Some(sent.rfc_message_id.as_str()));
+    assert_eq!(message.body.trim_end(), "Donnerstag um 10 Uhr passt.");
+}
+
+#[tokio::test]
+async fn a_broken_connection_sends_nothing_and_its_mailbox_is_not_polled() {
+    let (google, app, dana, zoe) = after_first_poll(Store::Sqlite).await;
+    let key = konnecs::services::google::connection_key(
+        &OrgId::from(dana.org_id.as_str()),
+        &UserId::from(dana.user_id.as_str()),
+    );
+    app.state
+        .table
+        .update(
+            &key,
+            konnecs::ports::Update::default()
+                .set("status", "broken")
+                .set("broken_reason", "Google refused"),
+            None,
+        )
+        .await
+        .expect("break");
+    let before = google.requests().await.len();
+    let summary = gmail_replies::poll(&app.state, &TimelineOnly).await.expect("poll");
+    assert_eq!((summary.mailboxes, summary.skipped), (1, 1), "{summary:?}");
+    let reply = email(&app, &dana, &zoe).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    assert_eq!(reply.body["code"], "google_connection_broken");
+    assert_eq!(google.requests().await.len(), before, "no call for a broken connection");
+}

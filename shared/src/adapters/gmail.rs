@@ -16,17 +16,30 @@ use serde::Deserialize;
 
 use super::google::GoogleOAuthClient;
 use crate::ports::gmail::{
-    AddedMessage, GmailApi, HistoryPage, MailboxProfile, MessageHeaders, OutgoingMessage, SentMessage,
+    AddedMessage, GmailApi, GmailError, HistoryPage, MailboxProfile, MessageHeaders, OutgoingMessage, SentMessage,
 };
 use crate::ports::google::GoogleError;
+
+/// The shared client's refusals in the Gmail port's words.
+fn gmail_error(err: GoogleError) -> GmailError {
+    match err {
+        GoogleError::Rejected(detail) => GmailError::Rejected(detail),
+        GoogleError::InvalidGrant => GmailError::Unavailable("the access token was refused".into()),
+        GoogleError::Unavailable(detail) => GmailError::Unavailable(detail),
+    }
+}
+
+async fn refusal(response: reqwest::Response) -> GmailError {
+    gmail_error(super::google::api_refusal(response).await)
+}
 
 /// What a metadata read returns: nothing of the message's text.
 const METADATA_FIELDS: &str = "id,threadId,labelIds,internalDate,payload/headers";
 
 /// The message as RFC 5322 bytes: plain UTF-8 text (lettre picks the
 /// transfer encoding), non-ASCII names and subject encoded (RFC 2047).
-pub fn rfc5322(message: &OutgoingMessage) -> Result<Vec<u8>, GoogleError> {
-    let refused = |what: &str| GoogleError::Rejected(format!("invalid {what}"));
+pub fn rfc5322(message: &OutgoingMessage) -> Result<Vec<u8>, GmailError> {
+    let refused = |what: &str| GmailError::Rejected(format!("invalid {what}"));
     let from = Mailbox::new(
         message.from_name.clone(),
         message.from_address.parse().map_err(|_| refused("sender"))?,
@@ -50,7 +63,7 @@ pub fn rfc5322(message: &OutgoingMessage) -> Result<Vec<u8>, GoogleError> {
     }
     let built = builder
         .singlepart(SinglePart::plain(message.text.clone()))
-        .map_err(|err| GoogleError::Rejected(err.to_string()))?;
+        .map_err(|err| GmailError::Rejected(err.to_string()))?;
     Ok(built.formatted())
 }
 
@@ -143,15 +156,15 @@ impl From<MetadataAnswer> for MessageHeaders {
     }
 }
 
-fn unreachable(err: reqwest::Error) -> GoogleError {
-    GoogleError::Unavailable(format!("no answer from gmail: {}", err.without_url()))
+fn unreachable(err: reqwest::Error) -> GmailError {
+    GmailError::Unavailable(format!("no answer from gmail: {}", err.without_url()))
 }
 
-async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response, what: &str) -> Result<T, GoogleError> {
+async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response, what: &str) -> Result<T, GmailError> {
     response
         .json()
         .await
-        .map_err(|err| GoogleError::Unavailable(format!("unreadable {what}: {err}")))
+        .map_err(|err| GmailError::Unavailable(format!("unreadable {what}: {err}")))
 }
 
 impl GoogleOAuthClient {
@@ -160,7 +173,7 @@ impl GoogleOAuthClient {
         access_token: &SecretString,
         path: &str,
         query: &[(&str, &str)],
-    ) -> Result<reqwest::Response, GoogleError> {
+    ) -> Result<reqwest::Response, GmailError> {
         self.http_client()
             .get(format!("{}/users/me/{path}", self.gmail_base_url()))
             .query(query)
@@ -183,7 +196,7 @@ impl GmailApi for GoogleOAuthClient {
         &self,
         access_token: &SecretString,
         message: &OutgoingMessage,
-    ) -> Result<SentMessage, GoogleError> {
+    ) -> Result<SentMessage, GmailError> {
         let raw = URL_SAFE_NO_PAD.encode(rfc5322(message)?);
         let mut body = serde_json::json!({ "raw": raw });
         if let Some(thread_id) = &message.thread_id {
@@ -198,7 +211,7 @@ impl GmailApi for GoogleOAuthClient {
             .await
             .map_err(unreachable)?;
         if !response.status().is_success() {
-            return Err(super::google::api_refusal(response).await);
+            return Err(refusal(response).await);
         }
         let sent: SentAnswer = read(response, "send answer").await?;
         Ok(SentMessage {
@@ -207,10 +220,10 @@ impl GmailApi for GoogleOAuthClient {
         })
     }
 
-    async fn mailbox_profile(&self, access_token: &SecretString) -> Result<MailboxProfile, GoogleError> {
+    async fn mailbox_profile(&self, access_token: &SecretString) -> Result<MailboxProfile, GmailError> {
         let response = self.gmail_get(access_token, "profile", &[]).await?;
         if !response.status().is_success() {
-            return Err(super::google::api_refusal(response).await);
+            return Err(refusal(response).await);
         }
         let profile: ProfileAnswer = read(response, "profile").await?;
         Ok(MailboxProfile {
@@ -224,7 +237,7 @@ impl GmailApi for GoogleOAuthClient {
         access_token: &SecretString,
         start_history_id: &str,
         page_token: Option<&str>,
-    ) -> Result<Option<HistoryPage>, GoogleError> {
+    ) -> Result<Option<HistoryPage>, GmailError> {
         let mut query = vec![
             ("startHistoryId", start_history_id),
             ("historyTypes", "messageAdded"),
@@ -238,7 +251,7 @@ impl GmailApi for GoogleOAuthClient {
             return Ok(None);
         }
         if !response.status().is_success() {
-            return Err(super::google::api_refusal(response).await);
+            return Err(refusal(response).await);
         }
         let answer: HistoryAnswer = read(response, "history").await?;
         Ok(Some(HistoryPage {
@@ -261,7 +274,7 @@ impl GmailApi for GoogleOAuthClient {
         access_token: &SecretString,
         message_id: &str,
         headers: &[&str],
-    ) -> Result<Option<MessageHeaders>, GoogleError> {
+    ) -> Result<Option<MessageHeaders>, GmailError> {
         let query = Self::metadata_query(headers);
         let path = format!("messages/{}", urlencoding(message_id));
         let response = self.gmail_get(access_token, &path, &query).await?;
@@ -269,7 +282,7 @@ impl GmailApi for GoogleOAuthClient {
             return Ok(None);
         }
         if !response.status().is_success() {
-            return Err(super::google::api_refusal(response).await);
+            return Err(refusal(response).await);
         }
         let answer: MetadataAnswer = read(response, "message").await?;
         Ok(Some(answer.into()))
@@ -280,7 +293,7 @@ impl GmailApi for GoogleOAuthClient {
         access_token: &SecretString,
         thread_id: &str,
         headers: &[&str],
-    ) -> Result<Option<Vec<MessageHeaders>>, GoogleError> {
+    ) -> Result<Option<Vec<MessageHeaders>>, GmailError> {
         let mut query = Self::metadata_query(headers);
         // The thread's messages, each with the same field mask.
         let fields = format!("messages({METADATA_FIELDS})");
@@ -292,7 +305,7 @@ impl GmailApi for GoogleOAuthClient {
             return Ok(None);
         }
         if !response.status().is_success() {
-            return Err(super::google::api_refusal(response).await);
+            return Err(refusal(response).await);
         }
         let answer: ThreadAnswer = read(response, "thread").await?;
         Ok(Some(answer.messages.into_iter().map(MessageHeaders::from).collect()))

@@ -10,7 +10,18 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use secrecy::SecretString;
 
-use super::google::GoogleError;
+/// What a Gmail API call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum GmailError {
+    /// Gmail refused the request itself (an unusable address, a bad id);
+    /// asking again will not help.
+    #[error("gmail refused the request: {0}")]
+    Rejected(String),
+    /// Network, rate limit, an outage or an access token just refused:
+    /// worth trying later.
+    #[error("gmail unavailable: {0}")]
+    Unavailable(String),
+}
 
 /// A message to send from the member's own address. The adapter builds
 /// the RFC 5322 text (lettre) and sends it raw; every header is decided
@@ -94,10 +105,10 @@ pub trait GmailApi: Send + Sync {
         &self,
         access_token: &SecretString,
         message: &OutgoingMessage,
-    ) -> Result<SentMessage, GoogleError>;
+    ) -> Result<SentMessage, GmailError>;
 
     /// `users.getProfile`.
-    async fn mailbox_profile(&self, access_token: &SecretString) -> Result<MailboxProfile, GoogleError>;
+    async fn mailbox_profile(&self, access_token: &SecretString) -> Result<MailboxProfile, GmailError>;
 
     /// `users.history.list` from `start_history_id`, messages added only.
     /// `Ok(None)` when Google no longer has history that old (404): the
@@ -107,7 +118,7 @@ pub trait GmailApi: Send + Sync {
         access_token: &SecretString,
         start_history_id: &str,
         page_token: Option<&str>,
-    ) -> Result<Option<HistoryPage>, GoogleError>;
+    ) -> Result<Option<HistoryPage>, GmailError>;
 
     /// `users.messages.get?format=metadata` with only `headers`.
     async fn message_headers(
@@ -115,7 +126,7 @@ pub trait GmailApi: Send + Sync {
         access_token: &SecretString,
         message_id: &str,
         headers: &[&str],
-    ) -> Result<Option<MessageHeaders>, GoogleError>;
+    ) -> Result<Option<MessageHeaders>, GmailError>;
 
     /// `users.threads.get?format=metadata` with only `headers`: the
     /// thread's messages, `None` when the thread is gone.
@@ -124,5 +135,5 @@ pub trait GmailApi: Send + Sync {
         access_token: &SecretString,
         thread_id: &str,
         headers: &[&str],
-    ) -> Result<Option<Vec<MessageHeaders>>, GoogleError>;
+    ) -> Result<Option<Vec<MessageHeaders>>, GmailError>;
 }

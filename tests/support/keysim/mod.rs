@@ -15,6 +15,7 @@
 //! organization's plan of 2 or 3 reminders (by email, and by SMS where the
 //! invitee gave a phone and consent); cancellations and reschedules; contact
 //! creation, CSV imports (up to 100,000 rows) and exports; deals, notes;
+//! email from members' Gmail and the five-minute reply poll;
 //! sign-ups, sign-ins (with some failures), and the staff's API requests with
 //! their sessions; audit entries with every change. [`Config::reduced`] is
 //! the same model at a hundredth of the size, for the test suite.
@@ -48,6 +49,7 @@
 pub mod bookings;
 pub mod crm;
 pub mod entities;
+pub mod gmail;
 pub mod meter;
 pub mod people;
 pub mod population;
@@ -115,6 +117,9 @@ pub struct Config {
     pub consumer_drain_seconds: f64,
     /// Second of the minute the reminder tick runs at.
     pub tick_second: f64,
+    /// Emails members send from their Gmail, and the share answered the same day.
+    pub gmail_emails_per_day: u64,
+    pub gmail_reply_share: f64,
 }
 
 impl Config {
@@ -147,6 +152,8 @@ impl Config {
             requests_per_user: 100.0,
             consumer_drain_seconds: 30.0,
             tick_second: 1.0,
+            gmail_emails_per_day: 20_000,
+            gmail_reply_share: 0.2,
         }
     }
 
@@ -162,6 +169,7 @@ impl Config {
             exports_per_day: 1,
             deals_per_day: full.deals_per_day / 100,
             notes_per_day: full.notes_per_day / 100,
+            gmail_emails_per_day: full.gmail_emails_per_day / 100,
             sign_ups_per_day: 5,
             ..full
         }
@@ -177,6 +185,7 @@ impl Config {
             import_rows: (100, 2_000),
             deals_per_day: 100,
             notes_per_day: 200,
+            gmail_emails_per_day: 40,
             sign_ups_per_day: 3,
             requests_per_user: 20.0,
             ..Self::reduced()
@@ -237,6 +246,8 @@ pub fn run(config: &Config) -> Report {
     lap("bookings and reminders");
     crm::run(&mut sim);
     lap("contacts, imports, exports, deals, notes");
+    gmail::run(&mut sim);
+    lap("gmail sends and the reply poll");
     people::run(&mut sim);
     lap("sign-ups, sign-ins, requests");
     let mut report = Report::collect(config.clone(), sim.rec, sim.tick);

@@ -20,7 +20,7 @@ use super::{ConnectionStatus, GoogleConnectionError, access_token, read_connecti
 use crate::domain::ids::{ContactId, OrgId, UserId};
 use crate::domain::input::FieldError;
 use crate::domain::token::token_hash;
-use crate::ports::gmail::OutgoingMessage;
+use crate::ports::gmail::{GmailError, OutgoingMessage};
 use crate::ports::google::GoogleError;
 use crate::ports::member_mailer::{MemberEmail, MemberMailError, MemberMailer, SentAsMember};
 use crate::ports::{
@@ -55,7 +55,7 @@ pub fn thread_key(org_id: &OrgId, user_id: &UserId, thread_id: &str) -> Key {
     Key::new(gmail_partition(org_id, user_id), format!("THREAD#{thread_id}"))
 }
 
-fn send_key(org_id: &OrgId, user_id: &UserId, key: &str) -> Key {
+pub fn send_key(org_id: &OrgId, user_id: &UserId, key: &str) -> Key {
     Key::new(gmail_partition(org_id, user_id), format!("SEND#{}", token_hash(key)))
 }
 
@@ -95,6 +95,13 @@ fn from_google(err: GoogleError) -> MemberMailError {
         GoogleError::InvalidGrant => MemberMailError::Broken("Google refused the stored access.".into()),
         GoogleError::Rejected(detail) => MemberMailError::Rejected(detail),
         GoogleError::Unavailable(detail) => MemberMailError::Unavailable(detail),
+    }
+}
+
+fn from_gmail(err: GmailError) -> MemberMailError {
+    match err {
+        GmailError::Rejected(detail) => MemberMailError::Rejected(detail),
+        GmailError::Unavailable(detail) => MemberMailError::Unavailable(detail),
     }
 }
 
@@ -140,7 +147,7 @@ where
         let token = access_token(state, org_id, user_id).await.map_err(from_connection)?;
         let from_address = match record.google_email {
             Some(address) => address,
-            None => google.mailbox_profile(&token).await.map_err(from_google)?.email_address,
+            None => google.mailbox_profile(&token).await.map_err(from_gmail)?.email_address,
         };
         let from_name = match state.table().get(&user_key(user_id)).await.map_err(unavailable)? {
             Some(item) => from_item::<UserRecord>(item).ok().map(|user| user.name),
@@ -173,7 +180,7 @@ where
             references,
             thread_id,
         };
-        let sent = google.send_message(&token, &message).await.map_err(from_google)?;
+        let sent = google.send_message(&token, &message).await.map_err(from_gmail)?;
         Ok(SentAsMember {
             message_id: sent.id,
             thread_id: sent.thread_id,

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use super::gmail::{READ_SCOPE, THREAD_WATCH_SECONDS, TrackedThread, gmail_partition, mailbox_key, thread_key};
 use super::{ConnectionStatus, GoogleConnectionError, access_token, read_connection};
 use crate::domain::ids::{ContactId, OrgId, UserId};
-use crate::ports::gmail::MessageHeaders;
-use crate::ports::google::{GoogleError, GoogleOAuth};
+use crate::ports::gmail::{GmailError, MessageHeaders};
+use crate::ports::google::GoogleOAuth;
 use crate::ports::{
     Condition, HasClock, HasConfig, HasGoogle, HasJobs, HasKeys, HasTable, Key, Query, SortKey, StoreError, Update,
     WriteOp,
@@ -38,7 +38,7 @@ const MAX_RESYNC_THREADS: u32 = 50;
 /// Mailboxes read per registry shard page.
 const REGISTRY_PAGE: u32 = 100;
 
-fn reply_key(org_id: &OrgId, user_id: &UserId, message_id: &str) -> Key {
+pub fn reply_key(org_id: &OrgId, user_id: &UserId, message_id: &str) -> Key {
     Key::new(gmail_partition(org_id, user_id), format!("REPLY#{message_id}"))
 }
 
@@ -96,7 +96,7 @@ pub struct PollSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
     #[error(transparent)]
-    Google(#[from] GoogleError),
+    Gmail(#[from] GmailError),
     #[error(transparent)]
     Connection(#[from] GoogleConnectionError),
     #[error(transparent)]
@@ -110,42 +110,60 @@ pub trait PollReach: HasTable + HasClock + HasGoogle + HasKeys + HasJobs + HasCo
 impl<S: HasTable + HasClock + HasGoogle + HasKeys + HasJobs + HasConfig + Sync> PollReach for S {}
 
 /// Polls every registered mailbox; one failing does not stop the others.
+/// The registry's shards are polled side by side, each one's mailboxes in
+/// turn, so a poll's length grows with the largest shard, not the total.
 pub async fn poll(state: &impl PollReach, hook: &dyn ReplyHook) -> Result<PollSummary, StoreError> {
-    let mut summary = PollSummary::default();
     let Some(google) = state.google() else {
-        return Ok(summary);
+        return Ok(PollSummary::default());
     };
-    for shard in 0..super::gmail::MAILBOX_SHARDS {
-        let mut cursor = None;
-        loop {
-            let query = Query::partition(format!("GMAILBOXES#{shard}"))
-                .limit(REGISTRY_PAGE)
-                .after(cursor);
-            let page = state.table().query(&query).await?;
-            for item in page.items {
-                let Ok(mailbox) = from_item::<Mailbox>(item) else {
-                    continue;
-                };
-                summary.mailboxes += 1;
-                match poll_mailbox(state, google.as_ref(), hook, &mailbox).await {
-                    Ok(Polled::Skipped) => summary.skipped += 1,
-                    Ok(Polled::Read { replies, resynced }) => {
-                        summary.replies += replies;
-                        summary.resyncs += usize::from(resynced);
-                    }
-                    Err(err) => {
-                        summary.failed += 1;
-                        tracing::warn!(error = %err, "a mailbox's replies were not read; next poll tries again");
-                    }
-                }
-            }
-            cursor = page.cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
+    let shards = (0..super::gmail::MAILBOX_SHARDS).map(|shard| poll_shard(state, google.as_ref(), hook, shard));
+    let mut summary = PollSummary::default();
+    for shard in futures::future::join_all(shards).await {
+        let shard = shard?;
+        summary.mailboxes += shard.mailboxes;
+        summary.skipped += shard.skipped;
+        summary.replies += shard.replies;
+        summary.resyncs += shard.resyncs;
+        summary.failed += shard.failed;
     }
     Ok(summary)
+}
+
+async fn poll_shard(
+    state: &impl PollReach,
+    google: &dyn GoogleOAuth,
+    hook: &dyn ReplyHook,
+    shard: u32,
+) -> Result<PollSummary, StoreError> {
+    let mut summary = PollSummary::default();
+    let mut cursor = None;
+    loop {
+        let query = Query::partition(format!("GMAILBOXES#{shard}"))
+            .limit(REGISTRY_PAGE)
+            .after(cursor);
+        let page = state.table().query(&query).await?;
+        for item in page.items {
+            let Ok(mailbox) = from_item::<Mailbox>(item) else {
+                continue;
+            };
+            summary.mailboxes += 1;
+            match poll_mailbox(state, google, hook, &mailbox).await {
+                Ok(Polled::Skipped) => summary.skipped += 1,
+                Ok(Polled::Read { replies, resynced }) => {
+                    summary.replies += replies;
+                    summary.resyncs += usize::from(resynced);
+                }
+                Err(err) => {
+                    summary.failed += 1;
+                    tracing::warn!(error = %err, "a mailbox's replies were not read; next poll tries again");
+                }
+            }
+        }
+        cursor = page.cursor;
+        if cursor.is_none() {
+            return Ok(summary);
+        }
+    }
 }
 
 enum Polled {
