@@ -147,6 +147,9 @@ fn every_access_pattern_of_the_key_layout_is_simulated() {
         "gsi2 ORG#<id>#CONTACT#<id>#DEALS",
         // google calendar: the connections index the calendar sync reads
         "gsi2 GOOGLE#<n>",
+        // email from members' Gmail and the reply poll
+        "ORG#<id>#GMAIL#<id>",
+        "GMAILBOXES#<n>",
     ];
     let missing: Vec<&str> = expected.iter().copied().filter(|p| !simulated.contains(*p)).collect();
     assert!(
@@ -349,5 +352,101 @@ async fn the_real_booking_flow_touches_only_key_patterns_the_simulation_models()
     assert!(
         unmodelled.is_empty(),
         "the booking flow touches partitions the simulation does not model: {unmodelled:?}"
+    );
+}
+
+/// Every partition the real Gmail flow touches (an email from a contact's
+/// record, the reply poll's first resync, then its history read finding a
+/// reply) has its pattern in the simulation.
+#[tokio::test]
+async fn the_real_gmail_flow_touches_only_key_patterns_the_simulation_models() {
+    use konnecs::services::google::gmail_replies::{self, TimelineOnly};
+    use konnecs_tests::gmail::{PROFILE_HISTORY_ID, metadata, sent_id};
+    use konnecs_tests::google::{GOOGLE_EMAIL, MockGoogle, param, query_of, with_google};
+    use wiremock::ResponseTemplate;
+
+    const GRANTED: &str = "openid https://www.googleapis.com/auth/userinfo.email \
+         https://www.googleapis.com/auth/gmail.readonly https://www.googleapis.com/auth/gmail.send";
+    let google = MockGoogle::start(GRANTED, MockGoogle::refreshed(GRANTED)).await;
+    google.accept_sends().await;
+    google.serve_profile().await;
+    let clock = TestClock::at("2026-03-02T08:00:00Z".parse().expect("time"));
+    let (state, _dir) = konnecs_tests::local::temp_state_with_clock(Arc::new(clock.clone()));
+    let mut state = with_google(&state, &google.uri());
+    let recording = Arc::new(RecordingTable {
+        inner: state.table.clone(),
+        seen: Mutex::new(BTreeSet::new()),
+    });
+    state.table = recording.clone();
+    let app = konnecs::inbound::http::router(state.clone(), catalogue::entries());
+    let signup = json!({"name": "Morgan Hale", "email": "morgan@harbour-physio.example", "password": "harbour-physio-42-knee", "business_name": "Harbour Physio"});
+    let reply = Browser::anonymous()
+        .send(&app, "POST", "/auth/signup", Some(&signup))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let host = Browser::from_reply(&reply);
+    let started = host
+        .send(
+            &app,
+            "POST",
+            "/integrations/google/connect",
+            Some(&json!({"features": ["gmail"]})),
+        )
+        .await;
+    let oauth_state = param(&query_of(started.body["url"].as_str().expect("url")), "state").expect("state");
+    let back = host
+        .send(
+            &app,
+            "GET",
+            &format!("/app/settings/integrations/google/callback?state={oauth_state}&code=c"),
+            None,
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER);
+    let contact = host
+        .send(
+            &app,
+            "POST",
+            "/contacts",
+            Some(&json!({"first_name": "Sam", "emails": ["sam@example.com"]})),
+        )
+        .await;
+    let contact_id = contact.body["id"].as_str().expect("id").to_owned();
+    recording.clear();
+
+    let sent = host
+        .send(
+            &app,
+            "POST",
+            &format!("/contacts/{contact_id}/emails"),
+            Some(&json!({"subject": "Your knee", "body": "How is it today?"})),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    let thread = sent_id(1);
+    let ours = metadata(&thread, &thread, &["SENT"], &[("From", GOOGLE_EMAIL)], 1);
+    google.serve_thread(&thread, vec![ours]).await;
+    gmail_replies::poll(&state, &TimelineOnly).await.expect("first poll");
+    let added = json!({"history": [{"id": "9002", "messagesAdded": [{"message": {"id": "r1", "threadId": thread}}]}], "historyId": "9003"});
+    google
+        .serve_history(PROFILE_HISTORY_ID, ResponseTemplate::new(200).set_body_json(added))
+        .await;
+    google
+        .serve_message(
+            "r1",
+            metadata("r1", &thread, &["INBOX"], &[("From", "sam@example.com")], 2),
+        )
+        .await;
+    let summary = gmail_replies::poll(&state, &TimelineOnly).await.expect("poll");
+    assert_eq!(summary.replies, 1, "{summary:?}");
+
+    let real = recording.patterns();
+    assert!(real.contains("GMAILBOXES#<n>"), "{real:#?}");
+    let report = tiny_report();
+    let simulated: BTreeSet<String> = report.patterns.iter().map(|p| p.pattern.clone()).collect();
+    let unmodelled: Vec<&String> = real.iter().filter(|p| !simulated.contains(*p)).collect();
+    assert!(
+        unmodelled.is_empty(),
+        "the Gmail flow touches partitions the simulation does not model: {unmodelled:?}"
     );
 }

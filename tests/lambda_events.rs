@@ -24,6 +24,8 @@ mod crm;
 mod events;
 #[path = "lambda_events/forms.rs"]
 mod forms;
+#[path = "lambda_events/gmail.rs"]
+mod gmail;
 #[path = "lambda_events/google.rs"]
 mod google;
 #[path = "lambda_events/scheduling.rs"]
@@ -122,6 +124,9 @@ sample_tests! {
     "billing-checkout" => billing::billing_checkout_returns_the_checkout_url,
     "billing-portal" => billing::billing_portal_returns_the_portal_url_for_the_customer,
     "stripe-webhook" => billing::stripe_webhook_verifies_the_raw_body_and_applies_the_subscription,
+    "contacts-email" => gmail::contacts_email_sends_from_danas_gmail_and_logs_it,
+    "page-contact-email" => gmail::page_contact_email_sends_and_returns_to_the_record,
+    "gmail-replies-tick" => gmail::gmail_replies_tick_puts_marias_reply_on_her_timeline,
     "google-status" => google::google_status_shows_the_connected_account_and_features,
     "google-connect" => google::google_connect_answers_googles_consent_url_for_the_calendar,
     "google-callback" => google::google_callback_stores_the_tokens_sealed_by_kms,

@@ -226,6 +226,8 @@ pub struct AppConfig {
     pub google_certs_url: String,
     /// The Google Calendar API (`/users/me/calendarList`, `/freeBusy`).
     pub google_calendar_base_url: String,
+    /// The Gmail API (`GOOGLE_GMAIL_BASE_URL`; tests point it at a mock).
+    pub google_gmail_base_url: String,
 }
 
 /// What a buffered Lambda response may carry inline, counted as encoded in
@@ -256,6 +258,7 @@ pub const GOOGLE_OAUTH_BASE_URL: &str = "https://oauth2.googleapis.com";
 /// Where the Google Calendar API is.
 pub const GOOGLE_CALENDAR_BASE_URL: &str = "https://www.googleapis.com/calendar/v3";
 /// Where Google publishes the keys that sign its ID tokens.
+pub const GOOGLE_GMAIL_BASE_URL: &str = "https://gmail.googleapis.com/gmail/v1";
 pub const GOOGLE_CERTS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 
 /// Google's OAuth client (sign-in and calendar access).
@@ -374,6 +377,7 @@ impl AppConfig {
             google_certs_url: var("GOOGLE_CERTS_URL").unwrap_or_else(|| GOOGLE_CERTS_URL.into()),
             google_calendar_base_url: var("GOOGLE_CALENDAR_BASE_URL")
                 .unwrap_or_else(|| GOOGLE_CALENDAR_BASE_URL.into()),
+            google_gmail_base_url: var("GOOGLE_GMAIL_BASE_URL").unwrap_or_else(|| GOOGLE_GMAIL_BASE_URL.into()),
         };
         // Locally the integrations' credentials are environment variables;
         // on AWS the Lambda start replaces them with the declared secrets.
@@ -482,6 +486,7 @@ impl AppConfig {
             google_accounts_base_url: GOOGLE_ACCOUNTS_BASE_URL.into(),
             google_oauth_base_url: GOOGLE_OAUTH_BASE_URL.into(),
             google_certs_url: GOOGLE_CERTS_URL.into(),
+            google_gmail_base_url: GOOGLE_GMAIL_BASE_URL.into(),
             google_calendar_base_url: GOOGLE_CALENDAR_BASE_URL.into(),
         }
     }

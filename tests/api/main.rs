@@ -21,6 +21,7 @@ mod contacts;
 mod conventions;
 mod deals;
 mod forms;
+mod gmail;
 mod google;
 mod google_calendar;
 mod google_calendar_events;

@@ -126,6 +126,7 @@ pub fn with_google(state: &AppState, base: &str) -> AppState {
     config.google_oauth_base_url = base.to_string();
     config.google_certs_url = format!("{base}{CERTS_PATH}");
     config.google_calendar_base_url = format!("{base}{CALENDAR_PREFIX}");
+    config.google_gmail_base_url = format!("{base}{}", crate::gmail::GMAIL_PREFIX);
     AppState {
         google: konnecs::app::google(&config),
         config: Arc::new(config),

@@ -5,6 +5,7 @@ pub mod app;
 pub mod aws;
 pub mod chrome;
 pub mod crash;
+pub mod gmail;
 pub mod google;
 pub mod google_events;
 pub mod google_keys;

@@ -35,6 +35,7 @@ pub struct GoogleOAuthClient {
     oauth_base_url: String,
     certs_url: String,
     calendar_base_url: String,
+    gmail_base_url: String,
     client_id: String,
     client_secret: SecretString,
     keys: tokio::sync::Mutex<Option<CachedKeys>>,
@@ -66,10 +67,25 @@ impl GoogleOAuthClient {
             oauth_base_url: oauth_base_url.trim_end_matches('/').to_string(),
             certs_url: certs_url.to_string(),
             calendar_base_url: calendar_base_url.trim_end_matches('/').to_string(),
+            gmail_base_url: crate::config::GOOGLE_GMAIL_BASE_URL.to_string(),
             client_id,
             client_secret,
             keys: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Where the Gmail API is (`GmailApi`, in `adapters::gmail`).
+    pub fn with_gmail_base_url(mut self, gmail_base_url: &str) -> Self {
+        self.gmail_base_url = gmail_base_url.trim_end_matches('/').to_string();
+        self
+    }
+
+    pub(super) fn gmail_base_url(&self) -> &str {
+        &self.gmail_base_url
+    }
+
+    pub(super) fn http_client(&self) -> &reqwest::Client {
+        self.http.get()
     }
 
     /// Google's JWK set (RSA keys only) and how long it may be kept.
@@ -213,7 +229,7 @@ struct FreeBusyInterval {
 }
 
 /// A Calendar API error answer (`{"error": {"code", "message"}}`), kept short.
-async fn api_refusal(response: reqwest::Response) -> GoogleError {
+pub(super) async fn api_refusal(response: reqwest::Response) -> GoogleError {
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     let message = serde_json::from_str::<serde_json::Value>(&body)

@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod envelope;
+pub mod gmail;
 pub mod google;
 pub mod local_keys;
 pub mod mime;

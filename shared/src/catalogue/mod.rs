@@ -202,6 +202,18 @@ pub struct Entry {
     pub area: Area,
 }
 
+/// What calling Gmail as a member needs: the connection and what is
+/// recorded, the sealed tokens opened and sealed again after a refresh,
+/// the email to the member if the connection breaks, Google's client.
+const GMAIL_SEND_ACCESS: [Access; 6] = [
+    Access::TableRead,
+    Access::TableWrite,
+    Access::QueueSend(QueueName::Jobs),
+    Access::TokenKeyEncrypt,
+    Access::TokenKeyDecrypt,
+    Access::Secret(Integration::Google),
+];
+
 /// What every POST route needs on top of its own access: the
 /// `Idempotency-Key` layer (`inbound::http::idempotency`) claims and keeps
 /// answers in the table, sealed with the key vault.
@@ -2280,14 +2292,53 @@ const ENTRIES: &[Entry] = {
         },
         Entry {
             name: "page-contact",
-            summary: "A contact's record: details, custom fields, tags, notes, timeline, deals.",
+            summary: "A contact's record: details, custom fields, tags, notes, timeline, deals, and the \"Email from Gmail\" form when the member can send.",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/app/contacts/{id}",
                 route: handler!(http::web::contact_record::record),
             },
-            access: &[TableRead],
+            // Whether Google is configured decides the "Email from Gmail" form.
+            access: &[TableRead, Secret(Integration::Google)],
+            runtime: Runtime::Both,
+            area: Area::Contacts,
+        },
+        Entry {
+            name: "page-contact-email",
+            summary: "\"Email from Gmail\" on a contact's record: sends the subject and message from the member's own Gmail (once per form), logs it on the timeline with Gmail's message and thread ids, and returns to the record; or shows the form again with its errors.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/contacts/{id}/email",
+                route: handler!(http::web::contact_email::send),
+            },
+            access: &GMAIL_SEND_ACCESS,
+            runtime: Runtime::Both,
+            area: Area::Contacts,
+        },
+        Entry {
+            name: "contacts-email",
+            summary: "Emails a contact from the caller's own Gmail (raw RFC 5322 through the Gmail API, once per Idempotency-Key), logs it on the timeline with Gmail's message and thread ids, audited; 409 google_scope_missing without Gmail's send access.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/contacts/{id}/emails",
+                route: handler!(http::gmail::send),
+            },
+            access: &GMAIL_SEND_ACCESS,
+            runtime: Runtime::Both,
+            area: Area::Contacts,
+        },
+        Entry {
+            name: "gmail-replies-tick",
+            summary: "Every five minutes: reads each registered mailbox's Gmail history since its last history id, reads the headers of new messages in threads Konnecs sent in only, and puts each reply on its contact's timeline once; an expired history id resyncs the tracked threads.",
+            auth: Auth::Internal,
+            trigger: Trigger::Schedule {
+                every: "rate(5 minutes)",
+                tick: events::gmail::tick,
+            },
+            access: &GMAIL_SEND_ACCESS,
             runtime: Runtime::Both,
             area: Area::Contacts,
         },

@@ -82,10 +82,10 @@ pub struct CalendarEntry {
     pub writable: bool,
 }
 
-/// Google's OAuth endpoints, and the Calendar API's events
-/// ([`CalendarEvents`]) on the same client.
+/// Google's OAuth endpoints; the Calendar API's events ([`CalendarEvents`])
+/// and the Gmail calls travel with the same client and tokens.
 #[async_trait]
-pub trait GoogleOAuth: CalendarEvents + Send + Sync {
+pub trait GoogleOAuth: CalendarEvents + super::gmail::GmailApi + Send + Sync {
     /// The consent page's URL: authorization code with PKCE, offline
     /// access, scopes granted earlier kept.
     fn authorization_url(&self, request: &AuthorizationRequest) -> String;

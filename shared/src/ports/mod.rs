@@ -7,9 +7,11 @@
 pub mod busy;
 pub mod clock;
 pub mod counting;
+pub mod gmail;
 pub mod google;
 pub mod keys;
 pub mod mailer;
+pub mod member_mailer;
 pub mod object_store;
 pub mod payments;
 pub mod queue;

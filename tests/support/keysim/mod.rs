@@ -15,6 +15,7 @@
 //! organization's plan of 2 or 3 reminders (by email, and by SMS where the
 //! invitee gave a phone and consent); cancellations and reschedules; contact
 //! creation and edits, CSV imports (up to 100,000 rows) and exports; deals, notes;
+//! email from members' Gmail and the five-minute reply poll;
 //! sign-ups, sign-ins (with some failures), and the staff's API requests with
 //! their sessions; audit entries with every change. [`Config::reduced`] is
 //! the same model at a hundredth of the size, for the test suite.
@@ -49,6 +50,7 @@ pub mod bookings;
 pub mod crm;
 pub mod entities;
 pub mod google;
+pub mod gmail;
 pub mod meter;
 pub mod people;
 pub mod population;
@@ -123,6 +125,9 @@ pub struct Config {
     pub consumer_drain_seconds: f64,
     /// Second of the minute the reminder tick runs at.
     pub tick_second: f64,
+    /// Emails members send from their Gmail, and the share answered the same day.
+    pub gmail_emails_per_day: u64,
+    pub gmail_reply_share: f64,
 }
 
 impl Config {
@@ -157,6 +162,8 @@ impl Config {
             requests_per_user: 100.0,
             consumer_drain_seconds: 30.0,
             tick_second: 1.0,
+            gmail_emails_per_day: 20_000,
+            gmail_reply_share: 0.2,
         }
     }
 
@@ -174,6 +181,7 @@ impl Config {
             notes_per_day: full.notes_per_day / 100,
             contact_edits_per_day: full.contact_edits_per_day / 100,
             order_backfills_per_day: 3,
+            gmail_emails_per_day: full.gmail_emails_per_day / 100,
             sign_ups_per_day: 5,
             ..full
         }
@@ -191,6 +199,7 @@ impl Config {
             notes_per_day: 200,
             contact_edits_per_day: 200,
             order_backfills_per_day: 2,
+            gmail_emails_per_day: 40,
             sign_ups_per_day: 3,
             requests_per_user: 20.0,
             ..Self::reduced()
@@ -251,6 +260,8 @@ pub fn run(config: &Config) -> Report {
     lap("bookings and reminders");
     crm::run(&mut sim);
     lap("contacts, imports, exports, deals, notes");
+    gmail::run(&mut sim);
+    lap("gmail sends and the reply poll");
     people::run(&mut sim);
     lap("sign-ups, sign-ins, requests");
     google::run(&mut sim);

@@ -3,6 +3,7 @@
 //! (in-process worker loops, tokio intervals).
 
 pub mod calendar_sync;
+pub mod gmail;
 pub mod jobs;
 pub mod purge;
 pub mod reminders;

@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod exports;
 pub mod extract;
 pub mod forms;
+pub mod gmail;
 pub mod google;
 pub mod health;
 pub mod idempotency;

@@ -671,6 +671,49 @@ impl From<crate::services::google::GoogleConnectionError> for ApiError {
     }
 }
 
+impl From<crate::ports::member_mailer::MemberMailError> for ApiError {
+    fn from(err: crate::ports::member_mailer::MemberMailError) -> Self {
+        use crate::ports::member_mailer::MemberMailError as E;
+        match err {
+            E::NotConnected => ApiError::Conflict {
+                code: "google_not_connected",
+                detail: "Connect your Google account with Gmail in Settings → Integrations to send email from it."
+                    .into(),
+            },
+            E::ScopeMissing => ApiError::Conflict {
+                code: "google_scope_missing",
+                detail: "Your Google connection may not send email: switch Gmail on in Settings → Integrations.".into(),
+            },
+            E::Broken(reason) => ApiError::Conflict {
+                code: "google_connection_broken",
+                detail: reason,
+            },
+            E::Rejected(detail) => ApiError::Validation(vec![FieldError::new(
+                "to",
+                "email_rejected",
+                format!("Gmail refused this email: {detail}"),
+            )]),
+            E::Unavailable(detail) => ApiError::Unavailable(detail),
+        }
+    }
+}
+
+impl From<crate::services::google::gmail::GmailSendError> for ApiError {
+    fn from(err: crate::services::google::gmail::GmailSendError) -> Self {
+        use crate::services::google::gmail::GmailSendError as E;
+        match err {
+            E::Invalid(fields) => ApiError::fields(fields),
+            E::NotFound => ApiError::NotFound,
+            E::InProgress => ApiError::Conflict {
+                code: "email_sending",
+                detail: "This email is being sent right now; it goes out once.".into(),
+            },
+            E::Mail(err) => err.into(),
+            E::Store(err) => err.into(),
+        }
+    }
+}
+
 impl From<crate::services::accounts::google_sign_in::GoogleSignInError> for ApiError {
     fn from(err: crate::services::accounts::google_sign_in::GoogleSignInError) -> Self {
         use crate::services::accounts::google_sign_in::GoogleSignInError as E;

@@ -16,6 +16,8 @@
 
 pub mod calendar;
 pub mod calendar_sync;
+pub mod gmail;
+pub mod gmail_replies;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -17,8 +17,11 @@ use crate::inbound::AppState;
 use crate::inbound::http::contacts::caller;
 use crate::inbound::http::problem::ApiError;
 use crate::services::contacts::{self, notes};
+use crate::services::google::gmail::{self, SendReadiness};
+use crate::services::google::gmail_replies;
 use crate::services::pipelines::{self, DealFilter};
 use crate::services::scheduling::bookings;
+use crate::services::secrets::new_token;
 use jiff::tz::TimeZone;
 
 use super::calendar::status_words;
@@ -42,6 +45,11 @@ fn moment(kind: &str, at: &str, detail: &Value, zone: &str) -> Moment {
         ),
         "sms.opted_out" => "Opted out of texts".to_string(),
         "sms.opted_in" => "Opted back in to texts".to_string(),
+        "email.sent" => format!(
+            "Email sent: {}",
+            detail.get("subject").and_then(Value::as_str).unwrap_or_default()
+        ),
+        "email.reply_received" => "Email reply received".to_string(),
         "form.submitted" => format!(
             "Form submitted: {}",
             detail.get("form_title").and_then(Value::as_str).unwrap_or("a form")
@@ -54,6 +62,13 @@ fn moment(kind: &str, at: &str, detail: &Value, zone: &str) -> Moment {
             words
         }
     };
+    if kind == "email.reply_received" {
+        return Moment {
+            at: super::local_time(at, zone),
+            what,
+            text: gmail_replies::summary(detail),
+        };
+    }
     let text = detail
         .get("body")
         .or_else(|| detail.get("summary"))
@@ -116,6 +131,24 @@ struct RecordPage {
     version: u64,
     /// (id, name) of every pipeline, for the new-deal form.
     pipelines: Vec<(PipelineId, String)>,
+    /// "Email from Gmail": whether the member can send, the form as sent
+    /// (after a refusal), its errors, and the key this form sends once with.
+    gmail: GmailCompose,
+    email_form: FormData,
+    email_errors: FieldErrors,
+    send_key: String,
+    email_sent: bool,
+}
+
+/// The compose form's state, in words for the member.
+pub enum GmailCompose {
+    /// Google is not configured here: no form.
+    Hidden,
+    Ready {
+        from: String,
+    },
+    /// Why the member cannot send yet, and where to fix it.
+    Blocked(&'static str),
 }
 
 /// What a refused form of the record brings back to it: the words sent
@@ -129,6 +162,9 @@ pub struct Refused {
     pub note_edit: Option<(String, String)>,
     pub deal_form: FormData,
     pub deal_errors: FieldErrors,
+    /// The email form's words and errors (`email-subject`, `email-body`, …).
+    pub email_form: FormData,
+    pub email_errors: FieldErrors,
 }
 
 /// The record with a refused form in it, at `status`.
@@ -156,6 +192,8 @@ async fn record_page(
         note_edit,
         deal_form,
         deal_errors,
+        email_form,
+        email_errors,
     } = refused;
     let caller = caller(&staff.auth)?;
     let table = state.table.as_ref();
@@ -254,6 +292,13 @@ async fn record_page(
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
+    let gmail = match gmail::readiness(state, caller.org_id(), &caller.user_id).await? {
+        SendReadiness::Off => GmailCompose::Hidden,
+        SendReadiness::Ready { from } => GmailCompose::Ready { from },
+        SendReadiness::NotConnected => GmailCompose::Blocked("Connect your Google account with Gmail"),
+        SendReadiness::ScopeMissing => GmailCompose::Blocked("Switch Gmail on for your Google connection"),
+        SendReadiness::Broken => GmailCompose::Blocked("Connect your Google account again"),
+    };
     let row = Row::of(&contact);
     let version = contact.version;
     let zone = staff.time_zone.clone();
@@ -293,6 +338,11 @@ async fn record_page(
         inline,
         version,
         pipelines: pipeline_choices,
+        gmail,
+        email_form,
+        email_errors,
+        send_key: new_token(),
+        email_sent: notice.is_some() && notice == notice_text(Some("email-sent")),
     })
 }
 

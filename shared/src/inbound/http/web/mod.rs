@@ -14,6 +14,7 @@ pub mod billing;
 pub mod calendar;
 pub mod contact_booking;
 pub mod contact_edit;
+pub mod contact_email;
 pub mod contact_field;
 pub mod contact_merge;
 pub mod contact_record;
@@ -488,6 +489,8 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "contact-deleted" => Some("Contact deleted."),
         "contact-saved" => Some("Contact saved."),
         "note-added" => Some("Note added."),
+        "email-sent" => Some("Email sent from your Gmail."),
+        "email-sending" => Some("Your email is on its way; it shows on the timeline once Gmail has it."),
         "note-saved" => Some("Note saved."),
         "note-deleted" => Some("Note deleted."),
         "tagged" => Some("Tags applied."),
