@@ -122,6 +122,7 @@ sample_tests! {
     "google-connect" => google::google_connect_answers_googles_consent_url_for_the_calendar,
     "google-callback" => google::google_callback_stores_the_tokens_sealed_by_kms,
     "google-disconnect" => google::google_disconnect_revokes_and_deletes_the_tokens,
+    "google-contacts-import" => google::google_contacts_import_reads_danas_google_contacts_in_the_job,
     "page-integrations" => google::page_integrations_explains_each_features_access,
     "page-integrations-action" => google::page_integrations_action_links_on_to_googles_consent_page,
     "page-sign-in-google" => google::page_sign_in_google_redirects_to_googles_sign_in_page,

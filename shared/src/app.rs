@@ -301,14 +301,17 @@ pub fn payments(config: &AppConfig) -> Option<Arc<dyn Payments>> {
 /// Google's OAuth client when it is configured; `None` leaves Google off.
 pub fn google(config: &AppConfig) -> Option<Arc<dyn GoogleOAuth>> {
     config.google_oauth.as_ref().map(|google| {
-        Arc::new(GoogleOAuthClient::new(
-            provider_http(),
-            &config.google_accounts_base_url,
-            &config.google_oauth_base_url,
-            &config.google_certs_url,
-            &config.google_calendar_base_url,
-            google.client_id.clone(),
-            google.client_secret.clone(),
-        )) as Arc<dyn GoogleOAuth>
+        Arc::new(
+            GoogleOAuthClient::new(
+                provider_http(),
+                &config.google_accounts_base_url,
+                &config.google_oauth_base_url,
+                &config.google_certs_url,
+                &config.google_calendar_base_url,
+                google.client_id.clone(),
+                google.client_secret.clone(),
+            )
+            .with_people_base_url(&config.google_people_base_url),
+        ) as Arc<dyn GoogleOAuth>
     })
 }

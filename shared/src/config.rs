@@ -226,6 +226,8 @@ pub struct AppConfig {
     pub google_certs_url: String,
     /// The Google Calendar API (`/users/me/calendarList`, `/freeBusy`).
     pub google_calendar_base_url: String,
+    /// The People API (`/people/me/connections`), for the Contacts import.
+    pub google_people_base_url: String,
 }
 
 /// What a buffered Lambda response may carry inline, counted as encoded in
@@ -255,6 +257,8 @@ pub const GOOGLE_ACCOUNTS_BASE_URL: &str = "https://accounts.google.com";
 pub const GOOGLE_OAUTH_BASE_URL: &str = "https://oauth2.googleapis.com";
 /// Where the Google Calendar API is.
 pub const GOOGLE_CALENDAR_BASE_URL: &str = "https://www.googleapis.com/calendar/v3";
+/// Where the Google People API is (the Contacts import).
+pub const GOOGLE_PEOPLE_BASE_URL: &str = "https://people.googleapis.com/v1";
 /// Where Google publishes the keys that sign its ID tokens.
 pub const GOOGLE_CERTS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 
@@ -374,6 +378,7 @@ impl AppConfig {
             google_certs_url: var("GOOGLE_CERTS_URL").unwrap_or_else(|| GOOGLE_CERTS_URL.into()),
             google_calendar_base_url: var("GOOGLE_CALENDAR_BASE_URL")
                 .unwrap_or_else(|| GOOGLE_CALENDAR_BASE_URL.into()),
+            google_people_base_url: var("GOOGLE_PEOPLE_BASE_URL").unwrap_or_else(|| GOOGLE_PEOPLE_BASE_URL.into()),
         };
         // Locally the integrations' credentials are environment variables;
         // on AWS the Lambda start replaces them with the declared secrets.
@@ -483,6 +488,7 @@ impl AppConfig {
             google_oauth_base_url: GOOGLE_OAUTH_BASE_URL.into(),
             google_certs_url: GOOGLE_CERTS_URL.into(),
             google_calendar_base_url: GOOGLE_CALENDAR_BASE_URL.into(),
+            google_people_base_url: GOOGLE_PEOPLE_BASE_URL.into(),
         }
     }
 }

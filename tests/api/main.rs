@@ -23,6 +23,7 @@ mod deals;
 mod forms;
 mod google;
 mod google_calendar;
+mod google_contacts;
 mod google_sign_in;
 mod imports;
 mod notifications;

@@ -41,6 +41,10 @@ pub enum Job {
     /// A contacts CSV import: processes chunks from the import's checkpoint
     /// (`services::imports`); a redelivery resumes, never repeats.
     ImportContacts { org_id: OrgId, import_id: String },
+    /// A member's Google contacts import: reads the next pages of their
+    /// contacts into the import's parts (resuming at the stored page token),
+    /// then processes rows like `ImportContacts` (`services::google::contacts`).
+    ImportGoogleContacts { org_id: OrgId, import_id: String },
     /// An export (contacts or an import's error report) to the object store:
     /// one slice from the export's checkpoint (`services::exports::job`); a
     /// redelivery resumes, never repeats.

@@ -15,6 +15,7 @@
 //! a disconnected one has no item, so nothing can call Google for it.
 
 pub mod calendar;
+pub mod contacts;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
