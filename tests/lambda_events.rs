@@ -132,6 +132,7 @@ sample_tests! {
     "google-callback" => google::google_callback_stores_the_tokens_sealed_by_kms,
     "google-disconnect" => google::google_disconnect_revokes_and_deletes_the_tokens,
     "google-calendar-sync" => google::google_calendar_sync_queues_a_sync_job_per_connected_member,
+    "google-contacts-import" => google::google_contacts_import_reads_danas_google_contacts_in_the_job,
     "page-integrations" => google::page_integrations_explains_each_features_access,
     "page-integrations-action" => google::page_integrations_action_links_on_to_googles_consent_page,
     "page-sign-in-google" => google::page_sign_in_google_redirects_to_googles_sign_in_page,

@@ -311,7 +311,8 @@ pub fn google(config: &AppConfig) -> Option<Arc<dyn GoogleOAuth>> {
                 google.client_id.clone(),
                 google.client_secret.clone(),
             )
-            .with_gmail_base_url(&config.google_gmail_base_url),
+            .with_gmail_base_url(&config.google_gmail_base_url)
+            .with_people_base_url(&config.google_people_base_url),
         ) as Arc<dyn GoogleOAuth>
     })
 }

@@ -228,6 +228,8 @@ pub struct AppConfig {
     pub google_calendar_base_url: String,
     /// The Gmail API (`GOOGLE_GMAIL_BASE_URL`; tests point it at a mock).
     pub google_gmail_base_url: String,
+    /// The People API (`/people/me/connections`), for the Contacts import.
+    pub google_people_base_url: String,
 }
 
 /// What a buffered Lambda response may carry inline, counted as encoded in
@@ -257,8 +259,11 @@ pub const GOOGLE_ACCOUNTS_BASE_URL: &str = "https://accounts.google.com";
 pub const GOOGLE_OAUTH_BASE_URL: &str = "https://oauth2.googleapis.com";
 /// Where the Google Calendar API is.
 pub const GOOGLE_CALENDAR_BASE_URL: &str = "https://www.googleapis.com/calendar/v3";
-/// Where Google publishes the keys that sign its ID tokens.
+/// Where the Google People API is (the Contacts import).
+pub const GOOGLE_PEOPLE_BASE_URL: &str = "https://people.googleapis.com/v1";
+/// Where the Gmail API is.
 pub const GOOGLE_GMAIL_BASE_URL: &str = "https://gmail.googleapis.com/gmail/v1";
+/// Where Google publishes the keys that sign its ID tokens.
 pub const GOOGLE_CERTS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 
 /// Google's OAuth client (sign-in and calendar access).
@@ -378,6 +383,7 @@ impl AppConfig {
             google_calendar_base_url: var("GOOGLE_CALENDAR_BASE_URL")
                 .unwrap_or_else(|| GOOGLE_CALENDAR_BASE_URL.into()),
             google_gmail_base_url: var("GOOGLE_GMAIL_BASE_URL").unwrap_or_else(|| GOOGLE_GMAIL_BASE_URL.into()),
+            google_people_base_url: var("GOOGLE_PEOPLE_BASE_URL").unwrap_or_else(|| GOOGLE_PEOPLE_BASE_URL.into()),
         };
         // Locally the integrations' credentials are environment variables;
         // on AWS the Lambda start replaces them with the declared secrets.
@@ -488,6 +494,7 @@ impl AppConfig {
             google_certs_url: GOOGLE_CERTS_URL.into(),
             google_gmail_base_url: GOOGLE_GMAIL_BASE_URL.into(),
             google_calendar_base_url: GOOGLE_CALENDAR_BASE_URL.into(),
+            google_people_base_url: GOOGLE_PEOPLE_BASE_URL.into(),
         }
     }
 }

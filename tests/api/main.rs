@@ -25,6 +25,7 @@ mod gmail;
 mod google;
 mod google_calendar;
 mod google_calendar_events;
+mod google_contacts;
 mod google_sign_in;
 mod imports;
 mod notifications;

@@ -6,7 +6,7 @@ use http::StatusCode;
 use konnecs::domain::ids::{OrgId, UserId};
 use konnecs::ports::Clock;
 use konnecs::services::google::connection_key;
-use konnecs_tests::google::{GOOGLE_EMAIL, MockGoogle, REFRESH_TOKEN, param, query_of, with_google};
+use konnecs_tests::google::{GOOGLE_EMAIL, MockGoogle, REFRESH_TOKEN, param, person, query_of, with_google};
 use serde_json::{Value, json};
 
 use super::World;
@@ -35,7 +35,19 @@ async fn started(world: &World) -> String {
 
 /// Dana has connected Google Calendar.
 async fn connected(world: &World) {
-    let state = started(world).await;
+    connected_for(world, json!(["calendar"])).await;
+}
+
+/// Dana has connected Google for `features`.
+async fn connected_for(world: &World, features: Value) {
+    let answer = world
+        .api(
+            "POST",
+            "/integrations/google/connect",
+            Some(json!({ "features": features })),
+        )
+        .await;
+    let state = param(&query_of(answer["url"].as_str().expect("url")), "state").expect("state");
     let path = format!("/app/settings/integrations/google/callback?state={state}&code=4%2F0AeanS0bcode");
     let reply = world.dana().send(&world.app, "GET", &path, None).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
@@ -276,4 +288,35 @@ pub async fn google_calendar_sync_queues_a_sync_job_per_connected_member(name: &
         .collect();
     assert_eq!(listings.len(), 1, "{listings:?}");
     assert!(!listings[0].url.query().unwrap_or_default().contains("syncToken"));
+}
+
+pub async fn google_contacts_import_reads_danas_google_contacts_in_the_job(name: &str) {
+    const WITH_CONTACTS: &str =
+        "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/contacts.readonly";
+    let google = MockGoogle::start(WITH_CONTACTS, MockGoogle::refreshed(WITH_CONTACTS)).await;
+    google
+        .serve_people(vec![vec![person(
+            "people/c7001",
+            Some(("Hana", "Mori")),
+            &["hana.mori@example.com"],
+            &[("020 7946 0456", Some("+442079460456"))],
+        )]])
+        .await;
+    let world = world_with_google(&google).await;
+    connected_for(&world, json!(["contacts"])).await;
+    let reply = world.http(name, &[]).await;
+    reply.expect(StatusCode::ACCEPTED);
+    assert_eq!(reply.body["source"], "google_contacts");
+    assert!(google.people_requests().await.is_empty(), "the job reads them");
+    world.run_jobs().await;
+    let id = reply.body["id"].as_str().expect("id");
+    let import = world.api("GET", &format!("/imports/{id}"), None).await;
+    assert_eq!(
+        (&import["state"], &import["created"]),
+        (&json!("done"), &json!(1)),
+        "{import}"
+    );
+    assert_eq!(google.people_requests().await.len(), 1);
+    let found = world.api("GET", "/contacts?q=hana", None).await;
+    assert_eq!(found["contacts"][0]["source"], "Google Contacts", "{found}");
 }

@@ -127,6 +127,7 @@ pub fn with_google(state: &AppState, base: &str) -> AppState {
     config.google_certs_url = format!("{base}{CERTS_PATH}");
     config.google_calendar_base_url = format!("{base}{CALENDAR_PREFIX}");
     config.google_gmail_base_url = format!("{base}{}", crate::gmail::GMAIL_PREFIX);
+    config.google_people_base_url = format!("{base}{PEOPLE_PREFIX}");
     AppState {
         google: konnecs::app::google(&config),
         config: Arc::new(config),
@@ -292,6 +293,112 @@ impl MockGoogle {
             .into_iter()
             .filter(|r| r.url.path() == format!("{CALENDAR_PREFIX}/freeBusy"))
             .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
+            .collect()
+    }
+}
+
+/// The People API's base on the mock (`GOOGLE_PEOPLE_BASE_URL`), and the
+/// path of `people.connections.list` under it.
+pub const PEOPLE_PREFIX: &str = "/v1";
+pub const CONNECTIONS_PATH: &str = "/v1/people/me/connections";
+
+/// A contact as `people.connections.list` returns it with
+/// `personFields=names,emailAddresses,phoneNumbers`: `phones` are
+/// (`value` as typed, `canonicalForm` when Google could tell).
+pub fn person(resource: &str, names: Option<(&str, &str)>, emails: &[&str], phones: &[(&str, Option<&str>)]) -> Value {
+    let source = json!({"type": "CONTACT", "id": resource.trim_start_matches("people/c")});
+    let mut person = json!({
+        "resourceName": resource,
+        "etag": format!("%EgUBAgMuNxoEAQIFByIMK{}", resource.len()),
+    });
+    if let Some((given, family)) = names {
+        let display = [given, family]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut name = json!({
+            "metadata": {"primary": true, "source": source},
+            "displayName": display,
+            "displayNameLastFirst": format!("{family}, {given}"),
+            "unstructuredName": display,
+        });
+        if !given.is_empty() {
+            name["givenName"] = json!(given);
+        }
+        if !family.is_empty() {
+            name["familyName"] = json!(family);
+        }
+        person["names"] = json!([name]);
+    }
+    if !emails.is_empty() {
+        person["emailAddresses"] = emails
+            .iter()
+            .enumerate()
+            .map(|(i, e)| json!({"metadata": {"primary": i == 0, "source": source}, "value": e, "type": "home", "formattedType": "Home"}))
+            .collect();
+    }
+    if !phones.is_empty() {
+        person["phoneNumbers"] = phones
+            .iter()
+            .enumerate()
+            .map(|(i, (value, canonical))| {
+                let mut phone = json!({"metadata": {"primary": i == 0, "source": source}, "value": value, "type": "mobile", "formattedType": "Mobile"});
+                if let Some(canonical) = canonical {
+                    phone["canonicalForm"] = json!(canonical);
+                }
+                phone
+            })
+            .collect();
+    }
+    person
+}
+
+impl MockGoogle {
+    /// Serves the member's contacts as `people.connections.list` pages
+    /// them: the first page without a `pageToken`, each page with the
+    /// `nextPageToken` of the next (`page-<n>`) but the last, which has
+    /// none; `totalPeople`/`totalItems` as Google adds them. An unknown
+    /// token is Google's 400.
+    pub async fn serve_people(&self, pages: Vec<Vec<Value>>) {
+        let total: usize = pages.iter().map(Vec::len).sum();
+        Mock::given(method("GET"))
+            .and(path(CONNECTIONS_PATH))
+            .respond_with(move |request: &Request| {
+                let token = request
+                    .url
+                    .query_pairs()
+                    .find(|(k, _)| k == "pageToken")
+                    .map(|(_, v)| v.into_owned());
+                let at = match token.as_deref().map(|t| t.strip_prefix("page-").and_then(|n| n.parse::<usize>().ok())) {
+                    None => Some(0),
+                    Some(found) => found,
+                };
+                let Some(page) = at.and_then(|at| pages.get(at)) else {
+                    return ResponseTemplate::new(400).set_body_json(json!({"error": {
+                        "code": 400, "message": "Request contains an invalid argument.", "status": "INVALID_ARGUMENT"}}));
+                };
+                let at = at.unwrap_or_default();
+                let mut body = json!({"totalPeople": total, "totalItems": total});
+                if !page.is_empty() {
+                    body["connections"] = json!(page);
+                }
+                if at + 1 < pages.len() {
+                    body["nextPageToken"] = json!(format!("page-{}", at + 1));
+                }
+                ResponseTemplate::new(200).set_body_json(body)
+            })
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The People API requests the mock received, in order.
+    pub async fn people_requests(&self) -> Vec<Request> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.url.path().starts_with(PEOPLE_PREFIX))
             .collect()
     }
 }

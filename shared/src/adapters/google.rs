@@ -18,7 +18,9 @@ use serde::Deserialize;
 
 use std::time::{Duration, Instant};
 
-use crate::ports::google::{AuthorizationRequest, CalendarEntry, GoogleError, GoogleOAuth, SigningKey, TokenGrant};
+use crate::ports::google::{
+    AuthorizationRequest, CalendarEntry, ContactsPage, GoogleError, GoogleOAuth, SigningKey, TokenGrant,
+};
 
 /// How long the key set is kept when Google's answer names no `max-age`.
 const DEFAULT_KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
@@ -36,6 +38,7 @@ pub struct GoogleOAuthClient {
     certs_url: String,
     calendar_base_url: String,
     gmail_base_url: String,
+    people_base_url: String,
     client_id: String,
     client_secret: SecretString,
     keys: tokio::sync::Mutex<Option<CachedKeys>>,
@@ -68,6 +71,7 @@ impl GoogleOAuthClient {
             certs_url: certs_url.to_string(),
             calendar_base_url: calendar_base_url.trim_end_matches('/').to_string(),
             gmail_base_url: crate::config::GOOGLE_GMAIL_BASE_URL.to_string(),
+            people_base_url: super::google_people::PEOPLE_BASE_URL.to_string(),
             client_id,
             client_secret,
             keys: tokio::sync::Mutex::new(None),
@@ -86,6 +90,12 @@ impl GoogleOAuthClient {
 
     pub(super) fn http_client(&self) -> &reqwest::Client {
         self.http.get()
+    }
+
+    /// The People API somewhere else than Google's (a test's mock).
+    pub fn with_people_base_url(mut self, people_base_url: &str) -> Self {
+        self.people_base_url = people_base_url.trim_end_matches('/').to_string();
+        self
     }
 
     /// Google's JWK set (RSA keys only) and how long it may be kept.
@@ -452,5 +462,21 @@ impl GoogleOAuth for GoogleOAuthClient {
             return Ok(());
         }
         Err(refusal(status, body))
+    }
+
+    async fn contacts_page(
+        &self,
+        access_token: &SecretString,
+        page_token: Option<&str>,
+        page_size: u32,
+    ) -> Result<ContactsPage, GoogleError> {
+        super::google_people::contacts_page(
+            self.http.get(),
+            &self.people_base_url,
+            access_token,
+            page_token,
+            page_size,
+        )
+        .await
     }
 }

@@ -4,6 +4,7 @@ pub mod aws;
 pub mod envelope;
 pub mod gmail;
 pub mod google;
+pub mod google_people;
 pub mod local_keys;
 pub mod mime;
 pub mod object_dir;

@@ -1431,7 +1431,7 @@ const ENTRIES: &[Entry] = {
         },
         Entry {
             name: "jobs-worker",
-            summary: "Runs background jobs (email, SMS and webhook delivery, contact imports and exports, bookings' Google Calendar events and the calendar sync) from the jobs queue; reports failures per message.",
+            summary: "Runs background jobs (email, SMS and webhook delivery, contact imports (CSV, and Google contacts a member started) and exports, bookings' Google Calendar events and the calendar sync) from the jobs queue; reports failures per message.",
             auth: Auth::Internal,
             trigger: Trigger::Queue {
                 queue: QueueName::Jobs,
@@ -1446,13 +1446,15 @@ const ENTRIES: &[Entry] = {
                 ObjectWrite,
                 ExportRead,
                 ExportWrite,
-                // Webhook endpoints' signing secrets, and members' Google tokens.
+                // Webhook endpoints' signing secrets, and members' Google
+                // tokens (the Contacts import they started, bookings' events).
                 TokenKeyDecrypt,
                 // A refreshed Google access token is sealed again.
                 TokenKeyEncrypt,
                 Secret(Integration::Resend),
                 Secret(Integration::Twilio),
-                // Bookings' events in their hosts' Google calendars, and the calendar sync.
+                // Bookings' events in their hosts' Google calendars, the calendar
+                // sync and the Contacts import.
                 Secret(Integration::Google),
             ],
             runtime: Runtime::Both,
@@ -2447,6 +2449,24 @@ const ENTRIES: &[Entry] = {
             area: Area::Organization,
         },
         Entry {
+            name: "google-contacts-import",
+            summary: "Starts the one-time import of the member's own Google contacts (names, emails, phones) into the organization's contacts, through the contacts importer's dedupe rules (409 without Contacts access); the job reads them from the People API. Answers the import, whose progress is at GET /imports/{id}.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/integrations/google/contacts/import",
+                route: handler!(http::google::import_contacts),
+            },
+            access: &[
+                TableRead,
+                TableWrite,
+                QueueSend(QueueName::Jobs),
+                Secret(Integration::Google),
+            ],
+            runtime: Runtime::Both,
+            area: Area::Organization,
+        },
+        Entry {
             name: "google-callback",
             summary: "Google's return from its consent page: takes the member's single-use state, exchanges the code with its PKCE verifier, stores the tokens sealed under the token key (context: organization, user, purpose) with an audit entry, and redirects to Settings → Integrations.",
             auth: Auth::Session,
@@ -2487,7 +2507,7 @@ const ENTRIES: &[Entry] = {
         },
         Entry {
             name: "page-integrations-action",
-            summary: "The Integrations page's post: connect (answers the link to Google's consent page for the features checked), the calendars to check for busy times, or disconnect (revokes and deletes the tokens before answering).",
+            summary: "The Integrations page's post: connect (answers the link to Google's consent page for the features checked), the calendars to check for busy times, start the one-time Google contacts import (then its progress page), or disconnect (revokes and deletes the tokens before answering).",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Post,

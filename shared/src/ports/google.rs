@@ -82,6 +82,30 @@ pub struct CalendarEntry {
     pub writable: bool,
 }
 
+/// One of the member's Google contacts (People API `Person`), with only
+/// the fields Konnecs asks for: names, email addresses, phone numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GooglePerson {
+    /// Google's stable name of the contact, `people/c…`.
+    pub resource_name: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// The whole name, for a contact with no given or family name.
+    pub display_name: Option<String>,
+    pub emails: Vec<String>,
+    /// Each number as Google has it in E.164 (`canonicalForm`) when it
+    /// could tell, as typed otherwise.
+    pub phones: Vec<String>,
+}
+
+/// One page of `people.connections.list`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContactsPage {
+    pub people: Vec<GooglePerson>,
+    /// The token of the next page; `None` on the last.
+    pub next_page_token: Option<String>,
+}
+
 /// Google's OAuth endpoints; the Calendar API's events ([`CalendarEvents`])
 /// and the Gmail calls travel with the same client and tokens.
 #[async_trait]
@@ -122,6 +146,16 @@ pub trait GoogleOAuth: CalendarEvents + super::gmail::GmailApi + Send + Sync {
         from: jiff::Timestamp,
         to: jiff::Timestamp,
     ) -> Result<Vec<(jiff::Timestamp, jiff::Timestamp)>, GoogleError>;
+
+    /// One page of the member's contacts (People API
+    /// `people.connections.list`, `personFields=names,emailAddresses,phoneNumbers`):
+    /// the first without `page_token`, at most `page_size` people.
+    async fn contacts_page(
+        &self,
+        access_token: &SecretString,
+        page_token: Option<&str>,
+        page_size: u32,
+    ) -> Result<ContactsPage, GoogleError>;
 }
 
 // ---------------------------------------------------------------------------

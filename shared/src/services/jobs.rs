@@ -45,6 +45,10 @@ pub enum Job {
     /// by-last-update orders, from the cursor kept on its marker
     /// (`services::contacts::order_backfill`); a redelivery resumes.
     BackfillContactOrder { org_id: OrgId },
+    /// A member's Google contacts import: reads the next pages of their
+    /// contacts into the import's parts (resuming at the stored page token),
+    /// then processes rows like `ImportContacts` (`services::google::contacts`).
+    ImportGoogleContacts { org_id: OrgId, import_id: String },
     /// An export (contacts or an import's error report) to the object store:
     /// one slice from the export's checkpoint (`services::exports::job`); a
     /// redelivery resumes, never repeats.
@@ -79,6 +83,7 @@ impl Job {
         match self {
             Job::SendSms { org_id, .. }
             | Job::ImportContacts { org_id, .. }
+            | Job::ImportGoogleContacts { org_id, .. }
             | Job::Export { org_id, .. }
             | Job::BackfillContactOrder { org_id }
             | Job::FormSubmitted { org_id, .. }

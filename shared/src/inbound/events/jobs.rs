@@ -61,6 +61,7 @@ fn time_needed(job: &Job) -> Duration {
         Job::ImportContacts { .. }
         | Job::Export { .. }
         | Job::BackfillContactOrder { .. }
+        | Job::ImportGoogleContacts { .. }
         | Job::PurgeOrganization { .. } => MIN_SLICE_TIME,
         Job::DeliverWebhook(_) => crate::services::webhooks::ATTEMPT_TIME,
         _ => Duration::from_millis(1),
@@ -103,6 +104,14 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
             match imports::run_job(state, &org_id, &import_id, delivery).await {
                 Ok(()) => Ok(()),
                 // The import is gone (deleted organization): nothing left to do.
+                Err(ImportError::NotFound) => Err(JobError::Permanent(format!("import {import_id} not found"))),
+                Err(err) => Err(JobError::Retry(err.to_string())),
+            }
+        }
+        Job::ImportGoogleContacts { org_id, import_id } => {
+            use crate::services::imports::ImportError;
+            match crate::services::google::contacts::run_job(state, &org_id, &import_id, delivery).await {
+                Ok(()) => Ok(()),
                 Err(ImportError::NotFound) => Err(JobError::Permanent(format!("import {import_id} not found"))),
                 Err(err) => Err(JobError::Retry(err.to_string())),
             }

@@ -12,9 +12,11 @@ use serde_json::json;
 
 use super::extract::ApiJson;
 use super::session::Authenticated;
+use crate::domain::role::Permission;
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
-use crate::services::google;
+use crate::services::google::{self, contacts};
+use crate::services::imports::DedupeMode;
 
 /// The member's own connection: only ever their own, so another member's
 /// (or organization's) cannot be named.
@@ -37,6 +39,27 @@ pub async fn connect(
     let features = google::parse_features(&body.features)?;
     let url = google::start_connect(&state, &auth.org_id, &auth.user_id, &features).await?;
     Ok::<_, ApiError>((StatusCode::CREATED, Json(json!({ "url": url }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactsImportBody {
+    #[serde(default)]
+    mode: Option<DedupeMode>,
+}
+
+/// `POST /integrations/google/contacts/import`: starts the one-time import
+/// of the member's own Google contacts (JSON; `mode`: `skip`, the default, or
+/// `update` for contacts that exist). Answers the import, whose progress is
+/// at `GET /imports/{id}`.
+pub async fn import_contacts(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<ContactsImportBody>,
+) -> impl IntoResponse {
+    auth.require(Permission::UseCrm)?;
+    let record = contacts::start_import(&state, &auth.actor, &auth.user_id, body.mode.unwrap_or_default()).await?;
+    Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(super::imports::view(&record))))
 }
 
 pub async fn disconnect(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {

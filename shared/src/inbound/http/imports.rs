@@ -49,9 +49,11 @@ fn bad_query(detail: impl Into<String>) -> ApiError {
     }
 }
 
-fn view(record: &ImportRecord) -> Value {
+pub(crate) fn view(record: &ImportRecord) -> Value {
     json!({
         "id": record.id,
+        "source": if record.google.is_some() { "google_contacts" } else { "csv" },
+        "google_pages_read": record.google.as_ref().map(|g| g.pages_read),
         "state": record.state,
         "rows_done": record.rows_done,
         "rows_total": record.rows_total,

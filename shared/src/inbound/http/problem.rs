@@ -714,6 +714,26 @@ impl From<crate::services::google::gmail::GmailSendError> for ApiError {
     }
 }
 
+impl From<crate::services::google::contacts::GoogleImportError> for ApiError {
+    fn from(err: crate::services::google::contacts::GoogleImportError) -> Self {
+        use crate::services::google::contacts::GoogleImportError as E;
+        match err {
+            E::ContactsNotEnabled(detail) => ApiError::Conflict {
+                code: "google_contacts_not_enabled",
+                detail,
+            },
+            E::AlreadyRunning(id) => ApiError::Conflict {
+                code: "google_import_running",
+                detail: format!(
+                    "Your Google contacts import {id} is still running: see its progress at /imports/{id}."
+                ),
+            },
+            E::Connection(err) => err.into(),
+            E::Import(err) => err.into(),
+        }
+    }
+}
+
 impl From<crate::services::accounts::google_sign_in::GoogleSignInError> for ApiError {
     fn from(err: crate::services::accounts::google_sign_in::GoogleSignInError) -> Self {
         use crate::services::accounts::google_sign_in::GoogleSignInError as E;

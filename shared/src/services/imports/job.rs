@@ -77,7 +77,7 @@ pub async fn run_job(
 /// The queue's last try failed: an import still running is marked failed,
 /// unless it moved on meanwhile (another delivery is working on it, or
 /// it finished and only its clean-up failed).
-pub(super) async fn give_up(
+pub async fn give_up(
     state: &(impl HasTable + HasClock),
     org_id: &OrgId,
     import_id: &str,
@@ -334,7 +334,7 @@ pub(super) fn parse_rows(
     }
 }
 
-pub(super) async fn fail(
+pub async fn fail(
     state: &(impl HasTable + HasClock),
     org_id: &OrgId,
     record: &ImportRecord,

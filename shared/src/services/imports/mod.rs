@@ -85,7 +85,7 @@ mod rows;
 mod upload;
 mod wizard;
 
-pub use job::{Budget, process, run_job};
+pub use job::{Budget, fail, give_up, process, run_job};
 pub use mapping::{build_mapping, detect_target};
 pub(crate) use pace::reserve as reserve_pace;
 pub use pace::{PARTITION_SHARE, pace_key, paced_seconds};
@@ -174,6 +174,26 @@ pub struct ImportRecord {
     pub error: Option<String>,
     #[serde(default)]
     pub created_by: Option<UserId>,
+    /// Set when the rows are a member's Google contacts, read page by page
+    /// into the parts instead of uploaded (`services::google::contacts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google: Option<GoogleSource>,
+    /// Whether the end of the import has its audit entry (written once,
+    /// by the delivery that moves this from false).
+    #[serde(default)]
+    pub finish_audited: bool,
+}
+
+/// Where a Google contacts import is in reading the member's contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoogleSource {
+    /// Whose Google contacts: the member who started the import.
+    pub user_id: UserId,
+    /// The People API's token of the next page to read (none before the
+    /// first page and after the last).
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    pub pages_read: u32,
 }
 
 pub fn import_key(org_id: &OrgId, import_id: &str) -> Key {
@@ -243,7 +263,7 @@ pub async fn error_rows(
     Ok((out, page.cursor))
 }
 
-pub(super) async fn queue_job(state: &impl HasJobs, org_id: &OrgId, import_id: &str) -> Result<(), ImportError> {
+pub(crate) async fn queue_job(state: &impl HasJobs, org_id: &OrgId, import_id: &str) -> Result<(), ImportError> {
     jobs::enqueue(
         state.jobs().as_ref(),
         &[Job::ImportContacts {
@@ -256,7 +276,7 @@ pub(super) async fn queue_job(state: &impl HasJobs, org_id: &OrgId, import_id: &
 }
 
 /// The uploaded file holds personal data: it goes once every row is in.
-pub(super) async fn discard_file(
+pub(crate) async fn discard_file(
     state: &impl HasObjects,
     org_id: &OrgId,
     record: &ImportRecord,

@@ -144,6 +144,8 @@ pub(super) async fn store_first_part(
         finished_at: (state_now == ImportState::Done).then(|| now.to_string()),
         error: None,
         created_by: actor.user_id.clone(),
+        google: None,
+        finish_audited: false,
     };
     if record.state != ImportState::Done {
         put_part(state, org_id, &id, 0, csv).await?;
@@ -180,7 +182,8 @@ pub async fn append_part(
 ) -> Result<ImportRecord, ImportError> {
     let org_id = &actor.org_id;
     let current = get(state, org_id, import_id).await?;
-    if current.state != ImportState::Uploading {
+    // A Google contacts import reads its parts from Google, never from a request.
+    if current.state != ImportState::Uploading || current.google.is_some() {
         return Err(ImportError::Conflict("import_not_uploading"));
     }
     if current.parts >= MAX_PARTS {

@@ -88,7 +88,7 @@ pub async fn preview(
     rows: usize,
 ) -> Result<Preview, ImportError> {
     let record = get(state, org_id, import_id).await?;
-    if record.state != ImportState::Uploading || record.parts != 1 {
+    if record.state != ImportState::Uploading || record.parts != 1 || record.google.is_some() {
         return Err(ImportError::Conflict("import_not_uploading"));
     }
     let mut records = read_first_part(state, org_id, import_id).await?;
@@ -160,7 +160,7 @@ pub async fn start(
 ) -> Result<ImportRecord, ImportError> {
     let org_id = &actor.org_id;
     let current = get(state, org_id, import_id).await?;
-    if current.state != ImportState::Uploading || current.parts != 1 {
+    if current.state != ImportState::Uploading || current.parts != 1 || current.google.is_some() {
         return Err(ImportError::Conflict("import_not_uploading"));
     }
     let mut records = read_first_part(state, org_id, import_id).await?;

@@ -296,10 +296,17 @@ struct Progress {
     done: bool,
     broken: bool,
     not_started: bool,
+    /// Rows read from the member's Google contacts rather than a file.
+    from_google: bool,
+    /// Still reading pages of the member's Google contacts.
+    reading_google: bool,
+    /// Why the import stopped, when it says.
+    error: Option<String>,
 }
 
 impl Progress {
     fn of(record: &ImportRecord) -> Self {
+        let reading_google = record.google.is_some() && record.state == ImportState::Uploading;
         Progress {
             id: record.id.clone(),
             state: state_word(record.state),
@@ -309,10 +316,13 @@ impl Progress {
             updated: record.updated,
             skipped: record.skipped,
             failed: record.failed,
-            working: matches!(record.state, ImportState::Queued | ImportState::Running),
+            working: matches!(record.state, ImportState::Queued | ImportState::Running) || reading_google,
             done: record.state == ImportState::Done,
             broken: record.state == ImportState::Failed,
-            not_started: record.state == ImportState::Uploading,
+            not_started: record.state == ImportState::Uploading && !reading_google,
+            from_google: record.google.is_some(),
+            reading_google,
+            error: record.error.clone(),
         }
     }
 }

@@ -17,10 +17,13 @@ use serde::Deserialize;
 use super::contacts::NoticeQuery;
 use super::{Chrome, PageError, PageResult, Staff, StaffForm, notice_text, render, see_other};
 use crate::domain::google::GoogleFeature;
+use crate::domain::role::Permission;
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::services::google::calendar::{self, CalendarChoice};
+use crate::services::google::contacts::{self, GoogleImportError};
 use crate::services::google::{self, Callback, ConnectionView, GoogleConnectionError};
+use crate::services::imports::{self, DedupeMode, ImportRecord, ImportState};
 
 /// Where the page is.
 pub const PAGE: &str = "/app/settings/integrations";
@@ -46,6 +49,39 @@ struct IntegrationsPage {
     calendars: Option<Vec<CalendarChoice>>,
     /// Why the calendars could not be read just now.
     calendars_error: Option<&'static str>,
+    /// With Contacts access: the import can be started.
+    contacts_import: bool,
+    /// The member's latest Google contacts import.
+    last_import: Option<LastImport>,
+}
+
+/// The member's latest Google contacts import, as the page mentions it.
+pub struct LastImport {
+    pub id: String,
+    pub state: &'static str,
+    pub created: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub started_at: String,
+}
+
+impl LastImport {
+    fn of(record: &ImportRecord) -> Self {
+        LastImport {
+            id: record.id.clone(),
+            state: match record.state {
+                ImportState::Done => "finished",
+                ImportState::Failed => "stopped",
+                _ => "running",
+            },
+            created: record.created,
+            updated: record.updated,
+            skipped: record.skipped,
+            failed: record.failed,
+            started_at: record.created_at.chars().take(16).collect::<String>().replace('T', " "),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -101,6 +137,13 @@ async fn page(
         } else {
             (None, None)
         };
+    let contacts_import = google.state == "connected" && google.features.contains(&GoogleFeature::Contacts);
+    let last_import = imports::recent(state, &staff.auth.org_id, 20)
+        .await
+        .map_err(ApiError::from)?
+        .iter()
+        .find(|r| r.google.as_ref().is_some_and(|g| g.user_id == staff.auth.user_id))
+        .map(LastImport::of);
     let staff = staff.in_section("settings");
     Ok(render(
         status,
@@ -113,6 +156,8 @@ async fn page(
             error,
             calendars,
             calendars_error,
+            contacts_import,
+            last_import,
         },
     ))
 }
@@ -169,6 +214,21 @@ pub async fn integrations_action(State(state): State<AppState>, StaffForm { staf
                 Err(GoogleConnectionError::Invalid(fields)) => {
                     let message = fields.first().map(|f| f.message.clone());
                     page(&state, staff, None, message, StatusCode::UNPROCESSABLE_ENTITY).await
+                }
+                Err(err) => Err(PageError(err.into())),
+            }
+        }
+        "import_contacts" => {
+            staff.auth.require(Permission::UseCrm)?;
+            let mode = match form.text("mode").as_str() {
+                "update" => DedupeMode::Update,
+                _ => DedupeMode::Skip,
+            };
+            match contacts::start_import(&state, &staff.auth.actor, &staff.auth.user_id, mode).await {
+                Ok(record) => Ok(see_other(&format!("/app/imports/{}", record.id))),
+                Err(GoogleImportError::AlreadyRunning(id)) => Ok(see_other(&format!("/app/imports/{id}"))),
+                Err(GoogleImportError::ContactsNotEnabled(message)) => {
+                    page(&state, staff, None, Some(message), StatusCode::CONFLICT).await
                 }
                 Err(err) => Err(PageError(err.into())),
             }
