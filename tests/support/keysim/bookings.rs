@@ -287,14 +287,24 @@ fn put(item: Item, condition: Option<Condition>) -> WriteOp {
 
 /// The rate-limit layer in front of a public route (`inbound::http::rate_limit`,
 /// budgets from `catalogue::throttles`): one atomic add on the visitor's IP
-/// bucket and one on the page's, in the minute's window. The visitor's
-/// address stands in for their IP.
+/// bucket and one on the page's (or link's), in the minute's window; on the
+/// routes that take a secret, a read of the failure buckets first.
 fn rate_limit_counts(cx: &mut Cx, route: &str, visitor: &str, target: &str, at: f64) {
     let Some(Limits::Layer(throttle)) = throttles::limits(route) else {
         panic!("{route} has no rate-limit layer");
     };
     let caller = Caller::new(Some(visitor), Some(target));
-    let minute = cx.at(at as i64).as_second().div_euclid(60);
+    let now = cx.at(at as i64).as_second();
+    let minute = now.div_euclid(60);
+    if throttle.failures.is_some() {
+        // The failure buckets are read first (a success never writes them).
+        let hour = now.div_euclid(3600);
+        let reads: Vec<(Key, usize)> = caller
+            .scopes()
+            .map(|(scope, hashed)| (rate_limit::failure_key(throttle.family, scope, hashed, hour), 0))
+            .collect();
+        cx.rec.batch_get(at, &reads);
+    }
     for (scope, hashed) in [("IP", caller.ip), ("T", caller.target)] {
         let Some(hashed) = hashed else { continue };
         let op = WriteOp::Update {
@@ -490,6 +500,9 @@ fn keep_booking(rec: &mut Recorder, ops: &[WriteOp], returning: bool) {
 /// contact (for its timeline), the notice batch.
 fn change_reads(cx: &mut Cx, org: &Org, booking: &BookingRecord, at: f64, notice_bytes: usize) {
     let booking_bytes = item_bytes(&booking.item().unwrap_or_default());
+    // The invitee's own link, from their device (their booking id stands in for their IP).
+    let uid = booking.id.to_string();
+    rate_limit_counts(cx, "public-booking-cancel", &format!("device-{uid}"), &uid, at);
     cx.rec.get(at, &booking_uid_key(&booking.id), POINTER_BYTES);
     cx.rec.get(at, &booking_key(&org.id, &booking.id), booking_bytes);
     if let Some(contact_id) = &booking.contact_id {
