@@ -885,14 +885,14 @@ const ENTRIES: &[Entry] = {
         },
         Entry {
             name: "contacts-list",
-            summary: "Contacts newest first with cursor paging; filters by tag, owner and created range; `q` searches name, email or phone prefix.",
+            summary: "Contacts with cursor paging, by creation (default newest first), name or last update (`sort`: created, name, updated; a leading - reverses); filters by tag, owner and created range; `q` searches name, email or phone prefix. The first list by name or last update starts the organization's sort-key back-fill job.",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/contacts",
                 route: handler!(http::contacts::list),
             },
-            access: &[TableRead, TableWrite],
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
             area: Area::Contacts,
         },
@@ -2242,14 +2242,14 @@ const ENTRIES: &[Entry] = {
         },
         Entry {
             name: "page-contacts",
-            summary: "The contacts table: search as you type, filters (tag, owner, stage, created), cursor paging, bulk tagging; to htmx only the rows.",
+            summary: "The contacts table: search as you type, filters (tag, owner, stage, created), sortable by name, creation and last update, cursor paging, bulk tagging; to htmx only the rows. The first sort by name or last update starts the organization's sort-key back-fill job.",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Get,
                 path: "/app/contacts",
                 route: handler!(http::web::contacts::table),
             },
-            access: &[TableRead],
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
             area: Area::Contacts,
         },

@@ -29,7 +29,8 @@
 //! | deal | `ORG#<id>` | `DEAL#<id>` | gsi1: `ORG#<id>#PIPE#<pipeline>` / `STAGE#<stage>#<deal>`; gsi2: `ORG#<id>#CONTACT#<contact>#DEALS` / `<deal>` |
 //! | contacts import, progress checkpoint (see `services::imports`) | `ORG#<id>` | `IMPORT#<id>` | |
 //! | contacts export job, progress checkpoint (TTL `expires_at`, 7 days; see `services::exports::job`) | `ORG#<id>` | `EXPORT#<id>` | |
-//! | contact (see `services::contacts`) | `ORG#<id>#CONTACT#<contact>` | `PROFILE` | gsi1: `ORG#<id>#CONTACTS` / `<created ms, 13 digits>#<contact>`; gsi2: `ORG#<id>#OWNER#<user>` / same |
+//! | contact (see `services::contacts`) | `ORG#<id>#CONTACT#<contact>` | `PROFILE` | gsi1: `ORG#<id>#CONTACTS` / `<created ms, 13 digits>#<contact>`; gsi2: `ORG#<id>#OWNER#<user>` / same; gsi3: `ORG#<id>#CONTACTS#BYUPDATE` / `<updated ms, 13 digits>#<contact>` |
+//! | contact by name / the sort keys' back-fill marker (see `services::contacts::order_backfill`) | `ORG#<id>#CONTACTS#BYNAME` / `ORG#<id>#CONTACTS#BACKFILL` | `<folded name> #<contact>` / `ORDER` | |
 //! | contact note / timeline entry | `ORG#<id>#CONTACT#<contact>` | `NOTE#<note>` / `TL#<ms, 13 digits>#<entry>` | |
 //! | contact email / phone → contact (unique per org) | `ORG#<id>#CEMAIL#<email>` / `ORG#<id>#CPHONE#<E.164>` | `CONTACT` | |
 //! | contact search key (name words, full name, emails, phone digits) | `ORG#<id>#SEARCH` | `<folded token>#<contact>` | |

@@ -254,9 +254,10 @@ fn order_backfill(rec: &mut Recorder, config: &Config, day0: Timestamp, org: &Or
                 rec.write_units(start, Index::Gsi1, &index, milli);
                 rec.write_units(start, Index::Gsi3, &by_update, milli);
             }
+            // Once: the back-fill runs once; its items are the contacts' own.
             for op in &ops {
                 if let WriteOp::Put { item, .. } = op {
-                    rec.keep_item(item, Retention::Forever, Retention::Forever);
+                    rec.keep_item(item, Retention::Once, Retention::Once);
                 }
             }
             t = start + config.transaction_seconds;

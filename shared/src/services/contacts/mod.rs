@@ -9,7 +9,7 @@
 //! |---|---|---|---|
 //! | contact | `ORG#<org>#CONTACT#<id>` | `PROFILE` | gsi1 `ORG#<org>#CONTACTS` / `<created ms>#<id>`; gsi2 `ORG#<org>#OWNER#<user>` / same; gsi3 `ORG#<org>#CONTACTS#BYUPDATE` / `<updated ms>#<id>` |
 //! | contact by name | `ORG#<org>#CONTACTS#BYNAME` | `<folded name> #<id>` | |
-//! | sort keys back-filled (`order_backfill`) | `ORG#<org>#CONTACTS#BYNAME` | `~BACKFILL` | |
+//! | sort keys' back-fill marker (`order_backfill`) | `ORG#<org>#CONTACTS#BACKFILL` | `ORDER` | |
 //! | note | `ORG#<org>#CONTACT#<id>` | `NOTE#<note id>` | |
 //! | timeline entry | `ORG#<org>#CONTACT#<id>` | `TL#<ms>#<entry id>` | |
 //! | email → contact (unique) | `ORG#<org>#CEMAIL#<email>` | `CONTACT` | |

@@ -170,10 +170,7 @@ pub async fn run_slice(
         }
         match page.cursor {
             None => return Ok(Slice::Done),
-            Some(c) if Instant::now() >= deadline => {
-                let _ = c;
-                return Ok(Slice::More);
-            }
+            Some(_) if Instant::now() >= deadline => return Ok(Slice::More),
             Some(c) => cursor = Some(c),
         }
     }
