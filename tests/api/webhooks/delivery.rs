@@ -1,6 +1,7 @@
 //! Delivery: a booking's signed `booking.created`, retries with growing
-//! waits, at most one call per attempt whatever the queue redelivers,
-//! manual redelivery, turning a failing endpoint off with one email, and
+//! waits, at most one call per attempt whatever the queue redelivers (an
+//! attempt lost during its call made again after its lease), manual
+//! redelivery, turning a failing endpoint off with one email, and
 //! the SSRF guard at delivery time.
 
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use http::StatusCode;
 use jiff::SignedDuration;
 use konnecs::domain::webhook::TargetPolicy;
 use konnecs::inbound::events::{Message, jobs};
-use konnecs::ports::{OutgoingWebhook, WebhookSendError, WebhookTransport};
+use konnecs::ports::{OutgoingWebhook, WebhookAnswer, WebhookSendError, WebhookTransport};
 use konnecs_tests::app::{START, Store, TestApp, expect};
 use konnecs_tests::on_both_stores;
 use konnecs_tests::practice::{Practice, booking_id, guest};
@@ -22,6 +23,7 @@ on_both_stores!(
     a_failing_receiver_is_retried_with_growing_waits_until_it_answers,
     a_redelivered_queue_message_calls_once_and_a_manual_redelivery_calls_again,
     an_endpoint_failing_for_a_day_is_turned_off_and_its_owners_emailed_once,
+    an_attempt_lost_during_its_call_is_made_again_after_its_lease_with_the_same_webhook_id,
 );
 
 async fn a_booking_sends_a_signed_booking_created_webhook(store: Store) {
@@ -256,6 +258,84 @@ async fn an_endpoint_failing_for_a_day_is_turned_off_and_its_owners_emailed_once
         .filter(|m| m["kind"] == "webhook_disabled")
         .count();
     assert_eq!(emails, 1);
+}
+
+/// A transport whose call never ends: the process making it "stops" when
+/// the test drops the attempt's future during the call.
+struct StopsDuringTheCall {
+    called: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait::async_trait]
+impl WebhookTransport for StopsDuringTheCall {
+    async fn post(&self, _request: &OutgoingWebhook) -> Result<WebhookAnswer, WebhookSendError> {
+        self.called.notify_one();
+        std::future::pending().await
+    }
+}
+
+async fn an_attempt_lost_during_its_call_is_made_again_after_its_lease_with_the_same_webhook_id(store: Store) {
+    let app = TestApp::on(store, START).await;
+    let owner = app.sign_up("owner@whitfield-dental.example", "Whitfield Dental").await;
+    let receiver = Receiver::start(&[], 200).await;
+    let (endpoint, secret) = add_endpoint(&app, &owner, &receiver.url, &["contact.created"]).await;
+    app.drain_jobs().await;
+    let contact = create_contact(&app, &owner, "ann@example.com").await;
+    let received = app
+        .state
+        .jobs
+        .receive(10, std::time::Duration::from_secs(30))
+        .await
+        .expect("receive");
+    assert_eq!(received.len(), 1, "one delivery job");
+    let message = Message {
+        message_id: received[0].message_id.clone(),
+        body: received[0].body.clone(),
+        receive_count: 1,
+    };
+
+    // The first delivery claims the attempt and stops during the call.
+    let called = Arc::new(tokio::sync::Notify::new());
+    let stopping = konnecs::app::AppState {
+        webhooks: Arc::new(StopsDuringTheCall { called: called.clone() }),
+        ..app.state.clone()
+    };
+    tokio::select! {
+        _ = jobs::consume(stopping, vec![message.clone()]) => panic!("the call never ends"),
+        () = called.notified() => {}
+    }
+    assert!(receiver.calls().is_empty());
+
+    // Redelivered while the lease runs: it may still be under way, so
+    // nothing is sent; the job comes back when the lease ends.
+    let again = Message {
+        receive_count: 2,
+        ..message.clone()
+    };
+    assert!(jobs::consume(app.state.clone(), vec![again]).await.failed.is_empty());
+    app.drain_jobs().await;
+    assert!(receiver.calls().is_empty(), "no second call while the lease runs");
+
+    // After the lease: the lost attempt is made, once, as the same message.
+    app.advance(
+        SignedDuration::try_from(konnecs::services::webhooks::ATTEMPT_LEASE).expect("lease")
+            + SignedDuration::from_secs(1),
+    );
+    app.drain_jobs().await;
+    let calls = receiver.calls();
+    assert_eq!(calls.len(), 1, "the lost attempt made again");
+    assert!(signature_is_valid(&secret, &calls[0]));
+    assert_eq!(calls[0].header("webhook-id"), format!("contact.created:{contact}"));
+    let third = Message {
+        receive_count: 3,
+        ..message
+    };
+    assert!(jobs::consume(app.state.clone(), vec![third]).await.failed.is_empty());
+    app.drain_jobs().await;
+    assert_eq!(receiver.calls().len(), 1, "made, it is not made again");
+    let log = deliveries(&app, &owner, &endpoint).await;
+    assert_eq!(log[0]["status"], "succeeded", "{log:?}");
+    assert_eq!(log[0]["attempts"].as_array().map(Vec::len), Some(1), "{log:?}");
 }
 
 /// Production mode: an endpoint saved while loopback was allowed (or a

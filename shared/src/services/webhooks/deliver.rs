@@ -34,6 +34,11 @@ use crate::services::records::{from_item, to_item};
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 /// What one attempt may take, the call and its bookkeeping.
 pub const ATTEMPT_TIME: Duration = Duration::from_secs(9);
+/// How long a claimed attempt is taken to be under way. One with no result
+/// after this was lost (its process stopped during the call): a redelivery
+/// of its job makes it again, under the same `webhook-id`. Well over
+/// [`ATTEMPT_TIME`], so an attempt still under way is never made twice.
+pub const ATTEMPT_LEASE: Duration = Duration::from_secs(60);
 /// Longest error text kept in the log.
 const MAX_ERROR: usize = 200;
 
@@ -109,12 +114,16 @@ pub async fn run_attempt(
         }
         return Ok(());
     }
-    // The claim: this attempt is made once, whatever the queue redelivers.
+    // The claim: this attempt is made once, whatever the queue redelivers
+    // (again only if its lease runs out with no result).
+    let lease_until = ms(now) + ATTEMPT_LEASE.as_millis() as i64;
     let claimed = state
         .table()
         .update(
             &key,
-            crate::ports::Update::default().set("claimed_attempt", job.attempt),
+            crate::ports::Update::default()
+                .set("claimed_attempt", job.attempt)
+                .set("lease_until", lease_until),
             Some(Condition::AttributeEquals {
                 name: "claimed_attempt".into(),
                 value: json!(job.attempt.saturating_sub(1)),
@@ -123,7 +132,20 @@ pub async fn run_attempt(
         .await;
     match claimed {
         Ok(_) => {}
-        Err(err) if err.is_condition_failure() => return resume_schedule(state, &job, &delivery).await,
+        Err(err) if err.is_condition_failure() => match lost_attempt(&job, &delivery, now) {
+            LostAttempt::No => return resume_schedule(state, &job, &delivery).await,
+            // Maybe still under way: this job comes back when the lease ends.
+            LostAttempt::Leased(until) => {
+                let wait = Duration::from_millis(u64::try_from(until - ms(now)).unwrap_or(0));
+                return send_later(state, job, wait).await;
+            }
+            LostAttempt::Expired => {
+                if !reclaim(state, &key, &delivery, lease_until).await? {
+                    // Another delivery of this job took it over first.
+                    return Ok(());
+                }
+            }
+        },
         Err(err) => return Err(err.into()),
     }
     let outcome = attempt(state, &job.org_id, &endpoint, &delivery, now).await?;
@@ -163,6 +185,7 @@ async fn create_delivery(
         body,
         status: DeliveryStatus::Pending,
         claimed_attempt: 0,
+        lease_until: None,
         first_attempt_at: ms(now),
         next_attempt_at: Some(ms(now)),
         attempts: Vec::new(),
@@ -197,6 +220,56 @@ async fn create_delivery(
                 == Some(job.delivery_id.as_str());
             Ok(same)
         }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Whether a redelivered job's attempt was claimed and never finished.
+enum LostAttempt {
+    /// Not claimed by this job, or made (its result is in the log).
+    No,
+    /// Claimed with no result, and the lease (Unix ms) still runs.
+    Leased(i64),
+    /// Claimed with no result, and the lease ran out: it was lost.
+    Expired,
+}
+
+fn lost_attempt(job: &WebhookAttempt, delivery: &DeliveryRecord, now: Timestamp) -> LostAttempt {
+    let made = delivery.attempts.last().is_some_and(|a| a.attempt >= job.attempt);
+    if delivery.claimed_attempt != job.attempt || made {
+        return LostAttempt::No;
+    }
+    match delivery.lease_until {
+        Some(until) if until > ms(now) => LostAttempt::Leased(until),
+        _ => LostAttempt::Expired,
+    }
+}
+
+/// Takes over a lost attempt: a new lease, on the condition that the one
+/// seen is still the delivery's (every claim writes a later one), so of
+/// several deliveries of the job one makes the attempt. `false`: another
+/// took it.
+async fn reclaim(
+    state: &impl HasTable,
+    key: &crate::ports::Key,
+    delivery: &DeliveryRecord,
+    lease_until: i64,
+) -> Result<bool, RunError> {
+    let condition = match delivery.lease_until {
+        Some(seen) => Condition::AttributeEquals {
+            name: "lease_until".into(),
+            value: json!(seen),
+        },
+        // Claimed before leases were kept.
+        None => Condition::AttributeEquals {
+            name: "claimed_attempt".into(),
+            value: json!(delivery.claimed_attempt),
+        },
+    };
+    let update = crate::ports::Update::default().set("lease_until", lease_until);
+    match state.table().update(key, update, Some(condition)).await {
+        Ok(_) => Ok(true),
+        Err(err) if err.is_condition_failure() => Ok(false),
         Err(err) => Err(err.into()),
     }
 }

@@ -31,13 +31,22 @@
 //!
 //! Each job is one attempt (`deliver::run_attempt`): it claims its attempt
 //! number on the delivery record with a conditional write before the HTTP
-//! call, so a redelivered queue message never calls the endpoint twice. A
+//! call, so a redelivered queue message never calls the endpoint twice. The
+//! claim holds a lease (`ATTEMPT_LEASE`, longer than an attempt can take):
+//! a process that stopped during the call leaves a claimed attempt with no
+//! result, which a redelivery of its job makes again once the lease ran out
+//! (same `webhook-id`: receivers drop what they already took by that id). A
 //! failed attempt records itself and queues the next after an exponential
 //! wait (`domain::webhook::retry_after`: 30 s doubling to 4 h, for 24 h).
 //! Waits longer than the queue's delay limit (SQS: 15 min) are covered by
 //! re-sending the job with the rest of the wait until it is due. When an
 //! endpoint has failed every attempt for 24 h it is disabled and its
-//! organization's owners are emailed once.
+//! organization's owners are emailed once. "Sustained failure" is that
+//! time, not a count of attempts: the retry schedule spaces attempts out
+//! (30 s doubling to 4 h), so a count would mean a different span for an
+//! endpoint with many events than for one with few, while 24 h is the
+//! retry window itself: an endpoint off that long has lost deliveries
+//! anyway, and a short outage (a deploy, a restart) never turns one off.
 //!
 //! # Keys (see `records.rs`)
 //!
@@ -57,7 +66,7 @@ mod deliver;
 mod endpoints;
 mod publish;
 
-pub use deliver::{ATTEMPT_TIME, REQUEST_TIMEOUT, RunError, redeliver, run_attempt};
+pub use deliver::{ATTEMPT_LEASE, ATTEMPT_TIME, REQUEST_TIMEOUT, RunError, redeliver, run_attempt};
 pub use endpoints::{
     CreatedEndpoint, DeliveryView, EndpointInput, EndpointView, create_endpoint, delete_endpoint, get_endpoint,
     list_deliveries, list_endpoints, rotate_secret, update_endpoint,
@@ -151,8 +160,13 @@ pub struct DeliveryRecord {
     /// The exact body every attempt sends (so each signs the same bytes).
     pub body: String,
     pub status: DeliveryStatus,
-    /// The highest attempt number claimed (an attempt is made at most once).
+    /// The highest attempt number claimed (an attempt is made once, unless
+    /// its claim's lease ran out with no result: see `deliver::ATTEMPT_LEASE`).
     pub claimed_attempt: u32,
+    /// Unix ms until which the claimed attempt is being made; `None` on
+    /// deliveries claimed before leases were kept.
+    #[serde(default)]
+    pub lease_until: Option<i64>,
     /// Unix ms of the first attempt: the retry window starts there.
     pub first_attempt_at: i64,
     /// Unix ms the next scheduled attempt is due, while pending.
