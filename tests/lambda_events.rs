@@ -237,6 +237,8 @@ sample_tests! {
     "page-note-create" => web::page_note_create_adds_the_note,
     "page-settings" => web::page_settings_shows_the_organizations_profile,
     "page-settings-save" => web::page_settings_save_renames_the_organization,
+    "page-org-deletion" => web::page_org_deletion_explains_the_timeline_and_asks_for_the_name,
+    "page-org-deletion-action" => web::page_org_deletion_action_deletes_the_organization,
     "page-verify-email-submit" => account::page_verify_email_submit_verifies_the_address,
     "page-forgot-password" => web::page_forgot_password_asks_for_the_email,
     "page-contact-edit" => web::page_contact_edit_shows_the_filled_form,

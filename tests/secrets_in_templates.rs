@@ -219,6 +219,7 @@ fn only_the_billing_functions_read_the_stripe_secret() {
             "OrgDeletionRequestFunction",
             "PageBillingActionFunction",
             "PageBillingFunction",
+            "PageOrgDeletionActionFunction",
             "StripeWebhookFunction",
         ]
     );

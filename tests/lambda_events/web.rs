@@ -602,3 +602,19 @@ pub async fn page_profile_photo_removes_the_photo(name: &str) {
     let gone = w.dana().send(&w.app, "GET", "/me/photo", None).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
+
+pub async fn page_org_deletion_explains_the_timeline_and_asks_for_the_name(name: &str) {
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_staff_page(&reply, "name=\"confirm_name\"");
+    assert!(reply.text.contains("For 7 days"), "the timeline: {}", reply.text);
+}
+
+pub async fn page_org_deletion_action_deletes_the_organization(name: &str) {
+    // Dana signed up a moment ago: the sign-in stands for her password.
+    let w = World::with_dana().await;
+    let reply = w.http(name, &[]).await;
+    assert_redirect(&reply, "/app/settings/deletion");
+    let status = w.api("GET", "/org/deletion", None).await;
+    assert_eq!(status["deletion"]["grace_days"], 7, "{status}");
+}

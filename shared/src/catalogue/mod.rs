@@ -2410,6 +2410,39 @@ const ENTRIES: &[Entry] = {
             area: Area::Organization,
         },
         Entry {
+            name: "page-org-deletion",
+            summary: "Owners: the organization's deletion page: what happens when, the form (its name typed, the password), or the pending deletion with its cancel button.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/app/settings/deletion",
+                route: handler!(http::web::org_deletion::show),
+            },
+            access: &[TableRead, TableWrite],
+            runtime: Runtime::Both,
+            area: Area::Organization,
+        },
+        Entry {
+            name: "page-org-deletion-action",
+            summary: "The deletion page's post (owners): deletes the organization (as POST /org/deletion) or cancels its deletion, or shows the form again with the field errors.",
+            auth: Auth::Session,
+            trigger: Trigger::Http {
+                method: Method::Post,
+                path: "/app/settings/deletion",
+                route: handler!(http::web::org_deletion::submit),
+            },
+            access: &[
+                TableRead,
+                TableWrite,
+                // Opening the members' Google tokens to revoke them.
+                TokenKeyDecrypt,
+                Secret(Integration::Stripe),
+                Secret(Integration::Google),
+            ],
+            runtime: Runtime::Both,
+            area: Area::Organization,
+        },
+        Entry {
             name: "google-status",
             summary: "The member's own Google connection: connected, broken with the reason, or disconnected; the Google account and the features granted.",
             auth: Auth::Session,

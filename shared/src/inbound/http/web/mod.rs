@@ -26,6 +26,7 @@ pub mod google_sign_in;
 pub mod home;
 pub mod imports;
 pub mod integrations;
+pub mod org_deletion;
 pub mod pipeline_edit;
 pub mod pipelines;
 pub mod profile;
@@ -498,6 +499,10 @@ pub fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "signed-out" => Some("You are signed out."),
         "welcome" => Some("Welcome to Konnecs."),
         "settings-saved" => Some("Settings saved."),
+        "org-deletion-requested" => {
+            Some("The organization is being deleted. Members are signed out; you can cancel until the purge starts.")
+        }
+        "org-deletion-cancelled" => Some("The deletion is cancelled: the organization and its members are back."),
         "sms-settings-saved" => Some("Text message settings saved."),
         "google-declined-sign-in" => Some("Google did not sign you in."),
         "google-calendars-saved" => Some("Calendars saved: slots stay free of the busy times in them."),
