@@ -287,6 +287,12 @@ async fn removing_a_member_deletes_their_token_item(store: Store) {
         raw_item(&app, &colleague).await.is_none(),
         "the removed member's tokens are gone"
     );
+    // The grant goes at Google too, by its refresh token, once the job runs.
+    assert!(google.forms("/revoke").await.is_empty());
+    app.drain_jobs().await;
+    let revoked = google.forms("/revoke").await;
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(param(&revoked[0], "token").as_deref(), Some(REFRESH_TOKEN));
 }
 
 on_both_stores!(

@@ -659,14 +659,15 @@ const ENTRIES: &[Entry] = {
         },
         Entry {
             name: "members-remove",
-            summary: "Removes a member, or leaves the organization when it is oneself; the last owner cannot go.",
+            summary: "Removes a member, or leaves the organization when it is oneself; the last owner cannot go. Their Google tokens are deleted with the membership and the grant revoked at Google by a job.",
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Delete,
                 path: "/org/members/{userId}",
                 route: handler!(http::org::remove_member),
             },
-            access: &[TableRead, TableWrite],
+            // The removed member's Google grant is revoked by a job.
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
             area: Area::Organization,
         },
@@ -3204,7 +3205,8 @@ const ENTRIES: &[Entry] = {
                 path: "/app/settings/members/{user_id}",
                 route: handler!(http::web::team::member),
             },
-            access: &[TableRead, TableWrite],
+            // A removed member's Google grant is revoked by a job.
+            access: &[TableRead, TableWrite, QueueSend(QueueName::Jobs)],
             runtime: Runtime::Both,
             area: Area::Organization,
         },

@@ -74,6 +74,14 @@ pub enum Job {
     /// One run of the two-way sync of a member's Google calendar
     /// (`services::scheduling::bookings::sync_host_calendar`).
     CalendarSync { org_id: OrgId, user_id: UserId },
+    /// A removed member's Google grant revoked at Google
+    /// (`services::google::revoke_sealed`); the tokens stay sealed in the
+    /// message, their item already deleted with the membership.
+    RevokeGoogleGrant {
+        org_id: OrgId,
+        user_id: UserId,
+        sealed_tokens: String,
+    },
 }
 
 impl Job {

@@ -1,7 +1,7 @@
-//! Google Calendar: the job that writes each booking's event after every
-//! change (`bookings::sync_booking_event`: the booking and the host's
-//! connection read; the event's link written on the booking when it is
-//! first written), and the calendar sync (`calendar_sync::tick` every five
+//! Google Calendar: the host's connection read after every booking change,
+//! and for connected hosts the job that writes the booking's event
+//! (`bookings::sync_booking_event`: the booking and the connection read;
+//! the event's link written on the booking when it is first written), and the calendar sync (`calendar_sync::tick` every five
 //! minutes: every shard of the connections index; then each connected
 //! host's run, `bookings::sync_host_calendar`: the connection read and its
 //! listing position written). Google's own answers touch no key.
@@ -35,24 +35,29 @@ pub fn connected(user_id: &str) -> bool {
     hash % 10 < CONNECTED_PER_TEN
 }
 
-/// The event job of one committed change of `booking` (`first`: its booking).
+/// After one committed change of `booking` (`first`: its booking): the
+/// host's connection read (`google_event::queue`), and for a connected
+/// host the event job: the booking and the connection read, the event's
+/// link written on the booking the first time.
 pub fn event_job(rec: &mut Recorder, at: f64, org: &Org, booking: &BookingRecord, first: bool) {
-    let booking_bytes = booking.item().map(|item| item_bytes(&item)).unwrap_or(1_500);
-    rec.get(at, &booking_key(&org.id, &booking.id), booking_bytes);
     let host = &booking.host_user_id;
     let is_connected = connected(host.as_str());
-    rec.get(
-        at,
-        &connection_key(&org.id, host),
-        if is_connected { CONNECTION_BYTES } else { 0 },
-    );
-    if is_connected && first {
+    let connection_bytes = if is_connected { CONNECTION_BYTES } else { 0 };
+    rec.get(at, &connection_key(&org.id, host), connection_bytes);
+    if !is_connected {
+        return;
+    }
+    let job_at = at + 1.0;
+    let booking_bytes = booking.item().map(|item| item_bytes(&item)).unwrap_or(1_500);
+    rec.get(job_at, &booking_key(&org.id, &booking.id), booking_bytes);
+    rec.get(job_at, &connection_key(&org.id, host), CONNECTION_BYTES);
+    if first {
         let op = WriteOp::Update {
             key: booking_key(&org.id, &booking.id),
             update: Update::default().set("google_event", json!({"calendar_id": "primary"})),
             condition: Some(Condition::Exists),
         };
-        rec.write(at + 0.5, &op, booking_bytes + 120);
+        rec.write(job_at + 0.5, &op, booking_bytes + 120);
     }
 }
 

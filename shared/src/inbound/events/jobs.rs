@@ -227,6 +227,22 @@ pub async fn run(state: &AppState, job: Job, delivery: &Delivery) -> Result<(), 
                 Err(err) => Err(google_job_error(err)),
             }
         }
+        Job::RevokeGoogleGrant {
+            org_id,
+            user_id,
+            sealed_tokens,
+        } => {
+            use crate::ports::GoogleError;
+            use crate::services::google::{self, GoogleConnectionError};
+            match google::revoke_sealed(state, &org_id, &user_id, &sealed_tokens).await {
+                Ok(()) => Ok(()),
+                Err(GoogleConnectionError::Google(GoogleError::Unavailable(reason))) => Err(JobError::Retry(reason)),
+                Err(GoogleConnectionError::Keys(crate::ports::KeyError::Unavailable(reason))) => {
+                    Err(JobError::Retry(reason))
+                }
+                Err(err) => Err(JobError::Permanent(err.to_string())),
+            }
+        }
     }
 }
 

@@ -126,6 +126,18 @@ pub async fn calendar_access(
     }
 }
 
+/// Whether the member's bookings are written into a Google calendar now:
+/// a working connection with Calendar access and a calendar chosen. Read
+/// before queueing a booking's event job, so bookings of the many hosts
+/// without Google queue nothing.
+pub async fn writes_bookings(state: &impl HasTable, org_id: &OrgId, user_id: &UserId) -> Result<bool, StoreError> {
+    Ok(read_connection(state, org_id, user_id).await?.is_some_and(|record| {
+        record.status == ConnectionStatus::Connected
+            && record.write_calendar.is_some()
+            && GoogleFeature::granted_in(&record.scopes).contains(&GoogleFeature::Calendar)
+    }))
+}
+
 /// Stores where the listing stands, only on a connection that still
 /// exists (a disconnect meanwhile stays a disconnect).
 pub async fn save_events_sync(

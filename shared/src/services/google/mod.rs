@@ -463,6 +463,42 @@ pub fn delete_connection_op(org_id: &OrgId, user_id: &UserId) -> WriteOp {
     }
 }
 
+/// The job that revokes the grant of a removed member's connection at
+/// Google, once the transaction removing the member deleted its item; `None`
+/// without a connection. It carries the tokens still sealed (only the token
+/// key under the member's context opens them), so the item can go at once
+/// and the removing request needs neither the key nor Google.
+pub async fn revoke_after_removal(
+    state: &impl HasTable,
+    org_id: &OrgId,
+    user_id: &UserId,
+) -> Result<Option<Job>, StoreError> {
+    Ok(read_connection(state, org_id, user_id)
+        .await?
+        .map(|record| Job::RevokeGoogleGrant {
+            org_id: org_id.clone(),
+            user_id: user_id.clone(),
+            sealed_tokens: record.sealed_tokens,
+        }))
+}
+
+/// Revokes the grant of tokens sealed for the member (the job of
+/// [`revoke_after_removal`]). A grant Google no longer knows counts as revoked.
+pub async fn revoke_sealed(
+    state: &(impl HasGoogle + HasKeys),
+    org_id: &OrgId,
+    user_id: &UserId,
+    sealed_tokens: &str,
+) -> Result<(), GoogleConnectionError> {
+    let google = google(state)?;
+    let tokens = open_sealed(state, org_id, user_id, sealed_tokens).await?;
+    let token = SecretString::from(tokens.refresh_token.unwrap_or(tokens.access_token));
+    match google.revoke(&token).await {
+        Ok(()) | Err(GoogleError::InvalidGrant) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// A usable access token for the member's connection, refreshed first when
 /// it expires within a minute. A broken connection answers `Broken` without
 /// calling Google; Google's `invalid_grant` on refresh breaks it, and the
@@ -623,10 +659,19 @@ async fn seal(
 }
 
 async fn open_tokens(state: &impl HasKeys, record: &ConnectionRecord) -> Result<Tokens, GoogleConnectionError> {
+    open_sealed(state, &record.org_id, &record.user_id, &record.sealed_tokens).await
+}
+
+async fn open_sealed(
+    state: &impl HasKeys,
+    org_id: &OrgId,
+    user_id: &UserId,
+    sealed_tokens: &str,
+) -> Result<Tokens, GoogleConnectionError> {
     let sealed = STANDARD
-        .decode(&record.sealed_tokens)
+        .decode(sealed_tokens)
         .map_err(|_| GoogleConnectionError::Keys(KeyError::Malformed))?;
-    let context = token_context(&record.org_id, &record.user_id);
+    let context = token_context(org_id, user_id);
     let plain = zeroize::Zeroizing::new(state.keys().decrypt(&sealed, &context).await?);
     serde_json::from_slice(&plain).map_err(|_| GoogleConnectionError::Keys(KeyError::Malformed))
 }

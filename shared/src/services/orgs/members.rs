@@ -7,7 +7,7 @@ use crate::domain::ids::UserId;
 use crate::domain::membership;
 use crate::domain::role::Role;
 use crate::ports::{BatchOp, Condition, Index, Key, Query, SortKey, StoreError, Update, WriteOp};
-use crate::ports::{HasClock, HasTable};
+use crate::ports::{HasClock, HasJobs, HasTable};
 use crate::services::audit::{self, Actor};
 use crate::services::records::{MemberRecord, from_item, member_key, org_key, user_sessions_partition};
 use serde_json::json;
@@ -160,7 +160,7 @@ pub async fn change_role(
 /// sessions in this organization are deleted after the commit (and would
 /// fail anyway: every request re-reads the membership).
 pub async fn remove_member(
-    state: &(impl HasTable + HasClock),
+    state: &(impl HasTable + HasClock + HasJobs),
     actor: &Actor,
     target_user_id: &UserId,
 ) -> Result<(), OrgError> {
@@ -188,10 +188,18 @@ pub async fn remove_member(
             &format!("user:{target_user_id}"),
             json!({"role": snap.target.role}),
         ));
+        // Read before the transaction deletes it: the grant is revoked at
+        // Google by a job once the removal committed.
+        let revoke = crate::services::google::revoke_after_removal(state, &actor.org_id, target_user_id).await?;
         match state.table().transact(ops).await {
             Ok(()) => {
                 if let Err(err) = delete_org_sessions(state, target_user_id, &actor.org_id).await {
                     tracing::warn!(error = %err, "could not delete the sessions of a removed member");
+                }
+                if let Some(job) = revoke
+                    && let Err(err) = crate::services::jobs::enqueue(state.jobs().as_ref(), &[job]).await
+                {
+                    tracing::error!(error = %err, "could not queue the revocation of a removed member's google grant");
                 }
                 return Ok(());
             }

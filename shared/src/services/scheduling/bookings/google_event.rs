@@ -28,7 +28,7 @@ use crate::ports::{Condition, HasClock, HasJobs, HasTable, StoreError, Update};
 use crate::services::audit::{self, Actor};
 use crate::services::google::GoogleConnectionError;
 use crate::services::google::calendar::CalendarReach;
-use crate::services::google::calendar_sync::calendar_access;
+use crate::services::google::calendar_sync::{calendar_access, writes_bookings};
 use crate::services::jobs::{self, Job};
 use crate::services::scheduling::{SchedulingError, booking_key};
 
@@ -101,9 +101,19 @@ pub fn is_konnecs_event(event: &CalendarEvent, org_id: &OrgId, booking_id: &Book
         && event.private.get(BOOKING_PROPERTY).map(String::as_str) == Some(booking_id.as_str())
 }
 
-/// Queues the job that brings the booking's Google event in step. A
-/// failure to queue is logged; the change stands.
-pub async fn queue(state: &impl HasJobs, booking: &BookingRecord) {
+/// Queues the job that brings the booking's Google event in step, when
+/// its host writes bookings into a Google calendar (a booking made while
+/// the host had none is not written later). A failure is logged; the
+/// change stands.
+pub async fn queue(state: &(impl HasTable + HasJobs), booking: &BookingRecord) {
+    match writes_bookings(state, &booking.org_id, &booking.host_user_id).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(err) => {
+            tracing::error!(booking_id = %booking.id, error = %err, "could not read the host's google connection; no calendar event queued");
+            return;
+        }
+    }
     let job = Job::BookingCalendarEvent {
         org_id: booking.org_id.clone(),
         booking_id: booking.id.clone(),
