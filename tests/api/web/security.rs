@@ -295,6 +295,16 @@ async fn every_page_with_an_id_answers_not_found_for_another_organizations_ids()
             vec![("body", "Mine".into())],
         ),
         (
+            "page-contact-email",
+            "POST",
+            format!("/app/contacts/{contact}/email"),
+            vec![
+                ("subject", "Hello".into()),
+                ("body", "Mine".into()),
+                ("send_key", "a-form-key".into()),
+            ],
+        ),
+        (
             "page-note-update",
             "POST",
             format!("/app/contacts/{contact}/notes/{note}"),
