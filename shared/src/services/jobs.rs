@@ -98,7 +98,12 @@ impl Job {
             | Job::BookingCalendarEvent { org_id, .. }
             | Job::CalendarSync { org_id, .. } => Some(org_id),
             Job::DeliverWebhook(attempt) => Some(&attempt.org_id),
-            Job::SendEmail { .. } | Job::PasswordReset { .. } | Job::PurgeOrganization { .. } => None,
+            // Revoking a grant is part of letting go of the data, so it
+            // runs for a closing organization too.
+            Job::SendEmail { .. }
+            | Job::PasswordReset { .. }
+            | Job::PurgeOrganization { .. }
+            | Job::RevokeGoogleGrant { .. } => None,
         }
     }
 }
