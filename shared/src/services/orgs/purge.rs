@@ -23,8 +23,8 @@
 //! | webhook endpoints, their deliveries | `ORG#<org>` / `WEBHOOK#` |
 //! | custom fields and their keys | `ORG#<org>#FIELDS` |
 //! | tags: counters and what is left of their indexes | `ORG#<org>#TAGS` |
-//! | members: saved views, import mapping, host calendars, Google busy cache and tokens, sessions; a user left without an organization: profile, email, photo, every session | `ORG#<org>` / `MEMBER#` |
-//! | audit log, search keys, usage counters, staff notifications, import pace | their `ORG#<org>#…` partitions |
+//! | members: saved views, import mapping, host calendars, Google busy cache and tokens, Gmail threads and the reply poll's entry, sessions; a user left without an organization: profile, email, photo, every session | `ORG#<org>` / `MEMBER#` |
+//! | audit log, search keys, usage counters, staff notifications, import pace, name order and its back-fill marker | their `ORG#<org>#…` partitions |
 //! | the rest of `ORG#<org>` (pipelines, deals, statistics, schedules, invitations and their tokens, SMS settings, notices) | `ORG#<org>` |
 //! | billing and its Stripe customer lookup; the public slug; the profile | last |
 //!
@@ -467,7 +467,16 @@ async fn purge_family(
         }
         Family::Partitions => {
             let mut n = 0;
-            for suffix in ["AUDIT", "SEARCH", "USAGE", "NOTIFY", "IMPORTPACE"] {
+            for suffix in [
+                "AUDIT",
+                "SEARCH",
+                "USAGE",
+                "NOTIFY",
+                "IMPORTPACE",
+                // The contacts' name order and its back-fill marker.
+                "CONTACTS#BYNAME",
+                "CONTACTS#BACKFILL",
+            ] {
                 n += delete_page(
                     table,
                     Query::partition(format!("ORG#{org_id}#{suffix}")).limit(PAGE),
@@ -598,9 +607,14 @@ async fn purge_member(
         format!("ORG#{org_id}#MEMBER#{user_id}#IMPORTMAP"),
         crate::services::scheduling::host_calendar_partition(org_id, user_id),
         format!("ORG#{org_id}#GBUSY#{user_id}"),
+        // Gmail: the threads Konnecs sent in, send keys, replies seen.
+        crate::services::google::gmail::gmail_partition(org_id, user_id),
     ] {
         n += delete_partition(table, partition).await?;
     }
+    // The reply poll's entry for the mailbox (it would drop it itself, but
+    // nothing of the organization should wait on that).
+    n += delete_keys(table, vec![crate::services::google::gmail::mailbox_key(org_id, user_id)]).await?;
     // Tokens revoked when the deletion was asked; whatever is left goes.
     n += delete_keys(table, vec![crate::services::google::connection_key(org_id, user_id)]).await?;
     n += end_sessions(table, user_id, org_id, None).await?;
