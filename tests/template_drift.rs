@@ -850,12 +850,16 @@ fn an_extra_or_wildcard_action_is_drift() {
         if let Some(statements) =
             stack["Resources"]["HealthFunction"]["Properties"]["Policies"][0]["Statement"].as_array_mut()
         {
-            statements
-                .push(json!({ "Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": { "Ref": "TableArn" } }));
+            statements.push(
+                json!({ "Effect": "Allow", "Action": ["dynamodb:DeleteTable"], "Resource": { "Ref": "TableArn" } }),
+            );
             statements.push(json!({ "Effect": "Allow", "Action": "s3:*", "Resource": "*" }));
         }
     });
-    assert!(problems.iter().any(|p| p.contains("dynamodb:PutItem")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("dynamodb:DeleteTable")),
+        "{problems:?}"
+    );
     assert!(
         problems.iter().any(|p| p.contains("wildcard action s3:*")),
         "{problems:?}"

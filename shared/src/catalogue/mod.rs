@@ -248,6 +248,15 @@ impl Entry {
     /// route need; the template's IAM policy is derived from this.
     pub fn effective_access(&self) -> Vec<Access> {
         let mut access = self.access.to_vec();
+        // The rate-limit layer counts in the table (reads the failure
+        // buckets, adds to the request buckets).
+        if self.http().is_some() && matches!(throttles::limits(self.name), Some(throttles::Limits::Layer(_))) {
+            for extra in [Access::TableRead, Access::TableWrite] {
+                if !access.contains(&extra) {
+                    access.push(extra);
+                }
+            }
+        }
         if matches!(self.http(), Some((Method::Post, _))) {
             for extra in IDEMPOTENT_POST_ACCESS {
                 if !access.contains(&extra) {

@@ -128,10 +128,11 @@ pub async fn limit(
     }
 
     let response = next.run(request).await;
-    if throttle.failures.is_some() && is_failure(response.status()) {
-        if let Err(error) = rate_limit::record_failure(table, &throttle, &caller, now).await {
-            tracing::warn!(family = throttle.family, %error, "failure not counted");
-        }
+    if throttle.failures.is_some()
+        && is_failure(response.status())
+        && let Err(error) = rate_limit::record_failure(table, &throttle, &caller, now).await
+    {
+        tracing::warn!(family = throttle.family, %error, "failure not counted");
     }
     response
 }
