@@ -28,6 +28,13 @@
 //! | the rest of `ORG#<org>` (pipelines, deals, statistics, schedules, invitations and their tokens, SMS settings, notices) | `ORG#<org>` |
 //! | billing and its Stripe customer lookup; the public slug; the profile | last |
 //!
+//! Load: a slice deletes at most about [`SLICE_ITEMS`] items, pages of at
+//! most 100 per partition, and paces itself to half a DynamoDB partition's
+//! write capacity ([`pace`]), so even an organization whose items all sat in
+//! one partition is deleted under the key limits; one organization's purge
+//! is one chain of slices (a redelivered copy at most doubles it, still
+//! within the limit). Nothing here needs the key-distribution model.
+//!
 //! Kept: `ORG#<org>` / `PURGED` (the id and dates, nothing personal: proof
 //! the purge ran) and SMS opt-outs (`SMSOPTOUT#…`): they belong to the
 //! phone number, not the organization, and carriers require a STOP to hold.
@@ -197,6 +204,7 @@ pub async fn slice(
             if n == 0 {
                 break;
             }
+            pace(table, n).await;
             deleted += n;
             if deleted >= budget {
                 return Ok(Slice::More(deleted));
@@ -228,6 +236,17 @@ pub async fn slice(
     table.delete(&org_key(org_id), None).await?;
     table.delete(&purge_due_key(org_id, deletion.purge_after), None).await?;
     Ok(Slice::Done)
+}
+
+/// Waits long enough that `deleted` items, were they all in one partition,
+/// used at most half of its write capacity (DynamoDB; the embedded store has
+/// no per-key limit): a purge never throttles the organization's neighbours
+/// on a shared partition, nor a second copy of its own slice.
+async fn pace(table: &dyn Table, deleted: usize) {
+    if let Some(units) = table.partition_write_units().filter(|units| *units > 0) {
+        let seconds = deleted as f64 / (f64::from(units) / 2.0);
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    }
 }
 
 fn ignore_condition(err: StoreError) -> Result<Option<Item>, StoreError> {
