@@ -24,7 +24,7 @@ use super::{BookingRecord, GoogleEventLink, get_record};
 use crate::domain::ids::{BookingId, OrgId};
 use crate::ports::google::GoogleError;
 use crate::ports::google::{CalendarEvent, EventWrite, Inserted};
-use crate::ports::{Condition, HasClock, HasJobs, HasTable, StoreError, Update};
+use crate::ports::{Condition, HasClock, HasGoogle, HasJobs, HasTable, StoreError, Update};
 use crate::services::audit::{self, Actor};
 use crate::services::google::GoogleConnectionError;
 use crate::services::google::calendar::CalendarReach;
@@ -105,7 +105,11 @@ pub fn is_konnecs_event(event: &CalendarEvent, org_id: &OrgId, booking_id: &Book
 /// its host writes bookings into a Google calendar (a booking made while
 /// the host had none is not written later). A failure is logged; the
 /// change stands.
-pub async fn queue(state: &(impl HasTable + HasJobs), booking: &BookingRecord) {
+pub async fn queue(state: &(impl HasTable + HasJobs + HasGoogle), booking: &BookingRecord) {
+    // Without Google configured no connection can exist: no read.
+    if state.google().is_none() {
+        return;
+    }
     match writes_bookings(state, &booking.org_id, &booking.host_user_id).await {
         Ok(true) => {}
         Ok(false) => return,

@@ -27,7 +27,7 @@ use super::{
 use crate::domain::slots::SlotRejection;
 use crate::domain::token::token_hash;
 use crate::ports::{Condition, Index, Query, SortKey, StoreError, Table, WriteOp};
-use crate::ports::{HasClock, HasJobs, HasTable};
+use crate::ports::{HasClock, HasGoogle, HasJobs, HasTable};
 use crate::services::audit::{self, Actor};
 use crate::services::records::{OrgRecord, from_item, org_key};
 use crate::services::reminders;
@@ -262,7 +262,7 @@ pub(super) fn booking_put(booking: &BookingRecord, read_version: u64) -> Result<
 }
 
 pub async fn cancel(
-    state: &(impl HasTable + HasClock + HasJobs),
+    state: &(impl HasTable + HasClock + HasJobs + HasGoogle),
     org_id: &OrgId,
     id: &BookingId,
     reason: Option<String>,
@@ -446,7 +446,7 @@ pub async fn reschedule(
 
 /// Confirm or decline a booking that waits for the host.
 pub async fn decide(
-    state: &(impl HasTable + HasClock + HasJobs),
+    state: &(impl HasTable + HasClock + HasJobs + HasGoogle),
     caller: &Caller,
     id: &BookingId,
     confirm: bool,
