@@ -228,7 +228,7 @@ async fn queue(state: &impl HasJobs, org_id: &OrgId, import_id: &str) -> Result<
 /// Why reading the next page stopped.
 enum PageOutcome {
     /// The record as it now is.
-    Read(ImportRecord),
+    Read(Box<ImportRecord>),
     /// The import cannot go on: it is failed with this reason for the member.
     Stop(String),
 }
@@ -314,7 +314,9 @@ async fn read_next_page(
         Err(err) if err.is_condition_failure() => {}
         Err(err) => return Err(err.into()),
     }
-    Ok(PageOutcome::Read(imports::get(state, org_id, &record.id).await?))
+    Ok(PageOutcome::Read(Box::new(
+        imports::get(state, org_id, &record.id).await?,
+    )))
 }
 
 fn into_import_error(err: GoogleImportError) -> ImportError {
@@ -372,7 +374,7 @@ async fn step(
             break;
         }
         match read_next_page(state, org_id, &record, &source).await? {
-            PageOutcome::Read(next) => record = next,
+            PageOutcome::Read(next) => record = *next,
             PageOutcome::Stop(reason) => {
                 record = imports::fail(state, org_id, &record, &reason).await?;
             }
