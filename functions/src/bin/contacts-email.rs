@@ -1,4 +1,4 @@
-//! Lambda `contacts-email`: POST /contacts/{id}/emails.
+//! Lambda `contacts-email`: POST /contacts/{contactId}/emails.
 #[tokio::main]
 async fn main() -> Result<(), konnecs::lambda::Error> {
     // Picked while compiling (never looked up at run time), so the binary

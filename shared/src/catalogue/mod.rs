@@ -2335,7 +2335,7 @@ const ENTRIES: &[Entry] = {
             auth: Auth::Session,
             trigger: Trigger::Http {
                 method: Method::Post,
-                path: "/contacts/{id}/emails",
+                path: "/contacts/{contactId}/emails",
                 route: handler!(http::gmail::send),
             },
             access: &GMAIL_SEND_ACCESS,

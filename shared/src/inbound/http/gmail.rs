@@ -1,4 +1,4 @@
-//! `POST /contacts/{id}/emails`: emails a contact from the caller's own
+//! `POST /contacts/{contactId}/emails`: emails a contact from the caller's own
 //! Gmail. Thin: parse, call `services::google::gmail`, map. The
 //! `Idempotency-Key` names the send: a repeat with it sends nothing again.
 
