@@ -83,7 +83,7 @@ pub async fn gmail_replies_tick_puts_marias_reply_on_her_timeline(name: &str) {
     google.serve_profile().await;
     let (world, id) = world_with_gmail(&google).await;
     let body = json!({"subject": "Your crown fitting", "body": "Would Thursday suit you?"});
-    world.api("POST", &format!("/contacts/{contactId}/emails"), Some(body)).await;
+    world.api("POST", &format!("/contacts/{id}/emails"), Some(body)).await;
     let thread = sent_id(1);
     let ours = metadata(&thread, &thread, &["SENT"], &[("From", GOOGLE_EMAIL)], 1);
     let hers = metadata(

@@ -114,10 +114,12 @@ const GOOGLE_CALLBACK: Limits = Limits::Layer(Throttle {
     failures: None,
 });
 
-/// Provider webhooks are verified (constant-time) before any work; a
-/// per-IP budget far above a provider's bursts bounds unsigned floods, and
-/// a provider refused with 429 retries later.
-const WEBHOOK: Limits = pages("webhook", 600);
+/// Provider webhooks are verified (constant-time) before any work. Twilio
+/// does not retry a refused status or inbound-text callback, and a reminder
+/// batch sends thousands a minute from few addresses, so the per-IP budget
+/// is the most one bucket key may take (`MAX_TARGET_PER_MINUTE`): it only
+/// bounds unsigned floods.
+const WEBHOOK: Limits = pages("webhook", 3_000);
 
 /// Every route anyone may call, by catalogue entry name, with its limits.
 pub const THROTTLES: &[(&str, Limits)] = &[

@@ -137,10 +137,19 @@ pub async fn limit(
     response
 }
 
-/// A refused attempt: a wrong, unknown or expired secret, or input the
-/// route rejects. A refusal by the limit itself is not counted again.
+/// A refused secret: malformed, wrong, unknown, forbidden or expired. A
+/// taken slot (409) or a refused choice (422) is the visitor's own booking or
+/// reset going wrong, not a guess, so it must not lock them out of the link
+/// for the hour; a refusal by the limit itself is not counted again.
 fn is_failure(status: StatusCode) -> bool {
-    status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS
+    matches!(
+        status,
+        StatusCode::BAD_REQUEST
+            | StatusCode::UNAUTHORIZED
+            | StatusCode::FORBIDDEN
+            | StatusCode::NOT_FOUND
+            | StatusCode::GONE
+    )
 }
 
 fn refuse(refusals: &Refusals, bucket: Key, retry_after_seconds: u64, now: i64) -> Response {
