@@ -412,7 +412,9 @@ mod tests {
 
     #[test]
     fn no_access_means_no_policies() {
+        // A route without rate limits: limited routes count in the table.
         let entry = Entry {
+            name: "unlimited-example",
             access: &[],
             ..health()
         };
@@ -459,7 +461,9 @@ mod tests {
         let variables = &function(worker)["Properties"]["Environment"]["Variables"];
         assert_eq!(variables["RESEND_SECRET_ARN"], reference("ResendSecretArn"));
         assert_eq!(variables["TWILIO_SECRET_ARN"], reference("TwilioSecretArn"));
-        assert_eq!(variables.as_object().map(Map::len), Some(2));
+        // Bookings' calendar events and the Contacts import run in it.
+        assert_eq!(variables["GOOGLE_SECRET_ARN"], reference("GoogleSecretArn"));
+        assert_eq!(variables.as_object().map(Map::len), Some(3));
         // A function without secrets has no environment of its own.
         assert!(function(&health())["Properties"].get("Environment").is_none());
     }

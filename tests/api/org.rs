@@ -1712,6 +1712,7 @@ fn sample_body(entry_name: &str) -> Option<Value> {
     match entry_name {
         "members-update" => Some(json!({"role": "member"})),
         "notes-create" | "notes-update" => Some(json!({"body": "walker note"})),
+        "contacts-email" => Some(json!({"subject": "Walker", "body": "walker email"})),
         "tags-rename" => Some(json!({"name": "walker-renamed"})),
         "pipelines-update" => Some(json!({"name": "Walker pipeline, renamed"})),
         "deals-update" => Some(json!({"title": "Walker deal, renamed"})),
@@ -1881,8 +1882,11 @@ async fn every_session_route_answers_not_found_for_another_organizations_ids() {
         }
         // The id is real: its own organization finds it.
         let own = world.send_payload(&world.b_owner, method, &concrete, &payload).await;
+        // Email from Gmail needs a Google connection the walker does not
+        // make: refused for the connection, the contact itself was found.
+        let needs_google = name == "contacts-email" && own.body["code"] == "google_not_connected";
         assert!(
-            own.status.is_success(),
+            own.status.is_success() || needs_google,
             "{name}: org B's owner must find its own id ({method} {concrete}): {} {}",
             own.status,
             own.body

@@ -9,6 +9,7 @@
 //! when a token names a key the cache lacks (Google rotates them).
 
 mod events;
+mod people;
 
 use async_trait::async_trait;
 
@@ -71,7 +72,7 @@ impl GoogleOAuthClient {
             certs_url: certs_url.to_string(),
             calendar_base_url: calendar_base_url.trim_end_matches('/').to_string(),
             gmail_base_url: crate::config::GOOGLE_GMAIL_BASE_URL.to_string(),
-            people_base_url: super::google_people::PEOPLE_BASE_URL.to_string(),
+            people_base_url: people::PEOPLE_BASE_URL.to_string(),
             client_id,
             client_secret,
             keys: tokio::sync::Mutex::new(None),
@@ -470,7 +471,7 @@ impl GoogleOAuth for GoogleOAuthClient {
         page_token: Option<&str>,
         page_size: u32,
     ) -> Result<ContactsPage, GoogleError> {
-        super::google_people::contacts_page(
+        people::contacts_page(
             self.http.get(),
             &self.people_base_url,
             access_token,

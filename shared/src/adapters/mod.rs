@@ -4,7 +4,6 @@ pub mod aws;
 pub mod envelope;
 pub mod gmail;
 pub mod google;
-pub mod google_people;
 pub mod local_keys;
 pub mod mime;
 pub mod object_dir;

@@ -49,8 +49,8 @@
 pub mod bookings;
 pub mod crm;
 pub mod entities;
-pub mod google;
 pub mod gmail;
+pub mod google;
 pub mod meter;
 pub mod people;
 pub mod population;

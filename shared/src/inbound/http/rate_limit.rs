@@ -238,9 +238,13 @@ mod tests {
     }
 
     #[test]
-    fn a_limit_refusal_is_not_counted_as_a_failed_attempt() {
+    fn only_a_refused_secret_counts_as_a_failed_attempt() {
         assert!(is_failure(StatusCode::NOT_FOUND));
-        assert!(is_failure(StatusCode::UNPROCESSABLE_ENTITY));
+        assert!(is_failure(StatusCode::BAD_REQUEST));
+        assert!(is_failure(StatusCode::UNAUTHORIZED));
+        // A taken slot or a refused choice is not a guess.
+        assert!(!is_failure(StatusCode::CONFLICT));
+        assert!(!is_failure(StatusCode::UNPROCESSABLE_ENTITY));
         assert!(!is_failure(StatusCode::TOO_MANY_REQUESTS));
         assert!(!is_failure(StatusCode::OK));
         assert!(!is_failure(StatusCode::INTERNAL_SERVER_ERROR));

@@ -16,9 +16,9 @@
 
 pub mod calendar;
 pub mod calendar_sync;
+pub mod contacts;
 pub mod gmail;
 pub mod gmail_replies;
-pub mod contacts;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

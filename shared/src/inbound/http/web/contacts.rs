@@ -3,6 +3,8 @@
 //! its notes. Each calls the same contact services as `/contacts`; a form is
 //! a plain post answered with a redirect, and htmx only swaps the table.
 
+mod order;
+
 use crate::domain::ids::ContactId;
 use crate::domain::ids::OrgId;
 use crate::domain::ids::PipelineId;
@@ -13,7 +15,6 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::contact_order::{Sorting, sort_of, sort_token};
 use super::{
     Chrome, FieldErrors, FormData, PageError, PageResult, Staff, StaffForm, is_htmx, notice_text, render, see_other,
 };
@@ -23,6 +24,7 @@ use crate::inbound::http::problem::ApiError;
 use crate::services::contacts::{self, ContactFilter, ContactRecord, NewContact, SortBy, tags, views};
 use crate::services::orgs;
 use crate::services::pipelines;
+use order::{Sorting, sort_of, sort_token};
 
 /// Rows per page of the table.
 const PAGE_ROWS: u32 = 25;
@@ -45,7 +47,7 @@ pub struct TableQuery {
     pub created_from: Option<String>,
     #[serde(default)]
     pub created_to: Option<String>,
-    /// The order (see `contact_order::sort_of`).
+    /// The order (see `order::sort_of`).
     #[serde(default)]
     pub sort: Option<String>,
     #[serde(default)]

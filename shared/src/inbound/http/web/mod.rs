@@ -17,7 +17,6 @@ pub mod contact_edit;
 pub mod contact_email;
 pub mod contact_field;
 pub mod contact_merge;
-pub mod contact_order;
 pub mod contact_record;
 pub mod contacts;
 pub mod exports;

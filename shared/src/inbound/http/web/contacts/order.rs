@@ -2,7 +2,7 @@
 //! sortable column headers (a link per header, `aria-sort` on the one the
 //! rows follow) and the filter form's order choice.
 
-use super::contacts::{TableQuery, blank_to_none, query_string};
+use super::{TableQuery, blank_to_none, query_string};
 use crate::inbound::http::contacts::{sort_order, sort_param};
 use crate::inbound::http::problem::ApiError;
 use crate::services::contacts::SortBy;

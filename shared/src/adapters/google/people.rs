@@ -137,7 +137,7 @@ pub(super) async fn contacts_page(
         .await
         .map_err(|err| GoogleError::Unavailable(format!("no answer from google: {}", err.without_url())))?;
     if !response.status().is_success() {
-        return Err(super::google::api_refusal(response).await);
+        return Err(super::api_refusal(response).await);
     }
     let answer: ConnectionsAnswer = response
         .json()
