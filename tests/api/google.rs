@@ -274,6 +274,26 @@ async fn removing_a_member_deletes_their_token_item(store: Store) {
     let colleague = app.join(&owner, &app.fresh_email("colleague"), Role::Member).await;
     connect(&app, &colleague).await;
     assert!(raw_item(&app, &colleague).await.is_some());
+    let view = app
+        .send(
+            &colleague.browser,
+            "POST",
+            "/contacts/views",
+            Some(&json!({"name": "Mine", "filters": {"tag": "vip"}})),
+        )
+        .await;
+    assert_eq!(view.status, StatusCode::CREATED, "{}", view.body);
+    let views = || async {
+        let partition = format!("ORG#{}#MEMBER#{}#VIEWS", colleague.org_id, colleague.user_id);
+        let page = app
+            .state
+            .table
+            .query(&konnecs::ports::Query::partition(partition))
+            .await
+            .expect("query");
+        page.items.len()
+    };
+    assert_eq!(views().await, 1);
     let reply = app
         .send(
             &owner.browser,
@@ -287,6 +307,7 @@ async fn removing_a_member_deletes_their_token_item(store: Store) {
         raw_item(&app, &colleague).await.is_none(),
         "the removed member's tokens are gone"
     );
+    assert_eq!(views().await, 0, "their saved views went with the membership");
     // The grant goes at Google too, by its refresh token, once the job runs.
     assert!(google.forms("/revoke").await.is_empty());
     app.drain_jobs().await;

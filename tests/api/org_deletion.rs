@@ -553,6 +553,25 @@ async fn a_deleted_organization_is_purged_completely_and_only_it(store: Store) {
     // ... the tick queues the purge once, the queue delivers it twice ...
     assert_eq!(purge::tick(&app.state).await.expect("tick"), 1);
     assert_eq!(purge::tick(&app.state).await.expect("tick"), 0, "queued once");
+    // A chain that outlives the tick's requeue age renews its claim, so the
+    // tick does not start a second one beside it.
+    app.advance(SignedDuration::from_mins(16));
+    assert!(matches!(
+        purge::run_job(
+            &app.state,
+            &org,
+            std::time::Instant::now(),
+            std::time::Duration::from_secs(1)
+        )
+        .await
+        .expect("run"),
+        Slice::More(_)
+    ));
+    assert_eq!(
+        purge::tick(&app.state).await.expect("tick"),
+        0,
+        "a living chain is left alone"
+    );
     jobs::enqueue(
         app.state.jobs.as_ref(),
         &[Job::PurgeOrganization { org_id: org.clone() }],

@@ -196,6 +196,11 @@ pub async fn remove_member(
                 if let Err(err) = delete_org_sessions(state, target_user_id, &actor.org_id).await {
                     tracing::warn!(error = %err, "could not delete the sessions of a removed member");
                 }
+                if let Err(err) =
+                    super::purge::delete_member_leftovers(state.table().as_ref(), &actor.org_id, target_user_id).await
+                {
+                    tracing::warn!(error = %err, "could not delete a removed member's views and mailbox traces");
+                }
                 if let Some(job) = revoke
                     && let Err(err) = crate::services::jobs::enqueue(state.jobs().as_ref(), &[job]).await
                 {

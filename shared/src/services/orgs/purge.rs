@@ -152,6 +152,31 @@ pub async fn tick(state: &(impl HasTable + HasClock + HasJobs)) -> Result<u64, P
     }
 }
 
+/// Marks the purge as queued now, so the tick (which starts a purge whose
+/// last queueing is older than `REQUEUE_AFTER_SECONDS`, the sign of a chain
+/// that died) leaves a living chain alone however long it runs.
+async fn keep_claim(state: &(impl HasTable + HasClock), org_id: &OrgId) -> Result<(), PurgeError> {
+    let table = state.table().as_ref();
+    let Some(item) = table.get(&org_key(org_id)).await? else {
+        return Ok(());
+    };
+    let org: OrgRecord = from_item(item)?;
+    let Some(deletion) = &org.deletion else {
+        return Ok(());
+    };
+    let renewed = table
+        .update(
+            &purge_due_key(org_id, deletion.purge_after),
+            crate::ports::Update::default().set("queued_at", state.clock().unix_seconds()),
+            Some(Condition::Exists),
+        )
+        .await;
+    match renewed {
+        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Runs slices until the purge is done or `deadline` is near; queues the
 /// rest as a new job. Safe to run twice at once or again after a crash.
 pub async fn run_job(
@@ -165,6 +190,11 @@ pub async fn run_job(
         match outcome {
             Slice::More(_) => {
                 if deadline.saturating_duration_since(Instant::now()) < slice_time {
+                    if let Err(err) = keep_claim(state, org_id).await {
+                        // The tick may then start a second chain: slower
+                        // neighbours for a while, nothing deleted twice.
+                        tracing::warn!(%org_id, error = %err, "could not renew the purge's claim");
+                    }
                     enqueue(
                         state.jobs().as_ref(),
                         &[Job::PurgeOrganization { org_id: org_id.clone() }],
@@ -620,23 +650,38 @@ async fn purge_member(
     user_id: &UserId,
 ) -> Result<usize, StoreError> {
     let table = state.table().as_ref();
+    let mut n = delete_partition(
+        table,
+        crate::services::scheduling::host_calendar_partition(org_id, user_id),
+    )
+    .await?;
+    n += delete_member_leftovers(table, org_id, user_id).await?;
+    // Tokens revoked when the deletion was asked; whatever is left goes.
+    n += delete_keys(table, vec![crate::services::google::connection_key(org_id, user_id)]).await?;
+    n += end_sessions(table, user_id, org_id, None).await?;
+    Ok(n)
+}
+
+/// What only a member's own work in the organization used: saved views,
+/// import mapping, busy-time cache, the Gmail threads Konnecs sent in (send
+/// keys, replies seen) and the reply poll's entry. Removing a member deletes
+/// them, as the purge does; a member removed earlier leaves nothing the purge
+/// could no longer reach through a membership.
+pub async fn delete_member_leftovers(table: &dyn Table, org_id: &OrgId, user_id: &UserId) -> Result<usize, StoreError> {
     let mut n = 0;
     for partition in [
         format!("ORG#{org_id}#MEMBER#{user_id}#VIEWS"),
         format!("ORG#{org_id}#MEMBER#{user_id}#IMPORTMAP"),
-        crate::services::scheduling::host_calendar_partition(org_id, user_id),
         format!("ORG#{org_id}#GBUSY#{user_id}"),
-        // Gmail: the threads Konnecs sent in, send keys, replies seen.
         crate::services::google::gmail::gmail_partition(org_id, user_id),
     ] {
         n += delete_partition(table, partition).await?;
     }
-    // The reply poll's entry for the mailbox (it would drop it itself, but
-    // nothing of the organization should wait on that).
-    n += delete_keys(table, vec![crate::services::google::gmail::mailbox_key(org_id, user_id)]).await?;
-    // Tokens revoked when the deletion was asked; whatever is left goes.
-    n += delete_keys(table, vec![crate::services::google::connection_key(org_id, user_id)]).await?;
-    n += end_sessions(table, user_id, org_id, None).await?;
+    n += delete_keys(
+        table,
+        vec![crate::services::google::gmail::mailbox_key(org_id, user_id)],
+    )
+    .await?;
     Ok(n)
 }
 
