@@ -251,7 +251,7 @@ pub(super) async fn api_refusal(response: reqwest::Response) -> GoogleError {
                 .map(|m| m.chars().take(200).collect::<String>())
         })
         .unwrap_or_default();
-    let detail = format!("calendar api answered {status}: {message}");
+    let detail = format!("google api answered {status}: {message}");
     if status.as_u16() == 429 || status.is_server_error() {
         GoogleError::Unavailable(detail)
     } else if status.as_u16() == 401 {
