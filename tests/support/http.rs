@@ -106,10 +106,13 @@ impl Browser {
 }
 
 pub async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
     let response = app.clone().oneshot(request).await.expect("router is infallible");
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+    crate::contract::check(&method, &path, status, &headers, &bytes);
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Reply {
         status,

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod aws;
 pub mod chrome;
+pub mod contract;
 pub mod crash;
 pub mod gmail;
 pub mod google;
