@@ -15,7 +15,7 @@ pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
 pub const DEFAULT_GRACE_DAYS: i64 = 7;
 
 /// A plan's name. `Free` needs no subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanName {
     Free,
@@ -52,7 +52,7 @@ impl PlanName {
 }
 
 /// What a plan limits. Each limit is checked where the thing is created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Limit {
     Contacts,
@@ -195,7 +195,7 @@ impl Plans {
 }
 
 /// A subscription's status as Stripe names it; anything new is `Other`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionStatus {
     Trialing,

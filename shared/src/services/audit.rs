@@ -49,7 +49,7 @@ pub fn entry(actor: &Actor, now: jiff::Timestamp, action: &str, target: &str, de
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub id: String,
     pub at: String,

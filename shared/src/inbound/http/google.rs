@@ -7,8 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::extract::ApiJson;
 use super::session::Authenticated;
@@ -25,10 +24,16 @@ pub async fn status(State(state): State<AppState>, auth: Authenticated) -> impl 
     Ok::<_, ApiError>(Json(view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectBody {
     features: Vec<String>,
+}
+
+/// Google's consent page, where the member's browser goes next.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ConsentUrl {
+    pub url: String,
 }
 
 pub async fn connect(
@@ -38,10 +43,10 @@ pub async fn connect(
 ) -> impl IntoResponse {
     let features = google::parse_features(&body.features)?;
     let url = google::start_connect(&state, &auth.org_id, &auth.user_id, &features).await?;
-    Ok::<_, ApiError>((StatusCode::CREATED, Json(json!({ "url": url }))))
+    Ok::<_, ApiError>((StatusCode::CREATED, Json(ConsentUrl { url })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactsImportBody {
     #[serde(default)]
@@ -62,7 +67,18 @@ pub async fn import_contacts(
     Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(super::imports::view(&record))))
 }
 
+/// The connection is gone; `revoked` says whether Google also confirmed
+/// revoking the grant (it may have been revoked already).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Disconnection {
+    pub disconnected: bool,
+    pub revoked: bool,
+}
+
 pub async fn disconnect(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
     let outcome = google::disconnect(&state, &auth.actor, &auth.user_id).await?;
-    Ok::<_, ApiError>(Json(json!({ "disconnected": true, "revoked": outcome.revoked })))
+    Ok::<_, ApiError>(Json(Disconnection {
+        disconnected: true,
+        revoked: outcome.revoked,
+    }))
 }

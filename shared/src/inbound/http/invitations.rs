@@ -7,8 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::auth::RequestMeta;
 use super::extract::ApiJson;
@@ -17,11 +16,12 @@ use super::session::{Authenticated, CSRF_HEADER, session_cookies, session_token,
 use crate::domain::role::Role;
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
-use crate::services::orgs::{self, Acceptance};
+use crate::domain::ids::OrgId;
+use crate::services::orgs::{self, Acceptance, InvitationView};
 use crate::services::secrets::csrf_matches;
 use crate::services::sessions;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
     #[serde(default)]
@@ -38,6 +38,13 @@ pub async fn create(
     Ok::<_, ApiError>((StatusCode::CREATED, Json(invitation)))
 }
 
+/// One page of pending invitations; `cursor` asks for the next.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct InvitationsPage {
+    pub invitations: Vec<InvitationView>,
+    pub cursor: Option<String>,
+}
+
 pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -45,7 +52,7 @@ pub async fn list(
 ) -> impl IntoResponse {
     let (limit, cursor) = page.parse(100, 100)?;
     let (invitations, cursor) = orgs::list_invitations(&state, auth.role, &auth.org_id, limit, cursor).await?;
-    Ok::<_, ApiError>(Json(json!({"invitations": invitations, "cursor": cursor})))
+    Ok::<_, ApiError>(Json(InvitationsPage { invitations, cursor }))
 }
 
 pub async fn revoke(
@@ -84,13 +91,22 @@ impl axum::extract::FromRequestParts<AppState> for OptionalSession {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptBody {
     #[serde(default)]
     token: String,
     name: Option<String>,
     password: Option<String>,
+}
+
+/// The member the invitation made, signed in: the session cookie comes
+/// with it, and `csrf_token` is the token calls that change things carry.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct AcceptedInvitation {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub csrf_token: String,
 }
 
 pub async fn accept(
@@ -106,9 +122,11 @@ pub async fn accept(
         session,
     };
     let signed = orgs::accept_invitation(&state, input, &meta).await?;
-    let body = json!({
-        "user_id": signed.user_id, "org_id": signed.org_id, "csrf_token": signed.session.csrf_token,
-    });
+    let body = AcceptedInvitation {
+        user_id: signed.user_id,
+        org_id: signed.org_id,
+        csrf_token: signed.session.csrf_token.clone(),
+    };
     let cookies = session_cookies(&state.config, &signed.session.token, &signed.session.csrf_token);
     Ok::<_, ApiError>(with_cookies((StatusCode::OK, Json(body)).into_response(), cookies))
 }

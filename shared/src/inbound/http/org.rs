@@ -6,8 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use http::StatusCode;
-use serde::{Deserialize, Deserializer};
-use serde_json::json;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::extract::ApiJson;
 use super::session::Authenticated;
@@ -15,10 +14,48 @@ use crate::domain::role::{Permission, Role};
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::services::audit;
+use crate::services::audit::AuditEntry;
 use crate::services::orgs::{self, OrgChange, OrgView};
+use crate::services::records::MemberRecord;
+
+/// A member as the API shows it (never the membership's internals).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct MemberView {
+    pub user_id: UserId,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub joined_at: String,
+}
+
+impl From<MemberRecord> for MemberView {
+    fn from(member: MemberRecord) -> Self {
+        Self {
+            user_id: member.user_id,
+            name: member.name,
+            email: member.email,
+            role: member.role,
+            joined_at: member.joined_at,
+        }
+    }
+}
+
+/// One page of members; `cursor` asks for the next (absent on the last).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct MembersPage {
+    pub members: Vec<MemberView>,
+    pub cursor: Option<String>,
+}
+
+/// One page of the audit log, newest first; `cursor` asks for the next.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub cursor: Option<String>,
+}
 
 /// `?cursor=&limit=` of every list route.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PageQuery {
     pub cursor: Option<String>,
     pub limit: Option<String>,
@@ -55,7 +92,7 @@ pub async fn get_org(State(state): State<AppState>, auth: Authenticated) -> impl
     Ok::<_, ApiError>(Json(OrgView::from(org)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchOrg {
     name: Option<String>,
@@ -95,14 +132,11 @@ pub async fn list_members(
 ) -> impl IntoResponse {
     let (limit, cursor) = page.parse(100, 100)?;
     let (members, cursor) = orgs::list_members(&state, &auth.org_id, limit, cursor).await?;
-    let members: Vec<_> = members
-        .into_iter()
-        .map(|m| json!({"user_id": m.user_id, "name": m.name, "email": m.email, "role": m.role, "joined_at": m.joined_at}))
-        .collect();
-    Ok::<_, ApiError>(Json(json!({"members": members, "cursor": cursor})))
+    let members = members.into_iter().map(MemberView::from).collect();
+    Ok::<_, ApiError>(Json(MembersPage { members, cursor }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchMember {
     role: Role,
@@ -115,9 +149,7 @@ pub async fn update_member(
     ApiJson(body): ApiJson<PatchMember>,
 ) -> impl IntoResponse {
     let m = orgs::change_role(&state, &auth.actor, &user_id, body.role).await?;
-    Ok::<_, ApiError>(Json(
-        json!({"user_id": m.user_id, "name": m.name, "email": m.email, "role": m.role, "joined_at": m.joined_at}),
-    ))
+    Ok::<_, ApiError>(Json(MemberView::from(m)))
 }
 
 pub async fn remove_member(
@@ -137,5 +169,5 @@ pub async fn list_audit(
     auth.require(Permission::ReadAuditLog)?;
     let (limit, cursor) = page.parse(50, 100)?;
     let (entries, cursor) = audit::list(state.table.as_ref(), &auth.org_id, limit, cursor).await?;
-    Ok::<_, ApiError>(Json(json!({"entries": entries, "cursor": cursor})))
+    Ok::<_, ApiError>(Json(AuditPage { entries, cursor }))
 }

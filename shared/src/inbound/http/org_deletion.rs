@@ -5,24 +5,29 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::extract::ApiJson;
 use super::session::Authenticated;
 use crate::domain::role::Permission;
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
-use crate::services::orgs::deletion::{self, Reauthentication};
+use crate::services::orgs::deletion::{self, DeletionView, Reauthentication};
+
+/// The pending deletion (`null` when none is pending).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DeletionAnswer {
+    pub deletion: Option<DeletionView>,
+}
 
 /// The pending deletion, or `{"deletion": null}`.
 pub async fn status(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
     auth.require(Permission::DeleteOrganization)?;
     let view = deletion::status(&state, &auth.org_id).await?;
-    Ok::<_, ApiError>(Json(json!({ "deletion": view })))
+    Ok::<_, ApiError>(Json(DeletionAnswer { deletion: view }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeletionRequest {
     /// The organization's name, typed to confirm.
@@ -50,7 +55,7 @@ pub async fn request(
         },
     )
     .await?;
-    Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(json!({ "deletion": view }))))
+    Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(DeletionAnswer { deletion: Some(view) })))
 }
 
 /// Cancels the deletion within its grace window: 204.

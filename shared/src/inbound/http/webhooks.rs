@@ -8,8 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::extract::ApiJson;
 use super::session::Authenticated;
@@ -17,7 +16,39 @@ use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::role::Permission;
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
-use crate::services::webhooks::{self, EndpointInput};
+use crate::services::webhooks::{self, DeliveryView, EndpointInput, EndpointView};
+
+/// The organization's endpoints.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct EndpointList {
+    pub items: Vec<EndpointView>,
+}
+
+/// A new endpoint with its signing secret: the one time the secret is shown.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct EndpointWithSecret {
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    pub secret: String,
+}
+
+/// A new signing secret, shown this once.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct NewSecret {
+    pub secret: String,
+}
+
+/// An endpoint's deliveries, newest first.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DeliveryList {
+    pub items: Vec<DeliveryView>,
+}
+
+/// The redelivery is queued; it shows in the log once attempted.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Redelivery {
+    pub queued: bool,
+}
 
 /// Another organization's endpoint is a 404 whatever the caller's role
 /// (never a 403 that would confirm it exists); then admins only.
@@ -29,7 +60,7 @@ async fn admin_of(state: &AppState, auth: &Authenticated, id: &WebhookEndpointId
 pub async fn list_endpoints(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
     auth.require(Permission::ManageIntegrations)?;
     let items = webhooks::list_endpoints(&state, &auth.org_id).await?;
-    Ok::<_, ApiError>(Json(json!({ "items": items })))
+    Ok::<_, ApiError>(Json(EndpointList { items }))
 }
 
 pub async fn create_endpoint(
@@ -39,8 +70,10 @@ pub async fn create_endpoint(
 ) -> impl IntoResponse {
     auth.require(Permission::ManageIntegrations)?;
     let created = webhooks::create_endpoint(&state, &auth.actor, body).await?;
-    let mut body = serde_json::to_value(&created.endpoint).map_err(|err| ApiError::Internal(err.to_string()))?;
-    body["secret"] = json!(created.secret);
+    let body = EndpointWithSecret {
+        endpoint: created.endpoint,
+        secret: created.secret,
+    };
     Ok::<_, ApiError>((StatusCode::CREATED, Json(body)))
 }
 
@@ -72,10 +105,10 @@ pub async fn rotate_secret(
 ) -> impl IntoResponse {
     admin_of(&state, &auth, &id).await?;
     let secret = webhooks::rotate_secret(&state, &auth.actor, &id).await?;
-    Ok::<_, ApiError>((StatusCode::CREATED, Json(json!({ "secret": secret }))))
+    Ok::<_, ApiError>((StatusCode::CREATED, Json(NewSecret { secret })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct DeliveriesQuery {
     limit: Option<u32>,
 }
@@ -88,7 +121,7 @@ pub async fn list_deliveries(
 ) -> impl IntoResponse {
     admin_of(&state, &auth, &id).await?;
     let items = webhooks::list_deliveries(&state, &auth.org_id, &id, query.limit.unwrap_or(50)).await?;
-    Ok::<_, ApiError>(Json(json!({ "items": items })))
+    Ok::<_, ApiError>(Json(DeliveryList { items }))
 }
 
 pub async fn redeliver(
@@ -98,5 +131,5 @@ pub async fn redeliver(
 ) -> impl IntoResponse {
     admin_of(&state, &auth, &id).await?;
     webhooks::redeliver(&state, &auth.org_id, &id, &delivery_id).await?;
-    Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(json!({ "queued": true }))))
+    Ok::<_, ApiError>((StatusCode::ACCEPTED, Json(Redelivery { queued: true })))
 }

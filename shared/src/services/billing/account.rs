@@ -16,7 +16,7 @@ use crate::services::billing::{BillingError, BillingRecord, billing_key, custome
 use crate::services::records::{MemberRecord, from_item, member_key, new_id, to_item};
 
 /// One limit of the plan in force, and how much of it is used.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct LimitUsage {
     pub limit: Limit,
     /// `None`: unlimited.
@@ -27,7 +27,7 @@ pub struct LimitUsage {
 }
 
 /// `GET /billing`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct BillingOverview {
     /// The plan whose limits apply now.
     pub plan: PlanName,

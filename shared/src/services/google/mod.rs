@@ -155,7 +155,7 @@ struct PendingConnect {
 }
 
 /// The connection as the member sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ConnectionView {
     /// `connected`, `broken` or `disconnected`.
     pub state: &'static str,

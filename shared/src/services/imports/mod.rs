@@ -122,7 +122,7 @@ fn invalid(field: impl Into<String>, code: &'static str, message: impl Into<Stri
     ImportError::Invalid(vec![FieldError::new(field, code, message)])
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DedupeMode {
     /// A row matching a contact by email or phone updates it (row values win, tags add).

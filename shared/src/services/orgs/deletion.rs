@@ -53,7 +53,7 @@ pub fn purge_due_key(org_id: &OrgId, purge_after: i64) -> Key {
 }
 
 /// The deletion as the API and the settings page show it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct DeletionView {
     pub requested_at: String,
     pub requested_by: UserId,

@@ -48,7 +48,7 @@ pub struct InvitationRecord {
 }
 
 /// An invitation as the API shows it (never the token or its hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct InvitationView {
     pub id: String,
     pub email: String,

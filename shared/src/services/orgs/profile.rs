@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 
 /// The organization as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OrgView {
     pub id: OrgId,
     pub name: String,

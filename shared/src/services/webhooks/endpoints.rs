@@ -21,7 +21,7 @@ use crate::services::audit::{self, Actor};
 use crate::services::records::{from_item, new_id, to_item};
 
 /// What a member sends to create an endpoint, or (fields present) to change one.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointInput {
     pub url: Option<String>,
@@ -31,7 +31,7 @@ pub struct EndpointInput {
 }
 
 /// An endpoint as members see it: everything but the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct EndpointView {
     pub id: WebhookEndpointId,
     pub url: String,
@@ -76,7 +76,7 @@ pub struct CreatedEndpoint {
 }
 
 /// A delivery as the log shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DeliveryView {
     pub id: WebhookDeliveryId,
     pub event_id: String,

@@ -124,7 +124,7 @@ pub struct EndpointRecord {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for an attempt (the first, or a retry).
@@ -135,7 +135,7 @@ pub enum DeliveryStatus {
 }
 
 /// One HTTP attempt of a delivery, as the log shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AttemptRecord {
     pub attempt: u32,
     /// RFC 3339.

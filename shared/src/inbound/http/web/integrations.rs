@@ -247,7 +247,7 @@ pub async fn integrations_action(State(state): State<AppState>, StaffForm { staf
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct CallbackQuery {
     #[serde(default)]
     state: String,

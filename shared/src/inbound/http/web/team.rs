@@ -186,7 +186,7 @@ struct AuditPage {
     actors: Vec<(String, String, bool)>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct AuditQuery {
     #[serde(default)]
     pub actor: Option<String>,
