@@ -31,7 +31,7 @@ const PAGE_ROWS: u32 = 25;
 
 /// The table's filters as the URL carries them (so reload, back and a
 /// shared link show the same rows).
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 pub struct TableQuery {
     #[serde(default)]
     pub q: Option<String>,
@@ -715,7 +715,7 @@ fn duplicate_aware(err: &ApiError) -> FieldErrors {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct NoticeQuery {
     #[serde(default)]
     pub notice: Option<String>,
