@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::input::{FieldError, optional_url};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     Text,
@@ -18,7 +18,7 @@ pub enum FieldType {
     Url,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldDef {
     pub id: String,
     /// Immutable machine key: the name of the value in `custom_fields`.

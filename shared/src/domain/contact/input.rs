@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::{Address, ConsentStatus};
 
 /// An email as given: `"a@b.co"` or `{"address": "a@b.co", "primary": true}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum EmailInput {
     Plain(String),
@@ -20,7 +20,7 @@ pub enum EmailInput {
 }
 
 /// A phone as given: `"415 555 0123"` or `{"number": "...", "primary": true}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PhoneInput {
     Plain(String),
@@ -31,7 +31,7 @@ pub enum PhoneInput {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentInput {
     pub status: ConsentStatus,
@@ -47,7 +47,7 @@ pub struct ConsentInput {
 }
 
 /// A new contact.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
     #[serde(default)]
@@ -86,7 +86,7 @@ where
 }
 
 /// A partial update (PATCH): absent fields stay, `null` clears.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactPatch {
     #[serde(default, deserialize_with = "nullable")]

@@ -13,13 +13,13 @@ use crate::domain::email::Email;
 use crate::domain::input::FieldError;
 use crate::domain::phone::Phone;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContactEmail {
     pub address: String,
     pub primary: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContactPhone {
     /// E.164, the identity of the number.
     pub e164: String,
@@ -29,7 +29,7 @@ pub struct ContactPhone {
     pub primary: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Address {
     #[serde(default)]
     pub line1: Option<String>,
@@ -45,7 +45,7 @@ pub struct Address {
     pub country: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentStatus {
     Granted,
@@ -54,7 +54,7 @@ pub enum ConsentStatus {
 }
 
 /// A consent record: what the person agreed to, when, where and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Consent {
     pub status: ConsentStatus,
     pub at: String,
@@ -64,7 +64,7 @@ pub struct Consent {
     pub text: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContactRecord {
     pub id: ContactId,
     pub org_id: OrgId,

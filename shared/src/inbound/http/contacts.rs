@@ -9,8 +9,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::extract::ApiJson;
 use super::session::Authenticated;
@@ -24,6 +24,58 @@ use crate::services::contacts::{
 use crate::services::pipelines;
 
 type Outcome = Result<Response, ApiError>;
+
+/// One page of contacts; `cursor` asks for the next (none after the last).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContactPage {
+    pub contacts: Vec<ContactRecord>,
+    pub cursor: Option<String>,
+}
+
+/// One page of a contact's timeline, newest first.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TimelinePage {
+    pub entries: Vec<contacts::TimelineEntry>,
+    pub cursor: Option<String>,
+}
+
+/// One page of a contact's notes.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NotePage {
+    pub notes: Vec<notes::NoteRecord>,
+    pub cursor: Option<String>,
+}
+
+/// Every tag in use with its number of contacts.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TagList {
+    pub tags: Vec<tags::TagCount>,
+}
+
+/// A renamed tag: its new (normalized) name and how many contacts carry it now.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TagRenamed {
+    pub tag: String,
+    pub contacts_changed: usize,
+}
+
+/// A removed tag: how many contacts lost it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TagRemoved {
+    pub contacts_changed: usize,
+}
+
+/// The organization's custom field definitions.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FieldList {
+    pub fields: Vec<crate::domain::contact::FieldDef>,
+}
+
+/// The caller's saved views of the contact list.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ViewList {
+    pub views: Vec<views::SavedView>,
+}
 
 pub fn caller(auth: &Authenticated) -> Result<Caller, ApiError> {
     auth.require(Permission::UseCrm)?;
@@ -53,7 +105,7 @@ fn with_etag(status: StatusCode, contact: &ContactRecord) -> Response {
     response
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct ListParams {
     #[serde(default)]
     limit: Option<u32>,
@@ -222,10 +274,16 @@ pub async fn list(
     let (page, backfill) = futures::join!(listing, backfill);
     backfill?;
     let (items, cursor) = page?;
-    Ok::<_, ApiError>(Json(json!({ "contacts": items, "cursor": cursor })).into_response())
+    Ok::<_, ApiError>(
+        Json(ContactPage {
+            contacts: items,
+            cursor,
+        })
+        .into_response(),
+    )
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct CreateParams {
     #[serde(default)]
     upsert: bool,
@@ -284,7 +342,7 @@ pub async fn remove(
     Outcome::Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
     primary_id: ContactId,
@@ -310,7 +368,7 @@ pub async fn merge_contacts(
     Outcome::Ok(with_etag(StatusCode::OK, &contact))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkTagsBody {
     ids: Vec<ContactId>,
@@ -330,7 +388,7 @@ pub async fn bulk_tags(
     Outcome::Ok(Json(outcome).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct PageParams {
     #[serde(default)]
     limit: Option<u32>,
@@ -353,7 +411,7 @@ pub async fn timeline(
         page.cursor,
     )
     .await?;
-    Outcome::Ok(Json(json!({ "entries": entries, "cursor": cursor })).into_response())
+    Outcome::Ok(Json(TimelinePage { entries, cursor }).into_response())
 }
 
 // ---------------------------------------------------------------- tags
@@ -361,10 +419,10 @@ pub async fn timeline(
 pub async fn tags_list(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let tags = tags::list(state.table.as_ref(), caller.org_id()).await?;
-    Outcome::Ok(Json(json!({ "tags": tags })).into_response())
+    Outcome::Ok(Json(TagList { tags }).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameBody {
     name: String,
@@ -379,7 +437,13 @@ pub async fn tag_rename(
     let caller = caller(&auth)?;
     let changed = tags::rename(&state, &caller, &tag, &body.name).await?;
     let name = contacts::normalize_tag(&body.name).unwrap_or(body.name);
-    Outcome::Ok(Json(json!({ "tag": name, "contacts_changed": changed })).into_response())
+    Outcome::Ok(
+        Json(TagRenamed {
+            tag: name,
+            contacts_changed: changed,
+        })
+        .into_response(),
+    )
 }
 
 pub async fn tag_delete(
@@ -389,7 +453,12 @@ pub async fn tag_delete(
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let changed = tags::delete(&state, &caller, &tag).await?;
-    Outcome::Ok(Json(json!({ "contacts_changed": changed })).into_response())
+    Outcome::Ok(
+        Json(TagRemoved {
+            contacts_changed: changed,
+        })
+        .into_response(),
+    )
 }
 
 // ---------------------------------------------------------------- custom fields
@@ -397,7 +466,7 @@ pub async fn tag_delete(
 pub async fn fields_list(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let defs = fields::list(state.table.as_ref(), caller.org_id()).await?;
-    Outcome::Ok(Json(json!({ "fields": defs })).into_response())
+    Outcome::Ok(Json(FieldList { fields: defs }).into_response())
 }
 
 pub async fn field_create(
@@ -433,7 +502,7 @@ pub async fn field_delete(
 
 // ---------------------------------------------------------------- notes
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     body: String,
@@ -454,7 +523,7 @@ pub async fn notes_list(
         page.cursor,
     )
     .await?;
-    Outcome::Ok(Json(json!({ "notes": items, "cursor": cursor })).into_response())
+    Outcome::Ok(Json(NotePage { notes: items, cursor }).into_response())
 }
 
 pub async fn note_create(
@@ -494,7 +563,7 @@ pub async fn note_delete(
 pub async fn views_list(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let items = views::list(state.table.as_ref(), caller.org_id(), &caller.user_id).await?;
-    Outcome::Ok(Json(json!({ "views": items })).into_response())
+    Outcome::Ok(Json(ViewList { views: items }).into_response())
 }
 
 pub async fn view_create(

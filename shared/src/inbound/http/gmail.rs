@@ -18,7 +18,7 @@ use crate::inbound::http::problem::ApiError;
 use crate::services::google::gmail::{self, ContactEmailInput};
 use crate::services::secrets::new_token;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailBody {
     subject: String,

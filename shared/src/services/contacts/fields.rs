@@ -26,7 +26,7 @@ pub fn field_name_key(org_id: &OrgId, key: &str) -> Key {
     Key::new(format!("ORG#{org_id}#FIELDKEY#{key}"), "FIELD")
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewField {
     pub label: String,
@@ -38,7 +38,7 @@ pub struct NewField {
     pub options: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldPatch {
     #[serde(default)]

@@ -19,7 +19,7 @@ pub fn note_key(org_id: &OrgId, contact_id: &ContactId, note_id: &str) -> Key {
     Key::new(contact_partition(org_id, contact_id), format!("NOTE#{note_id}"))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NoteRecord {
     pub id: String,
     pub contact_id: ContactId,

@@ -394,7 +394,7 @@ pub fn timeline_entry_with_id(
     )
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TimelineEntry {
     pub id: String,
     pub kind: String,

@@ -21,7 +21,7 @@ use crate::services::audit;
 pub const MAX_BULK_IDS: usize = 1000;
 pub const MAX_BULK_TAGS: usize = 20;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct TagCount {
     pub tag: String,
     pub count: i64,
@@ -52,7 +52,7 @@ pub async fn list(table: &dyn Table, org_id: &OrgId) -> Result<Vec<TagCount>, Co
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct BulkOutcome {
     pub updated: usize,
     pub unchanged: usize,

@@ -235,7 +235,7 @@ pub struct ContactEmailInput {
 }
 
 /// A message sent to a contact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SentEmail {
     pub contact_id: ContactId,
     pub gmail_message_id: String,

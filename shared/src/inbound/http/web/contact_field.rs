@@ -119,7 +119,7 @@ fn patch_of(field: &str, kind: &str, raw: &str) -> ContactPatch {
     patch
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct FieldQuery {
     #[serde(default)]
     pub edit: Option<String>,

@@ -20,7 +20,7 @@ use crate::services::contacts::{self, ContactRecord, fields, merge};
 /// Contacts offered when looking for the other one.
 const CANDIDATES: u32 = 20;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct MergeQuery {
     #[serde(default)]
     pub q: Option<String>,

@@ -31,7 +31,7 @@ const PAGE_ROWS: u32 = 25;
 
 /// The table's filters as the URL carries them (so reload, back and a
 /// shared link show the same rows).
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, schemars::JsonSchema)]
 pub struct TableQuery {
     #[serde(default)]
     pub q: Option<String>,
