@@ -51,7 +51,7 @@ pub const STATUS_PENDING: &str = "pending";
 /// How long a reminder item outlives its appointment's start.
 pub const KEEP_AFTER_START_SECONDS: i64 = 7 * 24 * 3600;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Email,
@@ -68,7 +68,7 @@ impl Channel {
 }
 
 /// One entry of an event type's reminder plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReminderOffset {
     /// Minutes before the start.

@@ -88,7 +88,12 @@ fn answers_html(path: &str) -> bool {
         "/assets/",
         "/docs",
     ];
-    path == "/" || PAGE_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
+    path == "/"
+        || PAGE_PREFIXES.iter().any(|prefix| {
+            // A whole segment: `/app` is the staff app, `/appointments` the JSON API.
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| prefix.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?']))
+        })
 }
 
 /// The answers every route of a kind shares, from the layers and extractors

@@ -65,10 +65,14 @@ impl<'de> Deserialize<'de> for DayEnd {
 }
 
 /// A wall-clock interval `[start, end)` of one day, e.g. 09:00–12:00.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WallInterval {
+    /// `HH:MM`.
     #[serde(with = "hh_mm")]
+    #[schemars(with = "String", regex(pattern = r"^\d{2}:\d{2}$"))]
     pub start: Time,
+    /// `HH:MM`, or `24:00` for the end of the day.
+    #[schemars(with = "String", regex(pattern = r"^\d{2}:\d{2}(:\d{2})?$"))]
     pub end: DayEnd,
 }
 
@@ -96,7 +100,7 @@ mod hh_mm {
 }
 
 /// Weekly hours, one list per weekday (empty = not available that day).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WeeklyHours {
     pub monday: Vec<WallInterval>,
@@ -144,7 +148,7 @@ impl WeeklyHours {
 }
 
 /// What one civil date looks like instead of its weekday's hours.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DayOverride {
     Unavailable,
@@ -335,7 +339,7 @@ fn check_day(field: &str, intervals: &mut [WallInterval], errors: &mut Vec<Field
 }
 
 /// How far ahead invitees may book, in civil dates of the schedule's zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum BookingWindow {
     /// Today and the next `days` dates (as Cal.com's "N calendar days into

@@ -380,7 +380,8 @@ $('confirmMove').addEventListener('click', async () => {
 start();
 "#;
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ManagePageQuery")]
 pub struct TokenQuery {
     #[serde(default)]
     token: Option<String>,

@@ -50,23 +50,28 @@ pub async fn book(
     Ok::<_, ApiError>((StatusCode::CREATED, Json(to_json(&booked)?)).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ManageTokenQuery")]
 pub struct TokenQuery {
+    /// The manage-link token (the body's `token` wins when both are sent).
     #[serde(default)]
     token: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// An optional body (absent or empty: the token comes from the query).
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CancelBody {
+#[schemars(rename = "InviteeCancelBody")]
+pub struct CancelBody {
     #[serde(default)]
     token: Option<String>,
     #[serde(default)]
     reason: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "InviteeRescheduleBody")]
 pub struct RescheduleBody {
     #[serde(default)]
     token: Option<String>,

@@ -10,9 +10,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::extract::{ApiJson, query};
 use super::problem::{ApiError, FieldError};
@@ -60,12 +60,19 @@ pub(super) fn optional_body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Res
     })
 }
 
+/// A list answer, `{"items": [...]}`: a type, so the document's schema is the one served.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}List")]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
 // ------------------------------------------------------------------ schedules
 
 pub async fn schedules_list(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let items = schedules::list(&state, &caller).await?;
-    Ok::<_, ApiError>(Json(json!({ "items": items })))
+    Ok::<_, ApiError>(Json(Items { items }))
 }
 
 pub async fn schedules_create(
@@ -111,7 +118,7 @@ pub async fn schedule_delete(
 pub async fn event_types_list(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let items = event_types::list(&state, &caller).await?;
-    Ok::<_, ApiError>(Json(json!({ "items": items })))
+    Ok::<_, ApiError>(Json(Items { items }))
 }
 
 pub async fn event_types_create(
@@ -155,9 +162,12 @@ pub async fn event_type_delete(
 
 // --------------------------------------------------------------- appointments
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "AppointmentsQuery")]
 pub struct ListQuery {
+    /// An RFC 3339 instant, or a date (from the start of that day) in `tz`.
     from: String,
+    /// An RFC 3339 instant, or a date (through the end of that day) in `tz`.
     to: String,
     /// IANA zone of plain dates (default: the organization's).
     #[serde(default)]
@@ -181,7 +191,7 @@ pub async fn appointments_list(
     };
     let host = q.host.map(UserId::from);
     let items = bookings::list_for_host(&state, &caller, host.as_ref(), range).await?;
-    Ok::<_, ApiError>(Json(json!({ "items": items })))
+    Ok::<_, ApiError>(Json(Items { items }))
 }
 
 pub async fn appointment_get(
@@ -193,16 +203,19 @@ pub async fn appointment_get(
     Ok::<_, ApiError>(Json(to_json(&bookings::get_for_host(&state, &caller, &id).await?)?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// An optional body (absent or empty is no reason).
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ReasonBody {
+pub struct ReasonBody {
     #[serde(default)]
     reason: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AppointmentRescheduleBody")]
 pub struct RescheduleBody {
+    /// The new RFC 3339 start, one the event type offers.
     #[serde(default)]
     start: String,
 }

@@ -30,7 +30,7 @@ pub const MAX_SMS_REMINDERS: usize = 2;
 /// The longest reminder offset: 30 days.
 pub const MAX_REMINDER_OFFSET_MINUTES: u32 = 30 * 24 * 60;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Location {
     InPerson {
@@ -48,7 +48,7 @@ pub enum Location {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QuestionKind {
     ShortText,
@@ -60,7 +60,7 @@ pub enum QuestionKind {
     Phone,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Question {
     /// Stable key of the answer, e.g. `reason`.
@@ -86,7 +86,7 @@ fn yes() -> bool {
 }
 
 /// What a caller sends to create an event type (and what a PATCH overlays).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventTypeInput {
     #[serde(default)]
@@ -135,7 +135,7 @@ pub struct EventTypeInput {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventTypeRecord {
     pub id: EventTypeId,
     pub org_id: OrgId,

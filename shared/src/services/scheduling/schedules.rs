@@ -33,7 +33,7 @@ pub struct ScheduleRecord {
 }
 
 /// What a caller sends to create a schedule (and what a PATCH overlays).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInput {
     #[serde(default)]
@@ -48,7 +48,7 @@ pub struct ScheduleInput {
     pub overrides: BTreeMap<Date, DayOverride>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ScheduleView {
     pub id: String,
     pub name: String,

@@ -21,7 +21,8 @@ use crate::services::scheduling::bookings::{self, BookingStatus, BookingView, Li
 /// How many days the list covers when no end is chosen.
 const DEFAULT_DAYS: i64 = 30;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "AppointmentsPageQuery")]
 pub struct ListQuery {
     #[serde(default)]
     status: Option<String>,

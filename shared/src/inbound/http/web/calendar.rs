@@ -90,7 +90,8 @@ impl CalendarPage {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "CalendarPageQuery")]
 pub struct WeekQuery {
     /// Any day of the week to show, `YYYY-MM-DD`; this week when absent.
     #[serde(default)]

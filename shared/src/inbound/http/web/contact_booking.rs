@@ -27,7 +27,8 @@ use crate::services::scheduling::event_types;
 /// Days of free times one page shows.
 const DAYS_SHOWN: i64 = 7;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ContactBookPageQuery")]
 pub struct BookQuery {
     #[serde(default)]
     event_type: Option<String>,

@@ -46,7 +46,7 @@ use crate::services::webhooks;
 // ---------------------------------------------------------------------------
 // Booking
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     /// RFC 3339 start, as listed by the slots endpoint.

@@ -164,7 +164,7 @@ pub(super) async fn member_context(
 }
 
 /// Event info for the public page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PublicEvent {
     pub org_name: String,
     pub org_slug: String,
@@ -229,7 +229,7 @@ pub async fn public_event(
 // ---------------------------------------------------------------------------
 // Slots
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct SlotsQuery {
     /// A date (`YYYY-MM-DD`, in `tz`) or an RFC 3339 instant; default today.
     pub from: Option<String>,
@@ -241,7 +241,7 @@ pub struct SlotsQuery {
     pub duration: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SlotView {
     pub start: Timestamp,
     pub end: Timestamp,
@@ -250,13 +250,13 @@ pub struct SlotView {
     pub seats_left: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DayView {
     pub date: Date,
     pub slots: Vec<SlotView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SlotsView {
     pub time_zone: String,
     pub duration: u32,

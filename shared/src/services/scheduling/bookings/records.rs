@@ -16,7 +16,7 @@ use crate::services::records::to_item;
 use crate::services::scheduling::event_types::Location;
 use crate::services::scheduling::{booking_key, host_bookings_index, host_calendar_key, time_sort};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BookingStatus {
     /// Holds the time; waits for the host (requires-confirmation events).
@@ -32,14 +32,14 @@ impl BookingStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangedBy {
     Host,
     Invitee,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Invitee {
     pub name: String,
     pub email: String,
@@ -138,7 +138,7 @@ pub struct GoogleEventLink {
     pub moved: Option<MovedInGoogle>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MovedInGoogle {
     pub start: Timestamp,
     pub end: Timestamp,
@@ -146,7 +146,7 @@ pub struct MovedInGoogle {
 }
 
 /// What staff see of the booking's Google event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GoogleCalendarView {
     /// Written into the host's Google calendar.
     pub written: bool,
@@ -233,7 +233,7 @@ impl BookingRecord {
 }
 
 /// What the API shows of a booking (and what notifications are built from).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BookingView {
     pub id: String,
     /// The public id in manage links (the same as `id`).
@@ -279,7 +279,7 @@ pub enum BookingChange {
 }
 
 /// A booking just made: its view and the manage link (shown once).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct NewBooking {
     pub booking: BookingView,
     pub manage_token: String,
