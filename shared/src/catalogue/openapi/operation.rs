@@ -250,6 +250,19 @@ impl Operation {
         self
     }
 
+    /// A redirect whose `Location` is shown by an example: for an operation
+    /// that answers nothing but redirects, so it still shows one.
+    pub fn redirect_to(mut self, status: u16, description: &str, location: &str) -> Self {
+        self.responses.insert(
+            status,
+            json!({
+                "description": description,
+                "headers": {"Location": {"required": true, "schema": {"type": "string"}, "example": location}},
+            }),
+        );
+        self
+    }
+
     /// An answer with no body (e.g. `204`).
     pub fn empty(mut self, status: u16, description: &str) -> Self {
         self.responses.insert(status, json!({"description": description}));
@@ -286,6 +299,12 @@ impl Operation {
                 .and_then(Value::as_object)
                 .is_some_and(|content| content.values().any(|media| media.get("example").is_some()))
         });
-        in_body || in_answer
+        let in_redirect = self.responses.values().any(|response| {
+            response
+                .get("headers")
+                .and_then(Value::as_object)
+                .is_some_and(|headers| headers.values().any(|header| header.get("example").is_some()))
+        });
+        in_body || in_answer || in_redirect
     }
 }
