@@ -263,6 +263,17 @@ impl Operation {
         self
     }
 
+    /// A header the answer with `status` carries, with an example: what an
+    /// answer without a body shows.
+    pub fn answer_header(mut self, status: u16, name: &str, description: &str, example: &str) -> Self {
+        let response = self
+            .responses
+            .entry(status)
+            .or_insert_with(|| json!({"description": description}));
+        response["headers"][name] = json!({"description": description, "schema": {"type": "string"}, "example": example});
+        self
+    }
+
     /// An answer with no body (e.g. `204`).
     pub fn empty(mut self, status: u16, description: &str) -> Self {
         self.responses.insert(status, json!({"description": description}));
