@@ -214,7 +214,25 @@ fn operation_object(entry: &Entry, method: Method, path: &str, mut operation: Op
         responses.insert(status.to_string(), response.clone());
     }
     for (status, codes) in &operation.problems {
-        responses.insert(status.to_string(), problem_answer(*status, codes, page));
+        let problem = problem_answer(*status, codes, page);
+        // A status the area answers itself (a health report at 503, a
+        // handler's problem documents under a page path) keeps that answer
+        // beside the shared problem's media type: both can arrive.
+        match responses.get_mut(&status.to_string()) {
+            Some(answer) => {
+                if let (Some(content), Some(shared)) = (
+                    answer.get_mut("content").and_then(Value::as_object_mut),
+                    problem.get("content").and_then(Value::as_object),
+                ) {
+                    for (media_type, media) in shared {
+                        content.entry(media_type.clone()).or_insert_with(|| media.clone());
+                    }
+                }
+            }
+            None => {
+                responses.insert(status.to_string(), problem);
+            }
+        }
     }
     let mut parameters = path_parameters(path, &operation);
     parameters.extend(operation.parameters.iter().cloned());
