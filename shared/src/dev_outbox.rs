@@ -11,8 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse};
 use http::HeaderMap;
 use http::header::HOST;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::adapters::outbox;
 use crate::domain::host::{host_of_authority, is_loopback_host};
@@ -33,10 +33,19 @@ fn require_loopback_host(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct Paging {
     cursor: Option<String>,
     limit: Option<u32>,
+}
+
+/// A page of the outbox, newest first: each message as the outbox adapter
+/// stored it (its fields vary by kind: email or SMS).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct OutboxPage {
+    pub messages: Vec<Value>,
+    /// Where the next page starts; `null` on the last.
+    pub cursor: Option<String>,
 }
 
 /// The outbox pages' own policy: their one inline stylesheet, nothing else.
@@ -73,7 +82,7 @@ pub async fn list_json(
             Value::Object(item)
         })
         .collect();
-    Ok::<_, ApiError>(Json(json!({"messages": messages, "cursor": cursor})))
+    Ok::<_, ApiError>(Json(OutboxPage { messages, cursor }))
 }
 
 pub async fn list_html(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {

@@ -4,14 +4,14 @@ use serde::Serialize;
 
 use crate::ports::{HasJobs, HasKeys, HasTable};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     Ok,
     Unavailable,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HealthReport {
     pub status: CheckStatus,
     pub store: CheckStatus,

@@ -93,7 +93,7 @@ pub enum PhotoError {
 }
 
 /// What an upload stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SavedPhoto {
     pub content_type: &'static str,
     pub size: usize,

@@ -196,18 +196,24 @@ fn security(auth: Auth) -> Value {
 /// A problem answer with `status`, whose `code` is one of `codes`.
 fn problem_answer(status: u16, codes: &BTreeSet<&'static str>, page: bool) -> Value {
     let listed = codes.iter().copied().collect::<Vec<_>>().join(", ");
+    let document = json!({"schema": {"allOf": [
+        {"$ref": "#/components/schemas/Problem"},
+        {"properties": {"status": {"const": status}, "code": {"enum": codes}}},
+    ]}});
     if page {
+        // The layers in front of a page's handler (rate limits, idempotency
+        // keys, body limits) refuse with the problem document itself.
         return json!({
-            "description": format!("An error page (the problem's code is one of: {listed})."),
-            "content": {"text/html": {"schema": {"type": "string"}}},
+            "description": format!(
+                "An error page, or the problem document when a layer in front of the page refuses \
+                 (the problem's code is one of: {listed})."
+            ),
+            "content": {"text/html": {"schema": {"type": "string"}}, "application/problem+json": document},
         });
     }
     json!({
         "description": format!("A problem; its code is one of: {listed}."),
-        "content": {"application/problem+json": {"schema": {"allOf": [
-            {"$ref": "#/components/schemas/Problem"},
-            {"properties": {"status": {"const": status}, "code": {"enum": codes}}},
-        ]}}},
+        "content": {"application/problem+json": document},
     })
 }
 

@@ -6,12 +6,12 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::extract::ApiJson;
 use super::problem::ApiError;
 use super::session::{Authenticated, actor_meta, cleared_cookies, session_cookies, with_cookies};
+use crate::domain::ids::{OrgId, UserId};
 use crate::inbound::AppState;
 use crate::services::accounts::{self, SignedIn, SignupInput};
 use crate::services::secrets::csrf_token;
@@ -27,13 +27,32 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestMeta {
     }
 }
 
+/// What sign-up and login answer, beside the session cookies.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct SessionStarted {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    /// The new session's CSRF token, for the `X-CSRF-Token` header.
+    pub csrf_token: String,
+}
+
+/// The current session's CSRF token.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct CsrfToken {
+    pub csrf_token: String,
+}
+
 fn signed_in(state: &AppState, status: StatusCode, signed: SignedIn) -> Response {
-    let body = json!({"user_id": signed.user_id, "org_id": signed.org_id, "csrf_token": signed.session.csrf_token});
+    let body = SessionStarted {
+        user_id: signed.user_id,
+        org_id: signed.org_id,
+        csrf_token: signed.session.csrf_token.clone(),
+    };
     let cookies = session_cookies(&state.config, &signed.session.token, &signed.session.csrf_token);
     with_cookies((status, Json(body)).into_response(), cookies)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct SignupBody {
     #[serde(default)]
     name: String,
@@ -64,7 +83,7 @@ pub async fn signup(
     Ok::<_, ApiError>(signed_in(&state, StatusCode::CREATED, signed))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct LoginBody {
     #[serde(default)]
     email: String,
@@ -113,7 +132,7 @@ pub async fn logout_all(State(state): State<AppState>, auth: Authenticated) -> i
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct TokenBody {
     #[serde(default)]
     token: String,
@@ -137,7 +156,7 @@ pub async fn resend_verification(State(state): State<AppState>, auth: Authentica
     Ok::<_, ApiError>(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ForgotBody {
     #[serde(default)]
     email: String,
@@ -154,7 +173,7 @@ pub async fn forgot_password(
     Ok::<_, ApiError>(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ResetBody {
     #[serde(default)]
     token: String,
@@ -175,5 +194,7 @@ pub async fn reset_password(
 
 /// The CSRF token of the current session, for clients that lost it.
 pub async fn csrf(auth: Authenticated) -> impl IntoResponse {
-    Json(json!({"csrf_token": csrf_token(&auth.session_token)}))
+    Json(CsrfToken {
+        csrf_token: csrf_token(&auth.session_token),
+    })
 }

@@ -3,24 +3,32 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::extract::ApiJson;
 use super::session::Authenticated;
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
-use crate::services::accounts::{self, ProfileChange};
+use crate::services::accounts::{self, Me, ProfileChange};
 use crate::services::secrets::csrf_token;
 
-async fn show(state: &AppState, auth: &Authenticated) -> Result<Json<serde_json::Value>, ApiError> {
-    let me = accounts::me(state, &auth.user_id, &auth.org_id, auth.role).await?;
-    let mut body = serde_json::to_value(me).map_err(|err| ApiError::Internal(err.to_string()))?;
-    body["csrf_token"] = json!(csrf_token(&auth.session_token));
-    Ok(Json(body))
+/// The signed-in user's profile, with the session's CSRF token.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct MeBody {
+    #[serde(flatten)]
+    pub me: Me,
+    pub csrf_token: String,
 }
 
-#[derive(Deserialize)]
+async fn show(state: &AppState, auth: &Authenticated) -> Result<Json<MeBody>, ApiError> {
+    let me = accounts::me(state, &auth.user_id, &auth.org_id, auth.role).await?;
+    Ok(Json(MeBody {
+        me,
+        csrf_token: csrf_token(&auth.session_token),
+    }))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchMe {
     name: Option<String>,

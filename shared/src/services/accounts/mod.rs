@@ -75,7 +75,7 @@ pub struct SignupInput {
     pub industry: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Me {
     pub id: UserId,
     pub name: String,

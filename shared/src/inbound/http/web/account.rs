@@ -66,7 +66,7 @@ impl AccountForm {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct LinkQuery {
     #[serde(default)]
     token: Option<String>,

@@ -40,7 +40,7 @@ struct SignInPage {
     google: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct SignInQuery {
     #[serde(default)]
     next: Option<String>,

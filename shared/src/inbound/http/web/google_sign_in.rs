@@ -60,7 +60,7 @@ pub async fn start(State(state): State<AppState>, headers: HeaderMap) -> PageRes
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct CallbackQuery {
     #[serde(default)]
     state: String,
