@@ -214,7 +214,21 @@ fn operation_object(entry: &Entry, method: Method, path: &str, mut operation: Op
         responses.insert(status.to_string(), response.clone());
     }
     for (status, codes) in &operation.problems {
-        responses.insert(status.to_string(), problem_answer(*status, codes, page));
+        let mut answer = problem_answer(*status, codes, page);
+        // A status can also carry another body: a public form posted by a
+        // browser answers its refusal as the page again, beside the problem
+        // document a script gets. Both media types stand.
+        let own = operation
+            .responses
+            .get(status)
+            .and_then(|response| response.get("content"))
+            .and_then(Value::as_object);
+        if let (Some(own), Some(content)) = (own, answer.get_mut("content").and_then(Value::as_object_mut)) {
+            for (media_type, media) in own {
+                content.entry(media_type.clone()).or_insert_with(|| media.clone());
+            }
+        }
+        responses.insert(status.to_string(), answer);
     }
     let mut parameters = path_parameters(path, &operation);
     parameters.extend(operation.parameters.iter().cloned());
