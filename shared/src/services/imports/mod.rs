@@ -122,7 +122,7 @@ fn invalid(field: impl Into<String>, code: &'static str, message: impl Into<Stri
     ImportError::Invalid(vec![FieldError::new(field, code, message)])
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DedupeMode {
     /// A row matching a contact by email or phone updates it (row values win, tags add).
@@ -132,7 +132,7 @@ pub enum DedupeMode {
     Skip,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportState {
     Uploading,
@@ -142,7 +142,7 @@ pub enum ImportState {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ColumnMap {
     pub column: usize,
     pub header: String,

@@ -715,7 +715,7 @@ fn duplicate_aware(err: &ApiError) -> FieldErrors {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct NoticeQuery {
     #[serde(default)]
     pub notice: Option<String>,
