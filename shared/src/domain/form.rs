@@ -41,7 +41,7 @@ pub const HONEYPOT_FIELD: &str = "website_url";
 pub const RENDERED_FIELD: &str = "rendered";
 pub const UTM_FIELDS: [&str; 5] = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     ShortText,
@@ -84,7 +84,7 @@ impl FieldKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentChannel {
     Sms,
@@ -92,7 +92,7 @@ pub enum ConsentChannel {
 }
 
 /// One field of a form, in the order shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormField {
     /// The answer's name: `[a-z0-9_]`, unique in the form. `first_name`,
@@ -132,7 +132,7 @@ pub struct FormField {
 
 /// What a form definition holds besides its identity: the input of create
 /// and update, and (validated) part of every stored version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormSpec {
     #[serde(default)]

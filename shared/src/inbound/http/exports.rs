@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt, TryStreamExt};
 use http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, StatusCode};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::contacts::time_param;
 use super::extract::{ApiJson, query};
@@ -35,15 +35,18 @@ use crate::services::imports;
 
 /// The filters and format of an export: the query of `GET /contacts/export`,
 /// the JSON body of `POST /contacts/exports` (`{}` for everything as CSV).
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
+    /// `csv` (the default) or `jsonl`.
     format: Option<String>,
     tag: Option<String>,
     owner_id: Option<String>,
     created_from: Option<String>,
     created_to: Option<String>,
+    /// Free text, as the contacts list searches it.
     q: Option<String>,
+    /// With `stage_id`: only contacts with a deal in that stage.
     pipeline_id: Option<String>,
     stage_id: Option<String>,
 }
@@ -210,44 +213,89 @@ pub async fn export_contacts(
     Ok::<_, ApiError>(response)
 }
 
-fn view(record: &ExportRecord) -> Value {
-    let done = record.state == job::ExportState::Done;
-    let (kind, filter, import_id) = match &record.source {
-        Source::Contacts { filter, .. } => ("contacts", filter_view(filter), Value::Null),
-        Source::ImportErrors { import_id } => ("import_errors", Value::Null, json!(import_id)),
-    };
-    json!({
-        "id": record.id,
-        "kind": kind,
-        "state": record.state,
-        "format": record.source.format(),
-        "filter": filter,
-        "import_id": import_id,
-        "file_name": record.file_name(),
-        "rows_done": record.rows_done,
-        "bytes": record.bytes,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "finished_at": record.finished_at,
-        "expires_at": jiff::Timestamp::from_second(record.expires_at).ok().map(|t| t.to_string()),
-        "error": record.error,
-        "download_url": done.then(|| format!("/exports/{}/download", record.id)),
-    })
+/// What an export holds.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportKind {
+    Contacts,
+    ImportErrors,
+}
+
+/// An export job as the API shows it.
+#[derive(Serialize, JsonSchema)]
+pub struct ExportView {
+    id: String,
+    kind: ExportKind,
+    state: job::ExportState,
+    format: Format,
+    /// The contacts' filter (`null` for an import's error report).
+    filter: Option<ExportFilterView>,
+    /// The import whose errors this is (`null` for contacts).
+    import_id: Option<String>,
+    file_name: String,
+    rows_done: u64,
+    bytes: u64,
+    created_at: String,
+    updated_at: String,
+    finished_at: Option<String>,
+    /// When the file and this record are deleted (RFC 3339).
+    expires_at: Option<String>,
+    error: Option<String>,
+    /// Where the file is, once the export is done.
+    download_url: Option<String>,
 }
 
 /// An export's filter in the shape it was asked for.
-fn filter_view(filter: &ExportFilter) -> Value {
+#[derive(Serialize, JsonSchema)]
+pub struct ExportFilterView {
+    tag: Option<String>,
+    owner_id: Option<UserId>,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    q: Option<String>,
+    pipeline_id: Option<String>,
+    stage_id: Option<String>,
+}
+
+fn view(record: &ExportRecord) -> ExportView {
+    let done = record.state == job::ExportState::Done;
+    let (kind, filter, import_id) = match &record.source {
+        Source::Contacts { filter, .. } => (ExportKind::Contacts, Some(filter_view(filter)), None),
+        Source::ImportErrors { import_id } => (ExportKind::ImportErrors, None, Some(import_id.clone())),
+    };
+    ExportView {
+        id: record.id.clone(),
+        kind,
+        state: record.state,
+        format: record.source.format(),
+        filter,
+        import_id,
+        file_name: record.file_name(),
+        rows_done: record.rows_done,
+        bytes: record.bytes,
+        created_at: record.created_at.clone(),
+        updated_at: record.updated_at.clone(),
+        finished_at: record.finished_at.clone(),
+        expires_at: jiff::Timestamp::from_second(record.expires_at)
+            .ok()
+            .map(|t| t.to_string()),
+        error: record.error.clone(),
+        download_url: done.then(|| format!("/exports/{}/download", record.id)),
+    }
+}
+
+fn filter_view(filter: &ExportFilter) -> ExportFilterView {
     let c = &filter.contacts;
     let (pipeline_id, stage_id) = filter.stage.clone().unzip();
-    json!({
-        "tag": c.tag,
-        "owner_id": c.owner_id,
-        "created_from": c.created_from.map(|t| t.to_string()),
-        "created_to": c.created_to.map(|t| t.to_string()),
-        "q": c.q,
-        "pipeline_id": pipeline_id,
-        "stage_id": stage_id,
-    })
+    ExportFilterView {
+        tag: c.tag.clone(),
+        owner_id: c.owner_id.clone(),
+        created_from: c.created_from.map(|t| t.to_string()),
+        created_to: c.created_to.map(|t| t.to_string()),
+        q: c.q.clone(),
+        pipeline_id,
+        stage_id,
+    }
 }
 
 /// 202 with the job, and where to follow it.

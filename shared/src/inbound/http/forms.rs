@@ -6,8 +6,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::contacts::if_match;
 use super::extract::{ApiJson, query};
@@ -32,26 +32,48 @@ pub fn caller(auth: &Authenticated) -> Result<Caller, ApiError> {
     })
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(|err| ApiError::Internal(err.to_string()))
+/// The hosted page's address and the two embed snippets of a form.
+#[derive(Serialize, JsonSchema)]
+pub struct Embed {
+    pub hosted_url: String,
+    /// An `<iframe>` showing the hosted page.
+    pub iframe: String,
+    /// A `<script>` that renders the form in the embedding page.
+    pub script: String,
 }
 
-/// The hosted page's address and the two embed snippets of a form.
-pub fn embed(state: &AppState, form: &FormView) -> Value {
+/// A form as the API shows it: its definition, how to embed it and, where
+/// known, how many submissions it has.
+#[derive(Serialize, JsonSchema)]
+pub struct FormJson {
+    #[serde(flatten)]
+    form: FormView,
+    embed: Embed,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    submission_count: Option<i64>,
+}
+
+/// The organization's forms, oldest first.
+#[derive(Serialize, JsonSchema)]
+pub struct FormList {
+    items: Vec<FormJson>,
+}
+
+pub fn embed(state: &AppState, form: &FormView) -> Embed {
     let base = state.config.public_url.trim_end_matches('/');
     let hosted = format!("{base}/f/{}", form.public_id);
     let title = askama_escape(&form.spec.title);
-    json!({
-        "hosted_url": hosted,
-        "iframe": format!(
+    Embed {
+        iframe: format!(
             "<iframe src=\"{hosted}?embed=1\" title=\"{title}\" style=\"width:100%;border:0;height:640px\" loading=\"lazy\"></iframe>"
         ),
-        "script": format!(
+        script: format!(
             "<script src=\"{base}{}\" data-form=\"{}\" data-title=\"{title}\" async></script>",
             form_embed_script_url(),
             form.public_id
         ),
-    })
+        hosted_url: hosted,
+    }
 }
 
 /// Attribute-safe text for the snippets.
@@ -62,16 +84,15 @@ fn askama_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn form_json(state: &AppState, form: &FormView, count: Option<i64>) -> Result<Value, ApiError> {
-    let mut value = to_json(form)?;
-    value["embed"] = embed(state, form);
-    if let Some(count) = count {
-        value["submission_count"] = json!(count);
+fn form_json(state: &AppState, form: &FormView, count: Option<i64>) -> FormJson {
+    FormJson {
+        embed: embed(state, form),
+        form: form.clone(),
+        submission_count: count,
     }
-    Ok(value)
 }
 
-fn with_etag(status: StatusCode, body: Value, version: u64) -> Response {
+fn with_etag(status: StatusCode, body: FormJson, version: u64) -> Response {
     let mut response = (status, Json(body)).into_response();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
         response.headers_mut().insert(http::header::ETAG, etag);
@@ -85,8 +106,8 @@ pub async fn list(State(state): State<AppState>, auth: Authenticated) -> impl In
     let items = items
         .iter()
         .map(|s| form_json(&state, &s.form, Some(s.submission_count)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok::<_, ApiError>(Json(json!({ "items": items })))
+        .collect();
+    Ok::<_, ApiError>(Json(FormList { items }))
 }
 
 pub async fn create(
@@ -98,7 +119,7 @@ pub async fn create(
     let form = forms::create(&state, &caller, body).await?;
     Ok::<_, ApiError>(with_etag(
         StatusCode::CREATED,
-        form_json(&state, &form, Some(0))?,
+        form_json(&state, &form, Some(0)),
         form.version,
     ))
 }
@@ -108,7 +129,7 @@ pub async fn get(State(state): State<AppState>, auth: Authenticated, Path(id): P
     let summary = forms::get(&state, &caller, &id).await?;
     Ok::<_, ApiError>(with_etag(
         StatusCode::OK,
-        form_json(&state, &summary.form, Some(summary.submission_count))?,
+        form_json(&state, &summary.form, Some(summary.submission_count)),
         summary.form.version,
     ))
 }
@@ -122,7 +143,7 @@ pub async fn update(
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let form = forms::update(&state, &caller, &id, body, if_match(&headers)).await?;
-    Ok::<_, ApiError>(with_etag(StatusCode::OK, form_json(&state, &form, None)?, form.version))
+    Ok::<_, ApiError>(with_etag(StatusCode::OK, form_json(&state, &form, None), form.version))
 }
 
 pub async fn delete(State(state): State<AppState>, auth: Authenticated, Path(id): Path<FormId>) -> impl IntoResponse {
@@ -132,7 +153,7 @@ pub async fn delete(State(state): State<AppState>, auth: Authenticated, Path(id)
 }
 
 /// `?from=&to=` (RFC 3339 or a date), `?limit=`, `?cursor=`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmissionsQuery {
     #[serde(default)]
@@ -188,7 +209,7 @@ pub async fn submissions_list(
     let caller = caller(&auth)?;
     let q = list_query(query(q)?)?;
     let page = submissions::list(&state, &caller, &id, q).await?;
-    Ok::<_, ApiError>(Json(to_json(&page)?))
+    Ok::<_, ApiError>(Json(page))
 }
 
 pub async fn submission_get(
@@ -198,7 +219,7 @@ pub async fn submission_get(
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let view = submissions::get(&state, &caller, &id, &submission_id).await?;
-    Ok::<_, ApiError>(Json(to_json(&view)?))
+    Ok::<_, ApiError>(Json(view))
 }
 
 pub async fn submission_delete(

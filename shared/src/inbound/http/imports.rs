@@ -18,8 +18,8 @@ use axum::response::IntoResponse;
 use futures::TryStreamExt;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::exports::generated_download;
 use super::session::Authenticated;
@@ -27,7 +27,7 @@ use crate::domain::role::Permission;
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
 use crate::services::exports::{self, Source};
-use crate::services::imports::{self, DedupeMode, ImportOptions, ImportRecord};
+use crate::services::imports::{self, ColumnMap, DedupeMode, ImportOptions, ImportRecord, ImportState};
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -49,28 +49,68 @@ fn bad_query(detail: impl Into<String>) -> ApiError {
     }
 }
 
-pub(crate) fn view(record: &ImportRecord) -> Value {
-    json!({
-        "id": record.id,
-        "source": if record.google.is_some() { "google_contacts" } else { "csv" },
-        "google_pages_read": record.google.as_ref().map(|g| g.pages_read),
-        "state": record.state,
-        "rows_done": record.rows_done,
-        "rows_total": record.rows_total,
-        "created": record.created,
-        "updated": record.updated,
-        "skipped": record.skipped,
-        "failed": record.failed,
-        "mode": record.mode,
-        "tags": record.tags,
-        "mapping": record.mapping,
-        "parts": record.parts,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "finished_at": record.finished_at,
-        "error": record.error,
-        "errors_url": format!("/imports/{}/errors.csv", record.id),
-    })
+/// Where an import's rows come from.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ImportSource {
+    /// An uploaded CSV file.
+    Csv,
+    /// A member's Google contacts, read page by page.
+    GoogleContacts,
+}
+
+/// An import as the API shows it: its progress, options and counts.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ImportView {
+    id: String,
+    source: ImportSource,
+    /// Pages of Google contacts read so far (`null` for a CSV import).
+    google_pages_read: Option<u32>,
+    state: ImportState,
+    rows_done: u64,
+    rows_total: u64,
+    created: u64,
+    updated: u64,
+    skipped: u64,
+    failed: u64,
+    mode: DedupeMode,
+    tags: Vec<String>,
+    mapping: Vec<ColumnMap>,
+    parts: u32,
+    created_at: String,
+    updated_at: String,
+    finished_at: Option<String>,
+    error: Option<String>,
+    /// Where the rows that failed are told, as CSV.
+    errors_url: String,
+}
+
+pub(crate) fn view(record: &ImportRecord) -> ImportView {
+    ImportView {
+        id: record.id.clone(),
+        source: if record.google.is_some() {
+            ImportSource::GoogleContacts
+        } else {
+            ImportSource::Csv
+        },
+        google_pages_read: record.google.as_ref().map(|g| g.pages_read),
+        state: record.state,
+        rows_done: record.rows_done,
+        rows_total: record.rows_total,
+        created: record.created,
+        updated: record.updated,
+        skipped: record.skipped,
+        failed: record.failed,
+        mode: record.mode,
+        tags: record.tags.clone(),
+        mapping: record.mapping.clone(),
+        parts: record.parts,
+        created_at: record.created_at.clone(),
+        updated_at: record.updated_at.clone(),
+        finished_at: record.finished_at.clone(),
+        error: record.error.clone(),
+        errors_url: format!("/imports/{}/errors.csv", record.id),
+    }
 }
 
 fn parse_mode(raw: &str) -> Result<DedupeMode, ApiError> {
@@ -89,16 +129,21 @@ fn parse_bool(name: &str, raw: &str) -> Result<bool, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+/// The JSON form of an import: the file as a string, the options beside it.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct JsonImport {
+pub struct JsonImport {
+    /// The whole CSV file (or its first part when `more_parts`).
     csv: String,
     #[serde(default)]
     mode: Option<DedupeMode>,
     #[serde(default)]
     tags: Vec<String>,
+    /// Header → target field (`email`, `custom.<key>`, `ignore`, ...);
+    /// headers left out are matched by name.
     #[serde(default)]
     mapping: BTreeMap<String, String>,
+    /// More parts follow through `POST /imports/{id}/parts`.
     #[serde(default)]
     more_parts: bool,
 }

@@ -10,15 +10,17 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::extract::ApiJson;
 use super::session::Authenticated;
 use crate::domain::role::Permission;
 use crate::inbound::AppState;
 use crate::inbound::http::problem::ApiError;
-use crate::services::pipelines::{self, DealChange, DealFilter, NewDeal, PipelineChange, StageInput};
+use crate::services::pipelines::{
+    self, DealChange, DealFilter, DealRecord, NewDeal, PipelineChange, PipelineRecord, StageInput,
+};
 
 /// `If-Match: "3"` (or `3`) → Some(3); absent → None; anything else is 400.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
@@ -46,17 +48,31 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ApiError
     serde_json::to_value(value).map_err(|err| ApiError::Internal(err.to_string()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPipelineBody {
     name: String,
     stages: Vec<StageInput>,
 }
 
+/// The organization's pipelines, oldest first.
+#[derive(Serialize, JsonSchema)]
+pub struct PipelineList {
+    items: Vec<PipelineRecord>,
+}
+
+/// One page of deals, newest first.
+#[derive(Serialize, JsonSchema)]
+pub struct DealPage {
+    items: Vec<DealRecord>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    cursor: Option<String>,
+}
+
 pub async fn list_pipelines(State(state): State<AppState>, auth: Authenticated) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;
     let items = pipelines::list_pipelines(state.table.as_ref(), &auth.org_id).await?;
-    Ok::<_, ApiError>(Json(json!({ "items": items })))
+    Ok::<_, ApiError>(Json(PipelineList { items }))
 }
 
 pub async fn create_pipeline(
@@ -92,9 +108,10 @@ pub async fn update_pipeline(
     Ok::<_, ApiError>(with_etag(updated.version, to_json(&updated)?, StatusCode::OK))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeletePipelineQuery {
+    /// With `move_deals_to_stage`: where the pipeline's deals go.
     move_deals_to_pipeline: Option<PipelineId>,
     move_deals_to_stage: Option<String>,
 }
@@ -129,7 +146,7 @@ pub async fn delete_pipeline(
     Ok::<_, ApiError>(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct BoardQuery {
     /// Deals listed per stage (counts and totals always cover all).
     limit: Option<usize>,
@@ -147,7 +164,7 @@ pub async fn board(
     Ok::<_, ApiError>(Json(board))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct DealsQuery {
     pipeline_id: Option<PipelineId>,
     stage_id: Option<String>,
@@ -170,7 +187,7 @@ pub async fn list_deals(
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let (items, cursor) =
         pipelines::list_deals(state.table.as_ref(), &auth.org_id, &filter, limit, query.cursor).await?;
-    Ok::<_, ApiError>(Json(json!({ "items": items, "cursor": cursor })))
+    Ok::<_, ApiError>(Json(DealPage { items, cursor }))
 }
 
 pub async fn create_deal(

@@ -24,7 +24,7 @@ pub struct FormSummary {
 }
 
 /// A form as the API shows it (without its render secret).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct FormView {
     pub id: FormId,
     pub public_id: String,

@@ -96,7 +96,7 @@ pub struct FormVersion {
 }
 
 /// A stored submission.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SubmissionRecord {
     pub id: SubmissionId,
     pub org_id: OrgId,

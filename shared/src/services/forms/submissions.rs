@@ -29,7 +29,7 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct SubmissionPage {
     pub items: Vec<SubmissionRecord>,
     pub next_cursor: Option<String>,
@@ -72,7 +72,7 @@ pub async fn list(
 }
 
 /// A submission with the fields of its version.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct SubmissionView {
     #[serde(flatten)]
     pub submission: SubmissionRecord,

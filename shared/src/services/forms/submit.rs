@@ -102,7 +102,7 @@ fn invalid(field: &str, code: &str, message: &str) -> FormError {
 }
 
 /// How a submit ended.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct SubmitOutcome {
     pub submission_id: SubmissionId,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -22,13 +22,13 @@ use crate::services::contacts;
 use crate::services::contacts::{ContactFilter, ContactRecord};
 use crate::services::records::from_item;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Total {
     pub currency: String,
     pub value: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BoardColumn {
     #[serde(flatten)]
     pub stage: Stage,
@@ -40,7 +40,7 @@ pub struct BoardColumn {
     pub deals: Vec<DealRecord>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Board {
     pub pipeline: PipelineRecord,
     pub stages: Vec<BoardColumn>,

@@ -20,7 +20,7 @@ use crate::services::audit::{self, Actor};
 use crate::services::contacts;
 use crate::services::records::{from_item, member_key, new_id};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDeal {
     pub title: String,
@@ -42,7 +42,7 @@ pub struct NewDeal {
 }
 
 /// A partial change. `null` clears `expected_close_date` and `owner_id`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DealChange {
     #[serde(default)]
@@ -60,9 +60,13 @@ pub struct DealChange {
     pub currency: Option<String>,
     #[serde(default)]
     pub status: Option<DealStatus>,
+    /// Civil date `YYYY-MM-DD`; `null` clears it.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub expected_close_date: Option<Value>,
+    /// A member of the organization; `null` clears it.
     #[serde(default)]
+    #[schemars(with = "Option<UserId>")]
     pub owner_id: Option<Value>,
 }
 

@@ -60,7 +60,7 @@ const MAX_TITLE: usize = 200;
 /// Deals per transaction when moving many (each move is 2 operations).
 const MOVE_CHUNK: usize = 45;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stage {
     pub id: String,
     pub name: String,
@@ -70,7 +70,7 @@ pub struct Stage {
     pub probability: u8,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PipelineRecord {
     pub id: PipelineId,
     pub name: String,
@@ -80,7 +80,7 @@ pub struct PipelineRecord {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DealStatus {
     Open,
@@ -88,7 +88,7 @@ pub enum DealStatus {
     Lost,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DealRecord {
     pub id: DealId,
     pub pipeline_id: PipelineId,

@@ -20,7 +20,7 @@ use crate::services::audit::{self, Actor};
 use crate::services::contacts;
 use crate::services::records::{from_item, new_id, to_item};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageInput {
     /// An existing stage's id (on update); absent for a new stage.
@@ -226,7 +226,7 @@ pub async fn list_pipelines(table: &dyn Table, org_id: &OrgId) -> Result<Vec<Pip
     Ok(out)
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineChange {
     #[serde(default)]

@@ -65,7 +65,7 @@ struct FormsPage {
     new_title: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct NoticeQuery {
     #[serde(default)]
     notice: Option<String>,
@@ -285,7 +285,6 @@ async fn builder(
     settings.insert("tags", spec.tags.join(", "));
     settings.insert("recipients", spec.recipients.join(", "));
     settings.insert("allowed_origins", spec.allowed_origins.join("\n"));
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     Ok(BuilderPage {
         title: spec.title.clone(),
         chrome: Some(staff.in_section("forms").chrome),
@@ -294,9 +293,9 @@ async fn builder(
         version: record.version,
         active: spec.active,
         count: summary.submission_count,
-        hosted_url: text(&snippets["hosted_url"]),
-        iframe: text(&snippets["iframe"]),
-        script: text(&snippets["script"]),
+        hosted_url: snippets.hosted_url,
+        iframe: snippets.iframe,
+        script: snippets.script,
         rows: rows(spec),
         fields: page_fields(record, &BTreeMap::new(), &[]),
         settings,
@@ -608,8 +607,9 @@ struct SubmissionsPage {
     time_zone: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PageQuery {
+    /// The next page's cursor, as the page's "Older" link carries it.
     #[serde(default)]
     cursor: Option<String>,
 }
