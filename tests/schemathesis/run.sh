@@ -18,6 +18,7 @@
 #   KONNECS_ST_REPORT_DIR    where the JUnit report goes (default: a temp dir, removed)
 #   KONNECS_ST_EXTRA_ARGS    more schemathesis options, e.g. "--max-time 600"
 #   KONNECS_ST_BINARY        a konnecs-local to test instead of building the debug one
+#   KONNECS_ST_SCHEMA        a document file to test by instead of the served /openapi.json
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -59,14 +60,14 @@ trap stop EXIT
 # Loopback, no mail provider and the default http://127.0.0.1 public URL:
 # developer mode, as the README's first command.
 KONNECS_ADDR=127.0.0.1:0 KONNECS_DATA_DIR="$work/data" KONNECS_LOG_FORMAT=json \
-  "$binary" >"$work/server.out" 2>"$work/server.log" &
+  "$binary" >"$work/server.out" 2>&1 &
 server_pid=$!
 
 url=""
 for _ in $(seq 1 600); do
   url="$(sed -n 's/^Konnecs is running at \([^ ]*\) .*/\1/p' "$work/server.out" | head -n 1)"
   [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { echo "schemathesis: konnecs-local exited at start:" >&2; cat "$work/server.out" "$work/server.log" >&2; exit 1; }
+  kill -0 "$server_pid" 2>/dev/null || { echo "schemathesis: konnecs-local exited at start:" >&2; cat "$work/server.out" >&2; exit 1; }
   sleep 0.1
 done
 if [ -z "$url" ]; then
@@ -79,7 +80,7 @@ report_dir="${KONNECS_ST_REPORT_DIR:-$work/report}"
 status=0
 # shellcheck disable=SC2086 # KONNECS_ST_EXTRA_ARGS is a list of options.
 KONNECS_ST_BASE_URL="$url" PYTHONPATH="$repo/tests/schemathesis${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks \
-  "$schemathesis" run "$url/openapi.json" \
+  "$schemathesis" run "${KONNECS_ST_SCHEMA:-$url/openapi.json}" --url "$url" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,problem_json_errors \
   --phases "$phases" \
   --max-examples "$max_examples" \
@@ -94,6 +95,6 @@ KONNECS_ST_BASE_URL="$url" PYTHONPATH="$repo/tests/schemathesis${PYTHONPATH:+:$P
 
 if [ "$status" -ne 0 ]; then
   echo "schemathesis: failed (exit $status; seed $seed). Server errors it logged:" >&2
-  grep -E '"level":"(ERROR|WARN)"' "$work/server.log" | tail -n 40 >&2 || true
+  grep -E '"level":"(ERROR|WARN)"' "$work/server.out" | tail -n 40 >&2 || true
 fi
 exit "$status"
