@@ -76,11 +76,14 @@ if [ -z "$url" ]; then
 fi
 echo "schemathesis: konnecs-local at $url; $max_examples examples per operation, phases $phases, $workers workers, seed $seed"
 
-report_dir="${KONNECS_ST_REPORT_DIR:-$work/report}"
+report_dir="$(realpath -m "${KONNECS_ST_REPORT_DIR:-$work/report}")"
+schema="$url/openapi.json"
+if [ -n "${KONNECS_ST_SCHEMA:-}" ]; then schema="$(realpath "$KONNECS_ST_SCHEMA")"; fi
 status=0
+# From the temp dir: schemathesis keeps its replay store in ./.schemathesis.
 # shellcheck disable=SC2086 # KONNECS_ST_EXTRA_ARGS is a list of options.
-KONNECS_ST_BASE_URL="$url" PYTHONPATH="$repo/tests/schemathesis${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks \
-  "$schemathesis" run "${KONNECS_ST_SCHEMA:-$url/openapi.json}" --url "$url" \
+( cd "$work" && KONNECS_ST_BASE_URL="$url" PYTHONPATH="$repo/tests/schemathesis${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks \
+  "$schemathesis" run "$schema" --url "$url" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,problem_json_errors \
   --phases "$phases" \
   --max-examples "$max_examples" \
@@ -91,10 +94,10 @@ KONNECS_ST_BASE_URL="$url" PYTHONPATH="$repo/tests/schemathesis${PYTHONPATH:+:$P
   --suppress-health-check all \
   --warnings off \
   --report junit --report-dir "$report_dir" \
-  ${KONNECS_ST_EXTRA_ARGS:-} || status=$?
+  ${KONNECS_ST_EXTRA_ARGS:-} ) || status=$?
 
 if [ "$status" -ne 0 ]; then
-  echo "schemathesis: failed (exit $status; seed $seed). Server errors it logged:" >&2
-  grep -E '"level":"(ERROR|WARN)"' "$work/server.out" | tail -n 40 >&2 || true
+  echo "schemathesis: failed (exit $status; seed $seed). Errors the server logged:" >&2
+  grep -F '"level":"ERROR"' "$work/server.out" | tail -n 40 >&2 || true
 fi
 exit "$status"
