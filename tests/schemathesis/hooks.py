@@ -33,7 +33,7 @@ SESSION_ENDING = {"auth-logout", "auth-logout-all", "page-sign-out", "page-sign-
 # its own connection.
 _addresses = itertools.cycle(f"127.0.{a}.{b}" for a in range(1, 255) for b in range(1, 255))
 _addresses_lock = threading.Lock()
-_original_init = urllib3.connection.HTTPConnection.__init__
+_original_new_conn = urllib3.connection.HTTPConnection._new_conn
 
 
 def _next_address():
@@ -41,13 +41,15 @@ def _next_address():
         return next(_addresses)
 
 
-def _init_from_next_loopback_address(self, host, *args, **kwargs):
-    if host in ("127.0.0.1", "localhost") and kwargs.get("source_address") is None:
-        kwargs["source_address"] = (_next_address(), 0)
-    _original_init(self, host, *args, **kwargs)
+def _connect_from_next_loopback_address(self):
+    # urllib3 keeps its connection objects in a pool and opens each again
+    # after a close, so the address is chosen at every connect.
+    if self.host in ("127.0.0.1", "localhost"):
+        self.source_address = (_next_address(), 0)
+    return _original_new_conn(self)
 
 
-urllib3.connection.HTTPConnection.__init__ = _init_from_next_loopback_address
+urllib3.connection.HTTPConnection._new_conn = _connect_from_next_loopback_address
 
 
 # --- Signed in ------------------------------------------------------------
