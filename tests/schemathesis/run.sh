@@ -16,7 +16,7 @@
 #   KONNECS_ST_WORKERS       concurrent workers (default 2)
 #   KONNECS_ST_SEED          fixed seed, to replay a run (default: random, printed)
 #   KONNECS_ST_REPORT_DIR    where the JUnit report goes (default: a temp dir, removed)
-#   KONNECS_ST_EXTRA_ARGS    more schemathesis options, e.g. "--max-time 600"
+#   KONNECS_ST_EXTRA_ARGS    more schemathesis options, e.g. "--include-path-regex ^/contacts"
 #   KONNECS_ST_BINARY        a konnecs-local to test instead of building the debug one
 #   KONNECS_ST_SCHEMA        a document file to test by instead of the served /openapi.json
 set -euo pipefail
