@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the test tools (AWS emulator, template linter, SAM transform, SMTP server) into a project-local
+# Installs the test tools (AWS emulator, template linter, SAM transform, SMTP server,
+# OpenAPI validator, API fuzzer) into a project-local
 # venv, pinned, so every machine tests against the same emulator behaviour.
 # Idempotent: installs only what is missing or at another version.
 set -euo pipefail
@@ -11,6 +12,11 @@ CFN_LINT_VERSION="1.58.0"
 SAM_TRANSLATOR_VERSION="1.115.0"
 # A real SMTP server on loopback for the SMTP mailer tests (tests/smtp.rs).
 AIOSMTPD_VERSION="1.4.6"
+# Validates /openapi.json as OpenAPI 3.1 (tests/openapi_spec.rs).
+OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"
+# Fuzzes every operation of /openapi.json against the local server
+# (tests/schemathesis/run.sh).
+SCHEMATHESIS_VERSION="4.32.5"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${KONNECS_VENV:-$repo/.venv}"
@@ -52,6 +58,8 @@ ensure moto "$MOTO_VERSION" "moto[server]==$MOTO_VERSION"
 ensure cfn-lint "$CFN_LINT_VERSION" "cfn-lint==$CFN_LINT_VERSION"
 ensure aws-sam-translator "$SAM_TRANSLATOR_VERSION" "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
 ensure aiosmtpd "$AIOSMTPD_VERSION" "aiosmtpd==$AIOSMTPD_VERSION"
+ensure openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+ensure schemathesis "$SCHEMATHESIS_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
 
 # Headless Chromium and its WebDriver for the public-page tests
 # (tests/booking_page_browser.rs). Debian packages, installed only when missing.
@@ -68,4 +76,4 @@ else
   exit 1
 fi
 
-echo "test-tools: moto_server at $venv/bin/moto_server, cfn-lint at $venv/bin/cfn-lint, aws-sam-translator $SAM_TRANSLATOR_VERSION and aiosmtpd in $venv, chromedriver at /usr/bin/chromedriver"
+echo "test-tools: moto_server at $venv/bin/moto_server, cfn-lint at $venv/bin/cfn-lint, aws-sam-translator $SAM_TRANSLATOR_VERSION, aiosmtpd, openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION and schemathesis $SCHEMATHESIS_VERSION in $venv, chromedriver at /usr/bin/chromedriver"
