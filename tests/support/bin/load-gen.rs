@@ -121,23 +121,29 @@ impl Bench {
     }
 
     /// Raises the rate by a quarter per 15 s step while p99 stays under the
-    /// limit, the server keeps up (95% of the target answered) and nothing
-    /// fails; bounded to 12 steps.
+    /// limit, the server keeps up (95% of the target answered within the
+    /// step) and nothing fails; when the first step already fails, halves
+    /// it instead until one passes. Bounded to 12 steps.
     async fn search(&self) -> Option<(f64, RunReport)> {
         let mut best = None;
-        let mut rate = 250.0;
+        let mut rate: f64 = 250.0;
         for _ in 0..12 {
             let report = self.fixed(rate, 15).await;
             let kept_up = report.throughput() >= 0.95 * rate;
             let clean = report.server_errors() == 0 && report.transport_errors() == 0;
             let p99 = report.quantile_ms(0.99);
+            let passed = p99 < P99_LIMIT_MS && kept_up && clean;
             println!("  step {rate:.0}/s: p99 {p99:.2} ms, kept up {kept_up}, no 5xx or lost answers {clean}");
-            if !(p99 < P99_LIMIT_MS && kept_up && clean) {
-                break;
-            }
-            best = Some((rate, report));
-            rate = (rate * 1.25_f64).round();
             tokio::time::sleep(Duration::from_secs(2)).await;
+            match (passed, best.is_some()) {
+                (true, _) => {
+                    best = Some((rate, report));
+                    rate = (rate * 1.25).round();
+                }
+                (false, true) => break,
+                (false, false) if rate > 20.0 => rate = (rate / 2.0).round(),
+                (false, false) => break,
+            }
         }
         match &best {
             Some((rate, report)) => println!(
