@@ -12,6 +12,8 @@ pub mod google_events;
 pub mod google_keys;
 pub mod http;
 pub mod keysim;
+pub mod load;
+pub mod load_check;
 pub mod local;
 pub mod page;
 pub mod practice;
