@@ -72,5 +72,8 @@ pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, b
         webhook::Outcome::Duplicate => StripeOutcome::Duplicate,
         webhook::Outcome::Ignored => StripeOutcome::Ignored,
     };
-    Ok::<_, ApiError>(Json(StripeReceipt { received: true, outcome }))
+    Ok::<_, ApiError>(Json(StripeReceipt {
+        received: true,
+        outcome,
+    }))
 }

@@ -136,7 +136,6 @@ pub(in crate::catalogue::openapi) fn operation(name: &str, schemas: &mut Schemas
             )
             .problem(400, &["invalid_token"])
             .problem(401, &["invalid_credentials"])
-            .problem(402, &["plan_limit"])
             .problem(409, &["already_member", "email_taken", "conflict"])
             .problem(429, &["rate_limited"]),
         "audit-list" => Operation::new()

@@ -31,6 +31,19 @@ fn repeated(items: Value) -> Value {
     json!({"type": "array", "items": items})
 }
 
+/// What every form post of a signed-in member can also answer, from the
+/// form extractor in front of its handler: no session goes to the sign-in
+/// page, and a body that is not a form (or is too large) is refused.
+fn posted(mut operation: Operation) -> Operation {
+    operation
+        .responses
+        .entry(303)
+        .or_insert_with(|| json!({"description": "Not signed in: to the sign-in page."}));
+    operation
+        .problem(413, &["payload_too_large"])
+        .problem(415, &["unsupported_media_type"])
+}
+
 pub(super) fn operation(name: &str, s: &mut Schemas) -> Option<Operation> {
     let page = |s: &mut Schemas| Operation::new().query::<NoticeQuery>(s);
     let operation = match name {
@@ -227,7 +240,20 @@ pub(super) fn operation(name: &str, s: &mut Schemas) -> Option<Operation> {
             .problem(403, &["insufficient_role"]),
         _ => return None,
     };
-    Some(operation)
+    let is_post = matches!(
+        name,
+        "page-settings-save"
+            | "page-invite"
+            | "page-invitation-revoke"
+            | "page-member"
+            | "page-billing-action"
+            | "page-org-deletion-action"
+            | "page-integrations-action"
+            | "page-webhooks-create"
+            | "page-webhook-action"
+            | "page-sms-settings-save"
+    );
+    Some(if is_post { posted(operation) } else { operation })
 }
 
 /// The endpoint fields the webhook pages read; `enabled` is a checkbox

@@ -39,10 +39,15 @@ pub(super) fn operation(name: &str, s: &mut Schemas) -> Option<Operation> {
             .problem(403, &["insufficient_role"])
             .problem(409, &["too_many_webhook_endpoints", "conflict"]),
         "webhooks-update" => endpoint(Operation::new())
-            .json_body::<EndpointInput>(s, json!({"events": ["booking.created", "booking.cancelled"], "enabled": true}))
+            .json_body::<EndpointInput>(
+                s,
+                json!({"events": ["booking.created", "booking.cancelled"], "enabled": true}),
+            )
             .json::<EndpointView>(s, 200, "The endpoint as changed.", endpoint_example())
             .problem(409, &["conflict"]),
-        "webhooks-delete" => endpoint(Operation::new()).empty(204, "The endpoint is deleted; nothing more is sent to it."),
+        "webhooks-delete" => {
+            endpoint(Operation::new()).empty(204, "The endpoint is deleted; nothing more is sent to it.")
+        }
         "webhooks-rotate-secret" => endpoint(Operation::new())
             .json::<NewSecret>(
                 s,
