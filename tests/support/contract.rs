@@ -126,7 +126,9 @@ pub fn check(method: &Method, path: &str, status: StatusCode, headers: &HeaderMa
             content.keys().collect::<Vec<_>>()
         );
     };
-    if !media_type.ends_with("json") {
+    // JSON documents only: JSON Lines (`application/x-ndjson`) is a file of
+    // them, one per line, not one.
+    if media_type != "application/json" && !media_type.ends_with("+json") {
         return;
     }
     let Ok(body) = serde_json::from_slice::<Value>(bytes) else {
