@@ -127,12 +127,15 @@ pub fn check(method: &Method, path: &str, status: StatusCode, headers: &HeaderMa
         );
     };
     // A compressed body (the client asked for it) is not read here: its
-    // status and media type were held against the document above.
+    // status and media type were held against the document above. Only
+    // JSON documents are: JSON Lines (`application/x-ndjson`) is a file of
+    // them, one per line, not one.
     let encoded = headers
         .get(http::header::CONTENT_ENCODING)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|coding| !coding.trim().eq_ignore_ascii_case("identity"));
-    if !media_type.ends_with("json") || encoded {
+    let json_document = media_type == "application/json" || media_type.ends_with("+json");
+    if !json_document || encoded {
         return;
     }
     let Ok(body) = serde_json::from_slice::<Value>(bytes) else {

@@ -164,6 +164,8 @@ fn pages(name: &str, schemas: &mut Schemas) -> Option<Operation> {
             )
             .redirect(303, "Created: to its board.")
             .problem(403, &["insufficient_role"])
+            // A body that is not a form post is refused before the handler.
+            .problem(415, &["unsupported_media_type"])
             .problem(422, &["validation_failed"]),
         "page-board" => pipeline_path(Operation::new())
             .query::<NoticeQuery>(schemas)
@@ -194,6 +196,8 @@ fn pages(name: &str, schemas: &mut Schemas) -> Option<Operation> {
             )
             .redirect(303, "Saved: back to the editor.")
             .problem(403, &["insufficient_role"])
+            // A body that is not a form post is refused before the handler.
+            .problem(415, &["unsupported_media_type"])
             .problem(404, &["not_found"])
             .problem(409, &["stage_has_deals", "conflict"])
             .problem(412, &["stale_version"])
@@ -209,6 +213,8 @@ fn pages(name: &str, schemas: &mut Schemas) -> Option<Operation> {
             )
             .redirect(303, "Moved: back to the board.")
             .problem(403, &["insufficient_role"])
+            // A body that is not a form post is refused before the handler.
+            .problem(415, &["unsupported_media_type"])
             .problem(404, &["not_found"])
             .problem(409, &["conflict"])
             .problem(412, &["stale_version"])
@@ -227,6 +233,8 @@ fn pages(name: &str, schemas: &mut Schemas) -> Option<Operation> {
             )
             .redirect(303, "Created: back to the contact.")
             .problem(403, &["insufficient_role"])
+            // A body that is not a form post is refused before the handler.
+            .problem(415, &["unsupported_media_type"])
             .problem(404, &["not_found"])
             .problem(409, &["conflict"])
             .problem(422, &["validation_failed"]),

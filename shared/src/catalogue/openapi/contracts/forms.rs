@@ -270,6 +270,8 @@ fn pages(name: &str, schemas: &mut Schemas) -> Option<Operation> {
             )
             .redirect(303, "Created (with a name and an email field): to its builder.")
             .problem(403, &["insufficient_role"])
+            // A body that is not a form post is refused before the handler.
+            .problem(415, &["unsupported_media_type"])
             .problem(422, &["validation_failed"]),
         "page-form-builder" => form_path(Operation::new())
             .query::<NoticeQuery>(schemas)
@@ -296,6 +298,8 @@ fn pages(name: &str, schemas: &mut Schemas) -> Option<Operation> {
             .redirect(303, "Saved as a new version: back to the builder.")
             .problem(400, &["invalid_action"])
             .problem(403, &["insufficient_role"])
+            // A body that is not a form post is refused before the handler.
+            .problem(415, &["unsupported_media_type"])
             .problem(404, &["not_found"])
             .problem(409, &["form_changed", "conflict"])
             .problem(422, &["validation_failed"]),
@@ -317,7 +321,16 @@ fn pages(name: &str, schemas: &mut Schemas) -> Option<Operation> {
                     "The hosted form (works without JavaScript; frameable by the sites the form allows).",
                     "<form method=\"post\"",
                 )
-                .html(404, "No such form, or it takes no answers.", "<h1>Form not found</h1>");
+                .html(404, "No such form, or it takes no answers.", "<h1>Form not found</h1>")
+                // The rate limit in front of the page answers a problem
+                // document, not a page.
+                .answer(
+                    429,
+                    "Too many requests from this address or for this form.",
+                    "application/problem+json",
+                    json!({"$ref": "#/components/schemas/Problem"}),
+                    None,
+                );
             let operation = raw_query(operation, "embed", "`1`: the page shown in the embed's frame.");
             let operation = raw_query(operation, "submitted", "`1`: the thank-you page.");
             [

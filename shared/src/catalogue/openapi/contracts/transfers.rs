@@ -292,6 +292,8 @@ fn pages(name: &str) -> Option<Operation> {
             )
             .redirect(303, "Started (or already past mapping): to its progress.")
             .problem(403, &["insufficient_role"])
+            // A body that is not a form post is refused before the handler.
+            .problem(415, &["unsupported_media_type"])
             .problem(404, &["not_found"])
             .problem(422, &["validation_failed"]),
         "page-import" => import_path(Operation::new())
