@@ -33,8 +33,10 @@ pub(in crate::catalogue::openapi) fn operation(name: &str, schemas: &mut Schemas
             "To the app when signed in, else to the sign-in page.",
             "/sign-in",
         ),
+        // Its query is read by axum's own extractor, whose refusal is a bare 400.
         "page-home" => Operation::new()
             .query::<NoticeQuery>(schemas)
+            .problem(400, &["bad_request"])
             .html(200, "The home page: today's appointments, pipelines, recent contacts.", "<h1>Home</h1>")
             .problem(503, &["unavailable"]),
         // Not found for a request naming another host than this machine.
