@@ -1,6 +1,6 @@
 //! The operations of the platform area's HTTP entries: health, the
-//! document itself, Twilio's webhooks, the static files, the app's home and
-//! the developer's outbox.
+//! document itself and its reference page, Twilio's webhooks, the static
+//! files, the app's home and the developer's outbox.
 
 use std::sync::LazyLock;
 
@@ -24,6 +24,11 @@ pub(in crate::catalogue::openapi) fn operation(name: &str, schemas: &mut Schemas
             "application/json",
             json!({"type": "object"}),
             Some(json!({"openapi": "3.1.0", "info": {"title": "Konnecs API", "version": "0.1.0"}, "paths": {}})),
+        ),
+        "api-docs" => Operation::new().html(
+            200,
+            "The API reference: this document, drawn in the browser by the vendored Redoc.",
+            "<redoc spec-url=\"/openapi.json\"></redoc>",
         ),
         "twilio-sms" => twilio_sms(),
         "twilio-status" => twilio_status(),
