@@ -284,3 +284,65 @@ async fn openapi_describes_every_catalogue_route() {
     assert!(described >= 2);
     assert!(body["components"]["schemas"]["Problem"]["properties"]["code"].is_object());
 }
+
+/// `/docs` is the API reference drawn from this server's own document by the
+/// vendored viewer: no other origin is named by the page or allowed by its
+/// policy, and the script it loads is served here.
+#[tokio::test]
+async fn api_docs_draws_the_document_with_the_vendored_viewer_and_no_cdn() {
+    let app = TestApp::new();
+    let reply = app.request(Request::get("/docs").body(Body::empty()).unwrap()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let header = |name: &str| {
+        reply
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(header("content-type").starts_with("text/html"));
+    let page = String::from_utf8(reply.bytes.clone()).expect("the page is text");
+    assert!(page.contains("spec-url=\"/openapi.json\""), "{page}");
+    let script = konnecs::inbound::http::web::assets::redoc_script_url();
+    assert!(script.starts_with("/assets/redoc-2.5.2-"), "{script}");
+    assert!(page.contains(&format!("<script src=\"{script}\"></script>")), "{page}");
+    // Nothing but this origin: no absolute URL in the page, none in the
+    // policy, and no wildcard or scheme a CDN could hide behind.
+    assert!(
+        !page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"),
+        "{page}"
+    );
+    let csp = header("content-security-policy");
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
+    for other_origin in ["http:", "https:", "*", "//"] {
+        assert!(!csp.contains(other_origin), "{csp} allows {other_origin}");
+    }
+    assert!(!csp.contains("'unsafe-eval'"), "{csp}");
+    assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+
+    let viewer = app
+        .request(Request::get(script.as_str()).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(viewer.status, StatusCode::OK);
+    assert!(
+        viewer.headers["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/javascript"),
+        "{:?}",
+        viewer.headers
+    );
+    let source = String::from_utf8_lossy(&viewer.bytes);
+    assert!(
+        source.contains("spec-url") && source.len() > 500_000,
+        "the whole Redoc bundle is served"
+    );
+
+    let document = app
+        .request(Request::get("/openapi.json").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(document.status, StatusCode::OK);
+    assert_eq!(document.body["paths"]["/docs"]["get"]["operationId"], "api-docs");
+}

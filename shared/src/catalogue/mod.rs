@@ -375,6 +375,19 @@ const ENTRIES: &[Entry] = {
             area: Area::Platform,
         },
         Entry {
+            name: "api-docs",
+            summary: "A readable API reference drawn from /openapi.json by the vendored Redoc (no CDN).",
+            auth: Auth::Public,
+            trigger: Trigger::Http {
+                method: Method::Get,
+                path: "/docs",
+                route: handler!(http::api_docs::page),
+            },
+            access: &[],
+            runtime: Runtime::Both,
+            area: Area::Platform,
+        },
+        Entry {
             name: "auth-signup",
             summary: "Creates an account, its organization (owned by the new user) and a session.",
             auth: Auth::Public,
@@ -2108,7 +2121,7 @@ const ENTRIES: &[Entry] = {
         },
         Entry {
             name: "web-assets",
-            summary: "The staff app's stylesheet and htmx under content-hashed names, cached for a year (immutable).",
+            summary: "The staff app's stylesheet and scripts (htmx; Redoc for /docs) under content-hashed names, cached for a year (immutable).",
             auth: Auth::Public,
             trigger: Trigger::Http {
                 method: Method::Get,

@@ -125,6 +125,7 @@ const WEBHOOK: Limits = pages("webhook", 3_000);
 pub const THROTTLES: &[(&str, Limits)] = &[
     ("health", pages("health", 60)),
     ("openapi", pages("openapi", 60)),
+    ("api-docs", pages("api-docs", 60)),
     ("auth-signup", SIGN_UP),
     ("page-sign-up-submit", SIGN_UP),
     ("auth-login", SIGN_IN),

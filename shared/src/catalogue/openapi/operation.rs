@@ -270,7 +270,8 @@ impl Operation {
             .responses
             .entry(status)
             .or_insert_with(|| json!({"description": description}));
-        response["headers"][name] = json!({"description": description, "schema": {"type": "string"}, "example": example});
+        response["headers"][name] =
+            json!({"description": description, "schema": {"type": "string"}, "example": example});
         self
     }
 

@@ -1,5 +1,6 @@
 //! HTTP inbound: axum handlers, shared by the local server and `lambda_http`.
 
+pub mod api_docs;
 pub mod auth;
 pub mod billing;
 pub mod contacts;

@@ -1,6 +1,6 @@
 //! The operations of the platform area's HTTP entries: health, the
-//! document itself, Twilio's webhooks, the static files, the app's home and
-//! the developer's outbox.
+//! document itself and its reference page, Twilio's webhooks, the static
+//! files, the app's home and the developer's outbox.
 
 use std::sync::LazyLock;
 
@@ -25,6 +25,11 @@ pub(in crate::catalogue::openapi) fn operation(name: &str, schemas: &mut Schemas
             json!({"type": "object"}),
             Some(json!({"openapi": "3.1.0", "info": {"title": "Konnecs API", "version": "0.1.0"}, "paths": {}})),
         ),
+        "api-docs" => Operation::new().html(
+            200,
+            "The API reference: this document, drawn in the browser by the vendored Redoc.",
+            "<redoc spec-url=\"/openapi.json\"></redoc>",
+        ),
         "twilio-sms" => twilio_sms(),
         "twilio-status" => twilio_status(),
         "web-assets" => assets(),
@@ -33,8 +38,10 @@ pub(in crate::catalogue::openapi) fn operation(name: &str, schemas: &mut Schemas
             "To the app when signed in, else to the sign-in page.",
             "/sign-in",
         ),
+        // Its query is read by axum's own extractor, whose refusal is a bare 400.
         "page-home" => Operation::new()
             .query::<NoticeQuery>(schemas)
+            .problem(400, &["bad_request"])
             .html(200, "The home page: today's appointments, pipelines, recent contacts.", "<h1>Home</h1>")
             .problem(503, &["unavailable"]),
         // Not found for a request naming another host than this machine.

@@ -5,6 +5,9 @@
 //! htmx is vendored: `shared/assets/htmx-2.0.11.min.js` is `dist/htmx.min.js`
 //! of the npm package `htmx.org` 2.0.11, sha256
 //! d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717.
+//! So is the API reference's viewer: `shared/assets/redoc-2.5.2.standalone.js`
+//! is `bundles/redoc.standalone.js` of the npm package `redoc` 2.5.2, sha256
+//! 6beb5aea23b71d09122ee35de8f326e38aec050e774f3bfba1f34e5c36608986.
 
 use std::sync::LazyLock;
 
@@ -22,6 +25,7 @@ const COPY_JS: &[u8] = include_bytes!("../../../../assets/copy.js");
 const FORM_EMBED_JS: &[u8] = include_bytes!("../../../../assets/form-embed.js");
 const FORM_FRAME_JS: &[u8] = include_bytes!("../../../../assets/form-frame.js");
 const FORM_BUILDER_JS: &[u8] = include_bytes!("../../../../assets/form-builder.js");
+const REDOC_JS: &[u8] = include_bytes!("../../../../assets/redoc-2.5.2.standalone.js");
 
 struct Asset {
     /// The hashed name the pages link to.
@@ -35,7 +39,7 @@ fn hashed(stem: &str, extension: &str, bytes: &[u8]) -> String {
     format!("{stem}-{}.{extension}", &digest[..12])
 }
 
-static ASSETS: LazyLock<[Asset; 7]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 8]> = LazyLock::new(|| {
     [
         Asset {
             name: hashed("app", "css", APP_CSS),
@@ -71,6 +75,11 @@ static ASSETS: LazyLock<[Asset; 7]> = LazyLock::new(|| {
             name: hashed("form-builder", "js", FORM_BUILDER_JS),
             content_type: "text/javascript; charset=utf-8",
             bytes: FORM_BUILDER_JS,
+        },
+        Asset {
+            name: hashed("redoc-2.5.2", "js", REDOC_JS),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: REDOC_JS,
         },
     ]
 });
@@ -110,6 +119,11 @@ pub fn form_builder_script_url() -> String {
     format!("/assets/{}", ASSETS[6].name)
 }
 
+/// The URL of the API reference's viewer (Redoc), as `/docs` loads it.
+pub fn redoc_script_url() -> String {
+    format!("/assets/{}", ASSETS[7].name)
+}
+
 /// `GET /assets/{name}`: the file of that exact hashed name; a stale or
 /// unknown name is a 404, so an old page never gets a newer file under an
 /// old name.
@@ -145,5 +159,15 @@ mod tests {
             digest,
             "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
         );
+    }
+
+    #[test]
+    fn the_vendored_redoc_is_the_pinned_release() {
+        let digest = hex::encode(Sha256::digest(REDOC_JS));
+        assert_eq!(
+            digest,
+            "6beb5aea23b71d09122ee35de8f326e38aec050e774f3bfba1f34e5c36608986"
+        );
+        assert!(redoc_script_url().starts_with("/assets/redoc-2.5.2-"));
     }
 }

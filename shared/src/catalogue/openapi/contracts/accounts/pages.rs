@@ -16,30 +16,29 @@ const FORM: &str = "application/x-www-form-urlencoded";
 
 pub(super) fn operation(name: &str, schemas: &mut Schemas) -> Option<Operation> {
     let operation = match name {
-        "page-sign-in" => Operation::new()
-            .query::<SignInQuery>(schemas)
+        "page-sign-in" => page_query::<SignInQuery>(schemas)
             .html(200, "The sign-in form.", "<form method=\"post\" action=\"/sign-in\">"),
         "page-sign-up" => Operation::new().html(
             200,
             "The sign-up form.",
             "<form method=\"post\" action=\"/sign-up\">",
         ),
-        "page-forgot-password" => Operation::new().query::<LinkQuery>(schemas).html(
+        "page-forgot-password" => page_query::<LinkQuery>(schemas).html(
             200,
             "The form asking for the account's email address.",
             "<h1>Forgot your password?</h1>",
         ),
-        "page-verify-email" => Operation::new().query::<LinkQuery>(schemas).html(
+        "page-verify-email" => page_query::<LinkQuery>(schemas).html(
             200,
             "The button confirming the address (a click, so a mail scanner confirms nothing).",
             "<h1>Confirm your email</h1>",
         ),
-        "page-reset-password" => Operation::new().query::<LinkQuery>(schemas).html(
+        "page-reset-password" => page_query::<LinkQuery>(schemas).html(
             200,
             "The form choosing a new password.",
             "<h1>Choose a new password</h1>",
         ),
-        "page-accept-invitation" => Operation::new().query::<LinkQuery>(schemas).html(
+        "page-accept-invitation" => page_query::<LinkQuery>(schemas).html(
             200,
             "The form joining the team.",
             "<h1>Join your team on Konnecs</h1>",
@@ -124,8 +123,7 @@ pub(super) fn operation(name: &str, schemas: &mut Schemas) -> Option<Operation> 
             )
             .problem(404, &["not_found"])
             .problem(503, &["unavailable"]),
-        "page-sign-in-google-callback" => Operation::new()
-            .query::<CallbackQuery>(schemas)
+        "page-sign-in-google-callback" => page_query::<CallbackQuery>(schemas)
             .html(
                 200,
                 "A new Google identity: the form asking for the business's name.",
@@ -157,8 +155,7 @@ pub(super) fn operation(name: &str, schemas: &mut Schemas) -> Option<Operation> 
             .redirect(303, "Signed out: to the sign-in page, the cookies cleared."),
         "page-sign-out-everywhere" => staff_form(fields(json!({}), &[]), json!({"_csrf": "3q2-7w8JxV0b1kHf4yZ9cA"}))
             .redirect(303, "Every session is over: to the sign-in page, the cookies cleared."),
-        "page-profile" => Operation::new()
-            .query::<NoticeQuery>(schemas)
+        "page-profile" => page_query::<NoticeQuery>(schemas)
             .html(200, "The profile: name, email, password, time zone, photo.", "<h1>Profile</h1>")
             .problem(404, &["not_found"])
             .problem(503, &["unavailable"]),
@@ -184,6 +181,12 @@ pub(super) fn operation(name: &str, schemas: &mut Schemas) -> Option<Operation> 
         _ => return None,
     };
     Some(operation)
+}
+
+/// A page reading its query with axum's own extractor, whose refusal (a
+/// field given twice, say) is a bare 400.
+fn page_query<T: schemars::JsonSchema>(schemas: &mut Schemas) -> Operation {
+    Operation::new().query::<T>(schemas).problem(400, &["bad_request"])
 }
 
 /// A form's fields, each a string (the handlers read the first value of each).
