@@ -122,8 +122,9 @@ fn add_shared_answers(entry: &Entry, method: Method, operation: &mut Operation) 
                 add(operation, 403, &["csrf_token_invalid"]);
             }
         }
-        Auth::WebhookSigned => add(operation, 401, &["invalid_signature"]),
-        Auth::Public | Auth::Internal => {}
+        // Each provider's webhook refuses a bad signature the way that
+        // provider expects (Stripe a 400, Twilio a 403): its area says which.
+        Auth::WebhookSigned | Auth::Public | Auth::Internal => {}
     }
     if method == Method::Post {
         // The `Idempotency-Key` layer, in front of every POST.
