@@ -52,11 +52,19 @@ impl Phone {
         if trimmed.chars().count() > 40 {
             return Err(PhoneError::TooLong);
         }
-        let country = region
-            .trim()
-            .to_ascii_uppercase()
-            .parse::<phonenumber::country::Id>()
-            .ok();
+        // A number written with `+` names its own country. The default
+        // region is then left out: given one, the parser refused valid
+        // numbers of other countries (`+5511912345678` from `US`), so a
+        // stored E.164 number could not be read back in every organization.
+        let country = if trimmed.starts_with('+') {
+            None
+        } else {
+            region
+                .trim()
+                .to_ascii_uppercase()
+                .parse::<phonenumber::country::Id>()
+                .ok()
+        };
         let number = phonenumber::parse(country, trimmed).map_err(|_| PhoneError::Invalid)?;
         if !phonenumber::is_valid(&number) {
             return Err(PhoneError::Invalid);
@@ -86,6 +94,15 @@ pub fn digits(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_with_its_country_code_is_read_alike_from_every_region() {
+        for region in ["US", "GB", "BR", "DE", ""] {
+            let p = Phone::parse("+5511912345678", region).unwrap_or_else(|e| panic!("{region:?}: {e:?}"));
+            assert_eq!(p.e164, "+5511912345678", "{region:?}");
+            assert_eq!(p.national_digits, "11912345678");
+        }
+    }
 
     #[test]
     fn national_numbers_use_the_default_region() {
