@@ -14,7 +14,9 @@
 # unlocked on it with RUSTC_BOOTSTRAP=1. No sanitizer is used
 # (`--sanitizer none`): the targets are safe Rust, where AddressSanitizer
 # finds nothing more and halves the speed; debug assertions (integer
-# overflow among them) stay on.
+# overflow among them) stay on. The first input of a run pays for the
+# phone metadata and, in the HTTP targets, the app's set-up (password
+# hashing included) in an unoptimized build: hence the generous timeout.
 set -euo pipefail
 
 CARGO_FUZZ_VERSION="0.13.1"
@@ -45,7 +47,7 @@ case "${1:-}" in
     work="$target_dir/fuzz-corpus/$target"
     mkdir -p "$work"
     "$fuzz" run "${common[@]}" "$target" "$work" "corpus/$target" -- \
-      -max_total_time="$seconds" -rss_limit_mb=4096 -max_len=4096 -timeout=20 -print_final_stats=1
+      -max_total_time="$seconds" -rss_limit_mb=4096 -max_len=4096 -timeout=300 -print_final_stats=1
     ;;
   cmin)
     target="${2:?target}"
@@ -55,7 +57,7 @@ case "${1:-}" in
     rm -rf "corpus/$target"
     mkdir -p "corpus/$target"
     # Keeps the smallest set of inputs that covers what the whole set covers.
-    "$fuzz" run "${common[@]}" "$target" "corpus/$target" "$work" -- -merge=1 -rss_limit_mb=4096 -max_len=4096 -timeout=20
+    "$fuzz" run "${common[@]}" "$target" "corpus/$target" "$work" -- -merge=1 -rss_limit_mb=4096 -max_len=4096 -timeout=300
     ;;
   *)
     echo "usage: bash infra/fuzz.sh list | run TARGET [SECONDS] | cmin TARGET" >&2

@@ -72,6 +72,11 @@ impl Phone {
         // What the crate's E.164 formatter writes, without the national
         // format lookup it makes for every mode.
         let e164 = format!("+{}{}", number.code().value(), number.national());
+        // E.164 allows 15 digits at most; the metadata passes some longer
+        // German numbers (`+4930123030123456`) that no carrier would take.
+        if e164.len() > 16 {
+            return Err(PhoneError::Invalid);
+        }
         let national_digits = digits(&number.format().mode(phonenumber::Mode::National).to_string());
         Ok(Self {
             e164,
@@ -102,6 +107,15 @@ mod tests {
             assert_eq!(p.e164, "+5511912345678", "{region:?}");
             assert_eq!(p.national_digits, "11912345678");
         }
+    }
+
+    #[test]
+    fn numbers_longer_than_e164_allows_are_refused() {
+        assert_eq!(Phone::parse("+4930123030123456", "DE"), Err(PhoneError::Invalid));
+        assert_eq!(
+            Phone::parse("+442079460018", "DE").map(|p| p.e164),
+            Ok("+442079460018".to_string())
+        );
     }
 
     #[test]
