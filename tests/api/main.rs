@@ -19,6 +19,7 @@ mod billing;
 mod billing_limits;
 mod contacts;
 mod conventions;
+mod cursors;
 mod deals;
 mod forms;
 mod gmail;

@@ -310,7 +310,10 @@ pub fn verify_signature(header: &str, body: &[u8], secret: &str, now: i64) -> Re
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - signed_at).abs() > SIGNATURE_TOLERANCE_SECONDS {
+    // `abs_diff`: the header's number is anyone's, and `now - i64::MIN`
+    // would overflow (a panic in a debug build, a wrap that passed the
+    // check in a release one).
+    if now.abs_diff(signed_at) > SIGNATURE_TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()) else {
@@ -387,6 +390,19 @@ mod tests {
             verify_signature("t=1", body, SECRET, NOW),
             Err(SignatureError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_the_integers_is_stale_not_a_panic() {
+        let body = br#"{"id":"evt_1"}"#;
+        for t in [i64::MIN, i64::MAX, -NOW] {
+            let header = format!("t={t},v1=00");
+            assert_eq!(
+                verify_signature(&header, body, SECRET, NOW),
+                Err(SignatureError::Stale),
+                "{t}"
+            );
+        }
     }
 
     fn paid(status: SubscriptionStatus, failed: Option<i64>) -> Standing {

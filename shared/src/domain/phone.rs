@@ -52,11 +52,19 @@ impl Phone {
         if trimmed.chars().count() > 40 {
             return Err(PhoneError::TooLong);
         }
-        let country = region
-            .trim()
-            .to_ascii_uppercase()
-            .parse::<phonenumber::country::Id>()
-            .ok();
+        // A number written with `+` names its own country. The default
+        // region is then left out: given one, the parser refused valid
+        // numbers of other countries (`+5511912345678` from `US`), so a
+        // stored E.164 number could not be read back in every organization.
+        let country = if trimmed.starts_with('+') {
+            None
+        } else {
+            region
+                .trim()
+                .to_ascii_uppercase()
+                .parse::<phonenumber::country::Id>()
+                .ok()
+        };
         let number = phonenumber::parse(country, trimmed).map_err(|_| PhoneError::Invalid)?;
         if !phonenumber::is_valid(&number) {
             return Err(PhoneError::Invalid);
@@ -64,6 +72,11 @@ impl Phone {
         // What the crate's E.164 formatter writes, without the national
         // format lookup it makes for every mode.
         let e164 = format!("+{}{}", number.code().value(), number.national());
+        // E.164 allows 15 digits at most; the metadata passes some longer
+        // German numbers (`+4930123030123456`) that no carrier would take.
+        if e164.len() > 16 {
+            return Err(PhoneError::Invalid);
+        }
         let national_digits = digits(&number.format().mode(phonenumber::Mode::National).to_string());
         Ok(Self {
             e164,
@@ -86,6 +99,24 @@ pub fn digits(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_with_its_country_code_is_read_alike_from_every_region() {
+        for region in ["US", "GB", "BR", "DE", ""] {
+            let p = Phone::parse("+5511912345678", region).unwrap_or_else(|e| panic!("{region:?}: {e:?}"));
+            assert_eq!(p.e164, "+5511912345678", "{region:?}");
+            assert_eq!(p.national_digits, "11912345678");
+        }
+    }
+
+    #[test]
+    fn numbers_longer_than_e164_allows_are_refused() {
+        assert_eq!(Phone::parse("+4930123030123456", "DE"), Err(PhoneError::Invalid));
+        assert_eq!(
+            Phone::parse("+442079460018", "DE").map(|p| p.e164),
+            Ok("+442079460018".to_string())
+        );
+    }
 
     #[test]
     fn national_numbers_use_the_default_region() {

@@ -89,6 +89,7 @@ pub use job::{Budget, fail, give_up, process, run_job};
 pub use mapping::{build_mapping, detect_target};
 pub(crate) use pace::reserve as reserve_pace;
 pub use pace::{PARTITION_SHARE, pace_key, paced_seconds};
+pub use rows::read_file;
 pub use upload::{ImportOptions, append_part, create};
 pub use wizard::{Preview, TARGETS, preview, remembered_mapping, start, upload};
 

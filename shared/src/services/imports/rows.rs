@@ -211,3 +211,34 @@ pub(super) fn merged(before: &ContactRecord, c: &Candidate) -> Result<ContactRec
         .collect();
     if errors.is_empty() { Ok(after) } else { Err(errors) }
 }
+
+/// What the importer makes of a whole file before any contact is matched:
+/// the header's mapping and, per data row, the contact it would write or the
+/// row's errors. The same steps the upload and the job run, without a store,
+/// so hostile files can be checked against them in isolation (the fuzz
+/// targets and their corpus replay).
+pub fn read_file(
+    csv: &[u8],
+    defs: &[FieldDef],
+    overrides: &std::collections::BTreeMap<String, String>,
+    region: &str,
+) -> Result<(Vec<ColumnMap>, Vec<Result<ContactRecord, Vec<FieldError>>>), super::ImportError> {
+    let mut records = super::mapping::parse_records(csv)?;
+    if records.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let headers: Vec<String> = records.remove(0).iter().map(str::to_string).collect();
+    let keys: Vec<String> = defs.iter().map(|d| d.key.clone()).collect();
+    let mapping = super::mapping::build_mapping(&headers, &keys, overrides)?;
+    let ctx = RowContext {
+        mapping: &mapping,
+        defs,
+        region,
+        import_tags: &[],
+    };
+    let rows = records
+        .iter()
+        .map(|record| parse_row(&ctx, record).map(|c| c.contact))
+        .collect();
+    Ok((mapping, rows))
+}

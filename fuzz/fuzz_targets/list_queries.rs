@@ -1,0 +1,3 @@
+#![no_main]
+//! libFuzzer entry; the body and its invariants: konnecs_fuzz_targets::lists::list_queries.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| konnecs_fuzz_targets::lists::list_queries(data));
