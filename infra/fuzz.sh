@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes Konnecs's outside-input parsers with cargo-fuzz (libFuzzer). The
-# targets are fuzz/fuzz_targets/*.rs; their bodies and invariants live in
-# fuzz-targets/ (a workspace member), whose corpus replay runs in tests/run
+# targets are tests/fuzz/fuzz_targets/*.rs; their bodies and invariants live in
+# tests/fuzz-targets/ (a workspace member), whose corpus replay runs in tests/run
 # on stable. This script is for the long runs (BENCHMARKS.md, "Fuzzing").
 #
 #   bash infra/fuzz.sh list                    the targets
@@ -33,7 +33,7 @@ if [ ! -x "$fuzz" ] || [ "$("$fuzz" --version 2>/dev/null)" != "cargo-fuzz $CARG
 fi
 
 export RUSTC_BOOTSTRAP=1
-cd "$repo/fuzz"
+cd "$repo/tests/fuzz"
 # Instrumented builds differ from the workspace's: their own directory.
 common=(--sanitizer none --target-dir "$target_dir/fuzz")
 

@@ -1,7 +1,7 @@
 //! The bodies of Konnecs's fuzz targets: every parser that reads outside
 //! input, called through the production functions of the `konnecs` crate,
 //! with the invariants each must keep. A body panics when an invariant
-//! breaks, so the libFuzzer entries (`fuzz/fuzz_targets`) report it as a
+//! breaks, so the libFuzzer entries (`tests/fuzz/fuzz_targets`) report it as a
 //! crash and the corpus replay (`tests/replay.rs`, run by tests/run on
 //! stable) fails on it: both call these same functions.
 
