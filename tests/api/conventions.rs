@@ -346,3 +346,30 @@ async fn api_docs_draws_the_document_with_the_vendored_viewer_and_no_cdn() {
     assert_eq!(document.status, StatusCode::OK);
     assert_eq!(document.body["paths"]["/docs"]["get"]["operationId"], "api-docs");
 }
+
+#[tokio::test]
+async fn an_unreadable_query_on_any_json_list_is_invalid_query_naming_the_query() {
+    let app = TestApp::new();
+    let owner = app.sign_up(&app.fresh_email("lists"), "Query Bakery").await;
+    let contact = app
+        .send(&owner.browser, "POST", "/contacts", Some(&serde_json::json!({"first_name": "Quinn", "emails": ["q@example.com"]})))
+        .await;
+    assert_eq!(contact.status, StatusCode::CREATED, "{}", contact.body);
+    let id = contact.body["id"].as_str().expect("contact id");
+    let pipelines = app.send(&owner.browser, "GET", "/pipelines", None).await;
+    let pipeline = pipelines.body["items"][0]["id"].as_str().unwrap_or("none").to_string();
+    for path in [
+        "/contacts?limit=1&limit=2".to_string(),
+        format!("/contacts/{id}/notes?limit=1&limit=2"),
+        format!("/contacts/{id}/timeline?limit=1&limit=2"),
+        "/deals?limit=1&limit=2".to_string(),
+        format!("/pipelines/{pipeline}/board?limit=1&limit=2"),
+        "/org/members?limit=1&limit=2".to_string(),
+        "/org/audit?limit=1&limit=2".to_string(),
+        "/org/invitations?limit=1&limit=2".to_string(),
+    ] {
+        let reply = app.send(&owner.browser, "GET", &path, None).await;
+        assert_problem(reply.status, &reply.headers, &reply.body, StatusCode::BAD_REQUEST, "invalid_query");
+        assert_eq!(reply.body["errors"][0]["field"], "query", "{path}: {}", reply.body);
+    }
+}

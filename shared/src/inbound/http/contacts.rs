@@ -6,13 +6,13 @@ use crate::domain::ids::ContactId;
 use crate::domain::ids::PipelineId;
 use crate::domain::ids::UserId;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::session::Authenticated;
 use crate::domain::role::{Permission, Role};
 use crate::inbound::AppState;
@@ -217,7 +217,7 @@ pub(super) fn time_param(field: &str, raw: Option<&str>) -> Result<Option<jiff::
 pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     if params.stage.is_some() {
@@ -292,7 +292,7 @@ pub struct CreateParams {
 pub async fn create(
     State(state): State<AppState>,
     auth: Authenticated,
-    Query(params): Query<CreateParams>,
+    ApiQuery(params): ApiQuery<CreateParams>,
     ApiJson(body): ApiJson<NewContact>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
@@ -400,7 +400,7 @@ pub async fn timeline(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<ContactId>,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let (entries, cursor) = contacts::timeline(
@@ -512,7 +512,7 @@ pub async fn notes_list(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<ContactId>,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> impl IntoResponse {
     let caller = caller(&auth)?;
     let (items, cursor) = notes::list(

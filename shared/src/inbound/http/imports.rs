@@ -10,10 +10,11 @@
 
 use std::collections::BTreeMap;
 
+use super::extract::ApiQuery;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use futures::TryStreamExt;
 use http::header::CONTENT_TYPE;
@@ -224,7 +225,7 @@ pub async fn create_import(
     State(state): State<AppState>,
     auth: Authenticated,
     headers: HeaderMap,
-    Query(query): Query<Vec<(String, String)>>,
+    ApiQuery(query): ApiQuery<Vec<(String, String)>>,
     body: Result<Bytes, BytesRejection>,
 ) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;
@@ -239,7 +240,7 @@ pub async fn append_part(
     auth: Authenticated,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(query): Query<Vec<(String, String)>>,
+    ApiQuery(query): ApiQuery<Vec<(String, String)>>,
     body: Result<Bytes, BytesRejection>,
 ) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;

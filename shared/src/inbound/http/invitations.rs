@@ -3,14 +3,14 @@
 
 use crate::domain::ids::UserId;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::auth::RequestMeta;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::org::PageQuery;
 use super::session::{Authenticated, CSRF_HEADER, session_cookies, session_token, with_cookies};
 use crate::domain::ids::OrgId;
@@ -48,7 +48,7 @@ pub struct InvitationsPage {
 pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> impl IntoResponse {
     let (limit, cursor) = page.parse(100, 100)?;
     let (invitations, cursor) = orgs::list_invitations(&state, auth.role, &auth.org_id, limit, cursor).await?;

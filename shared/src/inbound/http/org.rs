@@ -3,12 +3,12 @@
 
 use crate::domain::ids::UserId;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::session::Authenticated;
 use crate::domain::role::{Permission, Role};
 use crate::inbound::AppState;
@@ -128,7 +128,7 @@ pub async fn update_org(
 pub async fn list_members(
     State(state): State<AppState>,
     auth: Authenticated,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> impl IntoResponse {
     let (limit, cursor) = page.parse(100, 100)?;
     let (members, cursor) = orgs::list_members(&state, &auth.org_id, limit, cursor).await?;
@@ -164,7 +164,7 @@ pub async fn remove_member(
 pub async fn list_audit(
     State(state): State<AppState>,
     auth: Authenticated,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> impl IntoResponse {
     auth.require(Permission::ReadAuditLog)?;
     let (limit, cursor) = page.parse(50, 100)?;

@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::session::Authenticated;
 use crate::domain::role::Permission;
 use crate::inbound::AppState;
@@ -156,7 +156,7 @@ pub async fn board(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<PipelineId>,
-    Query(query): Query<BoardQuery>,
+    ApiQuery(query): ApiQuery<BoardQuery>,
 ) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;
     let per_stage = query.limit.unwrap_or(50).clamp(0, 500);
@@ -176,7 +176,7 @@ pub struct DealsQuery {
 pub async fn list_deals(
     State(state): State<AppState>,
     auth: Authenticated,
-    Query(query): Query<DealsQuery>,
+    ApiQuery(query): ApiQuery<DealsQuery>,
 ) -> impl IntoResponse {
     auth.require(Permission::UseCrm)?;
     let filter = DealFilter {

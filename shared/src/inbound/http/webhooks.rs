@@ -5,12 +5,12 @@
 //! `services::webhooks`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::session::Authenticated;
 use crate::domain::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::role::Permission;
@@ -117,7 +117,7 @@ pub async fn list_deliveries(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<WebhookEndpointId>,
-    Query(query): Query<DeliveriesQuery>,
+    ApiQuery(query): ApiQuery<DeliveriesQuery>,
 ) -> impl IntoResponse {
     admin_of(&state, &auth, &id).await?;
     let items = webhooks::list_deliveries(&state, &auth.org_id, &id, query.limit.unwrap_or(50)).await?;

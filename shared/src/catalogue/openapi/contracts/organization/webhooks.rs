@@ -63,10 +63,7 @@ pub(super) fn operation(name: &str, s: &mut Schemas) -> Option<Operation> {
                 200,
                 "The endpoint's deliveries, newest first, each with its attempts.",
                 json!({"items": [delivery_example()]}),
-            )
-            // A `limit` that is not a whole number is refused by the query
-            // extractor itself.
-            .problem(400, &["bad_request"]),
+            ),
         "webhooks-redeliver" => endpoint(Operation::new())
             .path("deliveryId", "The delivery's id, from the endpoint's log.", DELIVERY_ID)
             .json::<Redelivery>(
