@@ -222,6 +222,7 @@ sample_tests! {
     "reminders-send" => events::reminders_send_sends_the_hour_before_reminder_by_email_and_sms_once,
     "reminders-tick" => events::reminders_tick_fans_out_the_reminders_due_at_its_time,
     "web-assets" => web::web_assets_serves_the_stylesheet_immutable,
+    "api-docs" => web::api_docs_draws_the_served_document_with_the_vendored_viewer,
     "page-root" => web::page_root_sends_the_signed_in_member_to_the_app,
     "page-sign-in" => web::page_sign_in_shows_the_form,
     "page-sign-in-submit" => web::page_sign_in_submit_signs_in_and_opens_the_app,

@@ -52,6 +52,16 @@ pub async fn web_assets_serves_the_stylesheet_immutable(name: &str) {
     assert!(reply.text.contains("prefers-color-scheme: dark"));
 }
 
+pub async fn api_docs_draws_the_served_document_with_the_vendored_viewer(name: &str) {
+    let w = World::empty().await;
+    let reply = w.http(name, &[]).await;
+    reply.expect(StatusCode::OK);
+    assert!(reply.header("content-type").starts_with("text/html"));
+    assert!(reply.text.contains("spec-url=\"/openapi.json\""), "{}", reply.text);
+    assert!(reply.text.contains("/assets/redoc-"), "the vendored viewer: {}", reply.text);
+    assert!(!reply.text.contains("https://"), "no other origin: {}", reply.text);
+}
+
 pub async fn page_root_sends_the_signed_in_member_to_the_app(name: &str) {
     let w = World::with_dana().await;
     assert_redirect(&w.http(name, &[]).await, "/app");
