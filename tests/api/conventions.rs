@@ -352,7 +352,12 @@ async fn an_unreadable_query_on_any_json_list_is_invalid_query_naming_the_query(
     let app = TestApp::new();
     let owner = app.sign_up(&app.fresh_email("lists"), "Query Bakery").await;
     let contact = app
-        .send(&owner.browser, "POST", "/contacts", Some(&serde_json::json!({"first_name": "Quinn", "emails": ["q@example.com"]})))
+        .send(
+            &owner.browser,
+            "POST",
+            "/contacts",
+            Some(&serde_json::json!({"first_name": "Quinn", "emails": ["q@example.com"]})),
+        )
         .await;
     assert_eq!(contact.status, StatusCode::CREATED, "{}", contact.body);
     let id = contact.body["id"].as_str().expect("contact id");
@@ -369,7 +374,13 @@ async fn an_unreadable_query_on_any_json_list_is_invalid_query_naming_the_query(
         "/org/invitations?limit=1&limit=2".to_string(),
     ] {
         let reply = app.send(&owner.browser, "GET", &path, None).await;
-        assert_problem(reply.status, &reply.headers, &reply.body, StatusCode::BAD_REQUEST, "invalid_query");
+        assert_problem(
+            reply.status,
+            &reply.headers,
+            &reply.body,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        );
         assert_eq!(reply.body["errors"][0]["field"], "query", "{path}: {}", reply.body);
     }
 }

@@ -58,7 +58,11 @@ pub async fn api_docs_draws_the_served_document_with_the_vendored_viewer(name: &
     reply.expect(StatusCode::OK);
     assert!(reply.header("content-type").starts_with("text/html"));
     assert!(reply.text.contains("spec-url=\"/openapi.json\""), "{}", reply.text);
-    assert!(reply.text.contains("/assets/redoc-"), "the vendored viewer: {}", reply.text);
+    assert!(
+        reply.text.contains("/assets/redoc-"),
+        "the vendored viewer: {}",
+        reply.text
+    );
     assert!(!reply.text.contains("https://"), "no other origin: {}", reply.text);
 }
 
