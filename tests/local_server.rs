@@ -225,6 +225,52 @@ fn insecure_cookie_flag_is_refused_outside_the_local_server() {
     assert!(text.contains("insecure cookies are refused"), "{text}");
 }
 
+/// A header value with a control byte is not HTTP (RFC 9110 §5.5): the HTTP
+/// server refuses the request before any route, so no handler, and no
+/// write, ever sees it. The OpenAPI document
+/// says so, and the schemathesis hooks leave such values out.
+#[tokio::test]
+async fn a_header_that_is_not_http_is_refused_before_any_route_and_changes_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start(dir.path());
+    let mut owner = Client::new(&server.base_url);
+    let signup = json!({"name": "Dana Whitfield", "email": "dana@whitfield.example", "password": "molar-crown-42-bridge", "business_name": "Whitfield Dental"});
+    let (status, body) = owner.call("POST", "/auth/signup", Some(signup)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, contact) = owner
+        .call("POST", "/contacts", Some(json!({"first_name": "Pat", "last_name": "Kept"})))
+        .await;
+    assert_eq!(status, 201, "{contact}");
+    let path = format!("/contacts/{}", contact["id"].as_str().unwrap());
+
+    let address = server.base_url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut request = format!(
+        "DELETE {path} HTTP/1.1\r\nHost: {address}\r\nCookie: __Host-konnecs_session={}\r\nX-CSRF-Token: {}\r\nIf-Match: ",
+        owner.session.clone().unwrap(),
+        owner.csrf.clone().unwrap()
+    )
+    .into_bytes();
+    request.extend_from_slice(b"\xda\x17\xa45\r\nConnection: close\r\n\r\n");
+    stream.write_all(&request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answers and closes")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+
+    let (status, still) = owner.call("GET", &path, None).await;
+    assert_eq!(status, 200, "the contact is still there: {still}");
+    // Without the unreadable header, the same request reaches the route.
+    let (status, body) = owner.call("DELETE", &path, None).await;
+    assert_eq!(status, 204, "{body}");
+    assert!(server.interrupt().success());
+}
+
 /// A browser-like client for the real server: keeps the session cookie and CSRF token.
 struct Client {
     http: reqwest::Client,

@@ -302,7 +302,10 @@ pub fn document() -> Value {
                 Staff calls carry the session cookie and, on every call that changes something, \
                 the CSRF token in `X-CSRF-Token` (`GET /auth/csrf` tells it). Public routes take \
                 no session and are rate limited per IP and per target. Errors are RFC 9457 \
-                problem documents with a stable `code`."
+                problem documents with a stable `code`. A request that is not HTTP never \
+                reaches a route: a header value with a control byte (RFC 9110 §5.5) or an \
+                unreadable request line is refused by the HTTP server with an empty 400, \
+                before any route, and changes nothing."
         },
         "tags": Area::ALL.iter().map(|area| json!({"name": area.as_str()})).collect::<Vec<_>>(),
         "paths": paths,

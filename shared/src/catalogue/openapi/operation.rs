@@ -126,6 +126,11 @@ pub(super) fn rename_refs(value: &mut Value, renames: &BTreeMap<String, String>)
     }
 }
 
+/// What a header value may hold: visible characters, spaces, tabs and
+/// obs-text (RFC 9110 §5.5). Other control bytes are not HTTP: the server
+/// refuses them before any route (see the document's description).
+const HEADER_VALUE: &str = "^[\\t\\x20-\\x7e\\x80-\\xff]*$";
+
 /// One operation: built by the area files in `contracts/`, one per entry.
 #[derive(Debug, Default, Clone)]
 pub struct Operation {
@@ -169,7 +174,7 @@ impl Operation {
             "in": "header",
             "required": required,
             "description": description,
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "pattern": HEADER_VALUE},
         }));
         self
     }
