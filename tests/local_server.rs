@@ -240,7 +240,11 @@ async fn a_header_that_is_not_http_is_refused_before_any_route_and_changes_nothi
     let (status, body) = owner.call("POST", "/auth/signup", Some(signup)).await;
     assert_eq!(status, 201, "{body}");
     let (status, contact) = owner
-        .call("POST", "/contacts", Some(json!({"first_name": "Pat", "last_name": "Kept"})))
+        .call(
+            "POST",
+            "/contacts",
+            Some(json!({"first_name": "Pat", "last_name": "Kept"})),
+        )
         .await;
     assert_eq!(status, 201, "{contact}");
     let path = format!("/contacts/{}", contact["id"].as_str().unwrap());

@@ -4,24 +4,43 @@
 # natively for the cold-start timing). Clean output dirs each time: cargo
 # lambda leaves an old `bootstrap` beside a zip otherwise.
 #
-#   infra/bench/build.sh [OUT_DIR]   # default /var/tmp/konnecs-lambda
+#   infra/bench/build.sh [OUT_DIR [FUNCTION...]]
+#
+# OUT_DIR defaults to /var/tmp/konnecs-lambda; with FUNCTIONs (e.g. health
+# jobs-worker reminders-tick) only those of konnecs-functions are built, not
+# all of them (each is a fat-LTO link of several minutes).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="${KONNECS_VENV:-$repo/.venv}"
 out="${1:-/var/tmp/konnecs-lambda}"
+shift || true
+bins=()
+for name in "$@"; do bins+=(--bin "$name"); done
 export PATH="$venv/bin:$PATH"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/konnecs-target}"
+# Release target dirs, one per package, kept between runs (never the test build's).
+targets="${KONNECS_LAMBDA_TARGETS:-/var/tmp/konnecs-lambda-target}"
 cd "$repo"
+
+# The x86_64 binaries get the flags .cargo/config.toml gives every arm64
+# build (no unwind tables, non-PIE), so the timed binaries are built like the
+# deployed ones. They are set here, not in the config, because x86_64 is this
+# machine's own target: there they would reach every local and test build.
+export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C force-unwind-tables=no -C link-arg=-no-pie"
 
 rm -rf "$out"
 for arch in arm64 x86-64; do
   format=zip
   [ "$arch" = x86-64 ] && format=binary
-  for package in konnecs-functions konnecs-bench-hello; do
+  # The baselines each in their own target dir, so their dependencies'
+  # features are their own, not the union with the functions'.
+  for package in konnecs-functions konnecs-bench-hello konnecs-bench-sdk-floor; do
     start=$(date +%s)
-    cargo lambda build --release "--$arch" --output-format "$format" \
-      --lambda-dir "$out/$arch" -p "$package"
+    selected=()
+    [ "$package" = konnecs-functions ] && selected=("${bins[@]}")
+    CARGO_TARGET_DIR="$targets/$package" \
+      cargo lambda build --release "--$arch" --output-format "$format" \
+      --lambda-dir "$out/$arch" -p "$package" "${selected[@]}"
     echo "build.sh: $package $arch took $(( $(date +%s) - start )) s"
   done
 done

@@ -4,7 +4,7 @@
 Each function runs against a stub of the Lambda Runtime API on 127.0.0.1 and
 the AWS emulator (moto, `--endpoint`), where this script first creates what
 the stack would: the table (schema read from template.yaml), both queues, the
-token key, the bucket and the Resend and Twilio secrets (placeholders). So the
+token key, the bucket and every integration's secret (placeholders). So the
 init phase does everything a deployed one does, Secrets Manager reads of the
 declared secrets included, and warm invocations do real store and queue work.
 
@@ -47,6 +47,16 @@ NEXT = "/2018-06-01/runtime/invocation/next"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+# Each integration's secret: its name, the environment variable that names its
+# ARN and its fields (`Integration` in shared/src/ports/secrets.rs).
+INTEGRATION_SECRETS = [
+    ("resend", "RESEND_SECRET_ARN", ["api_key"]),
+    ("twilio", "TWILIO_SECRET_ARN", ["account_sid", "auth_token", "from"]),
+    ("stripe", "STRIPE_SECRET_ARN", ["secret_key", "webhook_signing_secret"]),
+    ("google", "GOOGLE_SECRET_ARN", ["client_id", "client_secret"]),
+]
+
+
 def aws_resources(endpoint):
     """What the root stack creates, on the emulator; returns the functions' env."""
     session = boto3.session.Session(
@@ -71,19 +81,20 @@ def aws_resources(endpoint):
     bucket = f"bench-objects-{suffix}"
     client("s3").create_bucket(Bucket=bucket)
     secrets = client("secretsmanager")
-    resend = secrets.create_secret(Name=f"bench/{suffix}/resend", SecretString=json.dumps({"api_key": ""}))
-    twilio = secrets.create_secret(
-        Name=f"bench/{suffix}/twilio",
-        SecretString=json.dumps({"account_sid": "", "auth_token": "", "from": ""}),
-    )
+    # One per integration, holding the stack's placeholder (every field empty).
+    arns = {
+        env: secrets.create_secret(
+            Name=f"bench/{suffix}/{name}", SecretString=json.dumps(dict.fromkeys(fields, ""))
+        )["ARN"]
+        for name, env, fields in INTEGRATION_SECRETS
+    }
     return {
         "TABLE_NAME": table_name,
         "JOBS_QUEUE_URL": jobs,
         "REMINDERS_QUEUE_URL": reminders,
         "TOKEN_KEY_ID": key,
         "OBJECTS_BUCKET": bucket,
-        "RESEND_SECRET_ARN": resend["ARN"],
-        "TWILIO_SECRET_ARN": twilio["ARN"],
+        **arns,
         "KONNECS_PUBLIC_URL": "https://app.konnecs.example",
         "KONNECS_LOG": "info",
         "AWS_ENDPOINT_URL": endpoint,
