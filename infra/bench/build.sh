@@ -22,12 +22,6 @@ export PATH="$venv/bin:$PATH"
 targets="${KONNECS_LAMBDA_TARGETS:-/var/tmp/konnecs-lambda-target}"
 cd "$repo"
 
-# The x86_64 binaries get the flags .cargo/config.toml gives every arm64
-# build (no unwind tables, non-PIE), so the timed binaries are built like the
-# deployed ones. They are set here, not in the config, because x86_64 is this
-# machine's own target: there they would reach every local and test build.
-export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C force-unwind-tables=no -C link-arg=-no-pie"
-
 rm -rf "$out"
 for arch in arm64 x86-64; do
   format=zip

@@ -25,6 +25,9 @@ declared secrets included, and warm invocations do real store and queue work.
     infra/bench/lambda_bench.py --endpoint http://127.0.0.1:PORT \\
         --dir /var/tmp/konnecs-lambda/x86-64 hello health jobs-worker reminders-tick
 
+A name `<function>@<variant>` runs `<dir>/<function>@<variant>/bootstrap` as
+that function (its sample event and name), to set two builds side by side.
+
 Needs boto3 and PyYAML (in the project venv with moto). Linux only (/proc).
 """
 
@@ -172,10 +175,16 @@ class Runtime:
         self.server.server_close()
 
 
+def function_of(name):
+    """`health@noflags` is `health` built another way (its binary in
+    `<dir>/health@noflags/`), for comparing builds in one run."""
+    return name.split("@", 1)[0]
+
+
 def spawn(binary, name, runtime, env):
     full = {
         "AWS_LAMBDA_RUNTIME_API": runtime.address,
-        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_NAME": function_of(name),
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
@@ -240,7 +249,7 @@ def resident_kib(pid, binary):
 
 
 def warm(binary, name, env, invocations, timeout):
-    path = os.path.join(REPO, "events", f"{name}.json")
+    path = os.path.join(REPO, "events", f"{function_of(name)}.json")
     event = {}
     if os.path.exists(path):
         with open(path) as handle:
