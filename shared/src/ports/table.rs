@@ -6,6 +6,10 @@
 //! obey the conformance suite in `tests/conformance/`, so the item layout
 //! and key design live in one place and behave the same everywhere.
 
+mod cursor;
+
+pub use cursor::CursorKey;
+
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
