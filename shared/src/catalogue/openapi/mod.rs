@@ -246,6 +246,16 @@ fn operation_object(entry: &Entry, method: Method, path: &str, mut operation: Op
             }
         }
     }
+    if let Some(throttled) = responses.get_mut("429") {
+        // Every 429 is `ApiError::RateLimited`, which always says when to
+        // come back: a client that reads the header need not guess a backoff.
+        throttled["headers"]["Retry-After"] = json!({
+            "description": "Seconds to wait before trying again.",
+            "required": true,
+            "schema": {"type": "integer", "minimum": 0},
+            "example": 60,
+        });
+    }
     let mut parameters = path_parameters(path, &operation);
     parameters.extend(operation.parameters.iter().cloned());
     let mut object = json!({
@@ -362,6 +372,30 @@ mod tests {
     fn every_operation_shows_an_example() {
         let missing = without_example();
         assert!(missing.is_empty(), "operations without an example: {missing:?}");
+    }
+
+    #[test]
+    fn every_throttled_answer_says_when_to_come_back() {
+        let document = document();
+        let mut throttled = 0;
+        let mut without = Vec::new();
+        for (path, item) in document["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                let Some(answer) = operation["responses"].get("429") else {
+                    continue;
+                };
+                throttled += 1;
+                let header = &answer["headers"]["Retry-After"];
+                if header["required"] != true || header["schema"]["type"] != "integer" {
+                    without.push(format!("{method} {path}"));
+                }
+            }
+        }
+        assert!(throttled > 0, "no operation documents a 429");
+        assert!(
+            without.is_empty(),
+            "429 answers without an integer Retry-After: {without:?}"
+        );
     }
 
     #[test]
