@@ -127,20 +127,26 @@ fn add_shared_answers(entry: &Entry, method: Method, operation: &mut Operation) 
         Auth::WebhookSigned | Auth::Public | Auth::Internal => {}
     }
     if method == Method::Post {
-        // The `Idempotency-Key` layer, in front of every POST.
+        // The `Idempotency-Key` layer, in front of every POST; a key sent
+        // again with another body is a field error on `Idempotency-Key`.
         add(operation, 400, &["invalid_idempotency_key"]);
         add(operation, 409, &["idempotency_key_in_use"]);
+        add(operation, 422, &["validation_failed"]);
     }
     let takes_json = operation
         .request_body
         .as_ref()
         .and_then(|body| body.get("content")?.get("application/json"))
         .is_some();
-    if takes_json {
+    if takes_json && !operation.raw_body {
         add(operation, 400, &["malformed_json", "unreadable_body"]);
         add(operation, 413, &["payload_too_large"]);
         add(operation, 415, &["unsupported_media_type"]);
         add(operation, 422, &["validation_failed"]);
+    }
+    if operation.raw_body {
+        // The body limit in front of every route still applies.
+        add(operation, 413, &["payload_too_large"]);
     }
     if operation.parameters.iter().any(|parameter| parameter["in"] == "query") {
         add(operation, 400, &["invalid_query"]);
@@ -396,6 +402,38 @@ mod tests {
             without.is_empty(),
             "429 answers without an integer Retry-After: {without:?}"
         );
+    }
+
+    /// Stripe's webhook reads its body as the bytes Stripe signed: a body
+    /// that is not JSON is the handler's `invalid_event`, whatever its media
+    /// type, never the JSON reader's refusals.
+    #[test]
+    fn the_stripe_webhook_documents_only_the_answers_it_gives() {
+        let document = document();
+        let responses = document["paths"]["/webhooks/stripe"]["post"]["responses"]
+            .as_object()
+            .cloned()
+            .expect("the Stripe webhook operation");
+        let codes = |status: &str| -> Vec<String> {
+            let schema = &responses[status]["content"]["application/problem+json"]["schema"];
+            let mut codes: Vec<String> = schema["allOf"][1]["properties"]["code"]["enum"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|code| code.as_str().map(str::to_owned))
+                .collect();
+            codes.sort();
+            codes
+        };
+        let statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
+        assert_eq!(statuses, ["200", "400", "404", "409", "413", "422", "429", "503"]);
+        assert_eq!(
+            codes("400"),
+            ["invalid_event", "invalid_idempotency_key", "invalid_signature"]
+        );
+        assert_eq!(codes("413"), ["payload_too_large"]);
+        assert_eq!(codes("422"), ["validation_failed"]);
+        assert_eq!(codes("429"), ["rate_limited"]);
     }
 
     #[test]
