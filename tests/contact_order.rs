@@ -394,6 +394,31 @@ async fn the_backfill_resumes_from_its_cursor_and_skips_what_is_there(store: Sto
     assert_eq!(whole, ids, "P000..P129 by name is creation order here");
 }
 
+async fn a_backfill_whose_kept_cursor_no_longer_reads_starts_over(store: Store) {
+    let f = fixture(store).await;
+    let (anna, org) = f.sign_up("Anna Lee", "anna@lee-physio.example", "Lee Physio").await;
+    let mut ids = Vec::new();
+    for name in ["Cy", "Ada", "Bo", "Dee", "Eve"] {
+        ids.push(f.create(&anna, json!({"first_name": name})).await);
+    }
+    for id in &ids[..3] {
+        strip_sort_keys(&f.state, &org, id).await;
+    }
+    // A marker left mid-walk by a release whose cursors were bare keys.
+    let stale = "eyJwayI6IkEifQ";
+    let key = order_backfill::marker_key(&org);
+    let marker = json!({"pk": key.pk, "sk": key.sk, "state": "running", "cursor": stale});
+    let marker = marker.as_object().cloned().expect("object");
+    f.state.table.put(marker, None).await.expect("marker");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let slice = order_backfill::run_slice(&f.state, &org, deadline)
+        .await
+        .expect("slice");
+    assert_eq!(slice, order_backfill::Slice::Done);
+    let after = f.page(&anna, "sort=name").await;
+    assert_eq!(names_of(&after), ["Ada", "Bo", "Cy", "Dee", "Eve"]);
+}
+
 macro_rules! on_both_stores {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -423,4 +448,5 @@ on_both_stores!(
     another_organizations_contacts_never_appear,
     the_backfill_gives_older_contacts_their_sort_keys_once,
     the_backfill_resumes_from_its_cursor_and_skips_what_is_there,
+    a_backfill_whose_kept_cursor_no_longer_reads_starts_over,
 );

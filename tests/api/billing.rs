@@ -354,6 +354,47 @@ async fn the_free_plan_limits_contacts_members_and_event_types(store: Store) {
     assert_eq!(contacts["allowed"], 5000);
 }
 
+/// The webhook reads the bytes Stripe signed, whatever their media type:
+/// a body that is not JSON is the handler's `invalid_event`, never the JSON
+/// reader's refusals (415, `malformed_json`), and only the body limit in
+/// front of every route refuses a body for its size. Every answer here is
+/// checked against the OpenAPI document, so each must be documented.
+#[tokio::test]
+async fn the_webhook_reads_the_signed_bytes_whatever_their_media_type() {
+    let (app, owner) = billing_app(Store::Sqlite).await;
+    let post = |body: Vec<u8>, content_type: &'static str| {
+        let signature = sign(&body, WHSEC, now(&app));
+        let request = Request::builder()
+            .method("POST")
+            .uri("/webhooks/stripe")
+            .header("content-type", content_type)
+            .header("stripe-signature", signature)
+            .body(Body::from(body))
+            .expect("request");
+        app.request(request)
+    };
+    let event_body = event(
+        "evt_plain",
+        "customer.subscription.created",
+        now(&app),
+        subscription(&owner.org_id, "active", STARTER_PRICE, false),
+    );
+    let reply = post(event_body, "text/plain").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["outcome"], "applied");
+
+    for content_type in ["application/json", "text/plain"] {
+        let reply = post(b"{not json".to_vec(), content_type).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{content_type}: {}", reply.body);
+        assert_eq!(reply.body["code"], "invalid_event", "{content_type}");
+    }
+
+    let oversized = vec![b' '; konnecs::config::MAX_BODY_BYTES + 1];
+    let reply = post(oversized, "application/json").await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", reply.body);
+    assert_eq!(reply.body["code"], "payload_too_large");
+}
+
 on_both_stores!(
     a_signed_event_is_applied,
     a_redelivered_event_changes_nothing_and_answers_200,

@@ -2,14 +2,19 @@
 //! from another organization, cut short or altered is a 400
 //! `invalid_cursor` problem, never a 5xx and never a page of someone else's
 //! records; the same cursor sent twice gives the same page; another
-//! organization's ids are not found.
+//! organization's ids are not found. A cursor resumes only the list that
+//! issued it: replayed on another list of the same organization, even one
+//! kept in the same partition, it is the same 400.
 
 use http::StatusCode;
-use konnecs_tests::app::{Member, Store, TestApp, expect, problem};
+use konnecs_tests::app::{Member, Store, TestApp, expect, field_errors, problem};
 use konnecs_tests::http::Reply;
 use serde_json::{Value, json};
 
-konnecs_tests::on_both_stores!(cursors_and_ids_never_cross_organizations_and_altered_cursors_are_refused);
+konnecs_tests::on_both_stores!(
+    cursors_and_ids_never_cross_organizations_and_altered_cursors_are_refused,
+    a_cursor_replayed_on_another_list_of_the_organization_is_refused,
+);
 
 /// An organization with three of everything that pages.
 struct Org {
@@ -169,5 +174,52 @@ async fn cursors_and_ids_never_cross_organizations_and_altered_cursors_are_refus
             Some("application/problem+json")
         );
         assert_shows_nothing_of(&reply, &a);
+    }
+}
+
+async fn a_cursor_replayed_on_another_list_of_the_organization_is_refused(store: Store) {
+    let app = TestApp::on(store, konnecs_tests::app::START).await;
+    let org = furnish(&app, "harbour").await;
+    let timeline = format!("/contacts/{}/timeline?limit=1", org.contact_id);
+    // (the list that issued the cursor, the list it is replayed on); deals
+    // and invitations share the organization's partition, and so do the two
+    // orders of the contact list.
+    let pairs = [
+        ("/deals?limit=1", "/org/invitations?limit=1"),
+        ("/org/invitations?limit=1", "/deals?limit=1"),
+        ("/contacts?limit=1", "/contacts?limit=1&sort=created"),
+        ("/contacts?limit=1&sort=created", "/contacts?limit=1"),
+        ("/contacts?limit=1", "/deals?limit=1"),
+        (timeline.as_str(), "/org/audit?limit=1"),
+    ];
+    for (issuer, other) in pairs {
+        let first = app.send(&org.member.browser, "GET", issuer, None).await;
+        expect(&first, StatusCode::OK);
+        let cursor = first.body["cursor"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{issuer} has a second page: {}", first.body))
+            .to_string();
+        // The list that issued it takes it back.
+        let own = app
+            .send(&org.member.browser, "GET", &format!("{issuer}&cursor={cursor}"), None)
+            .await;
+        expect(&own, StatusCode::OK);
+
+        let replayed = app
+            .send(&org.member.browser, "GET", &format!("{other}&cursor={cursor}"), None)
+            .await;
+        assert_eq!(
+            replayed.status,
+            StatusCode::BAD_REQUEST,
+            "{issuer} -> {other}: {}",
+            replayed.body
+        );
+        problem(&replayed, StatusCode::BAD_REQUEST, "invalid_cursor");
+        assert_eq!(
+            field_errors(&replayed).first().map(|(field, _)| field.as_str()),
+            Some("cursor"),
+            "{issuer} -> {other}: {}",
+            replayed.body
+        );
     }
 }

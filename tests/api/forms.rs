@@ -251,6 +251,41 @@ async fn a_submission_sends_one_signed_form_submitted_webhook_however_often_its_
     assert_eq!(alerts, 1, "nor a second alert");
 }
 
+/// A `form.submitted` job whose payload has no readable `submitted_at` (a
+/// job queued by an older release, or altered) still announces a time that
+/// happened: the clock's, not the Unix epoch.
+#[tokio::test]
+async fn a_submission_event_without_a_readable_submitted_at_carries_the_clocks_time() {
+    use konnecs::ports::Clock as _;
+    use konnecs::services::forms::notify::submission_events;
+    let app = TestApp::at(NOW);
+    app.advance(SignedDuration::from_hours(77));
+    let now = app.clock.now().to_string();
+    assert_ne!(now, NOW, "the clock moved off the start");
+    let org_id = OrgId::from("0190a1b2c3d4e5f6a7b8c9d0e1f2a3b4");
+    let submission_id = SubmissionId::from("0190a1b2c3d4e5f6a7b8c9d0e1f2a3b5");
+    let base = json!({"form_id": "f1", "submission_id": submission_id.as_str(), "contact_created": false});
+    for submitted_at in [None, Some(json!("")), Some(json!("last tuesday")), Some(json!(12))] {
+        let mut payload = base.clone();
+        if let Some(at) = &submitted_at {
+            payload["submitted_at"] = at.clone();
+        }
+        let events = submission_events(&app.state, &org_id, &submission_id, payload)
+            .await
+            .expect("events");
+        assert_eq!(events.len(), 1, "{submitted_at:?}");
+        assert_eq!(events[0].event_type, "form.submitted");
+        assert_eq!(events[0].timestamp, now, "submitted_at {submitted_at:?}");
+    }
+    // A readable one is kept as it is.
+    let mut payload = base;
+    payload["submitted_at"] = json!(NOW);
+    let events = submission_events(&app.state, &org_id, &submission_id, payload)
+        .await
+        .expect("events");
+    assert_eq!(events[0].timestamp, NOW);
+}
+
 async fn a_contact_made_by_a_submission_is_announced_once_as_contact_created_and_a_merged_one_not_at_all(store: Store) {
     use super::webhooks::{Receiver, add_endpoint, signature_is_valid};
     let app = TestApp::on(store, NOW).await;

@@ -97,6 +97,7 @@ macro_rules! table_suite {
             gsi_query_pages_return_every_item_once_including_equal_sort_keys,
             gsi_is_sparse,
             invalid_cursor_is_rejected,
+            cursor_of_one_query_is_rejected_by_another_on_the_same_partition,
             expired_item_is_invisible_to_get_batch_get_and_query,
             item_becomes_invisible_when_clock_passes_expiry,
             batch_write_puts_then_deletes_sixty_items,

@@ -905,6 +905,66 @@ pub async fn invalid_cursor_is_rejected(env: &TableEnv) {
     assert!(matches!(result, Err(StoreError::InvalidCursor)), "{result:?}");
 }
 
+/// A cursor resumes only the query that issued it: another sort-key
+/// condition, direction or index on the same partition would start another
+/// list in the middle, or skip or repeat items.
+pub async fn cursor_of_one_query_is_rejected_by_another_on_the_same_partition(env: &TableEnv) {
+    let pk = unique("q");
+    put_all(env.table.as_ref(), &pk, &["CONTACT#1", "CONTACT#2", "DEAL#1", "DEAL#2"]).await;
+    let contacts = Query::partition(&pk).sort(SortKey::BeginsWith("CONTACT#".into()));
+    let first = env.table.query(&contacts.clone().limit(1)).await.unwrap();
+    assert_eq!(sks(&first.items), ["CONTACT#1"]);
+    let cursor = first.cursor.clone().expect("a second page");
+    // The query that issued it resumes, whatever the page size.
+    let next = env
+        .table
+        .query(&contacts.clone().after(Some(cursor.clone())))
+        .await
+        .unwrap();
+    assert_eq!(sks(&next.items), ["CONTACT#2"]);
+    let others = [
+        Query::partition(&pk).sort(SortKey::BeginsWith("DEAL#".into())),
+        Query::partition(&pk),
+        contacts.clone().reverse(),
+        Query::partition(&pk).sort(SortKey::Gt("CONTACT#".into())),
+        Query::partition(&pk).sort(SortKey::Between("CONTACT#1".into(), "DEAL#2".into())),
+    ];
+    for other in others {
+        let result = env
+            .table
+            .query(&other.clone().limit(1).after(Some(cursor.clone())))
+            .await;
+        assert!(
+            matches!(result, Err(StoreError::InvalidCursor)),
+            "{other:?}: {result:?}"
+        );
+    }
+
+    // The same on a secondary index.
+    let index_pk = unique("qi");
+    for (sk, index_sk) in [("a", "NOTE#1"), ("b", "NOTE#2"), ("c", "TL#1"), ("d", "TL#2")] {
+        let indexed = item(&pk, sk, json!({"gsi1pk": index_pk, "gsi1sk": index_sk}));
+        env.table.put(indexed, None).await.unwrap();
+    }
+    let notes = Query::partition(&index_pk)
+        .on(Index::Gsi1)
+        .sort(SortKey::BeginsWith("NOTE#".into()));
+    let first = env.table.query(&notes.clone().limit(1)).await.unwrap();
+    assert_eq!(sks(&first.items), ["a"]);
+    let cursor = first.cursor.expect("a second page");
+    let next = env
+        .table
+        .query(&notes.clone().after(Some(cursor.clone())))
+        .await
+        .unwrap();
+    assert_eq!(sks(&next.items), ["b"]);
+    let timeline = Query::partition(&index_pk)
+        .on(Index::Gsi1)
+        .sort(SortKey::BeginsWith("TL#".into()));
+    let result = env.table.query(&timeline.after(Some(cursor))).await;
+    assert!(matches!(result, Err(StoreError::InvalidCursor)), "{result:?}");
+}
+
 // ---- expiry --------------------------------------------------------------
 
 pub async fn expired_item_is_invisible_to_get_batch_get_and_query(env: &TableEnv) {

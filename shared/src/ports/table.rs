@@ -6,6 +6,10 @@
 //! obey the conformance suite in `tests/conformance/`, so the item layout
 //! and key design live in one place and behave the same everywhere.
 
+mod cursor;
+
+pub use cursor::CursorKey;
+
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
@@ -171,6 +175,8 @@ impl Query {
         self.limit = Some(limit);
         self
     }
+    /// Resumes after a page's cursor: one this same query (index,
+    /// partition, sort-key condition, direction) issued; the limit may change.
     pub fn after(mut self, cursor: Option<String>) -> Self {
         self.cursor = cursor;
         self
@@ -238,7 +244,8 @@ pub enum StoreError {
     /// The request itself is malformed (too many ops, duplicate keys, missing key attributes).
     #[error("invalid store request: {0}")]
     Invalid(String),
-    /// A cursor that this table did not issue.
+    /// A cursor that this table did not issue for this query (see
+    /// [`Query::open_cursor`]).
     #[error("invalid cursor")]
     InvalidCursor,
     /// The backend failed or is unreachable.

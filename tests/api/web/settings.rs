@@ -255,3 +255,43 @@ async fn admins_invite_change_roles_and_read_the_audit_log_and_members_are_refus
         .expect(StatusCode::SEE_OTHER);
     assert_eq!(ben.get(&app, "/app").await.status, StatusCode::SEE_OTHER);
 }
+
+/// An existing account accepting an invitation while failed sign-ins have
+/// locked it: the page answers 429 and says when to come back, as the API
+/// and the sign-in page do (the OpenAPI document promises `Retry-After` on
+/// every 429).
+#[tokio::test]
+async fn a_locked_account_accepting_an_invitation_is_told_when_to_come_back() {
+    let app = App::new();
+    let owner = app.sign_up("owner@lee-physio.example", "Lee Physio").await;
+    app.sign_up("ben@hart-dental.example", "Hart Dental").await;
+    let invite = json!({"email": "ben@hart-dental.example", "role": "member"});
+    let invited = app
+        .send(&owner.browser, "POST", "/org/invitations", Some(&invite))
+        .await;
+    assert!(invited.status.is_success(), "{}", invited.body);
+    let token = token_from_outbox(&app.state, "ben@hart-dental.example", "/accept-invitation").await;
+    for n in 0..5 {
+        app.advance(jiff::SignedDuration::from_secs(1));
+        let guess = json!({"email": "ben@hart-dental.example", "password": format!("guess-{n}-wrong-password")});
+        let reply = app
+            .send(&Browser::anonymous(), "POST", "/auth/login", Some(&guess))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    }
+    let mut ben = Visitor::default();
+    let page = ben
+        .post(
+            &app,
+            "/accept-invitation",
+            &[("token", &token), ("password", PASSWORD)],
+            Csrf::None,
+        )
+        .await;
+    page.expect(StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = page
+        .header("retry-after")
+        .parse()
+        .expect("Retry-After in whole seconds");
+    assert!(wait > 0, "a locked account waits");
+}

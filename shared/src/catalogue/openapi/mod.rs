@@ -127,20 +127,26 @@ fn add_shared_answers(entry: &Entry, method: Method, operation: &mut Operation) 
         Auth::WebhookSigned | Auth::Public | Auth::Internal => {}
     }
     if method == Method::Post {
-        // The `Idempotency-Key` layer, in front of every POST.
+        // The `Idempotency-Key` layer, in front of every POST; a key sent
+        // again with another body is a field error on `Idempotency-Key`.
         add(operation, 400, &["invalid_idempotency_key"]);
         add(operation, 409, &["idempotency_key_in_use"]);
+        add(operation, 422, &["validation_failed"]);
     }
     let takes_json = operation
         .request_body
         .as_ref()
         .and_then(|body| body.get("content")?.get("application/json"))
         .is_some();
-    if takes_json {
+    if takes_json && !operation.raw_body {
         add(operation, 400, &["malformed_json", "unreadable_body"]);
         add(operation, 413, &["payload_too_large"]);
         add(operation, 415, &["unsupported_media_type"]);
         add(operation, 422, &["validation_failed"]);
+    }
+    if operation.raw_body {
+        // The body limit in front of every route still applies.
+        add(operation, 413, &["payload_too_large"]);
     }
     if operation.parameters.iter().any(|parameter| parameter["in"] == "query") {
         add(operation, 400, &["invalid_query"]);
@@ -245,6 +251,16 @@ fn operation_object(entry: &Entry, method: Method, path: &str, mut operation: Op
                 responses.insert(status.to_string(), problem);
             }
         }
+    }
+    if let Some(throttled) = responses.get_mut("429") {
+        // Every 429 is `ApiError::RateLimited`, which always says when to
+        // come back: a client that reads the header need not guess a backoff.
+        throttled["headers"]["Retry-After"] = json!({
+            "description": "Seconds to wait before trying again.",
+            "required": true,
+            "schema": {"type": "integer", "minimum": 0},
+            "example": 60,
+        });
     }
     let mut parameters = path_parameters(path, &operation);
     parameters.extend(operation.parameters.iter().cloned());
@@ -362,6 +378,62 @@ mod tests {
     fn every_operation_shows_an_example() {
         let missing = without_example();
         assert!(missing.is_empty(), "operations without an example: {missing:?}");
+    }
+
+    #[test]
+    fn every_throttled_answer_says_when_to_come_back() {
+        let document = document();
+        let mut throttled = 0;
+        let mut without = Vec::new();
+        for (path, item) in document["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                let Some(answer) = operation["responses"].get("429") else {
+                    continue;
+                };
+                throttled += 1;
+                let header = &answer["headers"]["Retry-After"];
+                if header["required"] != true || header["schema"]["type"] != "integer" {
+                    without.push(format!("{method} {path}"));
+                }
+            }
+        }
+        assert!(throttled > 0, "no operation documents a 429");
+        assert!(
+            without.is_empty(),
+            "429 answers without an integer Retry-After: {without:?}"
+        );
+    }
+
+    /// Stripe's webhook reads its body as the bytes Stripe signed: a body
+    /// that is not JSON is the handler's `invalid_event`, whatever its media
+    /// type, never the JSON reader's refusals.
+    #[test]
+    fn the_stripe_webhook_documents_only_the_answers_it_gives() {
+        let document = document();
+        let responses = document["paths"]["/webhooks/stripe"]["post"]["responses"]
+            .as_object()
+            .cloned()
+            .expect("the Stripe webhook operation");
+        let codes = |status: &str| -> Vec<String> {
+            let schema = &responses[status]["content"]["application/problem+json"]["schema"];
+            let mut codes: Vec<String> = schema["allOf"][1]["properties"]["code"]["enum"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|code| code.as_str().map(str::to_owned))
+                .collect();
+            codes.sort();
+            codes
+        };
+        let statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
+        assert_eq!(statuses, ["200", "400", "404", "409", "413", "422", "429", "503"]);
+        assert_eq!(
+            codes("400"),
+            ["invalid_event", "invalid_idempotency_key", "invalid_signature"]
+        );
+        assert_eq!(codes("413"), ["payload_too_large"]);
+        assert_eq!(codes("422"), ["validation_failed"]);
+        assert_eq!(codes("429"), ["rate_limited"]);
     }
 
     #[test]

@@ -142,6 +142,9 @@ pub struct Operation {
     pub(super) problems: BTreeMap<u16, BTreeSet<&'static str>>,
     /// Path parameters described more precisely than "an id", with an example.
     pub(super) path_descriptions: BTreeMap<&'static str, (&'static str, &'static str)>,
+    /// The handler reads the body as the bytes sent, not through the JSON
+    /// reader (see [`Operation::raw_body`]).
+    pub(super) raw_body: bool,
 }
 
 impl Operation {
@@ -195,6 +198,15 @@ impl Operation {
     pub fn form_body<T: JsonSchema>(self, schemas: &mut Schemas, example: Value) -> Self {
         let schema = schemas.input::<T>();
         self.body("application/x-www-form-urlencoded", schema, example)
+    }
+
+    /// A body the handler takes as the bytes sent (a provider's webhook,
+    /// whose signature covers them exactly): the JSON reader's refusals
+    /// (malformed JSON, media type, validation) never come, only the body
+    /// limit's and the handler's own.
+    pub fn raw_body(mut self, media_type: &str, schema: Value, example: Value) -> Self {
+        self.raw_body = true;
+        self.body(media_type, schema, example)
     }
 
     /// A body of any media type, described by `schema`.

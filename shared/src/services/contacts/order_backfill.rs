@@ -134,15 +134,21 @@ pub async fn run_slice(
         .and_then(|m| m.get("cursor"))
         .and_then(Value::as_str)
         .map(str::to_string);
+    let walk = |after: Option<String>| {
+        Query::partition(contacts_index_partition(org_id))
+            .on(Index::Gsi1)
+            .limit(PAGE)
+            .after(after)
+    };
     loop {
-        let page = table
-            .query(
-                &Query::partition(contacts_index_partition(org_id))
-                    .on(Index::Gsi1)
-                    .limit(PAGE)
-                    .after(cursor.clone()),
-            )
-            .await?;
+        let page = match table.query(&walk(cursor.clone())).await {
+            // A cursor kept by a release whose cursors this one no longer
+            // reads: the walk starts over, which writes nothing twice (only
+            // missing keys are written). The marker still moves on only
+            // from the cursor it holds.
+            Err(StoreError::InvalidCursor) if cursor.is_some() => table.query(&walk(None)).await?,
+            page => page?,
+        };
         fill(table, org_id, page.items).await?;
         let mut next = crate::services::object(json!({
             "pk": key.pk, "sk": key.sk,

@@ -13,7 +13,7 @@ use crate::domain::form::answer_text;
 use crate::domain::ids::{ContactId, FormId, OrgId, SubmissionId};
 use crate::domain::webhook::WebhookEvent;
 use crate::ports::mailer::{Email, MailError};
-use crate::ports::{Condition, HasConfig, HasMailer, HasTable, StoreError, Update};
+use crate::ports::{Condition, HasClock, HasConfig, HasMailer, HasTable, StoreError, Update};
 use crate::services::contacts::{self, ContactError};
 use crate::services::records::{MemberRecord, from_item, member_key};
 use crate::services::webhooks;
@@ -60,15 +60,18 @@ pub fn form_submitted_payload(form: &FormRecord, submission: &SubmissionRecord) 
 /// (one read of the contact; none if it is gone meanwhile). Both ids are
 /// stable (`form.submitted:<submission>`, `contact.created:<contact>`, as a
 /// contact made through the API announces itself), so publishing them on
-/// every delivery of the job delivers each once per endpoint.
+/// every delivery of the job delivers each once per endpoint. A payload
+/// without a readable `submitted_at` (an older job, a hand-made one) takes
+/// the clock's time, never the Unix epoch: an event that claims to have
+/// happened in 1970 sorts and alerts wrongly at every receiver.
 pub async fn submission_events(
-    state: &impl HasTable,
+    state: &(impl HasTable + HasClock),
     org_id: &OrgId,
     submission_id: &SubmissionId,
     payload: Value,
 ) -> Result<Vec<WebhookEvent>, StoreError> {
     let occurred_at = |at: &Value| at.as_str().and_then(|at| at.parse::<jiff::Timestamp>().ok());
-    let submitted_at = occurred_at(&payload["submitted_at"]).unwrap_or_default();
+    let submitted_at = occurred_at(&payload["submitted_at"]).unwrap_or_else(|| state.clock().now());
     let mut events = Vec::new();
     if payload["contact_created"] == Value::Bool(true)
         && let Some(contact_id) = payload["contact_id"].as_str()

@@ -3,43 +3,30 @@
 //! port's.
 
 use super::AttributeMap;
-use crate::ports::table::{Index, Item, Key, PK, Query, SK, StoreError, is_expired};
+use crate::ports::table::{CursorKey, Index, Item, Key, PK, Query, SK, StoreError, is_expired};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
-/// The cursor is the LastEvaluatedKey (all string attributes) as a JSON object,
-/// base64url-encoded.
-pub(super) fn encode_cursor(last: &AttributeMap) -> Result<String, StoreError> {
+/// The cursor is the LastEvaluatedKey (all string attributes), bound to the
+/// query that produced it (see [`Query::seal_cursor`]).
+pub(super) fn encode_cursor(query: &Query, last: &AttributeMap) -> Result<String, StoreError> {
     let plain = last
         .iter()
         .map(|(name, value)| match value {
-            AttributeValue::S(s) => Ok((name.as_str(), s.as_str())),
+            AttributeValue::S(s) => Ok((name.clone(), s.clone())),
             _ => Err(StoreError::Unavailable("non-string key attribute".into())),
         })
-        .collect::<Result<BTreeMap<_, _>, _>>()?;
-    let json = serde_json::to_vec(&plain).map_err(|_| undecodable())?;
-    Ok(URL_SAFE_NO_PAD.encode(json))
+        .collect::<Result<CursorKey, _>>()?;
+    query.seal_cursor(plain)
 }
 
-/// Accepts only a cursor this query could have produced: the key attributes of
-/// its index, on its partition.
+/// The ExclusiveStartKey of a cursor this query issued.
 pub(super) fn decode_cursor(cursor: &str, query: &Query) -> Result<AttributeMap, StoreError> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
-    let plain: BTreeMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
-    let (pk_attr, sk_attr) = query.index.key_attributes();
-    let mut expected: HashSet<&str> = [PK, SK, pk_attr, sk_attr].into_iter().collect();
-    let keys_match = plain.len() == expected.len()
-        && plain.keys().all(|k| expected.remove(k.as_str()))
-        && plain.get(pk_attr) == Some(&query.partition);
-    if !keys_match {
-        return Err(StoreError::InvalidCursor);
-    }
+    let plain = query.open_cursor(cursor)?;
     Ok(plain.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
 }
 

@@ -323,7 +323,10 @@ impl Table for DynamoTable {
             .into_iter()
             .map(|raw| from_item(raw).map_err(|_| undecodable()))
             .collect::<Result<Vec<Item>, _>>()?;
-        let cursor = output.last_evaluated_key.map(|last| encode_cursor(&last)).transpose()?;
+        let cursor = output
+            .last_evaluated_key
+            .map(|last| encode_cursor(query, &last))
+            .transpose()?;
         Ok(Page { items, cursor })
     }
 

@@ -4,13 +4,10 @@
 use super::MAX_PAGE;
 use super::items::{invalid, parse_item};
 use crate::adapters::sqlite::map_err;
-use crate::ports::table::{Index, Item, PK, Page, Query, SK, SortKey, StoreError};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::ports::table::{CursorKey, Index, Item, PK, Page, Query, SK, SortKey, StoreError};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
-use serde_json::{Map, Value};
-use std::collections::HashSet;
+use serde_json::Value;
 
 /// The string just above every string that starts with `prefix`: the last
 /// character incremented (UTF-8 byte order equals code point order), so
@@ -30,39 +27,26 @@ pub(super) fn prefix_successor(prefix: &str) -> Option<String> {
     None
 }
 
-pub(super) fn encode_cursor(index: Index, item: &Item) -> Result<String, StoreError> {
-    let (ipk, isk) = index.key_attributes();
-    let mut key = Map::new();
+/// The cursor after `last`: its table key and, on a secondary index, its
+/// index key, bound to `query` (see [`Query::seal_cursor`]).
+pub(super) fn encode_cursor(query: &Query, last: &Item) -> Result<String, StoreError> {
+    let (ipk, isk) = query.index.key_attributes();
+    let mut key = CursorKey::new();
     for name in [PK, SK, ipk, isk] {
-        let value = item
+        let value = last
             .get(name)
-            .ok_or_else(|| StoreError::Unavailable(format!("indexed item without {name}")))?;
-        key.insert(name.to_owned(), value.clone());
+            .and_then(Value::as_str)
+            .ok_or_else(|| StoreError::Unavailable(format!("indexed item without string {name}")))?;
+        key.insert(name.to_owned(), value.to_owned());
     }
-    let json = serde_json::to_vec(&key).map_err(|e| StoreError::Unavailable(format!("cursor: {e}")))?;
-    Ok(URL_SAFE_NO_PAD.encode(json))
+    query.seal_cursor(key)
 }
 
 /// The last key of the previous page: (index sort key, pk, sk).
 pub(super) fn decode_cursor(query: &Query, cursor: &str) -> Result<(String, String, String), StoreError> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
-    let key: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
-    let (ipk, isk) = query.index.key_attributes();
-    let expected: HashSet<&str> = [PK, SK, ipk, isk].into_iter().collect();
-    if key.len() != expected.len() || !key.keys().all(|k| expected.contains(k.as_str())) {
-        return Err(StoreError::InvalidCursor);
-    }
-    let text = |name: &str| {
-        key.get(name)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or(StoreError::InvalidCursor)
-    };
-    // A cursor from another partition would silently skip or repeat items.
-    if text(ipk)? != query.partition {
-        return Err(StoreError::InvalidCursor);
-    }
-    Ok((text(isk)?, text(PK)?, text(SK)?))
+    let key = query.open_cursor(cursor)?;
+    let text = |name: &str| key.get(name).cloned().ok_or(StoreError::InvalidCursor);
+    Ok((text(query.index.key_attributes().1)?, text(PK)?, text(SK)?))
 }
 
 pub(super) fn check_sort_value(value: &str) -> Result<(), StoreError> {
@@ -163,7 +147,7 @@ pub(super) fn run_query(conn: &Connection, query: &Query, now: i64) -> Result<Pa
         .map(|json| parse_item(json))
         .collect::<Result<Vec<Item>, _>>()?;
     let cursor = match (more, items.last()) {
-        (true, Some(last)) => Some(encode_cursor(query.index, last)?),
+        (true, Some(last)) => Some(encode_cursor(query, last)?),
         _ => None,
     };
     Ok(Page { items, cursor })

@@ -8,7 +8,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Deserialize;
 
@@ -242,7 +242,13 @@ pub async fn accept_invitation(State(state): State<AppState>, PublicForm { meta,
             let mut page = invitation_form(token);
             page.name = form.text("name");
             page.errors = FieldErrors::from_api(&err, |field| if field == "token" { "" } else { field });
-            render(status_of(&err), &page)
+            let mut response = render(status_of(&err), &page);
+            // An account locked by failed sign-ins: the page says when to
+            // come back, as the API's answer does.
+            if let Some(retry) = err.into_response().headers().get(http::header::RETRY_AFTER).cloned() {
+                response.headers_mut().insert(http::header::RETRY_AFTER, retry);
+            }
+            response
         }
     }
 }

@@ -46,7 +46,7 @@ pub(super) fn operation(name: &str, s: &mut Schemas) -> Option<Operation> {
                 true,
                 "Stripe's signature over the exact body (`t=...,v1=...`), checked against the endpoint secret.",
             )
-            .body(
+            .raw_body(
                 "application/json",
                 json!({"type": "object", "description": "A Stripe event, read as Stripe signed it."}),
                 json!({
