@@ -227,8 +227,8 @@ fn insecure_cookie_flag_is_refused_outside_the_local_server() {
 
 /// A header value with a control byte is not HTTP (RFC 9110 §5.5): the HTTP
 /// server refuses the request before any route, so no handler, and no
-/// write, ever sees it. The OpenAPI document
-/// says so, and the schemathesis hooks leave such values out.
+/// write, ever sees it. The OpenAPI document says so, and the schemathesis
+/// hooks leave such values out.
 #[tokio::test]
 async fn a_header_that_is_not_http_is_refused_before_any_route_and_changes_nothing() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
