@@ -59,12 +59,12 @@ async fn furnish(app: &TestApp, stem: &str) -> Org {
     )
     .await;
     let mut deal_id = String::new();
-    for n in 0..3 {
+    for (n, deal_contact) in contact_ids.iter().enumerate().take(3) {
         let deal = created(
             app,
             &member,
             "/deals",
-            json!({"title": format!("{stem}-deal-{n}"), "contact_id": contact_ids[n], "pipeline_id": pipeline["id"],
+            json!({"title": format!("{stem}-deal-{n}"), "contact_id": deal_contact, "pipeline_id": pipeline["id"],
                    "stage_id": pipeline["stages"][0]["id"], "value": 100, "currency": "EUR"}),
         )
         .await;

@@ -12,8 +12,11 @@ pub mod normalise;
 pub mod public;
 pub mod webhooks;
 
+/// A target's body: one input, panicking when an invariant breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target by the name of its libFuzzer entry and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("csv_import", import::csv_import),
     ("email_phone", normalise::email_phone),
     ("public_booking", public::booking),

@@ -153,7 +153,7 @@ impl ContactRecord {
     pub fn empty(id: impl Into<ContactId>, org_id: impl Into<OrgId>, now: jiff::Timestamp) -> Self {
         ContactRecord {
             id: id.into(),
-            org_id: OrgId::from(org_id.into()),
+            org_id: org_id.into(),
             first_name: None,
             last_name: None,
             emails: Vec::new(),

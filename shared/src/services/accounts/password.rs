@@ -4,7 +4,6 @@ use super::sign_in::{login_org, user_by_email};
 use super::verification::take_token;
 use super::{AccountError, send_after_commit, user};
 use crate::domain::email::Email;
-use crate::domain::ids::OrgId;
 use crate::domain::password::check_new_password;
 use crate::domain::token::token_hash;
 use crate::ports::mailer;
@@ -88,7 +87,7 @@ pub async fn send_password_reset(
     ];
     if let Some(org_id) = login_org(state, &user).await? {
         let actor = Actor {
-            org_id: OrgId::from(org_id),
+            org_id,
             user_id: None,
             request_id: request.request_id.clone(),
             ip: request.ip.clone(),
@@ -150,7 +149,7 @@ pub async fn reset_password(
         .map_err(|e| AccountError::Internal(e.to_string()))?;
     let now = state.clock().now();
     let actor = Actor {
-        org_id: OrgId::from(user.last_org_id.clone().unwrap_or_default()),
+        org_id: user.last_org_id.clone().unwrap_or_default(),
         user_id: Some(user_id.clone()),
         ..meta.clone()
     };

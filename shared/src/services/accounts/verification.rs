@@ -1,7 +1,6 @@
 //! Email verification: the one-time token taken once, and sending it again.
 
 use super::{AccountError, one_time_token, send_after_commit, user, verification_email};
-use crate::domain::ids::OrgId;
 use crate::domain::ids::UserId;
 use crate::domain::token::token_hash;
 use crate::ports::{Condition, Key, StoreError, Update, WriteOp};
@@ -39,7 +38,7 @@ pub async fn verify_email(state: &(impl HasTable + HasClock), token: &str, meta:
     let now = state.clock().now();
     let org_id = user.last_org_id.clone().unwrap_or_default();
     let actor = Actor {
-        org_id: OrgId::from(org_id),
+        org_id,
         user_id: Some(user_id.clone()),
         ..meta.clone()
     };

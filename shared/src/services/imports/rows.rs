@@ -212,6 +212,10 @@ pub(super) fn merged(before: &ContactRecord, c: &Candidate) -> Result<ContactRec
     if errors.is_empty() { Ok(after) } else { Err(errors) }
 }
 
+/// One data row as the importer reads it: the contact it would write, or
+/// the row's errors.
+pub type RowOutcome = Result<ContactRecord, Vec<FieldError>>;
+
 /// What the importer makes of a whole file before any contact is matched:
 /// the header's mapping and, per data row, the contact it would write or the
 /// row's errors. The same steps the upload and the job run, without a store,
@@ -222,7 +226,7 @@ pub fn read_file(
     defs: &[FieldDef],
     overrides: &std::collections::BTreeMap<String, String>,
     region: &str,
-) -> Result<(Vec<ColumnMap>, Vec<Result<ContactRecord, Vec<FieldError>>>), super::ImportError> {
+) -> Result<(Vec<ColumnMap>, Vec<RowOutcome>), super::ImportError> {
     let mut records = super::mapping::parse_records(csv)?;
     if records.is_empty() {
         return Ok((Vec::new(), Vec::new()));
