@@ -83,27 +83,33 @@ fn health(schemas: &mut Schemas) -> Operation {
         .json::<HealthReport>(schemas, 503, "One of them does not: the report says which.", down)
 }
 
-/// The form fields Twilio posts (it sends more; these are the ones read).
-fn twilio_form(properties: Value, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": {"type": "string"}})
+/// A Twilio webhook: its signature header, the form fields it posts (it
+/// sends more; `properties` are the ones read) and the refusals every
+/// Twilio route gives.
+fn twilio_webhook(properties: Value, required: &[&str], example: Value) -> Operation {
+    let form = json!({"type": "object", "properties": properties, "required": required, "additionalProperties": {"type": "string"}});
+    Operation::new()
+        .header(
+            "X-Twilio-Signature",
+            true,
+            "Twilio's signature over the URL and the form parameters.",
+        )
+        .body("application/x-www-form-urlencoded", form, example)
+        .problem(400, &["missing_parameter"])
+        .problem(403, &["invalid_signature"])
 }
 
 fn twilio_sms() -> Operation {
-    Operation::new()
-        .header("X-Twilio-Signature", true, "Twilio's signature over the URL and the form parameters.")
-        .body(
-            "application/x-www-form-urlencoded",
-            twilio_form(
-                json!({
-                    "MessageSid": {"type": "string", "minLength": 1},
-                    "From": {"type": "string", "minLength": 1, "description": "The sender's number, E.164."},
-                    "Body": {"type": "string"},
-                }),
-                &["MessageSid", "From"],
-            ),
-            json!({"MessageSid": "SM0123456789abcdef0123456789abcdef", "From": "+14155550123", "Body": "STOP"}),
-        )
-        .answer(
+    twilio_webhook(
+        json!({
+            "MessageSid": {"type": "string", "minLength": 1},
+            "From": {"type": "string", "minLength": 1, "description": "The sender's number, E.164."},
+            "Body": {"type": "string"},
+        }),
+        &["MessageSid", "From"],
+        json!({"MessageSid": "SM0123456789abcdef0123456789abcdef", "From": "+14155550123", "Body": "STOP"}),
+    )
+    .answer(
             200,
             "The reply as TwiML (empty when nothing is to be said).",
             "text/xml",
@@ -112,28 +118,19 @@ fn twilio_sms() -> Operation {
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>You will get no more texts.</Message></Response>"
             )),
         )
-        .problem(400, &["missing_parameter"])
-        .problem(403, &["invalid_signature"])
 }
 
 fn twilio_status() -> Operation {
-    let mut operation = Operation::new()
-        .header("X-Twilio-Signature", true, "Twilio's signature over the URL and the form parameters.")
-        .body(
-            "application/x-www-form-urlencoded",
-            twilio_form(
-                json!({
-                    "MessageSid": {"type": "string", "minLength": 1},
-                    "MessageStatus": {"type": "string", "minLength": 1, "description": "queued, sent, delivered, undelivered, failed…"},
-                    "ErrorCode": {"type": "string"},
-                }),
-                &["MessageSid", "MessageStatus"],
-            ),
-            json!({"MessageSid": "SM0123456789abcdef0123456789abcdef", "MessageStatus": "delivered"}),
-        )
-        .empty(204, "The status is recorded (or was already).")
-        .problem(400, &["missing_parameter"])
-        .problem(403, &["invalid_signature"]);
+    let mut operation = twilio_webhook(
+        json!({
+            "MessageSid": {"type": "string", "minLength": 1},
+            "MessageStatus": {"type": "string", "minLength": 1, "description": "queued, sent, delivered, undelivered, failed…"},
+            "ErrorCode": {"type": "string"},
+        }),
+        &["MessageSid", "MessageStatus"],
+        json!({"MessageSid": "SM0123456789abcdef0123456789abcdef", "MessageStatus": "delivered"}),
+    )
+    .empty(204, "The status is recorded (or was already).");
     // Read from the URL Konnecs gave Twilio with the message, not through a
     // typed query, so it is described here.
     operation.parameters.push(json!({
