@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use super::super::{Operation, Schemas};
-use super::scheduling::{BOOKING_ID, booking, cancelled};
+use super::scheduling::{BOOKING_ID, RESCHEDULE_CONFLICTS, booking, cancelled};
 use crate::inbound::http::public_booking::{CancelBody, RescheduleBody, TokenQuery};
 use crate::services::scheduling::bookings::{
     BookingRequest, BookingView, NewBooking, PublicEvent, SlotsQuery, SlotsView,
@@ -76,16 +76,7 @@ pub(in crate::catalogue::openapi) fn operation(name: &str, schemas: &mut Schemas
             .json_body::<RescheduleBody>(schemas, json!({"token": TOKEN, "start": "2026-03-11T10:00:00Z"}))
             .json::<BookingView>(schemas, 200, "The booking, moved.", booking())
             .problem(404, &["not_found"])
-            .problem(
-                409,
-                &[
-                    "booking_not_active",
-                    "already_started",
-                    "slot_taken",
-                    "event_type_gone",
-                    "conflict",
-                ],
-            )
+            .problem(409, RESCHEDULE_CONFLICTS)
             .problem(503, &["calendar_unavailable"]),
         "page-book" => event_page(Operation::new())
             .html(

@@ -109,16 +109,7 @@ pub(in crate::catalogue::openapi) fn operation(name: &str, schemas: &mut Schemas
             .json::<BookingView>(schemas, 200, "The appointment, moved.", booking())
             .problem(403, &["insufficient_role"])
             .problem(404, &["not_found"])
-            .problem(
-                409,
-                &[
-                    "booking_not_active",
-                    "already_started",
-                    "slot_taken",
-                    "event_type_gone",
-                    "conflict",
-                ],
-            )
+            .problem(409, RESCHEDULE_CONFLICTS)
             // The host's Google calendar could not be read (with `Retry-After`).
             .problem(503, &["calendar_unavailable"]),
         "appointments-confirm" => Operation::new()
@@ -234,6 +225,16 @@ fn event_type() -> Value {
         "version": 1,
     })
 }
+
+/// Why a booking cannot move, whether its host moves it or its invitee does
+/// through the manage link.
+pub(super) const RESCHEDULE_CONFLICTS: &[&str] = &[
+    "booking_not_active",
+    "already_started",
+    "slot_taken",
+    "event_type_gone",
+    "conflict",
+];
 
 /// A confirmed booking as the API shows it (the booking area's examples too).
 pub(super) fn booking() -> Value {
