@@ -40,6 +40,17 @@ pub const HONEYPOT_FIELD: &str = "website_url";
 /// The signed render time the page carries (minimum fill time).
 pub const RENDERED_FIELD: &str = "rendered";
 pub const UTM_FIELDS: [&str; 5] = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
+/// Where a submission came from, as kept with it and exported beside its
+/// answers: the UTM tags, the referrer and the embedding page.
+pub const ATTRIBUTION_FIELDS: [&str; 7] = [
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+    "page_url",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -9,7 +9,7 @@ use super::{
     Caller, FormError, SubmissionRecord, contact_submissions_partition, count_key, submission_key,
     submissions_partition,
 };
-use crate::domain::form::{FormField, answer_text};
+use crate::domain::form::{ATTRIBUTION_FIELDS, FormField, answer_text};
 use crate::domain::ids::{ContactId, FormId, OrgId, SubmissionId};
 use crate::domain::spreadsheet::escape_formula;
 use crate::ports::{BatchOp, HasClock, HasTable, Index, Key, Query, SortKey, StoreError, Table, Update, WriteOp};
@@ -262,18 +262,7 @@ pub async fn export_csv(
     ];
     header.extend(fields.iter().map(|f| f.key.clone()));
     header.push("other answers".into());
-    header.extend(
-        [
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_term",
-            "utm_content",
-            "referrer",
-            "page_url",
-        ]
-        .map(String::from),
-    );
+    header.extend(ATTRIBUTION_FIELDS.map(String::from));
     let csv_err = |err: csv::Error| FormError::Internal(err.to_string());
     writer.write_record(&header).map_err(csv_err)?;
     let mut cursor = query.cursor.clone();
@@ -313,15 +302,7 @@ pub async fn export_csv(
             } else {
                 Value::Object(other).to_string()
             });
-            for name in [
-                "utm_source",
-                "utm_medium",
-                "utm_campaign",
-                "utm_term",
-                "utm_content",
-                "referrer",
-                "page_url",
-            ] {
+            for name in ATTRIBUTION_FIELDS {
                 row.push(
                     s.attribution
                         .get(name)

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::super::{Operation, Schemas};
-use crate::domain::form::FormSpec;
+use crate::domain::form::{ATTRIBUTION_FIELDS, FormSpec};
 use crate::inbound::http::forms::{FormJson, FormList, SubmissionsQuery};
 use crate::inbound::http::web::forms::{NoticeQuery, PageQuery};
 use crate::services::forms::submissions::{SubmissionPage, SubmissionView};
@@ -333,17 +333,7 @@ fn pages(name: &str, schemas: &mut Schemas) -> Option<Operation> {
                 );
             let operation = raw_query(operation, "embed", "`1`: the page shown in the embed's frame.");
             let operation = raw_query(operation, "submitted", "`1`: the thank-you page.");
-            [
-                "utm_source",
-                "utm_medium",
-                "utm_campaign",
-                "utm_term",
-                "utm_content",
-                "referrer",
-                "page_url",
-            ]
-            .into_iter()
-            .fold(operation, |operation, name| {
+            ATTRIBUTION_FIELDS.into_iter().fold(operation, |operation, name| {
                 raw_query(operation, name, "Attribution sent with the answers.")
             })
         }
