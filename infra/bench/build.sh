@@ -26,13 +26,16 @@ rm -rf "$out"
 for arch in arm64 x86-64; do
   format=zip
   [ "$arch" = x86-64 ] && format=binary
-  # The baselines each in their own target dir, so their dependencies'
-  # features are their own, not the union with the functions'.
+  # hello in its own target dir, so its dependencies' features are its own,
+  # not the union with the functions'; sdk-floor in the functions' (it links
+  # konnecs for their SDK configuration, with their features).
   for package in konnecs-functions konnecs-bench-hello konnecs-bench-sdk-floor; do
     start=$(date +%s)
     selected=()
+    target_dir="$targets/$package"
     [ "$package" = konnecs-functions ] && selected=("${bins[@]}")
-    CARGO_TARGET_DIR="$targets/$package" \
+    [ "$package" = konnecs-bench-sdk-floor ] && target_dir="$targets/konnecs-functions"
+    CARGO_TARGET_DIR="$target_dir" \
       cargo lambda build --release "--$arch" --output-format "$format" \
       --lambda-dir "$out/$arch" -p "$package" "${selected[@]}"
     echo "build.sh: $package $arch took $(( $(date +%s) - start )) s"

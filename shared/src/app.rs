@@ -86,18 +86,18 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
 }
 
 /// The AWS runtime: clients built once, from the function's environment.
-pub async fn aws_state(config: &AwsConfig) -> AppState {
-    aws_state_from(&crate::adapters::aws::sdk_config().await, config)
+pub fn aws_state(config: &AwsConfig) -> AppState {
+    aws_state_from(&crate::adapters::aws::sdk_config(), config)
 }
 
 /// The AWS runtime from an explicit SDK configuration (tests point it at the
 /// emulator; `aws_state` loads it from the environment).
-pub fn aws_state_from(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> AppState {
+pub fn aws_state_from(sdk: &aws_types::SdkConfig, config: &AwsConfig) -> AppState {
     aws_state_with_clock(sdk, config, Arc::new(SystemClock))
 }
 
 /// As [`aws_state_from`], on `clock` (tests pin the time).
-pub fn aws_state_with_clock(sdk: &aws_config::SdkConfig, config: &AwsConfig, clock: Arc<dyn Clock>) -> AppState {
+pub fn aws_state_with_clock(sdk: &aws_types::SdkConfig, config: &AwsConfig, clock: Arc<dyn Clock>) -> AppState {
     aws_state_wired(sdk, config, clock, Wiring::ALL)
 }
 
@@ -114,8 +114,8 @@ pub type ProviderPort<P> = fn(&AppConfig, Arc<dyn Table>, Arc<dyn Clock>) -> Arc
 /// only the adapters, and the SDK clients, it wires.
 #[derive(Clone, Copy)]
 pub struct Wiring {
-    pub objects: fn(&aws_config::SdkConfig, &AwsConfig) -> Arc<dyn ObjectStore>,
-    pub keys: fn(&aws_config::SdkConfig, &AwsConfig) -> Arc<dyn KeyVault>,
+    pub objects: fn(&aws_types::SdkConfig, &AwsConfig) -> Arc<dyn ObjectStore>,
+    pub keys: fn(&aws_types::SdkConfig, &AwsConfig) -> Arc<dyn KeyVault>,
     pub mailer: ProviderPort<dyn Mailer>,
     pub sms: ProviderPort<dyn Sms>,
     pub payments: fn(&AppConfig) -> Option<Arc<dyn Payments>>,
@@ -132,12 +132,12 @@ impl Wiring {
     };
 
     /// The objects bucket refused.
-    pub fn undeclared_objects(_: &aws_config::SdkConfig, _: &AwsConfig) -> Arc<dyn ObjectStore> {
+    pub fn undeclared_objects(_: &aws_types::SdkConfig, _: &AwsConfig) -> Arc<dyn ObjectStore> {
         Arc::new(Undeclared)
     }
 
     /// The token key refused.
-    pub fn undeclared_keys(_: &aws_config::SdkConfig, _: &AwsConfig) -> Arc<dyn KeyVault> {
+    pub fn undeclared_keys(_: &aws_types::SdkConfig, _: &AwsConfig) -> Arc<dyn KeyVault> {
         Arc::new(Undeclared)
     }
 
@@ -161,7 +161,7 @@ impl Wiring {
 /// built on its first call ([`LazyClient`]), so a cold start pays only for
 /// the services its invocations reach.
 pub fn aws_state_wired(
-    sdk: &aws_config::SdkConfig,
+    sdk: &aws_types::SdkConfig,
     config: &AwsConfig,
     clock: Arc<dyn Clock>,
     wiring: Wiring,
@@ -193,7 +193,7 @@ pub fn aws_state_wired(
 }
 
 /// The objects bucket on S3.
-fn s3_objects(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> Arc<dyn ObjectStore> {
+fn s3_objects(sdk: &aws_types::SdkConfig, config: &AwsConfig) -> Arc<dyn ObjectStore> {
     let s3 = LazyClient::new({
         let sdk = sdk.clone();
         move || {
@@ -209,7 +209,7 @@ fn s3_objects(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> Arc<dyn Object
 }
 
 /// Envelope encryption under the token key in KMS.
-fn kms_keys(sdk: &aws_config::SdkConfig, config: &AwsConfig) -> Arc<dyn KeyVault> {
+fn kms_keys(sdk: &aws_types::SdkConfig, config: &AwsConfig) -> Arc<dyn KeyVault> {
     let kms = LazyClient::new({
         let sdk = sdk.clone();
         move || aws_sdk_kms::Client::new(&sdk)

@@ -79,7 +79,7 @@ async fn serve_schedule(entry: Entry, wiring: Start, tick: Tick) -> Result<(), E
 /// the secret store and the state's adapters ([`Wiring`]).
 #[derive(Clone, Copy)]
 pub struct Start {
-    secrets: fn(&aws_config::SdkConfig) -> Box<dyn SecretStore>,
+    secrets: fn(&aws_types::SdkConfig) -> Box<dyn SecretStore>,
     state: Wiring,
 }
 
@@ -163,12 +163,12 @@ fn declares(access: &[Access], wanted: impl Fn(&Access) -> bool) -> bool {
         || (access.len() > 24 && access[24..].iter().any(&wanted))
 }
 
-fn secrets_manager(sdk: &aws_config::SdkConfig) -> Box<dyn SecretStore> {
+fn secrets_manager(sdk: &aws_types::SdkConfig) -> Box<dyn SecretStore> {
     Box::new(SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(sdk)))
 }
 
 /// No client, and no call, in a function that declares no secret.
-fn no_secrets(_: &aws_config::SdkConfig) -> Box<dyn SecretStore> {
+fn no_secrets(_: &aws_types::SdkConfig) -> Box<dyn SecretStore> {
     Box::new(NoSecrets)
 }
 
@@ -183,7 +183,7 @@ async fn start(entry: &Entry, wiring: Start) -> Result<AppState, Error> {
         return Err(format!("{name} runs only in the local server, never as a Lambda").into());
     }
     let mut config = AwsConfig::from_env()?;
-    let sdk = crate::adapters::aws::sdk_config().await;
+    let sdk = crate::adapters::aws::sdk_config();
     let store = (wiring.secrets)(&sdk);
     load_secrets(
         name,
@@ -292,7 +292,8 @@ pub async fn handle_schedule(
 
 #[cfg(test)]
 mod tests {
-    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
+    use aws_types::SdkConfig;
     use secrecy::SecretString;
 
     use super::*;

@@ -5,9 +5,8 @@
 //! in parallel against one server, so each creates its own uniquely named
 //! table, queues and key.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
-use konnecs::adapters::aws::{dynamodb, sqs};
+use aws_types::SdkConfig;
+use konnecs::adapters::aws::{dynamodb, sdk_config_from, sqs};
 
 pub const ENDPOINT_VAR: &str = "KONNECS_TEST_AWS_ENDPOINT";
 
@@ -23,17 +22,19 @@ pub fn endpoint() -> String {
     }
 }
 
-/// SDK configuration for the emulator: dummy credentials, us-east-1. Built per
-/// test because each `#[tokio::test]` has its own runtime and the SDK's
-/// connection pool must not outlive it.
+/// SDK configuration for the emulator, read as a deployed function reads its
+/// own (`sdk_config_from`), from the variables Lambda sets: dummy
+/// credentials, us-east-1, the emulator's URL. Built per test because each
+/// `#[tokio::test]` has its own runtime and the SDK's connection pool must
+/// not outlive it.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(konnecs::adapters::aws::http_client())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "konnecs-tests"))
-        .load()
-        .await
+    let endpoint = endpoint();
+    sdk_config_from(|name| match name {
+        "AWS_REGION" => Some("us-east-1".into()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".into()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+        _ => None,
+    })
 }
 
 /// A name no other test uses, e.g. `konnecs-table-<uuid>`.

@@ -2,14 +2,17 @@
 //! S3 (`ObjectStore`), Secrets Manager (`SecretStore`).
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_dynamodb::config::ConfigBag;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, IdentityCache, Region, SharedCredentialsProvider};
+use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use tokio::sync::OnceCell;
+use aws_types::SdkConfig;
 
 pub mod dynamodb;
 pub mod kms;
@@ -17,20 +20,48 @@ pub mod s3;
 pub mod secrets_manager;
 pub mod sqs;
 
-/// The shared SDK configuration, loaded from the environment on first use
-/// (credentials, region, `AWS_ENDPOINT_URL` and the per-service
-/// `AWS_ENDPOINT_URL_<SERVICE>` overrides). Loading resolves credentials and
-/// region providers, so a Lambda does it once per cold start, not per request.
-pub async fn sdk_config() -> SdkConfig {
-    static CONFIG: OnceCell<SdkConfig> = OnceCell::const_new();
+/// How long the SDK waits for a connection: `aws-config`'s default.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// The shared SDK configuration, read from the process environment on first
+/// use and kept for the process (a Lambda reads it once per cold start).
+pub fn sdk_config() -> SdkConfig {
+    static CONFIG: OnceLock<SdkConfig> = OnceLock::new();
     CONFIG
-        .get_or_init(|| {
-            aws_config::defaults(BehaviorVersion::latest())
-                .http_client(http_client())
-                .load()
-        })
-        .await
+        .get_or_init(|| sdk_config_from(|name| std::env::var(name).ok()))
         .clone()
+}
+
+/// The SDK configuration `env` gives: the region (`AWS_REGION`, else
+/// `AWS_DEFAULT_REGION`), the credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and `AWS_ENDPOINT_URL` (the
+/// emulator, in tests and benchmarks), with `aws-config`'s defaults for
+/// retries, timeouts and the identity cache.
+///
+/// Read here rather than through `aws-config`'s default provider chain: a
+/// Lambda's runtime puts its role's credentials and its region in exactly
+/// these variables, so the chain's other sources (profile files, SSO, web
+/// identity through STS, container and instance metadata) are never what a
+/// function's credentials come from. They still cost every binary an STS
+/// client and the chain's code, and every cold start the profile files'
+/// lookups (BENCHMARKS.md). Without the variables there are no
+/// credentials, and a call fails at once, as the chain's would.
+pub fn sdk_config_from(env: impl Fn(&str) -> Option<String>) -> SdkConfig {
+    let var = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http_client())
+        .retry_config(RetryConfig::standard())
+        .timeout_config(TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).build())
+        .identity_cache(IdentityCache::lazy().build());
+    builder.set_sleep_impl(default_async_sleep());
+    builder.set_region(var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).map(Region::new));
+    if let (Some(key_id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        let credentials = Credentials::new(key_id, secret, var("AWS_SESSION_TOKEN"), None, "environment");
+        builder.set_credentials_provider(Some(SharedCredentialsProvider::new(credentials)));
+    }
+    builder.set_endpoint_url(var("AWS_ENDPOINT_URL"));
+    builder.build()
 }
 
 /// The SDK's HTTPS client: rustls with ring, the crypto provider the rest of
@@ -205,5 +236,71 @@ mod roots_tests {
             0,
             "the wrapper defers it to the first request"
         );
+    }
+}
+
+#[cfg(test)]
+mod environment_tests {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::config::ProvideCredentials;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> SdkConfig {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        sdk_config_from(|name| vars.get(name).cloned())
+    }
+
+    #[tokio::test]
+    async fn a_lambda_environment_gives_the_region_credentials_and_endpoint() {
+        let sdk = config(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+            ("AWS_SESSION_TOKEN", "session-token"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ]);
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-1"), "AWS_REGION wins");
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5000"));
+        let credentials = sdk
+            .credentials_provider()
+            .expect("credentials from the environment")
+            .provide_credentials()
+            .await
+            .expect("static credentials resolve");
+        assert_eq!(credentials.access_key_id(), "AKIDEXAMPLE");
+        assert_eq!(credentials.secret_access_key(), "wJalrXUtnFEMI");
+        assert_eq!(credentials.session_token(), Some("session-token"));
+        assert_eq!(sdk.retry_config().map(|r| r.max_attempts()), Some(3));
+        assert_eq!(
+            sdk.timeout_config().and_then(|t| t.connect_timeout()),
+            Some(CONNECT_TIMEOUT)
+        );
+        assert!(sdk.sleep_impl().is_some(), "retries can wait");
+        assert!(sdk.identity_cache().is_some());
+    }
+
+    #[test]
+    fn the_default_region_stands_in_and_blank_values_count_as_unset() {
+        let sdk = config(&[
+            ("AWS_REGION", " "),
+            ("AWS_DEFAULT_REGION", "us-west-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+            ("AWS_ENDPOINT_URL", ""),
+        ]);
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("us-west-2"));
+        assert!(sdk.credentials_provider().is_none(), "a key id without its secret is no credential");
+        assert_eq!(sdk.endpoint_url(), None, "the real endpoints");
+    }
+
+    #[test]
+    fn an_empty_environment_has_no_region_and_no_credentials() {
+        let sdk = config(&[]);
+        assert!(sdk.region().is_none());
+        assert!(sdk.credentials_provider().is_none());
+        assert_eq!(sdk.endpoint_url(), None);
     }
 }
