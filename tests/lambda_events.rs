@@ -51,7 +51,7 @@ use http_body_util::BodyExt;
 use jiff::Timestamp;
 use konnecs::app::AppState;
 use konnecs::catalogue::{self, Entry, Runtime, Trigger};
-use konnecs::inbound::events::{BatchOutcome, Message, TickError, TickReport};
+use konnecs::inbound::events::{BatchOutcome, Consumer, Message, TickError, TickReport};
 use konnecs::lambda::{handle_schedule, handle_sqs};
 use konnecs::ports::{Query, TestClock};
 use konnecs::services::jobs::Job;
@@ -219,6 +219,7 @@ sample_tests! {
     "appointments-decline" => scheduling::appointments_decline_declines_the_booking_waiting_for_confirmation,
     "appointments-no-show" => scheduling::appointments_no_show_marks_the_started_booking,
     "jobs-worker" => events::jobs_worker_sends_the_queued_verification_email_once,
+    "bulk-worker" => crm::bulk_worker_writes_the_queued_export_once,
     "reminders-send" => events::reminders_send_sends_the_hour_before_reminder_by_email_and_sms_once,
     "reminders-tick" => events::reminders_tick_fans_out_the_reminders_due_at_its_time,
     "web-assets" => web::web_assets_serves_the_stylesheet_immutable,
@@ -644,55 +645,58 @@ impl World {
         handle_sqs(self.state.clone(), consumer, batch).await
     }
 
-    /// Every job on the jobs queue now, taken off it (acknowledged).
+    /// Every job on the job queues now (short, then bulk), taken off them
+    /// (acknowledged).
     async fn take_jobs(&self) -> Vec<Job> {
         let mut jobs = Vec::new();
-        for _ in 0..100 {
-            let received = self
-                .state
-                .jobs
-                .receive(10, Duration::from_secs(600))
-                .await
-                .expect("receive");
-            if received.is_empty() {
-                return jobs;
-            }
-            for message in received {
-                jobs.push(serde_json::from_str(&message.body).expect("a job"));
-                self.state.jobs.ack(&message.receipt).await.expect("ack");
+        for queue in [&self.state.jobs, &self.state.bulk] {
+            for round in 0.. {
+                assert!(round < 100, "a job queue did not run dry in 100 receives");
+                let received = queue.receive(10, Duration::from_secs(600)).await.expect("receive");
+                if received.is_empty() {
+                    break;
+                }
+                for message in received {
+                    jobs.push(serde_json::from_str(&message.body).expect("a job"));
+                    queue.ack(&message.receipt).await.expect("ack");
+                }
             }
         }
-        panic!("the jobs queue did not run dry in 100 receives");
+        jobs
     }
 
-    /// Runs every queued job through the jobs worker, as the `jobs-worker`
-    /// Lambda does, until the queue is dry.
+    /// Runs every queued job through its queue's consumer, as the
+    /// `jobs-worker` and `bulk-worker` Lambdas do, until both queues are dry
+    /// (a job on one may queue work on the other).
     async fn run_jobs(&self) {
+        use konnecs::inbound::events::jobs::{consume, consume_bulk};
         for _ in 0..100 {
-            let received = self
-                .state
-                .jobs
-                .receive(10, Duration::from_secs(600))
-                .await
-                .expect("receive");
-            if received.is_empty() {
+            let mut ran = false;
+            for (queue, consumer) in [(&self.state.jobs, consume as Consumer), (&self.state.bulk, consume_bulk)] {
+                let received = queue.receive(10, Duration::from_secs(600)).await.expect("receive");
+                if received.is_empty() {
+                    continue;
+                }
+                ran = true;
+                let messages = received
+                    .iter()
+                    .map(|r| Message {
+                        message_id: r.message_id.clone(),
+                        body: r.body.clone(),
+                        receive_count: r.receive_count,
+                    })
+                    .collect();
+                let outcome = consumer(self.state.clone(), messages).await;
+                assert!(outcome.failed.is_empty(), "jobs failed: {:?}", outcome.failed);
+                for message in &received {
+                    queue.ack(&message.receipt).await.expect("ack");
+                }
+            }
+            if !ran {
                 return;
             }
-            let messages = received
-                .iter()
-                .map(|r| Message {
-                    message_id: r.message_id.clone(),
-                    body: r.body.clone(),
-                    receive_count: r.receive_count,
-                })
-                .collect();
-            let outcome = konnecs::inbound::events::jobs::consume(self.state.clone(), messages).await;
-            assert!(outcome.failed.is_empty(), "jobs failed: {:?}", outcome.failed);
-            for message in &received {
-                self.state.jobs.ack(&message.receipt).await.expect("ack");
-            }
         }
-        panic!("the jobs queue did not run dry in 100 rounds");
+        panic!("the job queues did not run dry in 100 rounds");
     }
 
     /// The token of the link to `path` in the queued email to `to` (the

@@ -106,6 +106,7 @@ async fn a_placeholder_leaves_email_in_the_outbox_and_says_so_once() {
     let config = AwsConfig {
         table_name,
         jobs_queue_url: String::new(),
+        bulk_queue_url: String::new(),
         reminders_queue_url: String::new(),
         token_key_id: String::new(),
         objects_bucket: String::new(),

@@ -23,7 +23,7 @@ declared secrets included, and warm invocations do real store and queue work.
   relocated data).
 
     infra/bench/lambda_bench.py --endpoint http://127.0.0.1:PORT \\
-        --dir /var/tmp/konnecs-lambda/x86-64 hello health jobs-worker reminders-tick
+        --dir /var/tmp/konnecs-lambda/x86-64 hello health jobs-worker bulk-worker reminders-tick
 
 A name `<function>@<variant>` runs `<dir>/<function>@<variant>/bootstrap` as
 that function (its sample event and name), to set two builds side by side.
@@ -79,6 +79,7 @@ def aws_resources(endpoint):
     )
     sqs = client("sqs")
     jobs = sqs.create_queue(QueueName=f"bench-jobs-{suffix}")["QueueUrl"]
+    bulk = sqs.create_queue(QueueName=f"bench-bulk-{suffix}")["QueueUrl"]
     reminders = sqs.create_queue(QueueName=f"bench-reminders-{suffix}")["QueueUrl"]
     key = client("kms").create_key(Description="bench token key")["KeyMetadata"]["KeyId"]
     bucket = f"bench-objects-{suffix}"
@@ -94,6 +95,7 @@ def aws_resources(endpoint):
     return {
         "TABLE_NAME": table_name,
         "JOBS_QUEUE_URL": jobs,
+        "BULK_QUEUE_URL": bulk,
         "REMINDERS_QUEUE_URL": reminders,
         "TOKEN_KEY_ID": key,
         "OBJECTS_BUCKET": bucket,

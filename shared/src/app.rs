@@ -54,18 +54,9 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
     })?;
     let db = Database::open(&config.database_path())?;
     let keys = LocalDataKeys::open_or_create(config.key_file_path())?;
-    let jobs = SqliteQueue::new(
-        db.clone(),
-        QueueName::Jobs.as_str(),
-        QueueName::Jobs.max_receives(),
-        clock.clone(),
-    );
-    let reminders = SqliteQueue::new(
-        db.clone(),
-        QueueName::Reminders.as_str(),
-        QueueName::Reminders.max_receives(),
-        clock.clone(),
-    );
+    let queue = |name: QueueName| SqliteQueue::new(db.clone(), name.as_str(), name.max_receives(), clock.clone());
+    let (jobs, bulk) = (queue(QueueName::Jobs), queue(QueueName::Bulk));
+    let reminders = queue(QueueName::Reminders);
     let table: Arc<dyn Table> = Arc::new(SqliteTable::new(db.clone(), clock.clone()));
     let objects = Arc::new(DirObjectStore::new(config.objects_dir()));
     Ok(AppState {
@@ -75,6 +66,7 @@ pub fn local_state(config: &LocalConfig, clock: Arc<dyn Clock>) -> Result<AppSta
         objects: objects.clone(),
         table,
         jobs: Arc::new(jobs),
+        bulk: Arc::new(bulk),
         keys: Arc::new(EnvelopeVault::new(keys)),
         clock,
         config: Arc::new(config.app.clone()),
@@ -183,7 +175,8 @@ pub fn aws_state_wired(
         config: Arc::new(config.app.clone()),
         payments: (wiring.payments)(&config.app),
         table,
-        jobs: Arc::new(SqsQueue::new(sqs, config.jobs_queue_url.clone())),
+        jobs: Arc::new(SqsQueue::new(sqs.clone(), config.jobs_queue_url.clone())),
+        bulk: Arc::new(SqsQueue::new(sqs, config.bulk_queue_url.clone())),
         keys: (wiring.keys)(sdk, config),
         clock,
         webhooks: Arc::new(HttpWebhooks::new()),

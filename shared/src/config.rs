@@ -157,6 +157,8 @@ impl LocalConfig {
 pub struct AwsConfig {
     pub table_name: String,
     pub jobs_queue_url: String,
+    /// Imports, exports, back-fills and purges, in slices.
+    pub bulk_queue_url: String,
     /// Fan-out queue of due reminders (`reminders-tick` → `reminders-send`).
     pub reminders_queue_url: String,
     pub token_key_id: String,
@@ -170,6 +172,7 @@ impl AwsConfig {
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             jobs_queue_url: required(QueueName::Jobs.url_env())?,
+            bulk_queue_url: required(QueueName::Bulk.url_env())?,
             reminders_queue_url: required(QueueName::Reminders.url_env())?,
             token_key_id: required("TOKEN_KEY_ID")?,
             objects_bucket: required("OBJECTS_BUCKET")?,

@@ -316,6 +316,7 @@ mod tests {
         let config = AwsConfig {
             table_name: "t".into(),
             jobs_queue_url: "http://127.0.0.1:9/q/jobs".into(),
+            bulk_queue_url: "http://127.0.0.1:9/q/bulk".into(),
             reminders_queue_url: "http://127.0.0.1:9/q/reminders".into(),
             token_key_id: "k".into(),
             objects_bucket: "b".into(),
@@ -347,10 +348,13 @@ mod tests {
         assert!(keys_refused(&tick).await);
         assert!(tick.payments.is_none(), "Stripe configured but its secret not declared");
 
-        // The jobs worker reads and writes objects, and opens webhook
-        // signing secrets with the token key.
+        // The bulk worker reads and writes objects (imports, exports); the
+        // jobs worker has no bucket, and opens webhook signing secrets with
+        // the token key.
+        let bulk = state_of("bulk-worker");
+        assert!(!objects_refused(&bulk).await);
         let jobs = state_of("jobs-worker");
-        assert!(!objects_refused(&jobs).await);
+        assert!(objects_refused(&jobs).await);
         assert!(!keys_refused(&jobs).await);
         // A read route that declares neither gets neither.
         let list = state_of("contacts-list");

@@ -172,7 +172,7 @@ async fn a_submission_captures_the_contact_with_consent_and_timeline_and_alerts_
         form_id: FormId::from(form_id.as_str()),
         submission_id: SubmissionId::from(submission_id.as_str()),
     };
-    jobs::enqueue(app.state.jobs.as_ref(), &[again]).await.expect("enqueue");
+    jobs::enqueue(&app.state, &[again]).await.expect("enqueue");
     assert_eq!(alerts(app.outbox().await).len(), 1);
 
     // Editing makes version 2; the old submission keeps its version's labels.
@@ -239,7 +239,7 @@ async fn a_submission_sends_one_signed_form_submitted_webhook_however_often_its_
         form_id: FormId::from(form_id.as_str()),
         submission_id: SubmissionId::from(submission_id.as_str()),
     };
-    jobs::enqueue(app.state.jobs.as_ref(), &[again]).await.expect("enqueue");
+    jobs::enqueue(&app.state, &[again]).await.expect("enqueue");
     app.drain_jobs().await;
     assert_eq!(receiver.calls().len(), 1, "a redelivered job sends no second webhook");
     let alerts = app
@@ -343,7 +343,7 @@ async fn a_contact_made_by_a_submission_is_announced_once_as_contact_created_and
         form_id: FormId::from(form_id.as_str()),
         submission_id: SubmissionId::from(first.as_str()),
     };
-    jobs::enqueue(app.state.jobs.as_ref(), &[again]).await.expect("enqueue");
+    jobs::enqueue(&app.state, &[again]).await.expect("enqueue");
     app.drain_jobs().await;
     assert_eq!(receiver.calls().len(), 1, "a redelivered job announces nothing again");
 

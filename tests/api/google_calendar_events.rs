@@ -156,7 +156,7 @@ async fn a_booking_becomes_one_tagged_event_even_when_its_job_is_delivered_twice
         org_id: OrgId::from(f.dana.org_id.as_str()),
         booking_id: BookingId::from(id.as_str()),
     };
-    enqueue(f.app.state.jobs.as_ref(), &[job.clone(), job])
+    enqueue(&f.app.state, &[job.clone(), job])
         .await
         .expect("queued");
     f.app.drain_jobs().await;

@@ -273,7 +273,7 @@ async fn a_redelivered_job_adds_nothing_and_a_finished_import_reads_google_no_mo
     };
     // The queue delivers the job three more times (at least once means
     // more than once sometimes), also while the first copy is queued.
-    enqueue(app.state.jobs.as_ref(), &[job.clone(), job.clone(), job.clone()])
+    enqueue(&app.state, &[job.clone(), job.clone(), job.clone()])
         .await
         .expect("enqueue");
     app.drain_jobs().await;
@@ -288,7 +288,7 @@ async fn a_redelivered_job_adds_nothing_and_a_finished_import_reads_google_no_mo
     assert!(reads >= 2, "{reads}");
 
     // Delivered again after it finished: no call, no contact, no second audit entry.
-    enqueue(app.state.jobs.as_ref(), &[job]).await.expect("enqueue");
+    enqueue(&app.state, &[job]).await.expect("enqueue");
     app.drain_jobs().await;
     assert_eq!(google.people_requests().await.len(), reads);
     assert_eq!(contacts(&app, &dana).await.len(), 4);

@@ -399,6 +399,92 @@ async fn re_importing_the_same_file_changes_nothing() {
     assert_eq!(call(&w, &b, "GET", "/tags", None).await.body, tags_before);
 }
 
+/// Each job goes to its own queue, however the list that queues them mixes
+/// them: data work on the bulk queue, messages on the jobs queue.
+#[tokio::test]
+async fn queued_jobs_go_each_to_their_own_queue() {
+    let w = world();
+    let backfill = Job::BackfillContactOrder {
+        org_id: OrgId::from("0193a4c2e6f07b1d9e8a2c4f6b8d0e1f".to_string()),
+    };
+    let email = Job::SendEmail {
+        idempotency_key: "mixed-1".into(),
+        email: konnecs::ports::mailer::Email {
+            to: "dana@whitfield-dental.example".into(),
+            subject: "Hello".into(),
+            text: "Hi".into(),
+            html: None,
+            attachments: Vec::new(),
+            kind: "test".into(),
+        },
+    };
+    konnecs::services::jobs::enqueue(&w.state, &[backfill.clone(), email.clone(), backfill.clone()])
+        .await
+        .unwrap();
+    let on = |queue: &Arc<dyn konnecs::ports::Queue>| {
+        let queue = queue.clone();
+        async move {
+            let received = queue.receive(10, std::time::Duration::from_secs(60)).await.unwrap();
+            received
+                .iter()
+                .map(|m| serde_json::from_str::<Job>(&m.body).unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(on(&w.state.jobs).await, [email]);
+    assert_eq!(on(&w.state.bulk).await, [backfill.clone(), backfill]);
+}
+
+/// An import's job on the short jobs' queue (queued before bulk work had a
+/// queue of its own) is neither run there nor lost: the jobs worker sends it
+/// on, and the bulk worker finishes it.
+#[tokio::test]
+async fn an_import_delivered_to_the_jobs_worker_is_sent_on_to_the_bulk_worker() {
+    use konnecs::inbound::events::Message;
+    let w = world();
+    let b = signup(&w, "dana@whitfield-dental.example").await;
+    let org = org_of(&w, &b).await;
+    w.drain_jobs().await;
+    let reply = upload(&w, &b, "/imports/contacts?tags=moved", &generated(5)).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    let id = reply.body["id"].as_str().unwrap().to_string();
+    let queued = w.state.bulk.receive(10, std::time::Duration::from_secs(60)).await.unwrap();
+    assert_eq!(queued.len(), 1, "the import's job is on the bulk queue");
+    assert!(
+        w.state.jobs.receive(10, std::time::Duration::ZERO).await.unwrap().is_empty(),
+        "and nothing on the short jobs' queue"
+    );
+    w.state.bulk.ack(&queued[0].receipt).await.unwrap();
+
+    // The same job delivered to the jobs worker, as an older deployment queued it.
+    let message = Message {
+        message_id: "moved-1".into(),
+        body: queued[0].body.clone(),
+        receive_count: 1,
+    };
+    let outcome = jobs::consume(w.state.clone(), vec![message]).await;
+    assert!(outcome.failed.is_empty(), "sent on, not failed");
+    let p = call(&w, &b, "GET", &format!("/imports/{id}"), None).await.body;
+    assert_eq!(progress_numbers(&p).1, 0, "not run by the jobs worker: {p}");
+    let sent_on = w.state.bulk.receive(10, std::time::Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        sent_on.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        [queued[0].body.as_str()],
+        "the same job, on the bulk queue"
+    );
+    let message = Message {
+        message_id: sent_on[0].message_id.clone(),
+        body: sent_on[0].body.clone(),
+        receive_count: 1,
+    };
+    let outcome = jobs::consume_bulk(w.state.clone(), vec![message]).await;
+    assert!(outcome.failed.is_empty());
+    w.state.bulk.ack(&sent_on[0].receipt).await.unwrap();
+    let p = call(&w, &b, "GET", &format!("/imports/{id}"), None).await.body;
+    assert_eq!(progress_numbers(&p), ("done".into(), 5, 5, 5, 0, 0, 0), "{p}");
+    assert_eq!(all_contacts(&w.state, &org).await.len(), 5);
+}
+
 /// The crash: one chunk is committed, then the worker dies without
 /// acknowledging; the message comes back after its visibility timeout.
 #[tokio::test]
@@ -414,7 +500,7 @@ async fn a_worker_crash_mid_import_resumes_from_the_checkpoint_without_duplicati
     // A worker takes the message and gets one chunk in before it dies.
     let messages = w
         .state
-        .jobs
+        .bulk
         .receive(1, std::time::Duration::from_secs(60))
         .await
         .unwrap();
@@ -450,7 +536,7 @@ async fn a_worker_crash_mid_import_resumes_from_the_checkpoint_without_duplicati
     // Nothing is redelivered before the visibility timeout; then it is, and finishes.
     assert!(
         w.state
-            .jobs
+            .bulk
             .receive(1, std::time::Duration::from_secs(60))
             .await
             .unwrap()
@@ -1076,7 +1162,7 @@ async fn on_dynamodb_a_crashed_import_resumes_without_duplicates_and_a_rerun_cha
     let mut import_job = None;
     for _ in 0..20 {
         let messages = state
-            .jobs
+            .bulk
             .receive(10, std::time::Duration::from_secs(600))
             .await
             .unwrap();
@@ -1272,7 +1358,7 @@ async fn export_job_requests_are_validated_and_leave_nothing_behind() {
         .await
         .unwrap();
     assert!(records.items.is_empty(), "a refused request records no export");
-    let queued = w.state.jobs.receive(10, std::time::Duration::ZERO).await.unwrap();
+    let queued = w.state.bulk.receive(10, std::time::Duration::ZERO).await.unwrap();
     assert!(
         !queued
             .iter()
@@ -1442,12 +1528,12 @@ async fn an_export_in_many_parts_survives_crashes_at_any_point_and_racing_delive
     );
 }
 
-/// The export messages in the jobs queue (received, so gone from it).
+/// The export messages in the bulk queue (received, so gone from it).
 async fn queued_exports(state: &AppState) -> usize {
     let mut found = 0;
     for _ in 0..100 {
         let messages = state
-            .jobs
+            .bulk
             .receive(10, std::time::Duration::from_secs(60))
             .await
             .unwrap();
@@ -1458,10 +1544,10 @@ async fn queued_exports(state: &AppState) -> usize {
             if matches!(serde_json::from_str(&message.body), Ok(Job::Export { .. })) {
                 found += 1;
             }
-            state.jobs.ack(&message.receipt).await.unwrap();
+            state.bulk.ack(&message.receipt).await.unwrap();
         }
     }
-    panic!("the jobs queue did not run dry in 100 receives");
+    panic!("the bulk queue did not run dry in 100 receives");
 }
 
 #[tokio::test]
@@ -1947,9 +2033,9 @@ async fn on_the_queues_last_try_a_failing_import_is_marked_failed_and_a_finished
         .unwrap(),
         receive_count,
     };
-    let max = konnecs::catalogue::QueueName::Jobs.max_receives();
+    let max = konnecs::catalogue::QueueName::Bulk.max_receives();
     for try_number in 1..max {
-        let outcome = konnecs::inbound::events::jobs::consume(state.clone(), vec![message(try_number)]).await;
+        let outcome = konnecs::inbound::events::jobs::consume_bulk(state.clone(), vec![message(try_number)]).await;
         assert_eq!(outcome.failed, ["m-1"], "delivered again");
         let still = imports::get(&state, &org, &running.id).await.unwrap();
         assert_eq!(
@@ -1959,7 +2045,7 @@ async fn on_the_queues_last_try_a_failing_import_is_marked_failed_and_a_finished
     }
 
     // The last try fails too: the import says so, and keeps its rows.
-    let outcome = konnecs::inbound::events::jobs::consume(state.clone(), vec![message(max)]).await;
+    let outcome = konnecs::inbound::events::jobs::consume_bulk(state.clone(), vec![message(max)]).await;
     assert_eq!(
         outcome.failed,
         ["m-1"],

@@ -573,7 +573,7 @@ async fn a_deleted_organization_is_purged_completely_and_only_it(store: Store) {
         "a living chain is left alone"
     );
     jobs::enqueue(
-        app.state.jobs.as_ref(),
+        &app.state,
         &[Job::PurgeOrganization { org_id: org.clone() }],
     )
     .await

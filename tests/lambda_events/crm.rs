@@ -237,7 +237,7 @@ pub async fn contacts_exports_create_queues_the_export_job(name: &str) {
     );
 }
 
-/// The spring-recall export of `contacts-exports-create`, run by the jobs worker.
+/// The spring-recall export of `contacts-exports-create`, run by the bulk worker.
 async fn finished_export(w: &World) -> String {
     contact(
         w,
@@ -253,6 +253,41 @@ async fn finished_export(w: &World) -> String {
         .await;
     w.run_jobs().await;
     id_of(&export)
+}
+
+/// The organization and export of the `bulk-worker` sample.
+const SAMPLE_EXPORT_ORG: &str = "0193a4c2e6f07b1d9e8a2c4f6b8d0e2a";
+
+pub async fn bulk_worker_writes_the_queued_export_once(name: &str) {
+    let w = World::with_dana().await;
+    contact(
+        &w,
+        json!({"first_name": "Tom", "last_name": "Baker", "tags": ["spring-recall"]}),
+    )
+    .await;
+    w.take_jobs().await;
+    let export = w
+        .api("POST", "/contacts/exports", Some(sample_body("contacts-exports-create")))
+        .await;
+    let export = id_of(&export);
+    let org = OrgId::from(w.org_id.clone());
+    // The route queued the job the sample is a copy of, on the bulk queue.
+    let queued = w.state.bulk.receive(10, std::time::Duration::from_secs(600)).await.expect("receive");
+    let bodies: Vec<Job> = queued.iter().map(|m| serde_json::from_str(&m.body).expect("a job")).collect();
+    assert_eq!(bodies, [Job::Export { org_id: org.clone(), export_id: export.clone() }]);
+    assert!(w.take_jobs().await.is_empty(), "nothing on the short jobs' queue");
+    for delivery in 1..=2 {
+        let response = w
+            .sqs(name, &[(SAMPLE_EXPORT_ORG, &w.org_id), (SAMPLE_EXPORT, &export)])
+            .await;
+        assert!(response.batch_item_failures.is_empty(), "delivery {delivery}");
+    }
+    let done = w.api("GET", &format!("/exports/{export}"), None).await;
+    assert_eq!(
+        (&done["state"], &done["rows_done"]),
+        (&json!("done"), &json!(1)),
+        "written once, however often delivered: {done}"
+    );
 }
 
 pub async fn exports_get_shows_the_finished_export(name: &str) {

@@ -106,6 +106,7 @@ pub async fn app_state_with_clock(clock: std::sync::Arc<dyn konnecs::ports::Cloc
     let sdk = sdk_config().await;
     let (_, table_name) = unique_table().await;
     let (_, jobs_queue_url, _) = unique_queue(QueueName::Jobs.max_receives()).await;
+    let (_, bulk_queue_url, _) = unique_queue(QueueName::Bulk.max_receives()).await;
     let (_, reminders_queue_url, _) = unique_queue(QueueName::Reminders.max_receives()).await;
     let (_, token_key_id) = unique_kms_key().await;
     let objects_bucket = unique_bucket().await;
@@ -114,6 +115,7 @@ pub async fn app_state_with_clock(clock: std::sync::Arc<dyn konnecs::ports::Cloc
         &konnecs::config::AwsConfig {
             table_name,
             jobs_queue_url,
+            bulk_queue_url,
             reminders_queue_url,
             token_key_id,
             objects_bucket,

@@ -119,14 +119,20 @@ impl Drop for LocalServer {
     }
 }
 
-/// Runs the jobs queue dry through the real consumer (as the local worker and
-/// the `jobs-worker` Lambda do), so queued emails reach the outbox. Bounded.
+/// Runs both job queues dry through their real consumers (as the local
+/// workers and the `jobs-worker` and `bulk-worker` Lambdas do), so queued
+/// emails reach the outbox and imports and exports finish. A job on one
+/// queue may queue work on the other, so until both are dry. Bounded.
 pub async fn drain_jobs(state: &AppState) {
-    use konnecs::inbound::events::jobs;
-    drain(state.jobs.as_ref(), "jobs", |messages| {
-        jobs::consume(state.clone(), messages)
-    })
-    .await;
+    use konnecs::inbound::events::jobs::{consume, consume_bulk};
+    for _ in 0..100 {
+        let short = drain(state.jobs.as_ref(), "jobs", |messages| consume(state.clone(), messages)).await;
+        let bulk = drain(state.bulk.as_ref(), "bulk", |messages| consume_bulk(state.clone(), messages)).await;
+        if short + bulk == 0 {
+            return;
+        }
+    }
+    panic!("the job queues did not run dry in 100 rounds");
 }
 
 /// Runs the reminders queue dry through the real consumer (as the local
@@ -139,20 +145,23 @@ pub async fn drain_reminders(state: &AppState) {
     .await;
 }
 
-async fn drain<F, Fut>(queue: &dyn konnecs::ports::Queue, name: &str, consume: F)
+/// Runs `queue` dry through `consume`: how many messages it ran.
+async fn drain<F, Fut>(queue: &dyn konnecs::ports::Queue, name: &str, consume: F) -> usize
 where
     F: Fn(Vec<konnecs::inbound::events::Message>) -> Fut,
     Fut: std::future::Future<Output = konnecs::inbound::events::BatchOutcome>,
 {
     use konnecs::inbound::events::Message;
+    let mut ran = 0;
     for _ in 0..100 {
         let received = queue
             .receive(10, std::time::Duration::from_secs(30))
             .await
             .expect("receive");
         if received.is_empty() {
-            return;
+            return ran;
         }
+        ran += received.len();
         let messages = received
             .iter()
             .map(|r| Message {

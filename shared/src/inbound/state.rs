@@ -15,8 +15,10 @@ use crate::ports::{
 #[derive(Clone)]
 pub struct AppState {
     pub table: Arc<dyn Table>,
-    /// The general background-jobs queue.
+    /// Short background jobs (`services::jobs::Job::queue`).
     pub jobs: Arc<dyn Queue>,
+    /// Long data work in slices: imports, exports, back-fills, purges.
+    pub bulk: Arc<dyn Queue>,
     /// Due reminders, fanned out by `reminders-tick` to `reminders-send`.
     pub reminders: Arc<dyn Queue>,
     /// Envelope encryption for OAuth tokens.
@@ -43,6 +45,7 @@ impl AppState {
     pub fn queue(&self, name: QueueName) -> Arc<dyn Queue> {
         match name {
             QueueName::Jobs => self.jobs.clone(),
+            QueueName::Bulk => self.bulk.clone(),
             QueueName::Reminders => self.reminders.clone(),
         }
     }
@@ -63,6 +66,10 @@ impl HasClock for AppState {
 impl HasJobs for AppState {
     fn jobs(&self) -> &Arc<dyn Queue> {
         &self.jobs
+    }
+
+    fn bulk(&self) -> &Arc<dyn Queue> {
+        &self.bulk
     }
 }
 

@@ -10,19 +10,25 @@ use async_trait::async_trait;
 /// queue in the embedded store locally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueueName {
-    /// General background jobs.
+    /// Short background jobs: email, SMS, webhook deliveries, form alerts,
+    /// Google Calendar work.
     Jobs,
+    /// Long data work in slices: imports, exports, back-fills and purges.
+    /// Its own queue so a long import never holds up a password reset, and
+    /// so the messaging consumer links none of its code (S3, CSV).
+    Bulk,
     /// Due appointment reminders, fanned out by `reminders-tick`.
     Reminders,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 2] = [QueueName::Jobs, QueueName::Reminders];
+    pub const ALL: [QueueName; 3] = [QueueName::Jobs, QueueName::Bulk, QueueName::Reminders];
 
     /// Name in the embedded store and stem of the CloudFormation names.
     pub fn as_str(self) -> &'static str {
         match self {
             QueueName::Jobs => "jobs",
+            QueueName::Bulk => "bulk",
             QueueName::Reminders => "reminders",
         }
     }
@@ -31,6 +37,7 @@ impl QueueName {
     pub fn url_env(self) -> &'static str {
         match self {
             QueueName::Jobs => "JOBS_QUEUE_URL",
+            QueueName::Bulk => "BULK_QUEUE_URL",
             QueueName::Reminders => "REMINDERS_QUEUE_URL",
         }
     }

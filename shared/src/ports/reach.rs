@@ -28,9 +28,12 @@ pub trait HasClock {
     fn clock(&self) -> &Arc<dyn Clock>;
 }
 
-/// The general background-jobs queue.
+/// The background-job queues (`services::jobs::enqueue` picks one per job).
 pub trait HasJobs {
+    /// Short jobs: email, SMS, webhook deliveries, alerts, calendar work.
     fn jobs(&self) -> &Arc<dyn Queue>;
+    /// Long data work in slices: imports, exports, back-fills, purges.
+    fn bulk(&self) -> &Arc<dyn Queue>;
 }
 
 /// The queue of due reminders (`reminders-tick` → `reminders-send`).

@@ -1,5 +1,7 @@
-//! Background jobs on the jobs queue. Each job is idempotent: queues deliver
-//! at least once, so running a job twice must have the effect of once.
+//! Background jobs on the job queues: short ones (messages, deliveries,
+//! calendar work) on `jobs`, long data work in slices on `bulk`
+//! ([`Job::queue`]). Each job is idempotent: queues deliver at least once,
+//! so running a job twice must have the effect of once.
 
 use crate::domain::ids::{BookingId, FormId, OrgId, SubmissionId, UserId, WebhookDeliveryId, WebhookEndpointId};
 use crate::domain::webhook::WebhookEvent;
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::ports::mailer::Email;
-use crate::ports::{Queue, QueueError};
+use crate::ports::{HasJobs, QueueError, QueueName};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -85,6 +87,29 @@ pub enum Job {
 }
 
 impl Job {
+    /// The queue the job runs from. Slices of long data work (imports,
+    /// exports, the contact-order back-fill, purges) have their own, so a
+    /// long import never holds up a password reset, each consumer gets the
+    /// timeout its work needs, and the consumer of short jobs links none of
+    /// the data work's code (S3, CSV).
+    pub fn queue(&self) -> QueueName {
+        match self {
+            Job::ImportContacts { .. }
+            | Job::ImportGoogleContacts { .. }
+            | Job::Export { .. }
+            | Job::BackfillContactOrder { .. }
+            | Job::PurgeOrganization { .. } => QueueName::Bulk,
+            Job::SendEmail { .. }
+            | Job::PasswordReset { .. }
+            | Job::SendSms { .. }
+            | Job::DeliverWebhook(_)
+            | Job::FormSubmitted { .. }
+            | Job::BookingCalendarEvent { .. }
+            | Job::CalendarSync { .. }
+            | Job::RevokeGoogleGrant { .. } => QueueName::Jobs,
+        }
+    }
+
     /// The organization whose data or customers the job concerns: none of
     /// its work runs once that organization is closing (its purge aside).
     pub fn organization(&self) -> Option<&OrgId> {
@@ -148,12 +173,21 @@ pub enum JobError {
     Permanent(String),
 }
 
-pub async fn enqueue(queue: &dyn Queue, jobs: &[Job]) -> Result<(), QueueError> {
-    let bodies = jobs
-        .iter()
-        .map(|job| serde_json::to_string(job).map_err(|err| QueueError::Invalid(err.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
-    queue.send_batch(bodies).await
+/// Sends each job to its queue ([`Job::queue`]), in one batch per queue.
+/// A failure may leave an earlier queue's batch sent: the caller retries the
+/// whole list, and a job sent twice runs as once.
+pub async fn enqueue(state: &impl HasJobs, jobs: &[Job]) -> Result<(), QueueError> {
+    for (queue, name) in [(state.jobs(), QueueName::Jobs), (state.bulk(), QueueName::Bulk)] {
+        let bodies = jobs
+            .iter()
+            .filter(|job| job.queue() == name)
+            .map(|job| serde_json::to_string(job).map_err(|err| QueueError::Invalid(err.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !bodies.is_empty() {
+            queue.send_batch(bodies).await?;
+        }
+    }
+    Ok(())
 }
 
 /// How a message is being delivered: the time left to its batch, and

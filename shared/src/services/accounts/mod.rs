@@ -143,7 +143,7 @@ fn verification_email(state: &impl HasConfig, to: &str, name: &str, token: &str)
 /// Queues emails after a commit. A queue failure does not undo the change:
 /// the user can ask for the email again; the failure is logged.
 async fn send_after_commit(state: &impl HasJobs, jobs: &[Job]) {
-    if let Err(err) = jobs::enqueue(state.jobs().as_ref(), jobs).await {
+    if let Err(err) = jobs::enqueue(state, jobs).await {
         tracing::error!(error = %err, "could not queue email; the user can request it again");
     }
 }

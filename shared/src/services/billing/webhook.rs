@@ -369,7 +369,7 @@ async fn notify_owners(
     if jobs.is_empty() {
         return Ok(());
     }
-    jobs::enqueue(state.jobs().as_ref(), &jobs)
+    jobs::enqueue(state, &jobs)
         .await
         .map_err(|err| BillingError::Store(StoreError::Unavailable(format!("could not queue the email: {err}"))))
 }

@@ -9,7 +9,7 @@
 //! queues [`Job::BackfillContactOrder`]; the job walks the creation index a
 //! page at a time from the cursor kept on the marker, writes only what is
 //! missing, and queues itself again until the index is done. It runs the
-//! same way in the local process (the embedded jobs queue) and on AWS (SQS).
+//! same way in the local process (the embedded bulk queue) and on AWS (SQS).
 //!
 //! Idempotent: a contact's keys are written in one transaction conditioned
 //! on the version read, so a concurrent edit (which writes the keys itself)
@@ -97,7 +97,7 @@ pub async fn ensure_started(state: &(impl HasTable + HasJobs + HasClock), org_id
         Err(err) => return Err(err),
     }
     let job = Job::BackfillContactOrder { org_id: org_id.clone() };
-    if let Err(err) = jobs::enqueue(state.jobs().as_ref(), &[job]).await {
+    if let Err(err) = jobs::enqueue(state, &[job]).await {
         // The claim stays and goes stale; a later request queues it again.
         tracing::warn!(error = %err, "contact order back-fill not queued");
     }

@@ -239,7 +239,7 @@ pub(super) fn audit_detail(source: &Source) -> serde_json::Value {
 
 async fn queue_job(state: &impl HasJobs, org_id: &OrgId, export_id: &str) -> Result<(), ExportError> {
     jobs::enqueue(
-        state.jobs().as_ref(),
+        state,
         &[Job::Export {
             org_id: org_id.clone(),
             export_id: export_id.to_string(),
@@ -325,7 +325,7 @@ pub async fn record_download(
 }
 
 /// How long a delivery holds an export: longer than a slice can run (the
-/// functions' timeout), shorter than the jobs queue's visibility timeout, so
+/// functions' timeout), shorter than the bulk queue's visibility timeout, so
 /// the redelivery of a crashed slice finds the export free again.
 pub const LEASE: Duration = Duration::from_secs(30);
 

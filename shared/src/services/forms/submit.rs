@@ -423,7 +423,7 @@ async fn queue_alert(state: &impl HasJobs, org_id: &OrgId, form_id: &FormId, id:
         form_id: form_id.clone(),
         submission_id: id.clone(),
     };
-    if let Err(err) = jobs::enqueue(state.jobs().as_ref(), &[job]).await {
+    if let Err(err) = jobs::enqueue(state, &[job]).await {
         tracing::error!(submission_id = %id, error = %err, "could not queue the form alert");
     }
 }

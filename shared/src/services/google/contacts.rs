@@ -215,7 +215,7 @@ pub async fn start_import(
 
 async fn queue(state: &impl HasJobs, org_id: &OrgId, import_id: &str) -> Result<(), ImportError> {
     jobs::enqueue(
-        state.jobs().as_ref(),
+        state,
         &[Job::ImportGoogleContacts {
             org_id: org_id.clone(),
             import_id: import_id.to_owned(),

@@ -623,7 +623,7 @@ async fn mark_broken(
                     kind: "google_connection_broken".into(),
                 };
                 jobs::enqueue(
-                    state.jobs().as_ref(),
+                    state,
                     &[Job::SendEmail {
                         idempotency_key: format!(
                             "google-broken-{}-{}-{}",

@@ -266,7 +266,7 @@ pub async fn error_rows(
 
 pub(crate) async fn queue_job(state: &impl HasJobs, org_id: &OrgId, import_id: &str) -> Result<(), ImportError> {
     jobs::enqueue(
-        state.jobs().as_ref(),
+        state,
         &[Job::ImportContacts {
             org_id: org_id.clone(),
             import_id: import_id.to_string(),

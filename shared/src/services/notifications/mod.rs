@@ -197,7 +197,7 @@ pub async fn queue_messages(
             body: change_sms(notice, change),
         });
     }
-    jobs::enqueue(state.jobs().as_ref(), &queued).await?;
+    jobs::enqueue(state, &queued).await?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@
 //!   (the subscription does not: subscribe again).
 //! - **After the grace window**: `org-purge-tick` (hourly) starts the purge
 //!   (`purge`), which deletes every item of the organization in bounded
-//!   slices on the jobs queue, normally within the hour. Backups may keep
+//!   slices on the bulk queue, normally within the hour. Backups may keep
 //!   copies up to 90 more days, as the policy says.
 
 use jiff::Timestamp;

@@ -166,7 +166,7 @@ pub async fn invite(
             kind: "invitation".into(),
         },
     };
-    if let Err(err) = jobs::enqueue(state.jobs().as_ref(), &[job]).await {
+    if let Err(err) = jobs::enqueue(state, &[job]).await {
         tracing::error!(error = %err, "could not queue the invitation email; it can be sent again");
     }
     Ok(record.into())

@@ -202,7 +202,7 @@ pub async fn remove_member(
                     tracing::warn!(error = %err, "could not delete a removed member's views and mailbox traces");
                 }
                 if let Some(job) = revoke
-                    && let Err(err) = crate::services::jobs::enqueue(state.jobs().as_ref(), &[job]).await
+                    && let Err(err) = crate::services::jobs::enqueue(state, &[job]).await
                 {
                     tracing::error!(error = %err, "could not queue the revocation of a removed member's google grant");
                 }

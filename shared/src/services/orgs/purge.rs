@@ -136,7 +136,7 @@ pub async fn tick(state: &(impl HasTable + HasClock + HasJobs)) -> Result<u64, P
                 Err(err) => return Err(err.into()),
             }
             enqueue(
-                state.jobs().as_ref(),
+                state,
                 &[Job::PurgeOrganization {
                     org_id: OrgId::from(org_id.to_string()),
                 }],
@@ -196,7 +196,7 @@ pub async fn run_job(
                         tracing::warn!(%org_id, error = %err, "could not renew the purge's claim");
                     }
                     enqueue(
-                        state.jobs().as_ref(),
+                        state,
                         &[Job::PurgeOrganization { org_id: org_id.clone() }],
                     )
                     .await

@@ -256,7 +256,7 @@ async fn notify_host_by_email(
         kind: "sms_reply".into(),
     };
     jobs::enqueue(
-        state.jobs().as_ref(),
+        state,
         &[Job::SendEmail {
             idempotency_key: format!("sms-reply/{message_sid}"),
             email,

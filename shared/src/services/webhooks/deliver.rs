@@ -573,7 +573,7 @@ async fn tell_owners(
         })
         .collect();
     if !emails.is_empty() {
-        jobs::enqueue(state.jobs().as_ref(), &emails)
+        jobs::enqueue(state, &emails)
             .await
             .map_err(|err| RunError::Retry(err.to_string()))?;
     }
@@ -619,6 +619,6 @@ pub async fn redeliver(
         manual: true,
         event: None,
     });
-    jobs::enqueue(state.jobs().as_ref(), &[job]).await?;
+    jobs::enqueue(state, &[job]).await?;
     Ok(())
 }

@@ -111,7 +111,7 @@ pub async fn publish_all(
     if queued.is_empty() {
         return Ok(0);
     }
-    jobs::enqueue(state.jobs().as_ref(), &queued).await?;
+    jobs::enqueue(state, &queued).await?;
     Ok(queued.len())
 }
 

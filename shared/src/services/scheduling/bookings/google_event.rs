@@ -122,7 +122,7 @@ pub async fn queue(state: &(impl HasTable + HasJobs + HasGoogle), booking: &Book
         org_id: booking.org_id.clone(),
         booking_id: booking.id.clone(),
     };
-    if let Err(err) = jobs::enqueue(state.jobs().as_ref(), &[job]).await {
+    if let Err(err) = jobs::enqueue(state, &[job]).await {
         tracing::error!(booking_id = %booking.id, error = %err, "could not queue the booking's calendar event");
     }
 }
