@@ -51,7 +51,7 @@ use http_body_util::BodyExt;
 use jiff::Timestamp;
 use konnecs::app::AppState;
 use konnecs::catalogue::{self, Entry, Runtime, Trigger};
-use konnecs::inbound::events::{BatchOutcome, Consumer, Message, TickError, TickReport};
+use konnecs::inbound::events::{BatchOutcome, Message, TickError, TickReport};
 use konnecs::lambda::{handle_schedule, handle_sqs};
 use konnecs::ports::{Query, TestClock};
 use konnecs::services::jobs::Job;
@@ -666,37 +666,9 @@ impl World {
     }
 
     /// Runs every queued job through its queue's consumer, as the
-    /// `jobs-worker` and `bulk-worker` Lambdas do, until both queues are dry
-    /// (a job on one may queue work on the other).
+    /// `jobs-worker` and `bulk-worker` Lambdas do, until both queues are dry.
     async fn run_jobs(&self) {
-        use konnecs::inbound::events::jobs::{consume, consume_bulk};
-        for _ in 0..100 {
-            let mut ran = false;
-            for (queue, consumer) in [(&self.state.jobs, consume as Consumer), (&self.state.bulk, consume_bulk)] {
-                let received = queue.receive(10, Duration::from_secs(600)).await.expect("receive");
-                if received.is_empty() {
-                    continue;
-                }
-                ran = true;
-                let messages = received
-                    .iter()
-                    .map(|r| Message {
-                        message_id: r.message_id.clone(),
-                        body: r.body.clone(),
-                        receive_count: r.receive_count,
-                    })
-                    .collect();
-                let outcome = consumer(self.state.clone(), messages).await;
-                assert!(outcome.failed.is_empty(), "jobs failed: {:?}", outcome.failed);
-                for message in &received {
-                    queue.ack(&message.receipt).await.expect("ack");
-                }
-            }
-            if !ran {
-                return;
-            }
-        }
-        panic!("the job queues did not run dry in 100 rounds");
+        konnecs_tests::local::drain_jobs(&self.state).await;
     }
 
     /// The token of the link to `path` in the queued email to `to` (the
