@@ -156,9 +156,7 @@ async fn a_booking_becomes_one_tagged_event_even_when_its_job_is_delivered_twice
         org_id: OrgId::from(f.dana.org_id.as_str()),
         booking_id: BookingId::from(id.as_str()),
     };
-    enqueue(&f.app.state, &[job.clone(), job])
-        .await
-        .expect("queued");
+    enqueue(&f.app.state, &[job.clone(), job]).await.expect("queued");
     f.app.drain_jobs().await;
     assert_eq!(f.events.events(CALENDAR).len(), 1);
     let calls = writes(&event_calls(&f.google).await);

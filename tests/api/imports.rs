@@ -448,10 +448,20 @@ async fn an_import_delivered_to_the_jobs_worker_is_sent_on_to_the_bulk_worker() 
     let reply = upload(&w, &b, "/imports/contacts?tags=moved", &generated(5)).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     let id = reply.body["id"].as_str().unwrap().to_string();
-    let queued = w.state.bulk.receive(10, std::time::Duration::from_secs(60)).await.unwrap();
+    let queued = w
+        .state
+        .bulk
+        .receive(10, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(queued.len(), 1, "the import's job is on the bulk queue");
     assert!(
-        w.state.jobs.receive(10, std::time::Duration::ZERO).await.unwrap().is_empty(),
+        w.state
+            .jobs
+            .receive(10, std::time::Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty(),
         "and nothing on the short jobs' queue"
     );
     w.state.bulk.ack(&queued[0].receipt).await.unwrap();
@@ -466,7 +476,12 @@ async fn an_import_delivered_to_the_jobs_worker_is_sent_on_to_the_bulk_worker() 
     assert!(outcome.failed.is_empty(), "sent on, not failed");
     let p = call(&w, &b, "GET", &format!("/imports/{id}"), None).await.body;
     assert_eq!(progress_numbers(&p).1, 0, "not run by the jobs worker: {p}");
-    let sent_on = w.state.bulk.receive(10, std::time::Duration::from_secs(60)).await.unwrap();
+    let sent_on = w
+        .state
+        .bulk
+        .receive(10, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(
         sent_on.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
         [queued[0].body.as_str()],

@@ -572,12 +572,9 @@ async fn a_deleted_organization_is_purged_completely_and_only_it(store: Store) {
         0,
         "a living chain is left alone"
     );
-    jobs::enqueue(
-        &app.state,
-        &[Job::PurgeOrganization { org_id: org.clone() }],
-    )
-    .await
-    .expect("enqueue");
+    jobs::enqueue(&app.state, &[Job::PurgeOrganization { org_id: org.clone() }])
+        .await
+        .expect("enqueue");
     app.drain_jobs().await;
     // ... and a late copy finds nothing left to do.
     assert_eq!(purge::slice(&app.state, &org, 5).await.expect("slice"), Slice::Done);

@@ -267,14 +267,32 @@ pub async fn bulk_worker_writes_the_queued_export_once(name: &str) {
     .await;
     w.take_jobs().await;
     let export = w
-        .api("POST", "/contacts/exports", Some(sample_body("contacts-exports-create")))
+        .api(
+            "POST",
+            "/contacts/exports",
+            Some(sample_body("contacts-exports-create")),
+        )
         .await;
     let export = id_of(&export);
     let org = OrgId::from(w.org_id.clone());
     // The route queued the job the sample is a copy of, on the bulk queue.
-    let queued = w.state.bulk.receive(10, std::time::Duration::from_secs(600)).await.expect("receive");
-    let bodies: Vec<Job> = queued.iter().map(|m| serde_json::from_str(&m.body).expect("a job")).collect();
-    assert_eq!(bodies, [Job::Export { org_id: org.clone(), export_id: export.clone() }]);
+    let queued = w
+        .state
+        .bulk
+        .receive(10, std::time::Duration::from_secs(600))
+        .await
+        .expect("receive");
+    let bodies: Vec<Job> = queued
+        .iter()
+        .map(|m| serde_json::from_str(&m.body).expect("a job"))
+        .collect();
+    assert_eq!(
+        bodies,
+        [Job::Export {
+            org_id: org.clone(),
+            export_id: export.clone()
+        }]
+    );
     assert!(w.take_jobs().await.is_empty(), "nothing on the short jobs' queue");
     for delivery in 1..=2 {
         let response = w

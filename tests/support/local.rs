@@ -127,7 +127,10 @@ pub async fn drain_jobs(state: &AppState) {
     use konnecs::inbound::events::jobs::{consume, consume_bulk};
     for _ in 0..100 {
         let short = drain(state.jobs.as_ref(), "jobs", |messages| consume(state.clone(), messages)).await;
-        let bulk = drain(state.bulk.as_ref(), "bulk", |messages| consume_bulk(state.clone(), messages)).await;
+        let bulk = drain(state.bulk.as_ref(), "bulk", |messages| {
+            consume_bulk(state.clone(), messages)
+        })
+        .await;
         if short + bulk == 0 {
             return;
         }

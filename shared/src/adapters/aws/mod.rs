@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, IdentityCache, Region, SharedCredentialsProvider};
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, ConfigBag, Credentials, IdentityCache, Region, SharedCredentialsProvider,
+};
 use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -292,7 +294,10 @@ mod environment_tests {
             ("AWS_ENDPOINT_URL", ""),
         ]);
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("us-west-2"));
-        assert!(sdk.credentials_provider().is_none(), "a key id without its secret is no credential");
+        assert!(
+            sdk.credentials_provider().is_none(),
+            "a key id without its secret is no credential"
+        );
         assert_eq!(sdk.endpoint_url(), None, "the real endpoints");
     }
 

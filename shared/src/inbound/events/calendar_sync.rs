@@ -26,9 +26,7 @@ pub fn tick(state: AppState) -> BoxFuture<'static, Result<TickReport, TickError>
             .map(|(org_id, user_id)| Job::CalendarSync { org_id, user_id })
             .collect();
         for batch in jobs.chunks(BATCH) {
-            enqueue(&state, batch)
-                .await
-                .map_err(|err| TickError(err.to_string()))?;
+            enqueue(&state, batch).await.map_err(|err| TickError(err.to_string()))?;
         }
         Ok(TickReport {
             processed: jobs.len() as u64,

@@ -188,7 +188,6 @@ fn run_bulk<'a>(state: &'a AppState, job: Job, delivery: &'a Delivery) -> BoxFut
 fn run_short<'a>(state: &'a AppState, job: Job, _: &'a Delivery) -> BoxFuture<'a, Result<(), JobError>> {
     async move {
         match job {
-
             Job::FormSubmitted {
                 org_id,
                 form_id,
@@ -210,7 +209,9 @@ fn run_short<'a>(state: &'a AppState, job: Job, _: &'a Delivery) -> BoxFuture<'a
                             .map(|_| ())
                             .map_err(|err| match err {
                                 // An event the endpoints can never take (too large): recorded, dropped.
-                                crate::services::webhooks::WebhookError::Invalid(_) => JobError::Permanent(err.to_string()),
+                                crate::services::webhooks::WebhookError::Invalid(_) => {
+                                    JobError::Permanent(err.to_string())
+                                }
                                 err => JobError::Retry(err.to_string()),
                             })
                     }
@@ -289,7 +290,9 @@ fn run_short<'a>(state: &'a AppState, job: Job, _: &'a Delivery) -> BoxFuture<'a
                 use crate::services::google::{self, GoogleConnectionError};
                 match google::revoke_sealed(state, &org_id, &user_id, &sealed_tokens).await {
                     Ok(()) => Ok(()),
-                    Err(GoogleConnectionError::Google(GoogleError::Unavailable(reason))) => Err(JobError::Retry(reason)),
+                    Err(GoogleConnectionError::Google(GoogleError::Unavailable(reason))) => {
+                        Err(JobError::Retry(reason))
+                    }
                     Err(GoogleConnectionError::Keys(crate::ports::KeyError::Unavailable(reason))) => {
                         Err(JobError::Retry(reason))
                     }

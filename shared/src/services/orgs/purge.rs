@@ -195,12 +195,9 @@ pub async fn run_job(
                         // neighbours for a while, nothing deleted twice.
                         tracing::warn!(%org_id, error = %err, "could not renew the purge's claim");
                     }
-                    enqueue(
-                        state,
-                        &[Job::PurgeOrganization { org_id: org_id.clone() }],
-                    )
-                    .await
-                    .map_err(|err| PurgeError::Queue(err.to_string()))?;
+                    enqueue(state, &[Job::PurgeOrganization { org_id: org_id.clone() }])
+                        .await
+                        .map_err(|err| PurgeError::Queue(err.to_string()))?;
                     return Ok(outcome);
                 }
             }
