@@ -20,26 +20,12 @@ pub const MAX_ORIGINS: usize = 20;
 const SHORT_TEXT_MAX: usize = 500;
 const LONG_TEXT_MAX: usize = 5000;
 
-/// Names the public submit reads itself (spam defences, attribution), so no
-/// field may take them.
-pub const RESERVED_KEYS: [&str; 10] = [
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "page_url",
-    "rendered",
-    "website_url",
-    "embed",
-];
-
 /// The honeypot: a field hidden from people, which only bots fill in.
 pub const HONEYPOT_FIELD: &str = "website_url";
 /// The signed render time the page carries (minimum fill time).
 pub const RENDERED_FIELD: &str = "rendered";
-pub const UTM_FIELDS: [&str; 5] = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
+/// The page's marker of its embedded mode (`1` in the embed's frame).
+pub const EMBED_FIELD: &str = "embed";
 /// Where a submission came from, as kept with it and exported beside its
 /// answers: the UTM tags, the referrer and the embedding page.
 pub const ATTRIBUTION_FIELDS: [&str; 7] = [
@@ -51,6 +37,14 @@ pub const ATTRIBUTION_FIELDS: [&str; 7] = [
     "referrer",
     "page_url",
 ];
+/// The most characters of an attribution value a submission keeps.
+pub const ATTRIBUTION_MAX: usize = 2000;
+
+/// Whether the public submit reads `key` itself (spam defences, the embed
+/// marker, attribution), so no field may take it.
+pub fn reserved_key(key: &str) -> bool {
+    ATTRIBUTION_FIELDS.contains(&key) || [HONEYPOT_FIELD, RENDERED_FIELD, EMBED_FIELD].contains(&key)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -235,7 +229,7 @@ fn check_field(index: usize, field: &mut FormField, errors: &mut Vec<FieldError>
             "invalid_key",
             "Use 1-40 lowercase letters, digits or _, starting with a letter.",
         ));
-    } else if RESERVED_KEYS.contains(&field.key.as_str()) {
+    } else if reserved_key(&field.key) {
         errors.push(err(at("key"), "reserved_key", "This name is used by the form itself."));
     }
     field.label = field.label.trim().to_string();

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::auth::RequestMeta;
 use super::problem::ApiError;
 use super::web::assets::{form_frame_script_url, stylesheet_url};
-use crate::domain::form::{FieldKind, UTM_FIELDS, answer_text};
+use crate::domain::form::{ATTRIBUTION_FIELDS, ATTRIBUTION_MAX, EMBED_FIELD, FieldKind, answer_text};
 use crate::inbound::AppState;
 use crate::services::forms::submit::{SubmitInput, public_form, submit_to};
 use crate::services::forms::{FormError, FormRecord, render_token};
@@ -190,7 +190,7 @@ pub async fn submit(
 }
 
 fn embedded(body: &Bytes) -> bool {
-    form_urlencoded::parse(body).any(|(k, v)| k == "embed" && v == "1")
+    form_urlencoded::parse(body).any(|(k, v)| k == EMBED_FIELD && v == "1")
 }
 
 fn embed_flag(body: &Bytes) -> &'static str {
@@ -407,7 +407,7 @@ pub async fn page(
         Err(FormError::NotFound) => return not_found_page(),
         Err(err) => return ApiError::from(err).into_response(),
     };
-    let embedded = params.get("embed").is_some_and(|v| v == "1");
+    let embedded = params.get(EMBED_FIELD).is_some_and(|v| v == "1");
     if params.get("submitted").is_some_and(|v| v == "1") {
         let page = FormPage {
             title: form.spec.title.clone(),
@@ -432,15 +432,21 @@ pub async fn page(
         return page_response(&form, StatusCode::OK, &page);
     }
     let mut attribution = Map::new();
-    for name in UTM_FIELDS.iter().copied().chain(["referrer", "page_url"]) {
+    for name in ATTRIBUTION_FIELDS {
         if let Some(value) = params.get(name).filter(|v| !v.is_empty()) {
-            attribution.insert(name.to_string(), Value::String(value.chars().take(2000).collect()));
+            attribution.insert(
+                name.to_string(),
+                Value::String(value.chars().take(ATTRIBUTION_MAX).collect()),
+            );
         }
     }
     if !attribution.contains_key("referrer")
         && let Some(referer) = headers.get(http::header::REFERER).and_then(|v| v.to_str().ok())
     {
-        attribution.insert("referrer".into(), Value::String(referer.chars().take(2000).collect()));
+        attribution.insert(
+            "referrer".into(),
+            Value::String(referer.chars().take(ATTRIBUTION_MAX).collect()),
+        );
     }
     // Hidden fields the embedding page sets through the address.
     let answers: BTreeMap<String, Value> = form

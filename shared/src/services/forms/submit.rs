@@ -13,7 +13,10 @@ use super::{
     FormError, FormRecord, SubmissionRecord, contact_submissions_partition, count_key, rate, render_token,
     submission_key, submissions_partition,
 };
-use crate::domain::form::{CheckedAnswers, ConsentChannel, HONEYPOT_FIELD, RENDERED_FIELD, UTM_FIELDS, check_answers};
+use crate::domain::form::{
+    ATTRIBUTION_FIELDS, ATTRIBUTION_MAX, CheckedAnswers, ConsentChannel, EMBED_FIELD, HONEYPOT_FIELD, RENDERED_FIELD,
+    check_answers,
+};
 use crate::domain::ids::{ContactId, FormId, OrgId, SubmissionId, UserId};
 use crate::ports::{Condition, HasClock, HasJobs, HasTable, StoreError, Update, WriteOp};
 use crate::services::audit::Actor;
@@ -33,12 +36,6 @@ pub struct SubmitInput {
     pub attribution: Map<String, Value>,
 }
 
-const ATTRIBUTION_MAX: usize = 2000;
-
-fn attribution_name(name: &str) -> bool {
-    UTM_FIELDS.contains(&name) || name == "referrer" || name == "page_url"
-}
-
 impl SubmitInput {
     /// From `application/x-www-form-urlencoded` pairs: the form's own
     /// names are answers (a repeated name is a list), the reserved ones are
@@ -50,9 +47,9 @@ impl SubmitInput {
                 input.rendered = Some(value);
             } else if name == HONEYPOT_FIELD {
                 input.honeypot = Some(value);
-            } else if attribution_name(&name) {
+            } else if ATTRIBUTION_FIELDS.contains(&name.as_str()) {
                 input.attribution.insert(name, Value::String(value));
-            } else if name == "embed" {
+            } else if name == EMBED_FIELD {
                 // The page's own marker of its embedded mode; not an answer.
             } else {
                 match input.answers.get_mut(&name) {
@@ -85,7 +82,7 @@ impl SubmitInput {
                 },
                 n if n == RENDERED_FIELD => input.rendered = value.as_str().map(str::to_string),
                 n if n == HONEYPOT_FIELD => input.honeypot = value.as_str().map(str::to_string),
-                n if attribution_name(n) => {
+                n if ATTRIBUTION_FIELDS.contains(&n) => {
                     if let Some(text) = value.as_str() {
                         input.attribution.insert(name, Value::String(text.to_string()));
                     }

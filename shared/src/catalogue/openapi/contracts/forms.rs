@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::super::{Operation, Schemas};
-use crate::domain::form::{ATTRIBUTION_FIELDS, FormSpec};
+use crate::domain::form::{ATTRIBUTION_FIELDS, EMBED_FIELD, FormSpec};
 use crate::inbound::http::forms::{FormJson, FormList, SubmissionsQuery};
 use crate::inbound::http::web::forms::{NoticeQuery, PageQuery};
 use crate::services::forms::submissions::{SubmissionPage, SubmissionView};
@@ -331,7 +331,7 @@ fn pages(name: &str, schemas: &mut Schemas) -> Option<Operation> {
                     json!({"$ref": "#/components/schemas/Problem"}),
                     None,
                 );
-            let operation = raw_query(operation, "embed", "`1`: the page shown in the embed's frame.");
+            let operation = raw_query(operation, EMBED_FIELD, "`1`: the page shown in the embed's frame.");
             let operation = raw_query(operation, "submitted", "`1`: the thank-you page.");
             ATTRIBUTION_FIELDS.into_iter().fold(operation, |operation, name| {
                 raw_query(operation, name, "Attribution sent with the answers.")
